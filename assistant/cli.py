@@ -1,0 +1,202 @@
+"""`assistant run`, `assistant ask`, `assistant models`, `assistant skills`: the command-line contract.
+
+Every failure a person can cause or fix is one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import platformdirs
+
+from assistant.bus import Bus, JsonlWriter
+from assistant.config import Config, load_config
+from assistant.errors import AssistantError
+from assistant.events import Error, TimerDone, Transcript, TtsEnd
+
+log = logging.getLogger("assistant")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--events", metavar="FILE.jsonl|-", help="write every pipeline event as one JSON line ('-' = stdout)")
+    p.add_argument("--data-dir", metavar="DIR", type=Path, help="where timers and settings live (default: the user data folder)")
+    p.add_argument("--config", metavar="FILE", type=Path, help="a YAML file overriding config/default.yaml")
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens on stderr")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="assistant", description="An offline, voice-first home assistant.")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="listen for the wake word and answer, on a microphone or a WAV file")
+    run.add_argument("--audio-in", metavar="FILE.wav", type=Path, help="read this WAV as the microphone stream")
+    run.add_argument("--audio-out", metavar="FILE.wav", type=Path, help="write replies to this WAV instead of the speaker")
+    run.add_argument("--realtime", action="store_true", help="pace --audio-in at real time, as a microphone would")
+    _common(run)
+    ask = sub.add_parser("ask", help="answer one typed request and print the reply")
+    ask.add_argument("text", help='what you would say, e.g. "what time is it"')
+    ask.add_argument("--audio-out", metavar="FILE.wav", type=Path, help="also speak the reply into this WAV")
+    _common(ask)
+    models = sub.add_parser("models", help="show which model files are used, and where they come from")
+    models.add_argument("--check", action="store_true", help="also verify every default model's sha256")
+    skills = sub.add_parser("skills", help="list skills, their tools and permissions")
+    skills.add_argument("action", choices=["list"])
+    skills.add_argument("--data-dir", metavar="DIR", type=Path)
+    skills.add_argument("--config", metavar="FILE", type=Path)
+    return p
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    return args.data_dir if args.data_dir else Path(platformdirs.user_data_dir("assistant"))
+
+
+def _config(args: argparse.Namespace) -> Config:
+    user_file = args.config
+    if user_file is None and args.data_dir and (args.data_dir / "config.yaml").exists():
+        user_file = args.data_dir / "config.yaml"
+    return load_config(user_file)
+
+
+@contextlib.contextmanager
+def _event_log(target: str | None, bus: Bus) -> Iterator[None]:
+    if target is None:
+        yield
+        return
+    stream: IO[str]
+    if target == "-":
+        stream = sys.stdout
+    else:
+        try:
+            stream = open(target, "w", encoding="utf-8")
+        except OSError as e:
+            raise AssistantError(f"cannot write events to {target}: {e.strerror}") from e
+    unsubscribe = bus.subscribe(JsonlWriter(stream))
+    try:
+        yield
+    finally:
+        unsubscribe()
+        if stream is not sys.stdout:
+            stream.close()
+
+
+def _say(args: argparse.Namespace, line: str) -> None:
+    """Human-readable output goes to stdout, unless stdout carries the event stream."""
+    print(line, file=sys.stderr if args.events == "-" else sys.stdout, flush=True)
+
+
+async def _ask(args: argparse.Namespace) -> int:
+    from assistant.runtime import build_core, load_synthesizer
+
+    bus = Bus()
+    with _event_log(args.events, bus):
+        core = build_core(_config(args), _data_dir(args), bus)
+        bus.publish(Transcript(text=args.text, turn=1))
+        reply = await core.dialogue.handle(args.text, turn=1)
+        _say(args, reply)
+        if args.audio_out:
+            from assistant.audio.sinks import WavSink
+            from assistant.reply import ReplySpeaker
+
+            synthesizer = await asyncio.to_thread(load_synthesizer, core.config)
+            sink = WavSink(args.audio_out, synthesizer.rate)
+            await ReplySpeaker(bus, synthesizer).speak(reply, sink, lambda: 0.0, turn=1)
+            sink.close()
+            bus.publish(TtsEnd(audio_s=round(len(sink.render()) / sink.rate, 3), turn=1))
+    return 0
+
+
+async def _run(args: argparse.Namespace) -> int:
+    from assistant.audio.sinks import SpeakerSink, WavSink
+    from assistant.audio.sources import MicrophoneSource, WavFileSource
+    from assistant.pipeline import VoiceLoop
+    from assistant.reply import ReplySpeaker
+    from assistant.runtime import build_core, load_speech_models, timer_announcement
+
+    config = _config(args)
+    # Open the audio first: a bad file or a missing sound card fails before minutes of model loading.
+    if args.audio_in:
+        source = WavFileSource(args.audio_in, config.audio.block_s, realtime=args.realtime)
+    else:
+        source = MicrophoneSource(config.audio.input_device, config.audio.block_s)
+    bus = Bus()
+    with _event_log(args.events, bus):
+        core = build_core(config, _data_dir(args), bus)
+        models = await load_speech_models(config)
+        sink = WavSink(args.audio_out, models.synthesizer.rate) if args.audio_out else SpeakerSink(config.audio.output_device, models.synthesizer.rate)
+        loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
+                         ReplySpeaker(bus, models.synthesizer), core.registry.vocabulary)
+
+        async def ring(timer) -> None:  # type: ignore[no-untyped-def]
+            bus.publish(TimerDone(timer_id=timer.id, name=timer.name, duration_s=timer.duration_s))
+            await loop.announce(timer_announcement(core, timer))
+
+        core.scheduler.start(ring)
+        if not args.audio_in:
+            _say(args, f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
+        try:
+            await loop.run(source, sink)
+        finally:
+            await core.scheduler.stop()
+            sink.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        if args.command == "ask":
+            return asyncio.run(_ask(args))
+        if args.command == "run":
+            return asyncio.run(_run(args))
+        if args.command == "models":
+            from assistant.models import check_defaults
+
+            for line in check_defaults() if args.check else _model_lines():
+                print(line)
+            return 0
+        if args.command == "skills":
+            return _skills(args)
+    except AssistantError as e:
+        print(f"assistant: {e.message}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    return 2
+
+
+def _model_lines() -> list[str]:
+    from assistant.models import resolve_piper_voice, resolve_vad_model, resolve_wake_model, resolve_whisper
+
+    config = load_config()
+    pairs = [
+        ("wake word", resolve_wake_model(config.wake.model)),
+        ("voice activity", resolve_vad_model()),
+        ("speech-to-text", resolve_whisper(config.stt.model, config.stt.path, config.models.allow_network)),
+        ("text-to-speech", resolve_piper_voice(config.tts.voice)),
+    ]
+    return [f"{label}: {m.path} ({m.source}; licence: {m.licence})" for label, m in pairs]
+
+
+def _skills(args: argparse.Namespace) -> int:
+    from assistant.runtime import build_core
+
+    core = build_core(_config(args), _data_dir(args), Bus())
+    for loaded in core.registry.skills:
+        perms = ", ".join(sorted(p.value for p in loaded.skill.permissions)) or "none"
+        print(f"{loaded.skill.name}: {loaded.skill.description} (permissions: {perms})")
+        for spec in loaded.tools:
+            params = ", ".join(f"{p.name}: {p.kind.__name__}{'' if p.required else '?'}" for p in spec.params)
+            print(f"  {spec.qualified}({params}) - {spec.description}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

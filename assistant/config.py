@@ -1,0 +1,160 @@
+"""Typed settings: config/default.yaml < the user's file < ASSISTANT__SECTION__KEY environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, get_type_hints
+
+import yaml
+
+from assistant.errors import ConfigError
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
+ENV_PREFIX = "ASSISTANT__"
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    allow_network: bool = False
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    input_device: str | int | None = None
+    output_device: str | int | None = None
+    block_s: float = 0.08
+
+
+@dataclass(frozen=True)
+class WakeConfig:
+    model: str = "hey_jarvis"
+    threshold: float = 0.5
+    flush_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    threshold: float = 0.5
+    min_speech_s: float = 0.1
+    trailing_silence_s: float = 0.5
+    max_utterance_s: float = 12.0
+    no_speech_timeout_s: float = 5.0
+    preroll_s: float = 0.3
+
+
+@dataclass(frozen=True)
+class SttConfig:
+    model: str = "tiny.en"
+    path: str | None = None
+    device: str = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = 1
+    language: str = "en"
+    cpu_threads: int = 2
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    voice: str = "en_US-joe-medium"
+    length_scale: float = 1.0
+    use_cuda: bool = False
+
+
+@dataclass(frozen=True)
+class SkillsConfig:
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class Config:
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    wake: WakeConfig = field(default_factory=WakeConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    stt: SttConfig = field(default_factory=SttConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    skills: SkillsConfig = field(default_factory=SkillsConfig)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file {path} does not exist") from e
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}".splitlines()[0]) from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of sections (wake:, vad:, stt: …)")
+    return data
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        parts = key[len(ENV_PREFIX):].lower().split("__")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(f"environment variable {key} must look like {ENV_PREFIX}SECTION__KEY")
+        out.setdefault(parts[0], {})[parts[1]] = yaml.safe_load(raw)
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _coerce(where: str, value: Any, hint: Any) -> Any:
+    allowed = getattr(hint, "__args__", (hint,))
+    if value is None:
+        if type(None) in allowed:
+            return None
+        raise ConfigError(f"{where} must be set")
+    for typ in allowed:
+        if typ is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if typ is bool and isinstance(value, bool):
+            return value
+        if typ in (int, str) and isinstance(value, typ) and not isinstance(value, bool):
+            return value
+    names = " or ".join(getattr(t, "__name__", str(t)) for t in allowed if t is not type(None))
+    raise ConfigError(f"{where} must be {names}, not {value!r}")
+
+
+def _build(cls: type, section: str, data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"config section '{section}' must be a mapping")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting {section}.{unknown[0]} (known: {', '.join(sorted(known))})")
+    values = {name: _coerce(f"{section}.{name}", value, hints[name]) for name, value in data.items()}
+    return cls(**values)
+
+
+def load_config(
+    user_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Load and validate the settings; a bad file or value raises ConfigError naming the setting."""
+    data = _read_yaml(DEFAULT_FILE) if DEFAULT_FILE.exists() else {}
+    if user_file is not None:
+        data = _merge(data, _read_yaml(user_file))
+    data = _merge(data, _env_overrides(os.environ if environ is None else environ))
+    sections = {f.name: f.type for f in dataclasses.fields(Config)}
+    hints = get_type_hints(Config)
+    unknown = sorted(set(data) - set(sections))
+    if unknown:
+        raise ConfigError(f"unknown config section '{unknown[0]}' (known: {', '.join(sorted(sections))})")
+    return Config(**{name: _build(hints[name], name, data.get(name, {})) for name in sections})

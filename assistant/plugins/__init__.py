@@ -1,0 +1,1 @@
+"""The skill API: what a skill declares, and the registry that loads and checks skills."""

@@ -1,0 +1,100 @@
+"""Builds the assistant from its config: skills, understanding, and (for voice) the speech models,
+loaded in parallel threads and warmed before the first request."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from assistant.bus import Bus
+from assistant.config import Config
+from assistant.dialogue import Dialogue
+from assistant.models import resolve_piper_voice, resolve_vad_model, resolve_wake_model, resolve_whisper
+from assistant.plugins.api import Permission, Skill, SkillContext
+from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
+from assistant.scheduler import Scheduler, Timer
+from assistant.speech.stt import Transcriber
+from assistant.speech.tts import Synthesizer
+from assistant.speech.vad import SileroVad
+from assistant.speech.wake import WakeWordDetector
+from assistant.understanding.matcher import TemplateMatcher
+from assistant.understanding.router import Router
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Core:
+    """Everything that turns text into action: no audio models, so `assistant ask` starts fast."""
+
+    config: Config
+    bus: Bus
+    data_dir: Path
+    scheduler: Scheduler
+    registry: Registry
+    dialogue: Dialogue
+
+
+def build_core(config: Config, data_dir: Path, bus: Bus) -> Core:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    scheduler = Scheduler(data_dir)
+
+    def context_for(cls: type[Skill]) -> SkillContext:
+        granted = cls.permissions
+        return SkillContext(
+            skill=cls.name,
+            data_dir=data_dir / "skills" / cls.name,
+            scheduler=scheduler if Permission.SCHEDULER in granted else None,
+        )
+
+    registry = Registry(config.skills.language)
+    registry.load([*builtin_skill_classes(), *entry_point_skill_classes()], context_for)
+    router = Router(TemplateMatcher(registry.skills, config.skills.language))
+    return Core(config, bus, data_dir, scheduler, registry, Dialogue(bus, registry, router))
+
+
+@dataclass
+class SpeechModels:
+    wake: WakeWordDetector
+    vad: SileroVad
+    transcriber: Transcriber
+    synthesizer: Synthesizer
+
+
+def load_synthesizer(config: Config) -> Synthesizer:
+    synthesizer = Synthesizer(resolve_piper_voice(config.tts.voice), config.tts)
+    synthesizer.warm_up()
+    return synthesizer
+
+
+async def load_speech_models(config: Config) -> SpeechModels:
+    """Resolve every model first (a missing one fails fast, naming its package), then load in parallel."""
+    wake_model = resolve_wake_model(config.wake.model)
+    vad_model = resolve_vad_model()
+    stt_model = resolve_whisper(config.stt.model, config.stt.path, config.models.allow_network)
+    resolve_piper_voice(config.tts.voice)
+    for label, model in (("wake word", wake_model), ("speech-to-text", stt_model)):
+        log.info("%s model: %s (%s; licence: %s)", label, model.path, model.source, model.licence)
+
+    def transcriber() -> Transcriber:
+        t = Transcriber(stt_model, config.stt)
+        t.warm_up()
+        return t
+
+    wake, vad, stt, tts = await asyncio.gather(
+        asyncio.to_thread(WakeWordDetector, wake_model, config.wake.model, config.wake.threshold, config.wake.flush_s),
+        asyncio.to_thread(SileroVad, vad_model, config.vad.threshold),
+        asyncio.to_thread(transcriber),
+        asyncio.to_thread(load_synthesizer, config),
+    )
+    return SpeechModels(wake, vad, stt, tts)
+
+
+def timer_announcement(core: Core, timer: Timer) -> str:
+    for loaded in core.registry.skills:
+        done_speech = getattr(loaded.skill, "done_speech", None)
+        if callable(done_speech) and loaded.skill.name == "timer":
+            return str(done_speech(timer))
+    return "Your timer is done."

@@ -1,0 +1,70 @@
+"""Wake word detection with openWakeWord (onnx), independent of how the audio is chunked."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.audio import SAMPLE_RATE
+from assistant.errors import WakeWordError
+from assistant.models import ResolvedModel, wake_feature_models
+
+FRAME = 1280
+"""openWakeWord scores one 80 ms frame at a time."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    word: str
+    score: float
+    end_offset_s: float
+    """Seconds before the end of the block just processed at which the detecting frame ended."""
+
+
+class WakeWordDetector:
+    def __init__(self, model: ResolvedModel, word: str, threshold: float = 0.5, flush_s: float = 2.0) -> None:
+        from openwakeword.model import Model
+
+        melspec, embedding = wake_feature_models()
+        try:
+            self._model = Model(
+                wakeword_models=[str(model.path)],
+                inference_framework="onnx",
+                melspec_model_path=str(melspec),
+                embedding_model_path=str(embedding),
+            )
+        except Exception as e:
+            raise WakeWordError(f"wake word model {model.path} could not be loaded: {e}") from e
+        self._key = next(iter(self._model.models))
+        self.word = word
+        self.threshold = threshold
+        self.flush_s = flush_s
+        self._pending = np.zeros(0, np.int16)
+
+    def process(self, pcm: np.ndarray) -> Detection | None:
+        """Feed any amount of audio; returns the first frame at or over the threshold, if any.
+
+        Audio after a detection is not scored: the caller resets the detector and hands that audio
+        to the next stage.
+        """
+        buf = np.concatenate([self._pending, pcm]) if len(self._pending) else pcm
+        pos = 0
+        while pos + FRAME <= len(buf):
+            score = float(self._model.predict(buf[pos : pos + FRAME])[self._key])
+            pos += FRAME
+            if score >= self.threshold:
+                self._pending = np.zeros(0, np.int16)
+                return Detection(self.word, score, (len(buf) - pos) / SAMPLE_RATE)
+        self._pending = buf[pos:].copy()
+        return None
+
+    def reset(self) -> None:
+        """Forget everything heard. openWakeWord 0.5.1's reset() keeps its feature buffer, which
+        fired falsely half a second after a detection, so silence is fed through it as well."""
+        self._model.reset()
+        silence = np.zeros(FRAME, np.int16)
+        for _ in range(int(self.flush_s * SAMPLE_RATE / FRAME)):
+            self._model.predict(silence)
+        self._model.reset()
+        self._pending = np.zeros(0, np.int16)

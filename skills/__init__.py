@@ -1,0 +1,1 @@
+"""Built-in skills, one folder each: skill.py and sentences/<lang>.yaml."""

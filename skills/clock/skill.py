@@ -1,0 +1,36 @@
+"""The time and the date."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from assistant.plugins.api import Skill, ToolResult, tool
+
+
+def spoken_time(now: dt.datetime) -> str:
+    hour = now.hour % 12 or 12
+    minute = "o'clock" if now.minute == 0 else f"{now.minute:02d}" if now.minute < 10 else str(now.minute)
+    if now.minute and now.minute < 10:
+        minute = f"oh {now.minute}"
+    return f"{hour} {minute} {'AM' if now.hour < 12 else 'PM'}"
+
+
+def spoken_date(today: dt.date) -> str:
+    return f"{today:%A}, {today:%B} {today.day}, {today.year}"
+
+
+class ClockSkill(Skill):
+    name = "clock"
+    description = "Tells the current time and date."
+
+    @tool
+    def get_time(self) -> ToolResult:
+        """Tell the current local time."""
+        now = dt.datetime.now().astimezone()
+        return ToolResult(f"It's {spoken_time(now)}.", {"time": now.isoformat(timespec="minutes")})
+
+    @tool
+    def get_date(self) -> ToolResult:
+        """Tell today's date."""
+        today = dt.date.today()
+        return ToolResult(f"Today is {spoken_date(today)}.", {"date": today.isoformat()})

@@ -1,0 +1,113 @@
+"""Kitchen timers: start with a duration (and maybe a name), ask what is left, cancel."""
+
+from __future__ import annotations
+
+from assistant.errors import SkillError
+from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, tool
+from assistant.scheduler import Scheduler, Timer
+
+
+def spoken_duration(seconds: float) -> str:
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    parts = []
+    for value, unit in ((hours, "hour"), (minutes, "minute"), (secs, "second")):
+        if value:
+            parts.append(f"{value} {unit}{'' if value == 1 else 's'}")
+    if not parts:
+        return "0 seconds"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def timer_label(timer: Timer) -> str:
+    """"pasta timer" or "5 minute timer": how a person tells timers apart."""
+    if timer.name:
+        return f"{timer.name} timer"
+    total = int(round(timer.duration_s))
+    for size, unit in ((3600, "hour"), (60, "minute"), (1, "second")):
+        if total % size == 0:
+            return f"{total // size} {unit} timer"
+    return f"{spoken_duration(total)} timer"
+
+
+class TimerSkill(Skill):
+    name = "timer"
+    description = "Kitchen timers that ring and speak when they are done."
+    permissions = frozenset({Permission.SCHEDULER})
+
+    MAX_SECONDS = 24 * 3600
+
+    def __init__(self, context: SkillContext) -> None:
+        super().__init__(context)
+        if context.scheduler is None:
+            raise SkillError("skill 'timer' needs the scheduler permission")
+        self.scheduler: Scheduler = context.scheduler
+
+    def slot_values(self) -> dict[str, list[str]]:
+        return {"timer_name": sorted({t.name for t in self.scheduler.timers() if t.name})}
+
+    def vocabulary(self) -> list[str]:
+        return ["timer", *sorted({t.name for t in self.scheduler.timers() if t.name})]
+
+    def _select(self, name: str | None, hours: int | None, minutes: int | None, seconds: int | None) -> list[Timer]:
+        timers = self.scheduler.timers()
+        if name:
+            wanted = name.lower().removesuffix(" timer").strip()
+            timers = [t for t in timers if t.name and t.name.lower() == wanted]
+        if hours or minutes or seconds:
+            size = (hours or 0) * 3600 + (minutes or 0) * 60 + (seconds or 0)
+            timers = [t for t in timers if int(round(t.duration_s)) == size]
+        return timers
+
+    @tool
+    def start(self, hours: int = 0, minutes: int = 0, seconds: int = 0, name: str | None = None) -> ToolResult:
+        """Start a timer for a duration, optionally with a name."""
+        total = hours * 3600 + minutes * 60 + seconds
+        if total <= 0:
+            return ToolResult("For how long should the timer run?", {"error": "no_duration"}, ok=False)
+        if total > self.MAX_SECONDS:
+            return ToolResult("I can only set timers up to 24 hours.", {"error": "too_long"}, ok=False)
+        timer = self.scheduler.add_timer(total, name or None)
+        what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
+        return ToolResult(
+            f"{what} set for {spoken_duration(total)}.",
+            {"timer_id": timer.id, "duration_s": total, "name": timer.name, "due_at": timer.due_at},
+        )
+
+    @tool
+    def status(self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None) -> ToolResult:
+        """Say how much time is left on the timers."""
+        timers = self._select(name, hours, minutes, seconds)
+        if not timers:
+            return ToolResult("There's no timer running." if not self.scheduler.timers() else "I can't find that timer.",
+                              {"timers": []}, ok=not self.scheduler.timers())
+        parts = [f"{spoken_duration(t.remaining())} left on your {timer_label(t)}" for t in timers]
+        text = "There's " + "; and ".join(parts) + "."
+        return ToolResult(text, {"timers": [{"timer_id": t.id, "name": t.name, "remaining_s": round(t.remaining(), 1)} for t in timers]})
+
+    @tool
+    def cancel(self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None) -> ToolResult:
+        """Cancel a timer; with several running, say which by name or duration."""
+        timers = self._select(name, hours, minutes, seconds)
+        if not timers:
+            return ToolResult("There's no timer running." if not self.scheduler.timers() else "I can't find that timer.",
+                              {"cancelled": []}, ok=False)
+        if len(timers) > 1:
+            labels = " and ".join(timer_label(t) for t in timers)
+            return ToolResult(f"You have a {labels}. Which one should I cancel?", {"cancelled": [], "ambiguous": [t.id for t in timers]}, ok=False)
+        self.scheduler.cancel(timers[0].id)
+        return ToolResult(f"Your {timer_label(timers[0])} is cancelled.", {"cancelled": [timers[0].id]})
+
+    @tool
+    def cancel_all(self) -> ToolResult:
+        """Cancel every running timer."""
+        timers = self.scheduler.timers()
+        for t in timers:
+            self.scheduler.cancel(t.id)
+        if not timers:
+            return ToolResult("There's no timer running.", {"cancelled": []})
+        return ToolResult(f"Cancelled {len(timers)} timer{'s' if len(timers) > 1 else ''}.", {"cancelled": [t.id for t in timers]})
+
+    def done_speech(self, timer: Timer) -> str:
+        return f"Your {timer_label(timer)} is done."

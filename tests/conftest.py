@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from assistant.bus import Bus
+from assistant.config import load_config
+from assistant.events import Event
+
+
+class Recorder:
+    """Collects every event published on a bus."""
+
+    def __init__(self, bus: Bus) -> None:
+        self.events: list[Event] = []
+        bus.subscribe(self.events.append)
+
+    def of(self, type_: str) -> list[Event]:
+        return [e for e in self.events if e.type == type_]
+
+    def types(self) -> list[str]:
+        return [e.type for e in self.events]
+
+
+@pytest.fixture(scope="session")
+def config():  # type: ignore[no-untyped-def]
+    return load_config(environ={})
+
+
+@pytest.fixture(scope="session")
+def speech_models(config):  # type: ignore[no-untyped-def]
+    """The real models, loaded once for the whole session."""
+    from assistant.runtime import load_speech_models
+
+    return asyncio.run(load_speech_models(config))
+
+
+@pytest.fixture
+def bus() -> Bus:
+    return Bus()
+
+
+@pytest.fixture
+def recorder(bus: Bus) -> Recorder:
+    return Recorder(bus)
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"

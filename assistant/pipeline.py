@@ -116,6 +116,7 @@ class VoiceLoop:
         self._stt_lock = threading.Lock()  # two transcriptions at once would only slow both down
         self._announcements: collections.deque[tuple[str, bool]] = collections.deque()
         self._realtime = True
+        self._reply_start_t = 0.0
 
     @property
     def audio_t(self) -> float:
@@ -252,7 +253,7 @@ class VoiceLoop:
                     else:
                         say = await self.dialogue.handle(text, number, round(self.audio_t, 3))
             if say:
-                await self.speaker.speak(say, self._sink, lambda: round(self.audio_t, 3), number, ring=ring)
+                await self.speaker.speak(say, self._sink, self._reply_starts, number, ring=ring)
         except asyncio.CancelledError:
             raise
         except AssistantError as e:
@@ -260,6 +261,10 @@ class VoiceLoop:
         except Exception as e:  # keep listening whatever one request did
             log.exception("request %s failed", number)
             self.bus.publish(Error(code="internal", message=str(e), turn=number, audio_t=self.audio_t))
+
+    def _reply_starts(self) -> float:
+        self._reply_start_t = round(self.audio_t, 3)
+        return self._reply_start_t
 
     def _maybe_finish_reply(self, at_end: bool = False) -> None:
         turn = self._turn
@@ -272,8 +277,8 @@ class VoiceLoop:
         played = self._sink.played_s(at)
         self._turn = None
         if played > 0:
-            end_t = self.audio_t if not at_end else None
-            self.bus.publish(TtsEnd(audio_s=round(played, 3), turn=turn.number, audio_t=end_t))
+            end_t = self.audio_t if not at_end else self._reply_start_t + played
+            self.bus.publish(TtsEnd(audio_s=round(played, 3), turn=turn.number, audio_t=round(end_t, 3)))
         if not at_end:
             self._back_to_waiting()
 

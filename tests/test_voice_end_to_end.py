@@ -1,0 +1,98 @@
+"""The whole voice path on speech rendered in this run (Piper and espeak-ng), with the real models."""
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests import speech_fixtures as sf
+from tests.voice import run_voice
+
+
+def words(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", text.lower())
+
+
+def test_set_a_timer_for_five_minutes(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = run_voice(sf.command("Set a timer for five minutes."), speech_models, config, tmp_path)
+    ev = run.events
+    order = ["ready", "wake", "speech_start", "speech_end", "stt_start", "endpoint", "transcript", "intent",
+             "tool_result", "reply", "tts_start", "tts_end"]
+    positions = [ev.types().index(t) for t in order]
+    assert positions == sorted(positions), ev.types()
+    ends = ev.of("speech_end")
+    assert ends[-1].audio_t < ev.of("endpoint")[0].audio_t, "speech_end is the last voiced audio, before the timeout"
+    assert re.search(r"timer for (five|5) minutes", words(ev.of("transcript")[0].text))
+    intent = ev.of("intent")[0]
+    assert (intent.tool, intent.args, intent.source) == ("timer.start", {"minutes": 5}, "template")
+    assert ev.of("reply")[0].text == "Timer set for 5 minutes."
+    assert ev.of("tool_result")[0].ok
+    assert ev.of("tts_end")[0].audio_s > 1.0
+    assert (tmp_path / "data" / "timers.json").exists()
+
+
+@pytest.mark.parametrize("voice", ["piper", *sf.ESPEAK_VOICES])
+def test_what_time_is_it_in_several_voices(speech_models, config, tmp_path: Path, voice: str) -> None:  # type: ignore[no-untyped-def]
+    run = run_voice(sf.command("What time is it?", voice=voice), speech_models, config, tmp_path)
+    assert "what time is it" in words(run.events.of("transcript")[0].text)
+    assert run.events.of("intent")[0].tool == "clock.get_time"
+    assert run.events.of("reply")[0].text.startswith("It's ")
+
+
+def test_two_commands_back_to_back(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pcm = np.concatenate([sf.command("What time is it?"), sf.command("Set a timer for two minutes.")])
+    run = run_voice(pcm, speech_models, config, tmp_path)
+    intents = run.events.of("intent")
+    assert [i.tool for i in intents] == ["clock.get_time", "timer.start"]
+    assert intents[1].args == {"minutes": 2}
+    assert [e.turn for e in run.events.of("reply")] == [1, 2]
+    assert len(run.events.of("wake")) == 2, "no false wake right after a detection"
+    assert run.events.of("ready")[-1].audio_t >= run.events.of("tts_end")[0].audio_t
+
+
+def test_reply_audio_sits_on_the_input_timeline(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    run = run_voice(sf.command("What time is it?"), speech_models, config, tmp_path)
+    start = run.events.of("tts_start")[0].audio_t
+    end = run.events.of("tts_end")[0].audio_t
+    audio = run.reply_audio.astype(float)
+    before = audio[: int(start * run.rate)]
+    during = audio[int(start * run.rate) : int(end * run.rate)]
+    assert np.abs(before).max(initial=0) == 0, "nothing plays before the reply starts"
+    assert np.sqrt(np.mean(during**2)) > 500, "the reply is audible"
+
+
+def test_wake_word_during_a_reply_stops_it(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = sf.command("What's the date today?", tail_s=0.0)
+    pcm = np.concatenate([first, sf.silence(0.9), sf.command("What time is it?", lead_s=0.0)])
+    run = run_voice(pcm, speech_models, config, tmp_path)
+    ev = run.events
+    assert len(ev.of("barge_in")) == 1
+    cut = ev.of("tts_end")[0]
+    assert cut.interrupted and cut.turn == 1
+    assert [i.tool for i in ev.of("intent")] == ["clock.get_date", "clock.get_time"]
+    full = len(next(iter([sf.piper(ev.of("reply")[0].text)])))  # how long the date reply would have been
+    assert cut.audio_s < full / 16000
+
+
+def test_a_short_pause_does_not_end_the_request(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    said = np.concatenate([sf.piper("Set a timer"), sf.silence(0.3), sf.piper("for three minutes.")])
+    pcm = np.concatenate([sf.silence(0.5), sf.piper("Hey Jarvis."), sf.silence(0.5), said, sf.silence(1.5)])
+    run = run_voice(pcm, speech_models, config, tmp_path)
+    ev = run.events
+    assert len(ev.of("endpoint")) == 1
+    assert ev.of("intent")[0].args == {"minutes": 3}
+
+
+def test_wake_word_then_nothing(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    pcm = np.concatenate([sf.silence(0.5), sf.piper("Hey Jarvis."), sf.silence(6.0)])
+    run = run_voice(pcm, speech_models, config, tmp_path)
+    errors = run.events.of("error")
+    assert [e.code for e in errors] == ["no_speech"]
+    assert run.events.of("reply") == []
+
+
+def test_noise_alone_wakes_nothing(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    noise = sf.with_noise(sf.silence(8.0) + 1, snr_db=0)
+    run = run_voice(noise, speech_models, config, tmp_path)
+    assert run.events.of("wake") == []

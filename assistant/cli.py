@@ -127,6 +127,7 @@ async def _run(args: argparse.Namespace) -> int:
     bus = Bus()
     with _event_log(args.events, bus):
         core = build_core(config, _data_dir(args), bus)
+        core.dialogue.understands("what time is it")  # hassil compiles its templates on first use
         models = await load_speech_models(config)
         sink = WavSink(args.audio_out, models.synthesizer.rate) if args.audio_out else SpeakerSink(config.audio.output_device, models.synthesizer.rate)
         loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,

@@ -43,6 +43,7 @@ class VadConfig:
     max_utterance_s: float = 12.0
     no_speech_timeout_s: float = 5.0
     preroll_s: float = 0.3
+    early_endpoint_s: float | None = 0.25
 
 
 @dataclass(frozen=True)

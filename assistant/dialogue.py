@@ -24,6 +24,10 @@ class Dialogue:
         self.registry = registry
         self.router = router
 
+    def understands(self, text: str) -> bool:
+        """Whether the sentence templates fully understand `text` (cheap: no LLM, no action)."""
+        return self.router.matcher.match(text, self.registry.slot_values()) is not None
+
     async def handle(self, text: str, turn: int | None = None, audio_t: float | None = None) -> str:
         """Act on one request and publish intent, tool_result and reply events; returns the reply text."""
         reply = await self._act(text, turn, audio_t)

@@ -77,7 +77,8 @@ class Endpoint(Event):
 
     type: ClassVar[str] = "endpoint"
     reason: str
-    """"silence" (trailing silence reached its timeout) or "max_length" (the utterance grew too long)."""
+    """"silence" (the trailing silence timeout), "understood" (a shorter silence after a request the
+    templates already understood) or "max_length" (the utterance grew too long)."""
 
 
 @dataclass(frozen=True, kw_only=True)

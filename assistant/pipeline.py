@@ -117,6 +117,7 @@ class VoiceLoop:
         self._announcements: collections.deque[tuple[str, bool]] = collections.deque()
         self._realtime = True
         self._reply_start_t = 0.0
+        self._stt_generation = 0
 
     @property
     def audio_t(self) -> float:
@@ -189,6 +190,33 @@ class VoiceLoop:
                 at = self._listen_start / SAMPLE_RATE + event.at
                 if self._on_vad(event.signal, at):
                     return
+                if event.signal is Signal.SPEECH_END and not self._realtime and self._speculative is not None:
+                    # A file waits for us: finish the early transcription now, so the result is the
+                    # same as on a microphone where it runs during the silence.
+                    await asyncio.wait([self._speculative])
+            if self._understood_early():
+                return
+
+    def _understood_early(self) -> bool:
+        """Confirm the end sooner when the early transcript is already a complete, matched request.
+
+        The silence timeout exists to avoid cutting a person off; a request the templates fully
+        understand after a short pause needs no more waiting.
+        """
+        early = self.vad_config.early_endpoint_s
+        task = self._speculative
+        if early is None or task is None or not task.done() or task.exception() is not None:
+            return False
+        if not self.eos.in_silence or self.eos.silence_run < early - 1e-9:
+            return False
+        text, _ = task.result()
+        if not self.dialogue.understands(strip_wake_phrase(text, self.wake.word)):
+            return False
+        at = (self._listen_start / SAMPLE_RATE) + self.eos.t
+        self.eos.done = True
+        self.bus.publish(Endpoint(reason="understood", audio_t=round(at, 3), turn=self.turns))
+        self._begin_turn(self.turns, task)
+        return True
 
     def _on_vad(self, signal: Signal, at: float) -> bool:
         """Handle one end-of-speech signal; True when listening is over."""
@@ -221,9 +249,13 @@ class VoiceLoop:
         audio = self.history.slice(self._utterance_start, position)
         self.bus.publish(SttStart(audio_s=round(len(audio) / SAMPLE_RATE, 3), audio_t=round(position / SAMPLE_RATE, 3), turn=turn))
         hotwords = self.hotwords()
+        self._stt_generation += 1
+        generation = self._stt_generation
 
         def run() -> tuple[str, float]:
             with self._stt_lock:
+                if generation != self._stt_generation:
+                    return "", 0.0  # superseded while it waited: nobody will read it
                 started = time.perf_counter()
                 text = self.transcriber.transcribe(audio, hotwords)
                 return text, time.perf_counter() - started

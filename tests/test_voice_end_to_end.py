@@ -96,3 +96,18 @@ def test_noise_alone_wakes_nothing(speech_models, config, tmp_path: Path) -> Non
     noise = sf.with_noise(sf.silence(8.0) + 1, snr_db=0)
     run = run_voice(noise, speech_models, config, tmp_path)
     assert run.events.of("wake") == []
+
+
+def test_an_understood_request_ends_sooner(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+
+    pcm = sf.command("What time is it?")
+    early = run_voice(pcm, speech_models, config, tmp_path / "early")
+    patient_config = dataclasses.replace(config, vad=dataclasses.replace(config.vad, early_endpoint_s=None))
+    patient = run_voice(pcm, speech_models, patient_config, tmp_path / "patient")
+    for run, reason, wait in ((early, "understood", config.vad.early_endpoint_s), (patient, "silence", config.vad.trailing_silence_s)):
+        endpoint = run.events.of("endpoint")[0]
+        speech_end = [e for e in run.events.of("speech_end") if e.audio_t <= endpoint.audio_t][-1]
+        assert endpoint.reason == reason
+        assert wait - 0.01 <= endpoint.audio_t - speech_end.audio_t <= wait + 0.1
+        assert run.events.of("intent")[0].tool == "clock.get_time"

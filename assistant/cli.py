@@ -19,7 +19,7 @@ import platformdirs
 from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
 from assistant.errors import AssistantError
-from assistant.events import Error, TimerDone, Transcript, TtsEnd
+from assistant.events import Transcript, TtsEnd
 
 log = logging.getLogger("assistant")
 
@@ -116,7 +116,7 @@ async def _run(args: argparse.Namespace) -> int:
     from assistant.audio.sources import MicrophoneSource, WavFileSource
     from assistant.pipeline import VoiceLoop
     from assistant.reply import ReplySpeaker
-    from assistant.runtime import build_core, load_speech_models, timer_announcement
+    from assistant.runtime import build_core, load_speech_models, timer_ringer
 
     config = _config(args)
     # Open the audio first: a bad file or a missing sound card fails before minutes of model loading.
@@ -132,12 +132,7 @@ async def _run(args: argparse.Namespace) -> int:
         sink = WavSink(args.audio_out, models.synthesizer.rate) if args.audio_out else SpeakerSink(config.audio.output_device, models.synthesizer.rate)
         loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
                          ReplySpeaker(bus, models.synthesizer), core.registry.vocabulary)
-
-        async def ring(timer) -> None:  # type: ignore[no-untyped-def]
-            bus.publish(TimerDone(timer_id=timer.id, name=timer.name, duration_s=timer.duration_s))
-            await loop.announce(timer_announcement(core, timer))
-
-        core.scheduler.start(ring)
+        core.scheduler.start(timer_ringer(core, loop.announce))
         if not args.audio_in:
             _say(args, f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
         try:

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.bus import Bus
 from assistant.config import Config
 from assistant.dialogue import Dialogue
+from assistant.events import TimerDone
 from assistant.models import resolve_piper_voice, resolve_vad_model, resolve_wake_model, resolve_whisper
 from assistant.plugins.api import Permission, Skill, SkillContext
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
@@ -92,9 +94,19 @@ async def load_speech_models(config: Config) -> SpeechModels:
     return SpeechModels(wake, vad, stt, tts)
 
 
+def timer_ringer(core: Core, announce: Callable[[str], Awaitable[None]]) -> Callable[[Timer], Awaitable[None]]:
+    """The scheduler's callback: publish timer_done and have the voice loop speak it."""
+
+    async def ring(timer: Timer) -> None:
+        core.bus.publish(TimerDone(timer_id=timer.id, name=timer.name, duration_s=timer.duration_s))
+        await announce(timer_announcement(core, timer))
+
+    return ring
+
+
 def timer_announcement(core: Core, timer: Timer) -> str:
-    for loaded in core.registry.skills:
-        done_speech = getattr(loaded.skill, "done_speech", None)
-        if callable(done_speech) and loaded.skill.name == "timer":
-            return str(done_speech(timer))
-    return "Your timer is done."
+    """What to say when a timer rings: the timer skill knows how people name its timers."""
+    from skills.timer.skill import TimerSkill
+
+    skill = core.registry.skill("timer")
+    return skill.done_speech(timer) if isinstance(skill, TimerSkill) else "Your timer is done."

@@ -42,6 +42,12 @@ class Scheduler:
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._on_due: DueCallback | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def _changed(self) -> None:
+        """Wake the ringing task; safe from the worker threads that tools run in."""
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._wakeup.set)
 
     def _save(self) -> None:
         self._doc.save([asdict(t) for t in self._timers.values()])
@@ -53,19 +59,20 @@ class Scheduler:
         timer = Timer(uuid.uuid4().hex[:8], name, float(duration_s), time.time())
         self._timers[timer.id] = timer
         self._save()
-        self._wakeup.set()
+        self._changed()
         return timer
 
     def cancel(self, timer_id: str) -> Timer | None:
         timer = self._timers.pop(timer_id, None)
         if timer is not None:
             self._save()
-            self._wakeup.set()
+            self._changed()
         return timer
 
     def start(self, on_due: DueCallback) -> None:
         """Begin ringing timers as they come due (in `assistant run`; `ask` only reads and writes them)."""
         self._on_due = on_due
+        self._loop = asyncio.get_running_loop()
         self._task = asyncio.create_task(self._run(), name="scheduler")
 
     async def stop(self) -> None:

@@ -111,3 +111,17 @@ def test_an_understood_request_ends_sooner(speech_models, config, tmp_path: Path
         assert endpoint.reason == reason
         assert wait - 0.01 <= endpoint.audio_t - speech_end.audio_t <= wait + 0.1
         assert run.events.of("intent")[0].tool == "clock.get_time"
+
+
+def test_a_timer_rings_and_speaks(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Realtime: a two-second timer started by voice rings during the same stream and is spoken."""
+    pcm = np.concatenate([sf.command("Set a timer for two seconds."), sf.silence(4.0)])
+    run = run_voice(pcm, speech_models, config, tmp_path, realtime=True, ring_timers=True)
+    ev = run.events
+    assert ev.of("intent")[0].args == {"seconds": 2}
+    done = ev.of("timer_done")
+    assert len(done) == 1 and done[0].duration_s == 2.0
+    assert [r.text for r in ev.of("reply")] == ["Timer set for 2 seconds."]
+    assert len(ev.of("tts_start")) == 2, "the set reply, then the ring"
+    set_at = ev.of("tool_result")[0].t
+    assert 1.9 < done[0].t - set_at < 2.6

@@ -14,7 +14,7 @@ from assistant.bus import Bus
 from assistant.config import Config
 from assistant.pipeline import VoiceLoop
 from assistant.reply import ReplySpeaker
-from assistant.runtime import SpeechModels, build_core
+from assistant.runtime import SpeechModels, build_core, timer_ringer
 from tests import speech_fixtures as sf
 from tests.conftest import Recorder
 
@@ -26,7 +26,8 @@ class VoiceRun:
     rate: int
 
 
-def run_voice(pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path, realtime: bool = False) -> VoiceRun:
+def run_voice(pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path, realtime: bool = False,
+              ring_timers: bool = False) -> VoiceRun:
     bus = Bus()
     recorder = Recorder(bus)
     core = build_core(config, tmp / "data", bus)
@@ -35,6 +36,15 @@ def run_voice(pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path, 
                      ReplySpeaker(bus, models.synthesizer), core.registry.vocabulary)
     source = WavFileSource(sf.save(tmp / "in.wav", pcm), config.audio.block_s, realtime=realtime)
     sink = WavSink(tmp / "out.wav", models.synthesizer.rate)
-    asyncio.run(loop.run(source, sink))
+
+    async def scenario() -> None:
+        if ring_timers:
+            core.scheduler.start(timer_ringer(core, loop.announce))
+        try:
+            await loop.run(source, sink)
+        finally:
+            await core.scheduler.stop()
+
+    asyncio.run(scenario())
     sink.close()
     return VoiceRun(recorder, sink.render(), sink.rate)

@@ -104,6 +104,12 @@ class Registry:
     def skills(self) -> list[LoadedSkill]:
         return list(self._skills.values())
 
+    def skill(self, name: str) -> Skill:
+        try:
+            return self._skills[name].skill
+        except KeyError:
+            raise SkillError(f"no skill named '{name}'", code="unknown_skill") from None
+
     def tool(self, qualified: str) -> ToolSpec:
         try:
             return self._tools[qualified]

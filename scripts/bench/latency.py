@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -120,13 +119,21 @@ def wake_cpu(models) -> float:  # type: ignore[no-untyped-def]
 
 
 def assistant_rss(tmp: Path) -> float:
-    """Peak RSS (MB) of a real `assistant run` answering two commands from a file."""
+    """Peak RSS (MB) of a real `assistant run` answering two commands from a file.
+
+    Read from the process's own VmHWM: getrusage's ru_maxrss of a child keeps the RSS of the forked
+    benchmark (all its models) across exec, which would count our memory twice.
+    """
     clip = sf.save(tmp / "rss.wav", sf.command("What time is it?"), sf.command("Set a timer for five minutes."))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    subprocess.run([str(ROOT / ".venv/bin/assistant"), "run", "--audio-in", str(clip), "--audio-out", str(tmp / "rss-out.wav"),
-                    "--data-dir", str(tmp / "rss-data")], check=True, capture_output=True)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return max(peak, before) / 1024
+    probe = (
+        "import sys; from assistant.cli import main; rc = main(sys.argv[1:]); "
+        "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1], file=sys.stderr); "
+        "sys.exit(rc)"
+    )
+    proc = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", probe, "run", "--audio-in", str(clip),
+                           "--audio-out", str(tmp / "rss-out.wav"), "--data-dir", str(tmp / "rss-data")],
+                          check=True, capture_output=True, text=True)
+    return int(proc.stderr.strip().splitlines()[-1]) / 1024
 
 
 def main() -> int:

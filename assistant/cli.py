@@ -124,12 +124,13 @@ async def _run(args: argparse.Namespace) -> int:
         source = WavFileSource(args.audio_in, config.audio.block_s, realtime=args.realtime)
     else:
         source = MicrophoneSource(config.audio.input_device, config.audio.block_s)
+    # The sink resamples whatever the voice gives it, so it can open before the voice is loaded.
+    sink = WavSink(args.audio_out) if args.audio_out else SpeakerSink(config.audio.output_device)
     bus = Bus()
     with _event_log(args.events, bus):
         core = build_core(config, _data_dir(args), bus)
         core.dialogue.understands("what time is it")  # hassil compiles its templates on first use
         models = await load_speech_models(config)
-        sink = WavSink(args.audio_out, models.synthesizer.rate) if args.audio_out else SpeakerSink(config.audio.output_device, models.synthesizer.rate)
         loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
                          ReplySpeaker(bus, models.synthesizer), core.registry.vocabulary)
         core.scheduler.start(timer_ringer(core, loop.announce))

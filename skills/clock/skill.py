@@ -9,9 +9,12 @@ from assistant.plugins.api import Skill, ToolResult, tool
 
 def spoken_time(now: dt.datetime) -> str:
     hour = now.hour % 12 or 12
-    minute = "o'clock" if now.minute == 0 else f"{now.minute:02d}" if now.minute < 10 else str(now.minute)
-    if now.minute and now.minute < 10:
+    if now.minute == 0:
+        minute = "o'clock"
+    elif now.minute < 10:
         minute = f"oh {now.minute}"
+    else:
+        minute = str(now.minute)
     return f"{hour} {minute} {'AM' if now.hour < 12 else 'PM'}"
 
 

@@ -91,6 +91,7 @@ def _say(args: argparse.Namespace, line: str) -> None:
 
 
 async def _ask(args: argparse.Namespace) -> int:
+    from assistant.models import resolve_piper_voice
     from assistant.runtime import build_core, load_synthesizer
 
     bus = Bus()
@@ -103,7 +104,8 @@ async def _ask(args: argparse.Namespace) -> int:
             from assistant.audio.sinks import WavSink
             from assistant.reply import ReplySpeaker
 
-            synthesizer = await asyncio.to_thread(load_synthesizer, core.config)
+            voice = resolve_piper_voice(core.config.tts.voice)
+            synthesizer = await asyncio.to_thread(load_synthesizer, voice, core.config)
             sink = WavSink(args.audio_out, synthesizer.rate)
             await ReplySpeaker(bus, synthesizer).speak(reply, sink, lambda: 0.0, turn=1)
             sink.close()
@@ -156,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "models":
             from assistant.models import check_defaults
 
-            for line in check_defaults() if args.check else _model_lines():
+            from assistant.runtime import configured_models
+
+            for line in check_defaults() if args.check else configured_models(load_config()).describe():
                 print(line)
             return 0
         if args.command == "skills":
@@ -167,19 +171,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return 2
-
-
-def _model_lines() -> list[str]:
-    from assistant.models import resolve_piper_voice, resolve_vad_model, resolve_wake_model, resolve_whisper
-
-    config = load_config()
-    pairs = [
-        ("wake word", resolve_wake_model(config.wake.model)),
-        ("voice activity", resolve_vad_model()),
-        ("speech-to-text", resolve_whisper(config.stt.model, config.stt.path, config.models.allow_network)),
-        ("text-to-speech", resolve_piper_voice(config.tts.voice)),
-    ]
-    return [f"{label}: {m.path} ({m.source}; licence: {m.licence})" for label, m in pairs]
 
 
 def _skills(args: argparse.Namespace) -> int:

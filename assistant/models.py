@@ -26,6 +26,9 @@ class ResolvedModel:
     """Where it came from: "configured path", "package NAME" or "hub"."""
     licence: str
 
+    def describe(self, label: str) -> str:
+        return f"{label}: {self.path} ({self.source}; licence: {self.licence})"
+
 
 @dataclass(frozen=True)
 class PackagedFile:
@@ -227,18 +230,35 @@ def resolve_piper_voice(voice: str) -> ResolvedModel:
     return resolved
 
 
+@dataclass(frozen=True)
+class SpeechModelFiles:
+    wake: ResolvedModel
+    vad: ResolvedModel
+    stt: ResolvedModel
+    tts: ResolvedModel
+
+    def describe(self) -> list[str]:
+        return [
+            self.wake.describe("wake word"),
+            self.vad.describe("voice activity"),
+            self.stt.describe("speech-to-text"),
+            self.tts.describe("text-to-speech"),
+        ]
+
+
+def resolve_models(wake: str, stt: str, stt_path: str | None, allow_network: bool, voice: str) -> SpeechModelFiles:
+    """Every model the voice loop needs; a missing one fails here, naming its package."""
+    return SpeechModelFiles(
+        wake=resolve_wake_model(wake),
+        vad=resolve_vad_model(),
+        stt=resolve_whisper(stt, stt_path, allow_network),
+        tts=resolve_piper_voice(voice),
+    )
+
+
 def check_defaults() -> list[str]:
     """Resolve and fully verify every default model; returns one line per model for `assistant models`."""
-    lines = []
-    tiny = resolve_whisper("tiny.en", None, False)
-    verify(tiny, WHISPER_TINY_EN)
-    voice = resolve_piper_voice("en_US-joe-medium")
-    verify(voice, PIPER_VOICES["en_US-joe-medium"])
-    for label, model in (
-        ("wake word", resolve_wake_model("hey_jarvis")),
-        ("voice activity", resolve_vad_model()),
-        ("speech-to-text", tiny),
-        ("text-to-speech", voice),
-    ):
-        lines.append(f"{label}: {model.path} ({model.source}; licence: {model.licence})")
-    return lines
+    files = resolve_models("hey_jarvis", "tiny.en", None, False, "en_US-joe-medium")
+    verify(files.stt, WHISPER_TINY_EN)
+    verify(files.tts, PIPER_VOICES["en_US-joe-medium"])
+    return files.describe()

@@ -13,7 +13,7 @@ from assistant.bus import Bus
 from assistant.config import Config
 from assistant.dialogue import Dialogue
 from assistant.events import TimerDone
-from assistant.models import resolve_piper_voice, resolve_vad_model, resolve_wake_model, resolve_whisper
+from assistant.models import ResolvedModel, SpeechModelFiles, resolve_models
 from assistant.plugins.api import Permission, Skill, SkillContext
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
 from assistant.scheduler import Scheduler, Timer
@@ -65,31 +65,33 @@ class SpeechModels:
     synthesizer: Synthesizer
 
 
-def load_synthesizer(config: Config) -> Synthesizer:
-    synthesizer = Synthesizer(resolve_piper_voice(config.tts.voice), config.tts)
+def configured_models(config: Config) -> SpeechModelFiles:
+    return resolve_models(config.wake.model, config.stt.model, config.stt.path,
+                          config.models.allow_network, config.tts.voice)
+
+
+def load_synthesizer(voice: ResolvedModel, config: Config) -> Synthesizer:
+    synthesizer = Synthesizer(voice, config.tts)
     synthesizer.warm_up()
     return synthesizer
 
 
 async def load_speech_models(config: Config) -> SpeechModels:
     """Resolve every model first (a missing one fails fast, naming its package), then load in parallel."""
-    wake_model = resolve_wake_model(config.wake.model)
-    vad_model = resolve_vad_model()
-    stt_model = resolve_whisper(config.stt.model, config.stt.path, config.models.allow_network)
-    resolve_piper_voice(config.tts.voice)
-    for label, model in (("wake word", wake_model), ("speech-to-text", stt_model)):
-        log.info("%s model: %s (%s; licence: %s)", label, model.path, model.source, model.licence)
+    files = configured_models(config)
+    for line in files.describe():
+        log.info("%s", line)
 
     def transcriber() -> Transcriber:
-        t = Transcriber(stt_model, config.stt)
+        t = Transcriber(files.stt, config.stt)
         t.warm_up()
         return t
 
     wake, vad, stt, tts = await asyncio.gather(
-        asyncio.to_thread(WakeWordDetector, wake_model, config.wake.model, config.wake.threshold, config.wake.flush_s),
-        asyncio.to_thread(SileroVad, vad_model, config.vad.threshold),
+        asyncio.to_thread(WakeWordDetector, files.wake, config.wake.model, config.wake.threshold, config.wake.flush_s),
+        asyncio.to_thread(SileroVad, files.vad, config.vad.threshold),
         asyncio.to_thread(transcriber),
-        asyncio.to_thread(load_synthesizer, config),
+        asyncio.to_thread(load_synthesizer, files.tts, config),
     )
     return SpeechModels(wake, vad, stt, tts)
 

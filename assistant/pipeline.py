@@ -86,7 +86,6 @@ def strip_wake_phrase(text: str, word: str) -> str:
 class _Turn:
     number: int
     task: asyncio.Task[None]
-    stt: asyncio.Task[tuple[str, float]] | None = None
 
 
 class VoiceLoop:
@@ -118,6 +117,7 @@ class VoiceLoop:
         self._realtime = True
         self._reply_start_t = 0.0
         self._stt_generation = 0
+        self._speculative_understood: bool | None = None
 
     @property
     def audio_t(self) -> float:
@@ -209,8 +209,10 @@ class VoiceLoop:
             return False
         if not self.eos.in_silence or self.eos.silence_run < early - 1e-9:
             return False
-        text, _ = task.result()
-        if not self.dialogue.understands(strip_wake_phrase(text, self.wake.word)):
+        if self._speculative_understood is None:  # decided once per transcript, not every frame
+            text, _ = task.result()
+            self._speculative_understood = self.dialogue.understands(strip_wake_phrase(text, self.wake.word))
+        if not self._speculative_understood:
             return False
         at = (self._listen_start / SAMPLE_RATE) + self.eos.t
         self.eos.done = True
@@ -250,6 +252,7 @@ class VoiceLoop:
         self.bus.publish(SttStart(audio_s=round(len(audio) / SAMPLE_RATE, 3), audio_t=round(position / SAMPLE_RATE, 3), turn=turn))
         hotwords = self.hotwords()
         self._stt_generation += 1
+        self._speculative_understood = None
         generation = self._stt_generation
 
         def run() -> tuple[str, float]:
@@ -266,7 +269,7 @@ class VoiceLoop:
 
     def _begin_turn(self, number: int, stt: asyncio.Task[tuple[str, float]] | None) -> None:
         self.state = State.RESPONDING
-        self._turn = _Turn(number, asyncio.create_task(self._respond(number, stt)), stt)
+        self._turn = _Turn(number, asyncio.create_task(self._respond(number, stt)))
 
     async def _respond(self, number: int, stt: asyncio.Task[tuple[str, float]] | None, say: str | None = None, ring: bool = False) -> None:
         assert self._sink is not None

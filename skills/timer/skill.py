@@ -60,6 +60,9 @@ class TimerSkill(Skill):
             timers = [t for t in timers if int(round(t.duration_s)) == size]
         return timers
 
+    def _not_found(self) -> str:
+        return "There's no timer running." if not self.scheduler.timers() else "I can't find that timer."
+
     @tool
     def start(self, hours: int = 0, minutes: int = 0, seconds: int = 0, name: str | None = None) -> ToolResult:
         """Start a timer for a duration, optionally with a name."""
@@ -80,8 +83,7 @@ class TimerSkill(Skill):
         """Say how much time is left on the timers."""
         timers = self._select(name, hours, minutes, seconds)
         if not timers:
-            return ToolResult("There's no timer running." if not self.scheduler.timers() else "I can't find that timer.",
-                              {"timers": []}, ok=not self.scheduler.timers())
+            return ToolResult(self._not_found(), {"timers": []}, ok=not self.scheduler.timers())
         parts = [f"{spoken_duration(t.remaining())} left on your {timer_label(t)}" for t in timers]
         text = "There's " + "; and ".join(parts) + "."
         return ToolResult(text, {"timers": [{"timer_id": t.id, "name": t.name, "remaining_s": round(t.remaining(), 1)} for t in timers]})
@@ -91,8 +93,7 @@ class TimerSkill(Skill):
         """Cancel a timer; with several running, say which by name or duration."""
         timers = self._select(name, hours, minutes, seconds)
         if not timers:
-            return ToolResult("There's no timer running." if not self.scheduler.timers() else "I can't find that timer.",
-                              {"cancelled": []}, ok=False)
+            return ToolResult(self._not_found(), {"cancelled": []}, ok=False)
         if len(timers) > 1:
             labels = " and ".join(timer_label(t) for t in timers)
             return ToolResult(f"You have a {labels}. Which one should I cancel?", {"cancelled": [], "ambiguous": [t.id for t in timers]}, ok=False)

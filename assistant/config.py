@@ -70,6 +70,26 @@ class SkillsConfig:
 
 
 @dataclass(frozen=True)
+class UnderstandingConfig:
+    fuzzy_min_score: float = 0.9
+    followup_s: float = 30.0
+    planner: bool = True
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    model: str = "qwen2.5-coder-1.5b"
+    server_url: str | None = None
+    server_model: str = "default"
+    response_format: str = "json_schema"
+    timeout_s: float = 10.0
+    threads: int | None = None
+    context: int = 4096
+    max_tools: int = 8
+    gpu_layers: int = 0
+
+
+@dataclass(frozen=True)
 class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -78,6 +98,8 @@ class Config:
     stt: SttConfig = field(default_factory=SttConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
     skills: SkillsConfig = field(default_factory=SkillsConfig)
+    understanding: UnderstandingConfig = field(default_factory=UnderstandingConfig)
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -1,62 +1,207 @@
-"""Understand → Act → Reply: one request's text becomes one tool call and the words to answer with."""
+"""Understand → Act → Reply, with a short memory: one request's text becomes one tool call and the
+words to answer with, or a question (a missing argument, a yes for a risky tool) whose answer
+completes the call.
+
+Conversation rules, all within `understanding.followup_s` of the last exchange:
+- a missing argument is asked for ("For how long?") and the answer completes the same call;
+- a risky tool runs only after a yes; a no, or anything else, drops it;
+- the previous exchange is shown to the planner, so "and the eggs too" continues it.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from assistant.bus import Bus
+from assistant.calls import CallLog, CallRecord
 from assistant.errors import AssistantError, SkillError
-from assistant.events import Error, Intent, NoIntent, Reply, ToolResultEvent
-from assistant.plugins.api import ToolResult
+from assistant.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
+from assistant.plugins.api import ToolCall, ToolResult, ToolSpec
 from assistant.plugins.registry import Registry
+from assistant.understanding.prompt import PlanContext, describe_call
 from assistant.understanding.router import Router
 
 log = logging.getLogger(__name__)
 
 CANNOT = "Sorry, I can't help with that yet."
 FAILED = "Sorry, something went wrong while doing that."
+PLANNER_DOWN = "Sorry, I can't think that through right now."
+DROPPED = "Okay, I won't."
+
+_YES = {"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "please", "confirm", "correct", "affirmative", "do it",
+        "go ahead", "yes please", "please do", "of course", "absolutely", "right"}
+_NO = {"no", "nope", "nah", "don't", "do not", "cancel", "stop", "never mind", "nevermind", "no thanks",
+       "no thank you", "forget it", "leave it", "negative"}
+
+
+def yes_or_no(text: str) -> bool | None:
+    """True for a yes, False for a no, None when the words are neither (a new request)."""
+    words = re.sub(r"[^a-z' ]", " ", text.lower()).split()
+    phrase = " ".join(words)
+    if phrase in _YES or (words and words[0] in _YES and not any(w in _NO for w in words)):
+        return True
+    if phrase in _NO or (words and words[0] in _NO):
+        return False
+    return None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    kind: Literal["missing", "confirm"]
+    call: ToolCall
+    question: str
+    at: float
+
+
+@dataclass(frozen=True)
+class _Exchange:
+    text: str
+    call: ToolCall
+    reply: str
+    at: float
+
+    def describe(self) -> str:
+        return f'"{self.text}" -> {describe_call(self.call)} -> "{self.reply}"'
 
 
 class Dialogue:
-    def __init__(self, bus: Bus, registry: Registry, router: Router) -> None:
+    def __init__(self, bus: Bus, registry: Registry, router: Router, followup_s: float = 30.0,
+                 calls: CallLog | None = None) -> None:
         self.bus = bus
         self.registry = registry
         self.router = router
+        self.followup_s = followup_s
+        self.calls = calls
+        self._pending: _Pending | None = None
+        self._last: _Exchange | None = None
 
     def understands(self, text: str) -> bool:
-        """Whether the sentence templates fully understand `text` (cheap: no LLM, no action)."""
-        return self.router.matcher.match(text, self.registry.slot_values()) is not None
+        """Whether the sentence templates fully understand `text` as a complete request (cheap: no
+        LLM, no action). "Set a timer" is understood but incomplete: the person may go on."""
+        call = self.router.matcher.match(text, self.registry.slot_values())
+        if call is None:
+            return False
+        spec = self.registry.tool(call.tool)
+        return spec.missing(_given(call.args)) is None
+
+    def forget(self) -> None:
+        """Drop the conversation's memory (a new, unrelated conversation starts)."""
+        self._pending = None
+        self._last = None
 
     async def handle(self, text: str, turn: int | None = None, audio_t: float | None = None) -> str:
-        """Act on one request and publish intent, tool_result and reply events; returns the reply text."""
-        reply = await self._act(text, turn, audio_t)
+        """Act on one request and publish intent, tool_result, question and reply events; returns the reply."""
+        reply = await self._respond(text, turn, audio_t)
         self.bus.publish(Reply(text=reply, turn=turn, audio_t=audio_t))
         return reply
 
-    async def _act(self, text: str, turn: int | None, audio_t: float | None) -> str:
-        call = await self.router.route(text, self.registry.slot_values())
+    def _fresh(self, at: float | None) -> bool:
+        return at is not None and time.monotonic() - at <= self.followup_s
+
+    async def _respond(self, text: str, turn: int | None, audio_t: float | None) -> str:
+        pending, self._pending = self._pending, None
+        if pending is not None and self._fresh(pending.at):
+            if pending.kind == "confirm":
+                answer = yes_or_no(text)
+                if answer is True:
+                    return await self._run(pending.call, turn, audio_t)
+                if answer is False:
+                    return DROPPED
+            else:
+                completed = await self._complete(pending, text)
+                if completed is not None:
+                    return await self._act(completed, turn, audio_t)
+        live = self.registry.slot_values()
+        last = self._last if self._last is not None and self._fresh(self._last.at) else None
+        try:
+            call = await self.router.route(text, live, PlanContext(live=live, previous=last.describe() if last else ""))
+        except AssistantError as e:
+            self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
+            return PLANNER_DOWN
         if call is None:
             self.bus.publish(NoIntent(text=text, turn=turn, audio_t=audio_t))
             return CANNOT
+        return await self._act(call, turn, audio_t)
+
+    async def _complete(self, pending: _Pending, answer: str) -> ToolCall | None:
+        """The pending call completed by the answer to its question, or None if the answer is not one.
+
+        Templates first, on the original request followed by the answer ("set a timer" + "ten
+        minutes"); then the planner, told what was asked."""
+        live = self.registry.slot_values()
+        joined = f"{pending.call.text} {answer}"
+        call = await asyncio.to_thread(self.router.match_templates, joined, live)
+        if call is None and self.router.planner is not None:
+            context = PlanContext(live=live, previous=f'"{pending.call.text}" -> {describe_call(pending.call)}',
+                                  question=pending.question)
+            try:
+                call = await self.router.planner.plan(answer, context)
+            except AssistantError as e:
+                log.warning("planner could not complete %s: %s", pending.call.tool, e.message)
+                call = None
+        if call is None or call.tool != pending.call.tool:
+            return None
+        return replace(call, args={**pending.call.args, **{k: v for k, v in call.args.items() if v is not None}},
+                       text=joined)
+
+    async def _act(self, call: ToolCall, turn: int | None, audio_t: float | None) -> str:
+        """Validate, then ask for what is missing, ask for a yes, or run."""
         try:
             spec = self.registry.tool(call.tool)
-            args = spec.validate(call.args)
+            args = spec.validate(_given(call.args))
         except SkillError as e:
-            self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
-            return CANNOT
-        self.bus.publish(Intent(tool=call.tool, args=args, source=call.source, turn=turn, audio_t=audio_t))
+            if e.code != "missing_argument":
+                self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
+                return _explain(e)
+            args = _given(call.args)
+        call = replace(call, args=args)
+        missing = spec.missing(args)
+        if missing is not None:
+            return self._ask("missing", call, missing[1], turn, audio_t)
+        if spec.risky:
+            self.bus.publish(Intent(tool=call.tool, args=args, source=call.source, score=call.score, turn=turn, audio_t=audio_t))
+            return self._ask("confirm", call, spec.confirm or f"Should I {spec.description[0].lower()}{spec.description[1:].rstrip('.')}?", turn, audio_t)
+        return await self._run(call, turn, audio_t, spec)
+
+    def _ask(self, kind: Literal["missing", "confirm"], call: ToolCall, question: str, turn: int | None, audio_t: float | None) -> str:
+        self._pending = _Pending(kind, call, question, time.monotonic())
+        self.bus.publish(Question(tool=call.tool, kind=kind, text=question, turn=turn, audio_t=audio_t))
+        return question
+
+    async def _run(self, call: ToolCall, turn: int | None, audio_t: float | None, spec: ToolSpec | None = None) -> str:
+        spec = spec or self.registry.tool(call.tool)
+        if not spec.risky:
+            self.bus.publish(Intent(tool=call.tool, args=call.args, source=call.source, score=call.score, turn=turn, audio_t=audio_t))
+        start = time.monotonic()
         try:
             # Tools may touch the disk (a timer is written durably): keep that off the event loop.
-            result: ToolResult = await asyncio.to_thread(spec.func, **args)
+            result: ToolResult = await asyncio.to_thread(spec.func, **call.args)
         except AssistantError as e:
             self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
-            self.bus.publish(ToolResultEvent(tool=call.tool, ok=False, data={"error": e.message}, turn=turn, audio_t=audio_t))
-            return FAILED
+            result = ToolResult(FAILED, {"error": e.message}, ok=False)
         except Exception as e:  # a broken skill must not take the assistant down
             log.exception("tool %s failed", call.tool)
             self.bus.publish(Error(code="skill", message=f"{call.tool} failed: {e}", turn=turn, audio_t=audio_t))
-            self.bus.publish(ToolResultEvent(tool=call.tool, ok=False, data={"error": str(e)}, turn=turn, audio_t=audio_t))
-            return FAILED
+            result = ToolResult(FAILED, {"error": str(e)}, ok=False)
+        duration = time.monotonic() - start
         self.bus.publish(ToolResultEvent(tool=call.tool, ok=result.ok, data=result.data, turn=turn, audio_t=audio_t))
+        if self.calls is not None:
+            await asyncio.to_thread(self.calls.append, CallRecord.of(call, result, duration))
+        self._last = _Exchange(call.text, call, result.speech, time.monotonic())
         return result.speech
+
+
+def _given(args: dict[str, Any]) -> dict[str, Any]:
+    """Arguments the producer actually gave (None means not given)."""
+    return {k: v for k, v in args.items() if v is not None}
+
+
+def _explain(error: SkillError) -> str:
+    if error.code == "out_of_range":
+        return "Sorry, that number is out of range for that."
+    return CANNOT

@@ -106,6 +106,20 @@ class Intent(Event):
     """Validated arguments of the call."""
     source: str
     """"template" or "llm"."""
+    score: float = 1.0
+    """1.0 for an exact template match; the similarity of a fuzzy one; 1.0 for the LLM."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Question(Event):
+    """The assistant asks before acting: a missing argument, or a yes for a risky tool."""
+
+    type: ClassVar[str] = "question"
+    tool: str
+    kind: str
+    """"missing" (the answer completes the call) or "confirm" (yes runs it, no drops it)."""
+    text: str
+    """What is asked, e.g. "For how long?"."""
 
 
 @dataclass(frozen=True, kw_only=True)

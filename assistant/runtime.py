@@ -13,8 +13,9 @@ from assistant.bus import Bus
 from assistant.config import Config
 from assistant.dialogue import Dialogue
 from assistant.events import TimerDone
-from assistant.models import ResolvedModel, SpeechModelFiles, resolve_models
-from assistant.plugins.api import Permission, Skill, SkillContext
+from assistant.calls import CallLog
+from assistant.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
+from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
 from assistant.scheduler import Scheduler, Timer
 from assistant.speech.stt import Transcriber
@@ -22,6 +23,7 @@ from assistant.speech.tts import Synthesizer
 from assistant.speech.vad import SileroVad
 from assistant.speech.wake import WakeWordDetector
 from assistant.understanding.matcher import TemplateMatcher
+from assistant.understanding.planner import LazyPlanner, LocalPlanner, ServerPlanner
 from assistant.understanding.router import Router
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,8 @@ class Core:
     scheduler: Scheduler
     registry: Registry
     dialogue: Dialogue
+    planner: LazyPlanner | None
+    """Loaded on first use (`ask`) or at start (`run`, so the first request is fast)."""
 
 
 def build_core(config: Config, data_dir: Path, bus: Bus) -> Core:
@@ -53,8 +57,25 @@ def build_core(config: Config, data_dir: Path, bus: Bus) -> Core:
 
     registry = Registry(config.skills.language)
     registry.load([*builtin_skill_classes(), *entry_point_skill_classes()], context_for)
-    router = Router(TemplateMatcher(registry.skills, config.skills.language))
-    return Core(config, bus, data_dir, scheduler, registry, Dialogue(bus, registry, router))
+    matcher = TemplateMatcher(registry.skills, config.skills.language)
+    planner = LazyPlanner(lambda: make_planner(config, registry.tools(), matcher)) if config.understanding.planner else None
+    router = Router(matcher, planner, config.understanding.fuzzy_min_score)
+    dialogue = Dialogue(bus, registry, router, config.understanding.followup_s, CallLog(data_dir / "calls.jsonl"))
+    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner)
+
+
+def make_planner(config: Config, specs: list[ToolSpec], matcher: TemplateMatcher) -> LocalPlanner | ServerPlanner:
+    """The configured planner, loaded (not yet warmed): a server when a URL is set, else the local GGUF."""
+    c = config.planner
+    examples = matcher.examples()
+    phrases = matcher.phrases() if len(specs) > c.max_tools else {}
+    if c.server_url:
+        return ServerPlanner(c.server_url, c.server_model, specs, examples, phrases, max_tools=c.max_tools,
+                             timeout_s=c.timeout_s, response_format=c.response_format)
+    model = resolve_llm(c.model)
+    log.info("%s", model.describe("LLM planner"))
+    return LocalPlanner(str(model.path), specs, examples, phrases, threads=c.threads, n_ctx=c.context,
+                        max_tools=c.max_tools, gpu_layers=c.gpu_layers)
 
 
 @dataclass

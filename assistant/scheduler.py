@@ -62,6 +62,17 @@ class Scheduler:
         self._changed()
         return timer
 
+    def set_duration(self, timer_id: str, duration_s: float) -> Timer | None:
+        """Change how long a timer runs, counted from when it was started ("make it ten minutes instead")."""
+        timer = self._timers.get(timer_id)
+        if timer is None:
+            return None
+        changed = Timer(timer.id, timer.name, float(duration_s), timer.started_at)
+        self._timers[timer.id] = changed
+        self._save()
+        self._changed()
+        return changed
+
     def cancel(self, timer_id: str) -> Timer | None:
         timer = self._timers.pop(timer_id, None)
         if timer is not None:

@@ -10,6 +10,10 @@ from assistant.config import load_config
 from assistant.events import Event
 
 
+# Understanding by sentence templates only: for tests of other stages, which must not wait for an LLM.
+TEMPLATES_ONLY = {"ASSISTANT__UNDERSTANDING__PLANNER": "false"}
+
+
 class Recorder:
     """Collects every event published on a bus."""
 
@@ -26,7 +30,7 @@ class Recorder:
 
 @pytest.fixture(scope="session")
 def config():  # type: ignore[no-untyped-def]
-    return load_config(environ={})
+    return load_config(environ=TEMPLATES_ONLY)
 
 
 @pytest.fixture(scope="session")

@@ -10,11 +10,12 @@ from hassil.sample import sample_intents
 from assistant.bus import Bus
 from assistant.config import load_config
 from assistant.runtime import Core, build_core
+from tests.conftest import TEMPLATES_ONLY
 
 
 @pytest.fixture
 def core(tmp_path: Path) -> Core:
-    return build_core(load_config(environ={}), tmp_path, Bus())
+    return build_core(load_config(environ=TEMPLATES_ONLY), tmp_path, Bus())
 
 
 def test_every_own_template_maps_to_its_tool(core: Core) -> None:

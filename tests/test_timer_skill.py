@@ -11,7 +11,7 @@ from assistant.bus import Bus
 from assistant.config import load_config
 from assistant.runtime import build_core
 from assistant.scheduler import Scheduler
-from tests.conftest import Recorder
+from tests.conftest import TEMPLATES_ONLY, Recorder
 
 
 def ask(core, text: str) -> str:  # type: ignore[no-untyped-def]
@@ -20,7 +20,7 @@ def ask(core, text: str) -> str:  # type: ignore[no-untyped-def]
 
 def make(data_dir: Path):  # type: ignore[no-untyped-def]
     bus = Bus()
-    return build_core(load_config(environ={}), data_dir, bus), Recorder(bus)
+    return build_core(load_config(environ=TEMPLATES_ONLY), data_dir, bus), Recorder(bus)
 
 
 def test_start_status_cancel(data_dir: Path) -> None:
@@ -49,7 +49,8 @@ def test_which_timer_when_several(data_dir: Path) -> None:
     ask(core, "set a timer for ten minutes")
     assert "Which one" in ask(core, "cancel the timer")
     assert ask(core, "cancel the 10 minute timer") == "Your 10 minute timer is cancelled."
-    assert ask(core, "cancel all timers") == "Cancelled 1 timer."
+    assert ask(core, "cancel all timers") == "Cancel all your timers?"
+    assert ask(core, "yes") == "Cancelled 1 timer."
 
 
 def test_unknown_request_is_honest_and_does_nothing(data_dir: Path) -> None:

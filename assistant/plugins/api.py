@@ -1,8 +1,13 @@
 """What a skill is: a class with a name, permissions, a lifecycle and typed tools.
 
-A tool is a typed method marked with `@tool`. From its signature the core derives the slots that
-sentence templates fill and the validation of arguments before the call; the LLM planner of issue 3
-derives its JSON schema from the same `ToolSpec`.
+A tool is a typed method marked with `@tool`. From its one signature the core derives everything else:
+the JSON schema that constrains the LLM planner, the slots that sentence templates fill, the
+validation of arguments before the call and the record written after it. Ranges, descriptions and
+the question to ask when an argument is missing ride along in `Annotated[...]`:
+
+    @tool(risky=True)
+    def set_level(self, level: Annotated[int, Range(0, 100), Ask("To what level?")]) -> ToolResult:
+        '''Set the level.'''
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Literal, Union
+from typing import Annotated, Any, Callable, ClassVar, Literal, Union, overload
 
 from assistant.errors import SkillError
 
@@ -23,6 +28,21 @@ class Permission(enum.Enum):
     """Create, list and cancel timers and other scheduled work."""
     STORE = "store"
     """A private table in the assistant's data directory."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """Inclusive bounds of a number argument: `Annotated[int, Range(1, 24)]`."""
+
+    minimum: float | None = None
+    maximum: float | None = None
+
+
+@dataclass(frozen=True)
+class Ask:
+    """The question to ask when this argument is missing: `Annotated[str, Ask("Which room?")]`."""
+
+    question: str
 
 
 @dataclass(frozen=True)
@@ -36,6 +56,8 @@ class ToolCall:
     """"template" or "llm"."""
     text: str = ""
     """The request it came from."""
+    score: float = 1.0
+    """How sure the producer is: 1.0 for an exact template match, lower for a fuzzy one."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +78,37 @@ class Param:
     default: Any
     choices: tuple[str, ...] | None = None
     """Allowed values of a Literal[...] parameter."""
+    minimum: float | None = None
+    maximum: float | None = None
+    description: str = ""
+    """From a plain string in Annotated[...]; shown to the planner."""
+    question: str = ""
+    """Asked when the argument is required and missing."""
+
+    def json_schema(self) -> dict[str, Any]:
+        schema: dict[str, Any] = {"type": _JSON_TYPES[self.kind]}
+        if self.choices is not None:
+            schema["enum"] = list(self.choices)
+        if self.minimum is not None:
+            schema["minimum"] = self.minimum
+        if self.maximum is not None:
+            schema["maximum"] = self.maximum
+        if self.description:
+            schema["description"] = self.description
+        return schema
+
+    def signature(self) -> str:
+        """Compact form for people and for the planner's prompt: `minutes?: int 1..100`."""
+        kind = "|".join(f'"{c}"' for c in self.choices) if self.choices else _JSON_TYPES[self.kind]
+        bounds = ""
+        if self.minimum is not None or self.maximum is not None:
+            low = "" if self.minimum is None else f"{self.minimum:g}"
+            high = "" if self.maximum is None else f"{self.maximum:g}"
+            bounds = f" {low}..{high}"
+        return f"{self.name}{'' if self.required else '?'}: {kind}{bounds}"
+
+
+_JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
 
 
 @dataclass(frozen=True)
@@ -65,13 +118,49 @@ class ToolSpec:
     description: str
     params: tuple[Param, ...]
     func: Callable[..., Any]
+    risky: bool = False
+    """Runs only after a spoken yes."""
+    confirm: str = ""
+    """The yes-or-no question for a risky tool."""
+    require_any: tuple[str, ...] = ()
+    """At least one of these optional arguments must be given (a timer needs some duration)."""
+    ask: str = ""
+    """The question when none of `require_any` is given."""
 
     @property
     def qualified(self) -> str:
         return f"{self.skill}.{self.name}"
 
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def args_schema(self) -> dict[str, Any]:
+        """JSON schema of the arguments object, as the LLM planner's grammar is built from."""
+        return {
+            "type": "object",
+            "properties": {p.name: p.json_schema() for p in self.params},
+            "required": [p.name for p in self.params if p.required],
+            "additionalProperties": False,
+        }
+
+    def signature(self) -> str:
+        return f"{self.qualified}({', '.join(p.signature() for p in self.params)})"
+
+    def missing(self, args: dict[str, Any]) -> tuple[tuple[str, ...], str] | None:
+        """The arguments still needed and the question that asks for them, or None when complete."""
+        for p in self.params:
+            if p.required and args.get(p.name) is None:
+                return (p.name,), p.question or f"What {p.name.replace('_', ' ')}?"
+        if self.require_any and all(args.get(n) in (None, 0, "") for n in self.require_any):
+            return self.require_any, self.ask or f"What {' or '.join(self.require_any)}?"
+        return None
+
     def validate(self, args: dict[str, Any]) -> dict[str, Any]:
-        """Coerce and check arguments; raises SkillError naming the bad argument."""
+        """Coerce and check arguments, ranges included (the planner's grammar does not enforce them);
+        raises SkillError naming the bad argument."""
         known = {p.name: p for p in self.params}
         unknown = sorted(set(args) - set(known))
         if unknown:
@@ -86,7 +175,7 @@ class ToolSpec:
         return out
 
 
-def _coerce(tool: str, p: Param, value: Any) -> Any:
+def _convert(tool: str, p: Param, value: Any) -> Any:
     try:
         if p.kind is bool:
             if isinstance(value, str):
@@ -106,17 +195,60 @@ def _coerce(tool: str, p: Param, value: Any) -> Any:
         raise SkillError(f"{tool}: '{p.name}' cannot be {value!r}", code="bad_arguments") from e
 
 
+def _coerce(tool: str, p: Param, value: Any) -> Any:
+    out = _convert(tool, p, value)
+    if p.kind in (int, float):
+        if (p.minimum is not None and out < p.minimum) or (p.maximum is not None and out > p.maximum):
+            low = "" if p.minimum is None else f"{p.minimum:g}"
+            high = "" if p.maximum is None else f"{p.maximum:g}"
+            raise SkillError(f"{tool}: '{p.name}' must be in {low}..{high}, not {out}", code="out_of_range")
+    return out
+
+
 TOOL_MARK = "__assistant_tool__"
 
 
-def tool(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Mark a skill method as a tool. Its docstring's first line describes it to the planner."""
-    setattr(func, TOOL_MARK, True)
-    return func
+@dataclass(frozen=True)
+class ToolOptions:
+    risky: bool = False
+    confirm: str = ""
+    require_any: tuple[str, ...] = ()
+    ask: str = ""
+
+
+@overload
+def tool(func: Callable[..., Any]) -> Callable[..., Any]: ...
+@overload
+def tool(*, risky: bool = ..., confirm: str = ..., require_any: tuple[str, ...] = ..., ask: str = ...) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+def tool(func: Callable[..., Any] | None = None, *, risky: bool = False, confirm: str = "",
+         require_any: tuple[str, ...] = (), ask: str = "") -> Any:
+    """Mark a skill method as a tool. Its docstring's first line describes it to the planner.
+
+    risky: needs a spoken yes first (`confirm` is the question). require_any: at least one of these
+    arguments must be given, else `ask` is asked and the answer completes the call."""
+    options = ToolOptions(risky, confirm, tuple(require_any), ask)
+
+    def mark(f: Callable[..., Any]) -> Callable[..., Any]:
+        setattr(f, TOOL_MARK, options)
+        return f
+
+    return mark(func) if func is not None else mark
 
 
 def _param_from(skill: str, func: Callable[..., Any], name: str, hint: Any, default: Any) -> Param:
     where = f"skill '{skill}', tool '{func.__name__}', argument '{name}'"
+    bounds, question, description = Range(), "", ""
+    if typing.get_origin(hint) is Annotated:
+        hint, *extras = typing.get_args(hint)
+        for extra in extras:
+            if isinstance(extra, Range):
+                bounds = extra
+            elif isinstance(extra, Ask):
+                question = extra.question
+            elif isinstance(extra, str):
+                description = extra
+            else:
+                raise SkillError(f"{where}: unknown Annotated[...] item {extra!r} (use Range, Ask or a description)")
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     optional = False
@@ -134,14 +266,17 @@ def _param_from(skill: str, func: Callable[..., Any], name: str, hint: Any, defa
         choices, hint = tuple(args), str
     if hint not in (int, float, str, bool):
         raise SkillError(f"{where}: type must be int, float, str, bool or Literal[...], not {hint!r}")
+    if (bounds.minimum is not None or bounds.maximum is not None) and hint not in (int, float):
+        raise SkillError(f"{where}: Range only applies to int or float")
     required = default is inspect.Parameter.empty and not optional
-    return Param(name, hint, required, None if default is inspect.Parameter.empty else default, choices)
+    return Param(name, hint, required, None if default is inspect.Parameter.empty else default, choices,
+                 bounds.minimum, bounds.maximum, description, question)
 
 
 def tool_spec(skill: str, func: Callable[..., Any]) -> ToolSpec:
     """Derive a ToolSpec from a bound tool method; rejects signatures the core cannot serve."""
     try:
-        hints = typing.get_type_hints(func)
+        hints = typing.get_type_hints(func, include_extras=True)
     except Exception as e:
         raise SkillError(f"skill '{skill}', tool '{func.__name__}': type hints cannot be read: {e}") from e
     params = []
@@ -156,7 +291,14 @@ def tool_spec(skill: str, func: Callable[..., Any]) -> ToolSpec:
     doc = inspect.getdoc(func) or ""
     if not doc:
         raise SkillError(f"skill '{skill}', tool '{func.__name__}' needs a docstring saying what it does")
-    return ToolSpec(skill, func.__name__, doc.splitlines()[0], tuple(params), func)
+    options = getattr(func, TOOL_MARK, None)
+    options = options if isinstance(options, ToolOptions) else ToolOptions()
+    names = {p.name for p in params}
+    for needed in options.require_any:
+        if needed not in names:
+            raise SkillError(f"skill '{skill}', tool '{func.__name__}': require_any names '{needed}', which is not an argument")
+    return ToolSpec(skill, func.__name__, doc.splitlines()[0], tuple(params), func,
+                    options.risky, options.confirm, options.require_any, options.ask)
 
 
 @dataclass

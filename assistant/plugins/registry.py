@@ -116,6 +116,9 @@ class Registry:
         except KeyError:
             raise SkillError(f"no tool named '{qualified}'", code="unknown_tool") from None
 
+    def tools(self) -> list[ToolSpec]:
+        return list(self._tools.values())
+
     def slot_values(self) -> dict[str, list[str]]:
         values: dict[str, list[str]] = {}
         for loaded in self._skills.values():

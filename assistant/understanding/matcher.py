@@ -9,6 +9,7 @@ slot values.
 from __future__ import annotations
 
 import logging
+import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,13 +18,16 @@ from typing import Any
 import yaml
 from hassil import Intents, recognize_best
 from hassil.expression import Alternative, Expression, Group, ListReference, RuleReference, Sequence
-from hassil.intents import TextSlotList
+from hassil.intents import RangeSlotList, TextSlotList
 from hassil.parse_expression import parse_sentence
+from hassil.sample import sample_intents
 from home_assistant_intents import get_intents
+from rapidfuzz import fuzz, process
 
 from assistant.errors import SkillError
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.plugins.registry import LoadedSkill
+from assistant.understanding.numbers import find_numbers
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,10 @@ class TemplateMatcher:
         self._specs: dict[str, ToolSpec] = {}
         self._borrowed: dict[str, Borrowed] = {}
         self._live_lists: set[str] = set()
+        self._declared_examples: list[tuple[str, str]] = []
+        self._fuzzy_static: tuple[list[str], list[str]] | None = None
+        self._fuzzy_live: tuple[Any, _FuzzyIndex] | None = None
+        self._language = language
         for loaded in skills:
             self._add_skill(loaded, ha, intents, lists)
         self._intents = Intents.from_dict(
@@ -79,6 +87,10 @@ class TemplateMatcher:
         self._rules.update(doc.get("expansion_rules", {}) or {})
         lists.update(doc.get("lists", {}) or {})
         self._live_lists.update(doc.get("live_lists", []) or [])
+        for tool_name, sentences in (doc.get("examples") or {}).items():
+            if tool_name not in tools:
+                raise SkillError(f"skill '{name}': examples for '{tool_name}', which is not one of its tools")
+            self._declared_examples.extend((f"{name}.{tool_name}", text) for text in sentences)
         for list_name in doc.get("live_lists", []) or []:
             lists.setdefault(list_name, {"values": []})
         for intent_name, body in (doc.get("intents") or {}).items():
@@ -117,6 +129,49 @@ class TemplateMatcher:
                 kept.append({"sentences": sentences, **({"slots": block["slots"]} if "slots" in block else {})})
         return kept
 
+    def _samples(self, per_intent: int) -> Iterator[tuple[str, str]]:
+        """(tool, sentence) pairs sampled from the templates; live lists get a stand-in name."""
+        stand_in = {name: TextSlotList.from_strings(["kitchen"]) for name in self._live_lists}
+        for intent, sentence in sample_intents(self._intents, slot_lists=stand_in, language=self._language,
+                                               max_sentences_per_intent=per_intent):
+            borrowed = self._borrowed.get(intent)
+            yield (borrowed.tool if borrowed else intent), sentence
+
+    def examples(self, seed: int = 7) -> list[ToolCall]:
+        """Worked examples for the planner's prompt, made by the templates themselves so they can never
+        disagree with them: each skill's `examples:` sentences, and for a tool without any, a sampled
+        sentence that fills the most arguments."""
+        live = {name: ["kitchen"] for name in self._live_lists}
+        examples = [self._example(tool, text, live) for tool, text in self._declared_examples]
+        covered = {call.tool for call in examples}
+        if covered >= set(self._specs):
+            return sorted(examples, key=lambda c: c.tool)
+        rng = random.Random(seed)
+        by_tool: dict[str, list[ToolCall]] = {}
+        for tool, sentence in self._samples(per_intent=60):
+            call = self.match(sentence, live)
+            if tool not in covered and call is not None and call.tool == tool:
+                by_tool.setdefault(tool, []).append(call)
+        for tool in sorted(by_tool):
+            calls = by_tool[tool]
+            most = max(len(c.args) for c in calls)
+            examples.append(rng.choice([c for c in calls if len(c.args) == most]))
+        return sorted(examples, key=lambda c: c.tool)
+
+    def _example(self, tool: str, text: str, live: dict[str, list[str]]) -> ToolCall:
+        call = self.match(text, live)
+        if call is None or call.tool != tool:
+            raise SkillError(f"skill '{tool.split('.')[0]}': example {text!r} should match {tool} but matched "
+                             f"{call.tool if call else 'nothing'}")
+        return ToolCall(call.tool, self._specs[tool].validate(call.args), "template", text)
+
+    def phrases(self) -> dict[str, list[str]]:
+        """Sample sentences per tool: the words people use for it (to pick tools worth offering)."""
+        out: dict[str, list[str]] = {}
+        for tool, sentence in self._samples(per_intent=20):
+            out.setdefault(tool, []).append(sentence)
+        return out
+
     def match(self, text: str, live: dict[str, list[str]] | None = None) -> ToolCall | None:
         """The tool call a sentence template makes of `text`, or None."""
         slot_lists = {
@@ -141,7 +196,86 @@ class TemplateMatcher:
                 args[arg] = value.strip() if isinstance(value, str) else value
         return ToolCall(tool=tool, args=args, source="template", text=text)
 
+    def match_fuzzy(self, text: str, live: dict[str, list[str]] | None = None, min_score: float = 0.86) -> ToolCall | None:
+        """A template match that tolerates speech-to-text errors ("can't sail the pasta timer").
 
+        The request, with its numbers replaced by '#', is compared character by character with every
+        template sentence sampled with '#' for its number ranges; the closest one at or above
+        `min_score` is filled with the request's numbers and matched exactly. The call's score is the
+        similarity (0..1)."""
+        words = _clean(text).replace("-", " ").split()
+        spans = find_numbers(words)
+        shape, values, at = [], [], 0
+        for span in spans:
+            shape += words[at:span.start] + ["#"]
+            values.append(span.value)
+            at = span.end
+        shape += words[at:]
+        index = self._fuzzy_index(live or {})
+        best = process.extractOne(" ".join(shape), index.shapes, scorer=fuzz.ratio, score_cutoff=min_score * 100)
+        if best is None:
+            return None
+        _, score, position = best
+        template = index.shapes[position]
+        if template.count("#") != len(values):
+            return None
+        filled = template
+        for value in values:
+            filled = filled.replace("#", str(value), 1)
+        call = self.match(filled, live)
+        if call is None:
+            return None
+        return ToolCall(call.tool, call.args, "template", text, round(score / 100, 3))
+
+    def _fuzzy_index(self, live: dict[str, list[str]]) -> _FuzzyIndex:
+        """Sampled template sentences for fuzzy matching. Sampling takes most of a second, so it is
+        done once, with a marker word for each live list; only the few sentences holding a marker are
+        expanded with the live names on each request."""
+        if self._fuzzy_static is None:
+            marked = {name: TextSlotList.from_strings([_LIVE_MARK + name]) for name in self._live_lists}
+            ranges = {name for name, sl in self._intents.slot_lists.items() if isinstance(sl, RangeSlotList)}
+            static: dict[str, None] = {}
+            with_live: dict[str, None] = {}
+            # Live lists share names with Home Assistant's wildcard lists (timer_name), so sentences
+            # with wildcards are sampled too, and those still holding a wildcard are dropped here.
+            for _, sentence in sample_intents(self._intents, slot_lists=marked, language=self._language,
+                                              expand_ranges=False, exclude_sentences_with_wildcards=False):
+                if any(name not in ranges for name in _PLACEHOLDER.findall(sentence)):
+                    continue
+                shape = _PLACEHOLDER.sub("#", _clean(sentence))
+                (with_live if _LIVE_MARK in shape else static)[shape] = None
+            self._fuzzy_static = (list(static), list(with_live))
+        key = tuple(sorted((k, tuple(v)) for k, v in live.items() if k in self._live_lists))
+        if self._fuzzy_live is None or self._fuzzy_live[0] != key:
+            static_shapes, live_shapes = self._fuzzy_static
+            expanded = [e for shape in live_shapes for e in _expand_live(shape, live)]
+            self._fuzzy_live = (key, _FuzzyIndex(static_shapes + expanded))
+        return self._fuzzy_live[1]
+
+    def warm_up(self) -> None:
+        """Compile the templates and sample the fuzzy index now rather than on the first request."""
+        self.match("what time is it")
+        self._fuzzy_index({})
+
+
+def _expand_live(shape: str, live: dict[str, list[str]]) -> list[str]:
+    out = [shape]
+    for name, values in live.items():
+        mark = _LIVE_MARK + name
+        if mark in shape:
+            out = [s.replace(mark, _clean(v), 1) for s in out for v in values]
+    return [s for s in out if _LIVE_MARK not in s]
+
+
+@dataclass(frozen=True)
+class _FuzzyIndex:
+    shapes: list[str]
+    """Template sentences with '#' for numbers: compared with the request, then filled with its numbers."""
+
+
+_LIVE_MARK = "livelist_"
+
+_PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _SPACES = re.compile(r"\s+")
 
 

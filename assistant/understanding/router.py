@@ -1,25 +1,36 @@
-"""Picks who understands a request: the sentence templates first; the LLM planner (issue 3) plugs in
-behind them for everything the templates do not match."""
+"""Picks who understands a request: an exact sentence template first, then a fuzzy template match
+that is confident enough (speech-to-text errors), then the LLM planner for everything else."""
 
 from __future__ import annotations
 
-from typing import Protocol
+import asyncio
+import logging
 
 from assistant.plugins.api import ToolCall
 from assistant.understanding.matcher import TemplateMatcher
+from assistant.understanding.planner import Planner
+from assistant.understanding.prompt import PlanContext
 
-
-class Planner(Protocol):
-    async def plan(self, text: str, live: dict[str, list[str]]) -> ToolCall | None: ...
+log = logging.getLogger(__name__)
 
 
 class Router:
-    def __init__(self, matcher: TemplateMatcher, planner: Planner | None = None) -> None:
+    def __init__(self, matcher: TemplateMatcher, planner: Planner | None = None, fuzzy_min_score: float = 0.9) -> None:
         self.matcher = matcher
         self.planner = planner
+        self.fuzzy_min_score = fuzzy_min_score
 
-    async def route(self, text: str, live: dict[str, list[str]]) -> ToolCall | None:
+    def match_templates(self, text: str, live: dict[str, list[str]]) -> ToolCall | None:
+        """Exact, else fuzzy at or above the configured score; milliseconds, no LLM."""
         call = self.matcher.match(text, live)
+        if call is None:
+            call = self.matcher.match_fuzzy(text, live, self.fuzzy_min_score)
+        return call
+
+    async def route(self, text: str, live: dict[str, list[str]], context: PlanContext | None = None) -> ToolCall | None:
+        """The tool call for `text`, or None when nothing (not even the planner) finds one.
+        Raises AssistantError when the planner itself fails (a server that does not answer)."""
+        call = await asyncio.to_thread(self.match_templates, text, live)
         if call is not None or self.planner is None:
             return call
-        return await self.planner.plan(text, live)
+        return await self.planner.plan(text, context or PlanContext(live=live))

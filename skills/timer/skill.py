@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from assistant.errors import SkillError
-from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, tool
+from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, tool
 from assistant.scheduler import Scheduler, Timer
 
 
@@ -29,6 +31,11 @@ def timer_label(timer: Timer) -> str:
         if total % size == 0:
             return f"{total // size} {unit} timer"
     return f"{spoken_duration(total)} timer"
+
+
+Hours = Annotated[int | None, Range(0, 24)]
+Minutes = Annotated[int | None, Range(0, 1440)]
+Seconds = Annotated[int | None, Range(0, 86400)]
 
 
 class TimerSkill(Skill):
@@ -60,13 +67,21 @@ class TimerSkill(Skill):
             timers = [t for t in timers if int(round(t.duration_s)) == size]
         return timers
 
+    def _the_one(self, name: str | None) -> list[Timer]:
+        """The timer a follow-up means: the named one, else the only one, else the newest."""
+        timers = self._select(name, None, None, None)
+        if name or len(timers) <= 1:
+            return timers
+        return [max(timers, key=lambda t: t.started_at)]
+
     def _not_found(self) -> str:
         return "There's no timer running." if not self.scheduler.timers() else "I can't find that timer."
 
-    @tool
-    def start(self, hours: int = 0, minutes: int = 0, seconds: int = 0, name: str | None = None) -> ToolResult:
+    @tool(require_any=("hours", "minutes", "seconds"), ask="For how long?")
+    def start(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
+              name: Annotated[str | None, "what the timer is for, e.g. pasta"] = None) -> ToolResult:
         """Start a timer for a duration, optionally with a name."""
-        total = hours * 3600 + minutes * 60 + seconds
+        total = (hours or 0) * 3600 + (minutes or 0) * 60 + (seconds or 0)
         if total <= 0:
             return ToolResult("For how long should the timer run?", {"error": "no_duration"}, ok=False)
         if total > self.MAX_SECONDS:
@@ -77,6 +92,27 @@ class TimerSkill(Skill):
             f"{what} set for {spoken_duration(total)}.",
             {"timer_id": timer.id, "duration_s": total, "name": timer.name, "due_at": timer.due_at},
         )
+
+    @tool(require_any=("hours", "minutes", "seconds"), ask="For how long should it run?")
+    def change(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
+               name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
+        """Change how long a running timer runs, e.g. "make it ten minutes instead"."""
+        timers = self._the_one(name)
+        if not timers:
+            return ToolResult(self._not_found(), {"changed": []}, ok=False)
+        total = (hours or 0) * 3600 + (minutes or 0) * 60 + (seconds or 0)
+        if total > self.MAX_SECONDS:
+            return ToolResult("I can only set timers up to 24 hours.", {"error": "too_long"}, ok=False)
+        timer = self.scheduler.set_duration(timers[0].id, total)
+        if timer is None:
+            return ToolResult(self._not_found(), {"changed": []}, ok=False)
+        what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
+        left = timer.remaining()
+        if left <= 0:
+            return ToolResult(f"{what} changed to {spoken_duration(total)}; that time has already passed.",
+                              {"changed": [timer.id], "duration_s": total, "remaining_s": 0.0})
+        return ToolResult(f"{what} changed to {spoken_duration(total)}, {spoken_duration(left)} left.",
+                          {"changed": [timer.id], "duration_s": total, "remaining_s": round(left, 1)})
 
     @tool
     def status(self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None) -> ToolResult:
@@ -100,7 +136,7 @@ class TimerSkill(Skill):
         self.scheduler.cancel(timers[0].id)
         return ToolResult(f"Your {timer_label(timers[0])} is cancelled.", {"cancelled": [timers[0].id]})
 
-    @tool
+    @tool(risky=True, confirm="Cancel all your timers?")
     def cancel_all(self) -> ToolResult:
         """Cancel every running timer."""
         timers = self.scheduler.timers()

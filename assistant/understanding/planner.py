@@ -1,0 +1,284 @@
+"""The LLM planner: a request the templates did not match becomes one typed tool call, or "none".
+
+Two backends share the prompt and the schema:
+- `LocalPlanner`: llama-cpp-python on a GGUF file (Qwen2.5-Coder-1.5B by default), output constrained
+  by a grammar built from the offered tools' JSON schema. The model is loaded and warmed at start and
+  the KV state of the fixed system prompt is kept, so a request pays only for its own few tokens.
+- `ServerPlanner`: an OpenAI-compatible chat endpoint (llama.cpp's server, Ollama) for a bigger
+  machine, with the same schema as `response_format`.
+
+Both return a `ToolCall` with source "llm"; the dialogue validates its arguments like any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from assistant.errors import AssistantError
+from assistant.models import models_cache_dir
+from assistant.plugins.api import ToolCall, ToolSpec
+from assistant.understanding.prompt import PlanContext, ToolIndex, request_text, system_prompt
+from assistant.understanding.schema import NONE_TOOL, args_grammar, names_grammar, tool_call_schema
+
+log = logging.getLogger(__name__)
+
+
+class Planner(Protocol):
+    async def plan(self, text: str, context: PlanContext) -> ToolCall | None: ...
+
+
+class _Backend(Protocol):
+    def warm_up(self) -> float: ...
+    async def plan(self, text: str, context: PlanContext) -> ToolCall | None: ...
+
+
+class LazyPlanner:
+    """Loads and warms the real planner once, on first use or when `load()` is awaited at start,
+    in a worker thread so the event loop keeps running."""
+
+    def __init__(self, factory: Callable[[], _Backend]) -> None:
+        self._factory = factory
+        self._backend: _Backend | None = None
+        self._lock = asyncio.Lock()
+        self.warm_s: float | None = None
+
+    async def load(self) -> _Backend:
+        async with self._lock:
+            if self._backend is None:
+                def build() -> tuple[_Backend, float]:
+                    backend = self._factory()
+                    return backend, backend.warm_up()
+
+                self._backend, self.warm_s = await asyncio.to_thread(build)
+        return self._backend
+
+    async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
+        return await (await self.load()).plan(text, context)
+
+
+def parse_call(raw: str, offered: Sequence[ToolSpec], text: str) -> ToolCall | None:
+    """The model's JSON (`{"skill.tool": {args}}`) as a ToolCall; None for "none". Raises on
+    anything outside the schema."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise AssistantError(f"the planner answered something that is not JSON: {raw[:80]!r}", code="planner") from e
+    if not isinstance(data, dict) or len(data) != 1:
+        raise AssistantError(f"the planner answered without exactly one tool: {raw[:80]!r}", code="planner")
+    ((tool, args),) = data.items()
+    if tool == NONE_TOOL:
+        return None
+    if tool not in {s.qualified for s in offered}:
+        raise AssistantError(f"the planner chose '{tool}', which was not offered", code="planner")
+    if not isinstance(args, dict):
+        raise AssistantError("the planner's arguments are not an object", code="planner")
+    return ToolCall(tool=tool, args=args, source="llm", text=text)
+
+
+class _ChatTemplate:
+    """Splits a model's chat template into the fixed part (system prompt) and the request part, so
+    the fixed part's tokens are always the same prefix and its KV state can be reused."""
+
+    MARK = "\x00REQUEST\x00"
+
+    def __init__(self, llm: Any, system: str) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = llm.metadata.get("tokenizer.chat_template")
+        if template:
+            eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
+            bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
+            formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+            prompt = formatter(messages=[{"role": "system", "content": system},
+                                         {"role": "user", "content": self.MARK}]).prompt
+        else:  # ChatML, what Qwen and SmolLM2 use
+            prompt = (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{self.MARK}<|im_end|>\n"
+                      f"<|im_start|>assistant\n")
+        self.prefix, self.suffix = prompt.split(self.MARK)
+
+    def render(self, request: str) -> str:
+        return self.prefix + request + self.suffix
+
+
+class LocalPlanner:
+    """llama-cpp-python, warm, with the system prompt's KV state kept."""
+
+    def __init__(self, model_path: str, specs: Sequence[ToolSpec], examples: Sequence[ToolCall],
+                 phrases: dict[str, list[str]], *, threads: int | None = None, n_ctx: int = 4096,
+                 max_tools: int = 8, gpu_layers: int = 0) -> None:
+        from llama_cpp import Llama
+
+        self._lock = threading.Lock()
+        try:
+            self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                             n_gpu_layers=gpu_layers, verbose=False)
+        except (ValueError, RuntimeError) as e:
+            raise AssistantError(f"cannot load the LLM {model_path}: {e}", code="planner") from e
+        self.model_path = model_path
+        self.specs = list(specs)
+        self.index = ToolIndex(self.specs, phrases, max_tools)
+        self.system = system_prompt(self.specs, examples)
+        self.template = _ChatTemplate(self.llm, self.system)
+        self._prefix_tokens = self.llm.tokenize(self.template.prefix.encode(), add_bos=True, special=True)
+        if len(self._prefix_tokens) > n_ctx // 2:
+            raise AssistantError(f"the planner's system prompt ({len(self._prefix_tokens)} tokens) is too long for "
+                                 f"a context of {n_ctx}: raise planner.context", code="planner")
+        self._names: dict[tuple[str, ...], Any] = {}
+        self._args = {s.qualified: args_grammar(s) for s in self.specs if s.params}
+        self._state: Any = None
+
+    def _names_grammar(self, offered: Sequence[ToolSpec]) -> Any:
+        key = tuple(s.qualified for s in offered)
+        if key not in self._names:
+            self._names[key] = names_grammar(offered)
+        return self._names[key]
+
+    def warm_up(self) -> float:
+        """Get the system prompt's KV state (from the disk cache, else by evaluating it, several
+        seconds on two cores) and run one request; returns the seconds it took."""
+        start = time.perf_counter()
+        with self._lock:
+            self._state = self._cached_state()
+            if self._state is None:
+                self.llm.reset()
+                self.llm.eval(self._prefix_tokens)
+                self._state = self.llm.save_state()
+                # The saved logits (n_batch x vocabulary floats, ~300 MB) are never needed: the next
+                # request evaluates its own tokens before sampling.
+                self._state.scores = np.zeros((1, self.llm.n_vocab()), dtype=np.single)
+                self._store_state(self._state)
+            self.llm.load_state(self._state)
+        self.plan_sync("what time is it", PlanContext())
+        return time.perf_counter() - start
+
+    def _state_file(self) -> Path:
+        import llama_cpp
+
+        stat = Path(self.model_path).stat()
+        key = hashlib.sha256("|".join([str(Path(self.model_path).resolve()), str(stat.st_size), str(stat.st_mtime_ns),
+                                       str(self.llm.n_ctx()), llama_cpp.__version__, self.template.prefix]).encode())
+        return models_cache_dir() / "planner-state" / f"{key.hexdigest()[:24]}.npz"
+
+    def _cached_state(self) -> Any:
+        from llama_cpp.llama import LlamaState
+
+        path = self._state_file()
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                blob = data["llama_state"].tobytes()
+                return LlamaState(data["input_ids"], np.zeros((1, self.llm.n_vocab()), dtype=np.single),
+                                  int(data["n_tokens"]), blob, len(blob), int(data["seed"]))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError) as e:
+            log.warning("ignoring the unreadable planner state cache %s: %s", path, e)
+            return None
+
+    def _store_state(self, state: Any) -> None:
+        path = self._state_file()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".partial.npz")
+            np.savez(tmp, input_ids=state.input_ids, n_tokens=state.n_tokens, seed=state.seed,
+                     llama_state=np.frombuffer(state.llama_state, dtype=np.uint8))
+            os.replace(tmp, path)
+        except OSError as e:
+            log.warning("cannot cache the planner state in %s: %s", path, e)
+
+    def _restore_prefix(self) -> None:
+        """Reuse the system prompt's KV state: llama-cpp-python keeps the longest common prefix of
+        the last prompt, so this is needed only when something else ran in between."""
+        n = len(self._prefix_tokens)
+        if self._state is not None and list(self.llm._input_ids[:n]) != self._prefix_tokens:
+            self.llm.load_state(self._state)
+
+    def _complete(self, prompt: str, grammar: Any, max_tokens: int) -> str:
+        tokens = self.llm.tokenize(prompt.encode(), add_bos=True, special=True)
+        out = self.llm.create_completion(tokens, max_tokens=max_tokens, temperature=0.0, top_k=1, grammar=grammar)
+        return str(out["choices"][0]["text"])  # type: ignore[index]
+
+    def plan_sync(self, text: str, context: PlanContext) -> ToolCall | None:
+        """Decode `{"<tool>": {<args>}}` in two constrained steps: the tool's name, then (only for
+        a tool with arguments) its arguments under that tool's own grammar. The JSON punctuation
+        between them is written into the prompt instead of generated token by token."""
+        offered = self.index.offer(text)
+        prompt = self.template.render(request_text(text, context)) + '{"'
+        with self._lock:
+            self._restore_prefix()
+            name = self._complete(prompt, self._names_grammar(offered), 16).removesuffix('"')
+            raw_args = "{}"
+            if name in self._args:
+                raw_args = self._complete(f'{prompt}{name}": ', self._args[name], 120)
+        raw = f'{{"{name}": {raw_args}}}'
+        log.info("planner: %r -> %s", text, raw)
+        return parse_call(raw, offered, text)
+
+    async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
+        return await asyncio.to_thread(self.plan_sync, text, context)
+
+
+class ServerPlanner:
+    """An OpenAI-compatible /v1/chat/completions endpoint with a JSON-schema response format."""
+
+    def __init__(self, url: str, model: str, specs: Sequence[ToolSpec], examples: Sequence[ToolCall],
+                 phrases: dict[str, list[str]], *, max_tools: int = 8, timeout_s: float = 10.0,
+                 response_format: str = "json_schema") -> None:
+        self.url = url.rstrip("/") + ("" if url.rstrip("/").endswith("/chat/completions") else "/v1/chat/completions")
+        self.model = model
+        self.specs = list(specs)
+        self.index = ToolIndex(self.specs, phrases, max_tools)
+        self.system = system_prompt(self.specs, examples)
+        self.timeout_s = timeout_s
+        if response_format not in ("json_schema", "json_object"):
+            raise AssistantError(f"planner.response_format must be json_schema or json_object, not {response_format!r}", code="config")
+        self.response_format = response_format
+
+    def _format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        if self.response_format == "json_object":  # llama-cpp-python's own server
+            return {"type": "json_object", "schema": schema}
+        return {"type": "json_schema", "json_schema": {"name": "tool_call", "strict": True, "schema": schema}}
+
+    def plan_sync(self, text: str, context: PlanContext) -> ToolCall | None:
+        offered = self.index.offer(text)
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "max_tokens": 160,
+            "messages": [{"role": "system", "content": self.system},
+                         {"role": "user", "content": request_text(text, context)}],
+            "response_format": self._format(tool_call_schema(offered)),
+        }
+        request = urllib.request.Request(self.url, json.dumps(body).encode(), {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                data = json.load(response)
+        except (urllib.error.URLError, TimeoutError, OSError) as e:
+            raise AssistantError(f"the LLM server at {self.url} did not answer: {e}", code="planner_unreachable") from e
+        except json.JSONDecodeError as e:
+            raise AssistantError(f"the LLM server at {self.url} answered something that is not JSON", code="planner") from e
+        try:
+            raw = data["choices"][0]["message"]["content"]
+        except (KeyError, IndexError, TypeError) as e:
+            raise AssistantError(f"the LLM server at {self.url} answered without a message", code="planner") from e
+        return parse_call(raw, offered, text)
+
+    def warm_up(self) -> float:
+        start = time.perf_counter()
+        self.plan_sync("what time is it", PlanContext())
+        return time.perf_counter() - start
+
+    async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
+        return await asyncio.to_thread(self.plan_sync, text, context)

@@ -1,0 +1,95 @@
+"""What the LLM planner is told: a fixed system prompt (cached as KV state) and a short request part.
+
+The system prompt lists every tool's signature and one worked example per tool taken from its own
+sentence templates, so the examples can never disagree with what the templates do. Everything that
+changes between requests (live names, the previous exchange, the request) goes after it, so the
+model's state for the system prompt is computed once, at start.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from assistant.plugins.api import ToolCall, ToolSpec
+
+INSTRUCTIONS = """You are the understanding step of an offline home voice assistant.
+Turn the user's request into exactly one tool call, as JSON: {"<tool name>": {<arguments>}}.
+Rules:
+- Use only the tools listed below, and only arguments the user actually said. Never make up a name.
+- Write numbers as digits.
+- Speech recognition makes mistakes: read the request as the words that sound alike and make sense.
+- If a previous exchange is shown, a short follow-up ("and ...", "... instead", "too") continues it.
+- If no tool can do what the user asks, answer {"none": {}}. Never guess a tool for it."""
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What the planner knows besides the words of the request."""
+
+    live: dict[str, list[str]] = field(default_factory=dict)
+    """Live names the arguments can take, by slot list (timer_name: pasta, eggs)."""
+    previous: str = ""
+    """The previous exchange within the follow-up window, one line."""
+    question: str = ""
+    """A question the assistant just asked, which this request answers."""
+
+
+def describe_call(call: ToolCall) -> str:
+    return json.dumps({call.tool: call.args}, separators=(", ", ": "))
+
+
+def system_prompt(specs: Sequence[ToolSpec], examples: Sequence[ToolCall]) -> str:
+    lines = [INSTRUCTIONS, "", "Tools:"]
+    for spec in specs:
+        lines.append(f"- {spec.signature()}: {spec.description}")
+    lines.append('- none: the request is something no tool above can do.')
+    if examples:
+        lines += ["", "Examples:"]
+        for call in examples:
+            lines.append(f'"{call.text}" -> {describe_call(call)}')
+        lines.append('"order me a pizza" -> {"none": {}}')
+    return "\n".join(lines)
+
+
+def request_text(text: str, context: PlanContext) -> str:
+    lines = []
+    names = {k.replace("_", " "): v for k, v in context.live.items() if v}
+    if names:
+        lines.append("Known names: " + "; ".join(f"{k}s: {', '.join(v)}" for k, v in sorted(names.items())))
+    if context.previous:
+        lines.append(f"Previous exchange: {context.previous}")
+    if context.question:
+        lines.append(f'The assistant asked: "{context.question}"')
+    lines.append(f'Request: "{text.strip()}"')
+    return "\n".join(lines)
+
+
+_WORD = re.compile(r"[a-z]+")
+
+
+def _words(text: str) -> set[str]:
+    return {w.removesuffix("s") for w in _WORD.findall(text.lower()) if len(w) > 2}
+
+
+class ToolIndex:
+    """Picks the tools worth offering for a request when there are too many to offer all:
+    word overlap with each tool's name, description, argument names and template sentences."""
+
+    def __init__(self, specs: Sequence[ToolSpec], phrases: dict[str, list[str]], limit: int) -> None:
+        self.specs = list(specs)
+        self.limit = limit
+        self._bags = {
+            s.qualified: _words(" ".join([s.qualified.replace("_", " ").replace(".", " "), s.description,
+                                          *(p.name for p in s.params), *phrases.get(s.qualified, [])]))
+            for s in self.specs
+        }
+
+    def offer(self, text: str) -> list[ToolSpec]:
+        if len(self.specs) <= self.limit:
+            return self.specs
+        words = _words(text)
+        ranked = sorted(self.specs, key=lambda s: -len(words & self._bags[s.qualified]))
+        return sorted(ranked[: self.limit], key=lambda s: s.qualified)

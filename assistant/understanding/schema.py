@@ -1,0 +1,71 @@
+"""The JSON schema of one tool call, derived from the offered tools' signatures, and the llama.cpp
+grammar built from it.
+
+One branch per offered tool, `{"<skill.tool>": {<args>}}`, plus `{"none": {}}` for requests no tool
+can serve. The tool's name is the key (not `{"tool": …, "args": …}`) because every generated token
+costs about 70 ms on two cores, and this is the shortest shape that is still plain JSON.
+
+Grammars are built here from the schema (llama.cpp's JSON-schema converter) and passed explicitly:
+llama-cpp-python's `response_format` silently falls back to plain JSON when a schema cannot be
+converted, which would let the model invent tool names. Here a lost name is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from assistant.errors import AssistantError
+from assistant.plugins.api import ToolSpec
+
+NONE_TOOL = "none"
+
+
+def tool_call_schema(specs: Sequence[ToolSpec]) -> dict[str, Any]:
+    branches = [_branch(spec.qualified, spec.args_schema()) for spec in specs]
+    branches.append(_branch(NONE_TOOL, {"type": "object", "properties": {}, "additionalProperties": False}))
+    return {"oneOf": branches}
+
+
+def _branch(name: str, args: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {name: args}, "required": [name], "additionalProperties": False}
+
+
+def gbnf_for(schema: dict[str, Any], literals: Sequence[str]) -> str:
+    """GBNF text for a schema; raises instead of falling back when the schema cannot be converted.
+
+    A schema the converter does not understand degrades to "any JSON value", so every literal that
+    must constrain the output (tool names, argument names) is checked to be in the grammar."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    try:
+        text = json_schema_to_gbnf(json.dumps(schema))
+    except Exception as e:
+        raise AssistantError(f"cannot turn the tool schema into a grammar: {e}", code="planner_schema") from e
+    for literal in literals:
+        if json.dumps(json.dumps(literal))[1:-1] not in text:
+            raise AssistantError(f"the planner grammar lost '{literal}'", code="planner_schema")
+    return text
+
+
+def call_gbnf(specs: Sequence[ToolSpec]) -> str:
+    """The whole tool-call grammar in one piece (what a server is asked for; tested to be complete)."""
+    literals = [NONE_TOOL, *(s.qualified for s in specs), *(p.name for s in specs for p in s.params)]
+    return gbnf_for(tool_call_schema(specs), literals)
+
+
+def args_grammar(spec: ToolSpec) -> Any:
+    """Grammar for the local planner's second step: the arguments object of the chosen tool."""
+    from llama_cpp import LlamaGrammar
+
+    return LlamaGrammar.from_string(gbnf_for(spec.args_schema(), [p.name for p in spec.params]), verbose=False)
+
+
+def names_grammar(specs: Sequence[ToolSpec]) -> Any:
+    """Grammar for the local planner's first step: one offered tool name or none, then the key's
+    closing quote. Together with `args_grammar` this decodes exactly `tool_call_schema`."""
+    from llama_cpp import LlamaGrammar
+
+    alternatives = " | ".join(json.dumps(n) for n in [*(s.qualified for s in specs), NONE_TOOL])
+    return LlamaGrammar.from_string(f'root ::= ({alternatives}) "\\""\n', verbose=False)

@@ -60,7 +60,7 @@ def test_every_own_template_maps_to_its_tool(core: Core) -> None:
         ("Cancel the timer.", "timer.cancel", {}),
         ("cancel the pasta timer", "timer.cancel", {"name": "pasta"}),
         ("cancel the 5 minute timer", "timer.cancel", {"minutes": 5}),
-        ("cancel all timers", "timer.cancel_all", {}),
+        ("cancel all timers", "timer.clear_all", {}),
     ],
 )
 def test_phrasings(core: Core, text: str, tool: str, args: dict) -> None:

@@ -193,7 +193,7 @@ class TemplateMatcher:
             arg = renames.get(entity.name, entity.name)
             if arg in params:
                 value = entity.value
-                args[arg] = value.strip() if isinstance(value, str) else value
+                args[arg] = _ARTICLE.sub("", value.strip()) if isinstance(value, str) else value
         return ToolCall(tool=tool, args=args, source="template", text=text)
 
     def match_fuzzy(self, text: str, live: dict[str, list[str]] | None = None, min_score: float = 0.86) -> ToolCall | None:
@@ -277,6 +277,8 @@ _LIVE_MARK = "livelist_"
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _SPACES = re.compile(r"\s+")
+_ARTICLE = re.compile(r"^(the|a|an|my|our) ")
+"""A wildcard name keeps what precedes it: "set the oven timer" names the timer "oven", not "the oven"."""
 
 
 def _clean(text: str) -> str:

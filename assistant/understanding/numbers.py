@@ -52,9 +52,10 @@ def find_numbers(words: list[str]) -> list[NumberSpan]:
         if kind == "tens" and j < len(words) and (nxt := _word_value(words[j])) and nxt[0] == "unit" and 0 < nxt[1] < 10:
             value += nxt[1]
             j += 1
-        if j < len(words) and words[j] == "hundred" and value < 10:
-            value *= 100
-            j += 1
+        if kind == "hundred" or (j < len(words) and words[j] == "hundred" and 0 < value < 10):
+            if kind != "hundred":
+                value *= 100
+                j += 1
             k = j + (1 if j < len(words) and words[j] == "and" else 0)
             rest = find_numbers(words[k:k + 2])
             if rest and rest[0].start == 0 and rest[0].value < 100:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+from rapidfuzz import fuzz
 
 from assistant.errors import AssistantError
 from assistant.models import models_cache_dir
@@ -85,7 +86,31 @@ def parse_call(raw: str, offered: Sequence[ToolSpec], text: str) -> ToolCall | N
         raise AssistantError(f"the planner chose '{tool}', which was not offered", code="planner")
     if not isinstance(args, dict):
         raise AssistantError("the planner's arguments are not an object", code="planner")
-    return ToolCall(tool=tool, args=args, source="llm", text=text)
+    spec = next(s for s in offered if s.qualified == tool)
+    return ToolCall(tool=tool, args=_meant(spec, args, text), source="llm", text=text)
+
+
+def _meant(spec: ToolSpec, args: dict[str, Any], text: str) -> dict[str, Any]:
+    """Keep only the optional arguments the person gave. A small model fills them with 0 or "" or
+    makes up a name ("timer1"): for an argument whose default is None ("not given"), 0 and "" mean
+    not given, and a free-text value must be something the request said (fuzzily: speech-to-text
+    spells names in its own way)."""
+    out = {}
+    heard = text.lower()
+    for name, value in args.items():
+        try:
+            param = spec.param(name)
+        except KeyError:
+            out[name] = value  # validation names the bad argument
+            continue
+        optional = not param.required and param.default is None
+        if optional and not isinstance(value, bool) and value in (0, ""):
+            continue
+        if (optional and param.kind is str and param.choices is None and isinstance(value, str)
+                and fuzz.partial_ratio(value.lower().replace("_", " "), heard) < 80):
+            continue
+        out[name] = value
+    return out
 
 
 class _ChatTemplate:

@@ -13,16 +13,24 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from rapidfuzz import fuzz
+
 from assistant.plugins.api import ToolCall, ToolSpec
 
 INSTRUCTIONS = """You are the understanding step of an offline home voice assistant.
 Turn the user's request into exactly one tool call, as JSON: {"<tool name>": {<arguments>}}.
 Rules:
-- Use only the tools listed below, and only arguments the user actually said. Never make up a name.
-- Write numbers as digits.
+- Use only the tools listed below, and only arguments the user actually said: leave out every
+  other argument. Never make up a name. Write numbers as digits.
 - Speech recognition makes mistakes: read the request as the words that sound alike and make sense.
 - If a previous exchange is shown, a short follow-up ("and ...", "... instead", "too") continues it.
-- If no tool can do what the user asks, answer {"none": {}}. Never guess a tool for it."""
+- If no tool can do what the user asks, answer {"none": {}}, even when the request holds a name or
+  a number. Never guess a tool for it."""
+
+
+NONE_EXAMPLES = ("order me a pizza", "open the window blinds", "how far away is the moon", "send an email to anna",
+                 "turn the fan to speed 2", "text sam that I'm running 10 minutes late")
+"""Requests no skill serves, shown as examples of the "none" answer."""
 
 
 @dataclass(frozen=True)
@@ -50,21 +58,30 @@ def system_prompt(specs: Sequence[ToolSpec], examples: Sequence[ToolCall]) -> st
         lines += ["", "Examples:"]
         for call in examples:
             lines.append(f'"{call.text}" -> {describe_call(call)}')
-        lines.append('"order me a pizza" -> {"none": {}}')
+        for text in NONE_EXAMPLES:
+            lines.append(f'"{text}" -> {{"none": {{}}}}')
     return "\n".join(lines)
 
 
 def request_text(text: str, context: PlanContext) -> str:
     lines = []
-    names = {k.replace("_", " "): v for k, v in context.live.items() if v}
+    # Only names the request seems to mention: listing every live name makes a small model put one
+    # into calls that named nothing ("set a timer" became the pasta timer).
+    names = {k.replace("_", " "): mentioned for k, v in context.live.items() if (mentioned := _mentioned(v, text))}
     if names:
-        lines.append("Known names: " + "; ".join(f"{k}s: {', '.join(v)}" for k, v in sorted(names.items())))
+        lines.append("Names in use (give one only if the user says it): "
+                     + "; ".join(f"{k}s: {', '.join(v)}" for k, v in sorted(names.items())))
     if context.previous:
         lines.append(f"Previous exchange: {context.previous}")
     if context.question:
         lines.append(f'The assistant asked: "{context.question}"')
     lines.append(f'Request: "{text.strip()}"')
     return "\n".join(lines)
+
+
+def _mentioned(names: list[str], text: str) -> list[str]:
+    lowered = text.lower()
+    return [n for n in names if fuzz.partial_ratio(n.lower(), lowered) >= 80]
 
 
 _WORD = re.compile(r"[a-z]+")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from assistant.errors import SkillError
@@ -36,6 +37,17 @@ def timer_label(timer: Timer) -> str:
 Hours = Annotated[int | None, Range(0, 24)]
 Minutes = Annotated[int | None, Range(0, 1440)]
 Seconds = Annotated[int | None, Range(0, 86400)]
+
+
+_NOT_A_NAME = re.compile(r"\b(hours?|minutes?|seconds?|\d+)\b|^(my |a |the )?(count ?down|timer ?\d*|alert.*)$")
+
+
+def timer_name(name: str | None) -> str | None:
+    """What a person would call the timer, or None: a duration or "timer1" is not a name."""
+    if not name:
+        return None
+    name = name.strip().lower().replace("_", " ")
+    return None if _NOT_A_NAME.search(name) or len(name.split()) > 3 else name
 
 
 class TimerSkill(Skill):
@@ -86,7 +98,7 @@ class TimerSkill(Skill):
             return ToolResult("For how long should the timer run?", {"error": "no_duration"}, ok=False)
         if total > self.MAX_SECONDS:
             return ToolResult("I can only set timers up to 24 hours.", {"error": "too_long"}, ok=False)
-        timer = self.scheduler.add_timer(total, name or None)
+        timer = self.scheduler.add_timer(total, timer_name(name))
         what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
         return ToolResult(
             f"{what} set for {spoken_duration(total)}.",
@@ -126,7 +138,7 @@ class TimerSkill(Skill):
 
     @tool
     def cancel(self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None) -> ToolResult:
-        """Cancel a timer; with several running, say which by name or duration."""
+        """Cancel one timer, chosen by its name or duration."""
         timers = self._select(name, hours, minutes, seconds)
         if not timers:
             return ToolResult(self._not_found(), {"cancelled": []}, ok=False)
@@ -137,8 +149,8 @@ class TimerSkill(Skill):
         return ToolResult(f"Your {timer_label(timers[0])} is cancelled.", {"cancelled": [timers[0].id]})
 
     @tool(risky=True, confirm="Cancel all your timers?")
-    def cancel_all(self) -> ToolResult:
-        """Cancel every running timer."""
+    def clear_all(self) -> ToolResult:
+        """Cancel all timers at once: only when the person says all or every timer."""
         timers = self.scheduler.timers()
         for t in timers:
             self.scheduler.cancel(t.id)

@@ -1,0 +1,225 @@
+#!/usr/bin/env python
+"""How well and how fast requests become the right tool call: templates, the LLM planner, and both.
+
+    .venv/bin/python scripts/bench/understanding.py [--speech N] [--no-baseline]
+
+Text: every command in understanding_commands.yaml (150+) through the router as the assistant uses
+it (exact template → fuzzy template → LLM planner), scored on the exact tool and arguments.
+Baselines in the same run: exact templates alone (the issue-2 router) and the LLM alone.
+Speech: N commands (default 40) rendered with Piper and three espeak-ng voices, every third with
+noise at 10 dB SNR, "Hey Jarvis" first, through the whole voice loop (wake word, VAD,
+faster-whisper, router, tools), scored on the intent event.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from assistant.audio.sinks import WavSink  # noqa: E402
+from assistant.audio.sources import WavFileSource  # noqa: E402
+from assistant.bus import Bus  # noqa: E402
+from assistant.config import load_config  # noqa: E402
+from assistant.errors import AssistantError  # noqa: E402
+from assistant.pipeline import VoiceLoop  # noqa: E402
+from assistant.plugins.api import ToolCall  # noqa: E402
+from assistant.reply import ReplySpeaker  # noqa: E402
+from assistant.runtime import Core, build_core, load_speech_models  # noqa: E402
+from assistant.understanding.prompt import PlanContext  # noqa: E402
+from tests import speech_fixtures as sf  # noqa: E402
+from tests.conftest import Recorder  # noqa: E402
+
+COMMANDS = Path(__file__).with_name("understanding_commands.yaml")
+VOICES = ("piper", *sf.ESPEAK_VOICES)
+
+
+@dataclass
+class Outcome:
+    text: str
+    expected: tuple[str, dict[str, Any]]
+    got: tuple[str, dict[str, Any]]
+    path: str
+    """"template" (exact or fuzzy), "llm" or "none"."""
+    seconds: float
+
+    @property
+    def right(self) -> bool:
+        return self.expected == self.got
+
+
+def _normal(core: Core, call: ToolCall | None) -> tuple[str, dict[str, Any]]:
+    if call is None:
+        return "none", {}
+    try:
+        args = core.registry.tool(call.tool).validate({k: v for k, v in call.args.items() if v is not None})
+    except Exception:
+        args = dict(call.args)
+    return call.tool, args
+
+
+def _stats(seconds: list[float]) -> str:
+    if not seconds:
+        return "n/a"
+    ordered = sorted(seconds)
+    p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
+    return f"median {statistics.median(ordered) * 1000:7.1f} ms, p90 {p90 * 1000:7.1f} ms (n={len(ordered)})"
+
+
+def _accuracy(outcomes: list[Outcome]) -> str:
+    if not outcomes:
+        return "n/a"
+    right = sum(o.right for o in outcomes)
+    return f"{right}/{len(outcomes)} = {100 * right / len(outcomes):5.1f} %"
+
+
+async def text_bench(core: Core, commands: list[Any], live: dict[str, list[str]]) -> list[Outcome]:
+    router = core.dialogue.router
+    out = []
+    for text, tool, args in commands:
+        start = time.perf_counter()
+        call = router.match_templates(text, live)
+        path = "template"
+        if call is None and router.planner is not None:
+            call = await _plan(core, text, live)
+            path = "llm"
+        seconds = time.perf_counter() - start
+        out.append(Outcome(text, (tool, args or {}), _normal(core, call), path, seconds))
+    return out
+
+
+async def baseline_exact(core: Core, commands: list[Any], live: dict[str, list[str]]) -> list[Outcome]:
+    out = []
+    for text, tool, args in commands:
+        start = time.perf_counter()
+        call = core.dialogue.router.matcher.match(text, live)
+        out.append(Outcome(text, (tool, args or {}), _normal(core, call), "template", time.perf_counter() - start))
+    return out
+
+
+async def baseline_llm(core: Core, commands: list[Any], live: dict[str, list[str]]) -> list[Outcome]:
+    assert core.planner is not None
+    out = []
+    for text, tool, args in commands:
+        start = time.perf_counter()
+        call = await _plan(core, text, live)
+        out.append(Outcome(text, (tool, args or {}), _normal(core, call), "llm", time.perf_counter() - start))
+    return out
+
+
+async def _plan(core: Core, text: str, live: dict[str, list[str]]) -> ToolCall | None:
+    assert core.planner is not None
+    try:
+        return await core.planner.plan(text, PlanContext(live=live))
+    except AssistantError as e:  # counted as no call, as the assistant answers it
+        print(f"  planner error on {text!r}: {e.message}")
+        return None
+
+
+def _reset_timers(core: Core, names: list[str]) -> None:
+    for timer in core.scheduler.timers():
+        core.scheduler.cancel(timer.id)
+    for name in names:
+        core.scheduler.add_timer(3600, name)
+
+
+async def speech_bench(core: Core, bus: Bus, commands: list[Any], live: dict[str, list[str]], n: int, tmp: Path) -> list[tuple[str, Outcome]]:
+    config = core.config
+    models = await load_speech_models(config)
+    recorder = Recorder(bus)
+    step = max(1, len(commands) // max(1, n // len(VOICES)))
+    chosen = commands[::step][: max(1, n // len(VOICES))]
+    out = []
+    for i, (text, tool, args) in enumerate(chosen):
+        for j, voice in enumerate(VOICES):
+            _reset_timers(core, live.get("timer_name", []))
+            core.dialogue.forget()
+            pcm = sf.command(text, voice)
+            if (i * len(VOICES) + j) % 3 == 0:
+                pcm = sf.with_noise(pcm, 10.0, seed=i * 7 + j)
+                label = f"{voice}+noise"
+            else:
+                label = voice
+            recorder.events.clear()
+            models.wake.reset()
+            loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
+                             ReplySpeaker(bus, models.synthesizer), core.registry.vocabulary)
+            source = WavFileSource(sf.save(tmp / "in.wav", pcm), config.audio.block_s)
+            sink = WavSink(tmp / "out.wav", models.synthesizer.rate)
+            await loop.run(source, sink)
+            sink.close()
+            intents = recorder.of("intent")
+            heard = [e.text for e in recorder.of("transcript")]  # type: ignore[attr-defined]
+            got = (intents[0].tool, dict(intents[0].args)) if intents else ("none", {})  # type: ignore[attr-defined]
+            source_path = intents[0].source if intents else "none"  # type: ignore[attr-defined]
+            out.append((label, Outcome(f"{text} | heard {heard}", (tool, args or {}), got, source_path, 0.0)))
+    return out
+
+
+def _report(title: str, outcomes: list[Outcome]) -> None:
+    print(f"\n{title}")
+    print(f"  accuracy (exact tool and arguments): {_accuracy(outcomes)}")
+    for path in ("template", "llm"):
+        part = [o for o in outcomes if o.path == path]
+        if part:
+            print(f"  {path:8s} path: {len(part):3d} requests, accuracy {_accuracy(part)}, {_stats([o.seconds for o in part])}")
+    print(f"  both together: {_stats([o.seconds for o in outcomes])}")
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--speech", type=int, default=40, help="spoken requests to run (0: text only)")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the LLM-only baseline (saves minutes)")
+    ap.add_argument("--show-wrong", action="store_true")
+    args = ap.parse_args()
+
+    data = yaml.safe_load(COMMANDS.read_text())
+    commands, live = data["commands"], data["live"]
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        bus = Bus()
+        core = build_core(load_config(), tmp / "data", bus)
+        start = time.perf_counter()
+        core.dialogue.router.matcher.warm_up()
+        assert core.planner is not None, "the planner is disabled in the config"
+        await core.planner.load()
+        print(f"warm-up: templates and planner ready in {time.perf_counter() - start:.1f} s "
+              f"(planner {core.planner.warm_s:.1f} s)")
+        outcomes = await text_bench(core, commands, live)
+        share = sum(o.path == "template" for o in outcomes) / len(outcomes)
+        _report(f"TEXT, templates then LLM (the assistant): {len(outcomes)} commands", outcomes)
+        print(f"  share the templates handle: {100 * share:.1f} %")
+        _report("BASELINE: exact templates only (issue 2)", await baseline_exact(core, commands, live))
+        if not args.no_baseline:
+            _report("BASELINE: LLM only", await baseline_llm(core, commands, live))
+        if args.show_wrong:
+            for o in outcomes:
+                if not o.right:
+                    print(f"  WRONG [{o.path}] {o.text!r}: expected {o.expected}, got {o.got}")
+        if args.speech:
+            spoken = await speech_bench(core, bus, commands, live, args.speech, tmp)
+            _report(f"SPEECH through the voice loop: {len(spoken)} requests ({', '.join(VOICES)}; every third with noise)",
+                    [o for _, o in spoken])
+            for voice in sorted({v.split('+')[0] for v, _ in spoken}):
+                part = [o for v, o in spoken if v.split('+')[0] == voice]
+                print(f"  {voice:10s} {_accuracy(part)}")
+            if args.show_wrong:
+                for voice, o in spoken:
+                    if not o.right:
+                        print(f"  WRONG [{voice}, {o.path}] {o.text!r}: expected {o.expected}, got {o.got}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

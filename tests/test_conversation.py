@@ -1,0 +1,90 @@
+"""Conversation through the real dialogue with templates only: questions for missing arguments, a
+yes before a risky tool, follow-ups, honest refusals, and the record written after every call."""
+
+import asyncio
+from pathlib import Path
+
+from assistant.bus import Bus
+from assistant.config import load_config
+from assistant.dialogue import CANNOT, DROPPED, yes_or_no
+from assistant.runtime import build_core
+from tests.conftest import TEMPLATES_ONLY, Recorder
+
+
+def make(data_dir: Path):  # type: ignore[no-untyped-def]
+    bus = Bus()
+    return build_core(load_config(environ=TEMPLATES_ONLY), data_dir, bus), Recorder(bus)
+
+
+def say(core, text: str) -> str:  # type: ignore[no-untyped-def]
+    return asyncio.run(core.dialogue.handle(text, turn=1))
+
+
+def test_a_missing_duration_is_asked_for_and_the_answer_completes_the_call(data_dir: Path) -> None:
+    core, rec = make(data_dir)
+    assert say(core, "set a timer") == "For how long?"
+    question = rec.of("question")[-1]
+    assert (question.tool, question.kind) == ("timer.start", "missing")  # type: ignore[attr-defined]
+    assert not rec.of("intent") and not core.scheduler.timers()
+    assert say(core, "ten minutes") == "Timer set for 10 minutes."
+    assert [(i.tool, i.args) for i in rec.of("intent")] == [("timer.start", {"minutes": 10})]  # type: ignore[attr-defined]
+
+
+def test_a_new_request_instead_of_an_answer_is_served(data_dir: Path) -> None:
+    core, _ = make(data_dir)
+    assert say(core, "set a timer") == "For how long?"
+    assert say(core, "what time is it").startswith("It's ")
+    assert not core.scheduler.timers()
+
+
+def test_a_risky_tool_waits_for_a_yes(data_dir: Path) -> None:
+    core, rec = make(data_dir)
+    say(core, "set a timer for five minutes")
+    say(core, "set a timer for ten minutes")
+    assert say(core, "cancel all timers") == "Cancel all your timers?"
+    assert say(core, "no") == DROPPED
+    assert len(core.scheduler.timers()) == 2
+    assert say(core, "cancel all timers") == "Cancel all your timers?"
+    assert say(core, "yes please") == "Cancelled 2 timers."
+    assert not core.scheduler.timers()
+    assert [q.kind for q in rec.of("question")] == ["confirm", "confirm"]  # type: ignore[attr-defined]
+
+
+def test_make_it_ten_minutes_instead_changes_the_last_timer(data_dir: Path) -> None:
+    core, _ = make(data_dir)
+    say(core, "set a pasta timer for five minutes")
+    reply = say(core, "make it ten minutes instead")
+    assert reply.startswith("Pasta timer changed to 10 minutes"), reply
+    (timer,) = core.scheduler.timers()
+    assert timer.duration_s == 600 and timer.name == "pasta"
+
+
+def test_unknown_requests_get_an_honest_answer_and_no_action(data_dir: Path) -> None:
+    core, rec = make(data_dir)
+    assert say(core, "turn on the kitchen light") == CANNOT
+    assert rec.of("no_intent") and not rec.of("intent") and not rec.of("tool_result")
+
+
+def test_a_number_out_of_range_is_refused_before_the_tool_runs(data_dir: Path) -> None:
+    core, rec = make(data_dir)
+    assert "out of range" in say(core, "set a timer for 30 hours")
+    assert rec.of("error")[-1].code == "out_of_range"  # type: ignore[attr-defined]
+    assert not core.scheduler.timers()
+
+
+def test_every_call_is_recorded(data_dir: Path) -> None:
+    core, _ = make(data_dir)
+    say(core, "set a pasta timer for five minutes")
+    say(core, "what time is it")
+    records = core.dialogue.calls.read()
+    assert [(r.tool, r.args, r.source, r.ok) for r in records] == [
+        ("timer.start", {"minutes": 5, "name": "pasta"}, "template", True),
+        ("clock.get_time", {}, "template", True),
+    ]
+    assert records[0].text == "set a pasta timer for five minutes" and records[0].duration_s >= 0
+
+
+def test_yes_and_no() -> None:
+    assert yes_or_no("Yes.") is True and yes_or_no("yeah do it") is True and yes_or_no("go ahead") is True
+    assert yes_or_no("No!") is False and yes_or_no("never mind") is False and yes_or_no("don't") is False
+    assert yes_or_no("what time is it") is None

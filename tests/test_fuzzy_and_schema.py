@@ -1,0 +1,79 @@
+"""Fuzzy template matching for speech-to-text errors, number words, and the planner's schema and
+grammar (built explicitly, never a silent fallback to free JSON)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from assistant.bus import Bus
+from assistant.config import load_config
+from assistant.errors import AssistantError
+from assistant.runtime import Core, build_core
+from assistant.understanding.numbers import find_numbers
+from assistant.understanding.schema import args_grammar, call_gbnf, gbnf_for, names_grammar, tool_call_schema
+from tests.conftest import TEMPLATES_ONLY
+
+LIVE = {"timer_name": ["pasta", "eggs"]}
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory: pytest.TempPathFactory) -> Core:
+    return build_core(load_config(environ=TEMPLATES_ONLY), tmp_path_factory.mktemp("data"), Bus())
+
+
+@pytest.mark.parametrize("text, tool, args", [
+    ("can't sail the pasta timer", "timer.cancel", {"name": "pasta"}),
+    ("said a timer for ten minutes", "timer.start", {"minutes": 10}),
+    ("set a time for twenty five minutes", "timer.start", {"minutes": 25}),
+    ("how much time is left on the pasta time", "timer.status", {"name": "pasta"}),
+    ("stop the egg timer", "timer.cancel", {"name": "eggs"}),
+    ("what dates it today", "clock.get_date", {}),
+])
+def test_speech_errors_still_match(core: Core, text: str, tool: str, args: dict) -> None:
+    call = core.dialogue.router.matcher.match_fuzzy(text, LIVE, min_score=0.8)
+    assert call is not None and call.tool == tool
+    assert core.registry.tool(tool).validate(call.args) == args
+    assert 0.8 <= call.score < 1.0
+
+
+def test_far_off_requests_do_not_match_fuzzily(core: Core) -> None:
+    for text in ("turn on the kitchen light", "what's the weather like", "play some jazz"):
+        assert core.dialogue.router.matcher.match_fuzzy(text, LIVE, min_score=0.8) is None
+
+
+def test_the_router_takes_only_confident_fuzzy_matches(core: Core) -> None:
+    router = core.dialogue.router
+    assert router.match_templates("set a time for five minutes", LIVE) is not None
+    assert router.match_templates("council the timer", LIVE) is None  # 0.85 < 0.9: the planner decides
+
+
+def test_number_words() -> None:
+    words = "set a timer for twenty five minutes and 30 seconds or a hundred and ten".split()
+    assert [(n.start, n.end, n.value) for n in find_numbers(words)] == [(4, 6, 25), (8, 9, 30), (12, 15, 110)]
+
+
+def test_planner_examples_come_from_the_templates(core: Core) -> None:
+    examples = core.dialogue.router.matcher.examples()
+    assert {e.tool for e in examples} == {s.qualified for s in core.registry.tools()}
+    assert all(e.source == "template" for e in examples)
+
+
+def test_the_schema_has_one_branch_per_tool_and_none(core: Core) -> None:
+    specs = core.registry.tools()
+    schema = tool_call_schema(specs)
+    assert len(schema["oneOf"]) == len(specs) + 1
+    keys = [b["required"][0] for b in schema["oneOf"]]
+    assert keys[-1] == "none" and set(keys[:-1]) == {s.qualified for s in specs}
+    gbnf = call_gbnf(specs)
+    for spec in specs:
+        assert json.dumps(json.dumps(spec.qualified))[1:-1] in gbnf
+        if spec.params:
+            args_grammar(spec)  # llama.cpp parses it
+    names_grammar(specs)
+
+
+def test_a_schema_that_degrades_is_an_error_not_a_silent_fallback() -> None:
+    # An empty schema converts to "any JSON value": a grammar that no longer names the tool.
+    with pytest.raises(AssistantError, match="lost 'timer.start'"):
+        gbnf_for({}, ["timer.start"])

@@ -97,8 +97,12 @@ async def _ask(args: argparse.Namespace) -> int:
     bus = Bus()
     with _event_log(args.events, bus):
         core = build_core(_config(args), _data_dir(args), bus)
+        await core.registry.start_all()
         bus.publish(Transcript(text=args.text, turn=1))
-        reply = await core.dialogue.handle(args.text, turn=1)
+        try:
+            reply = await core.dialogue.handle(args.text, turn=1)
+        finally:
+            await core.registry.stop_all()
         _say(args, reply)
         if args.audio_out:
             from assistant.audio.sinks import WavSink
@@ -131,8 +135,13 @@ async def _run(args: argparse.Namespace) -> int:
     bus = Bus()
     with _event_log(args.events, bus):
         core = build_core(config, _data_dir(args), bus)
-        core.dialogue.understands("what time is it")  # hassil compiles its templates on first use
+        await core.registry.start_all()
+        # Templates compile and the fuzzy index is sampled now; the LLM loads beside the speech models.
+        await asyncio.to_thread(core.dialogue.router.matcher.warm_up)
+        planner_ready = asyncio.create_task(core.planner.load()) if core.planner is not None else None
         models = await load_speech_models(config)
+        if planner_ready is not None:
+            await planner_ready
         loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
                          ReplySpeaker(bus, models.synthesizer), core.registry.vocabulary)
         core.scheduler.start(timer_ringer(core, loop.announce))
@@ -142,6 +151,7 @@ async def _run(args: argparse.Namespace) -> int:
             await loop.run(source, sink)
         finally:
             await core.scheduler.stop()
+            await core.registry.stop_all()
             sink.close()
     return 0
 

@@ -138,7 +138,7 @@ class Dialogue:
         call = await asyncio.to_thread(self.router.match_templates, joined, live)
         if call is None and self.router.planner is not None:
             context = PlanContext(live=live, previous=f'"{pending.call.text}" -> {describe_call(pending.call)}',
-                                  question=pending.question)
+                                  question=pending.question, only=(pending.call.tool,))
             try:
                 call = await self.router.planner.plan(answer, context)
             except AssistantError as e:

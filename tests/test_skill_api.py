@@ -102,3 +102,29 @@ def test_registry_refuses_duplicates_and_missing_sentences(tmp_path: Path) -> No
     registry.register(ClockSkill, SkillContext("clock", tmp_path))
     with pytest.raises(SkillError, match="skill 'lamp' has no sentence file"):
         registry.register(Lamp, SkillContext("lamp", tmp_path))
+
+
+def test_lifecycle_runs_install_once_and_start_stop_every_time(tmp_path: Path) -> None:
+    import asyncio
+
+    calls: list[str] = []
+
+    class Counter(Lamp):
+        name = "counter"
+
+        async def on_install(self) -> None:
+            calls.append("install")
+
+        async def on_start(self) -> None:
+            calls.append("start")
+
+        async def on_stop(self) -> None:
+            calls.append("stop")
+
+    for _ in range(2):
+        registry = Registry()
+        registry._skills["counter"] = __import__("assistant.plugins.registry", fromlist=["LoadedSkill"]).LoadedSkill(
+            Counter(SkillContext("counter", tmp_path / "counter")), (), tmp_path)
+        asyncio.run(registry.start_all())
+        asyncio.run(registry.stop_all())
+    assert calls == ["install", "start", "stop", "start", "stop"]

@@ -321,17 +321,18 @@ class Skill:
     def __init__(self, context: SkillContext) -> None:
         self.context = context
 
-    # Lifecycle. install/uninstall run once per data directory; start/stop with every run.
-    async def install(self) -> None:
+    # Lifecycle, named on_* so that no tool name ("timer.start") can collide with it.
+    # on_install/on_uninstall run once per data directory; on_start/on_stop with every run.
+    async def on_install(self) -> None:
         """First use in a data directory."""
 
-    async def start(self) -> None:
+    async def on_start(self) -> None:
         """The assistant is starting."""
 
-    async def stop(self) -> None:
+    async def on_stop(self) -> None:
         """The assistant is stopping."""
 
-    async def uninstall(self) -> None:
+    async def on_uninstall(self) -> None:
         """The skill is being removed."""
 
     def slot_values(self) -> dict[str, list[str]]:

@@ -116,6 +116,24 @@ class Registry:
         except KeyError:
             raise SkillError(f"no tool named '{qualified}'", code="unknown_tool") from None
 
+    async def start_all(self) -> None:
+        """Run each skill's install (once per data directory, remembered by a marker) and start."""
+        for loaded in self._skills.values():
+            skill = loaded.skill
+            marker = skill.context.data_dir / ".installed"
+            if not marker.exists():  # on_uninstall is for `assistant skills remove` (issue 8)
+                await skill.on_install()
+                marker.parent.mkdir(parents=True, exist_ok=True)
+                marker.write_text("1\n")
+            await skill.on_start()
+
+    async def stop_all(self) -> None:
+        for loaded in reversed(list(self._skills.values())):
+            try:
+                await loaded.skill.on_stop()
+            except Exception:  # one skill's failure to stop must not keep the others running
+                log.exception("skill '%s' failed to stop", loaded.skill.name)
+
     def tools(self) -> list[ToolSpec]:
         return list(self._tools.values())
 

@@ -239,7 +239,7 @@ class LocalPlanner:
         """Decode `{"<tool>": {<args>}}` in two constrained steps: the tool's name, then (only for
         a tool with arguments) its arguments under that tool's own grammar. The JSON punctuation
         between them is written into the prompt instead of generated token by token."""
-        offered = self.index.offer(text)
+        offered = self.index.offer(text, context.only)
         prompt = self.template.render(request_text(text, context)) + '{"'
         with self._lock:
             self._restore_prefix()
@@ -277,7 +277,7 @@ class ServerPlanner:
         return {"type": "json_schema", "json_schema": {"name": "tool_call", "strict": True, "schema": schema}}
 
     def plan_sync(self, text: str, context: PlanContext) -> ToolCall | None:
-        offered = self.index.offer(text)
+        offered = self.index.offer(text, context.only)
         body = {
             "model": self.model,
             "temperature": 0,

@@ -43,6 +43,8 @@ class PlanContext:
     """The previous exchange within the follow-up window, one line."""
     question: str = ""
     """A question the assistant just asked, which this request answers."""
+    only: tuple[str, ...] = ()
+    """Offer only these tools (the answer to a question is for the asked-about tool)."""
 
 
 def describe_call(call: ToolCall) -> str:
@@ -104,7 +106,9 @@ class ToolIndex:
             for s in self.specs
         }
 
-    def offer(self, text: str) -> list[ToolSpec]:
+    def offer(self, text: str, only: tuple[str, ...] = ()) -> list[ToolSpec]:
+        if only:
+            return [s for s in self.specs if s.qualified in only]
         if len(self.specs) <= self.limit:
             return self.specs
         words = _words(text)

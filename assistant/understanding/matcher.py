@@ -193,7 +193,11 @@ class TemplateMatcher:
             arg = renames.get(entity.name, entity.name)
             if arg in params:
                 value = entity.value
-                args[arg] = _ARTICLE.sub("", value.strip()) if isinstance(value, str) else value
+                if isinstance(value, str):
+                    value = _ARTICLE.sub("", value.strip())
+                    if value in _NOT_NAMES:  # a wildcard that caught a stray word: "set it timer", "start at timer"
+                        continue
+                args[arg] = value
         return ToolCall(tool=tool, args=args, source="template", text=text)
 
     def match_fuzzy(self, text: str, live: dict[str, list[str]] | None = None, min_score: float = 0.86) -> ToolCall | None:
@@ -278,6 +282,7 @@ _LIVE_MARK = "livelist_"
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _SPACES = re.compile(r"\s+")
 _ARTICLE = re.compile(r"^(the|a|an|my|our) ")
+_NOT_NAMES = {"", "it", "a", "an", "the", "at", "this", "that", "my", "one", "and", "to", "of", "for"}
 """A wildcard name keeps what precedes it: "set the oven timer" names the timer "oven", not "the oven"."""
 
 

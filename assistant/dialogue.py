@@ -146,8 +146,7 @@ class Dialogue:
                 call = None
         if call is None or call.tool != pending.call.tool:
             return None
-        return replace(call, args={**pending.call.args, **{k: v for k, v in call.args.items() if v is not None}},
-                       text=joined)
+        return replace(call, args={**pending.call.args, **_given(call.args)}, text=joined)
 
     async def _act(self, call: ToolCall, turn: int | None, audio_t: float | None) -> str:
         """Validate, then ask for what is missing, ask for a yes, or run."""

@@ -73,13 +73,15 @@ def _packaged(kind: str, name: str, packaged: PackagedFile) -> ResolvedModel:
     return ResolvedModel(path, f"package {packaged.package}", packaged.licence)
 
 
-def verify(model: ResolvedModel, packaged: PackagedFile) -> None:
+def verify(model: ResolvedModel, sha256: str, remedy: str) -> None:
     """Full sha256 check; slow for big files, so run by `assistant models --check`, not at every start."""
     check = model.path / "model.bin" if model.path.is_dir() else model.path
-    if sha256_of(check) != packaged.sha256:
-        raise ModelNotFoundError(
-            f"{check} does not match its recorded sha256: reinstall `{packaged.pip}`"
-        )
+    if sha256_of(check) != sha256:
+        raise ModelNotFoundError(f"{check} does not match its recorded sha256: {remedy}")
+
+
+def verify_packaged(model: ResolvedModel, packaged: PackagedFile) -> None:
+    verify(model, packaged.sha256, f"reinstall `{packaged.pip}`")
 
 
 def _configured(kind: str, path: str) -> ResolvedModel:
@@ -308,11 +310,10 @@ def resolve_models(wake: str, stt: str, stt_path: str | None, allow_network: boo
 def check_defaults() -> list[str]:
     """Resolve and fully verify every default model; returns one line per model for `assistant models`."""
     files = resolve_models("hey_jarvis", "tiny.en", None, False, "en_US-joe-medium")
-    verify(files.stt, WHISPER_TINY_EN)
-    verify(files.tts, PIPER_VOICES["en_US-joe-medium"])
+    verify_packaged(files.stt, WHISPER_TINY_EN)
+    verify_packaged(files.tts, PIPER_VOICES["en_US-joe-medium"])
     llm = resolve_llm("qwen2.5-coder-1.5b")
-    if sha256_of(llm.path) != QWEN_15B_SHA256:
-        raise ModelNotFoundError(f"{llm.path} does not match its recorded sha256: delete it and run `assistant models --check` again")
+    verify(llm, QWEN_15B_SHA256, "delete it and run `assistant models --check` again")
     small = resolve_llm("smollm2-135m")
-    verify(small, SMOLLM2)
+    verify_packaged(small, SMOLLM2)
     return [*files.describe(), llm.describe("LLM planner"), small.describe("LLM for tests")]

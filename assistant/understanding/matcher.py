@@ -155,10 +155,13 @@ class TemplateMatcher:
         for tool in sorted(by_tool):
             calls = by_tool[tool]
             most = max(len(c.args) for c in calls)
-            examples.append(rng.choice([c for c in calls if len(c.args) == most]))
+            chosen = rng.choice([c for c in calls if len(c.args) == most])
+            examples.append(self._example(tool, chosen.text, live))
         return sorted(examples, key=lambda c: c.tool)
 
     def _example(self, tool: str, text: str, live: dict[str, list[str]]) -> ToolCall:
+        """The call `text` makes, with validated arguments (ints, not hassil's floats), as the prompt shows it."""
+        text = _clean(text)
         call = self.match(text, live)
         if call is None or call.tool != tool:
             raise SkillError(f"skill '{tool.split('.')[0]}': example {text!r} should match {tool} but matched "

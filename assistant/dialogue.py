@@ -119,7 +119,8 @@ class Dialogue:
         live = self.registry.slot_values()
         last = self._last if self._last is not None and self._fresh(self._last.at) else None
         try:
-            call = await self.router.route(text, live, PlanContext(live=live, previous=last.describe() if last else ""))
+            call = await self.router.route(text, live, PlanContext(live=live, previous=last.describe() if last else "",
+                                                                     previous_tool=last.call.tool if last else ""))
         except AssistantError as e:
             self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
             return PLANNER_DOWN

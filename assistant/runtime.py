@@ -68,7 +68,7 @@ def make_planner(config: Config, specs: list[ToolSpec], matcher: TemplateMatcher
     """The configured planner, loaded (not yet warmed): a server when a URL is set, else the local GGUF."""
     c = config.planner
     examples = matcher.examples()
-    phrases = matcher.phrases() if len(specs) > c.max_tools else {}
+    phrases = matcher.phrases()
     if c.server_url:
         return ServerPlanner(c.server_url, c.server_model, specs, examples, phrases, max_tools=c.max_tools,
                              timeout_s=c.timeout_s, response_format=c.response_format)

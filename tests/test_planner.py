@@ -37,7 +37,7 @@ def core_with(tmp: Path, **env: str) -> tuple[Core, Recorder]:
 def small(tmp_path_factory: pytest.TempPathFactory) -> LocalPlanner:
     core, _ = core_with(tmp_path_factory.mktemp("data"))
     matcher = core.dialogue.router.matcher
-    planner = LocalPlanner(str(resolve_llm("smollm2-135m").path), core.registry.tools(), matcher.examples(), {}, threads=2)
+    planner = LocalPlanner(str(resolve_llm("smollm2-135m").path), core.registry.tools(), matcher.examples(), matcher.phrases(), threads=2)
     planner.warm_up()
     return planner
 
@@ -56,10 +56,11 @@ def test_small_model_output_is_always_a_valid_offered_call(small: LocalPlanner) 
 def test_system_prompt_state_is_cached_on_disk_and_reused(small: LocalPlanner, tmp_path: Path) -> None:
     path = small._state_file()
     assert path.exists() and path.stat().st_size > 0
-    other = LocalPlanner(small.model_path, small.specs, [], {}, threads=2)
-    assert other._state_file() != path  # no examples: another system prompt, another state
     core, _ = core_with(tmp_path)
-    same = LocalPlanner(small.model_path, small.specs, core.dialogue.router.matcher.examples(), {}, threads=2)
+    matcher = core.dialogue.router.matcher
+    other = LocalPlanner(small.model_path, small.specs, [], matcher.phrases(), threads=2)
+    assert other._state_file() != path  # no examples: another system prompt, another state
+    same = LocalPlanner(small.model_path, small.specs, matcher.examples(), matcher.phrases(), threads=2)
     assert same._state_file() == path and same._cached_state() is not None
     assert same.warm_up() < 5
 
@@ -97,7 +98,7 @@ def llama_server() -> Iterator[str]:
 
 def test_server_backend_gets_a_schema_valid_call(llama_server: str, tmp_path: Path) -> None:
     core, _ = core_with(tmp_path)
-    planner = ServerPlanner(llama_server, "smollm2", core.registry.tools(), core.dialogue.router.matcher.examples(), {},
+    planner = ServerPlanner(llama_server, "smollm2", core.registry.tools(), core.dialogue.router.matcher.examples(), core.dialogue.router.matcher.phrases(),
                             response_format="json_object", timeout_s=60)
     offered = {s.qualified for s in core.registry.tools()}
     for text in ("please start the egg timer", "what's the weather"):

@@ -89,6 +89,8 @@ class Param:
         schema: dict[str, Any] = {"type": _JSON_TYPES[self.kind]}
         if self.choices is not None:
             schema["enum"] = list(self.choices)
+        elif self.kind is str:
+            schema["maxLength"] = MAX_TEXT_ARGUMENT  # a small model can run on inside a string
         if self.minimum is not None:
             schema["minimum"] = self.minimum
         if self.maximum is not None:
@@ -109,6 +111,8 @@ class Param:
 
 
 _JSON_TYPES = {int: "integer", float: "number", str: "string", bool: "boolean"}
+MAX_TEXT_ARGUMENT = 60
+"""Characters a free-text argument may have in the planner's grammar."""
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from assistant.errors import SkillError
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.plugins.registry import LoadedSkill
 from assistant.understanding.numbers import find_numbers
+from assistant.understanding.prompt import ToolPhrases
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,14 @@ class TemplateMatcher:
         self._intents = Intents.from_dict(
             {"language": language, "intents": intents, "lists": lists, "expansion_rules": self._rules}
         )
+        self._tool_lists: dict[str, set[str]] = {}
+        for key, body in intents.items():
+            borrowed = self._borrowed.get(key)
+            named = self._tool_lists.setdefault(borrowed.tool if borrowed else key, set())
+            for block in body.get("data", []):
+                for text in block.get("sentences", []):
+                    named.update(r.list_name for r in _references(parse_sentence(text).expression, self._rules)
+                                 if r.list_name in self._live_lists)
         self._skip_words = list(ha.get("skip_words", []))
 
     def _add_skill(self, loaded: LoadedSkill, ha: dict[str, Any], intents: dict[str, Any], lists: dict[str, Any]) -> None:
@@ -168,11 +177,12 @@ class TemplateMatcher:
                              f"{call.tool if call else 'nothing'}")
         return ToolCall(call.tool, self._specs[tool].validate(call.args), "template", text)
 
-    def phrases(self) -> dict[str, list[str]]:
-        """Sample sentences per tool: the words people use for it (to pick tools worth offering)."""
-        out: dict[str, list[str]] = {}
-        for tool, sentence in self._samples(per_intent=20):
-            out.setdefault(tool, []).append(sentence)
+    def phrases(self) -> ToolPhrases:
+        """Sample sentences per tool, the words people use for it, and the live lists each tool's
+        sentences name (a mention of a live timer name makes the timer tools worth offering)."""
+        out = ToolPhrases(live_lists={tool: set(names) for tool, names in self._tool_lists.items()})
+        for tool, sentence in self._samples(per_intent=200):
+            out.sentences.setdefault(tool, []).append(sentence)
         return out
 
     def match(self, text: str, live: dict[str, list[str]] | None = None) -> ToolCall | None:

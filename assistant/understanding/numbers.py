@@ -64,3 +64,28 @@ def find_numbers(words: list[str]) -> list[NumberSpan]:
         spans.append(NumberSpan(i, j, value))
         i = j
     return spans
+
+
+_TIME_UNITS = frozenset("second seconds sec secs minute minutes min mins hour hours".split())
+_SOUNDS_LIKE = {"to": "two", "too": "two", "for": "four", "fore": "four", "fife": "five", "won": "one",
+                "tree": "three", "free": "three", "ate": "eight", "nein": "nine", "tin": "ten", "sex": "six"}
+"""Words speech-to-text writes for a number word that sounds the same."""
+_PUNCTUATION = ".,!?;:"
+
+
+def respell_numbers(text: str) -> str:
+    """Put back number words that speech-to-text wrote as sound-alikes, only where nothing but a
+    number makes sense, right before a unit of time: "a timer for too minutes" → "… two minutes",
+    and "a timer four seven minutes" → "a timer for seven minutes" (no number is said "four seven").
+    Clock times ("at four twenty") are left alone: the unit must follow."""
+    words = text.split()
+    bare = [w.lower().strip(_PUNCTUATION) for w in words]
+    out = list(words)
+    for i, word in enumerate(bare):
+        after = bare[i + 1] if i + 1 < len(bare) else ""
+        if word in _SOUNDS_LIKE and after in _TIME_UNITS:
+            out[i] = _SOUNDS_LIKE[word]
+        elif (word == "four" and i + 2 < len(bare) and bare[i + 2] in _TIME_UNITS
+              and (value := _word_value(after)) is not None and value[0] in ("unit", "digits")):
+            out[i] = "for"
+    return " ".join(out)

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
-from rapidfuzz import fuzz
 
 from assistant.errors import AssistantError
 from assistant.models import models_cache_dir
 from assistant.plugins.api import ToolCall, ToolSpec
-from assistant.understanding.prompt import PlanContext, ToolIndex, request_text, system_prompt
+from assistant.understanding.grounding import grounded
+from assistant.understanding.prompt import PlanContext, ToolIndex, ToolPhrases, request_text, system_prompt
 from assistant.understanding.schema import NONE_TOOL, args_grammar, names_grammar, tool_call_schema
 
 log = logging.getLogger(__name__)
@@ -70,9 +70,9 @@ class LazyPlanner:
         return await (await self.load()).plan(text, context)
 
 
-def parse_call(raw: str, offered: Sequence[ToolSpec], text: str) -> ToolCall | None:
+def parse_call(raw: str, offered: Sequence[ToolSpec], text: str, index: ToolIndex | None = None) -> ToolCall | None:
     """The model's JSON (`{"skill.tool": {args}}`) as a ToolCall; None for "none". Raises on
-    anything outside the schema."""
+    anything outside the schema. Optional arguments the request does not ground are dropped."""
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as e:
@@ -87,30 +87,8 @@ def parse_call(raw: str, offered: Sequence[ToolSpec], text: str) -> ToolCall | N
     if not isinstance(args, dict):
         raise AssistantError("the planner's arguments are not an object", code="planner")
     spec = next(s for s in offered if s.qualified == tool)
-    return ToolCall(tool=tool, args=_meant(spec, args, text), source="llm", text=text)
-
-
-def _meant(spec: ToolSpec, args: dict[str, Any], text: str) -> dict[str, Any]:
-    """Keep only the optional arguments the person gave. A small model fills them with 0 or "" or
-    makes up a name ("timer1"): for an argument whose default is None ("not given"), 0 and "" mean
-    not given, and a free-text value must be something the request said (fuzzily: speech-to-text
-    spells names in its own way)."""
-    out = {}
-    heard = text.lower()
-    for name, value in args.items():
-        try:
-            param = spec.param(name)
-        except KeyError:
-            out[name] = value  # validation names the bad argument
-            continue
-        optional = not param.required and param.default is None
-        if optional and not isinstance(value, bool) and value in (0, ""):
-            continue
-        if (optional and param.kind is str and param.choices is None and isinstance(value, str)
-                and fuzz.partial_ratio(value.lower().replace("_", " "), heard) < 80):
-            continue
-        out[name] = value
-    return out
+    words = index.words(tool) if index is not None else set()
+    return ToolCall(tool=tool, args=grounded(spec, args, text, words), source="llm", text=text)
 
 
 class _ChatTemplate:
@@ -142,7 +120,7 @@ class LocalPlanner:
     """llama-cpp-python, warm, with the system prompt's KV state kept."""
 
     def __init__(self, model_path: str, specs: Sequence[ToolSpec], examples: Sequence[ToolCall],
-                 phrases: dict[str, list[str]], *, threads: int | None = None, n_ctx: int = 4096,
+                 phrases: ToolPhrases, *, threads: int | None = None, n_ctx: int = 4096,
                  max_tools: int = 8, gpu_layers: int = 0) -> None:
         from llama_cpp import Llama
 
@@ -239,7 +217,10 @@ class LocalPlanner:
         """Decode `{"<tool>": {<args>}}` in two constrained steps: the tool's name, then (only for
         a tool with arguments) its arguments under that tool's own grammar. The JSON punctuation
         between them is written into the prompt instead of generated token by token."""
-        offered = self.index.offer(text, context.only)
+        offered = self.index.offer(text, context)
+        if not offered:
+            log.info("planner: %r -> none (no tool shares a word with it)", text)
+            return None
         prompt = self.template.render(request_text(text, context)) + '{"'
         with self._lock:
             self._restore_prefix()
@@ -249,7 +230,7 @@ class LocalPlanner:
                 raw_args = self._complete(f'{prompt}{name}": ', self._args[name], 120)
         raw = f'{{"{name}": {raw_args}}}'
         log.info("planner: %r -> %s", text, raw)
-        return parse_call(raw, offered, text)
+        return parse_call(raw, offered, text, self.index)
 
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
         return await asyncio.to_thread(self.plan_sync, text, context)
@@ -259,7 +240,7 @@ class ServerPlanner:
     """An OpenAI-compatible /v1/chat/completions endpoint with a JSON-schema response format."""
 
     def __init__(self, url: str, model: str, specs: Sequence[ToolSpec], examples: Sequence[ToolCall],
-                 phrases: dict[str, list[str]], *, max_tools: int = 8, timeout_s: float = 10.0,
+                 phrases: ToolPhrases, *, max_tools: int = 8, timeout_s: float = 10.0,
                  response_format: str = "json_schema") -> None:
         self.url = url.rstrip("/") + ("" if url.rstrip("/").endswith("/chat/completions") else "/v1/chat/completions")
         self.model = model
@@ -277,7 +258,9 @@ class ServerPlanner:
         return {"type": "json_schema", "json_schema": {"name": "tool_call", "strict": True, "schema": schema}}
 
     def plan_sync(self, text: str, context: PlanContext) -> ToolCall | None:
-        offered = self.index.offer(text, context.only)
+        offered = self.index.offer(text, context)
+        if not offered:
+            return None
         body = {
             "model": self.model,
             "temperature": 0,
@@ -298,7 +281,7 @@ class ServerPlanner:
             raw = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError) as e:
             raise AssistantError(f"the LLM server at {self.url} answered without a message", code="planner") from e
-        return parse_call(raw, offered, text)
+        return parse_call(raw, offered, text, self.index)
 
     def warm_up(self) -> float:
         start = time.perf_counter()

@@ -13,9 +13,10 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, process
 
 from assistant.plugins.api import ToolCall, ToolSpec
+from assistant.understanding.numbers import find_numbers
 
 INSTRUCTIONS = """You are the understanding step of an offline home voice assistant.
 Turn the user's request into exactly one tool call, as JSON: {"<tool name>": {<arguments>}}.
@@ -45,6 +46,8 @@ class PlanContext:
     """A question the assistant just asked, which this request answers."""
     only: tuple[str, ...] = ()
     """Offer only these tools (the answer to a question is for the asked-about tool)."""
+    previous_tool: str = ""
+    """The tool of the previous exchange: a follow-up may mean it again."""
 
 
 def describe_call(call: ToolCall) -> str:
@@ -88,29 +91,82 @@ def _mentioned(names: list[str], text: str) -> list[str]:
 
 _WORD = re.compile(r"[a-z]+")
 
+_GENERIC = frozenset("""
+a an the and or but of to in on at for from by with about into as is are was were be been being am do does did done
+can could would will shall should may might must please hey jarvis you your me my i we our us it its this that these
+those what whats which who how when where why there here now just so then than too also very really ok okay
+set make give get put let tell show say start stop check change turn go know want need like have has had
+up down out off over some any one not no yes
+""".split())
+"""Words that say nothing about which tool is meant ("set", "what", "please")."""
+
 
 def _words(text: str) -> set[str]:
     return {w.removesuffix("s") for w in _WORD.findall(text.lower()) if len(w) > 2}
 
 
-class ToolIndex:
-    """Picks the tools worth offering for a request when there are too many to offer all:
-    word overlap with each tool's name, description, argument names and template sentences."""
+def _content_words(text: str) -> set[str]:
+    """The words of `text` that can tell tools apart: not generic, not a number."""
+    words = _WORD.findall(text.lower())
+    numbers = {w for span in find_numbers(words) for w in words[span.start:span.end]}
+    return {w.removesuffix("s") for w in words if len(w) > 2 and w not in _GENERIC and w not in numbers}
 
-    def __init__(self, specs: Sequence[ToolSpec], phrases: dict[str, list[str]], limit: int) -> None:
+
+@dataclass
+class ToolPhrases:
+    """What the templates say about each tool, for picking the tools a request may mean."""
+
+    sentences: dict[str, list[str]] = field(default_factory=dict)
+    """Sampled template sentences by tool, live names left out."""
+    live_lists: dict[str, set[str]] = field(default_factory=dict)
+    """The live lists (timer_name) each tool's sentences use."""
+
+
+class ToolIndex:
+    """The tools worth offering for a request.
+
+    A tool is relevant when the request shares a telling word (fuzzily, for speech-to-text's
+    spelling) with the tool's name, description, argument names or template sentences, or names a
+    live item (a timer called pasta) its sentences take. A request relevant to no tool gets an
+    honest "none" without asking the LLM: a small model otherwise guesses a tool for it ("book a
+    table for two" became a timer). When more tools are relevant than `limit`, those sharing the
+    most words are offered."""
+
+    def __init__(self, specs: Sequence[ToolSpec], phrases: ToolPhrases, limit: int) -> None:
         self.specs = list(specs)
         self.limit = limit
+        self._lists = phrases.live_lists
         self._bags = {
-            s.qualified: _words(" ".join([s.qualified.replace("_", " ").replace(".", " "), s.description,
-                                          *(p.name for p in s.params), *phrases.get(s.qualified, [])]))
+            s.qualified: _content_words(" ".join([
+                s.qualified.replace("_", " ").replace(".", " "), s.description,
+                *(p.name.replace("_", " ") for p in s.params), *phrases.sentences.get(s.qualified, [])]))
             for s in self.specs
         }
 
-    def offer(self, text: str, only: tuple[str, ...] = ()) -> list[ToolSpec]:
-        if only:
-            return [s for s in self.specs if s.qualified in only]
-        if len(self.specs) <= self.limit:
-            return self.specs
-        words = _words(text)
-        ranked = sorted(self.specs, key=lambda s: -len(words & self._bags[s.qualified]))
-        return sorted(ranked[: self.limit], key=lambda s: s.qualified)
+    def words(self, tool: str) -> set[str]:
+        """The telling words people use for `tool` (singular: "timer", "minute")."""
+        return self._bags.get(tool, set())
+
+    def _overlap(self, words: set[str], tool: str) -> int:
+        bag = self._bags[tool]
+        return sum(1 for w in words if w in bag or (len(w) > 3 and process.extractOne(
+            w, bag, scorer=fuzz.ratio, score_cutoff=_NEAR_WORD) is not None))
+
+    def offer(self, text: str, context: PlanContext | None = None) -> list[ToolSpec]:
+        context = context or PlanContext()
+        if context.only:
+            return [s for s in self.specs if s.qualified in context.only]
+        words = _content_words(text)
+        named = {name for name, values in context.live.items() if _mentioned(values, text)}
+        scores = {s.qualified: self._overlap(words, s.qualified)
+                  + (2 if self._lists.get(s.qualified, set()) & named else 0)
+                  + (1 if s.qualified == context.previous_tool else 0)
+                  for s in self.specs}
+        relevant = [s for s in self.specs if scores[s.qualified] > 0]
+        if len(relevant) > self.limit:
+            relevant = sorted(relevant, key=lambda s: -scores[s.qualified])[: self.limit]
+        return sorted(relevant, key=lambda s: s.qualified)
+
+
+_NEAR_WORD = 85
+"""rapidfuzz ratio at which two words count as the same word misspelled ("timmer", "timers")."""

@@ -8,6 +8,7 @@ import logging
 
 from assistant.plugins.api import ToolCall
 from assistant.understanding.matcher import TemplateMatcher
+from assistant.understanding.numbers import respell_numbers
 from assistant.understanding.planner import Planner
 from assistant.understanding.prompt import PlanContext
 
@@ -22,6 +23,7 @@ class Router:
 
     def match_templates(self, text: str, live: dict[str, list[str]]) -> ToolCall | None:
         """Exact, else fuzzy at or above the configured score; milliseconds, no LLM."""
+        text = respell_numbers(text)
         call = self.matcher.match(text, live)
         if call is None:
             call = self.matcher.match_fuzzy(text, live, self.fuzzy_min_score)
@@ -33,4 +35,4 @@ class Router:
         call = await asyncio.to_thread(self.match_templates, text, live)
         if call is not None or self.planner is None:
             return call
-        return await self.planner.plan(text, context or PlanContext(live=live))
+        return await self.planner.plan(respell_numbers(text), context or PlanContext(live=live))

@@ -28,7 +28,7 @@ class ClockSkill(Skill):
 
     @tool
     def get_time(self) -> ToolResult:
-        """Tell the current local time."""
+        """Tell the current local time: what time or hour it is, how late it is."""
         now = dt.datetime.now().astimezone()
         return ToolResult(f"It's {spoken_time(now)}.", {"time": now.isoformat(timespec="minutes")})
 

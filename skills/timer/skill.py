@@ -92,7 +92,7 @@ class TimerSkill(Skill):
     @tool(require_any=("hours", "minutes", "seconds"), ask="For how long?")
     def start(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
               name: Annotated[str | None, "what the timer is for, e.g. pasta"] = None) -> ToolResult:
-        """Start a timer for a duration, optionally with a name."""
+        """Start a countdown timer for a duration, optionally with a name."""
         total = (hours or 0) * 3600 + (minutes or 0) * 60 + (seconds or 0)
         if total <= 0:
             return ToolResult("For how long should the timer run?", {"error": "no_duration"}, ok=False)

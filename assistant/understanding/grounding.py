@@ -1,0 +1,83 @@
+"""Keeps only the arguments a request actually gave.
+
+A small model fills optional arguments it was not given: 0 or "", a made-up name ("timer1"), the
+request itself as a name ("alert me in ninety seconds"), or a number nobody said ("vacuum the living
+room" became a 90 minute timer). An optional argument (default None, "not given") survives only when
+the request grounds it; required ones are left to validation, which names what is wrong.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rapidfuzz import fuzz, process
+
+from assistant.plugins.api import ToolSpec
+from assistant.understanding.numbers import find_numbers
+
+_WORD = re.compile(r"[a-z]+|\d+")
+_HEARD_WORD = 80
+"""rapidfuzz ratio at which a word of a name counts as said (speech-to-text spells names its own way)."""
+_FILLER = frozenset("a an the my our your of for to on in at is it and called named".split())
+_MAX_NAME_WORDS = 4
+
+
+def grounded(spec: ToolSpec, args: dict[str, Any], text: str, tool_words: set[str] = frozenset()) -> dict[str, Any]:
+    """`args` without the optional ones the request (`text`) does not ground. `tool_words` are the
+    words people use to ask for the tool ("timer", "countdown"): a name made of them is no name."""
+    words = _WORD.findall(text.lower())
+    said = _said_numbers(words)
+    out = {}
+    for name, value in args.items():
+        try:
+            param = spec.param(name)
+        except KeyError:
+            out[name] = value  # validation names the bad argument
+            continue
+        optional = not param.required and param.default is None
+        if not optional or isinstance(value, bool):
+            out[name] = value
+            continue
+        if value in (0, ""):
+            continue
+        if isinstance(value, (int, float)) and value not in said:
+            continue
+        if (isinstance(value, str) and param.choices is None
+                and not _names_something_said(value, words, tool_words, {p.name for p in spec.params})):
+            continue
+        out[name] = value
+    return out
+
+
+def _said_numbers(words: list[str]) -> set[float]:
+    """Every number the words say, with what "an hour and a half" or "a couple of minutes" means."""
+    said: set[float] = {span.value for span in find_numbers(words)}
+    present = set(words)
+    if present & {"a", "an", "one"}:
+        said.add(1)
+    if "half" in present:
+        said.add(30)
+    if "quarter" in present:
+        said.update((15, 45))
+    if "couple" in present:
+        said.add(2)
+    if "few" in present:
+        said.add(3)
+    return said
+
+
+def _names_something_said(value: str, heard: list[str], tool_words: set[str], arg_names: set[str]) -> bool:
+    """True when `value` is a name the request said: every word heard (fuzzily), no number or word of
+    another argument in it ("too minutes" is a duration, not a name), and something left once the
+    words that ask for the tool itself are taken away ("countdown", "timer 1")."""
+    words = _WORD.findall(value.lower().replace("_", " "))
+    if not words or len(words) > _MAX_NAME_WORDS:
+        return False
+    singular = {n.removesuffix("s") for n in arg_names}
+    if find_numbers(words) or any(w.removesuffix("s") in singular for w in words):
+        return False
+    telling = [w for w in words if w not in _FILLER and w.removesuffix("s") not in tool_words]
+    if not telling:
+        return False
+    return all(w in heard or process.extractOne(w, heard, scorer=fuzz.ratio, score_cutoff=_HEARD_WORD) for w in telling)

@@ -143,7 +143,7 @@ async def _run(args: argparse.Namespace) -> int:
         if planner_ready is not None:
             await planner_ready
         loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
-                         ReplySpeaker(bus, models.synthesizer), core.registry.vocabulary)
+                         ReplySpeaker(bus, models.synthesizer), core.speech_hints)
         core.scheduler.start(timer_ringer(core, loop.announce))
         if not args.audio_in:
             _say(args, f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")

@@ -52,9 +52,12 @@ class SttConfig:
     path: str | None = None
     device: str = "cpu"
     compute_type: str = "int8"
-    beam_size: int = 1
+    beam_size: int = 2
+    temperature: float = 0.0
     language: str = "en"
     cpu_threads: int = 2
+    prompt: str = "auto"
+    """"auto": sentences the skills declare as examples; "" for none; or a text of your own."""
 
 
 @dataclass(frozen=True)

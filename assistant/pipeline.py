@@ -92,7 +92,7 @@ class VoiceLoop:
     def __init__(
         self, bus: Bus, wake: WakeWordDetector, vad: SileroVad, vad_config: VadConfig,
         transcriber: Transcriber, dialogue: Dialogue, speaker: ReplySpeaker,
-        hotwords: Callable[[], list[str]],
+        hints: Callable[[], SpeechHints],
     ) -> None:
         self.bus = bus
         self.wake = wake
@@ -103,7 +103,7 @@ class VoiceLoop:
         self.transcriber = transcriber
         self.dialogue = dialogue
         self.speaker = speaker
-        self.hotwords = hotwords
+        self.hints = hints
         self.state = State.WAITING
         self.history = AudioHistory(vad_config.max_utterance_s + vad_config.no_speech_timeout_s + 2.0)
         self.turns = 0
@@ -250,7 +250,7 @@ class VoiceLoop:
     def _start_stt(self, position: int, turn: int) -> asyncio.Task[tuple[str, float]]:
         audio = self.history.slice(self._utterance_start, position)
         self.bus.publish(SttStart(audio_s=round(len(audio) / SAMPLE_RATE, 3), audio_t=round(position / SAMPLE_RATE, 3), turn=turn))
-        hotwords = self.hotwords()
+        hints = self.hints()
         self._stt_generation += 1
         self._speculative_understood = None
         generation = self._stt_generation
@@ -260,7 +260,7 @@ class VoiceLoop:
                 if generation != self._stt_generation:
                     return "", 0.0  # superseded while it waited: nobody will read it
                 started = time.perf_counter()
-                text = self.transcriber.transcribe(audio, hotwords)
+                text = self.transcriber.transcribe(audio, hints)
                 return text, time.perf_counter() - started
 
         return asyncio.ensure_future(asyncio.to_thread(run))

@@ -18,7 +18,7 @@ from assistant.models import ResolvedModel, SpeechModelFiles, resolve_llm, resol
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
 from assistant.scheduler import Scheduler, Timer
-from assistant.speech.stt import Transcriber
+from assistant.speech.stt import SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
 from assistant.speech.vad import SileroVad
 from assistant.speech.wake import WakeWordDetector
@@ -41,6 +41,23 @@ class Core:
     dialogue: Dialogue
     planner: LazyPlanner | None
     """Loaded on first use (`ask`) or at start (`run`, so the first request is fast)."""
+
+    def speech_hints(self) -> SpeechHints:
+        """What speech-to-text should expect now: the configured prompt and the live names."""
+        prompt = self.config.stt.prompt
+        if prompt == "auto":
+            prompt = speech_prompt(self.dialogue.router.matcher.declared_examples())
+        return SpeechHints(prompt, self.registry.vocabulary())
+
+
+def speech_prompt(sentences: list[str], limit: int = 12) -> str:
+    """Example requests written as a transcript would be ("What time is it?"), one per tool first."""
+    def written(text: str) -> str:
+        text = text.strip()
+        ask = text.split()[0].lower() in {"what", "what's", "how", "when", "where", "which", "who", "is", "are", "could", "can", "do"}
+        return text[:1].upper() + text[1:] + ("?" if ask else ".")
+
+    return " ".join(written(t) for t in sentences[:limit])
 
 
 def build_core(config: Config, data_dir: Path, bus: Bus) -> Core:

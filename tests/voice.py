@@ -14,7 +14,7 @@ from assistant.bus import Bus
 from assistant.config import Config
 from assistant.pipeline import VoiceLoop
 from assistant.reply import ReplySpeaker
-from assistant.runtime import SpeechModels, build_core, timer_ringer
+from assistant.runtime import Core, SpeechModels, build_core, timer_ringer
 from tests import speech_fixtures as sf
 from tests.conftest import Recorder
 
@@ -26,25 +26,39 @@ class VoiceRun:
     rate: int
 
 
+def voice_loop(core: Core, models: SpeechModels) -> VoiceLoop:
+    """The assistant's voice loop around `core`, with the wake word detector fresh."""
+    models.wake.reset()
+    return VoiceLoop(core.bus, models.wake, models.vad, core.config.vad, models.transcriber, core.dialogue,
+                     ReplySpeaker(core.bus, models.synthesizer), core.speech_hints)
+
+
+async def play(loop: VoiceLoop, pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path,
+               realtime: bool = False) -> WavSink:
+    """Feed `pcm` through `loop` as a WAV file; returns the closed sink holding the replies."""
+    source = WavFileSource(sf.save(tmp / "in.wav", pcm), config.audio.block_s, realtime=realtime)
+    sink = WavSink(tmp / "out.wav", models.synthesizer.rate)
+    try:
+        await loop.run(source, sink)
+    finally:
+        sink.close()
+    return sink
+
+
 def run_voice(pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path, realtime: bool = False,
               ring_timers: bool = False) -> VoiceRun:
     bus = Bus()
     recorder = Recorder(bus)
     core = build_core(config, tmp / "data", bus)
-    models.wake.reset()
-    loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
-                     ReplySpeaker(bus, models.synthesizer), core.registry.vocabulary)
-    source = WavFileSource(sf.save(tmp / "in.wav", pcm), config.audio.block_s, realtime=realtime)
-    sink = WavSink(tmp / "out.wav", models.synthesizer.rate)
+    loop = voice_loop(core, models)
 
-    async def scenario() -> None:
+    async def scenario() -> WavSink:
         if ring_timers:
             core.scheduler.start(timer_ringer(core, loop.announce))
         try:
-            await loop.run(source, sink)
+            return await play(loop, pcm, models, config, tmp, realtime)
         finally:
             await core.scheduler.stop()
 
-    asyncio.run(scenario())
-    sink.close()
+    sink = asyncio.run(scenario())
     return VoiceRun(recorder, sink.render(), sink.rate)

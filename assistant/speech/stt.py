@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from assistant.config import SttConfig
 from assistant.errors import TranscribeError
 from assistant.models import ResolvedModel
+
+
+@dataclass(frozen=True)
+class SpeechHints:
+    """What the decoder should expect. Whisper follows a prompt of whole sentences much better than
+    a list of words: on 240 rendered commands tiny.en heard 51 % exactly with the live names as
+    hotwords, 75 % with sentences the skills declare as the prompt and beam 2 (scripts/bench)."""
+
+    prompt: str = ""
+    """Sentences like the ones people say to the assistant."""
+    hotwords: list[str] = field(default_factory=list)
+    """Names that matter now (live timer names)."""
 
 
 class Transcriber:
@@ -22,18 +36,21 @@ class Transcriber:
         except Exception as e:
             raise TranscribeError(f"speech-to-text model {model.path} could not be loaded: {e}") from e
 
-    def transcribe(self, pcm: np.ndarray, hotwords: list[str] | None = None) -> str:
-        """int16 16 kHz mono → text. `hotwords` bias the decoder towards names the skills know."""
+    def transcribe(self, pcm: np.ndarray, hints: SpeechHints | None = None) -> str:
+        """int16 16 kHz mono → text, the decoder biased by `hints`."""
         audio = pcm.astype(np.float32) / 32768.0
+        hints = hints or SpeechHints()
         try:
             segments, _ = self._model.transcribe(
                 audio,
                 language=self.config.language if self.config.language else None,
                 beam_size=self.config.beam_size,
+                temperature=self.config.temperature,
                 without_timestamps=True,
                 condition_on_previous_text=False,
                 vad_filter=False,
-                hotwords=" ".join(hotwords) if hotwords else None,
+                initial_prompt=hints.prompt or None,
+                hotwords=" ".join(hints.hotwords) if hints.hotwords else None,
             )
             return " ".join(s.text.strip() for s in segments).strip()
         except Exception as e:

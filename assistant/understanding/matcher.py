@@ -146,6 +146,14 @@ class TemplateMatcher:
             borrowed = self._borrowed.get(intent)
             yield (borrowed.tool if borrowed else intent), sentence
 
+    def declared_examples(self) -> list[str]:
+        """The skills' own example sentences, the first of every tool before the second of any."""
+        by_tool: dict[str, list[str]] = {}
+        for tool, text in self._declared_examples:
+            by_tool.setdefault(tool, []).append(text)
+        rounds = max((len(v) for v in by_tool.values()), default=0)
+        return [texts[i] for i in range(rounds) for texts in by_tool.values() if i < len(texts)]
+
     def examples(self, seed: int = 7) -> list[ToolCall]:
         """Worked examples for the planner's prompt, made by the templates themselves so they can never
         disagree with them: each skill's `examples:` sentences, and for a tool without any, a sampled

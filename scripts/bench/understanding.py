@@ -29,18 +29,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from assistant.audio.sinks import WavSink  # noqa: E402
-from assistant.audio.sources import WavFileSource  # noqa: E402
 from assistant.bus import Bus  # noqa: E402
 from assistant.config import load_config  # noqa: E402
 from assistant.errors import AssistantError  # noqa: E402
-from assistant.pipeline import VoiceLoop  # noqa: E402
 from assistant.plugins.api import ToolCall  # noqa: E402
-from assistant.reply import ReplySpeaker  # noqa: E402
 from assistant.runtime import Core, build_core, load_speech_models  # noqa: E402
 from assistant.understanding.prompt import PlanContext  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402
 from tests.conftest import Recorder  # noqa: E402
+from tests.voice import play, voice_loop  # noqa: E402
 
 COMMANDS = Path(__file__).with_name("understanding_commands.yaml")
 VOICES = ("piper", *sf.ESPEAK_VOICES)
@@ -135,10 +132,23 @@ def _reset_timers(core: Core, names: list[str]) -> None:
         core.scheduler.add_timer(3600, name)
 
 
-async def speech_bench(core: Core, bus: Bus, commands: list[Any], live: dict[str, list[str]], n: int, tmp: Path) -> list[tuple[str, Outcome]]:
-    config = core.config
-    models = await load_speech_models(config)
-    recorder = Recorder(bus)
+async def speech_bench(core: Core, commands: list[Any], live: dict[str, list[str]], n: int, tmp: Path) -> list[tuple[str, Outcome]]:
+    """(voice label, outcome) per spoken request; an outcome's seconds are the router's, from the
+    transcript to the tool call."""
+    models = await load_speech_models(core.config)
+    recorder = Recorder(core.bus)
+    router = core.dialogue.router
+    route = router.route
+    routed: list[float] = []
+
+    async def timed_route(*args: Any, **kwargs: Any) -> ToolCall | None:
+        start = time.perf_counter()
+        try:
+            return await route(*args, **kwargs)
+        finally:
+            routed.append(time.perf_counter() - start)
+
+    router.route = timed_route  # type: ignore[method-assign]
     step = max(1, len(commands) // max(1, n // len(VOICES)))
     chosen = commands[::step][: max(1, n // len(VOICES))]
     out = []
@@ -147,24 +157,19 @@ async def speech_bench(core: Core, bus: Bus, commands: list[Any], live: dict[str
             _reset_timers(core, live.get("timer_name", []))
             core.dialogue.forget()
             pcm = sf.command(text, voice)
-            if (i * len(VOICES) + j) % 3 == 0:
+            noisy = (i * len(VOICES) + j) % 3 == 0
+            if noisy:
                 pcm = sf.with_noise(pcm, 10.0, seed=i * 7 + j)
-                label = f"{voice}+noise"
-            else:
-                label = voice
             recorder.events.clear()
-            models.wake.reset()
-            loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
-                             ReplySpeaker(bus, models.synthesizer), core.registry.vocabulary)
-            source = WavFileSource(sf.save(tmp / "in.wav", pcm), config.audio.block_s)
-            sink = WavSink(tmp / "out.wav", models.synthesizer.rate)
-            await loop.run(source, sink)
-            sink.close()
+            routed.clear()
+            await play(voice_loop(core, models), pcm, models, core.config, tmp)
             intents = recorder.of("intent")
             heard = [e.text for e in recorder.of("transcript")]  # type: ignore[attr-defined]
             got = (intents[0].tool, dict(intents[0].args)) if intents else ("none", {})  # type: ignore[attr-defined]
-            source_path = intents[0].source if intents else "none"  # type: ignore[attr-defined]
-            out.append((label, Outcome(f"{text} | heard {heard}", (tool, args or {}), got, source_path, 0.0)))
+            path = intents[0].source if intents else "none"  # type: ignore[attr-defined]
+            out.append((voice + (" + noise" if noisy else ""),
+                        Outcome(f"{text} | heard {heard}", (tool, args or {}), got, path, routed[0] if routed else 0.0)))
+    router.route = route  # type: ignore[method-assign]
     return out
 
 
@@ -209,11 +214,11 @@ async def main() -> None:
                 if not o.right:
                     print(f"  WRONG [{o.path}] {o.text!r}: expected {o.expected}, got {o.got}")
         if args.speech:
-            spoken = await speech_bench(core, bus, commands, live, args.speech, tmp)
+            spoken = await speech_bench(core, commands, live, args.speech, tmp)
             _report(f"SPEECH through the voice loop: {len(spoken)} requests ({', '.join(VOICES)}; every third with noise)",
                     [o for _, o in spoken])
-            for voice in sorted({v.split('+')[0] for v, _ in spoken}):
-                part = [o for v, o in spoken if v.split('+')[0] == voice]
+            for voice in VOICES:
+                part = [o for v, o in spoken if v.removesuffix(" + noise") == voice]
                 print(f"  {voice:10s} {_accuracy(part)}")
             if args.show_wrong:
                 for voice, o in spoken:

@@ -122,7 +122,7 @@ async def _run(args: argparse.Namespace) -> int:
     from assistant.audio.sources import MicrophoneSource, WavFileSource
     from assistant.pipeline import VoiceLoop
     from assistant.reply import ReplySpeaker
-    from assistant.runtime import build_core, load_speech_models, timer_ringer
+    from assistant.runtime import build_core, load_speech_models, ringer
 
     config = _config(args)
     # Open the audio first: a bad file or a missing sound card fails before minutes of model loading.
@@ -144,7 +144,7 @@ async def _run(args: argparse.Namespace) -> int:
             await planner_ready
         loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
                          ReplySpeaker(bus, models.synthesizer), core.speech_hints)
-        core.scheduler.start(timer_ringer(core, loop.announce))
+        core.scheduler.start(ringer(core, loop.announce))
         if not args.audio_in:
             _say(args, f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
         try:

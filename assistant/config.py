@@ -93,6 +93,17 @@ class PlannerConfig:
 
 
 @dataclass(frozen=True)
+class SchedulerConfig:
+    timezone: str | None = None
+    """IANA name (Europe/Berlin); None: the machine's."""
+    ring_repeat_s: float = 20.0
+    ring_limit_s: float = 600.0
+    snooze_s: float = 540.0
+    grace_s: float = 3600.0
+    """Alarms and reminders missed by less than this while the assistant was off are announced."""
+
+
+@dataclass(frozen=True)
 class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -103,6 +114,7 @@ class Config:
     skills: SkillsConfig = field(default_factory=SkillsConfig)
     understanding: UnderstandingConfig = field(default_factory=UnderstandingConfig)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

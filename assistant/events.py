@@ -181,6 +181,20 @@ class TimerDone(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Due(Event):
+    type: ClassVar[str] = "due"
+    kind: str
+    """"timer", "alarm" or "reminder"."""
+    item_id: str
+    reason: str
+    """"ring" (due now) or "missed" (came due while the assistant was off)."""
+    repeat: int = 0
+    """0 for the first ring, then 1, 2 … while nobody says stop."""
+    text: str = ""
+    """What the assistant says about it."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Error(Event):
     type: ClassVar[str] = "error"
     code: str

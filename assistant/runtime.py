@@ -10,14 +10,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.bus import Bus
+from assistant.clock import Clock
 from assistant.config import Config
 from assistant.dialogue import Dialogue
+from assistant.errors import SkillError
+from assistant.events import Due as DueEvent
 from assistant.events import TimerDone
 from assistant.calls import CallLog
 from assistant.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
-from assistant.scheduler import Scheduler, Timer
+from assistant.scheduler import Due, Scheduler, Timer
 from assistant.speech.stt import SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
 from assistant.speech.vad import SileroVad
@@ -60,9 +63,10 @@ def speech_prompt(sentences: list[str], limit: int = 12) -> str:
     return " ".join(written(t) for t in sentences[:limit])
 
 
-def build_core(config: Config, data_dir: Path, bus: Bus) -> Core:
+def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = None) -> Core:
+    """`clock`: the wall clock the scheduler goes by (tests and benchmarks move a ManualClock)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    scheduler = Scheduler(data_dir)
+    scheduler = Scheduler(data_dir, config.scheduler, clock)
 
     def context_for(cls: type[Skill]) -> SkillContext:
         granted = cls.permissions
@@ -134,19 +138,24 @@ async def load_speech_models(config: Config) -> SpeechModels:
     return SpeechModels(wake, vad, stt, tts)
 
 
-def timer_ringer(core: Core, announce: Callable[[str], Awaitable[None]]) -> Callable[[Timer], Awaitable[None]]:
-    """The scheduler's callback: publish timer_done and have the voice loop speak it."""
+def ringer(core: Core, announce: Callable[[str], Awaitable[None]]) -> Callable[[Due], Awaitable[None]]:
+    """The scheduler's callback: publish what came due and have the voice loop say it, with the
+    ring sound first. The skill that owns the kind of item words it."""
 
-    async def ring(timer: Timer) -> None:
-        core.bus.publish(TimerDone(timer_id=timer.id, name=timer.name, duration_s=timer.duration_s))
-        await announce(timer_announcement(core, timer))
+    async def ring(due: Due) -> None:
+        text = due_speech(core, due)
+        item = due.item
+        if isinstance(item, Timer) and due.repeat == 0:
+            core.bus.publish(TimerDone(timer_id=item.id, name=item.name, duration_s=item.duration_s))
+        core.bus.publish(DueEvent(kind=due.kind, item_id=item.id, reason=due.reason, repeat=due.repeat, text=text))
+        await announce(text)
 
     return ring
 
 
-def timer_announcement(core: Core, timer: Timer) -> str:
-    """What to say when a timer rings: the timer skill knows how people name its timers."""
-    from skills.timer.skill import TimerSkill
-
-    skill = core.registry.skill("timer")
-    return skill.done_speech(timer) if isinstance(skill, TimerSkill) else "Your timer is done."
+def due_speech(core: Core, due: Due) -> str:
+    try:
+        text = core.registry.skill(due.kind).due_speech(due)
+    except SkillError:
+        text = None
+    return text or f"Your {due.kind} is due."

@@ -1,59 +1,113 @@
-"""Crash-safe JSON documents in the data directory: temp file, fsync, atomic rename, schema version."""
+"""TinyDB files in the data directory, written crash-safely, with a schema version.
+
+Every write goes to a temporary file that is fsynced and then renamed over the old one (and the
+directory fsynced), so after a crash or power cut the file holds either the state before a write or
+the state after it, never half of one: what a call acknowledged is on disk. Reads are served from
+memory: TinyDB reads the whole file for every query, which at 10,000 items would cost milliseconds
+per lookup.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tinydb import TinyDB
+from tinydb.storages import Storage
+
 from assistant.errors import AssistantError
+
+META_TABLE = "_meta"
 
 
 class StoreError(AssistantError):
     code = "store"
 
 
-class JsonDocument:
-    """One JSON file holding one versioned document. A reader never sees a half-written file."""
+class SafeJSONStorage(Storage):
+    """TinyDB storage: the whole database as one JSON file, replaced atomically on every write."""
 
-    def __init__(self, path: Path, schema: int) -> None:
-        self.path = path
-        self.schema = schema
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._cache: dict[str, Any] | None = None
 
-    def load(self, default: Any) -> Any:
-        try:
-            raw = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return default
-        try:
-            doc = json.loads(raw)
-        except json.JSONDecodeError as e:
-            # Keep the damaged file for the person to inspect; never overwrite it silently.
-            raise StoreError(
-                f"{self.path} is damaged ({e.msg}); move it aside to start fresh, nothing was changed"
-            ) from e
-        version = doc.get("schema") if isinstance(doc, dict) else None
-        if version != self.schema:
-            raise StoreError(f"{self.path} has schema {version!r}, this version reads schema {self.schema}")
-        return doc.get("data", default)
+    def read(self) -> dict[str, Any] | None:
+        if self._cache is None:
+            try:
+                raw = self.path.read_text(encoding="utf-8")
+            except FileNotFoundError:
+                return None
+            try:
+                data = json.loads(raw)
+            except json.JSONDecodeError as e:
+                # Keep the damaged file for the person to inspect; never overwrite it silently.
+                raise StoreError(f"{self.path} is damaged ({e.msg}); move it aside to start fresh, "
+                                 "nothing was changed") from e
+            if not isinstance(data, dict):
+                raise StoreError(f"{self.path} is not a database file; move it aside to start fresh")
+            self._cache = data
+        return self._cache
 
-    def save(self, data: Any) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", dir=self.path.parent)
+    def write(self, data: dict[str, Any]) -> None:
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump({"schema": self.schema, "data": data}, f, indent=1, sort_keys=True)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+            atomic_write(self.path, json.dumps(data, separators=(",", ":"), sort_keys=True))
+        except OSError as e:
+            self._cache = None  # memory may now be ahead of the disk: read the disk again
+            raise StoreError(f"cannot save {self.path}: {e.strerror or e}") from e
+        self._cache = data
+
+    def close(self) -> None:
+        self._cache = None
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Temp file, fsync, rename over `path`, fsync the directory."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+Migration = Callable[[TinyDB], None]
+
+
+def open_db(path: Path, schema: int, migrations: dict[int, Migration] | None = None) -> TinyDB:
+    """The TinyDB at `path` at `schema`, created if missing. An older file is brought up to date by
+    `migrations[v]` (from v to v + 1); a newer one is refused, so an old version never damages it."""
+    db = TinyDB(path, storage=SafeJSONStorage)
+    meta = db.table(META_TABLE)
+    found = meta.get(doc_id=1)
+    if found is None:
+        meta.insert({"schema": schema})
+        return db
+    version = found.get("schema") if isinstance(found, dict) else None
+    if not isinstance(version, int) or version > schema:
+        db.close()
+        raise StoreError(f"{path} has schema {version!r}, newer than this version reads ({schema}); "
+                         "update the assistant or move the file aside")
+    while version < schema:
+        step = (migrations or {}).get(version)
+        if step is None:
+            db.close()
+            raise StoreError(f"{path} has schema {version}, and no migration to {schema} exists")
+        step(db)
+        version += 1
+        meta.update({"schema": version}, doc_ids=[1])
+    return db

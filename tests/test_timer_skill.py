@@ -10,7 +10,9 @@ import pytest
 from assistant.bus import Bus
 from assistant.config import load_config
 from assistant.runtime import build_core
-from assistant.scheduler import Scheduler
+from assistant.clock import ManualClock
+from assistant.config import SchedulerConfig
+from assistant.scheduler import Due, Scheduler
 from tests.conftest import TEMPLATES_ONLY, Recorder
 
 
@@ -39,8 +41,20 @@ def test_timers_survive_a_restart(data_dir: Path) -> None:
     ask(core, "set a pasta timer for ten minutes")
     again, _ = make(data_dir)
     assert "left on your pasta timer" in ask(again, "how much time is left on the pasta timer")
-    saved = json.loads((data_dir / "timers.json").read_text())
-    assert saved["schema"] == 1 and saved["data"][0]["name"] == "pasta"
+    saved = json.loads((data_dir / "scheduler.json").read_text())
+    assert saved["_meta"]["1"]["schema"] == 1
+    assert [t["name"] for t in saved["timer"].values()] == ["pasta"]
+
+
+def test_timers_of_the_first_version_are_imported(data_dir: Path) -> None:
+    data_dir.mkdir(parents=True)
+    started = time.time()
+    (data_dir / "timers.json").write_text(json.dumps(
+        {"schema": 1, "data": [{"id": "ab12cd34", "name": "tea", "duration_s": 600.0, "started_at": started}]}))
+    (timer,) = Scheduler(data_dir).timers()
+    assert (timer.id, timer.name, timer.due_at) == ("ab12cd34", "tea", started + 600)
+    assert not (data_dir / "timers.json").exists() and (data_dir / "timers.json.imported").exists()
+    assert [t.id for t in Scheduler(data_dir).timers()] == ["ab12cd34"], "imported once, kept on disk"
 
 
 def test_which_timer_when_several(data_dir: Path) -> None:
@@ -60,56 +74,111 @@ def test_unknown_request_is_honest_and_does_nothing(data_dir: Path) -> None:
     assert not (data_dir / "timers.json").exists()
 
 
-def test_damaged_timer_file_is_kept_and_reported(data_dir: Path) -> None:
+def test_damaged_scheduler_file_is_kept_and_reported(data_dir: Path) -> None:
     data_dir.mkdir(parents=True)
-    (data_dir / "timers.json").write_text("{not json")
+    (data_dir / "scheduler.json").write_text("{not json")
     from assistant.store import StoreError
 
     with pytest.raises(StoreError, match="damaged"):
         make(data_dir)
-    assert (data_dir / "timers.json").read_text() == "{not json"
+    assert (data_dir / "scheduler.json").read_text() == "{not json"
 
 
-def test_a_due_timer_rings(data_dir: Path) -> None:
-    async def scenario() -> list[str]:
+def test_pause_resume_and_add_time(data_dir: Path) -> None:
+    clock = ManualClock()
+    core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus(), clock)
+    ask(core, "set a pasta timer for ten minutes")
+    asyncio.run(clock.advance(120))
+    assert ask(core, "pause the pasta timer") == "Paused your pasta timer, 8 minutes left."
+    asyncio.run(clock.advance(600))
+    assert ask(core, "how much time is left") == "There's 8 minutes left on your pasta timer (paused)."
+    assert ask(core, "resume the timer") == "Resumed your pasta timer, 8 minutes left."
+    assert ask(core, "add 5 minutes to the pasta timer") == "Added 5 minutes. Pasta timer: 13 minutes left."
+    asyncio.run(clock.advance(60))
+    assert ask(core, "make it 20 minutes instead").startswith("Pasta timer changed to 20 minutes")
+
+
+def test_a_due_timer_rings_on_time_and_repeats_until_stopped(data_dir: Path) -> None:
+    async def scenario() -> None:
+        clock = ManualClock()
+        scheduler = Scheduler(data_dir, SchedulerConfig(ring_repeat_s=20, ring_limit_s=600), clock)
+        rung: list[tuple[float, int]] = []
+
+        async def on_due(due: Due) -> None:
+            rung.append((clock.now(), due.repeat))
+
+        scheduler.start(on_due)
+        timer = scheduler.add_timer(300, "tea")
+        await clock.advance(299)
+        assert rung == []
+        await clock.advance(1)
+        assert rung == [(timer.due_at, 0)]
+        await clock.advance(45)
+        assert [r for _, r in rung] == [0, 1, 2]
+        assert Scheduler(data_dir, clock=clock).timers()[0].ringing_since == timer.due_at, "ringing is on disk"
+        scheduler.stop_ringing(timer.id)
+        await clock.advance(100)
+        assert len(rung) == 3 and scheduler.timers() == []
+        await scheduler.stop()
+
+    asyncio.run(scenario())
+
+
+def test_nobody_stopping_a_timer_ends_its_ringing_at_the_limit(data_dir: Path) -> None:
+    async def scenario() -> int:
+        clock = ManualClock()
+        scheduler = Scheduler(data_dir, SchedulerConfig(ring_repeat_s=20, ring_limit_s=120), clock)
+        rung: list[Due] = []
+
+        async def on_due(due: Due) -> None:
+            rung.append(due)
+
+        scheduler.start(on_due)
+        scheduler.add_timer(10)
+        await clock.advance(1000)
+        await scheduler.stop()
+        assert scheduler.timers() == []
+        return len(rung)
+
+    assert asyncio.run(scenario()) == 6  # at 10 s, then every 20 s until 120 s have passed
+
+
+def test_a_timer_due_while_off_rings_at_start(data_dir: Path) -> None:
+    clock = ManualClock()
+    Scheduler(data_dir, clock=clock).add_timer(60, "eggs")
+
+    async def scenario() -> list[str | None]:
+        await clock.advance(3600)
+        scheduler = Scheduler(data_dir, clock=clock)
+        rung: list[str | None] = []
+
+        async def on_due(due: Due) -> None:
+            rung.append(due.item.name)  # type: ignore[union-attr]
+
+        scheduler.start(on_due)
+        await clock.advance(0)
+        await scheduler.stop()
+        return rung
+
+    assert asyncio.run(scenario()) == ["eggs"]
+
+
+def test_the_real_clock_rings_a_timer(data_dir: Path) -> None:
+    async def scenario() -> float:
         scheduler = Scheduler(data_dir)
-        rung: list[str] = []
         done = asyncio.Event()
 
-        async def on_due(timer) -> None:  # type: ignore[no-untyped-def]
-            rung.append(timer.name)
+        async def on_due(due: Due) -> None:
             done.set()
 
         scheduler.start(on_due)
         started = time.monotonic()
         scheduler.add_timer(0.3, "tea")
         await asyncio.wait_for(done.wait(), 5)
-        assert 0.25 < time.monotonic() - started < 1.5
         await scheduler.stop()
-        assert scheduler.timers() == []
-        assert Scheduler(data_dir).timers() == [], "a rung timer is gone from disk too"
-        return rung
+        return time.monotonic() - started
 
-    assert asyncio.run(scenario()) == ["tea"]
-
-
-def test_a_timer_due_while_off_rings_at_start(data_dir: Path) -> None:
-    Scheduler(data_dir).add_timer(0.01, "eggs")
-    time.sleep(0.05)
-
-    async def scenario() -> list[str]:
-        scheduler = Scheduler(data_dir)
-        rung: list[str] = []
-
-        async def on_due(timer) -> None:  # type: ignore[no-untyped-def]
-            rung.append(timer.name)
-
-        scheduler.start(on_due)
-        await asyncio.sleep(0.2)
-        await scheduler.stop()
-        return rung
-
-    assert asyncio.run(scenario()) == ["eggs"]
+    assert 0.25 < asyncio.run(scenario()) < 1.0
 
 
 def test_spoken_time() -> None:

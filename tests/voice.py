@@ -14,7 +14,7 @@ from assistant.bus import Bus
 from assistant.config import Config
 from assistant.pipeline import VoiceLoop
 from assistant.reply import ReplySpeaker
-from assistant.runtime import Core, SpeechModels, build_core, timer_ringer
+from assistant.runtime import Core, SpeechModels, build_core, ringer
 from tests import speech_fixtures as sf
 from tests.conftest import Recorder
 
@@ -54,7 +54,7 @@ def run_voice(pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path, 
 
     async def scenario() -> WavSink:
         if ring_timers:
-            core.scheduler.start(timer_ringer(core, loop.announce))
+            core.scheduler.start(ringer(core, loop.announce))
         try:
             return await play(loop, pcm, models, config, tmp, realtime)
         finally:

@@ -347,6 +347,10 @@ class Skill:
         """Words speech-to-text should expect (names of timers, devices, albums …)."""
         return []
 
+    def due_speech(self, due: Any) -> str | None:
+        """What to say when one of this skill's scheduled items comes due (a `scheduler.Due`)."""
+        return None
+
     def tools(self) -> list[ToolSpec]:
         return [
             tool_spec(self.name, getattr(self, n))

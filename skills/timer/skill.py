@@ -1,4 +1,5 @@
-"""Kitchen timers: start with a duration (and maybe a name), ask what is left, cancel."""
+"""Kitchen timers: start with a duration (and maybe a name), pause, resume, add time, ask what is
+left, cancel; a done timer rings until someone says stop."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated
 
 from assistant.errors import SkillError
 from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, tool
-from assistant.scheduler import Scheduler, Timer
+from assistant.scheduler import Due, Scheduler, Timer
 
 
 def spoken_duration(seconds: float) -> str:
@@ -79,12 +80,20 @@ class TimerSkill(Skill):
             timers = [t for t in timers if int(round(t.duration_s)) == size]
         return timers
 
+    def _one(self, name: str | None) -> tuple[list[Timer], ToolResult | None]:
+        """The one timer a request means, or the reply saying why there is none."""
+        timers = self._the_one(name)
+        if not timers:
+            return [], ToolResult(self._not_found(), {"timer_id": None}, ok=False)
+        return timers, None
+
     def _the_one(self, name: str | None) -> list[Timer]:
         """The timer a follow-up means: the named one, else the only one, else the newest."""
         timers = self._select(name, None, None, None)
         if name or len(timers) <= 1:
             return timers
-        return [max(timers, key=lambda t: t.started_at)]
+        ringing = [t for t in timers if t.ringing_since is not None]
+        return ringing[:1] or [max(timers, key=lambda t: t.started_at)]
 
     def _not_found(self) -> str:
         return "There's no timer running." if not self.scheduler.timers() else "I can't find that timer."
@@ -119,7 +128,7 @@ class TimerSkill(Skill):
         if timer is None:
             return ToolResult(self._not_found(), {"changed": []}, ok=False)
         what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
-        left = timer.remaining()
+        left = timer.remaining(self.scheduler.now())
         if left <= 0:
             return ToolResult(f"{what} changed to {spoken_duration(total)}; that time has already passed.",
                               {"changed": [timer.id], "duration_s": total, "remaining_s": 0.0})
@@ -132,14 +141,26 @@ class TimerSkill(Skill):
         timers = self._select(name, hours, minutes, seconds)
         if not timers:
             return ToolResult(self._not_found(), {"timers": []}, ok=not self.scheduler.timers())
-        parts = [f"{spoken_duration(t.remaining())} left on your {timer_label(t)}" for t in timers]
-        text = "There's " + "; and ".join(parts) + "."
-        return ToolResult(text, {"timers": [{"timer_id": t.id, "name": t.name, "remaining_s": round(t.remaining(), 1)} for t in timers]})
+        now = self.scheduler.now()
+
+        def state(t: Timer) -> str:
+            if t.ringing_since is not None:
+                return f"your {timer_label(t)} is done"
+            paused = " (paused)" if t.paused else ""
+            return f"{spoken_duration(t.remaining(now))} left on your {timer_label(t)}{paused}"
+
+        text = "; and ".join(state(t) for t in timers)
+        text = ("There's " + text if not text.startswith("your") else text[0].upper() + text[1:]) + "."
+        return ToolResult(text, {"timers": [{"timer_id": t.id, "name": t.name, "remaining_s": round(t.remaining(now), 1),
+                                             "paused": t.paused, "ringing": t.ringing_since is not None} for t in timers]})
 
     @tool
     def cancel(self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None) -> ToolResult:
-        """Cancel one timer, chosen by its name or duration."""
+        """Cancel one timer, chosen by its name or duration (a ringing one when none is named)."""
         timers = self._select(name, hours, minutes, seconds)
+        ringing = [t for t in timers if t.ringing_since is not None]
+        if len(timers) > 1 and ringing and not (name or hours or minutes or seconds):
+            timers = ringing[:1]
         if not timers:
             return ToolResult(self._not_found(), {"cancelled": []}, ok=False)
         if len(timers) > 1:
@@ -147,6 +168,50 @@ class TimerSkill(Skill):
             return ToolResult(f"You have a {labels}. Which one should I cancel?", {"cancelled": [], "ambiguous": [t.id for t in timers]}, ok=False)
         self.scheduler.cancel(timers[0].id)
         return ToolResult(f"Your {timer_label(timers[0])} is cancelled.", {"cancelled": [timers[0].id]})
+
+    @tool(require_any=("hours", "minutes", "seconds"), ask="How much time should I add?")
+    def extend(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
+               name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
+        """Add time to a running timer, e.g. "add five minutes to the pasta timer", "five more minutes"."""
+        timers, missing = self._one(name)
+        if missing:
+            return missing
+        add = (hours or 0) * 3600 + (minutes or 0) * 60 + (seconds or 0)
+        timer = self.scheduler.extend(timers[0].id, add)
+        if timer is None:
+            return ToolResult(self._not_found(), {"timer_id": None}, ok=False)
+        what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
+        left = timer.remaining(self.scheduler.now())
+        return ToolResult(f"Added {spoken_duration(add)}. {what}: {spoken_duration(left)} left.",
+                          {"timer_id": timer.id, "remaining_s": round(left, 1)})
+
+    @tool
+    def pause(self, name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
+        """Pause a running timer."""
+        timers, missing = self._one(name)
+        if missing:
+            return missing
+        timer = self.scheduler.pause(timers[0].id)
+        if timer is None or not timer.paused:
+            return ToolResult("That timer is already done.", {"timer_id": timers[0].id}, ok=False)
+        return ToolResult(f"Paused your {timer_label(timer)}, {spoken_duration(timer.remaining(0))} left.",
+                          {"timer_id": timer.id, "remaining_s": round(timer.remaining(0), 1)})
+
+    @tool
+    def resume(self, name: Annotated[str | None, "name of a paused timer"] = None) -> ToolResult:
+        """Resume a paused timer."""
+        timers, missing = self._one(name)
+        if missing:
+            return missing
+        was_paused = timers[0].paused
+        timer = self.scheduler.resume(timers[0].id)
+        if timer is None:
+            return ToolResult(self._not_found(), {"timer_id": None}, ok=False)
+        left = timer.remaining(self.scheduler.now())
+        if not was_paused:
+            return ToolResult(f"Your {timer_label(timer)} is running, {spoken_duration(left)} left.", {"timer_id": timer.id})
+        return ToolResult(f"Resumed your {timer_label(timer)}, {spoken_duration(left)} left.",
+                          {"timer_id": timer.id, "remaining_s": round(left, 1)})
 
     @tool(risky=True, confirm="Cancel all your timers?")
     def clear_all(self) -> ToolResult:
@@ -158,5 +223,7 @@ class TimerSkill(Skill):
             return ToolResult("There's no timer running.", {"cancelled": []})
         return ToolResult(f"Cancelled {len(timers)} timer{'s' if len(timers) > 1 else ''}.", {"cancelled": [t.id for t in timers]})
 
-    def done_speech(self, timer: Timer) -> str:
-        return f"Your {timer_label(timer)} is done."
+    def due_speech(self, due: Due) -> str | None:
+        if not isinstance(due.item, Timer):
+            return None
+        return f"Your {timer_label(due.item)} is done."

@@ -1,0 +1,135 @@
+"""Alarms: one-off ("tomorrow at half past six") or repeating ("weekdays at seven"); list, delete,
+snooze, and stop whatever is ringing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, tool
+from assistant.scheduler import Alarm, Due, Scheduler
+from assistant.spoken_time import TimeNotUnderstood, parse_when, spoken_clock
+
+When = Annotated[str, "when, as the person said it: 'tomorrow at 6:30', 'weekdays at seven', 'in 20 minutes'"]
+
+
+def spoken_moment(at: dt.datetime, now: dt.datetime) -> str:
+    """ "7 AM", "7 AM tomorrow", "9 AM on Sunday", "9 AM on December 3"."""
+    clock = spoken_clock(at.hour, at.minute)
+    days = (at.date() - now.date()).days
+    if days == 0:
+        return f"{clock} today" if at.hour >= 12 or now.hour >= 12 else clock
+    if days == 1:
+        return f"{clock} tomorrow"
+    if days < 7:
+        return f"{clock} on {at:%A}"
+    return f"{clock} on {at:%B} {at.day}"
+
+
+class AlarmSkill(Skill):
+    name = "alarm"
+    description = "Alarms at a time of day, once or repeating; snooze and stop."
+    permissions = frozenset({Permission.SCHEDULER})
+
+    def __init__(self, context: SkillContext) -> None:
+        super().__init__(context)
+        self.scheduler: Scheduler = context.scheduler
+
+    def _now(self) -> dt.datetime:
+        return self.scheduler.local(self.scheduler.now())
+
+    def describe(self, alarm: Alarm) -> str:
+        rule = alarm.recurrence
+        text = rule.describe() if rule else spoken_moment(self.scheduler.local(alarm.due_at), self._now())
+        return f"{text}{f' ({alarm.label})' if alarm.label else ''}"
+
+    @tool
+    def set(self, when: When, label: Annotated[str | None, "what the alarm is for"] = None) -> ToolResult:
+        """Set an alarm for a time of day, once ("tomorrow at 7") or repeating ("weekdays at seven")."""
+        now = self._now()
+        try:
+            parsed = parse_when(when, now, self.scheduler.zone)
+        except TimeNotUnderstood as e:
+            return ToolResult(f"I didn't get the time for the alarm: {e}. Say it like 'seven thirty tomorrow'.",
+                              {"error": "bad_time", "when": when}, ok=False)
+        first = parsed.first(now, self.scheduler.zone)
+        alarm = self.scheduler.add_alarm(first.timestamp(), label, parsed.recurrence)
+        if parsed.recurrence:
+            speech = f"Alarm set for {parsed.recurrence.describe()}, first at {spoken_moment(first, now)}."
+        else:
+            speech = f"Alarm set for {spoken_moment(first, now)}."
+        return ToolResult(speech, {"alarm_id": alarm.id, "at": first.isoformat(timespec="minutes"),
+                                   "repeats": parsed.recurrence.describe() if parsed.recurrence else None})
+
+    @tool
+    def list(self) -> ToolResult:
+        """Say which alarms are set."""
+        alarms = self.scheduler.alarms()
+        if not alarms:
+            return ToolResult("You have no alarms.", {"alarms": []})
+        parts = [self.describe(a) for a in alarms]
+        head = "You have an alarm" if len(parts) == 1 else f"You have {len(parts)} alarms"
+        return ToolResult(f"{head}: {'; '.join(parts)}.", {"alarms": [_alarm_data(a) for a in alarms]})
+
+    @tool
+    def delete(self, when: Annotated[str | None, "the time of the alarm to delete"] = None) -> ToolResult:
+        """Delete one alarm, chosen by its time when there are several."""
+        alarms = self.scheduler.alarms()
+        if when:
+            try:
+                parsed = parse_when(when, self._now(), self.scheduler.zone)
+            except TimeNotUnderstood:
+                parsed = None
+            if parsed is not None:
+                target = parsed.first(self._now(), self.scheduler.zone)
+                alarms = [a for a in alarms if _same_clock(self.scheduler.local(a.at), target)]
+        if not alarms:
+            return ToolResult("I can't find that alarm." if self.scheduler.alarms() else "You have no alarms.",
+                              {"deleted": []}, ok=False)
+        if len(alarms) > 1:
+            listed = " and ".join(self.describe(a) for a in alarms)
+            return ToolResult(f"You have alarms at {listed}. Which one should I delete?",
+                              {"deleted": [], "ambiguous": [a.id for a in alarms]}, ok=False)
+        self.scheduler.cancel(alarms[0].id)
+        return ToolResult(f"Deleted your alarm for {self.describe(alarms[0])}.", {"deleted": [alarms[0].id]})
+
+    @tool
+    def snooze(self, minutes: Annotated[int | None, Range(1, 60)] = None) -> ToolResult:
+        """Snooze the ringing alarm, for some minutes or the usual nine."""
+        ringing = [d.item for d in self.scheduler.ringing() if isinstance(d.item, Alarm)]
+        if not ringing:
+            return ToolResult("No alarm is ringing.", {"snoozed": []}, ok=False)
+        seconds = minutes * 60 if minutes else None
+        snoozed = [a for a in (self.scheduler.snooze(r.id, seconds) for r in ringing) if a is not None]
+        length = round((minutes * 60 if minutes else self.scheduler.config.snooze_s) / 60)
+        return ToolResult(f"Snoozed for {length} minute{'s' if length != 1 else ''}.", {"snoozed": [a.id for a in snoozed]})
+
+    @tool
+    def stop(self) -> ToolResult:
+        """Stop whatever is ringing now: an alarm, a done timer or a reminder."""
+        stopped = self.scheduler.stop_all_ringing()
+        if not stopped:
+            return ToolResult("Nothing is ringing.", {"stopped": []}, ok=False)
+        return ToolResult("Okay.", {"stopped": [s.id for s in stopped]})
+
+    def due_speech(self, due: Due) -> str | None:
+        alarm = due.item
+        if not isinstance(alarm, Alarm):
+            return None
+        at = self.scheduler.local(alarm.at)
+        label = f" {alarm.label}." if alarm.label else ""
+        if due.reason == "missed":
+            return f"While I was off, your alarm for {spoken_clock(at.hour, at.minute)} went unheard.{label}"
+        now = self._now()
+        return f"It's {spoken_clock(now.hour, now.minute)}. This is your alarm.{label}"
+
+
+def _same_clock(a: dt.datetime, b: dt.datetime) -> bool:
+    return (a.hour, a.minute) == (b.hour, b.minute)
+
+
+def _alarm_data(alarm: Alarm) -> dict[str, Any]:
+    rule = alarm.recurrence
+    return {"alarm_id": alarm.id, "at": alarm.due_at, "label": alarm.label,
+            "repeats": rule.describe() if rule else None, "ringing": alarm.ringing_since is not None}
+

@@ -1,0 +1,109 @@
+"""Reminders: a text and a time ("remind me to call mum at five"); the day's list; delete."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, tool
+from assistant.scheduler import Due, Reminder, Scheduler
+from assistant.spoken_time import WEEKDAYS, TimeNotUnderstood, parse_when, spoken_clock
+from skills.alarm.skill import spoken_moment
+
+
+class ReminderSkill(Skill):
+    name = "reminder"
+    description = "Reminders with a text and a time."
+    permissions = frozenset({Permission.SCHEDULER})
+
+    def __init__(self, context: SkillContext) -> None:
+        super().__init__(context)
+        self.scheduler: Scheduler = context.scheduler
+
+    def _now(self) -> dt.datetime:
+        return self.scheduler.local(self.scheduler.now())
+
+    @tool
+    def add(self, text: Annotated[str, "what to be reminded of, e.g. call mum"],
+            when: Annotated[str, "when, as the person said it: 'at 5 pm', 'tomorrow at nine', 'in an hour'"]) -> ToolResult:
+        """Remind the person of something at a time."""
+        now = self._now()
+        text, when = _split_day_words(_reminder_text(text), when)
+        try:
+            parsed = parse_when(when, now, self.scheduler.zone)
+        except TimeNotUnderstood as e:
+            return ToolResult(f"I didn't get when to remind you: {e}.", {"error": "bad_time", "when": when}, ok=False)
+        if parsed.recurrence is not None:
+            return ToolResult("I can only remind you once for now; a routine can repeat it.",
+                              {"error": "repeating"}, ok=False)
+        at = parsed.first(now, self.scheduler.zone)
+        reminder = self.scheduler.add_reminder(text, at.timestamp())
+        return ToolResult(f"I'll remind you to {text} at {spoken_moment(at, now)}.",
+                          {"reminder_id": reminder.id, "at": at.isoformat(timespec="minutes"), "text": text})
+
+    @tool
+    def list(self, day: Literal["today", "tomorrow"] | None = None) -> ToolResult:
+        """Say the reminders, all that are coming or those of one day."""
+        now = self._now()
+        wanted = None if day is None else now.date() + dt.timedelta(days=1 if day == "tomorrow" else 0)
+        reminders = [r for r in self.scheduler.reminders(include_done=wanted is not None)
+                     if wanted is None or self.scheduler.local(r.at).date() == wanted]
+        when = f" for {day}" if day else ""
+        if not reminders:
+            return ToolResult(f"You have no reminders{when}.", {"reminders": []})
+        parts = []
+        for r in reminders:
+            at = self.scheduler.local(r.at)
+            clock = spoken_clock(at.hour, at.minute) if wanted else spoken_moment(at, now)
+            parts.append(f"at {clock}, {r.text}{' (done)' if r.done_at else ''}")
+        head = "one reminder" if len(parts) == 1 else f"{len(parts)} reminders"
+        return ToolResult(f"You have {head}{when}: {'; '.join(parts)}.",
+                          {"reminders": [{"reminder_id": r.id, "text": r.text, "at": r.at, "done": r.done_at is not None}
+                                         for r in reminders]})
+
+    @tool
+    def delete(self, text: Annotated[str | None, "words of the reminder to delete"] = None) -> ToolResult:
+        """Delete a coming reminder, chosen by its words when there are several."""
+        reminders = self.scheduler.reminders()
+        if text:
+            words = set(text.lower().split())
+            reminders = [r for r in reminders if words & set(r.text.lower().split())]
+        if not reminders:
+            return ToolResult("I can't find that reminder.", {"deleted": []}, ok=False)
+        if len(reminders) > 1:
+            listed = " and ".join(f"'{r.text}'" for r in reminders)
+            return ToolResult(f"You have reminders {listed}. Which one should I delete?", {"deleted": []}, ok=False)
+        self.scheduler.cancel(reminders[0].id)
+        return ToolResult(f"Deleted the reminder to {reminders[0].text}.", {"deleted": [reminders[0].id]})
+
+    def due_speech(self, due: Due) -> str | None:
+        reminder = due.item
+        if not isinstance(reminder, Reminder):
+            return None
+        if due.reason == "missed":
+            at = self.scheduler.local(reminder.at)
+            return f"While I was off, you had a reminder at {spoken_clock(at.hour, at.minute)}: {reminder.text}."
+        return f"Reminder: {reminder.text}."
+
+
+def _reminder_text(text: str) -> str:
+    """ "to call mum" → "call mum"; the person's own words otherwise."""
+    text = text.strip().rstrip(".!?")
+    for lead in ("to ", "that i need to ", "that i have to ", "me to "):
+        if text.lower().startswith(lead):
+            text = text[len(lead):]
+    return text
+
+
+_DAY_WORDS = ("today", "tonight", "tomorrow", "this morning", "this afternoon", "this evening", "tomorrow morning",
+              "tomorrow evening", *(f"{lead}{d}" for lead in ("on ", "next ", "") for d in WEEKDAYS))
+
+
+def _split_day_words(text: str, when: str) -> tuple[str, str]:
+    """ "call mum tomorrow" + "9" → "call mum" + "tomorrow 9": a template's wildcard cannot tell
+    the day from the reminder's words."""
+    lowered = text.lower()
+    for words in sorted(_DAY_WORDS, key=len, reverse=True):
+        if lowered.endswith(" " + words):
+            return text[: -len(words) - 1].rstrip(), f"{words} {when}"
+    return text, when

@@ -240,15 +240,13 @@ def _spoken_clock(words: list[str]) -> tuple[int, int] | None:
     for k, (start, end, value) in enumerate(numbers):
         before = words[start - 1] if start else ""
         after = words[end] if end < len(words) else ""
+        joiner = words[end + 1] if after.startswith("minute") and end + 1 < len(words) else after
+        if joiner in ("past", "after") and k + 1 < len(numbers) and value < 60:
+            return numbers[k + 1][2] % 24, value  # "ten (minutes) past nine"
+        if joiner in ("to", "till", "before") and k + 1 < len(numbers) and value < 60:
+            return (numbers[k + 1][2] - 1) % 24, 60 - value  # "ten (minutes) to eight"
         if after.removesuffix("s") in _UNIT_SECONDS or after == "day":
             continue  # a duration or a count, not a clock time
-        if after in ("past", "after") or (after == "minutes" and end + 1 < len(words) and words[end + 1] in ("past", "to")):
-            nxt = [n for n in numbers[k + 1:]]
-            if nxt:
-                return nxt[0][2] % 24, value
-        if after in ("to", "till", "before") and k + 1 < len(numbers) and value < 60:
-            h = numbers[k + 1][2]
-            return (h - 1) % 24, 60 - value
         if before == "past" or before == "to":
             continue  # the hour of "half past six", taken above
         if value > 24:

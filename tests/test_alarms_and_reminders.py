@@ -1,0 +1,206 @@
+"""Alarms and reminders through the real dialogue and the durable scheduler, with time injected:
+spoken times, ringing, snooze, stop, the day's reminders, and catching up after downtime."""
+
+import asyncio
+import datetime as dt
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from assistant.bus import Bus
+from assistant.clock import ManualClock
+from assistant.config import load_config
+from assistant.runtime import Core, build_core, ringer
+from assistant.scheduler import Scheduler
+from assistant.spoken_time import Recurrence, TimeNotUnderstood, local_time, parse_when
+from tests.conftest import TEMPLATES_ONLY, Recorder
+
+BERLIN = ZoneInfo("Europe/Berlin")
+TUESDAY_3PM = dt.datetime(2026, 11, 24, 15, 0, tzinfo=BERLIN)
+
+
+def make(data_dir: Path, clock: ManualClock) -> tuple[Core, Recorder]:
+    bus = Bus()
+    config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__SCHEDULER__TIMEZONE": "Europe/Berlin"})
+    return build_core(config, data_dir, bus, clock), Recorder(bus)
+
+
+def ask(core: Core, text: str) -> str:
+    return asyncio.run(core.dialogue.handle(text, turn=1))
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("half past six tomorrow", "2026-11-25 06:30"),
+    ("in twenty minutes", "2026-11-24 15:20"),
+    ("next Friday at noon", "2026-11-27 12:00"),
+    ("at 7:45 pm", "2026-11-24 19:45"),
+    ("at seven", "2026-11-24 19:00"),  # 7 AM has passed at 3 PM: the evening
+    ("at 7 am", "2026-11-25 07:00"),
+    ("quarter to eight tomorrow", "2026-11-25 07:45"),
+    ("in an hour and a half", "2026-11-24 16:30"),
+    ("ten past nine tonight", "2026-11-24 21:10"),
+    ("seven thirty tomorrow morning", "2026-11-25 07:30"),
+    ("tuesday at 4 pm", "2026-11-24 16:00"),
+    ("tuesday at 9", "2026-12-01 09:00"),  # today's 9 AM has passed: next week
+    ("at midnight", "2026-11-25 00:00"),
+    ("6am", "2026-11-25 06:00"),
+    ("five minutes past six tomorrow", "2026-11-25 06:05"),
+])
+def test_spoken_moments(text: str, expected: str) -> None:
+    when = parse_when(text, TUESDAY_3PM, BERLIN)
+    assert when.at is not None and when.at.strftime("%Y-%m-%d %H:%M") == expected
+
+
+@pytest.mark.parametrize("text, rule", [
+    ("weekdays at seven", Recurrence(7, 0, frozenset(range(5)))),
+    ("every Sunday at nine", Recurrence(9, 0, frozenset({6}))),
+    ("every day at 6:15", Recurrence(6, 15, frozenset(range(7)))),
+    ("mondays and wednesdays at 6 pm", Recurrence(18, 0, frozenset({0, 2}))),
+])
+def test_spoken_recurrences(text: str, rule: Recurrence) -> None:
+    assert parse_when(text, TUESDAY_3PM, BERLIN).recurrence == rule
+
+
+@pytest.mark.parametrize("text", ["tomorrow", "blah", "today at 9 am", "every monday"])
+def test_times_that_say_too_little_are_refused(text: str) -> None:
+    with pytest.raises(TimeNotUnderstood):
+        parse_when(text, TUESDAY_3PM, BERLIN)
+
+
+def test_daylight_saving_changes() -> None:
+    # Clocks go forward at 2:00 on 2026-03-29 in Berlin: 2:30 does not exist that day.
+    gap = local_time(dt.date(2026, 3, 29), 2, 30, BERLIN)
+    assert (gap.hour, gap.minute, gap.utcoffset()) == (3, 30, dt.timedelta(hours=2))
+    # They go back at 3:00 on 2026-10-25: 2:30 happens twice; the first one is meant.
+    twice = local_time(dt.date(2026, 10, 25), 2, 30, BERLIN)
+    assert twice.utcoffset() == dt.timedelta(hours=2)
+    # A daily 7 AM alarm stays at 7 AM local across the change, 23 or 25 hours apart.
+    rule = Recurrence(7, 0)
+    before = rule.next_after(dt.datetime(2026, 10, 24, 6, 0, tzinfo=BERLIN), BERLIN)
+    after = rule.next_after(before, BERLIN)
+    assert (before.hour, after.hour) == (7, 7) and after.timestamp() - before.timestamp() == 25 * 3600
+
+
+def test_alarm_by_voice_rings_at_its_time_and_snoozes(data_dir: Path) -> None:
+    clock = ManualClock(TUESDAY_3PM.timestamp())
+    core, rec = make(data_dir, clock)
+    assert ask(core, "set an alarm for 7 am tomorrow") == "Alarm set for 7 AM tomorrow."
+    assert ask(core, "what alarms do i have") == "You have an alarm: 7 AM tomorrow."
+    said: list[str] = []
+
+    async def announce(text: str) -> None:
+        said.append(text)
+
+    async def scenario() -> None:
+        core.scheduler.start(ringer(core, announce))
+        await clock.set(dt.datetime(2026, 11, 25, 6, 59, tzinfo=BERLIN).timestamp())
+        assert said == []
+        await clock.advance(60)
+        assert said == ["It's 7 AM. This is your alarm."]
+        assert await core.dialogue.handle("snooze for 5 minutes") == "Snoozed for 5 minutes."
+        await clock.advance(299)
+        assert len(said) == 1
+        await clock.advance(1)
+        assert len(said) == 2
+        assert await core.dialogue.handle("stop") == "Okay."
+        await clock.advance(3600)
+        assert len(said) == 2
+        await core.scheduler.stop()
+
+    asyncio.run(scenario())
+    assert core.scheduler.alarms() == [], "a one-off alarm is gone once stopped"
+    assert [e.kind for e in rec.of("due")] == ["alarm", "alarm"]  # type: ignore[attr-defined]
+
+
+def test_recurring_alarm_moves_on_when_stopped(data_dir: Path) -> None:
+    clock = ManualClock(TUESDAY_3PM.timestamp())
+    core, _ = make(data_dir, clock)
+    assert ask(core, "wake me up weekdays at seven") == "Alarm set for weekdays at 7 AM, first at 7 AM tomorrow."
+
+    async def scenario() -> None:
+        async def announce(text: str) -> None:
+            pass
+
+        core.scheduler.start(ringer(core, announce))
+        await clock.set(dt.datetime(2026, 11, 27, 7, 0, 30, tzinfo=BERLIN).timestamp())  # Friday
+        assert await core.dialogue.handle("turn off the alarm") == "Okay."
+        await core.scheduler.stop()
+
+    asyncio.run(scenario())
+    (alarm,) = core.scheduler.alarms()
+    assert core.scheduler.local(alarm.at) == dt.datetime(2026, 11, 30, 7, 0, tzinfo=BERLIN)  # Monday
+
+
+def test_several_alarms_ask_which_to_delete(data_dir: Path) -> None:
+    core, _ = make(data_dir, ManualClock(TUESDAY_3PM.timestamp()))
+    ask(core, "set an alarm for 7 am tomorrow")
+    ask(core, "set an alarm for 9 am tomorrow")
+    assert "Which one" in ask(core, "delete the alarm")
+    assert ask(core, "delete the alarm for 9 am") == "Deleted your alarm for 9 AM tomorrow."
+    assert ask(core, "set an alarm for purple") .startswith("I didn't get the time")
+
+
+def test_reminders_for_today_and_their_announcement(data_dir: Path) -> None:
+    clock = ManualClock(TUESDAY_3PM.timestamp())
+    core, _ = make(data_dir, clock)
+    assert ask(core, "remind me to call mum at 5 pm") == "I'll remind you to call mum at 5 PM today."
+    assert ask(core, "remind me in 20 minutes to take the bread out") == "I'll remind you to take the bread out at 3:20 PM today."
+    assert ask(core, "what are my reminders for today") == \
+        "You have 2 reminders for today: at 3:20 PM, take the bread out; at 5 PM, call mum."
+    said: list[str] = []
+
+    async def scenario() -> None:
+        async def announce(text: str) -> None:
+            said.append(text)
+
+        core.scheduler.start(ringer(core, announce))
+        await clock.advance(20 * 60)
+        await clock.advance(60)
+        await core.scheduler.stop()
+
+    asyncio.run(scenario())
+    assert said == ["Reminder: take the bread out."], "said once, not repeated"
+    assert ask(core, "what are my reminders for today") == \
+        "You have 2 reminders for today: at 3:20 PM, take the bread out (done); at 5 PM, call mum."
+    assert ask(core, "delete the reminder to call mum") == "Deleted the reminder to call mum."
+
+
+def test_missed_while_off_is_announced_within_the_grace_window(data_dir: Path) -> None:
+    clock = ManualClock(TUESDAY_3PM.timestamp())
+    core, _ = make(data_dir, clock)
+    ask(core, "remind me to call mum at 5 pm")
+    ask(core, "set an alarm for 4 pm")
+    ask(core, "set an alarm for weekdays at 4:45 pm")
+
+    async def restart_at(when: dt.datetime) -> tuple[list[str], Core]:
+        await clock.set(when.timestamp())
+        again, _ = make(data_dir, clock)
+        said: list[str] = []
+
+        async def announce(text: str) -> None:
+            said.append(text)
+
+        again.scheduler.start(ringer(again, announce))
+        await clock.advance(0)
+        await again.scheduler.stop()
+        return said, again
+
+    said, again = asyncio.run(restart_at(dt.datetime(2026, 11, 24, 17, 30, tzinfo=BERLIN)))
+    assert sorted(said) == sorted([
+        "While I was off, you had a reminder at 5 PM: call mum.",
+        "While I was off, your alarm for 4:45 PM went unheard.",
+    ]), "the 4 PM alarm was missed by 90 minutes, beyond the hour of grace"
+    (weekly,) = again.scheduler.alarms()
+    assert again.scheduler.local(weekly.at) == dt.datetime(2026, 11, 25, 16, 45, tzinfo=BERLIN)
+    assert asyncio.run(restart_at(dt.datetime(2026, 11, 24, 17, 31, tzinfo=BERLIN)))[0] == [], "announced once"
+
+
+def test_scheduler_items_survive_restart_in_their_tables(data_dir: Path) -> None:
+    clock = ManualClock(TUESDAY_3PM.timestamp())
+    core, _ = make(data_dir, clock)
+    ask(core, "set a timer for ten minutes")
+    ask(core, "set an alarm for 7 am tomorrow")
+    ask(core, "remind me to call mum at 5 pm")
+    again = Scheduler(data_dir, core.scheduler.config, clock)
+    assert (len(again.timers()), len(again.alarms()), len(again.reminders())) == (1, 1, 1)

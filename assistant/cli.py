@@ -16,6 +16,7 @@ from typing import IO
 
 import platformdirs
 
+from assistant import schedule_cli
 from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
 from assistant.errors import AssistantError
@@ -29,6 +30,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", metavar="DIR", type=Path, help="where timers and settings live (default: the user data folder)")
     p.add_argument("--config", metavar="FILE", type=Path, help="a YAML file overriding config/default.yaml")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens on stderr")
+
+
+def _data_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", metavar="DIR", type=Path, help="where timers and settings live (default: the user data folder)")
+    p.add_argument("--config", metavar="FILE", type=Path, help="a YAML file overriding config/default.yaml")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -45,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     _common(ask)
     models = sub.add_parser("models", help="show which model files are used, and where they come from")
     models.add_argument("--check", action="store_true", help="also verify every default model's sha256")
+    schedule_cli.add_parsers(sub, _data_options)
     skills = sub.add_parser("skills", help="list skills, their tools and permissions")
     skills.add_argument("action", choices=["list"])
     skills.add_argument("--data-dir", metavar="DIR", type=Path)
@@ -175,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "skills":
             return _skills(args)
+        if args.command in schedule_cli.KINDS:
+            return schedule_cli.run(args, _config(args), _data_dir(args))
     except AssistantError as e:
         print(f"assistant: {e.message}", file=sys.stderr)
         return e.exit_code

@@ -105,3 +105,23 @@ def test_realtime_paces_the_file(tmp_path: Path) -> None:
         assert by_type[kind]["t"] - start >= by_type[kind]["audio_t"] - 0.01, kind
     felt = by_type["tts_start"]["t"] - (start + [e for e in events if e["type"] == "speech_end"][-1]["audio_t"])
     assert 0 < felt < 2.0, f"last voiced audio → first reply audio took {felt:.2f} s"
+
+
+def test_scheduler_items_from_the_shell(tmp_path: Path) -> None:
+    data = str(tmp_path / "data")
+    for request in ("set a pasta timer for ten minutes", "set an alarm for weekdays at 7", "remind me to call mum at 5 pm"):
+        assert assistant("ask", request, "--data-dir", data).returncode == 0
+    (timer,) = json.loads(assistant("timers", "list", "--json", "--data-dir", data).stdout)
+    assert timer["name"] == "pasta" and 0 < timer["remaining_s"] <= 600
+    (alarm,) = json.loads(assistant("alarms", "list", "--json", "--data-dir", data).stdout)
+    assert (alarm["hour"], alarm["minute"], alarm["weekdays"]) == (7, 0, [0, 1, 2, 3, 4])
+    (reminder,) = json.loads(assistant("reminders", "list", "--json", "--data-dir", data).stdout)
+    assert reminder["text"] == "call mum"
+    assert "call mum" in assistant("reminders", "list", "--data-dir", data).stdout
+    removed = assistant("timers", "cancel", "pasta", "--json", "--data-dir", data)
+    assert removed.returncode == 0 and json.loads(removed.stdout)["id"] == timer["id"]
+    assert assistant("timers", "list", "--data-dir", data).stdout.strip() == "no timers"
+    missing = assistant("alarms", "cancel", "nope", "--data-dir", data)
+    assert missing.returncode != 0 and missing.stderr.count("\n") == 1 and "assistant alarms list" in missing.stderr
+    assert assistant("alarms", "cancel", alarm["id"], "--data-dir", data).returncode == 0
+    assert json.loads(assistant("alarms", "list", "--json", "--data-dir", data).stdout) == []

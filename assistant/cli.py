@@ -16,7 +16,7 @@ from typing import IO
 
 import platformdirs
 
-from assistant import schedule_cli
+from assistant import routines_cli, schedule_cli
 from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
 from assistant.errors import AssistantError
@@ -52,6 +52,7 @@ def parser() -> argparse.ArgumentParser:
     models = sub.add_parser("models", help="show which model files are used, and where they come from")
     models.add_argument("--check", action="store_true", help="also verify every default model's sha256")
     schedule_cli.add_parsers(sub, _data_options)
+    routines_cli.add_parser(sub, _data_options)
     skills = sub.add_parser("skills", help="list skills, their tools and permissions")
     skills.add_argument("action", choices=["list"])
     skills.add_argument("--data-dir", metavar="DIR", type=Path)
@@ -105,6 +106,7 @@ async def _ask(args: argparse.Namespace) -> int:
     with _event_log(args.events, bus):
         core = build_core(_config(args), _data_dir(args), bus)
         await core.registry.start_all()
+        core.routines.bind()
         bus.publish(Transcript(text=args.text, turn=1))
         try:
             reply = await core.dialogue.handle(args.text, turn=1)
@@ -152,11 +154,13 @@ async def _run(args: argparse.Namespace) -> int:
         loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
                          ReplySpeaker(bus, models.synthesizer), core.speech_hints)
         core.scheduler.start(ringer(core, loop.announce))
+        await core.routines.start(core.scheduler.zone, bus, loop.announce)
         if not args.audio_in:
             _say(args, f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
         try:
             await loop.run(source, sink)
         finally:
+            await core.routines.stop()
             await core.scheduler.stop()
             await core.registry.stop_all()
             sink.close()
@@ -182,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "skills":
             return _skills(args)
+        if args.command == "routines":
+            return routines_cli.run(args, _config(args), _data_dir(args))
         if args.command in schedule_cli.KINDS:
             return schedule_cli.run(args, _config(args), _data_dir(args))
     except AssistantError as e:

@@ -20,6 +20,8 @@ from assistant.calls import CallLog
 from assistant.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
+from assistant.routine_runner import RoutineRunner
+from assistant.routines_host import RoutineHost, routine_folders
 from assistant.scheduler import Due, Scheduler, Timer
 from assistant.speech.stt import SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
@@ -28,6 +30,7 @@ from assistant.speech.wake import WakeWordDetector
 from assistant.understanding.matcher import TemplateMatcher
 from assistant.understanding.planner import LazyPlanner, LocalPlanner, ServerPlanner
 from assistant.understanding.router import Router
+from assistant.workflows import Loaded, load_routines
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,7 @@ class Core:
     dialogue: Dialogue
     planner: LazyPlanner | None
     """Loaded on first use (`ask`) or at start (`run`, so the first request is fast)."""
+    routines: RoutineHost
 
     def speech_hints(self) -> SpeechHints:
         """What speech-to-text should expect now: the configured prompt and the live names."""
@@ -68,21 +72,26 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     data_dir.mkdir(parents=True, exist_ok=True)
     scheduler = Scheduler(data_dir, config.scheduler, clock)
 
+    routines = RoutineHost(RoutineRunner(data_dir, lambda name: registry.tool(name), clock), Loaded({}, []))
+
     def context_for(cls: type[Skill]) -> SkillContext:
         granted = cls.permissions
         return SkillContext(
             skill=cls.name,
             data_dir=data_dir / "skills" / cls.name,
             scheduler=scheduler if Permission.SCHEDULER in granted else None,
+            routines=routines if Permission.ROUTINES in granted else None,
         )
 
     registry = Registry(config.skills.language)
     registry.load([*builtin_skill_classes(), *entry_point_skill_classes()], context_for)
+    # Routines name tools, so they are checked once every skill is loaded.
+    routines.reload(load_routines(routine_folders(data_dir), registry.tool))
     matcher = TemplateMatcher(registry.skills, config.skills.language)
     planner = LazyPlanner(lambda: make_planner(config, registry.tools(), matcher)) if config.understanding.planner else None
     router = Router(matcher, planner, config.understanding.fuzzy_min_score)
     dialogue = Dialogue(bus, registry, router, config.understanding.followup_s, CallLog(data_dir / "calls.jsonl"))
-    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner)
+    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines)
 
 
 def make_planner(config: Config, specs: list[ToolSpec], matcher: TemplateMatcher) -> LocalPlanner | ServerPlanner:

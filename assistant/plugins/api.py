@@ -28,6 +28,8 @@ class Permission(enum.Enum):
     """Create, list and cancel timers and other scheduled work."""
     STORE = "store"
     """A private table in the assistant's data directory."""
+    ROUTINES = "routines"
+    """List and start the household's routines."""
 
 
 @dataclass(frozen=True)
@@ -313,6 +315,8 @@ class SkillContext:
     data_dir: Path
     scheduler: Any | None = None
     """The durable scheduler, with Permission.SCHEDULER."""
+    routines: Any | None = None
+    """The routines (list and start), with Permission.ROUTINES."""
 
 
 class Skill:

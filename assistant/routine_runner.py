@@ -1,0 +1,229 @@
+"""Runs routines: steps as a DAG (graphlib), independent ones in parallel, each with a timeout and
+retries, every run journaled in `workflows.json` with a checkpoint after every step.
+
+A step is marked running before it starts and done (with its output) right after it ends, each a
+crash-safe write. After a crash the interrupted run resumes: done steps are never run again, a step
+that was running when the process died runs again (it had not finished). Time triggers are
+caught up at start by each routine's `catch_up` policy.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from croniter import croniter
+from tinydb import Query
+
+from assistant.bus import Bus
+from assistant.clock import Clock, SystemClock
+from assistant.errors import AssistantError
+from assistant.plugins.api import ToolResult, ToolSpec
+from assistant.store import open_db
+from assistant.workflows import REFERENCE, Routine, Step
+
+log = logging.getLogger(__name__)
+
+SCHEMA = 1
+FINISHED = ("done", "failed", "skipped", "blocked")
+"""A step is skipped when its condition is false (its dependents still run), blocked when a step it
+depends on failed or was blocked."""
+Speak = Callable[[str], Awaitable[None]]
+
+
+class RoutineRunner:
+    def __init__(self, data_dir: Path, tool: Callable[[str], ToolSpec], clock: Clock | None = None,
+                 speak: Speak | None = None) -> None:
+        self._db = open_db(data_dir / "workflows.json", SCHEMA)
+        self._runs = self._db.table("runs")
+        self._fired = self._db.table("triggers")
+        self._tool = tool
+        self.clock = clock or SystemClock()
+        self.speak = speak
+        self._lock = threading.Lock()
+
+    # --- the journal ------------------------------------------------------------------------------
+
+    def history(self, name: str | None = None) -> list[dict[str, Any]]:
+        runs = [dict(r) for r in self._runs.all() if name is None or r["routine"].lower() == name.lower()]
+        return sorted(runs, key=lambda r: r["started_at"])
+
+    def interrupted(self) -> list[dict[str, Any]]:
+        return [r for r in self.history() if r["state"] == "running"]
+
+    def _save(self, run: dict[str, Any]) -> None:
+        with self._lock:
+            self._runs.upsert(run, Query().run_id == run["run_id"])
+
+    async def _checkpoint(self, run: dict[str, Any]) -> None:
+        await asyncio.to_thread(self._save, {**run, "steps": {k: dict(v) for k, v in run["steps"].items()}})
+
+    # --- running ------------------------------------------------------------------------------------
+
+    async def run(self, routine: Routine, trigger: str = "manual", speak: Speak | None = None) -> dict[str, Any]:
+        """Run `routine` to its end; `speak` (else the runner's) says its `say:` steps."""
+        run = {"run_id": uuid.uuid4().hex[:12], "routine": routine.name, "trigger": trigger, "state": "running",
+               "started_at": self.clock.now(), "ended_at": None,
+               "steps": {s.id: {"state": "pending", "attempts": 0} for s in routine.steps}}
+        await self._checkpoint(run)
+        return await self._execute(routine, run, speak)
+
+    async def resume(self, routine: Routine, run: dict[str, Any]) -> dict[str, Any]:
+        """Carry on an interrupted run from its last completed step."""
+        run = {**run, "steps": {s.id: dict(run["steps"].get(s.id, {"state": "pending", "attempts": 0}))
+                                for s in routine.steps}}
+        log.info("resuming routine %r (run %s)", routine.name, run["run_id"])
+        return await self._execute(routine, run)
+
+    async def _execute(self, routine: Routine, run: dict[str, Any], speak: Speak | None = None) -> dict[str, Any]:
+        graph = routine.order()
+        graph.prepare()
+        running: dict[asyncio.Task[None], str] = {}
+        while graph.is_active():
+            for step_id in graph.get_ready():
+                if run["steps"][step_id]["state"] in FINISHED:
+                    graph.done(step_id)  # finished before a crash: never again
+                    continue
+                task = asyncio.create_task(self._step(routine.step(step_id), run, speak or self.speak))
+                running[task] = step_id
+            if not running:
+                continue
+            finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            for task in finished:
+                graph.done(running.pop(task))
+        failed = [k for k, v in run["steps"].items() if v["state"] == "failed"]
+        run["state"] = "failed" if failed else "done"
+        run["ended_at"] = self.clock.now()
+        await self._checkpoint(run)
+        return run
+
+    async def _step(self, step: Step, run: dict[str, Any], speak: Speak | None) -> None:
+        record = run["steps"][step.id]
+        blocked = [d for d in step.depends_on if run["steps"][d]["state"] in ("failed", "blocked")]
+        if blocked:
+            record.update(state="blocked", reason=f"step '{blocked[0]}' failed")
+            await self._checkpoint(run)
+            return
+        if step.when is not None and not _truthy(fill(step.when, run)):
+            record.update(state="skipped", reason="its condition was false")
+            await self._checkpoint(run)
+            return
+        for attempt in range(step.retries + 1):
+            record.update(state="running", attempts=record.get("attempts", 0) + 1, started_at=self.clock.now())
+            await self._checkpoint(run)
+            try:
+                result = await asyncio.wait_for(self._act(step, run, speak), timeout=step.timeout_s)
+            except asyncio.TimeoutError:
+                record.update(error=f"timed out after {step.timeout_s:g} s")
+            except AssistantError as e:
+                record.update(error=e.message)
+            except Exception as e:  # a broken skill must not take the routine engine down
+                log.exception("routine step %s failed", step.id)
+                record.update(error=str(e))
+            else:
+                record.update(state="done", output=result.speech, ok=result.ok, data=result.data,
+                              ended_at=self.clock.now())
+                record.pop("error", None)
+                await self._checkpoint(run)
+                return
+            log.warning("step %s, attempt %d: %s", step.id, attempt + 1, record["error"])
+        record.update(state="failed", ended_at=self.clock.now())
+        await self._checkpoint(run)
+
+    async def _act(self, step: Step, run: dict[str, Any], speak: Speak | None) -> ToolResult:
+        if step.say is not None:
+            text = " ".join(fill(step.say, run).split())
+            if speak is not None:
+                await speak(text)
+            return ToolResult(text, {"said": text})
+        assert step.tool is not None
+        spec = self._tool(step.tool)
+        args = spec.validate({k: fill(v, run) if isinstance(v, str) else v for k, v in step.args.items()})
+        return await asyncio.to_thread(spec.func, **args)
+
+    # --- time triggers and catch-up ----------------------------------------------------------------
+
+    def next_due(self, routine: Routine, after: float, zone: dt.tzinfo) -> float | None:
+        local = dt.datetime.fromtimestamp(after, zone)
+        times = [croniter(expr, local).get_next(dt.datetime).timestamp() for expr in routine.crons()]
+        return min(times) if times else None
+
+    def last_fired(self, routine: Routine) -> float | None:
+        found = self._fired.get(Query().routine == routine.name)
+        return float(found["at"]) if found else None  # type: ignore[index, call-overload]
+
+    def mark_fired(self, routine: Routine, at: float) -> None:
+        with self._lock:
+            self._fired.upsert({"routine": routine.name, "at": at}, Query().routine == routine.name)
+
+    def missed(self, routines: list[Routine], zone: dt.tzinfo) -> list[Routine]:
+        """Time-triggered routines due while the assistant was off whose policy is to run once now;
+        the others are marked as caught up. A routine seen for the first time starts counting now."""
+        now = self.clock.now()
+        out = []
+        for routine in routines:
+            if not routine.crons():
+                continue
+            last = self.last_fired(routine)
+            if last is None:
+                self.mark_fired(routine, now)
+                continue
+            due = self.next_due(routine, last, zone)
+            if due is not None and due <= now:
+                if routine.catch_up == "once":
+                    out.append(routine)
+                else:
+                    log.info("routine %r was due while the assistant was off; catch_up: skip", routine.name)
+                self.mark_fired(routine, now)
+        return out
+
+    async def watch(self, routines: list[Routine], zone: dt.tzinfo, bus: Bus | None = None) -> None:
+        """Run time-triggered routines when due (and event-triggered ones on their event) until cancelled."""
+        unsubscribe = bus.subscribe(self._on_event(routines)) if bus is not None else None
+        try:
+            for routine in self.missed(routines, zone):
+                asyncio.create_task(self.run(routine, "catch-up"))
+            while True:
+                now = self.clock.now()
+                for routine in routines:
+                    due = self.next_due(routine, self.last_fired(routine) or now, zone)
+                    if due is not None and due <= now:
+                        self.mark_fired(routine, now)
+                        asyncio.create_task(self.run(routine, "time"))
+                await self.clock.sleep(1.0)
+        finally:
+            if unsubscribe is not None:
+                unsubscribe()
+
+    def _on_event(self, routines: list[Routine]) -> Callable[[Any], None]:
+        def on_event(event: Any) -> None:
+            for routine in routines:
+                for t in routine.triggers:
+                    if t.kind == "event" and event.type == t.value and all(
+                            getattr(event, k, None) == v for k, v in t.match.items()):
+                        asyncio.get_running_loop().create_task(self.run(routine, f"event:{event.type}"))
+        return on_event
+
+
+def fill(text: str, run: dict[str, Any]) -> str:
+    """`${steps.<id>.output|ok|data.<key>…}` replaced by what that step gave."""
+    def value(found: Any) -> str:
+        record = run["steps"].get(found.group(1), {})
+        path = found.group(2).split(".")
+        current: Any = record.get(path[0])
+        for key in path[1:]:
+            current = current.get(key) if isinstance(current, dict) else None
+        if current is None:
+            return ""
+        return str(current).lower() if isinstance(current, bool) else str(current)
+    return REFERENCE.sub(value, text)
+
+
+def _truthy(text: str) -> bool:
+    return text.strip().lower() not in ("", "false", "0", "none", "no", "[]", "{}")

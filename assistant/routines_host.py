@@ -1,0 +1,104 @@
+"""The routines the assistant has loaded, and their runner, as the core and the routine skill see
+them: names and phrases for the templates, and starting a run from a tool's worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import logging
+from pathlib import Path
+from typing import Any
+
+from assistant.bus import Bus
+from assistant.routine_runner import RoutineRunner, Speak
+from assistant.workflows import Loaded, Routine
+
+log = logging.getLogger(__name__)
+
+SHIPPED = Path(__file__).resolve().parents[1] / "config" / "routines"
+
+
+def routine_folders(data_dir: Path) -> list[Path]:
+    """The shipped examples, then the household's own (which win by name)."""
+    return [SHIPPED, data_dir / "routines"]
+
+
+class RoutineHost:
+    def __init__(self, runner: RoutineRunner, loaded: Loaded) -> None:
+        self.runner = runner
+        self.reload(loaded)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._watch: asyncio.Task[None] | None = None
+        self._runs: set[asyncio.Task[Any]] = set()
+
+    def reload(self, loaded: Loaded) -> None:
+        self.routines = loaded.routines
+        self.errors = loaded.errors
+        for error in loaded.errors:
+            log.warning("routine not loaded: %s", error.message)
+
+    def names(self) -> list[str]:
+        return sorted(self.routines)
+
+    def phrases(self) -> dict[str, str]:
+        return {phrase: key for key, r in self.routines.items() for phrase in r.phrases()}
+
+    def get(self, name: str) -> Routine | None:
+        return self.routines.get(name.lower().strip())
+
+    async def start(self, zone: dt.tzinfo, bus: Bus | None = None, speak: Speak | None = None) -> None:
+        """Resume interrupted runs, catch up, then watch time and event triggers (in `assistant run`)."""
+        self.bind()
+        if speak is not None:
+            self.runner.speak = speak
+        for run in self.runner.interrupted():
+            routine = self.get(run["routine"])
+            if routine is None:
+                log.warning("run %s of routine %r cannot resume: the routine is gone", run["run_id"], run["routine"])
+                continue
+            self._spawn(self.runner.resume(routine, run))
+        self._watch = asyncio.create_task(self.runner.watch(list(self.routines.values()), zone, bus), name="routines")
+
+    async def stop(self) -> None:
+        for task in [self._watch, *self._runs]:
+            if task is not None:
+                task.cancel()
+        await asyncio.gather(*[t for t in [self._watch, *self._runs] if t is not None], return_exceptions=True)
+        self._watch = None
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._runs.add(task)
+        task.add_done_callback(self._runs.discard)
+        return task
+
+    def bind(self) -> None:
+        """Runs may now be started from worker threads (tools); call from the event loop."""
+        self._loop = asyncio.get_running_loop()
+
+    def start_run(self, name: str, wait_s: float = 8.0) -> str:
+        """From a tool's worker thread: run the routine; returns what its `say:` steps said if it
+        ends within `wait_s` (that becomes the reply), else what it said so far, and it carries
+        on, speaking for itself."""
+        routine = self.get(name)
+        if routine is None or self._loop is None:
+            raise KeyError(name)
+        said: list[str] = []
+        late = asyncio.Event()
+
+        async def collect(text: str) -> None:
+            if late.is_set() and self.runner.speak is not None:
+                await self.runner.speak(text)
+            else:
+                said.append(text)
+
+        async def go() -> dict[str, Any]:
+            return await self._spawn(self.runner.run(routine, "phrase", collect))
+
+        future = asyncio.run_coroutine_threadsafe(go(), self._loop)
+        try:
+            future.result(timeout=wait_s)
+        except concurrent.futures.TimeoutError:
+            self._loop.call_soon_threadsafe(late.set)
+        return " ".join(said)

@@ -1,0 +1,55 @@
+"""Routines by voice: "good morning" runs the routine whose phrase it is; "run the bedtime routine"."""
+
+from __future__ import annotations
+
+from typing import Annotated, Protocol
+
+from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, tool
+
+
+class Routines(Protocol):
+    """What the core lends this skill: the loaded routines and a way to start one."""
+
+    def names(self) -> list[str]: ...
+    def phrases(self) -> dict[str, str]: ...
+    def start_run(self, name: str) -> str: ...
+
+
+class RoutineSkill(Skill):
+    name = "routine"
+    description = "Runs the household's routines (config/routines and the data folder)."
+    permissions = frozenset({Permission.ROUTINES})
+
+    def __init__(self, context: SkillContext) -> None:
+        super().__init__(context)
+        self.routines: Routines | None = context.routines
+
+    def slot_values(self) -> dict[str, list[str]]:
+        if self.routines is None:
+            return {}
+        return {"routine_name": self.routines.names(), "routine_phrase": sorted(self.routines.phrases())}
+
+    @tool
+    def run(self, name: Annotated[str, "the routine's name or its phrase, e.g. good morning"]) -> ToolResult:
+        """Run a routine now."""
+        if self.routines is None:
+            return ToolResult("Routines are not running.", {"error": "no_routines"}, ok=False)
+        wanted = name.lower().strip().removesuffix(" routine").removeprefix("the ")
+        target = self.routines.phrases().get(wanted) or next((n for n in self.routines.names() if n == wanted), None)
+        if target is None:
+            return ToolResult(f"I don't know a routine called {name}.", {"error": "unknown_routine"}, ok=False)
+        try:
+            said = self.routines.start_run(target)
+        except KeyError:
+            return ToolResult("Routines are not running.", {"error": "no_routines"}, ok=False)
+        return ToolResult(said or f"Running {target}.", {"routine": target})
+
+    @tool
+    def list(self) -> ToolResult:
+        """Say which routines there are."""
+        names = self.routines.names() if self.routines is not None else []
+        if not names:
+            return ToolResult("There are no routines.", {"routines": []})
+        return ToolResult(f"Your routines: {', '.join(names)}.", {"routines": names})
+
+

@@ -47,6 +47,7 @@ class RoutineRunner:
         self.clock = clock or SystemClock()
         self.speak = speak
         self._lock = threading.Lock()
+        self._started: set[asyncio.Task[dict[str, Any]]] = set()
 
     # --- the journal ------------------------------------------------------------------------------
 
@@ -188,18 +189,28 @@ class RoutineRunner:
         unsubscribe = bus.subscribe(self._on_event(routines)) if bus is not None else None
         try:
             for routine in self.missed(routines, zone):
-                asyncio.create_task(self.run(routine, "catch-up"))
+                self._spawn(self.run(routine, "catch-up"))
             while True:
                 now = self.clock.now()
                 for routine in routines:
                     due = self.next_due(routine, self.last_fired(routine) or now, zone)
                     if due is not None and due <= now:
                         self.mark_fired(routine, now)
-                        asyncio.create_task(self.run(routine, "time"))
+                        self._spawn(self.run(routine, "time"))
                 await self.clock.sleep(1.0)
         finally:
             if unsubscribe is not None:
                 unsubscribe()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._started.add(task)
+        task.add_done_callback(self._started.discard)
+
+    async def finish(self) -> None:
+        """Wait for the runs the triggers started (a stopping assistant lets them end or be cut)."""
+        while self._started:
+            await asyncio.gather(*list(self._started), return_exceptions=True)
 
     def _on_event(self, routines: list[Routine]) -> Callable[[Any], None]:
         def on_event(event: Any) -> None:
@@ -207,7 +218,7 @@ class RoutineRunner:
                 for t in routine.triggers:
                     if t.kind == "event" and event.type == t.value and all(
                             getattr(event, k, None) == v for k, v in t.match.items()):
-                        asyncio.get_running_loop().create_task(self.run(routine, f"event:{event.type}"))
+                        self._spawn(self.run(routine, f"event:{event.type}"))
         return on_event
 
 

@@ -31,6 +31,8 @@ from assistant.workflows import REFERENCE, Routine, Step
 log = logging.getLogger(__name__)
 
 SCHEMA = 1
+KEEP_RUNS = 100
+"""Finished runs kept per routine: every checkpoint rewrites the journal, so it must not grow forever."""
 FINISHED = ("done", "failed", "skipped", "blocked")
 """A step is skipped when its condition is false (its dependents still run), blocked when a step it
 depends on failed or was blocked."""
@@ -102,7 +104,15 @@ class RoutineRunner:
         run["state"] = "failed" if failed else "done"
         run["ended_at"] = self.clock.now()
         await self._checkpoint(run)
+        await asyncio.to_thread(self._prune, run["routine"])
         return run
+
+    def _prune(self, routine: str) -> None:
+        with self._lock:
+            ended = sorted((r for r in self._runs.all() if r["routine"] == routine and r["state"] != "running"),
+                           key=lambda r: r["started_at"])
+            if len(ended) > KEEP_RUNS:
+                self._runs.remove(doc_ids=[r.doc_id for r in ended[:-KEEP_RUNS]])
 
     async def _step(self, step: Step, run: dict[str, Any], speak: Speak | None) -> None:
         record = run["steps"][step.id]

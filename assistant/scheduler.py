@@ -12,9 +12,11 @@ announced as missed, older ones are only logged; a recurring alarm moves on to i
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import heapq
 import logging
+import threading
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -138,6 +140,12 @@ class Scheduler:
         self.zone: ZoneInfo = ZoneInfo(self.config.timezone) if self.config.timezone else local_zone()
         self._db: TinyDB = open_db(data_dir / "scheduler.json", SCHEMA)
         self._slots: dict[str, _Slot] = {}
+        self._lock = threading.RLock()
+        """Tools change items from worker threads while the loop fires them."""
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scheduler-store")
+        self._writes: set[concurrent.futures.Future[Any]] = set()
+        self._dirty: set[str] = set()
+        self._flush_queued = False
         self._heap: list[tuple[float, int, str]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -233,14 +241,26 @@ class Scheduler:
     def add_reminder(self, text: str, at: float) -> Reminder:
         return self._insert("reminder", Reminder(_new_id(), text, float(at)))  # type: ignore[return-value]
 
+    def add_reminders(self, items: list[tuple[str, float]]) -> list[Reminder]:
+        """Many at once, in one write (an import, a benchmark)."""
+        reminders = [Reminder(_new_id(), text, float(at)) for text, at in items]
+        with self._lock:
+            doc_ids = self._db.table("reminder").insert_multiple(asdict(r) for r in reminders)
+            for reminder, doc_id in zip(reminders, doc_ids):
+                self._slots[reminder.id] = _Slot("reminder", reminder, doc_id)
+                self._plan(reminder.id)
+        self._changed()
+        return reminders
+
     # --- stopping ------------------------------------------------------------------------------
 
     def cancel(self, item_id: str) -> Item | None:
         """Remove a timer, alarm or reminder (a ringing one stops)."""
-        slot = self._slots.pop(item_id, None)
-        if slot is None:
-            return None
-        self._db.table(slot.kind).remove(doc_ids=[slot.doc_id])
+        with self._lock:
+            slot = self._slots.pop(item_id, None)
+            if slot is None:
+                return None
+            self._db.table(slot.kind).remove(doc_ids=[slot.doc_id])
         self._changed()
         return slot.item
 
@@ -278,6 +298,7 @@ class Scheduler:
             except asyncio.CancelledError:
                 pass
             self._task = None
+        await self.flush()
 
     def _catch_up(self) -> None:
         """What came due while the assistant was off."""
@@ -316,10 +337,11 @@ class Scheduler:
             self._wakeup.clear()
             now = self.now()
             while self._heap and self._heap[0][0] <= now:
-                _, version, item_id = heapq.heappop(self._heap)
-                slot = self._slots.get(item_id)
-                if slot is None or slot.version != version:
-                    continue  # changed or removed since it was planned
+                with self._lock:
+                    _, version, item_id = heapq.heappop(self._heap)
+                    slot = self._slots.get(item_id)
+                    if slot is None or slot.version != version:
+                        continue  # changed or removed since it was planned
                 await self._fire(slot, now)
             nap = MAX_NAP_S if not self._heap else min(MAX_NAP_S, max(0.0, self._heap[0][0] - now))
             sleeper = asyncio.ensure_future(self.clock.sleep(nap))
@@ -333,40 +355,99 @@ class Scheduler:
     async def _fire(self, slot: _Slot, now: float) -> None:
         item = slot.item
         assert self._on_due is not None
+        # Said first, written after, off the event loop: the write (the whole file) must not make
+        # the next item late. A crash in between rings it again after the restart; nothing is lost.
         if isinstance(item, Reminder):
-            # Marked done before it is spoken: a crash mid-announcement must not repeat it forever.
-            self._update(item.id, replace(item, done_at=now))
+            self._set(item.id, replace(item, done_at=now))
             await self._on_due(Due("reminder", item))
+            self._persist_soon(item.id)
             return
         since = getattr(item, "ringing_since", None)
         if since is None:
-            item = self._update(item.id, replace(item, ringing_since=now))  # type: ignore[arg-type]
+            item = self._set(item.id, replace(item, ringing_since=now))  # type: ignore[arg-type]
             slot.repeats = 0
         elif now - since >= self.config.ring_limit_s:
             log.info("%s %s rang for %.0f s with nobody stopping it", slot.kind, item.id, now - since)
-            self.stop_ringing(item.id)
+            self._persist_soon(item.id, stop=True)
             return
         else:
             slot.repeats += 1
-        self._plan(item.id, rang=True)
+        with self._lock:
+            self._plan(item.id, rang=True)
         await self._on_due(Due(slot.kind, item, "ring", slot.repeats))
+        if slot.repeats == 0:
+            self._persist_soon(item.id)
 
     # --- storage and planning ----------------------------------------------------------------------
 
     def _insert(self, kind: Kind, item: Item) -> Item:
-        doc_id = self._db.table(kind).insert(asdict(item))
-        self._slots[item.id] = _Slot(kind, item, doc_id)
-        self._plan(item.id)
+        with self._lock:
+            doc_id = self._db.table(kind).insert(asdict(item))
+            self._slots[item.id] = _Slot(kind, item, doc_id)
+            self._plan(item.id)
         self._changed()
         return item
 
     def _update(self, item_id: str, item: Item) -> Item:
-        slot = self._slots[item_id]
-        self._db.table(slot.kind).update(asdict(item), doc_ids=[slot.doc_id])
-        slot.item = item
-        self._plan(item_id)
+        """Change an item in memory and on disk before returning (what a tool acknowledges is kept)."""
+        with self._lock:
+            self._set(item_id, item)
+            self._persist(item_id)
+        return item
+
+    def _set(self, item_id: str, item: Item) -> Item:
+        with self._lock:
+            slot = self._slots[item_id]
+            slot.item = item
+            self._plan(item_id)
         self._changed()
         return item
+
+    def _persist_soon(self, item_id: str, stop: bool = False) -> None:
+        """Write (or stop ringing) in the store's own thread, in order, without the loop waiting.
+        Changes that pile up while a write is queued go to disk together, in one write."""
+        if stop:
+            self._submit(self.stop_ringing, item_id)
+            return
+        with self._lock:
+            self._dirty.add(item_id)
+            if self._flush_queued:
+                return
+            self._flush_queued = True
+        self._submit(self._write_dirty)
+
+    def _submit(self, work: Callable[..., Any], *args: Any) -> None:
+        future = self._writer.submit(work, *args)
+        self._writes.add(future)
+        future.add_done_callback(self._written)
+
+    def _write_dirty(self) -> None:
+        with self._lock:
+            dirty, self._dirty, self._flush_queued = self._dirty, set(), False
+            by_kind: dict[str, dict[int, dict[str, Any]]] = {}
+            for item_id in dirty:
+                slot = self._slots.get(item_id)
+                if slot is not None:
+                    by_kind.setdefault(slot.kind, {})[slot.doc_id] = asdict(slot.item)
+            for kind, fields in by_kind.items():
+                new = {f["id"]: f for f in fields.values()}
+                self._db.table(kind).update(lambda doc: doc.update(new[doc["id"]]), doc_ids=list(fields))
+
+    def _written(self, future: concurrent.futures.Future[Any]) -> None:
+        self._writes.discard(future)
+        if future.exception() is not None:
+            log.error("could not save the scheduler: %s", future.exception())
+
+    async def flush(self) -> None:
+        """Wait until every write the loop started is on disk."""
+        while self._writes:
+            await asyncio.gather(*(asyncio.wrap_future(f) for f in list(self._writes)), return_exceptions=True)
+
+    def _persist(self, item_id: str) -> None:
+        with self._lock:
+            slot = self._slots.get(item_id)
+            if slot is not None:
+                self._db.table(slot.kind).update(asdict(slot.item), doc_ids=[slot.doc_id])
 
     def _plan(self, item_id: str, rang: bool = False) -> None:
         """(Re)compute when the item next needs the loop: its due time, or its next ring (at once

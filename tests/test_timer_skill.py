@@ -115,6 +115,7 @@ def test_a_due_timer_rings_on_time_and_repeats_until_stopped(data_dir: Path) -> 
         assert rung == [(timer.due_at, 0)]
         await clock.advance(45)
         assert [r for _, r in rung] == [0, 1, 2]
+        await scheduler.flush()
         assert Scheduler(data_dir, clock=clock).timers()[0].ringing_since == timer.due_at, "ringing is on disk"
         scheduler.stop_ringing(timer.id)
         await clock.advance(100)

@@ -29,7 +29,7 @@ def test_set_a_timer_for_five_minutes(speech_models, config, tmp_path: Path) -> 
     assert ev.of("reply")[0].text == "Timer set for 5 minutes."
     assert ev.of("tool_result")[0].ok
     assert ev.of("tts_end")[0].audio_s > 1.0
-    assert (tmp_path / "data" / "timers.json").exists()
+    assert (tmp_path / "data" / "scheduler.json").exists()
 
 
 @pytest.mark.parametrize("voice", ["piper", *sf.ESPEAK_VOICES])
@@ -127,3 +127,18 @@ def test_a_timer_rings_and_speaks(speech_models, config, tmp_path: Path) -> None
     assert len(ev.of("tts_start")) == 2, "the set reply, then the ring"
     set_at = ev.of("tool_result")[0].t
     assert 1.9 < done[0].t - set_at < 2.6
+
+
+def test_spoken_scheduling_and_a_routine(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    said = ["Set a pasta timer for ten minutes.", "Pause the pasta timer.", "Set an alarm for seven AM tomorrow.",
+            "Remind me to call mum at five PM.", "Good morning."]
+    run = run_voice(np.concatenate([sf.command(s) for s in said]), speech_models, config, tmp_path)
+    intents = [(i.tool, i.args) for i in run.events.of("intent")]
+    assert [tool for tool, _ in intents] == ["timer.start", "timer.pause", "alarm.set", "reminder.add", "routine.run"], \
+        [e.text for e in run.events.of("transcript")]
+    assert intents[0][1] == {"minutes": 10, "name": "pasta"}
+    replies = [r.text for r in run.events.of("reply")]
+    assert replies[1].startswith("Paused your pasta timer")
+    assert replies[2].startswith("Alarm set for 7 AM")
+    assert replies[3].startswith("I'll remind you to call mum at 5 PM")
+    assert replies[4].startswith("Good morning. It's ")

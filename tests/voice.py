@@ -55,9 +55,11 @@ def run_voice(pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path, 
     async def scenario() -> WavSink:
         if ring_timers:
             core.scheduler.start(ringer(core, loop.announce))
+        await core.routines.start(core.scheduler.zone, core.bus, loop.announce)
         try:
             return await play(loop, pcm, models, config, tmp, realtime)
         finally:
+            await core.routines.stop()
             await core.scheduler.stop()
 
     sink = asyncio.run(scenario())

@@ -50,6 +50,7 @@ class RoutineRunner:
         self.speak = speak
         self._lock = threading.Lock()
         self._started: set[asyncio.Task[dict[str, Any]]] = set()
+        self._active: set[str] = set()
 
     # --- the journal ------------------------------------------------------------------------------
 
@@ -75,7 +76,11 @@ class RoutineRunner:
                "started_at": self.clock.now(), "ended_at": None,
                "steps": {s.id: {"state": "pending", "attempts": 0} for s in routine.steps}}
         await self._checkpoint(run)
-        return await self._execute(routine, run, speak)
+        self._active.add(routine.name)
+        try:
+            return await self._execute(routine, run, speak)
+        finally:
+            self._active.discard(routine.name)
 
     async def resume(self, routine: Routine, run: dict[str, Any]) -> dict[str, Any]:
         """Carry on an interrupted run from its last completed step."""
@@ -228,6 +233,8 @@ class RoutineRunner:
                 for t in routine.triggers:
                     if t.kind == "event" and event.type == t.value and all(
                             getattr(event, k, None) == v for k, v in t.match.items()):
+                        if routine.name in self._active:
+                            continue  # its own steps must not start it again, in a loop
                         self._spawn(self.run(routine, f"event:{event.type}"))
         return on_event
 

@@ -41,7 +41,7 @@ def test_relevant_tools_are_offered_by_their_words_live_names_and_the_previous_t
     assert "clock.get_time" in _offered(index, "how late is it")
     assert "timer.status" not in _offered(index, "how late is it")
     assert "timer.status" in _offered(index, "is the pasta done yet")  # a live name, no timer word
-    assert "timer.status" in _offered(index, "timmer stat us")  # misspelt by speech-to-text
+    assert "timer.status" in _offered(index, "how much tyme is left on the timmer")  # misspelt by speech-to-text
     assert _offered(index, "and the other one", previous_tool="timer.cancel") == {"timer.cancel"}
     assert _offered(index, "anything", only=("timer.start",)) == {"timer.start"}
 
@@ -105,3 +105,16 @@ def test_planner_path_is_not_asked_for_what_no_tool_serves(tmp_path: Path) -> No
     core = build_core(load_config(), tmp_path, Bus())
     index = ToolIndex(core.registry.tools(), core.dialogue.router.matcher.phrases(), limit=8)
     assert index.offer("book a table for two at seven", PlanContext()) == []
+
+
+def test_a_number_under_the_wrong_unit_moves_to_the_one_said(core: Core) -> None:
+    spec = core.registry.tool("timer.start")
+    assert grounded(spec, {"minutes": 90}, "alert me in ninety seconds") == {"seconds": 90}
+    assert grounded(spec, {"minutes": 5, "seconds": 30}, "five minutes and thirty seconds") == {"minutes": 5, "seconds": 30}
+
+
+def test_a_required_text_nobody_said_is_asked_for_instead(core: Core) -> None:
+    spec = core.registry.tool("routine.run")
+    assert grounded(spec, {"name": "good morning"}, "i need to get up at 6 tomorrow morning") == {}
+    assert grounded(spec, {"name": "bedtime"}, "run the bedtime routine") == {"name": "bedtime"}
+    assert spec.missing({}) == (("name",), "Which routine?")

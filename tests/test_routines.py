@@ -252,3 +252,32 @@ def test_routine_by_voice_and_from_the_shell(core: Core, tmp_path: Path) -> None
 
     assert asyncio.run(scenario()).startswith("Good morning. It's ")
     assert core.routines.runner.history("good morning")[-1]["trigger"] == "phrase"
+
+
+def test_an_event_starts_a_routine_and_its_own_steps_do_not_restart_it(core: Core, tmp_path: Path) -> None:
+    from assistant.events import TimerDone
+
+    folder = tmp_path / "routines"
+    write(folder, "e.yaml", "name: pasta ready\ntriggers:\n  - event: timer_done\n    match: {name: pasta}\n"
+                            "steps:\n  - id: a\n    say: drain the pasta\n")
+    routines = list(load_routines([folder], core.registry.tool).routines.values())
+    bus = Bus()
+    said: list[str] = []
+
+    async def speak(text: str) -> None:
+        said.append(text)
+        bus.publish(TimerDone(timer_id="x", name="pasta", duration_s=1.0))  # would loop forever
+
+    async def scenario() -> None:
+        runner = RoutineRunner(tmp_path / "data", core.registry.tool, ManualClock(), speak)
+        watching = asyncio.create_task(runner.watch(routines, UTC, bus))
+        await asyncio.sleep(0)
+        bus.publish(TimerDone(timer_id="y", name="eggs", duration_s=1.0))
+        bus.publish(TimerDone(timer_id="z", name="pasta", duration_s=1.0))
+        await asyncio.sleep(0.05)
+        await runner.finish()
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
+
+    asyncio.run(scenario())
+    assert said == ["drain the pasta"]

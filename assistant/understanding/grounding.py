@@ -28,13 +28,16 @@ def grounded(spec: ToolSpec, args: dict[str, Any], text: str, tool_words: set[st
     words people use to ask for the tool ("timer", "countdown"): a name made of them is no name."""
     words = _WORD.findall(text.lower())
     said = _said_numbers(words)
-    out = {}
-    for name, value in args.items():
+    out: dict[str, Any] = {}
+    for name, value in _units_as_said(spec, args, words).items():
         try:
             param = spec.param(name)
         except KeyError:
             out[name] = value  # validation names the bad argument
             continue
+        free_text = isinstance(value, str) and param.choices is None
+        if param.required and free_text and not _all_heard(value, words, tool_words):
+            continue  # "good morning" for "I need to get up at 6 tomorrow morning": ask which instead
         optional = not param.required and param.default is None
         if not optional or isinstance(value, bool):
             out[name] = value
@@ -43,11 +46,34 @@ def grounded(spec: ToolSpec, args: dict[str, Any], text: str, tool_words: set[st
             continue
         if isinstance(value, (int, float)) and value not in said:
             continue
-        if (isinstance(value, str) and param.choices is None
-                and not _names_something_said(value, words, tool_words, {p.name for p in spec.params})):
+        if free_text and not _names_something_said(value, words, tool_words, {p.name for p in spec.params}):
             continue
         out[name] = value
     return out
+
+
+def _units_as_said(spec: ToolSpec, args: dict[str, Any], heard: list[str]) -> dict[str, Any]:
+    """A number the model put under the wrong unit goes where the request said it: "in ninety
+    seconds" given as minutes=90 becomes seconds=90 (when the tool has both)."""
+    units = {p.name.removesuffix("s"): p.name for p in spec.params if p.kind in (int, float)}
+    out = dict(args)
+    for span in find_numbers(heard):
+        after = heard[span.end].removesuffix("s") if span.end < len(heard) else ""
+        target = units.get(after)
+        if target is None or out.get(target) is not None:
+            continue
+        wrong = [n for n in units.values() if n != target and out.get(n) == span.value]
+        if len(wrong) == 1:
+            out[target] = out.pop(wrong[0])
+    return out
+
+
+def _all_heard(value: str, heard: list[str], tool_words: set[str]) -> bool:
+    """Every telling word of a required text was said (numbers and filler aside)."""
+    words = _WORD.findall(value.lower().replace("_", " "))
+    telling = [w for w in words if not w.isdigit() and w not in _FILLER and not find_numbers([w])]
+    return all(w in heard or w.removesuffix("s") in tool_words
+               or process.extractOne(w, heard, scorer=fuzz.ratio, score_cutoff=_HEARD_WORD) for w in telling)
 
 
 def _said_numbers(words: list[str]) -> set[float]:

@@ -32,6 +32,10 @@ from assistant.understanding.prompt import ToolPhrases
 
 log = logging.getLogger(__name__)
 
+_STAND_IN = "zzlivename"
+EXAMPLE_NAME = "kitchen"
+"""The live name (a timer, a routine) that skills' `examples:` use; it stands for any name."""
+
 
 @dataclass(frozen=True)
 class Borrowed:
@@ -138,10 +142,10 @@ class TemplateMatcher:
                 kept.append({"sentences": sentences, **({"slots": block["slots"]} if "slots" in block else {})})
         return kept
 
-    def _samples(self, per_intent: int) -> Iterator[tuple[str, str]]:
+    def _samples(self, per_intent: int, stand_in: str = EXAMPLE_NAME) -> Iterator[tuple[str, str]]:
         """(tool, sentence) pairs sampled from the templates; live lists get a stand-in name."""
-        stand_in = {name: TextSlotList.from_strings(["kitchen"]) for name in self._live_lists}
-        for intent, sentence in sample_intents(self._intents, slot_lists=stand_in, language=self._language,
+        lists = {name: TextSlotList.from_strings([stand_in]) for name in self._live_lists}
+        for intent, sentence in sample_intents(self._intents, slot_lists=lists, language=self._language,
                                                max_sentences_per_intent=per_intent):
             borrowed = self._borrowed.get(intent)
             yield (borrowed.tool if borrowed else intent), sentence
@@ -158,7 +162,7 @@ class TemplateMatcher:
         """Worked examples for the planner's prompt, made by the templates themselves so they can never
         disagree with them: each skill's `examples:` sentences, and for a tool without any, a sampled
         sentence that fills the most arguments."""
-        live = {name: ["kitchen"] for name in self._live_lists}
+        live = {name: [EXAMPLE_NAME] for name in self._live_lists}
         examples = [self._example(tool, text, live) for tool, text in self._declared_examples]
         covered = {call.tool for call in examples}
         if covered >= set(self._specs):
@@ -189,8 +193,12 @@ class TemplateMatcher:
         """Sample sentences per tool, the words people use for it, and the live lists each tool's
         sentences name (a mention of a live timer name makes the timer tools worth offering)."""
         out = ToolPhrases(live_lists={tool: set(names) for tool, names in self._tool_lists.items()})
-        for tool, sentence in self._samples(per_intent=200):
-            out.sentences.setdefault(tool, []).append(sentence)
+        # Live names are left out (the stand-in is dropped): a sample's "kitchen" timer must not make
+        # the timer tools look relevant to "turn on the kitchen light". Sentences with wildcards are
+        # not sampled, so the skills' declared examples count too.
+        for tool, sentence in [*self._samples(per_intent=200, stand_in=_STAND_IN), *self._declared_examples]:
+            words = [w for w in sentence.split() if w not in (_STAND_IN, EXAMPLE_NAME)]
+            out.sentences.setdefault(tool, []).append(" ".join(words))
         return out
 
     def match(self, text: str, live: dict[str, list[str]] | None = None) -> ToolCall | None:

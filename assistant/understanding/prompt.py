@@ -149,7 +149,7 @@ class ToolIndex:
 
     def _overlap(self, words: set[str], tool: str) -> int:
         bag = self._bags[tool]
-        return sum(1 for w in words if w in bag or (len(w) > 3 and process.extractOne(
+        return sum(1 for w in words if w in bag or (len(w) >= _FUZZY_MIN_LEN and process.extractOne(
             w, bag, scorer=fuzz.ratio, score_cutoff=_NEAR_WORD) is not None))
 
     def offer(self, text: str, context: PlanContext | None = None) -> list[ToolSpec]:
@@ -168,5 +168,7 @@ class ToolIndex:
         return sorted(relevant, key=lambda s: s.qualified)
 
 
+_FUZZY_MIN_LEN = 5
+"""Shorter words must match exactly: "call" is not "all"."""
 _NEAR_WORD = 85
 """rapidfuzz ratio at which two words count as the same word misspelled ("timmer", "timers")."""

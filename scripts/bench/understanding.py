@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
+import re
 import statistics
 import sys
 import tempfile
@@ -22,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import yaml
@@ -34,6 +37,7 @@ from assistant.config import load_config  # noqa: E402
 from assistant.errors import AssistantError  # noqa: E402
 from assistant.plugins.api import ToolCall  # noqa: E402
 from assistant.runtime import Core, build_core, load_speech_models  # noqa: E402
+from assistant.spoken_time import TimeNotUnderstood, parse_when  # noqa: E402
 from assistant.understanding.prompt import PlanContext  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402
 from tests.conftest import Recorder  # noqa: E402
@@ -57,6 +61,10 @@ class Outcome:
         return self.expected == self.got
 
 
+NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.timezone.utc)
+"""The moment spoken times are read against, so "7 am tomorrow" and "tomorrow at 7" compare equal."""
+
+
 def _normal(core: Core, call: ToolCall | None) -> tuple[str, dict[str, Any]]:
     if call is None:
         return "none", {}
@@ -64,7 +72,23 @@ def _normal(core: Core, call: ToolCall | None) -> tuple[str, dict[str, Any]]:
         args = core.registry.tool(call.tool).validate({k: v for k, v in call.args.items() if v is not None})
     except Exception:
         args = dict(call.args)
-    return call.tool, args
+    return call.tool, _canonical(core, args)
+
+
+def _canonical(core: Core, args: dict[str, Any]) -> dict[str, Any]:
+    out = dict(args)
+    if isinstance(out.get("when"), str):
+        try:
+            when = parse_when(out["when"], NOW, ZoneInfo("UTC"))
+            out["when"] = when.recurrence or when.at
+        except TimeNotUnderstood:
+            pass
+    if isinstance(out.get("text"), str):
+        out["text"] = " ".join(re.sub(r"[^a-z0-9 ]", " ", out["text"].lower()).split()).removeprefix("to ")
+    if isinstance(out.get("name"), str):
+        name = out["name"].lower().strip()
+        out["name"] = core.routines.phrases().get(name, name)
+    return out
 
 
 def _stats(seconds: list[float]) -> str:
@@ -93,7 +117,7 @@ async def text_bench(core: Core, commands: list[Any], live: dict[str, list[str]]
             call = await _plan(core, text, live)
             path = "llm"
         seconds = time.perf_counter() - start
-        out.append(Outcome(text, (tool, args or {}), _normal(core, call), path, seconds))
+        out.append(Outcome(text, (tool, _canonical(core, args or {})), _normal(core, call), path, seconds))
     return out
 
 
@@ -102,7 +126,7 @@ async def baseline_exact(core: Core, commands: list[Any], live: dict[str, list[s
     for text, tool, args in commands:
         start = time.perf_counter()
         call = core.dialogue.router.matcher.match(text, live)
-        out.append(Outcome(text, (tool, args or {}), _normal(core, call), "template", time.perf_counter() - start))
+        out.append(Outcome(text, (tool, _canonical(core, args or {})), _normal(core, call), "template", time.perf_counter() - start))
     return out
 
 
@@ -112,7 +136,7 @@ async def baseline_llm(core: Core, commands: list[Any], live: dict[str, list[str
     for text, tool, args in commands:
         start = time.perf_counter()
         call = await _plan(core, text, live)
-        out.append(Outcome(text, (tool, args or {}), _normal(core, call), "llm", time.perf_counter() - start))
+        out.append(Outcome(text, (tool, _canonical(core, args or {})), _normal(core, call), "llm", time.perf_counter() - start))
     return out
 
 
@@ -168,7 +192,8 @@ async def speech_bench(core: Core, commands: list[Any], live: dict[str, list[str
             got = (intents[0].tool, dict(intents[0].args)) if intents else ("none", {})  # type: ignore[attr-defined]
             path = intents[0].source if intents else "none"  # type: ignore[attr-defined]
             out.append((voice + (" + noise" if noisy else ""),
-                        Outcome(f"{text} | heard {heard}", (tool, args or {}), got, path, routed[0] if routed else 0.0)))
+                        Outcome(f"{text} | heard {heard}", (tool, _canonical(core, args or {})),
+                                (got[0], _canonical(core, got[1])), path, routed[0] if routed else 0.0)))
     router.route = route  # type: ignore[method-assign]
     return out
 
@@ -191,11 +216,12 @@ async def main() -> None:
     args = ap.parse_args()
 
     data = yaml.safe_load(COMMANDS.read_text())
-    commands, live = data["commands"], data["live"]
+    commands = data["commands"]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         bus = Bus()
         core = build_core(load_config(), tmp / "data", bus)
+        live = {**core.registry.slot_values(), **data["live"]}
         start = time.perf_counter()
         core.dialogue.router.matcher.warm_up()
         assert core.planner is not None, "the planner is disabled in the config"

@@ -6,11 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, tool
+from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, tool
 from assistant.scheduler import Alarm, Due, Scheduler
 from assistant.spoken_time import TimeNotUnderstood, parse_when, spoken_clock
 
-When = Annotated[str, "when, as the person said it: 'tomorrow at 6:30', 'weekdays at seven', 'in 20 minutes'"]
+When = Annotated[str, Ask("For what time?"), "when, as the person said it: 'tomorrow at 6:30', 'weekdays at seven', 'in 20 minutes'"]
 
 
 def spoken_moment(at: dt.datetime, now: dt.datetime) -> str:

@@ -34,6 +34,6 @@ class ClockSkill(Skill):
 
     @tool
     def get_date(self) -> ToolResult:
-        """Tell today's date."""
+        """Tell today's date: which weekday (Monday to Sunday), day, month and year it is."""
         today = dt.date.today()
         return ToolResult(f"Today is {spoken_date(today)}.", {"date": today.isoformat()})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, tool
+from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
 from assistant.scheduler import Due, Reminder, Scheduler
 from assistant.spoken_time import WEEKDAYS, TimeNotUnderstood, parse_when, spoken_clock
 from skills.alarm.skill import spoken_moment
@@ -24,8 +24,9 @@ class ReminderSkill(Skill):
         return self.scheduler.local(self.scheduler.now())
 
     @tool
-    def add(self, text: Annotated[str, "what to be reminded of, e.g. call mum"],
-            when: Annotated[str, "when, as the person said it: 'at 5 pm', 'tomorrow at nine', 'in an hour'"]) -> ToolResult:
+    def add(self, text: Annotated[str, Ask("What should I remind you of?"), "what to be reminded of, e.g. call mum"],
+            when: Annotated[str, Ask("When should I remind you?"),
+                            "when, as the person said it: 'at 5 pm', 'tomorrow at nine', 'in an hour'"]) -> ToolResult:
         """Remind the person of something at a time."""
         now = self._now()
         text, when = _split_day_words(_reminder_text(text), when)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Protocol
 
-from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, tool
+from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
 
 
 class Routines(Protocol):
@@ -30,7 +30,7 @@ class RoutineSkill(Skill):
         return {"routine_name": self.routines.names(), "routine_phrase": sorted(self.routines.phrases())}
 
     @tool
-    def run(self, name: Annotated[str, "the routine's name or its phrase, e.g. good morning"]) -> ToolResult:
+    def run(self, name: Annotated[str, Ask("Which routine?"), "the routine's name or its phrase, e.g. good morning"]) -> ToolResult:
         """Run a routine now."""
         if self.routines is None:
             return ToolResult("Routines are not running.", {"error": "no_routines"}, ok=False)

@@ -29,6 +29,10 @@ class RoutineSkill(Skill):
             return {}
         return {"routine_name": self.routines.names(), "routine_phrase": sorted(self.routines.phrases())}
 
+    def vocabulary(self) -> list[str]:
+        """Routine names are not everyday words ("bedtime"): speech-to-text should expect them."""
+        return self.routines.names() if self.routines is not None else []
+
     @tool
     def run(self, name: Annotated[str, Ask("Which routine?"), "the routine's name or its phrase, e.g. good morning"]) -> ToolResult:
         """Run a routine now."""

@@ -27,7 +27,7 @@ from assistant.speech.stt import SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
 from assistant.speech.vad import SileroVad
 from assistant.speech.wake import WakeWordDetector
-from assistant.understanding.matcher import TemplateMatcher
+from assistant.understanding.matcher import EXAMPLE_NAME, TemplateMatcher
 from assistant.understanding.planner import LazyPlanner, LocalPlanner, ServerPlanner
 from assistant.understanding.router import Router
 from assistant.workflows import Loaded, load_routines
@@ -53,18 +53,27 @@ class Core:
         """What speech-to-text should expect now: the configured prompt and the live names."""
         prompt = self.config.stt.prompt
         if prompt == "auto":
-            prompt = speech_prompt(self.dialogue.router.matcher.declared_examples())
+            # An example's stand-in name ("the kitchen timer") would only teach Whisper a wrong name.
+            prompt = speech_prompt([t for t in self.dialogue.router.matcher.declared_examples()
+                                    if EXAMPLE_NAME not in t.split()])
         return SpeechHints(prompt, self.registry.vocabulary())
 
 
-def speech_prompt(sentences: list[str], limit: int = 12) -> str:
-    """Example requests written as a transcript would be ("What time is it?"), one per tool first."""
+def speech_prompt(sentences: list[str], max_words: int = 150) -> str:
+    """Example requests written as a transcript would be ("What time is it?"), one per tool first,
+    within Whisper's prompt budget (223 tokens, about 150 words)."""
     def written(text: str) -> str:
         text = text.strip()
         ask = text.split()[0].lower() in {"what", "what's", "how", "when", "where", "which", "who", "is", "are", "could", "can", "do"}
         return text[:1].upper() + text[1:] + ("?" if ask else ".")
 
-    return " ".join(written(t) for t in sentences[:limit])
+    chosen, words = [], 0
+    for text in sentences:
+        words += len(text.split())
+        if words > max_words:
+            break
+        chosen.append(written(text))
+    return " ".join(chosen)
 
 
 def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = None) -> Core:

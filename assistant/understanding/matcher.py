@@ -155,6 +155,8 @@ class TemplateMatcher:
         by_tool: dict[str, list[str]] = {}
         for tool, text in self._declared_examples:
             by_tool.setdefault(tool, []).append(text)
+        for texts in by_tool.values():
+            texts.sort(key=len)  # the shortest first: more tools fit in a prompt
         rounds = max((len(v) for v in by_tool.values()), default=0)
         return [texts[i] for i in range(rounds) for texts in by_tool.values() if i < len(texts)]
 

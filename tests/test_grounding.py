@@ -118,3 +118,9 @@ def test_a_required_text_nobody_said_is_asked_for_instead(core: Core) -> None:
     assert grounded(spec, {"name": "good morning"}, "i need to get up at 6 tomorrow morning") == {}
     assert grounded(spec, {"name": "bedtime"}, "run the bedtime routine") == {"name": "bedtime"}
     assert spec.missing({}) == (("name",), "Which routine?")
+
+
+def test_one_is_grounded_by_a_unit_not_by_any_article(core: Core) -> None:
+    spec = core.registry.tool("timer.change")
+    assert grounded(spec, {"hours": 1}, "run a man timer") == {}
+    assert grounded(spec, {"hours": 1}, "make it an hour instead") == {"hours": 1}

@@ -21,6 +21,7 @@ _HEARD_WORD = 80
 """rapidfuzz ratio at which a word of a name counts as said (speech-to-text spells names its own way)."""
 _FILLER = frozenset("a an the my our your of for to on in at is it and called named".split())
 _MAX_NAME_WORDS = 4
+_UNITS = frozenset({"hour", "minute", "second", "day", "week"})
 
 
 def grounded(spec: ToolSpec, args: dict[str, Any], text: str, tool_words: set[str] = frozenset()) -> dict[str, Any]:
@@ -80,8 +81,8 @@ def _said_numbers(words: list[str]) -> set[float]:
     """Every number the words say, with what "an hour and a half" or "a couple of minutes" means."""
     said: set[float] = {span.value for span in find_numbers(words)}
     present = set(words)
-    if present & {"a", "an", "one"}:
-        said.add(1)
+    if any(w in ("a", "an", "one") and nxt.removesuffix("s") in _UNITS for w, nxt in zip(words, words[1:])):
+        said.add(1)  # "an hour", "a minute"; not any "a" ("run a man timer")
     if "half" in present:
         said.add(30)
     if "quarter" in present:

@@ -93,6 +93,20 @@ class PlannerConfig:
 
 
 @dataclass(frozen=True)
+class FoldersConfig:
+    """The household's named folders that skills with the folders permission may use."""
+
+    photos: str | None = None
+    music: str | None = None
+    documents: str | None = None
+    backup: str | None = None
+    """Where `files.backup` copies the others (a second disk, a NAS mount)."""
+
+    def named(self) -> dict[str, Path]:
+        return {name: Path(value).expanduser() for name, value in dataclasses.asdict(self).items() if value}
+
+
+@dataclass(frozen=True)
 class SchedulerConfig:
     timezone: str | None = None
     """IANA name (Europe/Berlin); None: the machine's."""
@@ -115,6 +129,7 @@ class Config:
     understanding: UnderstandingConfig = field(default_factory=UnderstandingConfig)
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    folders: FoldersConfig = field(default_factory=FoldersConfig)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -90,6 +90,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
             data_dir=data_dir / "skills" / cls.name,
             scheduler=scheduler if Permission.SCHEDULER in granted else None,
             routines=routines if Permission.ROUTINES in granted else None,
+            folders=config.folders.named() if Permission.FOLDERS in granted else {},
         )
 
     registry = Registry(config.skills.language)

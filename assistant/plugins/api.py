@@ -30,6 +30,8 @@ class Permission(enum.Enum):
     """A private table in the assistant's data directory."""
     ROUTINES = "routines"
     """List and start the household's routines."""
+    FOLDERS = "folders"
+    """Read and write the household's named folders (photos, music, documents, backup)."""
 
 
 @dataclass(frozen=True)
@@ -317,6 +319,8 @@ class SkillContext:
     """The durable scheduler, with Permission.SCHEDULER."""
     routines: Any | None = None
     """The routines (list and start), with Permission.ROUTINES."""
+    folders: dict[str, Path] = field(default_factory=dict)
+    """Named folders (photos, backup …), with Permission.FOLDERS."""
 
 
 class Skill:

@@ -190,3 +190,24 @@ def test_spoken_time() -> None:
     assert spoken_time(dt.datetime(2026, 1, 1, 0, 0)) == "12 o'clock AM"
     assert spoken_time(dt.datetime(2026, 1, 1, 9, 5)) == "9 oh 5 AM"
     assert spoken_time(dt.datetime(2026, 1, 1, 20, 45)) == "8 45 PM"
+
+
+def test_a_wall_clock_jump_forward_is_noticed_within_a_nap(data_dir: Path) -> None:
+    async def scenario() -> list[float]:
+        clock = ManualClock()
+        scheduler = Scheduler(data_dir, clock=clock)
+        rung: list[float] = []
+
+        async def on_due(due: Due) -> None:
+            rung.append(clock.now())
+
+        scheduler.start(on_due)
+        scheduler.add_timer(600, "roast")
+        await clock.advance(0.5)
+        clock._now += 3600  # NTP or a resumed laptop: the wall clock leaps while the loop naps
+        await clock.advance(1.0)
+        await scheduler.stop()
+        return rung
+
+    rung = asyncio.run(scenario())
+    assert len(rung) == 1 and rung[0] - 1_800_000_000.0 <= 3600 + 1.5

@@ -21,6 +21,7 @@ from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
 from assistant.errors import AssistantError
 from assistant.events import Transcript, TtsEnd
+from assistant.store import DataDirLock
 
 log = logging.getLogger("assistant")
 
@@ -171,7 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    lock = DataDirLock(_data_dir(args)) if hasattr(args, "data_dir") and _writes(args) else None
     try:
+        if lock is not None:
+            lock.acquire(_writes(args))
         if args.command == "ask":
             return asyncio.run(_ask(args))
         if args.command == "run":
@@ -195,7 +199,23 @@ def main(argv: list[str] | None = None) -> int:
         return e.exit_code
     except KeyboardInterrupt:
         return 130
+    finally:
+        if lock is not None:
+            lock.release()
     return 2
+
+
+def _writes(args: argparse.Namespace) -> str:
+    """What the command would change in the data folder ("" for a command that only reads)."""
+    if args.command == "run":
+        return "a second assistant"
+    if args.command == "ask":
+        return "a typed request"
+    if args.command in schedule_cli.KINDS and args.action == "cancel":
+        return "cancelling from the shell"
+    if args.command == "routines" and args.action == "run":
+        return "running a routine from the shell"
+    return ""
 
 
 def _skills(args: argparse.Namespace) -> int:

@@ -10,7 +10,9 @@ caught up at start by each routine's `catch_up` policy.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
+import json
 import logging
 import threading
 import uuid
@@ -49,6 +51,7 @@ class RoutineRunner:
         self.clock = clock or SystemClock()
         self.speak = speak
         self._lock = threading.Lock()
+        self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
         self._started: set[asyncio.Task[dict[str, Any]]] = set()
         self._active: set[str] = set()
 
@@ -66,7 +69,10 @@ class RoutineRunner:
             self._runs.upsert(run, Query().run_id == run["run_id"])
 
     async def _checkpoint(self, run: dict[str, Any]) -> None:
-        await asyncio.to_thread(self._save, {**run, "steps": {k: dict(v) for k, v in run["steps"].items()}})
+        """Snapshot now, write in the journal's one thread: snapshots reach the disk in the order they
+        were taken, so a slow older one never overwrites a newer one."""
+        snapshot = json.loads(json.dumps({**run, "steps": run["steps"]}, default=str))  # a tool's set or Path too
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._save, snapshot)
 
     # --- running ------------------------------------------------------------------------------------
 
@@ -109,7 +115,7 @@ class RoutineRunner:
         run["state"] = "failed" if failed else "done"
         run["ended_at"] = self.clock.now()
         await self._checkpoint(run)
-        await asyncio.to_thread(self._prune, run["routine"])
+        await asyncio.get_running_loop().run_in_executor(self._writer, self._prune, run["routine"])
         return run
 
     def _prune(self, routine: str) -> None:
@@ -208,10 +214,13 @@ class RoutineRunner:
             while True:
                 now = self.clock.now()
                 for routine in routines:
-                    due = self.next_due(routine, self.last_fired(routine) or now, zone)
-                    if due is not None and due <= now:
-                        self.mark_fired(routine, now)
-                        self._spawn(self.run(routine, "time"))
+                    try:
+                        due = self.next_due(routine, self.last_fired(routine) or now, zone)
+                        if due is not None and due <= now:
+                            self.mark_fired(routine, now)
+                            self._spawn(self.run(routine, "time"))
+                    except Exception:  # one routine's trouble must not stop the others' triggers
+                        log.exception("time trigger of routine %r", routine.name)
                 await self.clock.sleep(1.0)
         finally:
             if unsubscribe is not None:

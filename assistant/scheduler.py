@@ -28,6 +28,7 @@ from tinydb import TinyDB
 
 from assistant.clock import Clock, SystemClock
 from assistant.config import SchedulerConfig
+from assistant.errors import ConfigError
 from assistant.spoken_time import Recurrence, local_zone
 from assistant.store import atomic_write, open_db
 
@@ -137,7 +138,9 @@ class Scheduler:
     def __init__(self, data_dir: Path, config: SchedulerConfig | None = None, clock: Clock | None = None) -> None:
         self.config = config or SchedulerConfig()
         self.clock = clock or SystemClock()
-        self.zone: ZoneInfo = ZoneInfo(self.config.timezone) if self.config.timezone else local_zone()
+        self.zone: ZoneInfo = _zone(self.config.timezone) if self.config.timezone else local_zone()
+        if self.config.ring_repeat_s < 1 or self.config.ring_limit_s < 0 or self.config.snooze_s < 1 or self.config.grace_s < 0:
+            raise ConfigError("scheduler: ring_repeat_s and snooze_s must be at least 1 s, ring_limit_s and grace_s not negative")
         self._db: TinyDB = open_db(data_dir / "scheduler.json", SCHEMA)
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.RLock()
@@ -342,7 +345,10 @@ class Scheduler:
                     slot = self._slots.get(item_id)
                     if slot is None or slot.version != version:
                         continue  # changed or removed since it was planned
-                await self._fire(slot, now)
+                try:
+                    await self._fire(slot, now)
+                except Exception:  # one bad item (or a cancel racing it) must not stop every alarm after it
+                    log.exception("could not fire %s %s", slot.kind, item_id)
             nap = MAX_NAP_S if not self._heap else min(MAX_NAP_S, max(0.0, self._heap[0][0] - now))
             sleeper = asyncio.ensure_future(self.clock.sleep(nap))
             waker = asyncio.ensure_future(self._wakeup.wait())
@@ -353,6 +359,9 @@ class Scheduler:
                 waker.cancel()
 
     async def _fire(self, slot: _Slot, now: float) -> None:
+        with self._lock:
+            if self._slots.get(slot.item.id) is not slot:
+                return  # cancelled by a tool thread a moment ago
         item = slot.item
         assert self._on_due is not None
         # Said first, written after, off the event loop: the write (the whole file) must not make
@@ -490,6 +499,13 @@ class Scheduler:
             log.warning("could not import the old timers in %s (left in place): %s", path, e)
             return
         path.rename(path.with_name("timers.json.imported"))
+
+
+def _zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ValueError, OSError, KeyError) as e:  # ZoneInfoNotFoundError is a KeyError
+        raise ConfigError(f"scheduler.timezone '{name}' is not a time zone; use a name like Europe/Berlin") from e
 
 
 def _new_id() -> str:

@@ -45,7 +45,7 @@ class Recurrence:
             if day.weekday() not in self.weekdays:
                 continue
             candidate = local_time(day, self.hour, self.minute, zone)
-            if candidate > after:
+            if candidate.timestamp() > after.timestamp():  # instants: the repeated hour of a fall-back
                 return candidate
         raise AssertionError("a weekly recurrence always has a next occurrence")
 
@@ -139,18 +139,24 @@ def parse_when(text: str, now: dt.datetime, zone: ZoneInfo) -> When:
     hour, minute = clock
     if day is None:
         at = local_time(local_now.date(), hour, minute, zone)
-        if at <= now and not _said_am_pm(words) and hour < 12:
+        if _passed(at, now) and not _said_am_pm(words) and hour < 12:
             at = local_time(local_now.date(), hour + 12, minute, zone)  # "at seven" at 3 pm means 7 pm
-        if at <= now:
+        if _passed(at, now):
             at = local_time(local_now.date() + dt.timedelta(days=1), hour, minute, zone)
         return When(at=at)
     date, roll = day
+    if "tonight" in words and hour < 12:
+        date += dt.timedelta(days=1)  # "2 am tonight", "midnight tonight": the small hours after today
     at = local_time(date, hour, minute, zone)
-    if at <= now:
+    if _passed(at, now):
         if not roll:
             raise TimeNotUnderstood(f"{spoken_clock(hour, minute)} {'today' if date == local_now.date() else 'then'} has already passed")
         at = local_time(date + dt.timedelta(days=roll), hour, minute, zone)
     return When(at=at)
+
+
+def _passed(at: dt.datetime, now: dt.datetime) -> bool:
+    return at.timestamp() <= now.timestamp()
 
 
 def _words(text: str) -> list[str]:
@@ -202,7 +208,7 @@ def _relative(words: list[str]) -> dt.timedelta | None:
 
 def _said_am_pm(words: list[str]) -> bool:
     return bool({"am", "pm", "morning", "afternoon", "evening", "tonight", "night", "noon", "midnight"} & set(words)) \
-        or any(":" in w and int(w.split(":")[0]) >= 13 for w in words)
+        or any(":" in w and (int(w.split(":")[0]) >= 13 or w.startswith("0")) for w in words)
 
 
 def _clock(words: list[str]) -> tuple[int, int] | None:
@@ -222,8 +228,8 @@ def _clock(words: list[str]) -> tuple[int, int] | None:
         hour, minute = _spoken_clock(words) or (None, 0)  # type: ignore[assignment]
     if hour is None:
         return None
-    if "pm" in words or {"afternoon", "evening", "tonight"} & set(words):
-        if hour < 12:
+    if "pm" in words or ({"afternoon", "evening", "tonight"} & set(words) and "am" not in words and "midnight" not in words):
+        if 0 < hour < 12:
             hour += 12
     elif ("am" in words or "morning" in words) and hour == 12:
         hour = 0
@@ -285,7 +291,8 @@ def _day(words: list[str], today: dt.date) -> tuple[dt.date, int] | None:
     if "today" in words or "tonight" in words:
         return today, 0
     if "tomorrow" in words:
-        return today + dt.timedelta(days=1), 0
+        after = " ".join(words).count("after tomorrow")
+        return today + dt.timedelta(days=1 + after), 0
     for i, w in enumerate(words):
         if w in WEEKDAYS:
             ahead = (WEEKDAYS.index(w) - today.weekday()) % 7

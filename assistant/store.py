@@ -56,8 +56,11 @@ class SafeJSONStorage(Storage):
         try:
             atomic_write(self.path, json.dumps(data, separators=(",", ":"), sort_keys=True))
         except OSError as e:
-            self._cache = None  # memory may now be ahead of the disk: read the disk again
+            self._cache = None  # memory is ahead of the disk now: read the disk again
             raise StoreError(f"cannot save {self.path}: {e.strerror or e}") from e
+        except BaseException:
+            self._cache = None  # TinyDB changed the cached document before a value failed to serialize
+            raise
         self._cache = data
 
     def close(self) -> None:
@@ -111,3 +114,31 @@ def open_db(path: Path, schema: int, migrations: dict[int, Migration] | None = N
         version += 1
         meta.update({"schema": version}, doc_ids=[1])
     return db
+
+
+class DataDirLock:
+    """One writer per data folder. `assistant run` holds it while it runs; a command that would
+    change the folder (ask, cancel, routines run) must get it too, so two processes never overwrite
+    each other's timers. An flock: released by the kernel when the process dies, even by SIGKILL."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = data_dir / "assistant.lock"
+        self._fd: int | None = None
+
+    def acquire(self, what: str) -> None:
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise StoreError(f"the assistant is running on {self.path.parent}, so {what} would race it: say it to the "
+                             "assistant instead, or stop it first") from None
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None

@@ -197,9 +197,17 @@ def _step(raw: Any, path: Path, tool: ToolLookup) -> Step:
         raise RoutineError(path, line, f"step id {step_id!r} must be letters, digits, - or _")
     if ("tool" in raw) == ("say" in raw):
         raise RoutineError(path, line, f"step '{step_id}' needs exactly one of tool or say")
-    args = {k: v for k, v in (raw.get("args") or {}).items() if k != "__line__"}
+    raw_args = raw.get("args") or {}
+    if not isinstance(raw_args, dict):
+        raise RoutineError(path, line, f"step '{step_id}': args must be a mapping like {{minutes: 5}}")
+    args = {k: v for k, v in raw_args.items() if k != "__line__"}
     depends = raw.get("depends_on") or []
     depends = [depends] if isinstance(depends, str) else depends
+    if not isinstance(depends, list) or not all(isinstance(d, (str, int)) for d in depends):
+        raise RoutineError(path, line, f"step '{step_id}': depends_on must be a list of step ids")
+    for key in ("say", "when", "tool"):
+        if key in raw and not isinstance(raw[key], str):
+            raise RoutineError(path, line, f"step '{step_id}': {key} must be text (put it in quotes)")
     try:
         timeout_s, retries = float(raw.get("timeout_s", 30.0)), int(raw.get("retries", 0))
     except (TypeError, ValueError) as e:
@@ -289,6 +297,9 @@ def load_routines(folders: list[Path], tool: ToolLookup) -> Loaded:
                 routine = load_routine(path, tool)
             except RoutineError as e:
                 out.errors.append(e)
+                continue
+            except Exception as e:  # a file shaped in a way nobody foresaw must not stop the others
+                out.errors.append(RoutineError(path, 0, f"cannot be read as a routine: {e}"))
                 continue
             out.routines[routine.name.lower()] = routine
     return out

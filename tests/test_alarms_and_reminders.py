@@ -46,6 +46,11 @@ def ask(core: Core, text: str) -> str:
     ("at midnight", "2026-11-25 00:00"),
     ("6am", "2026-11-25 06:00"),
     ("five minutes past six tomorrow", "2026-11-25 06:05"),
+    ("at 2 am tonight", "2026-11-25 02:00"),
+    ("midnight tonight", "2026-11-25 00:00"),
+    ("the day after tomorrow at 9", "2026-11-26 09:00"),
+    ("at 0:30", "2026-11-25 00:30"),
+    ("at 12 am", "2026-11-25 00:00"),
 ])
 def test_spoken_moments(text: str, expected: str) -> None:
     when = parse_when(text, TUESDAY_3PM, BERLIN)
@@ -204,3 +209,24 @@ def test_scheduler_items_survive_restart_in_their_tables(data_dir: Path) -> None
     ask(core, "remind me to call mum at 5 pm")
     again = Scheduler(data_dir, core.scheduler.config, clock)
     assert (len(again.timers()), len(again.alarms()), len(again.reminders())) == (1, 1, 1)
+
+
+def test_the_repeated_hour_of_a_fall_back_is_compared_as_instants() -> None:
+    new_york = ZoneInfo("America/New_York")
+    second_one_ten = dt.datetime(2026, 11, 1, 1, 10, tzinfo=new_york, fold=1)  # 1:10 EST, after 1:59 EDT
+    nxt = Recurrence(1, 30).next_after(second_one_ten, new_york)
+    assert nxt.timestamp() > second_one_ten.timestamp() and nxt.date() == dt.date(2026, 11, 2)
+
+
+def test_an_afternoon_request_deletes_the_morning_alarm_of_that_hour(data_dir: Path) -> None:
+    core, _ = make(data_dir, ManualClock(TUESDAY_3PM.timestamp()))
+    ask(core, "set an alarm for 7 am tomorrow")
+    assert ask(core, "delete the alarm for 7") == "Deleted your alarm for 7 AM tomorrow."
+
+
+def test_a_bad_time_zone_is_a_clear_config_error(data_dir: Path) -> None:
+    from assistant.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Europe/Berlin"):
+        build_core(load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__SCHEDULER__TIMEZONE": "Europe/Berln"}),
+                   data_dir, Bus())

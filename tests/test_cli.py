@@ -125,3 +125,17 @@ def test_scheduler_items_from_the_shell(tmp_path: Path) -> None:
     assert missing.returncode != 0 and missing.stderr.count("\n") == 1 and "assistant alarms list" in missing.stderr
     assert assistant("alarms", "cancel", alarm["id"], "--data-dir", data).returncode == 0
     assert json.loads(assistant("alarms", "list", "--json", "--data-dir", data).stdout) == []
+
+
+def test_a_second_writer_on_a_live_data_folder_is_refused(tmp_path: Path) -> None:
+    from assistant.store import DataDirLock
+
+    lock = DataDirLock(tmp_path)
+    lock.acquire("the test")
+    try:
+        refused = assistant("ask", "set a timer for 5 minutes", "--data-dir", str(tmp_path))
+        assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "running on" in refused.stderr
+        assert assistant("timers", "list", "--data-dir", str(tmp_path)).returncode == 0, "reading is fine"
+    finally:
+        lock.release()
+    assert assistant("ask", "set a timer for 5 minutes", "--data-dir", str(tmp_path)).returncode == 0

@@ -92,6 +92,9 @@ def routine(core: Core, tmp_path: Path, text: str) -> Routine:
          retires: 2
      """, 3, "unknown key 'retires'"),
     ("name: [unclosed\n", 2, "not valid YAML"),
+    ("name: odd\nsteps:\n  - id: a\n    say: 42\n", 3, "say must be text"),
+    ("name: odd\nsteps:\n  - id: a\n    tool: clock.get_time\n    args: [x]\n", 3, "args must be a mapping"),
+    ("name: odd\nsteps:\n  - id: a\n    say: hi\n    depends_on: 5\n", 3, "depends_on must be a list"),
 ])
 def test_a_bad_routine_is_rejected_with_file_line_and_reason(core: Core, tmp_path: Path, text: str, line: int, reason: str) -> None:
     with pytest.raises(RoutineError) as caught:
@@ -281,3 +284,23 @@ def test_an_event_starts_a_routine_and_its_own_steps_do_not_restart_it(core: Cor
 
     asyncio.run(scenario())
     assert said == ["drain the pasta"]
+
+
+def test_tool_data_that_is_not_json_is_journaled_as_text(core: Core, tmp_path: Path) -> None:
+    from assistant.plugins.api import ToolResult
+
+    r = routine(core, tmp_path, "name: odd data\nsteps:\n  - id: a\n    tool: clock.get_time\n  - id: b\n    say: done\n    depends_on: [a]\n")
+    spec = core.registry.tool("clock.get_time")
+
+    class Odd:
+        func = staticmethod(lambda: ToolResult("odd", {"tags": {"x"}, "where": Path("/tmp")}))
+        params = spec.params
+
+        def validate(self, args: dict) -> dict:
+            return args
+
+    runner = RoutineRunner(tmp_path / "data", lambda name: Odd())  # type: ignore[arg-type,return-value]
+    run = asyncio.run(runner.run(r))
+    assert run["state"] == "done"
+    saved = RoutineRunner(tmp_path / "data", core.registry.tool).history("odd data")[-1]
+    assert saved["steps"]["a"]["data"] == {"tags": "{'x'}", "where": "/tmp"} and saved["steps"]["b"]["state"] == "done"

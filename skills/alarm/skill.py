@@ -125,7 +125,9 @@ class AlarmSkill(Skill):
 
 
 def _same_clock(a: dt.datetime, b: dt.datetime) -> bool:
-    return (a.hour, a.minute) == (b.hour, b.minute)
+    """ "delete my 7 o'clock alarm" said in the afternoon still means the 7 AM one: compare on a
+    12-hour dial (two alarms that match are asked about)."""
+    return (a.hour % 12, a.minute) == (b.hour % 12, b.minute)
 
 
 def _alarm_data(alarm: Alarm) -> dict[str, Any]:

@@ -163,7 +163,7 @@ def _words(text: str) -> list[str]:
     text = text.lower().replace("-", " ")
     text = re.sub(r"(\d)(am|pm|a\.m\.|p\.m\.)", r"\1 \2", text)
     text = text.replace("a.m.", "am").replace("p.m.", "pm").replace("o'clock", "oclock")
-    return re.findall(r"\d+:\d+|[a-z]+|\d+", text)
+    return re.findall(r"\d+:\d+|[a-z]+|\d+\.\d+|\d+", text)
 
 
 def _numbers(words: list[str]) -> list[tuple[int, int, int]]:
@@ -181,10 +181,13 @@ def _relative(words: list[str]) -> dt.timedelta | None:
     total = 0.0
     numbers = {start: (end, value) for start, end, value in _numbers(rest)}
     i = 0
+    amount: float
     while i < len(rest):
-        if i in numbers:
+        if re.fullmatch(r"\d+\.\d+", rest[i]):
+            end, amount = i + 1, float(rest[i])  # "in 1.5 hours"
+        elif i in numbers:
             end, value = numbers[i]
-            amount: float = value
+            amount = value
         elif rest[i] in ("a", "an", "one"):
             end, amount = i + 1, 1
         elif rest[i] == "half" and i + 2 < len(rest) and rest[i + 1] in ("a", "an"):

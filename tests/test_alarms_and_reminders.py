@@ -51,6 +51,7 @@ def ask(core: Core, text: str) -> str:
     ("the day after tomorrow at 9", "2026-11-26 09:00"),
     ("at 0:30", "2026-11-25 00:30"),
     ("at 12 am", "2026-11-25 00:00"),
+    ("in 1.5 hours", "2026-11-24 16:30"),
 ])
 def test_spoken_moments(text: str, expected: str) -> None:
     when = parse_when(text, TUESDAY_3PM, BERLIN)

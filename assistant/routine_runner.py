@@ -173,7 +173,13 @@ class RoutineRunner:
 
     def next_due(self, routine: Routine, after: float, zone: dt.tzinfo) -> float | None:
         local = dt.datetime.fromtimestamp(after, zone)
-        times = [croniter(expr, local).get_next(dt.datetime).timestamp() for expr in routine.crons()]
+        times = []
+        for expr in routine.crons():
+            found = croniter(expr, local)
+            nxt = found.get_next(dt.datetime)
+            if _wall_minute(nxt) == _wall_minute(local):
+                nxt = found.get_next(dt.datetime)  # the repeated hour of a fall-back: 1:30 has happened today
+            times.append(nxt.timestamp())
         return min(times) if times else None
 
     def last_fired(self, routine: Routine) -> float | None:
@@ -246,6 +252,10 @@ class RoutineRunner:
                             continue  # its own steps must not start it again, in a loop
                         self._spawn(self.run(routine, f"event:{event.type}"))
         return on_event
+
+
+def _wall_minute(at: dt.datetime) -> str:
+    return at.strftime("%Y-%m-%d %H:%M")
 
 
 def fill(text: str, run: dict[str, Any]) -> str:

@@ -304,3 +304,13 @@ def test_tool_data_that_is_not_json_is_journaled_as_text(core: Core, tmp_path: P
     assert run["state"] == "done"
     saved = RoutineRunner(tmp_path / "data", core.registry.tool).history("odd data")[-1]
     assert saved["steps"]["a"]["data"] == {"tags": "{'x'}", "where": "/tmp"} and saved["steps"]["b"]["state"] == "done"
+
+
+def test_a_daily_routine_in_the_repeated_hour_runs_once_on_a_fall_back_night(core: Core, tmp_path: Path) -> None:
+    new_york = ZoneInfo("America/New_York")
+    write(tmp_path / "routines", "n.yaml", "name: night\ntriggers:\n  - at: '01:30'\nsteps:\n  - id: a\n    say: hi\n")
+    (night,) = load_routines([tmp_path / "routines"], core.registry.tool).routines.values()
+    runner = RoutineRunner(tmp_path / "data", core.registry.tool)
+    fired = dt.datetime(2026, 11, 1, 1, 30, tzinfo=new_york).timestamp()  # 1:30 EDT, before the clocks go back
+    nxt = runner.next_due(night, fired, new_york)
+    assert nxt is not None and dt.datetime.fromtimestamp(nxt, new_york).date() == dt.date(2026, 11, 2)

@@ -16,13 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from assistant.understanding.numbers import find_numbers
+from assistant.understanding.numbers import UNIT_SECONDS, find_numbers
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 EVERY_DAY = frozenset(range(7))
 _WEEKDAY_SET = {"weekday": frozenset(range(5)), "weekdays": frozenset(range(5)),
                 "weekend": frozenset({5, 6}), "weekends": frozenset({5, 6})}
-_UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 
 
 class TimeNotUnderstood(ValueError):
@@ -198,10 +197,10 @@ def _relative(words: list[str]) -> dt.timedelta | None:
         if end < len(rest) and rest[end] == "half":  # "an hour and a half" is handled below
             end += 1
         unit = rest[end].removesuffix("s") if end < len(rest) else ""
-        if unit in _UNIT_SECONDS:
-            total += amount * _UNIT_SECONDS[unit]
+        if unit in UNIT_SECONDS:
+            total += amount * UNIT_SECONDS[unit]
             if rest[end + 1:end + 4] == ["and", "a", "half"]:
-                total += 0.5 * _UNIT_SECONDS[unit]
+                total += 0.5 * UNIT_SECONDS[unit]
                 end += 3
             i = end + 1
         else:
@@ -254,7 +253,7 @@ def _spoken_clock(words: list[str]) -> tuple[int, int] | None:
             return numbers[k + 1][2] % 24, value  # "ten (minutes) past nine"
         if joiner in ("to", "till", "before") and k + 1 < len(numbers) and value < 60:
             return (numbers[k + 1][2] - 1) % 24, 60 - value  # "ten (minutes) to eight"
-        if after.removesuffix("s") in _UNIT_SECONDS or after == "day":
+        if after.removesuffix("s") in UNIT_SECONDS:
             continue  # a duration or a count, not a clock time
         if before == "past" or before == "to":
             continue  # the hour of "half past six", taken above

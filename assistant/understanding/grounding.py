@@ -14,14 +14,13 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from assistant.plugins.api import ToolSpec
-from assistant.understanding.numbers import find_numbers
+from assistant.understanding.numbers import UNIT_SECONDS, find_numbers
 
 _WORD = re.compile(r"[a-z]+|\d+")
 _HEARD_WORD = 80
 """rapidfuzz ratio at which a word of a name counts as said (speech-to-text spells names its own way)."""
 _FILLER = frozenset("a an the my our your of for to on in at is it and called named".split())
 _MAX_NAME_WORDS = 4
-_UNITS = frozenset({"hour", "minute", "second", "day", "week"})
 
 
 def grounded(spec: ToolSpec, args: dict[str, Any], text: str, tool_words: set[str] = frozenset()) -> dict[str, Any]:
@@ -71,17 +70,24 @@ def _units_as_said(spec: ToolSpec, args: dict[str, Any], heard: list[str]) -> di
 
 def _all_heard(value: str, heard: list[str], tool_words: set[str]) -> bool:
     """Every telling word of a required text was said (numbers and filler aside)."""
-    words = _WORD.findall(value.lower().replace("_", " "))
-    telling = [w for w in words if not w.isdigit() and w not in _FILLER and not find_numbers([w])]
-    return all(w in heard or w.removesuffix("s") in tool_words
-               or process.extractOne(w, heard, scorer=fuzz.ratio, score_cutoff=_HEARD_WORD) for w in telling)
+    telling = [w for w in _value_words(value) if w not in _FILLER and not find_numbers([w])]
+    return all(w.removesuffix("s") in tool_words or _heard(w, heard) for w in telling)
+
+
+def _value_words(value: str) -> list[str]:
+    return _WORD.findall(value.lower().replace("_", " "))
+
+
+def _heard(word: str, heard: list[str]) -> bool:
+    """Said, as speech-to-text may have spelled it."""
+    return word in heard or process.extractOne(word, heard, scorer=fuzz.ratio, score_cutoff=_HEARD_WORD) is not None
 
 
 def _said_numbers(words: list[str]) -> set[float]:
     """Every number the words say, with what "an hour and a half" or "a couple of minutes" means."""
     said: set[float] = {span.value for span in find_numbers(words)}
     present = set(words)
-    if any(w in ("a", "an", "one") and nxt.removesuffix("s") in _UNITS for w, nxt in zip(words, words[1:])):
+    if any(w in ("a", "an", "one") and nxt.removesuffix("s") in UNIT_SECONDS for w, nxt in zip(words, words[1:])):
         said.add(1)  # "an hour", "a minute"; not any "a" ("run a man timer")
     if "half" in present:
         said.add(30)
@@ -98,7 +104,7 @@ def _names_something_said(value: str, heard: list[str], tool_words: set[str], ar
     """True when `value` is a name the request said: every word heard (fuzzily), no number or word of
     another argument in it ("too minutes" is a duration, not a name), and something left once the
     words that ask for the tool itself are taken away ("countdown", "timer 1")."""
-    words = _WORD.findall(value.lower().replace("_", " "))
+    words = _value_words(value)
     if not words or len(words) > _MAX_NAME_WORDS:
         return False
     singular = {n.removesuffix("s") for n in arg_names}
@@ -107,4 +113,4 @@ def _names_something_said(value: str, heard: list[str], tool_words: set[str], ar
     telling = [w for w in words if w not in _FILLER and w.removesuffix("s") not in tool_words]
     if not telling:
         return False
-    return all(w in heard or process.extractOne(w, heard, scorer=fuzz.ratio, score_cutoff=_HEARD_WORD) for w in telling)
+    return all(_heard(w, heard) for w in telling)

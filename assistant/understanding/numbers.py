@@ -66,6 +66,8 @@ def find_numbers(words: list[str]) -> list[NumberSpan]:
     return spans
 
 
+UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
+"""Units of time, singular, by length: what a number said before them measures."""
 _TIME_UNITS = frozenset("second seconds sec secs minute minutes min mins hour hours".split())
 _SOUNDS_LIKE = {"to": "two", "too": "two", "for": "four", "fore": "four", "fife": "five", "won": "one",
                 "tree": "three", "free": "three", "ate": "eight", "nein": "nine", "tin": "ten", "sex": "six"}

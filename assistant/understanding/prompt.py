@@ -101,10 +101,6 @@ up down out off over some any one not no yes
 """Words that say nothing about which tool is meant ("set", "what", "please")."""
 
 
-def _words(text: str) -> set[str]:
-    return {w.removesuffix("s") for w in _WORD.findall(text.lower()) if len(w) > 2}
-
-
 def _content_words(text: str) -> set[str]:
     """The words of `text` that can tell tools apart: not generic, not a number."""
     words = _WORD.findall(text.lower())

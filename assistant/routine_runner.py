@@ -52,7 +52,7 @@ class RoutineRunner:
         self.speak = speak
         self._lock = threading.Lock()
         self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
-        self._started: set[asyncio.Task[dict[str, Any]]] = set()
+        self._started: set[asyncio.Task[Any]] = set()
         self._active: set[str] = set()
 
     # --- the journal ------------------------------------------------------------------------------
@@ -216,7 +216,7 @@ class RoutineRunner:
         unsubscribe = bus.subscribe(self._on_event(routines)) if bus is not None else None
         try:
             for routine in self.missed(routines, zone):
-                self._spawn(self.run(routine, "catch-up"))
+                self.spawn(self.run(routine, "catch-up"))
             while True:
                 now = self.clock.now()
                 for routine in routines:
@@ -224,7 +224,7 @@ class RoutineRunner:
                         due = self.next_due(routine, self.last_fired(routine) or now, zone)
                         if due is not None and due <= now:
                             self.mark_fired(routine, now)
-                            self._spawn(self.run(routine, "time"))
+                            self.spawn(self.run(routine, "time"))
                     except Exception:  # one routine's trouble must not stop the others' triggers
                         log.exception("time trigger of routine %r", routine.name)
                 await self.clock.sleep(1.0)
@@ -232,15 +232,23 @@ class RoutineRunner:
             if unsubscribe is not None:
                 unsubscribe()
 
-    def _spawn(self, coro: Any) -> None:
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        """Start a run (or a resume) in the background, kept track of until it ends."""
         task = asyncio.get_running_loop().create_task(coro)
         self._started.add(task)
         task.add_done_callback(self._started.discard)
+        return task
 
     async def finish(self) -> None:
-        """Wait for the runs the triggers started (a stopping assistant lets them end or be cut)."""
+        """Wait for every run started in the background."""
         while self._started:
             await asyncio.gather(*list(self._started), return_exceptions=True)
+
+    async def cancel(self) -> None:
+        """Cut every background run short; the journal has them as running, so they resume at the next start."""
+        for task in list(self._started):
+            task.cancel()
+        await self.finish()
 
     def _on_event(self, routines: list[Routine]) -> Callable[[Any], None]:
         def on_event(event: Any) -> None:
@@ -250,7 +258,7 @@ class RoutineRunner:
                             getattr(event, k, None) == v for k, v in t.match.items()):
                         if routine.name in self._active:
                             continue  # its own steps must not start it again, in a loop
-                        self._spawn(self.run(routine, f"event:{event.type}"))
+                        self.spawn(self.run(routine, f"event:{event.type}"))
         return on_event
 
 

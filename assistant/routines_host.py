@@ -30,7 +30,6 @@ class RoutineHost:
         self.reload(loaded)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watch: asyncio.Task[None] | None = None
-        self._runs: set[asyncio.Task[Any]] = set()
 
     def reload(self, loaded: Loaded) -> None:
         self.routines = loaded.routines
@@ -57,21 +56,15 @@ class RoutineHost:
             if routine is None:
                 log.warning("run %s of routine %r cannot resume: the routine is gone", run["run_id"], run["routine"])
                 continue
-            self._spawn(self.runner.resume(routine, run))
+            self.runner.spawn(self.runner.resume(routine, run))
         self._watch = asyncio.create_task(self.runner.watch(list(self.routines.values()), zone, bus), name="routines")
 
     async def stop(self) -> None:
-        for task in [self._watch, *self._runs]:
-            if task is not None:
-                task.cancel()
-        await asyncio.gather(*[t for t in [self._watch, *self._runs] if t is not None], return_exceptions=True)
-        self._watch = None
-
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.get_running_loop().create_task(coro)
-        self._runs.add(task)
-        task.add_done_callback(self._runs.discard)
-        return task
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+            self._watch = None
+        await self.runner.cancel()
 
     def bind(self) -> None:
         """Runs may now be started from worker threads (tools); call from the event loop."""
@@ -94,7 +87,7 @@ class RoutineHost:
                 said.append(text)
 
         async def go() -> dict[str, Any]:
-            return await self._spawn(self.runner.run(routine, "phrase", collect))
+            return await self.runner.spawn(self.runner.run(routine, "phrase", collect))
 
         future = asyncio.run_coroutine_threadsafe(go(), self._loop)
         try:

@@ -184,6 +184,9 @@ class Scheduler:
     def local(self, at: float) -> dt.datetime:
         return dt.datetime.fromtimestamp(at, self.zone)
 
+    def local_now(self) -> dt.datetime:
+        return self.local(self.now())
+
     # --- timers -------------------------------------------------------------------------------
 
     def add_timer(self, duration_s: float, name: str | None = None) -> Timer:
@@ -324,7 +327,7 @@ class Scheduler:
             self._pending_missed.append(Due(slot.kind, item, "missed"))
         if isinstance(item, Alarm):
             if item.recurrence is not None:
-                nxt = item.recurrence.next_after(self.local(self.now()), self.zone).timestamp()
+                nxt = item.recurrence.next_after(self.local_now(), self.zone).timestamp()
                 self._update(item.id, replace(item, at=nxt, snoozed_until=None))
             else:
                 self.cancel(item.id)

@@ -322,6 +322,12 @@ class SkillContext:
     folders: dict[str, Path] = field(default_factory=dict)
     """Named folders (photos, backup …), with Permission.FOLDERS."""
 
+    def needs_scheduler(self) -> Any:
+        """The scheduler, or a load error naming the skill that forgot to ask for it."""
+        if self.scheduler is None:
+            raise SkillError(f"skill '{self.skill}' needs the scheduler permission")
+        return self.scheduler
+
 
 class Skill:
     """Base of every skill. Subclasses set `name`, `description`, `permissions` and mark tools."""

@@ -33,20 +33,17 @@ class AlarmSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        self.scheduler: Scheduler = context.scheduler
-
-    def _now(self) -> dt.datetime:
-        return self.scheduler.local(self.scheduler.now())
+        self.scheduler: Scheduler = context.needs_scheduler()
 
     def describe(self, alarm: Alarm) -> str:
         rule = alarm.recurrence
-        text = rule.describe() if rule else spoken_moment(self.scheduler.local(alarm.due_at), self._now())
+        text = rule.describe() if rule else spoken_moment(self.scheduler.local(alarm.due_at), self.scheduler.local_now())
         return f"{text}{f' ({alarm.label})' if alarm.label else ''}"
 
     @tool
     def set(self, when: When, label: Annotated[str | None, "what the alarm is for"] = None) -> ToolResult:
         """Set an alarm for a time of day, once ("tomorrow at 7") or repeating ("weekdays at seven")."""
-        now = self._now()
+        now = self.scheduler.local_now()
         try:
             parsed = parse_when(when, now, self.scheduler.zone)
         except TimeNotUnderstood as e:
@@ -76,12 +73,12 @@ class AlarmSkill(Skill):
         """Delete one alarm, chosen by its time when there are several."""
         alarms = self.scheduler.alarms()
         if when:
+            now = self.scheduler.local_now()
             try:
-                parsed = parse_when(when, self._now(), self.scheduler.zone)
+                target = parse_when(when, now, self.scheduler.zone).first(now, self.scheduler.zone)
             except TimeNotUnderstood:
-                parsed = None
-            if parsed is not None:
-                target = parsed.first(self._now(), self.scheduler.zone)
+                target = None
+            if target is not None:
                 alarms = [a for a in alarms if _same_clock(self.scheduler.local(a.at), target)]
         if not alarms:
             return ToolResult("I can't find that alarm." if self.scheduler.alarms() else "You have no alarms.",
@@ -120,7 +117,7 @@ class AlarmSkill(Skill):
         label = f" {alarm.label}." if alarm.label else ""
         if due.reason == "missed":
             return f"While I was off, your alarm for {spoken_clock(at.hour, at.minute)} went unheard.{label}"
-        now = self._now()
+        now = self.scheduler.local_now()
         return f"It's {spoken_clock(now.hour, now.minute)}. This is your alarm.{label}"
 
 

@@ -18,17 +18,14 @@ class ReminderSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        self.scheduler: Scheduler = context.scheduler
-
-    def _now(self) -> dt.datetime:
-        return self.scheduler.local(self.scheduler.now())
+        self.scheduler: Scheduler = context.needs_scheduler()
 
     @tool
     def add(self, text: Annotated[str, Ask("What should I remind you of?"), "what to be reminded of, e.g. call mum"],
             when: Annotated[str, Ask("When should I remind you?"),
                             "when, as the person said it: 'at 5 pm', 'tomorrow at nine', 'in an hour'"]) -> ToolResult:
         """Remind the person of something at a time."""
-        now = self._now()
+        now = self.scheduler.local_now()
         text, when = _split_day_words(_reminder_text(text), when)
         try:
             parsed = parse_when(when, now, self.scheduler.zone)
@@ -45,7 +42,7 @@ class ReminderSkill(Skill):
     @tool
     def list(self, day: Literal["today", "tomorrow"] | None = None) -> ToolResult:
         """Say the reminders, all that are coming or those of one day."""
-        now = self._now()
+        now = self.scheduler.local_now()
         wanted = None if day is None else now.date() + dt.timedelta(days=1 if day == "tomorrow" else 0)
         reminders = [r for r in self.scheduler.reminders(include_done=wanted is not None)
                      if wanted is None or self.scheduler.local(r.at).date() == wanted]

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from assistant.errors import SkillError
 from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, tool
 from assistant.scheduler import Due, Scheduler, Timer
 
@@ -60,9 +59,7 @@ class TimerSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        if context.scheduler is None:
-            raise SkillError("skill 'timer' needs the scheduler permission")
-        self.scheduler: Scheduler = context.scheduler
+        self.scheduler: Scheduler = context.needs_scheduler()
 
     def slot_values(self) -> dict[str, list[str]]:
         return {"timer_name": sorted({t.name for t in self.scheduler.timers() if t.name})}

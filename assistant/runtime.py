@@ -4,6 +4,7 @@ loaded in parallel threads and warmed before the first request."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -49,14 +50,19 @@ class Core:
     """Loaded on first use (`ask`) or at start (`run`, so the first request is fast)."""
     routines: RoutineHost
 
+    @functools.cached_property
+    def _speech_prompt(self) -> str:
+        """Fixed for the process: the skills and their examples do not change while it runs."""
+        if self.config.stt.prompt != "auto":
+            return self.config.stt.prompt
+        # An example's stand-in name ("the kitchen timer") would only teach Whisper a wrong name.
+        return speech_prompt([t for t in self.dialogue.router.matcher.declared_examples()
+                              if EXAMPLE_NAME not in t.split()])
+
     def speech_hints(self) -> SpeechHints:
-        """What speech-to-text should expect now: the configured prompt and the live names."""
-        prompt = self.config.stt.prompt
-        if prompt == "auto":
-            # An example's stand-in name ("the kitchen timer") would only teach Whisper a wrong name.
-            prompt = speech_prompt([t for t in self.dialogue.router.matcher.declared_examples()
-                                    if EXAMPLE_NAME not in t.split()])
-        return SpeechHints(prompt, self.registry.vocabulary())
+        """What speech-to-text should expect now: the configured prompt and the live names (asked
+        for every transcription, so only the live names are looked up each time)."""
+        return SpeechHints(self._speech_prompt, self.registry.vocabulary())
 
 
 def speech_prompt(sentences: list[str], max_words: int = 150) -> str:

@@ -54,7 +54,8 @@ class Timer:
 
     @property
     def due_at(self) -> float:
-        """When it rings (for a paused timer: if it were resumed now it would ring `left_s` later)."""
+        """When it rings; for a paused timer, when it would have rung without the pause (for ordering only:
+        a paused timer is not planned)."""
         return self.ends_at if self.ends_at is not None else self.started_at + self.duration_s
 
     @property
@@ -314,12 +315,11 @@ class Scheduler:
             late = now - item.due_at
             if late <= 0 or isinstance(item, Timer) or getattr(item, "ringing_since", None) or getattr(item, "done_at", None):
                 continue
-            if late > self.config.grace_s:
+            announce = late <= self.config.grace_s
+            if not announce:
                 log.warning("%s %s was due %.0f s ago, while the assistant was off; too late to announce",
                             slot.kind, item.id, late)
-                self._settle_missed(slot, announce=False)
-            else:
-                self._settle_missed(slot, announce=True)
+            self._settle_missed(slot, announce)
 
     def _settle_missed(self, slot: _Slot, announce: bool) -> None:
         item = slot.item

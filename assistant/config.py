@@ -77,6 +77,20 @@ class UnderstandingConfig:
     fuzzy_min_score: float = 0.9
     followup_s: float = 30.0
     planner: bool = True
+    phrase_replies: bool | str = "auto"
+    """true, false, or "auto": on for a planner server or a GGUF of the user's, off for the packaged
+    small models (the 1.5B model's wording passes its check too rarely to be worth the wait)."""
+    phrase_timeout_s: float = 4.0
+
+    def phrasing(self, planner: PlannerConfig) -> bool:
+        value = self.phrase_replies
+        if value == "auto":
+            from assistant.models import LLM_MODELS
+
+            return bool(planner.server_url) or planner.model not in LLM_MODELS
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"understanding.phrase_replies must be true, false or auto, not {value!r}")
 
 
 @dataclass(frozen=True)

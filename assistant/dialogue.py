@@ -23,6 +23,7 @@ from assistant.errors import AssistantError, SkillError
 from assistant.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
 from assistant.plugins.api import ToolCall, ToolResult, ToolSpec
 from assistant.plugins.registry import Registry
+from assistant.understanding import phrasing
 from assistant.understanding.prompt import PlanContext, describe_call
 from assistant.understanding.router import Router
 
@@ -71,14 +72,17 @@ class _Exchange:
 
 class Dialogue:
     def __init__(self, bus: Bus, registry: Registry, router: Router, followup_s: float = 30.0,
-                 calls: CallLog | None = None) -> None:
+                 calls: CallLog | None = None, phrase_timeout_s: float | None = None) -> None:
+        """phrase_timeout_s: how long the LLM may take to word a reply to an open question; None: never."""
         self.bus = bus
+        self.phrase_timeout_s = phrase_timeout_s
         self.registry = registry
         self.router = router
         self.followup_s = followup_s
         self.calls = calls
         self._pending: _Pending | None = None
         self._last: _Exchange | None = None
+        self._phrased = False
 
     def understands(self, text: str) -> bool:
         """Whether the sentence templates fully understand `text` as a complete request (cheap: no
@@ -96,8 +100,9 @@ class Dialogue:
 
     async def handle(self, text: str, turn: int | None = None, audio_t: float | None = None) -> str:
         """Act on one request and publish intent, tool_result, question and reply events; returns the reply."""
+        self._phrased = False
         reply = await self._respond(text, turn, audio_t)
-        self.bus.publish(Reply(text=reply, turn=turn, audio_t=audio_t))
+        self.bus.publish(Reply(text=reply, phrased=self._phrased, turn=turn, audio_t=audio_t))
         return reply
 
     def _fresh(self, at: float | None) -> bool:
@@ -192,8 +197,31 @@ class Dialogue:
         self.bus.publish(ToolResultEvent(tool=call.tool, ok=result.ok, data=result.data, turn=turn, audio_t=audio_t))
         if self.calls is not None:
             await asyncio.to_thread(self.calls.append, CallRecord.of(call, result, duration))
-        self._last = _Exchange(call.text, call, result.speech, time.monotonic())
-        return result.speech
+        speech = result.speech
+        if spec.phrased and result.ok and call.open_question:
+            speech = await self._phrase(call.text, result.speech)
+        self._last = _Exchange(call.text, call, speech, time.monotonic())
+        return speech
+
+    async def _phrase(self, question: str, facts: str) -> str:
+        """The LLM's answer to a freely worded open question, if it comes in time and states
+        nothing the tool's result does not; else the tool's own reply (`facts`)."""
+        planner = self.router.planner
+        if planner is None or self.phrase_timeout_s is None:
+            return facts
+        try:
+            answer = await planner.phrase(question, facts, self.phrase_timeout_s)
+        except AssistantError as e:
+            log.warning("could not phrase the reply: %s", e.message)
+            return facts
+        if answer is None:
+            return facts
+        why = phrasing.unsupported(answer, facts, question)
+        if why is not None:
+            log.info("phrased reply %r dropped: %s", answer, why)
+            return facts
+        self._phrased = True
+        return answer
 
 
 def _given(args: dict[str, Any]) -> dict[str, Any]:

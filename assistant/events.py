@@ -144,6 +144,8 @@ class ToolResultEvent(Event):
 class Reply(Event):
     type: ClassVar[str] = "reply"
     text: str
+    phrased: bool = False
+    """Worded by the LLM from the tool's result (an open question), not the tool's own reply."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -106,7 +106,9 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     matcher = TemplateMatcher(registry.skills, config.skills.language)
     planner = LazyPlanner(lambda: make_planner(config, registry.tools(), matcher)) if config.understanding.planner else None
     router = Router(matcher, planner, config.understanding.fuzzy_min_score)
-    dialogue = Dialogue(bus, registry, router, config.understanding.followup_s, CallLog(data_dir / "calls.jsonl"))
+    u = config.understanding
+    dialogue = Dialogue(bus, registry, router, u.followup_s, CallLog(data_dir / "calls.jsonl"),
+                        phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
     return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines)
 
 
@@ -121,7 +123,8 @@ def make_planner(config: Config, specs: list[ToolSpec], matcher: TemplateMatcher
     model = resolve_llm(c.model)
     log.info("%s", model.describe("LLM planner"))
     return LocalPlanner(str(model.path), specs, examples, phrases, threads=c.threads, n_ctx=c.context,
-                        max_tools=c.max_tools, gpu_layers=c.gpu_layers)
+                        max_tools=c.max_tools, gpu_layers=c.gpu_layers,
+                        phrase_replies=config.understanding.phrasing(c))
 
 
 @dataclass

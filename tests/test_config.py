@@ -36,3 +36,16 @@ def test_bad_config_names_the_problem(tmp_path: Path, text: str, message: str) -
     user.write_text(text)
     with pytest.raises(ConfigError, match=message):
         load_config(user, environ={})
+
+
+def test_llm_worded_replies_are_on_only_for_a_bigger_model_unless_asked() -> None:
+    def on(**env: str) -> bool:
+        config = load_config(environ={f"ASSISTANT__{k.upper()}": v for k, v in env.items()})
+        return config.understanding.phrasing(config.planner)
+
+    assert not on()
+    assert on(planner__server_url="http://127.0.0.1:8080")
+    assert on(planner__model="/models/qwen2.5-7b-instruct-q4_k_m.gguf")
+    assert on(understanding__phrase_replies="true") and not on(understanding__phrase_replies="false", planner__server_url="x")
+    with pytest.raises(ConfigError, match="phrase_replies must be true, false or auto"):
+        on(understanding__phrase_replies="sometimes")

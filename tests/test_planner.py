@@ -116,7 +116,8 @@ def test_an_unreachable_server_is_a_clear_answer_not_a_crash(tmp_path: Path) -> 
 
 @pytest.fixture(scope="module")
 def qwen_core(tmp_path_factory: pytest.TempPathFactory) -> tuple[Core, Recorder]:
-    core, rec = core_with(tmp_path_factory.mktemp("data"))
+    # Replies to open questions are worded by the LLM only when asked to with the packaged model.
+    core, rec = core_with(tmp_path_factory.mktemp("data"), understanding__phrase_replies="true")
     assert core.planner is not None
     asyncio.run(core.planner.load())
     return core, rec
@@ -149,3 +150,23 @@ def test_a_question_answered_in_other_words_completes_the_call(qwen_core) -> Non
     assert asyncio.run(core.dialogue.handle("set a timer")) == "For how long?"
     reply = asyncio.run(core.dialogue.handle("oh, about a quarter of an hour"))
     assert reply == "Timer set for 15 minutes.", reply
+
+
+def test_an_open_question_gets_a_reply_worded_from_the_result(qwen_core) -> None:  # type: ignore[no-untyped-def]
+    core, rec = qwen_core
+    core.dialogue.forget()
+    asyncio.run(core.dialogue.handle("set an alarm for 7 am tomorrow"))
+    reply = asyncio.run(core.dialogue.handle("when do i need to get up tomorrow"))
+    event = rec.of("reply")[-1]
+    fixed = rec.of("tool_result")[-1]
+    assert fixed.tool == "agenda.day"  # type: ignore[attr-defined]
+    if event.phrased:  # type: ignore[attr-defined]
+        assert reply != "Tomorrow you have an alarm at 7 AM." and "7" in reply, reply
+    else:  # the check refused the model's wording: the tool's own reply, never a wrong one
+        assert reply == "Tomorrow you have an alarm at 7 AM.", reply
+
+
+def test_a_plain_question_gets_the_tools_own_reply_without_the_llm(qwen_core) -> None:  # type: ignore[no-untyped-def]
+    core, rec = qwen_core
+    reply = asyncio.run(core.dialogue.handle("what's planned for tomorrow"))
+    assert reply.startswith("Tomorrow you have an alarm at 7 AM") and not rec.of("reply")[-1].phrased  # type: ignore[attr-defined]

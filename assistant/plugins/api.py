@@ -62,6 +62,10 @@ class ToolCall:
     """The request it came from."""
     score: float = 1.0
     """How sure the producer is: 1.0 for an exact template match, lower for a fuzzy one."""
+    open_question: bool = False
+    """Worded freely, so the tool's fixed reply may not answer it: true for the planner's calls and for
+    template sentences marked `metadata: {open_question: true}`. A `phrased` tool's reply to it is
+    worded by the LLM from the result."""
 
 
 @dataclass(frozen=True)
@@ -134,6 +138,9 @@ class ToolSpec:
     """At least one of these optional arguments must be given (a timer needs some duration)."""
     ask: str = ""
     """The question when none of `require_any` is given."""
+    phrased: bool = False
+    """Answers open questions: when the request was worded freely (the planner understood it), the
+    LLM words the reply from the result, which is checked against it; else the result's own speech."""
 
     @property
     def qualified(self) -> str:
@@ -222,19 +229,23 @@ class ToolOptions:
     confirm: str = ""
     require_any: tuple[str, ...] = ()
     ask: str = ""
+    phrased: bool = False
 
 
 @overload
 def tool(func: Callable[..., Any]) -> Callable[..., Any]: ...
 @overload
-def tool(*, risky: bool = ..., confirm: str = ..., require_any: tuple[str, ...] = ..., ask: str = ...) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+def tool(*, risky: bool = ..., confirm: str = ..., require_any: tuple[str, ...] = ..., ask: str = ...,
+         phrased: bool = ...) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 def tool(func: Callable[..., Any] | None = None, *, risky: bool = False, confirm: str = "",
-         require_any: tuple[str, ...] = (), ask: str = "") -> Any:
+         require_any: tuple[str, ...] = (), ask: str = "", phrased: bool = False) -> Any:
     """Mark a skill method as a tool. Its docstring's first line describes it to the planner.
 
     risky: needs a spoken yes first (`confirm` is the question). require_any: at least one of these
-    arguments must be given, else `ask` is asked and the answer completes the call."""
-    options = ToolOptions(risky, confirm, tuple(require_any), ask)
+    arguments must be given, else `ask` is asked and the answer completes the call. phrased: the tool
+    answers open questions, so a freely worded question gets its reply worded by the LLM from the
+    result (see assistant/understanding/phrasing.py)."""
+    options = ToolOptions(risky, confirm, tuple(require_any), ask, phrased)
 
     def mark(f: Callable[..., Any]) -> Callable[..., Any]:
         setattr(f, TOOL_MARK, options)
@@ -306,7 +317,7 @@ def tool_spec(skill: str, func: Callable[..., Any]) -> ToolSpec:
         if needed not in names:
             raise SkillError(f"skill '{skill}', tool '{func.__name__}': require_any names '{needed}', which is not an argument")
     return ToolSpec(skill, func.__name__, doc.splitlines()[0], tuple(params), func,
-                    options.risky, options.confirm, options.require_any, options.ask)
+                    options.risky, options.confirm, options.require_any, options.ask, options.phrased)
 
 
 @dataclass

@@ -229,7 +229,8 @@ class TemplateMatcher:
                     if value in _NOT_NAMES:  # a wildcard that caught a stray word: "set it timer", "start at timer"
                         continue
                 args[arg] = value
-        return ToolCall(tool=tool, args=args, source="template", text=text)
+        open_question = bool((result.intent_metadata or {}).get("open_question"))
+        return ToolCall(tool=tool, args=args, source="template", text=text, open_question=open_question)
 
     def match_fuzzy(self, text: str, live: dict[str, list[str]] | None = None, min_score: float = 0.86) -> ToolCall | None:
         """A template match that tolerates speech-to-text errors ("can't sail the pasta timer").
@@ -260,7 +261,7 @@ class TemplateMatcher:
         call = self.match(filled, live)
         if call is None:
             return None
-        return ToolCall(call.tool, call.args, "template", text, round(score / 100, 3))
+        return ToolCall(call.tool, call.args, "template", text, round(score / 100, 3), call.open_question)
 
     def _fuzzy_index(self, live: dict[str, list[str]]) -> _FuzzyIndex:
         """Sampled template sentences for fuzzy matching. Sampling takes most of a second, so it is

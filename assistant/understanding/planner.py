@@ -30,6 +30,7 @@ import numpy as np
 from assistant.errors import AssistantError
 from assistant.models import models_cache_dir
 from assistant.plugins.api import ToolCall, ToolSpec
+from assistant.understanding import phrasing
 from assistant.understanding.grounding import grounded
 from assistant.understanding.prompt import PlanContext, ToolIndex, ToolPhrases, request_text, system_prompt
 from assistant.understanding.schema import NONE_TOOL, args_grammar, names_grammar, tool_call_schema
@@ -39,11 +40,13 @@ log = logging.getLogger(__name__)
 
 class Planner(Protocol):
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None: ...
+    async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None: ...
 
 
 class _Backend(Protocol):
     def warm_up(self) -> float: ...
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None: ...
+    async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None: ...
 
 
 class LazyPlanner:
@@ -69,6 +72,11 @@ class LazyPlanner:
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
         return await (await self.load()).plan(text, context)
 
+    async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:
+        """The LLM's answer to an open question from the facts, unchecked (see phrasing.py); None
+        when it did not finish within `timeout_s`."""
+        return await (await self.load()).phrase(question, facts, timeout_s)
+
 
 def parse_call(raw: str, offered: Sequence[ToolSpec], text: str, index: ToolIndex | None = None) -> ToolCall | None:
     """The model's JSON (`{"skill.tool": {args}}`) as a ToolCall; None for "none". Raises on
@@ -88,7 +96,7 @@ def parse_call(raw: str, offered: Sequence[ToolSpec], text: str, index: ToolInde
         raise AssistantError("the planner's arguments are not an object", code="planner")
     spec = next(s for s in offered if s.qualified == tool)
     words = index.words(tool) if index is not None else set()
-    return ToolCall(tool=tool, args=grounded(spec, args, text, words), source="llm", text=text)
+    return ToolCall(tool=tool, args=grounded(spec, args, text, words), source="llm", text=text, open_question=True)
 
 
 class _ChatTemplate:
@@ -121,7 +129,8 @@ class LocalPlanner:
 
     def __init__(self, model_path: str, specs: Sequence[ToolSpec], examples: Sequence[ToolCall],
                  phrases: ToolPhrases, *, threads: int | None = None, n_ctx: int = 4096,
-                 max_tools: int = 8, gpu_layers: int = 0) -> None:
+                 max_tools: int = 8, gpu_layers: int = 0, phrase_replies: bool = False) -> None:
+        """phrase_replies: replies to open questions will be worded, so warm that prompt too at start."""
         from llama_cpp import Llama
 
         self._lock = threading.Lock()
@@ -142,6 +151,9 @@ class LocalPlanner:
         self._names: dict[tuple[str, ...], Any] = {}
         self._args = {s.qualified: args_grammar(s) for s in self.specs if s.params}
         self._state: Any = None
+        self._phrase_template = _ChatTemplate(self.llm, phrasing.SYSTEM)
+        self._phrase_state: Any = None
+        self._warm_phrasing = phrase_replies
 
     def _names_grammar(self, offered: Sequence[ToolSpec]) -> Any:
         key = tuple(s.qualified for s in offered)
@@ -165,6 +177,8 @@ class LocalPlanner:
                 self._store_state(self._state)
             self.llm.load_state(self._state)
         self.plan_sync("what time is it", PlanContext())
+        if self._warm_phrasing:
+            self.phrase_sync("is it late", "It is 9 PM.", timeout_s=30)
         return time.perf_counter() - start
 
     def _state_file(self) -> Path:
@@ -235,6 +249,33 @@ class LocalPlanner:
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
         return await asyncio.to_thread(self.plan_sync, text, context)
 
+    def phrase_sync(self, question: str, facts: str, timeout_s: float) -> str | None:
+        """Stream the answer token by token and give up at the deadline. The phrasing prompt's own
+        KV state is kept like the planner's, so only the question and facts are evaluated."""
+        deadline = time.monotonic() + timeout_s
+        prompt = self._phrase_template.render(phrasing.request(question, facts))
+        tokens = self.llm.tokenize(prompt.encode(), add_bos=True, special=True)
+        with self._lock:
+            if self._phrase_state is None:
+                prefix = self.llm.tokenize(self._phrase_template.prefix.encode(), add_bos=True, special=True)
+                self.llm.reset()
+                self.llm.eval(prefix)
+                self._phrase_state = self.llm.save_state()
+                self._phrase_state.scores = np.zeros((1, self.llm.n_vocab()), dtype=np.single)
+            else:
+                self.llm.load_state(self._phrase_state)
+            parts: list[str] = []
+            for chunk in self.llm.create_completion(tokens, max_tokens=phrasing.MAX_TOKENS, temperature=0.0, top_k=1,
+                                                    stop=["\n\n"], stream=True):
+                parts.append(str(chunk["choices"][0]["text"]))  # type: ignore[index]
+                if time.monotonic() > deadline:
+                    log.info("phrasing: gave up after %.1f s", timeout_s)
+                    return None
+        return phrasing.clean("".join(parts))
+
+    async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:
+        return await asyncio.to_thread(self.phrase_sync, question, facts, timeout_s)
+
 
 class ServerPlanner:
     """An OpenAI-compatible /v1/chat/completions endpoint with a JSON-schema response format."""
@@ -269,19 +310,22 @@ class ServerPlanner:
                          {"role": "user", "content": request_text(text, context)}],
             "response_format": self._format(tool_call_schema(offered)),
         }
+        return parse_call(self._post(body, self.timeout_s), offered, text, self.index)
+
+    def _post(self, body: dict[str, Any], timeout_s: float) -> str:
+        """The first choice's message text; raises AssistantError when the server fails."""
         request = urllib.request.Request(self.url, json.dumps(body).encode(), {"Content-Type": "application/json"})
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with urllib.request.urlopen(request, timeout=timeout_s) as response:
                 data = json.load(response)
         except (urllib.error.URLError, TimeoutError, OSError) as e:
             raise AssistantError(f"the LLM server at {self.url} did not answer: {e}", code="planner_unreachable") from e
         except json.JSONDecodeError as e:
             raise AssistantError(f"the LLM server at {self.url} answered something that is not JSON", code="planner") from e
         try:
-            raw = data["choices"][0]["message"]["content"]
+            return str(data["choices"][0]["message"]["content"])
         except (KeyError, IndexError, TypeError) as e:
             raise AssistantError(f"the LLM server at {self.url} answered without a message", code="planner") from e
-        return parse_call(raw, offered, text, self.index)
 
     def warm_up(self) -> float:
         start = time.perf_counter()
@@ -290,3 +334,16 @@ class ServerPlanner:
 
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
         return await asyncio.to_thread(self.plan_sync, text, context)
+
+    def phrase_sync(self, question: str, facts: str, timeout_s: float) -> str | None:
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "max_tokens": phrasing.MAX_TOKENS,
+            "messages": [{"role": "system", "content": phrasing.SYSTEM},
+                         {"role": "user", "content": phrasing.request(question, facts)}],
+        }
+        return phrasing.clean(self._post(body, timeout_s))
+
+    async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:
+        return await asyncio.to_thread(self.phrase_sync, question, facts, timeout_s)

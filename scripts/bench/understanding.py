@@ -9,6 +9,9 @@ Baselines in the same run: exact templates alone (the issue-2 router) and the LL
 Speech: N commands (default 40) rendered with Piper and three espeak-ng voices, every third with
 noise at 10 dB SNR, "Hey Jarvis" first, through the whole voice loop (wake word, VAD,
 faster-whisper, router, tools), scored on the intent event.
+Open questions: the file's `open_questions` through the whole dialogue, with a day's plan set up;
+how often the LLM-worded reply passes its check, how long the wording takes, and how often a kept
+reply begins with the wrong yes or no.
 """
 
 from __future__ import annotations
@@ -198,6 +201,38 @@ async def speech_bench(core: Core, commands: list[Any], live: dict[str, list[str
     return out
 
 
+async def open_question_bench(core: Core, questions: list[Any]) -> None:
+    """Replies to open questions worded by the LLM (issue 3, item 7), with the day's plan set up."""
+    rec = Recorder(core.bus)
+    scheduler = core.scheduler
+    tomorrow = scheduler.local_now().date() + dt.timedelta(days=1)
+    at = lambda h, m: dt.datetime.combine(tomorrow, dt.time(h, m), tzinfo=scheduler.zone).timestamp()  # noqa: E731
+    made = [scheduler.add_alarm(at(6, 30)), scheduler.add_reminder("call mum", at(9, 0))]
+    kept, wording, wrong_verdict, tool_right = 0, [], 0, 0
+    print(f"\nOPEN QUESTIONS: {len(questions)}, worded by the LLM from agenda.day's result, checked against it")
+    for question, verdict in questions:
+        core.dialogue.forget()
+        start = time.perf_counter()
+        reply = await core.dialogue.handle(question)
+        took = time.perf_counter() - start
+        results = [e for e in rec.of("tool_result") if e.t >= time.time() - took - 0.5]
+        tool_right += bool(results) and results[-1].tool == "agenda.day"  # type: ignore[attr-defined]
+        phrased = rec.of("reply")[-1].phrased  # type: ignore[attr-defined]
+        if phrased:
+            kept += 1
+            wording.append(rec.of("reply")[-1].t - results[-1].t if results else took)
+            first = reply.split()[0].lower().strip(",.!") if reply.split() else ""
+            if verdict != "-" and first in ("yes", "no") and first != verdict:
+                wrong_verdict += 1
+        print(f"  {'LLM ' if phrased else 'tool'} {took:4.1f} s  {question!r} -> {reply!r}")
+    for item in made:
+        scheduler.cancel(item.id)
+    n = len(questions)
+    print(f"  right tool: {tool_right}/{n}; LLM wording kept: {kept}/{n} = {100 * kept / n:.0f} % "
+          f"(the rest: the tool's own reply); wording {_stats(wording) if wording else 'n/a'}; "
+          f"kept replies beginning with the wrong yes/no: {wrong_verdict}")
+
+
 def _report(title: str, outcomes: list[Outcome]) -> None:
     print(f"\n{title}")
     print(f"  accuracy (exact tool and arguments): {_accuracy(outcomes)}")
@@ -239,6 +274,8 @@ async def main() -> None:
             for o in outcomes:
                 if not o.right:
                     print(f"  WRONG [{o.path}] {o.text!r}: expected {o.expected}, got {o.got}")
+        if data.get("open_questions"):
+            await open_question_bench(core, data["open_questions"])
         if args.speech:
             spoken = await speech_bench(core, commands, live, args.speech, tmp)
             _report(f"SPEECH through the voice loop: {len(spoken)} requests ({', '.join(VOICES)}; every third with noise)",

@@ -16,7 +16,7 @@ from typing import IO
 
 import platformdirs
 
-from assistant import routines_cli, schedule_cli
+from assistant import devices_cli, routines_cli, schedule_cli
 from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
 from assistant.errors import AssistantError
@@ -54,6 +54,7 @@ def parser() -> argparse.ArgumentParser:
     models.add_argument("--check", action="store_true", help="also verify every default model's sha256")
     schedule_cli.add_parsers(sub, _data_options)
     routines_cli.add_parser(sub, _data_options)
+    devices_cli.add_parser(sub, _data_options)
     skills = sub.add_parser("skills", help="list skills, their tools and permissions")
     skills.add_argument("action", choices=["list"])
     skills.add_argument("--data-dir", metavar="DIR", type=Path)
@@ -130,6 +131,7 @@ async def _ask(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     from assistant.audio.sinks import SpeakerSink, WavSink
     from assistant.audio.sources import MicrophoneSource, WavFileSource
+    from assistant.devices.network import HomeNetwork
     from assistant.pipeline import VoiceLoop
     from assistant.reply import ReplySpeaker
     from assistant.runtime import build_core, load_speech_models, ringer
@@ -156,11 +158,14 @@ async def _run(args: argparse.Namespace) -> int:
                          ReplySpeaker(bus, models.synthesizer), core.speech_hints)
         core.scheduler.start(ringer(core, loop.announce))
         await core.routines.start(core.scheduler.zone, bus, loop.announce)
+        network = HomeNetwork(core.devices, config.devices, core.data_dir)
+        await network.start()
         if not args.audio_in:
             _say(args, f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
         try:
             await loop.run(source, sink)
         finally:
+            await network.stop()
             await core.routines.stop()
             await core.scheduler.stop()
             await core.registry.stop_all()
@@ -192,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
             return _skills(args)
         if args.command == "routines":
             return routines_cli.run(args, _config(args), _data_dir(args))
+        if args.command == "devices":
+            return devices_cli.run(args, _config(args), _data_dir(args))
         if args.command in schedule_cli.KINDS:
             return schedule_cli.run(args, _config(args), _data_dir(args))
     except AssistantError as e:
@@ -215,6 +222,8 @@ def _writes(args: argparse.Namespace) -> str:
         return "cancelling from the shell"
     if args.command == "routines" and args.action == "run":
         return "running a routine from the shell"
+    if args.command == "devices" and args.action != "list":
+        return "changing devices from the shell (say it to the assistant, or stop it first)"
     return ""
 
 

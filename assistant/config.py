@@ -94,6 +94,21 @@ class UnderstandingConfig:
 
 
 @dataclass(frozen=True)
+class DevicesConfig:
+    discovery: bool = True
+    """Browse the network for devices (mDNS) while the assistant runs."""
+    interfaces: str = ""
+    """Comma-separated IPv4 addresses of the interfaces to use for mDNS; empty: all of them."""
+    announce: bool = True
+    announce_name: str = "Home assistant"
+    announce_port: int = 8765
+
+    def interface_list(self) -> list[str] | None:
+        addresses = [a.strip() for a in self.interfaces.split(",") if a.strip()]
+        return addresses or None
+
+
+@dataclass(frozen=True)
 class PlannerConfig:
     model: str = "qwen2.5-coder-1.5b"
     server_url: str | None = None
@@ -144,6 +159,7 @@ class Config:
     planner: PlannerConfig = field(default_factory=PlannerConfig)
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     folders: FoldersConfig = field(default_factory=FoldersConfig)
+    devices: DevicesConfig = field(default_factory=DevicesConfig)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -203,3 +203,35 @@ class Error(Event):
     """Stable code: no_speech, stt, tts, skill, audio_input, …"""
     message: str
     """One line a person can act on."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceFound(Event):
+    """A device answered: `change` is new, moved (a new address), back (was offline) or same."""
+
+    type: ClassVar[str] = "device_found"
+    device_id: str
+    name: str
+    protocol: str
+    address: str
+    change: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceLost(Event):
+    """A device left the network (its mDNS goodbye) or stopped answering; it is kept, as offline."""
+
+    type: ClassVar[str] = "device_lost"
+    device_id: str
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeviceRejected(Event):
+    """An announcement or a device's answer was malformed, slow or unsupported; nothing was recorded."""
+
+    type: ClassVar[str] = "device_rejected"
+    service: str
+    code: str
+    message: str

@@ -14,6 +14,8 @@ from assistant.bus import Bus
 from assistant.clock import Clock
 from assistant.config import Config
 from assistant.dialogue import Dialogue
+from assistant.devices.hub import DeviceHub
+from assistant.devices.registry import DeviceRegistry
 from assistant.errors import SkillError
 from assistant.events import Due as DueEvent
 from assistant.events import TimerDone
@@ -49,6 +51,7 @@ class Core:
     planner: LazyPlanner | None
     """Loaded on first use (`ask`) or at start (`run`, so the first request is fast)."""
     routines: RoutineHost
+    devices: DeviceHub
 
     @functools.cached_property
     def _speech_prompt(self) -> str:
@@ -86,6 +89,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     """`clock`: the wall clock the scheduler goes by (tests and benchmarks move a ManualClock)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     scheduler = Scheduler(data_dir, config.scheduler, clock)
+    devices = DeviceHub(DeviceRegistry(data_dir), bus)
 
     routines = RoutineHost(RoutineRunner(data_dir, lambda name: registry.tool(name), clock), Loaded({}, []))
 
@@ -97,6 +101,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
             scheduler=scheduler if Permission.SCHEDULER in granted else None,
             routines=routines if Permission.ROUTINES in granted else None,
             folders=config.folders.named() if Permission.FOLDERS in granted else {},
+            devices=devices if Permission.DEVICES in granted else None,
         )
 
     registry = Registry(config.skills.language)
@@ -109,7 +114,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     u = config.understanding
     dialogue = Dialogue(bus, registry, router, u.followup_s, CallLog(data_dir / "calls.jsonl"),
                         phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
-    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines)
+    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices)
 
 
 def make_planner(config: Config, specs: list[ToolSpec], matcher: TemplateMatcher) -> LocalPlanner | ServerPlanner:

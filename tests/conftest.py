@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,21 @@ import pytest
 from assistant.bus import Bus
 from assistant.config import load_config
 from assistant.events import Event
+
+
+# mDNS must never run in the host's network namespace. scripts/test runs the suite in a namespace of
+# its own; on top of that, every assistant a test starts has discovery and announcing off unless the
+# test turns them on itself (tests/test_devices.py, which checks it is isolated first).
+os.environ.setdefault("ASSISTANT__DEVICES__DISCOVERY", "false")
+os.environ.setdefault("ASSISTANT__DEVICES__ANNOUNCE", "false")
+
+
+def network_isolated() -> bool:
+    """True inside a network namespace whose only interface is loopback (/sys/class/net would still
+    show the host's interfaces after `unshare -n`)."""
+    import socket
+
+    return {name for _, name in socket.if_nameindex()} <= {"lo"}
 
 
 # Understanding by sentence templates only: for tests of other stages, which must not wait for an LLM.

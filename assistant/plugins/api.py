@@ -32,6 +32,8 @@ class Permission(enum.Enum):
     """List and start the household's routines."""
     FOLDERS = "folders"
     """Read and write the household's named folders (photos, music, documents, backup)."""
+    DEVICES = "devices"
+    """List and control the home's devices (lights, plugs) found on the network."""
 
 
 @dataclass(frozen=True)
@@ -332,6 +334,8 @@ class SkillContext:
     """The routines (list and start), with Permission.ROUTINES."""
     folders: dict[str, Path] = field(default_factory=dict)
     """Named folders (photos, backup …), with Permission.FOLDERS."""
+    devices: Any | None = None
+    """The device hub (registry and drivers), with Permission.DEVICES."""
 
     def needs_scheduler(self) -> Any:
         """The scheduler, or a load error naming the skill that forgot to ask for it."""

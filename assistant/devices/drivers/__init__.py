@@ -1,0 +1,1 @@
+"""One module per protocol, each on the device's own documented local API."""

@@ -1,0 +1,83 @@
+"""WLED light strips through the `wled` client (its JSON API: /json/info, /json/state)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import aiohttp
+from mashumaro.exceptions import MissingField
+from wled import WLED
+from wled.exceptions import WLEDConnectionError, WLEDConnectionTimeoutError, WLEDError
+
+from assistant.devices.drivers.base import TIMEOUT_S, percent_to
+from assistant.devices.model import BRIGHTNESS, COLOUR, EFFECT, ON_OFF, Device, DeviceError, DeviceState, Found
+
+T = TypeVar("T")
+_MAC = re.compile(r"^[0-9a-f]{12}$")
+
+
+def mac_of(text: str) -> str:
+    """ "A0:B1:C2:D3:E4:F5" or "a0b1c2d3e4f5" → "a0b1c2d3e4f5"; ValueError for anything else."""
+    mac = re.sub(r"[:\-]", "", text.strip().lower())
+    if not _MAC.match(mac):
+        raise ValueError(f"'{text}' is not a MAC address")
+    return mac
+
+
+class WledDriver:
+    protocol = "wled"
+
+    async def _call(self, session: aiohttp.ClientSession, host: str, what: str,
+                    act: Callable[[WLED], Awaitable[T]]) -> T:
+        client = WLED(host, request_timeout=TIMEOUT_S, session=session)
+        try:
+            return await act(client)
+        except WLEDConnectionTimeoutError as e:
+            raise DeviceError(f"{what} did not answer within {TIMEOUT_S:g} s", code="device_timeout") from e
+        except WLEDConnectionError as e:
+            raise DeviceError(f"{what} cannot be reached", code="device_unreachable") from e
+        except (WLEDError, ValueError, KeyError, TypeError, MissingField) as e:  # its parsing of a bad answer
+            raise DeviceError(f"{what} answered something WLED does not: {e}", code="device_bad_answer") from e
+
+    async def identify(self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str],
+                       service: str) -> list[Found]:
+        if "mac" in txt:
+            try:
+                mac_of(txt["mac"])
+            except ValueError as e:
+                raise DeviceError(f"WLED at {host} announced a bad mac '{txt['mac'][:20]}'", code="bad_txt") from e
+        device = await self._call(session, host, f"WLED at {host}", lambda c: c.update())
+        try:
+            mac = mac_of(device.info.mac_address)
+        except ValueError as e:
+            raise DeviceError(f"WLED at {host} reported no valid MAC address", code="device_bad_answer") from e
+        model = f"WLED {device.info.version or ''} {device.info.architecture}".replace("  ", " ").strip()
+        return [Found(f"wled:{mac}", device.info.name or f"WLED {mac[-4:]}", self.protocol, "light", model,
+                      (ON_OFF, BRIGHTNESS, COLOUR, EFFECT), host, port)]
+
+    async def set_power(self, session: aiohttp.ClientSession, device: Device, on: bool) -> None:
+        await self._call(session, device.address, device.name, lambda c: c.master(on=on))
+
+    async def set_brightness(self, session: aiohttp.ClientSession, device: Device, percent: int) -> None:
+        if percent == 0:
+            return await self.set_power(session, device, False)
+        await self._call(session, device.address, device.name,
+                         lambda c: c.master(on=True, brightness=percent_to(percent, 255, 1)))
+
+    async def set_colour(self, session: aiohttp.ClientSession, device: Device, rgb: tuple[int, int, int]) -> None:
+        async def paint(client: WLED) -> None:
+            await client.segment(0, on=True, color_primary=rgb)
+            await client.master(on=True)
+
+        await self._call(session, device.address, device.name, paint)
+
+    async def state(self, session: aiohttp.ClientSession, device: Device) -> DeviceState:
+        found = await self._call(session, device.address, device.name, lambda c: c.update())
+        segment = found.state.segments.get(0)
+        colour = None
+        if segment is not None and segment.color is not None:
+            colour = tuple(int(v) for v in segment.color.primary[:3])
+        return DeviceState(on=found.state.on, brightness=round(found.state.brightness * 100 / 255),
+                           colour=colour)  # type: ignore[arg-type]

@@ -1,0 +1,161 @@
+"""The one place devices are identified and acted on: drivers by protocol, one HTTP session, the
+registry, and events on the bus. Tools run in worker threads; they hand their work to the event
+loop here (`act`), so every device is reached from one session.
+
+A command is tried once per device, all devices of a room at once, each within the drivers'
+timeout: an unreachable device costs one timeout, never a storm of retries, and is marked offline."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+
+from assistant.bus import Bus
+from assistant.devices.drivers.base import TIMEOUT_S, Driver, Unsupported
+from assistant.devices.drivers.hue import HueDriver, LinkButtonNeeded
+from assistant.devices.drivers.listed import CastDriver, EsphomeDriver
+from assistant.devices.drivers.shelly import ShellyDriver
+from assistant.devices.drivers.wled import WledDriver
+from assistant.devices.model import Device, DeviceError, DeviceState
+from assistant.devices.registry import DeviceRegistry
+from assistant.errors import AssistantError
+from assistant.events import DeviceFound, DeviceLost, DeviceRejected
+
+log = logging.getLogger(__name__)
+
+UNREACHABLE = ("device_timeout", "device_unreachable")
+ACTION_TIMEOUT_S = TIMEOUT_S + 0.5
+IDENTIFY_TIMEOUT_S = 3 * TIMEOUT_S
+"""Identifying asks a few questions in a row (Shelly: who, then status)."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    device: Device
+    ok: bool
+    state: DeviceState | None = None
+    error: str = ""
+    code: str = ""
+
+
+class DeviceHub:
+    def __init__(self, registry: DeviceRegistry, bus: Bus) -> None:
+        self.registry = registry
+        self.bus = bus
+        self.drivers: dict[str, Driver] = {
+            "wled": WledDriver(), "shelly": ShellyDriver(), "cast": CastDriver(), "esphome": EsphomeDriver(),
+            "hue": HueDriver(registry.bridge_user, registry.save_bridge_user),
+        }
+        self.waiting_for_button: set[str] = set()
+        """Services of Hue bridges waiting for their link button to be pressed."""
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def open(self) -> None:
+        if self._session is None:
+            self._loop = asyncio.get_running_loop()
+            # No proxies from the environment: devices are on the home network.
+            self._session = aiohttp.ClientSession(trust_env=False)
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            raise AssistantError("the device hub is not open", code="devices")
+        return self._session
+
+    # --- discovery
+    async def identify(self, protocol: str, host: str, port: int, txt: dict[str, str], service: str) -> list[Device]:
+        """Ask a device who it is and record it; a bad answer is published as device_rejected and
+        changes nothing."""
+        try:
+            async with asyncio.timeout(IDENTIFY_TIMEOUT_S):
+                found = await self.drivers[protocol].identify(self.session, host, port, txt, service)
+        except TimeoutError:
+            self.reject(service, "device_timeout", f"{service} did not say who it is within {IDENTIFY_TIMEOUT_S:g} s")
+            return []
+        except LinkButtonNeeded as e:
+            if service not in self.waiting_for_button:
+                self.reject(service, e.code, e.message)
+            self.waiting_for_button.add(service)
+            return []
+        except DeviceError as e:
+            self.reject(service, e.code, e.message)
+            return []
+        self.waiting_for_button.discard(service)
+        devices = []
+        for item in found:
+            device, change = await asyncio.to_thread(self.registry.seen, item)
+            devices.append(device)
+            if change != "same":
+                log.info("device %s (%s) %s at %s", device.name, device.id, change, device.address)
+            self.bus.publish(DeviceFound(device_id=device.id, name=device.name, protocol=device.protocol,
+                                         address=device.address, change=change))
+        return devices
+
+    def reject(self, service: str, code: str, message: str) -> None:
+        log.warning("device %s rejected: %s", service, message)
+        self.bus.publish(DeviceRejected(service=service, code=code, message=message))
+
+    async def lost(self, device_id: str, reason: str) -> None:
+        device = await asyncio.to_thread(self.registry.offline, device_id)
+        if device is not None:
+            self.bus.publish(DeviceLost(device_id=device.id, name=device.name, reason=reason))
+
+    # --- acting
+    async def _one(self, device: Device, act: Callable[[Driver, Device], Awaitable[Any]]) -> Outcome:
+        driver = self.drivers.get(device.protocol)
+        if driver is None:
+            return Outcome(device, False, error=f"{device.name} speaks {device.protocol}, which I don't", code="unsupported")
+        try:
+            # One bound for the whole action, whatever a client library does inside it.
+            async with asyncio.timeout(ACTION_TIMEOUT_S):
+                result = await act(driver, device)
+        except TimeoutError:
+            await self.lost(device.id, "device_timeout")
+            return Outcome(device, False, error=f"{device.name} did not answer within {ACTION_TIMEOUT_S:g} s",
+                           code="device_timeout")
+        except Unsupported as e:
+            return Outcome(device, False, error=e.message, code=e.code)
+        except DeviceError as e:
+            if e.code in UNREACHABLE:
+                await self.lost(device.id, e.code)
+            return Outcome(device, False, error=e.message, code=e.code)
+        if not device.online:  # it answered, so it is back
+            await asyncio.to_thread(self.registry.seen_again, device.id)
+        return Outcome(device, True, state=result if isinstance(result, DeviceState) else None)
+
+    async def act(self, devices: list[Device], action: str, value: Any = None) -> list[Outcome]:
+        """Apply one action to every device at once: power (value True/False), brightness (percent),
+        colour ((r, g, b)) or state (value unused)."""
+        def step(driver: Driver, device: Device) -> Awaitable[Any]:
+            if action == "power":
+                return driver.set_power(self.session, device, bool(value))
+            if action == "brightness":
+                return driver.set_brightness(self.session, device, int(value))
+            if action == "colour":
+                return driver.set_colour(self.session, device, value)
+            return driver.state(self.session, device)
+
+        return list(await asyncio.gather(*(self._one(d, step) for d in devices)))
+
+    def act_from_thread(self, devices: list[Device], action: str, value: Any = None) -> list[Outcome]:
+        """`act` for a tool running in a worker thread."""
+        if self._loop is None:
+            raise AssistantError("the device hub is not open", code="devices")
+        future = asyncio.run_coroutine_threadsafe(self.act(devices, action, value), self._loop)
+        try:
+            return future.result(timeout=TIMEOUT_S * 3)
+        except FutureTimeout as e:
+            future.cancel()
+            raise DeviceError("the devices did not answer in time", code="device_timeout") from e

@@ -1,0 +1,119 @@
+"""`assistant devices discover|list|rename|room|alias`: the home's devices from a shell, as text or
+`--json`. `discover` browses the network by mDNS for a few seconds and records what answers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from assistant.bus import Bus
+from assistant.config import Config
+from assistant.devices.hub import DeviceHub
+from assistant.devices.model import Device
+from assistant.devices.registry import DeviceRegistry
+from assistant.events import DeviceRejected, Event
+
+
+def add_parser(sub: Any, common: Any) -> None:
+    p = sub.add_parser("devices", help="find, list and name the home's devices")
+    actions = p.add_subparsers(dest="action", required=True)
+    discover = actions.add_parser("discover", help="browse the network by mDNS and record the devices that answer")
+    discover.add_argument("--seconds", type=float, default=5.0, help="how long to browse (default 5)")
+    discover.add_argument("--json", action="store_true")
+    common(discover)
+    listing = actions.add_parser("list", help="every known device, by room")
+    listing.add_argument("--json", action="store_true")
+    common(listing)
+    rename = actions.add_parser("rename", help="give a device the name you will say")
+    rename.add_argument("device", help="its id, name or alias")
+    rename.add_argument("name")
+    rename.add_argument("--json", action="store_true")
+    common(rename)
+    room = actions.add_parser("room", help="put a device in a room ('' takes it out)")
+    room.add_argument("device")
+    room.add_argument("room")
+    room.add_argument("--json", action="store_true")
+    common(room)
+    alias = actions.add_parser("alias", help="another name a device answers to")
+    alias.add_argument("device")
+    alias.add_argument("alias")
+    alias.add_argument("--remove", action="store_true", help="take the alias away instead")
+    alias.add_argument("--json", action="store_true")
+    common(alias)
+
+
+def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
+    registry = DeviceRegistry(data_dir)
+    try:
+        if args.action == "discover":
+            rejected = asyncio.run(_discover(registry, config, data_dir, args.seconds))
+            devices = registry.all()
+            if args.json:
+                print(json.dumps({"devices": [asdict(d) for d in devices],
+                                  "rejected": [{"service": r.service, "code": r.code, "message": r.message} for r in rejected]},
+                                 indent=1))
+                return 0
+            for device in devices:
+                print(_line(device))
+            for r in rejected:
+                print(f"not added: {r.message}")
+            if not devices:
+                print("no devices found")
+            return 0
+        if args.action == "list":
+            devices = registry.all()
+            if args.json:
+                print(json.dumps([asdict(d) for d in devices], indent=1))
+            else:
+                print("\n".join(_line(d) for d in devices) if devices else "no devices yet: run `assistant devices discover`")
+            return 0
+        if args.action == "rename":
+            device = registry.rename(args.device, args.name)
+        elif args.action == "room":
+            device = registry.set_room(args.device, args.room or None)
+        elif args.remove:
+            device = registry.remove_alias(args.device, args.alias)
+        else:
+            device = registry.add_alias(args.device, args.alias)
+        print(json.dumps(asdict(device)) if args.json else _line(device))
+        return 0
+    finally:
+        registry.close()
+
+
+async def _discover(registry: DeviceRegistry, config: Config, data_dir: Path, seconds: float) -> list[DeviceRejected]:
+    from dataclasses import replace
+
+    from assistant.devices.network import HomeNetwork
+
+    bus = Bus()
+    rejected: list[DeviceRejected] = []
+
+    def keep(event: Event) -> None:
+        if isinstance(event, DeviceRejected):
+            rejected.append(event)
+
+    bus.subscribe(keep)
+    hub = DeviceHub(registry, bus)
+    await hub.open()
+    network = HomeNetwork(hub, replace(config.devices, discovery=True, announce=False), data_dir)
+    try:
+        await network.start()
+        await asyncio.sleep(seconds)
+        if network.discovery is not None:
+            await network.discovery.settle()
+    finally:
+        await network.stop()
+        await hub.close()
+    return rejected
+
+
+def _line(d: Device) -> str:
+    state = "online" if d.online else "offline"
+    extras = f"  aliases: {', '.join(d.aliases)}" if d.aliases else ""
+    return (f"{d.name:24s} {d.room or '-':14s} {d.kind:8s} {d.protocol:8s} {d.address:15s} {state:8s} "
+            f"{','.join(d.capabilities) or 'listed only':32s} {d.id}{extras}")

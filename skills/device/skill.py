@@ -1,0 +1,224 @@
+"""Lights and plugs found on the network: on, off, brightness, colour, state and power use, for one
+device, a room, or everything. Names, rooms and aliases come from the device registry and fill the
+sentence templates' live lists and the speech-to-text hotwords."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from assistant.devices.hub import DeviceHub, Outcome
+from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Device, DeviceError, spoken
+from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, tool
+
+COLOURS: dict[str, tuple[int, int, int]] = {
+    "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255),
+    "warm white": (255, 180, 107), "yellow": (255, 200, 0), "orange": (255, 100, 0), "purple": (150, 0, 255),
+    "pink": (255, 60, 150), "cyan": (0, 255, 255), "magenta": (255, 0, 255),
+}
+Colour = Literal["red", "green", "blue", "white", "warm white", "yellow", "orange", "purple", "pink", "cyan", "magenta"]
+_EVERYTHING = {"everything", "all", "all devices", "all the devices", "all the lights", "the lights", "lights",
+               "all lights", "every light", "everything on", "everything off"}
+
+
+class NotFound(DeviceError):
+    code = "not_found"
+
+
+class DeviceSkill(Skill):
+    name = "device"
+    description = "Lights and plugs on the home network: on, off, brightness, colour, state and power use."
+    permissions = frozenset({Permission.DEVICES})
+
+    def __init__(self, context: SkillContext) -> None:
+        super().__init__(context)
+        if context.devices is None:
+            raise DeviceError("skill 'device' needs the devices permission")
+        self.hub: DeviceHub = context.devices
+
+    async def on_start(self) -> None:
+        await self.hub.open()
+
+    async def on_stop(self) -> None:
+        await self.hub.close()
+
+    def slot_values(self) -> dict[str, list[str]]:
+        devices = self.hub.registry.all()
+        return {"device_name": sorted({spoken(n) for d in devices for n in d.names()}),
+                "room_name": sorted({d.room for d in devices if d.room})}
+
+    def vocabulary(self) -> list[str]:
+        devices = self.hub.registry.all()
+        return sorted({n for d in devices for n in d.names()} | {d.room for d in devices if d.room})
+
+    # --- choosing the devices a request means
+    def _targets(self, device: str | None, room: str | None, capability: str) -> list[Device]:
+        everything = self.hub.registry.all()
+        if device and spoken(device) in _EVERYTHING:
+            device = None
+            room = room or ""
+        chosen: list[Device]
+        if device:
+            chosen = _named(everything, device)
+            if not chosen and _room_of(everything, device) is not None:  # "turn off the bedroom", "the kitchen light"
+                room, chosen = _room_of(everything, device), []
+            elif not chosen:
+                raise NotFound(f"I don't know a device called {device}")
+            if room and chosen:
+                chosen = [d for d in chosen if d.room == spoken(room)] or chosen
+        if not device:
+            if room:
+                wanted = _room_of(everything, room)
+                if wanted is None:
+                    raise NotFound(f"I don't know a room called {room}")
+                chosen = [d for d in everything if d.room == wanted]
+            else:
+                chosen = everything
+        able = [d for d in chosen if d.can(capability)]
+        if not able:
+            what = chosen[0].name if len(chosen) == 1 else "any of those devices"
+            raise DeviceError(f"{what[:1].upper()}{what[1:]} can't do that", code="unsupported")
+        return able
+
+    def _do(self, action: str, value: object, device: str | None, room: str | None, capability: str,
+            done: str) -> ToolResult:
+        try:
+            targets = self._targets(device, room, capability)
+        except DeviceError as e:
+            return ToolResult(f"{e.message}.", {"error": e.code}, ok=False)
+        outcomes = self.hub.act_from_thread(targets, action, value)
+        return _summary(outcomes, done, room if len(targets) > 1 else None)
+
+    # --- tools
+    @tool(require_any=("device", "room"), ask="Which device?")
+    def turn_on(self, device: Annotated[str | None, "the device's name, e.g. kitchen light"] = None,
+                room: Annotated[str | None, "a room, for every device in it"] = None) -> ToolResult:
+        """Turn on a light or plug, or every one in a room."""
+        return self._do("power", True, device, room, ON_OFF, "Turned on {what}.")
+
+    @tool(require_any=("device", "room"), ask="Which device?")
+    def turn_off(self, device: Annotated[str | None, "the device's name, e.g. kitchen light"] = None,
+                 room: Annotated[str | None, "a room, for every device in it"] = None) -> ToolResult:
+        """Turn off a light or plug, or every one in a room."""
+        return self._do("power", False, device, room, ON_OFF, "Turned off {what}.")
+
+    @tool
+    def everything_off(self, room: Annotated[str | None, "a room; none: the whole home"] = None) -> ToolResult:
+        """Turn off everything, in one room or in the whole home."""
+        return self._do("power", False, None, room or None, ON_OFF, "Turned off {what}.")
+
+    @tool(require_any=("device", "room"), ask="Which light?")
+    def set_brightness(self, percent: Annotated[int, Range(0, 100), Ask("How bright, in percent?")],
+                       device: Annotated[str | None, "the light's name"] = None,
+                       room: Annotated[str | None, "a room, for every light in it"] = None) -> ToolResult:
+        """Set the brightness of a light, or of every light in a room, in percent."""
+        return self._do("brightness", percent, device, room, BRIGHTNESS, f"Set {{what}} to {percent} percent.")
+
+    @tool(require_any=("device", "room"), ask="Which light?")
+    def set_colour(self, colour: Annotated[Colour, Ask("Which colour?")],
+                   device: Annotated[str | None, "the light's name"] = None,
+                   room: Annotated[str | None, "a room, for every light in it"] = None) -> ToolResult:
+        """Set the colour of a light, or of every colour light in a room."""
+        return self._do("colour", COLOURS[colour], device, room, COLOUR, f"Made {{what}} {colour}.")
+
+    @tool
+    def get_state(self, device: Annotated[str, Ask("Which device?"), "the device's name"]) -> ToolResult:
+        """Say whether a device is on or off, and how bright."""
+        try:
+            targets = self._targets(device, None, ON_OFF)
+        except DeviceError as e:
+            return ToolResult(f"{e.message}.", {"error": e.code}, ok=False)
+        (outcome,) = self.hub.act_from_thread(targets[:1], "state")
+        if not outcome.ok or outcome.state is None:
+            return ToolResult(_trouble(outcome), {"error": outcome.code}, ok=False)
+        state = outcome.state
+        level = f", at {state.brightness} percent" if state.on and state.brightness is not None else ""
+        return ToolResult(f"{_cap(_the(outcome.device))} is {'on' if state.on else 'off'}{level}.",
+                          {"device_id": outcome.device.id, "on": state.on, "brightness": state.brightness})
+
+    @tool
+    def power_use(self, device: Annotated[str, Ask("Which device?"), "the device's name"]) -> ToolResult:
+        """Say how much power a device is using now, and its energy use so far."""
+        try:
+            targets = self._targets(device, None, POWER)
+        except DeviceError as e:
+            return ToolResult(f"{e.message}." if e.code != "unsupported" else f"{e.message}: it doesn't measure power.",
+                              {"error": e.code}, ok=False)
+        (outcome,) = self.hub.act_from_thread(targets[:1], "state")
+        if not outcome.ok or outcome.state is None or outcome.state.power_w is None:
+            return ToolResult(_trouble(outcome), {"error": outcome.code or "no_reading"}, ok=False)
+        state = outcome.state
+        energy = f", and {state.energy_wh / 1000:.1f} kilowatt hours so far" if state.energy_wh else ""
+        return ToolResult(f"{_cap(_the(outcome.device))} is using {state.power_w:.0f} watts{energy}.",
+                          {"device_id": outcome.device.id, "power_w": state.power_w, "energy_wh": state.energy_wh})
+
+    @tool
+    def list(self, room: Annotated[str | None, "a room; none: every device"] = None) -> ToolResult:
+        """Say which devices there are, in a room or in the whole home."""
+        devices = self.hub.registry.all()
+        if room:
+            wanted = _room_of(devices, room)
+            if wanted is None:
+                return ToolResult(f"I don't know a room called {room}.", {"error": "not_found"}, ok=False)
+            devices = [d for d in devices if d.room == wanted]
+        if not devices:
+            return ToolResult("I haven't found any devices yet.", {"devices": []})
+        names = [d.name + ("" if d.online else " (offline)") for d in devices]
+        listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+        return ToolResult(f"{len(names)} device{'s' if len(names) != 1 else ''}: {listed}.",
+                          {"devices": [d.id for d in devices]})
+
+
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _the(device: Device) -> str:
+    """ "the porch light" for "Porch light"; a name with capitals inside ("WLED-A1") stays as it is."""
+    name = device.name
+    if name[:1].isupper() and not any(c.isupper() for c in name[1:]):
+        name = name[:1].lower() + name[1:]
+    return f"the {name}"
+
+
+def _named(devices: list[Device], name: str) -> list[Device]:
+    """Devices answering to `name`: exactly, else without a plural s ("kitchen lights")."""
+    wanted = spoken(name).removeprefix("the ")
+    for form in (wanted, wanted.removesuffix("s")):
+        found = [d for d in devices if form in {spoken(n) for n in d.names()}]
+        if found:
+            return found
+    return []
+
+
+def _room_of(devices: list[Device], text: str) -> str | None:
+    """The room `text` names ("the bedroom", "the kitchen lights"), or None."""
+    wanted = spoken(text).removeprefix("the ")
+    rooms = {d.room for d in devices if d.room}
+    for form in (wanted, *(wanted.removesuffix(f" {w}") for w in ("lights", "light", "lamps", "lamp"))):
+        if form in rooms:
+            return form
+    return None
+
+
+def _trouble(outcome: Outcome) -> str:
+    if outcome.code in ("device_timeout", "device_unreachable"):
+        return f"{_cap(_the(outcome.device))} is not answering; it may be unplugged or off the network."
+    return f"{outcome.error[:1].upper()}{outcome.error[1:]}."
+
+
+def _summary(outcomes: list[Outcome], done: str, room: str | None) -> ToolResult:
+    """`done` says what happened to "{what}": the device, or how many devices of a room."""
+    good = [o for o in outcomes if o.ok]
+    bad = [o for o in outcomes if not o.ok]
+    data = {"done": [o.device.id for o in good], "failed": {o.device.id: o.code for o in bad}}
+    if len(outcomes) == 1:
+        o = outcomes[0]
+        return ToolResult(done.format(what=_the(o.device)) if o.ok else _trouble(o), data, ok=o.ok)
+    where = f" in the {spoken(room)}" if room else ""
+    parts = []
+    if good:
+        parts.append(done.format(what=f"{len(good)} device{'s' if len(good) != 1 else ''}{where}"))
+    parts += [_trouble(o) for o in bad[:3]]
+    if len(bad) > 3:
+        parts.append(f"{len(bad) - 3} more did not answer.")
+    return ToolResult(" ".join(parts), data, ok=bool(good))

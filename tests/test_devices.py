@@ -176,6 +176,7 @@ def test_an_unreachable_device_gets_one_try_and_a_clear_answer(tmp_path: Path) -
     async def scenario(home: FakeHome, core: Core, rec: Recorder) -> None:
         slow = await home.add("wled", "Porch light")
         await until(lambda: "Porch light" in online(core))
+        await asyncio.sleep(1.0)  # its repeated announcements are identified by now
         slow.slow_s = 10.0
         seen = len(slow.requests)
         start = time.monotonic()

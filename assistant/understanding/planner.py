@@ -124,6 +124,10 @@ class _ChatTemplate:
         return self.prefix + request + self.suffix
 
 
+ROOM_FOR_REQUEST = 768
+"""Tokens a request needs after the system prompt: live names, the previous exchange, the words, the call."""
+
+
 class LocalPlanner:
     """llama-cpp-python, warm, with the system prompt's KV state kept."""
 
@@ -145,7 +149,7 @@ class LocalPlanner:
         self.system = system_prompt(self.specs, examples)
         self.template = _ChatTemplate(self.llm, self.system)
         self._prefix_tokens = self.llm.tokenize(self.template.prefix.encode(), add_bos=True, special=True)
-        if len(self._prefix_tokens) > n_ctx // 2:
+        if len(self._prefix_tokens) > n_ctx - ROOM_FOR_REQUEST:
             raise AssistantError(f"the planner's system prompt ({len(self._prefix_tokens)} tokens) is too long for "
                                  f"a context of {n_ctx}: raise planner.context", code="planner")
         self._names: dict[tuple[str, ...], Any] = {}

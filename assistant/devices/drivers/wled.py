@@ -1,17 +1,19 @@
-"""WLED light strips through the `wled` client (its JSON API: /json/info, /json/state)."""
+"""WLED light strips on their JSON API. The `wled` client identifies a strip and reads its state (it
+parses every firmware's answers); changes are one POST /json/state of our own, because the client
+retries a failed request up to three times and a command here is tried once."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import aiohttp
 from mashumaro.exceptions import MissingField
 from wled import WLED
 from wled.exceptions import WLEDConnectionError, WLEDConnectionTimeoutError, WLEDError
 
-from assistant.devices.drivers.base import TIMEOUT_S, percent_to
+from assistant.devices.drivers.base import TIMEOUT_S, http_json, percent_to
 from assistant.devices.model import BRIGHTNESS, COLOUR, EFFECT, ON_OFF, Device, DeviceError, DeviceState, Found
 
 T = TypeVar("T")
@@ -57,21 +59,17 @@ class WledDriver:
         return [Found(f"wled:{mac}", device.info.name or f"WLED {mac[-4:]}", self.protocol, "light", model,
                       (ON_OFF, BRIGHTNESS, COLOUR, EFFECT), host, port)]
 
+    async def _post(self, session: aiohttp.ClientSession, device: Device, state: dict[str, Any]) -> None:
+        await http_json(session, "POST", f"http://{device.address}:{device.port}/json/state", device.name, body=state)
+
     async def set_power(self, session: aiohttp.ClientSession, device: Device, on: bool) -> None:
-        await self._call(session, device.address, device.name, lambda c: c.master(on=on))
+        await self._post(session, device, {"on": on})
 
     async def set_brightness(self, session: aiohttp.ClientSession, device: Device, percent: int) -> None:
-        if percent == 0:
-            return await self.set_power(session, device, False)
-        await self._call(session, device.address, device.name,
-                         lambda c: c.master(on=True, brightness=percent_to(percent, 255, 1)))
+        await self._post(session, device, {"on": False} if percent == 0 else {"on": True, "bri": percent_to(percent, 255, 1)})
 
     async def set_colour(self, session: aiohttp.ClientSession, device: Device, rgb: tuple[int, int, int]) -> None:
-        async def paint(client: WLED) -> None:
-            await client.segment(0, on=True, color_primary=rgb)
-            await client.master(on=True)
-
-        await self._call(session, device.address, device.name, paint)
+        await self._post(session, device, {"on": True, "seg": [{"id": 0, "on": True, "col": [list(rgb)]}]})
 
     async def state(self, session: aiohttp.ClientSession, device: Device) -> DeviceState:
         found = await self._call(session, device.address, device.name, lambda c: c.update())

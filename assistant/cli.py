@@ -12,7 +12,7 @@ import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import platformdirs
 
@@ -131,10 +131,7 @@ async def _ask(args: argparse.Namespace) -> int:
 async def _run(args: argparse.Namespace) -> int:
     from assistant.audio.sinks import SpeakerSink, WavSink
     from assistant.audio.sources import MicrophoneSource, WavFileSource
-    from assistant.devices.network import HomeNetwork
-    from assistant.pipeline import VoiceLoop
-    from assistant.reply import ReplySpeaker
-    from assistant.runtime import build_core, load_speech_models, ringer
+    from assistant.runtime import build_core
 
     config = _config(args)
     # Open the audio first: a bad file or a missing sound card fails before minutes of model loading.
@@ -148,28 +145,41 @@ async def _run(args: argparse.Namespace) -> int:
     with _event_log(args.events, bus):
         core = build_core(config, _data_dir(args), bus)
         await core.registry.start_all()
-        # Templates compile and the fuzzy index is sampled now; the LLM loads beside the speech models.
-        await asyncio.to_thread(core.dialogue.router.matcher.warm_up)
-        planner_ready = asyncio.create_task(core.planner.load()) if core.planner is not None else None
-        models = await load_speech_models(config)
-        if planner_ready is not None:
-            await planner_ready
-        loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
-                         ReplySpeaker(bus, models.synthesizer), core.speech_hints)
-        core.scheduler.start(ringer(core, loop.announce))
-        await core.routines.start(core.scheduler.zone, bus, loop.announce)
-        network = HomeNetwork(core.devices, config.devices, core.data_dir)
-        await network.start()
-        if not args.audio_in:
-            _say(args, f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
         try:
-            await loop.run(source, sink)
+            return await _serve(args, config, core, source, sink)
         finally:
-            await network.stop()
-            await core.routines.stop()
-            await core.scheduler.stop()
             await core.registry.stop_all()
             sink.close()
+
+
+async def _serve(args: argparse.Namespace, config: Config, core: Any, source: Any, sink: Any) -> int:
+    """The started assistant: models loaded, the voice loop, the scheduler, routines and the network."""
+    from assistant.devices.network import HomeNetwork
+    from assistant.pipeline import VoiceLoop
+    from assistant.reply import ReplySpeaker
+    from assistant.runtime import load_speech_models, ringer
+
+    bus = core.bus
+    # Templates compile and the fuzzy index is sampled now; the LLM loads beside the speech models.
+    await asyncio.to_thread(core.dialogue.router.matcher.warm_up)
+    planner_ready = asyncio.create_task(core.planner.load()) if core.planner is not None else None
+    models = await load_speech_models(config)
+    if planner_ready is not None:
+        await planner_ready
+    loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
+                     ReplySpeaker(bus, models.synthesizer), core.speech_hints)
+    core.scheduler.start(ringer(core, loop.announce))
+    await core.routines.start(core.scheduler.zone, bus, loop.announce)
+    network = HomeNetwork(core.devices, config.devices, core.data_dir)
+    await network.start()
+    if not args.audio_in:
+        _say(args, f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
+    try:
+        await loop.run(source, sink)
+    finally:
+        await network.stop()
+        await core.routines.stop()
+        await core.scheduler.stop()
     return 0
 
 

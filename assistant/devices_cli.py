@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -86,9 +86,7 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
 
 
 async def _discover(registry: DeviceRegistry, config: Config, data_dir: Path, seconds: float) -> list[DeviceRejected]:
-    from dataclasses import replace
-
-    from assistant.devices.network import HomeNetwork
+    from assistant.devices.network import HomeNetwork  # zeroconf loads only for this command
 
     bus = Bus()
     rejected: list[DeviceRejected] = []

@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from assistant.bus import Bus
-from assistant.devices.drivers.base import TIMEOUT_S, Driver, Unsupported
+from assistant.devices.drivers.base import TIMEOUT_S, Driver
 from assistant.devices.drivers.hue import HueDriver, LinkButtonNeeded
 from assistant.devices.drivers.listed import CastDriver, EsphomeDriver
 from assistant.devices.drivers.shelly import ShellyDriver
@@ -121,16 +121,12 @@ class DeviceHub:
             # One bound for the whole action, whatever a client library does inside it.
             async with asyncio.timeout(ACTION_TIMEOUT_S):
                 result = await act(driver, device)
-        except TimeoutError:
-            await self.lost(device.id, "device_timeout")
-            return Outcome(device, False, error=f"{device.name} did not answer within {ACTION_TIMEOUT_S:g} s",
-                           code="device_timeout")
-        except Unsupported as e:
-            return Outcome(device, False, error=e.message, code=e.code)
-        except DeviceError as e:
-            if e.code in UNREACHABLE:
-                await self.lost(device.id, e.code)
-            return Outcome(device, False, error=e.message, code=e.code)
+        except (DeviceError, TimeoutError) as e:
+            failure = e if isinstance(e, DeviceError) else DeviceError(
+                f"{device.name} did not answer within {ACTION_TIMEOUT_S:g} s", code="device_timeout")
+            if failure.code in UNREACHABLE:
+                await self.lost(device.id, failure.code)
+            return Outcome(device, False, error=failure.message, code=failure.code)
         if not device.online:  # it answered, so it is back
             await asyncio.to_thread(self.registry.seen_again, device.id)
         return Outcome(device, True, state=result if isinstance(result, DeviceState) else None)

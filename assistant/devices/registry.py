@@ -43,11 +43,9 @@ class DeviceRegistry:
 
     def resolve(self, ref: str) -> Device:
         """A device by its id, name or alias (as spoken: case and punctuation do not matter)."""
-        wanted = spoken(ref)
-        devices = self.all()
-        for device in devices:
-            if device.id == ref or wanted in {spoken(n) for n in device.names()}:
-                return device
+        device = self.get(ref) or self._named(ref)
+        if device is not None:
+            return device
         raise DeviceError(f"no device '{ref}'; `assistant devices list` shows them", code="not_found")
 
     def rooms(self) -> list[str]:

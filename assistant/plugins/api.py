@@ -339,9 +339,16 @@ class SkillContext:
 
     def needs_scheduler(self) -> Any:
         """The scheduler, or a load error naming the skill that forgot to ask for it."""
-        if self.scheduler is None:
-            raise SkillError(f"skill '{self.skill}' needs the scheduler permission")
-        return self.scheduler
+        return self._granted(self.scheduler, Permission.SCHEDULER)
+
+    def needs_devices(self) -> Any:
+        """The device hub, or a load error naming the skill that forgot to ask for it."""
+        return self._granted(self.devices, Permission.DEVICES)
+
+    def _granted(self, thing: Any, permission: Permission) -> Any:
+        if thing is None:
+            raise SkillError(f"skill '{self.skill}' needs the {permission.value} permission")
+        return thing
 
 
 class Skill:

@@ -78,13 +78,14 @@ def unsupported(reply: str, facts: str, question: str) -> str | None:
         return "empty"
     if len(words) > MAX_WORDS:
         return f"{len(words)} words"
-    source_words = _words(facts) + _words(question)
+    facts_words = _words(facts)
+    source_words = facts_words + _words(question)
     source = {w.lower() for w in source_words}
     said = _numbers(words)
     extra_numbers = said - _numbers(source_words)
     if extra_numbers:
         return f"number {sorted(extra_numbers)[0]} is not in the facts"
-    dropped = _numbers(_words(facts)) - said
+    dropped = _numbers(facts_words) - said
     if dropped:
         return f"the facts' {sorted(dropped)[0]} is left out"
     lowered = {w.lower() for w in words}

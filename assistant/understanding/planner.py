@@ -172,18 +172,23 @@ class LocalPlanner:
         with self._lock:
             self._state = self._cached_state()
             if self._state is None:
-                self.llm.reset()
-                self.llm.eval(self._prefix_tokens)
-                self._state = self.llm.save_state()
-                # The saved logits (n_batch x vocabulary floats, ~300 MB) are never needed: the next
-                # request evaluates its own tokens before sampling.
-                self._state.scores = np.zeros((1, self.llm.n_vocab()), dtype=np.single)
+                self._state = self._evaluated(self._prefix_tokens)
                 self._store_state(self._state)
             self.llm.load_state(self._state)
         self.plan_sync("what time is it", PlanContext())
         if self._warm_phrasing:
             self.phrase_sync("is it late", "It is 9 PM.", timeout_s=30)
         return time.perf_counter() - start
+
+    def _evaluated(self, prefix: list[int]) -> Any:
+        """The model's state after evaluating `prefix` from scratch (the caller holds the lock)."""
+        self.llm.reset()
+        self.llm.eval(prefix)
+        state = self.llm.save_state()
+        # The saved logits (n_batch x vocabulary floats, ~300 MB) are never needed: the next
+        # request evaluates its own tokens before sampling.
+        state.scores = np.zeros((1, self.llm.n_vocab()), dtype=np.single)
+        return state
 
     def _state_file(self) -> Path:
         import llama_cpp
@@ -262,10 +267,7 @@ class LocalPlanner:
         with self._lock:
             if self._phrase_state is None:
                 prefix = self.llm.tokenize(self._phrase_template.prefix.encode(), add_bos=True, special=True)
-                self.llm.reset()
-                self.llm.eval(prefix)
-                self._phrase_state = self.llm.save_state()
-                self._phrase_state.scores = np.zeros((1, self.llm.n_vocab()), dtype=np.single)
+                self._phrase_state = self._evaluated(prefix)
             else:
                 self.llm.load_state(self._phrase_state)
             parts: list[str] = []

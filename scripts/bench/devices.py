@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import shlex
 import statistics
 import sys
 import tempfile
@@ -25,7 +23,6 @@ import aiohttp
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("ASSISTANT__DEVICES__INTERFACES", "127.0.0.1")
 
 from assistant.bus import Bus  # noqa: E402
 from assistant.config import load_config  # noqa: E402
@@ -33,6 +30,7 @@ from assistant.devices.network import HomeNetwork  # noqa: E402
 from assistant.runtime import Core, build_core, load_speech_models  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402
 from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated  # noqa: E402
+from tests.fakes.base import rerun_isolated  # noqa: E402
 from tests.fakes.devices import FakeHome  # noqa: E402
 from tests.voice import play, voice_loop  # noqa: E402
 
@@ -145,9 +143,5 @@ if __name__ == "__main__":
     ap.add_argument("--rounds", type=int, default=20)
     args = ap.parse_args()
     if not network_isolated():
-        if os.environ.get("ASSISTANT_BENCH_NETNS"):
-            sys.exit("still on the host's network after unshare; refusing to run mDNS")
-        command = shlex.join([sys.executable, *sys.argv])
-        os.execvp("unshare", ["unshare", "-n", "env", "ASSISTANT_BENCH_NETNS=1", "sh", "-c",
-                              f"ip link set lo up && exec {command}"])
+        rerun_isolated([sys.executable, *sys.argv])
     asyncio.run(main(args.rounds))

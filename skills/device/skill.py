@@ -31,9 +31,7 @@ class DeviceSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        if context.devices is None:
-            raise DeviceError("skill 'device' needs the devices permission")
-        self.hub: DeviceHub = context.devices
+        self.hub: DeviceHub = context.needs_devices()
 
     async def on_start(self) -> None:
         await self.hub.open()
@@ -55,7 +53,6 @@ class DeviceSkill(Skill):
         everything = self.hub.registry.all()
         if device and spoken(device) in _EVERYTHING:
             device = None
-            room = room or ""
         chosen: list[Device]
         if device:
             chosen = _named(everything, device)

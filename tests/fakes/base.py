@@ -11,10 +11,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import os
 import re
+import shlex
 import socket
+import sys
 import time
-from typing import Any, ClassVar, Literal, NamedTuple
+from typing import Any, ClassVar, Literal, NamedTuple, NoReturn
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -91,6 +94,19 @@ def non_loopback_interfaces() -> list[str]:
     `unshare -n` is still the host's.
     """
     return [name for _, name in socket.if_nameindex() if name != "lo"]
+
+
+_REEXEC_MARK = "FAKE_HOME_NETNS"
+
+
+def rerun_isolated(argv: list[str]) -> NoReturn:
+    """Run the command `argv` again, in place of this process, inside a fresh network namespace
+    that has only lo (brought up); refuses if even that one is not isolated."""
+    if os.environ.get(_REEXEC_MARK):
+        sys.exit(f"still beside {non_loopback_interfaces()} after unshare; refusing to start")
+    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-r", "-n"]
+    os.environ[_REEXEC_MARK] = "1"
+    os.execvp(unshare[0], [*unshare, "sh", "-c", f"ip link set lo up && exec {shlex.join(argv)}"])
 
 
 def ensure_isolated() -> None:

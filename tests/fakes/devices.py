@@ -17,13 +17,12 @@ import contextlib
 import errno
 import json
 import os
-import shlex
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Sequence
 from types import TracebackType
-from typing import Any, NoReturn
+from typing import Any
 
 from zeroconf.asyncio import AsyncZeroconf
 
@@ -35,6 +34,7 @@ from tests.fakes.base import (
     ensure_isolated,
     malformed_txt,
     non_loopback_interfaces,
+    rerun_isolated,
 )
 from tests.fakes.hue_api import FakeHueBridge
 from tests.fakes.listed import FakeCast, FakeEsphome
@@ -69,7 +69,6 @@ MIX: list[tuple[str, str, dict[str, Any]]] = [
 ]
 
 _FIRST_HOST = 10
-_REEXEC_MARK = "FAKE_HOME_NETNS"
 
 
 def _numbered(name: str, round_: int) -> str:
@@ -165,16 +164,6 @@ class FakeHome:
 # The command line.
 
 
-def _reexec_isolated(argv: list[str]) -> NoReturn:
-    """Run this same command again inside a fresh network namespace that has only lo."""
-    if os.environ.get(_REEXEC_MARK):
-        sys.exit(f"still beside {non_loopback_interfaces()} after unshare; refusing to start")
-    command = shlex.join([sys.executable, "-m", "tests.fakes.devices", *argv])
-    unshare = ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-r", "-n"]
-    os.environ[_REEXEC_MARK] = "1"
-    os.execvp(unshare[0], [*unshare, "sh", "-c", f"ip link set lo up && exec {command}"])
-
-
 def _describe(device: FakeDevice) -> dict[str, Any]:
     return {"kind": device.kind, "name": device.name, "host": device.host,
             "port": device.port, "mac": device.mac, "mdns_name": device.mdns_name}  # fmt: skip
@@ -213,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     args_list = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(args_list)
     if non_loopback_interfaces():
-        _reexec_isolated(args_list)
+        rerun_isolated([sys.executable, "-m", "tests.fakes.devices", *args_list])
     # Only lo is here, so bringing it up touches nothing outside.
     subprocess.run(["ip", "link", "set", "lo", "up"], check=False, stderr=subprocess.DEVNULL)
     return asyncio.run(_run(args.count, args.seconds, args.run))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any, Protocol
 
 import aiohttp
 
 from assistant.devices.model import Device, DeviceError, DeviceState, Found
+
+_MAC = re.compile(r"^[0-9a-f]{12}$")
 
 TIMEOUT_S = 2.0
 """A device on the home network answers in milliseconds; one that takes seconds is treated as down."""
@@ -100,3 +103,11 @@ def need(data: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
 def percent_to(value: int, top: int, bottom: int = 0) -> int:
     """0..100 % onto a device's own scale (WLED 0..255, Hue 1..254)."""
     return max(bottom, min(top, round(value * top / 100)))
+
+
+def mac_of(text: str) -> str:
+    """ "A0:B1:C2:D3:E4:F5" or "a0b1c2d3e4f5" → "a0b1c2d3e4f5"; ValueError for anything else."""
+    mac = re.sub(r"[:\-]", "", text.strip().lower())
+    if not _MAC.match(mac):
+        raise ValueError(f"'{text}' is not a MAC address")
+    return mac

@@ -97,9 +97,11 @@ class HueDriver:
                                {"bridge": bridge_id, "light": number, "user": user}))
         return found
 
+    def _light_url(self, device: Device) -> str:
+        return f"http://{device.address}:{device.port}/api/{device.extra['user']}/lights/{device.extra['light']}"
+
     async def _set(self, session: aiohttp.ClientSession, device: Device, body: dict[str, Any]) -> None:
-        url = f"http://{device.address}:{device.port}/api/{device.extra['user']}/lights/{device.extra['light']}/state"
-        error = _hue_error(await http_json(session, "PUT", url, device.name, body=body))
+        error = _hue_error(await http_json(session, "PUT", f"{self._light_url(device)}/state", device.name, body=body))
         if error is not None:
             raise DeviceError(f"{device.name}: the bridge said {error.get('description')}", code="device_refused")
 
@@ -113,8 +115,7 @@ class HueDriver:
         await self._set(session, device, {"on": True, "xy": list(rgb_to_xy(rgb))})
 
     async def state(self, session: aiohttp.ClientSession, device: Device) -> DeviceState:
-        url = f"http://{device.address}:{device.port}/api/{device.extra['user']}/lights/{device.extra['light']}"
-        light = await http_json(session, "GET", url, device.name)
+        light = await http_json(session, "GET", self._light_url(device), device.name)
         error = _hue_error(light)
         if error is not None:
             raise DeviceError(f"{device.name}: the bridge said {error.get('description')}", code="device_refused")

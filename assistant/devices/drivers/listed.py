@@ -7,8 +7,7 @@ import re
 
 import aiohttp
 
-from assistant.devices.drivers.base import ListedOnly
-from assistant.devices.drivers.wled import mac_of
+from assistant.devices.drivers.base import ListedOnly, mac_of
 from assistant.devices.model import DeviceError, Found
 
 _CAST_ID = re.compile(r"^[0-9a-f]{32}$")

@@ -7,8 +7,7 @@ from typing import Any
 
 import aiohttp
 
-from assistant.devices.drivers.base import Unsupported, http_json, need
-from assistant.devices.drivers.wled import mac_of
+from assistant.devices.drivers.base import Unsupported, http_json, mac_of, need
 from assistant.devices.model import BRIGHTNESS, ON_OFF, POWER, Device, DeviceError, DeviceState, Found
 
 
@@ -38,7 +37,8 @@ class ShellyDriver:
         status = await http_json(session, "GET", f"http://{host}:{port}/rpc/Shelly.GetStatus", what)
         if not isinstance(status, dict):
             raise DeviceError(f"{what} answered its status with something that is not an object", code="device_bad_answer")
-        name = info.get("name") if isinstance(info.get("name"), str) and info.get("name") else f"Shelly {info.get('app') or model} {mac[-4:]}"
+        given = info.get("name")
+        name = given if isinstance(given, str) and given else f"Shelly {info.get('app') or model} {mac[-4:]}"
         found = []
         for key in sorted(status):
             component, _, index = key.partition(":")

@@ -4,7 +4,6 @@ retries a failed request up to three times and a command here is tried once."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -13,19 +12,10 @@ from mashumaro.exceptions import MissingField
 from wled import WLED
 from wled.exceptions import WLEDConnectionError, WLEDConnectionTimeoutError, WLEDError
 
-from assistant.devices.drivers.base import TIMEOUT_S, http_json, percent_to
+from assistant.devices.drivers.base import TIMEOUT_S, http_json, mac_of, percent_to
 from assistant.devices.model import BRIGHTNESS, COLOUR, EFFECT, ON_OFF, Device, DeviceError, DeviceState, Found
 
 T = TypeVar("T")
-_MAC = re.compile(r"^[0-9a-f]{12}$")
-
-
-def mac_of(text: str) -> str:
-    """ "A0:B1:C2:D3:E4:F5" or "a0b1c2d3e4f5" → "a0b1c2d3e4f5"; ValueError for anything else."""
-    mac = re.sub(r"[:\-]", "", text.strip().lower())
-    if not _MAC.match(mac):
-        raise ValueError(f"'{text}' is not a MAC address")
-    return mac
 
 
 class WledDriver:

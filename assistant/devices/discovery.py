@@ -87,9 +87,9 @@ class Discovery:
         self._zc = self._browser = None
 
     async def settle(self) -> None:
-        """Wait until every announcement heard so far is identified."""
-        while self._running:
-            await asyncio.gather(*list(self._running.values()), return_exceptions=True)
+        """Wait until every announcement heard so far is identified, or waits for a link button."""
+        while pending := [t for name, t in self._running.items() if name not in self.hub.waiting_for_button]:
+            await asyncio.wait(pending)
 
     def _changed(self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
         """zeroconf's callback, on the event loop."""

@@ -56,3 +56,13 @@ def test_reset_starts_over() -> None:
     feed(eos, [(0.5, True), (0.6, False)])
     eos.reset()
     assert [s for s, _ in feed(eos, [(0.5, True)])] == [Signal.SPEECH_START]
+
+
+def test_a_command_whisper_wrote_twice_is_heard_once() -> None:
+    from assistant.speech.stt import without_echo
+
+    assert without_echo("Turn off bench light 1. Turn off bench light 1.") == "Turn off bench light 1."
+    assert without_echo("Stop. stop! Stop.") == "Stop."
+    assert without_echo("Turn off the light. Turn on the fan.") == "Turn off the light. Turn on the fan."
+    assert without_echo("What time is it?") == "What time is it?"
+    assert without_echo("") == ""

@@ -48,6 +48,20 @@ def test_the_router_takes_only_confident_fuzzy_matches(core: Core) -> None:
     assert router.match_templates("council the timer", LIVE) is None  # 0.85 < 0.9: the planner decides
 
 
+def test_names_with_numbers_are_heard_as_words_or_digits(core: Core) -> None:
+    """Speech-to-text writes "bench light one" for a device named "bench light 1"; among many numbered
+    names the right one is chosen, whatever order the registry lists them in."""
+    router = core.dialogue.router
+    for names in ([f"bench light {i}" for i in range(1, 33)], [f"bench light {i}" for i in range(32, 0, -1)]):
+        live = {"device_name": [*names, "office lamp 2"], "room_name": ["kitchen"]}
+        for said, device in [("turn on bench light one", "bench light 1"), ("Turn off bench light twelve.", "bench light 12"),
+                             ("turn on the office lamp two", "office lamp 2"), ("turn on bench light 7", "bench light 7")]:
+            call = router.match_templates(said, live)
+            assert call is not None and call.args == {"device": device}, said
+        call = router.match_templates("dim bench light three to forty percent", live)
+        assert call is not None and call.args == {"device": "bench light 3", "percent": 40}
+
+
 def test_number_words() -> None:
     words = "set a timer for twenty five minutes and 30 seconds or a hundred and ten".split()
     assert [(n.start, n.end, n.value) for n in find_numbers(words)] == [(4, 6, 25), (8, 9, 30), (12, 15, 110)]

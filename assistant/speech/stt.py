@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -21,6 +22,18 @@ class SpeechHints:
     """Sentences like the ones people say to the assistant."""
     hotwords: list[str] = field(default_factory=list)
     """Names that matter now (live timer names)."""
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def without_echo(text: str) -> str:
+    """Whisper sometimes writes a short command twice ("Turn off the light. Turn off the light.")
+    on audio that holds it once; a transcript that is one sentence repeated is that sentence."""
+    sentences = [s for s in _SENTENCE_END.split(text) if s]
+    if len(sentences) > 1 and len({s.strip(".!? ").lower() for s in sentences}) == 1:
+        return sentences[0]
+    return text
 
 
 class Transcriber:
@@ -52,7 +65,7 @@ class Transcriber:
                 initial_prompt=hints.prompt or None,
                 hotwords=" ".join(hints.hotwords) if hints.hotwords else None,
             )
-            return " ".join(s.text.strip() for s in segments).strip()
+            return without_echo(" ".join(s.text.strip() for s in segments).strip())
         except Exception as e:
             raise TranscribeError(f"speech-to-text failed: {e}") from e
 

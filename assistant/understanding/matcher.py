@@ -239,16 +239,9 @@ class TemplateMatcher:
         template sentence sampled with '#' for its number ranges; the closest one at or above
         `min_score` is filled with the request's numbers and matched exactly. The call's score is the
         similarity (0..1)."""
-        words = _clean(text).replace("-", " ").split()
-        spans = find_numbers(words)
-        shape, values, at = [], [], 0
-        for span in spans:
-            shape += words[at:span.start] + ["#"]
-            values.append(span.value)
-            at = span.end
-        shape += words[at:]
+        shape, values = _number_shape(_clean(text))
         index = self._fuzzy_index(live or {})
-        best = process.extractOne(" ".join(shape), index.shapes, scorer=fuzz.ratio, score_cutoff=min_score * 100)
+        best = process.extractOne(shape, index.shapes, scorer=fuzz.ratio, score_cutoff=min_score * 100)
         if best is None:
             return None
         _, score, position = best
@@ -294,13 +287,28 @@ class TemplateMatcher:
         self._fuzzy_index({})
 
 
+def _number_shape(text: str) -> tuple[str, list[int]]:
+    """`text` with each number, in digits or words, replaced by '#', and the numbers in order."""
+    words = text.replace("-", " ").split()
+    shape: list[str] = []
+    values: list[int] = []
+    at = 0
+    for span in find_numbers(words):
+        shape += words[at:span.start] + ["#"]
+        values.append(span.value)
+        at = span.end
+    return " ".join(shape + words[at:]), values
+
+
 def _expand_live(shape: str, live: dict[str, list[str]]) -> list[str]:
+    """Template shapes with the live names put in, their numbers shaped like the request's, so
+    "turn on bench light one" finds "turn on bench light #" and is filled back to "… light 1"."""
     out = [shape]
     for name, values in live.items():
         mark = _LIVE_MARK + name
         if mark in shape:
-            out = [s.replace(mark, _clean(v), 1) for s in out for v in values]
-    return [s for s in out if _LIVE_MARK not in s]
+            out = [s.replace(mark, _number_shape(_clean(v))[0], 1) for s in out for v in values]
+    return list(dict.fromkeys(s for s in out if _LIVE_MARK not in s))
 
 
 @dataclass(frozen=True)

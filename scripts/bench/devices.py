@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
@@ -53,7 +54,33 @@ async def until(check, timeout_s: float = 10.0) -> float:  # type: ignore[no-unt
     return time.monotonic()
 
 
-async def main(rounds: int) -> None:
+def last_audible_s(pcm: np.ndarray) -> float:
+    """Where the speech in a recording ends: its last sample above -40 dBFS."""
+    loud = np.flatnonzero(np.abs(pcm.astype(np.int32)) > 328)
+    return float(loud[-1] + 1) / 16000
+
+
+def stages_of(rec: Recorder, end: float, changed: float) -> dict[str, float]:
+    """Where the time after the end of speech went, from the events' wall-clock times."""
+    last_end = max(i for i, e in enumerate(rec.events) if e.type == "speech_end")
+    after = rec.events[last_end:]
+
+    def first(type_: str) -> float:
+        return next(e.t for e in after if e.type == type_)
+
+    marks = {"end of speech -> silence seen (VAD)": first("speech_end"),
+             "  -> transcript ready (speech-to-text)": first("transcript"),
+             "  -> request understood (intent)": first("intent"),
+             "  -> device changed": changed}
+    out, last = {}, end
+    for stage, t in marks.items():
+        out[stage] = t - last
+        last = t
+    out["  (of which speech-to-text itself)"] = next(e.stt_s for e in after if e.type == "transcript")  # type: ignore[attr-defined]
+    return out
+
+
+async def main(rounds: int, spoken_rounds: int) -> None:
     config = load_config(environ=CONFIG)
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -109,11 +136,12 @@ async def main(rounds: int) -> None:
 
             # 4. spoken command → device changed, after the end of speech (real models, real-time audio)
             models = await load_speech_models(config)
-            spoken = []
+            spoken: list[float] = []
+            stages: dict[str, list[float]] = {}
             network = HomeNetwork(core.devices, config.devices, core.data_dir)
             await network.start()
             try:
-                for i in range(max(3, rounds // 4)):
+                for i in range(spoken_rounds):
                     rec.events.clear()
                     on = i % 2 == 0
                     strip.state["on"] = not on
@@ -127,12 +155,27 @@ async def main(rounds: int) -> None:
                     watcher = asyncio.create_task(watch())
                     loop = voice_loop(core, models)
                     text = f"Turn {'on' if on else 'off'} bench light one."
-                    await play(loop, sf.command(text), models, config, tmp, realtime=True)
-                    await asyncio.wait_for(watcher, 5)
-                    ends = rec.of("speech_end")
-                    offset = min(e.t - e.audio_t for e in rec.events if e.audio_t is not None)
-                    spoken.append(changed[0] - (offset + ends[-1].audio_t))  # type: ignore[operator]
-                print(f"spoken command -> device changed, after the end of speech: {stats(spoken)}   target <= 1 s")
+                    pcm = sf.command(text)
+                    await play(loop, pcm, models, config, tmp, realtime=True)
+                    try:
+                        await asyncio.wait_for(watcher, 5)
+                    except TimeoutError:
+                        heard = [getattr(e, "text", "") for e in rec.of("transcript")]
+                        did = [(e.type, e.to_dict()) for e in rec.events if e.type in ("intent", "tool_result", "reply", "error")]
+                        print(f"  round {i + 1}: the light did not change; heard {heard}; {did}")
+                        continue
+                    # The end of speech is the last audible sample of the recording (not the VAD's verdict,
+                    # which comes later); the file's first block is "spoken" from the moment of `ready`.
+                    end = rec.of("ready")[0].t + last_audible_s(pcm)
+                    spoken.append(changed[0] - end)
+                    heard = [getattr(e, "text", "") for e in rec.of("transcript")]
+                    print(f"  round {i + 1}: {spoken[-1] * 1000:5.0f} ms, heard {heard}")
+                    for stage, t in stages_of(rec, end, changed[0]).items():
+                        stages.setdefault(stage, []).append(t)
+                print(f"spoken command -> device changed, after the end of speech: {stats(spoken)}   target <= 1 s;"
+                      f" {len(spoken)}/{spoken_rounds} rounds changed the light")
+                for stage, values in stages.items():
+                    print(f"  {stage:<44} median {statistics.median(values) * 1000:7.1f} ms")
             finally:
                 await network.stop()
         await core.registry.stop_all()
@@ -141,7 +184,8 @@ async def main(rounds: int) -> None:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--spoken", type=int, default=10, help="rounds of the spoken command (real-time audio, ~9 s each)")
     args = ap.parse_args()
     if not network_isolated():
         rerun_isolated([sys.executable, *sys.argv])
-    asyncio.run(main(args.rounds))
+    asyncio.run(main(args.rounds, args.spoken))

@@ -109,6 +109,16 @@ class DevicesConfig:
 
 
 @dataclass(frozen=True)
+class MediaConfig:
+    folders: tuple[str, ...] = ()
+    """Library roots besides folders.photos and folders.music (`assistant media add-folder` adds more)."""
+    watch: bool = True
+    """Follow changes under the roots while the assistant runs."""
+    music_output: str = "speaker"
+    """Where music plays: "speaker" (the audio output device), or a WAV file path (for tests and demos)."""
+
+
+@dataclass(frozen=True)
 class PlannerConfig:
     model: str = "qwen2.5-coder-1.5b"
     server_url: str | None = None
@@ -160,6 +170,7 @@ class Config:
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     folders: FoldersConfig = field(default_factory=FoldersConfig)
     devices: DevicesConfig = field(default_factory=DevicesConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -199,6 +210,12 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _coerce(where: str, value: Any, hint: Any) -> Any:
+    if getattr(hint, "__origin__", None) is tuple:  # a list of strings
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, not {value!r}")
+        return tuple(value)
     allowed = getattr(hint, "__args__", (hint,))
     if value is None:
         if type(None) in allowed:

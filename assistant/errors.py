@@ -62,3 +62,9 @@ class SkillError(AssistantError):
 
 class SpeakError(AssistantError):
     code = "tts"
+
+
+class MediaError(AssistantError):
+    """A media file that cannot be read, a path outside the library, a move that cannot be made."""
+
+    code = "media"

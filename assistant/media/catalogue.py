@@ -1,0 +1,235 @@
+"""The media index: one SQLite file in the data directory.
+
+TinyDB holds the assistant's small state, but this index reaches a hundred thousand rows: TinyDB
+rewrites its whole JSON file on every write and scans every row on every query, while SQLite updates
+one page and answers an indexed range query in milliseconds (scripts/bench/media.py has the figures).
+WAL mode with synchronous=FULL: a committed change survives a crash or a power cut.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import MediaError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS roots (path TEXT PRIMARY KEY, added TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    root TEXT NOT NULL,
+    folder TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    inode INTEGER NOT NULL,
+    hash TEXT,
+    taken TEXT, camera TEXT, lat REAL, lon REAL, place TEXT, country TEXT,
+    width INTEGER, height INTEGER, duration_s REAL,
+    title TEXT, artist TEXT, album TEXT, genre TEXT, track INTEGER, year INTEGER,
+    phash INTEGER,
+    error TEXT
+);
+CREATE INDEX IF NOT EXISTS files_kind_taken ON files (kind, taken);
+CREATE INDEX IF NOT EXISTS files_hash ON files (hash);
+CREATE INDEX IF NOT EXISTS files_size_inode ON files (size, inode);
+CREATE INDEX IF NOT EXISTS files_camera ON files (camera COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS files_place ON files (place COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS files_country ON files (country);
+CREATE INDEX IF NOT EXISTS files_folder ON files (root, folder);
+CREATE INDEX IF NOT EXISTS files_artist ON files (artist COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS files_album ON files (album COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS files_genre ON files (genre COLLATE NOCASE);
+CREATE TABLE IF NOT EXISTS albums (
+    name TEXT PRIMARY KEY COLLATE NOCASE,
+    smart INTEGER NOT NULL,
+    query TEXT NOT NULL,
+    described TEXT NOT NULL,
+    created TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS album_files (
+    album TEXT NOT NULL COLLATE NOCASE REFERENCES albums (name) ON DELETE CASCADE ON UPDATE CASCADE,
+    file INTEGER NOT NULL REFERENCES files (id) ON DELETE CASCADE,
+    PRIMARY KEY (album, file)
+);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY,
+    what TEXT NOT NULL,
+    at TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS moves (
+    id INTEGER PRIMARY KEY,
+    batch INTEGER NOT NULL REFERENCES batches (id),
+    file INTEGER,
+    src TEXT NOT NULL,
+    dst TEXT NOT NULL,
+    state TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS moves_batch ON moves (batch, state);
+"""
+
+
+@dataclass(frozen=True)
+class FileRow:
+    """One indexed file, as the index holds it."""
+
+    id: int
+    path: str
+    root: str
+    folder: str
+    """The parent folder relative to its root ("" for the root itself)."""
+    kind: str
+    size: int
+    mtime_ns: int
+    inode: int
+    hash: str | None
+    taken: str | None
+    camera: str | None
+    lat: float | None
+    lon: float | None
+    place: str | None
+    """The nearest well-known city to the GPS position."""
+    country: str | None
+    """Its ISO 3166 code ("FR")."""
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    title: str | None
+    artist: str | None
+    album: str | None
+    genre: str | None
+    track: int | None
+    year: int | None
+    phash: int | None
+    error: str | None
+
+
+COLUMNS = tuple(f.name for f in fields(FileRow))
+_SELECT = f"SELECT {', '.join(COLUMNS)} FROM files"
+
+
+class Catalogue:
+    """The index, shared by the scanner, the albums, the mover and the skill. One connection guarded
+    by a lock: callers run in worker threads, never on the event loop."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        try:
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.executescript(_SCHEMA)
+            version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        except sqlite3.DatabaseError as e:
+            raise MediaError(f"the media index {path} cannot be opened ({e}); move it aside and run "
+                             "`assistant media scan` to build it again (your files are not touched)") from e
+        if version is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(version[0]) > SCHEMA_VERSION:
+            raise MediaError(f"the media index {path} was written by a newer version of the assistant")
+        self.lock = threading.RLock()
+
+    def close(self) -> None:
+        with self.lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic, durable write: all of it is on disk when the block ends, or none of it."""
+        with self.lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def files(self, where: str = "", params: Sequence[Any] = (), order: str = "taken, path", limit: int | None = None) -> list[FileRow]:
+        sql = f"{_SELECT} {('WHERE ' + where) if where else ''} ORDER BY {order}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [FileRow(*row) for row in self.query(sql, params)]
+
+    def file(self, file_id: int) -> FileRow | None:
+        rows = self.files("id = ?", (file_id,))
+        return rows[0] if rows else None
+
+    def count(self, where: str = "", params: Sequence[Any] = ()) -> int:
+        return int(self.query(f"SELECT COUNT(*) FROM files {('WHERE ' + where) if where else ''}", params)[0][0])
+
+    # --- the scanner's writes -------------------------------------------------------------------
+
+    def stat_index(self, root: str) -> dict[str, tuple[int, int, int, int]]:
+        """path → (id, size, mtime_ns, inode) for every file under a root: what a rescan compares."""
+        rows = self.query("SELECT path, id, size, mtime_ns, inode FROM files WHERE root = ?", (root,))
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
+
+    def upsert(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert new files or replace changed ones by path, keeping their ids (album membership)."""
+        names = [c for c in COLUMNS if c != "id"]
+        sql = (f"INSERT INTO files ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+               f"ON CONFLICT(path) DO UPDATE SET {', '.join(f'{n}=excluded.{n}' for n in names if n != 'path')}")
+        batch = [tuple(row.get(n) for n in names) for row in rows]
+        with self.transaction() as db:
+            db.executemany(sql, batch)
+        return len(batch)
+
+    def relocate(self, moves: Iterable[tuple[int, str, str, str, int, int]]) -> None:
+        """A file found at a new path (moved or renamed outside the assistant): (id, path, root, folder,
+        mtime_ns, inode); its metadata and album membership stay."""
+        with self.transaction() as db:
+            db.executemany("UPDATE files SET path=?, root=?, folder=?, mtime_ns=?, inode=? WHERE id=?",
+                           [(p, r, f, m, i, file_id) for file_id, p, r, f, m, i in moves])
+
+    def forget(self, ids: Iterable[int]) -> int:
+        batch = [(i,) for i in ids]
+        with self.transaction() as db:
+            db.executemany("DELETE FROM files WHERE id = ?", batch)
+        return len(batch)
+
+    def set_phash(self, values: Iterable[tuple[int, int]]) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE files SET phash = ? WHERE id = ?", [(h, i) for i, h in values])
+
+    # --- roots added with `assistant media add-folder` --------------------------------------------
+
+    def added_roots(self) -> list[str]:
+        return [r[0] for r in self.query("SELECT path FROM roots ORDER BY path")]
+
+    def add_root(self, path: str, at: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("INSERT OR IGNORE INTO roots VALUES (?, ?)", (path, at)).rowcount > 0
+
+    def remove_root(self, path: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM roots WHERE path = ?", (path,)).rowcount > 0
+
+
+def to_sqlite_int(value: int | None) -> int | None:
+    """SQLite integers are signed 64-bit: a 64-bit hash is stored as its two's complement."""
+    if value is None:
+        return None
+    return value - (1 << 64) if value >= (1 << 63) else value
+
+
+def from_sqlite_int(value: int | None) -> int | None:
+    if value is None:
+        return None
+    return value + (1 << 64) if value < 0 else value

@@ -1,0 +1,325 @@
+"""What a media file says about itself: capture time, camera, place and size of a photo (EXIF),
+length and creation time of a video (the container), and the tags of a song (mutagen).
+
+Reading never decodes pixels or audio, so the index can read thousands of photos a second; only
+`perceptual_hash` decodes, at a reduced (JPEG draft) scale. Every failure is a `MediaError` that
+names the file. No database and no content hashing here: the index scanner does that.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import av
+import imagehash
+import mutagen
+import numpy as np
+from PIL import Image
+
+from assistant.errors import MediaError
+
+try:  # HEIC/HEIF photos (iPhones): readable only where pillow-heif is installed
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+    HEIF_SUPPORTED = True
+except ImportError:  # pragma: no cover - depends on the installation
+    HEIF_SUPPORTED = False
+
+PHOTO_EXTENSIONS: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".heic", ".heif"})
+VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".mov", ".m4v"})
+MUSIC_EXTENSIONS: frozenset[str] = frozenset({".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a"})
+
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_MAKE, _MODEL, _DATETIME, _ORIENTATION = 0x010F, 0x0110, 0x0132, 0x0112
+_DATETIME_ORIGINAL, _DATETIME_DIGITIZED = 0x9003, 0x9004
+_GPS_LAT_REF, _GPS_LAT, _GPS_LON_REF, _GPS_LON = 1, 2, 3, 4
+
+# "2023:07:14 10:22:33" (EXIF), also with "-" or "/" in the date or "T" between (sloppy writers)
+_DATE_TIME = re.compile(r"(\d{4})[:\-/](\d{2})[:\-/](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+# ISO 6709, as videos carry their place: "+48.8566+002.3522+035.000/"
+_ISO6709 = re.compile(r"([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)")
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """What one file says about itself. A field the file does not state is None."""
+
+    kind: str
+    """"photo", "video" or "music"."""
+    taken: str | None = None
+    """Capture time, naive local "YYYY-MM-DDTHH:MM:SS"; never the file's mtime."""
+    camera: str | None = None
+    """"Make Model", without the make twice ("Canon EOS R6", "Apple iPhone 13")."""
+    lat: float | None = None
+    """Decimal degrees, north positive."""
+    lon: float | None = None
+    """Decimal degrees, east positive."""
+    width: int | None = None
+    """Pixels as shown: a photo's EXIF orientation is applied (a portrait photo is taller than wide);
+    a video's is its coded size (PyAV does not expose the display rotation)."""
+    height: int | None = None
+    duration_s: float | None = None
+    """Seconds, for videos and music."""
+    title: str | None = None
+    artist: str | None = None
+    """The track's artist (not the album artist)."""
+    album: str | None = None
+    genre: str | None = None
+    track: int | None = None
+    """Track number on its disc: "3/12" -> 3."""
+    year: int | None = None
+
+
+def kind_of(path: Path) -> str | None:
+    """ "photo", "video", "music" by the file's suffix (any case), or None for anything else."""
+    suffix = path.suffix.lower()
+    if suffix in PHOTO_EXTENSIONS:
+        return "photo"
+    if suffix in VIDEO_EXTENSIONS:
+        return "video"
+    if suffix in MUSIC_EXTENSIONS:
+        return "music"
+    return None
+
+
+def read_info(path: Path) -> MediaInfo:
+    """Read a file's metadata without decoding its pixels or samples.
+
+    Raises MediaError("cannot read <name>: <reason>") for an unsupported suffix or a file that is
+    unreadable, corrupt or truncated before its metadata ends. (A JPEG cut short inside its image
+    data still has all its metadata; `perceptual_hash`, which decodes, fails on it.)"""
+    kind = kind_of(path)
+    if kind is None:
+        raise MediaError(f"cannot read {path.name}: {path.suffix or 'no suffix'} is not a photo, video or music file")
+    try:
+        if kind == "photo":
+            return _photo_info(path)
+        if kind == "video":
+            return _video_info(path)
+        return _music_info(path)
+    except MediaError:
+        raise
+    except Exception as e:  # noqa: BLE001 - corrupt files make the decoders raise anything at all
+        raise MediaError(f"cannot read {path.name}: {_reason(path, e)}") from e
+
+
+def perceptual_hash(path: Path) -> int:
+    """64-bit DCT perceptual hash (pHash) of a photo as shown (EXIF orientation applied).
+
+    Resized and re-encoded copies of a photo come out within a Hamming distance of a few bits;
+    different photos are typically 20-40 bits apart. JPEGs are decoded at a reduced scale."""
+    try:
+        with Image.open(path) as image:
+            if image.format == "JPEG":
+                image.draft("L", (64, 64))
+            orientation = image.getexif().get(_ORIENTATION)
+            small = image.convert("L")
+        small = _orient(small, orientation)
+        bits = imagehash.phash(small).hash.flatten()
+        return int.from_bytes(np.packbits(bits).tobytes(), "big")
+    except Exception as e:  # noqa: BLE001 - as read_info
+        raise MediaError(f"cannot read {path.name}: {_reason(path, e)}") from e
+
+
+def hamming(a: int, b: int) -> int:
+    """Number of bits in which two perceptual hashes differ."""
+    return (a ^ b).bit_count()
+
+
+# --- photos ---------------------------------------------------------------------------------
+
+
+def _photo_info(path: Path) -> MediaInfo:
+    with Image.open(path) as image:  # lazy: reads the headers, not the pixels
+        width, height = image.size
+        exif = image.getexif()
+        details = exif.get_ifd(_EXIF_IFD)
+        gps = exif.get_ifd(_GPS_IFD)
+    if exif.get(_ORIENTATION) in (5, 6, 7, 8):  # stored sideways, shown upright
+        width, height = height, width
+    taken = None
+    for value in (details.get(_DATETIME_ORIGINAL), details.get(_DATETIME_DIGITIZED), exif.get(_DATETIME)):
+        taken = _exif_time(value)
+        if taken is not None:
+            break
+    lat = _gps_degrees(gps.get(_GPS_LAT), gps.get(_GPS_LAT_REF), "S", 90.0)
+    lon = _gps_degrees(gps.get(_GPS_LON), gps.get(_GPS_LON_REF), "W", 180.0)
+    if lat is None or lon is None or (lat == 0.0 and lon == 0.0):  # 0/0: a placeholder, not a fix
+        lat = lon = None
+    camera = _camera(_text(exif.get(_MAKE)), _text(exif.get(_MODEL)))
+    return MediaInfo("photo", taken, camera, lat, lon, width, height)
+
+
+def _exif_time(value: Any) -> str | None:
+    text = _text(value)
+    match = _DATE_TIME.match(text) if text else None
+    if match is None:
+        return None  # absent, blank, or the "0000:00:00 00:00:00" of a camera without a clock
+    try:
+        return datetime(*map(int, match.groups())).isoformat()
+    except ValueError:
+        return None
+
+
+def _gps_degrees(value: Any, ref: Any, negative: str, limit: float) -> float | None:
+    """(degrees, minutes, seconds) rationals, or one rational of decimal degrees, and a ref."""
+    if value is None:
+        return None
+    parts = value if isinstance(value, tuple) else (value,)
+    if not 1 <= len(parts) <= 3:
+        return None
+    try:
+        numbers = [float(part) for part in parts]  # IFDRational n/0 is nan
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not all(math.isfinite(n) and n >= 0 for n in numbers):
+        return None
+    degrees = sum(n / 60**i for i, n in enumerate(numbers))
+    if degrees > limit:
+        return None
+    return -degrees if _text(ref).upper().startswith(negative) else degrees
+
+
+def _camera(make: str, model: str) -> str | None:
+    if make and model:
+        first_word = make.split()[0].lower()
+        if model.lower().startswith(first_word):  # "Canon"+"Canon EOS R6", "NIKON CORPORATION"+"NIKON Z 6"
+            return model
+        return f"{make} {model}"
+    return make or model or None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "replace")
+    if not isinstance(value, str):
+        return ""
+    return value.replace("\x00", "").strip()
+
+
+def _orient(image: Image.Image, orientation: Any) -> Image.Image:
+    method = {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    }.get(orientation)
+    return image.transpose(method) if method is not None else image
+
+
+# --- videos ---------------------------------------------------------------------------------
+
+
+def _video_info(path: Path) -> MediaInfo:
+    with av.open(str(path)) as container:  # reads the container's index, decodes nothing
+        tags = {key.lower(): value for key, value in container.metadata.items()}
+        duration = container.duration / av.time_base if container.duration else None
+        width = height = None
+        if container.streams.video:
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width or None, stream.codec_context.height or None
+            tags.setdefault("creation_time", stream.metadata.get("creation_time", ""))
+    lat, lon = _iso6709(tags.get("com.apple.quicktime.location.iso6709") or tags.get("location"))
+    camera = _camera(
+        _text(tags.get("com.apple.quicktime.make") or tags.get("make")),
+        _text(tags.get("com.apple.quicktime.model") or tags.get("model")),
+    )
+    return MediaInfo("video", _video_time(tags), camera, lat, lon, width, height, duration)
+
+
+def _video_time(tags: dict[str, str]) -> str | None:
+    # An iPhone's own tag carries the wall-clock time where it was filmed, like EXIF does.
+    apple = _iso_time(tags.get("com.apple.quicktime.creationdate"))
+    if apple is not None:
+        return apple.replace(tzinfo=None).isoformat(timespec="seconds")
+    created = _iso_time(tags.get("creation_time"))
+    if created is None:
+        return None
+    if created.tzinfo is not None:  # UTC by the MP4 standard: shown in this machine's time zone
+        created = created.astimezone().replace(tzinfo=None)
+    return created.isoformat(timespec="seconds")
+
+
+def _iso_time(value: str | None) -> datetime | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    text = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", text)  # "+0200" -> "+02:00"
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment.replace(microsecond=0) if moment.year > 1970 else None
+
+
+def _iso6709(value: str | None) -> tuple[float | None, float | None]:
+    match = _ISO6709.match((value or "").strip())
+    if match is None:
+        return None, None
+    lat, lon = float(match.group(1)), float(match.group(2))
+    if abs(lat) > 90 or abs(lon) > 180 or (lat == 0.0 and lon == 0.0):
+        return None, None
+    return lat, lon
+
+
+# --- music ----------------------------------------------------------------------------------
+
+
+def _music_info(path: Path) -> MediaInfo:
+    audio = mutagen.File(path, easy=True)  # type: ignore[attr-defined]
+    if audio is None:
+        raise MediaError(f"cannot read {path.name}: not an audio file mutagen knows")
+    tags = audio.tags or {}
+    length = getattr(audio.info, "length", None)
+    return MediaInfo(
+        "music",
+        duration_s=float(length) if length else None,
+        title=_tag(tags, "title"),
+        artist=_tag(tags, "artist"),
+        album=_tag(tags, "album"),
+        genre=_tag(tags, "genre"),
+        track=_leading_int(_tag(tags, "tracknumber")),
+        year=_leading_int(_tag(tags, "date"), digits=4),
+    )
+
+
+def _tag(tags: Any, key: str) -> str | None:
+    try:
+        values = tags.get(key)
+    except (KeyError, ValueError):
+        return None
+    if not values:
+        return None
+    text = _text(values[0] if isinstance(values, list) else values)
+    return text or None
+
+
+def _leading_int(text: str | None, digits: int = 0) -> int | None:
+    match = re.match(r"\s*(\d+)", text or "")
+    if match is None or (digits and len(match.group(1)) != digits):
+        return None
+    return int(match.group(1))
+
+
+def _reason(path: Path, error: Exception) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "the file does not exist"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, IsADirectoryError):
+        return "it is a folder"
+    if isinstance(error, Image.UnidentifiedImageError):
+        if path.suffix.lower() in (".heic", ".heif") and not HEIF_SUPPORTED:
+            return "HEIC photos need pillow-heif, which is not installed"
+        return "not a picture Pillow recognises (damaged, or another format under this name)"
+    detail = str(error).replace(str(path), path.name).strip() or type(error).__name__
+    return f"damaged or truncated ({detail})"

@@ -1,0 +1,127 @@
+"""The media library as one service: the index, its roots, scanning and watching, albums, duplicates,
+organizing with undo, and finding music. The skill and `assistant media …` both use it; its
+methods do disk work and are called from worker threads, never from the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.config import MediaConfig
+from assistant.errors import MediaError
+from assistant.media.albums import Albums
+from assistant.media.catalogue import Catalogue, FileRow
+from assistant.media.library import Library
+from assistant.media.moves import Mover, MoveReport
+from assistant.media.organize import by_year_and_month, exact_duplicates, near_duplicates, to_review
+from assistant.media.places import Places
+from assistant.media.scan import Progress, Scanner, ScanReport
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "media.sqlite"
+
+
+class MediaLibrary:
+    def __init__(self, data_dir: Path, config: MediaConfig, extra_roots: list[Path] | None = None,
+                 today: Callable[[], dt.date] = dt.date.today) -> None:
+        self.config = config
+        self.catalogue = Catalogue(data_dir / INDEX_FILE)
+        self.library = Library(self.catalogue, [Path(p) for p in config.folders] + (extra_roots or []))
+        self.places = Places()
+        self.scanner = Scanner(self.catalogue, self.library, self.places)
+        self.albums = Albums(self.catalogue, self.places, today)
+        self.mover = Mover(self.catalogue, self.library)
+        self._watch_task: asyncio.Task[None] | None = None
+        self._stop_watch: asyncio.Event | None = None
+
+    def close(self) -> None:
+        self.catalogue.close()
+
+    # --- the index ------------------------------------------------------------------------------
+
+    def scan(self, progress: Progress | None = None) -> ScanReport:
+        if not self.library.roots():
+            raise MediaError("the library has no folders yet: add one with `assistant media add-folder PATH` "
+                             "or media.folders in the config")
+        return self.scanner.scan(progress)
+
+    def counts(self) -> dict[str, int]:
+        return {kind: n for kind, n in self.catalogue.query("SELECT kind, COUNT(*) FROM files GROUP BY kind")}
+
+    # --- organizing -----------------------------------------------------------------------------
+
+    def organize(self, dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> tuple[MoveReport, int]:
+        moves, undated = by_year_and_month(self.catalogue, self.library.roots())
+        return self.mover.run("organize photos by year and month", moves, dry_run, progress), undated
+
+    def duplicates(self, near: bool = False) -> list:  # list[DuplicateGroup]
+        groups = exact_duplicates(self.catalogue)
+        return groups + near_duplicates(self.catalogue) if near else groups
+
+    def review_duplicates(self, near: bool = False, dry_run: bool = False) -> MoveReport:
+        moves = to_review(self.duplicates(near), self.library.roots())
+        return self.mover.run("duplicates to the review folder", moves, dry_run)
+
+    # --- music ----------------------------------------------------------------------------------
+
+    def music(self, genre: str | None = None, artist: str | None = None, album: str | None = None,
+              title: str | None = None) -> list[FileRow]:
+        """Tracks matching every given tag (case-insensitive, whole value or words within it), in
+        album and track order."""
+        where, params = ["kind = 'music'"], []
+        for column, value in (("genre", genre), ("artist", artist), ("album", album), ("title", title)):
+            if value:
+                where.append(f"({column} = ? COLLATE NOCASE OR {column} LIKE ? COLLATE NOCASE)")
+                params += [value.strip(), f"%{value.strip()}%"]
+        return self.catalogue.files(" AND ".join(where), params, order="artist, album, track, path")
+
+    def music_names(self) -> dict[str, list[str]]:
+        """Album, artist and genre names in the library: sentence slot lists and speech hints."""
+        out = {}
+        for column in ("album", "artist", "genre"):
+            rows = self.catalogue.query(f"SELECT DISTINCT {column} FROM files WHERE kind = 'music' AND {column} IS NOT NULL "
+                                        f"ORDER BY {column} COLLATE NOCASE")
+            out[column] = [r[0] for r in rows if r[0].strip()]
+        return out
+
+    # --- watching -------------------------------------------------------------------------------
+
+    async def start_watching(self, on_change: Callable[[ScanReport], None] | None = None) -> None:
+        """Follow changes under the roots while the assistant runs (inotify through watchfiles)."""
+        roots = [r for r in self.library.roots() if r.is_dir()]
+        if not roots or self._watch_task is not None:
+            return
+        import watchfiles
+
+        self._stop_watch = asyncio.Event()
+
+        async def watch() -> None:
+            async for changes in watchfiles.awatch(*roots, stop_event=self._stop_watch, debounce=400,
+                                                   step=100, recursive=True, ignore_permission_denied=True):
+                paths = [Path(p) for _, p in changes]
+                try:
+                    report = await asyncio.to_thread(self.scanner.scan_paths, paths)
+                except MediaError as e:
+                    log.warning("media watcher: %s", e.message)
+                    continue
+                except Exception:
+                    log.exception("media watcher failed on %d changes", len(paths))
+                    continue
+                if on_change is not None and (report.added or report.changed or report.moved or report.removed):
+                    on_change(report)
+
+        self._watch_task = asyncio.create_task(watch())
+
+    async def stop_watching(self) -> None:
+        if self._watch_task is None or self._stop_watch is None:
+            return
+        self._stop_watch.set()
+        try:
+            await asyncio.wait_for(self._watch_task, 5)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            self._watch_task.cancel()
+        self._watch_task = None

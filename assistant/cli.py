@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import platformdirs
 
-from assistant import devices_cli, routines_cli, schedule_cli
+from assistant import devices_cli, media_cli, routines_cli, schedule_cli
 from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
 from assistant.errors import AssistantError
@@ -55,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
     schedule_cli.add_parsers(sub, _data_options)
     routines_cli.add_parser(sub, _data_options)
     devices_cli.add_parser(sub, _data_options)
+    media_cli.add_parser(sub, _data_options)
     skills = sub.add_parser("skills", help="list skills, their tools and permissions")
     skills.add_argument("action", choices=["list"])
     skills.add_argument("--data-dir", metavar="DIR", type=Path)
@@ -209,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
             return routines_cli.run(args, _config(args), _data_dir(args))
         if args.command == "devices":
             return devices_cli.run(args, _config(args), _data_dir(args))
+        if args.command == "media":
+            from assistant.runtime import media_roots
+
+            config = _config(args)
+            return media_cli.run(args, config, _data_dir(args), media_roots(config))
         if args.command in schedule_cli.KINDS:
             return schedule_cli.run(args, _config(args), _data_dir(args))
     except AssistantError as e:
@@ -234,6 +240,8 @@ def _writes(args: argparse.Namespace) -> str:
         return "running a routine from the shell"
     if args.command == "devices" and args.action != "list":
         return "changing devices from the shell (say it to the assistant, or stop it first)"
+    if args.command == "media":
+        return media_cli.writes(args)
     return ""
 
 

@@ -15,6 +15,8 @@ from assistant.clock import Clock
 from assistant.config import Config
 from assistant.dialogue import Dialogue
 from assistant.devices.hub import DeviceHub
+from assistant.media.player import MusicOutput, MusicPlayer, SpeakerOutput, WavOutput
+from assistant.media.service import MediaLibrary
 from assistant.devices.registry import DeviceRegistry
 from assistant.errors import SkillError
 from assistant.events import Due as DueEvent
@@ -52,6 +54,7 @@ class Core:
     """Loaded on first use (`ask`) or at start (`run`, so the first request is fast)."""
     routines: RoutineHost
     devices: DeviceHub
+    media: MediaLibrary
 
     @functools.cached_property
     def _speech_prompt(self) -> str:
@@ -90,6 +93,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     data_dir.mkdir(parents=True, exist_ok=True)
     scheduler = Scheduler(data_dir, config.scheduler, clock)
     devices = DeviceHub(DeviceRegistry(data_dir), bus)
+    media = MediaLibrary(data_dir, config.media, media_roots(config), player=make_player(config))
 
     routines = RoutineHost(RoutineRunner(data_dir, lambda name: registry.tool(name), clock), Loaded({}, []))
 
@@ -102,6 +106,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
             routines=routines if Permission.ROUTINES in granted else None,
             folders=config.folders.named() if Permission.FOLDERS in granted else {},
             devices=devices if Permission.DEVICES in granted else None,
+            media=media if Permission.MEDIA in granted else None,
         )
 
     registry = Registry(config.skills.language)
@@ -114,7 +119,26 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     u = config.understanding
     dialogue = Dialogue(bus, registry, router, u.followup_s, CallLog(data_dir / "calls.jsonl"),
                         phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
-    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices)
+    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media)
+
+
+def media_roots(config: Config) -> list[Path]:
+    """The photos and music folders count as library roots besides media.folders."""
+    named = config.folders.named()
+    return [named[k] for k in ("photos", "music") if k in named]
+
+
+def make_player(config: Config) -> MusicPlayer:
+    """Music goes to the speaker, or to a WAV file when media.music_output names one. The output
+    opens on the first song, so a machine without a sound card only fails when music is asked for."""
+    target = config.media.music_output
+
+    def output() -> MusicOutput:
+        if target == "speaker":
+            return SpeakerOutput(config.audio.output_device)
+        return WavOutput(Path(target).expanduser(), realtime=True)
+
+    return MusicPlayer(output)
 
 
 def make_planner(config: Config, specs: list[ToolSpec], matcher: TemplateMatcher) -> LocalPlanner | ServerPlanner:

@@ -138,7 +138,10 @@ def hamming(a: int, b: int) -> int:
 def _photo_info(path: Path) -> MediaInfo:
     with Image.open(path) as image:  # lazy: reads the headers, not the pixels
         width, height = image.size
-        exif = image.getexif()
+        if image.format == "PNG":  # PNG's own getexif() decodes the pixels to look behind them
+            exif = Image.Image.getexif(image)  # eXIf chunk before the pixels, or ImageMagick's text
+        else:
+            exif = image.getexif()
         details = exif.get_ifd(_EXIF_IFD)
         gps = exif.get_ifd(_GPS_IFD)
     if exif.get(_ORIENTATION) in (5, 6, 7, 8):  # stored sideways, shown upright
@@ -321,5 +324,6 @@ def _reason(path: Path, error: Exception) -> str:
         if path.suffix.lower() in (".heic", ".heif") and not HEIF_SUPPORTED:
             return "HEIC photos need pillow-heif, which is not installed"
         return "not a picture Pillow recognises (damaged, or another format under this name)"
-    detail = str(error).replace(str(path), path.name).strip() or type(error).__name__
+    detail = getattr(error, "strerror", None) or str(error).replace(str(path), path.name).strip()
+    detail = detail or type(error).__name__
     return f"damaged or truncated ({detail})"

@@ -18,6 +18,7 @@ from assistant.media.library import Library
 from assistant.media.moves import Mover, MoveReport
 from assistant.media.organize import by_year_and_month, exact_duplicates, near_duplicates, to_review
 from assistant.media.places import Places
+from assistant.media.player import MusicPlayer
 from assistant.media.scan import Progress, Scanner, ScanReport
 
 log = logging.getLogger(__name__)
@@ -27,8 +28,9 @@ INDEX_FILE = "media.sqlite"
 
 class MediaLibrary:
     def __init__(self, data_dir: Path, config: MediaConfig, extra_roots: list[Path] | None = None,
-                 today: Callable[[], dt.date] = dt.date.today) -> None:
+                 today: Callable[[], dt.date] = dt.date.today, player: MusicPlayer | None = None) -> None:
         self.config = config
+        self.player = player
         self.catalogue = Catalogue(data_dir / INDEX_FILE)
         self.library = Library(self.catalogue, [Path(p) for p in config.folders] + (extra_roots or []))
         self.places = Places()
@@ -39,6 +41,8 @@ class MediaLibrary:
         self._stop_watch: asyncio.Event | None = None
 
     def close(self) -> None:
+        if self.player is not None:
+            self.player.close()
         self.catalogue.close()
 
     # --- the index ------------------------------------------------------------------------------

@@ -34,6 +34,8 @@ class Permission(enum.Enum):
     """Read and write the household's named folders (photos, music, documents, backup)."""
     DEVICES = "devices"
     """List and control the home's devices (lights, plugs) found on the network."""
+    MEDIA = "media"
+    """The media library: index, albums, moving files inside the library roots, music playback."""
 
 
 @dataclass(frozen=True)
@@ -336,6 +338,8 @@ class SkillContext:
     """Named folders (photos, backup …), with Permission.FOLDERS."""
     devices: Any | None = None
     """The device hub (registry and drivers), with Permission.DEVICES."""
+    media: Any | None = None
+    """The media library and the music player, with Permission.MEDIA."""
 
     def needs_scheduler(self) -> Any:
         """The scheduler, or a load error naming the skill that forgot to ask for it."""
@@ -344,6 +348,10 @@ class SkillContext:
     def needs_devices(self) -> Any:
         """The device hub, or a load error naming the skill that forgot to ask for it."""
         return self._granted(self.devices, Permission.DEVICES)
+
+    def needs_media(self) -> Any:
+        """The media library, or a load error naming the skill that forgot to ask for it."""
+        return self._granted(self.media, Permission.MEDIA)
 
     def _granted(self, thing: Any, permission: Permission) -> Any:
         if thing is None:

@@ -1,0 +1,309 @@
+"""The music player against real files: tones made with sox (FLAC, OGG/Vorbis) and PyAV (MP3, M4A/AAC),
+played into WAV files paced like a device, told apart in the recording by their frequency.
+One test plays through a private PulseAudio null sink with the real speaker output."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import wave
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from assistant.audio.wav import read_wav
+from assistant.errors import AudioDeviceError, MediaError
+from assistant.media.player import Decoder, MusicPlayer, NowPlaying, SpeakerOutput, Track, WavOutput
+
+RATE = 44100  # the outputs' rate; read_wav brings recordings to 16 kHz mono
+HEARD = 16000
+TONES = {"flac": 440, "ogg": 660, "mp3": 880, "m4a": 1100}
+
+
+def _encode(path: Path, codec: str, hz: int, rate: int, seconds: float) -> None:
+    """sox writes no MP3 or AAC here: encode those with PyAV."""
+    t = np.arange(int(rate * seconds)) / rate
+    frame = av.AudioFrame.from_ndarray((0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32)[None, :],
+                                       format="flt", layout="mono")
+    frame.rate = rate
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate)
+        stream.layout = "mono"
+        for packet in [*stream.encode(frame), *stream.encode(None)]:
+            container.mux(packet)
+
+
+@pytest.fixture(scope="module")
+def tracks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Track]:
+    """2 s tones, a different frequency, rate and channel count per format, and a corrupt file."""
+    d = tmp_path_factory.mktemp("music")
+    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", "--comment", "Title=Blue in Green",
+                    "--add-comment", "Artist=Miles Davis", "--add-comment", "Album=Kind of Blue",
+                    str(d / "440.flac"), "synth", "2", "sine", "440", "vol", "0.5"], check=True)
+    subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", str(d / "660.ogg"),
+                    "synth", "2", "sine", "660", "vol", "0.5"], check=True)
+    _encode(d / "880.mp3", "libmp3lame", 880, 22050, 2.0)
+    _encode(d / "1100.m4a", "aac", 1100, 44100, 2.0)
+    (d / "corrupt.flac").write_bytes(b"fLaC" + bytes(range(256)) * 64)
+    found = {kind: Track(d / f"{hz}.{kind}") for kind, hz in TONES.items()}
+    return {**found, "corrupt": Track(d / "corrupt.flac"), "missing": Track(d / "missing.mp3")}
+
+
+class Watch:
+    """Collects what the player reports, and waits for a state."""
+
+    def __init__(self) -> None:
+        self.changes: list[NowPlaying] = []
+        self.errors: list[tuple[Track, MediaError]] = []
+        self.outputs: list[WavOutput] = []
+        self._cond = threading.Condition()
+
+    def on_change(self, state: NowPlaying) -> None:
+        with self._cond:
+            self.changes.append(state)
+            self._cond.notify_all()
+
+    def on_error(self, track: Track, error: MediaError) -> None:
+        with self._cond:
+            self.errors.append((track, error))
+
+    def until(self, predicate: Callable[[NowPlaying], bool], timeout: float) -> NowPlaying:
+        with self._cond:
+            ok = self._cond.wait_for(lambda: self.changes and predicate(self.changes[-1]), timeout)
+        assert ok, f"timed out; changes so far: {self.changes}"
+        return self.changes[-1]
+
+    def titles(self) -> list[str | None]:
+        out: list[str | None] = []
+        for c in self.changes:
+            title = c.track.title if c.track else None
+            if not out or out[-1] != title:
+                out.append(title)
+        return out
+
+
+@pytest.fixture
+def watch() -> Watch:
+    return Watch()
+
+
+@pytest.fixture
+def player(watch: Watch, tmp_path: Path) -> Iterator[MusicPlayer]:
+    def output() -> WavOutput:
+        out = WavOutput(tmp_path / f"played{len(watch.outputs)}.wav", RATE, 2, realtime=True)
+        watch.outputs.append(out)
+        return out
+
+    p = MusicPlayer(output, on_change=watch.on_change, on_error=watch.on_error)
+    yield p
+    p.close()
+
+
+def tone_runs(pcm: np.ndarray, window_s: float = 0.05) -> list[tuple[int, float]]:
+    """The recording as (frequency, seconds) runs: each window named by its strongest known tone."""
+    n = int(HEARD * window_s)
+    freqs = np.fft.rfftfreq(n, 1 / HEARD)
+    runs: list[list] = []
+    for start in range(0, len(pcm) - n + 1, n):
+        block = pcm[start : start + n].astype(np.float64)
+        if np.sqrt(np.mean(block**2)) < 300:
+            continue
+        peak = freqs[np.argmax(np.abs(np.fft.rfft(block * np.hanning(n))))]
+        hz = min(TONES.values(), key=lambda f: abs(f - peak))
+        assert abs(hz - peak) < 60, f"a window at {start / HEARD:.2f} s peaks at {peak} Hz, no known tone"
+        if runs and runs[-1][0] == hz:
+            runs[-1][1] += window_s
+        else:
+            runs.append([hz, window_s])
+    return [(hz, round(s, 3)) for hz, s in runs]
+
+
+def test_queue_plays_in_order_and_skips_a_corrupt_file(player: MusicPlayer, watch: Watch, tracks: dict[str, Track]) -> None:
+    queue = [tracks["flac"], tracks["corrupt"], tracks["ogg"], tracks["mp3"]]
+    started = time.monotonic()
+    player.play(queue)
+    assert time.monotonic() - started < 0.05, "play() returns at once"
+    assert player.now_playing() == NowPlaying(tracks["flac"], 0.0, False, 3)
+
+    watch.until(lambda s: s.track is None, timeout=15)
+    assert watch.titles() == ["440", "660", "880", None]
+    [(bad, error)] = watch.errors
+    assert bad == tracks["corrupt"] and "corrupt.flac" in error.message and "\n" not in error.message
+    assert [c.queue_left for c in watch.changes if c.track] == [3, 1, 0]
+
+    [out] = watch.outputs
+    time.sleep(0.3)  # the last track's buffered tail plays out, then the output is closed
+    runs = tone_runs(read_wav(out.path))
+    assert [hz for hz, _ in runs] == [440, 660, 880], runs
+    assert all(abs(s - 2.0) < 0.1 for _, s in runs), runs
+    assert player.now_playing() == NowPlaying(None, 0.0, False, 0)
+
+
+def test_next_cuts_within_0_3_s_positions_and_stop(player: MusicPlayer, watch: Watch, tracks: dict[str, Track]) -> None:
+    player.play([tracks["flac"], tracks["ogg"], tracks["mp3"]])
+    started = time.monotonic()
+    time.sleep(1.0)
+    state = player.now_playing()
+    assert state.track == tracks["flac"] and state.queue_left == 2 and not state.paused
+    assert abs(state.position_s - (time.monotonic() - started)) < 0.3, state
+
+    assert player.next() == tracks["ogg"]
+    assert player.now_playing().track == tracks["ogg"], "next() is seen at once"
+    watch.until(lambda s: s.track == tracks["ogg"], timeout=1)
+    time.sleep(0.8)
+    state = player.now_playing()
+    assert state.track == tracks["ogg"] and state.queue_left == 1
+    assert abs(state.position_s - 0.8) < 0.3, state
+
+    player.stop()
+    assert watch.until(lambda s: s.track is None, timeout=0.5) == NowPlaying(None, 0.0, False, 0)
+    assert player.now_playing() == NowPlaying(None, 0.0, False, 0)
+    time.sleep(0.2)
+    runs = tone_runs(read_wav(watch.outputs[0].path))
+    assert [hz for hz, _ in runs] == [440, 660], runs
+    assert 1.0 - 0.05 <= runs[0][1] <= 1.0 + 0.3, f"the first track went on {runs[0][1] - 1.0:.2f} s after next()"
+    assert abs(runs[1][1] - 0.8) < 0.3, runs
+    assert player.next() is None
+
+
+def test_pause_holds_the_output_and_resume_continues_where_it_was(player: MusicPlayer, watch: Watch, tracks: dict[str, Track]) -> None:
+    player.play([tracks["m4a"]])
+    time.sleep(0.8)
+    player.pause()
+    out = watch.outputs[0]
+    at_pause = out.frames_written
+    time.sleep(0.3)
+    held, state = out.frames_written, player.now_playing()
+    assert (held - at_pause) / RATE <= 0.06, "at most the chunk being written when pause() came"
+    assert state.paused and abs(state.position_s - 0.8) < 0.3, state
+    time.sleep(0.5)
+    assert out.frames_written == held, "nothing is written while paused"
+    assert player.now_playing() == state
+    assert watch.until(lambda s: s.paused, timeout=0.1).track == tracks["m4a"]
+
+    player.resume()
+    watch.until(lambda s: s.track is None, timeout=5)
+    time.sleep(0.3)
+    reference = Decoder(tracks["m4a"].path, RATE, 2, 4096)
+    expected = (np.clip(np.concatenate(list(reference)), -1, 1) * 32767).astype("<i2")
+    reference.close()
+    with wave.open(str(out.path)) as w:
+        played = np.frombuffer(w.readframes(w.getnframes()), "<i2").reshape(-1, 2)
+    assert np.array_equal(played, expected), "every sample once, in order, across the pause"
+    assert [c.paused for c in watch.changes if c.track] == [False, True, False]
+
+
+def test_duck_ramps_to_a_fifth_and_back(player: MusicPlayer, watch: Watch, tracks: dict[str, Track]) -> None:
+    player.play([tracks["flac"]])
+    time.sleep(0.6)
+    player.duck(True)
+    time.sleep(0.6)
+    player.duck(False)
+    watch.until(lambda s: s.track is None, timeout=5)
+    time.sleep(0.3)
+    heard = read_wav(watch.outputs[0].path).astype(np.float64)
+    n = int(HEARD * 0.02)
+    rms = np.array([np.sqrt(np.mean(heard[i : i + n] ** 2)) for i in range(0, len(heard) - n + 1, n)])
+    full = np.median(rms[2:20])
+    low = rms < 0.5 * full
+    assert abs(np.median(rms[low]) / full - 0.2) < 0.05
+    assert abs(low.sum() * 0.02 - 0.6) < 0.15, f"ducked for {low.sum() * 0.02:.2f} s"
+    assert abs(np.median(rms[-15:-2]) / full - 1.0) < 0.05, "restored"
+    assert np.max(np.abs(np.diff(rms[1:-1]))) < 0.45 * full, "ramped, no jump"
+
+
+def test_missing_file_skipped_and_tags_read(tmp_path: Path, watch: Watch, tracks: dict[str, Track]) -> None:
+    out = tmp_path / "fast.wav"
+    player = MusicPlayer(lambda: WavOutput(out, 22050, 1), watch.on_change, watch.on_error)
+    player.enqueue([tracks["missing"], tracks["mp3"]])
+    watch.until(lambda s: s.track is None, timeout=5)
+    player.close()
+    player.close()
+    assert not any(t.name == "music-player" and t.is_alive() for t in threading.enumerate())
+    [(missing, error)] = watch.errors
+    assert missing.title == "missing" and "missing.mp3" in error.message
+    assert [hz for hz, _ in tone_runs(read_wav(out))] == [880]
+
+    tagged = Track.from_file(tracks["flac"].path)
+    assert (tagged.title, tagged.artist, tagged.album) == ("Blue in Green", "Miles Davis", "Kind of Blue")
+    assert tagged.duration_s == pytest.approx(2.0, abs=0.05)
+    assert Track.from_file(tracks["ogg"].path).title == "660"
+    with pytest.raises(MediaError, match="corrupt.flac"):
+        Track.from_file(tracks["corrupt"].path)
+
+
+def test_unknown_speaker_is_a_clear_error() -> None:
+    with pytest.raises(AudioDeviceError, match="no-such-speaker"):
+        SpeakerOutput("no-such-speaker")
+
+
+@pytest.fixture
+def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
+    """A private PulseAudio whose default sink, `speaker`, is a 44.1 kHz stereo null sink."""
+    if shutil.which("pulseaudio") is None:
+        pytest.fail("pulseaudio is not installed: run ./scripts/setup")
+    runtime = tmp_path / "xdg"
+    runtime.mkdir(mode=0o700)
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
+    env.pop("PULSE_SERVER", None)
+    server = subprocess.Popen(
+        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+         "--load=module-native-protocol-unix",
+         "--load=module-null-sink sink_name=speaker rate=44100 channels=2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 20
+    while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            pytest.fail(f"pulseaudio did not start: {server.stderr.read().decode() if server.stderr else ''}")
+        time.sleep(0.1)
+    subprocess.run(["pactl", "set-default-sink", "speaker"], env=env, check=True)
+    try:
+        yield env
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+PLAY_ON_SPEAKER = textwrap.dedent("""
+    import sys, threading, time
+    from assistant.media.player import MusicPlayer, SpeakerOutput, Track
+    idle = threading.Event()
+    player = MusicPlayer(lambda: SpeakerOutput(rate=44100, channels=2),
+                         on_change=lambda s: s.track is None and idle.set(),
+                         on_error=lambda t, e: print("ERROR", e.message, file=sys.stderr))
+    player.play([Track(sys.argv[1])])
+    assert idle.wait(10), "the track did not end"
+    time.sleep(0.5)
+    player.close()
+""")
+
+
+@pytest.mark.pulseaudio
+def test_speaker_output_through_pulseaudio(pulse: dict[str, str], tracks: dict[str, Track], tmp_path: Path) -> None:
+    # A child process, so that PortAudio starts with this private server's environment.
+    recorded = tmp_path / "heard.wav"
+    recorder = subprocess.Popen(
+        ["parecord", "--device=speaker.monitor", "--rate=44100", "--channels=2", "--format=s16le",
+         "--file-format=wav", str(recorded)], env=pulse,
+    )
+    try:
+        time.sleep(0.3)
+        done = subprocess.run([sys.executable, "-c", PLAY_ON_SPEAKER, str(tracks["flac"].path)],
+                              env=pulse, capture_output=True, text=True, timeout=30)
+    finally:
+        recorder.terminate()
+        recorder.wait(10)
+    assert done.returncode == 0 and "ERROR" not in done.stderr, done.stderr
+    runs = tone_runs(read_wav(recorded))
+    assert [hz for hz, _ in runs] == [440], runs
+    assert abs(runs[0][1] - 2.0) < 0.15, runs

@@ -158,7 +158,7 @@ async def _serve(args: argparse.Namespace, config: Config, core: Any, source: An
     from assistant.devices.network import HomeNetwork
     from assistant.pipeline import VoiceLoop
     from assistant.reply import ReplySpeaker
-    from assistant.runtime import load_speech_models, ringer
+    from assistant.runtime import load_speech_models, ringer, start_media, stop_media
 
     bus = core.bus
     # Templates compile and the fuzzy index is sampled now; the LLM loads beside the speech models.
@@ -173,11 +173,13 @@ async def _serve(args: argparse.Namespace, config: Config, core: Any, source: An
     await core.routines.start(core.scheduler.zone, bus, loop.announce)
     network = HomeNetwork(core.devices, config.devices, core.data_dir)
     await network.start()
+    await start_media(core)
     if not args.audio_in:
         _say(args, f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
     try:
         await loop.run(source, sink)
     finally:
+        await stop_media(core)
         await network.stop()
         await core.routines.stop()
         await core.scheduler.stop()

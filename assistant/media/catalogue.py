@@ -45,6 +45,7 @@ CREATE INDEX IF NOT EXISTS files_size_inode ON files (size, inode);
 CREATE INDEX IF NOT EXISTS files_camera ON files (camera COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS files_place ON files (place COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS files_country ON files (country);
+CREATE INDEX IF NOT EXISTS files_lat ON files (lat);
 CREATE INDEX IF NOT EXISTS files_folder ON files (root, folder);
 CREATE INDEX IF NOT EXISTS files_artist ON files (artist COLLATE NOCASE);
 CREATE INDEX IF NOT EXISTS files_album ON files (album COLLATE NOCASE);

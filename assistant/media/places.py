@@ -9,9 +9,9 @@ named after the city that minimises ``(distance + 3 km) / radius`` (a weighted V
 city wins over the small entries near its centre, while a real town keeps its own name near its own
 centre (Versailles, Boulogne-Billancourt, Yokohama). Two refinements:
 
-* Only cities of the same country and first-level region (state, prefecture) as the plainly nearest
-  entry compete, so a photo in Jersey City (New Jersey) is not named after New York City across the
-  river, nor one in Vatican City after Rome.
+* Within the radius of the plainly nearest entry, only cities of its country and first-level region
+  (state, prefecture) compete, so a photo in Jersey City (New Jersey) is not named after New York City
+  across the river, nor one in the Vatican after Rome; further out, any city may.
 * Entries that GeoNames itself calls a district of a bigger city ("Borough of Manhattan", "London Borough
   of Sutton", "Arrondissement de Passy") are parts of the most populous city of their region whose
   radius covers them. The five boroughs of New York are therefore "New York City", everywhere: in
@@ -80,8 +80,11 @@ class Place:
     country_code: str
     """ISO 3166 alpha-2: "FR"."""
     lat: float
+    """Latitude of its centre, degrees north."""
     lon: float
+    """Longitude of its centre, degrees east."""
     population: int
+    """People living there, as GeoNames counts them; decides its radius (`radius_for`)."""
 
 
 def radius_for(population: int) -> float:

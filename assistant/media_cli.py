@@ -205,7 +205,7 @@ def _undo(args: argparse.Namespace, media: MediaLibrary) -> int:
 
 
 def _play(args: argparse.Namespace, media: MediaLibrary) -> int:
-    from assistant.media.player import MusicPlayer, SpeakerOutput, Track, WavOutput
+    from assistant.media.player import MusicPlayer, SpeakerOutput, WavOutput
 
     rows = media.music(args.genre, args.artist, args.album, args.title)
     if not rows:
@@ -213,7 +213,7 @@ def _play(args: argparse.Namespace, media: MediaLibrary) -> int:
     done = threading.Event()
     player = MusicPlayer((lambda: WavOutput(args.out, realtime=False)) if args.out else SpeakerOutput,
                          on_change=lambda now: done.set() if now.track is None else None)
-    player.play([Track(Path(r.path), r.title or Path(r.path).stem, r.artist, r.album, r.duration_s) for r in rows])
+    player.play([media.track_of(r) for r in rows])
     try:
         while not done.wait(0.5):
             now = player.now_playing()

@@ -20,7 +20,7 @@ from typing import Any
 
 from assistant.errors import MediaError
 from assistant.media.catalogue import Catalogue
-from assistant.media.library import Library, real
+from assistant.media.library import Library
 
 CHUNK = 200
 """Moves recorded as done per transaction."""
@@ -245,7 +245,3 @@ def unique_destination(dst: Path, taken: set[str]) -> Path:
         candidate = dst.with_name(f"{dst.stem} ({n}){dst.suffix}")
     taken.add(str(candidate))
     return candidate
-
-
-def inside(path: Path, root: Path) -> bool:
-    return real(path).is_relative_to(real(root))

@@ -18,7 +18,7 @@ from assistant.media.library import Library
 from assistant.media.moves import Mover, MoveReport
 from assistant.media.organize import by_year_and_month, exact_duplicates, near_duplicates, to_review
 from assistant.media.places import Places
-from assistant.media.player import MusicPlayer
+from assistant.media.player import MusicPlayer, Track
 from assistant.media.scan import Progress, Scanner, ScanReport
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,11 @@ class MediaLibrary:
                 where.append(f"({column} = ? COLLATE NOCASE OR {column} LIKE ? COLLATE NOCASE)")
                 params += [value.strip(), f"%{value.strip()}%"]
         return self.catalogue.files(" AND ".join(where), params, order="artist, album, track, path")
+
+    @staticmethod
+    def track_of(row: FileRow) -> Track:
+        """A music row as the player's track (the title falls back to the file's name)."""
+        return Track(Path(row.path), row.title or "", row.artist, row.album, row.duration_s)
 
     def music_names(self) -> dict[str, list[str]]:
         """Album, artist and genre names in the library: sentence slot lists and speech hints."""

@@ -96,7 +96,7 @@ a an the and or but of to in on at for from by with about into as is are was wer
 can could would will shall should may might must please hey jarvis you your me my i we our us it its this that these
 those what whats which who how when where why there here now just so then than too also very really ok okay
 set make give get put let tell show say start stop check change turn go know want need like have has had
-up down out off over some any one not no yes
+up down out off over some any one other each not no yes
 """.split())
 """Words that say nothing about which tool is meant ("set", "what", "please")."""
 

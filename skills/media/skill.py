@@ -5,12 +5,10 @@ title, with pause, resume, next and "what's playing". Album, artist and genre na
 from __future__ import annotations
 
 import random
-from pathlib import Path
 from typing import Annotated
 
 from assistant.errors import MediaError
 from assistant.media.albums import Selection
-from assistant.media.catalogue import FileRow
 from assistant.media.player import MusicPlayer, Track
 from assistant.media.service import MediaLibrary
 from assistant.media.when import date_range
@@ -141,7 +139,7 @@ class MediaSkill(Skill):
             return ToolResult(f"I couldn't find {what} in your music.", {"error": "not_found"}, ok=False)
         if shuffle or genre or not (artist or album or title):
             rows = random.sample(rows, len(rows))
-        tracks = [_track(r) for r in rows]
+        tracks = [self.media.track_of(r) for r in rows]
         self.player.play(tracks)
         first = tracks[0]
         what = f"the album {rows[0].album}" if album and rows[0].album else (f"some {genre}" if genre else _track_words(first))
@@ -187,10 +185,6 @@ class MediaSkill(Skill):
         return ToolResult(f"You're {verb} {_track_words(now.track)}.",
                           {"track": str(now.track.path), "title": now.track.title, "artist": now.track.artist,
                            "paused": now.paused, "position_s": round(now.position_s, 1), "queue_left": now.queue_left})
-
-
-def _track(row: FileRow) -> Track:
-    return Track(Path(row.path), row.title or Path(row.path).stem, row.artist, row.album, row.duration_s)
 
 
 def _track_words(track: Track) -> str:

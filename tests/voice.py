@@ -61,6 +61,7 @@ def run_voice(pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path, 
         finally:
             await core.routines.stop()
             await core.scheduler.stop()
+            core.media.close()  # stops a player the run started ("play some jazz")
 
     sink = asyncio.run(scenario())
     return VoiceRun(recorder, sink.render(), sink.rate)

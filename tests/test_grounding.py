@@ -81,6 +81,8 @@ def test_respelled_requests_reach_the_templates(core: Core) -> None:
     ("give me a timer for the lasagne, twelve minutes", {"minutes": 12, "name": "lasagna"},
      {"minutes": 12, "name": "lasagna"}),  # spelt its own way
     ("set a timer for 5 minutes", {"minutes": 5, "name": "", "hours": 0}, {"minutes": 5}),
+    ("could you start a timer for the eggs, seven minutes", {"minutes": 7, "name": "eggs timer"},
+     {"minutes": 7, "name": "eggs"}),  # the skill's own noun is how people say it, not the name
 ])
 def test_only_arguments_the_request_grounds_are_kept(core: Core, index: ToolIndex, text: str,
                                                      args: dict, kept: dict) -> None:

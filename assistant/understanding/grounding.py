@@ -30,6 +30,8 @@ def grounded(spec: ToolSpec, args: dict[str, Any], text: str, tool_words: set[st
     said = _said_numbers(words)
     out: dict[str, Any] = {}
     for name, value in _units_as_said(spec, args, words).items():
+        if name == "name" and isinstance(value, str):
+            value = _without_own_noun(value, spec.qualified.split(".")[0])
         try:
             param = spec.param(name)
         except KeyError:
@@ -50,6 +52,15 @@ def grounded(spec: ToolSpec, args: dict[str, Any], text: str, tool_words: set[st
             continue
         out[name] = value
     return out
+
+
+def _without_own_noun(value: str, noun: str) -> str:
+    """"eggs timer" names the timer "eggs": the skill's own noun at the end of a name is how people
+    say it, not part of the name (the skills look names up the same way)."""
+    words = value.split()
+    if len(words) > 1 and words[-1].lower().rstrip(".,") in (noun, noun + "s"):
+        return " ".join(words[:-1])
+    return value
 
 
 def _units_as_said(spec: ToolSpec, args: dict[str, Any], heard: list[str]) -> dict[str, Any]:

@@ -10,6 +10,10 @@ from datetime import date
 import numpy as np
 import pytest
 
+from pathlib import Path
+
+from assistant.media.albums import Albums, Selection
+from assistant.media.catalogue import Catalogue
 from assistant.media.places import Place, Places, distance_km, radius_for
 from assistant.media.when import DateRange, date_range
 
@@ -214,6 +218,38 @@ def test_within_covers_the_outskirts_and_not_the_next_city(places: Places) -> No
         if name == "New York City":
             assert places.within(new_york, lat, lon)
     assert not places.within(new_york, 42.3601, -71.0589)  # Boston
+
+
+def test_album_place_queries_agree_with_within(places: Places, tmp_path: Path) -> None:
+    """The album query does the radius test in SQL; it must pick exactly the photos `within` does
+    (points a hair from the edge aside, where flat and great-circle distance may disagree)."""
+    rng = np.random.default_rng(11)
+    centres = {"paris": (48.85, 2.35), "new york": (40.71, -74.0), "tokyo": (35.69, 139.69), "reykjavik": (64.15, -21.94)}
+    rows, points = [], []
+    for lat0, lon0 in centres.values():
+        coords = np.column_stack((lat0 + rng.normal(0, 0.2, 400), lon0 + rng.normal(0, 0.3, 400))).tolist()
+        for (lat, lon), nearest in zip(coords, places.nearest_many(coords)):
+            n = len(rows)
+            rows.append({"path": f"/lib/{n}.jpg", "root": "/lib", "folder": "", "kind": "photo", "size": 1, "mtime_ns": 0,
+                         "inode": n, "lat": lat, "lon": lon, "place": nearest.name if nearest else None,
+                         "country": nearest.country_code if nearest else None})
+            points.append((lat, lon))
+    catalogue = Catalogue(tmp_path / "media.db")
+    try:
+        catalogue.upsert(rows)
+        ids = {r.path: r.id for r in catalogue.files()}
+        albums = Albums(catalogue, places)
+        for spoken in centres:
+            place = places.find(spoken)[0]
+            radius = places.radius_km(place)
+            chosen = {r.id for r in albums.select(Selection(place=spoken))}
+            expected = {ids[f"/lib/{n}.jpg"] for n, (lat, lon) in enumerate(points) if places.within(place, lat, lon)}
+            edge = {ids[f"/lib/{n}.jpg"] for n, (lat, lon) in enumerate(points)
+                    if abs(distance_km(place.lat, place.lon, lat, lon) - radius) < 0.01 * radius}
+            assert expected, spoken
+            assert chosen - edge == expected - edge, spoken
+    finally:
+        catalogue.close()
 
 
 # -- names people say --

@@ -12,9 +12,8 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from assistant.errors import MediaError
 
@@ -80,9 +79,9 @@ CREATE INDEX IF NOT EXISTS moves_batch ON moves (batch, state);
 """
 
 
-@dataclass(frozen=True)
-class FileRow:
-    """One indexed file, as the index holds it."""
+class FileRow(NamedTuple):
+    """One indexed file, as the index holds it. A NamedTuple, not a frozen dataclass: an album query
+    builds thousands of them, and a tuple is made about five times faster."""
 
     id: int
     path: str
@@ -115,7 +114,7 @@ class FileRow:
     error: str | None
 
 
-COLUMNS = tuple(f.name for f in fields(FileRow))
+COLUMNS = FileRow._fields
 _SELECT = f"SELECT {', '.join(COLUMNS)} FROM files"
 
 
@@ -167,7 +166,7 @@ class Catalogue:
         sql = f"{_SELECT} {('WHERE ' + where) if where else ''} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
-        return [FileRow(*row) for row in self.query(sql, params)]
+        return list(map(FileRow._make, self.query(sql, params)))
 
     def file(self, file_id: int) -> FileRow | None:
         rows = self.files("id = ?", (file_id,))

@@ -31,6 +31,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 EARTH_RADIUS_KM = 6371.0088
+KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180
+"""Length of a degree of latitude (and of longitude at the equator)."""
 CORE_KM = 3.0
 """Added to every distance before dividing by the radius: how far from its centre a small entry
 still loses to a big city around it."""

@@ -222,12 +222,14 @@ def test_duck_ramps_to_a_fifth_and_back(player: MusicPlayer, watch: Watch, track
 
 def test_missing_file_skipped_and_tags_read(tmp_path: Path, watch: Watch, tracks: dict[str, Track]) -> None:
     out = tmp_path / "fast.wav"
+    before = set(threading.enumerate())
     player = MusicPlayer(lambda: WavOutput(out, 22050, 1), watch.on_change, watch.on_error)
+    assert set(threading.enumerate()) == before, "no thread until there is something to play"
     player.enqueue([tracks["missing"], tracks["mp3"]])
     watch.until(lambda s: s.track is None, timeout=5)
     player.close()
     player.close()
-    assert not any(t.name == "music-player" and t.is_alive() for t in threading.enumerate())
+    assert not any(t.name == "music-player" and t.is_alive() for t in set(threading.enumerate()) - before)
     [(missing, error)] = watch.errors
     assert missing.title == "missing" and "missing.mp3" in error.message
     assert [hz for hz, _ in tone_runs(read_wav(out))] == [880]

@@ -298,8 +298,8 @@ class MusicPlayer:
         self._decoder: Decoder | None = None
         self._decoder_gen = -1
         self._gain = 1.0
+        # Started by the first track, so an assistant that never plays music runs no player thread.
         self._thread = threading.Thread(target=self._run, name="music-player", daemon=True)
-        self._thread.start()
 
     # --- the caller's side: each takes the lock briefly and returns ---
 
@@ -365,11 +365,13 @@ class MusicPlayer:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        if threading.current_thread() is not self._thread:
+        if self._thread.ident is not None and threading.current_thread() is not self._thread:
             self._thread.join(timeout=2.0)
 
     def _switch(self, track: Track | None, cut: bool) -> None:
         """Make `track` current (None: idle). Lock held."""
+        if track is not None and self._thread.ident is None and not self._closed:
+            self._thread.start()
         self._current = track
         self._gen += 1
         self._frames = 0

@@ -39,6 +39,8 @@ from assistant.bus import Bus  # noqa: E402
 from assistant.config import load_config  # noqa: E402
 from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Found  # noqa: E402
 from assistant.errors import AssistantError  # noqa: E402
+from assistant.media.albums import Selection  # noqa: E402
+from assistant.media.when import date_range  # noqa: E402
 from assistant.plugins.api import ToolCall  # noqa: E402
 from assistant.runtime import Core, build_core, load_speech_models  # noqa: E402
 from assistant.spoken_time import TimeNotUnderstood, parse_when  # noqa: E402
@@ -151,6 +153,22 @@ async def _plan(core: Core, text: str, live: dict[str, list[str]]) -> ToolCall |
     except AssistantError as e:  # counted as no call, as the assistant answers it
         print(f"  planner error on {text!r}: {e.message}")
         return None
+
+
+def _index_bench_media(core: Core, live: dict[str, list[str]]) -> None:
+    """The music and the photo album the commands name, as index rows (no files: the voice loop's
+    live names come from the index, and nothing the bench says must play or move a real file)."""
+    music = [{"path": f"/bench/music/{i}.mp3", "root": "/bench", "folder": "music", "kind": "music", "size": 1,
+              "mtime_ns": 0, "inode": i, "title": f"track {i}", "artist": artist, "album": album, "genre": genre}
+             for i, (album, artist, genre) in enumerate(zip(live["music_album"], live["artist_name"], live["genre_name"]))]
+    summer = date_range("last summer", core.media.albums.today())
+    assert summer is not None
+    taken = f"{summer.start.isoformat()}T12:00:00"
+    photos = [{"path": f"/bench/photos/{i}.jpg", "root": "/bench", "folder": "photos", "kind": "photo", "size": 1,
+               "mtime_ns": 0, "inode": 100 + i, "taken": taken} for i in range(3)]
+    core.media.catalogue.upsert(music + photos)
+    for name in live["album_name"]:
+        core.media.albums.create(name, Selection(when="last summer"))
 
 
 def _reset_timers(core: Core, names: list[str]) -> None:
@@ -270,6 +288,7 @@ async def main() -> None:
             if room:
                 core.devices.registry.set_room(device.id, room)
         core.devices.registry.set_room("porch light", "living room")  # so a living room exists for speech
+        _index_bench_media(core, data["live"])
         live = {**core.registry.slot_values(), **data["live"]}
         start = time.perf_counter()
         core.dialogue.router.matcher.warm_up()

@@ -82,6 +82,10 @@ class Albums:
             params += [f"%{selection.folder.strip()}%"] * 2
         if selection.place:
             clause, place_params = self._place_filter(selection.place)
+            if not selection.when:
+                # Without a date range, the place's own indexes (country, lat) find the few rows
+                # faster than walking every photo by kind: 59 ms instead of 130 ms at 100,000.
+                where[0] = "+" + VISUAL
             where.append(clause)
             params += place_params
         return self.catalogue.files(" AND ".join(where), params, limit=limit)

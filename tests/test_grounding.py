@@ -90,6 +90,15 @@ def test_only_arguments_the_request_grounds_are_kept(core: Core, index: ToolInde
     assert grounded(spec, args, text, index.words("timer.start")) == kept
 
 
+@pytest.mark.parametrize("text, args, kept", [
+    ("put on a bit of classical", {"genre": "classical", "shuffle": True}, {"genre": "classical"}),
+    ("shuffle my jazz", {"genre": "jazz", "shuffle": True}, {"genre": "jazz", "shuffle": True}),
+    ("play some jazz", {"genre": "jazz", "shuffle": False}, {"genre": "jazz", "shuffle": False}),
+])
+def test_a_switch_nobody_asked_for_is_dropped(core: Core, text: str, args: dict, kept: dict) -> None:
+    assert grounded(core.registry.tool("media.play"), args, text) == kept
+
+
 def test_unknown_and_required_arguments_are_left_to_validation(core: Core) -> None:
     spec = core.registry.tool("timer.start")
     assert grounded(spec, {"colour": "red"}, "a red timer") == {"colour": "red"}

@@ -69,6 +69,19 @@ def test_photos_by_voice_commands_typed(library: tuple[Path, list[Made]], tmp_pa
     core.media.close()
 
 
+def test_a_place_said_like_a_time_is_settled_as_a_place(library: tuple[Path, list[Made]], tmp_path: Path) -> None:
+    """Templates and the LLM both fill "from paris" as a time; the skill's settle hook puts it in
+    place, and "from last summer" said as a place in when, before the call is recorded."""
+    root, _ = library
+    core = _core(root, tmp_path)
+    call = core.dialogue.router.match_templates("how many photos did i take in paris", core.registry.slot_values())
+    assert call is not None and core.registry.tool(call.tool).validate(call.args) == {"place": "paris"}
+    spec = core.registry.tool("media.make_album")
+    assert spec.validate({"name": "trip", "place": "last summer"}) == {"name": "trip", "when": "last summer"}
+    assert spec.validate({"name": "trip", "when": "march 2021", "place": "paris"}) == {"name": "trip", "when": "march 2021", "place": "paris"}
+    core.media.close()
+
+
 def test_music_plays_into_the_configured_output(library: tuple[Path, list[Made]], tmp_path: Path) -> None:
     root, made = library
     core = _core(root, tmp_path)

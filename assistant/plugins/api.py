@@ -145,6 +145,8 @@ class ToolSpec:
     phrased: bool = False
     """Answers open questions: when the request was worded freely (the planner understood it), the
     LLM words the reply from the result, which is checked against it; else the result's own speech."""
+    settle: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+    """The skill's own last word on validated arguments (see `tool(settle=...)`)."""
 
     @property
     def qualified(self) -> str:
@@ -191,7 +193,7 @@ class ToolSpec:
                     raise SkillError(f"{self.qualified} needs '{p.name}'", code="missing_argument")
                 continue
             out[p.name] = _coerce(self.qualified, p, args[p.name])
-        return out
+        return self.settle(out) if self.settle is not None else out
 
 
 def _convert(tool: str, p: Param, value: Any) -> Any:
@@ -234,22 +236,25 @@ class ToolOptions:
     require_any: tuple[str, ...] = ()
     ask: str = ""
     phrased: bool = False
+    settle: str = ""
 
 
 @overload
 def tool(func: Callable[..., Any]) -> Callable[..., Any]: ...
 @overload
 def tool(*, risky: bool = ..., confirm: str = ..., require_any: tuple[str, ...] = ..., ask: str = ...,
-         phrased: bool = ...) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+         phrased: bool = ..., settle: str = ...) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 def tool(func: Callable[..., Any] | None = None, *, risky: bool = False, confirm: str = "",
-         require_any: tuple[str, ...] = (), ask: str = "", phrased: bool = False) -> Any:
+         require_any: tuple[str, ...] = (), ask: str = "", phrased: bool = False, settle: str = "") -> Any:
     """Mark a skill method as a tool. Its docstring's first line describes it to the planner.
 
     risky: needs a spoken yes first (`confirm` is the question). require_any: at least one of these
     arguments must be given, else `ask` is asked and the answer completes the call. phrased: the tool
     answers open questions, so a freely worded question gets its reply worded by the LLM from the
-    result (see assistant/understanding/phrasing.py)."""
-    options = ToolOptions(risky, confirm, tuple(require_any), ask, phrased)
+    result (see assistant/understanding/phrasing.py). settle: the name of a skill method that puts
+    validated arguments where they belong, whoever filled them (templates, the LLM, the page): "photos
+    from Paris" and "photos from last summer" are said alike, and only the skill knows Paris is a place."""
+    options = ToolOptions(risky, confirm, tuple(require_any), ask, phrased, settle)
 
     def mark(f: Callable[..., Any]) -> Callable[..., Any]:
         setattr(f, TOOL_MARK, options)
@@ -320,8 +325,13 @@ def tool_spec(skill: str, func: Callable[..., Any]) -> ToolSpec:
     for needed in options.require_any:
         if needed not in names:
             raise SkillError(f"skill '{skill}', tool '{func.__name__}': require_any names '{needed}', which is not an argument")
+    settle = None
+    if options.settle:
+        settle = getattr(getattr(func, "__self__", None), options.settle, None)
+        if not callable(settle):
+            raise SkillError(f"skill '{skill}', tool '{func.__name__}': settle names '{options.settle}', which is not a method of the skill")
     return ToolSpec(skill, func.__name__, doc.splitlines()[0], tuple(params), func,
-                    options.risky, options.confirm, options.require_any, options.ask, options.phrased)
+                    options.risky, options.confirm, options.require_any, options.ask, options.phrased, settle)
 
 
 @dataclass

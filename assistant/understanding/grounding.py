@@ -13,7 +13,7 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from assistant.plugins.api import ToolSpec
+from assistant.plugins.api import Param, ToolSpec
 from assistant.understanding.numbers import UNIT_SECONDS, find_numbers
 
 _WORD = re.compile(r"[a-z]+|\d+")
@@ -40,8 +40,12 @@ def grounded(spec: ToolSpec, args: dict[str, Any], text: str, tool_words: set[st
         free_text = isinstance(value, str) and param.choices is None
         if param.required and free_text and not _all_heard(value, words, tool_words):
             continue  # "good morning" for "I need to get up at 6 tomorrow morning": ask which instead
+        if isinstance(value, bool):
+            if value == param.default or _switch_said(param, words):
+                out[name] = value
+            continue  # "shuffle" nobody asked for ("put on a bit of classical")
         optional = not param.required and param.default is None
-        if not optional or isinstance(value, bool):
+        if not optional:
             out[name] = value
             continue
         if value in (0, ""):
@@ -61,6 +65,13 @@ def _without_own_noun(value: str, noun: str) -> str:
     if len(words) > 1 and words[-1].lower().rstrip(".,") in (noun, noun + "s"):
         return " ".join(words[:-1])
     return value
+
+
+def _switch_said(param: Param, heard: list[str]) -> bool:
+    """A yes/no option away from its default was asked for: its name or a telling word of its
+    description was said ("shuffle", "a smart album")."""
+    telling = [w for w in _value_words(f"{param.name} {param.description}") if w not in _FILLER and len(w) > 2]
+    return any(_heard(w, heard) for w in telling)
 
 
 def _units_as_said(spec: ToolSpec, args: dict[str, Any], heard: list[str]) -> dict[str, Any]:

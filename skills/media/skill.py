@@ -5,7 +5,7 @@ title, with pause, resume, next and "what's playing". Album, artist and genre na
 from __future__ import annotations
 
 import random
-from typing import Annotated
+from typing import Annotated, Any
 
 from assistant.errors import MediaError
 from assistant.media.albums import Selection
@@ -44,32 +44,35 @@ class MediaSkill(Skill):
         names = self.media.music_names()
         return [*self.media.albums.names(), *names["album"], *names["artist"]]
 
-    def _selection(self, when: str | None, place: str | None, camera: str | None, folder: str | None) -> Selection:
+    def _settle_selection(self, args: dict[str, Any]) -> dict[str, Any]:
         """"photos from Paris" and "photos from last summer" are said the same way: a time that is no
         date but is a place is taken as the place, and the other way round."""
+        when, place = args.get("when"), args.get("place")
         today = self.media.albums.today()
         places = self.media.places
         if when and date_range(when, today) is None and not place and (places.country(when) or places.find(when)):
-            when, place = None, when
+            args = {**{k: v for k, v in args.items() if k != "when"}, "place": when}
         elif place and not when and date_range(place, today) is not None:
-            when, place = place, None
-        return Selection(when, place, camera, folder)
+            args = {**{k: v for k, v in args.items() if k != "place"}, "when": place}
+        return args
 
     # --- photos ------------------------------------------------------------------------------------
 
-    @tool(require_any=("when", "place", "camera", "folder"), ask="Which photos: from when, or where?")
+    @tool(require_any=("when", "place", "camera", "folder"), ask="Which photos: from when, or where?",
+          settle="_settle_selection")
     def make_album(self, name: Annotated[str, Ask("What should the album be called?")], when: When = None,
                    place: Place = None, camera: Camera = None, folder: Folder = None, smart: bool = False) -> ToolResult:
         """Make a photo album from photos chosen by time, place, camera or folder."""
-        album, count = self.media.albums.create(name, self._selection(when, place, camera, folder), smart=smart)
+        album, count = self.media.albums.create(name, Selection(when, place, camera, folder), smart=smart)
         kind = "smart album" if smart else "album"
         return ToolResult(f"I made the {kind} {album.name} with {_photos(count)} {album.described}.",
                           {"album": album.name, "smart": smart, "count": count, "selection": album.described})
 
-    @tool(require_any=("when", "place", "camera", "folder"), ask="Which photos: from when, or where?")
+    @tool(require_any=("when", "place", "camera", "folder"), ask="Which photos: from when, or where?",
+          settle="_settle_selection")
     def count_photos(self, when: When = None, place: Place = None, camera: Camera = None, folder: Folder = None) -> ToolResult:
         """How many photos there are from a time, place, camera or folder."""
-        selection = self._selection(when, place, camera, folder)
+        selection = Selection(when, place, camera, folder)
         rows = self.media.albums.select(selection)
         described = selection.describe(self.media.albums.today(), self.media.places)
         return ToolResult(f"You have {_photos(len(rows))} {described}.", {"count": len(rows), "selection": described})

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 import platformdirs
 
-from assistant import devices_cli, media_cli, routines_cli, schedule_cli
+from assistant import devices_cli, media_cli, routines_cli, schedule_cli, web_cli
 from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
 from assistant.errors import AssistantError
@@ -45,6 +45,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--audio-in", metavar="FILE.wav", type=Path, help="read this WAV as the microphone stream")
     run.add_argument("--audio-out", metavar="FILE.wav", type=Path, help="write replies to this WAV instead of the speaker")
     run.add_argument("--realtime", action="store_true", help="pace --audio-in at real time, as a microphone would")
+    run.add_argument("--web", action=argparse.BooleanOptionalAction, default=None,
+                     help="serve the companion phone page (default: web.enabled, and only on a microphone)")
     _common(run)
     ask = sub.add_parser("ask", help="answer one typed request and print the reply")
     ask.add_argument("text", help='what you would say, e.g. "what time is it"')
@@ -56,6 +58,7 @@ def parser() -> argparse.ArgumentParser:
     routines_cli.add_parser(sub, _data_options)
     devices_cli.add_parser(sub, _data_options)
     media_cli.add_parser(sub, _data_options)
+    web_cli.add_parser(sub, _data_options)
     skills = sub.add_parser("skills", help="list skills, their tools and permissions")
     skills.add_argument("action", choices=["list"])
     skills.add_argument("--data-dir", metavar="DIR", type=Path)
@@ -168,17 +171,30 @@ async def _serve(args: argparse.Namespace, config: Config, core: Any, source: An
     if planner_ready is not None:
         await planner_ready
     loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
-                     ReplySpeaker(bus, models.synthesizer), core.speech_hints)
+                     ReplySpeaker(bus, models.synthesizer), core.speech_hints, core.next_turn)
     core.scheduler.start(ringer(core, loop.announce))
     await core.routines.start(core.scheduler.zone, bus, loop.announce)
     network = HomeNetwork(core.devices, config.devices, core.data_dir)
     await network.start()
     await start_media(core)
+    page = None
+    if args.web if args.web is not None else (config.web.enabled and not args.audio_in):
+        from assistant.web.server import WebServer
+        from assistant.web.talk import PhoneTalk
+
+        talk = PhoneTalk(core, models.transcriber, ReplySpeaker(bus, models.synthesizer), config.web.reply_on,
+                         lambda text: loop.announce(text, ring=False))
+        page = WebServer(core, config.web, talk)
+        served = await page.start()
+        _say(args, f"Phone page: {', '.join(served.https)} (on this machine: {served.loopback}); "
+                   "pair a phone with `assistant pair`.")
     if not args.audio_in:
         _say(args, f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
     try:
         await loop.run(source, sink)
     finally:
+        if page is not None:
+            await page.stop()
         await stop_media(core)
         await network.stop()
         await core.routines.stop()
@@ -217,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
 
             config = _config(args)
             return media_cli.run(args, config, _data_dir(args), media_roots(config))
+        if args.command in ("pair", "phones"):
+            return web_cli.run(args, _data_dir(args))
         if args.command in schedule_cli.KINDS:
             return schedule_cli.run(args, _config(args), _data_dir(args))
     except AssistantError as e:

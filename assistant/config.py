@@ -109,6 +109,32 @@ class DevicesConfig:
 
 
 @dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = True
+    """Serve the companion phone page while `assistant run` listens to a microphone (with
+    `--audio-in FILE` only when `--web` is given)."""
+    port: int = 8765
+    """HTTPS on the LAN (self-signed certificate, made at first run); announced by mDNS."""
+    bind: str = "0.0.0.0"
+    """Address the HTTPS server listens on; 127.0.0.1 keeps the page on this machine."""
+    loopback_port: int = 8766
+    """Plain HTTP, on 127.0.0.1 only (this machine's browser, and `assistant pair`)."""
+    reply_on: str = "phone"
+    """Where a push-to-talk reply is spoken: "phone" or "room" (the assistant's own speaker)."""
+    max_talk_s: float = 30.0
+    """Longest push-to-talk recording accepted."""
+
+    def __post_init__(self) -> None:
+        if self.reply_on not in ("phone", "room"):
+            raise ConfigError(f"web.reply_on must be phone or room, not {self.reply_on!r}")
+        for name in ("port", "loopback_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise ConfigError(f"web.{name} must be a port number (0..65535; 0 picks a free one)")
+        if not 1 <= self.max_talk_s <= 300:
+            raise ConfigError("web.max_talk_s must be between 1 and 300 seconds")
+
+
+@dataclass(frozen=True)
 class MediaConfig:
     folders: tuple[str, ...] = ()
     """Library roots besides folders.photos and folders.music (`assistant media add-folder` adds more)."""
@@ -171,6 +197,7 @@ class Config:
     folders: FoldersConfig = field(default_factory=FoldersConfig)
     devices: DevicesConfig = field(default_factory=DevicesConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
+    web: WebConfig = field(default_factory=WebConfig)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

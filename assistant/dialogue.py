@@ -84,6 +84,11 @@ class Dialogue:
         self._last: _Exchange | None = None
         self._phrased = False
 
+    def another(self) -> Dialogue:
+        """A conversation of its own (a phone's), with the same skills, router and call log: its
+        follow-ups and questions never mix with the room's."""
+        return Dialogue(self.bus, self.registry, self.router, self.followup_s, self.calls, self.phrase_timeout_s)
+
     def understands(self, text: str) -> bool:
         """Whether the sentence templates fully understand `text` as a complete request (cheap: no
         LLM, no action). "Set a timer" is understood but incomplete: the person may go on."""
@@ -172,6 +177,19 @@ class Dialogue:
             self.bus.publish(Intent(tool=call.tool, args=args, source=call.source, score=call.score, turn=turn, audio_t=audio_t))
             return self._ask("confirm", call, spec.confirm or f"Should I {spec.description[0].lower()}{spec.description[1:].rstrip('.')}?", turn, audio_t)
         return await self._run(call, turn, audio_t, spec)
+
+    async def perform(self, call: ToolCall, confirmed: bool = False, turn: int | None = None) -> tuple[bool, str]:
+        """A call nobody spoke (a button on the phone page): (done, what to say). Not done, with the
+        question to put to the person, when an argument is missing or the tool is risky and
+        `confirmed` is not set; validation errors raise SkillError with a message for the person."""
+        spec = self.registry.tool(call.tool)
+        args = spec.validate(_given(call.args))
+        missing = spec.missing(args)
+        if missing is not None:
+            return False, missing[1]
+        if spec.risky and not confirmed:
+            return False, spec.confirm or f"Should I {spec.description[0].lower()}{spec.description[1:].rstrip('.')}?"
+        return True, await self._run(replace(call, args=args), turn, None, spec)
 
     def _ask(self, kind: Literal["missing", "confirm"], call: ToolCall, question: str, turn: int | None, audio_t: float | None) -> str:
         self._pending = _Pending(kind, call, question, time.monotonic())

@@ -92,8 +92,9 @@ class VoiceLoop:
     def __init__(
         self, bus: Bus, wake: WakeWordDetector, vad: SileroVad, vad_config: VadConfig,
         transcriber: Transcriber, dialogue: Dialogue, speaker: ReplySpeaker,
-        hints: Callable[[], SpeechHints],
+        hints: Callable[[], SpeechHints], next_turn: Callable[[], int] | None = None,
     ) -> None:
+        """next_turn: numbers a new request; shared with the phone page so turns never collide."""
         self.bus = bus
         self.wake = wake
         self.vad = vad
@@ -107,6 +108,7 @@ class VoiceLoop:
         self.state = State.WAITING
         self.history = AudioHistory(vad_config.max_utterance_s + vad_config.no_speech_timeout_s + 2.0)
         self.turns = 0
+        self._next_turn = next_turn or (lambda: self.turns + 1)
         self._turn: _Turn | None = None
         self._sink: AudioSink | None = None
         self._listen_start = 0  # absolute sample index where listening began
@@ -158,7 +160,7 @@ class VoiceLoop:
         at = self.audio_t - detection.end_offset_s
         if self.state is State.RESPONDING:
             self._barge_in(at)
-        self.turns += 1
+        self.turns = self._next_turn()
         self.bus.publish(Wake(word=detection.word, score=round(detection.score, 3), audio_t=round(at, 3), turn=self.turns))
         await asyncio.to_thread(self.wake.reset)
         self.state = State.LISTENING

@@ -38,9 +38,7 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     if args.action == "validate":
         return _validate(args, core)
     if args.action == "list":
-        rows = [{"name": r.name, "description": r.description, "file": str(r.path), "catch_up": r.catch_up,
-                 "triggers": [{"kind": t.kind, "value": t.value, **({"match": t.match} if t.match else {})} for t in r.triggers],
-                 "steps": [s.id for s in r.steps]} for r in host.routines.values()]
+        rows = [routine_row(r) for r in host.routines.values()]
         if args.json:
             print(json.dumps({"routines": rows, "errors": [e.message for e in host.errors]}, indent=1))
         else:
@@ -78,6 +76,13 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     if args.json:
         print(json.dumps(result, indent=1))
     return 0 if result["state"] == "done" else 1
+
+
+def routine_row(r: Any) -> dict[str, Any]:
+    """A routine as `routines list --json` and the phone page show it."""
+    return {"name": r.name, "description": r.description, "file": str(r.path), "catch_up": r.catch_up,
+            "triggers": [{"kind": t.kind, "value": t.value, **({"match": t.match} if t.match else {})} for t in r.triggers],
+            "steps": [s.id for s in r.steps]}
 
 
 def _validate(args: argparse.Namespace, core: Any) -> int:

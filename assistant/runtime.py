@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,6 +57,11 @@ class Core:
     devices: DeviceHub
     media: MediaLibrary
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    _turns: Iterator[int] = field(default_factory=lambda: itertools.count(1))
+
+    def next_turn(self) -> int:
+        """The number of a new request, from the voice loop or the phone page alike."""
+        return next(self._turns)
 
     @functools.cached_property
     def _speech_prompt(self) -> str:

@@ -37,7 +37,7 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     items = _items(scheduler, kind)
     if args.action == "list":
         if args.json:
-            print(json.dumps([_record(scheduler, i) for i in items], indent=1))
+            print(json.dumps([record(scheduler, i) for i in items], indent=1))
         elif not items:
             print(f"no {args.command}")
         else:
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
         raise AssistantError(f"no {kind} '{args.id}'; `assistant {args.command} list` shows them", code="not_found")
     removed = scheduler.cancel(wanted[0].id)
     assert removed is not None
-    print(json.dumps(_record(scheduler, removed)) if args.json else f"cancelled: {_line(scheduler, removed)}")
+    print(json.dumps(record(scheduler, removed)) if args.json else f"cancelled: {_line(scheduler, removed)}")
     return 0
 
 
@@ -61,7 +61,7 @@ def _items(scheduler: Scheduler, kind: str) -> list[Item]:
     return list(scheduler.reminders(include_done=True))
 
 
-def _record(scheduler: Scheduler, item: Item) -> dict[str, Any]:
+def record(scheduler: Scheduler, item: Item) -> dict[str, Any]:
     record = asdict(item)
     record["due"] = None if isinstance(item, Timer) and item.paused else scheduler.local(item.due_at).isoformat(timespec="seconds")
     if isinstance(item, Timer):

@@ -1,0 +1,122 @@
+"""Talking from the phone: push-to-talk audio and typed text enter the same understanding as the
+room's voice (no wake word: the button is the wake word, its release the end of speech).
+
+Each phone has its own conversation (its follow-ups never mix with the room's), and its turns are
+numbered from the assistant's one counter, so the event stream tells every request apart. The
+reply is spoken on the phone (int16 frames over the websocket) or in the room (`reply_on`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+
+from assistant.audio.wav import resample
+from assistant.dialogue import Dialogue
+from assistant.events import SttStart, Transcript, TtsEnd
+from assistant.reply import ReplySpeaker
+from assistant.speech.stt import without_echo
+
+Send = Callable[[Any], None]
+"""Queues a JSON-able dict or raw bytes for one phone's websocket."""
+
+STT_RATE = 16000
+MIN_SPEECH_S = 0.2
+NOT_HEARD = "I didn't catch that. Hold the button while you speak."
+
+
+class PhoneSink:
+    """An AudioSink that hands each block of the reply to the phone as int16 frames at `rate`."""
+
+    def __init__(self, send: Send, rate: int, turn: int) -> None:
+        self.send, self.rate, self.turn = send, rate, turn
+        self.samples = 0
+        self.first_audio_at: float | None = None
+
+    def begin(self, audio_t: float) -> None:
+        self.send({"type": "reply_audio", "rate": self.rate, "turn": self.turn})
+
+    def write(self, pcm: np.ndarray, rate: int) -> None:
+        block = resample(pcm, rate, self.rate).astype("<i2")
+        if self.first_audio_at is None:
+            self.first_audio_at = time.perf_counter()
+        self.samples += len(block)
+        self.send(block.tobytes())
+
+    def playing(self, audio_t: float) -> bool:
+        return False
+
+    def played_s(self, audio_t: float) -> float:
+        return 0.0
+
+    def interrupt(self, audio_t: float) -> None:
+        pass
+
+    def close(self) -> None:
+        self.send({"type": "reply_audio_end", "turn": self.turn, "audio_s": round(self.samples / self.rate, 3)})
+
+
+class PhoneTalk:
+    def __init__(self, core: Any, transcriber: Any | None, speaker: ReplySpeaker | None, reply_on: str = "phone",
+                 announce: Callable[[str], Awaitable[None]] | None = None) -> None:
+        """transcriber/speaker: the loaded speech models (None: typed text only)."""
+        self.core = core
+        self.transcriber = transcriber
+        self.speaker = speaker
+        self.reply_on = reply_on
+        self.announce = announce
+        self._dialogues: dict[str, Dialogue] = {}
+        self._stt = asyncio.Lock()  # one phone transcription at a time: two would only slow both
+
+    def dialogue(self, phone_id: str) -> Dialogue:
+        if phone_id not in self._dialogues:
+            self._dialogues[phone_id] = self.core.dialogue.another()
+        return self._dialogues[phone_id]
+
+    async def typed(self, phone_id: str, text: str, send: Send | None = None) -> tuple[int, str]:
+        """Act on typed text; (turn, reply). The reply comes back as events, not speech."""
+        turn = self.core.next_turn()
+        text = " ".join(text.split())
+        self.core.bus.publish(Transcript(text=text, turn=turn))
+        reply = await self.dialogue(phone_id).handle(text, turn=turn)
+        return turn, reply
+
+    async def spoken(self, phone_id: str, pcm: np.ndarray, rate: int, send: Send,
+                     released_at: float | None = None) -> tuple[int, str]:
+        """Act on a push-to-talk recording (int16 mono at `rate`) and speak the reply."""
+        turn = self.core.next_turn()
+        audio = resample(pcm, rate, STT_RATE) if rate != STT_RATE else pcm
+        if self.transcriber is None:
+            send({"type": "error", "code": "not_ready", "message": "speech-to-text is not loaded", "turn": turn})
+            return turn, ""
+        if len(audio) < MIN_SPEECH_S * STT_RATE:
+            return turn, await self._say(NOT_HEARD, turn, send)
+        self.core.bus.publish(SttStart(audio_s=round(len(audio) / STT_RATE, 3), turn=turn))
+        start = time.perf_counter()
+        async with self._stt:
+            text = await asyncio.to_thread(self.transcriber.transcribe, audio, self.core.speech_hints())
+        text = without_echo(text.strip())
+        self.core.bus.publish(Transcript(text=text, stt_s=round(time.perf_counter() - start, 3), turn=turn))
+        if not text:
+            return turn, await self._say(NOT_HEARD, turn, send)
+        reply = await self.dialogue(phone_id).handle(text, turn=turn)
+        await self._say(reply, turn, send)
+        return turn, reply
+
+    async def _say(self, text: str, turn: int, send: Send) -> str:
+        if not text:
+            return text
+        if self.reply_on == "room" and self.announce is not None:
+            await self.announce(text)
+            return text
+        if self.speaker is None:
+            return text
+        sink = PhoneSink(send, self.speaker.synthesizer.rate, turn)
+        await self.speaker.speak(text, sink, lambda: None, turn=turn)
+        sink.close()
+        self.core.bus.publish(TtsEnd(audio_s=round(sink.samples / sink.rate, 3), turn=turn))
+        return text

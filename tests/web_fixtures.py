@@ -1,0 +1,106 @@
+"""A running companion page for tests: the real assistant core and WebServer on free loopback ports,
+with a paired phone's token, driven from a background event loop so plain tests (and Playwright's
+sync API) can talk to it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+import urllib.request
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from assistant.bus import Bus
+from assistant.config import load_config
+from assistant.runtime import Core, build_core
+from assistant.web.server import ADMIN_HEADER, WebServer, admin_key
+from assistant.web.talk import PhoneTalk
+from tests.conftest import TEMPLATES_ONLY, Recorder
+
+T = TypeVar("T")
+
+WEB_ENV = {**TEMPLATES_ONLY, "ASSISTANT__WEB__PORT": "0", "ASSISTANT__WEB__LOOPBACK_PORT": "0",
+           "ASSISTANT__WEB__BIND": "127.0.0.1"}
+
+
+@dataclass
+class Page:
+    core: Core
+    server: WebServer
+    loop: asyncio.AbstractEventLoop
+    recorder: Recorder
+    https: str
+    http: str
+    data_dir: Path
+    stops: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def new_code(self) -> str:
+        request = urllib.request.Request(self.http + "admin/pair-code", method="POST",
+                                         headers={ADMIN_HEADER: admin_key(self.data_dir)})
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return str(json.loads(r.read())["code"])
+
+    def pair(self, name: str = "Test phone") -> str:
+        body = json.dumps({"code": self.new_code(), "name": name}).encode()
+        request = urllib.request.Request(self.http + "api/pair", data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=5) as r:
+            return str(json.loads(r.read())["token"])
+
+    def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
+        end = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > end:
+                raise AssertionError("timed out waiting")
+            time.sleep(0.05)
+
+
+def start_page(data_dir: Path, speech_models: Any | None = None, env: dict[str, str] | None = None,
+               reply_on: str = "phone") -> Page:
+    """The assistant's core and its page, serving from a background thread's event loop."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="web-test-loop", daemon=True)
+    thread.start()
+    bus = Bus()
+    recorder = Recorder(bus)
+    config = load_config(environ={**WEB_ENV, "ASSISTANT__WEB__REPLY_ON": reply_on, **(env or {})})
+
+    async def up() -> tuple[Core, WebServer]:
+        core = build_core(config, data_dir, bus)
+        await core.registry.start_all()
+        await core.devices.open()
+        talk = None
+        if speech_models is not None:
+            from assistant.reply import ReplySpeaker
+
+            talk = PhoneTalk(core, speech_models.transcriber, ReplySpeaker(bus, speech_models.synthesizer), reply_on)
+        else:
+            talk = PhoneTalk(core, None, None, reply_on)
+        server = WebServer(core, config.web, talk, addresses=[])
+        await server.start()
+        return core, server
+
+    core, server = asyncio.run_coroutine_threadsafe(up(), loop).result(60)
+    assert server.served is not None
+    return Page(core, server, loop, recorder, server.served.https[0], server.served.loopback, data_dir)
+
+
+def stop_page(page: Page) -> None:
+    async def down() -> None:
+        for stop in page.stops:
+            await stop()
+        await page.server.stop()
+        await page.core.devices.close()
+        await page.core.registry.stop_all()
+        if page.core.media is not None:
+            page.core.media.close()
+
+    page.run(down())
+    page.loop.call_soon_threadsafe(page.loop.stop)

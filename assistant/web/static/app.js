@@ -230,10 +230,11 @@ function renderTimers() {
   list.replaceChildren();
   for (const t of state.timers) {
     const label = t.name ? `${t.name} timer` : "Timer";
-    const count = el("span", { className: "count", textContent: t.paused ? clock(t.remaining_s) : "" });
-    if (!t.paused) count.dataset.due = t.due_at;
-    count.dataset.paused = String(!!t.paused);
-    list.append(el("li", { className: "timer" }, el("span", { textContent: label + (t.paused ? " (paused)" : "") }), count,
+    const paused = t.ends_at == null;
+    const count = el("span", { className: "count", textContent: clock(t.remaining_s) });
+    if (!paused) count.dataset.due = t.ends_at;
+    count.dataset.paused = String(paused);
+    list.append(el("li", { className: "timer" }, el("span", { textContent: label + (paused ? " (paused)" : "") }), count,
       el("button", { className: "secondary", type: "button", textContent: "Cancel", ariaLabel: `Cancel ${label}`,
         onclick: () => call("timer.cancel", t.name ? { name: t.name } : {}) })));
   }

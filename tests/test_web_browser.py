@@ -1,0 +1,161 @@
+"""The companion page in real headless Chromium (Debian's, driven by Playwright): pairing, a
+screenshot at phone size, push-to-talk with a fake microphone playing a rendered command, a device
+toggle that updates live, and a page without a token that sees nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from assistant.audio.wav import write_wav
+from assistant.devices.model import BRIGHTNESS, ON_OFF, Found
+from tests import speech_fixtures as sf
+from tests.fakes.wled_api import FakeWled
+from tests.web_fixtures import Page, start_page, stop_page
+
+CHROMIUM = Path("/usr/bin/chromium")
+PHONE = {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is installed by ./scripts/setup")
+
+
+def _browser(playwright: Any, fake_mic: Path | None = None) -> Any:
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--autoplay-policy=no-user-gesture-required"]
+    if fake_mic is not None:
+        args += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 f"--use-file-for-fake-audio-capture={fake_mic}%noloop"]
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+
+
+def _phone(browser: Any, base: str) -> Any:
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                  ignore_https_errors=True)
+    if base.startswith("http://"):
+        context.grant_permissions(["microphone"], origin=base.rstrip("/"))
+    return context.new_page()
+
+
+def _pair(tab: Any, page: Page, base: str) -> None:
+    tab.goto(base)
+    tab.get_by_label("Pairing code").fill(page.new_code())
+    tab.get_by_label("Name for this phone").fill("Test phone")
+    tab.get_by_role("button", name="Pair").click()
+    tab.get_by_role("heading", name="Talk").wait_for()
+    tab.wait_for_function("document.querySelector('#status').textContent === 'Ready'")
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Page]:
+    p = start_page(tmp_path / "data")
+    yield p
+    stop_page(p)
+
+
+def test_pairing_at_phone_size_and_no_token_sees_nothing(page: Page, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            tab = _phone(browser, page.https)
+            tab.goto(page.https)
+            assert tab.get_by_role("heading", name="Pair this phone").is_visible()
+            assert not tab.locator("#app").is_visible()
+            # A wrong code is refused with a message, and nothing is shown.
+            tab.get_by_label("Pairing code").fill("ZZZZZZ")
+            tab.get_by_role("button", name="Pair").click()
+            tab.get_by_text("wrong or has expired").wait_for()
+            # Without the token the API answers 401, whatever the page asks.
+            assert tab.evaluate("fetch('/api/state').then(r => r.status)") == 401
+            _pair(tab, page, page.https)
+            assert tab.evaluate("fetch('/api/state').then(r => r.status)") == 200
+            shot = tmp_path / "phone.png"
+            tab.screenshot(path=str(shot), full_page=False)
+            with Image.open(shot) as image:
+                assert image.size == (PHONE["width"] * 2, PHONE["height"] * 2)
+            # Nothing overflows sideways on a small screen.
+            assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            # A fresh browser (no cookie) is back at pairing.
+            other = _phone(browser, page.https)
+            other.goto(page.https)
+            other.get_by_role("heading", name="Pair this phone").wait_for()
+        finally:
+            browser.close()
+
+
+def test_push_to_talk_with_a_fake_microphone(tmp_path: Path, speech_models: Any) -> None:
+    from playwright.sync_api import sync_playwright
+
+    clip = tmp_path / "command.wav"
+    speech = sf.piper("Set a timer for ten minutes.")
+    write_wav(clip, np.concatenate([sf.silence(1.5), speech, sf.silence(1.0)]), sf.SAMPLE_RATE)
+    hold_s = 1.5 + len(speech) / sf.SAMPLE_RATE + 0.6
+    page = start_page(tmp_path / "data", speech_models)
+    try:
+        with sync_playwright() as pw:
+            browser = _browser(pw, clip)
+            try:
+                tab = _phone(browser, page.http)  # a secure context on loopback; phones use the HTTPS address
+                _pair(tab, page, page.http)
+                button = tab.get_by_role("button", name="Hold to talk")
+                button.hover()
+                tab.mouse.down()
+                tab.wait_for_timeout(int(hold_s * 1000))
+                tab.mouse.up()
+                tab.locator("#log .said").first.wait_for(timeout=30000)
+                heard = tab.locator("#log .heard").first.text_content() or ""
+                assert "timer" in heard.lower(), heard
+                assert [t.duration_s for t in page.core.scheduler.timers()] == [600]
+                # The timer appears and counts down.
+                count = tab.locator("#timers .count").first
+                count.wait_for()
+                first = count.text_content()
+                tab.wait_for_timeout(1500)
+                assert count.text_content() != first and (first or "").startswith(("10:", "9:"))
+                # The reply's audio reached the page.
+                tab.wait_for_function("(window.__replyAudio || 0) > 22050 * 0.5", timeout=15000)
+            finally:
+                browser.close()
+    finally:
+        stop_page(page)
+
+
+def test_device_toggle_updates_live(page: Page) -> None:
+    from playwright.sync_api import sync_playwright
+
+    # The wled client library speaks to port 80 only, as real WLED listens: a loopback address of its own.
+    lamp = FakeWled("Desk lamp", "127.0.0.77", port=80, on=False, brightness=128)
+    page.run(lamp.start())
+    page.stops.append(lamp.stop)
+    page.run(_register(page, lamp))
+    with sync_playwright() as pw:
+        browser = _browser(pw)
+        try:
+            tab = _phone(browser, page.https)
+            _pair(tab, page, page.https)
+            toggle = tab.get_by_role("button", name="Desk lamp: off")
+            toggle.click()
+            tab.get_by_role("button", name="Desk lamp: on").wait_for()
+            assert lamp.state["on"] is True
+            # Someone else turns it off (a spoken or typed request): the page follows without a reload.
+            page.run(page.core.dialogue.handle("turn off the desk lamp"))
+            tab.get_by_role("button", name="Desk lamp: off").wait_for(timeout=5000)
+            assert lamp.state["on"] is False
+            slider = tab.get_by_label("Desk lamp brightness")
+            slider.fill("40")
+            tab.wait_for_function("document.querySelector('[data-device] input[type=range]').value === '40'")
+            page.wait_for(lambda: abs(lamp.state["bri"] - 102) <= 3)
+        finally:
+            browser.close()
+
+
+async def _register(page: Page, lamp: FakeWled) -> None:
+    found = Found(f"wled:{lamp.mac}", lamp.name, "wled", "light", "FOSS", (ON_OFF, BRIGHTNESS), lamp.host, lamp.port)
+    page.core.devices.registry.seen(found)

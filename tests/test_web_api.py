@@ -83,6 +83,15 @@ def test_repeated_failures_are_rate_limited(page: Page) -> None:
     assert page.run(_request("GET", page.http + "api/me", "not-a-token"))[0] == 429
 
 
+def test_a_page_not_yet_paired_is_not_taken_for_a_guesser(page: Page) -> None:
+    for _ in range(10):
+        assert page.run(_request("GET", page.http + "api/me"))[0] == 401  # no token at all
+    assert page.run(_request("POST", page.http + "api/pair", json={"code": page.new_code(), "name": "x"}))[0] == 200
+    for _ in range(5):
+        assert page.run(_request("GET", page.http + "api/me", "wrong-token"))[0] == 401
+    assert page.run(_request("GET", page.http + "api/me", "wrong-token"))[0] == 429
+
+
 def test_failure_limiter_backs_off_and_forgets() -> None:
     now = [0.0]
     limiter = FailureLimiter(limit=3, window_s=10, block_s=5, clock=lambda: now[0])

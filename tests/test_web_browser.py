@@ -48,7 +48,7 @@ def _pair(tab: Any, page: Page, base: str) -> None:
     tab.get_by_label("Name for this phone").fill("Test phone")
     tab.get_by_role("button", name="Pair").click()
     tab.get_by_role("heading", name="Talk").wait_for()
-    tab.wait_for_function("document.querySelector('#status').textContent === 'Ready'")
+    tab.wait_for_function("() => document.querySelector('#status').textContent === 'Ready'")
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_push_to_talk_with_a_fake_microphone(tmp_path: Path, speech_models: Any)
                 tab.wait_for_timeout(1500)
                 assert count.text_content() != first and (first or "").startswith(("10:", "9:"))
                 # The reply's audio reached the page.
-                tab.wait_for_function("(window.__replyAudio || 0) > 22050 * 0.5", timeout=15000)
+                tab.wait_for_function("() => (window.__replyAudio || 0) > 22050 * 0.5", timeout=15000)
             finally:
                 browser.close()
     finally:
@@ -150,7 +150,7 @@ def test_device_toggle_updates_live(page: Page) -> None:
             assert lamp.state["on"] is False
             slider = tab.get_by_label("Desk lamp brightness")
             slider.fill("40")
-            tab.wait_for_function("document.querySelector('[data-device] input[type=range]').value === '40'")
+            tab.wait_for_function("() => document.querySelector('[data-device] input[type=range]').value === '40'")
             page.wait_for(lambda: abs(lamp.state["bri"] - 102) <= 3)
         finally:
             browser.close()

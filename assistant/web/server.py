@@ -175,7 +175,8 @@ class WebServer:
         token = request.cookies.get(COOKIE) or _bearer(request)
         phone = await asyncio.to_thread(self.phones.check, token)
         if phone is None:
-            self.limiter.failed(client)
+            if token:  # a wrong token is a guess; none at all is only a page not paired yet
+                self.limiter.failed(client)
             return _error(401, "this phone is not paired: pair it with the code from `assistant pair`", "unauthorized")
         request[_PHONE] = phone
         return await handler(request)

@@ -80,6 +80,7 @@ function logLine(cls, text) {
 const REFRESH_ON = /^(timer|alarm|reminder|routine|device|media)\./;
 
 function onEvent(ev) {
+  window.dispatchEvent(new CustomEvent("assistant-event", { detail: ev }));  // for scripts and the benchmark
   switch (ev.type) {
     case "wake": setStatus("Listening…"); break;
     case "stt_start": setStatus("Understanding…"); break;
@@ -119,6 +120,7 @@ const player = {
     src.start(this.at);
     this.at += audio.duration;
     window.__replyAudio = (window.__replyAudio || 0) + pcm.length;  // for the tests and the benchmark
+    if (window.__releasedAt && !window.__firstAudioAt) window.__firstAudioAt = performance.now();
   },
   end() {},
 };
@@ -170,6 +172,7 @@ function talkEnd() {
   mic.ending = true;
   mic.node.port.postMessage("flush");
   mic.sending = false;
+  window.__firstAudioAt = 0;
   window.__releasedAt = performance.now();
   setStatus("Understanding…");
 }

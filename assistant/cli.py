@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import contextlib
 import logging
 import sys
@@ -174,11 +175,14 @@ async def _serve(args: argparse.Namespace, config: Config, core: Any, source: An
                      ReplySpeaker(bus, models.synthesizer), core.speech_hints, core.next_turn)
     core.scheduler.start(ringer(core, loop.announce))
     await core.routines.start(core.scheduler.zone, bus, loop.announce)
-    network = HomeNetwork(core.devices, config.devices, core.data_dir)
+    serve_page = args.web if args.web is not None else (config.web.enabled and not args.audio_in)
+    # With the page served, the announcement points phones and satellites at its port.
+    devices = dataclasses.replace(config.devices, announce_port=config.web.port) if serve_page else config.devices
+    network = HomeNetwork(core.devices, devices, core.data_dir)
     await network.start()
     await start_media(core)
     page = None
-    if args.web if args.web is not None else (config.web.enabled and not args.audio_in):
+    if serve_page:
         from assistant.web.server import WebServer
         from assistant.web.talk import PhoneTalk
 

@@ -269,3 +269,33 @@ def test_pair_and_phones_cli_while_stopped_and_while_running(tmp_path: Path) -> 
     finally:
         lock.release()
         stop_page(page)
+
+
+def test_run_serves_the_page_while_it_listens(tmp_path: Path) -> None:
+    """`assistant run --web` on a real-time WAV: the page answers while the voice loop runs, and its
+    address is printed; the data folder keeps no trace of the server once it stops."""
+    import time
+    import urllib.request
+
+    clip = sf.save(tmp_path / "in.wav", sf.command("What time is it?"), sf.silence(6.0))
+    data = tmp_path / "data"
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "run", "--audio-in", str(clip), "--audio-out",
+                             str(tmp_path / "out.wav"), "--realtime", "--web", "--data-dir", str(data)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **WEB_ENV})
+    info = data / "web" / "server.json"
+    try:
+        deadline = time.monotonic() + 120
+        while not info.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the page never started"
+            time.sleep(0.1)
+        loopback = json.loads(info.read_text())["loopback"]
+        with urllib.request.urlopen(loopback, timeout=5) as r:
+            assert r.status == 200 and b"Hold to talk" in r.read()
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "Phone page: https://127.0.0.1:" in out and "assistant pair" in out
+    assert not info.exists()

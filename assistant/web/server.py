@@ -14,8 +14,7 @@ import json
 import logging
 import os
 import secrets
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,7 +80,14 @@ class WebServer:
         self._admin = admin_key(core.data_dir)
         self._runners: list[web.AppRunner] = []
         self._sockets: dict[web.WebSocketResponse, str] = {}  # open websockets → their phone's id
+        self._requests: set[asyncio.Task[Any]] = set()  # phone requests in progress (held, or the loop may drop them)
         self.served: Addresses | None = None
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run a phone's request beside its websocket's reading, keeping hold of it until it ends."""
+        task = asyncio.create_task(work)
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
 
     # --- start and stop -------------------------------------------------------------------------
 
@@ -168,10 +174,9 @@ class WebServer:
                 self.limiter.failed(client)
                 return _error(401, "admin requests come from this machine, with the admin key", "unauthorized")
             return await handler(request)
-        wait = self.limiter.retry_after(client)
-        if wait > 0:
-            return _error(429, f"too many failed attempts; try again in {wait:.0f} s", "rate_limited",
-                          {"Retry-After": str(int(wait) + 1)})
+        refused = self._refused(client)
+        if refused is not None:
+            return refused
         token = request.cookies.get(COOKIE) or _bearer(request)
         phone = await asyncio.to_thread(self.phones.check, token)
         if phone is None:
@@ -180,6 +185,14 @@ class WebServer:
             return _error(401, "this phone is not paired: pair it with the code from `assistant pair`", "unauthorized")
         request[_PHONE] = phone
         return await handler(request)
+
+    def _refused(self, client: str) -> web.Response | None:
+        """429 for a client that failed too often lately; None when it may try."""
+        wait = self.limiter.retry_after(client)
+        if wait <= 0:
+            return None
+        return _error(429, f"too many failed attempts; try again in {wait:.0f} s", "rate_limited",
+                      {"Retry-After": str(int(wait) + 1)})
 
     # --- pages ----------------------------------------------------------------------------------
 
@@ -195,9 +208,9 @@ class WebServer:
 
     async def _pair(self, request: web.Request) -> web.StreamResponse:
         client = request.remote or "?"
-        wait = self.limiter.retry_after(client)
-        if wait > 0:
-            return _error(429, f"too many wrong codes; try again in {wait:.0f} s", "rate_limited", {"Retry-After": str(int(wait) + 1)})
+        refused = self._refused(client)
+        if refused is not None:
+            return refused
         body = await _json(request)
         code, name = body.get("code"), body.get("name", "Phone")
         if not isinstance(code, str) or not isinstance(name, str) or len(code) > 32:
@@ -249,8 +262,8 @@ class WebServer:
 
     async def _say(self, request: web.Request) -> web.StreamResponse:
         body = await _json(request)
-        text = body.get("text")
-        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT_CHARS:
+        text = _request_text(body.get("text"))
+        if text is None:
             return _error(400, f"send {{\"text\": \"what to ask\"}} (1 to {MAX_TEXT_CHARS} characters)", "bad_request")
         if self.talk is None:
             return _error(503, "the assistant is not ready to talk", "not_ready")
@@ -283,15 +296,8 @@ class WebServer:
         outbox: asyncio.Queue[dict[str, Any] | bytes | None] = asyncio.Queue(maxsize=1000)
         loop = asyncio.get_running_loop()
 
-        def on_event(event: Event) -> None:
-            item = event.to_dict()
-            try:
-                if asyncio.get_running_loop() is loop:
-                    outbox.put_nowait(item)
-                    return
-            except RuntimeError:
-                pass
-            loop.call_soon_threadsafe(_offer, outbox, item)
+        def on_event(event: Event) -> None:  # published on the loop, or from a worker thread
+            loop.call_soon_threadsafe(_offer, outbox, event.to_dict())
 
         unsubscribe = self.core.bus.subscribe(on_event)
         sender = asyncio.create_task(_send_all(ws, outbox))
@@ -317,12 +323,12 @@ class WebServer:
                 if self.talk is None and kind in ("text", "ptt_start", "ptt_end"):
                     await ws.send_json(_ws_error("the assistant is not ready to talk", "not_ready"))
                 elif kind == "text":
-                    text = data.get("text")
-                    if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT_CHARS:
+                    text = _request_text(data.get("text"))
+                    if text is None:
                         await ws.send_json(_ws_error(f"text must be 1 to {MAX_TEXT_CHARS} characters", "bad_request"))
                         continue
                     assert self.talk is not None
-                    asyncio.create_task(self.talk.typed(phone.id, text, lambda item: _offer(outbox, item)))
+                    self._spawn(self.talk.typed(phone.id, text))
                 elif kind == "ptt_start":
                     rate = data.get("rate")
                     if not isinstance(rate, int) or not 8000 <= rate <= 48000:
@@ -334,8 +340,7 @@ class WebServer:
                         continue
                     assert self.talk is not None
                     done, recording = recording, None
-                    asyncio.create_task(self.talk.spoken(phone.id, done.pcm(), done.rate, lambda item: _offer(outbox, item),
-                                                         released_at=time.perf_counter()))
+                    self._spawn(self.talk.spoken(phone.id, done.pcm(), done.rate, lambda item: _offer(outbox, item)))
                 elif kind == "ptt_cancel":
                     recording = None
                 else:
@@ -343,7 +348,6 @@ class WebServer:
         finally:
             unsubscribe()
             self._sockets.pop(ws, None)
-            outbox.put_nowait(None) if not outbox.full() else None
             sender.cancel()
         return ws
 
@@ -418,6 +422,13 @@ def _error(status: int, message: str, code: str, headers: dict[str, str] | None 
 
 def _ws_error(message: str, code: str) -> dict[str, Any]:
     return {"type": "error", "code": code, "message": message}
+
+
+def _request_text(value: Any) -> str | None:
+    """A typed request as sent, or None when it is not 1 to MAX_TEXT_CHARS characters of text."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_CHARS:
+        return None
+    return value
 
 
 def _bearer(request: web.Request) -> str | None:

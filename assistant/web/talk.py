@@ -35,15 +35,12 @@ class PhoneSink:
     def __init__(self, send: Send, rate: int, turn: int) -> None:
         self.send, self.rate, self.turn = send, rate, turn
         self.samples = 0
-        self.first_audio_at: float | None = None
 
     def begin(self, audio_t: float) -> None:
         self.send({"type": "reply_audio", "rate": self.rate, "turn": self.turn})
 
     def write(self, pcm: np.ndarray, rate: int) -> None:
         block = resample(pcm, rate, self.rate).astype("<i2")
-        if self.first_audio_at is None:
-            self.first_audio_at = time.perf_counter()
         self.samples += len(block)
         self.send(block.tobytes())
 
@@ -77,7 +74,7 @@ class PhoneTalk:
             self._dialogues[phone_id] = self.core.dialogue.another()
         return self._dialogues[phone_id]
 
-    async def typed(self, phone_id: str, text: str, send: Send | None = None) -> tuple[int, str]:
+    async def typed(self, phone_id: str, text: str) -> tuple[int, str]:
         """Act on typed text; (turn, reply). The reply comes back as events, not speech."""
         turn = self.core.next_turn()
         text = " ".join(text.split())
@@ -85,8 +82,7 @@ class PhoneTalk:
         reply = await self.dialogue(phone_id).handle(text, turn=turn)
         return turn, reply
 
-    async def spoken(self, phone_id: str, pcm: np.ndarray, rate: int, send: Send,
-                     released_at: float | None = None) -> tuple[int, str]:
+    async def spoken(self, phone_id: str, pcm: np.ndarray, rate: int, send: Send) -> tuple[int, str]:
         """Act on a push-to-talk recording (int16 mono at `rate`) and speak the reply."""
         turn = self.core.next_turn()
         audio = resample(pcm, rate, STT_RATE) if rate != STT_RATE else pcm

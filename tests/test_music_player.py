@@ -4,8 +4,6 @@ One test plays through a private PulseAudio null sink with the real speaker outp
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -22,6 +20,7 @@ import pytest
 from assistant.audio.wav import read_wav
 from assistant.errors import AudioDeviceError, MediaError
 from assistant.media.player import Decoder, MusicPlayer, NowPlaying, SpeakerOutput, Track, WavOutput
+from tests.pulse import private_pulseaudio
 
 RATE = 44100  # the outputs' rate; read_wav brings recordings to 16 kHz mono
 HEARD = 16000
@@ -250,30 +249,8 @@ def test_unknown_speaker_is_a_clear_error() -> None:
 @pytest.fixture
 def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
     """A private PulseAudio whose default sink, `speaker`, is a 44.1 kHz stereo null sink."""
-    if shutil.which("pulseaudio") is None:
-        pytest.fail("pulseaudio is not installed: run ./scripts/setup")
-    runtime = tmp_path / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
-    env.pop("PULSE_SERVER", None)
-    server = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-         "--load=module-native-protocol-unix",
-         "--load=module-null-sink sink_name=speaker rate=44100 channels=2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"pulseaudio did not start: {server.stderr.read().decode() if server.stderr else ''}")
-        time.sleep(0.1)
-    subprocess.run(["pactl", "set-default-sink", "speaker"], env=env, check=True)
-    try:
+    with private_pulseaudio(tmp_path, {"speaker": (44100, 2)}) as env:
         yield env
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 PLAY_ON_SPEAKER = textwrap.dedent("""

@@ -7,8 +7,6 @@ the assistant answers through the default sink, `speaker`, and `parecord` record
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import sys
 import time
@@ -20,38 +18,15 @@ import pytest
 
 from assistant.audio.wav import read_wav
 from tests import speech_fixtures as sf
+from tests.pulse import private_pulseaudio
 
 pytestmark = pytest.mark.pulseaudio
 
 
 @pytest.fixture
 def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
-    if shutil.which("pulseaudio") is None:
-        pytest.fail("pulseaudio is not installed: run ./scripts/setup")
-    runtime = tmp_path / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
-    env.pop("PULSE_SERVER", None)
-    server = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-         "--load=module-native-protocol-unix",
-         "--load=module-null-sink sink_name=mic_feed rate=16000 channels=1",
-         "--load=module-null-sink sink_name=speaker rate=22050 channels=1"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"pulseaudio did not start: {server.stderr.read().decode() if server.stderr else ''}")
-        time.sleep(0.1)
-    subprocess.run(["pactl", "set-default-source", "mic_feed.monitor"], env=env, check=True)
-    subprocess.run(["pactl", "set-default-sink", "speaker"], env=env, check=True)
-    try:
+    with private_pulseaudio(tmp_path, {"mic_feed": (16000, 1), "speaker": (22050, 1)}, source="mic_feed.monitor") as env:
         yield env
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def wait_for(path: Path, predicate, timeout: float) -> list[dict]:  # type: ignore[no-untyped-def]

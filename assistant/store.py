@@ -68,7 +68,8 @@ class SafeJSONStorage(Storage):
 
 
 def atomic_write(path: Path, text: str) -> None:
-    """Temp file, fsync, rename over `path`, fsync the directory."""
+    """Temp file, fsync, rename over `path`, fsync the directory. The file ends up readable by its
+    owner only (mkstemp makes the temp file 0600), which keys and token hashes rely on."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:

@@ -25,15 +25,19 @@ def assistant_id(data_dir: Path) -> str:
         return value
 
 
+def lan_ipv4() -> list[str]:
+    """This machine's IPv4 addresses on every interface, loopback aside (nothing is sent to find them)."""
+    import ifaddr
+
+    return [ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips
+            if isinstance(ip.ip, str) and not ip.ip.startswith("127.")]
+
+
 def own_addresses(interfaces: list[str] | None) -> list[str]:
     """The IPv4 addresses to announce: the configured interfaces', else every non-loopback one."""
     if interfaces:
         return list(interfaces)
-    import ifaddr
-
-    found = [ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips
-             if isinstance(ip.ip, str) and not ip.ip.startswith("127.")]
-    return found or ["127.0.0.1"]
+    return lan_ipv4() or ["127.0.0.1"]
 
 
 class Announcer:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from assistant.devices.announce import lan_ipv4
 from assistant.store import atomic_write
 
 VALID_DAYS = 825
@@ -35,23 +35,8 @@ class Certificate:
 
 
 def lan_addresses() -> list[str]:
-    """This machine's IPv4 addresses other than loopback (no traffic is sent to find them)."""
-    found: set[str] = set()
-    try:
-        for info in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET):
-            found.add(str(info[4][0]))
-    except OSError:
-        pass
-    try:
-        import ifaddr  # zeroconf's dependency: every interface's addresses
-
-        for adapter in ifaddr.get_adapters():
-            for ip in adapter.ips:
-                if isinstance(ip.ip, str):
-                    found.add(ip.ip)
-    except ImportError:
-        pass
-    return sorted(a for a in found if not ipaddress.ip_address(a).is_loopback and not ipaddress.ip_address(a).is_link_local)
+    """The addresses phones reach this machine at: its IPv4 addresses, loopback and link-local aside."""
+    return sorted(a for a in lan_ipv4() if not ipaddress.ip_address(a).is_link_local)
 
 
 def ensure_certificate(folder: Path, addresses: list[str] | None = None) -> Certificate:
@@ -79,12 +64,7 @@ def ensure_certificate(folder: Path, addresses: list[str] | None = None) -> Cert
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
     pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    fd = os.open(key_path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(pem_key)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(key_path.with_suffix(".tmp"), key_path)
+    atomic_write(key_path, pem_key.decode())  # owner-only, as every atomic_write
     atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM).decode())
     return Certificate(cert_path, key_path, _fingerprint(cert))
 

@@ -13,6 +13,7 @@ import json
 import sys
 import urllib.error
 import urllib.request
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -60,8 +61,8 @@ def _direct(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
             code, expires = phones.new_code()
             return {"code": code, "expires": expires, "urls": [], "fingerprint": None, "running": False}
         if args.action == "revoke":
-            return {"revoked": _phone(phones.revoke(args.phone))}
-        return {"phones": [_phone(p) for p in phones.all()]}
+            return {"revoked": asdict(phones.revoke(args.phone))}
+        return {"phones": [asdict(p) for p in phones.all()]}
     finally:
         phones.close()
 
@@ -93,10 +94,6 @@ def _ask_running(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         raise AssistantError(f"the running assistant did not answer on {info['loopback']}: {e}") from None
     result["running"] = True
     return result
-
-
-def _phone(p: Any) -> dict[str, Any]:
-    return {"id": p.id, "name": p.name, "paired_at": p.paired_at, "last_seen": p.last_seen}
 
 
 def _print(args: argparse.Namespace, result: dict[str, Any]) -> None:

@@ -16,40 +16,7 @@ from assistant.audio.wav import write_wav
 from assistant.devices.model import BRIGHTNESS, ON_OFF, Found
 from tests import speech_fixtures as sf
 from tests.fakes.wled_api import FakeWled
-from tests.web_fixtures import Page, start_page, stop_page
-
-CHROMIUM = Path("/usr/bin/chromium")
-PHONE = {"width": 390, "height": 844}
-
-pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="chromium is installed by ./scripts/setup")
-
-
-def _browser(playwright: Any, fake_mic: Path | None = None) -> Any:
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--autoplay-policy=no-user-gesture-required"]
-    if fake_mic is not None:
-        args += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={fake_mic}%noloop"]
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
-
-
-def _phone(browser: Any, base: str) -> Any:
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  ignore_https_errors=True)
-    if base.startswith("http://"):
-        context.grant_permissions(["microphone"], origin=base.rstrip("/"))
-    return context.new_page()
-
-
-def _pair(tab: Any, page: Page, base: str) -> None:
-    tab.goto(base)
-    tab.get_by_label("Pairing code").fill(page.new_code())
-    tab.get_by_label("Name for this phone").fill("Test phone")
-    tab.get_by_role("button", name="Pair").click()
-    tab.get_by_role("heading", name="Talk").wait_for()
-    tab.wait_for_function("() => document.querySelector('#status').textContent === 'Ready'")
-
+from tests.web_fixtures import PHONE, Page, launch_chromium, open_phone, pair_in_browser, start_page, stop_page
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Page]:
@@ -62,9 +29,9 @@ def test_pairing_at_phone_size_and_no_token_sees_nothing(page: Page, tmp_path: P
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        browser = _browser(pw)
+        browser = launch_chromium(pw)
         try:
-            tab = _phone(browser, page.https)
+            tab = open_phone(browser, page.https)
             tab.goto(page.https)
             assert tab.get_by_role("heading", name="Pair this phone").is_visible()
             assert not tab.locator("#app").is_visible()
@@ -74,7 +41,7 @@ def test_pairing_at_phone_size_and_no_token_sees_nothing(page: Page, tmp_path: P
             tab.get_by_text("wrong or has expired").wait_for()
             # Without the token the API answers 401, whatever the page asks.
             assert tab.evaluate("fetch('/api/state').then(r => r.status)") == 401
-            _pair(tab, page, page.https)
+            pair_in_browser(tab, page, page.https)
             assert tab.evaluate("fetch('/api/state').then(r => r.status)") == 200
             shot = tmp_path / "phone.png"
             tab.screenshot(path=str(shot), full_page=False)
@@ -83,7 +50,7 @@ def test_pairing_at_phone_size_and_no_token_sees_nothing(page: Page, tmp_path: P
             # Nothing overflows sideways on a small screen.
             assert tab.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
             # A fresh browser (no cookie) is back at pairing.
-            other = _phone(browser, page.https)
+            other = open_phone(browser, page.https)
             other.goto(page.https)
             other.get_by_role("heading", name="Pair this phone").wait_for()
         finally:
@@ -100,10 +67,10 @@ def test_push_to_talk_with_a_fake_microphone(tmp_path: Path, speech_models: Any)
     page = start_page(tmp_path / "data", speech_models)
     try:
         with sync_playwright() as pw:
-            browser = _browser(pw, clip)
+            browser = launch_chromium(pw, clip)
             try:
-                tab = _phone(browser, page.http)  # a secure context on loopback; phones use the HTTPS address
-                _pair(tab, page, page.http)
+                tab = open_phone(browser, page.http)  # a secure context on loopback; phones use the HTTPS address
+                pair_in_browser(tab, page, page.http)
                 button = tab.get_by_role("button", name="Hold to talk")
                 button.hover()
                 tab.mouse.down()
@@ -136,10 +103,10 @@ def test_device_toggle_updates_live(page: Page) -> None:
     page.stops.append(lamp.stop)
     page.run(_register(page, lamp))
     with sync_playwright() as pw:
-        browser = _browser(pw)
+        browser = launch_chromium(pw)
         try:
-            tab = _phone(browser, page.https)
-            _pair(tab, page, page.https)
+            tab = open_phone(browser, page.https)
+            pair_in_browser(tab, page, page.https)
             toggle = tab.get_by_role("button", name="Desk lamp: off")
             toggle.click()
             tab.get_by_role("button", name="Desk lamp: on").wait_for()

@@ -1,6 +1,6 @@
-"""A running companion page for tests: the real assistant core and WebServer on free loopback ports,
-with a paired phone's token, driven from a background event loop so plain tests (and Playwright's
-sync API) can talk to it."""
+"""A running companion page for tests and the phone benchmark: the real assistant core and WebServer
+on free loopback ports, driven from a background event loop so plain tests (and Playwright's sync
+API) can talk to it; and Debian's Chromium as a phone."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ from assistant.web.talk import PhoneTalk
 from tests.conftest import TEMPLATES_ONLY, Recorder
 
 T = TypeVar("T")
+
+CHROMIUM = Path("/usr/bin/chromium")
+PHONE = {"width": 390, "height": 844}
 
 WEB_ENV = {**TEMPLATES_ONLY, "ASSISTANT__WEB__PORT": "0", "ASSISTANT__WEB__LOOPBACK_PORT": "0",
            "ASSISTANT__WEB__BIND": "127.0.0.1"}
@@ -104,3 +107,36 @@ def stop_page(page: Page) -> None:
 
     page.run(down())
     page.loop.call_soon_threadsafe(page.loop.stop)
+
+
+def launch_chromium(playwright: Any, fake_mic: Path | None = None) -> Any:
+    """Headless Debian Chromium (never `playwright install`); with `fake_mic`, its microphone plays
+    that WAV once from when the page opens it."""
+    if not CHROMIUM.exists():
+        raise RuntimeError(f"{CHROMIUM} is missing: ./scripts/setup installs it")
+    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--autoplay-policy=no-user-gesture-required"]
+    if fake_mic is not None:
+        args += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+                 f"--use-file-for-fake-audio-capture={fake_mic}%noloop"]
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+
+
+def open_phone(browser: Any, base: str) -> Any:
+    """A tab the size of a phone; on plain http (loopback) it may use the microphone."""
+    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
+                                  ignore_https_errors=True)
+    if base.startswith("http://"):
+        context.grant_permissions(["microphone"], origin=base.rstrip("/"))
+    return context.new_page()
+
+
+def pair_in_browser(tab: Any, page: Page, base: str) -> None:
+    """Pair the tab with a fresh code, as a person would, and wait until the page is ready."""
+    tab.goto(base)
+    tab.get_by_label("Pairing code").fill(page.new_code())
+    tab.get_by_label("Name for this phone").fill("Test phone")
+    tab.get_by_role("button", name="Pair").click()
+    tab.get_by_role("heading", name="Talk").wait_for()
+    tab.wait_for_function("() => document.querySelector('#status').textContent === 'Ready'")

@@ -15,7 +15,7 @@ import logging
 import os
 import secrets
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -220,7 +220,7 @@ class WebServer:
         except PairingError as e:
             self.limiter.failed(client)
             return _error(403, e.message, e.code)
-        response = web.json_response({"phone": _phone_json(phone), "token": token,
+        response = web.json_response({"phone": asdict(phone), "token": token,
                                       "fingerprint": self.certificate.fingerprint if self.certificate else None})
         response.set_cookie(COOKIE, token, max_age=10 * 365 * 86400, httponly=True, samesite="Strict",
                             secure=request.secure, path="/")
@@ -232,18 +232,18 @@ class WebServer:
                                   "fingerprint": self.certificate.fingerprint if self.certificate else None})
 
     async def _me(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"phone": _phone_json(request[_PHONE]), "talk": self.talk is not None,
+        return web.json_response({"phone": asdict(request[_PHONE]), "talk": self.talk is not None,
                                   "reply_on": self.config.reply_on})
 
     async def _list_phones(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"phones": [_phone_json(p) for p in self.phones.all()]})
+        return web.json_response({"phones": [asdict(p) for p in self.phones.all()]})
 
     async def _revoke(self, request: web.Request) -> web.StreamResponse:
         phone = await asyncio.to_thread(self.phones.revoke, request.match_info["id"])
         for ws, owner in list(self._sockets.items()):
             if owner == phone.id:
                 await ws.close(code=4001, message=b"this phone was unpaired")
-        return web.json_response({"revoked": _phone_json(phone)})
+        return web.json_response({"revoked": asdict(phone)})
 
     # --- state and actions ----------------------------------------------------------------------
 
@@ -303,7 +303,7 @@ class WebServer:
         sender = asyncio.create_task(_send_all(ws, outbox))
         recording: Recording | None = None
         try:
-            await ws.send_json({"type": "hello", "phone": _phone_json(phone), "talk": self.talk is not None})
+            await ws.send_json({"type": "hello", "phone": asdict(phone), "talk": self.talk is not None})
             async for msg in ws:
                 if msg.type == WSMsgType.BINARY:
                     if recording is None:
@@ -438,10 +438,6 @@ def _bearer(request: web.Request) -> str | None:
 
 def _loopback(request: web.Request) -> bool:
     return request.remote in ("127.0.0.1", "::1") and not request.secure
-
-
-def _phone_json(phone: Phone) -> dict[str, Any]:
-    return {"id": phone.id, "name": phone.name, "paired_at": phone.paired_at, "last_seen": phone.last_seen}
 
 
 def _port(site: web.TCPSite) -> int:

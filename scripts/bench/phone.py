@@ -32,8 +32,7 @@ from assistant.config import load_config  # noqa: E402
 from assistant.events import Reply  # noqa: E402
 from assistant.runtime import load_speech_models  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402
-from tests.test_web_browser import CHROMIUM, _browser, _pair, _phone  # noqa: E402
-from tests.web_fixtures import WEB_ENV, start_page, stop_page  # noqa: E402
+from tests.web_fixtures import CHROMIUM, WEB_ENV, launch_chromium, open_phone, pair_in_browser, start_page, stop_page  # noqa: E402
 
 COMMAND = "What time is it?"
 
@@ -80,10 +79,10 @@ def main() -> int:
             release, loads, delivery = [], [], []
             with sync_playwright() as pw:
                 for _ in range(args.rounds):
-                    browser = _browser(pw, clip)
+                    browser = launch_chromium(pw, clip)
                     try:
-                        tab = _phone(browser, page.http)
-                        _pair(tab, page, page.http)
+                        tab = open_phone(browser, page.http)
+                        pair_in_browser(tab, page, page.http)
                         button = tab.get_by_role("button", name="Hold to talk")
                         button.hover()
                         tab.mouse.down()

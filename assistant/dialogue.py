@@ -175,7 +175,7 @@ class Dialogue:
             return self._ask("missing", call, missing[1], turn, audio_t)
         if spec.risky:
             self.bus.publish(Intent(tool=call.tool, args=args, source=call.source, score=call.score, turn=turn, audio_t=audio_t))
-            return self._ask("confirm", call, spec.confirm or f"Should I {spec.description[0].lower()}{spec.description[1:].rstrip('.')}?", turn, audio_t)
+            return self._ask("confirm", call, _confirm_question(spec), turn, audio_t)
         return await self._run(call, turn, audio_t, spec)
 
     async def perform(self, call: ToolCall, confirmed: bool = False, turn: int | None = None) -> tuple[bool, str]:
@@ -188,7 +188,7 @@ class Dialogue:
         if missing is not None:
             return False, missing[1]
         if spec.risky and not confirmed:
-            return False, spec.confirm or f"Should I {spec.description[0].lower()}{spec.description[1:].rstrip('.')}?"
+            return False, _confirm_question(spec)
         return True, await self._run(replace(call, args=args), turn, None, spec)
 
     def _ask(self, kind: Literal["missing", "confirm"], call: ToolCall, question: str, turn: int | None, audio_t: float | None) -> str:
@@ -251,3 +251,8 @@ def _explain(error: SkillError) -> str:
     if error.code == "out_of_range":
         return "Sorry, that number is out of range for that."
     return CANNOT
+
+
+def _confirm_question(spec: ToolSpec) -> str:
+    """The yes-or-no question before a risky tool runs: its own, or one made from its description."""
+    return spec.confirm or f"Should I {spec.description[0].lower()}{spec.description[1:].rstrip('.')}?"

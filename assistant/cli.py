@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import contextlib
+import dataclasses
 import logging
 import sys
 from collections.abc import Iterator
@@ -171,8 +171,9 @@ async def _serve(args: argparse.Namespace, config: Config, core: Any, source: An
     models = await load_speech_models(config)
     if planner_ready is not None:
         await planner_ready
+    speaker = ReplySpeaker(bus, models.synthesizer)
     loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
-                     ReplySpeaker(bus, models.synthesizer), core.speech_hints, core.next_turn)
+                     speaker, core.speech_hints, core.next_turn)
     core.scheduler.start(ringer(core, loop.announce))
     await core.routines.start(core.scheduler.zone, bus, loop.announce)
     serve_page = args.web if args.web is not None else (config.web.enabled and not args.audio_in)
@@ -186,7 +187,7 @@ async def _serve(args: argparse.Namespace, config: Config, core: Any, source: An
         from assistant.web.server import WebServer
         from assistant.web.talk import PhoneTalk
 
-        talk = PhoneTalk(core, models.transcriber, ReplySpeaker(bus, models.synthesizer), config.web.reply_on,
+        talk = PhoneTalk(core, models.transcriber, speaker, config.web.reply_on,
                          lambda text: loop.announce(text, ring=False))
         page = WebServer(core, config.web, talk)
         served = await page.start()

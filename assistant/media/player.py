@@ -21,7 +21,7 @@ import wave
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import av
 import numpy as np
@@ -77,6 +77,14 @@ class NowPlaying:
     paused: bool
     queue_left: int
     """Tracks queued after this one."""
+
+    def record(self) -> dict[str, Any] | None:
+        """What is playing, as the media skill's result and the phone page show it; None when idle."""
+        t = self.track
+        if t is None:
+            return None
+        return {"track": str(t.path), "title": t.title, "artist": t.artist, "album": t.album, "duration_s": t.duration_s,
+                "position_s": round(self.position_s, 1), "paused": self.paused, "queue_left": self.queue_left}
 
 
 class MusicOutput(Protocol):

@@ -70,14 +70,7 @@ def _media(core: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
         photos = [f for f in files if f.kind == "photo"]
         albums.append({"name": album.name, "smart": album.smart, "described": album.described, "count": len(files),
                        "preview": [f.id for f in photos[:ALBUM_PREVIEW]]})
-    playing = None
-    if media.player is not None:
-        now = media.player.now_playing()
-        if now.track is not None:
-            t = now.track
-            playing = {"title": t.title, "artist": t.artist, "album": t.album, "position_s": round(now.position_s, 1),
-                       "duration_s": t.duration_s, "paused": now.paused, "queue_left": now.queue_left}
-    return albums, playing
+    return albums, media.player.now_playing().record() if media.player is not None else None
 
 
 def thumbnail(core: Any, file_id: int) -> bytes | None:

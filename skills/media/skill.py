@@ -185,9 +185,7 @@ class MediaSkill(Skill):
         if now.track is None:
             return ToolResult("Nothing is playing.", {"track": None})
         verb = "paused on" if now.paused else "listening to"
-        return ToolResult(f"You're {verb} {_track_words(now.track)}.",
-                          {"track": str(now.track.path), "title": now.track.title, "artist": now.track.artist,
-                           "paused": now.paused, "position_s": round(now.position_s, 1), "queue_left": now.queue_left})
+        return ToolResult(f"You're {verb} {_track_words(now.track)}.", now.record() or {})
 
 
 def _track_words(track: Track) -> str:

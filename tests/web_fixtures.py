@@ -79,7 +79,6 @@ def start_page(data_dir: Path, speech_models: Any | None = None, env: dict[str, 
         core = build_core(config, data_dir, bus)
         await core.registry.start_all()
         await core.devices.open()
-        talk = None
         if speech_models is not None:
             from assistant.reply import ReplySpeaker
 

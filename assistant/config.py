@@ -64,6 +64,11 @@ class SttConfig:
 class TtsConfig:
     voice: str = "en_US-joe-medium"
     length_scale: float = 1.0
+    noise_scale: float | None = None
+    """How much the voice varies from one saying to the next (None: the voice's own; 0: the same audio
+    every time, as the tests render their speech)."""
+    noise_w_scale: float | None = None
+    """How much the rhythm varies (None: the voice's own)."""
     use_cuda: bool = False
 
 

@@ -58,6 +58,13 @@ class SttConfig:
     cpu_threads: int = 2
     prompt: str = "auto"
     """"auto": sentences the skills declare as examples; "" for none; or a text of your own."""
+    alternatives: int = 5
+    """When the best reading matches no sentence template, the next likeliest readings (up to this
+    many, from one more decode) are tried on the templates before the LLM is asked; 0: never."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.alternatives <= 16:
+            raise ConfigError("stt.alternatives must be between 0 and 16")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import asyncio
 import logging
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
@@ -103,17 +104,19 @@ class Dialogue:
         self._pending = None
         self._last = None
 
-    async def handle(self, text: str, turn: int | None = None, audio_t: float | None = None) -> str:
-        """Act on one request and publish intent, tool_result, question and reply events; returns the reply."""
+    async def handle(self, text: str, turn: int | None = None, audio_t: float | None = None,
+                     others: Callable[[], list[str]] | None = None) -> str:
+        """Act on one request and publish intent, tool_result, question and reply events; returns the reply.
+        others: speech-to-text's next likeliest readings, tried on the templates when `text` matches none."""
         self._phrased = False
-        reply = await self._respond(text, turn, audio_t)
+        reply = await self._respond(text, turn, audio_t, others)
         self.bus.publish(Reply(text=reply, phrased=self._phrased, turn=turn, audio_t=audio_t))
         return reply
 
     def _fresh(self, at: float | None) -> bool:
         return at is not None and time.monotonic() - at <= self.followup_s
 
-    async def _respond(self, text: str, turn: int | None, audio_t: float | None) -> str:
+    async def _respond(self, text: str, turn: int | None, audio_t: float | None, others: Callable[[], list[str]] | None) -> str:
         pending, self._pending = self._pending, None
         if pending is not None and self._fresh(pending.at):
             if pending.kind == "confirm":
@@ -130,7 +133,8 @@ class Dialogue:
         last = self._last if self._last is not None and self._fresh(self._last.at) else None
         try:
             call = await self.router.route(text, live, PlanContext(live=live, previous=last.describe() if last else "",
-                                                                     previous_tool=last.call.tool if last else ""))
+                                                                     previous_tool=last.call.tool if last else ""),
+                                           others)
         except AssistantError as e:
             self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
             return PLANNER_DOWN
@@ -174,7 +178,7 @@ class Dialogue:
         if missing is not None:
             return self._ask("missing", call, missing[1], turn, audio_t)
         if spec.risky:
-            self.bus.publish(Intent(tool=call.tool, args=args, source=call.source, score=call.score, turn=turn, audio_t=audio_t))
+            self.bus.publish(Intent(tool=call.tool, args=args, source=call.source, score=call.score, text=call.text, turn=turn, audio_t=audio_t))
             return self._ask("confirm", call, _confirm_question(spec), turn, audio_t)
         return await self._run(call, turn, audio_t, spec)
 
@@ -199,7 +203,7 @@ class Dialogue:
     async def _run(self, call: ToolCall, turn: int | None, audio_t: float | None, spec: ToolSpec | None = None) -> str:
         spec = spec or self.registry.tool(call.tool)
         if not spec.risky:
-            self.bus.publish(Intent(tool=call.tool, args=call.args, source=call.source, score=call.score, turn=turn, audio_t=audio_t))
+            self.bus.publish(Intent(tool=call.tool, args=call.args, source=call.source, score=call.score, text=call.text, turn=turn, audio_t=audio_t))
         start = time.monotonic()
         try:
             # Tools may touch the disk (a timer is written durably): keep that off the event loop.

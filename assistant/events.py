@@ -108,6 +108,9 @@ class Intent(Event):
     """"template" or "llm"."""
     score: float = 1.0
     """1.0 for an exact template match; the similarity of a fuzzy one; 1.0 for the LLM."""
+    text: str = ""
+    """The words understood: the transcript, or speech-to-text's next likeliest reading of it when the
+    transcript matched no template and that reading did."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -31,7 +31,7 @@ from assistant.events import (
     BargeIn, Endpoint, Error, Ready, SpeechEnd, SpeechResumed, SpeechStart, SttStart, Transcript, TtsEnd, Wake,
 )
 from assistant.reply import ReplySpeaker
-from assistant.speech.stt import Transcriber
+from assistant.speech.stt import Heard, Transcriber
 from assistant.speech.vad import FRAME as VAD_FRAME
 from assistant.speech.vad import EndOfSpeech, SileroVad, Signal
 from assistant.speech.wake import WakeWordDetector
@@ -212,8 +212,8 @@ class VoiceLoop:
         if not self.eos.in_silence or self.eos.silence_run < early - 1e-9:
             return False
         if self._speculative_understood is None:  # decided once per transcript, not every frame
-            text, _ = task.result()
-            self._speculative_understood = self.dialogue.understands(strip_wake_phrase(text, self.wake.word))
+            heard, _ = task.result()
+            self._speculative_understood = self.dialogue.understands(strip_wake_phrase(heard.text, self.wake.word))
         if not self._speculative_understood:
             return False
         at = (self._listen_start / SAMPLE_RATE) + self.eos.t
@@ -249,7 +249,7 @@ class VoiceLoop:
             return True
         return False
 
-    def _start_stt(self, position: int, turn: int) -> asyncio.Task[tuple[str, float]]:
+    def _start_stt(self, position: int, turn: int) -> asyncio.Task[tuple[Heard, float]]:
         audio = self.history.slice(self._utterance_start, position)
         self.bus.publish(SttStart(audio_s=round(len(audio) / SAMPLE_RATE, 3), audio_t=round(position / SAMPLE_RATE, 3), turn=turn))
         hints = self.hints()
@@ -257,38 +257,38 @@ class VoiceLoop:
         self._speculative_understood = None
         generation = self._stt_generation
 
-        def run() -> tuple[str, float]:
+        def run() -> tuple[Heard, float]:
             with self._stt_lock:
                 if generation != self._stt_generation:
-                    return "", 0.0  # superseded while it waited: nobody will read it
+                    return Heard(""), 0.0  # superseded while it waited: nobody will read it
                 started = time.perf_counter()
-                text = self.transcriber.transcribe(audio, hints)
-                return text, time.perf_counter() - started
+                heard = self.transcriber.hear(audio, hints)
+                return heard, time.perf_counter() - started
 
         return asyncio.ensure_future(asyncio.to_thread(run))
 
     # --- responding -------------------------------------------------------------------------
 
-    def _begin_turn(self, number: int, stt: asyncio.Task[tuple[str, float]] | None) -> None:
+    def _begin_turn(self, number: int, stt: asyncio.Task[tuple[Heard, float]] | None) -> None:
         self.state = State.RESPONDING
         self._turn = _Turn(number, asyncio.create_task(self._respond(number, stt)))
 
-    async def _respond(self, number: int, stt: asyncio.Task[tuple[str, float]] | None, say: str | None = None, ring: bool = False) -> None:
+    async def _respond(self, number: int, stt: asyncio.Task[tuple[Heard, float]] | None, say: str | None = None, ring: bool = False) -> None:
         assert self._sink is not None
         try:
             if stt is not None:
                 try:
-                    text, took = await stt
+                    heard, took = await stt
                 except AssistantError as e:
                     self.bus.publish(Error(code=e.code, message=e.message, turn=number, audio_t=self.audio_t))
                     say = DIDNT_CATCH
                 else:
-                    text = strip_wake_phrase(text, self.wake.word)
-                    self.bus.publish(Transcript(text=text, stt_s=round(took, 3), turn=number, audio_t=round(self.audio_t, 3)))
-                    if not text.strip():
+                    heard = heard.reworded(lambda text: strip_wake_phrase(text, self.wake.word))
+                    self.bus.publish(Transcript(text=heard.text, stt_s=round(took, 3), turn=number, audio_t=round(self.audio_t, 3)))
+                    if not heard.text.strip():
                         say = DIDNT_CATCH
                     else:
-                        say = await self.dialogue.handle(text, number, round(self.audio_t, 3))
+                        say = await self.dialogue.handle(heard.text, number, round(self.audio_t, 3), others=heard.others)
             if say:
                 await self.speaker.speak(say, self._sink, self._reply_starts, number, ring=ring)
         except asyncio.CancelledError:

@@ -47,6 +47,7 @@ class RoutineRunner:
         self._db = open_db(data_dir / "workflows.json", SCHEMA)
         self._runs = self._db.table("runs")
         self._fired = self._db.table("triggers")
+        self._switches = self._db.table("switches")
         self._tool = tool
         self.clock = clock or SystemClock()
         self.speak = speak
@@ -182,6 +183,19 @@ class RoutineRunner:
             times.append(nxt.timestamp())
         return min(times) if times else None
 
+    # --- on and off -----------------------------------------------------------------------------
+
+    def enabled(self, name: str) -> bool:
+        """Whether a routine's time and event triggers start it (they do until it is disabled)."""
+        found = self._switches.get(Query().routine == name.lower())
+        return bool(found["enabled"]) if found else True  # type: ignore[index, call-overload]
+
+    def set_enabled(self, name: str, on: bool) -> None:
+        """Disabled, a routine still runs when asked by name; its triggers are ignored, and the times
+        it was due while off are not caught up when it is enabled again."""
+        with self._lock:
+            self._switches.upsert({"routine": name.lower(), "enabled": on}, Query().routine == name.lower())
+
     def last_fired(self, routine: Routine) -> float | None:
         found = self._fired.get(Query().routine == routine.name)
         return float(found["at"]) if found else None  # type: ignore[index, call-overload]
@@ -199,7 +213,7 @@ class RoutineRunner:
             if not routine.crons():
                 continue
             last = self.last_fired(routine)
-            if last is None:
+            if last is None or not self.enabled(routine.name):
                 self.mark_fired(routine, now)
                 continue
             due = self.next_due(routine, last, zone)
@@ -224,7 +238,10 @@ class RoutineRunner:
                         due = self.next_due(routine, self.last_fired(routine) or now, zone)
                         if due is not None and due <= now:
                             self.mark_fired(routine, now)
-                            self.spawn(self.run(routine, "time"))
+                            if self.enabled(routine.name):
+                                self.spawn(self.run(routine, "time"))
+                            else:
+                                log.info("routine %r was due but is disabled", routine.name)
                     except Exception:  # one routine's trouble must not stop the others' triggers
                         log.exception("time trigger of routine %r", routine.name)
                 await self.clock.sleep(1.0)
@@ -258,6 +275,8 @@ class RoutineRunner:
                             getattr(event, k, None) == v for k, v in t.match.items()):
                         if routine.name in self._active:
                             continue  # its own steps must not start it again, in a loop
+                        if not self.enabled(routine.name):
+                            continue
                         self.spawn(self.run(routine, f"event:{event.type}"))
         return on_event
 

@@ -38,13 +38,14 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     if args.action == "validate":
         return _validate(args, core)
     if args.action == "list":
-        rows = [routine_row(r) for r in host.routines.values()]
+        rows = [routine_row(r, host.enabled(r.name)) for r in host.routines.values()]
         if args.json:
             print(json.dumps({"routines": rows, "errors": [e.message for e in host.errors]}, indent=1))
         else:
             for row in rows:
                 triggers = ", ".join(f"{t['kind']} {t['value']}" for t in row["triggers"]) or "run by name only"
-                print(f"{row['name']}: {row['description'] or '(no description)'} [{triggers}] steps: {', '.join(row['steps'])}")
+                off = "" if row["enabled"] else " (disabled: runs only when asked)"
+                print(f"{row['name']}{off}: {row['description'] or '(no description)'} [{triggers}] steps: {', '.join(row['steps'])}")
             for error in host.errors:
                 print(f"not loaded: {error.message}")
         return 0
@@ -78,9 +79,9 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     return 0 if result["state"] == "done" else 1
 
 
-def routine_row(r: Any) -> dict[str, Any]:
+def routine_row(r: Any, enabled: bool) -> dict[str, Any]:
     """A routine as `routines list --json` and the phone page show it."""
-    return {"name": r.name, "description": r.description, "file": str(r.path), "catch_up": r.catch_up,
+    return {"name": r.name, "description": r.description, "file": str(r.path), "catch_up": r.catch_up, "enabled": enabled,
             "triggers": [{"kind": t.kind, "value": t.value, **({"match": t.match} if t.match else {})} for t in r.triggers],
             "steps": [s.id for s in r.steps]}
 

@@ -46,6 +46,12 @@ class RoutineHost:
     def get(self, name: str) -> Routine | None:
         return self.routines.get(name.lower().strip())
 
+    def enabled(self, name: str) -> bool:
+        return self.runner.enabled(name)
+
+    def set_enabled(self, name: str, on: bool) -> None:
+        self.runner.set_enabled(name, on)
+
     async def start(self, zone: dt.tzinfo, bus: Bus | None = None, speak: Speak | None = None) -> None:
         """Resume interrupted runs, catch up, then watch time and event triggers (in `assistant run`)."""
         self.bind()

@@ -69,7 +69,7 @@ class Core:
         if self.config.stt.prompt != "auto":
             return self.config.stt.prompt
         # An example's stand-in name ("the kitchen timer") would only teach Whisper a wrong name.
-        return speech_prompt([t for t in self.dialogue.router.matcher.declared_examples()
+        return speech_prompt([t for t in self.dialogue.router.matcher.declared_examples(free_text=False)
                               if EXAMPLE_NAME not in t.split()])
 
     def speech_hints(self) -> SpeechHints:

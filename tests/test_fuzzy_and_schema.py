@@ -1,6 +1,7 @@
 """Fuzzy template matching for speech-to-text errors, number words, and the planner's schema and
 grammar (built explicitly, never a silent fallback to free JSON)."""
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -46,6 +47,24 @@ def test_the_router_takes_only_confident_fuzzy_matches(core: Core) -> None:
     router = core.dialogue.router
     assert router.match_templates("set a time for five minutes", LIVE) is not None
     assert router.match_templates("council the timer", LIVE) is None  # 0.85 < 0.9: the planner decides
+
+
+def test_the_router_tries_the_next_readings_only_when_the_first_matches_nothing(core: Core) -> None:
+    router = core.dialogue.router
+    asked: list[str] = []
+
+    def others() -> list[str]:
+        asked.append("others")
+        return ["Tell me my day.", "Tell me the date.", "What time is it?"]
+
+    call = asyncio.run(router.route("Tell me my date.", LIVE, others=others))
+    assert call is not None and call.tool == "clock.get_date" and call.text == "Tell me the date."
+    assert asked == ["others"]
+    asked.clear()
+    call = asyncio.run(router.route("What time is it?", LIVE, others=others))  # the first reading matched
+    assert call is not None and call.tool == "clock.get_time" and asked == []
+    # No reading matches and there is no planner here: nothing is done.
+    assert asyncio.run(router.route("Book a table for two.", LIVE, others=lambda: ["Book a cable for two."])) is None
 
 
 def test_names_with_numbers_are_heard_as_words_or_digits(core: Core) -> None:

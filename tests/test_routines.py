@@ -248,6 +248,61 @@ def test_time_triggers_fire_and_catch_up_by_policy(core: Core, tmp_path: Path) -
     assert said == ["catcher"], "catch_up: once runs it once; skip does not"
 
 
+def test_a_disabled_routine_ignores_its_triggers_but_runs_when_asked(core: Core, tmp_path: Path) -> None:
+    from assistant.events import TimerDone
+
+    folder = tmp_path / "routines"
+    write(folder, "a.yaml", "name: Daily\ncatch_up: once\ntriggers:\n  - at: '07:00'\n  - event: timer_done\n"
+                            "steps:\n  - id: a\n    say: daily\n")
+    routines = list(load_routines([folder], core.registry.tool).routines.values())
+    clock = ManualClock(dt.datetime(2026, 11, 24, 6, 0, tzinfo=UTC).timestamp())
+    bus = Bus()
+    said: list[str] = []
+
+    async def speak(text: str) -> None:
+        said.append(text)
+
+    async def scenario(until: dt.datetime, event: bool = False) -> None:
+        runner = RoutineRunner(tmp_path / "data", core.registry.tool, clock, speak)
+        watching = asyncio.create_task(runner.watch(routines, UTC, bus))
+        await asyncio.sleep(0)
+        if event:
+            bus.publish(TimerDone(timer_id="x", name="pasta", duration_s=1.0))
+        await clock.set(until.timestamp())
+        await runner.finish()
+        watching.cancel()
+        await asyncio.gather(watching, return_exceptions=True)
+
+    runner = RoutineRunner(tmp_path / "data", core.registry.tool, clock, speak)
+    assert runner.enabled("daily")
+    runner.set_enabled("Daily", False)
+    asyncio.run(scenario(dt.datetime(2026, 11, 24, 7, 0, 30, tzinfo=UTC), event=True))
+    assert said == [], "neither its time nor its event starts it"
+    # Still off while the 7:00 of the 25th passes with the assistant stopped; then on again.
+    asyncio.run(clock.set(dt.datetime(2026, 11, 25, 9, 0, tzinfo=UTC).timestamp()))
+    asyncio.run(scenario(dt.datetime(2026, 11, 25, 9, 0, 5, tzinfo=UTC)))
+    assert said == []
+    runner = RoutineRunner(tmp_path / "data", core.registry.tool, clock, speak)
+    assert not runner.enabled("daily")
+    runner.set_enabled("daily", True)
+    asyncio.run(scenario(dt.datetime(2026, 11, 25, 9, 0, 10, tzinfo=UTC)))
+    assert said == [], "the times it was off are not caught up"
+    asyncio.run(scenario(dt.datetime(2026, 11, 26, 7, 0, 30, tzinfo=UTC)))
+    assert said == ["daily"], "on again, its time starts it"
+
+
+def test_a_routine_is_switched_off_and_on_by_voice(core: Core) -> None:
+    async def scenario(text: str) -> str:
+        core.routines.bind()
+        return await core.dialogue.handle(text)
+
+    assert asyncio.run(scenario("disable the bedtime routine")) == "The bedtime routine is off; it runs only when you ask."
+    assert not core.routines.enabled("bedtime")
+    assert asyncio.run(scenario("turn the bedtime routine back on")) == "The bedtime routine is on."
+    assert core.routines.enabled("bedtime")
+    assert asyncio.run(scenario("enable the bedtime routine")) == "The bedtime routine was already on."
+
+
 def test_routine_by_voice_and_from_the_shell(core: Core, tmp_path: Path) -> None:
     async def scenario() -> str:
         core.routines.bind()

@@ -131,7 +131,7 @@ def test_a_timer_rings_and_speaks(speech_models, config, tmp_path: Path) -> None
 
 def test_spoken_scheduling_and_a_routine(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     said = ["Set a pasta timer for ten minutes.", "Pause the pasta timer.", "Set an alarm for seven AM tomorrow.",
-            "Remind me to call mum at five PM.", "Good morning."]
+            "Remind me to water the plants at five PM.", "Good morning."]
     run = run_voice(np.concatenate([sf.command(s) for s in said]), speech_models, config, tmp_path)
     intents = [(i.tool, i.args) for i in run.events.of("intent")]
     assert [tool for tool, _ in intents] == ["timer.start", "timer.pause", "alarm.set", "reminder.add", "routine.run"], \
@@ -140,5 +140,23 @@ def test_spoken_scheduling_and_a_routine(speech_models, config, tmp_path: Path) 
     replies = [r.text for r in run.events.of("reply")]
     assert replies[1].startswith("Paused your pasta timer")
     assert replies[2].startswith("Alarm set for 7 AM")
-    assert replies[3].startswith("I'll remind you to call mum at 5 PM")
+    assert replies[3].startswith("I'll remind you to water the plants at 5 PM")
     assert replies[4].startswith("Good morning. It's ")
+
+
+def test_the_transcriber_reads_as_faster_whisper_does_and_offers_the_next_readings(speech_models) -> None:  # type: ignore[no-untyped-def]
+    """One 30 s window decoded by our own call keeps the encoder's output for the n-best readings;
+    its best reading must be what faster-whisper's own transcribe() gives for the same audio."""
+    from assistant.speech.stt import SpeechHints
+
+    transcriber = speech_models.transcriber
+    hints = SpeechHints("What time is it? Set a timer for 5 minutes.", ["pasta"])
+    for text, voice in [("Set a pasta timer for ten minutes.", "piper"), ("What time is it?", "en-gb"),
+                        ("Turn on the kitchen light.", "en-us")]:
+        pcm = np.concatenate([sf.silence(0.3), sf.piper(text) if voice == "piper" else sf.espeak(text, voice=voice), sf.silence(0.5)])
+        heard = transcriber.hear(pcm, hints)
+        assert heard.text == transcriber._long(pcm.astype(np.float32) / 32768.0, hints), voice
+        assert heard.others is not None
+        others = heard.others()
+        assert heard.text not in others and len(others) == len(set(others)) <= transcriber.alternatives
+    assert transcriber.hear(np.zeros(16000, np.int16), hints).text == ""  # a window without speech

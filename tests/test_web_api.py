@@ -152,8 +152,16 @@ def test_tool_calls_from_the_page_and_a_risky_one_asks_first(page: Page) -> None
     assert {"timers", "alarms", "reminders", "routines", "devices", "albums", "playing", "now"} <= set(state)
     status, body, _ = page.run(_request("POST", page.http + "api/call", token, json={"tool": "media.organize_by_date"}))
     assert status == 409 and body["question"].endswith("?")
+    # A routine switched off from the page shows as off, and back on.
+    assert {r["name"]: r["enabled"] for r in state["routines"]}["bedtime"] is True
+    status, body, _ = page.run(_request("POST", page.http + "api/call", token, json={"tool": "routine.disable", "args": {"name": "bedtime"}}))
+    assert status == 200 and "off" in body["reply"]
+    state = page.run(_request("GET", page.http + "api/state", token))[1]
+    assert {r["name"]: r["enabled"] for r in state["routines"]}["bedtime"] is False
+    page.run(_request("POST", page.http + "api/call", token, json={"tool": "routine.enable", "args": {"name": "bedtime"}}))
     intents = [e for e in page.recorder.of("intent")]
-    assert [(e.tool, e.source) for e in intents] == [("timer.start", "phone")]  # type: ignore[attr-defined]
+    assert [(e.tool, e.source) for e in intents] == [("timer.start", "phone"), ("routine.disable", "phone"),  # type: ignore[attr-defined]
+                                                     ("routine.enable", "phone")]
 
 
 async def _ws_exchange(page: Page, token: str | None, messages: list[Any], until: str, timeout: float = 30.0) -> list[Any]:

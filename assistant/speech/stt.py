@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -24,6 +26,11 @@ class SpeechHints:
     """Names that matter now (live timer names)."""
 
 
+NO_SPEECH_PROB = 0.6
+LOW_LOGPROB = -1.0
+"""A window whose no-speech probability is over NO_SPEECH_PROB and whose reading averages under
+LOW_LOGPROB per token holds no speech (faster-whisper's defaults)."""
+
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -36,11 +43,40 @@ def without_echo(text: str) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class Heard:
+    """What speech-to-text made of one request: its best reading, and a way to the next likeliest
+    ones for when the best means nothing to the templates."""
+
+    text: str
+    others: Callable[[], list[str]] | None = None
+    """The next likeliest readings, best first (decoded on demand from the kept encoder output:
+    about 0.15 s, paid only by a request the templates did not take)."""
+
+    def reworded(self, change: Callable[[str], str]) -> Heard:
+        """The same readings, each passed through `change` (the wake phrase taken off, say)."""
+        others = self.others
+        return Heard(change(self.text), (lambda: [change(t) for t in others()]) if others else None)
+
+
+WINDOW_FRAMES = 3000
+"""Whisper's 30 s window, in feature frames."""
+
+
 class Transcriber:
-    def __init__(self, model: ResolvedModel, config: SttConfig) -> None:
+    """faster-whisper's model, driven one 30 s window at a time for a request (every spoken request
+    fits one; longer audio takes faster-whisper's own path): that keeps the encoder's output, so the
+    n-best readings cost one more decode instead of another transcription."""
+
+    def __init__(self, model: ResolvedModel, config: SttConfig, within: float = 0.5) -> None:
+        """within: how far below the best reading's log-probability per token another reading may be
+        and still be offered."""
         from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
 
         self.config = config
+        self.alternatives = config.alternatives
+        self.within = within
         try:
             self._model = WhisperModel(
                 str(model.path), device=config.device, compute_type=config.compute_type,
@@ -48,26 +84,84 @@ class Transcriber:
             )
         except Exception as e:
             raise TranscribeError(f"speech-to-text model {model.path} could not be loaded: {e}") from e
+        language = config.language or "en"
+        self._tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual,
+                                    task="transcribe", language=language if self._model.model.is_multilingual else "en")
+        from faster_whisper.transcribe import get_suppressed_tokens
+
+        self._suppress = list(get_suppressed_tokens(self._tokenizer, (-1,)))
 
     def transcribe(self, pcm: np.ndarray, hints: SpeechHints | None = None) -> str:
         """int16 16 kHz mono → text, the decoder biased by `hints`."""
+        return self.hear(pcm, hints).text
+
+    def hear(self, pcm: np.ndarray, hints: SpeechHints | None = None) -> Heard:
+        """int16 16 kHz mono → the best reading, and the next likeliest on demand."""
         audio = pcm.astype(np.float32) / 32768.0
         hints = hints or SpeechHints()
         try:
-            segments, _ = self._model.transcribe(
-                audio,
-                language=self.config.language if self.config.language else None,
-                beam_size=self.config.beam_size,
-                temperature=self.config.temperature,
-                without_timestamps=True,
-                condition_on_previous_text=False,
-                vad_filter=False,
-                initial_prompt=hints.prompt or None,
-                hotwords=" ".join(hints.hotwords) if hints.hotwords else None,
-            )
-            return without_echo(" ".join(s.text.strip() for s in segments).strip())
+            features = self._model.feature_extractor(audio)
+            frames = features.shape[-1] - 1  # the extractor's padding frame, as faster-whisper drops it
+            if frames > WINDOW_FRAMES:
+                return Heard(self._long(audio, hints))
+            from faster_whisper.audio import pad_or_trim
+
+            encoded = self._model.encode(pad_or_trim(features[:, :frames], WINDOW_FRAMES))
+            prompt = self._prompt(hints)
+            result = self._decode(encoded, prompt, self.config.beam_size, 1)
         except Exception as e:
             raise TranscribeError(f"speech-to-text failed: {e}") from e
+        tokens = result.sequences_ids[0]
+        avg_logprob = result.scores[0] * len(tokens) / (len(tokens) + 1)
+        if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB:
+            return Heard("")  # Whisper's own test for a window without speech
+        best = without_echo(self._tokenizer.decode(tokens).strip())
+        if not self.alternatives:
+            return Heard(best)
+
+        def others() -> list[str]:
+            try:
+                more = self._decode(encoded, prompt, self.alternatives, self.alternatives)
+            except Exception as e:
+                raise TranscribeError(f"speech-to-text failed: {e}") from e
+            top = more.scores[0] if more.scores else 0.0
+            out: list[str] = []
+            for ids, score in zip(more.sequences_ids, more.scores):
+                text = without_echo(self._tokenizer.decode(ids).strip())
+                if score >= top - self.within and text and text != best and text not in out:
+                    out.append(text)
+            return out
+
+        return Heard(best, others)
+
+    def _prompt(self, hints: SpeechHints) -> list[int]:
+        previous = self._tokenizer.encode(" " + hints.prompt.strip()) if hints.prompt else []
+        return self._model.get_prompt(self._tokenizer, previous, without_timestamps=True,
+                                      hotwords=" ".join(hints.hotwords) if hints.hotwords else None)
+
+    def _decode(self, encoded: Any, prompt: list[int], beam: int, hypotheses: int) -> Any:
+        search: dict[str, Any] = {"beam_size": beam, "num_hypotheses": hypotheses, "patience": 1.0}
+        if self.config.temperature > 0 and hypotheses == 1:
+            search = {"beam_size": 1, "sampling_topk": 0, "sampling_temperature": self.config.temperature}
+        return self._model.model.generate(
+            encoded, [prompt], length_penalty=1.0, max_length=self._model.max_length, return_scores=True,
+            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=self._suppress, **search,
+        )[0]
+
+    def _long(self, audio: np.ndarray, hints: SpeechHints) -> str:
+        """Audio over one window (a long dictation from the phone page): faster-whisper's segments."""
+        segments, _ = self._model.transcribe(
+            audio,
+            language=self.config.language if self.config.language else None,
+            beam_size=self.config.beam_size,
+            temperature=self.config.temperature,
+            without_timestamps=True,
+            condition_on_previous_text=False,
+            vad_filter=False,
+            initial_prompt=hints.prompt or None,
+            hotwords=" ".join(hints.hotwords) if hints.hotwords else None,
+        )
+        return without_echo(" ".join(s.text.strip() for s in segments).strip())
 
     def warm_up(self) -> None:
         """The first call is about twice as slow as later ones; pay it at start, not on a request."""

@@ -150,15 +150,26 @@ class TemplateMatcher:
             borrowed = self._borrowed.get(intent)
             yield (borrowed.tool if borrowed else intent), sentence
 
-    def declared_examples(self) -> list[str]:
-        """The skills' own example sentences, the first of every tool before the second of any."""
+    def declared_examples(self, free_text: bool = True) -> list[str]:
+        """The skills' own example sentences, the first of every tool before the second of any.
+        free_text=False leaves out those with words a wildcard takes ("remind me to call mum"): in
+        Whisper's prompt such words are copied into what it hears ("remind me to water the plants"
+        became "Remind me to call mum")."""
         by_tool: dict[str, list[str]] = {}
         for tool, text in self._declared_examples:
+            if not free_text and self._has_free_text(text):
+                continue
             by_tool.setdefault(tool, []).append(text)
         for texts in by_tool.values():
             texts.sort(key=len)  # the shortest first: more tools fit in a prompt
         rounds = max((len(v) for v in by_tool.values()), default=0)
         return [texts[i] for i in range(rounds) for texts in by_tool.values() if i < len(texts)]
+
+    def _has_free_text(self, text: str) -> bool:
+        live = {name: [EXAMPLE_NAME] for name in self._live_lists}
+        slot_lists = {name: TextSlotList.from_strings(values) for name, values in live.items()}
+        result = recognize_best(_clean(text), self._intents, slot_lists=slot_lists, skip_words=self._skip_words)
+        return result is not None and any(e.is_wildcard for e in result.entities_list)
 
     def examples(self, seed: int = 7) -> list[ToolCall]:
         """Worked examples for the planner's prompt, made by the templates themselves so they can never

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from assistant.plugins.api import ToolCall
 from assistant.understanding.matcher import TemplateMatcher
@@ -29,10 +30,24 @@ class Router:
             call = self.matcher.match_fuzzy(text, live, self.fuzzy_min_score)
         return call
 
-    async def route(self, text: str, live: dict[str, list[str]], context: PlanContext | None = None) -> ToolCall | None:
+    def _match_other_readings(self, others: Callable[[], list[str]], live: dict[str, list[str]]) -> ToolCall | None:
+        for reading in others():
+            call = self.match_templates(reading, live)
+            if call is not None:
+                log.info("understood the reading %r", reading)
+                return call
+        return None
+
+    async def route(self, text: str, live: dict[str, list[str]], context: PlanContext | None = None,
+                    others: Callable[[], list[str]] | None = None) -> ToolCall | None:
         """The tool call for `text`, or None when nothing (not even the planner) finds one.
+        `others`: speech-to-text's next likeliest readings; the first the templates take wins before
+        the planner is asked (tiny.en's second reading is often the right one: "Tell me my date." /
+        "Tell me the date.").
         Raises AssistantError when the planner itself fails (a server that does not answer)."""
         call = await asyncio.to_thread(self.match_templates, text, live)
+        if call is None and others is not None:
+            call = await asyncio.to_thread(self._match_other_readings, others, live)
         if call is not None or self.planner is None:
             return call
         return await self.planner.plan(respell_numbers(text), context or PlanContext(live=live))

@@ -19,7 +19,6 @@ from assistant.audio.wav import resample
 from assistant.dialogue import Dialogue
 from assistant.events import SttStart, Transcript, TtsEnd
 from assistant.reply import ReplySpeaker
-from assistant.speech.stt import without_echo
 
 Send = Callable[[Any], None]
 """Queues a JSON-able dict or raw bytes for one phone's websocket."""
@@ -94,12 +93,12 @@ class PhoneTalk:
         self.core.bus.publish(SttStart(audio_s=round(len(audio) / STT_RATE, 3), turn=turn))
         start = time.perf_counter()
         async with self._stt:
-            text = await asyncio.to_thread(self.transcriber.transcribe, audio, self.core.speech_hints())
-        text = without_echo(text.strip())
+            heard = await asyncio.to_thread(self.transcriber.hear, audio, self.core.speech_hints())
+        text = heard.text.strip()
         self.core.bus.publish(Transcript(text=text, stt_s=round(time.perf_counter() - start, 3), turn=turn))
         if not text:
             return turn, await self._say(NOT_HEARD, turn, send)
-        reply = await self.dialogue(phone_id).handle(text, turn=turn)
+        reply = await self.dialogue(phone_id).handle(text, turn=turn, others=heard.others)
         await self._say(reply, turn, send)
         return turn, reply
 

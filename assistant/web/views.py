@@ -39,7 +39,7 @@ def _routines(core: Any) -> list[dict[str, Any]]:
     out = []
     for routine in host.routines.values():
         runs = host.runner.history(routine.name)[-RECENT_RUNS:]
-        out.append({**routine_row(routine), "runs": [
+        out.append({**routine_row(routine, host.enabled(routine.name)), "runs": [
             {"run_id": r["run_id"], "trigger": r["trigger"], "state": r["state"], "started_at": r["started_at"],
              "steps": {step: info.get("state") for step, info in r.get("steps", {}).items()}} for r in reversed(runs)]})
     return out

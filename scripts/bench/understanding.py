@@ -195,8 +195,8 @@ async def speech_bench(core: Core, commands: list[Any], live: dict[str, list[str
             routed.append(time.perf_counter() - start)
 
     router.route = timed_route  # type: ignore[method-assign]
-    step = max(1, len(commands) // max(1, n // len(VOICES)))
-    chosen = commands[::step][: max(1, n // len(VOICES))]
+    count = min(len(commands), max(1, n // len(VOICES)))
+    chosen = [commands[i * len(commands) // count] for i in range(count)]  # evenly over every skill
     out = []
     for i, (text, tool, args) in enumerate(chosen):
         for j, voice in enumerate(VOICES):
@@ -213,8 +213,11 @@ async def speech_bench(core: Core, commands: list[Any], live: dict[str, list[str
             heard = [e.text for e in recorder.of("transcript")]  # type: ignore[attr-defined]
             got = (intents[0].tool, dict(intents[0].args)) if intents else ("none", {})  # type: ignore[attr-defined]
             path = intents[0].source if intents else "none"  # type: ignore[attr-defined]
+            reading = intents[0].text if intents and intents[0].text not in heard else ""  # type: ignore[attr-defined]
+            if not heard:  # say which stage lost it
+                heard = ["(no wake word)"] if not recorder.of("wake") else [f"({', '.join(recorder.types()[-3:])})"]
             out.append((voice + (" + noise" if noisy else ""),
-                        Outcome(f"{text} | heard {heard}", (tool, _canonical(core, args or {})),
+                        Outcome(f"{text} | heard {heard}" + (f", understood {reading!r}" if reading else ""), (tool, _canonical(core, args or {})),
                                 (got[0], _canonical(core, got[1])), path, routed[0] if routed else 0.0)))
     router.route = route  # type: ignore[method-assign]
     return out
@@ -267,10 +270,28 @@ def _report(title: str, outcomes: list[Outcome]) -> None:
     print(f"  both together: {_stats([o.seconds for o in outcomes])}")
 
 
+async def text_benches(core: Core, data: dict[str, Any], live: dict[str, list[str]], args: argparse.Namespace) -> None:
+    commands = data["commands"]
+    outcomes = await text_bench(core, commands, live)
+    share = sum(o.path == "template" for o in outcomes) / len(outcomes)
+    _report(f"TEXT, templates then LLM (the assistant): {len(outcomes)} commands", outcomes)
+    print(f"  share the templates handle: {100 * share:.1f} %")
+    _report("BASELINE: exact templates only (issue 2)", await baseline_exact(core, commands, live))
+    if not args.no_baseline:
+        _report("BASELINE: LLM only", await baseline_llm(core, commands, live))
+    if args.show_wrong:
+        for o in outcomes:
+            if not o.right:
+                print(f"  WRONG [{o.path}] {o.text!r}: expected {o.expected}, got {o.got}")
+    if data.get("open_questions"):
+        await open_question_bench(core, data["open_questions"])
+
+
 async def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--speech", type=int, default=40, help="spoken requests to run (0: text only)")
     ap.add_argument("--no-baseline", action="store_true", help="skip the LLM-only baseline (saves minutes)")
+    ap.add_argument("--no-text", action="store_true", help="skip the text set and its baselines (speech only)")
     ap.add_argument("--show-wrong", action="store_true")
     args = ap.parse_args()
 
@@ -296,19 +317,8 @@ async def main() -> None:
         await core.planner.load()
         print(f"warm-up: templates and planner ready in {time.perf_counter() - start:.1f} s "
               f"(planner {core.planner.warm_s:.1f} s)")
-        outcomes = await text_bench(core, commands, live)
-        share = sum(o.path == "template" for o in outcomes) / len(outcomes)
-        _report(f"TEXT, templates then LLM (the assistant): {len(outcomes)} commands", outcomes)
-        print(f"  share the templates handle: {100 * share:.1f} %")
-        _report("BASELINE: exact templates only (issue 2)", await baseline_exact(core, commands, live))
-        if not args.no_baseline:
-            _report("BASELINE: LLM only", await baseline_llm(core, commands, live))
-        if args.show_wrong:
-            for o in outcomes:
-                if not o.right:
-                    print(f"  WRONG [{o.path}] {o.text!r}: expected {o.expected}, got {o.got}")
-        if data.get("open_questions"):
-            await open_question_bench(core, data["open_questions"])
+        if not args.no_text:
+            await text_benches(core, data, live, args)
         if args.speech:
             spoken = await speech_bench(core, commands, live, args.speech, tmp)
             _report(f"SPEECH through the voice loop: {len(spoken)} requests ({', '.join(VOICES)}; every third with noise)",

@@ -13,6 +13,8 @@ class Routines(Protocol):
     def names(self) -> list[str]: ...
     def phrases(self) -> dict[str, str]: ...
     def start_run(self, name: str) -> str: ...
+    def enabled(self, name: str) -> bool: ...
+    def set_enabled(self, name: str, on: bool) -> None: ...
 
 
 class RoutineSkill(Skill):
@@ -33,13 +35,18 @@ class RoutineSkill(Skill):
         """Routine names are not everyday words ("bedtime"): speech-to-text should expect them."""
         return self.routines.names() if self.routines is not None else []
 
+    def _find(self, name: str) -> str | None:
+        """A routine's name from its name or one of its phrases, as said."""
+        assert self.routines is not None
+        wanted = name.lower().strip().removesuffix(" routine").removeprefix("the ")
+        return self.routines.phrases().get(wanted) or next((n for n in self.routines.names() if n == wanted), None)
+
     @tool
     def run(self, name: Annotated[str, Ask("Which routine?"), "the routine's name or its phrase, e.g. good morning"]) -> ToolResult:
         """Run a routine now."""
         if self.routines is None:
             return ToolResult("Routines are not running.", {"error": "no_routines"}, ok=False)
-        wanted = name.lower().strip().removesuffix(" routine").removeprefix("the ")
-        target = self.routines.phrases().get(wanted) or next((n for n in self.routines.names() if n == wanted), None)
+        target = self._find(name)
         if target is None:
             return ToolResult(f"I don't know a routine called {name}.", {"error": "unknown_routine"}, ok=False)
         try:
@@ -56,4 +63,27 @@ class RoutineSkill(Skill):
             return ToolResult("There are no routines.", {"routines": []})
         return ToolResult(f"Your routines: {', '.join(names)}.", {"routines": names})
 
+    @tool
+    def enable(self, name: Annotated[str, Ask("Which routine?"), "the routine's name, e.g. bedtime"]) -> ToolResult:
+        """Turn a routine's schedule and event triggers back on."""
+        return self._switch(name, True)
 
+    @tool
+    def disable(self, name: Annotated[str, Ask("Which routine?"), "the routine's name, e.g. bedtime"]) -> ToolResult:
+        """Stop a routine from starting on its schedule or events; it still runs when asked by name."""
+        return self._switch(name, False)
+
+    def _switch(self, name: str, on: bool) -> ToolResult:
+        if self.routines is None:
+            return ToolResult("Routines are not running.", {"error": "no_routines"}, ok=False)
+        target = self._find(name)
+        if target is None:
+            return ToolResult(f"I don't know a routine called {name}.", {"error": "unknown_routine"}, ok=False)
+        was = self.routines.enabled(target)
+        self.routines.set_enabled(target, on)
+        if on:
+            text = f"The {target} routine is on." if not was else f"The {target} routine was already on."
+        else:
+            text = (f"The {target} routine is off; it runs only when you ask." if was
+                    else f"The {target} routine was already off.")
+        return ToolResult(text, {"routine": target, "enabled": on})

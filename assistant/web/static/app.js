@@ -287,9 +287,13 @@ function renderRoutines() {
   list.replaceChildren();
   for (const r of state.routines) {
     const last = r.runs[0];
-    const li = el("li", {}, el("span", { textContent: r.name }),
+    const li = el("li", {}, el("span", { textContent: r.name + (r.enabled ? "" : " (off)") }),
+      el("button", { type: "button", className: r.enabled ? "" : "secondary", textContent: r.enabled ? "On" : "Off",
+        ariaPressed: String(r.enabled), ariaLabel: `${r.name} runs on its own: ${r.enabled ? "on" : "off"}`,
+        onclick: () => call(r.enabled ? "routine.disable" : "routine.enable", { name: r.name }) }),
       el("button", { type: "button", className: "secondary", textContent: "Run", ariaLabel: `Run ${r.name}`,
         onclick: () => call("routine.run", { name: r.name }) }));
+    li.dataset.routine = r.name;
     if (last) li.append(el("span", { className: "steps",
       textContent: `Last run: ${last.state} — ` + Object.entries(last.steps).map(([k, v]) => `${k} ${v}`).join(", ") }));
     list.append(li);

@@ -307,3 +307,60 @@ def test_run_serves_the_page_while_it_listens(tmp_path: Path) -> None:
     assert proc.returncode == 0, err
     assert "Phone page: https://127.0.0.1:" in out and "assistant pair" in out
     assert not info.exists()
+
+
+def test_with_reply_on_room_a_phone_request_is_answered_by_the_room_speaker(tmp_path: Path) -> None:
+    """`web.reply_on: room`: push-to-talk from a phone, and the reply is spoken by the assistant's own
+    speaker (the voice loop's output, here a WAV file) instead of streamed back to the phone."""
+    import asyncio
+    import time
+
+    from assistant.audio.wav import read_wav
+    from assistant.web.server import ADMIN_HEADER
+
+    clip = sf.save(tmp_path / "in.wav", sf.silence(16.0))  # nobody speaks in the room
+    data, out, events = tmp_path / "data", tmp_path / "out.wav", tmp_path / "events.jsonl"
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "run", "--audio-in", str(clip), "--audio-out", str(out),
+                             "--events", str(events), "--realtime", "--web", "--data-dir", str(data)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **WEB_ENV, "ASSISTANT__WEB__REPLY_ON": "room"})
+    info = data / "web" / "server.json"
+
+    async def talk(loopback: str) -> list[Any]:
+        key = (data / "web" / "admin.key").read_text().strip()
+        _, code, _ = await _request("POST", loopback + "admin/pair-code", headers={ADMIN_HEADER: key})
+        _, paired, _ = await _request("POST", loopback + "api/pair", json={"code": code["code"], "name": "Sofa"})
+        pcm = np.concatenate([sf.silence(0.3), sf.piper("What time is it?"), sf.silence(0.3)])
+        got: list[Any] = []
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(loopback + "api/ws", headers={"Cookie": f"assistant_token={paired['token']}"}) as ws:
+                await ws.send_str(json.dumps({"type": "ptt_start", "rate": 16000}))
+                await ws.send_bytes(pcm.astype("<i2").tobytes())
+                await ws.send_str(json.dumps({"type": "ptt_end"}))
+                async with asyncio.timeout(60):
+                    async for msg in ws:
+                        got.append(msg.data if msg.type == aiohttp.WSMsgType.BINARY else json.loads(msg.data))
+                        if isinstance(got[-1], dict) and got[-1].get("type") == "tts_end" and got[-1].get("turn") == 0:
+                            break  # the room has said it
+        return got
+
+    try:
+        deadline = time.monotonic() + 120
+        while not info.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the page never started"
+            time.sleep(0.1)
+        got = asyncio.run(talk(json.loads(info.read_text())["loopback"]))
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert not any(isinstance(m, bytes) or m.get("type") == "reply_audio" for m in got), "no audio to the phone"
+    reply = next(m for m in got if m["type"] == "reply")
+    assert reply["text"].startswith("It's ")
+    logged = [json.loads(line) for line in events.read_text().splitlines()]
+    spoken = next(e for e in logged if e["type"] == "tts_start" and e["audio_t"] >= 0)
+    room = read_wav(out)  # 16 kHz
+    after = room[int(spoken["audio_t"] * 16000):]
+    assert np.abs(after).max() > 1000, "the reply is in the room's audio"

@@ -68,9 +68,9 @@ class Transcriber:
     fits one; longer audio takes faster-whisper's own path): that keeps the encoder's output, so the
     n-best readings cost one more decode instead of another transcription."""
 
-    def __init__(self, model: ResolvedModel, config: SttConfig, within: float = 0.5) -> None:
+    def __init__(self, model: ResolvedModel, config: SttConfig, within: float = 0.25) -> None:
         """within: how far below the best reading's log-probability per token another reading may be
-        and still be offered."""
+        and still be offered (0.5 let "Turn off every timer." become "Turn off the timer.")."""
         from faster_whisper import WhisperModel
         from faster_whisper.tokenizer import Tokenizer
 

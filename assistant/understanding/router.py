@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 
 from assistant.plugins.api import ToolCall
 from assistant.understanding.matcher import TemplateMatcher
-from assistant.understanding.numbers import respell_numbers
+from assistant.understanding.numbers import find_numbers, respell_numbers
 from assistant.understanding.planner import Planner
 from assistant.understanding.prompt import PlanContext
 
 log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"[a-z]+|[0-9]+")
 
 
 class Router:
@@ -30,8 +33,11 @@ class Router:
             call = self.matcher.match_fuzzy(text, live, self.fuzzy_min_score)
         return call
 
-    def _match_other_readings(self, others: Callable[[], list[str]], live: dict[str, list[str]]) -> ToolCall | None:
+    def _match_other_readings(self, text: str, others: Callable[[], list[str]], live: dict[str, list[str]]) -> ToolCall | None:
+        numbers = _numbers(text)
         for reading in others():
+            if _numbers(reading) != numbers:
+                continue  # "Put a timer on 46 minutes." is not another reading of "... for 6 minutes."
             call = self.match_templates(reading, live)
             if call is not None:
                 log.info("understood the reading %r", reading)
@@ -47,7 +53,12 @@ class Router:
         Raises AssistantError when the planner itself fails (a server that does not answer)."""
         call = await asyncio.to_thread(self.match_templates, text, live)
         if call is None and others is not None:
-            call = await asyncio.to_thread(self._match_other_readings, others, live)
+            call = await asyncio.to_thread(self._match_other_readings, text, others, live)
         if call is not None or self.planner is None:
             return call
         return await self.planner.plan(respell_numbers(text), context or PlanContext(live=live))
+
+
+def _numbers(text: str) -> list[int]:
+    """The numbers said, in order, whether written in digits or words."""
+    return [n.value for n in find_numbers(_WORD.findall(respell_numbers(text).lower()))]

@@ -65,12 +65,12 @@ class RoutineSkill(Skill):
 
     @tool
     def enable(self, name: Annotated[str, Ask("Which routine?"), "the routine's name, e.g. bedtime"]) -> ToolResult:
-        """Turn a routine's schedule and event triggers back on."""
+        """Turn a routine back on."""
         return self._switch(name, True)
 
     @tool
     def disable(self, name: Annotated[str, Ask("Which routine?"), "the routine's name, e.g. bedtime"]) -> ToolResult:
-        """Stop a routine from starting on its schedule or events; it still runs when asked by name."""
+        """Turn a routine off, so it never starts by itself."""
         return self._switch(name, False)
 
     def _switch(self, name: str, on: bool) -> ToolResult:

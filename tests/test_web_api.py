@@ -364,3 +364,63 @@ def test_with_reply_on_room_a_phone_request_is_answered_by_the_room_speaker(tmp_
     room = read_wav(out)  # 16 kHz
     after = room[int(spoken["audio_t"] * 16000):]
     assert np.abs(after).max() > 1000, "the reply is in the room's audio"
+
+
+def test_album_thumbnails_are_small_jpegs_of_the_albums_photos(tmp_path: Path) -> None:
+    """An album on the page lists photo ids; each thumbnail is a JPEG at most THUMB_PX on a side, made
+    once and then served from the data folder; a video, or a photo gone from the library, is a 404."""
+    import asyncio
+    import io
+
+    from PIL import Image
+
+    from assistant.media.albums import Selection
+    from assistant.web.views import THUMB_PX
+    from tests.fakes.media_library import make_library
+
+    root = tmp_path / "Pictures"
+    make_library(root, photos=24, seed=3)
+    page = start_page(tmp_path / "data", env={"ASSISTANT__FOLDERS__PHOTOS": str(root),
+                                              "ASSISTANT__MEDIA__MUSIC_OUTPUT": str(tmp_path / "music.wav")})
+
+    async def fetch(url: str, token: str) -> tuple[int, str, bytes]:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(url, headers={"Authorization": f"Bearer {token}"}, ssl=NO_VERIFY) as r:
+                return r.status, r.headers.get("Content-Type", ""), await r.read()
+
+    try:
+        media = page.core.media
+        assert media is not None
+        page.run(asyncio.to_thread(media.scan))
+        page.run(asyncio.to_thread(media.albums.create, "everything", Selection()))
+        token = page.pair()
+        albums = page.run(_request("GET", page.http + "api/state", token))[1]["albums"]
+        album = next(a for a in albums if a["name"] == "everything")
+        assert album["count"] >= 24 and album["preview"]
+        served = []
+        for photo in album["preview"]:
+            status, kind, jpeg = page.run(fetch(page.http + f"api/media/thumb/{photo}", token))
+            if status == 404:  # the library holds damaged photos on purpose ("Recovered/")
+                row = media.catalogue.file(photo)
+                assert row is not None
+                with pytest.raises(OSError):
+                    Image.open(row.path).load()
+                continue
+            assert status == 200 and kind == "image/jpeg"
+            with Image.open(io.BytesIO(jpeg)) as image:
+                assert image.format == "JPEG" and max(image.size) <= THUMB_PX
+            served.append((photo, jpeg))
+        assert served
+        first, jpeg = served[0]
+        assert len(list((tmp_path / "data" / "web" / "thumbs").glob(f"{first}-*.jpg"))) == 1
+        assert page.run(fetch(page.http + f"api/media/thumb/{first}", token))[2] == jpeg  # from the cache
+        videos = [r for r in media.catalogue.files() if r.kind == "video"]
+        if videos:
+            assert page.run(fetch(page.http + f"api/media/thumb/{videos[0].id}", token))[0] == 404
+        row = media.catalogue.file(first)
+        assert row is not None
+        Path(row.path).unlink()
+        page.run(asyncio.to_thread(media.scan))
+        assert page.run(fetch(page.http + f"api/media/thumb/{first}", token))[0] == 404
+    finally:
+        stop_page(page)

@@ -69,8 +69,8 @@ def test_push_to_talk_with_a_fake_microphone(tmp_path: Path, speech_models: Any)
         with sync_playwright() as pw:
             browser = launch_chromium(pw, clip)
             try:
-                tab = open_phone(browser, page.http)  # a secure context on loopback; phones use the HTTPS address
-                pair_in_browser(tab, page, page.http)
+                tab = open_phone(browser, page.https)  # the address a phone uses, its certificate our own
+                pair_in_browser(tab, page, page.https)
                 button = tab.get_by_role("button", name="Hold to talk")
                 button.hover()
                 tab.mouse.down()

@@ -123,11 +123,11 @@ def launch_chromium(playwright: Any, fake_mic: Path | None = None) -> Any:
 
 
 def open_phone(browser: Any, base: str) -> Any:
-    """A tab the size of a phone; on plain http (loopback) it may use the microphone."""
+    """A tab the size of a phone that trusts the assistant's self-signed certificate (as a person does
+    once, when pairing) and may use the microphone."""
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
                                   ignore_https_errors=True)
-    if base.startswith("http://"):
-        context.grant_permissions(["microphone"], origin=base.rstrip("/"))
+    context.grant_permissions(["microphone"], origin=base.rstrip("/"))
     return context.new_page()
 
 

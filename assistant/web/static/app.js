@@ -316,7 +316,10 @@ function renderMedia() {
   albums.replaceChildren();
   for (const a of state.albums) {
     const li = el("li", {}, el("strong", { textContent: a.name }), el("div", { className: "help", textContent: `${a.count} photos` }));
-    for (const id of a.preview) li.append(el("img", { src: `/api/media/thumb/${id}`, alt: `A photo in ${a.name}`, loading: "lazy" }));
+    for (const id of a.preview) {
+      li.append(el("img", { src: `/api/media/thumb/${id}`, alt: `A photo in ${a.name}`, loading: "lazy",
+        onerror: (e) => e.target.remove() }));  // a photo that cannot be read has no thumbnail
+    }
     albums.append(li);
   }
 }

@@ -119,6 +119,13 @@ def test_device_toggle_updates_live(page: Page) -> None:
             slider.fill("40")
             tab.wait_for_function("() => document.querySelector('[data-device] input[type=range]').value === '40'")
             page.wait_for(lambda: abs(lamp.state["bri"] - 102) <= 3)
+            # A routine's switch: off on the page, off in the assistant, and back.
+            tab.get_by_role("button", name="bedtime runs on its own: on").click()
+            tab.get_by_role("button", name="bedtime runs on its own: off").wait_for(timeout=5000)
+            assert not page.core.routines.enabled("bedtime")
+            tab.get_by_role("button", name="bedtime runs on its own: off").click()
+            tab.get_by_role("button", name="bedtime runs on its own: on").wait_for(timeout=5000)
+            assert page.core.routines.enabled("bedtime")
         finally:
             browser.close()
 

@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """How well and how fast requests become the right tool call: templates, the LLM planner, and both.
 
-    .venv/bin/python scripts/bench/understanding.py [--speech N] [--no-baseline]
+    .venv/bin/python scripts/bench/understanding.py [--speech N] [--no-baseline] [--no-text] [--show-wrong]
 
 Text: every command in understanding_commands.yaml (150+) through the router as the assistant uses
 it (exact template → fuzzy template → LLM planner), scored on the exact tool and arguments.
 Baselines in the same run: exact templates alone (the issue-2 router) and the LLM alone.
-Speech: N commands (default 40) rendered with Piper and three espeak-ng voices, every third with
-noise at 10 dB SNR, "Hey Jarvis" first, through the whole voice loop (wake word, VAD,
+Speech: N requests (default 40): N/4 commands picked evenly over the whole set, each rendered with
+Piper and three espeak-ng voices, every third with noise at 10 dB SNR, "Hey Jarvis" first, through the whole voice loop (wake word, VAD,
 faster-whisper, router, tools), scored on the intent event.
 Open questions: the file's `open_questions` through the whole dialogue, with a day's plan set up;
 how often the LLM-worded reply passes its check, how long the wording takes, and how often a kept

@@ -279,10 +279,20 @@ def test_pair_and_phones_cli_while_stopped_and_while_running(tmp_path: Path) -> 
         stop_page(page)
 
 
+def _wait_for_page(proc: subprocess.Popen[str], info: Path, timeout_s: float = 120) -> None:
+    """Until `assistant run` has written its server.json (it failing or timing out fails the test)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not info.exists():
+        assert proc.poll() is None, proc.communicate()[1]
+        assert time.monotonic() < deadline, "the page never started"
+        time.sleep(0.1)
+
+
 def test_run_serves_the_page_while_it_listens(tmp_path: Path) -> None:
     """`assistant run --web` on a real-time WAV: the page answers while the voice loop runs, and its
     address is printed; the data folder keeps no trace of the server once it stops."""
-    import time
     import urllib.request
 
     clip = sf.save(tmp_path / "in.wav", sf.command("What time is it?"), sf.silence(6.0))
@@ -292,11 +302,7 @@ def test_run_serves_the_page_while_it_listens(tmp_path: Path) -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **WEB_ENV})
     info = data / "web" / "server.json"
     try:
-        deadline = time.monotonic() + 120
-        while not info.exists():
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "the page never started"
-            time.sleep(0.1)
+        _wait_for_page(proc, info)
         loopback = json.loads(info.read_text())["loopback"]
         with urllib.request.urlopen(loopback, timeout=5) as r:
             assert r.status == 200 and b"Hold to talk" in r.read()
@@ -313,7 +319,6 @@ def test_with_reply_on_room_a_phone_request_is_answered_by_the_room_speaker(tmp_
     """`web.reply_on: room`: push-to-talk from a phone, and the reply is spoken by the assistant's own
     speaker (the voice loop's output, here a WAV file) instead of streamed back to the phone."""
     import asyncio
-    import time
 
     from assistant.audio.wav import read_wav
     from assistant.web.server import ADMIN_HEADER
@@ -345,11 +350,7 @@ def test_with_reply_on_room_a_phone_request_is_answered_by_the_room_speaker(tmp_
         return got
 
     try:
-        deadline = time.monotonic() + 120
-        while not info.exists():
-            assert proc.poll() is None, proc.communicate()[1]
-            assert time.monotonic() < deadline, "the page never started"
-            time.sleep(0.1)
+        _wait_for_page(proc, info)
         got = asyncio.run(talk(json.loads(info.read_text())["loopback"]))
         _, err = proc.communicate(timeout=120)
     finally:

@@ -12,7 +12,7 @@ from assistant.config import load_config
 from assistant.errors import AssistantError
 from assistant.runtime import Core, build_core
 from assistant.understanding.numbers import find_numbers
-from assistant.understanding.schema import args_grammar, call_gbnf, gbnf_for, names_grammar, tool_call_schema
+from assistant.understanding.schema import args_gbnf, args_grammar, call_gbnf, gbnf_for, names_grammar, tool_call_schema
 from tests.conftest import TEMPLATES_ONLY
 
 LIVE = {"timer_name": ["pasta", "eggs"]}
@@ -110,3 +110,14 @@ def test_a_schema_that_degrades_is_an_error_not_a_silent_fallback() -> None:
     # An empty schema converts to "any JSON value": a grammar that no longer names the tool.
     with pytest.raises(AssistantError, match="lost 'timer.start'"):
         gbnf_for({}, ["timer.start"])
+
+
+def test_the_planner_may_write_only_the_numbers_the_request_says(core: Core) -> None:
+    status = core.registry.tool("timer.status")
+    assert "hours-kv" in args_gbnf(status) and "integral-part" in args_gbnf(status)
+    nothing_said = args_gbnf(status, frozenset())
+    assert "name-kv" in nothing_said and "hours-kv" not in nothing_said and "minutes-kv" not in nothing_said
+    assert 'integer ::= ("0" | "7") space' in args_gbnf(status, frozenset({7}))
+    args_grammar(status, frozenset({7}))  # compiles
+    brightness = core.registry.tool("device.set_brightness")  # a required number: left alone
+    assert args_gbnf(brightness, frozenset()) == args_gbnf(brightness)

@@ -105,6 +105,11 @@ def _heard(word: str, heard: list[str]) -> bool:
     return word in heard or process.extractOne(word, heard, scorer=fuzz.ratio, score_cutoff=_HEARD_WORD) is not None
 
 
+def said_integers(text: str) -> frozenset[int]:
+    """The whole numbers `text` says, as grounding counts them ("an hour" says 1, "half" 30)."""
+    return frozenset(int(n) for n in _said_numbers(_WORD.findall(text.lower())) if n >= 0 and float(n).is_integer())
+
+
 def _said_numbers(words: list[str]) -> set[float]:
     """Every number the words say, with what "an hour and a half" or "a couple of minutes" means."""
     said: set[float] = {span.value for span in find_numbers(words)}

@@ -31,7 +31,7 @@ from assistant.errors import AssistantError
 from assistant.models import models_cache_dir
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.understanding import phrasing
-from assistant.understanding.grounding import grounded
+from assistant.understanding.grounding import grounded, said_integers
 from assistant.understanding.prompt import PlanContext, ToolIndex, ToolPhrases, request_text, system_prompt
 from assistant.understanding.schema import NONE_TOOL, args_grammar, names_grammar, tool_call_schema
 
@@ -154,10 +154,23 @@ class LocalPlanner:
                                  f"a context of {n_ctx}: raise planner.context", code="planner")
         self._names: dict[tuple[str, ...], Any] = {}
         self._args = {s.qualified: args_grammar(s) for s in self.specs if s.params}
+        self._spec_by_name = {s.qualified: s for s in self.specs}
+        self._limited: dict[tuple[str, frozenset[int]], Any] = {}
         self._state: Any = None
         self._phrase_template = _ChatTemplate(self.llm, phrasing.SYSTEM)
         self._phrase_state: Any = None
         self._warm_phrasing = phrase_replies
+
+    def _args_grammar(self, tool: str, text: str) -> Any:
+        """The tool's arguments grammar with its whole numbers limited to those `text` says (compiled
+        once per tool and set of numbers: a few milliseconds)."""
+        said = said_integers(text)
+        key = (tool, said)
+        if key not in self._limited:
+            if len(self._limited) > 256:
+                self._limited.clear()
+            self._limited[key] = args_grammar(self._spec_by_name[tool], said)
+        return self._limited[key]
 
     def _names_grammar(self, offered: Sequence[ToolSpec]) -> Any:
         key = tuple(s.qualified for s in offered)
@@ -250,7 +263,7 @@ class LocalPlanner:
             name = self._complete(prompt, self._names_grammar(offered), 16).removesuffix('"')
             raw_args = "{}"
             if name in self._args:
-                raw_args = self._complete(f'{prompt}{name}": ', self._args[name], 120)
+                raw_args = self._complete(f'{prompt}{name}": ', self._args_grammar(name, text), 120)
         raw = f'{{"{name}": {raw_args}}}'
         log.info("planner: %r -> %s", text, raw)
         return parse_call(raw, offered, text, self.index)

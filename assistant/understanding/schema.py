@@ -13,6 +13,7 @@ converted, which would let the model invent tool names. Here a lost name is an e
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,11 +56,36 @@ def call_gbnf(specs: Sequence[ToolSpec]) -> str:
     return gbnf_for(tool_call_schema(specs), literals)
 
 
-def args_grammar(spec: ToolSpec) -> Any:
+def args_grammar(spec: ToolSpec, said: frozenset[int] | None = None) -> Any:
     """Grammar for the local planner's second step: the arguments object of the chosen tool."""
     from llama_cpp import LlamaGrammar
 
-    return LlamaGrammar.from_string(gbnf_for(spec.args_schema(), [p.name for p in spec.params]), verbose=False)
+    return LlamaGrammar.from_string(args_gbnf(spec, said), verbose=False)
+
+
+def args_gbnf(spec: ToolSpec, said: frozenset[int] | None = None) -> str:
+    """The GBNF of a tool's arguments object.
+
+    `said`: the numbers the request says. An optional whole number can then only be one of them (or
+    0), and with none said it cannot be written at all: the small model otherwise fills every number it is
+    offered ("how long have i got on the pasta" decoded `"hours": 0, "minutes": 0, "seconds": 0`, 25
+    tokens and 5 s, for arguments grounding then dropped). A tool with a required number is left as
+    it is (it must get one, and asks for it when none was said)."""
+    schema = spec.args_schema()
+    names = [p.name for p in spec.params]
+    integers = [n for n, prop in schema["properties"].items() if prop.get("type") == "integer"]
+    if said is None or not integers or set(integers) & set(schema.get("required", [])):
+        return gbnf_for(schema, names)
+    if not said:
+        schema = {**schema, "properties": {n: p for n, p in schema["properties"].items() if n not in integers}}
+        return gbnf_for(schema, [n for n in names if n not in integers])
+    # 0 stays: offered only the said numbers, the model wrote them under every unit ("20 minutes" →
+    # minutes 20, seconds 20); a 0 it writes instead is dropped by grounding.
+    choices = " | ".join(f'"{n}"' for n in sorted(said | {0}))
+    limited, count = re.subn(r"^integer ::= .*$", f"integer ::= ({choices}) space", gbnf_for(schema, names), flags=re.MULTILINE)
+    if count != 1:
+        raise AssistantError("the planner grammar has no integer rule to limit", code="planner_schema")
+    return limited
 
 
 def names_grammar(specs: Sequence[ToolSpec]) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +26,12 @@ class SpeechHints:
     hotwords: list[str] = field(default_factory=list)
     """Names that matter now (live timer names)."""
 
+    def hotword_text(self) -> str | None:
+        """The hotwords as faster-whisper takes them (None: none)."""
+        return " ".join(self.hotwords) if self.hotwords else None
+
+
+log = logging.getLogger(__name__)
 
 NO_SPEECH_PROB = 0.6
 LOW_LOGPROB = -1.0
@@ -72,9 +79,12 @@ class Transcriber:
         """within: how far below the best reading's log-probability per token another reading may be
         and still be offered (0.5 let "Turn off every timer." become "Turn off the timer.")."""
         from faster_whisper import WhisperModel
+        from faster_whisper.audio import pad_or_trim
         from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
 
         self.config = config
+        self._pad = pad_or_trim
         self.alternatives = config.alternatives
         self.within = within
         try:
@@ -87,8 +97,6 @@ class Transcriber:
         language = config.language or "en"
         self._tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual,
                                     task="transcribe", language=language if self._model.model.is_multilingual else "en")
-        from faster_whisper.transcribe import get_suppressed_tokens
-
         self._suppress = list(get_suppressed_tokens(self._tokenizer, (-1,)))
 
     def transcribe(self, pcm: np.ndarray, hints: SpeechHints | None = None) -> str:
@@ -104,9 +112,7 @@ class Transcriber:
             frames = features.shape[-1] - 1  # the extractor's padding frame, as faster-whisper drops it
             if frames > WINDOW_FRAMES:
                 return Heard(self._long(audio, hints))
-            from faster_whisper.audio import pad_or_trim
-
-            encoded = self._model.encode(pad_or_trim(features[:, :frames], WINDOW_FRAMES))
+            encoded = self._model.encode(self._pad(features[:, :frames], WINDOW_FRAMES))
             prompt = self._prompt(hints)
             result = self._decode(encoded, prompt, self.config.beam_size, 1)
         except Exception as e:
@@ -122,8 +128,9 @@ class Transcriber:
         def others() -> list[str]:
             try:
                 more = self._decode(encoded, prompt, self.alternatives, self.alternatives)
-            except Exception as e:
-                raise TranscribeError(f"speech-to-text failed: {e}") from e
+            except Exception:  # the best reading still stands, for the LLM to take
+                log.exception("speech-to-text: the next likeliest readings could not be decoded")
+                return []
             top = more.scores[0] if more.scores else 0.0
             out: list[str] = []
             for ids, score in zip(more.sequences_ids, more.scores):
@@ -136,8 +143,7 @@ class Transcriber:
 
     def _prompt(self, hints: SpeechHints) -> list[int]:
         previous = self._tokenizer.encode(" " + hints.prompt.strip()) if hints.prompt else []
-        return self._model.get_prompt(self._tokenizer, previous, without_timestamps=True,
-                                      hotwords=" ".join(hints.hotwords) if hints.hotwords else None)
+        return self._model.get_prompt(self._tokenizer, previous, without_timestamps=True, hotwords=hints.hotword_text())
 
     def _decode(self, encoded: Any, prompt: list[int], beam: int, hypotheses: int) -> Any:
         search: dict[str, Any] = {"beam_size": beam, "num_hypotheses": hypotheses, "patience": 1.0}
@@ -159,10 +165,11 @@ class Transcriber:
             condition_on_previous_text=False,
             vad_filter=False,
             initial_prompt=hints.prompt or None,
-            hotwords=" ".join(hints.hotwords) if hints.hotwords else None,
+            hotwords=hints.hotword_text(),
         )
         return without_echo(" ".join(s.text.strip() for s in segments).strip())
 
     def warm_up(self) -> None:
         """The first call is about twice as slow as later ones; pay it at start, not on a request."""
         self.transcribe(np.zeros(16000, np.int16))
+

@@ -33,7 +33,7 @@ from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.understanding import phrasing
 from assistant.understanding.grounding import grounded, said_integers
 from assistant.understanding.prompt import PlanContext, ToolIndex, ToolPhrases, request_text, system_prompt
-from assistant.understanding.schema import NONE_TOOL, args_grammar, names_grammar, tool_call_schema
+from assistant.understanding.schema import NONE_TOOL, args_gbnf, args_grammar, names_grammar, tool_call_schema
 
 log = logging.getLogger(__name__)
 
@@ -153,8 +153,11 @@ class LocalPlanner:
             raise AssistantError(f"the planner's system prompt ({len(self._prefix_tokens)} tokens) is too long for "
                                  f"a context of {n_ctx}: raise planner.context", code="planner")
         self._names: dict[tuple[str, ...], Any] = {}
-        self._args = {s.qualified: args_grammar(s) for s in self.specs if s.params}
-        self._spec_by_name = {s.qualified: s for s in self.specs}
+        # The arguments grammar is made per request (its numbers limited to those said); a schema the
+        # converter would lose is found now, at load, not at a request.
+        self._with_args = {s.qualified: s for s in self.specs if s.params}
+        for spec in self._with_args.values():
+            args_gbnf(spec)
         self._limited: dict[tuple[str, frozenset[int]], Any] = {}
         self._state: Any = None
         self._phrase_template = _ChatTemplate(self.llm, phrasing.SYSTEM)
@@ -169,7 +172,7 @@ class LocalPlanner:
         if key not in self._limited:
             if len(self._limited) > 256:
                 self._limited.clear()
-            self._limited[key] = args_grammar(self._spec_by_name[tool], said)
+            self._limited[key] = args_grammar(self._with_args[tool], said)
         return self._limited[key]
 
     def _names_grammar(self, offered: Sequence[ToolSpec]) -> Any:
@@ -262,7 +265,7 @@ class LocalPlanner:
             self._restore_prefix()
             name = self._complete(prompt, self._names_grammar(offered), 16).removesuffix('"')
             raw_args = "{}"
-            if name in self._args:
+            if name in self._with_args:
                 raw_args = self._complete(f'{prompt}{name}": ', self._args_grammar(name, text), 120)
         raw = f'{{"{name}": {raw_args}}}'
         log.info("planner: %r -> %s", text, raw)

@@ -124,6 +124,22 @@ class _ChatTemplate:
         return self.prefix + request + self.suffix
 
 
+def physical_cores() -> int:
+    """The cores this process may run on, counting a core's hyperthreads once.
+
+    llama-cpp-python's own default is half the logical CPUs, which on a two-core machine without
+    hyperthreads is one thread: each generated token then took 118 ms instead of 72 ms."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    cores: set[tuple[str, str]] = set()
+    for cpu in allowed:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add(((topology / "physical_package_id").read_text().strip(), (topology / "core_id").read_text().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
+
+
 ROOM_FOR_REQUEST = 768
 """Tokens a request needs after the system prompt: live names, the previous exchange, the words, the call."""
 
@@ -138,6 +154,7 @@ class LocalPlanner:
         from llama_cpp import Llama
 
         self._lock = threading.Lock()
+        threads = threads or physical_cores()
         try:
             self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                              n_gpu_layers=gpu_layers, verbose=False)

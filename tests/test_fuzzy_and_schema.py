@@ -12,7 +12,7 @@ from assistant.config import load_config
 from assistant.errors import AssistantError
 from assistant.runtime import Core, build_core
 from assistant.understanding.numbers import find_numbers
-from assistant.understanding.schema import args_gbnf, args_grammar, call_gbnf, gbnf_for, names_grammar, tool_call_schema
+from assistant.understanding.schema import args_gbnf, args_grammar, call_gbnf, gbnf_for, tool_call_schema
 from tests.conftest import TEMPLATES_ONLY
 
 LIVE = {"timer_name": ["pasta", "eggs"]}
@@ -103,7 +103,6 @@ def test_the_schema_has_one_branch_per_tool_and_none(core: Core) -> None:
         assert json.dumps(json.dumps(spec.qualified))[1:-1] in gbnf
         if spec.params:
             args_grammar(spec)  # llama.cpp parses it
-    names_grammar(specs)
 
 
 def test_a_schema_that_degrades_is_an_error_not_a_silent_fallback() -> None:

@@ -20,6 +20,8 @@ _WORD = re.compile(r"[a-z]+|\d+")
 _HEARD_WORD = 80
 """rapidfuzz ratio at which a word of a name counts as said (speech-to-text spells names its own way)."""
 _FILLER = frozenset("a an the my our your of for to on in at is it and called named".split())
+_CLOCK = frozenset("am pm".split())
+"""How the model writes a time ("7 am tomorrow" for "seven tomorrow"), not words it must have heard."""
 _MAX_NAME_WORDS = 4
 
 
@@ -92,7 +94,7 @@ def _units_as_said(spec: ToolSpec, args: dict[str, Any], heard: list[str]) -> di
 
 def _all_heard(value: str, heard: list[str], tool_words: set[str]) -> bool:
     """Every telling word of a required text was said (numbers and filler aside)."""
-    telling = [w for w in _value_words(value) if w not in _FILLER and not find_numbers([w])]
+    telling = [w for w in _value_words(value) if w not in _FILLER and w not in _CLOCK and not find_numbers([w])]
     return all(w.removesuffix("s") in tool_words or _heard(w, heard) for w in telling)
 
 

@@ -33,7 +33,8 @@ from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.understanding import phrasing
 from assistant.understanding.grounding import grounded, said_integers
 from assistant.understanding.prompt import PlanContext, ToolIndex, ToolPhrases, request_text, system_prompt
-from assistant.understanding.schema import NONE_TOOL, args_gbnf, args_grammar, names_grammar, tool_call_schema
+from assistant.understanding.decoder import Decoding, Vocabulary, decode_arguments, supports
+from assistant.understanding.schema import NONE_TOOL, args_gbnf, args_grammar, tool_call_schema
 
 log = logging.getLogger(__name__)
 
@@ -169,12 +170,162 @@ class LocalPlanner:
         if len(self._prefix_tokens) > n_ctx - ROOM_FOR_REQUEST:
             raise AssistantError(f"the planner's system prompt ({len(self._prefix_tokens)} tokens) is too long for "
                                  f"a context of {n_ctx}: raise planner.context", code="planner")
-        self._names: dict[tuple[str, ...], Any] = {}
-        # The arguments grammar is made per request (its numbers limited to those said); a schema the
-        # converter would lose is found now, at load, not at a request.
+        self._vocabulary = Vocabulary(self.llm)
         self._with_args = {s.qualified: s for s in self.specs if s.params}
-        for spec in self._with_args.values():
-            args_gbnf(spec)
+        # Arguments the decoder cannot write go through llama.cpp's grammar, made per request (its
+        # numbers limited to those said); a schema the converter would lose is found now, at load.
+        self._by_grammar = {name for name, spec in self._with_args.items() if not supports(spec.args_schema())}
+        for name in self._by_grammar:
+            args_gbnf(self._with_args[name])
+        self._limited: dict[tuple[str, frozenset[int]], Any] = {}
+        self._state: Any = None
+        self._phrase_template = _ChatTemplate(self.llm, phrasing.SYSTEM)
+        self._phrase_state: Any = None
+        self._warm_phrasing = phrase_replies
+
+    def _args_grammar(self, tool: str, text: str) -> Any:
+        """The tool's arguments grammar with its whole numbers limited to those `text` says (compiled
+        once per tool and set of numbers: a few milliseconds)."""
+        said = said_integers(text)
+        key = (tool, said)
+        if key not in self._limited:
+            if len(self._limited) > 256:
+                self._limited.clear()
+            self._limited[key] = args_grammar(self._with_args[tool], said)
+        return self._limited[key]
+
+    def warm_up(self) -> float: ...
+    async def plan(self, text: str, context: PlanContext) -> ToolCall | None: ...
+    async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None: ...
+
+
+class LazyPlanner:
+    """Loads and warms the real planner once, on first use or when `load()` is awaited at start,
+    in a worker thread so the event loop keeps running."""
+
+    def __init__(self, factory: Callable[[], _Backend]) -> None:
+        self._factory = factory
+        self._backend: _Backend | None = None
+        self._lock = asyncio.Lock()
+        self.warm_s: float | None = None
+
+    async def load(self) -> _Backend:
+        async with self._lock:
+            if self._backend is None:
+                def build() -> tuple[_Backend, float]:
+                    backend = self._factory()
+                    return backend, backend.warm_up()
+
+                self._backend, self.warm_s = await asyncio.to_thread(build)
+        return self._backend
+
+    async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
+        return await (await self.load()).plan(text, context)
+
+    async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:
+        """The LLM's answer to an open question from the facts, unchecked (see phrasing.py); None
+        when it did not finish within `timeout_s`."""
+        return await (await self.load()).phrase(question, facts, timeout_s)
+
+
+def parse_call(raw: str, offered: Sequence[ToolSpec], text: str, index: ToolIndex | None = None) -> ToolCall | None:
+    """The model's JSON (`{"skill.tool": {args}}`) as a ToolCall; None for "none". Raises on
+    anything outside the schema. Optional arguments the request does not ground are dropped."""
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise AssistantError(f"the planner answered something that is not JSON: {raw[:80]!r}", code="planner") from e
+    if not isinstance(data, dict) or len(data) != 1:
+        raise AssistantError(f"the planner answered without exactly one tool: {raw[:80]!r}", code="planner")
+    ((tool, args),) = data.items()
+    if tool == NONE_TOOL:
+        return None
+    if tool not in {s.qualified for s in offered}:
+        raise AssistantError(f"the planner chose '{tool}', which was not offered", code="planner")
+    if not isinstance(args, dict):
+        raise AssistantError("the planner's arguments are not an object", code="planner")
+    spec = next(s for s in offered if s.qualified == tool)
+    words = index.words(tool) if index is not None else set()
+    return ToolCall(tool=tool, args=grounded(spec, args, text, words), source="llm", text=text, open_question=True)
+
+
+class _ChatTemplate:
+    """Splits a model's chat template into the fixed part (system prompt) and the request part, so
+    the fixed part's tokens are always the same prefix and its KV state can be reused."""
+
+    MARK = "\x00REQUEST\x00"
+
+    def __init__(self, llm: Any, system: str) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = llm.metadata.get("tokenizer.chat_template")
+        if template:
+            eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
+            bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
+            formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+            prompt = formatter(messages=[{"role": "system", "content": system},
+                                         {"role": "user", "content": self.MARK}]).prompt
+        else:  # ChatML, what Qwen and SmolLM2 use
+            prompt = (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{self.MARK}<|im_end|>\n"
+                      f"<|im_start|>assistant\n")
+        self.prefix, self.suffix = prompt.split(self.MARK)
+
+    def render(self, request: str) -> str:
+        return self.prefix + request + self.suffix
+
+
+def physical_cores() -> int:
+    """The cores this process may run on, counting a core's hyperthreads once.
+
+    llama-cpp-python's own default is half the logical CPUs, which on a two-core machine without
+    hyperthreads is one thread: each generated token then took 118 ms instead of 72 ms."""
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
+    cores: set[tuple[str, str]] = set()
+    for cpu in allowed:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            cores.add(((topology / "physical_package_id").read_text().strip(), (topology / "core_id").read_text().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
+
+
+ROOM_FOR_REQUEST = 768
+"""Tokens a request needs after the system prompt: live names, the previous exchange, the words, the call."""
+
+
+class LocalPlanner:
+    """llama-cpp-python, warm, with the system prompt's KV state kept."""
+
+    def __init__(self, model_path: str, specs: Sequence[ToolSpec], examples: Sequence[ToolCall],
+                 phrases: ToolPhrases, *, threads: int | None = None, n_ctx: int = 4096,
+                 max_tools: int = 8, gpu_layers: int = 0, phrase_replies: bool = False) -> None:
+        """phrase_replies: replies to open questions will be worded, so warm that prompt too at start."""
+        from llama_cpp import Llama
+
+        self._lock = threading.Lock()
+        threads = threads or physical_cores()
+        try:
+            self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                             n_gpu_layers=gpu_layers, verbose=False)
+        except (ValueError, RuntimeError) as e:
+            raise AssistantError(f"cannot load the LLM {model_path}: {e}", code="planner") from e
+        self.model_path = model_path
+        self.specs = list(specs)
+        self.index = ToolIndex(self.specs, phrases, max_tools)
+        self.system = system_prompt(self.specs, examples)
+        self.template = _ChatTemplate(self.llm, self.system)
+        self._prefix_tokens = self.llm.tokenize(self.template.prefix.encode(), add_bos=True, special=True)
+        if len(self._prefix_tokens) > n_ctx - ROOM_FOR_REQUEST:
+            raise AssistantError(f"the planner's system prompt ({len(self._prefix_tokens)} tokens) is too long for "
+                                 f"a context of {n_ctx}: raise planner.context", code="planner")
+        self._vocabulary = Vocabulary(self.llm)
+        self._with_args = {s.qualified: s for s in self.specs if s.params}
+        # Arguments the decoder cannot write go through llama.cpp's grammar, made per request (its
+        # numbers limited to those said); a schema the converter would lose is found now, at load.
+        self._by_grammar = {name for name, spec in self._with_args.items() if not supports(spec.args_schema())}
+        for name in self._by_grammar:
+            args_gbnf(self._with_args[name])
         self._limited: dict[tuple[str, frozenset[int]], Any] = {}
         self._state: Any = None
         self._phrase_template = _ChatTemplate(self.llm, phrasing.SYSTEM)
@@ -270,22 +421,28 @@ class LocalPlanner:
         return str(out["choices"][0]["text"])  # type: ignore[index]
 
     def plan_sync(self, text: str, context: PlanContext) -> ToolCall | None:
-        """Decode `{"<tool>": {<args>}}` in two constrained steps: the tool's name, then (only for
-        a tool with arguments) its arguments under that tool's own grammar. The JSON punctuation
-        between them is written into the prompt instead of generated token by token."""
+        """Decode `{"<tool>": {<args>}}` greedily under the offered tools' schema (decoder.py): the
+        model is asked only where the schema leaves a choice, and forced text is evaluated in batches."""
         offered = self.index.offer(text, context)
         if not offered:
             log.info("planner: %r -> none (no tool shares a word with it)", text)
             return None
         prompt = self.template.render(request_text(text, context)) + '{"'
+        names = [*(s.qualified for s in offered), NONE_TOOL]
         with self._lock:
             self._restore_prefix()
-            name = self._complete(prompt, self._names_grammar(offered), 16).removesuffix('"')
+            decoding = Decoding(self.llm, self._vocabulary, self.llm.tokenize(prompt.encode(), add_bos=True, special=True))
+            name = names[decoding.choose([f'{n}"' for n in names])]
             raw_args = "{}"
-            if name in self._with_args:
+            if name in self._by_grammar:
                 raw_args = self._complete(f'{prompt}{name}": ', self._args_grammar(name, text), 120)
+            elif name in self._with_args:
+                decoding.write(": ")
+                start = len(decoding.out)
+                decode_arguments(decoding, self._with_args[name].args_schema(), said_integers(text))
+                raw_args = decoding.out[start:].decode(errors="replace")
         raw = f'{{"{name}": {raw_args}}}'
-        log.info("planner: %r -> %s", text, raw)
+        log.info("planner: %r -> %s (%d model calls)", text, raw, decoding.evaluations)
         return parse_call(raw, offered, text, self.index)
 
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:

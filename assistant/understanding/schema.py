@@ -7,7 +7,9 @@ costs about 70 ms on two cores, and this is the shortest shape that is still pla
 
 Grammars are built here from the schema (llama.cpp's JSON-schema converter) and passed explicitly:
 llama-cpp-python's `response_format` silently falls back to plain JSON when a schema cannot be
-converted, which would let the model invent tool names. Here a lost name is an error.
+converted, which would let the model invent tool names. Here a lost name is an error. The local
+planner writes the same schema with its own decoder (decoder.py), which asks the model only where the
+schema leaves a choice; the grammar serves a server, and any argument shape that decoder does not know.
 """
 
 from __future__ import annotations
@@ -57,7 +59,8 @@ def call_gbnf(specs: Sequence[ToolSpec]) -> str:
 
 
 def args_grammar(spec: ToolSpec, said: frozenset[int] | None = None) -> Any:
-    """Grammar for the local planner's second step: the arguments object of the chosen tool."""
+    """llama.cpp's grammar for a tool's arguments object, which the local planner uses for a schema
+    its own decoder does not write (decoder.supports)."""
     from llama_cpp import LlamaGrammar
 
     return LlamaGrammar.from_string(args_gbnf(spec, said), verbose=False)
@@ -86,12 +89,3 @@ def args_gbnf(spec: ToolSpec, said: frozenset[int] | None = None) -> str:
     if count != 1:
         raise AssistantError("the planner grammar has no integer rule to limit", code="planner_schema")
     return limited
-
-
-def names_grammar(specs: Sequence[ToolSpec]) -> Any:
-    """Grammar for the local planner's first step: one offered tool name or none, then the key's
-    closing quote. Together with `args_grammar` this decodes exactly `tool_call_schema`."""
-    from llama_cpp import LlamaGrammar
-
-    alternatives = " | ".join(json.dumps(n) for n in [*(s.qualified for s in specs), NONE_TOOL])
-    return LlamaGrammar.from_string(f'root ::= ({alternatives}) "\\""\n', verbose=False)

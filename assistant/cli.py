@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import platformdirs
 
-from assistant import devices_cli, media_cli, routines_cli, schedule_cli, web_cli
+from assistant import audit_cli, devices_cli, media_cli, routines_cli, schedule_cli, web_cli
 from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
 from assistant.errors import AssistantError
@@ -60,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
     devices_cli.add_parser(sub, _data_options)
     media_cli.add_parser(sub, _data_options)
     web_cli.add_parser(sub, _data_options)
+    audit_cli.add_parser(sub, _data_options)
     skills = sub.add_parser("skills", help="list skills, their tools and permissions")
     skills.add_argument("action", choices=["list"])
     skills.add_argument("--data-dir", metavar="DIR", type=Path)
@@ -112,6 +113,7 @@ async def _ask(args: argparse.Namespace) -> int:
     bus = Bus()
     with _event_log(args.events, bus):
         core = build_core(_config(args), _data_dir(args), bus)
+        core.dialogue.origin = "text"
         await core.registry.start_all()
         core.routines.bind()
         bus.publish(Transcript(text=args.text, turn=1))
@@ -238,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
 
             config = _config(args)
             return media_cli.run(args, config, _data_dir(args), media_roots(config))
+        if args.command == "audit":
+            return audit_cli.run(args, _data_dir(args))
         if args.command in ("pair", "phones"):
             return web_cli.run(args, _data_dir(args))
         if args.command in schedule_cli.KINDS:

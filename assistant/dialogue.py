@@ -19,7 +19,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from assistant.bus import Bus
-from assistant.calls import CallLog, CallRecord
+from assistant.audit import AuditLog
+from assistant.calls import record_call
 from assistant.errors import AssistantError, SkillError
 from assistant.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
 from assistant.plugins.api import ToolCall, ToolResult, ToolSpec
@@ -73,22 +74,24 @@ class _Exchange:
 
 class Dialogue:
     def __init__(self, bus: Bus, registry: Registry, router: Router, followup_s: float = 30.0,
-                 calls: CallLog | None = None, phrase_timeout_s: float | None = None) -> None:
-        """phrase_timeout_s: how long the LLM may take to word a reply to an open question; None: never."""
+                 audit: AuditLog | None = None, phrase_timeout_s: float | None = None, origin: str = "voice") -> None:
+        """phrase_timeout_s: how long the LLM may take to word a reply to an open question; None: never.
+        origin: who this conversation is with, for the audit trail (calls.ORIGINS)."""
         self.bus = bus
         self.phrase_timeout_s = phrase_timeout_s
         self.registry = registry
         self.router = router
         self.followup_s = followup_s
-        self.calls = calls
+        self.audit = audit
+        self.origin = origin
         self._pending: _Pending | None = None
         self._last: _Exchange | None = None
         self._phrased = False
 
-    def another(self) -> Dialogue:
-        """A conversation of its own (a phone's), with the same skills, router and call log: its
+    def another(self, origin: str = "phone") -> Dialogue:
+        """A conversation of its own (a phone's), with the same skills, router and audit trail: its
         follow-ups and questions never mix with the room's."""
-        return Dialogue(self.bus, self.registry, self.router, self.followup_s, self.calls, self.phrase_timeout_s)
+        return Dialogue(self.bus, self.registry, self.router, self.followup_s, self.audit, self.phrase_timeout_s, origin)
 
     def understands(self, text: str) -> bool:
         """Whether the sentence templates fully understand `text` as a complete request (cheap: no
@@ -217,8 +220,8 @@ class Dialogue:
             result = ToolResult(FAILED, {"error": str(e)}, ok=False)
         duration = time.monotonic() - start
         self.bus.publish(ToolResultEvent(tool=call.tool, ok=result.ok, data=result.data, turn=turn, audio_t=audio_t))
-        if self.calls is not None:
-            await asyncio.to_thread(self.calls.append, CallRecord.of(call, result, duration))
+        if self.audit is not None:
+            await asyncio.to_thread(record_call, self.audit, self.origin, call, result, duration)
         speech = result.speech
         if spec.phrased and result.ok and call.open_question:
             speech = await self._phrase(call.text, result.speech)

@@ -31,7 +31,7 @@ from assistant.events import (
     BargeIn, Endpoint, Error, Ready, SpeechEnd, SpeechResumed, SpeechStart, SttStart, Transcript, TtsEnd, Wake,
 )
 from assistant.reply import ReplySpeaker
-from assistant.speech.stt import Heard, Transcriber
+from assistant.speech.stt import Heard, SpeechHints, Transcriber
 from assistant.speech.vad import FRAME as VAD_FRAME
 from assistant.speech.vad import EndOfSpeech, SileroVad, Signal
 from assistant.speech.wake import WakeWordDetector

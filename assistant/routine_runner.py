@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -23,10 +24,12 @@ from typing import Any
 from croniter import croniter
 from tinydb import Query
 
+from assistant.audit import AuditLog
 from assistant.bus import Bus
+from assistant.calls import record_call
 from assistant.clock import Clock, SystemClock
 from assistant.errors import AssistantError
-from assistant.plugins.api import ToolResult, ToolSpec
+from assistant.plugins.api import ToolCall, ToolResult, ToolSpec
 from assistant.store import open_db
 from assistant.workflows import REFERENCE, Routine, Step
 
@@ -43,12 +46,13 @@ Speak = Callable[[str], Awaitable[None]]
 
 class RoutineRunner:
     def __init__(self, data_dir: Path, tool: Callable[[str], ToolSpec], clock: Clock | None = None,
-                 speak: Speak | None = None) -> None:
+                 speak: Speak | None = None, audit: AuditLog | None = None) -> None:
         self._db = open_db(data_dir / "workflows.json", SCHEMA)
         self._runs = self._db.table("runs")
         self._fired = self._db.table("triggers")
         self._switches = self._db.table("switches")
         self._tool = tool
+        self.audit = audit
         self.clock = clock or SystemClock()
         self.speak = speak
         self._lock = threading.Lock()
@@ -168,7 +172,21 @@ class RoutineRunner:
         assert step.tool is not None
         spec = self._tool(step.tool)
         args = spec.validate({k: fill(v, run) if isinstance(v, str) else v for k, v in step.args.items()})
-        return await asyncio.to_thread(spec.func, **args)
+        return await asyncio.to_thread(self._call, spec, args, run)
+
+    def _call(self, spec: ToolSpec, args: dict[str, Any], run: dict[str, Any]) -> ToolResult:
+        """The tool's own call, written to the audit trail however it ends."""
+        start = time.monotonic()
+        try:
+            result: ToolResult = spec.func(**args)
+        except Exception as e:
+            result = ToolResult(str(e), {"error": str(e)}, ok=False)
+            raise
+        finally:
+            if self.audit is not None:
+                call = ToolCall(tool=spec.qualified, args=args, source="routine", text=run.get("routine", ""))
+                record_call(self.audit, "routine", call, result, time.monotonic() - start, run=run.get("run_id"))
+        return result
 
     # --- time triggers and catch-up ----------------------------------------------------------------
 

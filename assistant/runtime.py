@@ -22,7 +22,7 @@ from assistant.devices.registry import DeviceRegistry
 from assistant.errors import AssistantError, SkillError
 from assistant.events import Due as DueEvent
 from assistant.events import Event, TimerDone
-from assistant.calls import CallLog
+from assistant.audit import AuditLog
 from assistant.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
@@ -37,6 +37,7 @@ from assistant.understanding.matcher import EXAMPLE_NAME, TemplateMatcher
 from assistant.understanding.planner import LazyPlanner, LocalPlanner, ServerPlanner
 from assistant.understanding.router import Router
 from assistant.workflows import Loaded, load_routines
+from assistant.vault import Vault
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,8 @@ class Core:
     routines: RoutineHost
     devices: DeviceHub
     media: MediaLibrary
+    vault: Vault
+    audit: AuditLog
     background: list[asyncio.Task[None]] = field(default_factory=list)
     _turns: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -103,7 +106,12 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     media = MediaLibrary(data_dir, config.media, media_roots(config), player=make_player(config),
                          today=lambda: scheduler.local_now().date())
 
-    routines = RoutineHost(RoutineRunner(data_dir, lambda name: registry.tool(name), clock), Loaded({}, []))
+    vault = Vault(data_dir)
+    audit = AuditLog(data_dir, vault.derived_key("audit"))
+    routines = RoutineHost(RoutineRunner(data_dir, lambda name: registry.tool(name), clock, audit=audit), Loaded({}, []))
+
+    def refused(skill: str, permission: str) -> None:
+        audit.append("refused", skill=skill, permission=permission)
 
     def context_for(cls: type[Skill]) -> SkillContext:
         granted = cls.permissions
@@ -115,6 +123,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
             folders=config.folders.named() if Permission.FOLDERS in granted else {},
             devices=devices if Permission.DEVICES in granted else None,
             media=media if Permission.MEDIA in granted else None,
+            refused=refused,
         )
 
     registry = Registry(config.skills.language)
@@ -125,9 +134,9 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     planner = LazyPlanner(lambda: make_planner(config, registry.tools(), matcher)) if config.understanding.planner else None
     router = Router(matcher, planner, config.understanding.fuzzy_min_score)
     u = config.understanding
-    dialogue = Dialogue(bus, registry, router, u.followup_s, CallLog(data_dir / "calls.jsonl"),
+    dialogue = Dialogue(bus, registry, router, u.followup_s, audit,
                         phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
-    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media)
+    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media, vault, audit)
 
 
 async def start_media(core: Core) -> None:

@@ -30,7 +30,7 @@ from assistant.clock import Clock, SystemClock
 from assistant.config import SchedulerConfig
 from assistant.errors import ConfigError
 from assistant.spoken_time import Recurrence, local_zone
-from assistant.store import atomic_write, open_db
+from assistant.store import open_db
 
 log = logging.getLogger(__name__)
 

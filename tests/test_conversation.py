@@ -76,12 +76,13 @@ def test_every_call_is_recorded(data_dir: Path) -> None:
     core, _ = make(data_dir)
     say(core, "set a pasta timer for five minutes")
     say(core, "what time is it")
-    records = core.dialogue.calls.read()
-    assert [(r.tool, r.args, r.source, r.ok) for r in records] == [
-        ("timer.start", {"minutes": 5, "name": "pasta"}, "template", True),
-        ("clock.get_time", {}, "template", True),
+    records = [e for e in core.audit.entries() if e["kind"] == "tool_call"]
+    assert [(r["tool"], r["args"], r["source"], r["ok"], r["origin"]) for r in records] == [
+        ("timer.start", {"minutes": 5, "name": "pasta"}, "template", True, "voice"),
+        ("clock.get_time", {}, "template", True, "voice"),
     ]
-    assert records[0].text == "set a pasta timer for five minutes" and records[0].duration_s >= 0
+    assert records[0]["text"] == "set a pasta timer for five minutes" and records[0]["duration_s"] >= 0
+    assert core.audit.verify().intact
 
 
 def test_yes_and_no() -> None:

@@ -1,5 +1,6 @@
 """SIGKILL at random points while routines run and the store is written, 50 times over: nothing
-acknowledged is lost, no finished step runs again, and every file still loads."""
+acknowledged is lost, no finished step runs again, every file still loads, and the audit trail
+still verifies."""
 
 import collections
 import os
@@ -10,8 +11,10 @@ import sys
 import time
 from pathlib import Path
 
+from assistant.audit import AuditLog
 from assistant.routine_runner import RoutineRunner
 from assistant.scheduler import Scheduler
+from assistant.vault import Vault
 
 ROUNDS = 50
 STEPS = ("a", "b", "c", "d", "e")
@@ -49,6 +52,8 @@ def test_sigkill_loses_nothing_acknowledged_and_repeats_no_finished_step(tmp_pat
         timers = {t.id for t in Scheduler(data_dir).timers()}
         assert set(acked) <= timers, f"lost acknowledged timers: {set(acked) - timers}"
         journal = RoutineRunner(data_dir, lambda name: None).history()  # type: ignore[arg-type,return-value]
+        audit = AuditLog(data_dir, Vault(data_dir).derived_key("audit")).verify()
+        assert audit.intact, audit.problems  # a line cut short by the kill is only a note
         counts = _effects(effects)
         # A step the journal had as done before this round must not have run again in it.
         for key, seen in finished_before.items():
@@ -64,3 +69,5 @@ def test_sigkill_loses_nothing_acknowledged_and_repeats_no_finished_step(tmp_pat
         for s in SAYS:
             assert counts[(run["run_id"], s)] >= 1, f"{run['run_id']} {s}: done in the journal, never said"
     assert interrupted_rounds >= 10, "kills should land inside runs often enough to test resuming"
+    audited = [e for e in AuditLog(data_dir, Vault(data_dir).derived_key("audit")).entries() if e["kind"] == "tool_call"]
+    assert len(audited) >= len(done) and {e["origin"] for e in audited} == {"routine"}

@@ -5,7 +5,6 @@ allows, and text the schema forces costs no model call of its own."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest

@@ -3,7 +3,6 @@ grammar (built explicitly, never a silent fallback to free JSON)."""
 
 import asyncio
 import json
-from pathlib import Path
 
 import pytest
 

@@ -19,6 +19,7 @@ import pytest
 
 from assistant.store import DataDirLock
 from assistant.web.auth import CODE_LENGTH, FailureLimiter, Phones
+from assistant.web.server import ADMIN_HEADER, admin_key
 from tests import speech_fixtures as sf
 from tests.web_fixtures import WEB_ENV, Page, start_page, stop_page
 
@@ -71,7 +72,10 @@ def test_pairing_gives_a_token_that_every_api_call_needs(page: Page) -> None:
     stored = (page.data_dir / "web" / "web.json").read_text()
     assert token not in stored and code not in stored
     assert oct((page.data_dir / "web" / "key.pem").stat().st_mode & 0o777) == "0o600"
-    assert oct((page.data_dir / "web" / "admin.key").stat().st_mode & 0o777) == "0o600"
+    admin = admin_key(page.data_dir)  # sealed in the vault, whose files only their owner reads
+    assert admin not in (page.data_dir / "secrets.json").read_text()
+    assert oct((page.data_dir / "secrets.json").stat().st_mode & 0o777) == "0o600"
+    assert oct((page.data_dir / "vault.key").stat().st_mode & 0o777) == "0o600"
 
 
 def test_repeated_failures_are_rate_limited(page: Page) -> None:
@@ -321,7 +325,6 @@ def test_with_reply_on_room_a_phone_request_is_answered_by_the_room_speaker(tmp_
     import asyncio
 
     from assistant.audio.wav import read_wav
-    from assistant.web.server import ADMIN_HEADER
 
     clip = sf.save(tmp_path / "in.wav", sf.silence(16.0))  # nobody speaks in the room
     data, out, events = tmp_path / "data", tmp_path / "out.wav", tmp_path / "events.jsonl"
@@ -332,7 +335,7 @@ def test_with_reply_on_room_a_phone_request_is_answered_by_the_room_speaker(tmp_
     info = data / "web" / "server.json"
 
     async def talk(loopback: str) -> list[Any]:
-        key = (data / "web" / "admin.key").read_text().strip()
+        key = admin_key(data)
         _, code, _ = await _request("POST", loopback + "admin/pair-code", headers={ADMIN_HEADER: key})
         _, paired, _ = await _request("POST", loopback + "api/pair", json={"code": code["code"], "name": "Sofa"})
         pcm = np.concatenate([sf.silence(0.3), sf.piper("What time is it?"), sf.silence(0.3)])

@@ -350,6 +350,8 @@ class SkillContext:
     """The device hub (registry and drivers), with Permission.DEVICES."""
     media: Any | None = None
     """The media library and the music player, with Permission.MEDIA."""
+    refused: Callable[[str, str], None] | None = None
+    """Told (skill, permission) when the skill reaches for something it was not granted: the audit trail."""
 
     def needs_scheduler(self) -> Any:
         """The scheduler, or a load error naming the skill that forgot to ask for it."""
@@ -365,6 +367,8 @@ class SkillContext:
 
     def _granted(self, thing: Any, permission: Permission) -> Any:
         if thing is None:
+            if self.refused is not None:
+                self.refused(self.skill, permission.value)
             raise SkillError(f"skill '{self.skill}' needs the {permission.value} permission")
         return thing
 

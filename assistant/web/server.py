@@ -26,6 +26,7 @@ from assistant.errors import AssistantError
 from assistant.events import Event
 from assistant.plugins.api import ToolCall
 from assistant.store import atomic_write
+from assistant.vault import Vault
 from assistant.web import views
 from assistant.web.auth import FailureLimiter, PairingError, Phone, Phones
 from assistant.web.certificate import Certificate, ensure_certificate, lan_addresses
@@ -54,14 +55,14 @@ def web_dir(data_dir: Path) -> Path:
 
 
 def admin_key(data_dir: Path) -> str:
-    """The key `assistant pair` shows the running server; made once, readable by its owner only."""
-    path = web_dir(data_dir) / "admin.key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(secrets.token_urlsafe(32))
-    return path.read_text().strip()
+    """The key `assistant pair` shows the running server: made once, kept in the vault (an older
+    plain `web/admin.key` file is moved into it)."""
+    vault = Vault(data_dir)
+    old = web_dir(data_dir) / "admin.key"
+    if old.exists() and vault.get("web.admin") is None:
+        vault.put("web.admin", old.read_text().strip())
+    old.unlink(missing_ok=True)
+    return vault.get_or_make("web.admin")
 
 
 class WebServer:

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ from typing import IO, Any
 
 import platformdirs
 
-from assistant import audit_cli, devices_cli, media_cli, routines_cli, schedule_cli, web_cli
+from assistant import audit_cli, devices_cli, media_cli, routines_cli, schedule_cli, skills_cli, web_cli
 from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
 from assistant.errors import AssistantError
@@ -61,10 +61,7 @@ def parser() -> argparse.ArgumentParser:
     media_cli.add_parser(sub, _data_options)
     web_cli.add_parser(sub, _data_options)
     audit_cli.add_parser(sub, _data_options)
-    skills = sub.add_parser("skills", help="list skills, their tools and permissions")
-    skills.add_argument("action", choices=["list"])
-    skills.add_argument("--data-dir", metavar="DIR", type=Path)
-    skills.add_argument("--config", metavar="FILE", type=Path)
+    skills_cli.add_parser(sub, _data_options)
     return p
 
 
@@ -230,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(line)
             return 0
         if args.command == "skills":
-            return _skills(args)
+            return skills_cli.run(args, _config(args), _data_dir(args))
         if args.command == "routines":
             return routines_cli.run(args, _config(args), _data_dir(args))
         if args.command == "devices":
@@ -271,20 +268,9 @@ def _writes(args: argparse.Namespace) -> str:
         return "changing devices from the shell (say it to the assistant, or stop it first)"
     if args.command == "media":
         return media_cli.writes(args)
+    if args.command == "skills":
+        return skills_cli.writes(args)
     return ""
-
-
-def _skills(args: argparse.Namespace) -> int:
-    from assistant.runtime import build_core
-
-    core = build_core(_config(args), _data_dir(args), Bus())
-    for loaded in core.registry.skills:
-        perms = ", ".join(sorted(p.value for p in loaded.skill.permissions)) or "none"
-        print(f"{loaded.skill.name}: {loaded.skill.description} (permissions: {perms})")
-        for spec in loaded.tools:
-            params = ", ".join(f"{p.name}: {p.kind.__name__}{'' if p.required else '?'}" for p in spec.params)
-            print(f"  {spec.qualified}({params}) - {spec.description}")
-    return 0
 
 
 if __name__ == "__main__":

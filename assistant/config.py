@@ -82,6 +82,11 @@ class TtsConfig:
 @dataclass(frozen=True)
 class SkillsConfig:
     language: str = "en"
+    call_timeout_s: float = 10.0
+    """How long a third-party skill's tool may take before its process is killed and restarted."""
+    sandbox: str = "auto"
+    """"auto": bubblewrap where it is installed, else a restricted subprocess; "bwrap" insists on it;
+    "subprocess" never uses it."""
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,9 @@ from assistant.events import Event, TimerDone
 from assistant.audit import AuditLog
 from assistant.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
+from assistant.plugins.installed import enabled_skill_classes
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
+from assistant.plugins.sandbox import SkillProcess
 from assistant.routine_runner import RoutineRunner
 from assistant.routines_host import RoutineHost, routine_folders
 from assistant.scheduler import Due, Scheduler, Timer
@@ -128,9 +130,10 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
 
     registry = Registry(config.skills.language)
     registry.load([*builtin_skill_classes(), *entry_point_skill_classes()], context_for)
+    sandboxed = load_installed_skills(registry, data_dir, config, refused)
     # Routines name tools, so they are checked once every skill is loaded.
     routines.reload(load_routines(routine_folders(data_dir), registry.tool))
-    matcher = TemplateMatcher(registry.skills, config.skills.language)
+    matcher = template_matcher(registry, config.skills.language, sandboxed)
     planner = LazyPlanner(lambda: make_planner(config, registry.tools(), matcher)) if config.understanding.planner else None
     router = Router(matcher, planner, config.understanding.fuzzy_min_score)
     u = config.understanding
@@ -189,6 +192,42 @@ def make_player(config: Config) -> MusicPlayer:
         return WavOutput(Path(target).expanduser(), realtime=True)
 
     return MusicPlayer(output)
+
+
+def load_installed_skills(registry: Registry, data_dir: Path, config: Config,
+                          refused: Callable[[str, str], None]) -> dict[str, Callable[[], None]]:
+    """Register each enabled third-party skill (sandboxed); returns how to unregister each by name.
+    One that cannot load is left out with a warning: the assistant still starts."""
+    loaded = {}
+    for cls in enabled_skill_classes(data_dir, config, refused):
+        try:
+            unregister = registry.register(cls, SkillContext(skill=cls.name, data_dir=data_dir / "skills" / cls.name,
+                                                             refused=refused))
+        except SkillError as e:
+            log.warning("not loading the installed skill '%s': %s", cls.name, e.message)
+            cls.process.stop()
+            continue
+
+        def unload(unregister: Callable[[], None] = unregister, process: SkillProcess = cls.process) -> None:
+            unregister()
+            process.stop()
+
+        loaded[cls.name] = unload
+    return loaded
+
+
+def template_matcher(registry: Registry, language: str, sandboxed: dict[str, Callable[[], None]]) -> TemplateMatcher:
+    """The matcher over every loaded skill; an installed skill whose sentences are broken is
+    unloaded (with a warning) rather than keeping the assistant from starting."""
+    while True:
+        try:
+            return TemplateMatcher(registry.skills, language)
+        except SkillError as e:
+            culprit = next((name for name in sandboxed if f"skill '{name}'" in e.message), None)
+            if culprit is None:
+                raise
+            log.warning("not loading the installed skill '%s': %s", culprit, e.message)
+            sandboxed.pop(culprit)()
 
 
 def make_planner(config: Config, specs: list[ToolSpec], matcher: TemplateMatcher) -> LocalPlanner | ServerPlanner:

@@ -36,6 +36,26 @@ class Permission(enum.Enum):
     """List and control the home's devices (lights, plugs) found on the network."""
     MEDIA = "media"
     """The media library: index, albums, moving files inside the library roots, music playback."""
+    NETWORK = "network"
+    """Reach the network (a third-party skill without it runs with no network at all)."""
+    COMMANDS = "commands"
+    """Run the allowlisted commands named in the config (never a shell)."""
+    AUDIO = "audio"
+    """Raw audio from the microphone."""
+
+
+PERMISSION_MEANING = {
+    Permission.SCHEDULER: "create, list and cancel timers, alarms and reminders",
+    Permission.STORE: "keep its own data in the assistant's data folder",
+    Permission.ROUTINES: "list and start the household's routines",
+    Permission.FOLDERS: "read and write the household's named folders (photos, music, documents, backup)",
+    Permission.DEVICES: "list and control the home's lights, plugs and other devices",
+    Permission.MEDIA: "index the media library, make albums, move files in it, play music",
+    Permission.NETWORK: "reach the network",
+    Permission.COMMANDS: "run the allowlisted commands named in the config",
+    Permission.AUDIO: "hear raw audio from the microphone",
+}
+"""What granting each permission lets a skill do, in the words `assistant skills install` asks with."""
 
 
 @dataclass(frozen=True)

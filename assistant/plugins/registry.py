@@ -77,7 +77,8 @@ class Registry:
             raise SkillError(f"skill '{name}' needs a description")
         if not all(isinstance(p, Permission) for p in cls.permissions):
             raise SkillError(f"skill '{name}' lists an unknown permission")
-        sentences = Path(inspect.getfile(cls)).parent / "sentences" / f"{self.language}.yaml"
+        home = getattr(cls, "sentences_dir", None) or Path(inspect.getfile(cls)).parent
+        sentences = Path(home) / "sentences" / f"{self.language}.yaml"
         if not sentences.exists():
             raise SkillError(f"skill '{name}' has no sentence file {sentences}")
         skill = cls(context)

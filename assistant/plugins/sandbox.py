@@ -1,0 +1,309 @@
+"""Third-party skills run in a process of their own, inside a sandbox, and talk to the core over a
+small RPC (worker.py): one JSON line per request and per answer.
+
+With bubblewrap the operating system enforces what the skill was granted: it sees the file system
+read-only, with the assistant's data folder (the vault key, the audit trail, other skills' data) and
+the home folder hidden; it may write only its own data folder (and the household's folders with the
+folders permission); without the network permission it has no network at all; it runs with no
+capabilities, in its own PID namespace, and dies with the assistant. Without bubblewrap it is a
+plain subprocess with resource limits: its own process and limits, but no file or network isolation
+(`assistant skills list` says so).
+
+A call that takes longer than `skills.call_timeout_s` kills the process; a process that dies is
+started again on the next call, with backoff, so a broken skill costs its own answers, never the
+assistant's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import os
+import queue
+import resource
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar
+
+import assistant
+from assistant.errors import AssistantError, SkillError
+from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, ToolSpec
+from assistant.plugins.wire import permissions_from_wire, tool_from_wire
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 30.0
+MEMORY_LIMIT = 2 << 30
+"""Address space a skill's process may use (bytes)."""
+BACKOFF_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
+"""Wait before the n-th restart in a row; a call that answers resets it."""
+
+IN_THE_CORE = frozenset({Permission.SCHEDULER, Permission.ROUTINES, Permission.DEVICES, Permission.MEDIA,
+                         Permission.COMMANDS, Permission.AUDIO})
+"""Permissions that hand over an object living in the core process: not yet for a sandboxed skill."""
+
+
+class SkillTimeout(SkillError):
+    code = "skill_timeout"
+
+
+class SkillCrashed(SkillError):
+    code = "skill_crashed"
+
+
+def sandbox_kind(setting: str) -> str:
+    """"bwrap" or "subprocess", as `skills.sandbox` asks and this machine allows."""
+    if setting not in ("auto", "bwrap", "subprocess"):
+        raise AssistantError(f"skills.sandbox must be auto, bwrap or subprocess, not {setting!r}", code="config")
+    if setting == "subprocess":
+        return "subprocess"
+    if _bwrap_works():
+        return "bwrap"
+    if setting == "bwrap":
+        raise SkillError("skills.sandbox is bwrap, but bubblewrap is missing or cannot run here: install it "
+                         "(apt-get install bubblewrap) or set skills.sandbox: auto")
+    return "subprocess"
+
+
+@functools.cache
+def _bwrap_works() -> bool:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    try:
+        done = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
+                              capture_output=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    if done.returncode != 0:
+        log.warning("bubblewrap cannot run here (%s); third-party skills run as restricted subprocesses",
+                    done.stderr.decode(errors="replace").strip())
+    return done.returncode == 0
+
+
+def worker_command(kind: str, skill_dir: Path, skill_data: Path, hidden: list[Path], folders: dict[str, Path],
+                   network: bool) -> list[str]:
+    """The command that runs `skill_dir`'s skill: inside bubblewrap, or plainly for "subprocess"."""
+    inner = [sys.executable, "-m", "assistant.plugins.worker", str(skill_dir), str(skill_data),
+             *(f"{name}={path}" for name, path in folders.items())]
+    if kind != "bwrap":
+        return inner
+    code = Path(assistant.__file__).resolve().parents[1]
+    args = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in hidden:
+        if path.is_dir() and path != Path("/"):
+            args += ["--tmpfs", str(path)]
+    for path in (code, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()):
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--ro-bind", str(skill_dir), str(skill_dir), "--bind", str(skill_data), str(skill_data)]
+    for path in folders.values():
+        args += ["--bind", str(path), str(path)]
+    args += ["--unshare-all", *(["--share-net"] if network else []), "--die-with-parent", "--new-session",
+             "--cap-drop", "ALL", "--chdir", str(skill_data), "--"]
+    return args + inner
+
+
+def _limits() -> None:
+    """In the child before it runs: its own session, lower priority than the voice, bounded memory."""
+    os.setsid()
+    os.nice(5)
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+
+class SkillProcess:
+    """One sandboxed skill's process: started on demand, asked one request at a time."""
+
+    def __init__(self, name: str, command: list[str], timeout_s: float, log_path: Path,
+                 on_event: Callable[[dict[str, Any]], None] = lambda event: None) -> None:
+        self.name = name
+        self.command = command
+        self.timeout_s = timeout_s
+        self.log_path = log_path
+        self.on_event = on_event
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[str] | None = None
+        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._ids = iter(range(1, 1 << 62))
+        self._failures = 0
+        self._failed_at = 0.0
+        self.restarts = 0
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _start(self) -> None:
+        wait = BACKOFF_S[min(self._failures, len(BACKOFF_S) - 1)] - (time.monotonic() - self._failed_at)
+        if self._failures and wait > 0:
+            raise SkillCrashed(f"the {self.name} skill stopped working and is restarting (in {wait:.0f} s)")
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH")}
+        with self.log_path.open("a") as stderr:
+            proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
+                                    text=True, env={**env, "PYTHONUNBUFFERED": "1"}, preexec_fn=_limits)
+        self._proc = proc
+        self._lines = queue.Queue()
+        threading.Thread(target=self._read, args=(proc, self._lines), daemon=True, name=f"skill-{self.name}").start()
+        first = self._next(START_TIMEOUT_S)
+        if first.get("event") != "ready":
+            self._kill()
+            raise SkillCrashed(f"the {self.name} skill did not start: {first.get('error') or self._log_tail()}")
+        if self._failures:
+            self.restarts += 1
+
+    @staticmethod
+    def _read(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
+    def _next(self, timeout_s: float) -> dict[str, Any]:
+        """The next message from the process; SkillTimeout or SkillCrashed when none comes."""
+        try:
+            line = self._lines.get(timeout=timeout_s)
+        except queue.Empty:
+            self._failed()
+            raise SkillTimeout(f"the {self.name} skill did not answer within {timeout_s:g} s, so it was stopped") from None
+        if line is None:
+            self._failed()
+            raise SkillCrashed(f"the {self.name} skill stopped working ({self._log_tail()})")
+        try:
+            message = json.loads(line)
+            if not isinstance(message, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            self._failed()
+            raise SkillCrashed(f"the {self.name} skill answered something that is not the protocol") from None
+        return message
+
+    def _failed(self) -> None:
+        self._kill()
+        self._failures += 1
+        self._failed_at = time.monotonic()
+
+    def _log_tail(self) -> str:
+        try:
+            lines = deque(self.log_path.read_text(errors="replace").splitlines(), maxlen=1)
+        except OSError:
+            return "no log"
+        return lines[0] if lines else "no message"
+
+    def request(self, op: str, timeout_s: float | None = None, **fields: Any) -> Any:
+        """The worker's answer to one request; SkillError with its message when the skill refused."""
+        with self._lock:
+            if not self.running:
+                self._start()
+            assert self._proc is not None and self._proc.stdin is not None
+            ident = next(self._ids)
+            try:
+                self._proc.stdin.write(json.dumps({"id": ident, "op": op, **fields}, default=str) + "\n")
+                self._proc.stdin.flush()
+            except OSError:
+                self._failed()
+                raise SkillCrashed(f"the {self.name} skill stopped working") from None
+            deadline = time.monotonic() + (timeout_s or self.timeout_s)
+            while True:
+                message = self._next(max(0.0, deadline - time.monotonic()))
+                if "event" in message:
+                    self.on_event(message)
+                    continue
+                if message.get("id") != ident:
+                    continue
+                self._failures = 0
+                if not message.get("ok"):
+                    raise SkillError(str(message.get("error", "failed")), code=str(message.get("code", "skill")))
+                return message.get("value")
+
+    def _kill(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        with self._lock:
+            proc = self._proc
+            if proc is not None and proc.poll() is None and proc.stdin is not None:
+                try:
+                    proc.stdin.close()
+                    proc.wait(timeout=3)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            self._kill()
+
+
+class SandboxedSkill(Skill):
+    """A third-party skill, seen from the core: its tools call across the sandbox."""
+
+    process: ClassVar[SkillProcess]
+    described: ClassVar[dict[str, Any]]
+    sentences_dir: ClassVar[Path]
+
+    def tools(self) -> list[ToolSpec]:
+        return [tool_from_wire(self.name, t, functools.partial(self._call, str(t["name"])))
+                for t in self.described["tools"]]
+
+    def _call(self, tool: str, **args: Any) -> ToolResult:
+        try:
+            value = self.process.request("call", tool=tool, args=args)
+        except (SkillTimeout, SkillCrashed) as e:
+            log.warning("%s", e.message)
+            return ToolResult(f"Sorry, the {self.name} skill is not working right now.", {"error": e.message}, ok=False)
+        except SkillError as e:
+            return ToolResult(f"Sorry, the {self.name} skill could not do that: {e.message}", {"error": e.message}, ok=False)
+        return ToolResult(str(value["speech"]), dict(value["data"]), bool(value["ok"]))
+
+    def slot_values(self) -> dict[str, list[str]]:
+        try:
+            value = self.process.request("slots", timeout_s=1.0)
+        except SkillError:
+            return {}
+        return {str(k): [str(v) for v in items] for k, items in value.items()} if isinstance(value, dict) else {}
+
+    async def on_install(self) -> None:
+        await asyncio.to_thread(self.process.request, "install")
+
+    async def on_start(self) -> None:
+        await asyncio.to_thread(self.process.request, "start")
+
+    async def on_stop(self) -> None:
+        try:
+            await asyncio.to_thread(self.process.request, "stop", 3.0)
+        finally:
+            await asyncio.to_thread(self.process.stop)
+
+    async def on_uninstall(self) -> None:
+        await asyncio.to_thread(self.process.request, "uninstall")
+
+
+def sandboxed_class(process: SkillProcess, described: dict[str, Any], sentences_dir: Path) -> type[SandboxedSkill]:
+    """A Skill class for the registry, made from what the worker described (checked here)."""
+    name = str(described.get("name", ""))
+    if not name.isidentifier():
+        raise SkillError(f"a third-party skill is named {name!r}, which is not an identifier")
+    attrs = {"name": name, "description": str(described.get("description", "")),
+             "permissions": permissions_from_wire(name, list(described.get("permissions", []))),
+             "process": process, "described": described, "sentences_dir": sentences_dir}
+    return type(f"Sandboxed_{name}", (SandboxedSkill,), attrs)
+
+
+def describe(process: SkillProcess) -> dict[str, Any]:
+    value = process.request("describe")
+    if not isinstance(value, dict) or not isinstance(value.get("tools"), list):
+        raise SkillError(f"the {process.name} skill described itself badly")
+    return value
+
+
+def context_for_sandboxed(name: str, data_dir: Path, refused: Callable[[str, str], None]) -> SkillContext:
+    return SkillContext(skill=name, data_dir=data_dir, refused=refused)

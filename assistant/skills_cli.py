@@ -1,0 +1,209 @@
+"""`assistant skills list|install|enable|disable|remove`: the skills, and the third-party ones a
+household adds. Installing shows what the skill asks for and needs a yes; what is approved is
+fingerprinted, so changed code is never run under an old approval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from assistant.audit import AuditLog
+from assistant.bus import Bus
+from assistant.config import Config
+from assistant.errors import AssistantError, SkillError
+from assistant.plugins.api import PERMISSION_MEANING
+from assistant.plugins.installed import CODE_DIR, InstalledSkills, fingerprint, skill_process
+from assistant.plugins.registry import builtin_skill_classes, entry_point_skill_classes
+from assistant.plugins.sandbox import IN_THE_CORE, SandboxedSkill, describe, sandbox_kind
+from assistant.plugins.wire import permissions_from_wire
+from assistant.vault import Vault
+
+
+def add_parser(sub: argparse._SubParsersAction, data_options: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("skills", help="list skills, their tools and permissions; install, enable, disable, remove third-party ones")
+    p.add_argument("action", choices=["list", "install", "enable", "disable", "remove"])
+    p.add_argument("target", nargs="?", metavar="PATH|NAME", help="install: the skill's folder; enable, disable, remove: its name")
+    p.add_argument("--yes", action="store_true", help="install: approve the permissions it asks for without asking")
+    p.add_argument("--json", action="store_true", help="list: one JSON object per skill")
+    data_options(p)
+
+
+def writes(args: argparse.Namespace) -> str:
+    return "" if args.action == "list" else "changing skills (stop the assistant first, then start it again)"
+
+
+def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
+    if args.action == "list":
+        return _list(args, config, data_dir)
+    if not args.target:
+        raise AssistantError(f"say which skill: assistant skills {args.action} {'PATH' if args.action == 'install' else 'NAME'}",
+                             code="usage")
+    audit = AuditLog(data_dir, Vault(data_dir).derived_key("audit"))
+    if args.action == "install":
+        return _install(Path(args.target), args.yes, config, data_dir, audit)
+    installed = InstalledSkills(data_dir)
+    record = installed.get(args.target)
+    if record is None:
+        builtin = args.target in {c.name for c in builtin_skill_classes()}
+        raise SkillError(f"'{args.target}' is {'a built-in skill, which cannot be changed' if builtin else 'not an installed skill'}; "
+                         "`assistant skills list` shows them")
+    if args.action in ("enable", "disable"):
+        record["enabled"] = args.action == "enable"
+        installed.put(record)
+        audit.append(f"skill_{args.action}d", skill=record["name"])
+        print(f"{record['name']}: {args.action}d; it takes effect when the assistant starts again")
+        return 0
+    _uninstall_hook(record, config, data_dir)
+    shutil.rmtree(installed.code_dir(record["name"]), ignore_errors=True)
+    shutil.rmtree(data_dir / "skills" / record["name"], ignore_errors=True)
+    installed.remove(record["name"])
+    audit.append("skill_removed", skill=record["name"])
+    print(f"{record['name']}: removed, with its data")
+    return 0
+
+
+def _uninstall_hook(record: dict[str, Any], config: Config, data_dir: Path) -> None:
+    """The skill's own on_uninstall, in its sandbox; a skill that fails it is removed all the same."""
+    name = record["name"]
+    process = skill_process(data_dir, config, name, InstalledSkills(data_dir).code_dir(name),
+                            permissions_from_wire(name, record["permissions"]))
+    try:
+        process.request("uninstall")
+    except AssistantError as e:
+        print(f"note: {name}'s own clean-up failed ({e.message}); removing it anyway", file=sys.stderr)
+    finally:
+        process.stop()
+
+
+def _install(source: Path, yes: bool, config: Config, data_dir: Path, audit: AuditLog) -> int:
+    source = source.expanduser()
+    if not (source / "skill.py").is_file():
+        raise SkillError(f"{source} is not a skill folder (no skill.py); give the folder that holds skill.py and "
+                         "sentences/ (installing from a package index is not supported yet)")
+    if not (source / "sentences" / f"{config.skills.language}.yaml").is_file():
+        raise SkillError(f"{source} has no sentences/{config.skills.language}.yaml")
+    installed = InstalledSkills(data_dir)
+    staging = data_dir / CODE_DIR / f".staging-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            # Described in its sandbox with no permissions at all: its code never runs in this process.
+            process = skill_process(data_dir, config, source.name, staging, frozenset(), skill_data=Path(scratch))
+            try:
+                described = describe(process)
+            finally:
+                process.stop()
+        name = str(described.get("name", ""))
+        permissions = permissions_from_wire(name, list(described.get("permissions", [])))
+        taken = {c.name for c in [*builtin_skill_classes(), *entry_point_skill_classes()]}
+        if not name.isidentifier():
+            raise SkillError(f"the skill in {source} is named {name!r}, which is not an identifier")
+        if name in taken or installed.get(name) is not None:
+            raise SkillError(f"a skill named '{name}' is already there; `assistant skills remove {name}` first to replace it")
+        if permissions & IN_THE_CORE:
+            names = ", ".join(sorted(p.value for p in permissions & IN_THE_CORE))
+            raise SkillError(f"'{name}' asks for {names}, which third-party skills cannot be granted yet (only store, "
+                             "folders and network cross the sandbox)")
+        print(f"{name}: {described.get('description', '')}")
+        print(f"  tools: {', '.join(str(t['name']) for t in described['tools'])}")
+        print(f"  runs in: {'a bubblewrap sandbox' if sandbox_kind(config.skills.sandbox) == 'bwrap' else 'a restricted subprocess (install bubblewrap to isolate it)'}")
+        print("  it asks to:" if permissions else "  it asks for no permissions")
+        for p in sorted(permissions, key=lambda p: p.value):
+            print(f"    {p.value}: {PERMISSION_MEANING[p]}")
+        if not yes and not _approved(name):
+            print("not installed")
+            return 1
+        target = installed.code_dir(name)
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        record = {"name": name, "description": described.get("description", ""), "source": str(source.resolve()),
+                  "permissions": sorted(p.value for p in permissions), "enabled": True,
+                  "fingerprint": fingerprint(target), "installed_at": round(time.time(), 3)}
+        installed.put(record)
+        try:
+            _check_loads(name, config, data_dir)
+        except AssistantError:
+            installed.remove(name)
+            shutil.rmtree(target, ignore_errors=True)
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    audit.append("skill_installed", skill=name, permissions=record["permissions"], source=record["source"],
+                 fingerprint=record["fingerprint"])
+    print(f"{name}: installed and enabled; it is loaded when the assistant starts again")
+    return 0
+
+
+def _approved(name: str) -> bool:
+    if not sys.stdin.isatty():
+        raise SkillError(f"there is no terminal to ask on: run again with --yes to approve what '{name}' asks for")
+    return input(f"Install '{name}' and grant it these permissions? [y/N] ").strip().lower() in ("y", "yes")
+
+
+def _check_loads(name: str, config: Config, data_dir: Path) -> None:
+    """Load the whole assistant with the new skill (its tools, sentences and names checked with
+    everyone else's); SkillError when it does not load."""
+    import logging
+
+    from assistant.runtime import build_core
+
+    problems: list[str] = []
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if f"'{name}'" in record.getMessage():
+                problems.append(record.getMessage())
+
+    catch = Catch(logging.WARNING)
+    logging.getLogger("assistant").addHandler(catch)
+    try:
+        core = build_core(config, data_dir, Bus())
+    finally:
+        logging.getLogger("assistant").removeHandler(catch)
+    for loaded in core.registry.skills:
+        if isinstance(loaded.skill, SandboxedSkill):
+            loaded.skill.process.stop()
+    if problems or name not in {s.skill.name for s in core.registry.skills}:
+        raise SkillError(problems[0] if problems else f"'{name}' did not load")
+
+
+def _list(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
+    from assistant.runtime import build_core
+
+    core = build_core(config, data_dir, Bus())
+    kind = sandbox_kind(config.skills.sandbox)
+    for loaded in core.registry.skills:
+        skill = loaded.skill
+        third = isinstance(skill, SandboxedSkill)
+        if third:
+            skill.process.stop()
+        perms = sorted(p.value for p in skill.permissions)
+        if args.json:
+            print(json.dumps({"name": skill.name, "description": skill.description, "permissions": perms,
+                              "third_party": third, "enabled": True, "sandbox": kind if third else None,
+                              "tools": [s.qualified for s in loaded.tools]}))
+            continue
+        where = f" [third-party, sandbox: {kind}]" if third else ""
+        print(f"{skill.name}: {skill.description} (permissions: {', '.join(perms) or 'none'}){where}")
+        for spec in loaded.tools:
+            params = ", ".join(f"{p.name}: {p.kind.__name__}{'' if p.required else '?'}" for p in spec.params)
+            print(f"  {spec.qualified}({params}) - {spec.description}")
+    loaded_names = {s.skill.name for s in core.registry.skills}
+    for record in InstalledSkills(data_dir).all():
+        if record["name"] in loaded_names:
+            continue
+        state = "disabled" if not record.get("enabled", True) else "not loaded (see the warning above)"
+        if args.json:
+            print(json.dumps({"name": record["name"], "description": record["description"], "permissions": record["permissions"],
+                              "third_party": True, "enabled": bool(record.get("enabled", True)), "sandbox": kind, "tools": []}))
+        else:
+            print(f"{record['name']}: {record['description']} (permissions: {', '.join(record['permissions']) or 'none'}) [third-party, {state}]")
+    return 0

@@ -59,6 +59,10 @@ class SkillCrashed(SkillError):
     code = "skill_crashed"
 
 
+class SkillBusy(SkillError):
+    code = "skill_busy"
+
+
 def sandbox_kind(setting: str) -> str:
     """"bwrap" or "subprocess", as `skills.sandbox` asks and this machine allows."""
     if setting not in ("auto", "bwrap", "subprocess"):
@@ -199,31 +203,39 @@ class SkillProcess:
             return "no log"
         return lines[0] if lines else "no message"
 
-    def request(self, op: str, timeout_s: float | None = None, **fields: Any) -> Any:
-        """The worker's answer to one request; SkillError with its message when the skill refused."""
-        with self._lock:
-            if not self.running:
-                self._start()
-            assert self._proc is not None and self._proc.stdin is not None
-            ident = next(self._ids)
-            try:
-                self._proc.stdin.write(json.dumps({"id": ident, "op": op, **fields}, default=str) + "\n")
-                self._proc.stdin.flush()
-            except OSError:
-                self._failed()
-                raise SkillCrashed(f"the {self.name} skill stopped working") from None
-            deadline = time.monotonic() + (timeout_s or self.timeout_s)
-            while True:
-                message = self._next(max(0.0, deadline - time.monotonic()))
-                if "event" in message:
-                    self.on_event(message)
-                    continue
-                if message.get("id") != ident:
-                    continue
-                self._failures = 0
-                if not message.get("ok"):
-                    raise SkillError(str(message.get("error", "failed")), code=str(message.get("code", "skill")))
-                return message.get("value")
+    def request(self, op: str, timeout_s: float | None = None, wait: bool = True, **fields: Any) -> Any:
+        """The worker's answer to one request; SkillError with its message when the skill refused.
+        wait=False: SkillBusy at once while another request is running, instead of queueing."""
+        if not self._lock.acquire(blocking=wait):
+            raise SkillBusy(f"the {self.name} skill is busy")
+        try:
+            return self._request(op, timeout_s, fields)
+        finally:
+            self._lock.release()
+
+    def _request(self, op: str, timeout_s: float | None, fields: dict[str, Any]) -> Any:
+        if not self.running:
+            self._start()
+        assert self._proc is not None and self._proc.stdin is not None
+        ident = next(self._ids)
+        try:
+            self._proc.stdin.write(json.dumps({"id": ident, "op": op, **fields}, default=str) + "\n")
+            self._proc.stdin.flush()
+        except OSError:
+            self._failed()
+            raise SkillCrashed(f"the {self.name} skill stopped working") from None
+        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        while True:
+            message = self._next(max(0.0, deadline - time.monotonic()))
+            if "event" in message:
+                self.on_event(message)
+                continue
+            if message.get("id") != ident:
+                continue
+            self._failures = 0
+            if not message.get("ok"):
+                raise SkillError(str(message.get("error", "failed")), code=str(message.get("code", "skill")))
+            return message.get("value")
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None
@@ -250,6 +262,10 @@ class SandboxedSkill(Skill):
     described: ClassVar[dict[str, Any]]
     sentences_dir: ClassVar[Path]
 
+    def __init__(self, context: SkillContext) -> None:
+        super().__init__(context)
+        self._slots: dict[str, list[str]] = {}
+
     def tools(self) -> list[ToolSpec]:
         return [tool_from_wire(self.name, t, functools.partial(self._call, str(t["name"])))
                 for t in self.described["tools"]]
@@ -265,11 +281,14 @@ class SandboxedSkill(Skill):
         return ToolResult(str(value["speech"]), dict(value["data"]), bool(value["ok"]))
 
     def slot_values(self) -> dict[str, list[str]]:
+        """Asked for on every request: never waits behind a slow call (the last answer stands)."""
         try:
-            value = self.process.request("slots", timeout_s=1.0)
+            value = self.process.request("slots", timeout_s=1.0, wait=False)
         except SkillError:
-            return {}
-        return {str(k): [str(v) for v in items] for k, items in value.items()} if isinstance(value, dict) else {}
+            return self._slots
+        if isinstance(value, dict):
+            self._slots = {str(k): [str(v) for v in items] for k, items in value.items() if isinstance(items, list)}
+        return self._slots
 
     async def on_install(self) -> None:
         await asyncio.to_thread(self.process.request, "install")

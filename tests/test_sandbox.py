@@ -1,0 +1,193 @@
+"""Third-party skills for real: installed from a folder through the CLI, run in bubblewrap over the
+RPC, and kept to what they were granted; a crash or a hang costs only their own answers."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from assistant.audit import AuditLog
+from assistant.bus import Bus
+from assistant.config import load_config
+from assistant.plugins.sandbox import SandboxedSkill, sandbox_kind
+from assistant.runtime import Core, build_core
+from assistant.vault import Vault
+from tests.conftest import TEMPLATES_ONLY
+
+GREETER = Path(__file__).parent / "skills" / "greeter"
+ENV = {**TEMPLATES_ONLY, "ASSISTANT__SKILLS__CALL_TIMEOUT_S": "2"}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, timeout=180,
+                          env={**os.environ, **ENV}, stdin=subprocess.DEVNULL)
+
+
+def install(data_dir: Path, source: Path = GREETER) -> subprocess.CompletedProcess[str]:
+    return cli("skills", "install", str(source), "--yes", "--data-dir", str(data_dir))
+
+
+def core_of(data_dir: Path, **env: str) -> Core:
+    return build_core(load_config(environ={**ENV, **env}), data_dir, Bus())
+
+
+def call(core: Core, tool: str, **args: object) -> tuple[bool, dict]:  # type: ignore[type-arg]
+    result = core.registry.tool(f"greeter.{tool}").func(**args)
+    return result.ok, result.data
+
+
+def audited(data_dir: Path) -> list[dict]:  # type: ignore[type-arg]
+    return list(AuditLog(data_dir, Vault(data_dir).derived_key("audit")).entries())
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    data_dir = tmp_path_factory.mktemp("data")
+    done = install(data_dir)
+    assert done.returncode == 0, done.stderr
+    assert "store: keep its own data" in done.stdout and "installed and enabled" in done.stdout
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def core(installed: Path) -> Core:
+    return core_of(installed)
+
+
+def test_installing_needs_a_yes(tmp_path: Path) -> None:
+    done = cli("skills", "install", str(GREETER), "--data-dir", str(tmp_path))
+    assert done.returncode == 1 and "run again with --yes" in done.stderr and "store: keep its own data" in done.stdout
+    assert "greeter" not in cli("skills", "list", "--data-dir", str(tmp_path)).stdout
+
+
+def test_an_installed_skill_is_listed_with_its_permissions_and_sandbox(installed: Path) -> None:
+    listed = cli("skills", "list", "--data-dir", str(installed))
+    assert "greeter: Greets people, and pokes at its sandbox. (permissions: store) [third-party, sandbox: bwrap]" in listed.stdout
+    assert "greeter.hello(name: str)" in listed.stdout and "timer: " in listed.stdout
+    rows = [json.loads(line) for line in cli("skills", "list", "--json", "--data-dir", str(installed)).stdout.splitlines()]
+    greeter = next(r for r in rows if r["name"] == "greeter")
+    assert greeter["third_party"] and greeter["sandbox"] == "bwrap" and greeter["permissions"] == ["store"]
+    (entry,) = [e for e in audited(installed) if e["kind"] == "skill_installed"]
+    assert entry["skill"] == "greeter" and entry["permissions"] == ["store"]
+
+
+def test_it_answers_by_voice_from_its_own_process(core: Core) -> None:
+    reply = asyncio.run(core.dialogue.handle("say hello to Ada"))
+    assert reply.startswith("Hello, ada!") and "(pid 2)" in reply, "the skill runs in a PID namespace of its own"
+    assert isinstance(core.registry.skill("greeter"), SandboxedSkill)
+    calls = [e for e in core.audit.entries() if e["kind"] == "tool_call" and e["tool"] == "greeter.hello"]
+    assert calls and calls[-1]["ok"]
+
+
+def test_the_sandbox_hides_the_assistants_data_and_keeps_it_to_its_own_folder(core: Core, installed: Path) -> None:
+    assert sandbox_kind("auto") == "bwrap"
+    Vault(installed).put("device.door", "hunter2")
+    for secret in ("vault.key", "secrets.json", "audit.jsonl", "skills.json"):
+        assert (installed / secret).exists()
+        assert call(core, "peek", path=str(installed / secret)) == (False, {"error": "FileNotFoundError"}), secret
+    assert call(core, "scribble", path=str(installed / "skills" / "greeter" / "note.txt")) == (True, {"wrote": True})
+    assert (installed / "skills" / "greeter" / "note.txt").read_text() == "was here"
+    ok, data = call(core, "scribble", path=str(Path(__file__).parent / "planted.py"))
+    assert not ok and not (Path(__file__).parent / "planted.py").exists()
+    home_file = Path.home() / ".assistant-sandbox-probe"
+    home_file.write_text("private")
+    try:
+        assert call(core, "peek", path=str(home_file)) == (False, {"error": "FileNotFoundError"})
+    finally:
+        home_file.unlink()
+
+
+def test_without_the_network_permission_it_has_no_network(core: Core) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        port = server.getsockname()[1]
+        ok, data = call(core, "dial", port=port)
+    assert not ok and data["error"] in ("ConnectionRefusedError", "OSError", "TimeoutError")
+
+
+def test_an_ungranted_permission_is_refused_and_audited(core: Core) -> None:
+    ok, data = call(core, "schedule_something")
+    assert not ok and "needs the scheduler permission" in data["error"]
+    refused = [e for e in core.audit.entries() if e["kind"] == "refused"]
+    assert refused and (refused[-1]["skill"], refused[-1]["permission"]) == ("greeter", "scheduler")
+
+
+def test_a_crash_costs_one_answer_and_the_skill_comes_back(core: Core) -> None:
+    skill = core.registry.skill("greeter")
+    assert isinstance(skill, SandboxedSkill)
+    before = skill.process.restarts
+    ok, data = call(core, "crash")
+    assert not ok and "stopped working" in data["error"]
+    time.sleep(1.1)  # the first restart waits a second
+    assert call(core, "hello", name="Bob")[0] and skill.process.restarts == before + 1
+
+
+def test_a_hang_is_killed_while_the_assistant_keeps_answering(core: Core) -> None:
+    outcome: list[tuple[bool, dict]] = []  # type: ignore[type-arg]
+    hanging = threading.Thread(target=lambda: outcome.append(call(core, "hang")))
+    start = time.monotonic()
+    hanging.start()
+    time.sleep(0.2)
+    assert "It's" in asyncio.run(core.dialogue.handle("what time is it")) and hanging.is_alive()
+    hanging.join(10)
+    assert outcome and not outcome[0][0] and "did not answer within 2 s" in outcome[0][1]["error"]
+    assert time.monotonic() - start < 6
+    time.sleep(1.1)
+    assert call(core, "hello", name="Cy")[0]
+
+
+def test_disable_enable_and_remove(tmp_path: Path) -> None:
+    assert install(tmp_path).returncode == 0
+    assert cli("skills", "disable", "greeter", "--data-dir", str(tmp_path)).returncode == 0
+    assert "greeter" not in {s.skill.name for s in core_of(tmp_path).registry.skills}
+    assert "[third-party, disabled]" in cli("skills", "list", "--data-dir", str(tmp_path)).stdout
+    assert cli("skills", "enable", "greeter", "--data-dir", str(tmp_path)).returncode == 0
+    assert "greeter" in {s.skill.name for s in core_of(tmp_path).registry.skills}
+    done = cli("skills", "remove", "greeter", "--data-dir", str(tmp_path))
+    assert done.returncode == 0 and "removed" in done.stdout
+    assert not (tmp_path / "skills" / "greeter").exists() and not (tmp_path / "skills-installed" / "greeter").exists()
+    assert "greeter" not in cli("skills", "list", "--data-dir", str(tmp_path)).stdout
+    kinds = [e["kind"] for e in audited(tmp_path) if e.get("skill") == "greeter"]
+    assert kinds == ["skill_installed", "skill_disabled", "skill_enabled", "skill_removed"]
+    done = cli("skills", "remove", "timer", "--data-dir", str(tmp_path))
+    assert done.returncode != 0 and "built-in skill" in done.stderr
+
+
+def test_changed_code_is_not_run_under_the_old_approval(tmp_path: Path) -> None:
+    assert install(tmp_path).returncode == 0
+    code = tmp_path / "skills-installed" / "greeter" / "skill.py"
+    code.write_text(code.read_text() + "\n# changed\n")
+    assert "greeter" not in {s.skill.name for s in core_of(tmp_path).registry.skills}
+    assert "not loaded" in cli("skills", "list", "--data-dir", str(tmp_path)).stdout
+
+
+def test_a_skill_asking_for_what_cannot_cross_the_sandbox_is_refused(tmp_path: Path) -> None:
+    greedy = tmp_path / "greedy"
+    shutil.copytree(GREETER, greedy)
+    source = (greedy / "skill.py").read_text().replace("frozenset({Permission.STORE})", "frozenset({Permission.DEVICES})")
+    (greedy / "skill.py").write_text(source)
+    done = install(tmp_path / "data", greedy)
+    assert done.returncode != 0 and "cannot be granted yet" in done.stderr
+
+
+def test_a_folder_that_is_not_a_skill_is_a_clear_error(tmp_path: Path) -> None:
+    done = install(tmp_path / "data", tmp_path)
+    assert done.returncode != 0 and "is not a skill folder" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_without_bubblewrap_it_runs_as_a_restricted_subprocess(installed: Path, tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    shutil.copytree(installed, data_dir)
+    plain = core_of(data_dir, ASSISTANT__SKILLS__SANDBOX="subprocess")
+    ok, data = call(plain, "hello", name="Di")
+    assert ok and data["pid"] != 2
+    plain.registry.skill("greeter").process.stop()  # type: ignore[attr-defined]

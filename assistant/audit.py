@@ -70,16 +70,14 @@ class AuditLog:
         self.head_path = data_dir / HEAD_FILE
         self._key = key
         self._lock = threading.Lock()
-        self._last: tuple[int, str] | None = None
 
     def _mac(self, previous: str, entry: dict[str, Any]) -> str:
         return hmac.new(self._key, previous.encode() + b"\n" + _canonical(entry), hashlib.sha256).hexdigest()
 
     def _tail(self) -> tuple[int, str]:
-        """The newest (sequence, MAC), from the file's end; a line a crash cut short is dropped
-        (it was never acknowledged)."""
-        if self._last is not None:
-            return self._last
+        """The newest (sequence, MAC), read from the file's end on every append (not kept: another
+        writer of the same folder, such as `assistant skills install`, may have appended since); a
+        line a crash cut short is dropped (it was never acknowledged)."""
         last = (0, "")
         try:
             with self.path.open("rb+") as f:
@@ -99,7 +97,6 @@ class AuditLog:
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise AuditError(f"the audit trail {self.path} is damaged at its end ({e}); "
                              "run `assistant audit --verify` and move it aside to start a new one") from e
-        self._last = last
         return last
 
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
@@ -116,7 +113,6 @@ class AuditLog:
                 f.flush()
                 os.fsync(f.fileno())
             atomic_write(self.head_path, json.dumps({"seq": entry["seq"], "mac": entry["mac"]}))
-            self._last = (entry["seq"], entry["mac"])
             return entry
 
     def entries(self) -> Iterator[dict[str, Any]]:

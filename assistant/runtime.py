@@ -25,7 +25,7 @@ from assistant.events import Event, TimerDone
 from assistant.audit import AuditLog
 from assistant.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
-from assistant.plugins.installed import enabled_skill_classes
+from assistant.plugins.installed import enabled_skill_classes, not_loaded
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
 from assistant.plugins.sandbox import SkillProcess
 from assistant.routine_runner import RoutineRunner
@@ -61,6 +61,8 @@ class Core:
     media: MediaLibrary
     vault: Vault
     audit: AuditLog
+    skill_problems: dict[str, str] = field(default_factory=dict)
+    """Installed skills left out at start, and why (`assistant skills list` shows it)."""
     background: list[asyncio.Task[None]] = field(default_factory=list)
     _turns: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -130,16 +132,18 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
 
     registry = Registry(config.skills.language)
     registry.load([*builtin_skill_classes(), *entry_point_skill_classes()], context_for)
-    sandboxed = load_installed_skills(registry, data_dir, config, refused)
+    problems: dict[str, str] = {}
+    sandboxed = load_installed_skills(registry, data_dir, config, refused, problems)
     # Routines name tools, so they are checked once every skill is loaded.
     routines.reload(load_routines(routine_folders(data_dir), registry.tool))
-    matcher = template_matcher(registry, config.skills.language, sandboxed)
+    matcher = template_matcher(registry, config.skills.language, sandboxed, problems)
     planner = LazyPlanner(lambda: make_planner(config, registry.tools(), matcher)) if config.understanding.planner else None
     router = Router(matcher, planner, config.understanding.fuzzy_min_score)
     u = config.understanding
     dialogue = Dialogue(bus, registry, router, u.followup_s, audit,
                         phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
-    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media, vault, audit)
+    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media, vault, audit,
+                problems)
 
 
 async def start_media(core: Core) -> None:
@@ -194,17 +198,17 @@ def make_player(config: Config) -> MusicPlayer:
     return MusicPlayer(output)
 
 
-def load_installed_skills(registry: Registry, data_dir: Path, config: Config,
-                          refused: Callable[[str, str], None]) -> dict[str, Callable[[], None]]:
+def load_installed_skills(registry: Registry, data_dir: Path, config: Config, refused: Callable[[str, str], None],
+                          problems: dict[str, str]) -> dict[str, Callable[[], None]]:
     """Register each enabled third-party skill (sandboxed); returns how to unregister each by name.
-    One that cannot load is left out with a warning: the assistant still starts."""
+    One that cannot load is left out (in `problems`): the assistant still starts."""
     loaded = {}
-    for cls in enabled_skill_classes(data_dir, config, refused):
+    for cls in enabled_skill_classes(data_dir, config, refused, problems):
         try:
             unregister = registry.register(cls, SkillContext(skill=cls.name, data_dir=data_dir / "skills" / cls.name,
                                                              refused=refused))
         except SkillError as e:
-            log.warning("not loading the installed skill '%s': %s", cls.name, e.message)
+            not_loaded(problems, cls.name, e.message)
             cls.process.stop()
             continue
 
@@ -216,7 +220,8 @@ def load_installed_skills(registry: Registry, data_dir: Path, config: Config,
     return loaded
 
 
-def template_matcher(registry: Registry, language: str, sandboxed: dict[str, Callable[[], None]]) -> TemplateMatcher:
+def template_matcher(registry: Registry, language: str, sandboxed: dict[str, Callable[[], None]],
+                     problems: dict[str, str]) -> TemplateMatcher:
     """The matcher over every loaded skill; an installed skill whose sentences are broken is
     unloaded (with a warning) rather than keeping the assistant from starting."""
     while True:
@@ -226,7 +231,7 @@ def template_matcher(registry: Registry, language: str, sandboxed: dict[str, Cal
             culprit = next((name for name in sandboxed if f"skill '{name}'" in e.message), None)
             if culprit is None:
                 raise
-            log.warning("not loading the installed skill '%s': %s", culprit, e.message)
+            not_loaded(problems, culprit, e.message)
             sandboxed.pop(culprit)()
 
 

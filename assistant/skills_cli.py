@@ -151,28 +151,16 @@ def _approved(name: str) -> bool:
 def _check_loads(name: str, config: Config, data_dir: Path) -> None:
     """Load the whole assistant with the new skill (its tools, sentences and names checked with
     everyone else's); SkillError when it does not load."""
-    import logging
-
     from assistant.runtime import build_core
 
-    problems: list[str] = []
-
-    class Catch(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            if f"'{name}'" in record.getMessage():
-                problems.append(record.getMessage())
-
-    catch = Catch(logging.WARNING)
-    logging.getLogger("assistant").addHandler(catch)
-    try:
-        core = build_core(config, data_dir, Bus())
-    finally:
-        logging.getLogger("assistant").removeHandler(catch)
+    core = build_core(config, data_dir, Bus())
     for loaded in core.registry.skills:
         if isinstance(loaded.skill, SandboxedSkill):
             loaded.skill.process.stop()
-    if problems or name not in {s.skill.name for s in core.registry.skills}:
-        raise SkillError(problems[0] if problems else f"'{name}' did not load")
+    if name in core.skill_problems:
+        raise SkillError(core.skill_problems[name])
+    if name not in {s.skill.name for s in core.registry.skills}:
+        raise SkillError(f"'{name}' did not load")
 
 
 def _list(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
@@ -200,7 +188,7 @@ def _list(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     for record in InstalledSkills(data_dir).all():
         if record["name"] in loaded_names:
             continue
-        state = "disabled" if not record.get("enabled", True) else "not loaded (see the warning above)"
+        state = "disabled" if not record.get("enabled", True) else f"not loaded: {core.skill_problems.get(record['name'], 'unknown')}"
         if args.json:
             print(json.dumps({"name": record["name"], "description": record["description"], "permissions": record["permissions"],
                               "third_party": True, "enabled": bool(record.get("enabled", True)), "sandbox": kind, "tools": []}))

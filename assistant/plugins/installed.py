@@ -71,15 +71,17 @@ def skill_process(data_dir: Path, config: Config, name: str, code_dir: Path, per
     return SkillProcess(name, command, config.skills.call_timeout_s, data_dir / "logs" / "skills" / f"{name}.log", on_event)
 
 
-def enabled_skill_classes(data_dir: Path, config: Config, refused: Callable[[str, str], None]) -> list[type[SandboxedSkill]]:
+def enabled_skill_classes(data_dir: Path, config: Config, refused: Callable[[str, str], None],
+                          problems: dict[str, str]) -> list[type[SandboxedSkill]]:
     """A class for each enabled installed skill that still matches what was approved; the others
-    are left out with a warning that says what to do."""
+    are left out, with what to do in `problems` (by skill name) and in a warning."""
     classes = []
-    for record in InstalledSkills(data_dir).all():
+    installed = InstalledSkills(data_dir)
+    for record in installed.all():
         if not record.get("enabled", True):
             continue
         name = record["name"]
-        code = InstalledSkills(data_dir).code_dir(name)
+        code = installed.code_dir(name)
         try:
             if not code.is_dir() or fingerprint(code) != record["fingerprint"]:
                 raise SkillError(f"skill '{name}' changed since its permissions were approved; install it again")
@@ -97,5 +99,11 @@ def enabled_skill_classes(data_dir: Path, config: Config, refused: Callable[[str
                 raise SkillError(f"skill '{name}' now asks for more than was approved; install it again")
             classes.append(sandboxed_class(process, described, code))
         except (SkillError, ValueError) as e:
-            log.warning("not loading the installed skill '%s': %s", name, getattr(e, "message", e))
+            not_loaded(problems, name, str(getattr(e, "message", e)))
     return classes
+
+
+def not_loaded(problems: dict[str, str], name: str, why: str) -> None:
+    """An installed skill is left out: say so once, where the CLI and the log both see it."""
+    problems[name] = why
+    log.warning("not loading the installed skill '%s': %s", name, why)

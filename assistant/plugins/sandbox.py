@@ -323,6 +323,3 @@ def describe(process: SkillProcess) -> dict[str, Any]:
         raise SkillError(f"the {process.name} skill described itself badly")
     return value
 
-
-def context_for_sandboxed(name: str, data_dir: Path, refused: Callable[[str, str], None]) -> SkillContext:
-    return SkillContext(skill=name, data_dir=data_dir, refused=refused)

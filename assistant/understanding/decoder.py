@@ -106,12 +106,7 @@ class Decoding:
 
     def _feed(self, prompt: list[int]) -> None:
         """Evaluate `prompt`, reusing the cached tokens it begins with (the system prompt)."""
-        cached = self.llm.input_ids[: self.llm.n_tokens]
-        same = 0
-        for a, b in zip(cached, prompt):
-            if a != b:
-                break
-            same += 1
+        same = type(self.llm).longest_token_prefix(self.llm.input_ids[: self.llm.n_tokens], prompt)
         same = min(same, len(prompt) - 1)  # at least one token, for its logits
         self.llm.n_tokens = same
         self._pending = list(prompt[same:])
@@ -224,7 +219,10 @@ def decode_arguments(decoding: Decoding, schema: dict[str, Any], said: frozenset
     any optional ones left out, as llama.cpp's grammar for the same schema allows.
 
     `said`: the whole numbers the request says. An optional whole number can then only be one of
-    them or 0, and with none said it is not written at all (see schema.args_gbnf for why)."""
+    them or 0, and with none said it is not written at all (see schema.args_gbnf for why). Unlike that
+    grammar, which has one rule for every number of a tool and so leaves them all open when one is
+    required, the limit here is per property: a required number is always open, the optional ones
+    beside it are still limited."""
     required = set(schema.get("required", []))
     props = [(name, prop) for name, prop in schema["properties"].items()
              if not (said is not None and not said and _kind(prop) == "integer" and name not in required)]
@@ -243,7 +241,7 @@ def decode_arguments(decoding: Decoding, schema: dict[str, Any], said: frozenset
         if picked == len(candidates):
             return
         name, prop = candidates[picked]
-        props = props[props.index((name, prop)) + 1:]
+        props = props[picked + 1:]  # the candidates are the first of the properties left
         _value(decoding, prop, said if name not in required else None)
         first = False
 

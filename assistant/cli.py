@@ -8,16 +8,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import platformdirs
 
-from assistant import audit_cli, devices_cli, media_cli, routines_cli, schedule_cli, skills_cli, web_cli
+from assistant import (audit_cli, devices_cli, media_cli, routines_cli, schedule_cli, service_cli, skills_cli, status_cli,
+                       web_cli)
 from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
 from assistant.errors import AssistantError
@@ -62,6 +62,8 @@ def parser() -> argparse.ArgumentParser:
     web_cli.add_parser(sub, _data_options)
     audit_cli.add_parser(sub, _data_options)
     skills_cli.add_parser(sub, _data_options)
+    status_cli.add_parser(sub, _data_options)
+    service_cli.add_parser(sub, _data_options)
     return p
 
 
@@ -136,6 +138,7 @@ async def _run(args: argparse.Namespace) -> int:
     from assistant.audio.sinks import SpeakerSink, WavSink
     from assistant.audio.sources import MicrophoneSource, WavFileSource
     from assistant.runtime import build_core
+    from assistant.services import serve
 
     config = _config(args)
     # Open the audio first: a bad file or a missing sound card fails before minutes of model loading.
@@ -150,60 +153,12 @@ async def _run(args: argparse.Namespace) -> int:
         core = build_core(config, _data_dir(args), bus)
         await core.registry.start_all()
         try:
-            return await _serve(args, config, core, source, sink)
+            serve_page = args.web if args.web is not None else (config.web.enabled and not args.audio_in)
+            await serve(core, source, sink, serve_page, lambda line: _say(args, line))
+            return 0
         finally:
             await core.registry.stop_all()
             sink.close()
-
-
-async def _serve(args: argparse.Namespace, config: Config, core: Any, source: Any, sink: Any) -> int:
-    """The started assistant: models loaded, the voice loop, the scheduler, routines and the network."""
-    from assistant.devices.network import HomeNetwork
-    from assistant.pipeline import VoiceLoop
-    from assistant.reply import ReplySpeaker
-    from assistant.runtime import load_speech_models, ringer, start_media, stop_media
-
-    bus = core.bus
-    # Templates compile and the fuzzy index is sampled now; the LLM loads beside the speech models.
-    await asyncio.to_thread(core.dialogue.router.matcher.warm_up)
-    planner_ready = asyncio.create_task(core.planner.load()) if core.planner is not None else None
-    models = await load_speech_models(config)
-    if planner_ready is not None:
-        await planner_ready
-    speaker = ReplySpeaker(bus, models.synthesizer)
-    loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
-                     speaker, core.speech_hints, core.next_turn)
-    core.scheduler.start(ringer(core, loop.announce))
-    await core.routines.start(core.scheduler.zone, bus, loop.announce)
-    serve_page = args.web if args.web is not None else (config.web.enabled and not args.audio_in)
-    # With the page served, the announcement points phones and satellites at its port.
-    devices = dataclasses.replace(config.devices, announce_port=config.web.port) if serve_page else config.devices
-    network = HomeNetwork(core.devices, devices, core.data_dir)
-    await network.start()
-    await start_media(core)
-    page = None
-    if serve_page:
-        from assistant.web.server import WebServer
-        from assistant.web.talk import PhoneTalk
-
-        talk = PhoneTalk(core, models.transcriber, speaker, config.web.reply_on,
-                         lambda text: loop.announce(text, ring=False))
-        page = WebServer(core, config.web, talk)
-        served = await page.start()
-        _say(args, f"Phone page: {', '.join(served.https)} (on this machine: {served.loopback}); "
-                   "pair a phone with `assistant pair`.")
-    if not args.audio_in:
-        _say(args, f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
-    try:
-        await loop.run(source, sink)
-    finally:
-        if page is not None:
-            await page.stop()
-        await stop_media(core)
-        await network.stop()
-        await core.routines.stop()
-        await core.scheduler.stop()
-    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,6 +192,10 @@ def main(argv: list[str] | None = None) -> int:
 
             config = _config(args)
             return media_cli.run(args, config, _data_dir(args), media_roots(config))
+        if args.command == "status":
+            return status_cli.run(args, _data_dir(args))
+        if args.command == "service":
+            return service_cli.run(args, _data_dir(args))
         if args.command == "audit":
             return audit_cli.run(args, _data_dir(args))
         if args.command in ("pair", "phones"):

@@ -238,3 +238,16 @@ class DeviceRejected(Event):
     service: str
     code: str
     message: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServiceChanged(Event):
+    """A supervised service of the running assistant changed state (`assistant status` shows them all)."""
+
+    type: ClassVar[str] = "service"
+    service: str
+    """audio, pipeline, scheduler, routines, discovery, web or media."""
+    state: str
+    """starting, running, restarting (it crashed or lost its device; `error` says why), finished or stopped."""
+    restarts: int = 0
+    error: str | None = None

@@ -145,6 +145,16 @@ class VoiceLoop:
             await self._turn.task
         self._maybe_finish_reply(at_end=True)
 
+    def reset(self) -> None:
+        """After a crash of the loop: drop the request in progress and wait for the wake word again."""
+        if self._turn is not None and not self._turn.task.done():
+            self._turn.task.cancel()
+        self._turn = None
+        self._speculative = None
+        self.state = State.WAITING
+        self.vad.reset()
+        self.eos.reset()
+
     async def announce(self, text: str, ring: bool = True) -> None:
         """Speak something nobody asked for (a timer is done) as soon as the assistant is free."""
         self._announcements.append((text, ring))

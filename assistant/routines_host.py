@@ -65,6 +65,11 @@ class RoutineHost:
             self.runner.spawn(self.runner.resume(routine, run))
         self._watch = asyncio.create_task(self.runner.watch(list(self.routines.values()), zone, bus), name="routines")
 
+    async def wait(self) -> None:
+        """Returns when the triggers' watch has ended (it runs until `stop`); raises if it crashed."""
+        if self._watch is not None:
+            await asyncio.shield(self._watch)
+
     async def stop(self) -> None:
         if self._watch is not None:
             self._watch.cancel()

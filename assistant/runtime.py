@@ -19,9 +19,9 @@ from assistant.devices.hub import DeviceHub
 from assistant.media.player import MusicOutput, MusicPlayer, SpeakerOutput, WavOutput
 from assistant.media.service import MediaLibrary
 from assistant.devices.registry import DeviceRegistry
-from assistant.errors import AssistantError, SkillError
+from assistant.errors import SkillError
 from assistant.events import Due as DueEvent
-from assistant.events import Event, TimerDone
+from assistant.events import TimerDone
 from assistant.audit import AuditLog
 from assistant.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
@@ -63,7 +63,6 @@ class Core:
     audit: AuditLog
     skill_problems: dict[str, str] = field(default_factory=dict)
     """Installed skills left out at start, and why (`assistant skills list` shows it)."""
-    background: list[asyncio.Task[None]] = field(default_factory=list)
     _turns: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_turn(self) -> int:
@@ -144,39 +143,6 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
                         phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
     return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media, vault, audit,
                 problems)
-
-
-async def start_media(core: Core) -> None:
-    """While the assistant runs: the index catches up with the disk in the background, then follows
-    changes; music ducks while a request is heard and answered."""
-    media = core.media
-
-    def duck(event: Event) -> None:
-        if media.player is not None and event.type in ("wake", "ready"):
-            media.player.duck(event.type == "wake")
-
-    core.bus.subscribe(duck)
-    if not media.library.roots():
-        return
-
-    async def catch_up() -> None:
-        try:
-            report = await asyncio.to_thread(media.scan)
-            log.info("media index: %d new, %d changed, %d moved, %d gone", report.added, report.changed, report.moved, report.removed)
-        except AssistantError as e:
-            log.warning("media index: %s", e.message)
-            return
-        if core.config.media.watch:
-            await media.start_watching()
-
-    core.background.append(asyncio.create_task(catch_up()))
-
-
-async def stop_media(core: Core) -> None:
-    for task in core.background:
-        task.cancel()
-    await core.media.stop_watching()
-    core.media.close()
 
 
 def media_roots(config: Config) -> list[Path]:

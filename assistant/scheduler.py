@@ -297,6 +297,11 @@ class Scheduler:
         self._catch_up()
         self._task = asyncio.create_task(self._run(), name="scheduler")
 
+    async def wait(self) -> None:
+        """Returns when the firing loop has ended (it runs until `stop`); raises if it crashed."""
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

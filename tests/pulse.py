@@ -13,36 +13,62 @@ from pathlib import Path
 import pytest
 
 
+class PulseServer:
+    """One null sink per `sinks` entry (name → (rate, channels)); `sink` is the default sink and
+    `source` (a sink's monitor, say "mic_feed.monitor") the default source. `stop` and `start` again
+    take the sound card away and bring it back, as unplugging it would."""
+
+    def __init__(self, tmp_path: Path, sinks: dict[str, tuple[int, int]], source: str | None = None,
+                 sink: str = "speaker") -> None:
+        if shutil.which("pulseaudio") is None:
+            pytest.fail("pulseaudio is not installed: run ./scripts/setup")
+        runtime = tmp_path / "xdg"
+        runtime.mkdir(mode=0o700, exist_ok=True)
+        self.env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
+        self.env.pop("PULSE_SERVER", None)
+        self.sinks, self.source, self.sink = sinks, source, sink
+        self._server: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        server = subprocess.Popen(
+            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
+             "--load=module-native-protocol-unix",
+             *(f"--load=module-null-sink sink_name={name} rate={rate} channels={channels}"
+               for name, (rate, channels) in self.sinks.items())],
+            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        deadline = time.monotonic() + 20
+        while subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode != 0:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"pulseaudio did not start: {server.stderr.read().decode() if server.stderr else ''}")
+            time.sleep(0.1)
+        if self.source is not None:
+            subprocess.run(["pactl", "set-default-source", self.source], env=self.env, check=True)
+        subprocess.run(["pactl", "set-default-sink", self.sink], env=self.env, check=True)
+        self._server = server
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.terminate()
+            self._server.wait(10)
+            self._server = None
+
+
 @contextlib.contextmanager
 def private_pulseaudio(tmp_path: Path, sinks: dict[str, tuple[int, int]], source: str | None = None,
                        sink: str = "speaker") -> Iterator[dict[str, str]]:
-    """Run PulseAudio with one null sink per `sinks` entry (name → (rate, channels)); `sink` is the
-    default sink and `source` (a sink's monitor, say "mic_feed.monitor") the default source. Yields
-    the environment that reaches it."""
-    if shutil.which("pulseaudio") is None:
-        pytest.fail("pulseaudio is not installed: run ./scripts/setup")
-    runtime = tmp_path / "xdg"
-    runtime.mkdir(mode=0o700)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(tmp_path)}
-    env.pop("PULSE_SERVER", None)
-    server = subprocess.Popen(
-        ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-         "--load=module-native-protocol-unix",
-         *(f"--load=module-null-sink sink_name={name} rate={rate} channels={channels}"
-           for name, (rate, channels) in sinks.items())],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode != 0:
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"pulseaudio did not start: {server.stderr.read().decode() if server.stderr else ''}")
-        time.sleep(0.1)
-    if source is not None:
-        subprocess.run(["pactl", "set-default-source", source], env=env, check=True)
-    subprocess.run(["pactl", "set-default-sink", sink], env=env, check=True)
+    """A running PulseServer for the test's length; yields the environment that reaches it."""
+    with running_pulseaudio(tmp_path, sinks, source, sink) as server:
+        yield server.env
+
+
+@contextlib.contextmanager
+def running_pulseaudio(tmp_path: Path, sinks: dict[str, tuple[int, int]], source: str | None = None,
+                       sink: str = "speaker") -> Iterator[PulseServer]:
+    server = PulseServer(tmp_path, sinks, source, sink)
+    server.start()
     try:
-        yield env
+        yield server
     finally:
-        server.terminate()
-        server.wait(10)
+        server.stop()

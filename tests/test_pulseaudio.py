@@ -7,7 +7,11 @@ the assistant answers through the default sink, `speaker`, and `parecord` record
 from __future__ import annotations
 
 import json
+import signal
+import socket
 import subprocess
+import urllib.error
+import urllib.request
 import sys
 import time
 from collections.abc import Iterator
@@ -18,7 +22,7 @@ import pytest
 
 from assistant.audio.wav import read_wav
 from tests import speech_fixtures as sf
-from tests.pulse import private_pulseaudio
+from tests.pulse import private_pulseaudio, running_pulseaudio
 
 pytestmark = pytest.mark.pulseaudio
 
@@ -42,8 +46,11 @@ def wait_for(path: Path, predicate, timeout: float) -> list[dict]:  # type: igno
 def test_microphone_in_speaker_out(pulse: dict[str, str], tmp_path: Path) -> None:
     clip = sf.save(tmp_path / "say.wav", sf.command("What time is it?", tail_s=0.5))
     events_file = tmp_path / "events.jsonl"
+    config = tmp_path / "config.yaml"
+    config.write_text("understanding:\n  planner: false\n")  # a template request: no LLM to load
     app = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "run", "--events", str(events_file), "--data-dir", str(tmp_path / "data")],
+        [sys.executable, "-m", "assistant", "run", "--events", str(events_file), "--data-dir", str(tmp_path / "data"),
+         "--config", str(config)],
         env=pulse, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     recorded = tmp_path / "heard.wav"
@@ -69,3 +76,95 @@ def test_microphone_in_speaker_out(pulse: dict[str, str], tmp_path: Path) -> Non
     loud = np.abs(heard) > 1000
     assert loud.sum() / 16000 > 0.5, "the spoken reply reached the speaker"
     assert "Traceback" not in err, err
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def health(port: int) -> tuple[int, dict]:  # type: ignore[type-arg]
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5) as r:
+            return r.status, json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read())
+
+
+def status(data: Path, env: dict[str, str]) -> tuple[int, dict]:  # type: ignore[type-arg]
+    done = subprocess.run([sys.executable, "-m", "assistant", "status", "--json", "--data-dir", str(data)],
+                          env=env, capture_output=True, text=True, timeout=60)
+    return done.returncode, json.loads(done.stdout)
+
+
+def states(events: list[dict], service: str) -> list[str]:  # type: ignore[type-arg]
+    return [e["state"] for e in events if e["type"] == "service" and e["service"] == service]
+
+
+def test_sound_card_lost_and_back_is_survived_and_reported(tmp_path: Path) -> None:
+    """The sound server goes away (as an unplugged card would) and comes back: the assistant says so
+    in `assistant status` and on /health, reopens the microphone and the speaker, and answers again."""
+    port = free_port()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"web:\n  enabled: false\n  loopback_port: {port}\ndevices:\n  discovery: false\n  announce: false\n"
+                      "understanding:\n  planner: false\n")  # a template request: no LLM to load
+    data = tmp_path / "data"
+    events_file = tmp_path / "events.jsonl"
+    clip = sf.save(tmp_path / "say.wav", sf.command("What time is it?", tail_s=0.5))
+    with running_pulseaudio(tmp_path, {"mic_feed": (16000, 1), "speaker": (22050, 1)}, source="mic_feed.monitor") as pulse:
+        env = pulse.env
+        app = subprocess.Popen(
+            [sys.executable, "-m", "assistant", "run", "--events", str(events_file), "--data-dir", str(data),
+             "--config", str(config)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        try:
+            wait_for(events_file, lambda ev: any(e["type"] == "ready" for e in ev), 120)
+            code, report = health(port)
+            assert code == 200 and report["healthy"], report
+            running = {s["name"] for s in report["services"] if s["state"] == "running"}
+            assert {"audio", "pipeline", "scheduler", "routines", "discovery", "media"} <= running, report
+            code, report = status(data, env)
+            assert code == 0 and report["running"] and report["healthy"], report
+
+            pulse.stop()  # the sound card is gone
+            wait_for(events_file, lambda ev: "restarting" in states(ev, "audio"), 30)
+            time.sleep(2)  # a few failed tries to open it again
+            code, report = health(port)
+            audio = next(s for s in report["services"] if s["name"] == "audio")
+            assert code == 503 and not report["healthy"] and audio["state"] == "restarting", report
+            assert "microphone" in audio["last_error"], audio
+            code, report = status(data, env)
+            assert code == 1 and report["running"] and not report["healthy"]
+
+            pulse.start()  # it is back
+            wait_for(events_file, lambda ev: states(ev, "audio")[-1:] == ["running"], 60)
+            assert health(port)[0] == 200
+            recorded = tmp_path / "heard.wav"
+            recorder = subprocess.Popen(["parecord", "--device=speaker.monitor", "--rate=22050", "--channels=1",
+                                         "--format=s16le", "--file-format=wav", str(recorded)], env=env)
+            try:
+                time.sleep(0.5)
+                subprocess.run(["paplay", "--device=mic_feed", str(clip)], env=env, check=True, timeout=60)
+                events = wait_for(events_file, lambda ev: any(e["type"] == "tts_end" for e in ev), 60)
+                time.sleep(0.5)
+            finally:
+                recorder.terminate()
+                recorder.wait(10)
+            assert next(e for e in events if e["type"] == "intent")["tool"] == "clock.get_time"
+            loud = np.abs(read_wav(recorded).astype(float)) > 1000
+            assert loud.sum() / 16000 > 0.5, "the reply reached the speaker opened again"
+            assert states(events, "pipeline") == ["running"], "the voice loop itself never stopped"
+
+            app.send_signal(signal.SIGTERM)  # how systemd stops it
+            out, err = app.communicate(timeout=30)
+        finally:
+            if app.poll() is None:
+                app.kill()
+                app.communicate(timeout=20)
+    assert app.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert not (data / "status.json").exists(), "a stopped assistant leaves no report saying it runs"
+    code, report = status(data, env)
+    assert code == 3 and not report["running"]

@@ -8,14 +8,17 @@ at the right moment even when the input file is processed faster than real time.
 from __future__ import annotations
 
 import collections
+import logging
 import threading
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 from assistant.audio.wav import resample, write_wav
 from assistant.errors import AudioDeviceError
+
+log = logging.getLogger(__name__)
 
 
 class AudioSink(Protocol):
@@ -91,28 +94,46 @@ class WavSink:
 
 
 class SpeakerSink:
-    """The default (or a named) output device. Audio is pulled by PortAudio's callback thread."""
+    """The default (or a named) output device. Audio is pulled by PortAudio's callback thread. A
+    device that went away (unplugged, its sound server restarted) is opened again for the next reply."""
 
     def __init__(self, device: str | int | None = None, rate: int = 22050) -> None:
         from assistant.audio.sources import _sounddevice
 
-        sd = _sounddevice()
+        self._sd = _sounddevice()
+        self.device = device
         self.rate = rate
+        self._lock = threading.Lock()
+        self._queue: collections.deque[np.ndarray] = collections.deque()
+        self._played = 0
+        self._stream = self._open()
+
+    def _open(self) -> Any:
         try:
-            sd.check_output_settings(device=device, channels=1, dtype="int16", samplerate=rate)
+            self._sd.check_output_settings(device=self.device, channels=1, dtype="int16", samplerate=self.rate)
+            stream = self._sd.OutputStream(
+                samplerate=self.rate, channels=1, dtype="int16", device=self.device, callback=self._callback,
+                blocksize=int(self.rate * 0.02),
+            )
+            stream.start()
         except Exception as e:
             raise AudioDeviceError(
                 "no speaker found (this machine has no sound card?): "
                 "use a file instead: assistant run --audio-in command.wav --audio-out reply.wav"
             ) from e
-        self._lock = threading.Lock()
-        self._queue: collections.deque[np.ndarray] = collections.deque()
-        self._played = 0
-        self._stream = sd.OutputStream(
-            samplerate=rate, channels=1, dtype="int16", device=device, callback=self._callback,
-            blocksize=int(rate * 0.02),
-        )
-        self._stream.start()
+        return stream
+
+    def _alive(self) -> None:
+        if self._stream.active:
+            return
+        log.warning("the speaker stopped; opening it again")
+        try:
+            self._stream.close(ignore_errors=True)
+        except Exception:  # a device already gone may fail to close
+            pass
+        with self._lock:
+            self._queue.clear()
+        self._stream = self._open()
 
     def _callback(self, outdata: np.ndarray, frames: int, time_info: object, status: object) -> None:
         filled = 0
@@ -134,13 +155,14 @@ class SpeakerSink:
             self._played = 0
 
     def write(self, pcm: np.ndarray, rate: int) -> None:
+        self._alive()
         audio = resample(pcm, rate, self.rate)
         with self._lock:
             self._queue.append(audio)
 
     def playing(self, audio_t: float) -> bool:
         with self._lock:
-            return bool(self._queue)
+            return bool(self._queue) and self._stream.active  # a dead device plays nothing more
 
     def played_s(self, audio_t: float) -> float:
         with self._lock:
@@ -151,5 +173,8 @@ class SpeakerSink:
             self._queue.clear()
 
     def close(self) -> None:
-        self._stream.stop()
-        self._stream.close()
+        try:
+            self._stream.stop()
+            self._stream.close()
+        except Exception as e:  # the device went away: nothing left to close
+            log.info("speaker close: %s", e)

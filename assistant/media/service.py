@@ -125,6 +125,11 @@ class MediaLibrary:
 
         self._watch_task = asyncio.create_task(watch())
 
+    async def wait_watching(self) -> None:
+        """Returns when the watcher has ended (or none runs); raises if it crashed."""
+        if self._watch_task is not None:
+            await asyncio.shield(self._watch_task)
+
     async def stop_watching(self) -> None:
         if self._watch_task is None or self._stop_watch is None:
             return
@@ -133,4 +138,6 @@ class MediaLibrary:
             await asyncio.wait_for(self._watch_task, 5)
         except (asyncio.TimeoutError, asyncio.CancelledError):
             self._watch_task.cancel()
+        except Exception:  # it had crashed: it is stopped all the same
+            pass
         self._watch_task = None

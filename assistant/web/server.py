@@ -24,6 +24,7 @@ from aiohttp import WSMsgType, web
 from assistant.config import WebConfig
 from assistant.errors import AssistantError
 from assistant.events import Event
+from assistant.health import health_response
 from assistant.plugins.api import ToolCall
 from assistant.store import atomic_write
 from assistant.vault import Vault
@@ -83,6 +84,8 @@ class WebServer:
         self._sockets: dict[web.WebSocketResponse, str] = {}  # open websockets → their phone's id
         self._requests: set[asyncio.Task[Any]] = set()  # phone requests in progress (held, or the loop may drop them)
         self.served: Addresses | None = None
+        self.report: Callable[[], dict[str, Any]] | None = None
+        """The services' health, for `GET /health` on loopback (set by `assistant run`)."""
 
     def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
         """Run a phone's request beside its websocket's reading, keeping hold of it until it ends."""
@@ -134,6 +137,7 @@ class WebServer:
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors, self._auth], client_max_size=MAX_JSON_BYTES)
         app.router.add_get("/", self._index)
+        app.router.add_get("/health", self._health)
         app.router.add_get("/manifest.webmanifest", self._static_file("manifest.webmanifest", "application/manifest+json"))
         app.router.add_get("/sw.js", self._static_file("sw.js", "text/javascript"))
         app.router.add_static("/static/", STATIC, append_version=False)
@@ -196,6 +200,12 @@ class WebServer:
                       {"Retry-After": str(int(wait) + 1)})
 
     # --- pages ----------------------------------------------------------------------------------
+
+    async def _health(self, request: web.Request) -> web.StreamResponse:
+        """Loopback only: a monitor on this machine needs no token, and the LAN learns nothing."""
+        if not _loopback(request) or self.report is None:
+            raise web.HTTPNotFound()
+        return health_response(self.report())
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
         return web.FileResponse(STATIC / "index.html", headers=_PAGE_HEADERS)

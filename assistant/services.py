@@ -1,0 +1,161 @@
+"""`assistant run` as supervised services: audio capture, the voice pipeline, the scheduler,
+routines, discovery, the web server and the media index, each restarted on its own when it crashes
+(see supervisor.py), with their health in `status.json` and on `GET /health`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from assistant.audio.sinks import AudioSink
+from assistant.audio.sources import AudioFeed, AudioSource, read_into
+from assistant.health import health_endpoint, heartbeat, status_path, write_status
+from assistant.runtime import Core, load_speech_models, ringer
+from assistant.supervisor import Service, Supervisor
+
+log = logging.getLogger(__name__)
+
+
+def task_service(name: str, work: Callable[[], Coroutine[Any, Any, None]], ends_run: bool = False) -> Service:
+    """A service that is one task: started by making it, crashed when it raises, stopped by cancelling."""
+    running: list[asyncio.Task[None]] = []
+
+    async def start() -> None:
+        running.append(asyncio.create_task(work(), name=name))
+
+    async def watch() -> None:
+        await asyncio.shield(running[-1])
+
+    async def stop() -> None:
+        while running:
+            task = running.pop()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    return Service(name, start, stop, watch, ends_run)
+
+
+async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bool,
+                say: Callable[[str], None]) -> None:
+    """Load the models, start every service and run until the input ends (a file) or a stop signal."""
+    from assistant.devices.network import HomeNetwork
+    from assistant.pipeline import VoiceLoop
+    from assistant.reply import ReplySpeaker
+
+    config, bus = core.config, core.bus
+    # Templates compile and the fuzzy index is sampled now; the LLM loads beside the speech models.
+    await asyncio.to_thread(core.dialogue.router.matcher.warm_up)
+    planner_ready = asyncio.create_task(core.planner.load()) if core.planner is not None else None
+    models = await load_speech_models(config)
+    if planner_ready is not None:
+        await planner_ready
+    speaker = ReplySpeaker(bus, models.synthesizer)
+    loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
+                     speaker, core.speech_hints, core.next_turn)
+    # A change is written at once (a small file, no fsync); the heartbeat refreshes it meanwhile.
+    supervisor = Supervisor(bus, on_change=lambda _: write_status(core.data_dir, supervisor.report()))
+
+    async def start_scheduler() -> None:
+        core.scheduler.start(ringer(core, loop.announce))
+
+    supervisor.add(Service("scheduler", start_scheduler, core.scheduler.stop, core.scheduler.wait))
+    supervisor.add(Service("routines", lambda: core.routines.start(core.scheduler.zone, bus, loop.announce),
+                           core.routines.stop, core.routines.wait))
+    # With the page served, the announcement points phones and satellites at its port.
+    devices = dataclasses.replace(config.devices, announce_port=config.web.port) if serve_page else config.devices
+    network = HomeNetwork(core.devices, devices, core.data_dir)
+    supervisor.add(Service("discovery", network.start, network.stop))
+    supervisor.add(media_service(core))
+    page = None
+    if serve_page:
+        from assistant.web.server import WebServer
+        from assistant.web.talk import PhoneTalk
+
+        talk = PhoneTalk(core, models.transcriber, speaker, config.web.reply_on,
+                         lambda text: loop.announce(text, ring=False))
+        page = WebServer(core, config.web, talk)
+        page.report = supervisor.report
+
+        async def start_page() -> None:
+            assert page is not None
+            served = await page.start()
+            say(f"Phone page: {', '.join(served.https)} (on this machine: {served.loopback}); "
+                "pair a phone with `assistant pair`.")
+
+        supervisor.add(Service("web", start_page, page.stop))
+    feed = AudioFeed(source.realtime)
+    supervisor.add(task_service("audio", lambda: read_into(source, feed)))
+
+    async def listen() -> None:
+        loop.reset()  # after a crash: wait for the wake word again
+        await loop.run(feed, sink)
+
+    supervisor.add(task_service("pipeline", listen, ends_run=True))
+
+    async with contextlib.AsyncExitStack() as stack:
+        if source.realtime and not serve_page:
+            await stack.enter_async_context(health_endpoint(supervisor.report, config.web.loopback_port))
+        beat = asyncio.create_task(heartbeat(core.data_dir, supervisor.report))
+        stack.callback(lambda: status_path(core.data_dir).unlink(missing_ok=True))
+        stack.push_async_callback(_cancel, beat)
+        stack.callback(core.media.close)
+        _stop_on_signals(supervisor)
+        if source.realtime:
+            say(f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
+        await supervisor.run()
+
+
+def media_service(core: Core) -> Service:
+    """The index catches up with the disk in the background, then follows changes; music ducks while
+    a request is heard and answered."""
+    from assistant.errors import AssistantError
+    from assistant.events import Event
+
+    media = core.media
+
+    def duck(event: Event) -> None:
+        if media.player is not None and event.type in ("wake", "ready"):
+            media.player.duck(event.type == "wake")
+
+    unsubscribe: list[Callable[[], None]] = []
+
+    async def start() -> None:
+        unsubscribe.append(core.bus.subscribe(duck))
+
+    async def watch() -> None:
+        if not media.library.roots():
+            await asyncio.Event().wait()
+        try:
+            report = await asyncio.to_thread(media.scan)
+            log.info("media index: %d new, %d changed, %d moved, %d gone", report.added, report.changed, report.moved, report.removed)
+        except AssistantError as e:
+            log.warning("media index: %s", e.message)
+            await asyncio.Event().wait()
+        if core.config.media.watch:
+            await media.start_watching()
+            await media.wait_watching()
+        await asyncio.Event().wait()
+
+    async def stop() -> None:
+        while unsubscribe:
+            unsubscribe.pop()()
+        await media.stop_watching()
+
+    return Service("media", start, stop, watch)
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+def _stop_on_signals(supervisor: Supervisor) -> None:
+    """SIGTERM (systemd stopping the service) stops every service cleanly, as Ctrl+C does."""
+    loop = asyncio.get_running_loop()
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGTERM, supervisor.stop)

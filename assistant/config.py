@@ -200,6 +200,21 @@ class SchedulerConfig:
 
 
 @dataclass(frozen=True)
+class SystemConfig:
+    commands: dict[str, Any] = field(default_factory=dict)
+    """The named commands the system skill may run (assistant/system_commands.py says how to write
+    one); checked when the config loads."""
+
+    def named(self) -> dict[str, Any]:
+        from assistant.system_commands import parse_commands
+
+        return parse_commands(self.commands)
+
+    def __post_init__(self) -> None:
+        self.named()
+
+
+@dataclass(frozen=True)
 class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -215,6 +230,7 @@ class Config:
     devices: DevicesConfig = field(default_factory=DevicesConfig)
     media: MediaConfig = field(default_factory=MediaConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    system: SystemConfig = field(default_factory=SystemConfig)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -254,6 +270,12 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 
 def _coerce(where: str, value: Any, hint: Any) -> Any:
+    if getattr(hint, "__origin__", None) is dict:  # checked by its section's own parser
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, not {value!r}")
+        return value
     if getattr(hint, "__origin__", None) is tuple:  # a list of strings
         if isinstance(value, str):
             value = [value]

@@ -182,7 +182,7 @@ class Dialogue:
             return self._ask("missing", call, missing[1], turn, audio_t)
         if spec.risky:
             self.bus.publish(Intent(tool=call.tool, args=args, source=call.source, score=call.score, text=call.text, turn=turn, audio_t=audio_t))
-            return self._ask("confirm", call, _confirm_question(spec), turn, audio_t)
+            return self._ask("confirm", call, _confirm_question(spec, args), turn, audio_t)
         return await self._run(call, turn, audio_t, spec)
 
     async def perform(self, call: ToolCall, confirmed: bool = False, turn: int | None = None) -> tuple[bool, str]:
@@ -195,7 +195,7 @@ class Dialogue:
         if missing is not None:
             return False, missing[1]
         if spec.risky and not confirmed:
-            return False, _confirm_question(spec)
+            return False, _confirm_question(spec, args)
         return True, await self._run(replace(call, args=args), turn, None, spec)
 
     def _ask(self, kind: Literal["missing", "confirm"], call: ToolCall, question: str, turn: int | None, audio_t: float | None) -> str:
@@ -260,6 +260,14 @@ def _explain(error: SkillError) -> str:
     return CANNOT
 
 
-def _confirm_question(spec: ToolSpec) -> str:
-    """The yes-or-no question before a risky tool runs: its own, or one made from its description."""
-    return spec.confirm or f"Should I {spec.description[0].lower()}{spec.description[1:].rstrip('.')}?"
+def _confirm_question(spec: ToolSpec, args: dict[str, Any]) -> str:
+    """The yes-or-no question before a risky tool runs: its own, or one made from its description.
+    The tool's own may name its arguments ("Should I {command}?")."""
+    if spec.confirm:
+        return spec.confirm.format_map(_Blank({k: v for k, v in args.items() if v is not None}))
+    return f"Should I {spec.description[0].lower()}{spec.description[1:].rstrip('.')}?"
+
+
+class _Blank(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return "that"

@@ -39,6 +39,7 @@ from assistant.understanding.matcher import EXAMPLE_NAME, TemplateMatcher
 from assistant.understanding.planner import LazyPlanner, LocalPlanner, ServerPlanner
 from assistant.understanding.router import Router
 from assistant.workflows import Loaded, load_routines
+from assistant.system_commands import CommandRunner
 from assistant.vault import Vault
 
 log = logging.getLogger(__name__)
@@ -126,6 +127,8 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
             folders=config.folders.named() if Permission.FOLDERS in granted else {},
             devices=devices if Permission.DEVICES in granted else None,
             media=media if Permission.MEDIA in granted else None,
+            commands=CommandRunner(config.system.named(), data_dir / "skills" / cls.name)
+            if Permission.COMMANDS in granted else None,
             refused=refused,
         )
 

@@ -370,6 +370,8 @@ class SkillContext:
     """The device hub (registry and drivers), with Permission.DEVICES."""
     media: Any | None = None
     """The media library and the music player, with Permission.MEDIA."""
+    commands: Any | None = None
+    """The allowlisted named commands (a system_commands.CommandRunner), with Permission.COMMANDS."""
     refused: Callable[[str, str], None] | None = None
     """Told (skill, permission) when the skill reaches for something it was not granted: the audit trail."""
 
@@ -380,6 +382,10 @@ class SkillContext:
     def needs_devices(self) -> Any:
         """The device hub, or a load error naming the skill that forgot to ask for it."""
         return self._granted(self.devices, Permission.DEVICES)
+
+    def needs_commands(self) -> Any:
+        """The named commands, or a load error naming the skill that forgot to ask for it."""
+        return self._granted(self.commands, Permission.COMMANDS)
 
     def needs_media(self) -> Any:
         """The media library, or a load error naming the skill that forgot to ask for it."""

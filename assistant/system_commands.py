@@ -1,0 +1,186 @@
+"""The allowlisted commands the system skill may run, declared in the config (`system.commands`).
+
+Each has the name a person says, an argument vector (never a shell, never a string to split), at
+most one argument slot whose values are checked against a list or a pattern, whether it changes
+the system (then the assistant asks for a spoken yes first), and a time limit:
+
+    system:
+      commands:
+        restart the music server:
+          run: [systemctl, --user, restart, mpd]
+          changes: true
+        check the internet:
+          run: [ping, -c, "1", -W, "2", "{host}"]
+          changes: false
+          arg: {name: host, choices: [router, nas]}
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import ConfigError, SkillError
+
+MAX_OUTPUT = 4000
+_NAME = re.compile(r"^[a-z][a-z0-9' -]{1,59}$")
+_SLOT = re.compile(r"^\{([a-z_]{1,20})\}$")
+
+
+@dataclass(frozen=True)
+class CommandArg:
+    name: str
+    choices: tuple[str, ...] = ()
+    pattern: str | None = None
+    max_length: int = 64
+
+    def check(self, value: str) -> str:
+        value = value.strip()
+        if self.choices:
+            lowered = {c.lower(): c for c in self.choices}
+            if value.lower() not in lowered:
+                raise SkillError(f"{value!r} is not one of {', '.join(self.choices)}", code="bad_argument")
+            return lowered[value.lower()]
+        if len(value) > self.max_length or self.pattern is None or not re.fullmatch(self.pattern, value):
+            raise SkillError(f"{value!r} is not an allowed {self.name}", code="bad_argument")
+        if value.startswith("-"):  # never an option smuggled in as a value
+            raise SkillError(f"{value!r} is not an allowed {self.name}", code="bad_argument")
+        return value
+
+
+@dataclass(frozen=True)
+class NamedCommand:
+    name: str
+    run: tuple[str, ...]
+    changes: bool = True
+    timeout_s: float = 30.0
+    arg: CommandArg | None = None
+
+    def argv(self, value: str | None) -> list[str]:
+        """The exact argument vector: the slot is one whole element, replaced by a checked value."""
+        if self.arg is None:
+            if value:
+                raise SkillError(f"'{self.name}' takes nothing more", code="bad_argument")
+            return list(self.run)
+        if not value:
+            raise SkillError(f"'{self.name}' needs a {self.arg.name}", code="missing_argument")
+        checked = self.arg.check(value)
+        return [checked if _SLOT.match(part) else part for part in self.run]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: int
+    stdout: str
+    stderr: str
+    took_s: float
+
+
+def parse_commands(data: Any, where: str = "system.commands") -> dict[str, NamedCommand]:
+    """Validate the config's commands; a bad one is a ConfigError naming it and saying what is wrong."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a mapping of spoken names to commands")
+    out: dict[str, NamedCommand] = {}
+    for raw_name, spec in data.items():
+        name = str(raw_name).strip().lower()
+        here = f"{where}.{raw_name}"
+        if not _NAME.match(name):
+            raise ConfigError(f"{here}: the name is what you say: lower-case words, 2 to 60 letters")
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{here} must be a mapping with run: [program, arguments …]")
+        unknown = sorted(set(spec) - {"run", "changes", "timeout_s", "arg"})
+        if unknown:
+            raise ConfigError(f"unknown setting {here}.{unknown[0]} (known: arg, changes, run, timeout_s)")
+        run = spec.get("run")
+        if not isinstance(run, list) or not run or not all(isinstance(p, (str, int, float)) and not isinstance(p, bool) for p in run):
+            raise ConfigError(f"{here}.run must be a list: the program, then each argument (never one string for a shell)")
+        run = [str(p) for p in run]
+        if _SLOT.match(run[0]):
+            raise ConfigError(f"{here}.run: the program itself cannot be an argument")
+        changes = spec.get("changes", True)
+        if not isinstance(changes, bool):
+            raise ConfigError(f"{here}.changes must be true or false")
+        timeout = spec.get("timeout_s", 30)
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout <= 600:
+            raise ConfigError(f"{here}.timeout_s must be a number of seconds, at most 600")
+        slots = [m.group(1) for p in run if (m := _SLOT.match(p))]
+        if any("{" in p or "}" in p for p in run if not _SLOT.match(p)):
+            raise ConfigError(f"{here}.run: an argument slot must be a whole element, like \"{{host}}\"")
+        arg = _parse_arg(spec.get("arg"), here)
+        if len(set(slots)) > 1 or (slots and (arg is None or arg.name != slots[0])) or (arg is not None and not slots):
+            raise ConfigError(f"{here}: use at most one slot, and declare it under arg: (name, and choices or pattern)")
+        out[name] = NamedCommand(name, tuple(run), changes, float(timeout), arg)
+    return out
+
+
+def _parse_arg(data: Any, here: str) -> CommandArg | None:
+    if data is None:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("name"), str):
+        raise ConfigError(f"{here}.arg must be a mapping with a name and choices or a pattern")
+    choices = data.get("choices") or []
+    pattern = data.get("pattern")
+    if not isinstance(choices, list) or not all(isinstance(c, str) and c.strip() for c in choices):
+        raise ConfigError(f"{here}.arg.choices must be a list of words")
+    if bool(choices) == (pattern is not None):
+        raise ConfigError(f"{here}.arg needs either choices or a pattern")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except (re.error, TypeError) as e:
+            raise ConfigError(f"{here}.arg.pattern is not a regular expression: {e}") from None
+    max_length = data.get("max_length", 64)
+    if isinstance(max_length, bool) or not isinstance(max_length, int) or not 1 <= max_length <= 256:
+        raise ConfigError(f"{here}.arg.max_length must be a whole number from 1 to 256")
+    return CommandArg(data["name"], tuple(choices), pattern, max_length)
+
+
+class CommandRunner:
+    """Runs a named command: no shell, no inherited secrets in the environment, stdin closed, its
+    output cut to a few KiB, killed at its time limit."""
+
+    def __init__(self, commands: dict[str, NamedCommand], workdir: Path) -> None:
+        self.commands = commands
+        self.workdir = workdir
+
+    def names(self, changes: bool | None = None) -> list[str]:
+        return sorted(n for n, c in self.commands.items() if changes is None or c.changes == changes)
+
+    def get(self, name: str) -> NamedCommand:
+        wanted = " ".join(name.lower().split())
+        command = self.commands.get(wanted)
+        if command is None:
+            raise SkillError(f"there is no command called '{name}' in the config", code="unknown_command")
+        return command
+
+    def run(self, command: NamedCommand, value: str | None = None) -> Outcome:
+        argv = command.argv(value)
+        program = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0])
+        if program is None:
+            raise SkillError(f"the program {argv[0]!r} of '{command.name}' is not installed", code="command_missing")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": os.environ.get("HOME", "/"),
+               **{k: v for k, v in os.environ.items() if k in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS")}}
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        started = time.monotonic()
+        try:
+            done = subprocess.run([program, *argv[1:]], shell=False, stdin=subprocess.DEVNULL, capture_output=True,
+                                  timeout=command.timeout_s, cwd=self.workdir, env=env, check=False)
+        except subprocess.TimeoutExpired:
+            raise SkillError(f"'{command.name}' took longer than {command.timeout_s:g} s and was stopped",
+                             code="command_timeout") from None
+        except OSError as e:
+            raise SkillError(f"'{command.name}' could not start: {e.strerror or e}", code="command_failed") from None
+        return Outcome(done.returncode, _text(done.stdout), _text(done.stderr), time.monotonic() - started)
+
+
+def _text(data: bytes) -> str:
+    text = data.decode("utf-8", "replace")
+    return text if len(text) <= MAX_OUTPUT else "…" + text[-MAX_OUTPUT:]

@@ -1,0 +1,144 @@
+"""The system skill: disk, load, the busiest programs, finding files in the household's folders, and
+named commands from the config: checked arguments, never a shell, a spoken yes for changes, audited."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+
+from assistant.bus import Bus
+from assistant.config import load_config
+from assistant.errors import ConfigError
+from assistant.runtime import build_core
+from tests.conftest import TEMPLATES_ONLY, Recorder
+
+COMMANDS = {
+    "say hello": {"run": ["echo", "hello from the machine"], "changes": False},
+    "make a note": {"run": ["touch", "{name}"], "changes": True, "arg": {"name": "name", "pattern": ".+"}},
+    "greet the room": {"run": ["echo", "hi", "{room}"], "changes": False,
+                       "arg": {"name": "room", "choices": ["kitchen", "office"]}},
+    "take a nap": {"run": ["sleep", "5"], "changes": False, "timeout_s": 0.5},
+    "fail on purpose": {"run": ["false"], "changes": False},
+}
+
+
+def make(tmp_path: Path, commands: dict | None = None, folders: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump({"system": {"commands": COMMANDS if commands is None else commands},
+                                           "folders": folders or {}}))
+    bus = Bus()
+    core = build_core(load_config(config_file, environ=TEMPLATES_ONLY), tmp_path / "data", bus)
+    return core, Recorder(bus)
+
+
+def ask(core, text: str) -> str:  # type: ignore[no-untyped-def]
+    return asyncio.run(core.dialogue.handle(text, turn=1))
+
+
+def test_disk_load_and_busiest_tell_the_truth(tmp_path: Path) -> None:
+    core, rec = make(tmp_path)
+    said = ask(core, "how much disk space is left")
+    disk = rec.of("tool_result")[-1].data["disks"][0]
+    usage = shutil.disk_usage(tmp_path)
+    assert abs(disk["free"] - usage.free) < 1e9 and disk["total"] == usage.total
+    assert said.startswith("There are ") and " GB free of " in said
+
+    said = ask(core, "how busy is the computer")
+    data = rec.of("tool_result")[-1].data
+    assert data["cores"] == psutil.cpu_count() and data["memory_total"] == psutil.virtual_memory().total
+    assert f"on {data['cores']} cores" in said
+
+    said = ask(core, "what is using the most memory")
+    top = rec.of("tool_result")[-1].data["top"]
+    assert len(top) == 3 and top[0]["memory"] >= top[1]["memory"] >= top[2]["memory"]
+    assert top[0]["name"] in said
+
+
+def test_find_files_only_in_the_permitted_folders(tmp_path: Path) -> None:
+    docs, photos, elsewhere = tmp_path / "docs", tmp_path / "photos", tmp_path / "private"
+    for path in (docs / "taxes" / "tax-return-2024.pdf", docs / "Tax_Notes.txt", docs / ".tax-secret",
+                 photos / "tax-receipt.jpg", elsewhere / "tax-elsewhere.pdf"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    core, rec = make(tmp_path, folders={"documents": str(docs), "photos": str(photos)})
+    spec = core.registry.tool("system.find_files")
+    found = spec.func(name="tax")
+    names = sorted(Path(f["path"]).name for f in found.data["files"])
+    assert names == ["Tax_Notes.txt", "tax-receipt.jpg", "tax-return-2024.pdf"], "hidden files and other folders stay out"
+    assert found.speech.startswith("I found 3 files: ")
+    only_docs = spec.func(name="tax return", folder="documents")
+    assert [Path(f["path"]).name for f in only_docs.data["files"]] == ["tax-return-2024.pdf"]
+    assert "no file" in spec.func(name="holiday").speech
+    missing = spec.func(name="tax", folder="music")
+    assert not missing.ok and "folders.music" in missing.speech
+
+
+def test_a_command_that_only_looks_runs_and_says_what_it_printed(tmp_path: Path) -> None:
+    core, rec = make(tmp_path)
+    assert ask(core, "say hello") == "hello from the machine"
+    assert rec.of("intent")[-1].tool == "system.check"
+    assert ask(core, "greet the room kitchen") == "hi kitchen"
+    assert ask(core, "fail on purpose") == "'fail on purpose' failed (exit code 1)."
+    said = ask(core, "take a nap")
+    assert "took longer than 0.5 s" in said
+
+
+def test_a_command_that_changes_the_system_needs_a_spoken_yes(tmp_path: Path) -> None:
+    commands = {**COMMANDS, "restart the music": {"run": ["touch", "restarted"], "changes": True}}
+    core, rec = make(tmp_path, commands)
+    done = tmp_path / "data" / "skills" / "system" / "restarted"
+    assert ask(core, "restart the music") == "Should I restart the music?"
+    assert not done.exists(), "nothing runs before the yes"
+    assert ask(core, "no") != "Done." and not done.exists()
+    assert ask(core, "restart the music") == "Should I restart the music?"
+    assert ask(core, "yes") == "Done."
+    assert done.exists()
+    assert rec.of("intent")[-1].tool == "system.run"
+
+
+def test_arguments_are_checked_and_never_reach_a_shell(tmp_path: Path) -> None:
+    core, rec = make(tmp_path)
+    run = core.registry.tool("system.run").func
+    check = core.registry.tool("system.check").func
+    workdir = tmp_path / "data" / "skills" / "system"
+    result = run(command="make a note", value="x; touch pwned")
+    assert result.ok and (workdir / "x; touch pwned").exists(), "the value is one argument, as it was said"
+    assert not (workdir / "pwned").exists(), "no shell ever read it"
+    assert "not one of kitchen, office" in check(command="greet the room", value="garage").speech
+    assert "not an allowed name" in run(command="make a note", value="--help").speech
+    assert "no command called" in check(command="rm -rf /").speech
+    refused = check(command="make a note", value="x")
+    assert not refused.ok and "changes the system" in refused.speech
+    assert not (workdir / "x").exists()
+
+
+def test_commands_are_audited(tmp_path: Path) -> None:
+    core, _ = make(tmp_path)
+    ask(core, "say hello")
+    entry = list(core.audit.entries())[-1]
+    assert entry["tool"] == "system.check" and entry["args"]["command"] == "say hello"
+    assert core.audit.verify().problems == []
+
+
+@pytest.mark.parametrize("commands, message", [
+    ({"restart": {"run": "systemctl restart mpd"}}, "must be a list"),
+    ({"ping it": {"run": ["ping", "--host={host}"], "arg": {"name": "host", "choices": ["a"]}}}, "whole element"),
+    ({"ping it": {"run": ["ping", "{host}"]}}, "declare it under arg"),
+    ({"ping it": {"run": ["{host}"], "arg": {"name": "host", "choices": ["a"]}}}, "program itself"),
+    ({"ping it": {"run": ["ping"], "shell": True}}, "unknown setting system.commands.ping it.shell"),
+    ({"ping it": {"run": ["ping", "{host}"], "arg": {"name": "host", "pattern": "("}}}, "not a regular expression"),
+    ({"Ping It!": {"run": ["ping"]}}, "lower-case words"),
+    ({"ping it": {"run": ["ping"], "timeout_s": 9999}}, "at most 600"),
+])
+def test_bad_commands_in_the_config_are_refused_clearly(tmp_path: Path, commands: dict, message: str) -> None:  # type: ignore[type-arg]
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump({"system": {"commands": commands}}))
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("{", r"\{")):
+        load_config(config_file)
+    assert os.path.exists(config_file)

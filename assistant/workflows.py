@@ -49,6 +49,7 @@ class RoutineError(AssistantError):
     code = "routine"
 
     def __init__(self, path: Path | str, line: int, reason: str) -> None:
+        reason = " ".join(reason.split())  # one line, whatever the YAML reader said
         super().__init__(f"{path}:{line}: {reason}")
         self.path = str(path)
         self.line = line

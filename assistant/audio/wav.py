@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import wave
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def read_wav(path: Path) -> np.ndarray:
         raise AudioInputError(f"{path}: no such file") from e
     except IsADirectoryError as e:
         raise AudioInputError(f"{path} is a folder, not a WAV file") from e
-    except (wave.Error, EOFError) as e:
+    except (wave.Error, EOFError, RuntimeError, ValueError, struct.error) as e:  # the stdlib's reader raises all of these on bad chunks
         raise AudioInputError(
             f"{path} is not a PCM WAV file ({e}); convert it with: sox '{path}' -r 16000 -c 1 -b 16 out.wav"
         ) from e
@@ -65,6 +66,8 @@ def read_wav(path: Path) -> np.ndarray:
     mono = _decode(frames[:usable], width, channels)
     if rate != SAMPLE_RATE:
         mono = soxr.resample(mono, rate, SAMPLE_RATE)
+    if len(mono) == 0:  # a sample or two, resampled down to nothing
+        raise AudioInputError(f"{path} holds no audio")
     return to_int16(mono)
 
 

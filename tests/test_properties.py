@@ -12,7 +12,6 @@ import asyncio
 import io
 import json
 import os
-import struct
 import time
 import wave
 from collections.abc import Iterator

@@ -91,7 +91,8 @@ def parse_commands(data: Any, where: str = "system.commands") -> dict[str, Named
     out: dict[str, NamedCommand] = {}
     for raw_name, spec in data.items():
         name = str(raw_name).strip().lower()
-        here = f"{where}.{raw_name}"
+        shown = str(raw_name)
+        here = f"{where}.{shown if shown.isprintable() else repr(shown)[1:-1]}"
         if not _NAME.match(name):
             raise ConfigError(f"{here}: the name is what you say: lower-case words, 2 to 60 letters")
         if not isinstance(spec, dict):

@@ -21,13 +21,18 @@ def core(tmp_path: Path) -> Core:
 def test_every_own_template_maps_to_its_tool(core: Core) -> None:
     matcher = core.dialogue.router.matcher
     checked = 0
-    live = {name: ["pasta"] for loaded in core.registry.skills
+    # The system skill's command names are said bare, as routine phrases are: its lists get a word of
+    # their own, as a real home's command names and routine phrases differ.
+    def word(name: str) -> str:
+        return {"system_check": "check the internet", "system_change": "restart the music server"}.get(name, "pasta")
+
+    live = {name: [word(name)] for loaded in core.registry.skills
             for name in yaml.safe_load(loaded.sentences.read_text()).get("live_lists") or []}
     for loaded in core.registry.skills:
         doc = yaml.safe_load(loaded.sentences.read_text())
         lists = dict(doc.get("lists") or {})
         for name in doc.get("live_lists") or []:
-            lists[name] = {"values": ["pasta"]}
+            lists[name] = {"values": [word(name)]}
         # Wildcards sample as their list name; give them a real word.
         for name, body in list(lists.items()):
             if body.get("wildcard"):

@@ -10,7 +10,7 @@ from typing import Any, Mapping, get_type_hints
 
 import yaml
 
-from assistant.errors import ConfigError
+from assistant.errors import ConfigError, shown
 
 DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
 ENV_PREFIX = "ASSISTANT__"
@@ -298,12 +298,6 @@ def _coerce(where: str, value: Any, hint: Any) -> Any:
     raise ConfigError(f"{where} must be {names}, not {value!r}")
 
 
-def _shown(key: Any) -> str:
-    """A key as written, or escaped when it holds a line break or other control characters."""
-    text = str(key)
-    return text if text.isprintable() else repr(text)[1:-1]
-
-
 def _build(cls: type, section: str, data: Any) -> Any:
     if not isinstance(data, dict):
         raise ConfigError(f"config section '{section}' must be a mapping")
@@ -311,7 +305,7 @@ def _build(cls: type, section: str, data: Any) -> Any:
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - known, key=str)
     if unknown:
-        raise ConfigError(f"unknown setting {section}.{_shown(unknown[0])} (known: {', '.join(sorted(known))})")
+        raise ConfigError(f"unknown setting {section}.{shown(unknown[0])} (known: {', '.join(sorted(known))})")
     values = {name: _coerce(f"{section}.{name}", value, hints[name]) for name, value in data.items()}
     return cls(**values)
 
@@ -328,5 +322,5 @@ def load_config(
     hints = get_type_hints(Config)
     unknown = sorted(set(data) - set(sections), key=str)
     if unknown:
-        raise ConfigError(f"unknown config section '{_shown(unknown[0])}' (known: {', '.join(sorted(sections))})")
+        raise ConfigError(f"unknown config section '{shown(unknown[0])}' (known: {', '.join(sorted(sections))})")
     return Config(**{name: _build(hints[name], name, data.get(name, {})) for name in sections})

@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def shown(value: object) -> str:
+    """A name from outside (a config key) as written, or escaped when it holds a line break or other
+    control characters, so the message it goes into stays one line."""
+    text = str(value)
+    return text if text.isprintable() else repr(text)[1:-1]
+
+
 class AssistantError(Exception):
     """Base of every error the assistant reports to a person. `str()` is the one-line message."""
 

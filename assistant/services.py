@@ -16,7 +16,7 @@ from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioFeed, AudioSource, read_into
 from assistant.health import health_endpoint, heartbeat, status_path, write_status
 from assistant.runtime import Core, load_speech_models, ringer
-from assistant.supervisor import Service, Supervisor
+from assistant.supervisor import Service, Supervisor, forever
 
 log = logging.getLogger(__name__)
 
@@ -129,17 +129,17 @@ def media_service(core: Core) -> Service:
 
     async def watch() -> None:
         if not media.library.roots():
-            await asyncio.Event().wait()
+            await forever()
         try:
             report = await asyncio.to_thread(media.scan)
             log.info("media index: %d new, %d changed, %d moved, %d gone", report.added, report.changed, report.moved, report.removed)
         except AssistantError as e:
             log.warning("media index: %s", e.message)
-            await asyncio.Event().wait()
+            await forever()
         if core.config.media.watch:
             await media.start_watching()
             await media.wait_watching()
-        await asyncio.Event().wait()
+        await forever()
 
     async def stop() -> None:
         while unsubscribe:

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 STARTING, RUNNING, RESTARTING, FINISHED, STOPPED = "starting", "running", "restarting", "finished", "stopped"
 
 
-async def _forever() -> None:
+async def forever() -> None:
+    """Wait until cancelled: a service with nothing of its own to watch."""
     await asyncio.Event().wait()
 
 
@@ -42,7 +43,7 @@ class Service:
     name: str
     start: Callable[[], Awaitable[None]]
     stop: Callable[[], Awaitable[None]] = _nothing
-    watch: Callable[[], Awaitable[None]] = _forever
+    watch: Callable[[], Awaitable[None]] = forever
     ends_run: bool = False
     """When it finishes, the assistant stops (the voice loop at the end of its input file)."""
 
@@ -158,31 +159,36 @@ class Supervisor:
             except asyncio.CancelledError:
                 raise
             except Exception as e:
-                error = e
-            else:
-                self._set(service.name, FINISHED)
-                if service.ends_run:
-                    self._done.set()
-                return
-            if time.monotonic() - started >= self.backoff.stable_s:
-                failures = 0
-            while True:
-                failures += 1
-                self._crashed(service, error, self.backoff.delay(failures))
-                try:
-                    await service.stop()
-                except Exception as e:
-                    log.warning("service %s did not stop cleanly after its crash: %s", service.name, describe_error(e))
-                await asyncio.sleep(self.backoff.delay(failures))
-                try:
-                    await self._start(service, first=False)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as e:
-                    error = e
-                    continue
+                if time.monotonic() - started >= self.backoff.stable_s:
+                    failures = 0
+                failures = await self._restart(service, e, failures)
                 started = time.monotonic()
-                break
+                continue
+            self._set(service.name, FINISHED)
+            if service.ends_run:
+                self._done.set()
+            return
+
+    async def _restart(self, service: Service, error: Exception, failures: int) -> int:
+        """Stop the crashed service, pause, start it again; as many times as it takes. Returns the
+        failures in a row counted so far."""
+        while True:
+            failures += 1
+            pause = self.backoff.delay(failures)
+            self._crashed(service, error, pause)
+            try:
+                await service.stop()
+            except Exception as e:
+                log.warning("service %s did not stop cleanly after its crash: %s", service.name, describe_error(e))
+            await asyncio.sleep(pause)
+            try:
+                await self._start(service, first=False)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                error = e
+                continue
+            return failures
 
     def _crashed(self, service: Service, error: BaseException, retry_in_s: float) -> None:
         health = self._health[service.name]

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import ConfigError, SkillError
+from assistant.errors import ConfigError, SkillError, shown
 
 MAX_OUTPUT = 4000
 _NAME = re.compile(r"^[a-z][a-z0-9' -]{1,59}$")
@@ -91,8 +91,7 @@ def parse_commands(data: Any, where: str = "system.commands") -> dict[str, Named
     out: dict[str, NamedCommand] = {}
     for raw_name, spec in data.items():
         name = str(raw_name).strip().lower()
-        shown = str(raw_name)
-        here = f"{where}.{shown if shown.isprintable() else repr(shown)[1:-1]}"
+        here = f"{where}.{shown(raw_name)}"
         if not _NAME.match(name):
             raise ConfigError(f"{here}: the name is what you say: lower-case words, 2 to 60 letters")
         if not isinstance(spec, dict):

@@ -6,6 +6,7 @@ the assistant answers through the default sink, `speaker`, and `parecord` record
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -43,6 +44,18 @@ def wait_for(path: Path, predicate, timeout: float) -> list[dict]:  # type: igno
     raise AssertionError(f"timed out; events so far: {[e['type'] for e in events]}")
 
 
+@contextlib.contextmanager
+def recording_the_speaker(env: dict[str, str], path: Path) -> Iterator[None]:
+    """What the assistant plays, recorded from the speaker sink's monitor while the block runs."""
+    recorder = subprocess.Popen(["parecord", "--device=speaker.monitor", "--rate=22050", "--channels=1",
+                                 "--format=s16le", "--file-format=wav", str(path)], env=env)
+    try:
+        yield
+    finally:
+        recorder.terminate()
+        recorder.wait(10)
+
+
 def test_microphone_in_speaker_out(pulse: dict[str, str], tmp_path: Path) -> None:
     clip = sf.save(tmp_path / "say.wav", sf.command("What time is it?", tail_s=0.5))
     events_file = tmp_path / "events.jsonl"
@@ -54,18 +67,13 @@ def test_microphone_in_speaker_out(pulse: dict[str, str], tmp_path: Path) -> Non
         env=pulse, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     recorded = tmp_path / "heard.wav"
-    recorder = subprocess.Popen(
-        ["parecord", "--device=speaker.monitor", "--rate=22050", "--channels=1", "--format=s16le", "--file-format=wav", str(recorded)],
-        env=pulse,
-    )
     try:
-        wait_for(events_file, lambda ev: any(e["type"] == "ready" for e in ev), 120)
-        subprocess.run(["paplay", "--device=mic_feed", str(clip)], env=pulse, check=True, timeout=60)
-        events = wait_for(events_file, lambda ev: any(e["type"] == "tts_end" for e in ev), 60)
-        time.sleep(0.5)
+        with recording_the_speaker(pulse, recorded):
+            wait_for(events_file, lambda ev: any(e["type"] == "ready" for e in ev), 120)
+            subprocess.run(["paplay", "--device=mic_feed", str(clip)], env=pulse, check=True, timeout=60)
+            events = wait_for(events_file, lambda ev: any(e["type"] == "tts_end" for e in ev), 60)
+            time.sleep(0.5)
     finally:
-        recorder.terminate()
-        recorder.wait(10)
         app.terminate()
         out, err = app.communicate(timeout=20)
     types = [e["type"] for e in events]
@@ -142,16 +150,11 @@ def test_sound_card_lost_and_back_is_survived_and_reported(tmp_path: Path) -> No
             wait_for(events_file, lambda ev: states(ev, "audio")[-1:] == ["running"], 60)
             assert health(port)[0] == 200
             recorded = tmp_path / "heard.wav"
-            recorder = subprocess.Popen(["parecord", "--device=speaker.monitor", "--rate=22050", "--channels=1",
-                                         "--format=s16le", "--file-format=wav", str(recorded)], env=env)
-            try:
+            with recording_the_speaker(env, recorded):
                 time.sleep(0.5)
                 subprocess.run(["paplay", "--device=mic_feed", str(clip)], env=env, check=True, timeout=60)
                 events = wait_for(events_file, lambda ev: any(e["type"] == "tts_end" for e in ev), 60)
                 time.sleep(0.5)
-            finally:
-                recorder.terminate()
-                recorder.wait(10)
             assert next(e for e in events if e["type"] == "intent")["tool"] == "clock.get_time"
             loud = np.abs(read_wav(recorded).astype(float)) > 1000
             assert loud.sum() / 16000 > 0.5, "the reply reached the speaker opened again"

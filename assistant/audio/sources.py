@@ -7,13 +7,15 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from assistant.audio import SAMPLE_RATE
 from assistant.audio.wav import read_wav
 from assistant.errors import AudioDeviceError
+
+T = TypeVar("T")
 
 NO_SOUND_CARD = (
     "no microphone found (this machine has no sound card?): "
@@ -76,7 +78,7 @@ class MicrophoneSource:
 
     async def blocks(self) -> AsyncIterator[np.ndarray]:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[np.ndarray | None] = asyncio.Queue(maxsize=500)
+        queue: asyncio.Queue[np.ndarray] = asyncio.Queue(maxsize=500)
 
         def callback(indata: np.ndarray, frames: int, time_info: object, status: object) -> None:
             block = indata[:, 0].copy()
@@ -94,9 +96,7 @@ class MicrophoneSource:
         try:
             while True:
                 try:
-                    block = await asyncio.wait_for(queue.get(), self.CHECK_S)
-                    if block is not None:
-                        yield block
+                    yield await asyncio.wait_for(queue.get(), self.CHECK_S)
                 except TimeoutError:
                     if not stream.active:
                         raise AudioDeviceError("the microphone stopped delivering audio (unplugged, or its sound server "
@@ -138,7 +138,7 @@ async def read_into(source: AudioSource, feed: AudioFeed) -> None:
     await feed.end()
 
 
-def _put_latest(queue: asyncio.Queue[np.ndarray | None], block: np.ndarray) -> None:
+def _put_latest(queue: asyncio.Queue[T], block: T) -> None:
     """A consumer that falls far behind drops the oldest audio rather than growing without bound."""
     if queue.full():
         queue.get_nowait()

@@ -13,7 +13,6 @@ import psutil
 
 from assistant.errors import SkillError
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
-from assistant.system_commands import NamedCommand
 
 Folder = Literal["photos", "music", "documents", "backup"]
 FIND_LIMIT_ENTRIES = 200_000
@@ -140,30 +139,24 @@ class SystemSkill(Skill):
     def check(self, command: Annotated[str, Ask("Which command?"), "the command's name, as in the config"],
               value: str | None = None) -> ToolResult:
         """Run one of the allowlisted commands that only looks (changes nothing), and say what it printed."""
-        try:
-            named = self.commands.get(command)
-        except SkillError as e:
-            return _refused(e)
-        if named.changes:
-            return ToolResult(f"'{named.name}' changes the system: ask me to run it, and I'll ask you first.",
-                              {"error": "changes"}, ok=False)
-        return self._run(named, value)
+        return self._run(command, value, may_change=False)
 
     @tool(risky=True, confirm="Should I {command}?")
     def run(self, command: Annotated[str, Ask("Which command?"), "the command's name, as in the config"],
             value: str | None = None) -> ToolResult:
         """Run one of the allowlisted commands (one that changes the system, after a yes)."""
+        return self._run(command, value, may_change=True)
+
+    def _run(self, command: str, value: str | None, may_change: bool) -> ToolResult:
+        """Errors are said, not raised: the person hears what was wrong with the command or its argument."""
         try:
             named = self.commands.get(command)
-        except SkillError as e:
-            return _refused(e)
-        return self._run(named, value)
-
-    def _run(self, named: NamedCommand, value: str | None) -> ToolResult:
-        try:
+            if named.changes and not may_change:
+                return ToolResult(f"'{named.name}' changes the system: ask me to run it, and I'll ask you first.",
+                                  {"error": "changes"}, ok=False)
             outcome = self.commands.run(named, value)
         except SkillError as e:
-            return _refused(e)
+            return ToolResult(f"{e.message[0].upper()}{e.message[1:]}.", {"error": e.code}, ok=False)
         data = {"command": named.name, "exit_code": outcome.code, "stdout": outcome.stdout,
                 "stderr": outcome.stderr, "took_s": round(outcome.took_s, 3)}
         if outcome.code != 0:
@@ -172,11 +165,6 @@ class SystemSkill(Skill):
         if named.changes or not first:
             return ToolResult("Done.", data)
         return ToolResult(first[:160], data)
-
-
-def _refused(error: SkillError) -> ToolResult:
-    """Said, not raised: the person hears what was wrong with the command or its argument."""
-    return ToolResult(f"{error.message[0].upper()}{error.message[1:]}.", {"error": error.code}, ok=False)
 
 
 def _existing(path: Path) -> Path | None:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.background import Foreground
 from assistant.bus import Bus
 from assistant.clock import Clock
 from assistant.config import Config
@@ -62,6 +63,8 @@ class Core:
     media: MediaLibrary
     vault: Vault
     audit: AuditLog
+    foreground: Foreground
+    """Held while someone is heard or answered; background work (indexing) waits for it."""
     skill_problems: dict[str, str] = field(default_factory=dict)
     """Installed skills left out at start, and why (`assistant skills list` shows it)."""
     _turns: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -107,8 +110,9 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     data_dir.mkdir(parents=True, exist_ok=True)
     scheduler = Scheduler(data_dir, config.scheduler, clock)
     devices = DeviceHub(DeviceRegistry(data_dir), bus)
+    foreground = Foreground()
     media = MediaLibrary(data_dir, config.media, media_roots(config), player=make_player(config),
-                         today=lambda: scheduler.local_now().date())
+                         today=lambda: scheduler.local_now().date(), foreground=foreground)
 
     vault = Vault(data_dir)
     audit = AuditLog(data_dir, vault.derived_key("audit"))
@@ -145,7 +149,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     dialogue = Dialogue(bus, registry, router, u.followup_s, audit,
                         phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
     return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media, vault, audit,
-                problems)
+                foreground, problems)
 
 
 def media_roots(config: Config) -> list[Path]:

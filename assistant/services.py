@@ -111,8 +111,8 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
 
 
 def media_service(core: Core) -> Service:
-    """The index catches up with the disk in the background, then follows changes; music ducks while
-    a request is heard and answered."""
+    """The index catches up with the disk in the background, then follows changes; music ducks and
+    indexing waits while a request is heard and answered."""
     from assistant.errors import AssistantError
     from assistant.events import Event
 
@@ -126,12 +126,13 @@ def media_service(core: Core) -> Service:
 
     async def start() -> None:
         unsubscribe.append(core.bus.subscribe(duck))
+        unsubscribe.append(core.foreground.follow_voice(core.bus))
 
     async def watch() -> None:
         if not media.library.roots():
             await forever()
         try:
-            report = await asyncio.to_thread(media.scan)
+            report = await asyncio.to_thread(media.scan)  # on the library's low-priority thread
             log.info("media index: %d new, %d changed, %d moved, %d gone", report.added, report.changed, report.moved, report.removed)
         except AssistantError as e:
             log.warning("media index: %s", e.message)

@@ -98,9 +98,11 @@ class UndoReport:
 
 
 class Mover:
-    def __init__(self, catalogue: Catalogue, library: Library) -> None:
+    def __init__(self, catalogue: Catalogue, library: Library, give_way: Callable[[], None] = lambda: None) -> None:
         self.catalogue = catalogue
         self.library = library
+        self.give_way = give_way
+        """Called before each move: waits while the voice is in the foreground."""
 
     def run(self, what: str, moves: list[Move], dry_run: bool = False,
             progress: Callable[[int, int], None] | None = None) -> MoveReport:
@@ -119,6 +121,7 @@ class Mover:
         report = MoveReport(batch, what, planned=moves)
         done: list[Move] = []
         for i, move in enumerate(moves, 1):
+            self.give_way()
             try:
                 self._make_parents(move.dst)
                 move_no_replace(move.src, move.dst)

@@ -54,19 +54,24 @@ class _Seen:
     inode: int
 
 
-def content_hash(path: str) -> str:
+def content_hash(path: str, give_way: Callable[[], None] = lambda: None) -> str:
     digest = hashlib.blake2b(digest_size=16)
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             digest.update(chunk)
+            give_way()  # a long video is many chunks
     return digest.hexdigest()
 
 
 class Scanner:
-    def __init__(self, catalogue: Catalogue, library: Library, places: Places) -> None:
+    def __init__(self, catalogue: Catalogue, library: Library, places: Places,
+                 give_way: Callable[[], None] = lambda: None) -> None:
         self.catalogue = catalogue
         self.library = library
         self.places = places
+        self.give_way = give_way
+        """Called between folders and files: waits while the voice is in the foreground, and may raise
+        MediaError to stop the scan (what was written so far is kept)."""
 
     def scan(self, progress: Progress | None = None) -> ScanReport:
         """Rescan every root."""
@@ -117,6 +122,7 @@ class Scanner:
         count = 0
         while stack:
             folder = stack.pop()
+            self.give_way()
             try:
                 entries = list(os.scandir(folder))
             except OSError:
@@ -179,6 +185,7 @@ class Scanner:
         work = [(s, False) for s in to_read] + [(s, True) for s in changed]
         rows: list[dict[str, Any]] = []
         for done, (seen, is_change) in enumerate(work, 1):
+            self.give_way()
             rows.append(self._read(root, seen, report))
             if is_change:
                 report.changed += 1
@@ -202,7 +209,7 @@ class Scanner:
         assert kind is not None
         row: dict[str, Any] = {"path": seen.path, "root": root, "folder": _folder(root, seen.path), "kind": kind,
                                "size": seen.size, "mtime_ns": seen.mtime_ns, "inode": seen.inode,
-                               "hash": _safe_hash(seen.path)}
+                               "hash": _safe_hash(seen.path, self.give_way)}
         try:
             info = read_info(path)
         except MediaError as e:
@@ -227,9 +234,9 @@ def _info_columns(info: MediaInfo) -> dict[str, Any]:
             "artist": info.artist, "album": info.album, "genre": info.genre, "track": info.track, "year": info.year}
 
 
-def _safe_hash(path: str) -> str | None:
+def _safe_hash(path: str, give_way: Callable[[], None] = lambda: None) -> str | None:
     try:
-        return content_hash(path)
+        return content_hash(path, give_way)
     except OSError:
         return None
 

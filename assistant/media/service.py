@@ -1,15 +1,18 @@
 """The media library as one service: the index, its roots, scanning and watching, albums, duplicates,
 organizing with undo, and finding music. The skill and `assistant media …` both use it; its
-methods do disk work and are called from worker threads, never from the event loop."""
+methods do disk work and are called from worker threads, never from the event loop. Scans and
+moves run on the library's own low-priority thread and give way to the voice (assistant/background.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from assistant.background import BackgroundWorker, Foreground
 from assistant.config import MediaConfig
 from assistant.errors import MediaError
 from assistant.media.albums import Albums
@@ -28,22 +31,35 @@ INDEX_FILE = "media.sqlite"
 
 class MediaLibrary:
     def __init__(self, data_dir: Path, config: MediaConfig, extra_roots: list[Path] | None = None,
-                 today: Callable[[], dt.date] = dt.date.today, player: MusicPlayer | None = None) -> None:
+                 today: Callable[[], dt.date] = dt.date.today, player: MusicPlayer | None = None,
+                 foreground: Foreground | None = None) -> None:
         self.config = config
+        self.foreground = foreground or Foreground()
+        self.background = BackgroundWorker("media")
+        self._closing = threading.Event()
         self.player = player
         self.catalogue = Catalogue(data_dir / INDEX_FILE)
         self.library = Library(self.catalogue, [Path(p) for p in config.folders] + (extra_roots or []))
         self.places = Places()
-        self.scanner = Scanner(self.catalogue, self.library, self.places)
+        self.scanner = Scanner(self.catalogue, self.library, self.places, self._give_way)
         self.albums = Albums(self.catalogue, self.places, today)
-        self.mover = Mover(self.catalogue, self.library)
+        self.mover = Mover(self.catalogue, self.library, self.foreground.give_way)
         self._watch_task: asyncio.Task[None] | None = None
         self._stop_watch: asyncio.Event | None = None
 
     def close(self) -> None:
+        """Stops a scan in progress at its next file (what it read is kept) and closes the index."""
+        self._closing.set()
+        self.background.close()
         if self.player is not None:
             self.player.close()
         self.catalogue.close()
+
+    def _give_way(self) -> None:
+        self.foreground.give_way(self._closing)
+        if self._closing.is_set():
+            raise MediaError("the assistant is stopping: the scan stopped here and what it read is kept; "
+                             "the next scan goes on from there")
 
     # --- the index ------------------------------------------------------------------------------
 
@@ -51,7 +67,7 @@ class MediaLibrary:
         if not self.library.roots():
             raise MediaError("the library has no folders yet: add one with `assistant media add-folder PATH` "
                              "or media.folders in the config")
-        return self.scanner.scan(progress)
+        return self.background.run(self.scanner.scan, progress)
 
     def counts(self) -> dict[str, int]:
         return {kind: n for kind, n in self.catalogue.query("SELECT kind, COUNT(*) FROM files GROUP BY kind")}
@@ -60,7 +76,7 @@ class MediaLibrary:
 
     def organize(self, dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> tuple[MoveReport, int]:
         moves, undated = by_year_and_month(self.catalogue, self.library.roots())
-        return self.mover.run("organize photos by year and month", moves, dry_run, progress), undated
+        return self.background.run(self.mover.run, "organize photos by year and month", moves, dry_run, progress), undated
 
     def duplicates(self, near: bool = False) -> list:  # list[DuplicateGroup]
         groups = exact_duplicates(self.catalogue)
@@ -68,7 +84,7 @@ class MediaLibrary:
 
     def review_duplicates(self, near: bool = False, dry_run: bool = False) -> MoveReport:
         moves = to_review(self.duplicates(near), self.library.roots())
-        return self.mover.run("duplicates to the review folder", moves, dry_run)
+        return self.background.run(self.mover.run, "duplicates to the review folder", moves, dry_run)
 
     # --- music ----------------------------------------------------------------------------------
 
@@ -113,7 +129,7 @@ class MediaLibrary:
                                                    step=100, recursive=True, ignore_permission_denied=True):
                 paths = [Path(p) for _, p in changes]
                 try:
-                    report = await asyncio.to_thread(self.scanner.scan_paths, paths)
+                    report = await self.background.run_async(self.scanner.scan_paths, paths)
                 except MediaError as e:
                     log.warning("media watcher: %s", e.message)
                     continue

@@ -82,8 +82,17 @@ class PhoneTalk:
         return turn, reply
 
     async def spoken(self, phone_id: str, pcm: np.ndarray, rate: int, send: Send) -> tuple[int, str]:
-        """Act on a push-to-talk recording (int16 mono at `rate`) and speak the reply."""
+        """Act on a push-to-talk recording (int16 mono at `rate`) and speak the reply; background
+        work waits meanwhile, as it does for the room's voice."""
         turn = self.core.next_turn()
+        holder = f"phone-{turn}"
+        self.core.foreground.hold(holder)
+        try:
+            return await self._spoken(phone_id, pcm, rate, send, turn)
+        finally:
+            self.core.foreground.release(holder)
+
+    async def _spoken(self, phone_id: str, pcm: np.ndarray, rate: int, send: Send, turn: int) -> tuple[int, str]:
         audio = resample(pcm, rate, STT_RATE) if rate != STT_RATE else pcm
         if self.transcriber is None:
             send({"type": "error", "code": "not_ready", "message": "speech-to-text is not loaded", "turn": turn})

@@ -1,0 +1,136 @@
+"""Background work gives way to the voice: the foreground gate, the low-priority worker thread, and
+the media index pausing while someone is heard and answered."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from assistant.background import NICE, BackgroundWorker, Foreground
+from assistant.bus import Bus
+from assistant.config import MediaConfig
+from assistant.errors import MediaError
+from assistant.events import Ready, Wake
+from assistant.media.service import MediaLibrary
+from tests.fakes.media_library import make_small_photos
+
+
+def _in_thread(fn):  # type: ignore[no-untyped-def]
+    done = threading.Event()
+    out: dict[str, object] = {}
+
+    def body() -> None:
+        try:
+            out["value"] = fn()
+        except BaseException as e:  # noqa: BLE001 - handed to the test
+            out["error"] = e
+        done.set()
+
+    threading.Thread(target=body, daemon=True).start()
+    return done, out
+
+
+def test_give_way_waits_while_held_and_not_otherwise() -> None:
+    fg = Foreground()
+    start = time.monotonic()
+    fg.give_way()
+    assert time.monotonic() - start < 0.05
+    fg.hold("voice")
+    fg.hold("phone-3")
+    done, _ = _in_thread(fg.give_way)
+    assert not done.wait(0.3)
+    fg.release("voice")
+    assert not done.wait(0.3), "one holder is still in the foreground"
+    fg.release("phone-3")
+    assert done.wait(1)
+    assert not fg.busy
+
+
+def test_a_pause_is_capped_and_cancellable() -> None:
+    fg = Foreground(max_pause_s=0.4)
+    fg.hold("voice")  # and never released: a missed `ready`
+    start = time.monotonic()
+    fg.give_way()
+    assert 0.35 < time.monotonic() - start < 1.0
+    cancel = threading.Event()
+    fg.max_pause_s = 30
+    done, _ = _in_thread(lambda: fg.give_way(cancel))
+    assert not done.wait(0.3)
+    cancel.set()
+    assert done.wait(0.5)
+
+
+def test_the_voice_holds_from_wake_to_ready() -> None:
+    bus, fg = Bus(), Foreground()
+    unsubscribe = fg.follow_voice(bus)
+    bus.publish(Ready())
+    assert not fg.busy
+    bus.publish(Wake(word="hey_jarvis", score=0.9))
+    assert fg.busy
+    bus.publish(Ready())
+    assert not fg.busy
+    unsubscribe()
+    bus.publish(Wake(word="hey_jarvis", score=0.9))
+    assert not fg.busy
+
+
+def test_the_worker_thread_runs_at_the_lowest_priority() -> None:
+    worker = BackgroundWorker("test")
+    try:
+        tid = worker.run(threading.get_native_id)
+        assert tid != threading.get_native_id()
+        assert worker.run(os.getpriority, os.PRIO_PROCESS, tid) == NICE
+        assert worker.run(lambda: psutil.Process(tid).ionice().ioclass) == psutil.IOPRIO_CLASS_IDLE
+        assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < NICE, "only the worker is lowered"
+        assert worker.run(lambda: worker.run(lambda: 7)) == 7, "a job that starts another does not wait for itself"
+        with pytest.raises(ZeroDivisionError):
+            worker.run(lambda: 1 / 0)
+    finally:
+        worker.close()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("bg") / "Pictures"
+    make_small_photos(root, 600)
+    return root
+
+
+def test_indexing_waits_while_the_voice_is_in_the_foreground(photos: Path, tmp_path: Path) -> None:
+    fg = Foreground()
+    media = MediaLibrary(tmp_path / "data", MediaConfig(), [photos], foreground=fg)
+    try:
+        fg.hold("voice")
+        done, out = _in_thread(media.scan)
+        assert not done.wait(1.0), "the scan ran while someone was being answered"
+        assert media.counts() == {}
+        fg.release("voice")
+        assert done.wait(30)
+        assert out["value"].added == 600  # type: ignore[attr-defined]
+        assert media.counts() == {"photo": 600}
+    finally:
+        media.close()
+
+
+def test_stopping_ends_a_waiting_scan_promptly_and_keeps_the_index(photos: Path, tmp_path: Path) -> None:
+    fg = Foreground()
+    media = MediaLibrary(tmp_path / "data", MediaConfig(), [photos], foreground=fg)
+    fg.hold("voice")
+    done, out = _in_thread(media.scan)
+    time.sleep(0.3)
+    start = time.monotonic()
+    media.close()
+    assert time.monotonic() - start < 2.0, "close waited for the foreground"
+    assert done.wait(2)
+    assert isinstance(out.get("error"), MediaError)
+    assert "stopping" in out["error"].message  # type: ignore[attr-defined]
+    again = MediaLibrary(tmp_path / "data", MediaConfig(), [photos])
+    try:
+        assert again.scan().added == 600
+    finally:
+        again.close()

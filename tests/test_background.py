@@ -134,3 +134,31 @@ def test_stopping_ends_a_waiting_scan_promptly_and_keeps_the_index(photos: Path,
         assert again.scan().added == 600
     finally:
         again.close()
+
+
+def test_the_running_assistant_holds_indexing_for_the_voice(tmp_path: Path) -> None:
+    """The media service, as `assistant run` starts it, ties the core's foreground to the voice."""
+    import asyncio
+
+    from assistant.config import load_config
+    from assistant.runtime import build_core
+    from assistant.services import media_service
+
+    core = build_core(load_config(environ={}), tmp_path / "data", Bus())
+    assert core.media.foreground is core.foreground
+    service = media_service(core)
+
+    async def scenario() -> None:
+        await service.start()
+        core.bus.publish(Wake(word="hey_jarvis", score=0.9))
+        assert core.foreground.busy
+        core.bus.publish(Ready())
+        assert not core.foreground.busy
+        await service.stop()
+        core.bus.publish(Wake(word="hey_jarvis", score=0.9))
+        assert not core.foreground.busy
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        core.media.close()

@@ -4,7 +4,7 @@ Long jobs (indexing the media library, moving files) run on one worker thread wh
 priority are lowered, and they call `Foreground.give_way()` between items: while someone is being
 heard or answered (from the wake word to the pipeline's next `ready`) they wait there, so the
 speech-to-text, the planner and Piper have the cores to themselves. A pause is capped, so a
-missed `ready` can slow indexing down but never stop it.
+missed `ready` costs indexing one pause, never more.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ NICE = 19
 """The worker thread's niceness: the lowest CPU priority an unprivileged process can choose."""
 
 MAX_PAUSE_S = 30.0
-"""The longest one hold keeps background work waiting."""
+"""The longest a hold keeps background work waiting: after that it goes on until the next hold."""
 
 
 class Foreground:
@@ -37,12 +37,16 @@ class Foreground:
     def __init__(self, max_pause_s: float = MAX_PAUSE_S) -> None:
         self.max_pause_s = max_pause_s
         self._holders: set[str] = set()
+        self._since = 0.0
+        """When the foreground last went from free to held (time.monotonic)."""
         self._lock = threading.Lock()
         self._clear = threading.Event()
         self._clear.set()
 
     def hold(self, who: str) -> None:
         with self._lock:
+            if not self._holders:
+                self._since = time.monotonic()
             self._holders.add(who)
             self._clear.clear()
 
@@ -58,8 +62,10 @@ class Foreground:
 
     def give_way(self, cancel: threading.Event | None = None) -> None:
         """Called by background work between items, on its own thread: returns at once when nobody
-        is in the foreground, else when they are done, after max_pause_s, or when `cancel` is set."""
-        deadline = time.monotonic() + self.max_pause_s
+        is in the foreground, else when they are done, when the foreground has been held for
+        max_pause_s (from then on it returns at once until the foreground is free again), or when
+        `cancel` is set."""
+        deadline = self._since + self.max_pause_s
         while not self._clear.is_set() and not (cancel is not None and cancel.is_set()):
             left = deadline - time.monotonic()
             if left <= 0:
@@ -68,7 +74,7 @@ class Foreground:
 
     def follow_voice(self, bus: Bus) -> Callable[[], None]:
         """Hold the foreground from each wake word to the pipeline's next `ready`; returns the
-        unsubscribe function."""
+        function that stops following (and lets go of a hold the voice still has)."""
 
         def on_event(event: Event) -> None:
             if event.type == "wake":
@@ -76,7 +82,13 @@ class Foreground:
             elif event.type == "ready":
                 self.release("voice")
 
-        return bus.subscribe(on_event)
+        unsubscribe = bus.subscribe(on_event)
+
+        def stop_following() -> None:
+            unsubscribe()
+            self.release("voice")
+
+        return stop_following
 
 
 def lower_this_thread() -> None:

@@ -51,14 +51,26 @@ def test_give_way_waits_while_held_and_not_otherwise() -> None:
     assert not fg.busy
 
 
-def test_a_pause_is_capped_and_cancellable() -> None:
+def test_a_hold_pauses_work_for_at_most_max_pause_s_in_all() -> None:
     fg = Foreground(max_pause_s=0.4)
     fg.hold("voice")  # and never released: a missed `ready`
     start = time.monotonic()
     fg.give_way()
     assert 0.35 < time.monotonic() - start < 1.0
+    start = time.monotonic()
+    fg.give_way()
+    assert time.monotonic() - start < 0.05, "the same hold paused the work twice"
+    fg.release("voice")
+    fg.hold("voice")
+    done, _ = _in_thread(fg.give_way)
+    assert not done.wait(0.2), "a new hold pauses again"
+    assert done.wait(1)
+
+
+def test_a_pause_is_cancellable() -> None:
+    fg = Foreground()
+    fg.hold("voice")
     cancel = threading.Event()
-    fg.max_pause_s = 30
     done, _ = _in_thread(lambda: fg.give_way(cancel))
     assert not done.wait(0.3)
     cancel.set()
@@ -74,7 +86,9 @@ def test_the_voice_holds_from_wake_to_ready() -> None:
     assert fg.busy
     bus.publish(Ready())
     assert not fg.busy
+    bus.publish(Wake(word="hey_jarvis", score=0.9))
     unsubscribe()
+    assert not fg.busy, "no longer following lets go of the voice's hold (the stream ended mid-turn)"
     bus.publish(Wake(word="hey_jarvis", score=0.9))
     assert not fg.busy
 

@@ -20,6 +20,7 @@ from assistant.bus import Bus
 from assistant.config import Config
 from assistant.errors import AssistantError, SkillError
 from assistant.plugins.api import PERMISSION_MEANING
+from assistant.plugins.packages import SITE_DIR, fetch, looks_like_package, unpack
 from assistant.plugins.installed import CODE_DIR, InstalledSkills, fingerprint, skill_process
 from assistant.plugins.registry import builtin_skill_classes, entry_point_skill_classes
 from assistant.plugins.sandbox import IN_THE_CORE, SandboxedSkill, describe, sandbox_kind
@@ -30,7 +31,8 @@ from assistant.vault import Vault
 def add_parser(sub: argparse._SubParsersAction, data_options: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("skills", help="list skills, their tools and permissions; install, enable, disable, remove third-party ones")
     p.add_argument("action", choices=["list", "install", "enable", "disable", "remove"])
-    p.add_argument("target", nargs="?", metavar="PATH|NAME", help="install: the skill's folder; enable, disable, remove: its name")
+    p.add_argument("target", nargs="?", metavar="PATH|PACKAGE|NAME",
+                   help="install: the skill's folder, a package name for pip's index or a wheel file; enable, disable, remove: its name")
     p.add_argument("--yes", action="store_true", help="install: approve the permissions it asks for without asking")
     p.add_argument("--json", action="store_true", help="list: one JSON object per skill")
     data_options(p)
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
                              code="usage")
     audit = AuditLog(data_dir, Vault(data_dir).derived_key("audit"))
     if args.action == "install":
-        return _install(Path(args.target), args.yes, config, data_dir, audit)
+        return _install(args.target, args.yes, config, data_dir, audit)
     installed = InstalledSkills(data_dir)
     record = installed.get(args.target)
     if record is None:
@@ -83,16 +85,37 @@ def _uninstall_hook(record: dict[str, Any], config: Config, data_dir: Path) -> N
         process.stop()
 
 
-def _install(source: Path, yes: bool, config: Config, data_dir: Path, audit: AuditLog) -> int:
-    source = source.expanduser()
+def _install(target: str, yes: bool, config: Config, data_dir: Path, audit: AuditLog) -> int:
+    """A skill folder as it is, or a package (a name for pip's index, or a wheel file) unpacked first."""
+    folder = Path(target).expanduser()
+    if folder.is_dir():
+        return _install_folder(folder, str(folder.resolve()), None, yes, config, data_dir, audit)
+    if not looks_like_package(target):
+        raise SkillError(f"{target} is neither a skill folder nor a package: give the folder that holds skill.py and "
+                         "sentences/, a package name (greeter-skill, greeter-skill==1.2) or a wheel file")
+    with tempfile.TemporaryDirectory() as scratch:
+        wheel = str(folder.resolve()) if target.endswith(".whl") else target
+        print(f"fetching {target} …")
+        unpacked = unpack(target, fetch(wheel, Path(scratch) / "wheels"), Path(scratch) / "site")
+        with_deps = f", with {', '.join(unpacked.dependencies)}" if unpacked.dependencies else ""
+        print(f"{unpacked.name} {unpacked.version}{with_deps}")
+        return _install_folder(unpacked.skill_folder, f"package {unpacked.name} {unpacked.version}", unpacked.site,
+                               yes, config, data_dir, audit)
+
+
+def _install_folder(source: Path, origin: str, site: Path | None, yes: bool, config: Config, data_dir: Path,
+                    audit: AuditLog) -> int:
+    """`site`: the unpacked wheels of a package, put beside the skill's code for its own path."""
     if not (source / "skill.py").is_file():
         raise SkillError(f"{source} is not a skill folder (no skill.py); give the folder that holds skill.py and "
-                         "sentences/ (installing from a package index is not supported yet)")
+                         "sentences/, or a package")
     if not (source / "sentences" / f"{config.skills.language}.yaml").is_file():
         raise SkillError(f"{source} has no sentences/{config.skills.language}.yaml")
     installed = InstalledSkills(data_dir)
     staging = data_dir / CODE_DIR / f".staging-{uuid.uuid4().hex[:8]}"
     shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if site is not None:
+        shutil.copytree(site, staging / SITE_DIR, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     try:
         with tempfile.TemporaryDirectory() as scratch:
             # Described in its sandbox with no permissions at all: its code never runs in this process.
@@ -124,7 +147,7 @@ def _install(source: Path, yes: bool, config: Config, data_dir: Path, audit: Aud
         target = installed.code_dir(name)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
-        record = {"name": name, "description": described.get("description", ""), "source": str(source.resolve()),
+        record = {"name": name, "description": described.get("description", ""), "source": origin,
                   "permissions": sorted(p.value for p in permissions), "enabled": True,
                   "fingerprint": fingerprint(target), "installed_at": round(time.time(), 3)}
         installed.put(record)
@@ -168,6 +191,7 @@ def _list(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
 
     core = build_core(config, data_dir, Bus())
     kind = sandbox_kind(config.skills.sandbox)
+    sources = {r["name"]: r.get("source", "") for r in InstalledSkills(data_dir).all()}
     for loaded in core.registry.skills:
         skill = loaded.skill
         third = isinstance(skill, SandboxedSkill)
@@ -177,9 +201,10 @@ def _list(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
         if args.json:
             print(json.dumps({"name": skill.name, "description": skill.description, "permissions": perms,
                               "third_party": third, "enabled": True, "sandbox": kind if third else None,
+                              "source": sources.get(skill.name) if third else None,
                               "tools": [s.qualified for s in loaded.tools]}))
             continue
-        where = f" [third-party, sandbox: {kind}]" if third else ""
+        where = f" [third-party, sandbox: {kind}, from {sources.get(skill.name)}]" if third else ""
         print(f"{skill.name}: {skill.description} (permissions: {', '.join(perms) or 'none'}){where}")
         for spec in loaded.tools:
             params = ", ".join(f"{p.name}: {p.kind.__name__}{'' if p.required else '?'}" for p in spec.params)
@@ -191,7 +216,8 @@ def _list(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
         state = "disabled" if not record.get("enabled", True) else f"not loaded: {core.skill_problems.get(record['name'], 'unknown')}"
         if args.json:
             print(json.dumps({"name": record["name"], "description": record["description"], "permissions": record["permissions"],
-                              "third_party": True, "enabled": bool(record.get("enabled", True)), "sandbox": kind, "tools": []}))
+                              "third_party": True, "enabled": bool(record.get("enabled", True)), "sandbox": kind,
+                              "source": record.get("source"), "tools": []}))
         else:
-            print(f"{record['name']}: {record['description']} (permissions: {', '.join(record['permissions']) or 'none'}) [third-party, {state}]")
+            print(f"{record['name']}: {record['description']} (permissions: {', '.join(record['permissions']) or 'none'}) [third-party, {state}, from {record.get('source')}]")
     return 0

@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from assistant.backoff import Backoff
 from assistant.bus import Bus
 from assistant.errors import AssistantError
 from assistant.events import ServiceChanged
@@ -46,20 +47,6 @@ class Service:
     watch: Callable[[], Awaitable[None]] = forever
     ends_run: bool = False
     """When it finishes, the assistant stops (the voice loop at the end of its input file)."""
-
-
-@dataclass(frozen=True)
-class Backoff:
-    """The pause before restart number n (counting from 1): first_s · factor^(n-1), at most most_s.
-    A service that then ran stable_s without crashing starts counting from 1 again."""
-
-    first_s: float = 0.5
-    factor: float = 2.0
-    most_s: float = 30.0
-    stable_s: float = 60.0
-
-    def delay(self, failures: int) -> float:
-        return min(self.most_s, self.first_s * self.factor ** max(0, failures - 1))
 
 
 @dataclass

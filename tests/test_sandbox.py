@@ -72,7 +72,7 @@ def test_installing_needs_a_yes(tmp_path: Path) -> None:
 
 def test_an_installed_skill_is_listed_with_its_permissions_and_sandbox(installed: Path) -> None:
     listed = cli("skills", "list", "--data-dir", str(installed))
-    assert "greeter: Greets people, and pokes at its sandbox. (permissions: store) [third-party, sandbox: bwrap]" in listed.stdout
+    assert "greeter: Greets people, and pokes at its sandbox. (permissions: store) [third-party, sandbox: bwrap, from " in listed.stdout
     assert "greeter.hello(name: str)" in listed.stdout and "timer: " in listed.stdout
     rows = [json.loads(line) for line in cli("skills", "list", "--json", "--data-dir", str(installed)).stdout.splitlines()]
     greeter = next(r for r in rows if r["name"] == "greeter")
@@ -149,7 +149,7 @@ def test_disable_enable_and_remove(tmp_path: Path) -> None:
     assert install(tmp_path).returncode == 0
     assert cli("skills", "disable", "greeter", "--data-dir", str(tmp_path)).returncode == 0
     assert "greeter" not in {s.skill.name for s in core_of(tmp_path).registry.skills}
-    assert "[third-party, disabled]" in cli("skills", "list", "--data-dir", str(tmp_path)).stdout
+    assert "[third-party, disabled, from " in cli("skills", "list", "--data-dir", str(tmp_path)).stdout
     assert cli("skills", "enable", "greeter", "--data-dir", str(tmp_path)).returncode == 0
     assert "greeter" in {s.skill.name for s in core_of(tmp_path).registry.skills}
     done = cli("skills", "remove", "greeter", "--data-dir", str(tmp_path))
@@ -191,3 +191,55 @@ def test_without_bubblewrap_it_runs_as_a_restricted_subprocess(installed: Path, 
     ok, data = call(plain, "hello", name="Di")
     assert ok and data["pid"] != 2
     plain.registry.skill("greeter").process.stop()  # type: ignore[attr-defined]
+
+
+def test_a_skill_package_is_installed_with_its_dependencies_into_its_own_folder(tmp_path: Path) -> None:
+    """From pip's index (a local one here): the wheel and a dependency the assistant lacks are
+    unpacked into the skill's folder, nothing into the assistant's environment, and it runs sandboxed."""
+    from tests.fakes.wheels import forecast_wheels
+
+    index = tmp_path / "index"
+    forecast_wheels(index)
+    pip_env = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(index)}
+    data_dir = tmp_path / "data"
+    done = subprocess.run([sys.executable, "-m", "assistant", "skills", "install", "forecast-skill==1.0", "--yes",
+                           "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, **ENV, **pip_env}, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr
+    assert "forecast-skill 1.0, with tiny-sky 0.3" in done.stdout and "installed and enabled" in done.stdout
+    code = data_dir / "skills-installed" / "forecast"
+    assert (code / "skill.py").is_file() and (code / "site" / "tiny_sky" / "__init__.py").is_file()
+    with pytest.raises(ModuleNotFoundError):
+        __import__("tiny_sky")
+    listed = cli("skills", "list", "--data-dir", str(data_dir)).stdout
+    assert "forecast" in listed and "package forecast-skill 1.0" in listed
+    core = core_of(data_dir)
+    try:
+        result = core.registry.tool("forecast.sky").func()
+        assert result.ok and result.speech == "Mostly sunny." and result.data == {"cover": 0.25}
+        assert asyncio.run(core.dialogue.handle("what will the sky do")) == "Mostly sunny."
+    finally:
+        core.registry.skill("forecast").process.stop()  # type: ignore[attr-defined]
+
+
+def test_a_wheel_file_installs_and_a_missing_package_is_a_clear_error(tmp_path: Path) -> None:
+    from tests.fakes.wheels import forecast_wheels, make_wheel
+
+    index = tmp_path / "index"
+    wheel = forecast_wheels(index)
+    pip_env = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(index)}
+
+    def install_package(target: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "assistant", "skills", "install", target, "--yes", "--data-dir",
+                               str(data_dir)], capture_output=True, text=True, timeout=300,
+                              env={**os.environ, **ENV, **pip_env}, stdin=subprocess.DEVNULL)
+
+    done = install_package(str(wheel), tmp_path / "a")
+    assert done.returncode == 0, done.stderr
+    assert json.loads((tmp_path / "a" / "skills.json").read_text())["installed"]
+    done = install_package("no-such-skill", tmp_path / "b")
+    assert done.returncode != 0 and "could not fetch no-such-skill" in done.stderr and "Traceback" not in done.stderr
+    empty = make_wheel(tmp_path / "other", "not-a-skill", "2.0", {"not_a_skill/__init__.py": ""})
+    done = install_package(str(empty), tmp_path / "c")
+    assert done.returncode != 0 and "holds no skill" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "c" / "skills-installed" / "not-a-skill").exists()

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import assistant
+from assistant.backoff import Backoff
 from assistant.errors import AssistantError, SkillError
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, ToolSpec
 from assistant.plugins.wire import permissions_from_wire, tool_from_wire
@@ -43,8 +44,9 @@ log = logging.getLogger(__name__)
 START_TIMEOUT_S = 30.0
 MEMORY_LIMIT = 2 << 30
 """Address space a skill's process may use (bytes)."""
-BACKOFF_S = (0.0, 1.0, 2.0, 5.0, 10.0, 30.0)
-"""Wait before the n-th restart in a row; a call that answers resets it."""
+RESTARTS = Backoff()
+"""The supervisor's schedule (assistant/backoff.py): the wait before the n-th restart in a row; a
+call that answers starts the count over."""
 
 IN_THE_CORE = frozenset({Permission.SCHEDULER, Permission.ROUTINES, Permission.DEVICES, Permission.MEDIA,
                          Permission.COMMANDS, Permission.AUDIO})
@@ -147,7 +149,7 @@ class SkillProcess:
         return self._proc is not None and self._proc.poll() is None
 
     def _start(self) -> None:
-        wait = BACKOFF_S[min(self._failures, len(BACKOFF_S) - 1)] - (time.monotonic() - self._failed_at)
+        wait = RESTARTS.delay(self._failures) - (time.monotonic() - self._failed_at)
         if self._failures and wait > 0:
             raise SkillCrashed(f"the {self.name} skill stopped working and is restarting (in {wait:.0f} s)")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from typing import IO, Any
 
 from assistant.errors import AssistantError
 from assistant.plugins.api import Skill, SkillContext, ToolResult
+from assistant.plugins.packages import SITE_DIR
 from assistant.plugins.wire import tool_to_wire
 
 
@@ -30,6 +31,8 @@ def load_skill_class(skill_dir: Path) -> type[Skill]:
     if not source.is_file():
         raise AssistantError(f"{skill_dir} has no skill.py")
     sys.path.insert(0, str(skill_dir))
+    if (skill_dir / SITE_DIR).is_dir():  # a package's wheels: after the assistant's own packages
+        sys.path.append(str(skill_dir / SITE_DIR))
     spec = importlib.util.spec_from_file_location("third_party_skill", source)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

@@ -9,6 +9,7 @@ missed `ready` costs indexing one pause, never more.
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import logging
 import os
@@ -123,8 +124,6 @@ class BackgroundWorker:
         return self._pool.submit(self._inside, fn, *args).result()
 
     async def run_async(self, fn: Callable[..., T], *args: object) -> T:
-        import asyncio
-
         return await asyncio.wrap_future(self._pool.submit(self._inside, fn, *args))
 
     def _inside(self, fn: Callable[..., T], *args: object) -> T:

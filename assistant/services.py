@@ -132,7 +132,7 @@ def media_service(core: Core) -> Service:
         if not media.library.roots():
             await forever()
         try:
-            report = await asyncio.to_thread(media.scan)  # on the library's low-priority thread
+            report = await media.scan_async()
             log.info("media index: %d new, %d changed, %d moved, %d gone", report.added, report.changed, report.moved, report.removed)
         except AssistantError as e:
             log.warning("media index: %s", e.message)

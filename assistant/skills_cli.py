@@ -114,9 +114,9 @@ def _install_folder(source: Path, origin: str, site: Path | None, yes: bool, con
     installed = InstalledSkills(data_dir)
     staging = data_dir / CODE_DIR / f".staging-{uuid.uuid4().hex[:8]}"
     shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    if site is not None:
-        shutil.copytree(site, staging / SITE_DIR, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     try:
+        if site is not None:  # inside the try: a failed copy leaves no staging folder behind
+            shutil.copytree(site, staging / SITE_DIR, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
         with tempfile.TemporaryDirectory() as scratch:
             # Described in its sandbox with no permissions at all: its code never runs in this process.
             process = skill_process(data_dir, config, source.name, staging, frozenset(), skill_data=Path(scratch))

@@ -176,3 +176,24 @@ def test_the_running_assistant_holds_indexing_for_the_voice(tmp_path: Path) -> N
         asyncio.run(scenario())
     finally:
         core.media.close()
+
+
+def test_the_event_loops_scan_runs_on_the_worker_and_waits_for_the_voice(photos: Path, tmp_path: Path) -> None:
+    """`assistant run` awaits scan_async: that scan gives way to the voice like any other."""
+    import asyncio
+
+    fg = Foreground()
+    media = MediaLibrary(tmp_path / "data", MediaConfig(), [photos], foreground=fg)
+
+    async def scenario() -> int:
+        fg.hold("voice")
+        task = asyncio.create_task(media.scan_async())
+        await asyncio.sleep(0.8)
+        assert not task.done() and media.counts() == {}
+        fg.release("voice")
+        return (await asyncio.wait_for(task, 30)).added
+
+    try:
+        assert asyncio.run(scenario()) == 600
+    finally:
+        media.close()

@@ -64,10 +64,19 @@ class MediaLibrary:
     # --- the index ------------------------------------------------------------------------------
 
     def scan(self, progress: Progress | None = None) -> ScanReport:
+        self._check_roots()
+        return self.background.run(self.scanner.scan, progress)
+
+    async def scan_async(self) -> ScanReport:
+        """The same from the event loop, awaited without holding one of its worker threads for the
+        whole scan (the voice loop runs on those)."""
+        self._check_roots()
+        return await self.background.run_async(self.scanner.scan)
+
+    def _check_roots(self) -> None:
         if not self.library.roots():
             raise MediaError("the library has no folders yet: add one with `assistant media add-folder PATH` "
                              "or media.folders in the config")
-        return self.background.run(self.scanner.scan, progress)
 
     def counts(self) -> dict[str, int]:
         return {kind: n for kind, n in self.catalogue.query("SELECT kind, COUNT(*) FROM files GROUP BY kind")}

@@ -139,7 +139,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     registry = Registry(config.skills.language)
     registry.load([*builtin_skill_classes(), *entry_point_skill_classes()], context_for)
     problems: dict[str, str] = {}
-    sandboxed = load_installed_skills(registry, data_dir, config, refused, problems)
+    sandboxed = load_installed_skills(registry, data_dir, config, refused, problems, {"scheduler": scheduler})
     # Routines name tools, so they are checked once every skill is loaded.
     routines.reload(load_routines(routine_folders(data_dir), registry.tool))
     matcher = template_matcher(registry, config.skills.language, sandboxed, problems)
@@ -172,11 +172,12 @@ def make_player(config: Config) -> MusicPlayer:
 
 
 def load_installed_skills(registry: Registry, data_dir: Path, config: Config, refused: Callable[[str, str], None],
-                          problems: dict[str, str]) -> dict[str, Callable[[], None]]:
+                          problems: dict[str, str], services: dict[str, object]) -> dict[str, Callable[[], None]]:
     """Register each enabled third-party skill (sandboxed); returns how to unregister each by name.
-    One that cannot load is left out (in `problems`): the assistant still starts."""
+    One that cannot load is left out (in `problems`): the assistant still starts. `services`: the core
+    objects a skill may call across the sandbox, as its grants allow (plugins/remote.py)."""
     loaded = {}
-    for cls in enabled_skill_classes(data_dir, config, refused, problems):
+    for cls in enabled_skill_classes(data_dir, config, refused, problems, services):
         try:
             unregister = registry.register(cls, SkillContext(skill=cls.name, data_dir=data_dir / "skills" / cls.name,
                                                              refused=refused))

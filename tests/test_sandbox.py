@@ -243,3 +243,59 @@ def test_a_wheel_file_installs_and_a_missing_package_is_a_clear_error(tmp_path: 
     done = install_package(str(empty), tmp_path / "c")
     assert done.returncode != 0 and "holds no skill" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "c" / "skills-installed" / "not-a-skill").exists()
+
+
+KITCHEN = Path(__file__).parent / "skills" / "kitchen"
+
+
+def test_a_sandboxed_skill_uses_the_cores_scheduler_across_the_rpc(tmp_path: Path) -> None:
+    """Granted `scheduler`, the skill's context holds a stand-in whose calls run on the core's own
+    scheduler mid-request: the timer it starts is the assistant's, durable and listed."""
+    done = install(tmp_path, KITCHEN)
+    assert done.returncode == 0, done.stderr
+    assert "scheduler:" in done.stdout
+    core = core_of(tmp_path)
+    try:
+        result = core.registry.tool("kitchen.tea").func(minutes=4)
+        assert result.ok, result.data
+        timers = core.scheduler.timers()
+        assert [(t.id, t.name, t.duration_s) for t in timers] == [(result.data["id"], "tea", 240.0)]
+        assert result.data["names"] == ["tea"]
+        assert asyncio.run(core.dialogue.handle("tea for 3 minutes")) == "Tea in 3 minutes."
+        assert len(core.scheduler.timers()) == 2
+        sneaked = core.registry.tool("kitchen.sneak").func()
+        assert "scheduler.start is not open to skills" in sneaked.data["start"]
+        assert "scheduler.add_timer" in sneaked.data["bad"]
+        assert len(core.scheduler.timers()) == 2, "a refused call changed nothing"
+    finally:
+        core.registry.skill("kitchen").process.stop()  # type: ignore[attr-defined]
+
+
+def test_the_core_checks_every_ask_against_the_grant() -> None:
+    """The process is not trusted: an ask for a service it was not granted, a method that is not open
+    or unnamed arguments are refused, and the refusal of a permission is reported for the audit."""
+    from assistant.errors import SkillError
+    from assistant.plugins.api import Permission
+    from assistant.plugins.remote import CoreServices
+
+    class Clock:
+        def now(self) -> float:
+            return 12.5
+
+        def start(self) -> None:
+            raise AssertionError("never called")
+
+    refusals: list[tuple[str, str]] = []
+    granted = CoreServices("kitchen", {"scheduler": Clock()}, frozenset({Permission.SCHEDULER}), lambda *r: refusals.append(r))
+    assert granted.answer("scheduler", "now", {}) == 12.5
+    for service, method, args, message in (
+        ("scheduler", "start", {}, "scheduler.start is not open to skills"),
+        ("scheduler", "now", ["x"], "arguments must be named"),
+        ("devices", "all", {}, "no core service"),
+    ):
+        with pytest.raises(SkillError, match=message):
+            granted.answer(service, method, args)
+    ungranted = CoreServices("greeter", {"scheduler": Clock()}, frozenset({Permission.STORE}), lambda *r: refusals.append(r))
+    with pytest.raises(SkillError, match="not granted scheduler"):
+        ungranted.answer("scheduler", "now", {})
+    assert refusals == [("greeter", "scheduler")]

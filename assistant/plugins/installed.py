@@ -18,6 +18,7 @@ from tinydb import Query
 from assistant.config import Config
 from assistant.errors import SkillError
 from assistant.plugins.api import Permission
+from assistant.plugins.remote import CoreServices
 from assistant.plugins.sandbox import SandboxedSkill, SkillProcess, describe, sandbox_kind, sandboxed_class, worker_command
 from assistant.store import open_db
 
@@ -60,19 +61,22 @@ class InstalledSkills:
 
 def skill_process(data_dir: Path, config: Config, name: str, code_dir: Path, permissions: frozenset[Permission],
                   on_event: Callable[[dict[str, Any]], None] = lambda event: None,
-                  skill_data: Path | None = None) -> SkillProcess:
-    """The sandboxed process for a skill, granted exactly `permissions` (not started yet)."""
+                  skill_data: Path | None = None,
+                  on_ask: Callable[[str, str, Any], Any] | None = None) -> SkillProcess:
+    """The sandboxed process for a skill, granted exactly `permissions` (not started yet); `on_ask`
+    answers its calls into the core."""
     skill_data = skill_data or data_dir / "skills" / name
     skill_data.mkdir(parents=True, exist_ok=True)
     folders = config.folders.named() if Permission.FOLDERS in permissions else {}
     command = worker_command(sandbox_kind(config.skills.sandbox), code_dir, skill_data,
                              [data_dir.resolve(), Path.home().resolve()], {n: p for n, p in folders.items() if p.is_dir()},
                              Permission.NETWORK in permissions)
-    return SkillProcess(name, command, config.skills.call_timeout_s, data_dir / "logs" / "skills" / f"{name}.log", on_event)
+    return SkillProcess(name, command, config.skills.call_timeout_s, data_dir / "logs" / "skills" / f"{name}.log", on_event,
+                        on_ask)
 
 
 def enabled_skill_classes(data_dir: Path, config: Config, refused: Callable[[str, str], None],
-                          problems: dict[str, str]) -> list[type[SandboxedSkill]]:
+                          problems: dict[str, str], services: dict[str, Any] | None = None) -> list[type[SandboxedSkill]]:
     """A class for each enabled installed skill that still matches what was approved; the others
     are left out, with what to do in `problems` (by skill name) and in a warning."""
     classes = []
@@ -91,7 +95,8 @@ def enabled_skill_classes(data_dir: Path, config: Config, refused: Callable[[str
                 if event.get("event") == "refused":
                     refused(name, str(event.get("permission")))
 
-            process = skill_process(data_dir, config, name, code, granted, on_event)
+            core_side = CoreServices(name, services or {}, granted, refused)
+            process = skill_process(data_dir, config, name, code, granted, on_event, on_ask=core_side.answer)
             described = describe(process)
             asked = frozenset(Permission(p) for p in described.get("permissions", []))
             if described.get("name") != name or not asked <= granted:

@@ -48,9 +48,10 @@ RESTARTS = Backoff()
 """The supervisor's schedule (assistant/backoff.py): the wait before the n-th restart in a row; a
 call that answers starts the count over."""
 
-IN_THE_CORE = frozenset({Permission.SCHEDULER, Permission.ROUTINES, Permission.DEVICES, Permission.MEDIA,
+IN_THE_CORE = frozenset({Permission.ROUTINES, Permission.DEVICES, Permission.MEDIA,
                          Permission.COMMANDS, Permission.AUDIO})
-"""Permissions that hand over an object living in the core process: not yet for a sandboxed skill."""
+"""Permissions that hand over an object living in the core process and do not cross the sandbox yet
+(the scheduler does: plugins/remote.py)."""
 
 
 class SkillTimeout(SkillError):
@@ -130,8 +131,11 @@ class SkillProcess:
     """One sandboxed skill's process: started on demand, asked one request at a time."""
 
     def __init__(self, name: str, command: list[str], timeout_s: float, log_path: Path,
-                 on_event: Callable[[dict[str, Any]], None] = lambda event: None) -> None:
+                 on_event: Callable[[dict[str, Any]], None] = lambda event: None,
+                 on_ask: Callable[[str, str, Any], Any] | None = None) -> None:
+        """on_ask: answers the skill's calls into the core (plugins/remote.py); none are answered without it."""
         self.name = name
+        self.on_ask = on_ask
         self.command = command
         self.timeout_s = timeout_s
         self.log_path = log_path
@@ -232,12 +236,34 @@ class SkillProcess:
             if "event" in message:
                 self.on_event(message)
                 continue
+            if "ask" in message:
+                self._answer(message)
+                continue
             if message.get("id") != ident:
                 continue
             self._failures = 0
             if not message.get("ok"):
                 raise SkillError(str(message.get("error", "failed")), code=str(message.get("code", "skill")))
             return message.get("value")
+
+    def _answer(self, ask: dict[str, Any]) -> None:
+        """The skill calls into the core in the middle of a request; the answer goes back at once."""
+        reply: dict[str, Any] = {"answer": ask.get("ask")}
+        try:
+            if self.on_ask is None:
+                raise SkillError(f"the {self.name} skill has no core services")
+            reply.update(ok=True, value=self.on_ask(str(ask.get("service")), str(ask.get("method")), ask.get("args", {})))
+        except AssistantError as e:
+            reply.update(ok=False, error=e.message)
+        except Exception as e:  # a bug on our side must not hang the skill: it gets the error
+            log.exception("answering the %s skill's %s.%s", self.name, ask.get("service"), ask.get("method"))
+            reply.update(ok=False, error=f"{type(e).__name__}: {e}")
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(json.dumps(reply, default=str) + "\n")
+            self._proc.stdin.flush()
+        except OSError:
+            pass  # it died: the wait for its answer says so
 
     def _kill(self) -> None:
         proc, self._proc = self._proc, None

@@ -23,6 +23,7 @@ from typing import IO, Any
 from assistant.errors import AssistantError
 from assistant.plugins.api import Skill, SkillContext, ToolResult
 from assistant.plugins.packages import SITE_DIR
+from assistant.plugins.remote import EXPOSED, Remote
 from assistant.plugins.wire import tool_to_wire
 
 
@@ -45,16 +46,34 @@ def load_skill_class(skill_dir: Path) -> type[Skill]:
 
 
 class Worker:
-    def __init__(self, skill_dir: Path, data_dir: Path, folders: dict[str, Path], out: IO[str]) -> None:
+    def __init__(self, skill_dir: Path, data_dir: Path, folders: dict[str, Path], out: IO[str],
+                 requests: IO[str]) -> None:
         self.out = out
+        self._requests = iter(requests)
+        self._asks = 0
         cls = load_skill_class(skill_dir)
-        context = SkillContext(skill=cls.name, data_dir=data_dir, folders=folders, refused=self._refused)
+        remotes = {e.service: Remote(e, self.ask) for p, e in EXPOSED.items() if p in cls.permissions}
+        context = SkillContext(skill=cls.name, data_dir=data_dir, folders=folders, refused=self._refused, **remotes)
         self.skill = cls(context)
         self.tools = {spec.name: spec for spec in self.skill.tools()}
 
     def send(self, message: dict[str, Any]) -> None:
         self.out.write(json.dumps(message, default=str) + "\n")
         self.out.flush()
+
+    def ask(self, service: str, method: str, args: dict[str, Any]) -> Any:
+        """Call into the core during a request: the core answers before it sends anything else."""
+        self._asks += 1
+        self.send({"ask": self._asks, "service": service, "method": method, "args": args})
+        try:
+            answer = json.loads(next(self._requests))
+        except (StopIteration, json.JSONDecodeError):
+            raise AssistantError(f"the assistant did not answer {service}.{method}") from None
+        if not isinstance(answer, dict) or answer.get("answer") != self._asks:
+            raise AssistantError(f"the assistant's answer to {service}.{method} was not one")
+        if not answer.get("ok"):
+            raise AssistantError(str(answer.get("error", "refused")))
+        return answer.get("value")
 
     def _refused(self, skill: str, permission: str) -> None:
         self.send({"event": "refused", "permission": permission})
@@ -81,8 +100,8 @@ class Worker:
             return None
         raise AssistantError(f"unknown request {op!r}")
 
-    def serve(self, requests: IO[str]) -> None:
-        for line in requests:
+    def serve(self) -> None:
+        for line in self._requests:
             try:
                 request = json.loads(line)
                 ident = request.get("id")
@@ -105,14 +124,14 @@ def main(argv: list[str]) -> int:
     skill_dir, data_dir = Path(argv[0]), Path(argv[1])
     folders = dict((name, Path(path)) for name, _, path in (a.partition("=") for a in argv[2:]))
     try:
-        worker = Worker(skill_dir, data_dir, folders, protocol)
+        worker = Worker(skill_dir, data_dir, folders, protocol, sys.stdin)
     except Exception as e:
         traceback.print_exc()
         protocol.write(json.dumps({"id": None, "ok": False, "error": f"the skill failed to load: {e}"}) + "\n")
         return 1
     protocol.write(json.dumps({"event": "ready"}) + "\n")
     protocol.flush()
-    worker.serve(sys.stdin)
+    worker.serve()
     return 0
 
 

@@ -1,0 +1,116 @@
+"""Core objects a sandboxed skill may use across its RPC, and the stand-ins it gets for them.
+
+A granted permission that hands over an object living in the core (today: the scheduler) gives the
+skill's process a `Remote` in its context. Each method call crosses to the core as
+`{"ask", "service", "method", "args"}` in the middle of the tool call that makes it, runs there on
+the real object, and comes back as `{"answer", "ok", "value" | "error"}`, the result as JSON
+(dataclasses become dicts). Only the methods listed here cross, and the core checks the grant again
+on every ask: what runs in the sandbox is not trusted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import inspect
+import json
+from collections.abc import Callable
+from typing import Any
+
+from assistant.errors import AssistantError, SkillError
+from assistant.plugins.api import Permission
+
+
+@dataclasses.dataclass(frozen=True)
+class Exposed:
+    service: str
+    methods: frozenset[str]
+    signatures: Callable[[], type]
+    """The real class, imported only where it is needed, for binding positional arguments."""
+
+
+def _scheduler_class() -> type:
+    from assistant.scheduler import Scheduler
+
+    return Scheduler
+
+
+EXPOSED: dict[Permission, Exposed] = {
+    Permission.SCHEDULER: Exposed("scheduler", frozenset({
+        "now", "timers", "alarms", "reminders", "add_timer", "set_duration", "extend", "pause", "resume",
+        "add_alarm", "snooze", "add_reminder", "cancel", "stop_ringing"}), _scheduler_class),
+}
+"""What crosses the sandbox, by the permission that grants it."""
+
+CROSSES = frozenset(EXPOSED)
+
+
+def to_wire(value: Any) -> Any:
+    """A result as JSON values: dataclasses as dicts, enums as their values."""
+
+    def default(o: Any) -> Any:
+        if dataclasses.is_dataclass(o) and not isinstance(o, type):
+            return {f.name: getattr(o, f.name) for f in dataclasses.fields(o)}
+        if isinstance(o, enum.Enum):
+            return o.value
+        return str(o)
+
+    return json.loads(json.dumps(value, default=default))
+
+
+class CoreServices:
+    """The core side: answers one skill's asks with the objects its grants allow."""
+
+    def __init__(self, skill: str, objects: dict[str, Any], granted: frozenset[Permission],
+                 refused: Callable[[str, str], None] = lambda skill, permission: None) -> None:
+        self.skill = skill
+        self.objects = objects
+        self.granted = granted
+        self.refused = refused
+
+    def answer(self, service: str, method: str, args: Any) -> Any:
+        permission = next((p for p, e in EXPOSED.items() if e.service == service), None)
+        if permission is None:
+            raise SkillError(f"there is no core service {service!r} for skills")
+        if permission not in self.granted or service not in self.objects:
+            self.refused(self.skill, permission.value)
+            raise SkillError(f"the {self.skill} skill was not granted {permission.value}")
+        if method not in EXPOSED[permission].methods:
+            raise SkillError(f"{service}.{method} is not open to skills")
+        if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
+            raise SkillError(f"{service}.{method}: arguments must be named")
+        try:
+            result = getattr(self.objects[service], method)(**args)
+        except TypeError as e:
+            raise SkillError(f"{service}.{method}: {e}") from None
+        except AssistantError:
+            raise
+        except (ValueError, KeyError) as e:
+            raise SkillError(f"{service}.{method}: {e}") from None
+        return to_wire(result)
+
+
+class Remote:
+    """In the skill's process: stands for a core object. `scheduler.add_timer(300, "tea")` runs on the
+    core's scheduler and returns the timer as a dict."""
+
+    def __init__(self, exposed: Exposed, ask: Callable[[str, str, dict[str, Any]], Any]) -> None:
+        self._exposed = exposed
+        self._ask = ask
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        exposed = self._exposed
+        if method.startswith("_") or method not in exposed.methods:
+            raise AttributeError(f"{exposed.service}.{method} is not open to skills "
+                                 f"(open: {', '.join(sorted(exposed.methods))})")
+        signature = inspect.signature(getattr(exposed.signatures(), method))
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                bound = signature.bind(None, *args, **kwargs)  # None stands for self
+            except TypeError as e:
+                raise TypeError(f"{exposed.service}.{method}: {e}") from None
+            named = dict(list(bound.arguments.items())[1:])
+            return self._ask(exposed.service, method, to_wire(named))
+
+        return call

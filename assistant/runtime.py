@@ -26,6 +26,7 @@ from assistant.events import TimerDone
 from assistant.audit import AuditLog
 from assistant.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
+from assistant.plugins.exposed import SkillCommands, SkillDevices, SkillMedia, SkillRoutines
 from assistant.plugins.installed import enabled_skill_classes, not_loaded
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
 from assistant.plugins.sandbox import SkillProcess
@@ -121,6 +122,9 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     def refused(skill: str, permission: str) -> None:
         audit.append("refused", skill=skill, permission=permission)
 
+    def commands_for(skill: str) -> CommandRunner:
+        return CommandRunner(config.system.named(), data_dir / "skills" / skill)
+
     def context_for(cls: type[Skill]) -> SkillContext:
         granted = cls.permissions
         return SkillContext(
@@ -131,15 +135,21 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
             folders=config.folders.named() if Permission.FOLDERS in granted else {},
             devices=devices if Permission.DEVICES in granted else None,
             media=media if Permission.MEDIA in granted else None,
-            commands=CommandRunner(config.system.named(), data_dir / "skills" / cls.name)
-            if Permission.COMMANDS in granted else None,
+            commands=commands_for(cls.name) if Permission.COMMANDS in granted else None,
             refused=refused,
         )
 
     registry = Registry(config.skills.language)
     registry.load([*builtin_skill_classes(), *entry_point_skill_classes()], context_for)
     problems: dict[str, str] = {}
-    sandboxed = load_installed_skills(registry, data_dir, config, refused, problems, {"scheduler": scheduler})
+
+    def services_for(skill: str) -> dict[str, object]:
+        """What a sandboxed skill may call, before its grants are checked (plugins/remote.py)."""
+        return {"scheduler": scheduler, "devices": SkillDevices(devices), "media": SkillMedia(media),
+                "routines": SkillRoutines(routines),
+                "commands": SkillCommands(commands_for(skill))}
+
+    sandboxed = load_installed_skills(registry, data_dir, config, refused, problems, services_for)
     # Routines name tools, so they are checked once every skill is loaded.
     routines.reload(load_routines(routine_folders(data_dir), registry.tool))
     matcher = template_matcher(registry, config.skills.language, sandboxed, problems)
@@ -172,10 +182,10 @@ def make_player(config: Config) -> MusicPlayer:
 
 
 def load_installed_skills(registry: Registry, data_dir: Path, config: Config, refused: Callable[[str, str], None],
-                          problems: dict[str, str], services: dict[str, object]) -> dict[str, Callable[[], None]]:
+                          problems: dict[str, str], services: Callable[[str], dict[str, object]]) -> dict[str, Callable[[], None]]:
     """Register each enabled third-party skill (sandboxed); returns how to unregister each by name.
-    One that cannot load is left out (in `problems`): the assistant still starts. `services`: the core
-    objects a skill may call across the sandbox, as its grants allow (plugins/remote.py)."""
+    One that cannot load is left out (in `problems`): the assistant still starts. `services`: by skill, the
+    core objects it may call across the sandbox, as its grants allow (plugins/remote.py)."""
     loaded = {}
     for cls in enabled_skill_classes(data_dir, config, refused, problems, services):
         try:

@@ -133,8 +133,8 @@ def _install_folder(source: Path, origin: str, site: Path | None, yes: bool, con
             raise SkillError(f"a skill named '{name}' is already there; `assistant skills remove {name}` first to replace it")
         if permissions & IN_THE_CORE:
             names = ", ".join(sorted(p.value for p in permissions & IN_THE_CORE))
-            raise SkillError(f"'{name}' asks for {names}, which third-party skills cannot be granted yet (only store, "
-                             "folders, network and scheduler cross the sandbox)")
+            raise SkillError(f"'{name}' asks for {names}, which third-party skills cannot be granted: raw microphone "
+                             "audio stays inside the assistant")
         print(f"{name}: {described.get('description', '')}")
         print(f"  tools: {', '.join(str(t['name']) for t in described['tools'])}")
         print(f"  runs in: {'a bubblewrap sandbox' if sandbox_kind(config.skills.sandbox) == 'bwrap' else 'a restricted subprocess (install bubblewrap to isolate it)'}")

@@ -173,10 +173,11 @@ def test_changed_code_is_not_run_under_the_old_approval(tmp_path: Path) -> None:
 def test_a_skill_asking_for_what_cannot_cross_the_sandbox_is_refused(tmp_path: Path) -> None:
     greedy = tmp_path / "greedy"
     shutil.copytree(GREETER, greedy)
-    source = (greedy / "skill.py").read_text().replace("frozenset({Permission.STORE})", "frozenset({Permission.DEVICES})")
+    source = (greedy / "skill.py").read_text().replace("frozenset({Permission.STORE})", "frozenset({Permission.AUDIO})")
     (greedy / "skill.py").write_text(source)
     done = install(tmp_path / "data", greedy)
-    assert done.returncode != 0 and "cannot be granted yet" in done.stderr
+    assert done.returncode != 0 and "cannot be granted: raw microphone audio" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_a_folder_that_is_not_a_skill_is_a_clear_error(tmp_path: Path) -> None:
@@ -291,7 +292,7 @@ def test_the_core_checks_every_ask_against_the_grant() -> None:
     for service, method, args, message in (
         ("scheduler", "start", {}, "scheduler.start is not open to skills"),
         ("scheduler", "now", ["x"], "arguments must be named"),
-        ("devices", "all", {}, "no core service"),
+        ("lights", "all", {}, "no core service"),
     ):
         with pytest.raises(SkillError, match=message):
             granted.answer(service, method, args)

@@ -62,7 +62,7 @@ class InstalledSkills:
 def skill_process(data_dir: Path, config: Config, name: str, code_dir: Path, permissions: frozenset[Permission],
                   on_event: Callable[[dict[str, Any]], None] = lambda event: None,
                   skill_data: Path | None = None,
-                  on_ask: Callable[[str, str, Any], Any] | None = None) -> SkillProcess:
+                  on_ask: Callable[[str, str, Any, str | None], Any] | None = None) -> SkillProcess:
     """The sandboxed process for a skill, granted exactly `permissions` (not started yet); `on_ask`
     answers its calls into the core."""
     skill_data = skill_data or data_dir / "skills" / name
@@ -76,9 +76,11 @@ def skill_process(data_dir: Path, config: Config, name: str, code_dir: Path, per
 
 
 def enabled_skill_classes(data_dir: Path, config: Config, refused: Callable[[str, str], None],
-                          problems: dict[str, str], services: dict[str, Any] | None = None) -> list[type[SandboxedSkill]]:
+                          problems: dict[str, str],
+                          services: Callable[[str], dict[str, Any]] | None = None) -> list[type[SandboxedSkill]]:
     """A class for each enabled installed skill that still matches what was approved; the others
-    are left out, with what to do in `problems` (by skill name) and in a warning."""
+    are left out, with what to do in `problems` (by skill name) and in a warning. `services(name)`:
+    the core objects that skill may call across its sandbox, as its grants allow."""
     classes = []
     installed = InstalledSkills(data_dir)
     for record in installed.all():
@@ -95,9 +97,10 @@ def enabled_skill_classes(data_dir: Path, config: Config, refused: Callable[[str
                 if event.get("event") == "refused":
                     refused(name, str(event.get("permission")))
 
-            core_side = CoreServices(name, services or {}, granted, refused)
+            core_side = CoreServices(name, services(name) if services else {}, granted, refused)
             process = skill_process(data_dir, config, name, code, granted, on_event, on_ask=core_side.answer)
             described = describe(process)
+            core_side.risky = frozenset(str(t.get("name")) for t in described["tools"] if isinstance(t, dict) and t.get("risky"))
             asked = frozenset(Permission(p) for p in described.get("permissions", []))
             if described.get("name") != name or not asked <= granted:
                 process.stop()

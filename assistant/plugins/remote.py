@@ -1,11 +1,12 @@
 """Core objects a sandboxed skill may use across its RPC, and the stand-ins it gets for them.
 
-A granted permission that hands over an object living in the core (today: the scheduler) gives the
-skill's process a `Remote` in its context. Each method call crosses to the core as
+A granted permission that hands over an object living in the core (the scheduler, the devices, the
+media library, the routines, the named commands) gives the skill's process a `Remote` in its context. Each method call crosses to the core as
 `{"ask", "service", "method", "args"}` in the middle of the tool call that makes it, runs there on
 the real object, and comes back as `{"answer", "ok", "value" | "error"}`, the result as JSON
 (dataclasses become dicts). Only the methods listed here cross, and the core checks the grant again
-on every ask: what runs in the sandbox is not trusted.
+on every ask: what runs in the sandbox is not trusted. Except for the scheduler, what crosses is a
+surface made for it (plugins/exposed.py), not the core object itself.
 """
 
 from __future__ import annotations
@@ -35,12 +36,30 @@ def _scheduler_class() -> type:
     return Scheduler
 
 
+def _exposed_class(name: str) -> Callable[[], type]:
+    def load() -> type:
+        from assistant.plugins import exposed
+
+        return getattr(exposed, name)  # type: ignore[no-any-return]
+
+    return load
+
+
 EXPOSED: dict[Permission, Exposed] = {
     Permission.SCHEDULER: Exposed("scheduler", frozenset({
         "now", "timers", "alarms", "reminders", "add_timer", "set_duration", "extend", "pause", "resume",
         "add_alarm", "snooze", "add_reminder", "cancel", "stop_ringing"}), _scheduler_class),
+    Permission.DEVICES: Exposed("devices", frozenset({"devices", "act"}), _exposed_class("SkillDevices")),
+    Permission.MEDIA: Exposed("media", frozenset({
+        "albums", "album", "photos", "music", "play", "pause", "resume", "stop", "next", "now_playing"}),
+        _exposed_class("SkillMedia")),
+    Permission.ROUTINES: Exposed("routines", frozenset({"routines", "start"}), _exposed_class("SkillRoutines")),
+    Permission.COMMANDS: Exposed("commands", frozenset({"commands", "run"}), _exposed_class("SkillCommands")),
 }
 """What crosses the sandbox, by the permission that grants it."""
+
+FILLED_BY_THE_CORE = "confirmed"
+"""An argument only the core sets: whether the skill's tool that asked ran after a spoken yes."""
 
 CROSSES = frozenset(EXPOSED)
 
@@ -67,8 +86,11 @@ class CoreServices:
         self.objects = objects
         self.granted = granted
         self.refused = refused
+        self.risky: frozenset[str] = frozenset()
+        """The skill's tools that run only after a spoken yes (from its description)."""
 
-    def answer(self, service: str, method: str, args: Any) -> Any:
+    def answer(self, service: str, method: str, args: Any, tool: str | None = None) -> Any:
+        """`tool`: the skill's tool whose call is asking, if any."""
         permission = next((p for p, e in EXPOSED.items() if e.service == service), None)
         if permission is None:
             raise SkillError(f"there is no core service {service!r} for skills")
@@ -79,8 +101,13 @@ class CoreServices:
             raise SkillError(f"{service}.{method} is not open to skills")
         if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
             raise SkillError(f"{service}.{method}: arguments must be named")
+        if FILLED_BY_THE_CORE in args:
+            raise SkillError(f"{service}.{method}: {FILLED_BY_THE_CORE} is for the assistant to say")
+        target = getattr(self.objects[service], method)
+        if FILLED_BY_THE_CORE in inspect.signature(target).parameters:
+            args = {**args, FILLED_BY_THE_CORE: tool is not None and tool in self.risky}
         try:
-            result = getattr(self.objects[service], method)(**args)
+            result = target(**args)
         except TypeError as e:
             raise SkillError(f"{service}.{method}: {e}") from None
         except AssistantError:
@@ -104,6 +131,7 @@ class Remote:
             raise AttributeError(f"{exposed.service}.{method} is not open to skills "
                                  f"(open: {', '.join(sorted(exposed.methods))})")
         signature = inspect.signature(getattr(exposed.signatures(), method))
+        signature = signature.replace(parameters=[p for n, p in signature.parameters.items() if n != FILLED_BY_THE_CORE])
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:

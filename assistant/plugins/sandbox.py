@@ -48,10 +48,9 @@ RESTARTS = Backoff()
 """The supervisor's schedule (assistant/backoff.py): the wait before the n-th restart in a row; a
 call that answers starts the count over."""
 
-IN_THE_CORE = frozenset({Permission.ROUTINES, Permission.DEVICES, Permission.MEDIA,
-                         Permission.COMMANDS, Permission.AUDIO})
-"""Permissions that hand over an object living in the core process and do not cross the sandbox yet
-(the scheduler does: plugins/remote.py)."""
+IN_THE_CORE = frozenset({Permission.AUDIO})
+"""Permissions that do not cross the sandbox: raw microphone audio stays in the core process. The
+others that hand over a core object cross as calls (plugins/remote.py)."""
 
 
 class SkillTimeout(SkillError):
@@ -132,8 +131,9 @@ class SkillProcess:
 
     def __init__(self, name: str, command: list[str], timeout_s: float, log_path: Path,
                  on_event: Callable[[dict[str, Any]], None] = lambda event: None,
-                 on_ask: Callable[[str, str, Any], Any] | None = None) -> None:
-        """on_ask: answers the skill's calls into the core (plugins/remote.py); none are answered without it."""
+                 on_ask: Callable[[str, str, Any, str | None], Any] | None = None) -> None:
+        """on_ask(service, method, args, tool): answers the skill's calls into the core
+        (plugins/remote.py), told which of its tools is asking; none are answered without it."""
         self.name = name
         self.on_ask = on_ask
         self.command = command
@@ -237,7 +237,7 @@ class SkillProcess:
                 self.on_event(message)
                 continue
             if "ask" in message:
-                self._answer(message)
+                self._answer(message, fields.get("tool") if op == "call" else None)
                 continue
             if message.get("id") != ident:
                 continue
@@ -246,13 +246,13 @@ class SkillProcess:
                 raise SkillError(str(message.get("error", "failed")), code=str(message.get("code", "skill")))
             return message.get("value")
 
-    def _answer(self, ask: dict[str, Any]) -> None:
+    def _answer(self, ask: dict[str, Any], tool: str | None) -> None:
         """The skill calls into the core in the middle of a request; the answer goes back at once."""
         reply: dict[str, Any] = {"answer": ask.get("ask")}
         try:
             if self.on_ask is None:
                 raise SkillError(f"the {self.name} skill has no core services")
-            reply.update(ok=True, value=self.on_ask(str(ask.get("service")), str(ask.get("method")), ask.get("args", {})))
+            reply.update(ok=True, value=self.on_ask(str(ask.get("service")), str(ask.get("method")), ask.get("args", {}), tool))
         except AssistantError as e:
             reply.update(ok=False, error=e.message)
         except Exception as e:  # a bug on our side must not hang the skill: it gets the error

@@ -1,0 +1,98 @@
+"""A sandboxed skill uses the core's devices, media library, routines and named commands across its
+RPC (plugins/remote.py, plugins/exposed.py): real devices on loopback, a generated library, the
+shipped routines and commands from the config; and only what is open to skills crosses."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import yaml
+
+from assistant.config import load_config
+from assistant.runtime import Core
+from tests.conftest import TEMPLATES_ONLY, Recorder
+from tests.fakes.devices import FakeHome
+from tests.fakes.media_library import make_library
+from tests.test_devices import MDNS, online, until, with_assistant
+from tests.test_sandbox import install
+
+HOUSEHOLD = Path(__file__).parent / "skills" / "household"
+
+
+def test_a_sandboxed_skill_reaches_devices_media_routines_and_commands_as_granted(tmp_path: Path) -> None:
+    made = make_library(tmp_path / "Pictures", photos=8, seed=3)
+    artist = next(m.artist for m in made if m.kind == "music" and m.artist)
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump({"system": {"commands": {
+        "say hello": {"run": ["echo", "hello from the machine"], "changes": False},
+        "make a mark": {"run": ["touch", "marked"], "changes": True}}}}))
+    config = load_config(config_file, environ={
+        **TEMPLATES_ONLY, **MDNS, "ASSISTANT__FOLDERS__PHOTOS": str(tmp_path / "Pictures"),
+        "ASSISTANT__MEDIA__MUSIC_OUTPUT": str(tmp_path / "music.wav")})
+    done = install(tmp_path / "data", HOUSEHOLD)
+    assert done.returncode == 0, done.stderr
+    mark = tmp_path / "data" / "skills" / "household" / "marked"
+
+    async def scenario(home: FakeHome, core: Core, rec: Recorder) -> None:
+        call = core.registry.tool
+        core.routines.bind()
+        await asyncio.to_thread(core.media.scan)
+        strip = await home.add("wled", "Kitchen light")
+        kettle = await home.add("shelly_plug", "Kitchen kettle")
+        lamp = await home.add("shelly_dimmer", "Bedroom lamp")
+        await until(lambda: len(online(core)) == 3)
+
+        lit = await asyncio.to_thread(call("household.lights").func, room="kitchen", on=True)
+        assert lit.ok and lit.speech == "2 switched.", lit.data
+        assert strip.state["on"] is True and kettle.state["output"] is True and lamp.state["output"] is False
+        assert all(o["ok"] for o in lit.data["outcomes"])
+        assert {d["name"] for d in lit.data["known"]} == {"Kitchen light", "Kitchen kettle", "Bedroom lamp"}
+        assert all("address" not in d and "extra" not in d for d in lit.data["known"]), "no addresses, no credentials"
+
+        played = await asyncio.to_thread(call("household.play_artist").func, artist=artist)
+        assert played.ok and played.data["playing"]["artist"] == artist and played.data["tracks"]
+        assert core.media.player is not None and core.media.player.now_playing().track is not None
+        core.media.player.stop()
+
+        morning = await asyncio.to_thread(call("household.routine").func, name="good morning")
+        assert morning.speech.startswith("Good morning. It's "), morning.speech
+        assert "good morning" in morning.data["routines"]
+
+        looked = await asyncio.to_thread(call("household.look").func)
+        assert looked.data["stdout"].strip() == "hello from the machine"
+
+        sneaked = await asyncio.to_thread(call("household.sneak").func)
+        outcome = sneaked.data
+        assert "changes the system" in outcome["change"]
+        assert "confirmed" in outcome["confirmed"] and "allowed" not in outcome.values()
+        assert "colour takes" in outcome["colour"] and "no device has the id 'nope'" in outcome["unknown"]
+        assert "devices.registry is not open to skills" in outcome["hub"]
+        assert "media.organize is not open to skills" in outcome["move"]
+        assert not mark.exists(), "nothing that changes the system ran without a yes"
+
+        assert await core.dialogue.handle("make the mark") == "Should I make the mark?"
+        assert not mark.exists()
+        assert await core.dialogue.handle("yes") == "Marked."
+        assert mark.exists(), "after the spoken yes, the risky tool's command ran"
+
+    asyncio.run(with_assistant(tmp_path, scenario, config))
+
+
+def test_the_core_fills_confirmed_never_the_skill() -> None:
+    from assistant.errors import SkillError
+    from assistant.plugins.api import Permission
+    from assistant.plugins.remote import CoreServices
+
+    class Commands:
+        def run(self, name: str, *, confirmed: bool = False) -> dict[str, object]:
+            return {"name": name, "confirmed": confirmed}
+
+    core_side = CoreServices("household", {"commands": Commands()}, frozenset({Permission.COMMANDS}))
+    core_side.risky = frozenset({"mark"})
+    assert core_side.answer("commands", "run", {"name": "x"}, "look") == {"name": "x", "confirmed": False}
+    assert core_side.answer("commands", "run", {"name": "x"}, "mark") == {"name": "x", "confirmed": True}
+    assert core_side.answer("commands", "run", {"name": "x"}, None) == {"name": "x", "confirmed": False}
+    with pytest.raises(SkillError, match="confirmed is for the assistant to say"):
+        core_side.answer("commands", "run", {"name": "x", "confirmed": True}, "look")

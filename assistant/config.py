@@ -215,6 +215,27 @@ class SystemConfig:
 
 
 @dataclass(frozen=True)
+class WyomingConfig:
+    serve: bool = False
+    """Serve speech-to-text, text-to-speech, the wake word and intent handling as Wyoming services
+    (Home Assistant's Wyoming integration connects to them) while `assistant run` runs."""
+    bind: str = "0.0.0.0"
+    port: int = 10300
+    satellites: dict[str, Any] = field(default_factory=dict)
+    """Wyoming satellites to serve, by room: {bedroom: "tcp://192.168.1.30:10700"}."""
+
+    def addresses(self) -> list[Any]:  # list[SatelliteAddress]
+        from assistant.wyoming.satellite import SatelliteAddress
+
+        return [SatelliteAddress.parse(str(room).strip().lower(), str(uri)) for room, uri in self.satellites.items()]
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.port <= 65535:
+            raise ConfigError("wyoming.port must be a port number (0..65535; 0 picks a free one)")
+        self.addresses()
+
+
+@dataclass(frozen=True)
 class Config:
     models: ModelsConfig = field(default_factory=ModelsConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
@@ -231,6 +252,7 @@ class Config:
     media: MediaConfig = field(default_factory=MediaConfig)
     web: WebConfig = field(default_factory=WebConfig)
     system: SystemConfig = field(default_factory=SystemConfig)
+    wyoming: WyomingConfig = field(default_factory=WyomingConfig)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

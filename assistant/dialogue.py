@@ -88,10 +88,12 @@ class Dialogue:
         self._last: _Exchange | None = None
         self._phrased = False
 
-    def another(self, origin: str = "phone") -> Dialogue:
-        """A conversation of its own (a phone's), with the same skills, router and audit trail: its
-        follow-ups and questions never mix with the room's."""
-        return Dialogue(self.bus, self.registry, self.router, self.followup_s, self.audit, self.phrase_timeout_s, origin)
+    def another(self, origin: str = "phone", bus: Bus | None = None) -> Dialogue:
+        """A conversation of its own (a phone's, a satellite's), with the same skills, router and
+        audit trail: its follow-ups and questions never mix with the room's. `bus`: where its events
+        go, when not the assistant's own bus."""
+        return Dialogue(bus or self.bus, self.registry, self.router, self.followup_s, self.audit, self.phrase_timeout_s,
+                        origin)
 
     def understands(self, text: str) -> bool:
         """Whether the sentence templates fully understand `text` as a complete request (cheap: no

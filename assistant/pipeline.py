@@ -120,6 +120,7 @@ class VoiceLoop:
         self._reply_start_t = 0.0
         self._stt_generation = 0
         self._speculative_understood: bool | None = None
+        self._woken: str | None = None
 
     @property
     def audio_t(self) -> float:
@@ -163,21 +164,32 @@ class VoiceLoop:
 
     # --- waiting for the wake word, and barge-in ------------------------------------------
 
+    def wake_now(self, word: str) -> None:
+        """The wake word was heard elsewhere (a satellite's own detector): listen from the next audio."""
+        self._woken = word
+
     async def _watch_for_wake(self, block: np.ndarray) -> None:
-        detection = await asyncio.to_thread(self.wake.process, block)
-        if detection is None:
+        if self._woken is not None:
+            word, self._woken = self._woken, None
+            await self._wake(word, 1.0, len(block) / SAMPLE_RATE)
             return
-        at = self.audio_t - detection.end_offset_s
+        detection = await asyncio.to_thread(self.wake.process, block)
+        if detection is not None:
+            await self._wake(detection.word, detection.score, detection.end_offset_s)
+
+    async def _wake(self, word: str, score: float, end_offset_s: float) -> None:
+        """Start listening `end_offset_s` before the end of the audio so far."""
+        at = self.audio_t - end_offset_s
         if self.state is State.RESPONDING:
             self._barge_in(at)
         self.turns = self._next_turn()
-        self.bus.publish(Wake(word=detection.word, score=round(detection.score, 3), audio_t=round(at, 3), turn=self.turns))
+        self.bus.publish(Wake(word=word, score=round(score, 3), audio_t=round(at, 3), turn=self.turns))
         await asyncio.to_thread(self.wake.reset)
         self.state = State.LISTENING
         self.vad.reset()
         self.eos.reset()
         self._speculative = None
-        self._listen_start = self.history.end - int(round(detection.end_offset_s * SAMPLE_RATE))
+        self._listen_start = self.history.end - int(round(end_offset_s * SAMPLE_RATE))
         tail = self.history.slice(self._listen_start, self.history.end)
         if len(tail):
             await self._listen(tail)

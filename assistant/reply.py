@@ -72,6 +72,8 @@ class ReplySpeaker:
                         sink.write(chime(self.synthesizer.rate), self.synthesizer.rate)
                     first = False
                 sink.write(item, self.synthesizer.rate)
+            if not first:
+                sink.end()
         finally:
             stop.set()
             if not worker.done():

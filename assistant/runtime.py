@@ -240,6 +240,8 @@ class SpeechModels:
     vad: SileroVad
     transcriber: Transcriber
     synthesizer: Synthesizer
+    files: SpeechModelFiles
+    """Where each came from: another wake word or VAD instance (a satellite's) is loaded from these."""
 
 
 def configured_models(config: Config) -> SpeechModelFiles:
@@ -270,7 +272,7 @@ async def load_speech_models(config: Config) -> SpeechModels:
         asyncio.to_thread(transcriber),
         asyncio.to_thread(load_synthesizer, files.tts, config),
     )
-    return SpeechModels(wake, vad, stt, tts)
+    return SpeechModels(wake, vad, stt, tts, files)
 
 
 def ringer(core: Core, announce: Callable[[str], Awaitable[None]]) -> Callable[[Due], Awaitable[None]]:

@@ -15,7 +15,7 @@ from typing import Any
 from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioFeed, AudioSource, read_into
 from assistant.health import health_endpoint, heartbeat, status_path, write_status
-from assistant.runtime import Core, load_speech_models, ringer
+from assistant.runtime import Core, SpeechModels, load_speech_models, ringer
 from assistant.supervisor import Service, Supervisor, forever
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
                 "pair a phone with `assistant pair`.")
 
         supervisor.add(Service("web", start_page, page.stop))
+    for service in await wyoming_services(core, models):
+        supervisor.add(service)
     feed = AudioFeed(source.realtime)
     supervisor.add(task_service("audio", lambda: read_into(source, feed)))
 
@@ -108,6 +110,45 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
         if source.realtime:
             say(f"Listening for the wake word '{config.wake.model}' (Ctrl+C to stop).")
         await supervisor.run()
+
+
+async def wyoming_services(core: Core, models: SpeechModels) -> list[Service]:
+    """The Wyoming services (wyoming.serve) and one service per satellite, each with a voice loop of
+    its own: its own wake word and VAD state, the shared Whisper and Piper, its own conversation."""
+    from assistant.bus import Bus
+    from assistant.pipeline import VoiceLoop
+    from assistant.reply import ReplySpeaker
+    from assistant.speech.vad import SileroVad
+    from assistant.speech.wake import WakeWordDetector
+    from assistant.wyoming.satellite import SatelliteLink, SatelliteSink
+    from assistant.wyoming.server import Stages, WyomingServer
+
+    config, files = core.config, models.files
+
+    def wake() -> WakeWordDetector:
+        return WakeWordDetector(files.wake, config.wake.model, config.wake.threshold, config.wake.flush_s)
+
+    services = []
+    if config.wyoming.serve:
+        stages = Stages(config, models.transcriber, models.synthesizer, wake,
+                        lambda text: core.dialogue.another("voice").handle(text, core.next_turn()), core.speech_hints)
+        server = WyomingServer(stages, config.wyoming.bind, config.wyoming.port)
+        services.append(Service("wyoming", server.start, server.stop))
+    for address in config.wyoming.addresses():
+        bus = Bus()
+        bus.subscribe(core.bus.publish)
+        loop = VoiceLoop(bus, await asyncio.to_thread(wake), await asyncio.to_thread(SileroVad, files.vad, config.vad.threshold),
+                         config.vad, models.transcriber, core.dialogue.another("voice", bus),
+                         ReplySpeaker(bus, models.synthesizer), core.speech_hints, core.next_turn)
+        sink = SatelliteSink()
+
+        async def run_loop(feed: AudioFeed, loop: VoiceLoop = loop, sink: SatelliteSink = sink) -> None:
+            loop.reset()
+            await loop.run(feed, sink)
+
+        link = SatelliteLink(address, bus, sink, run_loop, loop.wake_now)
+        services.append(task_service(f"satellite {address.room}", link.run))
+    return services
 
 
 def media_service(core: Core) -> Service:

@@ -30,6 +30,9 @@ class AudioSink(Protocol):
     def write(self, pcm: np.ndarray, rate: int) -> None:
         """Queue more of the current reply (int16 mono at `rate`)."""
 
+    def end(self) -> None:
+        """The current reply is all written (a satellite is told; a file or a speaker needs nothing)."""
+
     def playing(self, audio_t: float) -> bool:
         """Whether reply audio is still being played at this point of the input."""
 
@@ -74,6 +77,9 @@ class WavSink:
         start = self._segments[-1][0]
         now = min(int(audio_t * self.rate), self._end(len(self._segments) - 1))
         return max(0, now - start) / self.rate
+
+    def end(self) -> None:
+        pass
 
     def interrupt(self, audio_t: float) -> None:
         if self._segments:
@@ -167,6 +173,9 @@ class SpeakerSink:
     def played_s(self, audio_t: float) -> float:
         with self._lock:
             return self._played / self.rate
+
+    def end(self) -> None:
+        pass
 
     def interrupt(self, audio_t: float) -> None:
         with self._lock:

@@ -49,6 +49,9 @@ class PhoneSink:
     def played_s(self, audio_t: float) -> float:
         return 0.0
 
+    def end(self) -> None:
+        pass
+
     def interrupt(self, audio_t: float) -> None:
         pass
 

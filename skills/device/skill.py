@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from assistant.devices.hub import DeviceHub, Outcome
 from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Device, DeviceError, spoken
 from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, tool
+from assistant.rooms import here
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255),
@@ -18,6 +19,11 @@ COLOURS: dict[str, tuple[int, int, int]] = {
 Colour = Literal["red", "green", "blue", "white", "warm white", "yellow", "orange", "purple", "pink", "cyan", "magenta"]
 _EVERYTHING = {"everything", "all", "all devices", "all the devices", "all the lights", "the lights", "lights",
                "all lights", "every light", "everything on", "everything off"}
+
+
+_HERE = {"light", "lights", "lamp", "lamps", "all the lights", "all lights", "the lights", "the light"}
+"""What means the devices of the room the request was spoken in, when that room is known (with no
+room known, "the lights" are all of them)."""
 
 
 class NotFound(DeviceError):
@@ -51,6 +57,9 @@ class DeviceSkill(Skill):
     # --- choosing the devices a request means
     def _targets(self, device: str | None, room: str | None, capability: str) -> list[Device]:
         everything = self.hub.registry.all()
+        spoken_in = here()
+        if device and spoken(device) in _HERE and not room and _room_of(everything, spoken_in or "") is not None:
+            device, room = None, spoken_in  # "the light", said in the bedroom: the bedroom's
         if device and spoken(device) in _EVERYTHING:
             device = None
         chosen: list[Device]

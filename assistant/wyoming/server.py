@@ -1,0 +1,261 @@
+"""This assistant's stages as Wyoming services on one TCP port, for Home Assistant's Wyoming
+integration and any other Wyoming client: speech-to-text (asr), text-to-speech (tts), wake word
+detection (wake) and intent handling (handle: a transcript in, the reply text out, the tool run).
+
+One connection asks for one thing at a time, as the protocol has it: `transcribe` then audio gives a
+`transcript`; `detect` then audio gives `detection` or `not-detected`; `synthesize` gives audio;
+`transcript` gives `handled`. Bad input (audio that cannot be used, too long a request, an unknown
+event) is answered with an `error` event and the connection stays open; heavy work runs off the
+event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+import numpy as np
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
+from wyoming.event import Event, async_read_event, async_write_event
+from wyoming.handle import Handled, NotHandled
+from wyoming.info import (
+    AsrModel,
+    AsrProgram,
+    Attribution,
+    Describe,
+    HandleModel,
+    HandleProgram,
+    Info,
+    TtsProgram,
+    TtsVoice,
+    WakeModel,
+    WakeProgram,
+)
+from wyoming.ping import Ping, Pong
+from wyoming.tts import Synthesize
+from wyoming.wake import Detect, Detection, NotDetected
+
+from assistant.audio import SAMPLE_RATE
+from assistant.config import Config
+from assistant.errors import AssistantError
+from assistant.speech.stt import SpeechHints, Transcriber
+from assistant.speech.tts import Synthesizer
+from assistant.speech.wake import WakeWordDetector
+from assistant.wyoming.audio import Incoming, chunks
+
+log = logging.getLogger(__name__)
+
+MAX_REQUEST_S = 30.0
+"""Longest audio one transcription takes; more is refused with an error, not buffered forever."""
+ABOUT = Attribution(name="this assistant", url="https://github.com/")
+
+
+class Stages:
+    """What the services run on: the assistant's own loaded models and its dialogue."""
+
+    def __init__(self, config: Config, transcriber: Transcriber, synthesizer: Synthesizer,
+                 wake: Callable[[], WakeWordDetector], handle: Callable[[str], Any],
+                 hints: Callable[[], SpeechHints]) -> None:
+        """wake: makes a detector for one connection (it keeps state); handle: the dialogue, a
+        coroutine function from text to the reply."""
+        self.config = config
+        self.transcriber = transcriber
+        self.synthesizer = synthesizer
+        self.wake = wake
+        self.handle = handle
+        self.hints = hints
+
+    def info(self) -> Info:
+        ours = version("assistant") if _installed("assistant") else None
+        english = ["en"]
+        return Info(
+            asr=[AsrProgram(name="assistant-stt", attribution=ABOUT, installed=True, version=ours,
+                            description="faster-whisper, biased to the household's names",
+                            models=[AsrModel(name=self.config.stt.model, attribution=ABOUT, installed=True,
+                                             description="Whisper", version=None, languages=english)])],
+            tts=[TtsProgram(name="assistant-tts", attribution=ABOUT, installed=True, version=ours,
+                            description="Piper", voices=[TtsVoice(name=self.config.tts.voice, attribution=ABOUT,
+                                                                  installed=True, description="Piper voice",
+                                                                  version=None, languages=english)])],
+            handle=[HandleProgram(name="assistant", attribution=ABOUT, installed=True, version=ours,
+                                  description="sentence templates, then the local LLM; the skills act",
+                                  models=[HandleModel(name="assistant", attribution=ABOUT, installed=True,
+                                                      description=None, version=None, languages=english)],
+                                  supports_home_control=True)],
+            wake=[WakeProgram(name="assistant-wake", attribution=ABOUT, installed=True, version=ours,
+                              description="openWakeWord",
+                              models=[WakeModel(name=self.config.wake.model, attribution=ABOUT, installed=True,
+                                                description=None, version=None, languages=english,
+                                                phrase=self.config.wake.model.replace("_", " "))])],
+        )
+
+
+def _installed(name: str) -> bool:
+    try:
+        version(name)
+    except Exception:
+        return False
+    return True
+
+
+class Connection:
+    """One client: its events in order, one request at a time."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stages: Stages) -> None:
+        self.reader = reader
+        self.writer = writer
+        self.stages = stages
+        self._incoming = Incoming()
+        self._mode = "asr"
+        self._audio: list[np.ndarray] = []
+        self._samples = 0
+        self._hints: SpeechHints | None = None
+        self._detector: WakeWordDetector | None = None
+        self._detected = False
+        self._refused = False
+
+    async def send(self, event: Event) -> None:
+        await async_write_event(event, self.writer)
+
+    async def run(self) -> None:
+        try:
+            while True:
+                event = await async_read_event(self.reader)
+                if event is None:
+                    return
+                try:
+                    await self.on(event)
+                except (ValueError, KeyError, TypeError) as e:
+                    await self.send(Error(text=f"bad {event.type} event: {e}", code="bad_event").event())
+                except AssistantError as e:
+                    await self.send(Error(text=e.message, code=e.code).event())
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            self.writer.close()
+
+    async def on(self, event: Event) -> None:
+        if Describe.is_type(event.type):
+            await self.send(self.stages.info().event())
+        elif Ping.is_type(event.type):
+            await self.send(Pong(text=Ping.from_event(event).text).event())
+        elif Transcribe.is_type(event.type):
+            asked = Transcribe.from_event(event)
+            self._mode = "asr"
+            live = self.stages.hints()
+            names = [*(asked.transcript_names or []), *(asked.transcript_terms or [])]
+            self._hints = SpeechHints(live.prompt, [*live.hotwords, *names]) if names else live
+        elif Detect.is_type(event.type):
+            self._mode = "wake"
+            if self._detector is None:
+                self._detector = await asyncio.to_thread(self.stages.wake)
+        elif AudioStart.is_type(event.type):
+            self._audio, self._samples, self._detected, self._refused = [], 0, False, False
+            if self._detector is not None:
+                self._detector.reset()
+        elif AudioChunk.is_type(event.type):
+            await self._chunk(AudioChunk.from_event(event))
+        elif AudioStop.is_type(event.type):
+            await self._stop()
+        elif Synthesize.is_type(event.type):
+            await self._synthesize(Synthesize.from_event(event).text)
+        elif Transcript.is_type(event.type):
+            await self._handle(Transcript.from_event(event).text)
+        # Anything else (a newer client's extras, select-program …) is dropped, as the protocol asks.
+
+    async def _chunk(self, chunk: AudioChunk) -> None:
+        pcm = self._incoming.pcm(chunk)
+        if self._mode == "wake":
+            if self._detector is not None and not self._detected:
+                found = await asyncio.to_thread(self._detector.process, pcm)
+                if found is not None:
+                    self._detected = True
+                    await self.send(Detection(name=found.word, timestamp=chunk.timestamp).event())
+            return
+        if self._refused:
+            return
+        self._samples += len(pcm)
+        if self._samples > MAX_REQUEST_S * SAMPLE_RATE:
+            self._refused, self._audio = True, []
+            raise AssistantError(f"a request longer than {MAX_REQUEST_S:g} s is not transcribed", code="too_long")
+        self._audio.append(pcm)
+
+    async def _stop(self) -> None:
+        if self._mode == "wake":
+            if not self._detected:
+                await self.send(NotDetected().event())
+            return
+        if self._refused:
+            return
+        pcm = np.concatenate(self._audio) if self._audio else np.zeros(0, np.int16)
+        self._audio = []
+        text = await asyncio.to_thread(self.stages.transcriber.transcribe, pcm, self._hints or self.stages.hints())
+        await self.send(Transcript(text=text, language="en").event())
+
+    async def _synthesize(self, text: str) -> None:
+        if not text.strip():
+            raise AssistantError("there is no text to speak", code="empty")
+        synthesizer = self.stages.synthesizer
+        rate = synthesizer.rate
+        await self.send(AudioStart(rate=rate, width=2, channels=1).event())
+        loop = asyncio.get_running_loop()
+        sentences = iter(synthesizer.sentences(text))
+        sent = 0
+        while (pcm := await loop.run_in_executor(None, next, sentences, None)) is not None:
+            for chunk in chunks(pcm, rate, sent * 1000 // rate):
+                await self.send(chunk.event())
+            sent += len(pcm)
+        await self.send(AudioStop(timestamp=sent * 1000 // rate).event())
+
+    async def _handle(self, text: str) -> None:
+        started = time.monotonic()
+        reply = await self.stages.handle(text)
+        log.info("wyoming handle: %r → %r in %.0f ms", text, reply, (time.monotonic() - started) * 1000)
+        if reply:
+            await self.send(Handled(text=reply).event())
+        else:
+            await self.send(NotHandled(text="").event())
+
+
+class WyomingServer:
+    """The services on `host:port`; `port` is the one bound (a free one when asked for 0)."""
+
+    def __init__(self, stages: Stages, host: str, port: int) -> None:
+        self.stages = stages
+        self.host = host
+        self.port = port
+        self._server: asyncio.Server | None = None
+        self._clients: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        try:
+            self._server = await asyncio.start_server(self._connected, self.host, self.port)
+        except OSError as e:
+            raise AssistantError(f"the Wyoming services cannot listen on {self.host}:{self.port}: {e.strerror or e} "
+                                 "(set wyoming.port to a free port)", code="wyoming") from None
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("Wyoming services on %s:%d", self.host, self.port)
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        try:
+            await Connection(reader, writer, self.stages).run()
+        finally:
+            self._clients.discard(task)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for task in list(self._clients):
+                task.cancel()
+            await asyncio.gather(*self._clients, return_exceptions=True)
+            await self._server.wait_closed()
+            self._server = None

@@ -1,0 +1,160 @@
+"""The Wyoming protocol for real: the `wyoming` client library against our services (speech-to-text,
+text-to-speech, wake word, intent handling) on the real models; and satellites on hosts of their own
+(network namespaces joined by veth pairs) speaking to the assistant, each answered in its room."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from wyoming.asr import Transcribe, Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.handle import Handled
+from wyoming.info import Describe, Info
+from wyoming.ping import Ping, Pong
+from wyoming.tts import Synthesize
+from wyoming.wake import Detect, Detection, NotDetected
+
+from assistant.bus import Bus
+from assistant.config import load_config
+from assistant.runtime import Core, build_core
+from assistant.services import wyoming_services
+from assistant.wyoming.server import Stages, WyomingServer
+from tests import speech_fixtures as sf
+from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated
+from tests.fakes.devices import FakeHome
+from tests.netns import other_host
+from tests.test_devices import MDNS, online, until, with_assistant
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def audio_events(pcm: np.ndarray) -> list[Event]:
+    events = [AudioStart(rate=16000, width=2, channels=1).event()]
+    for start in range(0, len(pcm), 1024):
+        events.append(AudioChunk(rate=16000, width=2, channels=1, audio=pcm[start:start + 1024].astype("<i2").tobytes()).event())
+    return [*events, AudioStop().event()]
+
+
+async def next_of(client: AsyncTcpClient, *types: str) -> Event:
+    while True:
+        event = await asyncio.wait_for(client.read_event(), 60)
+        assert event is not None, "the server hung up"
+        if event.type in types:
+            return event
+
+
+def test_our_stages_as_wyoming_services(tmp_path: Path, speech_models, config) -> None:  # type: ignore[no-untyped-def]
+    core = build_core(config, tmp_path / "data", Bus())
+    models = speech_models
+
+    def wake():  # type: ignore[no-untyped-def]
+        from assistant.speech.wake import WakeWordDetector
+
+        return WakeWordDetector(models.files.wake, config.wake.model, config.wake.threshold, config.wake.flush_s)
+
+    stages = Stages(config, models.transcriber, models.synthesizer, wake,
+                    lambda text: core.dialogue.another("voice").handle(text, core.next_turn()), core.speech_hints)
+
+    async def scenario() -> None:
+        server = WyomingServer(stages, "127.0.0.1", 0)
+        await server.start()
+        try:
+            async with AsyncTcpClient("127.0.0.1", server.port) as client:
+                await client.write_event(Describe().event())
+                info = Info.from_event(await next_of(client, "info"))
+                assert info.asr[0].models[0].languages == ["en"] and info.tts[0].voices
+                assert info.handle[0].supports_home_control and info.wake[0].models[0].name == config.wake.model
+
+                await client.write_event(Transcribe(language="en").event())
+                for event in audio_events(np.concatenate([sf.piper("What time is it?"), sf.silence(0.5)])):
+                    await client.write_event(event)
+                heard = Transcript.from_event(await next_of(client, "transcript")).text
+                assert "time" in heard.lower(), heard
+
+                await client.write_event(Synthesize(text="The tea is ready. Enjoy it.").event())
+                start = AudioStart.from_event(await next_of(client, "audio-start"))
+                samples = 0
+                while (event := await next_of(client, "audio-chunk", "audio-stop")).type == "audio-chunk":
+                    samples += AudioChunk.from_event(event).samples
+                assert start.rate == models.synthesizer.rate and samples / start.rate > 1.0
+
+                await client.write_event(Transcript(text="set a timer for 5 minutes").event())
+                handled = Handled.from_event(await next_of(client, "handled")).text
+                assert "5 minutes" in handled and len(core.scheduler.timers()) == 1, handled
+
+                await client.write_event(Detect(names=[config.wake.model]).event())
+                for event in audio_events(sf.command("What time is it?")):
+                    await client.write_event(event)
+                assert Detection.from_event(await next_of(client, "detection", "not-detected")).name
+                await client.write_event(Detect().event())
+                for event in audio_events(sf.silence(2.0)):
+                    await client.write_event(event)
+                assert NotDetected.is_type((await next_of(client, "detection", "not-detected")).type)
+
+                # Bad input is an error event; the connection and everything stored stay.
+                await client.write_event(Transcribe().event())
+                await client.write_event(AudioChunk(rate=16000, width=3, channels=1, audio=b"\0" * 30).event())
+                assert "cannot be used" in Error.from_event(await next_of(client, "error")).text
+                await client.write_event(Ping(text="still there").event())
+                assert Pong.from_event(await next_of(client, "pong")).text == "still there"
+                assert len(core.scheduler.timers()) == 1
+        finally:
+            await server.stop()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.skipif(not network_isolated(), reason="runs hosts in network namespaces: run through scripts/test")
+def test_satellites_in_two_rooms_are_answered_in_their_rooms(tmp_path: Path, speech_models) -> None:  # type: ignore[no-untyped-def]
+    """Two satellites on hosts of their own: the bedroom's hears the wake word at the assistant, the
+    kitchen's hears it itself (run-pipeline from asr). "Turn on the light" acts in the room that
+    spoke, and each reply is spoken by the satellite that asked."""
+    config = load_config(environ={**TEMPLATES_ONLY, **MDNS,
+                                  "ASSISTANT__WYOMING__SATELLITES": "{bedroom: 'tcp://10.77.1.2:10700', kitchen: 'tcp://10.77.2.2:10700'}"})
+    bedroom_wav = sf.save(tmp_path / "bedroom.wav", sf.command("Turn on the light."))
+    kitchen_wav = sf.save(tmp_path / "kitchen.wav", sf.silence(0.5), sf.piper("Turn on the lights."), sf.silence(1.5))
+
+    def satellite(name: str, wav: Path, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "tests.fakes.satellite", "--port", "10700", "--wav", str(wav),
+                "--out", str(tmp_path / f"{name}.json"), "--timeout", "90", *extra]
+
+    async def scenario(home: FakeHome, core: Core, rec: Recorder) -> None:
+        lamp = await home.add("shelly_dimmer", "Bedroom lamp")
+        kitchen = await home.add("wled", "Kitchen light")
+        hallway = await home.add("wled", "Hallway light")
+        await until(lambda: len(online(core)) == 3)
+        services = await wyoming_services(core, speech_models)
+        assert [s.name for s in services] == ["satellite bedroom", "satellite kitchen"]
+        with other_host(satellite("bedroom", bedroom_wav, "--area", "upstairs"), 1) as bedroom_host, \
+             other_host(satellite("kitchen", kitchen_wav, "--local-wake"), 2) as kitchen_host:
+            for service in services:
+                await service.start()
+            try:
+                codes = await asyncio.gather(asyncio.to_thread(bedroom_host.process.wait, 120),
+                                             asyncio.to_thread(kitchen_host.process.wait, 120))
+            finally:
+                for service in services:
+                    await service.stop()
+        results = {name: json.loads((tmp_path / f"{name}.json").read_text()) for name in ("bedroom", "kitchen")}
+        assert codes == [0, 0], (bedroom_host.process.stdout.read(), results)  # type: ignore[union-attr]
+        assert lamp.state["output"] is True, "the bedroom satellite's light is the bedroom's"
+        assert kitchen.state["on"] is True and hallway.state["on"] is False
+        for name, result in results.items():
+            types = [e["type"] for e in result["events"]]
+            assert types[:2] == ["run-satellite", "describe"], types
+            for expected in ("voice-started", "voice-stopped", "transcript", "synthesize", "audio-start", "audio-stop"):
+                assert expected in types, (name, expected, types)
+            assert result["reply_s"] > 0.5 and result["first_reply_audio_s"], result
+        assert "detection" in [e["type"] for e in results["bedroom"]["events"]]
+        said = [e["data"]["text"] for e in results["bedroom"]["events"] if e["type"] == "synthesize"]
+        assert said == ["Turned on the bedroom lamp."], said
+
+    asyncio.run(with_assistant(tmp_path, scenario, config))

@@ -7,7 +7,7 @@ import asyncio
 import functools
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -275,9 +275,11 @@ async def load_speech_models(config: Config) -> SpeechModels:
     return SpeechModels(wake, vad, stt, tts, files)
 
 
-def ringer(core: Core, announce: Callable[[str], Awaitable[None]]) -> Callable[[Due], Awaitable[None]]:
+def ringer(core: Core, announce: Callable[[str], Awaitable[None]],
+           rooms: Mapping[str, Callable[[str], Awaitable[None]]] | None = None) -> Callable[[Due], Awaitable[None]]:
     """The scheduler's callback: publish what came due and have the voice loop say it, with the
-    ring sound first. The skill that owns the kind of item words it."""
+    ring sound first. The skill that owns the kind of item words it. `rooms`: a satellite's loop by
+    its room; a timer set there rings there."""
 
     async def ring(due: Due) -> None:
         text = due_speech(core, due)
@@ -285,7 +287,8 @@ def ringer(core: Core, announce: Callable[[str], Awaitable[None]]) -> Callable[[
         if isinstance(item, Timer) and due.repeat == 0:
             core.bus.publish(TimerDone(timer_id=item.id, name=item.name, duration_s=item.duration_s))
         core.bus.publish(DueEvent(kind=due.kind, item_id=item.id, reason=due.reason, repeat=due.repeat, text=text))
-        await announce(text)
+        room = getattr(item, "room", None)
+        await (rooms or {}).get(room or "", announce)(text)
 
     return ring
 

@@ -51,6 +51,8 @@ class Timer:
     left_s: float | None = None
     """Time left while paused."""
     ringing_since: float | None = None
+    room: str | None = None
+    """The room it was set in (a satellite's): it rings there."""
 
     @property
     def due_at(self) -> float:
@@ -190,9 +192,9 @@ class Scheduler:
 
     # --- timers -------------------------------------------------------------------------------
 
-    def add_timer(self, duration_s: float, name: str | None = None) -> Timer:
+    def add_timer(self, duration_s: float, name: str | None = None, room: str | None = None) -> Timer:
         now = self.now()
-        timer = Timer(_new_id(), name, float(duration_s), now, ends_at=now + float(duration_s))
+        timer = Timer(_new_id(), name, float(duration_s), now, ends_at=now + float(duration_s), room=room)
         return self._insert("timer", timer)  # type: ignore[return-value]
 
     def set_duration(self, timer_id: str, duration_s: float) -> Timer | None:

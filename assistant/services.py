@@ -60,8 +60,11 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     # A change is written at once (a small file, no fsync); the heartbeat refreshes it meanwhile.
     supervisor = Supervisor(bus, on_change=lambda _: write_status(core.data_dir, supervisor.report()))
 
+    rooms: dict[str, Callable[[str], Coroutine[Any, Any, None]]] = {}
+    """Each satellite's loop by its room: what is set there rings there."""
+
     async def start_scheduler() -> None:
-        core.scheduler.start(ringer(core, loop.announce))
+        core.scheduler.start(ringer(core, loop.announce, rooms))
 
     supervisor.add(Service("scheduler", start_scheduler, core.scheduler.stop, core.scheduler.wait))
     supervisor.add(Service("routines", lambda: core.routines.start(core.scheduler.zone, bus, loop.announce),
@@ -88,7 +91,7 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
                 "pair a phone with `assistant pair`.")
 
         supervisor.add(Service("web", start_page, page.stop))
-    for service in await wyoming_services(core, models):
+    for service in await wyoming_services(core, models, rooms, loop.announce):
         supervisor.add(service)
     feed = AudioFeed(source.realtime)
     supervisor.add(task_service("audio", lambda: read_into(source, feed)))
@@ -112,9 +115,13 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
         await supervisor.run()
 
 
-async def wyoming_services(core: Core, models: SpeechModels) -> list[Service]:
+async def wyoming_services(core: Core, models: SpeechModels,
+                           rooms: dict[str, Callable[[str], Coroutine[Any, Any, None]]] | None = None,
+                           here: Callable[[str], Coroutine[Any, Any, None]] | None = None) -> list[Service]:
     """The Wyoming services (wyoming.serve) and one service per satellite, each with a voice loop of
-    its own: its own wake word and VAD state, the shared Whisper and Piper, its own conversation."""
+    its own: its own wake word and VAD state, the shared Whisper and Piper, its own conversation.
+    `rooms` is given each satellite's announcer by room; while it is not connected, what would ring
+    there rings `here` (the assistant's own loop) instead, never nowhere."""
     from assistant.bus import Bus
     from assistant.pipeline import VoiceLoop
     from assistant.reply import ReplySpeaker
@@ -147,6 +154,11 @@ async def wyoming_services(core: Core, models: SpeechModels) -> list[Service]:
             await loop.run(feed, sink)
 
         link = SatelliteLink(address, bus, sink, run_loop, loop.wake_now)
+        if rooms is not None:
+            async def announce(text: str, loop: VoiceLoop = loop, link: SatelliteLink = link) -> None:
+                await (loop.announce if link.connected or here is None else here)(text)
+
+            rooms[address.room] = announce
         services.append(task_service(f"satellite {address.room}", link.run))
     return services
 

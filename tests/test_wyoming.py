@@ -158,3 +158,34 @@ def test_satellites_in_two_rooms_are_answered_in_their_rooms(tmp_path: Path, spe
         assert said == ["Turned on the bedroom lamp."], said
 
     asyncio.run(with_assistant(tmp_path, scenario, config))
+
+
+def test_a_timer_rings_in_the_room_that_set_it(tmp_path: Path) -> None:
+    """A timer set through a satellite keeps its room (durably) and rings through that room's loop;
+    one set at the assistant itself rings there."""
+    from assistant.rooms import ROOM
+    from assistant.runtime import ringer
+    from assistant.scheduler import Due
+
+    core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path / "data", Bus())
+    heard: dict[str, list[str]] = {"bedroom": [], "here": []}
+
+    async def bedroom(text: str) -> None:
+        heard["bedroom"].append(text)
+
+    async def here(text: str) -> None:
+        heard["here"].append(text)
+
+    async def scenario() -> None:
+        ROOM.set("bedroom")
+        assert await core.dialogue.another("voice").handle("set a pasta timer for 5 minutes") == "Pasta timer set for 5 minutes."
+        ROOM.set(None)
+        await core.dialogue.another("voice").handle("set a tea timer for 3 minutes")
+        ring = ringer(core, here, {"bedroom": bedroom})
+        for timer in core.scheduler.timers():
+            await ring(Due("timer", timer))
+
+    asyncio.run(scenario())
+    rooms = {t.name: t.room for t in build_core(load_config(environ=TEMPLATES_ONLY), tmp_path / "data", Bus()).scheduler.timers()}
+    assert rooms == {"pasta": "bedroom", "tea": None}, "the room is kept with the timer"
+    assert heard == {"bedroom": ["Your pasta timer is done."], "here": ["Your tea timer is done."]}

@@ -7,6 +7,7 @@ import re
 from typing import Annotated
 
 from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, tool
+from assistant.rooms import here
 from assistant.scheduler import Due, Scheduler, Timer
 
 
@@ -104,7 +105,7 @@ class TimerSkill(Skill):
             return ToolResult("For how long should the timer run?", {"error": "no_duration"}, ok=False)
         if total > self.MAX_SECONDS:
             return ToolResult("I can only set timers up to 24 hours.", {"error": "too_long"}, ok=False)
-        timer = self.scheduler.add_timer(total, timer_name(name))
+        timer = self.scheduler.add_timer(total, timer_name(name), room=here())
         what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
         return ToolResult(
             f"{what} set for {spoken_duration(total)}.",

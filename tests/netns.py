@@ -5,7 +5,9 @@ has inside the namespace scripts/test makes; nothing reaches the real network.""
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -19,6 +21,15 @@ class Host:
     """This namespace's address, as it reaches us."""
 
 
+def _until_apart(pid: int, timeout_s: float = 5.0) -> None:
+    """Popen returns before `unshare` has made the namespace: a veth moved into it too early lands here."""
+    deadline = time.monotonic() + timeout_s
+    while os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the other host's network namespace did not appear")
+        time.sleep(0.005)
+
+
 def _ip(*args: str) -> None:
     subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
 
@@ -30,6 +41,7 @@ def other_host(argv: list[str], subnet: int = 1) -> Iterator[Host]:
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     ours, theirs = f"vh{subnet}a", f"vh{subnet}b"
     try:
+        _until_apart(process.pid)
         _ip("link", "add", ours, "type", "veth", "peer", "name", theirs, "netns", str(process.pid))
         _ip("addr", "add", f"10.77.{subnet}.1/24", "dev", ours)
         _ip("link", "set", ours, "up")

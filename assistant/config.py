@@ -61,10 +61,14 @@ class SttConfig:
     alternatives: int = 5
     """When the best reading matches no sentence template, the next likeliest readings (up to this
     many, from one more decode) are tried on the templates before the LLM is asked; 0: never."""
+    server: str = ""
+    """A Wyoming speech-to-text server on a bigger machine (tcp://HOST:10300); the local model answers
+    while it is down."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.alternatives <= 16:
             raise ConfigError("stt.alternatives must be between 0 and 16")
+        _check_server("stt", self.server)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,19 @@ class TtsConfig:
     noise_w_scale: float | None = None
     """How much the rhythm varies (None: the voice's own)."""
     use_cuda: bool = False
+    server: str = ""
+    """A Wyoming text-to-speech server on a bigger machine (tcp://HOST:10200); Piper here answers while
+    it is down."""
+
+    def __post_init__(self) -> None:
+        _check_server("tts", self.server)
+
+
+def _check_server(section: str, uri: str) -> None:
+    if uri:
+        from assistant.wyoming.remote import Remote
+
+        Remote(section, uri)  # ConfigError for an address that is not tcp://HOST:PORT
 
 
 @dataclass(frozen=True)
@@ -119,6 +136,17 @@ class DevicesConfig:
     announce: bool = True
     announce_name: str = "Home assistant"
     announce_port: int = 8765
+    home_assistant_url: str = ""
+    """Home Assistant's address (http://homeassistant.local:8123): its lights and switches become
+    devices; the token is kept in the vault (`assistant devices home-assistant`)."""
+    home_assistant_poll_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        url = self.home_assistant_url
+        if url and not (url.startswith(("http://", "https://")) and len(url) > 8):
+            raise ConfigError(f"devices.home_assistant_url must be http://HOST:PORT or https://…, not {url!r}")
+        if not 5 <= self.home_assistant_poll_s <= 3600:
+            raise ConfigError("devices.home_assistant_poll_s must be between 5 and 3600 seconds")
 
     def interface_list(self) -> list[str] | None:
         addresses = [a.strip() for a in self.interfaces.split(",") if a.strip()]
@@ -172,6 +200,8 @@ class PlannerConfig:
     context: int = 4096
     max_tools: int = 8
     gpu_layers: int = 0
+    fallback: bool = True
+    """With server_url: the local model is loaded too and plans while the server does not answer."""
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""`assistant devices discover|list|rename|room|alias`: the home's devices from a shell, as text or
-`--json`. `discover` browses the network by mDNS for a few seconds and records what answers."""
+"""`assistant devices discover|list|rename|room|alias|home-assistant`: the home's devices from a shell,
+as text or `--json`. `discover` browses the network by mDNS for a few seconds and records what
+answers; `home-assistant` keeps Home Assistant's token in the vault and lists its lights and switches."""
 
 from __future__ import annotations
 
@@ -44,9 +45,16 @@ def add_parser(sub: Any, common: Any) -> None:
     alias.add_argument("--remove", action="store_true", help="take the alias away instead")
     alias.add_argument("--json", action="store_true")
     common(alias)
+    ha = actions.add_parser("home-assistant", help="keep Home Assistant's long-lived access token (read from "
+                            "stdin or asked for) in the vault, and check it against devices.home_assistant_url")
+    ha.add_argument("--remove", action="store_true", help="forget the token instead")
+    ha.add_argument("--json", action="store_true")
+    common(ha)
 
 
 def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
+    if args.action == "home-assistant":
+        return _home_assistant(args, config, data_dir)
     registry = DeviceRegistry(data_dir)
     try:
         if args.action == "discover":
@@ -115,3 +123,59 @@ def _line(d: Device) -> str:
     extras = f"  aliases: {', '.join(d.aliases)}" if d.aliases else ""
     return (f"{d.name:24s} {d.room or '-':14s} {d.kind:8s} {d.protocol:8s} {d.address:15s} {state:8s} "
             f"{','.join(d.capabilities) or 'listed only':32s} {d.id}{extras}")
+
+
+def _home_assistant(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
+    """Keep (or forget) the token; with a URL configured, list what Home Assistant offers with it."""
+    import getpass
+    import sys
+
+    from assistant.devices.drivers.home_assistant import TOKEN
+    from assistant.errors import ConfigError
+    from assistant.vault import Vault
+
+    vault = Vault(data_dir)
+    if args.remove:
+        removed = vault.delete(TOKEN)
+        print(json.dumps({"removed": removed}) if args.json else
+              "the Home Assistant token is forgotten" if removed else "there was no Home Assistant token")
+        return 0
+    token = (getpass.getpass("Home Assistant long-lived access token: ") if sys.stdin.isatty()
+             else sys.stdin.readline()).strip()
+    if not token or any(c.isspace() for c in token) or len(token) > 1024:
+        raise ConfigError("that is not a token: paste the long-lived access token from your Home Assistant "
+                          "profile page (Security, Long-lived access tokens)")
+    vault.put(TOKEN, token)
+    url = config.devices.home_assistant_url
+    if not url:
+        print(json.dumps({"saved": True, "checked": False}) if args.json else
+              "token saved; set devices.home_assistant_url in the config to use it")
+        return 0
+    registry = DeviceRegistry(data_dir)
+    try:
+        devices = asyncio.run(_sync_home_assistant(registry, url, vault))
+    finally:
+        registry.close()
+    if args.json:
+        print(json.dumps({"saved": True, "checked": True, "devices": [asdict(d) for d in devices]}, indent=1))
+    else:
+        print(f"token saved; Home Assistant at {url} offers {len(devices)} lights and switches:")
+        for device in devices:
+            print(_line(device))
+    return 0
+
+
+async def _sync_home_assistant(registry: DeviceRegistry, url: str, vault: Any) -> list[Device]:
+    from assistant.devices.model import DeviceError
+    from assistant.errors import AssistantError
+
+    hub = DeviceHub(registry, Bus(), vault.get)
+    await hub.open()
+    try:
+        found = await hub.home_assistant.entities(hub.session, url)
+        return await hub.record(found)
+    except DeviceError as e:
+        raise AssistantError(f"the token is saved, but {e.message[0].lower()}{e.message[1:]}",
+                             code=e.code) from None
+    finally:
+        await hub.close()

@@ -7,7 +7,7 @@ import asyncio
 import functools
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -31,6 +31,7 @@ from assistant.plugins.installed import enabled_skill_classes, not_loaded
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
 from assistant.plugins.sandbox import SkillProcess
 from assistant.routine_runner import RoutineRunner
+from assistant.rooms import Rooms
 from assistant.routines_host import RoutineHost, routine_folders
 from assistant.scheduler import Due, Scheduler, Timer
 from assistant.speech.stt import SpeechHints, Transcriber
@@ -38,7 +39,7 @@ from assistant.speech.tts import Synthesizer
 from assistant.speech.vad import SileroVad
 from assistant.speech.wake import WakeWordDetector
 from assistant.understanding.matcher import EXAMPLE_NAME, TemplateMatcher
-from assistant.understanding.planner import LazyPlanner, LocalPlanner, ServerPlanner
+from assistant.understanding.planner import FallbackPlanner, LazyPlanner, LocalPlanner, ServerPlanner
 from assistant.understanding.router import Router
 from assistant.workflows import Loaded, load_routines
 from assistant.system_commands import CommandRunner
@@ -68,6 +69,8 @@ class Core:
     """Held while someone is heard or answered; background work (indexing) waits for it."""
     skill_problems: dict[str, str] = field(default_factory=dict)
     """Installed skills left out at start, and why (`assistant skills list` shows it)."""
+    rooms: Rooms = field(default_factory=Rooms)
+    """Where the assistant can speak: its own loop and each satellite's (bound by `assistant run`)."""
     _turns: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_turn(self) -> int:
@@ -110,12 +113,13 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     """`clock`: the wall clock the scheduler goes by (tests and benchmarks move a ManualClock)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     scheduler = Scheduler(data_dir, config.scheduler, clock)
-    devices = DeviceHub(DeviceRegistry(data_dir), bus)
     foreground = Foreground()
+    rooms = Rooms()
     media = MediaLibrary(data_dir, config.media, media_roots(config), player=make_player(config),
                          today=lambda: scheduler.local_now().date(), foreground=foreground)
 
     vault = Vault(data_dir)
+    devices = DeviceHub(DeviceRegistry(data_dir), bus, vault.get)
     audit = AuditLog(data_dir, vault.derived_key("audit"))
     routines = RoutineHost(RoutineRunner(data_dir, lambda name: registry.tool(name), clock, audit=audit), Loaded({}, []))
 
@@ -136,6 +140,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
             devices=devices if Permission.DEVICES in granted else None,
             media=media if Permission.MEDIA in granted else None,
             commands=commands_for(cls.name) if Permission.COMMANDS in granted else None,
+            rooms=rooms if Permission.SPEAKERS in granted else None,
             refused=refused,
         )
 
@@ -145,7 +150,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
 
     def services_for(skill: str) -> dict[str, object]:
         """What a sandboxed skill may call, before its grants are checked (plugins/remote.py)."""
-        return {"scheduler": scheduler, "devices": SkillDevices(devices), "media": SkillMedia(media),
+        return {"scheduler": scheduler, "rooms": rooms, "devices": SkillDevices(devices), "media": SkillMedia(media),
                 "routines": SkillRoutines(routines),
                 "commands": SkillCommands(commands_for(skill))}
 
@@ -159,7 +164,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     dialogue = Dialogue(bus, registry, router, u.followup_s, audit,
                         phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
     return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media, vault, audit,
-                foreground, problems)
+                foreground, problems, rooms)
 
 
 def media_roots(config: Config) -> list[Path]:
@@ -219,19 +224,25 @@ def template_matcher(registry: Registry, language: str, sandboxed: dict[str, Cal
             sandboxed.pop(culprit)()
 
 
-def make_planner(config: Config, specs: list[ToolSpec], matcher: TemplateMatcher) -> LocalPlanner | ServerPlanner:
-    """The configured planner, loaded (not yet warmed): a server when a URL is set, else the local GGUF."""
+def make_planner(config: Config, specs: list[ToolSpec], matcher: TemplateMatcher) -> LocalPlanner | ServerPlanner | FallbackPlanner:
+    """The configured planner, loaded (not yet warmed): a server when a URL is set (with the local
+    GGUF behind it unless planner.fallback is off), else the local GGUF."""
     c = config.planner
     examples = matcher.examples()
     phrases = matcher.phrases()
+
+    def local() -> LocalPlanner:
+        model = resolve_llm(c.model)
+        log.info("%s", model.describe("LLM planner"))
+        return LocalPlanner(str(model.path), specs, examples, phrases, threads=c.threads, n_ctx=c.context,
+                            max_tools=c.max_tools, gpu_layers=c.gpu_layers,
+                            phrase_replies=config.understanding.phrasing(c))
+
     if c.server_url:
-        return ServerPlanner(c.server_url, c.server_model, specs, examples, phrases, max_tools=c.max_tools,
-                             timeout_s=c.timeout_s, response_format=c.response_format)
-    model = resolve_llm(c.model)
-    log.info("%s", model.describe("LLM planner"))
-    return LocalPlanner(str(model.path), specs, examples, phrases, threads=c.threads, n_ctx=c.context,
-                        max_tools=c.max_tools, gpu_layers=c.gpu_layers,
-                        phrase_replies=config.understanding.phrasing(c))
+        server = ServerPlanner(c.server_url, c.server_model, specs, examples, phrases, max_tools=c.max_tools,
+                               timeout_s=c.timeout_s, response_format=c.response_format)
+        return FallbackPlanner(server, local) if c.fallback else server
+    return local()
 
 
 @dataclass
@@ -272,14 +283,20 @@ async def load_speech_models(config: Config) -> SpeechModels:
         asyncio.to_thread(transcriber),
         asyncio.to_thread(load_synthesizer, files.tts, config),
     )
+    if config.stt.server or config.tts.server:  # the local models stay loaded: they answer while a remote is down
+        from assistant.wyoming.remote import Remote, RemoteSynthesizer, RemoteTranscriber
+
+        if config.stt.server:
+            stt = RemoteTranscriber(Remote("stt", config.stt.server), stt)  # type: ignore[assignment]
+        if config.tts.server:
+            tts = RemoteSynthesizer(Remote("tts", config.tts.server), tts)  # type: ignore[assignment]
     return SpeechModels(wake, vad, stt, tts, files)
 
 
-def ringer(core: Core, announce: Callable[[str], Awaitable[None]],
-           rooms: Mapping[str, Callable[[str], Awaitable[None]]] | None = None) -> Callable[[Due], Awaitable[None]]:
+def ringer(core: Core, announce: Callable[[str], Awaitable[None]]) -> Callable[[Due], Awaitable[None]]:
     """The scheduler's callback: publish what came due and have the voice loop say it, with the
-    ring sound first. The skill that owns the kind of item words it. `rooms`: a satellite's loop by
-    its room; a timer set there rings there."""
+    ring sound first. The skill that owns the kind of item words it. A timer set in a satellite's
+    room rings there (core.rooms)."""
 
     async def ring(due: Due) -> None:
         text = due_speech(core, due)
@@ -287,8 +304,7 @@ def ringer(core: Core, announce: Callable[[str], Awaitable[None]],
         if isinstance(item, Timer) and due.repeat == 0:
             core.bus.publish(TimerDone(timer_id=item.id, name=item.name, duration_s=item.duration_s))
         core.bus.publish(DueEvent(kind=due.kind, item_id=item.id, reason=due.reason, repeat=due.repeat, text=text))
-        room = getattr(item, "room", None)
-        await (rooms or {}).get(room or "", announce)(text)
+        await (core.rooms.speaker(getattr(item, "room", None)) or announce)(text)
 
     return ring
 

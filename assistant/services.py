@@ -60,11 +60,10 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     # A change is written at once (a small file, no fsync); the heartbeat refreshes it meanwhile.
     supervisor = Supervisor(bus, on_change=lambda _: write_status(core.data_dir, supervisor.report()))
 
-    rooms: dict[str, Callable[[str], Coroutine[Any, Any, None]]] = {}
-    """Each satellite's loop by its room: what is set there rings there."""
+    core.rooms.bind(loop.announce)
 
     async def start_scheduler() -> None:
-        core.scheduler.start(ringer(core, loop.announce, rooms))
+        core.scheduler.start(ringer(core, loop.announce))
 
     supervisor.add(Service("scheduler", start_scheduler, core.scheduler.stop, core.scheduler.wait))
     supervisor.add(Service("routines", lambda: core.routines.start(core.scheduler.zone, bus, loop.announce),
@@ -73,6 +72,12 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     devices = dataclasses.replace(config.devices, announce_port=config.web.port) if serve_page else config.devices
     network = HomeNetwork(core.devices, devices, core.data_dir)
     supervisor.add(Service("discovery", network.start, network.stop))
+    if config.devices.home_assistant_url:
+        from assistant.devices.home_assistant import HomeAssistantSource
+
+        source_of_devices = HomeAssistantSource(core.devices, config.devices.home_assistant_url,
+                                                config.devices.home_assistant_poll_s)
+        supervisor.add(task_service("home assistant", source_of_devices.run))
     supervisor.add(media_service(core))
     page = None
     if serve_page:
@@ -91,7 +96,10 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
                 "pair a phone with `assistant pair`.")
 
         supervisor.add(Service("web", start_page, page.stop))
-    for service in await wyoming_services(core, models, rooms, loop.announce):
+    remotes = [m.remote for m in (models.transcriber, models.synthesizer) if hasattr(m, "remote")]
+    if remotes:
+        supervisor.add(task_service("remote models", lambda: watch_remotes(remotes)))
+    for service in await wyoming_services(core, models, loop.announce):
         supervisor.add(service)
     feed = AudioFeed(source.realtime)
     supervisor.add(task_service("audio", lambda: read_into(source, feed)))
@@ -116,12 +124,11 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
 
 
 async def wyoming_services(core: Core, models: SpeechModels,
-                           rooms: dict[str, Callable[[str], Coroutine[Any, Any, None]]] | None = None,
                            here: Callable[[str], Coroutine[Any, Any, None]] | None = None) -> list[Service]:
     """The Wyoming services (wyoming.serve) and one service per satellite, each with a voice loop of
     its own: its own wake word and VAD state, the shared Whisper and Piper, its own conversation.
-    `rooms` is given each satellite's announcer by room; while it is not connected, what would ring
-    there rings `here` (the assistant's own loop) instead, never nowhere."""
+    Each satellite's speaker joins core.rooms; while it is not connected, what would be said there is
+    said `here` (the assistant's own loop) instead, never nowhere."""
     from assistant.bus import Bus
     from assistant.pipeline import VoiceLoop
     from assistant.reply import ReplySpeaker
@@ -154,13 +161,27 @@ async def wyoming_services(core: Core, models: SpeechModels,
             await loop.run(feed, sink)
 
         link = SatelliteLink(address, bus, sink, run_loop, loop.wake_now)
-        if rooms is not None:
-            async def announce(text: str, loop: VoiceLoop = loop, link: SatelliteLink = link) -> None:
-                await (loop.announce if link.connected or here is None else here)(text)
 
-            rooms[address.room] = announce
+        async def announce(text: str, loop: VoiceLoop = loop, link: SatelliteLink = link) -> None:
+            await (loop.announce if link.connected or here is None else here)(text)
+
+        core.rooms.add(address.room, announce)
         services.append(task_service(f"satellite {address.room}", link.run))
     return services
+
+
+async def watch_remotes(remotes: list[Any]) -> None:
+    """Probe each remote speech server at start, then every few seconds while it is down: it is
+    used again as soon as it answers (assistant/wyoming/remote.py)."""
+    from assistant.wyoming.remote import PROBE_S
+
+    for remote in remotes:
+        await asyncio.to_thread(remote.probe)
+    while True:
+        await asyncio.sleep(PROBE_S)
+        for remote in remotes:
+            if not remote.up:
+                await asyncio.to_thread(remote.probe)
 
 
 def media_service(core: Core) -> Service:

@@ -107,11 +107,34 @@ def test_server_backend_gets_a_schema_valid_call(llama_server: str, tmp_path: Pa
 
 
 def test_an_unreachable_server_is_a_clear_answer_not_a_crash(tmp_path: Path) -> None:
-    core, rec = core_with(tmp_path, planner__server_url=f"http://127.0.0.1:{_free_port()}", planner__timeout_s="2")
+    core, rec = core_with(tmp_path, planner__server_url=f"http://127.0.0.1:{_free_port()}", planner__timeout_s="2",
+                          planner__fallback="false")
     reply = asyncio.run(core.dialogue.handle("please could you boil the kettle"))
     assert reply == PLANNER_DOWN
     error = rec.of("error")[-1]
     assert error.code == "planner_unreachable" and "did not answer" in error.message  # type: ignore[attr-defined]
+
+
+def test_the_local_model_plans_while_the_server_is_down_and_the_server_is_used_again(llama_server: str, tmp_path: Path) -> None:
+    """planner.fallback: a server that does not answer costs nothing but the refused connection; the
+    local model plans at once, and the server is asked again once `retry_s` has passed."""
+    from assistant.understanding.planner import FallbackPlanner
+
+    port = _free_port()
+    core, rec = core_with(tmp_path, planner__server_url=f"http://127.0.0.1:{port}", planner__timeout_s="2",
+                          planner__model="smollm2-135m")
+    assert core.planner is not None
+    backend = asyncio.run(core.planner.load())
+    assert isinstance(backend, FallbackPlanner) and not backend.up, "found down at start"
+    started = time.monotonic()
+    reply = asyncio.run(core.dialogue.handle("please could you boil the kettle"))
+    assert reply != PLANNER_DOWN and time.monotonic() - started < 5
+    assert not [e for e in rec.of("error") if e.code == "planner_unreachable"]  # type: ignore[attr-defined]
+    backend.remote.url = llama_server.rstrip("/") + "/v1/chat/completions"  # the server comes back
+    backend.remote.response_format, backend.remote.timeout_s = "json_object", 60
+    backend.retry_s = 0
+    asyncio.run(core.dialogue.handle("please could you boil the kettle"))
+    assert backend.up and backend._down_since is None, "asked again, it answered, and it is used"
 
 
 @pytest.fixture(scope="module")

@@ -181,7 +181,8 @@ def test_a_timer_rings_in_the_room_that_set_it(tmp_path: Path) -> None:
         assert await core.dialogue.another("voice").handle("set a pasta timer for 5 minutes") == "Pasta timer set for 5 minutes."
         ROOM.set(None)
         await core.dialogue.another("voice").handle("set a tea timer for 3 minutes")
-        ring = ringer(core, here, {"bedroom": bedroom})
+        core.rooms.add("bedroom", bedroom)
+        ring = ringer(core, here)
         for timer in core.scheduler.timers():
             await ring(Due("timer", timer))
 
@@ -189,3 +190,79 @@ def test_a_timer_rings_in_the_room_that_set_it(tmp_path: Path) -> None:
     rooms = {t.name: t.room for t in build_core(load_config(environ=TEMPLATES_ONLY), tmp_path / "data", Bus()).scheduler.timers()}
     assert rooms == {"pasta": "bedroom", "tea": None}, "the room is kept with the timer"
     assert heard == {"bedroom": ["Your pasta timer is done."], "here": ["Your tea timer is done."]}
+
+
+def test_announcements_go_to_one_room_or_every_room(tmp_path: Path) -> None:
+    """ "Announce that dinner is ready" is said by every speaker, "… in the kitchen" by the kitchen's
+    alone; a room without a speaker is a clear answer, and nothing is said with nowhere to say it."""
+    core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path / "data", Bus())
+    heard: list[tuple[str, str]] = []
+
+    def speaker(room: str):  # type: ignore[no-untyped-def]
+        async def say(text: str) -> None:
+            heard.append((room, text))
+        return say
+
+    async def scenario() -> list[str]:
+        ask = core.dialogue.handle
+        nowhere = await ask("announce that dinner is ready")
+        core.rooms.bind(speaker("here"))
+        core.rooms.add("kitchen", speaker("kitchen"))
+        core.rooms.add("bedroom", speaker("bedroom"))
+        garage = await asyncio.to_thread(core.registry.tool("announce.announce").func, message="we are leaving", room="garage")
+        return [nowhere, await ask("announce that dinner is ready"), await ask("announce that the taxi is here in the kitchen"),
+                await ask("tell the bedroom to come down"), garage.speech]
+
+    replies = asyncio.run(scenario())
+    assert replies[0].startswith("There is no speaker to announce on"), replies
+    assert replies[1:4] == ["Announced everywhere.", "Announced in the kitchen.", "Announced in the bedroom."], replies
+    assert sorted(heard[:3]) == [("bedroom", "Dinner is ready."), ("here", "Dinner is ready."), ("kitchen", "Dinner is ready.")]
+    assert heard[3][0] == "kitchen" and "is here" in heard[3][1] and heard[4][0] == "bedroom"
+    assert replies[4] == "There is no speaker in the garage."
+    assert len(heard) == 5, "the garage has no speaker: nothing was said anywhere for it"
+
+
+@pytest.mark.skipif(not network_isolated(), reason="runs hosts in network namespaces: run through scripts/test")
+def test_remote_speech_models_with_the_local_ones_behind_them(speech_models) -> None:  # type: ignore[no-untyped-def]
+    """stt.server and tts.server on a bigger machine (a host of its own, our own Wyoming server on the
+    real models): used while it answers; when it goes away the local models answer the same request
+    at once; probed, it is used again when it is back."""
+    from assistant.wyoming.remote import Remote, RemoteSynthesizer, RemoteTranscriber
+
+    argv = [sys.executable, "-m", "tests.fakes.speech_server", "--port", "10300"]
+    question = np.concatenate([sf.silence(0.3), sf.piper("What time is it?"), sf.silence(0.5)])
+    stt_remote, tts_remote = Remote("stt", "tcp://10.77.4.2:10300"), Remote("tts", "tcp://10.77.4.2:10300")
+    hear = RemoteTranscriber(stt_remote, speech_models.transcriber)
+    say = RemoteSynthesizer(tts_remote, speech_models.synthesizer)
+
+    def served(host) -> list[str]:  # type: ignore[no-untyped-def]
+        lines = []
+        while True:
+            line = host.process.stdout.readline()
+            if line.startswith("listening"):
+                return lines
+            lines.append(line)
+
+    with other_host(argv, 4) as host:
+        served(host)
+        assert stt_remote.probe() and tts_remote.probe()
+        assert "time" in hear.hear(question).text.lower()
+        audio = np.concatenate(list(say.sentences("The remote voice speaks.")))
+        assert len(audio) / say.rate > 0.8
+        host.process.terminate()
+        told = host.process.communicate(timeout=10)[0]
+    assert "asr" in told and "tts The remote voice speaks." in told, told
+
+    import time
+    started = time.monotonic()
+    assert "time" in hear.hear(question).text.lower(), "the local model answered the same request"
+    assert not stt_remote.up and time.monotonic() - started < 3.0
+    assert len(np.concatenate(list(say.sentences("The local voice speaks.")))) > 0 and not tts_remote.up
+    assert not stt_remote.probe()
+
+    with other_host(argv, 4) as host:
+        served(host)
+        assert stt_remote.probe() and stt_remote.up, "back, and found so by the probe"
+        assert "time" in hear.hear(question).text.lower()
+        host.process.terminate()
+        assert "asr" in host.process.communicate(timeout=10)[0]

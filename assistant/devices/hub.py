@@ -18,11 +18,13 @@ import aiohttp
 
 from assistant.bus import Bus
 from assistant.devices.drivers.base import TIMEOUT_S, Driver
+from assistant.devices.drivers.home_assistant import TOKEN as HOME_ASSISTANT_TOKEN
+from assistant.devices.drivers.home_assistant import HomeAssistantDriver
 from assistant.devices.drivers.hue import HueDriver, LinkButtonNeeded
 from assistant.devices.drivers.listed import CastDriver, EsphomeDriver
 from assistant.devices.drivers.shelly import ShellyDriver
 from assistant.devices.drivers.wled import WledDriver
-from assistant.devices.model import Device, DeviceError, DeviceState
+from assistant.devices.model import Device, DeviceError, DeviceState, Found
 from assistant.devices.registry import DeviceRegistry
 from assistant.errors import AssistantError
 from assistant.events import DeviceFound, DeviceLost, DeviceRejected
@@ -45,12 +47,14 @@ class Outcome:
 
 
 class DeviceHub:
-    def __init__(self, registry: DeviceRegistry, bus: Bus) -> None:
+    def __init__(self, registry: DeviceRegistry, bus: Bus, secret: Callable[[str], str | None] = lambda name: None) -> None:
+        """secret(name): a secret from the vault (the Home Assistant token), read when it is needed."""
         self.registry = registry
         self.bus = bus
+        self.home_assistant = HomeAssistantDriver(lambda: secret(HOME_ASSISTANT_TOKEN))
         self.drivers: dict[str, Driver] = {
             "wled": WledDriver(), "shelly": ShellyDriver(), "cast": CastDriver(), "esphome": EsphomeDriver(),
-            "hue": HueDriver(registry.bridge_user, registry.save_bridge_user),
+            "hue": HueDriver(registry.bridge_user, registry.save_bridge_user), "home_assistant": self.home_assistant,
         }
         self.waiting_for_button: set[str] = set()
         """Services of Hue bridges waiting for their link button to be pressed."""
@@ -93,6 +97,10 @@ class DeviceHub:
             self.reject(service, e.code, e.message)
             return []
         self.waiting_for_button.discard(service)
+        return await self.record(found)
+
+    async def record(self, found: list[Found]) -> list[Device]:
+        """Record devices that answered (new, moved, back or unchanged), each published as device_found."""
         devices = []
         for item in found:
             device, change = await asyncio.to_thread(self.registry.seen, item)

@@ -42,6 +42,8 @@ class Permission(enum.Enum):
     """Run the allowlisted commands named in the config (never a shell)."""
     AUDIO = "audio"
     """Raw audio from the microphone."""
+    SPEAKERS = "speakers"
+    """Speak announcements in the home's rooms (the assistant's own speaker and its satellites')."""
 
 
 PERMISSION_MEANING = {
@@ -54,6 +56,7 @@ PERMISSION_MEANING = {
     Permission.NETWORK: "reach the network",
     Permission.COMMANDS: "run the allowlisted commands named in the config",
     Permission.AUDIO: "hear raw audio from the microphone",
+    Permission.SPEAKERS: "speak announcements in the home's rooms",
 }
 """What granting each permission lets a skill do, in the words `assistant skills install` asks with."""
 
@@ -372,6 +375,8 @@ class SkillContext:
     """The media library and the music player, with Permission.MEDIA."""
     commands: Any | None = None
     """The allowlisted named commands (a system_commands.CommandRunner), with Permission.COMMANDS."""
+    rooms: Any | None = None
+    """Where the assistant can speak (a rooms.Rooms), with Permission.SPEAKERS."""
     refused: Callable[[str, str], None] | None = None
     """Told (skill, permission) when the skill reaches for something it was not granted: the audit trail."""
 
@@ -390,6 +395,10 @@ class SkillContext:
     def needs_media(self) -> Any:
         """The media library, or a load error naming the skill that forgot to ask for it."""
         return self._granted(self.media, Permission.MEDIA)
+
+    def needs_rooms(self) -> Any:
+        """The rooms' speakers, or a load error naming the skill that forgot to ask for them."""
+        return self._granted(self.rooms, Permission.SPEAKERS)
 
     def _granted(self, thing: Any, permission: Permission) -> Any:
         if thing is None:

@@ -36,6 +36,12 @@ def _scheduler_class() -> type:
     return Scheduler
 
 
+def _rooms_class() -> type:
+    from assistant.rooms import Rooms
+
+    return Rooms
+
+
 def _exposed_class(name: str) -> Callable[[], type]:
     def load() -> type:
         from assistant.plugins import exposed
@@ -55,6 +61,7 @@ EXPOSED: dict[Permission, Exposed] = {
         _exposed_class("SkillMedia")),
     Permission.ROUTINES: Exposed("routines", frozenset({"routines", "start"}), _exposed_class("SkillRoutines")),
     Permission.COMMANDS: Exposed("commands", frozenset({"commands", "run"}), _exposed_class("SkillCommands")),
+    Permission.SPEAKERS: Exposed("rooms", frozenset({"names", "announce_from_thread"}), _rooms_class),
 }
 """What crosses the sandbox, by the permission that grants it."""
 

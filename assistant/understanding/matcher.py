@@ -214,15 +214,18 @@ class TemplateMatcher:
             out.sentences.setdefault(tool, []).append(" ".join(words))
         return out
 
-    def match(self, text: str, live: dict[str, list[str]] | None = None) -> ToolCall | None:
-        """The tool call a sentence template makes of `text`, or None."""
+    def match(self, text: str, live: dict[str, list[str]] | None = None, fuzzy: bool = False) -> ToolCall | None:
+        """The tool call a sentence template makes of `text`, or None. fuzzy: the text is a template
+        sentence a misheard request was close to; a sentence block with `metadata: {fuzzy: false}`
+        (generic words such as "turn on the light") is then not taken: near it are requests that
+        name something the home does not have ("turn on the kitchen light")."""
         slot_lists = {
             name: TextSlotList.from_strings(values)
             for name, values in (live or {}).items()
             if name in self._live_lists and values
         }
         result = recognize_best(_clean(text), self._intents, slot_lists=slot_lists, skip_words=self._skip_words)
-        if result is None:
+        if result is None or (fuzzy and (result.intent_metadata or {}).get("fuzzy") is False):
             return None
         key = result.intent.name
         borrowed = self._borrowed.get(key)
@@ -262,7 +265,7 @@ class TemplateMatcher:
         filled = template
         for value in values:
             filled = filled.replace("#", str(value), 1)
-        call = self.match(filled, live)
+        call = self.match(filled, live, fuzzy=True)
         if call is None:
             return None
         return ToolCall(call.tool, call.args, "template", text, round(score / 100, 3), call.open_question)

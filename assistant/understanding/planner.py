@@ -388,3 +388,72 @@ class ServerPlanner:
 
     async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:
         return await asyncio.to_thread(self.phrase_sync, question, facts, timeout_s)
+
+
+class FallbackPlanner:
+    """An LLM server on a bigger machine with the local model behind it (planner.fallback). A server
+    that does not answer is marked down and the local model plans that request at once; the server
+    is tried again `retry_s` after it failed, and kept while it answers."""
+
+    def __init__(self, remote: ServerPlanner, local: Callable[[], _Backend], retry_s: float = 15.0) -> None:
+        self.remote = remote
+        self._local_factory = local
+        self.local: _Backend | None = None
+        self.retry_s = retry_s
+        self._down_since: float | None = None
+
+    @property
+    def up(self) -> bool:
+        return self._down_since is None or time.monotonic() - self._down_since >= self.retry_s
+
+    def warm_up(self) -> float:
+        """Load and warm the local model (it must answer at once when the server fails), then the server."""
+        start = time.perf_counter()
+        self.local = self._local_factory()
+        self.local.warm_up()
+        try:
+            self.remote.warm_up()
+            self._answered()
+        except AssistantError as e:
+            self._failed(e)
+        return time.perf_counter() - start
+
+    def _failed(self, e: AssistantError) -> None:
+        if self._down_since is None:
+            log.warning("%s: the local model plans until it answers again", e.message)
+        self._down_since = time.monotonic()
+
+    def _answered(self) -> None:
+        if self._down_since is not None:
+            log.info("the LLM server at %s answers again", self.remote.url)
+        self._down_since = None
+
+    async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
+        assert self.local is not None, "warm_up() loads the local model first"
+        if self.up:
+            try:
+                call = await self.remote.plan(text, context)
+            except AssistantError as e:
+                if e.code != "planner_unreachable":
+                    self._answered()  # it answered, badly: that is the answer
+                    raise
+                self._failed(e)
+            else:
+                self._answered()
+                return call
+        return await self.local.plan(text, context)
+
+    async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:
+        assert self.local is not None, "warm_up() loads the local model first"
+        if self.up:
+            try:
+                phrased = await self.remote.phrase(question, facts, timeout_s)
+            except AssistantError as e:
+                if e.code != "planner_unreachable":
+                    self._answered()
+                    raise
+                self._failed(e)
+            else:
+                self._answered()
+                return phrased
+        return await self.local.phrase(question, facts, timeout_s)

@@ -14,10 +14,10 @@ CHUNK_SAMPLES = 1024
 
 
 class Incoming:
-    """Chunks in any format in, int16 mono at 16 kHz out (what wake word, VAD and Whisper take)."""
+    """Chunks in any format in, int16 mono at `rate` out (16 kHz: what wake word, VAD and Whisper take)."""
 
-    def __init__(self) -> None:
-        self._convert = AudioChunkConverter(rate=SAMPLE_RATE, width=2, channels=1)
+    def __init__(self, rate: int = SAMPLE_RATE) -> None:
+        self._convert = AudioChunkConverter(rate=rate, width=2, channels=1)
 
     def pcm(self, chunk: AudioChunk) -> np.ndarray:
         """ValueError for audio that cannot be used (said to the sender; nothing else is lost)."""

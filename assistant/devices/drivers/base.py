@@ -66,20 +66,23 @@ class ListedOnly:
 
 
 async def http_json(session: aiohttp.ClientSession, method: str, url: str, what: str, *,
-                    body: Any = None, params: dict[str, str] | None = None, timeout_s: float = TIMEOUT_S) -> Any:
+                    body: Any = None, params: dict[str, str] | None = None, timeout_s: float = TIMEOUT_S,
+                    headers: dict[str, str] | None = None) -> Any:
     """The JSON a device answers; DeviceError naming `what` when it is slow, unreachable, fails or
     answers something that is not JSON."""
+    sent = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
     try:
         async with asyncio.timeout(timeout_s):
             async with session.request(method, url, params=params,
-                                       data=None if body is None else json.dumps(body),
-                                       headers={"Content-Type": "application/json"} if body is not None else None) as r:
+                                       data=None if body is None else json.dumps(body), headers=sent or None) as r:
                 raw = await r.read()
                 status = r.status
     except TimeoutError as e:
         raise DeviceError(f"{what} did not answer within {timeout_s:g} s", code="device_timeout") from e
     except aiohttp.ClientError as e:
         raise DeviceError(f"{what} cannot be reached ({e.__class__.__name__})", code="device_unreachable") from e
+    if status in (401, 403):
+        raise DeviceError(f"{what} refused the credentials (HTTP {status})", code="unauthorized")
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:

@@ -266,3 +266,49 @@ def test_remote_speech_models_with_the_local_ones_behind_them(speech_models) -> 
         assert "time" in hear.hear(question).text.lower()
         host.process.terminate()
         assert "asr" in host.process.communicate(timeout=10)[0]
+
+
+def test_assistant_run_serves_wyoming_and_reports_it(tmp_path: Path) -> None:
+    """The contract from a shell: `assistant run` with wyoming.serve answers a Wyoming client on its
+    port while it listens, lists the service in status.json, and stops cleanly on SIGTERM."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    silence = sf.save(tmp_path / "quiet.wav", sf.silence(60.0))
+    data = tmp_path / "data"
+    env = {**os.environ, **TEMPLATES_ONLY, "ASSISTANT__WYOMING__SERVE": "true", "ASSISTANT__WYOMING__BIND": "127.0.0.1",
+           "ASSISTANT__WYOMING__PORT": str(port), "ASSISTANT__DEVICES__DISCOVERY": "false",
+           "ASSISTANT__DEVICES__ANNOUNCE": "false"}
+    proc = subprocess.Popen([sys.executable, "-m", "assistant", "run", "--audio-in", str(silence), "--realtime",
+                             "--audio-out", str(tmp_path / "out.wav"), "--data-dir", str(data)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    async def talk() -> str:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                async with AsyncTcpClient("127.0.0.1", port) as client:
+                    await client.write_event(Describe().event())
+                    await next_of(client, "info")
+                    await client.write_event(Transcript(text="set a timer for 2 minutes").event())
+                    return Handled.from_event(await next_of(client, "handled")).text or ""
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise
+                await asyncio.sleep(0.3)
+
+    try:
+        handled = asyncio.run(talk())
+        status = json.loads((data / "status.json").read_text())
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    assert "2 minutes" in handled, (handled, err[-2000:])
+    assert {"name": "wyoming", "state": "running"}.items() <= next(s for s in status["services"] if s["name"] == "wyoming").items()
+    assert proc.returncode == 0 and "Traceback" not in err, err[-2000:]

@@ -16,7 +16,7 @@ from typing import IO
 
 import platformdirs
 
-from assistant import (audit_cli, devices_cli, media_cli, routines_cli, schedule_cli, service_cli, skills_cli, status_cli,
+from assistant import (audit_cli, devices_cli, knowledge_cli, media_cli, routines_cli, schedule_cli, service_cli, skills_cli, status_cli,
                        web_cli)
 from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
@@ -59,6 +59,7 @@ def parser() -> argparse.ArgumentParser:
     routines_cli.add_parser(sub, _data_options)
     devices_cli.add_parser(sub, _data_options)
     media_cli.add_parser(sub, _data_options)
+    knowledge_cli.add_parser(sub, _data_options)
     web_cli.add_parser(sub, _data_options)
     audit_cli.add_parser(sub, _data_options)
     skills_cli.add_parser(sub, _data_options)
@@ -192,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
 
             config = _config(args)
             return media_cli.run(args, config, _data_dir(args), media_roots(config))
+        if args.command == "knowledge":
+            return knowledge_cli.run(args, _config(args), _data_dir(args))
         if args.command == "status":
             return status_cli.run(args, _data_dir(args))
         if args.command == "service":

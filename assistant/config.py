@@ -219,6 +219,12 @@ class FoldersConfig:
 
 
 @dataclass(frozen=True)
+class KnowledgeConfig:
+    folders: tuple[str, ...] = ()
+    """Folders of household documents besides folders.documents (`assistant knowledge add-folder` adds more)."""
+
+
+@dataclass(frozen=True)
 class SchedulerConfig:
     timezone: str | None = None
     """IANA name (Europe/Berlin); None: the machine's."""
@@ -283,6 +289,7 @@ class Config:
     web: WebConfig = field(default_factory=WebConfig)
     system: SystemConfig = field(default_factory=SystemConfig)
     wyoming: WyomingConfig = field(default_factory=WyomingConfig)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

@@ -71,6 +71,12 @@ class SpeakError(AssistantError):
     code = "tts"
 
 
+class KnowledgeError(AssistantError):
+    """A document that cannot be read, a folder that is not one, a note that is not there."""
+
+    code = "knowledge"
+
+
 class MediaError(AssistantError):
     """A media file that cannot be read, a path outside the library, a move that cannot be made."""
 

@@ -1,0 +1,118 @@
+"""`assistant knowledge add-folder|remove-folder|folders|scan|search|notes`: the household's documents
+from a shell, as text or `--json`. `notes` lists the assistant's notes; `notes add TEXT` and
+`notes remove ID` change them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from assistant.config import Config
+from assistant.errors import KnowledgeError
+from assistant.knowledge.index import KnowledgeIndex, ScanReport
+
+
+def add_parser(sub: Any, common: Any) -> None:
+    p = sub.add_parser("knowledge", help="the household's documents and notes: folders, index, search")
+    actions = p.add_subparsers(dest="action", required=True)
+
+    def action(name: str, help_: str) -> argparse.ArgumentParser:
+        a = actions.add_parser(name, help=help_)
+        a.add_argument("--json", action="store_true")
+        common(a)
+        return a
+
+    add = action("add-folder", "add a folder of documents (PDF, text, Markdown, HTML) and index it")
+    add.add_argument("path", type=Path)
+    add.add_argument("--no-scan", action="store_true", help="add it without indexing now")
+    action("remove-folder", "stop reading a folder (its files are not touched)").add_argument("path", type=Path)
+    action("folders", "the folders read, and the documents found in them")
+    action("scan", "bring the index up to date: new, changed and removed documents")
+    search = action("search", "the passages that best match a question, with their source and page")
+    search.add_argument("query")
+    search.add_argument("--top", type=int, default=5)
+    notes = action("notes", "the assistant's notes; `notes add TEXT`, `notes remove ID`")
+    notes.add_argument("change", nargs="?", choices=["add", "remove"])
+    notes.add_argument("value", nargs="?", help="the note's text (add) or its number (remove)")
+
+
+def configured_folders(config: Config) -> list[Path]:
+    named = config.folders.named()
+    return [*([named["documents"]] if "documents" in named else []), *(Path(f) for f in config.knowledge.folders)]
+
+
+def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
+    index = KnowledgeIndex(data_dir, configured_folders(config))
+    try:
+        return _ACTIONS[args.action](args, index)
+    finally:
+        index.close()
+
+
+def _out(args: argparse.Namespace, data: Any, text: str) -> int:
+    print(json.dumps(data, indent=1, ensure_ascii=False) if args.json else text)
+    return 0
+
+
+def _scan_text(report: ScanReport) -> str:
+    lines = [f"{report.added} new, {report.changed} changed, {report.removed} removed, {report.unchanged} unchanged: "
+             f"{report.pages} pages, {report.passages} passages in {report.seconds:.1f} s"]
+    lines += [f"not read: {path}: {why}" for path, why in report.failed]
+    return "\n".join(lines)
+
+
+def _add_folder(args: argparse.Namespace, index: KnowledgeIndex) -> int:
+    path, added = index.add_folder(args.path)
+    report = None if args.no_scan else index.scan()
+    text = f"{'added' if added else 'already read:'} {path}" + (f"\n{_scan_text(report)}" if report else "")
+    return _out(args, {"folder": str(path), "added": added, "scan": report.record() if report else None}, text)
+
+
+def _remove_folder(args: argparse.Namespace, index: KnowledgeIndex) -> int:
+    if not index.remove_folder(args.path):
+        raise KnowledgeError(f"{args.path} is not a folder added with `assistant knowledge add-folder` "
+                             "(folders from the config are changed there)")
+    return _out(args, {"removed": str(args.path)}, f"removed {args.path} (`assistant knowledge scan` forgets its documents)")
+
+
+def _folders(args: argparse.Namespace, index: KnowledgeIndex) -> int:
+    folders = [str(f) for f in index.folders()]
+    documents = index.documents()
+    text = "\n".join(folders) if folders else "no folders yet: `assistant knowledge add-folder PATH`"
+    text += f"\n{len(documents)} documents" + "".join(f"\n  not read: {d['path']}: {d['error']}" for d in documents if d["error"])
+    return _out(args, {"folders": folders, "documents": documents}, text)
+
+
+def _scan(args: argparse.Namespace, index: KnowledgeIndex) -> int:
+    report = index.scan()
+    return _out(args, report.record(), _scan_text(report))
+
+
+def _search(args: argparse.Namespace, index: KnowledgeIndex) -> int:
+    if not 1 <= args.top <= 50:
+        raise KnowledgeError("--top must be between 1 and 50")
+    hits = index.search(args.query, args.top)
+    text = "\n\n".join(f"{h.named()} ({h.score:.2f}):\n  {h.text}" for h in hits) or "nothing in your documents matches that"
+    return _out(args, {"query": args.query, "hits": [h.record() for h in hits]}, text)
+
+
+def _notes(args: argparse.Namespace, index: KnowledgeIndex) -> int:
+    if args.change == "add":
+        if not args.value:
+            raise KnowledgeError("say what to remember: `assistant knowledge notes add \"the spare key is in the blue box\"`")
+        note_id = index.remember(args.value)
+        return _out(args, {"added": note_id}, f"noted ({note_id})")
+    if args.change == "remove":
+        if not (args.value or "").isdigit():
+            raise KnowledgeError("give the note's number, as `assistant knowledge notes` lists it")
+        if not index.forget(int(args.value)):
+            raise KnowledgeError(f"there is no note {args.value}")
+        return _out(args, {"removed": int(args.value)}, f"forgot note {args.value}")
+    notes = index.notes()
+    return _out(args, {"notes": notes}, "\n".join(f"{n['id']:4d}  {n['text']}" for n in notes) or "no notes yet")
+
+
+_ACTIONS = {"add-folder": _add_folder, "remove-folder": _remove_folder, "folders": _folders, "scan": _scan,
+            "search": _search, "notes": _notes}

@@ -11,7 +11,7 @@ from typing import Any
 
 from assistant.config import Config
 from assistant.errors import KnowledgeError
-from assistant.knowledge.index import KnowledgeIndex, ScanReport
+from assistant.knowledge.index import KnowledgeIndex, ScanReport, configured_folders
 
 
 def add_parser(sub: Any, common: Any) -> None:
@@ -36,11 +36,6 @@ def add_parser(sub: Any, common: Any) -> None:
     notes = action("notes", "the assistant's notes; `notes add TEXT`, `notes remove ID`")
     notes.add_argument("change", nargs="?", choices=["add", "remove"])
     notes.add_argument("value", nargs="?", help="the note's text (add) or its number (remove)")
-
-
-def configured_folders(config: Config) -> list[Path]:
-    named = config.folders.named()
-    return [*([named["documents"]] if "documents" in named else []), *(Path(f) for f in config.knowledge.folders)]
 
 
 def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:

@@ -31,6 +31,7 @@ from assistant.plugins.installed import enabled_skill_classes, not_loaded
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
 from assistant.plugins.sandbox import SkillProcess
 from assistant.routine_runner import RoutineRunner
+from assistant.knowledge.index import KnowledgeIndex, configured_folders
 from assistant.rooms import Rooms
 from assistant.routines_host import RoutineHost, routine_folders
 from assistant.scheduler import Due, Scheduler, Timer
@@ -69,6 +70,8 @@ class Core:
     """Held while someone is heard or answered; background work (indexing) waits for it."""
     skill_problems: dict[str, str] = field(default_factory=dict)
     """Installed skills left out at start, and why (`assistant skills list` shows it)."""
+    knowledge: KnowledgeIndex | None = None
+    """The household's documents and notes."""
     rooms: Rooms = field(default_factory=Rooms)
     """Where the assistant can speak: its own loop and each satellite's (bound by `assistant run`)."""
     _turns: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -115,6 +118,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     scheduler = Scheduler(data_dir, config.scheduler, clock)
     foreground = Foreground()
     rooms = Rooms()
+    knowledge = KnowledgeIndex(data_dir, configured_folders(config))
     media = MediaLibrary(data_dir, config.media, media_roots(config), player=make_player(config),
                          today=lambda: scheduler.local_now().date(), foreground=foreground)
 
@@ -141,6 +145,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
             media=media if Permission.MEDIA in granted else None,
             commands=commands_for(cls.name) if Permission.COMMANDS in granted else None,
             rooms=rooms if Permission.SPEAKERS in granted else None,
+            knowledge=knowledge if Permission.KNOWLEDGE in granted else None,
             refused=refused,
         )
 
@@ -164,7 +169,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     dialogue = Dialogue(bus, registry, router, u.followup_s, audit,
                         phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
     return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media, vault, audit,
-                foreground, problems, rooms)
+                foreground, problems, knowledge, rooms)
 
 
 def media_roots(config: Config) -> list[Path]:

@@ -79,6 +79,8 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
                                                 config.devices.home_assistant_poll_s)
         supervisor.add(task_service("home assistant", source_of_devices.run))
     supervisor.add(media_service(core))
+    if core.knowledge is not None:
+        supervisor.add(task_service("knowledge", lambda: keep_knowledge(core)))
     page = None
     if serve_page:
         from assistant.web.server import WebServer
@@ -168,6 +170,24 @@ async def wyoming_services(core: Core, models: SpeechModels,
         core.rooms.add(address.room, announce)
         services.append(task_service(f"satellite {address.room}", link.run))
     return services
+
+
+KNOWLEDGE_SCAN_S = 300.0
+"""How often the household's documents are checked for changes while the assistant runs."""
+
+
+async def keep_knowledge(core: Core) -> None:
+    """Read what changed in the household's documents at start, then every few minutes (only new and
+    changed files are read; a failed file is logged, the others indexed)."""
+    assert core.knowledge is not None
+    while True:
+        report = await asyncio.to_thread(core.knowledge.scan)
+        if report.added or report.changed or report.removed:
+            log.info("knowledge: %d new, %d changed, %d removed documents (%d passages) in %.1f s", report.added,
+                     report.changed, report.removed, report.passages, report.seconds)
+        for path, why in report.failed:
+            log.warning("knowledge: %s", why)
+        await asyncio.sleep(KNOWLEDGE_SCAN_S)
 
 
 async def watch_remotes(remotes: list[Any]) -> None:

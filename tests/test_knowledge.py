@@ -119,3 +119,39 @@ def test_the_cli(docs: Path, tmp_path: Path) -> None:
     assert missing.returncode != 0 and "is not a folder" in missing.stderr and "Traceback" not in missing.stderr
     gone = cli(data, "notes", "remove", "99")
     assert gone.returncode != 0 and "there is no note 99" in gone.stderr
+
+
+def test_by_voice_notes_and_answers_name_their_source_or_say_they_are_not_there(docs: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    from assistant.bus import Bus
+    from assistant.config import load_config
+    from assistant.runtime import build_core
+    from skills.knowledge.skill import NOT_FOUND
+    from tests.conftest import TEMPLATES_ONLY, Recorder
+
+    bus = Bus()
+    rec = Recorder(bus)
+    core = build_core(load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs)}), tmp_path / "data", bus)
+    assert core.knowledge is not None and core.knowledge.scan().added == 6
+
+    async def talk() -> list[str]:
+        return [await core.dialogue.handle(text) for text in (
+            "remember that the spare key is in the blue box", "where is the spare key",
+            "how do I descale the coffee machine", "what's the guest wifi password", "when is the boiler service due",
+            "where is my passport")]
+
+    replies = asyncio.run(talk())
+    assert replies[0] == "I'll remember that the spare key is in the blue box."
+    assert replies[1] == "From your notes: The spare key is in the blue box."
+    assert replies[2].startswith("From the coffee machine manual, page 3: ") and "citric acid" in replies[2]
+    assert "sunflower-42" in replies[3] and "14 March" in replies[4]
+    assert replies[5] == NOT_FOUND
+    assert [i.tool for i in rec.of("intent")] == ["knowledge.remember", *["knowledge.ask"] * 5]  # type: ignore[attr-defined]
+    ask = core.registry.tool("knowledge.ask").func
+    for fact in FACTS:  # every fact, as the LLM would pass the whole question
+        answer = ask(question=fact.question)
+        assert answer.ok and all(w in answer.speech for w in fact.words), (fact.question, answer.speech)
+        assert Path(answer.data["source"]).name == fact.file and answer.data["page"] == fact.page
+    for question in ("what is the capital of peru", "how do I repair the car engine", "where is the cat flap key"):
+        assert ask(question=question).speech == NOT_FOUND, question

@@ -77,7 +77,7 @@ class ScanReport:
 def passages(text: str, words: int = PASSAGE_WORDS) -> Iterator[str]:
     """Sentences packed into passages of about `words` words; each passage after the first starts
     with the last sentence of the one before, so an answer split across the seam is whole in one."""
-    sentences = [s for s in (" ".join(part.split()) for part in _SENTENCE.split(" ".join(text.split()))) if s]
+    sentences = [s for s in (" ".join(part.split()) for part in _SENTENCE.split(_headings_ended(text))) if s]
     current: list[str] = []
     count = 0
     fresh = False  # whether `current` holds a sentence not yet in a passage
@@ -91,6 +91,25 @@ def passages(text: str, words: int = PASSAGE_WORDS) -> Iterator[str]:
         fresh = True
     if fresh:
         yield " ".join(current)
+
+
+def _headings_ended(text: str) -> str:
+    """One line of text, where a line that ends without punctuation (a heading, a list item) before
+    a capitalised line ends as a sentence: "Bins" + "Recycling is …" is not one sentence."""
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    lines = [line for line in lines if line]
+    out = []
+    for line, following in zip(lines, [*lines[1:], ""], strict=True):
+        if following[:1].isupper() and not line.endswith((".", "!", "?", ":", ";", ",")):
+            line += "."
+        out.append(line)
+    return " ".join(out)
+
+
+def configured_folders(config: Any) -> list[Path]:
+    """folders.documents and knowledge.folders from the config."""
+    named = config.folders.named()
+    return [*([named["documents"]] if "documents" in named else []), *(Path(f) for f in config.knowledge.folders)]
 
 
 class KnowledgeIndex:

@@ -42,6 +42,8 @@ class Permission(enum.Enum):
     """Run the allowlisted commands named in the config (never a shell)."""
     AUDIO = "audio"
     """Raw audio from the microphone."""
+    KNOWLEDGE = "knowledge"
+    """Search the household's documents and notes, and add notes."""
     SPEAKERS = "speakers"
     """Speak announcements in the home's rooms (the assistant's own speaker and its satellites')."""
 
@@ -56,6 +58,7 @@ PERMISSION_MEANING = {
     Permission.NETWORK: "reach the network",
     Permission.COMMANDS: "run the allowlisted commands named in the config",
     Permission.AUDIO: "hear raw audio from the microphone",
+    Permission.KNOWLEDGE: "search the household's documents and notes, and add notes",
     Permission.SPEAKERS: "speak announcements in the home's rooms",
 }
 """What granting each permission lets a skill do, in the words `assistant skills install` asks with."""
@@ -377,6 +380,8 @@ class SkillContext:
     """The allowlisted named commands (a system_commands.CommandRunner), with Permission.COMMANDS."""
     rooms: Any | None = None
     """Where the assistant can speak (a rooms.Rooms), with Permission.SPEAKERS."""
+    knowledge: Any | None = None
+    """The household's documents and notes (a knowledge.index.KnowledgeIndex), with Permission.KNOWLEDGE."""
     refused: Callable[[str, str], None] | None = None
     """Told (skill, permission) when the skill reaches for something it was not granted: the audit trail."""
 
@@ -399,6 +404,10 @@ class SkillContext:
     def needs_rooms(self) -> Any:
         """The rooms' speakers, or a load error naming the skill that forgot to ask for them."""
         return self._granted(self.rooms, Permission.SPEAKERS)
+
+    def needs_knowledge(self) -> Any:
+        """The documents and notes, or a load error naming the skill that forgot to ask for them."""
+        return self._granted(self.knowledge, Permission.KNOWLEDGE)
 
     def _granted(self, thing: Any, permission: Permission) -> Any:
         if thing is None:

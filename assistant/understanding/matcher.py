@@ -234,12 +234,13 @@ class TemplateMatcher:
         spec = self._specs[tool]
         params = {p.name for p in spec.params}
         args: dict[str, Any] = {}
+        keep_articles = bool((result.intent_metadata or {}).get("keep_articles"))
         for entity in result.entities_list:
             arg = renames.get(entity.name, entity.name)
             if arg in params:
                 value = entity.value
                 if isinstance(value, str):
-                    value = _ARTICLE.sub("", value.strip())
+                    value = value.strip() if keep_articles else _ARTICLE.sub("", value.strip())
                     if value in _NOT_NAMES:  # a wildcard that caught a stray word: "set it timer", "start at timer"
                         continue
                 args[arg] = value

@@ -197,7 +197,7 @@ class PlannerConfig:
     response_format: str = "json_schema"
     timeout_s: float = 10.0
     threads: int | None = None
-    context: int = 4096
+    context: int = 6144
     max_tools: int = 8
     gpu_layers: int = 0
     fallback: bool = True

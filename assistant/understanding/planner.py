@@ -149,7 +149,7 @@ class LocalPlanner:
     """llama-cpp-python, warm, with the system prompt's KV state kept."""
 
     def __init__(self, model_path: str, specs: Sequence[ToolSpec], examples: Sequence[ToolCall],
-                 phrases: ToolPhrases, *, threads: int | None = None, n_ctx: int = 4096,
+                 phrases: ToolPhrases, *, threads: int | None = None, n_ctx: int = 6144,
                  max_tools: int = 8, gpu_layers: int = 0, phrase_replies: bool = False) -> None:
         """phrase_replies: replies to open questions will be worded, so warm that prompt too at start."""
         from llama_cpp import Llama

@@ -134,7 +134,7 @@ def _install_folder(source: Path, origin: str, site: Path | None, yes: bool, con
         if permissions & IN_THE_CORE:
             names = ", ".join(sorted(p.value for p in permissions & IN_THE_CORE))
             raise SkillError(f"'{name}' asks for {names}, which third-party skills cannot be granted: raw microphone "
-                             "audio stays inside the assistant")
+                             "audio and the household's documents stay inside the assistant")
         print(f"{name}: {described.get('description', '')}")
         print(f"  tools: {', '.join(str(t['name']) for t in described['tools'])}")
         print(f"  runs in: {'a bubblewrap sandbox' if sandbox_kind(config.skills.sandbox) == 'bwrap' else 'a restricted subprocess (install bubblewrap to isolate it)'}")

@@ -9,21 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from assistant.cli_actions import actions_of
 from assistant.config import Config
 from assistant.errors import KnowledgeError
 from assistant.knowledge.index import KnowledgeIndex, ScanReport, configured_folders
 
 
 def add_parser(sub: Any, common: Any) -> None:
-    p = sub.add_parser("knowledge", help="the household's documents and notes: folders, index, search")
-    actions = p.add_subparsers(dest="action", required=True)
-
-    def action(name: str, help_: str) -> argparse.ArgumentParser:
-        a = actions.add_parser(name, help=help_)
-        a.add_argument("--json", action="store_true")
-        common(a)
-        return a
-
+    action = actions_of(sub, "knowledge", "the household's documents and notes: folders, index, search", common)
     add = action("add-folder", "add a folder of documents (PDF, text, Markdown, HTML) and index it")
     add.add_argument("path", type=Path)
     add.add_argument("--no-scan", action="store_true", help="add it without indexing now")

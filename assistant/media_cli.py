@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from assistant.cli_actions import actions_of
 from assistant.config import Config
 from assistant.errors import MediaError
 from assistant.media.albums import Selection
@@ -25,15 +26,7 @@ WRITES = {"add-folder", "remove-folder", "scan", "album", "duplicates", "organiz
 
 
 def add_parser(sub: Any, common: Any) -> None:
-    p = sub.add_parser("media", help="the photo and music library: index, albums, duplicates, organizing, music")
-    actions = p.add_subparsers(dest="action", required=True)
-
-    def action(name: str, help_: str) -> argparse.ArgumentParser:
-        a = actions.add_parser(name, help=help_)
-        a.add_argument("--json", action="store_true")
-        common(a)
-        return a
-
+    action = actions_of(sub, "media", "the photo and music library: index, albums, duplicates, organizing, music", common)
     add = action("add-folder", "add a folder to the library and index it")
     add.add_argument("path", type=Path)
     add.add_argument("--no-scan", action="store_true", help="add it without indexing now")

@@ -49,3 +49,17 @@ def test_llm_worded_replies_are_on_only_for_a_bigger_model_unless_asked() -> Non
     assert on(understanding__phrase_replies="true") and not on(understanding__phrase_replies="false", planner__server_url="x")
     with pytest.raises(ConfigError, match="phrase_replies must be true, false or auto"):
         on(understanding__phrase_replies="sometimes")
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"ASSISTANT__WYOMING__SATELLITES": "{bedroom: 'tcp://[None, None]:1'}"}, "wyoming.satellites.bedroom"),
+    ({"ASSISTANT__WYOMING__SATELLITES": "{bedroom: 'tcp://host:99999'}"}, "must look like tcp://HOST:PORT"),
+    ({"ASSISTANT__WYOMING__SATELLITES": "{'': 'tcp://host:10700'}"}, "named by its room"),
+    ({"ASSISTANT__STT__SERVER": "http://host:10300"}, "stt.server"),
+    ({"ASSISTANT__TTS__SERVER": "tcp://[x]:3"}, "tts.server"),
+    ({"ASSISTANT__DEVICES__HOME_ASSISTANT_URL": "homeassistant.local"}, "devices.home_assistant_url"),
+])
+def test_bad_remote_addresses_are_config_errors(env: dict[str, str], message: str) -> None:
+    """Found by the fuzzer: a bracketed host that is not IPv6 escaped as a ValueError."""
+    with pytest.raises(ConfigError, match=message):
+        load_config(environ=env)

@@ -15,7 +15,6 @@ import socket
 import threading
 from collections.abc import Iterator
 from typing import BinaryIO
-from urllib.parse import urlparse
 
 import numpy as np
 from wyoming.asr import Transcribe, Transcript
@@ -26,10 +25,9 @@ from wyoming.info import Describe
 from wyoming.tts import Synthesize
 
 from assistant.audio import SAMPLE_RATE
-from assistant.errors import ConfigError
 from assistant.speech.stt import Heard, SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
-from assistant.wyoming.audio import Incoming
+from assistant.wyoming.audio import Incoming, tcp_address
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +45,8 @@ class Remote:
     """One Wyoming server on another machine, and whether it is up."""
 
     def __init__(self, what: str, uri: str, timeout_s: float = TIMEOUT_S) -> None:
-        parsed = urlparse(uri if "://" in uri else f"tcp://{uri}")
-        if parsed.scheme != "tcp" or not parsed.hostname or parsed.port is None:
-            raise ConfigError(f"{what}.server: {uri!r} must look like tcp://HOST:PORT (a Wyoming server)")
         self.what = what
-        self.host, self.port = parsed.hostname, parsed.port
+        self.host, self.port = tcp_address(uri, f"{what}.server", "a Wyoming server")
         self.timeout_s = timeout_s
         self.up = True
         self._lock = threading.Lock()

@@ -18,7 +18,6 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 import numpy as np
 from wyoming.asr import Transcript as WyTranscript
@@ -42,7 +41,7 @@ from assistant.bus import Bus
 from assistant.errors import ConfigError
 from assistant.events import Error, Event, Reply, SpeechEnd, SpeechStart, Transcript, Wake
 from assistant.rooms import ROOM
-from assistant.wyoming.audio import Incoming, chunks
+from assistant.wyoming.audio import Incoming, chunks, tcp_address
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +61,10 @@ class SatelliteAddress:
 
     @classmethod
     def parse(cls, room: str, uri: str) -> SatelliteAddress:
-        parsed = urlparse(uri if "://" in uri else f"tcp://{uri}")
-        if parsed.scheme != "tcp" or not parsed.hostname or parsed.port is None:
-            raise ConfigError(f"wyoming.satellites.{room}: {uri!r} must look like tcp://HOST:PORT (a satellite's address)")
-        return cls(room, parsed.hostname, parsed.port)
+        if not room:
+            raise ConfigError("wyoming.satellites: each satellite is named by its room (bedroom: tcp://HOST:PORT)")
+        host, port = tcp_address(uri, f"wyoming.satellites.{room}", "a satellite's address")
+        return cls(room, host, port)
 
 
 class Outbox:

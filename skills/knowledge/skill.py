@@ -34,11 +34,11 @@ def content_words(text: str) -> set[str]:
 
 def best_sentence(question: str, hits: list[Hit]) -> tuple[Hit, str] | None:
     """The sentence (with its passage) that holds the most of the question's words, from passages that
-    hold at least half of them; None when none does."""
+    hold at least half of them (both, for a question of two words); None when none does."""
     wanted = content_words(question)
     if not wanted:
         return None
-    need = max(1, math.ceil(len(wanted) / 2))
+    need = len(wanted) if len(wanted) <= 2 else math.ceil(len(wanted) / 2)  # "alarm code" is not "error codes"
     best: tuple[float, Hit, str] | None = None
     for rank, hit in enumerate(hits):
         if len(wanted & content_words(hit.text)) < need:

@@ -91,9 +91,9 @@ class TtsConfig:
 
 def _check_server(section: str, uri: str) -> None:
     if uri:
-        from assistant.wyoming.remote import Remote
+        from assistant.wyoming.address import tcp_address
 
-        Remote(section, uri)  # ConfigError for an address that is not tcp://HOST:PORT
+        tcp_address(uri, f"{section}.server", "a Wyoming server")
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ class WyomingConfig:
     """Wyoming satellites to serve, by room: {bedroom: "tcp://192.168.1.30:10700"}."""
 
     def addresses(self) -> list[Any]:  # list[SatelliteAddress]
-        from assistant.wyoming.satellite import SatelliteAddress
+        from assistant.wyoming.address import SatelliteAddress
 
         return [SatelliteAddress.parse(str(room).strip().lower(), str(uri)) for room, uri in self.satellites.items()]
 

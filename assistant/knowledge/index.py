@@ -265,7 +265,7 @@ class KnowledgeIndex:
         retriever, ids = self._retriever()
         if not ids:
             return []
-        tokens = bm25s.tokenize([query], stopwords="en", stemmer=_stemmer(), show_progress=False)
+        tokens = bm25s.tokenize([query], stopwords="en", stemmer=stemmer(), show_progress=False)
         if not tokens.vocab:
             return []
         wanted = min(len(ids), k * 4 if within is not None else k)
@@ -301,16 +301,17 @@ class KnowledgeIndex:
         if rows:
             # The title is searched with each passage: "the coffee machine manual" names what it is about.
             corpus = [f"{title}. {text}" for _, text, title in rows]
-            retriever.index(bm25s.tokenize(corpus, stopwords="en", stemmer=_stemmer(), show_progress=False),
+            retriever.index(bm25s.tokenize(corpus, stopwords="en", stemmer=stemmer(), show_progress=False),
                             show_progress=False)
         self._bm25 = (retriever, ids)
         return self._bm25
 
 
 _STEMMER: Any = None
+"""The English Snowball stemmer, made once (search and the knowledge skill fold words alike)."""
 
 
-def _stemmer() -> Any:
+def stemmer() -> Any:
     global _STEMMER
     if _STEMMER is None:
         import Stemmer

@@ -36,18 +36,3 @@ def chunks(pcm: np.ndarray, rate: int, timestamp_ms: int = 0) -> Iterator[AudioC
         yield AudioChunk(rate=rate, width=2, channels=1, audio=part.astype("<i2").tobytes(),
                          timestamp=timestamp_ms + start * 1000 // rate)
 
-
-def tcp_address(uri: str, where: str, what: str) -> tuple[str, int]:
-    """(host, port) of "tcp://HOST:PORT" (or "HOST:PORT"); a ConfigError naming the setting for anything else."""
-    from urllib.parse import urlparse
-
-    from assistant.errors import ConfigError
-
-    try:
-        parsed = urlparse(uri if "://" in uri else f"tcp://{uri}")
-        host, port = parsed.hostname, parsed.port
-    except ValueError:  # a bracketed host that is not IPv6, a port out of range
-        host, port, parsed = None, None, None
-    if parsed is None or parsed.scheme != "tcp" or not host or port is None:
-        raise ConfigError(f"{where}: {uri!r} must look like tcp://HOST:PORT ({what})")
-    return host, port

@@ -27,7 +27,8 @@ from wyoming.tts import Synthesize
 from assistant.audio import SAMPLE_RATE
 from assistant.speech.stt import Heard, SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
-from assistant.wyoming.audio import Incoming, tcp_address
+from assistant.wyoming.address import tcp_address
+from assistant.wyoming.audio import Incoming
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import numpy as np
 from wyoming.asr import Transcript as WyTranscript
@@ -38,10 +37,10 @@ from assistant.audio.sources import AudioFeed
 from assistant.audio.wav import resample
 from assistant.backoff import Backoff
 from assistant.bus import Bus
-from assistant.errors import ConfigError
 from assistant.events import Error, Event, Reply, SpeechEnd, SpeechStart, Transcript, Wake
 from assistant.rooms import ROOM
-from assistant.wyoming.audio import Incoming, chunks, tcp_address
+from assistant.wyoming.address import SatelliteAddress
+from assistant.wyoming.audio import Incoming, chunks
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +50,6 @@ SILENT_S = 15.0
 """No event for this long: the link is dead, connect again."""
 PLAYED_GRACE_S = 1.5
 """After the reply's length, how long to wait for `played` before taking it as played."""
-
-
-@dataclass(frozen=True)
-class SatelliteAddress:
-    room: str
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, room: str, uri: str) -> SatelliteAddress:
-        if not room:
-            raise ConfigError("wyoming.satellites: each satellite is named by its room (bedroom: tcp://HOST:PORT)")
-        host, port = tcp_address(uri, f"wyoming.satellites.{room}", "a satellite's address")
-        return cls(room, host, port)
 
 
 class Outbox:

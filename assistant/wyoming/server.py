@@ -15,7 +15,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 import numpy as np
@@ -72,7 +72,7 @@ class Stages:
         self.hints = hints
 
     def info(self) -> Info:
-        ours = version("assistant") if _installed("assistant") else None
+        ours = _version("assistant")
         english = ["en"]
         return Info(
             asr=[AsrProgram(name="assistant-stt", attribution=ABOUT, installed=True, version=ours,
@@ -96,12 +96,11 @@ class Stages:
         )
 
 
-def _installed(name: str) -> bool:
+def _version(name: str) -> str | None:
     try:
-        version(name)
-    except Exception:
-        return False
-    return True
+        return version(name)
+    except PackageNotFoundError:
+        return None
 
 
 class Connection:

@@ -26,10 +26,10 @@ _STOP = {"a", "an", "the", "is", "are", "was", "be", "to", "of", "in", "on", "at
 
 def content_words(text: str) -> set[str]:
     """The words that carry the question, folded roughly to their stem ("descaling" → "descal")."""
-    from assistant.knowledge.index import _stemmer
+    from assistant.knowledge.index import stemmer
 
     words = [w.strip(".-'") for w in _WORD.findall(text.lower())]
-    return set(_stemmer().stemWords([w for w in words if w and w not in _STOP]))
+    return set(stemmer().stemWords([w for w in words if w and w not in _STOP]))
 
 
 def best_sentence(question: str, hits: list[Hit]) -> tuple[Hit, str] | None:

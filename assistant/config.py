@@ -222,6 +222,12 @@ class FoldersConfig:
 class KnowledgeConfig:
     folders: tuple[str, ...] = ()
     """Folders of household documents besides folders.documents (`assistant knowledge add-folder` adds more)."""
+    semantic: bool = True
+    """Search by meaning (all-MiniLM-L6-v2) as well as by words (BM25)."""
+    watch: bool = True
+    """Re-read a document soon after it changes (inotify) while the assistant runs."""
+    scan_s: float = 300.0
+    """Besides watching, look the folders over this often (a network share may not report changes)."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
-"""`assistant knowledge add-folder|remove-folder|folders|scan|search|notes`: the household's documents
-from a shell, as text or `--json`. `notes` lists the assistant's notes; `notes add TEXT` and
-`notes remove ID` change them."""
+"""`assistant knowledge add-folder|remove-folder|folders|scan|search|ask|notes`: the household's
+documents from a shell, as text or `--json`. `ask` answers as the voice would (the LLM, from the
+passages). `notes` lists the assistant's notes; `notes add TEXT` and `notes remove ID` change them."""
 
 from __future__ import annotations
 
@@ -26,13 +26,17 @@ def add_parser(sub: Any, common: Any) -> None:
     search = action("search", "the passages that best match a question, with their source and page")
     search.add_argument("query")
     search.add_argument("--top", type=int, default=5)
+    ask = action("ask", "answer a question from the documents, as the voice would, with its source and passage")
+    ask.add_argument("question")
     notes = action("notes", "the assistant's notes; `notes add TEXT`, `notes remove ID`")
     notes.add_argument("change", nargs="?", choices=["add", "remove"])
     notes.add_argument("value", nargs="?", help="the note's text (add) or its number (remove)")
 
 
 def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
-    index = KnowledgeIndex(data_dir, configured_folders(config))
+    if args.action == "ask":
+        return _ask(args, config, data_dir)
+    index = KnowledgeIndex(data_dir, configured_folders(config), semantic=config.knowledge.semantic)
     try:
         return _ACTIONS[args.action](args, index)
     finally:
@@ -84,6 +88,22 @@ def _search(args: argparse.Namespace, index: KnowledgeIndex) -> int:
     hits = index.search(args.query, args.top)
     text = "\n\n".join(f"{h.named()} ({h.score:.2f}):\n  {h.text}" for h in hits) or "nothing in your documents matches that"
     return _out(args, {"query": args.query, "hits": [h.record() for h in hits]}, text)
+
+
+def _ask(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
+    """With the whole core, so the answer is the one the voice would give (the planner's LLM)."""
+    from assistant.bus import Bus
+    from assistant.runtime import build_core
+
+    if not args.question.strip():
+        raise KnowledgeError("ask a question: `assistant knowledge ask \"how do I descale the coffee machine\"`")
+    core = build_core(config, data_dir, Bus())
+    assert core.answerer is not None
+    answer = core.answerer.ask(args.question)
+    text = answer.speech
+    if answer.hit is not None:
+        text += f"\n\n{answer.hit.named()}:\n  {answer.hit.text}"
+    return _out(args, {"question": args.question, **answer.record()}, text)
 
 
 def _notes(args: argparse.Namespace, index: KnowledgeIndex) -> int:

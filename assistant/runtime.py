@@ -31,6 +31,7 @@ from assistant.plugins.installed import enabled_skill_classes, not_loaded
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
 from assistant.plugins.sandbox import SkillProcess
 from assistant.routine_runner import RoutineRunner
+from assistant.knowledge.answerer import Answerer
 from assistant.knowledge.index import KnowledgeIndex, configured_folders
 from assistant.rooms import Rooms
 from assistant.routines_host import RoutineHost, routine_folders
@@ -72,6 +73,8 @@ class Core:
     """Installed skills left out at start, and why (`assistant skills list` shows it)."""
     knowledge: KnowledgeIndex | None = None
     """The household's documents and notes."""
+    answerer: Answerer | None = None
+    """Answers from them, written by the planner's LLM."""
     rooms: Rooms = field(default_factory=Rooms)
     """Where the assistant can speak: its own loop and each satellite's (bound by `assistant run`)."""
     _turns: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -118,7 +121,8 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     scheduler = Scheduler(data_dir, config.scheduler, clock)
     foreground = Foreground()
     rooms = Rooms()
-    knowledge = KnowledgeIndex(data_dir, configured_folders(config))
+    knowledge = KnowledgeIndex(data_dir, configured_folders(config), semantic=config.knowledge.semantic)
+    answerer = Answerer(knowledge)
     media = MediaLibrary(data_dir, config.media, media_roots(config), player=make_player(config),
                          today=lambda: scheduler.local_now().date(), foreground=foreground)
 
@@ -145,7 +149,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
             media=media if Permission.MEDIA in granted else None,
             commands=commands_for(cls.name) if Permission.COMMANDS in granted else None,
             rooms=rooms if Permission.SPEAKERS in granted else None,
-            knowledge=knowledge if Permission.KNOWLEDGE in granted else None,
+            knowledge=answerer if Permission.KNOWLEDGE in granted else None,
             refused=refused,
         )
 
@@ -165,11 +169,12 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     matcher = template_matcher(registry, config.skills.language, sandboxed, problems)
     planner = LazyPlanner(lambda: make_planner(config, registry.tools(), matcher)) if config.understanding.planner else None
     router = Router(matcher, planner, config.understanding.fuzzy_min_score)
+    answerer.writer = planner
     u = config.understanding
     dialogue = Dialogue(bus, registry, router, u.followup_s, audit,
                         phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
     return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media, vault, audit,
-                foreground, problems, knowledge, rooms)
+                foreground, problems, knowledge, answerer, rooms)
 
 
 def media_roots(config: Config) -> list[Path]:

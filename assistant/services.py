@@ -10,6 +10,7 @@ import dataclasses
 import logging
 import signal
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 from assistant.audio.sinks import AudioSink
@@ -172,22 +173,47 @@ async def wyoming_services(core: Core, models: SpeechModels,
     return services
 
 
-KNOWLEDGE_SCAN_S = 300.0
-"""How often the household's documents are checked for changes while the assistant runs."""
-
-
 async def keep_knowledge(core: Core) -> None:
-    """Read what changed in the household's documents at start, then every few minutes (only new and
-    changed files are read; a failed file is logged, the others indexed)."""
+    """Read what changed in the household's documents at start, then whenever a file in their folders
+    changes (inotify, a moment after the last change of a burst) and every knowledge.scan_s besides.
+    Only new and changed files are read, while nobody is being heard or answered; a file that fails
+    is logged, the others indexed."""
     assert core.knowledge is not None
-    while True:
-        report = await asyncio.to_thread(core.knowledge.scan)
-        if report.added or report.changed or report.removed:
-            log.info("knowledge: %d new, %d changed, %d removed documents (%d passages) in %.1f s", report.added,
-                     report.changed, report.removed, report.passages, report.seconds)
-        for path, why in report.failed:
-            log.warning("knowledge: %s", why)
-        await asyncio.sleep(KNOWLEDGE_SCAN_S)
+    index = core.knowledge
+    settings = core.config.knowledge
+    changed = asyncio.Event()
+    watcher: asyncio.Task[None] | None = None
+    watched: list[Path] = []
+
+    async def watch(folders: list[Path]) -> None:
+        from watchfiles import awatch
+
+        async for changes in awatch(*folders, debounce=1000, recursive=True):
+            log.debug("knowledge: %d changes in the folders", len(changes))
+            changed.set()
+
+    try:
+        while True:
+            folders = [f for f in index.folders() if f.is_dir()]
+            if settings.watch and folders != watched:
+                if watcher is not None:
+                    watcher.cancel()
+                watcher = asyncio.create_task(watch(folders)) if folders else None
+                watched = folders
+            changed.clear()
+            report = await asyncio.to_thread(index.scan, None, core.foreground.give_way)
+            if report.added or report.changed or report.removed:
+                log.info("knowledge: %d new, %d changed, %d removed documents (%d passages) in %.1f s", report.added,
+                         report.changed, report.removed, report.passages, report.seconds)
+            for path, why in report.failed:
+                log.warning("knowledge: %s", why)
+            try:
+                await asyncio.wait_for(changed.wait(), settings.scan_s)
+            except TimeoutError:
+                pass
+    finally:
+        if watcher is not None:
+            watcher.cancel()
 
 
 async def watch_remotes(remotes: list[Any]) -> None:

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant.errors import KnowledgeError
 from assistant.knowledge.extract import read_document, readable
 
@@ -32,7 +34,13 @@ CREATE TABLE IF NOT EXISTS documents (path TEXT PRIMARY KEY, title TEXT NOT NULL
 CREATE TABLE IF NOT EXISTS passages (id INTEGER PRIMARY KEY, source TEXT NOT NULL, page INTEGER, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS passages_source ON passages (source);
 CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS vectors (passage INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 """
+FUSED = 20
+"""Candidates each search (words, meaning) puts forward before their ranks are fused."""
+RRF_K = 60
+"""Reciprocal rank fusion's damping (Cormack et al. 2009): a passage's score is the sum over both
+rankings of 1 / (RRF_K + rank)."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +52,8 @@ class Hit:
     text: str
     score: float
     note_id: int | None = None
+    similarity: float | None = None
+    """Cosine similarity of meaning to the question (with semantic search)."""
 
     def named(self) -> str:
         """As a reply names it: "the coffee machine manual, page 12", "your notes"."""
@@ -53,7 +63,8 @@ class Hit:
 
     def record(self) -> dict[str, Any]:
         return {"source": self.source, "title": self.title, "page": self.page, "text": self.text,
-                "score": round(self.score, 3), "named": self.named(), "note_id": self.note_id}
+                "score": round(self.score, 4), "named": self.named(), "note_id": self.note_id,
+                "similarity": None if self.similarity is None else round(self.similarity, 3)}
 
 
 @dataclass
@@ -113,9 +124,10 @@ def configured_folders(config: Any) -> list[Path]:
 
 
 class KnowledgeIndex:
-    def __init__(self, data_dir: Path, configured: list[Path] | None = None) -> None:
+    def __init__(self, data_dir: Path, configured: list[Path] | None = None, semantic: bool = True) -> None:
         """configured: folders from the config (folders.documents, knowledge.folders); more are added
-        with `add_folder` and kept in the index."""
+        with `add_folder` and kept in the index. semantic: search by meaning as well as by words
+        (each passage is embedded as it is indexed: about 35 passages a second on two cores)."""
         path = data_dir / "knowledge" / "index.db"
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
@@ -125,6 +137,8 @@ class KnowledgeIndex:
         self._lock = threading.Lock()
         self.configured = [p.expanduser().resolve() for p in configured or []]
         self._bm25: tuple[Any, list[int]] | None = None
+        self.semantic = semantic
+        self._vectors: tuple[np.ndarray, list[int]] | None = None
 
     def close(self) -> None:
         self._db.close()
@@ -153,9 +167,11 @@ class KnowledgeIndex:
 
     # --- scanning ---------------------------------------------------------------------------
 
-    def scan(self, progress: Callable[[int, int], None] | None = None) -> ScanReport:
+    def scan(self, progress: Callable[[int, int], None] | None = None,
+             give_way: Callable[[], None] | None = None) -> ScanReport:
         """Bring the index up to date with the folders: new and changed documents are read, removed
-        ones dropped, unchanged ones (same size and modification time) left alone."""
+        ones dropped, unchanged ones (same size and modification time) left alone. `give_way` is
+        called before each document (it waits while the voice is in the foreground)."""
         started = time.perf_counter()
         report = ScanReport()
         on_disk: dict[str, tuple[Path, int, int]] = {}
@@ -178,6 +194,8 @@ class KnowledgeIndex:
         todo = [(key, item) for key, item in on_disk.items() if known.get(key) != item[1:]]
         report.unchanged = len(on_disk) - len(todo)
         for done, (key, (path, mtime_ns, size)) in enumerate(todo, start=1):
+            if give_way is not None:
+                give_way()
             try:
                 document = read_document(path)
             except KnowledgeError as e:
@@ -185,7 +203,8 @@ class KnowledgeIndex:
                 self._store(key, path.stem, path.suffix.lstrip("."), mtime_ns, size, [], e.message)
             else:
                 chunks = [(page.number, passage) for page in document.pages for passage in passages(page.text)]
-                self._store(key, document.title, document.kind, mtime_ns, size, chunks, None)
+                vectors = self._embed([f"{document.title}. {text}" for _, text in chunks])
+                self._store(key, document.title, document.kind, mtime_ns, size, chunks, None, vectors)
                 report.pages += len(document.pages)
                 report.passages += len(chunks)
             if key in known:
@@ -195,18 +214,33 @@ class KnowledgeIndex:
             if progress:
                 progress(done, len(todo))
         if todo or report.removed:
-            self._bm25 = None
+            self._changed()
         report.seconds = time.perf_counter() - started
         return report
 
+    def _embed(self, texts: list[str]) -> np.ndarray | None:
+        if not self.semantic or not texts:
+            return None
+        from assistant.knowledge.embedding import shared_embedder
+
+        return shared_embedder().embed(texts)
+
+    def _changed(self) -> None:
+        self._bm25 = None
+        self._vectors = None
+
     def _store(self, source: str, title: str, kind: str, mtime_ns: int, size: int,
-               chunks: list[tuple[int | None, str]], error: str | None) -> None:
+               chunks: list[tuple[int | None, str]], error: str | None, vectors: np.ndarray | None = None) -> None:
         with self._lock:
             self._db.execute("BEGIN")
             try:
+                self._db.execute("DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ?)", (source,))
                 self._db.execute("DELETE FROM passages WHERE source = ?", (source,))
-                self._db.executemany("INSERT INTO passages (source, page, text) VALUES (?, ?, ?)",
-                                     [(source, page, text) for page, text in chunks])
+                for n, (page, text) in enumerate(chunks):
+                    passage = self._db.execute("INSERT INTO passages (source, page, text) VALUES (?, ?, ?)",
+                                               (source, page, text)).lastrowid
+                    if vectors is not None:
+                        self._db.execute("INSERT INTO vectors VALUES (?, ?)", (passage, vectors[n].tobytes()))
                 self._db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
                                  (source, title, kind, mtime_ns, size, len({p for p, _ in chunks}), error))
                 self._db.execute("COMMIT")
@@ -217,6 +251,7 @@ class KnowledgeIndex:
     def _forget(self, source: str) -> None:
         with self._lock:
             self._db.execute("BEGIN")
+            self._db.execute("DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ?)", (source,))
             self._db.execute("DELETE FROM passages WHERE source = ?", (source,))
             self._db.execute("DELETE FROM documents WHERE path = ?", (source,))
             self._db.execute("COMMIT")
@@ -232,13 +267,17 @@ class KnowledgeIndex:
         words = " ".join(text.split())
         if not words:
             raise KnowledgeError("there is nothing to remember")
+        vectors = self._embed([f"your notes. {words}"])
         with self._lock:
             self._db.execute("BEGIN")
             note_id = int(self._db.execute("INSERT INTO notes (text, created) VALUES (?, ?)",
                                            (words, time.time())).lastrowid or 0)
-            self._db.execute("INSERT INTO passages (source, page, text) VALUES (?, ?, ?)", (NOTES, note_id, words))
+            passage = self._db.execute("INSERT INTO passages (source, page, text) VALUES (?, ?, ?)",
+                                       (NOTES, note_id, words)).lastrowid
+            if vectors is not None:
+                self._db.execute("INSERT INTO vectors VALUES (?, ?)", (passage, vectors[0].tobytes()))
             self._db.execute("COMMIT")
-        self._bm25 = None
+        self._changed()
         return note_id
 
     def notes(self) -> list[dict[str, Any]]:
@@ -250,16 +289,50 @@ class KnowledgeIndex:
         with self._lock:
             self._db.execute("BEGIN")
             gone = self._db.execute("DELETE FROM notes WHERE id = ?", (note_id,)).rowcount > 0
+            self._db.execute("DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ? AND page = ?)",
+                             (NOTES, note_id))
             self._db.execute("DELETE FROM passages WHERE source = ? AND page = ?", (NOTES, note_id))
             self._db.execute("COMMIT")
-        self._bm25 = None
+        self._changed()
         return gone
 
     # --- searching --------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 5, within: list[Path] | None = None) -> list[Hit]:
-        """The best passages for `query`, best first; only those with a word in common. `within`:
-        only documents under these folders (notes always)."""
+    def search(self, query: str, k: int = 5, within: list[Path] | None = None, notes: bool = True) -> list[Hit]:
+        """The best passages for `query`, best first. By words (BM25: only passages with a word in
+        common) and, with semantic search, by meaning, the two rankings fused by reciprocal rank.
+        `within`: only documents under these folders; `notes`: the household's notes too."""
+        roots = [str(p.resolve()) + "/" for p in within] if within is not None else None
+
+        def allowed(source: str) -> bool:
+            if source == NOTES:
+                return notes
+            return roots is None or any(source.startswith(r) for r in roots)
+
+        by_words = self._by_words(query)
+        by_meaning = self._by_meaning(query) if self.semantic else []
+        fused: dict[int, float] = {}
+        for ranking in (by_words, by_meaning):
+            for rank, (passage, _) in enumerate(ranking[:FUSED]):
+                fused[passage] = fused.get(passage, 0.0) + 1.0 / (RRF_K + rank + 1)
+        similarity = dict(by_meaning)
+        hits = []
+        with self._lock:
+            for passage_id, score in sorted(fused.items(), key=lambda item: -item[1]):
+                row = self._db.execute("SELECT p.source, p.page, p.text, d.title FROM passages p LEFT JOIN documents d "
+                                       "ON d.path = p.source WHERE p.id = ?", (passage_id,)).fetchone()
+                if row is None or not allowed(row[0]):
+                    continue
+                source, page, text, title = row
+                note = source == NOTES
+                hits.append(Hit(source, "your notes" if note else title or Path(source).stem,
+                                None if note else page, text, score, page if note else None, similarity.get(passage_id)))
+                if len(hits) == k:
+                    break
+        return hits
+
+    def _by_words(self, query: str) -> list[tuple[int, float]]:
+        """(passage id, BM25 score) with a word in common, best first."""
         import bm25s
 
         retriever, ids = self._retriever()
@@ -268,24 +341,32 @@ class KnowledgeIndex:
         tokens = bm25s.tokenize([query], stopwords="en", stemmer=stemmer(), show_progress=False)
         if not tokens.vocab:
             return []
-        wanted = min(len(ids), k * 4 if within is not None else k)
-        results, scores = retriever.retrieve(tokens, k=wanted, show_progress=False)
-        picked = [(ids[int(i)], float(s)) for i, s in zip(results[0], scores[0], strict=True) if s > 0]
-        roots = [str(p.resolve()) + "/" for p in within] if within is not None else None
-        hits = []
+        results, scores = retriever.retrieve(tokens, k=min(len(ids), FUSED * 4), show_progress=False)
+        return [(ids[int(i)], float(s)) for i, s in zip(results[0], scores[0], strict=True) if s > 0]
+
+    def _by_meaning(self, query: str) -> list[tuple[int, float]]:
+        """(passage id, cosine similarity), best first."""
+        matrix, ids = self._matrix()
+        if not ids:
+            return []
+        from assistant.knowledge.embedding import shared_embedder
+
+        similarities = matrix @ shared_embedder().embed([query])[0]
+        best = np.argsort(-similarities)[:FUSED * 4]
+        return [(ids[int(i)], float(similarities[i])) for i in best]
+
+    def _matrix(self) -> tuple[np.ndarray, list[int]]:
+        cached = self._vectors
+        if cached is not None:
+            return cached
+        self.embed_missing()
         with self._lock:
-            for passage_id, score in picked:
-                row = self._db.execute("SELECT p.source, p.page, p.text, d.title FROM passages p LEFT JOIN documents d "
-                                       "ON d.path = p.source WHERE p.id = ?", (passage_id,)).fetchone()
-                if row is None:
-                    continue
-                source, page, text, title = row
-                if roots is not None and source != NOTES and not any(source.startswith(r) for r in roots):
-                    continue
-                note = source == NOTES
-                hits.append(Hit(source, "your notes" if note else title or Path(source).stem,
-                                None if note else page, text, score, page if note else None))
-        return hits[:k]
+            rows = self._db.execute("SELECT passage, vector FROM vectors ORDER BY passage").fetchall()
+        ids = [r[0] for r in rows]
+        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1) if rows \
+            else np.zeros((0, 384), np.float32)
+        self._vectors = (matrix, ids)
+        return self._vectors
 
     def _retriever(self) -> tuple[Any, list[int]]:
         import bm25s
@@ -306,6 +387,28 @@ class KnowledgeIndex:
         self._bm25 = (retriever, ids)
         return self._bm25
 
+    def embed_missing(self) -> int:
+        """Embed passages indexed without semantic search (an index from before it was turned on);
+        returns how many."""
+        if not self.semantic:
+            return 0
+        with self._lock:
+            rows = self._db.execute("SELECT p.id, p.text, COALESCE(d.title, 'your notes') FROM passages p "
+                                    "LEFT JOIN documents d ON d.path = p.source "
+                                    "WHERE p.id NOT IN (SELECT passage FROM vectors)").fetchall()
+        for start in range(0, len(rows), 256):
+            part = rows[start:start + 256]
+            vectors = self._embed([f"{title}. {text}" for _, text, title in part])
+            assert vectors is not None
+            with self._lock:
+                self._db.execute("BEGIN")
+                self._db.executemany("INSERT OR REPLACE INTO vectors SELECT ?, ? WHERE EXISTS "
+                                     "(SELECT 1 FROM passages WHERE id = ?)",
+                                     [(pid, vectors[n].tobytes(), pid) for n, (pid, _, _) in enumerate(part)])
+                self._db.execute("COMMIT")
+        if rows:
+            self._vectors = None
+        return len(rows)
 
 _STEMMER: Any = None
 """The English Snowball stemmer, made once (search and the knowledge skill fold words alike)."""

@@ -121,6 +121,31 @@ class Decoding:
         assert self._logits is not None, "a decode starts by feeding its prompt"
         return self._logits
 
+    def logits(self) -> np.ndarray:
+        """The model's scores for the next token, after what is decided so far."""
+        self._commit()
+        return self._next_logits()
+
+    def line(self, max_tokens: int) -> str:
+        """Free text, greedily, up to the end of the line or the model's end; what was generated."""
+        self._commit()
+        v = self.vocabulary
+        text = b""
+        import llama_cpp
+
+        for _ in range(max_tokens):
+            token = int(np.argmax(self._next_logits()))
+            if llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token):  # <|im_end|>, end of text
+                break
+            piece = v.pieces[token]
+            if b"\n" in piece:
+                text += piece[:piece.index(b"\n")]
+                break
+            self._pending.append(token)
+            text += piece
+        self.out += text
+        return text.decode(errors="replace")
+
     def write(self, text: str) -> None:
         """Text the schema forces here; tokenized with whatever is chosen next."""
         self._carry += text

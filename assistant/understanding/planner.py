@@ -28,6 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.errors import AssistantError
+from assistant.knowledge import answering
 from assistant.models import models_cache_dir
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.understanding import phrasing
@@ -48,6 +49,7 @@ class _Backend(Protocol):
     def warm_up(self) -> float: ...
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None: ...
     async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None: ...
+    def answer_sync(self, question: str, passages: list[answering.Passage]) -> answering.Written: ...
 
 
 class LazyPlanner:
@@ -57,18 +59,21 @@ class LazyPlanner:
     def __init__(self, factory: Callable[[], _Backend]) -> None:
         self._factory = factory
         self._backend: _Backend | None = None
-        self._lock = asyncio.Lock()
+        self._lock = threading.Lock()
         self.warm_s: float | None = None
 
-    async def load(self) -> _Backend:
-        async with self._lock:
+    def load_sync(self) -> _Backend:
+        """The warm backend, loading it in this thread if nobody has yet (a tool's worker thread)."""
+        with self._lock:
             if self._backend is None:
-                def build() -> tuple[_Backend, float]:
-                    backend = self._factory()
-                    return backend, backend.warm_up()
+                backend = self._factory()
+                self.warm_s = backend.warm_up()
+                self._backend = backend
+            return self._backend
 
-                self._backend, self.warm_s = await asyncio.to_thread(build)
-        return self._backend
+    async def load(self) -> _Backend:
+        backend = self._backend
+        return backend if backend is not None else await asyncio.to_thread(self.load_sync)
 
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
         return await (await self.load()).plan(text, context)
@@ -77,6 +82,11 @@ class LazyPlanner:
         """The LLM's answer to an open question from the facts, unchecked (see phrasing.py); None
         when it did not finish within `timeout_s`."""
         return await (await self.load()).phrase(question, facts, timeout_s)
+
+    def answer_sync(self, question: str, passages: list[answering.Passage]) -> answering.Written:
+        """The LLM's answer to a question from the household's passages (knowledge/answering.py),
+        unchecked; called from a worker thread."""
+        return self.load_sync().answer_sync(question, passages)
 
 
 def parse_call(raw: str, offered: Sequence[ToolSpec], text: str, index: ToolIndex | None = None) -> ToolCall | None:
@@ -182,6 +192,8 @@ class LocalPlanner:
         self._phrase_template = _ChatTemplate(self.llm, phrasing.SYSTEM)
         self._phrase_state: Any = None
         self._warm_phrasing = phrase_replies
+        self._answer_template = _ChatTemplate(self.llm, answering.SYSTEM)
+        self._answer_state: Any = None
 
     def _args_grammar(self, tool: str, text: str) -> Any:
         """The tool's arguments grammar with its whole numbers limited to those `text` says (compiled
@@ -317,6 +329,34 @@ class LocalPlanner:
     async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:
         return await asyncio.to_thread(self.phrase_sync, question, facts, timeout_s)
 
+    def answer_sync(self, question: str, passages: list[answering.Passage]) -> answering.Written:
+        """Which passage answers (the margin between the model's scores for "[" and "none" decides
+        whether one does, see answering.py), then the answer from it, greedily, to the end of the line.
+        The answering prompt's KV state is kept like the planner's."""
+        if not passages:
+            return answering.Written(None, "")
+        prompt = self._answer_template.render(answering.request(question, passages)) + "Answer: "
+        tokens = self.llm.tokenize(prompt.encode(), add_bos=True, special=True)
+        with self._lock:
+            if self._answer_state is None:
+                prefix = self.llm.tokenize(self._answer_template.prefix.encode(), add_bos=True, special=True)
+                self._answer_state = self._evaluated(prefix)
+            self.llm.load_state(self._answer_state)
+            decoding = Decoding(self.llm, self._vocabulary, tokens)
+            logits = decoding.logits()
+            bracket = self.llm.tokenize(b"[", add_bos=False, special=False)[0]
+            none = self.llm.tokenize(b"none", add_bos=False, special=False)[0]
+            margin = float(logits[bracket] - logits[none])
+            if margin <= answering.REFUSE_MARGIN:
+                log.info("knowledge: %r -> none (margin %.2f)", question, margin)
+                return answering.Written(None, "", margin)
+            decoding.write("[")
+            number = decoding.choose([str(n) for n in range(1, len(passages) + 1)])
+            decoding.write("]")  # the model's own next token carries the space: " Dissolve", not "Dissolve"
+            text = decoding.line(answering.MAX_TOKENS).strip()
+        log.info("knowledge: %r -> [%d] %r (margin %.2f)", question, number + 1, text, margin)
+        return answering.parse(f"[{number + 1}] {text}", len(passages), margin)
+
 
 class ServerPlanner:
     """An OpenAI-compatible /v1/chat/completions endpoint with a JSON-schema response format."""
@@ -389,6 +429,19 @@ class ServerPlanner:
     async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:
         return await asyncio.to_thread(self.phrase_sync, question, facts, timeout_s)
 
+    def answer_sync(self, question: str, passages: list[answering.Passage]) -> answering.Written:
+        if not passages:
+            return answering.Written(None, "")
+        body = {
+            "model": self.model,
+            "temperature": 0,
+            "max_tokens": answering.MAX_TOKENS + 4,
+            "stop": ["\n"],
+            "messages": [{"role": "system", "content": answering.SYSTEM},
+                         {"role": "user", "content": answering.request(question, passages)}],
+        }
+        return answering.parse(self._post(body, self.timeout_s), len(passages))
+
 
 class FallbackPlanner:
     """An LLM server on a bigger machine with the local model behind it (planner.fallback). A server
@@ -457,3 +510,18 @@ class FallbackPlanner:
                 self._answered()
                 return phrased
         return await self.local.phrase(question, facts, timeout_s)
+
+    def answer_sync(self, question: str, passages: list[answering.Passage]) -> answering.Written:
+        assert self.local is not None, "warm_up() loads the local model first"
+        if self.up:
+            try:
+                written = self.remote.answer_sync(question, passages)
+            except AssistantError as e:
+                if e.code != "planner_unreachable":
+                    self._answered()
+                    raise
+                self._failed(e)
+            else:
+                self._answered()
+                return written
+        return self.local.answer_sync(question, passages)

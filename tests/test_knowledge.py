@@ -1,6 +1,7 @@
-"""Household knowledge: real PDFs (reportlab), Markdown, HTML and a letter, read and indexed with
-their source and page, searched with BM25; incremental rescans, removed and unreadable files, the
-assistant's notes, and the CLI contract."""
+"""Household knowledge: real PDFs (reportlab), Markdown, HTML and letters, read and indexed with
+their source and page, searched with BM25 and all-MiniLM-L6-v2; incremental rescans, removed and
+unreadable files, the watcher, the assistant's notes, answers written by the real LLM with their
+source or a refusal, and the CLI contract."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def docs(tmp_path: Path) -> Path:
 
 def test_pdf_pages_and_titles_are_read(docs: Path) -> None:
     manual = read_document(docs / "coffee_machine_manual.pdf")
-    assert manual.title == "Coffee machine manual" and manual.kind == "pdf" and len(manual.pages) == 4
+    assert manual.title == "Coffee machine manual" and manual.kind == "pdf" and len(manual.pages) == 5
     assert "citric acid" in manual.pages[2].text and manual.pages[2].number == 3
     page = read_document(docs / "bin_collection.html")
     assert page.title == "Bin collection" and "Thursday" in page.pages[0].text
@@ -39,22 +40,24 @@ def test_every_fact_is_found_at_its_source_and_page(docs: Path, tmp_path: Path) 
     index = KnowledgeIndex(tmp_path / "data")
     index.add_folder(docs)
     report = index.scan()
-    assert (report.added, report.failed) == (6, []) and report.pages == 12
+    assert (report.added, report.failed) == (13, []) and report.pages == 26
+    first = 0
     for fact in FACTS:
-        hits = index.search(fact.question, 5)
-        assert hits, fact.question
-        best = hits[0]
-        assert Path(best.source).name == fact.file and best.page == fact.page, (fact.question, best)
-        assert all(w in best.text for w in fact.words), (fact.question, best.text)
-    assert index.search("what is the capital of peru") == [], "no word in common: nothing"
+        places = [(Path(h.source).name, h.page) for h in index.search(fact.question, 5)]
+        assert (fact.file, fact.page) in places, (fact.question, places)
+        first += places[0] == (fact.file, fact.page)
+    assert first >= 38, f"right source first for {first} of 40"
+    words_only = KnowledgeIndex(tmp_path / "words", [docs], semantic=False)
+    words_only.scan()
+    assert words_only.search("what is the capital of peru") == [], "no word in common: nothing"
     assert index.search("descale the coffee machine")[0].named() == "Coffee machine manual, page 3"
 
 
 def test_rescans_read_only_what_changed_and_bad_files_are_reported(docs: Path, tmp_path: Path) -> None:
     index = KnowledgeIndex(tmp_path / "data", [docs])
-    assert index.scan().added == 6
+    assert index.scan().added == 13
     again = index.scan()
-    assert (again.added, again.changed, again.removed, again.unchanged) == (0, 0, 0, 6)
+    assert (again.added, again.changed, again.removed, again.unchanged) == (0, 0, 0, 13)
     (docs / "wifi.md").write_text("# Wifi\n\nThe guest wifi password is now tulip-7.\n")
     os.utime(docs / "wifi.md", ns=(1, 1))
     (docs / "dishwasher_manual.pdf").unlink()
@@ -107,14 +110,14 @@ def test_the_cli(docs: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     added = cli(data, "add-folder", str(docs), "--json")
     assert added.returncode == 0, added.stderr
-    assert json.loads(added.stdout)["scan"]["added"] == 6
+    assert json.loads(added.stdout)["scan"]["added"] == 13
     found = json.loads(cli(data, "search", "how do I descale the coffee machine", "--json").stdout)
     assert found["hits"][0]["named"] == "Coffee machine manual, page 3"
     assert cli(data, "notes", "add", "the spare key is in the blue box").returncode == 0
     notes = json.loads(cli(data, "notes", "--json").stdout)["notes"]
     assert [n["text"] for n in notes] == ["the spare key is in the blue box"]
     assert "your notes" in cli(data, "search", "spare key").stdout
-    assert json.loads(cli(data, "scan", "--json").stdout)["unchanged"] == 6
+    assert json.loads(cli(data, "scan", "--json").stdout)["unchanged"] == 13
     missing = cli(data, "add-folder", str(tmp_path / "nope"))
     assert missing.returncode != 0 and "is not a folder" in missing.stderr and "Traceback" not in missing.stderr
     gone = cli(data, "notes", "remove", "99")
@@ -127,13 +130,13 @@ def test_by_voice_notes_and_answers_name_their_source_or_say_they_are_not_there(
     from assistant.bus import Bus
     from assistant.config import load_config
     from assistant.runtime import build_core
-    from skills.knowledge.skill import NOT_FOUND
+    from assistant.knowledge.answerer import NOT_FOUND
     from tests.conftest import TEMPLATES_ONLY, Recorder
 
     bus = Bus()
     rec = Recorder(bus)
     core = build_core(load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs)}), tmp_path / "data", bus)
-    assert core.knowledge is not None and core.knowledge.scan().added == 6
+    assert core.knowledge is not None and core.knowledge.scan().added == 13
 
     async def talk() -> list[str]:
         return [await core.dialogue.handle(text) for text in (
@@ -149,9 +152,144 @@ def test_by_voice_notes_and_answers_name_their_source_or_say_they_are_not_there(
     assert replies[5] == NOT_FOUND
     assert [i.tool for i in rec.of("intent")] == ["knowledge.remember", *["knowledge.ask"] * 5]  # type: ignore[attr-defined]
     ask = core.registry.tool("knowledge.ask").func
-    for fact in FACTS:  # every fact, as the LLM would pass the whole question
+    extracted = 0
+    for fact in FACTS:  # without an LLM, the passage's best sentence, as the LLM would pass the whole question
         answer = ask(question=fact.question)
-        assert answer.ok and all(w in answer.speech for w in fact.words), (fact.question, answer.speech)
-        assert Path(answer.data["source"]).name == fact.file and answer.data["page"] == fact.page
+        if answer.ok and all(w.lower() in answer.speech.lower() for w in fact.words):
+            assert Path(answer.data["source"]).name == fact.file and answer.data["page"] == fact.page
+            assert answer.data["how"] == "extracted"
+            extracted += 1
+    assert extracted >= 32, f"{extracted} of 40 answered from the passage's sentence"
     for question in ("what is the capital of peru", "how do I repair the car engine", "where is the cat flap key"):
         assert ask(question=question).speech == NOT_FOUND, question
+
+
+def test_notes_can_be_kept_from_a_skill_that_was_granted_only_folders(docs: Path, tmp_path: Path) -> None:
+    index = KnowledgeIndex(tmp_path / "data", [docs])
+    index.scan()
+    index.remember("the bike lock code is under the saddle")
+    assert any(h.source == "note" for h in index.search("bike lock code", within=[docs]))
+    assert not any(h.source == "note" for h in index.search("bike lock code", within=[docs], notes=False))
+
+
+def test_search_by_meaning_finds_what_words_miss(docs: Path, tmp_path: Path) -> None:
+    """all-MiniLM-L6-v2 run in numpy: unit vectors, alike meanings close, and paraphrases found that
+    share no word with their document."""
+    import numpy as np
+
+    from assistant.knowledge.embedding import shared_embedder
+
+    vectors = shared_embedder().embed(["How do I descale the coffee machine?",
+                                       "Descaling. Dissolve citric acid in water and run the rinse programme.",
+                                       "The stock market fell sharply on Monday.", ""])
+    assert vectors.shape == (4, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    # sentence-transformers 6.2 (torch 2.13, CPU) gives 0.5047 and -0.0416 for these two pairs
+    assert abs(float(vectors[0] @ vectors[1]) - 0.5047) < 1e-3 and abs(float(vectors[0] @ vectors[2]) + 0.0416) < 1e-3
+    both = KnowledgeIndex(tmp_path / "both", [docs])
+    both.scan()
+    words = KnowledgeIndex(tmp_path / "words", [docs], semantic=False)
+    words.scan()
+    question = "where do I shut off the mains water"  # the note says "The stopcock for the water is under the kitchen sink"
+    assert Path(both.search(question, 3)[0].source).name == "household_notes.md"
+    assert both.search(question, 3)[0].similarity is not None
+    reopened = KnowledgeIndex(tmp_path / "both", [docs])
+    assert reopened.embed_missing() == 0, "the vectors are kept with the passages"
+    words_later = KnowledgeIndex(tmp_path / "words", [docs], semantic=True)
+    assert words_later.embed_missing() == 26, "an index made without vectors gets them"
+
+
+def test_the_watcher_reads_a_new_document_within_seconds(docs: Path, tmp_path: Path) -> None:
+    import asyncio
+    import time
+
+    from assistant.bus import Bus
+    from assistant.config import load_config
+    from assistant.runtime import build_core
+    from assistant.services import keep_knowledge
+    from tests.conftest import TEMPLATES_ONLY
+
+    config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs),
+                                  "ASSISTANT__KNOWLEDGE__SCAN_S": "600"})
+    core = build_core(config, tmp_path / "data", Bus())
+    assert core.knowledge is not None
+
+    async def scenario() -> float:
+        service = asyncio.create_task(keep_knowledge(core))
+        try:
+            while not core.knowledge.documents():  # type: ignore[union-attr]
+                await asyncio.sleep(0.1)
+            await asyncio.sleep(0.5)
+            (docs / "sub").mkdir()
+            (docs / "sub" / "garage.md").write_text("# Garage\n\nThe garage door opener battery is a CR2032.\n")
+            written = time.monotonic()
+            while not any("CR2032" in h.text for h in core.knowledge.search("garage door opener battery")):  # type: ignore[union-attr]
+                assert time.monotonic() - written < 15, "the new document was not read"
+                await asyncio.sleep(0.2)
+            return time.monotonic() - written
+        finally:
+            service.cancel()
+
+    assert asyncio.run(scenario()) < 15
+
+
+class _Writer:
+    def __init__(self, written: object) -> None:
+        self.written = written
+
+    def answer_sync(self, question: str, passages: list[object]) -> object:
+        return self.written
+
+
+def test_an_answer_is_spoken_only_if_its_passage_holds_its_numbers_and_codes(docs: Path, tmp_path: Path) -> None:
+    from assistant.knowledge.answerer import NOT_FOUND, Answerer
+    from assistant.knowledge.answering import Written, parse, ungrounded
+
+    index = KnowledgeIndex(tmp_path / "data", [docs])
+    index.scan()
+    question = "what is the guest wifi password"
+    good = Answerer(index, _Writer(Written(1, "It's sunflower-42."))).ask(question)  # type: ignore[arg-type]
+    assert good.how == "llm" and good.speech == "From your document Wifi: It's sunflower-42."
+    invented = Answerer(index, _Writer(Written(1, "It's sunflower-43."))).ask(question)  # type: ignore[arg-type]
+    assert invented.how == "extracted" and "sunflower-42" in invented.speech, "the passage's own sentence instead"
+    refused = Answerer(index, _Writer(Written(None, ""))).ask(question)  # type: ignore[arg-type]
+    assert refused.speech == NOT_FOUND and not refused.found
+    assert ungrounded("Use 40 grams", "Dissolve 30 grams of citric acid", "how do I descale") == "number 40 is not in the passage"
+    assert ungrounded("Error E119 means low pressure", "Error E119 means the water pressure is too low.", "q") is None
+    assert parse("[7] out of range", 3) == Written(None, "") and parse("none", 3) == Written(None, "")
+    assert parse("[2] It is in the drawer.", 3) == Written(2, "It is in the drawer.")
+
+
+def test_the_real_llm_answers_from_the_documents_names_them_and_refuses_the_rest(docs: Path, tmp_path: Path) -> None:
+    """Qwen2.5-Coder-1.5B, as shipped: answers written from the passages, by voice and from the CLI."""
+    import asyncio
+
+    from assistant.bus import Bus
+    from assistant.config import load_config
+    from assistant.knowledge.answerer import NOT_FOUND
+    from assistant.runtime import build_core
+
+    core = build_core(load_config(environ={"ASSISTANT__FOLDERS__DOCUMENTS": str(docs)}), tmp_path / "data", Bus())
+    assert core.knowledge is not None and core.answerer is not None and core.knowledge.scan().added == 13
+
+    async def talk() -> list[str]:
+        return [await core.dialogue.handle(text) for text in (
+            "remember that the ladder is behind the shed", "where is the ladder",
+            "how do I descale the coffee machine", "what's the guest wifi password")]
+
+    replies = asyncio.run(talk())
+    assert replies[1].startswith("From your notes: ") and "shed" in replies[1]
+    assert replies[2].startswith("From the coffee machine manual, page 3: ") and "citric acid" in replies[2]
+    assert replies[3].startswith("From your document Wifi: ") and "sunflower-42" in replies[3]
+    for question in ("when does the home insurance renew", "what does boiler error E133 mean"):
+        answer = core.answerer.ask(question)
+        assert answer.how == "llm", (question, answer.speech)
+    assert "1 June" in core.answerer.ask("when does the home insurance renew").speech
+    for question in ("what is the dishwasher's warranty period", "when is the window cleaner coming"):
+        assert core.answerer.ask(question).speech == NOT_FOUND, question
+    data = tmp_path / "cli"
+    assert cli(data, "add-folder", str(docs)).returncode == 0
+    asked = cli(data, "ask", "when is the boiler service due", "--json")
+    assert asked.returncode == 0, asked.stderr
+    answer = json.loads(asked.stdout)
+    assert answer["found"] and answer["how"] == "llm" and "14 March" in answer["answer"]
+    assert answer["passage"].startswith("Dear customer") and answer["named"] == "letter from heating company"

@@ -133,3 +133,32 @@ def test_device_toggle_updates_live(page: Page) -> None:
 async def _register(page: Page, lamp: FakeWled) -> None:
     found = Found(f"wled:{lamp.mac}", lamp.name, "wled", "light", "FOSS", (ON_OFF, BRIGHTNESS), lamp.host, lamp.port)
     page.core.devices.registry.seen(found)
+
+
+def test_a_knowledge_answer_shows_its_passage(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.fakes.household_docs import make_household_docs
+
+    docs = make_household_docs(tmp_path / "Documents") and tmp_path / "Documents"
+    page = start_page(tmp_path / "data", env={"ASSISTANT__FOLDERS__DOCUMENTS": str(docs)})
+    try:
+        assert page.core.knowledge is not None and page.core.knowledge.scan().added == 13
+        with sync_playwright() as pw:
+            browser = launch_chromium(pw)
+            try:
+                tab = open_phone(browser, page.https)
+                pair_in_browser(tab, page, page.https)
+                tab.get_by_label("Type a request").fill("how do I descale the coffee machine")
+                tab.get_by_role("button", name="Send").click()
+                source = tab.get_by_text("From Coffee machine manual, page 3")
+                source.wait_for(timeout=15000)
+                passage = tab.locator(".log .source blockquote")
+                assert not passage.is_visible(), "the passage opens on a tap"
+                source.click()
+                assert "citric acid" in passage.inner_text()
+                tab.get_by_text("From the coffee machine manual, page 3:").wait_for()
+            finally:
+                browser.close()
+    finally:
+        stop_page(page)

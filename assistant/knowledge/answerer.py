@@ -86,7 +86,7 @@ class Answerer:
             return _extracted(question, hits) or Answer(NOT_FOUND)
         if written.passage is None:
             return Answer(NOT_FOUND, margin=written.margin)
-        hit = hits[written.passage - 1]
+        hit = hits[answering.attributed(written, [h.text for h in hits]) - 1]
         why = answering.ungrounded(written.text, hit.text, question)
         if why is None:
             return Answer(f"From {spoken_source(hit)}: {_sentence_case(written.text)}", hit, written.text, "llm",

@@ -195,7 +195,23 @@ NOT_THERE = [
     "what does error E200 mean on the boiler",
     "when is the window cleaner coming",
 ]
-"""Questions the documents do not answer, written before any answering was tuned on them."""
+"""Questions the documents do not answer, written before any answering was tuned on them (their
+results were then seen while the answering was tuned: see SEALED_NOT_THERE)."""
+
+SEALED_NOT_THERE = [
+    "when is the gas meter reading due",
+    "how do I clean the oven",
+    "what is the code for the front door",
+    "where is the first aid kit",
+    "how often should I change the car's wiper blades",
+    "what does error F30 mean on the dishwasher",
+    "when is the next parents' evening",
+    "how much sugar goes in the pancakes",
+    "what is the landlord's phone number",
+    "how do I defrost the freezer",
+]
+"""Ten more the documents do not answer, written after NOT_THERE's results were seen and kept out of
+all tuning: only the benchmark asks them."""
 
 
 def write_pdf(path: Path, title: str, pages: list[str]) -> None:

@@ -77,6 +77,14 @@ function logLine(cls, text) {
   while ($("#log").children.length > 50) $("#log").lastChild.remove();
 }
 
+// The passage a knowledge answer came from, under the answer: its document and page, opened on a tap.
+function showPassage(data) {
+  const details = el("details", {},
+    el("summary", { textContent: `From ${data.named}` }),
+    el("blockquote", { textContent: data.passage }));
+  $("#log").prepend(el("li", { className: "source" }, details));
+}
+
 const REFRESH_ON = /^(timer|alarm|reminder|routine|device|media)\./;
 
 function onEvent(ev) {
@@ -91,6 +99,7 @@ function onEvent(ev) {
     case "reply_audio_end": player.end(); break;
     case "error": if (ev.message) logLine("doing", `Problem: ${ev.message}`); break;
     case "ready": setStatus("Ready"); break;
+    case "tool_result": if (ev.tool === "knowledge.ask" && ev.data && ev.data.passage) showPassage(ev.data); break;
   }
   if ((ev.type === "tool_result" && REFRESH_ON.test(ev.tool)) || ["timer_done", "due", "device_found", "device_lost"].includes(ev.type)) {
     clearTimeout(refreshTimer);

@@ -146,8 +146,8 @@ def test_by_voice_notes_and_answers_name_their_source_or_say_they_are_not_there(
 
     replies = asyncio.run(talk())
     assert replies[0] == "I'll remember that the spare key is in the blue box."
-    assert replies[1] == "From your notes: The spare key is in the blue box."
-    assert replies[2].startswith("From the coffee machine manual, page 3: ") and "citric acid" in replies[2]
+    assert replies[1] == "From your notes. The spare key is in the blue box."
+    assert replies[2].startswith("From the coffee machine manual, page 3. ") and "citric acid" in replies[2]
     assert "sunflower-42" in replies[3] and "14 March" in replies[4]
     assert replies[5] == NOT_FOUND
     assert [i.tool for i in rec.of("intent")] == ["knowledge.remember", *["knowledge.ask"] * 5]  # type: ignore[attr-defined]
@@ -248,7 +248,7 @@ def test_an_answer_is_spoken_only_if_its_passage_holds_its_numbers_and_codes(doc
     index.scan()
     question = "what is the guest wifi password"
     good = Answerer(index, _Writer(Written(1, "It's sunflower-42."))).ask(question)  # type: ignore[arg-type]
-    assert good.how == "llm" and good.speech == "From your document Wifi: It's sunflower-42."
+    assert good.how == "llm" and good.speech == "From your document Wifi. It's sunflower-42."
     invented = Answerer(index, _Writer(Written(1, "It's sunflower-43."))).ask(question)  # type: ignore[arg-type]
     assert invented.how == "extracted" and "sunflower-42" in invented.speech, "the passage's own sentence instead"
     refused = Answerer(index, _Writer(Written(None, ""))).ask(question)  # type: ignore[arg-type]
@@ -277,9 +277,9 @@ def test_the_real_llm_answers_from_the_documents_names_them_and_refuses_the_rest
             "how do I descale the coffee machine", "what's the guest wifi password")]
 
     replies = asyncio.run(talk())
-    assert replies[1].startswith("From your notes: ") and "shed" in replies[1]
-    assert replies[2].startswith("From the coffee machine manual, page 3: ") and "citric acid" in replies[2]
-    assert replies[3].startswith("From your document Wifi: ") and "sunflower-42" in replies[3]
+    assert replies[1].startswith("From your notes. ") and "shed" in replies[1]
+    assert replies[2].startswith("From the coffee machine manual, page 3. ") and "citric acid" in replies[2]
+    assert replies[3].startswith("From your document Wifi. ") and "sunflower-42" in replies[3]
     for question in ("when does the home insurance renew", "what does boiler error E133 mean"):
         answer = core.answerer.ask(question)
         assert answer.how == "llm", (question, answer.speech)

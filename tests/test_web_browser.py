@@ -157,7 +157,7 @@ def test_a_knowledge_answer_shows_its_passage(tmp_path: Path) -> None:
                 assert not passage.is_visible(), "the passage opens on a tap"
                 source.click()
                 assert "citric acid" in passage.inner_text()
-                tab.get_by_text("From the coffee machine manual, page 3:").wait_for()
+                tab.get_by_text("From the coffee machine manual, page 3. ").wait_for()
             finally:
                 browser.close()
     finally:

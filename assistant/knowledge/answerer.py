@@ -32,7 +32,9 @@ class AnswerWriter(Protocol):
 @dataclass
 class Answer:
     speech: str
-    """What to say: "From the coffee machine manual, page 3: …", or NOT_FOUND."""
+    """What to say: "From the coffee machine manual, page 3. …", or NOT_FOUND. The source is a
+    sentence of its own: Piper speaks a reply sentence by sentence, and a short first one starts
+    playing in 0.1 s where the whole answer as one sentence took 0.45 s."""
     hit: Hit | None = None
     """The passage the answer comes from."""
     text: str = ""
@@ -86,10 +88,15 @@ class Answerer:
             return _extracted(question, hits) or Answer(NOT_FOUND)
         if written.passage is None:
             return Answer(NOT_FOUND, margin=written.margin)
+        unknown = self.index.unknown(answering.content_words(question))
+        if unknown and written.margin is not None and written.margin < answering.UNKNOWN_WORD_MARGIN:
+            log.info("knowledge: %r not answered: no document says %s (margin %.2f)", question,
+                     ", ".join(sorted(unknown)), written.margin)
+            return Answer(NOT_FOUND, margin=written.margin)
         hit = hits[answering.attributed(written, [h.text for h in hits]) - 1]
         why = answering.ungrounded(written.text, hit.text, question)
         if why is None:
-            return Answer(f"From {spoken_source(hit)}: {_sentence_case(written.text)}", hit, written.text, "llm",
+            return Answer(f"From {spoken_source(hit)}. {_sentence_case(written.text)}", hit, written.text, "llm",
                           written.margin)
         log.info("knowledge answer %r dropped: %s", written.text, why)
         fallback = _extracted(question, [hit])
@@ -104,7 +111,7 @@ def _extracted(question: str, hits: list[Hit]) -> Answer | None:
     if found is None:
         return None
     hit, sentence = found
-    return Answer(f"From {spoken_source(hit)}: {_sentence_case(sentence)}", hit, sentence, "extracted")
+    return Answer(f"From {spoken_source(hit)}. {_sentence_case(sentence)}", hit, sentence, "extracted")
 
 
 _KINDS_OF_DOCUMENT = ("manual", "guide", "letter", "booklet", "instructions", "handbook", "invoice", "contract",

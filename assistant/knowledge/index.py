@@ -137,6 +137,7 @@ class KnowledgeIndex:
         self._lock = threading.Lock()
         self.configured = [p.expanduser().resolve() for p in configured or []]
         self._bm25: tuple[Any, list[int]] | None = None
+        self._vocabulary: set[str] = set()
         self.semantic = semantic
         self._vectors: tuple[np.ndarray, list[int]] | None = None
 
@@ -385,7 +386,15 @@ class KnowledgeIndex:
             retriever.index(bm25s.tokenize(corpus, stopwords="en", stemmer=stemmer(), show_progress=False),
                             show_progress=False)
         self._bm25 = (retriever, ids)
+        from assistant.knowledge.answering import content_words
+
+        self._vocabulary = set().union(*(content_words(f"{title} {text}") for _, text, title in rows))
         return self._bm25
+
+    def unknown(self, words: set[str]) -> set[str]:
+        """Those of `words` (stems, as answering.content_words gives them) that no passage holds."""
+        self._retriever()
+        return words - self._vocabulary
 
     def embed_missing(self) -> int:
         """Embed passages indexed without semantic search (an index from before it was turned on);

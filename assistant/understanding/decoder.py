@@ -126,13 +126,15 @@ class Decoding:
         self._commit()
         return self._next_logits()
 
-    def line(self, max_tokens: int) -> str:
-        """Free text, greedily, up to the end of the line or the model's end; what was generated."""
+    def line(self, max_tokens: int, sentence: bool = False) -> str:
+        """Free text, greedily, up to the end of the line or the model's end (with `sentence`, the end
+        of the first sentence: a full stop not after a digit, or a space after one that was); what was
+        generated."""
+        import llama_cpp
+
         self._commit()
         v = self.vocabulary
         text = b""
-        import llama_cpp
-
         for _ in range(max_tokens):
             token = int(np.argmax(self._next_logits()))
             if llama_cpp.llama_vocab_is_eog(self.llm._model.vocab, token):  # <|im_end|>, end of text
@@ -141,8 +143,12 @@ class Decoding:
             if b"\n" in piece:
                 text += piece[:piece.index(b"\n")]
                 break
+            if sentence and text.rstrip().endswith((b".", b"!", b"?")) and piece[:1].isspace():
+                break  # "1.2 bar." then " Read all …"
             self._pending.append(token)
             text += piece
+            if sentence and text.endswith((b".", b"!", b"?")) and not text[-2:-1].isdigit():
+                break
         self.out += text
         return text.decode(errors="replace")
 

@@ -353,7 +353,7 @@ class LocalPlanner:
             decoding.write("[")
             number = decoding.choose([str(n) for n in range(1, len(passages) + 1)])
             decoding.write("]")  # the model's own next token carries the space: " Dissolve", not "Dissolve"
-            text = decoding.line(answering.MAX_TOKENS).strip()
+            text = decoding.line(answering.MAX_TOKENS, sentence=True).strip()
         log.info("knowledge: %r -> [%d] %r (margin %.2f)", question, number + 1, text, margin)
         return answering.parse(f"[{number + 1}] {text}", len(passages), margin)
 

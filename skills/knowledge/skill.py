@@ -1,7 +1,7 @@
 """Household knowledge by voice: "remember that the spare key is in the blue box" keeps a note;
 "where is the spare key", "how do I descale the coffee machine", "what's the guest wifi password" are
 answered from the household's own notes and documents by the LLM, in a sentence, with the source
-named ("From the coffee machine manual, page 3: …"), or with "I don't find that in your documents",
+named ("From the coffee machine manual, page 3. …"), or with "I don't find that in your documents",
 never a guess (assistant/knowledge/answerer.py)."""
 
 from __future__ import annotations

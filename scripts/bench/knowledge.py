@@ -25,13 +25,14 @@ from assistant.config import load_config  # noqa: E402
 from assistant.knowledge.answerer import Answerer  # noqa: E402
 from assistant.knowledge.index import KnowledgeIndex  # noqa: E402
 from assistant.runtime import build_core  # noqa: E402
-from tests.fakes.household_docs import FACTS, FILLER, NOT_THERE, Fact, make_household_docs, write_pdf  # noqa: E402
+from tests.fakes.household_docs import FACTS, FILLER, NOT_THERE, SEALED_NOT_THERE, Fact, make_household_docs, write_pdf  # noqa: E402
 
 TUNING_NOT_THERE = ["what is the capital of peru", "where is my passport", "how do I change the car's oil",
                     "when is the dentist appointment", "what is the garage door code", "how do I reset the router",
                     "which day is the piano lesson", "where are the spare batteries", "what is the alarm code",
                     "how do I descale the kettle"]
-"""Unanswerable questions the refusal margin was set on (NOT_THERE was not used for that)."""
+"""Unanswerable questions the refusal margins were set on. NOT_THERE's results were seen too while
+the answering was tuned; SEALED_NOT_THERE's were not."""
 
 PARAPHRASES = [
     Fact("how do I get the limescale out of the espresso maker", "coffee_machine_manual.pdf", 3, ()),
@@ -115,15 +116,24 @@ def main() -> int:
                 correct += 1
             else:
                 misses.append(f"  wrong: {fact.question!r} -> {answer.speech!r}")
-        refused = sum(not answerer.ask(q).found for q in NOT_THERE)
-        refused_tuning = sum(not answerer.ask(q).found for q in TUNING_NOT_THERE)
-        answered_wrongly = [f"  answered: {q!r} -> {answerer.ask(q).speech!r}" for q in NOT_THERE if answerer.ask(q).found]
+        refusals = {}
+        answered_wrongly = []
+        for name, questions in (("held out", NOT_THERE), ("sealed", SEALED_NOT_THERE), ("tuning", TUNING_NOT_THERE)):
+            refusals[name] = 0
+            for q in questions:
+                answer = answerer.ask(q)
+                refusals[name] += not answer.found
+                if answer.found:
+                    answered_wrongly.append(f"  answered ({name}): {q!r} -> {answer.speech!r}")
+        paraphrased = sum(right(answerer.ask(f.question), f) for f in PARAPHRASES)
         n = len(FACTS)
         out.append(f"\n== answers (the LLM, {core.config.planner.model}) ==")
         out.append(f"correct (source and the fact's words) {correct}/{n} ({correct / n:.0%}, target ≥ 85 %); "
                    f"written by the LLM {how['llm']}, extracted {how['extracted']}, refused {how['not_found']}")
-        out.append(f"refused the unanswerable           {refused}/{len(NOT_THERE)} (target 10/10); "
-                   f"tuning set {refused_tuning}/{len(TUNING_NOT_THERE)}")
+        out.append(f"refused the unanswerable           sealed {refusals['sealed']}/{len(SEALED_NOT_THERE)}, "
+                   f"held out (seen while tuning) {refusals['held out']}/{len(NOT_THERE)} (target 10/10); "
+                   f"tuning set {refusals['tuning']}/{len(TUNING_NOT_THERE)}")
+        out.append(f"paraphrases answered from the right source {paraphrased}/{len(PARAPHRASES)}")
         out += misses + answered_wrongly
         out.append(f"question (text) -> answer          median {statistics.median(seconds):.2f} s  "
                    f"p90 {sorted(seconds)[int(0.9 * n)]:.2f} s")

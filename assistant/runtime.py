@@ -26,8 +26,8 @@ from assistant.events import TimerDone
 from assistant.audit import AuditLog
 from assistant.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
-from assistant.plugins.exposed import SkillCommands, SkillDevices, SkillMedia, SkillRoutines
-from assistant.plugins.installed import enabled_skill_classes, not_loaded
+from assistant.plugins.exposed import SkillCommands, SkillDevices, SkillKnowledge, SkillMedia, SkillRoutines
+from assistant.plugins.installed import InstalledSkills, enabled_skill_classes, not_loaded
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
 from assistant.plugins.sandbox import SkillProcess
 from assistant.routine_runner import RoutineRunner
@@ -159,9 +159,11 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
 
     def services_for(skill: str) -> dict[str, object]:
         """What a sandboxed skill may call, before its grants are checked (plugins/remote.py)."""
+        record = InstalledSkills(data_dir).get(skill) or {}
         return {"scheduler": scheduler, "rooms": rooms, "devices": SkillDevices(devices), "media": SkillMedia(media),
                 "routines": SkillRoutines(routines),
-                "commands": SkillCommands(commands_for(skill))}
+                "commands": SkillCommands(commands_for(skill)),
+                "knowledge": SkillKnowledge(answerer, [Path(f) for f in record.get("knowledge_folders", [])])}
 
     sandboxed = load_installed_skills(registry, data_dir, config, refused, problems, services_for)
     # Routines name tools, so they are checked once every skill is loaded.

@@ -19,7 +19,7 @@ from assistant.audit import AuditLog
 from assistant.bus import Bus
 from assistant.config import Config
 from assistant.errors import AssistantError, SkillError
-from assistant.plugins.api import PERMISSION_MEANING
+from assistant.plugins.api import PERMISSION_MEANING, Permission
 from assistant.plugins.packages import SITE_DIR, fetch, looks_like_package, unpack
 from assistant.plugins.installed import CODE_DIR, InstalledSkills, fingerprint, skill_process
 from assistant.plugins.registry import builtin_skill_classes, entry_point_skill_classes
@@ -35,6 +35,9 @@ def add_parser(sub: argparse._SubParsersAction, data_options: Callable[[argparse
                    help="install: the skill's folder, a package name for pip's index or a wheel file; enable, disable, remove: its name")
     p.add_argument("--yes", action="store_true", help="install: approve the permissions it asks for without asking")
     p.add_argument("--json", action="store_true", help="list: one JSON object per skill")
+    p.add_argument("--knowledge-folder", action="append", default=[], type=Path, metavar="PATH",
+                   help="install: a folder of documents a skill with the knowledge permission may search (repeat for more); "
+                        "it never sees the assistant's notes")
     data_options(p)
 
 
@@ -50,7 +53,7 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
                              code="usage")
     audit = AuditLog(data_dir, Vault(data_dir).derived_key("audit"))
     if args.action == "install":
-        return _install(args.target, args.yes, config, data_dir, audit)
+        return _install(args.target, args.yes, config, data_dir, audit, args.knowledge_folder)
     installed = InstalledSkills(data_dir)
     record = installed.get(args.target)
     if record is None:
@@ -85,11 +88,12 @@ def _uninstall_hook(record: dict[str, Any], config: Config, data_dir: Path) -> N
         process.stop()
 
 
-def _install(target: str, yes: bool, config: Config, data_dir: Path, audit: AuditLog) -> int:
+def _install(target: str, yes: bool, config: Config, data_dir: Path, audit: AuditLog,
+             knowledge_folders: list[Path] | None = None) -> int:
     """A skill folder as it is, or a package (a name for pip's index, or a wheel file) unpacked first."""
     folder = Path(target).expanduser()
     if folder.is_dir():
-        return _install_folder(folder, str(folder.resolve()), None, yes, config, data_dir, audit)
+        return _install_folder(folder, str(folder.resolve()), None, yes, config, data_dir, audit, knowledge_folders)
     if not looks_like_package(target):
         raise SkillError(f"{target} is neither a skill folder nor a package: give the folder that holds skill.py and "
                          "sentences/, a package name (greeter-skill, greeter-skill==1.2) or a wheel file")
@@ -100,12 +104,13 @@ def _install(target: str, yes: bool, config: Config, data_dir: Path, audit: Audi
         with_deps = f", with {', '.join(unpacked.dependencies)}" if unpacked.dependencies else ""
         print(f"{unpacked.name} {unpacked.version}{with_deps}")
         return _install_folder(unpacked.skill_folder, f"package {unpacked.name} {unpacked.version}", unpacked.site,
-                               yes, config, data_dir, audit)
+                               yes, config, data_dir, audit, knowledge_folders)
 
 
 def _install_folder(source: Path, origin: str, site: Path | None, yes: bool, config: Config, data_dir: Path,
-                    audit: AuditLog) -> int:
-    """`site`: the unpacked wheels of a package, put beside the skill's code for its own path."""
+                    audit: AuditLog, knowledge_folders: list[Path] | None = None) -> int:
+    """`site`: the unpacked wheels of a package, put beside the skill's code for its own path.
+    `knowledge_folders`: where a skill with the knowledge permission may search."""
     if not (source / "skill.py").is_file():
         raise SkillError(f"{source} is not a skill folder (no skill.py); give the folder that holds skill.py and "
                          "sentences/, or a package")
@@ -134,13 +139,16 @@ def _install_folder(source: Path, origin: str, site: Path | None, yes: bool, con
         if permissions & IN_THE_CORE:
             names = ", ".join(sorted(p.value for p in permissions & IN_THE_CORE))
             raise SkillError(f"'{name}' asks for {names}, which third-party skills cannot be granted: raw microphone "
-                             "audio and the household's documents stay inside the assistant")
+                             "audio stays inside the assistant")
+        searched = _knowledge_folders(name, permissions, knowledge_folders or [])
         print(f"{name}: {described.get('description', '')}")
         print(f"  tools: {', '.join(str(t['name']) for t in described['tools'])}")
         print(f"  runs in: {'a bubblewrap sandbox' if sandbox_kind(config.skills.sandbox) == 'bwrap' else 'a restricted subprocess (install bubblewrap to isolate it)'}")
         print("  it asks to:" if permissions else "  it asks for no permissions")
         for p in sorted(permissions, key=lambda p: p.value):
             print(f"    {p.value}: {PERMISSION_MEANING[p]}")
+            if p is Permission.KNOWLEDGE:
+                print(f"      only in: {', '.join(str(f) for f in searched)} (never the assistant's notes)")
         if not yes and not _approved(name):
             print("not installed")
             return 1
@@ -150,6 +158,8 @@ def _install_folder(source: Path, origin: str, site: Path | None, yes: bool, con
         record = {"name": name, "description": described.get("description", ""), "source": origin,
                   "permissions": sorted(p.value for p in permissions), "enabled": True,
                   "fingerprint": fingerprint(target), "installed_at": round(time.time(), 3)}
+        if searched:
+            record["knowledge_folders"] = [str(f) for f in searched]
         installed.put(record)
         try:
             _check_loads(name, config, data_dir)
@@ -163,6 +173,24 @@ def _install_folder(source: Path, origin: str, site: Path | None, yes: bool, con
                  fingerprint=record["fingerprint"])
     print(f"{name}: installed and enabled; it is loaded when the assistant starts again")
     return 0
+
+
+def _knowledge_folders(name: str, permissions: frozenset[Permission], given: list[Path]) -> list[Path]:
+    """The folders a skill asking for knowledge may search: named by the person installing it."""
+    if Permission.KNOWLEDGE not in permissions:
+        if given:
+            raise SkillError(f"'{name}' does not ask to search documents: leave out --knowledge-folder")
+        return []
+    if not given:
+        raise SkillError(f"'{name}' asks to search the household's documents: name the folders it may search with "
+                         "--knowledge-folder PATH (it never sees the assistant's notes)")
+    folders = []
+    for folder in given:
+        path = folder.expanduser().resolve()
+        if not path.is_dir():
+            raise SkillError(f"--knowledge-folder {folder} is not a folder")
+        folders.append(path)
+    return list(dict.fromkeys(folders))
 
 
 def _approved(name: str) -> bool:

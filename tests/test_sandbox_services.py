@@ -96,3 +96,53 @@ def test_the_core_fills_confirmed_never_the_skill() -> None:
     assert core_side.answer("commands", "run", {"name": "x"}, None) == {"name": "x", "confirmed": False}
     with pytest.raises(SkillError, match="confirmed is for the assistant to say"):
         core_side.answer("commands", "run", {"name": "x", "confirmed": True}, "look")
+
+
+LIBRARIAN = Path(__file__).parent / "skills" / "librarian"
+
+
+def test_a_sandboxed_skill_searches_only_the_folders_it_was_granted_and_never_the_notes(tmp_path: Path) -> None:
+    from assistant.bus import Bus
+    from assistant.runtime import build_core
+    from tests.fakes.household_docs import make_household_docs
+    from tests.test_sandbox import cli
+
+    docs = tmp_path / "Documents"
+    make_household_docs(docs)
+    private = tmp_path / "Private"
+    private.mkdir()
+    (private / "bank.txt").write_text("The bank PIN is kept in the locked drawer of the desk.")
+    data = tmp_path / "data"
+    refused = cli("skills", "install", str(LIBRARIAN), "--yes", "--data-dir", str(data))
+    assert refused.returncode != 0 and "name the folders it may search with --knowledge-folder" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    done = cli("skills", "install", str(LIBRARIAN), "--yes", "--knowledge-folder", str(docs), "--data-dir", str(data))
+    assert done.returncode == 0, done.stderr
+    assert f"only in: {docs.resolve()} (never the assistant's notes)" in done.stdout
+
+    config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs),
+                                  "ASSISTANT__SKILLS__CALL_TIMEOUT_S": "30"})
+    core = build_core(config, data, Bus())
+    try:
+        assert core.knowledge is not None
+        core.knowledge.add_folder(private)
+        core.knowledge.scan()
+        core.knowledge.remember("the spare key is in the blue box")
+        assert any("bank.txt" in h.source for h in core.knowledge.search("bank PIN")), "the core sees it all"
+        call = core.registry.tool
+        answer = call("librarian.look_up").func(question="how do I descale the coffee machine")
+        assert answer.ok and "citric acid" in answer.speech and answer.data["named"] == "Coffee machine manual, page 3"
+        found = call("librarian.find").func(words="bank PIN spare key blue box").data
+        assert found["folders"] == [str(docs.resolve())]
+        assert found["hits"] and all(h["source"].startswith(str(docs.resolve()) + "/") for h in found["hits"])
+        assert not call("librarian.look_up").func(question="where is the spare key").ok, "never the notes"
+        tried = call("librarian.sneak").func().data
+        assert "knowledge.remember is not open to skills" in tried["notes"]
+        assert "knowledge.index is not open to skills" in tried["index"]
+        assert "within" in tried["within"] and "allowed" not in tried.values()
+        assert "top must be a whole number from 1 to 20" in tried["top"]
+    finally:
+        for loaded in core.registry.skills:
+            process = getattr(type(loaded.skill), "process", None)
+            if process is not None:
+                process.stop()

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.errors import SkillError
 
 if TYPE_CHECKING:  # the skill's sandboxed process binds its calls to these classes: it stays light
+    from assistant.knowledge.answerer import Answerer
     from assistant.devices.hub import DeviceHub, Outcome
     from assistant.devices.model import Device
     from assistant.media.catalogue import FileRow
@@ -205,3 +206,38 @@ class SkillCommands:
         outcome = self._runner.run(command, value)
         return {"command": command.name, "exit_code": outcome.code, "stdout": outcome.stdout,
                 "stderr": outcome.stderr, "took_s": round(outcome.took_s, 3)}
+
+
+class SkillKnowledge:
+    """The knowledge permission: searches and answers within the folders granted to the skill at
+    install (`assistant skills install … --knowledge-folder PATH`), never the household's notes."""
+
+    def __init__(self, answerer: Answerer, folders: list[Path]) -> None:
+        self._answerer = answerer
+        self._folders = list(folders)
+
+    def folders(self) -> list[str]:
+        """The folders this skill may search."""
+        return [str(f) for f in self._folders]
+
+    def search(self, query: str, top: int = 5) -> list[dict[str, Any]]:
+        """The best passages for `query` in the granted folders: source, title, page, text, score."""
+        if not isinstance(query, str) or not query.strip():
+            raise SkillError("search needs the words to look for")
+        if not isinstance(top, int) or not 1 <= top <= 20:
+            raise SkillError("top must be a whole number from 1 to 20")
+        if not self._folders:
+            return []
+        return [h.record() for h in self._answerer.index.search(query, top, within=self._folders, notes=False)]
+
+    def ask(self, question: str) -> dict[str, Any]:
+        """The assistant's answer from the granted folders (written by its LLM, with its source and
+        passage), or found: false with "I don't find that in your documents"."""
+        if not isinstance(question, str) or not question.strip():
+            raise SkillError("ask needs a question")
+        if not self._folders:
+            from assistant.knowledge.answerer import NOT_FOUND
+
+            return {"found": False, "speech": NOT_FOUND, "answer": "", "how": "not_found", "hits": []}
+        _not_on_the_loop("answering from documents")
+        return self._answerer.ask(question, within=self._folders, notes=False).record()

@@ -62,6 +62,7 @@ EXPOSED: dict[Permission, Exposed] = {
     Permission.ROUTINES: Exposed("routines", frozenset({"routines", "start"}), _exposed_class("SkillRoutines")),
     Permission.COMMANDS: Exposed("commands", frozenset({"commands", "run"}), _exposed_class("SkillCommands")),
     Permission.SPEAKERS: Exposed("rooms", frozenset({"names", "announce_from_thread"}), _rooms_class),
+    Permission.KNOWLEDGE: Exposed("knowledge", frozenset({"folders", "search", "ask"}), _exposed_class("SkillKnowledge")),
 }
 """What crosses the sandbox, by the permission that grants it."""
 

@@ -48,11 +48,10 @@ RESTARTS = Backoff()
 """The supervisor's schedule (assistant/backoff.py): the wait before the n-th restart in a row; a
 call that answers starts the count over."""
 
-IN_THE_CORE = frozenset({Permission.AUDIO, Permission.KNOWLEDGE})
-"""Permissions that do not cross the sandbox: raw microphone audio stays in the core process, and the
-household's documents are not yet searched for a sandboxed skill (the core would have to keep its
-results within the skill's granted folders). The others that hand over a core object cross as calls
-(plugins/remote.py)."""
+IN_THE_CORE = frozenset({Permission.AUDIO})
+"""Permissions that do not cross the sandbox: raw microphone audio stays in the core process. The
+others that hand over a core object cross as calls (plugins/remote.py); the household's documents
+cross only as searches and answers within the folders granted at install, never the notes."""
 
 
 class SkillTimeout(SkillError):

@@ -42,6 +42,10 @@ _NO = {"no", "nope", "nah", "don't", "do not", "cancel", "stop", "never mind", "
        "no thank you", "forget it", "leave it", "negative"}
 
 
+_QUESTION = re.compile(r"(?i)(what|what's|when|where|where's|which|who|whose|how|is|are|do|does|did|can|should)\b|.*\?$")
+"""A request worded as a question (speech-to-text writes the question mark as well)."""
+
+
 def yes_or_no(text: str) -> bool | None:
     """True for a yes, False for a no, None when the words are neither (a new request)."""
     words = re.sub(r"[^a-z' ]", " ", text.lower()).split()
@@ -144,9 +148,37 @@ class Dialogue:
             self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
             return PLANNER_DOWN
         if call is None:
+            answered = await self._unanswered(text, turn, audio_t)
+            if answered is not None:
+                return answered
             self.bus.publish(NoIntent(text=text, turn=turn, audio_t=audio_t))
             return CANNOT
         return await self._act(call, turn, audio_t)
+
+    async def _unanswered(self, text: str, turn: int | None, audio_t: float | None) -> str | None:
+        """A question no tool took, put whole to the tools that take such questions (`tool(unanswered=…)`,
+        the household's documents): the first ok result answers it; None when none does."""
+        if not _QUESTION.match(text.strip()):
+            return None
+        for spec in self.registry.tools():
+            if not spec.unanswered:
+                continue
+            call = ToolCall(tool=spec.qualified, args={spec.unanswered: text.strip()}, source="unanswered", text=text)
+            try:
+                result: ToolResult = await asyncio.to_thread(spec.func, **call.args)
+            except Exception:  # a broken skill must not take the assistant down
+                log.exception("tool %s failed on an unanswered question", spec.qualified)
+                continue
+            if not result.ok:
+                continue
+            self.bus.publish(Intent(tool=call.tool, args=call.args, source=call.source, score=call.score, text=text,
+                                    turn=turn, audio_t=audio_t))
+            self.bus.publish(ToolResultEvent(tool=call.tool, ok=True, data=result.data, turn=turn, audio_t=audio_t))
+            if self.audit is not None:
+                await asyncio.to_thread(record_call, self.audit, self.origin, call, result, 0.0)
+            self._last = _Exchange(text, call, result.speech, time.monotonic())
+            return result.speech
+        return None
 
     async def _complete(self, pending: _Pending, answer: str) -> ToolCall | None:
         """The pending call completed by the answer to its question, or None if the answer is not one.

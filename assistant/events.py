@@ -105,7 +105,8 @@ class Intent(Event):
     args: dict[str, Any]
     """Validated arguments of the call."""
     source: str
-    """"template" or "llm"."""
+    """"template" or "llm"; "unanswered" when a question no tool took was put whole to a tool that
+    takes such questions (the household's documents) and answered there."""
     score: float = 1.0
     """1.0 for an exact template match; the similarity of a fuzzy one; 1.0 for the LLM."""
     text: str = ""

@@ -44,6 +44,8 @@ class Answer:
     margin: float | None = None
     hits: list[Hit] = field(default_factory=list)
     seconds: float = 0.0
+    searched: str = ""
+    """The question as it was searched and answered: as asked, or with misheard words mended."""
 
     @property
     def found(self) -> bool:
@@ -55,6 +57,7 @@ class Answer:
                 "source": hit.source if hit else None, "title": hit.title if hit else None,
                 "page": hit.page if hit else None, "named": hit.named() if hit else None,
                 "passage": hit.text if hit else None,
+                "searched": self.searched,
                 "margin": None if self.margin is None else round(self.margin, 2), "seconds": round(self.seconds, 3),
                 "hits": [h.record() for h in self.hits]}
 
@@ -68,11 +71,16 @@ class Answerer:
         self.writer = writer
 
     def ask(self, question: str, within: list[Path] | None = None, notes: bool = True) -> Answer:
-        """Blocking (search, then the LLM): call it from a worker thread."""
+        """Blocking (search, then the LLM): call it from a worker thread. The question is searched and
+        answered with its misheard words mended (`KnowledgeIndex.mend`)."""
         started = time.perf_counter()
-        hits = self.index.search(question, answering.PASSAGES, within=within, notes=notes)
-        answer = self._answer(question, hits)
+        mended = self.index.mend(question)
+        if mended != question:
+            log.info("knowledge: %r searched as %r", question, mended)
+        hits = self.index.search(mended, answering.PASSAGES, within=within, notes=notes)
+        answer = self._answer(mended, hits)
         answer.hits = hits
+        answer.searched = mended
         answer.seconds = time.perf_counter() - started
         return answer
 

@@ -7,6 +7,8 @@ of a file is one transaction, so a crash leaves the index as it was before that 
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import re
 import sqlite3
 import threading
@@ -18,8 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import KnowledgeError
+from assistant.errors import AssistantError, KnowledgeError
 from assistant.knowledge.extract import read_document, readable
+from assistant.knowledge.mending import Spellings
+
+log = logging.getLogger(__name__)
 
 PASSAGE_WORDS = 110
 """About a paragraph: enough around an answer to hold it, short enough to read out a sentence of it."""
@@ -138,11 +143,25 @@ class KnowledgeIndex:
         self.configured = [p.expanduser().resolve() for p in configured or []]
         self._bm25: tuple[Any, list[int]] | None = None
         self._vocabulary: set[str] = set()
+        self._spellings: Spellings | None = None
         self.semantic = semantic
         self._vectors: tuple[np.ndarray, list[int]] | None = None
 
     def close(self) -> None:
         self._db.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction under the lock, rolled back if anything in it fails (a locked database
+        from another `assistant knowledge` process, a full disk): nothing half-written is kept."""
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     # --- folders ----------------------------------------------------------------------------
 
@@ -232,22 +251,16 @@ class KnowledgeIndex:
 
     def _store(self, source: str, title: str, kind: str, mtime_ns: int, size: int,
                chunks: list[tuple[int | None, str]], error: str | None, vectors: np.ndarray | None = None) -> None:
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                self._db.execute("DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ?)", (source,))
-                self._db.execute("DELETE FROM passages WHERE source = ?", (source,))
-                for n, (page, text) in enumerate(chunks):
-                    passage = self._db.execute("INSERT INTO passages (source, page, text) VALUES (?, ?, ?)",
-                                               (source, page, text)).lastrowid
-                    if vectors is not None:
-                        self._db.execute("INSERT INTO vectors VALUES (?, ?)", (passage, vectors[n].tobytes()))
-                self._db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
-                                 (source, title, kind, mtime_ns, size, len({p for p, _ in chunks}), error))
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        with self._transaction() as db:
+            db.execute("DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ?)", (source,))
+            db.execute("DELETE FROM passages WHERE source = ?", (source,))
+            for n, (page, text) in enumerate(chunks):
+                passage = db.execute("INSERT INTO passages (source, page, text) VALUES (?, ?, ?)",
+                                     (source, page, text)).lastrowid
+                if vectors is not None:
+                    db.execute("INSERT INTO vectors VALUES (?, ?)", (passage, vectors[n].tobytes()))
+            db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       (source, title, kind, mtime_ns, size, len({p for p, _ in chunks}), error))
 
     def _forget(self, source: str) -> None:
         with self._lock:
@@ -334,12 +347,10 @@ class KnowledgeIndex:
 
     def _by_words(self, query: str) -> list[tuple[int, float]]:
         """(passage id, BM25 score) with a word in common, best first."""
-        import bm25s
-
         retriever, ids = self._retriever()
         if not ids:
             return []
-        tokens = bm25s.tokenize([query], stopwords="en", stemmer=stemmer(), show_progress=False)
+        tokens = _bm25s().tokenize([query], stopwords="en", stemmer=stemmer(), show_progress=False)
         if not tokens.vocab:
             return []
         results, scores = retriever.retrieve(tokens, k=min(len(ids), FUSED * 4), show_progress=False)
@@ -370,8 +381,7 @@ class KnowledgeIndex:
         return self._vectors
 
     def _retriever(self) -> tuple[Any, list[int]]:
-        import bm25s
-
+        bm25s = _bm25s()
         cached = self._bm25
         if cached is not None:
             return cached
@@ -389,7 +399,15 @@ class KnowledgeIndex:
         from assistant.knowledge.answering import content_words
 
         self._vocabulary = set().union(*(content_words(f"{title} {text}") for _, text, title in rows))
+        self._spellings = Spellings(f"{title} {text}" for _, text, title in rows)
         return self._bm25
+
+    def mend(self, question: str) -> str:
+        """`question` with the words speech-to-text misheard spelled as the documents spell them
+        ("guest Wi-Fi" → "guest wifi", "discale" → "descale"): see mending.py."""
+        self._retriever()
+        assert self._spellings is not None
+        return self._spellings.mend(question)
 
     def unknown(self, words: set[str]) -> set[str]:
         """Those of `words` (stems, as answering.content_words gives them) that no passage holds."""
@@ -418,6 +436,15 @@ class KnowledgeIndex:
         if rows:
             self._vectors = None
         return len(rows)
+
+def _bm25s() -> Any:
+    """bm25s, imported when first searched (it takes a moment), its DEBUG chatter ("Building index
+    from IDs objects") kept out of the assistant's output: it sets its own logger to DEBUG."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
 
 _STEMMER: Any = None
 """The English Snowball stemmer, made once (search and the knowledge skill fold words alike)."""

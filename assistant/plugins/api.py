@@ -173,6 +173,8 @@ class ToolSpec:
     LLM words the reply from the result, which is checked against it; else the result's own speech."""
     settle: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     """The skill's own last word on validated arguments (see `tool(settle=...)`)."""
+    unanswered: str = ""
+    """The argument that takes a question no tool took, whole (see `tool(unanswered=...)`)."""
 
     @property
     def qualified(self) -> str:
@@ -263,15 +265,17 @@ class ToolOptions:
     ask: str = ""
     phrased: bool = False
     settle: str = ""
+    unanswered: str = ""
 
 
 @overload
 def tool(func: Callable[..., Any]) -> Callable[..., Any]: ...
 @overload
 def tool(*, risky: bool = ..., confirm: str = ..., require_any: tuple[str, ...] = ..., ask: str = ...,
-         phrased: bool = ..., settle: str = ...) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+         phrased: bool = ..., settle: str = ..., unanswered: str = ...) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 def tool(func: Callable[..., Any] | None = None, *, risky: bool = False, confirm: str = "",
-         require_any: tuple[str, ...] = (), ask: str = "", phrased: bool = False, settle: str = "") -> Any:
+         require_any: tuple[str, ...] = (), ask: str = "", phrased: bool = False, settle: str = "",
+         unanswered: str = "") -> Any:
     """Mark a skill method as a tool. Its docstring's first line describes it to the planner.
 
     risky: needs a spoken yes first (`confirm` is the question). require_any: at least one of these
@@ -279,8 +283,11 @@ def tool(func: Callable[..., Any] | None = None, *, risky: bool = False, confirm
     answers open questions, so a freely worded question gets its reply worded by the LLM from the
     result (see assistant/understanding/phrasing.py). settle: the name of a skill method that puts
     validated arguments where they belong, whoever filled them (templates, the LLM, the page): "photos
-    from Paris" and "photos from last summer" are said alike, and only the skill knows Paris is a place."""
-    options = ToolOptions(risky, confirm, tuple(require_any), ask, phrased, settle)
+    from Paris" and "photos from last summer" are said alike, and only the skill knows Paris is a place.
+    unanswered: the name of a text argument that takes, whole, a question that neither the templates
+    nor the planner gave to any tool; the tool's reply is used only when its result is ok (the
+    household's documents answer "when does the home insurance renew?"), else nobody could help."""
+    options = ToolOptions(risky, confirm, tuple(require_any), ask, phrased, settle, unanswered)
 
     def mark(f: Callable[..., Any]) -> Callable[..., Any]:
         setattr(f, TOOL_MARK, options)
@@ -356,8 +363,12 @@ def tool_spec(skill: str, func: Callable[..., Any]) -> ToolSpec:
         settle = getattr(getattr(func, "__self__", None), options.settle, None)
         if not callable(settle):
             raise SkillError(f"skill '{skill}', tool '{func.__name__}': settle names '{options.settle}', which is not a method of the skill")
+    if options.unanswered and not any(p.name == options.unanswered and p.kind is str for p in params):
+        raise SkillError(f"skill '{skill}', tool '{func.__name__}': unanswered names '{options.unanswered}', "
+                         "which is not a text argument")
     return ToolSpec(skill, func.__name__, doc.splitlines()[0], tuple(params), func,
-                    options.risky, options.confirm, options.require_any, options.ask, options.phrased, settle)
+                    options.risky, options.confirm, options.require_any, options.ask, options.phrased, settle,
+                    options.unanswered)
 
 
 @dataclass

@@ -244,6 +244,9 @@ class TemplateMatcher:
                     if value in _NOT_NAMES:  # a wildcard that caught a stray word: "set it timer", "start at timer"
                         continue
                 args[arg] = value
+        whole = (result.intent_metadata or {}).get("whole_request")
+        if whole in params:  # the words around the slot carry the meaning: "which day is {the recycling} collected"
+            args[whole] = text.strip()
         open_question = bool((result.intent_metadata or {}).get("open_question"))
         return ToolCall(tool=tool, args=args, source="template", text=text, open_question=open_question)
 

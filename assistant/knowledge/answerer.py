@@ -70,11 +70,12 @@ class Answerer:
         self.index = index
         self.writer = writer
 
-    def ask(self, question: str, within: list[Path] | None = None, notes: bool = True) -> Answer:
+    def ask(self, question: str, within: list[Path] | None = None, notes: bool = True, mend: bool = True) -> Answer:
         """Blocking (search, then the LLM): call it from a worker thread. The question is searched and
-        answered with its misheard words mended (`KnowledgeIndex.mend`)."""
+        answered with its misheard words mended (`KnowledgeIndex.mend`; `mend=False` for the benchmark's
+        baseline)."""
         started = time.perf_counter()
-        mended = self.index.mend(question)
+        mended = self.index.mend(question) if mend else question
         if mended != question:
             log.info("knowledge: %r searched as %r", question, mended)
         hits = self.index.search(mended, answering.PASSAGES, within=within, notes=notes)

@@ -181,7 +181,7 @@ def _spoken(config: object, answerer: Answerer, synthesizer: object) -> list[str
     stt = config.stt  # type: ignore[attr-defined]
     transcriber = Transcriber(resolve_whisper(stt.model, stt.path, False), stt)
     transcriber.warm_up()
-    correct, total = 0, []
+    correct, total, mended, unmended_right, heard_right = 0, [], [], 0, 0
     for fact in FACTS:
         pcm = piper(fact.question)
         started = time.perf_counter()
@@ -190,11 +190,23 @@ def _spoken(config: object, answerer: Answerer, synthesizer: object) -> list[str
         next(iter(synthesizer.sentences(answer.speech)))  # type: ignore[attr-defined]
         total.append(time.perf_counter() - started)
         correct += right(answer, fact)
+        heard_right += _words(heard) == _words(fact.question)
+        if answer.searched != heard:  # the baseline: the same transcript searched as heard
+            mended.append(f"  mended: {heard!r} -> {answer.searched!r}")
+            unmended_right += right(answerer.ask(heard, mend=False), fact)
+        else:
+            unmended_right += right(answer, fact)
     n = len(FACTS)
     return [f"\n== spoken (Piper's voice -> whisper {stt.model} -> answer -> Piper) ==",
-            f"correct {correct}/{n} ({correct / n:.0%})",
+            f"heard word for word {heard_right}/{n}",
+            f"correct {correct}/{n} ({correct / n:.0%}); baseline, the transcripts searched as heard: "
+            f"{unmended_right}/{n} ({unmended_right / n:.0%})", *mended,
             f"end of question -> first audio    median {statistics.median(total):.2f} s  "
             f"p90 {sorted(total)[int(0.9 * n)]:.2f} s  (target ≤ 2.5 s)"]
+
+
+def _words(text: str) -> list[str]:
+    return "".join(c for c in text.lower() if c.isalnum() or c.isspace()).split()
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -124,19 +125,26 @@ def test_the_cli(docs: Path, tmp_path: Path) -> None:
     assert gone.returncode != 0 and "there is no note 99" in gone.stderr
 
 
-def test_by_voice_notes_and_answers_name_their_source_or_say_they_are_not_there(docs: Path, tmp_path: Path) -> None:
-    import asyncio
-
+def _templates_only_core(docs: Path, tmp_path: Path) -> tuple[Any, Any]:
+    """The assistant with the templates and no LLM, the documents scanned, and a recorder of its events."""
     from assistant.bus import Bus
     from assistant.config import load_config
     from assistant.runtime import build_core
-    from assistant.knowledge.answerer import NOT_FOUND
     from tests.conftest import TEMPLATES_ONLY, Recorder
 
     bus = Bus()
     rec = Recorder(bus)
     core = build_core(load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs)}), tmp_path / "data", bus)
     assert core.knowledge is not None and core.knowledge.scan().added == 13
+    return core, rec
+
+
+def test_by_voice_notes_and_answers_name_their_source_or_say_they_are_not_there(docs: Path, tmp_path: Path) -> None:
+    import asyncio
+
+    from assistant.knowledge.answerer import NOT_FOUND
+
+    core, rec = _templates_only_core(docs, tmp_path)
 
     async def talk() -> list[str]:
         return [await core.dialogue.handle(text) for text in (
@@ -355,16 +363,9 @@ def test_a_question_no_tool_takes_is_looked_up_in_the_documents(docs: Path, tmp_
     when the documents hold the answer; otherwise the honest "can't help" stands."""
     import asyncio
 
-    from assistant.bus import Bus
-    from assistant.config import load_config
     from assistant.dialogue import CANNOT
-    from assistant.runtime import build_core
-    from tests.conftest import TEMPLATES_ONLY, Recorder
 
-    bus = Bus()
-    rec = Recorder(bus)
-    core = build_core(load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs)}), tmp_path / "data", bus)
-    assert core.knowledge is not None and core.knowledge.scan().added == 13
+    core, rec = _templates_only_core(docs, tmp_path)
 
     async def talk() -> list[str]:
         return [await core.dialogue.handle(text) for text in (

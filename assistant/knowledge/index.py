@@ -7,7 +7,6 @@ of a file is one transaction, so a crash leaves the index as it was before that 
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import re
 import sqlite3
@@ -15,14 +14,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from assistant.errors import AssistantError, KnowledgeError
+from assistant.errors import KnowledgeError
 from assistant.knowledge.extract import read_document, readable
 from assistant.knowledge.mending import Spellings
+from assistant.transactions import locked_transaction
 
 log = logging.getLogger(__name__)
 
@@ -150,18 +151,10 @@ class KnowledgeIndex:
     def close(self) -> None:
         self._db.close()
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """One transaction under the lock, rolled back if anything in it fails (a locked database
         from another `assistant knowledge` process, a full disk): nothing half-written is kept."""
-        with self._lock:
-            self._db.execute("BEGIN")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        return locked_transaction(self._db, self._lock)
 
     # --- folders ----------------------------------------------------------------------------
 
@@ -263,12 +256,10 @@ class KnowledgeIndex:
                        (source, title, kind, mtime_ns, size, len({p for p, _ in chunks}), error))
 
     def _forget(self, source: str) -> None:
-        with self._lock:
-            self._db.execute("BEGIN")
-            self._db.execute("DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ?)", (source,))
-            self._db.execute("DELETE FROM passages WHERE source = ?", (source,))
-            self._db.execute("DELETE FROM documents WHERE path = ?", (source,))
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            db.execute("DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ?)", (source,))
+            db.execute("DELETE FROM passages WHERE source = ?", (source,))
+            db.execute("DELETE FROM documents WHERE path = ?", (source,))
 
     def documents(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -282,15 +273,12 @@ class KnowledgeIndex:
         if not words:
             raise KnowledgeError("there is nothing to remember")
         vectors = self._embed([f"your notes. {words}"])
-        with self._lock:
-            self._db.execute("BEGIN")
-            note_id = int(self._db.execute("INSERT INTO notes (text, created) VALUES (?, ?)",
-                                           (words, time.time())).lastrowid or 0)
-            passage = self._db.execute("INSERT INTO passages (source, page, text) VALUES (?, ?, ?)",
-                                       (NOTES, note_id, words)).lastrowid
+        with self._transaction() as db:
+            note_id = int(db.execute("INSERT INTO notes (text, created) VALUES (?, ?)", (words, time.time())).lastrowid or 0)
+            passage = db.execute("INSERT INTO passages (source, page, text) VALUES (?, ?, ?)",
+                                 (NOTES, note_id, words)).lastrowid
             if vectors is not None:
-                self._db.execute("INSERT INTO vectors VALUES (?, ?)", (passage, vectors[0].tobytes()))
-            self._db.execute("COMMIT")
+                db.execute("INSERT INTO vectors VALUES (?, ?)", (passage, vectors[0].tobytes()))
         self._changed()
         return note_id
 
@@ -300,13 +288,11 @@ class KnowledgeIndex:
         return [{"id": i, "text": t, "created": c} for i, t, c in rows]
 
     def forget(self, note_id: int) -> bool:
-        with self._lock:
-            self._db.execute("BEGIN")
-            gone = self._db.execute("DELETE FROM notes WHERE id = ?", (note_id,)).rowcount > 0
-            self._db.execute("DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ? AND page = ?)",
-                             (NOTES, note_id))
-            self._db.execute("DELETE FROM passages WHERE source = ? AND page = ?", (NOTES, note_id))
-            self._db.execute("COMMIT")
+        with self._transaction() as db:
+            gone = db.execute("DELETE FROM notes WHERE id = ?", (note_id,)).rowcount > 0
+            db.execute("DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ? AND page = ?)",
+                       (NOTES, note_id))
+            db.execute("DELETE FROM passages WHERE source = ? AND page = ?", (NOTES, note_id))
         self._changed()
         return gone
 
@@ -427,12 +413,9 @@ class KnowledgeIndex:
             part = rows[start:start + 256]
             vectors = self._embed([f"{title}. {text}" for _, text, title in part])
             assert vectors is not None
-            with self._lock:
-                self._db.execute("BEGIN")
-                self._db.executemany("INSERT OR REPLACE INTO vectors SELECT ?, ? WHERE EXISTS "
-                                     "(SELECT 1 FROM passages WHERE id = ?)",
-                                     [(pid, vectors[n].tobytes(), pid) for n, (pid, _, _) in enumerate(part)])
-                self._db.execute("COMMIT")
+            with self._transaction() as db:
+                db.executemany("INSERT OR REPLACE INTO vectors SELECT ?, ? WHERE EXISTS (SELECT 1 FROM passages WHERE id = ?)",
+                               [(pid, vectors[n].tobytes(), pid) for n, (pid, _, _) in enumerate(part)])
         if rows:
             self._vectors = None
         return len(rows)

@@ -4,7 +4,7 @@ sentence templates' live lists and the speech-to-text hotwords."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from assistant.devices.hub import DeviceHub, Outcome
 from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Device, DeviceError, spoken
@@ -54,6 +54,18 @@ class DeviceSkill(Skill):
         devices = self.hub.registry.all()
         return sorted({n for d in devices for n in d.names()} | {d.room for d in devices if d.room})
 
+    def _settle_target(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A "device" that names a room and no device ("dim the bedroom", heard or planned as
+        device=bedroom) is that room: the call and its record say what is meant."""
+        device = args.get("device")
+        if not device:
+            return args
+        everything = self.hub.registry.all()
+        room = _room_of(everything, device)
+        if room is None or _named(everything, device) or (args.get("room") and _room_of(everything, args["room"]) != room):
+            return args
+        return {**{k: v for k, v in args.items() if k != "device"}, "room": room}
+
     # --- choosing the devices a request means
     def _targets(self, device: str | None, room: str | None, capability: str) -> list[Device]:
         everything = self.hub.registry.all()
@@ -95,13 +107,13 @@ class DeviceSkill(Skill):
         return _summary(outcomes, done, room if len(targets) > 1 else None)
 
     # --- tools
-    @tool(require_any=("device", "room"), ask="Which device?")
+    @tool(require_any=("device", "room"), ask="Which device?", settle="_settle_target")
     def turn_on(self, device: Annotated[str | None, "the device's name, e.g. kitchen light"] = None,
                 room: Annotated[str | None, "a room, for every device in it"] = None) -> ToolResult:
         """Turn on a light or plug, or every one in a room."""
         return self._do("power", True, device, room, ON_OFF, "Turned on {what}.")
 
-    @tool(require_any=("device", "room"), ask="Which device?")
+    @tool(require_any=("device", "room"), ask="Which device?", settle="_settle_target")
     def turn_off(self, device: Annotated[str | None, "the device's name, e.g. kitchen light"] = None,
                  room: Annotated[str | None, "a room, for every device in it"] = None) -> ToolResult:
         """Turn off a light or plug, or every one in a room."""
@@ -112,14 +124,14 @@ class DeviceSkill(Skill):
         """Turn off everything, in one room or in the whole home."""
         return self._do("power", False, None, room or None, ON_OFF, "Turned off {what}.")
 
-    @tool(require_any=("device", "room"), ask="Which light?")
+    @tool(require_any=("device", "room"), ask="Which light?", settle="_settle_target")
     def set_brightness(self, percent: Annotated[int, Range(0, 100), Ask("How bright, in percent?")],
                        device: Annotated[str | None, "the light's name"] = None,
                        room: Annotated[str | None, "a room, for every light in it"] = None) -> ToolResult:
         """Set the brightness of a light, or of every light in a room, in percent."""
         return self._do("brightness", percent, device, room, BRIGHTNESS, f"Set {{what}} to {percent} percent.")
 
-    @tool(require_any=("device", "room"), ask="Which light?")
+    @tool(require_any=("device", "room"), ask="Which light?", settle="_settle_target")
     def set_colour(self, colour: Annotated[Colour, Ask("Which colour?")],
                    device: Annotated[str | None, "the light's name"] = None,
                    room: Annotated[str | None, "a room, for every light in it"] = None) -> ToolResult:

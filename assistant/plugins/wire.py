@@ -12,6 +12,8 @@ _KINDS: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}
 
 
 def tool_to_wire(spec: ToolSpec) -> dict[str, Any]:
+    """`unanswered` stays behind: a sandboxed skill hears only the requests meant for it, never the
+    questions nobody else took."""
     return {
         "name": spec.name, "description": spec.description, "risky": spec.risky, "confirm": spec.confirm,
         "require_any": list(spec.require_any), "ask": spec.ask, "phrased": spec.phrased,

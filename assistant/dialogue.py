@@ -42,8 +42,10 @@ _NO = {"no", "nope", "nah", "don't", "do not", "cancel", "stop", "never mind", "
        "no thank you", "forget it", "leave it", "negative"}
 
 
-_QUESTION = re.compile(r"(?i)(what|what's|when|where|where's|which|who|whose|how|is|are|do|does|did|can|should)\b|.*\?$")
-"""A request worded as a question (speech-to-text writes the question mark as well)."""
+_QUESTION = re.compile(r"(?i)((so|and|but|um|uh|hey)\W+)?(what|when|where|which|who|whose|why|how|is|are|was|were|will|would|"
+                       r"could|can|should|has|have|does|did|do (i|you|we|they))\b|.*\?$")
+"""A request worded as a question (speech-to-text writes the question mark as well); "do the dishes"
+is not one."""
 
 
 def yes_or_no(text: str) -> bool | None:
@@ -163,9 +165,14 @@ class Dialogue:
         for spec in self.registry.tools():
             if not spec.unanswered:
                 continue
-            call = ToolCall(tool=spec.qualified, args={spec.unanswered: text.strip()}, source="unanswered", text=text)
+            started = time.monotonic()
             try:
+                call = ToolCall(tool=spec.qualified, args=spec.validate({spec.unanswered: text.strip()}),
+                                source="unanswered", text=text)
                 result: ToolResult = await asyncio.to_thread(spec.func, **call.args)
+            except AssistantError as e:
+                log.warning("%s could not take an unanswered question: %s", spec.qualified, e.message)
+                continue
             except Exception:  # a broken skill must not take the assistant down
                 log.exception("tool %s failed on an unanswered question", spec.qualified)
                 continue
@@ -175,7 +182,7 @@ class Dialogue:
                                     turn=turn, audio_t=audio_t))
             self.bus.publish(ToolResultEvent(tool=call.tool, ok=True, data=result.data, turn=turn, audio_t=audio_t))
             if self.audit is not None:
-                await asyncio.to_thread(record_call, self.audit, self.origin, call, result, 0.0)
+                await asyncio.to_thread(record_call, self.audit, self.origin, call, result, time.monotonic() - started)
             self._last = _Exchange(text, call, result.speech, time.monotonic())
             return result.speech
         return None

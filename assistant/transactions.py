@@ -4,21 +4,23 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any
 
 
 @contextmanager
-def locked_transaction(db: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqlite3.Connection]:
+def locked_transaction(db: sqlite3.Connection, lock: AbstractContextManager[Any]) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE takes the write lock at once, so a second process (an `assistant knowledge`
     command beside the running assistant) is refused before anything is written, never halfway;
-    anything raised inside rolls the whole block back."""
+    anything raised inside rolls the whole block back, and so does a failed COMMIT. SQLite may have
+    rolled back already (a full disk): then the error that did it is the one raised."""
     with lock:
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
+            db.execute("COMMIT")
         except BaseException:
-            db.execute("ROLLBACK")
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             raise
-        db.execute("COMMIT")

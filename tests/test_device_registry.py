@@ -79,5 +79,5 @@ def test_a_device_that_names_a_room_is_settled_into_the_room(tmp_path: Path) -> 
     assert brightness.validate({"percent": 30, "device": "the bedroom lights", "room": "bedroom"}) == {"percent": 30, "room": "bedroom"}
     assert brightness.validate({"percent": 30, "device": "bedroom lamp"}) == {"percent": 30, "device": "bedroom lamp"}
     assert brightness.validate({"percent": 30, "device": "bedroom", "room": "kitchen"}) == \
-        {"percent": 30, "device": "bedroom", "room": "kitchen"}, "two rooms: left for the skill to say which it doesn't know"
+        {"percent": 30, "device": "bedroom", "room": "kitchen"}, "two rooms: left as said"
     assert core.registry.tool("device.turn_off").validate({"device": "kitchen"}) == {"room": "kitchen"}

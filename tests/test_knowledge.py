@@ -267,6 +267,11 @@ def test_an_answer_is_spoken_only_if_its_passage_holds_its_numbers_and_codes(doc
     assert ungrounded("Error E119 means low pressure", "Error E119 means the water pressure is too low.", "q") is None
     assert parse("[7] out of range", 3) == Written(None, "") and parse("none", 3) == Written(None, "")
     assert parse("[2] It is in the drawer.", 3) == Written(2, "It is in the drawer.")
+    from assistant.knowledge.answering import content_words, heading_only
+
+    assert heading_only("Bins.", content_words("when are the bins collected"))
+    assert not heading_only("Recycling is collected on Thursdays.", content_words("is the recycling collected on thursdays")), \
+        "a whole sentence answers a yes-or-no question"
 
 
 def test_the_real_llm_answers_from_the_documents_names_them_and_refuses_the_rest(docs: Path, tmp_path: Path) -> None:
@@ -378,3 +383,12 @@ def test_a_question_no_tool_takes_is_looked_up_in_the_documents(docs: Path, tmp_
     assert [(i.tool, i.source, i.args) for i in intents] == [  # type: ignore[attr-defined]
         ("knowledge.ask", "unanswered", {"question": "When does the home insurance renew?"})]
     assert [n.text for n in rec.of("no_intent")] == ["Who won the game last night?", "book a table for two"]  # type: ignore[attr-defined]
+    assert rec.types()[:3] == ["intent", "tool_result", "reply"], "the answer's events in their usual order"
+    assert [r.tool for r in rec.of("tool_result")] == ["knowledge.ask"], "a lookup that finds nothing leaves no events"  # type: ignore[attr-defined]
+    from assistant.dialogue import _QUESTION
+
+    for question in ("When does the home insurance renew", "so where is the fuse box", "Do you know the wifi password",
+                     "why is the boiler beeping", "the router password?"):
+        assert _QUESTION.match(question), question
+    for command in ("book a table for two", "do the dishes", "do not disturb", "turn on the light"):
+        assert not _QUESTION.match(command), command

@@ -85,7 +85,36 @@ def test_bad_signatures_are_refused_naming_the_skill() -> None:
             """Go."""
             return ToolResult("")
 
-    for cls, words in ((NoHints, "has no type hint"), (NoDoc, "needs a docstring"), (BadRange, "Range only applies")):
+    class RiskyLookup(Skill):
+        name = "riskylookup"
+        description = "x"
+
+        @tool(risky=True, unanswered="question")
+        def go(self, question: str) -> ToolResult:
+            """Go."""
+            return ToolResult("")
+
+    class LookupWithMore(Skill):
+        name = "lookupwithmore"
+        description = "x"
+
+        @tool(unanswered="question")
+        def go(self, question: str, room: str) -> ToolResult:
+            """Go."""
+            return ToolResult("")
+
+    class LookupOfNumbers(Skill):
+        name = "lookupofnumbers"
+        description = "x"
+
+        @tool(unanswered="number")
+        def go(self, number: int) -> ToolResult:
+            """Go."""
+            return ToolResult("")
+
+    for cls, words in ((NoHints, "has no type hint"), (NoDoc, "needs a docstring"), (BadRange, "Range only applies"),
+                       (RiskyLookup, "may not be risky"), (LookupWithMore, "need other arguments"),
+                       (LookupOfNumbers, "not a text argument")):
         with pytest.raises(SkillError) as e:
             cls(SkillContext(cls.name, Path("."))).tools()
         assert cls.name in e.value.message and words in e.value.message

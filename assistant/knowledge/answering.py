@@ -118,7 +118,7 @@ def best_sentence(question: str, hits: list[Hit]) -> tuple[Hit, str] | None:
         if len(wanted & content_words(hit.text)) < need:
             continue
         for sentence in _SENTENCE.split(hit.text):
-            if not says_more(sentence, wanted):  # a heading ("Bins.") names the subject, it does not answer
+            if heading_only(sentence, wanted):  # a heading ("Bins.") names the subject, it does not answer
                 continue
             score = len(wanted & content_words(sentence)) - rank * 0.1
             if best is None or score > best[0]:
@@ -128,9 +128,11 @@ def best_sentence(question: str, hits: list[Hit]) -> tuple[Hit, str] | None:
     return best[1], best[2]
 
 
-def says_more(sentence: str, wanted: set[str]) -> bool:
-    """Whether `sentence` holds a word (stem) besides the question's `wanted` ones."""
-    return bool(content_words(sentence) - wanted)
+def heading_only(sentence: str, wanted: set[str]) -> bool:
+    """Whether `sentence` is a heading of the question's own words ("Bins.", "Child lock."): at most
+    three words, none besides the question's `wanted` ones. A whole sentence that restates a yes-or-no
+    question ("Recycling is collected on Thursdays.") is its answer."""
+    return len(sentence.split()) <= 3 and not content_words(sentence) - wanted
 
 
 def trimmed(question: str, text: str, keep: int = 1) -> str:
@@ -184,7 +186,7 @@ def ungrounded(answer: str, passage: str, question: str) -> str | None:
     hold), or None."""
     if not answer.strip():
         return "empty"
-    if not says_more(answer, content_words(question)):
+    if heading_only(answer, content_words(question)):
         return "it only repeats the question's words"
     source = f"{passage} {question}"
     extra = _numbers(answer) - _numbers(source)

@@ -381,11 +381,13 @@ class KnowledgeIndex:
             corpus = [f"{title}. {text}" for _, text, title in rows]
             retriever.index(bm25s.tokenize(corpus, stopwords="en", stemmer=stemmer(), show_progress=False),
                             show_progress=False)
-        self._bm25 = (retriever, ids)
         from assistant.knowledge.answering import content_words
 
+        # The vocabulary and the spellings are in place before the retriever is: a search on another
+        # thread that finds the retriever cached finds them too.
         self._vocabulary = set().union(*(content_words(f"{title} {text}") for _, text, title in rows))
         self._spellings = Spellings(f"{title} {text}" for _, text, title in rows)
+        self._bm25 = (retriever, ids)
         return self._bm25
 
     def mend(self, question: str) -> str:

@@ -363,9 +363,13 @@ def tool_spec(skill: str, func: Callable[..., Any]) -> ToolSpec:
         settle = getattr(getattr(func, "__self__", None), options.settle, None)
         if not callable(settle):
             raise SkillError(f"skill '{skill}', tool '{func.__name__}': settle names '{options.settle}', which is not a method of the skill")
-    if options.unanswered and not any(p.name == options.unanswered and p.kind is str for p in params):
-        raise SkillError(f"skill '{skill}', tool '{func.__name__}': unanswered names '{options.unanswered}', "
-                         "which is not a text argument")
+    if options.unanswered:
+        if not any(p.name == options.unanswered and p.kind is str for p in params):
+            raise SkillError(f"skill '{skill}', tool '{func.__name__}': unanswered names '{options.unanswered}', "
+                             "which is not a text argument")
+        if options.risky or any(p.required and p.name != options.unanswered for p in params):
+            raise SkillError(f"skill '{skill}', tool '{func.__name__}': a tool that takes unanswered questions may "
+                             "not be risky or need other arguments (nobody asked for it by name)")
     return ToolSpec(skill, func.__name__, doc.splitlines()[0], tuple(params), func,
                     options.risky, options.confirm, options.require_any, options.ask, options.phrased, settle,
                     options.unanswered)

@@ -240,4 +240,8 @@ class SkillKnowledge:
 
             return {"found": False, "speech": NOT_FOUND, "answer": "", "how": "not_found", "hits": []}
         _not_on_the_loop("answering from documents")
-        return self._answerer.ask(question, within=self._folders, notes=False).record()
+        # Not mended: mending spells the question against every document and note, which would let a
+        # skill probe, through `searched`, for words in folders it was not granted.
+        record = self._answerer.ask(question, within=self._folders, notes=False, mend=False).record()
+        record.pop("searched", None)
+        return record

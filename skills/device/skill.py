@@ -78,7 +78,7 @@ class DeviceSkill(Skill):
         if device:
             chosen = _named(everything, device)
             if not chosen and _room_of(everything, device) is not None:  # "turn off the bedroom", "the kitchen light"
-                room, chosen = _room_of(everything, device), []
+                room, device, chosen = _room_of(everything, device), None, []
             elif not chosen:
                 raise NotFound(f"I don't know a device called {device}")
             if room and chosen:

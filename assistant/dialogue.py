@@ -178,11 +178,8 @@ class Dialogue:
                 continue
             if not result.ok:
                 continue
-            self.bus.publish(Intent(tool=call.tool, args=call.args, source=call.source, score=call.score, text=text,
-                                    turn=turn, audio_t=audio_t))
-            self.bus.publish(ToolResultEvent(tool=call.tool, ok=True, data=result.data, turn=turn, audio_t=audio_t))
-            if self.audit is not None:
-                await asyncio.to_thread(record_call, self.audit, self.origin, call, result, time.monotonic() - started)
+            self._intent(call, turn, audio_t)
+            await self._ran(call, result, time.monotonic() - started, turn, audio_t)
             self._last = _Exchange(text, call, result.speech, time.monotonic())
             return result.speech
         return None
@@ -222,7 +219,7 @@ class Dialogue:
         if missing is not None:
             return self._ask("missing", call, missing[1], turn, audio_t)
         if spec.risky:
-            self.bus.publish(Intent(tool=call.tool, args=args, source=call.source, score=call.score, text=call.text, turn=turn, audio_t=audio_t))
+            self._intent(call, turn, audio_t)
             return self._ask("confirm", call, _confirm_question(spec, args), turn, audio_t)
         return await self._run(call, turn, audio_t, spec)
 
@@ -247,7 +244,7 @@ class Dialogue:
     async def _run(self, call: ToolCall, turn: int | None, audio_t: float | None, spec: ToolSpec | None = None) -> str:
         spec = spec or self.registry.tool(call.tool)
         if not spec.risky:
-            self.bus.publish(Intent(tool=call.tool, args=call.args, source=call.source, score=call.score, text=call.text, turn=turn, audio_t=audio_t))
+            self._intent(call, turn, audio_t)
         start = time.monotonic()
         try:
             # Tools may touch the disk (a timer is written durably): keep that off the event loop.
@@ -259,15 +256,22 @@ class Dialogue:
             log.exception("tool %s failed", call.tool)
             self.bus.publish(Error(code="skill", message=f"{call.tool} failed: {e}", turn=turn, audio_t=audio_t))
             result = ToolResult(FAILED, {"error": str(e)}, ok=False)
-        duration = time.monotonic() - start
-        self.bus.publish(ToolResultEvent(tool=call.tool, ok=result.ok, data=result.data, turn=turn, audio_t=audio_t))
-        if self.audit is not None:
-            await asyncio.to_thread(record_call, self.audit, self.origin, call, result, duration)
+        await self._ran(call, result, time.monotonic() - start, turn, audio_t)
         speech = result.speech
         if spec.phrased and result.ok and call.open_question:
             speech = await self._phrase(call.text, result.speech)
         self._last = _Exchange(call.text, call, speech, time.monotonic())
         return speech
+
+    def _intent(self, call: ToolCall, turn: int | None, audio_t: float | None) -> None:
+        self.bus.publish(Intent(tool=call.tool, args=call.args, source=call.source, score=call.score, text=call.text,
+                                turn=turn, audio_t=audio_t))
+
+    async def _ran(self, call: ToolCall, result: ToolResult, duration: float, turn: int | None, audio_t: float | None) -> None:
+        """A call's result on the bus and in the audit trail."""
+        self.bus.publish(ToolResultEvent(tool=call.tool, ok=result.ok, data=result.data, turn=turn, audio_t=audio_t))
+        if self.audit is not None:
+            await asyncio.to_thread(record_call, self.audit, self.origin, call, result, duration)
 
     async def _phrase(self, question: str, facts: str) -> str:
         """The LLM's answer to a freely worded open question, if it comes in time and states

@@ -6,6 +6,7 @@ Used by the tests and the benchmarks, so both hear the same kind of audio.
 from __future__ import annotations
 
 import functools
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -68,3 +69,9 @@ def with_noise(pcm: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
     power = float(np.mean(voiced**2)) if len(voiced) else 1.0
     noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), len(pcm))
     return np.clip(signal + noise, -32768, 32767).astype(np.int16)
+
+
+def words(text: str) -> str:
+    """A transcript as its words alone: lower case, no punctuation ("Wi-Fi?" → "wifi"), to compare
+    what was heard with what was said."""
+    return re.sub(r"[^a-z0-9 ]", "", text.lower())

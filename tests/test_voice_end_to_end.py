@@ -10,10 +10,6 @@ from tests import speech_fixtures as sf
 from tests.voice import run_voice
 
 
-def words(text: str) -> str:
-    return re.sub(r"[^a-z0-9 ]", "", text.lower())
-
-
 def test_set_a_timer_for_five_minutes(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run = run_voice(sf.command("Set a timer for five minutes."), speech_models, config, tmp_path)
     ev = run.events
@@ -23,7 +19,7 @@ def test_set_a_timer_for_five_minutes(speech_models, config, tmp_path: Path) -> 
     assert positions == sorted(positions), ev.types()
     ends = ev.of("speech_end")
     assert ends[-1].audio_t < ev.of("endpoint")[0].audio_t, "speech_end is the last voiced audio, before the timeout"
-    assert re.search(r"timer for (five|5) minutes", words(ev.of("transcript")[0].text))
+    assert re.search(r"timer for (five|5) minutes", sf.words(ev.of("transcript")[0].text))
     intent = ev.of("intent")[0]
     assert (intent.tool, intent.args, intent.source) == ("timer.start", {"minutes": 5}, "template")
     assert ev.of("reply")[0].text == "Timer set for 5 minutes."
@@ -35,7 +31,7 @@ def test_set_a_timer_for_five_minutes(speech_models, config, tmp_path: Path) -> 
 @pytest.mark.parametrize("voice", ["piper", *sf.ESPEAK_VOICES])
 def test_what_time_is_it_in_several_voices(speech_models, config, tmp_path: Path, voice: str) -> None:  # type: ignore[no-untyped-def]
     run = run_voice(sf.command("What time is it?", voice=voice), speech_models, config, tmp_path)
-    assert "what time is it" in words(run.events.of("transcript")[0].text)
+    assert "what time is it" in sf.words(run.events.of("transcript")[0].text)
     assert run.events.of("intent")[0].tool == "clock.get_time"
     assert run.events.of("reply")[0].text.startswith("It's ")
 

@@ -65,7 +65,6 @@ class Spellings:
         return stemmer().stemWord(word) in self._stems
 
 
-
 @functools.cache
 def english_words() -> frozenset[str]:
     """The whole English words of the MiniLM tokenizer's vocabulary (about 20,000); empty when the

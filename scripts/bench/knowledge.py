@@ -176,7 +176,7 @@ def _spoken(config: object, answerer: Answerer, synthesizer: object) -> list[str
     the question's audio to the first reply audio, without the VAD's wait for the end of speech."""
     from assistant.models import resolve_whisper
     from assistant.speech.stt import Transcriber
-    from tests.speech_fixtures import piper
+    from tests.speech_fixtures import piper, words
 
     stt = config.stt  # type: ignore[attr-defined]
     transcriber = Transcriber(resolve_whisper(stt.model, stt.path, False), stt)
@@ -190,7 +190,7 @@ def _spoken(config: object, answerer: Answerer, synthesizer: object) -> list[str
         next(iter(synthesizer.sentences(answer.speech)))  # type: ignore[attr-defined]
         total.append(time.perf_counter() - started)
         correct += right(answer, fact)
-        heard_right += _words(heard) == _words(fact.question)
+        heard_right += words(heard).split() == words(fact.question).split()
         if answer.searched != heard:  # the baseline: the same transcript searched as heard
             mended.append(f"  mended: {heard!r} -> {answer.searched!r}")
             unmended_right += right(answerer.ask(heard, mend=False), fact)
@@ -203,10 +203,6 @@ def _spoken(config: object, answerer: Answerer, synthesizer: object) -> list[str
             f"{unmended_right}/{n} ({unmended_right / n:.0%})", *mended,
             f"end of question -> first audio    median {statistics.median(total):.2f} s  "
             f"p90 {sorted(total)[int(0.9 * n)]:.2f} s  (target ≤ 2.5 s)"]
-
-
-def _words(text: str) -> list[str]:
-    return "".join(c for c in text.lower() if c.isalnum() or c.isspace()).split()
 
 
 if __name__ == "__main__":

@@ -175,6 +175,9 @@ class ToolSpec:
     """The skill's own last word on validated arguments (see `tool(settle=...)`)."""
     unanswered: str = ""
     """The argument that takes a question no tool took, whole (see `tool(unanswered=...)`)."""
+    reads: bool = False
+    """Only looks (says the time, a timer's state, a device's power use) and changes nothing, so a
+    request understood with little confidence is run rather than confirmed first."""
 
     @property
     def qualified(self) -> str:
@@ -207,9 +210,10 @@ class ToolSpec:
             return self.require_any, self.ask or f"What {' or '.join(self.require_any)}?"
         return None
 
-    def validate(self, args: dict[str, Any]) -> dict[str, Any]:
+    def validate(self, args: dict[str, Any], partial: bool = False) -> dict[str, Any]:
         """Coerce and check arguments, ranges included (the planner's grammar does not enforce them);
-        raises SkillError naming the bad argument."""
+        raises SkillError naming the bad argument. partial: a required argument not given yet is no
+        error (the call waits for the answer to "For how long?")."""
         known = {p.name: p for p in self.params}
         unknown = sorted(set(args) - set(known))
         if unknown:
@@ -217,7 +221,7 @@ class ToolSpec:
         out: dict[str, Any] = {}
         for p in self.params:
             if p.name not in args or args[p.name] is None:
-                if p.required:
+                if p.required and not partial:
                     raise SkillError(f"{self.qualified} needs '{p.name}'", code="missing_argument")
                 continue
             out[p.name] = _coerce(self.qualified, p, args[p.name])
@@ -266,16 +270,18 @@ class ToolOptions:
     phrased: bool = False
     settle: str = ""
     unanswered: str = ""
+    reads: bool = False
 
 
 @overload
 def tool(func: Callable[..., Any]) -> Callable[..., Any]: ...
 @overload
 def tool(*, risky: bool = ..., confirm: str = ..., require_any: tuple[str, ...] = ..., ask: str = ...,
-         phrased: bool = ..., settle: str = ..., unanswered: str = ...) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+         phrased: bool = ..., settle: str = ..., unanswered: str = ...,
+         reads: bool = ...) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 def tool(func: Callable[..., Any] | None = None, *, risky: bool = False, confirm: str = "",
          require_any: tuple[str, ...] = (), ask: str = "", phrased: bool = False, settle: str = "",
-         unanswered: str = "") -> Any:
+         unanswered: str = "", reads: bool = False) -> Any:
     """Mark a skill method as a tool. Its docstring's first line describes it to the planner.
 
     risky: needs a spoken yes first (`confirm` is the question). require_any: at least one of these
@@ -286,8 +292,11 @@ def tool(func: Callable[..., Any] | None = None, *, risky: bool = False, confirm
     from Paris" and "photos from last summer" are said alike, and only the skill knows Paris is a place.
     unanswered: the name of a text argument that takes, whole, a question that neither the templates
     nor the planner gave to any tool; the tool's reply is used only when its result is ok (the
-    household's documents answer "when does the home insurance renew?"), else nobody could help."""
-    options = ToolOptions(risky, confirm, tuple(require_any), ask, phrased, settle, unanswered)
+    household's documents answer "when does the home insurance renew?"), else nobody could help.
+    reads: the tool only looks and changes nothing (the time, a timer's state, a device's power use):
+    a request understood with a confidence below `understanding.confirm_below` runs at once, where
+    one to a tool that changes something is first put back to the person as a yes-or-no question."""
+    options = ToolOptions(risky, confirm, tuple(require_any), ask, phrased, settle, unanswered, reads)
 
     def mark(f: Callable[..., Any]) -> Callable[..., Any]:
         setattr(f, TOOL_MARK, options)
@@ -358,6 +367,8 @@ def tool_spec(skill: str, func: Callable[..., Any]) -> ToolSpec:
     for needed in options.require_any:
         if needed not in names:
             raise SkillError(f"skill '{skill}', tool '{func.__name__}': require_any names '{needed}', which is not an argument")
+    if options.risky and options.reads:
+        raise SkillError(f"skill '{skill}', tool '{func.__name__}': a risky tool changes something, so it cannot be reads=True")
     settle = None
     if options.settle:
         settle = getattr(getattr(func, "__self__", None), options.settle, None)
@@ -372,7 +383,7 @@ def tool_spec(skill: str, func: Callable[..., Any]) -> ToolSpec:
                              "not be risky or need other arguments (nobody asked for it by name)")
     return ToolSpec(skill, func.__name__, doc.splitlines()[0], tuple(params), func,
                     options.risky, options.confirm, options.require_any, options.ask, options.phrased, settle,
-                    options.unanswered)
+                    options.unanswered, options.reads)
 
 
 @dataclass

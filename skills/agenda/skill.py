@@ -57,7 +57,7 @@ class AgendaSkill(Skill):
         found += [Entry(s.local(t.ends_at), "timer", t.name or "") for t in s.timers() if t.ends_at is not None]
         return sorted((e for e in found if e.at.date() == day and e.at >= start), key=lambda e: e.at)
 
-    @tool(phrased=True)
+    @tool(phrased=True, reads=True)
     def day(self, day: Literal["today", "tomorrow"] | None = None) -> ToolResult:
         """Tell what is planned for today or tomorrow: alarms, reminders and timers, earliest first."""
         now = self.scheduler.local_now()

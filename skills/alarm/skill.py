@@ -58,7 +58,7 @@ class AlarmSkill(Skill):
         return ToolResult(speech, {"alarm_id": alarm.id, "at": first.isoformat(timespec="minutes"),
                                    "repeats": parsed.recurrence.describe() if parsed.recurrence else None})
 
-    @tool
+    @tool(reads=True)
     def list(self) -> ToolResult:
         """Say which alarms are set."""
         alarms = self.scheduler.alarms()

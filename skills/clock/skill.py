@@ -26,13 +26,13 @@ class ClockSkill(Skill):
     name = "clock"
     description = "Tells the current time and date."
 
-    @tool
+    @tool(reads=True)
     def get_time(self) -> ToolResult:
         """Tell the current local time: what time or hour it is, how late it is."""
         now = dt.datetime.now().astimezone()
         return ToolResult(f"It's {spoken_time(now)}.", {"time": now.isoformat(timespec="minutes")})
 
-    @tool
+    @tool(reads=True)
     def get_date(self) -> ToolResult:
         """Tell today's date: which weekday (Monday to Sunday), day, month and year it is."""
         today = dt.date.today()

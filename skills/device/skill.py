@@ -138,7 +138,7 @@ class DeviceSkill(Skill):
         """Set the colour of a light, or of every colour light in a room."""
         return self._do("colour", COLOURS[colour], device, room, COLOUR, f"Made {{what}} {colour}.")
 
-    @tool
+    @tool(reads=True)
     def get_state(self, device: Annotated[str, Ask("Which device?"), "the device's name"]) -> ToolResult:
         """Say whether a device is on or off, and how bright."""
         try:
@@ -153,7 +153,7 @@ class DeviceSkill(Skill):
         return ToolResult(f"{_cap(_the(outcome.device))} is {'on' if state.on else 'off'}{level}.",
                           {"device_id": outcome.device.id, "on": state.on, "brightness": state.brightness})
 
-    @tool
+    @tool(reads=True)
     def power_use(self, device: Annotated[str, Ask("Which device?"), "the device's name"]) -> ToolResult:
         """Say how much power a device is using now, and its energy use so far."""
         try:
@@ -169,7 +169,7 @@ class DeviceSkill(Skill):
         return ToolResult(f"{_cap(_the(outcome.device))} is using {state.power_w:.0f} watts{energy}.",
                           {"device_id": outcome.device.id, "power_w": state.power_w, "energy_wh": state.energy_wh})
 
-    @tool
+    @tool(reads=True)
     def list(self, room: Annotated[str | None, "a room; none: every device"] = None) -> ToolResult:
         """Say which devices there are, in a room or in the whole home."""
         devices = self.hub.registry.all()

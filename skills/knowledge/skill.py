@@ -34,7 +34,7 @@ class KnowledgeSkill(Skill):
             return ToolResult("What should I remember?", {"error": e.code}, ok=False)
         return ToolResult(f"I'll remember that {words}.", {"note_id": note_id, "note": words})
 
-    @tool(unanswered="question")  # a question nothing else took may still be in the documents
+    @tool(unanswered="question", reads=True)  # a question nothing else took may still be in the documents
     def ask(self, question: Annotated[str, Ask("What should I look up?"),
                                       "the question, as said: how do I descale the coffee machine"]) -> ToolResult:
         """Answer a question from the household's own documents (manuals, letters, notes): how to do

@@ -69,7 +69,7 @@ class MediaSkill(Skill):
                           {"album": album.name, "smart": smart, "count": count, "selection": album.described})
 
     @tool(require_any=("when", "place", "camera", "folder"), ask="Which photos: from when, or where?",
-          settle="_settle_selection")
+          settle="_settle_selection", reads=True)
     def count_photos(self, when: When = None, place: Place = None, camera: Camera = None, folder: Folder = None) -> ToolResult:
         """How many photos there are from a time, place, camera or folder."""
         selection = Selection(when, place, camera, folder)
@@ -77,7 +77,7 @@ class MediaSkill(Skill):
         described = selection.describe(self.media.albums.today(), self.media.places)
         return ToolResult(f"You have {_photos(len(rows))} {described}.", {"count": len(rows), "selection": described})
 
-    @tool
+    @tool(reads=True)
     def album_info(self, album: Annotated[str, Ask("Which album?")]) -> ToolResult:
         """How many photos an album holds."""
         found = self.media.albums.get(album)
@@ -86,7 +86,7 @@ class MediaSkill(Skill):
         count = self.media.albums.size(found.name)
         return ToolResult(f"The album {found.name} has {_photos(count)}.", {"album": found.name, "count": count})
 
-    @tool
+    @tool(reads=True)
     def find_duplicates(self) -> ToolResult:
         """Find photos and files that are exact or near copies of each other."""
         groups = self.media.duplicates(near=True)
@@ -178,7 +178,7 @@ class MediaSkill(Skill):
         self.player.stop()
         return ToolResult("Stopped.", {"stopped": True})
 
-    @tool
+    @tool(reads=True)
     def now_playing(self) -> ToolResult:
         """Which song is playing."""
         now = self.player.now_playing()

@@ -39,7 +39,7 @@ class ReminderSkill(Skill):
         return ToolResult(f"I'll remind you to {text} at {spoken_moment(at, now)}.",
                           {"reminder_id": reminder.id, "at": at.isoformat(timespec="minutes"), "text": text})
 
-    @tool
+    @tool(reads=True)
     def list(self, day: Literal["today", "tomorrow"] | None = None) -> ToolResult:
         """Say the reminders, all that are coming or those of one day."""
         now = self.scheduler.local_now()

@@ -55,7 +55,7 @@ class RoutineSkill(Skill):
             return ToolResult("Routines are not running.", {"error": "no_routines"}, ok=False)
         return ToolResult(said or f"Running {target}.", {"routine": target})
 
-    @tool
+    @tool(reads=True)
     def list(self) -> ToolResult:
         """Say which routines there are."""
         names = self.routines.names() if self.routines is not None else []

@@ -46,7 +46,7 @@ class SystemSkill(Skill):
 
     # --- how the machine is -------------------------------------------------------------------
 
-    @tool
+    @tool(reads=True)
     def disk_space(self) -> ToolResult:
         """Say how much disk space is free (the assistant's own disk and the household folders' disks)."""
         places: dict[int, tuple[str, Path]] = {}
@@ -68,7 +68,7 @@ class SystemSkill(Skill):
             speech += f" {low[0]['disk'][0].upper()}{low[0]['disk'][1:]} is almost full."
         return ToolResult(speech, {"disks": disks})
 
-    @tool
+    @tool(reads=True)
     def load(self) -> ToolResult:
         """Say how busy the computer is: processor load and memory in use."""
         one, five, _ = os.getloadavg()
@@ -81,7 +81,7 @@ class SystemSkill(Skill):
         return ToolResult(speech, {"load_1m": one, "load_5m": five, "cores": cores, "memory_used": memory.used,
                                    "memory_total": memory.total})
 
-    @tool
+    @tool(reads=True)
     def busiest(self, by: Literal["processor", "memory"] = "processor") -> ToolResult:
         """Say which programs use the most processor time or memory right now."""
         processes = list(psutil.process_iter(["name", "memory_info"]))
@@ -111,7 +111,7 @@ class SystemSkill(Skill):
 
     # --- files ----------------------------------------------------------------------------------
 
-    @tool
+    @tool(reads=True)
     def find_files(self, name: Annotated[str, Ask("What is the file called?"), "words in the file's name"],
                    folder: Folder | None = None) -> ToolResult:
         """Find files by words in their names, in the household's folders (documents, photos, music, backup)."""
@@ -135,7 +135,7 @@ class SystemSkill(Skill):
 
     # --- named commands -------------------------------------------------------------------------
 
-    @tool
+    @tool(reads=True)
     def check(self, command: Annotated[str, Ask("Which command?"), "the command's name, as in the config"],
               value: str | None = None) -> ToolResult:
         """Run one of the allowlisted commands that only looks (changes nothing), and say what it printed."""

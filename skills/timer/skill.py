@@ -133,7 +133,7 @@ class TimerSkill(Skill):
         return ToolResult(f"{what} changed to {spoken_duration(total)}, {spoken_duration(left)} left.",
                           {"changed": [timer.id], "duration_s": total, "remaining_s": round(left, 1)})
 
-    @tool
+    @tool(reads=True)
     def status(self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None) -> ToolResult:
         """Say how much time is left on the timers."""
         timers = self._select(name, hours, minutes, seconds)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,15 +60,28 @@ class Heard:
     others: Callable[[], list[str]] | None = None
     """The next likeliest readings, best first (decoded on demand from the kept encoder output:
     about 0.15 s, paid only by a request the templates did not take)."""
+    score: Callable[[list[str], bool], list[list[float]]] | None = None
+    """The log-probability of each token of each given sentence on this audio, teacher-forced on the
+    kept encoder output (closed-vocabulary hearing). The flag: on the whole 30 s window (slower,
+    a few points surer) rather than on the audio alone."""
+    confidence: float = 1.0
+    """exp of the best reading's mean log-probability per token: how sure speech-to-text is of it."""
 
     def reworded(self, change: Callable[[str], str]) -> Heard:
         """The same readings, each passed through `change` (the wake phrase taken off, say)."""
         others = self.others
-        return Heard(change(self.text), (lambda: [change(t) for t in others()]) if others else None)
+        return Heard(change(self.text), (lambda: [change(t) for t in others()]) if others else None,
+                     self.score, self.confidence)
 
 
 WINDOW_FRAMES = 3000
 """Whisper's 30 s window, in feature frames."""
+ENCODER_FRAMES = 1500
+"""The encoder's output for one window: one frame per 20 ms."""
+SAMPLES_PER_ENCODER_FRAME = 320
+TRUNCATE_MARGIN_FRAMES = 25
+"""Scoring on the encoder output of the audio alone, plus 0.5 s: about 8 times cheaper than on the
+whole window (SPEECH-PROBE.md), with the best few re-scored on the whole window."""
 
 
 class Transcriber:
@@ -114,7 +128,13 @@ class Transcriber:
                 return Heard(self._long(audio, hints))
             encoded = self._model.encode(self._pad(features[:, :frames], WINDOW_FRAMES))
             prompt = self._prompt(hints)
-            result = self._decode(encoded, prompt, self.config.beam_size, 1)
+            # Closed-vocabulary hearing always wants the next likeliest readings: one beam search
+            # gives them with the best for less than two searches.
+            together = self.config.closed_vocabulary and self.alternatives > 1
+            if together:
+                result = self._decode(encoded, prompt, max(self.config.beam_size, self.alternatives), self.alternatives)
+            else:
+                result = self._decode(encoded, prompt, self.config.beam_size, 1)
         except Exception as e:
             raise TranscribeError(f"speech-to-text failed: {e}") from e
         tokens = result.sequences_ids[0]
@@ -122,8 +142,13 @@ class Transcriber:
         if result.no_speech_prob > NO_SPEECH_PROB and avg_logprob < LOW_LOGPROB:
             return Heard("")  # Whisper's own test for a window without speech
         best = without_echo(self._tokenizer.decode(tokens).strip())
+        sure = round(math.exp(min(0.0, avg_logprob)), 3)
+        score = self._scorer(encoded, len(audio))
         if not self.alternatives:
-            return Heard(best)
+            return Heard(best, None, score, sure)
+        if together:
+            readings = self._readings(result, best)
+            return Heard(best, lambda: readings, score, sure)
 
         def others() -> list[str]:
             try:
@@ -131,15 +156,46 @@ class Transcriber:
             except Exception:  # the best reading still stands, for the LLM to take
                 log.exception("speech-to-text: the next likeliest readings could not be decoded")
                 return []
-            top = more.scores[0] if more.scores else 0.0
-            out: list[str] = []
-            for ids, score in zip(more.sequences_ids, more.scores):
-                text = without_echo(self._tokenizer.decode(ids).strip())
-                if score >= top - self.within and text and text != best and text not in out:
-                    out.append(text)
-            return out
+            return self._readings(more, best)
 
-        return Heard(best, others)
+        return Heard(best, others, score, sure)
+
+    def _readings(self, result: Any, best: str) -> list[str]:
+        """The n-best readings other than `best`, within `within` of the top one's score."""
+        top = result.scores[0] if result.scores else 0.0
+        out: list[str] = []
+        for ids, score in zip(result.sequences_ids, result.scores):
+            text = without_echo(self._tokenizer.decode(ids).strip())
+            if score >= top - self.within and text and text != best and text not in out:
+                out.append(text)
+        return out
+
+    def _scorer(self, encoded: Any, samples: int) -> Callable[[list[str], bool], list[list[float]]]:
+        """Scores sentences on this request's encoder output (see Heard.score)."""
+        import ctranslate2
+
+        start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        frames = min(ENCODER_FRAMES, int(samples / SAMPLES_PER_ENCODER_FRAME) + TRUNCATE_MARGIN_FRAMES)
+        memory: dict[bool, Any] = {}
+
+        def window(full: bool) -> Any:
+            if full not in memory:
+                array = np.asarray(encoded)  # (1, 1500, width) on the CPU
+                memory[full] = array if full else np.ascontiguousarray(array[:, :frames])
+            return memory[full]
+
+        def score(texts: list[str], full: bool = False) -> list[list[float]]:
+            if not texts:
+                return []
+            tokens = [self._tokenizer.encode(" " + t.strip()) for t in texts]
+            batch = ctranslate2.StorageView.from_array(np.repeat(window(full), len(texts), axis=0))
+            try:
+                results = self._model.model.align(batch, start, tokens, (ENCODER_FRAMES if full else frames) * 2)
+            except Exception as e:
+                raise TranscribeError(f"speech-to-text could not score sentences: {e}") from e
+            return [[math.log(max(p, 1e-12)) for p in r.text_token_probs] for r in results]
+
+        return score
 
     def _prompt(self, hints: SpeechHints) -> list[int]:
         previous = self._tokenizer.encode(" " + hints.prompt.strip()) if hints.prompt else []

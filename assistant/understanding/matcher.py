@@ -166,10 +166,7 @@ class TemplateMatcher:
         return [texts[i] for i in range(rounds) for texts in by_tool.values() if i < len(texts)]
 
     def _has_free_text(self, text: str) -> bool:
-        live = {name: [EXAMPLE_NAME] for name in self._live_lists}
-        slot_lists = {name: TextSlotList.from_strings(values) for name, values in live.items()}
-        result = recognize_best(_clean(text), self._intents, slot_lists=slot_lists, skip_words=self._skip_words)
-        return result is not None and any(e.is_wildcard for e in result.entities_list)
+        return self.fills_wildcard(text, {name: [EXAMPLE_NAME] for name in self._live_lists})
 
     def examples(self, seed: int = 7) -> list[ToolCall]:
         """Worked examples for the planner's prompt, made by the templates themselves so they can never
@@ -195,7 +192,7 @@ class TemplateMatcher:
 
     def _example(self, tool: str, text: str, live: dict[str, list[str]]) -> ToolCall:
         """The call `text` makes, with validated arguments (ints, not hassil's floats), as the prompt shows it."""
-        text = _clean(text)
+        text = clean(text)
         call = self.match(text, live)
         if call is None or call.tool != tool:
             raise SkillError(f"skill '{tool.split('.')[0]}': example {text!r} should match {tool} but matched "
@@ -219,12 +216,8 @@ class TemplateMatcher:
         sentence a misheard request was close to; a sentence block with `metadata: {fuzzy: false}`
         (generic words such as "turn on the light") is then not taken: near it are requests that
         name something the home does not have ("turn on the kitchen light")."""
-        slot_lists = {
-            name: TextSlotList.from_strings(values)
-            for name, values in (live or {}).items()
-            if name in self._live_lists and values
-        }
-        result = recognize_best(_clean(text), self._intents, slot_lists=slot_lists, skip_words=self._skip_words)
+        result = recognize_best(clean(text), self._intents, slot_lists=self._slot_lists(live),
+                                skip_words=self._skip_words)
         if result is None or (fuzzy and (result.intent_metadata or {}).get("fuzzy") is False):
             return None
         key = result.intent.name
@@ -257,7 +250,7 @@ class TemplateMatcher:
         template sentence sampled with '#' for its number ranges; the closest one at or above
         `min_score` is filled with the request's numbers and matched exactly. The call's score is the
         similarity (0..1)."""
-        shape, values = _number_shape(_clean(text))
+        shape, values = number_shape(clean(text))
         index = self._fuzzy_index(live or {})
         best = process.extractOne(shape, index.shapes, scorer=fuzz.ratio, score_cutoff=min_score * 100)
         if best is None:
@@ -289,7 +282,7 @@ class TemplateMatcher:
                                               expand_ranges=False, exclude_sentences_with_wildcards=False):
                 if any(name not in ranges for name in _PLACEHOLDER.findall(sentence)):
                     continue
-                shape = _PLACEHOLDER.sub("#", _clean(sentence))
+                shape = _PLACEHOLDER.sub("#", clean(sentence))
                 (with_live if _LIVE_MARK in shape else static)[shape] = None
             self._fuzzy_static = (list(static), list(with_live))
         key = tuple(sorted((k, tuple(v)) for k, v in live.items() if k in self._live_lists))
@@ -299,13 +292,29 @@ class TemplateMatcher:
             self._fuzzy_live = (key, _FuzzyIndex(static_shapes + expanded))
         return self._fuzzy_live[1]
 
+    def fills_wildcard(self, text: str, live: dict[str, list[str]] | None = None) -> bool:
+        """Whether `text` matches a template exactly with words a wildcard takes (a reminder's words,
+        a new timer's name)."""
+        result = recognize_best(clean(text), self._intents, slot_lists=self._slot_lists(live),
+                                skip_words=self._skip_words)
+        return result is not None and any(e.is_wildcard for e in result.entities_list)
+
+    def _slot_lists(self, live: dict[str, list[str]] | None) -> dict[str, TextSlotList]:
+        return {name: TextSlotList.from_strings(values) for name, values in (live or {}).items()
+                if name in self._live_lists and values}
+
+    def sentence_shapes(self, live: dict[str, list[str]]) -> list[str]:
+        """Every sentence the templates can say with the live names, '#' standing for each number
+        (the closed vocabulary that spoken requests are scored against)."""
+        return self._fuzzy_index(live).shapes
+
     def warm_up(self) -> None:
         """Compile the templates and sample the fuzzy index now rather than on the first request."""
         self.match("what time is it")
         self._fuzzy_index({})
 
 
-def _number_shape(text: str) -> tuple[str, list[int]]:
+def number_shape(text: str) -> tuple[str, list[int]]:
     """`text` with each number, in digits or words, replaced by '#', and the numbers in order."""
     words = text.replace("-", " ").split()
     shape: list[str] = []
@@ -325,7 +334,7 @@ def _expand_live(shape: str, live: dict[str, list[str]]) -> list[str]:
     for name, values in live.items():
         mark = _LIVE_MARK + name
         if mark in shape:
-            out = [s.replace(mark, _number_shape(_clean(v))[0], 1) for s in out for v in values]
+            out = [s.replace(mark, number_shape(clean(v))[0], 1) for s in out for v in values]
     return list(dict.fromkeys(s for s in out if _LIVE_MARK not in s))
 
 
@@ -344,7 +353,7 @@ _NOT_NAMES = {"", "it", "a", "an", "the", "at", "this", "that", "my", "one", "an
 """A wildcard name keeps what precedes it: "set the oven timer" names the timer "oven", not "the oven"."""
 
 
-def _clean(text: str) -> str:
+def clean(text: str) -> str:
     """Whisper punctuates and capitalises; templates match plain words."""
     text = text.replace("’", "'").strip().strip(".!?,;:").lower()
     text = re.sub(r"(?<=\w)[.!?,;:](?=\s|$)", "", text)

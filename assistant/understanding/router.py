@@ -7,8 +7,11 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
+from typing import Protocol
 
 from assistant.plugins.api import ToolCall
+from assistant.understanding.closed import ClosedVocabulary, Scorer
 from assistant.understanding.matcher import TemplateMatcher
 from assistant.understanding.numbers import find_numbers, respell_numbers
 from assistant.understanding.planner import Planner
@@ -19,11 +22,23 @@ log = logging.getLogger(__name__)
 _WORD = re.compile(r"[a-z]+|[0-9]+")
 
 
+class Hearing(Protocol):
+    """What speech-to-text gives the router besides the text (assistant.speech.stt.Heard)."""
+
+    @property
+    def score(self) -> Scorer | None: ...
+    @property
+    def confidence(self) -> float: ...
+
+
 class Router:
-    def __init__(self, matcher: TemplateMatcher, planner: Planner | None = None, fuzzy_min_score: float = 0.9) -> None:
+    def __init__(self, matcher: TemplateMatcher, planner: Planner | None = None, fuzzy_min_score: float = 0.9,
+                 closed: ClosedVocabulary | None = None) -> None:
+        """closed: closed-vocabulary hearing for spoken requests (None: free transcripts only)."""
         self.matcher = matcher
         self.planner = planner
         self.fuzzy_min_score = fuzzy_min_score
+        self.closed = closed
 
     def match_templates(self, text: str, live: dict[str, list[str]]) -> ToolCall | None:
         """Exact, else fuzzy at or above the configured score; milliseconds, no LLM."""
@@ -44,19 +59,44 @@ class Router:
                 return call
         return None
 
+    def hear_closed(self, text: str, others: Callable[[], list[str]] | None, score: Scorer,
+                    live: dict[str, list[str]]) -> ToolCall | None:
+        """The template sentence the audio holds, scored by the speech model among those nearest to
+        what it heard (closed.py); None when none fits, or when the words heard fill a free-text slot
+        (a reminder's words, a new timer's name), which no finite set of sentences holds."""
+        assert self.closed is not None
+        if self.matcher.fills_wildcard(text, live):
+            return None
+        readings = [text, *(others() if others is not None else [])]
+        recognised = self.closed.recognise(readings, score, live)
+        if recognised is None:
+            return None
+        log.info("heard %r (confidence %.2f; %.2f below the free reading %r)", recognised.call.text,
+                 recognised.call.score, recognised.deficit, text)
+        return recognised.call
+
     async def route(self, text: str, live: dict[str, list[str]], context: PlanContext | None = None,
-                    others: Callable[[], list[str]] | None = None) -> ToolCall | None:
+                    others: Callable[[], list[str]] | None = None, hearing: Hearing | None = None) -> ToolCall | None:
         """The tool call for `text`, or None when nothing (not even the planner) finds one.
         `others`: speech-to-text's next likeliest readings; the first the templates take wins before
         the planner is asked (tiny.en's second reading is often the right one: "Tell me my date." /
         "Tell me the date.").
+        `hearing`: a spoken request's scorer and confidence. The template sentences nearest to what
+        was heard are then scored against the audio first; a call made from the free transcript
+        instead (fuzzily, or by the planner) carries speech-to-text's confidence in it.
         Raises AssistantError when the planner itself fails (a server that does not answer)."""
+        if hearing is not None and hearing.score is not None and self.closed is not None:
+            call = await asyncio.to_thread(self.hear_closed, text, others, hearing.score, live)
+            if call is not None:
+                return call
         call = await asyncio.to_thread(self.match_templates, text, live)
         if call is None and others is not None:
             call = await asyncio.to_thread(self._match_other_readings, text, others, live)
-        if call is not None or self.planner is None:
-            return call
-        return await self.planner.plan(respell_numbers(text), context or PlanContext(live=live))
+        if call is None and self.planner is not None:
+            call = await self.planner.plan(respell_numbers(text), context or PlanContext(live=live))
+        if call is not None and hearing is not None:
+            call = replace(call, score=round(min(call.score, hearing.confidence), 3))
+        return call
 
 
 def _numbers(text: str) -> list[int]:

@@ -115,6 +115,13 @@ class UnderstandingConfig:
     """true, false, or "auto": on for a planner server or a GGUF of the user's, off for the packaged
     small models (the 1.5B model's wording passes its check too rarely to be worth the wait)."""
     phrase_timeout_s: float = 4.0
+    confirm_below: float = 0.75
+    """A request understood with less confidence than this (0..1: a tool call's score) is put back to
+    the person as a yes-or-no question before a tool that changes something runs; 0: never."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confirm_below <= 1.0:
+            raise ConfigError(f"understanding.confirm_below must be between 0 and 1, not {self.confirm_below:g}")
 
     def phrasing(self, planner: PlannerConfig) -> bool:
         value = self.phrase_replies

@@ -4,8 +4,14 @@ completes the call.
 
 Conversation rules, all within `understanding.followup_s` of the last exchange:
 - a missing argument is asked for ("For how long?") and the answer completes the same call;
-- a risky tool runs only after a yes; a no, or anything else, drops it;
+- a risky tool runs only after a yes, and so does a tool that changes something when the request was
+  understood with less confidence than `understanding.confirm_below` (the question restates it: "Dim
+  the bedroom light to thirty percent?"); a no drops it, a no with more words corrects it ("no, the
+  kitchen light"), and anything else is a new request;
 - the previous exchange is shown to the planner, so "and the eggs too" continues it.
+
+What a conversation remembers (its open question, its last exchange) can be taken out and put back
+(`memory`, `recall`), so one that lives across processes (`assistant ask`) goes on where it stopped.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ from assistant.audit import AuditLog
 from assistant.calls import record_call
 from assistant.errors import AssistantError, SkillError
 from assistant.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
-from assistant.plugins.api import ToolCall, ToolResult, ToolSpec
+from assistant.plugins.api import ToolCall, ToolResult, ToolSpec, saying
 from assistant.plugins.registry import Registry
 from assistant.understanding import phrasing
+from assistant.understanding.corrections import corrected
 from assistant.understanding.prompt import PlanContext, describe_call
 from assistant.understanding.router import Router
 
@@ -59,20 +66,48 @@ def yes_or_no(text: str) -> bool | None:
     return None
 
 
+_PLAIN_NO = {"no", "nope", "nah", "no thanks", "no thank you", "negative"}
+"""A no that can go on with what was meant instead ("no, the kitchen light"); "don't …", "stop …" and
+"cancel …" cannot: what follows them is not wanted."""
+_FILLERS = ("thanks", "thank you", "sorry", "actually", "wait", "i said", "i meant", "i mean", "not that one", "not that")
+
+
+def declined_with(text: str) -> str:
+    """What a plain no goes on with: "no, the kitchen light" → "the kitchen light"; "" when nothing
+    follows it, when the no is not a plain one, or when what follows is a no or a yes again."""
+    words = re.sub(r"[^a-z0-9'% ]", " ", text.lower()).split()
+    for size in (3, 2, 1):
+        if " ".join(words[:size]) in _PLAIN_NO:
+            rest = " ".join(words[size:])
+            break
+    else:
+        return ""
+    for filler in _FILLERS:
+        rest = rest.removeprefix(filler).strip() if rest == filler or rest.startswith(f"{filler} ") else rest
+    return "" if not rest or yes_or_no(rest) is not None else rest
+
+
 @dataclass(frozen=True)
-class _Pending:
+class Pending:
+    """A question the assistant asked and the call its answer is for."""
+
     kind: Literal["missing", "confirm"]
+    """ "missing": an argument is asked for; "confirm": a yes is needed before the call runs."""
     call: ToolCall
     question: str
     at: float
+    """When it was asked (time.monotonic())."""
 
 
 @dataclass(frozen=True)
-class _Exchange:
+class Exchange:
+    """The last request that was acted on, for follow-ups ("make it ten minutes instead")."""
+
     text: str
     call: ToolCall
     reply: str
     at: float
+    """When it was answered (time.monotonic())."""
 
     def describe(self) -> str:
         return f'"{self.text}" -> {describe_call(self.call)} -> "{self.reply}"'
@@ -80,9 +115,11 @@ class _Exchange:
 
 class Dialogue:
     def __init__(self, bus: Bus, registry: Registry, router: Router, followup_s: float = 30.0,
-                 audit: AuditLog | None = None, phrase_timeout_s: float | None = None, origin: str = "voice") -> None:
+                 audit: AuditLog | None = None, phrase_timeout_s: float | None = None, origin: str = "voice",
+                 confirm_below: float = 0.75) -> None:
         """phrase_timeout_s: how long the LLM may take to word a reply to an open question; None: never.
-        origin: who this conversation is with, for the audit trail (calls.ORIGINS)."""
+        origin: who this conversation is with, for the audit trail (calls.ORIGINS).
+        confirm_below: a call scored below this, to a tool that changes something, is confirmed first."""
         self.bus = bus
         self.phrase_timeout_s = phrase_timeout_s
         self.registry = registry
@@ -90,8 +127,9 @@ class Dialogue:
         self.followup_s = followup_s
         self.audit = audit
         self.origin = origin
-        self._pending: _Pending | None = None
-        self._last: _Exchange | None = None
+        self.confirm_below = confirm_below
+        self._pending: Pending | None = None
+        self._last: Exchange | None = None
         self._phrased = False
 
     def another(self, origin: str = "phone", bus: Bus | None = None) -> Dialogue:
@@ -99,7 +137,7 @@ class Dialogue:
         audit trail: its follow-ups and questions never mix with the room's. `bus`: where its events
         go, when not the assistant's own bus."""
         return Dialogue(bus or self.bus, self.registry, self.router, self.followup_s, self.audit, self.phrase_timeout_s,
-                        origin)
+                        origin, self.confirm_below)
 
     def understands(self, text: str) -> bool:
         """Whether the sentence templates fully understand `text` as a complete request (cheap: no
@@ -115,6 +153,17 @@ class Dialogue:
         self._pending = None
         self._last = None
 
+    def memory(self) -> tuple[Pending | None, Exchange | None]:
+        """What the conversation remembers that is still within the follow-up window: the question
+        waiting for an answer, and the last exchange."""
+        pending = self._pending if self._pending is not None and self._fresh(self._pending.at) else None
+        last = self._last if self._last is not None and self._fresh(self._last.at) else None
+        return pending, last
+
+    def recall(self, pending: Pending | None, last: Exchange | None) -> None:
+        """Go on from a memory taken out with `memory` (by this process or an earlier one)."""
+        self._pending, self._last = pending, last
+
     async def handle(self, text: str, turn: int | None = None, audio_t: float | None = None,
                      others: Callable[[], list[str]] | None = None) -> str:
         """Act on one request and publish intent, tool_result, question and reply events; returns the reply.
@@ -129,13 +178,22 @@ class Dialogue:
 
     async def _respond(self, text: str, turn: int | None, audio_t: float | None, others: Callable[[], list[str]] | None) -> str:
         pending, self._pending = self._pending, None
+        declined = False
         if pending is not None and self._fresh(pending.at):
             if pending.kind == "confirm":
                 answer = yes_or_no(text)
                 if answer is True:
-                    return await self._run(pending.call, turn, audio_t)
+                    return await self._run(pending.call, turn, audio_t, announced=True)
                 if answer is False:
-                    return DROPPED
+                    rest = declined_with(text)
+                    if not rest:
+                        return DROPPED
+                    # "No, the kitchen light": the same request with what was misheard put right, else
+                    # what follows the no is a request of its own.
+                    fixed = await asyncio.to_thread(corrected, pending.call, rest, self.router, self.registry.slot_values())
+                    if fixed is not None:
+                        return await self._act(fixed, turn, audio_t)
+                    text, declined, others = rest, True, None
             else:
                 completed = await self._complete(pending, text)
                 if completed is not None:
@@ -154,7 +212,7 @@ class Dialogue:
             if answered is not None:
                 return answered
             self.bus.publish(NoIntent(text=text, turn=turn, audio_t=audio_t))
-            return CANNOT
+            return DROPPED if declined else CANNOT
         return await self._act(call, turn, audio_t)
 
     async def _unanswered(self, text: str, turn: int | None, audio_t: float | None) -> str | None:
@@ -180,11 +238,11 @@ class Dialogue:
                 continue
             self._intent(call, turn, audio_t)
             await self._ran(call, result, time.monotonic() - started, turn, audio_t)
-            self._last = _Exchange(text, call, result.speech, time.monotonic())
+            self._last = Exchange(text, call, result.speech, time.monotonic())
             return result.speech
         return None
 
-    async def _complete(self, pending: _Pending, answer: str) -> ToolCall | None:
+    async def _complete(self, pending: Pending, answer: str) -> ToolCall | None:
         """The pending call completed by the answer to its question, or None if the answer is not one.
 
         Templates first, on the original request followed by the answer ("set a timer" + "ten
@@ -205,10 +263,12 @@ class Dialogue:
         return replace(call, args={**pending.call.args, **_given(call.args)}, text=joined)
 
     async def _act(self, call: ToolCall, turn: int | None, audio_t: float | None) -> str:
-        """Validate, then ask for what is missing, ask for a yes, or run."""
+        """Validate, then ask for what is missing, ask for a yes (a risky tool, or one that changes
+        something asked for with too little confidence), or run."""
         try:
             spec = self.registry.tool(call.tool)
-            args = spec.validate(_given(call.args))
+            with saying(call.text):
+                args = spec.validate(_given(call.args))
         except SkillError as e:
             if e.code != "missing_argument":
                 self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
@@ -218,10 +278,13 @@ class Dialogue:
         missing = spec.missing(args)
         if missing is not None:
             return self._ask("missing", call, missing[1], turn, audio_t)
-        if spec.risky:
+        unsure = call.score < self.confirm_below and not spec.reads
+        if spec.risky or unsure:
             self._intent(call, turn, audio_t)
-            return self._ask("confirm", call, _confirm_question(spec, args), turn, audio_t)
-        return await self._run(call, turn, audio_t, spec)
+            # A risky tool's own question says what it will do; else the request is put back as understood.
+            question = None if spec.risky else _restated(call.text)
+            return self._ask("confirm", call, question or _confirm_question(spec, args), turn, audio_t)
+        return await self._run(call, turn, audio_t, spec=spec)
 
     async def perform(self, call: ToolCall, confirmed: bool = False, turn: int | None = None) -> tuple[bool, str]:
         """A call nobody spoke (a button on the phone page): (done, what to say). Not done, with the
@@ -234,21 +297,24 @@ class Dialogue:
             return False, missing[1]
         if spec.risky and not confirmed:
             return False, _confirm_question(spec, args)
-        return True, await self._run(replace(call, args=args), turn, None, spec)
+        return True, await self._run(replace(call, args=args), turn, None, spec=spec)
 
     def _ask(self, kind: Literal["missing", "confirm"], call: ToolCall, question: str, turn: int | None, audio_t: float | None) -> str:
-        self._pending = _Pending(kind, call, question, time.monotonic())
+        self._pending = Pending(kind, call, question, time.monotonic())
         self.bus.publish(Question(tool=call.tool, kind=kind, text=question, turn=turn, audio_t=audio_t))
         return question
 
-    async def _run(self, call: ToolCall, turn: int | None, audio_t: float | None, spec: ToolSpec | None = None) -> str:
+    async def _run(self, call: ToolCall, turn: int | None, audio_t: float | None, spec: ToolSpec | None = None,
+                   announced: bool = False) -> str:
+        """announced: its intent was published when its yes was asked for."""
         spec = spec or self.registry.tool(call.tool)
-        if not spec.risky:
+        if not announced:
             self._intent(call, turn, audio_t)
         start = time.monotonic()
         try:
             # Tools may touch the disk (a timer is written durably): keep that off the event loop.
-            result: ToolResult = await asyncio.to_thread(spec.func, **call.args)
+            with saying(call.text):
+                result: ToolResult = await asyncio.to_thread(spec.func, **call.args)
         except AssistantError as e:
             self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
             result = ToolResult(FAILED, {"error": e.message}, ok=False)
@@ -260,7 +326,7 @@ class Dialogue:
         speech = result.speech
         if spec.phrased and result.ok and call.open_question:
             speech = await self._phrase(call.text, result.speech)
-        self._last = _Exchange(call.text, call, speech, time.monotonic())
+        self._last = Exchange(call.text, call, speech, time.monotonic())
         return speech
 
     def _intent(self, call: ToolCall, turn: int | None, audio_t: float | None) -> None:
@@ -303,6 +369,12 @@ def _explain(error: SkillError) -> str:
     if error.code == "out_of_range":
         return "Sorry, that number is out of range for that."
     return CANNOT
+
+
+def _restated(text: str) -> str | None:
+    """The request as understood, put back as a question: "Dim the bedroom light to thirty percent?"."""
+    words = " ".join(text.split()).rstrip(".!?,; ")
+    return f"{words[:1].upper()}{words[1:]}?" if words else None
 
 
 def _confirm_question(spec: ToolSpec, args: dict[str, Any]) -> str:

@@ -174,7 +174,8 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     answerer.writer = planner
     u = config.understanding
     dialogue = Dialogue(bus, registry, router, u.followup_s, audit,
-                        phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None)
+                        phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None,
+                        confirm_below=u.confirm_below)
     return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media, vault, audit,
                 foreground, problems, knowledge, answerer, rooms)
 

@@ -89,3 +89,91 @@ def test_yes_and_no() -> None:
     assert yes_or_no("Yes.") is True and yes_or_no("yeah do it") is True and yes_or_no("go ahead") is True
     assert yes_or_no("No!") is False and yes_or_no("never mind") is False and yes_or_no("don't") is False
     assert yes_or_no("what time is it") is None
+
+
+# --- the confidence line (understanding.confirm_below) -------------------------------------------
+# A fuzzy template match scores its similarity (0.96 for "ten minuets"); with the line above it, such a
+# request stands for one the speech recogniser was unsure of.
+
+def unsure(data_dir: Path, confirm_below: str = "0.99"):  # type: ignore[no-untyped-def]
+    bus = Bus()
+    config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__UNDERSTANDING__CONFIRM_BELOW": confirm_below})
+    return build_core(config, data_dir, bus), Recorder(bus)
+
+
+def test_an_unsure_request_is_restated_as_a_question_and_runs_after_a_yes(data_dir: Path) -> None:
+    core, rec = unsure(data_dir)
+    assert say(core, "set a timer for ten minuets") == "Set a timer for ten minuets?"
+    question = rec.of("question")[-1]
+    assert (question.tool, question.kind) == ("timer.start", "confirm")  # type: ignore[attr-defined]
+    assert not core.scheduler.timers() and not rec.of("tool_result")
+    assert say(core, "yes") == "Timer set for 10 minutes."
+    assert [(i.tool, i.args) for i in rec.of("intent")] == [("timer.start", {"minutes": 10})]  # type: ignore[attr-defined]
+    assert len(core.scheduler.timers()) == 1
+
+
+def test_a_no_drops_an_unsure_request_and_anything_else_is_a_new_request(data_dir: Path) -> None:
+    core, rec = unsure(data_dir)
+    assert say(core, "set a timer for ten minuets") == "Set a timer for ten minuets?"
+    assert say(core, "no") == DROPPED
+    assert say(core, "set a timer for ten minuets") == "Set a timer for ten minuets?"
+    assert say(core, "what time is it").startswith("It's "), "a new request, served"
+    assert say(core, "yes") == CANNOT, "the question is gone once something else was said"
+    assert say(core, "set a timer for ten minuets") == "Set a timer for ten minuets?"
+    assert say(core, "no, what time is it").startswith("It's ")
+    assert say(core, "set a timer for ten minuets") == "Set a timer for ten minuets?"
+    assert say(core, "no, don't") == DROPPED
+    assert say(core, "set a timer for ten minuets") == "Set a timer for ten minuets?"
+    assert say(core, "no thanks, never mind") == DROPPED
+    assert [r.tool for r in rec.of("tool_result")] == ["clock.get_time", "clock.get_time"]  # type: ignore[attr-defined]
+    assert not core.scheduler.timers()
+
+
+def test_a_no_with_what_was_meant_corrects_the_request(data_dir: Path) -> None:
+    core, rec = unsure(data_dir)
+    assert say(core, "set a timer for ten minuets") == "Set a timer for ten minuets?"
+    assert say(core, "no, twelve minutes") == "Set a timer for twelve minuets?", "still unsure: asked again"
+    assert say(core, "yes") == "Timer set for 12 minutes."
+    (timer,) = core.scheduler.timers()
+    assert timer.duration_s == 720
+
+
+def test_an_unsure_request_that_only_reads_just_runs(data_dir: Path) -> None:
+    core, rec = unsure(data_dir)
+    say(core, "set a timer for eleven minutes")  # exact: no question
+    assert say(core, "how much time is left on the timr").endswith("left on your 11 minute timer.")
+    assert not rec.of("question")
+    assert [i.score for i in rec.of("intent")] == [1.0, 0.985]  # type: ignore[attr-defined]
+
+
+def test_the_line_is_a_setting(data_dir: Path) -> None:
+    import pytest
+
+    from assistant.errors import ConfigError
+
+    assert load_config(environ={}).understanding.confirm_below == 0.75
+    core, rec = unsure(data_dir, "0.9")
+    assert say(core, "set a timer for ten minuets") == "Timer set for 10 minutes.", "0.96 is above 0.9"
+    with pytest.raises(ConfigError, match="confirm_below"):
+        load_config(environ={"ASSISTANT__UNDERSTANDING__CONFIRM_BELOW": "1.5"})
+
+
+def test_a_risky_tool_asks_its_own_question_even_when_unsure(data_dir: Path) -> None:
+    core, rec = unsure(data_dir)
+    say(core, "set a timer for eleven minutes")
+    assert say(core, "cancel al timers") == "Cancel all your timers?"
+    assert say(core, "what time is it").startswith("It's "), "not a yes: a new request, and nothing cancelled"
+    assert len(core.scheduler.timers()) == 1
+    assert say(core, "cancel al timers") == "Cancel all your timers?"
+    assert say(core, "yes") == "Cancelled 1 timer."
+    assert [i.tool for i in rec.of("intent")].count("timer.clear_all") == 2, "announced when asked, not again"
+
+
+def test_what_follows_a_no() -> None:
+    from assistant.dialogue import declined_with
+
+    assert declined_with("No, the kitchen light.") == "the kitchen light"
+    assert declined_with("nope, I meant forty percent") == "forty percent"
+    assert declined_with("no thanks") == "" and declined_with("no, don't") == "" and declined_with("no no") == ""
+    assert declined_with("don't turn on the heater") == "", "what follows a don't is not wanted"
+    assert declined_with("stop the music") == "" and declined_with("yes") == ""

@@ -16,6 +16,9 @@ import enum
 import inspect
 import types
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Callable, ClassVar, Literal, Union, overload
@@ -96,6 +99,27 @@ class ToolCall:
     """Worded freely, so the tool's fixed reply may not answer it: true for the planner's calls and for
     template sentences marked `metadata: {open_question: true}`. A `phrased` tool's reply to it is
     worded by the LLM from the result."""
+
+
+REQUEST: ContextVar[str] = ContextVar("request", default="")
+
+
+def said() -> str:
+    """The words of the request a tool (or its `settle`) is serving, as understood; "" for a call
+    nobody spoke (a routine's step, a button on the phone page). A skill reads them to refuse rather
+    than widen: "switch everything off in the living room", planned without the room it does not know,
+    is not the whole house."""
+    return REQUEST.get()
+
+
+@contextmanager
+def saying(text: str) -> Iterator[None]:
+    """Serve a call whose request was `text` (`said()` inside, and in the threads started from it)."""
+    token = REQUEST.set(text)
+    try:
+        yield
+    finally:
+        REQUEST.reset(token)
 
 
 @dataclass(frozen=True)

@@ -231,3 +231,74 @@ def test_a_bad_time_zone_is_a_clear_config_error(data_dir: Path) -> None:
     with pytest.raises(ConfigError, match="Europe/Berlin"):
         build_core(load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__SCHEDULER__TIMEZONE": "Europe/Berln"}),
                    data_dir, Bus())
+
+
+@pytest.mark.parametrize("said, reply, at", [
+    ("set an alarm for december 24th at 8 am", "Alarm set for Thursday 24 December at 8 AM.", "2026-12-24 08:00"),
+    ("set an alarm for the 24th of December at 8", "Alarm set for Thursday 24 December at 8 AM.", "2026-12-24 08:00"),
+    ("Set an alarm for 7.45 in the evening.", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
+    ("Set an alarm for 745 in the evening.", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
+    ("Wake me up at 6.30 tomorrow morning.", "Alarm set for 6:30 AM tomorrow.", "2026-11-25 06:30"),
+    ("set an alarm for 7:45 p.m.", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
+    ("set an alarm for 7:45 PM", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
+    ("set an alarm for quarter to eight tomorrow", "Alarm set for 7:45 AM tomorrow.", "2026-11-25 07:45"),
+    ("wake me up at half past six", "Alarm set for 6:30 PM today.", "2026-11-24 18:30"),
+    ("set an alarm on the 24th at 9", "Alarm set for Thursday 24 December at 9 AM.", "2026-12-24 09:00"),
+    ("set an alarm in 2 days at 9", "Alarm set for Thursday 26 November at 9 AM.", "2026-11-26 09:00"),
+    ("set an alarm for the day after tomorrow at 7", "Alarm set for Thursday 26 November at 7 AM.", "2026-11-26 07:00"),
+    ("set an alarm for next Friday at noon", "Alarm set for Friday 27 November at noon.", "2026-11-27 12:00"),
+    ("set an alarm for the first of January at 9 am", "Alarm set for Friday 1 January at 9 AM.", "2027-01-01 09:00"),
+])
+def test_alarms_keep_the_day_and_time_that_was_said(data_dir: Path, said: str, reply: str, at: str) -> None:
+    core, _ = make(data_dir, ManualClock(TUESDAY_3PM.timestamp()))
+    assert ask(core, said) == reply
+    (alarm,) = core.scheduler.alarms()
+    assert core.scheduler.local(alarm.at).strftime("%Y-%m-%d %H:%M") == at
+    assert ask(core, "what alarms do i have") == f"You have an alarm: {reply.removeprefix('Alarm set for ')}"
+
+
+@pytest.mark.parametrize("said, reply, at", [
+    ("remind me to pay rent on the first of january at 9 am", "I'll remind you to pay rent on Friday 1 January at 9 AM.",
+     "2027-01-01 09:00"),
+    ("remind me to buy a tree on december 24th at 8 am", "I'll remind you to buy a tree on Thursday 24 December at 8 AM.",
+     "2026-12-24 08:00"),
+    ("remind me on the 24th at 9 to call mum", "I'll remind you to call mum on Thursday 24 December at 9 AM.",
+     "2026-12-24 09:00"),
+    ("remind me to call mum in 2 days at 9", "I'll remind you to call mum on Thursday 26 November at 9 AM.",
+     "2026-11-26 09:00"),
+    ("remind me to water the plants the day after tomorrow at 7",
+     "I'll remind you to water the plants on Thursday 26 November at 7 AM.", "2026-11-26 07:00"),
+    ("remind me to call mum next friday at noon", "I'll remind you to call mum on Friday 27 November at noon.",
+     "2026-11-27 12:00"),
+    ("remind me to call mum tomorrow at 6.30", "I'll remind you to call mum at 6:30 AM tomorrow.", "2026-11-25 06:30"),
+    ("remind me to take the pizza out at 745 pm", "I'll remind you to take the pizza out at 7:45 PM today.",
+     "2026-11-24 19:45"),
+])
+def test_reminders_keep_the_day_and_time_that_was_said(data_dir: Path, said: str, reply: str, at: str) -> None:
+    core, _ = make(data_dir, ManualClock(TUESDAY_3PM.timestamp()))
+    assert ask(core, said) == reply
+    (reminder,) = core.scheduler.reminders()
+    assert core.scheduler.local(reminder.at).strftime("%Y-%m-%d %H:%M") == at
+
+
+@pytest.mark.parametrize("said, reply", [
+    ("set an alarm on the blorpth at 9",
+     "I didn't get the time for the alarm: I couldn't understand 'blorpth'. Say it like 'seven thirty tomorrow'."),
+    ("set an alarm for february 30th at 8",
+     "I didn't get the time for the alarm: there is no 30 February. Say it like 'seven thirty tomorrow'."),
+    ("remind me on the blorpth at 9 to call mum", "I didn't get when to remind you: I couldn't understand 'blorpth'."),
+    ("remind me to call mum on november 24th at 9 am", "I didn't get when to remind you: 9 AM today has already passed."),
+])
+def test_a_time_that_is_not_understood_is_refused_with_the_reason(data_dir: Path, said: str, reply: str) -> None:
+    core, _ = make(data_dir, ManualClock(TUESDAY_3PM.timestamp()))
+    assert ask(core, said) == reply
+    assert core.scheduler.alarms() == [] and core.scheduler.reminders() == []
+
+
+def test_alarms_are_deleted_by_their_day_and_an_unknown_one_is_not_guessed(data_dir: Path) -> None:
+    core, _ = make(data_dir, ManualClock(TUESDAY_3PM.timestamp()))
+    ask(core, "set an alarm for december 24th at 8 am")
+    assert ask(core, "delete the alarm for purple") == "I didn't get which alarm: I couldn't understand 'purple'."
+    ask(core, "set an alarm for 7 am tomorrow")
+    assert ask(core, "delete the alarm for december 24th") == "Deleted your alarm for Thursday 24 December at 8 AM."
+    assert [core.scheduler.local(a.at).day for a in core.scheduler.alarms()] == [25]

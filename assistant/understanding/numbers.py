@@ -9,7 +9,8 @@ _UNITS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
     "sixteen seventeen eighteen nineteen".split())}
 _TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if w != "_"}
-_DIGITS = re.compile(r"^\d+$")
+_DIGITS = re.compile(r"^(\d+|\d{1,3}(?:,\d{3})+)%?$")
+"""Digits as speech-to-text writes them: "13", "13%", "1,000"."""
 
 
 @dataclass(frozen=True)
@@ -22,45 +23,87 @@ class NumberSpan:
 
 
 def _word_value(word: str) -> tuple[str, int] | None:
-    if _DIGITS.match(word):
-        return "digits", int(word)
+    if m := _DIGITS.match(word):
+        return "digits", int(m[1].replace(",", ""))
     if word in _UNITS:
         return "unit", _UNITS[word]
     if word in _TENS:
         return "tens", _TENS[word]
-    if word == "hundred":
-        return "hundred", 100
+    if word in ("hundred", "thousand"):
+        return word, 100 if word == "hundred" else 1000
+    tens, _, unit = word.partition("-")
+    if tens in _TENS and 0 < _UNITS.get(unit, 0) < 10:
+        return "compound", _TENS[tens] + _UNITS[unit]  # "twenty-five", as one word
     return None
 
 
+def _below_hundred(words: list[str], i: int) -> tuple[int, int] | None:
+    """ "twenty five", "seven", "twenty-five", "42" at word i: (value, end)."""
+    first = _word_value(words[i]) if i < len(words) else None
+    if first is None or first[0] in ("hundred", "thousand") or first[1] >= 100:
+        return None
+    kind, value = first
+    j = i + 1
+    if kind == "tens" and j < len(words) and (nxt := _word_value(words[j])) and nxt[0] == "unit" and 0 < nxt[1] < 10:
+        value += nxt[1]
+        j += 1
+    return value, j
+
+
+def _with_rest(words: list[str], value: int, j: int, below: int) -> tuple[int, int]:
+    """`value` and what follows it that is smaller than `below`: "a hundred [and] twenty"."""
+    k = j + (1 if j < len(words) and words[j] == "and" else 0)
+    if below > 100:
+        rest = _below_thousand(words, k)
+    else:
+        rest = _below_hundred(words, k)
+    if rest is not None and rest[0] < below:
+        return value + rest[0], rest[1]
+    return value, j
+
+
+def _below_thousand(words: list[str], i: int) -> tuple[int, int] | None:
+    """ "a hundred and ten" (from "hundred"), "one hundred twenty", "fifteen hundred", "twenty five"."""
+    if i < len(words) and words[i] == "hundred":
+        return _with_rest(words, 100, i + 1, 100)
+    found = _below_hundred(words, i)
+    if found is None:
+        return None
+    value, j = found
+    if j < len(words) and words[j] == "hundred" and 0 < value and _word_value(words[i])[0] != "digits":  # type: ignore[index]
+        return _with_rest(words, value * 100, j + 1, 100)
+    return value, j
+
+
+def _number(words: list[str], i: int) -> tuple[int, int] | None:
+    first = _word_value(words[i])
+    if first is None:
+        return None
+    if first[0] == "digits":
+        return first[1], i + 1
+    if first[0] == "thousand":
+        return _with_rest(words, 1000, i + 1, 1000)
+    found = _below_thousand(words, i)
+    if found is None:
+        return None
+    value, j = found
+    if j < len(words) and words[j] == "thousand" and 0 < value:
+        return _with_rest(words, value * 1000, j + 1, 1000)
+    return found
+
+
 def find_numbers(words: list[str]) -> list[NumberSpan]:
-    """Spans of words that spell one number each, left to right; "twenty-five" should already be
-    split into "twenty five" by the caller."""
+    """Spans of words that spell one number each, left to right: "25", "13%", "twenty five",
+    "twenty-five", "a hundred and twenty" (from "hundred"), "one hundred twenty", "two thousand and
+    five". Words should be lower case, without punctuation."""
     spans: list[NumberSpan] = []
     i = 0
     while i < len(words):
-        first = _word_value(words[i])
-        if first is None:
+        found = _number(words, i)
+        if found is None:
             i += 1
             continue
-        kind, value = first
-        j = i + 1
-        if kind == "digits":
-            spans.append(NumberSpan(i, j, value))
-            i = j
-            continue
-        if kind == "tens" and j < len(words) and (nxt := _word_value(words[j])) and nxt[0] == "unit" and 0 < nxt[1] < 10:
-            value += nxt[1]
-            j += 1
-        if kind == "hundred" or (j < len(words) and words[j] == "hundred" and 0 < value < 10):
-            if kind != "hundred":
-                value *= 100
-                j += 1
-            k = j + (1 if j < len(words) and words[j] == "and" else 0)
-            rest = find_numbers(words[k:k + 2])
-            if rest and rest[0].start == 0 and rest[0].value < 100:
-                value += rest[0].value
-                j = k + rest[0].end
+        value, j = found
         spans.append(NumberSpan(i, j, value))
         i = j
     return spans

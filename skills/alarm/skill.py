@@ -8,22 +8,27 @@ from typing import Annotated, Any
 
 from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, tool
 from assistant.scheduler import Alarm, Due, Scheduler
-from assistant.spoken_time import TimeNotUnderstood, parse_when, spoken_clock
+from assistant.spoken_time import TimeNotUnderstood, parse_day, parse_when, spoken_clock, spoken_date
 
 When = Annotated[str, Ask("For what time?"), "when, as the person said it: 'tomorrow at 6:30', 'weekdays at seven', 'in 20 minutes'"]
 
 
 def spoken_moment(at: dt.datetime, now: dt.datetime) -> str:
-    """ "7 AM", "7 AM tomorrow", "9 AM on Sunday", "9 AM on December 3"."""
+    """ "7 AM", "7 AM tomorrow", "Thursday 24 December at 8 AM": any day but today and tomorrow is
+    said with its date, so the person hears which day was understood."""
     clock = spoken_clock(at.hour, at.minute)
     days = (at.date() - now.date()).days
     if days == 0:
         return f"{clock} today" if at.hour >= 12 or now.hour >= 12 else clock
     if days == 1:
         return f"{clock} tomorrow"
-    if days < 7:
-        return f"{clock} on {at:%A}"
-    return f"{clock} on {at:%B} {at.day}"
+    return f"{spoken_date(at.date(), now.date())} at {clock}"
+
+
+def said_when(at: dt.datetime, now: dt.datetime) -> str:
+    """ `spoken_moment` after its preposition: "at 7 AM tomorrow", "on Thursday 24 December at 8 AM"."""
+    days = (at.date() - now.date()).days
+    return f"{'at' if days in (0, 1) else 'on'} {spoken_moment(at, now)}"
 
 
 class AlarmSkill(Skill):
@@ -48,11 +53,11 @@ class AlarmSkill(Skill):
             parsed = parse_when(when, now, self.scheduler.zone)
         except TimeNotUnderstood as e:
             return ToolResult(f"I didn't get the time for the alarm: {e}. Say it like 'seven thirty tomorrow'.",
-                              {"error": "bad_time", "when": when}, ok=False)
+                              {"error": "bad_time", "when": when, "reason": str(e)}, ok=False)
         first = parsed.first(now, self.scheduler.zone)
         alarm = self.scheduler.add_alarm(first.timestamp(), label, parsed.recurrence)
         if parsed.recurrence:
-            speech = f"Alarm set for {parsed.recurrence.describe()}, first at {spoken_moment(first, now)}."
+            speech = f"Alarm set for {parsed.recurrence.describe()}, first {said_when(first, now)}."
         else:
             speech = f"Alarm set for {spoken_moment(first, now)}."
         return ToolResult(speech, {"alarm_id": alarm.id, "at": first.isoformat(timespec="minutes"),
@@ -69,26 +74,38 @@ class AlarmSkill(Skill):
         return ToolResult(f"{head}: {'; '.join(parts)}.", {"alarms": [_alarm_data(a) for a in alarms]})
 
     @tool
-    def delete(self, when: Annotated[str | None, "the time of the alarm to delete"] = None) -> ToolResult:
-        """Delete one alarm, chosen by its time when there are several."""
+    def delete(self, when: Annotated[str | None, "the time or day of the alarm to delete"] = None) -> ToolResult:
+        """Delete one alarm, chosen by its time or day when there are several."""
         alarms = self.scheduler.alarms()
         if when:
-            now = self.scheduler.local_now()
-            try:
-                target = parse_when(when, now, self.scheduler.zone).first(now, self.scheduler.zone)
-            except TimeNotUnderstood:
-                target = None
-            if target is not None:
-                alarms = [a for a in alarms if _same_clock(self.scheduler.local(a.at), target)]
+            chosen = self._chosen_by(when, alarms)
+            if isinstance(chosen, ToolResult):
+                return chosen
+            alarms = chosen
         if not alarms:
             return ToolResult("I can't find that alarm." if self.scheduler.alarms() else "You have no alarms.",
                               {"deleted": []}, ok=False)
         if len(alarms) > 1:
             listed = " and ".join(self.describe(a) for a in alarms)
-            return ToolResult(f"You have alarms at {listed}. Which one should I delete?",
+            return ToolResult(f"You have alarms for {listed}. Which one should I delete?",
                               {"deleted": [], "ambiguous": [a.id for a in alarms]}, ok=False)
         self.scheduler.cancel(alarms[0].id)
         return ToolResult(f"Deleted your alarm for {self.describe(alarms[0])}.", {"deleted": [alarms[0].id]})
+
+    def _chosen_by(self, when: str, alarms: list[Alarm]) -> list[Alarm] | ToolResult:
+        """The alarms `when` names: by their time ("the 7 o'clock alarm"), or by their day ("tomorrow's").
+        A time that cannot be read is said to be so, not taken to mean any alarm."""
+        now, zone = self.scheduler.local_now(), self.scheduler.zone
+        try:
+            target = parse_when(when, now, zone).first(now, zone)
+            return [a for a in alarms if _same_clock(self.scheduler.local(a.at), target)]
+        except TimeNotUnderstood as e:
+            try:
+                day = parse_day(when, now, zone)
+            except TimeNotUnderstood:
+                return ToolResult(f"I didn't get which alarm: {e}.", {"deleted": [], "error": "bad_time",
+                                                                     "reason": str(e)}, ok=False)
+            return [a for a in alarms if self.scheduler.local(a.at).date() == day]
 
     @tool
     def snooze(self, minutes: Annotated[int | None, Range(1, 60)] = None) -> ToolResult:

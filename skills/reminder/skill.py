@@ -7,8 +7,8 @@ from typing import Annotated, Literal
 
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
 from assistant.scheduler import Due, Reminder, Scheduler
-from assistant.spoken_time import WEEKDAYS, TimeNotUnderstood, parse_when, spoken_clock
-from skills.alarm.skill import spoken_moment
+from assistant.spoken_time import MONTHS, WEEKDAYS, TimeNotUnderstood, names_only_a_day, parse_when, spoken_clock
+from skills.alarm.skill import said_when
 
 
 class ReminderSkill(Skill):
@@ -30,13 +30,14 @@ class ReminderSkill(Skill):
         try:
             parsed = parse_when(when, now, self.scheduler.zone)
         except TimeNotUnderstood as e:
-            return ToolResult(f"I didn't get when to remind you: {e}.", {"error": "bad_time", "when": when}, ok=False)
+            return ToolResult(f"I didn't get when to remind you: {e}.",
+                              {"error": "bad_time", "when": when, "reason": str(e)}, ok=False)
         if parsed.recurrence is not None:
             return ToolResult("I can only remind you once for now; a routine can repeat it.",
                               {"error": "repeating"}, ok=False)
         at = parsed.first(now, self.scheduler.zone)
         reminder = self.scheduler.add_reminder(text, at.timestamp())
-        return ToolResult(f"I'll remind you to {text} at {spoken_moment(at, now)}.",
+        return ToolResult(f"I'll remind you to {text} {said_when(at, now)}.",
                           {"reminder_id": reminder.id, "at": at.isoformat(timespec="minutes"), "text": text})
 
     @tool(reads=True)
@@ -52,8 +53,8 @@ class ReminderSkill(Skill):
         parts = []
         for r in reminders:
             at = self.scheduler.local(r.at)
-            clock = spoken_clock(at.hour, at.minute) if wanted else spoken_moment(at, now)
-            parts.append(f"at {clock}, {r.text}{' (done)' if r.done_at else ''}")
+            moment = f"at {spoken_clock(at.hour, at.minute)}" if wanted else said_when(at, now)
+            parts.append(f"{moment}, {r.text}{' (done)' if r.done_at else ''}")
         head = "one reminder" if len(parts) == 1 else f"{len(parts)} reminders"
         return ToolResult(f"You have {head}{when}: {'; '.join(parts)}.",
                           {"reminders": [{"reminder_id": r.id, "text": r.text, "at": r.at, "done": r.done_at is not None}
@@ -93,15 +94,18 @@ def _reminder_text(text: str) -> str:
     return text
 
 
-_DAY_WORDS = ("today", "tonight", "tomorrow", "this morning", "this afternoon", "this evening", "tomorrow morning",
-              "tomorrow evening", *(f"{lead}{d}" for lead in ("on ", "next ", "") for d in WEEKDAYS))
+_DAY_LEADS = frozenset({"on", "next", "this", "today", "tonight", "tomorrow", "in", *WEEKDAYS, *MONTHS})
+"""Words a day can start with at the end of a reminder's text ("pay rent on the first of January")."""
 
 
 def _split_day_words(text: str, when: str) -> tuple[str, str]:
-    """ "call mum tomorrow" + "9" → "call mum" + "tomorrow 9": a template's wildcard cannot tell
-    the day from the reminder's words."""
-    lowered = text.lower()
-    for words in sorted(_DAY_WORDS, key=len, reverse=True):
-        if lowered.endswith(" " + words):
-            return text[: -len(words) - 1].rstrip(), f"{words} {when}"
+    """ "call mum tomorrow" + "9" → "call mum" + "tomorrow 9", "pay rent on the first of January" +
+    "9 am" → "pay rent" + "on the first of January 9 am": a template's wildcard cannot tell the day
+    from the reminder's words. The longest end of the text that names only a day is moved."""
+    words = text.split()
+    for start in range(1, len(words)):
+        lead = words[start].lower().strip(".,")
+        if (lead in _DAY_LEADS or lead == "the" and start + 1 < len(words) and words[start + 1].lower() == "day") \
+                and names_only_a_day(" ".join(words[start:])):
+            return " ".join(words[:start]).rstrip(","), f"{' '.join(words[start:])} {when}"
     return text, when

@@ -110,15 +110,21 @@ async def _ask(args: argparse.Namespace) -> int:
     from assistant.models import resolve_piper_voice
     from assistant.runtime import build_core, load_synthesizer
 
+    from assistant.conversation_file import ConversationFile
+
     bus = Bus()
     with _event_log(args.events, bus):
         core = build_core(_config(args), _data_dir(args), bus)
         core.dialogue.origin = "text"
         await core.registry.start_all()
         core.routines.bind()
+        # One typed conversation across invocations: `ask "yes"` answers what the last `ask` asked.
+        memory = ConversationFile(core.data_dir)
+        memory.restore(core.dialogue)
         bus.publish(Transcript(text=args.text, turn=1))
         try:
             reply = await core.dialogue.handle(args.text, turn=1)
+            memory.keep(core.dialogue)
         finally:
             await core.registry.stop_all()
         _say(args, reply)

@@ -9,7 +9,7 @@ import contextlib
 import dataclasses
 import logging
 import signal
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -147,8 +147,13 @@ async def wyoming_services(core: Core, models: SpeechModels,
 
     services = []
     if config.wyoming.serve:
+        def conversation() -> Callable[[str], Awaitable[str]]:  # one per satellite or client (Stages.conversation_for)
+            dialogue = core.dialogue.another("voice")
+            return lambda text: dialogue.handle(text, core.next_turn())
+
         stages = Stages(config, models.transcriber, models.synthesizer, wake,
-                        lambda text: core.dialogue.another("voice").handle(text, core.next_turn()), core.speech_hints)
+                        lambda text: core.dialogue.another("voice").handle(text, core.next_turn()), core.speech_hints,
+                        conversation)
         server = WyomingServer(stages, config.wyoming.bind, config.wyoming.port)
         services.append(Service("wyoming", server.start, server.stop))
     for address in config.wyoming.addresses():

@@ -312,3 +312,50 @@ def test_assistant_run_serves_wyoming_and_reports_it(tmp_path: Path) -> None:
     assert "2 minutes" in handled, (handled, err[-2000:])
     assert {"name": "wyoming", "state": "running"}.items() <= next(s for s in status["services"] if s["name"] == "wyoming").items()
     assert proc.returncode == 0 and "Traceback" not in err, err[-2000:]
+
+
+def test_intent_handling_is_a_conversation_per_satellite_or_connection(tmp_path: Path) -> None:
+    """A question asked over Wyoming can be answered over Wyoming: on the same connection, and, as Home
+    Assistant connects anew for each request, by the same satellite (or conversation id) in its
+    context; another satellite's yes answers nothing. Only intent handling is used: no models."""
+    import socket
+    from types import SimpleNamespace
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__WYOMING__SERVE": "true",
+                                  "ASSISTANT__WYOMING__BIND": "127.0.0.1", "ASSISTANT__WYOMING__PORT": str(port)})
+    core = build_core(config, tmp_path / "data", Bus())
+    no_models = SimpleNamespace(transcriber=None, synthesizer=None, files=None)
+
+    async def handled(client: AsyncTcpClient, text: str, **context: str) -> str:
+        await client.write_event(Transcript(text=text, context=context or None).event())
+        return Handled.from_event(await next_of(client, "handled")).text or ""
+
+    async def once(text: str, **context: str) -> str:  # Home Assistant's way: one connection per request
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            return await handled(client, text, **context)
+
+    async def scenario() -> None:
+        (service,) = await wyoming_services(core, no_models)  # type: ignore[arg-type]
+        await service.start()
+        try:
+            async with AsyncTcpClient("127.0.0.1", port) as client, AsyncTcpClient("127.0.0.1", port) as other:
+                assert await handled(client, "set a timer for five minutes") == "Timer set for 5 minutes."
+                assert await handled(client, "cancel all timers") == "Cancel all your timers?"
+                assert await handled(other, "yes") == "Sorry, I can't help with that yet.", "another client's"
+                assert await handled(client, "yes") == "Cancelled 1 timer."
+            kitchen = {"satellite_id": "assist_satellite.kitchen", "conversation_id": "01KITCHEN"}
+            assert await once("set a timer", **kitchen) == "For how long?"
+            assert await once("ten minutes", **{**kitchen, "conversation_id": "01AGAIN"}) == "Timer set for 10 minutes."
+            assert await once("cancel all timers", **kitchen) == "Cancel all your timers?"
+            assert await once("yes", satellite_id="assist_satellite.bedroom") == "Sorry, I can't help with that yet."
+            assert await once("no", **kitchen) == "Okay, I won't."
+            assert len(core.scheduler.timers()) == 1
+            assert await once("cancel all timers", conversation_id="01CHAT") == "Cancel all your timers?"
+            assert await once("yes", conversation_id="01CHAT") == "Cancelled 1 timer."
+        finally:
+            await service.stop()
+
+    asyncio.run(scenario())

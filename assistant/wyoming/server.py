@@ -7,6 +7,10 @@ One connection asks for one thing at a time, as the protocol has it: `transcribe
 `transcript` gives `handled`. Bad input (audio that cannot be used, too long a request, an unknown
 event) is answered with an `error` event and the connection stays open; heavy work runs off the
 event loop.
+
+Intent handling is a conversation, so that a question can be answered ("Cancel all your timers?" —
+"yes") and a missing argument given: one per satellite (the `satellite_id` or `device_id` that Home
+Assistant puts in the transcript's context), else one per `conversation_id`, else one per connection.
 """
 
 from __future__ import annotations
@@ -14,9 +18,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
 
 import numpy as np
 from wyoming.asr import Transcribe, Transcript
@@ -53,6 +57,11 @@ log = logging.getLogger(__name__)
 
 MAX_REQUEST_S = 30.0
 """Longest audio one transcription takes; more is refused with an error, not buffered forever."""
+MAX_CONVERSATIONS = 64
+"""Conversations remembered at once (by satellite or conversation id); the least recent goes first."""
+
+Handler = Callable[[str], Awaitable[str]]
+"""One conversation: a request's text in, the reply out."""
 ABOUT = Attribution(name="this assistant", url="https://github.com/")
 
 
@@ -60,16 +69,34 @@ class Stages:
     """What the services run on: the assistant's own loaded models and its dialogue."""
 
     def __init__(self, config: Config, transcriber: Transcriber, synthesizer: Synthesizer,
-                 wake: Callable[[], WakeWordDetector], handle: Callable[[str], Any],
-                 hints: Callable[[], SpeechHints]) -> None:
+                 wake: Callable[[], WakeWordDetector], handle: Handler,
+                 hints: Callable[[], SpeechHints], conversation: Callable[[], Handler] | None = None) -> None:
         """wake: makes a detector for one connection (it keeps state); handle: the dialogue, a
-        coroutine function from text to the reply."""
+        coroutine function from text to the reply, with no memory; conversation: makes one with a
+        memory of its own (Dialogue.another), for each satellite, conversation or connection."""
         self.config = config
         self.transcriber = transcriber
         self.synthesizer = synthesizer
         self.wake = wake
         self.handle = handle
         self.hints = hints
+        self.conversation = conversation
+        self._conversations: OrderedDict[Hashable, Handler] = OrderedDict()
+
+    def conversation_for(self, key: Hashable) -> Handler:
+        """The conversation of one satellite, conversation id or connection (made on first use)."""
+        if self.conversation is None:
+            return self.handle
+        if key in self._conversations:
+            self._conversations.move_to_end(key)
+        else:
+            self._conversations[key] = self.conversation()
+            while len(self._conversations) > MAX_CONVERSATIONS:
+                self._conversations.popitem(last=False)
+        return self._conversations[key]
+
+    def forget(self, key: Hashable) -> None:
+        self._conversations.pop(key, None)
 
     def info(self) -> Info:
         ours = _version("assistant")
@@ -137,6 +164,7 @@ class Connection:
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
+            self.stages.forget(self)  # a conversation of this connection alone ends with it
             self.writer.close()
 
     async def on(self, event: Event) -> None:
@@ -165,7 +193,7 @@ class Connection:
         elif Synthesize.is_type(event.type):
             await self._synthesize(Synthesize.from_event(event).text)
         elif Transcript.is_type(event.type):
-            await self._handle(Transcript.from_event(event).text)
+            await self._handle(Transcript.from_event(event).text, _conversation_key(event, self))
         # Anything else (a newer client's extras, select-program …) is dropped, as the protocol asks.
 
     async def _chunk(self, chunk: AudioChunk) -> None:
@@ -212,14 +240,26 @@ class Connection:
             sent += len(pcm)
         await self.send(AudioStop(timestamp=sent * 1000 // rate).event())
 
-    async def _handle(self, text: str) -> None:
+    async def _handle(self, text: str, conversation: Hashable) -> None:
         started = time.monotonic()
-        reply = await self.stages.handle(text)
+        reply = await self.stages.conversation_for(conversation)(text)
         log.info("wyoming handle: %r → %r in %.0f ms", text, reply, (time.monotonic() - started) * 1000)
         if reply:
             await self.send(Handled(text=reply).event())
         else:
             await self.send(NotHandled(text="").event())
+
+
+def _conversation_key(event: Event, connection: Connection) -> Hashable:
+    """Whose conversation a transcript continues: its satellite's (a room's), else its conversation
+    id's (Home Assistant's chat), else its connection's."""
+    context = (event.data or {}).get("context")
+    if isinstance(context, dict):
+        for name in ("satellite_id", "device_id", "conversation_id"):
+            value = context.get(name)
+            if isinstance(value, str) and value:
+                return (name, value)
+    return connection
 
 
 class WyomingServer:

@@ -200,6 +200,26 @@ def test_typed_request_streams_the_pipeline_events(page: Page) -> None:
     assert len(page.core.scheduler.timers()) == 1
 
 
+def test_each_phone_has_a_conversation_of_its_own(page: Page) -> None:
+    """A question the phone page asked is answered on that phone, typed or over the websocket; another
+    phone's yes answers nothing."""
+    mine, theirs = page.pair("Mine"), page.pair("Theirs")
+
+    def say(token: str, text: str) -> str:
+        status, body, _ = page.run(_request("POST", page.http + "api/say", token, json={"text": text}))
+        assert status == 200, body
+        return str(body["reply"])
+
+    assert say(mine, "set a timer for five minutes") == "Timer set for 5 minutes."
+    assert say(mine, "cancel all timers") == "Cancel all your timers?"
+    assert say(theirs, "yes") == "Sorry, I can't help with that yet."
+    assert len(page.core.scheduler.timers()) == 1
+    got = page.run(_ws_exchange(page, mine, [{"type": "text", "text": "yes"}], "reply"))
+    assert got[-1]["text"] == "Cancelled 1 timer." and not page.core.scheduler.timers()
+    assert say(theirs, "set a timer") == "For how long?"
+    assert say(theirs, "ten minutes") == "Timer set for 10 minutes."
+
+
 def test_websocket_refuses_without_a_token_and_rejects_bad_messages(page: Page) -> None:
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         page.run(_ws_exchange(page, None, [], "hello"))

@@ -53,6 +53,16 @@ class Wake(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class Listen(Event):
+    """Listening again without the wake word, right after a reply that wants an answer."""
+
+    type: ClassVar[str] = "listen"
+    reason: str
+    """"answer" (a question was asked: a yes, a no, a correction or the missing words) or "again"
+    (nothing fitted what was heard: the person was asked to say it again)."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class SpeechStart(Event):
     type: ClassVar[str] = "speech_start"
 
@@ -95,6 +105,8 @@ class Transcript(Event):
     """What speech-to-text heard (or what was typed)."""
     stt_s: float = 0.0
     """Seconds speech-to-text took; 0 for typed text."""
+    confidence: float = 1.0
+    """How sure speech-to-text is of the text, 0..1 (exp of its mean log-probability per token); 1 for typed text."""
 
 
 @dataclass(frozen=True, kw_only=True)

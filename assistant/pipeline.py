@@ -25,10 +25,11 @@ from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioSource
 from assistant.bus import Bus
 from assistant.config import VadConfig
-from assistant.dialogue import Dialogue
+from assistant.dialogue import SAY_AGAIN, Dialogue
 from assistant.errors import AssistantError
 from assistant.events import (
-    BargeIn, Endpoint, Error, Ready, SpeechEnd, SpeechResumed, SpeechStart, SttStart, Transcript, TtsEnd, Wake,
+    BargeIn, Endpoint, Error, Listen, Ready, SpeechEnd, SpeechResumed, SpeechStart, SttStart, Transcript, TtsEnd,
+    Wake,
 )
 from assistant.reply import ReplySpeaker
 from assistant.speech.stt import Heard, SpeechHints, Transcriber
@@ -121,6 +122,10 @@ class VoiceLoop:
         self._stt_generation = 0
         self._speculative_understood: bool | None = None
         self._woken: str | None = None
+        self._then_listen: str | None = None
+        """Why to listen again without the wake word once the reply has played ("answer", "again")."""
+        self._listening_for: str | None = None
+        """Why this listening began without the wake word; None: the wake word began it."""
 
     @property
     def audio_t(self) -> float:
@@ -185,14 +190,25 @@ class VoiceLoop:
         self.turns = self._next_turn()
         self.bus.publish(Wake(word=word, score=round(score, 3), audio_t=round(at, 3), turn=self.turns))
         await asyncio.to_thread(self.wake.reset)
+        self._start_listening(self.history.end - int(round(end_offset_s * SAMPLE_RATE)), None)
+        tail = self.history.slice(self._listen_start, self.history.end)
+        if len(tail):
+            await self._listen(tail)
+
+    def _start_listening(self, start: int, reason: str | None) -> None:
         self.state = State.LISTENING
         self.vad.reset()
         self.eos.reset()
         self._speculative = None
-        self._listen_start = self.history.end - int(round(end_offset_s * SAMPLE_RATE))
-        tail = self.history.slice(self._listen_start, self.history.end)
-        if len(tail):
-            await self._listen(tail)
+        self._then_listen = None
+        self._listening_for = reason
+        self._listen_start = start
+
+    def _listen_again(self, reason: str) -> None:
+        """A reply that wants an answer has played: listen for it without the wake word."""
+        self.turns = self._next_turn()
+        self.bus.publish(Listen(reason=reason, audio_t=round(self.audio_t, 3), turn=self.turns))
+        self._start_listening(self.history.end, reason)
 
     def _barge_in(self, at: float) -> None:
         assert self._sink is not None
@@ -265,8 +281,9 @@ class VoiceLoop:
             self._begin_turn(turn, stt)
             return True
         elif signal is Signal.NO_SPEECH:
-            self.bus.publish(Error(code="no_speech", message="heard the wake word but no request after it",
-                                   audio_t=round(at, 3), turn=turn))
+            if self._listening_for is None:  # after a question, no answer is an answer: let it be
+                self.bus.publish(Error(code="no_speech", message="heard the wake word but no request after it",
+                                       audio_t=round(at, 3), turn=turn))
             self._back_to_waiting()
             return True
         return False
@@ -306,11 +323,18 @@ class VoiceLoop:
                     say = DIDNT_CATCH
                 else:
                     heard = heard.reworded(lambda text: strip_wake_phrase(text, self.wake.word))
-                    self.bus.publish(Transcript(text=heard.text, stt_s=round(took, 3), turn=number, audio_t=round(self.audio_t, 3)))
+                    self.bus.publish(Transcript(text=heard.text, stt_s=round(took, 3), confidence=heard.confidence,
+                                                turn=number, audio_t=round(self.audio_t, 3)))
+                    retry = self._listening_for == "again"
                     if not heard.text.strip():
-                        say = DIDNT_CATCH
+                        say = DIDNT_CATCH if retry else SAY_AGAIN
                     else:
-                        say = await self.dialogue.handle(heard.text, number, round(self.audio_t, 3), others=heard.others)
+                        say = await self.dialogue.handle(heard.text, number, round(self.audio_t, 3), others=heard.others,
+                                                         hearing=heard, retry=retry)
+                    if self.dialogue.memory()[0] is not None:
+                        self._then_listen = "answer"
+                    elif say == SAY_AGAIN:
+                        self._then_listen = "again"
             if say:
                 await self.speaker.speak(say, self._sink, self._reply_starts, number, ring=ring)
         except asyncio.CancelledError:
@@ -338,10 +362,16 @@ class VoiceLoop:
         if played > 0:
             end_t = self.audio_t if not at_end else self._reply_start_t + played
             self.bus.publish(TtsEnd(audio_s=round(played, 3), turn=turn.number, audio_t=round(end_t, 3)))
-        if not at_end:
+        if at_end:
+            return
+        if self._then_listen is not None:
+            self._listen_again(self._then_listen)
+        else:
             self._back_to_waiting()
 
     def _back_to_waiting(self) -> None:
+        self._then_listen = None
+        self._listening_for = None
         self.state = State.WAITING
         self.bus.publish(Ready(audio_t=round(self.audio_t, 3)))
         self._next_announcement()

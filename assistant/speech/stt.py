@@ -226,6 +226,13 @@ class Transcriber:
         return without_echo(" ".join(s.text.strip() for s in segments).strip())
 
     def warm_up(self) -> None:
-        """The first call is about twice as slow as later ones; pay it at start, not on a request."""
-        self.transcribe(np.zeros(16000, np.int16))
+        """The first call is about twice as slow as later ones; pay it at start, not on a request.
+        The first scoring of sentences is slower still (seconds): it too is paid here."""
+        silence = np.zeros(16000, np.int16)
+        self.hear(silence)
+        if self.config.closed_vocabulary:
+            features = self._model.feature_extractor(silence.astype(np.float32))
+            score = self._scorer(self._model.encode(self._pad(features[:, :-1], WINDOW_FRAMES)), len(silence))
+            score(["What time is it?"], False)
+            score(["What time is it?"], True)
 

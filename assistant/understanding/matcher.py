@@ -271,23 +271,9 @@ class TemplateMatcher:
         """Sampled template sentences for fuzzy matching. Sampling takes most of a second, so it is
         done once, with a marker word for each live list; only the few sentences holding a marker are
         expanded with the live names on each request."""
-        if self._fuzzy_static is None:
-            marked = {name: TextSlotList.from_strings([_LIVE_MARK + name]) for name in self._live_lists}
-            ranges = {name for name, sl in self._intents.slot_lists.items() if isinstance(sl, RangeSlotList)}
-            static: dict[str, None] = {}
-            with_live: dict[str, None] = {}
-            # Live lists share names with Home Assistant's wildcard lists (timer_name), so sentences
-            # with wildcards are sampled too, and those still holding a wildcard are dropped here.
-            for _, sentence in sample_intents(self._intents, slot_lists=marked, language=self._language,
-                                              expand_ranges=False, exclude_sentences_with_wildcards=False):
-                if any(name not in ranges for name in _PLACEHOLDER.findall(sentence)):
-                    continue
-                shape = _PLACEHOLDER.sub("#", clean(sentence))
-                (with_live if _LIVE_MARK in shape else static)[shape] = None
-            self._fuzzy_static = (list(static), list(with_live))
         key = tuple(sorted((k, tuple(v)) for k, v in live.items() if k in self._live_lists))
         if self._fuzzy_live is None or self._fuzzy_live[0] != key:
-            static_shapes, live_shapes = self._fuzzy_static
+            static_shapes, live_shapes = self.template_shapes()
             expanded = [e for shape in live_shapes for e in _expand_live(shape, live)]
             self._fuzzy_live = (key, _FuzzyIndex(static_shapes + expanded))
         return self._fuzzy_live[1]
@@ -303,10 +289,25 @@ class TemplateMatcher:
         return {name: TextSlotList.from_strings(values) for name, values in (live or {}).items()
                 if name in self._live_lists and values}
 
-    def sentence_shapes(self, live: dict[str, list[str]]) -> list[str]:
-        """Every sentence the templates can say with the live names, '#' standing for each number
-        (the closed vocabulary that spoken requests are scored against)."""
-        return self._fuzzy_index(live).shapes
+    def template_shapes(self) -> tuple[list[str], list[str]]:
+        """Every sentence the templates can say, '#' standing for each number: those without a live
+        name, and those with LIVE_MARK + the list's name where a live name goes ("set a
+        livelist_timer_name timer for # minutes"). Sampled once (most of a second)."""
+        if self._fuzzy_static is None:
+            marked = {name: TextSlotList.from_strings([LIVE_MARK + name]) for name in self._live_lists}
+            ranges = {name for name, sl in self._intents.slot_lists.items() if isinstance(sl, RangeSlotList)}
+            static: dict[str, None] = {}
+            with_live: dict[str, None] = {}
+            # Live lists share names with Home Assistant's wildcard lists (timer_name), so sentences
+            # with wildcards are sampled too, and those still holding a wildcard are dropped here.
+            for _, sentence in sample_intents(self._intents, slot_lists=marked, language=self._language,
+                                              expand_ranges=False, exclude_sentences_with_wildcards=False):
+                if any(name not in ranges for name in _PLACEHOLDER.findall(sentence)):
+                    continue
+                shape = _PLACEHOLDER.sub("#", clean(sentence))
+                (with_live if LIVE_MARK in shape else static)[shape] = None
+            self._fuzzy_static = (list(static), list(with_live))
+        return self._fuzzy_static
 
     def warm_up(self) -> None:
         """Compile the templates and sample the fuzzy index now rather than on the first request."""
@@ -332,10 +333,10 @@ def _expand_live(shape: str, live: dict[str, list[str]]) -> list[str]:
     "turn on bench light one" finds "turn on bench light #" and is filled back to "… light 1"."""
     out = [shape]
     for name, values in live.items():
-        mark = _LIVE_MARK + name
+        mark = LIVE_MARK + name
         if mark in shape:
             out = [s.replace(mark, number_shape(clean(v))[0], 1) for s in out for v in values]
-    return list(dict.fromkeys(s for s in out if _LIVE_MARK not in s))
+    return list(dict.fromkeys(s for s in out if LIVE_MARK not in s))
 
 
 @dataclass(frozen=True)
@@ -344,7 +345,7 @@ class _FuzzyIndex:
     """Template sentences with '#' for numbers: compared with the request, then filled with its numbers."""
 
 
-_LIVE_MARK = "livelist_"
+LIVE_MARK = "livelist_"
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _SPACES = re.compile(r"\s+")

@@ -64,10 +64,18 @@ class SttConfig:
     server: str = ""
     """A Wyoming speech-to-text server on a bigger machine (tcp://HOST:10300); the local model answers
     while it is down."""
+    closed_vocabulary: bool = True
+    """Score the template sentences nearest to what was heard against the audio itself, and take the
+    one the audio holds (closed-vocabulary hearing); false: match the free transcript only."""
+    reject_deficit: float = 1.0
+    """A template sentence whose mean log-probability per token is more than this below the free
+    reading's was not said: the request goes on as transcribed."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.alternatives <= 16:
             raise ConfigError("stt.alternatives must be between 0 and 16")
+        if not 0.0 < self.reject_deficit <= 5.0:
+            raise ConfigError(f"stt.reject_deficit must be between 0 and 5, not {self.reject_deficit:g}")
         _check_server("stt", self.server)
 
 

@@ -34,7 +34,7 @@ from assistant.plugins.registry import Registry
 from assistant.understanding import phrasing
 from assistant.understanding.corrections import corrected
 from assistant.understanding.prompt import PlanContext, describe_call
-from assistant.understanding.router import Router
+from assistant.understanding.router import Hearing, Router
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,10 @@ CANNOT = "Sorry, I can't help with that yet."
 FAILED = "Sorry, something went wrong while doing that."
 PLANNER_DOWN = "Sorry, I can't think that through right now."
 DROPPED = "Okay, I won't."
+SAY_AGAIN = "Sorry, say that again?"
+SAY_AGAIN_BELOW = 0.6
+"""A spoken request that nothing fits, heard with less confidence than this, is asked again once
+rather than refused: it was more likely misheard than asked for."""
 
 _YES = {"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "please", "confirm", "correct", "affirmative", "do it",
         "go ahead", "yes please", "please do", "of course", "absolutely", "right"}
@@ -128,6 +132,8 @@ class Dialogue:
         self.audit = audit
         self.origin = origin
         self.confirm_below = confirm_below
+        self._hearing: Hearing | None = None
+        self._retry = False
         self._pending: Pending | None = None
         self._last: Exchange | None = None
         self._phrased = False
@@ -165,11 +171,19 @@ class Dialogue:
         self._pending, self._last = pending, last
 
     async def handle(self, text: str, turn: int | None = None, audio_t: float | None = None,
-                     others: Callable[[], list[str]] | None = None) -> str:
+                     others: Callable[[], list[str]] | None = None, hearing: Hearing | None = None,
+                     retry: bool = False) -> str:
         """Act on one request and publish intent, tool_result, question and reply events; returns the reply.
-        others: speech-to-text's next likeliest readings, tried on the templates when `text` matches none."""
+        others: speech-to-text's next likeliest readings, tried on the templates when `text` matches none.
+        hearing: a spoken request's scorer and confidence (closed-vocabulary hearing; see Router.route).
+        When nothing fits a spoken request that speech-to-text was unsure of, the person is asked to
+        say it again (SAY_AGAIN), once: `retry` says this request is the second try."""
         self._phrased = False
-        reply = await self._respond(text, turn, audio_t, others)
+        self._hearing, self._retry = hearing, retry
+        try:
+            reply = await self._respond(text, turn, audio_t, others)
+        finally:
+            self._hearing, self._retry = None, False
         self.bus.publish(Reply(text=reply, phrased=self._phrased, turn=turn, audio_t=audio_t))
         return reply
 
@@ -203,7 +217,7 @@ class Dialogue:
         try:
             call = await self.router.route(text, live, PlanContext(live=live, previous=last.describe() if last else "",
                                                                      previous_tool=last.call.tool if last else ""),
-                                           others)
+                                           others, self._hearing)
         except AssistantError as e:
             self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
             return PLANNER_DOWN
@@ -212,7 +226,10 @@ class Dialogue:
             if answered is not None:
                 return answered
             self.bus.publish(NoIntent(text=text, turn=turn, audio_t=audio_t))
-            return DROPPED if declined else CANNOT
+            if declined:
+                return DROPPED
+            unsure = self._hearing is not None and self._hearing.confidence < SAY_AGAIN_BELOW
+            return SAY_AGAIN if unsure and not self._retry else CANNOT
         return await self._act(call, turn, audio_t)
 
     async def _unanswered(self, text: str, turn: int | None, audio_t: float | None) -> str | None:

@@ -40,6 +40,7 @@ from assistant.speech.stt import SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
 from assistant.speech.vad import SileroVad
 from assistant.speech.wake import WakeWordDetector
+from assistant.understanding.closed import ClosedVocabulary
 from assistant.understanding.matcher import EXAMPLE_NAME, TemplateMatcher
 from assistant.understanding.planner import FallbackPlanner, LazyPlanner, LocalPlanner, ServerPlanner
 from assistant.understanding.router import Router
@@ -170,7 +171,8 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     routines.reload(load_routines(routine_folders(data_dir), registry.tool))
     matcher = template_matcher(registry, config.skills.language, sandboxed, problems)
     planner = LazyPlanner(lambda: make_planner(config, registry.tools(), matcher)) if config.understanding.planner else None
-    router = Router(matcher, planner, config.understanding.fuzzy_min_score)
+    closed = ClosedVocabulary(matcher, config.stt.reject_deficit) if config.stt.closed_vocabulary else None
+    router = Router(matcher, planner, config.understanding.fuzzy_min_score, closed)
     answerer.writer = planner
     u = config.understanding
     dialogue = Dialogue(bus, registry, router, u.followup_s, audit,

@@ -107,10 +107,11 @@ class PhoneTalk:
         async with self._stt:
             heard = await asyncio.to_thread(self.transcriber.hear, audio, self.core.speech_hints())
         text = heard.text.strip()
-        self.core.bus.publish(Transcript(text=text, stt_s=round(time.perf_counter() - start, 3), turn=turn))
+        self.core.bus.publish(Transcript(text=text, stt_s=round(time.perf_counter() - start, 3),
+                                         confidence=heard.confidence, turn=turn))
         if not text:
             return turn, await self._say(NOT_HEARD, turn, send)
-        reply = await self.dialogue(phone_id).handle(text, turn=turn, others=heard.others)
+        reply = await self.dialogue(phone_id).handle(text, turn=turn, others=heard.others, hearing=heard)
         await self._say(reply, turn, send)
         return turn, reply
 

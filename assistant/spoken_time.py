@@ -419,13 +419,13 @@ def _calendar_date(said: _Said, today: dt.date) -> _Day | None:
             said.take([end])
         return _dated(today, month, day, year)
     for i, w in enumerate(words):
-        # a day of the month alone: a digit ordinal, a word ordinal after "the" ("on the first"), "on the 24"
+        # a day of the month alone: a digit ordinal, a word ordinal ("on the first"), "on the 24"
         if not said.free(i):
             continue
         found = _ordinal(said, i)
         if found is None and said.word(i - 1) == "the" and said.word(i - 2) == "on" and (span := numbers.get(i)):
             found = span.value, span.end
-        if found and (w[0].isdigit() or said.word(i - 1) == "the"):
+        if found and (w[0].isdigit() or i == 0 or said.word(i - 1) in ("the", "on")):  # a template drops "the"
             day, end = found
             said.take(range(i, end))
             if not 1 <= day <= 31:

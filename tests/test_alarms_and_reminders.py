@@ -248,6 +248,7 @@ def test_a_bad_time_zone_is_a_clear_config_error(data_dir: Path) -> None:
     ("set an alarm for the day after tomorrow at 7", "Alarm set for Thursday 26 November at 7 AM.", "2026-11-26 07:00"),
     ("set an alarm for next Friday at noon", "Alarm set for Friday 27 November at noon.", "2026-11-27 12:00"),
     ("set an alarm for the first of January at 9 am", "Alarm set for Friday 1 January at 9 AM.", "2027-01-01 09:00"),
+    ("set an alarm for the first at 9", "Alarm set for Tuesday 1 December at 9 AM.", "2026-12-01 09:00"),
 ])
 def test_alarms_keep_the_day_and_time_that_was_said(data_dir: Path, said: str, reply: str, at: str) -> None:
     core, _ = make(data_dir, ManualClock(TUESDAY_3PM.timestamp()))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
+from assistant.errors import AssistantError
 from assistant.plugins.api import ToolCall
 from assistant.understanding.closed import ClosedVocabulary, Scorer
 from assistant.understanding.matcher import TemplateMatcher
@@ -68,7 +69,11 @@ class Router:
         if self.matcher.fills_wildcard(text, live):
             return None
         readings = [text, *(others() if others is not None else [])]
-        recognised = self.closed.recognise(readings, score, live)
+        try:
+            recognised = self.closed.recognise(readings, score, live)
+        except AssistantError as e:  # the free transcript still stands
+            log.warning("closed-vocabulary hearing failed: %s", e.message)
+            return None
         if recognised is None:
             return None
         log.info("heard %r (confidence %.2f; %.2f below the free reading %r)", recognised.call.text,

@@ -255,3 +255,55 @@ def test_the_devices_cli(tmp_path: Path) -> None:
     assert (washer["room"], washer["aliases"], washer["named"]) == ("utility room", ["the machine"], True)
     missing = cli("rename", "garage door", "x")
     assert missing.returncode != 0 and "no device 'garage door'" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_a_room_or_device_said_but_not_known_is_refused_never_widened(tmp_path: Path) -> None:
+    """Issue 23: "switch everything off in the living room", with no living room, was planned as
+    everything_off{} and switched the whole house off. What was said and is not known is refused in
+    the person's words; "the lights" are the lights, not the washing machine; a device named in a room
+    must be in it; a satellite's room with no devices is not the whole home. The planner's calls are
+    the ones the model was seen to make (a stand-in for the LLM: tests/test_never_widen.py)."""
+    from assistant.rooms import ROOM
+    from tests.test_never_widen import with_planner
+
+    async def scenario(home: FakeHome, core: Core, rec: Recorder) -> None:
+        kitchen = await home.add("wled", "Kitchen light", on=True)
+        lamp = await home.add("shelly_dimmer", "Bedroom lamp", on=True, brightness=80)
+        washer = await home.add("shelly_plug", "Washing machine", on=True, load_w=1200.0)
+        await until(lambda: len(online(core)) == 3)
+        with_planner(core, ("switch everything off in the living room", "device.everything_off", {}),
+                     ("turn off the lamp in the attic", "device.turn_off", {"device": "bedroom lamp"}),
+                     ("turn off the kitchen light in the bedroom", "device.turn_off", {"device": "kitchen light"}),
+                     ("dim the lights in the lounge to 20 percent", "device.set_brightness", {"percent": 20}),
+                     ("turn off the garage light", "device.turn_off", {"device": "garage light"}))
+        ask = core.dialogue.handle
+        assert await ask("switch everything off in the living room") == \
+            "I don't know a room called living room. I know the bedroom and the kitchen."
+        assert [(i.tool, i.args) for i in rec.of("intent")] == [("device.everything_off", {"room": "living room"})]  # type: ignore[attr-defined]
+        assert await ask("turn off the lamp in the attic") == \
+            "I don't know a room called attic. I know the bedroom and the kitchen."
+        assert await ask("turn off the kitchen light in the bedroom") == "There's no kitchen light in the bedroom."
+        assert await ask("dim the lights in the lounge to 20 percent") == \
+            "I don't know a room called lounge. I know the bedroom and the kitchen."
+        assert await ask("turn off the garage light") == "I don't know a device called garage light."
+        assert kitchen.state["on"] is True and lamp.state["output"] is True and lamp.state["brightness"] == 80
+        assert washer.state["output"] is True
+        ROOM.set("garage")  # said to a satellite in a room with no devices
+        assert await ask("turn off the lights") == "I don't know any lights in the garage."
+        ROOM.set(None)
+        assert kitchen.state["on"] is True and lamp.state["output"] is True and washer.state["output"] is True
+        assert await ask("turn off the lights") == "Turned off 2 devices."
+        assert kitchen.state["on"] is False and lamp.state["output"] is False
+        assert washer.state["output"] is True, "the lights, not the washing machine"
+
+    asyncio.run(with_assistant(tmp_path, scenario))
+
+
+def test_with_no_devices_nothing_is_pretended(tmp_path: Path) -> None:
+    from tests.test_never_widen import with_planner
+
+    async def scenario(home: FakeHome, core: Core, rec: Recorder) -> None:
+        with_planner(core, ("switch everything off", "device.everything_off", {}))
+        assert await core.dialogue.handle("switch everything off") == "I haven't found any devices yet."
+
+    asyncio.run(with_assistant(tmp_path, scenario))

@@ -1,14 +1,20 @@
 """Lights and plugs found on the network: on, off, brightness, colour, state and power use, for one
 device, a room, or everything. Names, rooms and aliases come from the device registry and fill the
-sentence templates' live lists and the speech-to-text hotwords."""
+sentence templates' live lists and the speech-to-text hotwords.
+
+An action is never wider than what was said: a room or a device that was said but is not known is
+refused in the person's words ("I don't know a room called living room."), even when the planner
+left it out of its call; "the lights" are the lights, not every plug; a device named in a room must
+be in it."""
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from assistant.devices.hub import DeviceHub, Outcome
 from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Device, DeviceError, spoken
-from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, tool
+from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, said, tool
 from assistant.rooms import here
 
 COLOURS: dict[str, tuple[int, int, int]] = {
@@ -24,6 +30,10 @@ _EVERYTHING = {"everything", "all", "all devices", "all the devices", "all the l
 _HERE = {"light", "lights", "lamp", "lamps", "all the lights", "all lights", "the lights", "the light"}
 """What means the devices of the room the request was spoken in, when that room is known (with no
 room known, "the lights" are all of them)."""
+_LIGHT_WORDS = ("light", "lights", "lamp", "lamps")
+_NOT_A_ROOM = {"here", "house", "home", "whole house", "whole home", "flat", "apartment", "everywhere"}
+_PLACE = re.compile(r"\bin (?P<place>[a-z][a-z0-9' ]*?)(?= to\b| at\b| please\b| now\b| for\b| and\b| by\b|$)")
+"""A place said in a request: "… in the living room", "… in the lounge to 30 percent"."""
 
 
 class NotFound(DeviceError):
@@ -56,7 +66,10 @@ class DeviceSkill(Skill):
 
     def _settle_target(self, args: dict[str, Any]) -> dict[str, Any]:
         """A "device" that names a room and no device ("dim the bedroom", heard or planned as
-        device=bedroom) is that room: the call and its record say what is meant."""
+        device=bedroom) is that room: the call and its record say what is meant. A room said in the
+        request ("… in the living room") and left out of the call is put back as said, so that an
+        unknown one is refused instead of the action growing to the whole home."""
+        args = self._settle_room(args)
         device = args.get("device")
         if not device:
             return args
@@ -66,11 +79,24 @@ class DeviceSkill(Skill):
             return args
         return {**{k: v for k, v in args.items() if k != "device"}, "room": room}
 
+    def _settle_room(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The room said in the request, when the call has none: "switch everything off in the living
+        room", planned as everything_off{}, is everything_off(room="living room")."""
+        if args.get("room"):
+            return args
+        place = _place_in(said())
+        if place is None or (args.get("device") and _named(self.hub.registry.all(), f"{args['device']} in {place}")):
+            return args
+        return {**args, "room": place}
+
     # --- choosing the devices a request means
     def _targets(self, device: str | None, room: str | None, capability: str) -> list[Device]:
         everything = self.hub.registry.all()
         spoken_in = here()
-        if device and spoken(device) in _HERE and not room and _room_of(everything, spoken_in or "") is not None:
+        lights_only = _means_lights(device, room, said())
+        if device and spoken(device) in _HERE and not room and spoken_in:
+            if _room_of(everything, spoken_in) is None:  # said in a room with no device known: not the whole home
+                raise NotFound(f"I don't know any {'lights' if lights_only else 'devices'} in the {spoken_in}")
             device, room = None, spoken_in  # "the light", said in the bedroom: the bedroom's
         if device and spoken(device) in _EVERYTHING:
             device = None
@@ -81,16 +107,27 @@ class DeviceSkill(Skill):
                 room, device, chosen = _room_of(everything, device), None, []
             elif not chosen:
                 raise NotFound(f"I don't know a device called {device}")
-            if room and chosen:
-                chosen = [d for d in chosen if d.room == spoken(room)] or chosen
+            if room and chosen:  # "the lamp in the attic": that room's lamp, or none, never every lamp
+                where = _room_of(everything, room)
+                if where is None:
+                    raise NotFound(_unknown_room(room, everything))
+                chosen = [d for d in chosen if d.room == where]
+                if not chosen:
+                    raise NotFound(f"There's no {spoken(device).removeprefix('the ')} in the {where}")
         if not device:
             if room:
                 wanted = _room_of(everything, room)
                 if wanted is None:
-                    raise NotFound(f"I don't know a room called {room}")
+                    raise NotFound(_unknown_room(room, everything))
                 chosen = [d for d in everything if d.room == wanted]
             else:
                 chosen = everything
+            if lights_only:
+                chosen = [d for d in chosen if _is_light(d)]
+                if not chosen:
+                    raise NotFound(f"I don't know any lights{f' in the {spoken(room)}' if room else ''}")
+        if not chosen:
+            raise NotFound("I haven't found any devices yet")
         able = [d for d in chosen if d.can(capability)]
         if not able:
             what = chosen[0].name if len(chosen) == 1 else "any of those devices"
@@ -119,7 +156,7 @@ class DeviceSkill(Skill):
         """Turn off a light or plug, or every one in a room."""
         return self._do("power", False, device, room, ON_OFF, "Turned off {what}.")
 
-    @tool
+    @tool(settle="_settle_room")
     def everything_off(self, room: Annotated[str | None, "a room; none: the whole home"] = None) -> ToolResult:
         """Turn off everything, in one room or in the whole home."""
         return self._do("power", False, None, room or None, ON_OFF, "Turned off {what}.")
@@ -169,14 +206,14 @@ class DeviceSkill(Skill):
         return ToolResult(f"{_cap(_the(outcome.device))} is using {state.power_w:.0f} watts{energy}.",
                           {"device_id": outcome.device.id, "power_w": state.power_w, "energy_wh": state.energy_wh})
 
-    @tool(reads=True)
+    @tool(reads=True, settle="_settle_room")
     def list(self, room: Annotated[str | None, "a room; none: every device"] = None) -> ToolResult:
         """Say which devices there are, in a room or in the whole home."""
         devices = self.hub.registry.all()
         if room:
             wanted = _room_of(devices, room)
             if wanted is None:
-                return ToolResult(f"I don't know a room called {room}.", {"error": "not_found"}, ok=False)
+                return ToolResult(f"{_unknown_room(room, devices)}.", {"error": "not_found"}, ok=False)
             devices = [d for d in devices if d.room == wanted]
         if not devices:
             return ToolResult("I haven't found any devices yet.", {"devices": []})
@@ -196,6 +233,46 @@ def _the(device: Device) -> str:
     if name[:1].isupper() and not any(c.isupper() for c in name[1:]):
         name = name[:1].lower() + name[1:]
     return f"the {name}"
+
+
+def _place_in(request: str) -> str | None:
+    """The room a request names with "in …" ("in the living room"), as said; None when it names none
+    (or the whole home, or here)."""
+    found = ""
+    for match in _PLACE.finditer(spoken(request)):
+        found = match.group("place").strip()
+    for article in ("the ", "my ", "our "):
+        found = found.removeprefix(article)
+    for colour in sorted(COLOURS, key=len, reverse=True):  # "make the lights in the den blue"
+        found = found.removesuffix(f" {colour}")
+    return None if not found or found in _NOT_A_ROOM else found
+
+
+def _means_lights(device: str | None, room: str | None, request: str) -> bool:
+    """Whether the request asks for lights, not every device: "the lights", "the kitchen lights",
+    "the lights in the kitchen"."""
+    if device and (spoken(device).split() or [""])[-1] in _LIGHT_WORDS:
+        return True
+    words = spoken(request)
+    if not room:
+        return bool(re.search(r"\b(the|all|every) (lights?|lamps?)\b", words)) and not re.search(r"\beverything\b", words)
+    place = re.escape(spoken(room).removeprefix("the "))
+    return bool(re.search(rf"\b{place} (lights?|lamps?)\b|\b(lights?|lamps?) in (the |my )?{place}\b", words))
+
+
+def _is_light(device: Device) -> bool:
+    return device.kind in ("light", "dimmer") or any(w in _LIGHT_WORDS for n in device.names() for w in spoken(n).split())
+
+
+def _unknown_room(room: str, devices: list[Device]) -> str:
+    """ "I don't know a room called living room. I know the kitchen and the bedroom" (the rooms, when few)."""
+    rooms = sorted({d.room for d in devices if d.room})
+    said_room = spoken(room).removeprefix("the ")
+    if not rooms or len(rooms) > 5:
+        return f"I don't know a room called {said_room}"
+    known = [f"the {r}" for r in rooms]
+    listed = known[0] if len(known) == 1 else f"{', '.join(known[:-1])} and {known[-1]}"
+    return f"I don't know a room called {said_room}. I know {listed}"
 
 
 def _named(devices: list[Device], name: str) -> list[Device]:

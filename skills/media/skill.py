@@ -1,10 +1,15 @@
 """Photos and music by voice: albums by time, place, camera or folder; duplicates to a review folder;
 photos into folders by year and month, with undo; music from the library by genre, artist, album or
-title, with pause, resume, next and "what's playing". Album, artist and genre names are live lists."""
+title, with pause, resume, next and "what's playing". Album, artist and genre names are live lists.
+
+Music that was asked for by a name the library does not have is not found, never replaced by other
+music: "play some jars" is "I don't have any music called jars.", whether the planner dropped the
+name (which would play everything) or put a close one in its place (jazz)."""
 
 from __future__ import annotations
 
 import random
+import re
 from typing import Annotated, Any
 
 from assistant.errors import MediaError
@@ -12,7 +17,7 @@ from assistant.media.albums import Selection
 from assistant.media.player import MusicPlayer, Track
 from assistant.media.service import MediaLibrary
 from assistant.media.when import date_range
-from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
+from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, said, tool
 
 When = Annotated[str | None, "when the photos were taken, as said: 'last summer', 'in 2023', 'march 2024'"]
 Place = Annotated[str | None, "a city or country: 'paris', 'japan'"]
@@ -136,6 +141,10 @@ class MediaSkill(Skill):
              album: Annotated[str | None, "a music album's title"] = None,
              title: Annotated[str | None, "a song's title"] = None, shuffle: bool = False) -> ToolResult:
         """Play music from the library by genre, artist, album or song; nothing given: everything, shuffled."""
+        asked = asked_for_music(said())
+        given = [v for v in (genre, artist, album, title) if v]
+        if asked and not any(_words(v) & _words(asked) for v in given):
+            return ToolResult(f"I don't have any music called {asked}.", {"error": "not_found", "asked": asked}, ok=False)
         rows = self.media.music(genre, artist, album, title)
         if not rows:
             what = album or title or artist or (f"{genre} music" if genre else "music")
@@ -186,6 +195,37 @@ class MediaSkill(Skill):
             return ToolResult("Nothing is playing.", {"track": None})
         verb = "paused on" if now.paused else "listening to"
         return ToolResult(f"You're {verb} {_track_words(now.track)}.", now.record() or {})
+
+
+_PLAY = re.compile(r"\bplay(?P<rest>( [a-z0-9' ]*)?)$")
+_LEADING = ("me", "us", "some", "a bit of", "a little", "a few", "a", "an", "the", "my", "album", "albums", "song",
+            "songs", "track", "tracks", "music", "by", "something", "anything", "from", "of")
+_TRAILING = ("music", "songs", "song", "tracks", "album", "please", "for me", "for us", "now", "again", "on shuffle",
+             "shuffled", "at random")
+_ANYTHING = {"", "something", "anything", "everything", "all", "all of it", "random", "whatever"}
+
+
+def asked_for_music(request: str) -> str:
+    """The name a request asks to play, as said: "play me some jars music" → "jars"; "" when it names
+    none ("play some music") or is no play request."""
+    found = _PLAY.search(re.sub(r"[^a-z0-9' ]+", " ", request.lower()).strip())
+    if found is None:
+        return ""
+    rest = found.group("rest").strip()
+    changed = True
+    while changed:
+        changed = False
+        for word in _LEADING:
+            if rest == word or rest.startswith(f"{word} "):
+                rest, changed = rest[len(word):].strip(), True
+        for word in _TRAILING:
+            if rest == word or rest.endswith(f" {word}"):
+                rest, changed = rest[:len(rest) - len(word)].strip(), True
+    return "" if rest in _ANYTHING else rest
+
+
+def _words(text: str) -> set[str]:
+    return set(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()) - {"the", "a", "an", "of", "and", "by"}
 
 
 def _track_words(track: Track) -> str:

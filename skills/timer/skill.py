@@ -1,14 +1,18 @@
 """Kitchen timers: start with a duration (and maybe a name), pause, resume, add time, ask what is
-left, cancel; a done timer rings until someone says stop."""
+left, cancel; a done timer rings until someone says stop.
+
+A timer that was named but is not running is never taken for another one: "cancel the eggs timer",
+planned without the name it does not know, is "There's no eggs timer.", not the pasta timer cancelled."""
 
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Any
 
-from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, tool
+from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, said, tool
 from assistant.rooms import here
 from assistant.scheduler import Due, Scheduler, Timer
+from assistant.understanding.numbers import find_numbers
 
 
 def spoken_duration(seconds: float) -> str:
@@ -28,11 +32,15 @@ def timer_label(timer: Timer) -> str:
     """"pasta timer" or "5 minute timer": how a person tells timers apart."""
     if timer.name:
         return f"{timer.name} timer"
-    total = int(round(timer.duration_s))
+    return f"{size_label(int(round(timer.duration_s)))} timer"
+
+
+def size_label(total: int) -> str:
+    """ "5 minute", "1 hour", "1 minute and 30 seconds": a timer's length as it is called."""
     for size, unit in ((3600, "hour"), (60, "minute"), (1, "second")):
         if total % size == 0:
-            return f"{total // size} {unit} timer"
-    return f"{spoken_duration(total)} timer"
+            return f"{total // size} {unit}"
+    return spoken_duration(total)
 
 
 Hours = Annotated[int | None, Range(0, 24)]
@@ -41,6 +49,29 @@ Seconds = Annotated[int | None, Range(0, 86400)]
 
 
 _NOT_A_NAME = re.compile(r"\b(hours?|minutes?|seconds?|\d+)\b|^(my |a |the )?(count ?down|timer ?\d*|alert.*)$")
+
+
+_WHICH = re.compile(r"\b(?:the|my|your|that) (?P<which>[a-z0-9' ]+?) timer\b")
+"""A timer a request names: "the eggs timer", "my 5 minute timer"."""
+
+
+def said_timer(request: str) -> tuple[str | None, dict[str, int]]:
+    """The timer a request names by name or by size: ("eggs", {}) or (None, {"minutes": 5})."""
+    found = _WHICH.search(re.sub(r"[^a-z0-9' ]+", " ", request.lower()))
+    if found is None:
+        return None, {}
+    which = found.group("which").strip()
+    name = timer_name(which)
+    if name is not None:
+        return name, {}
+    words = which.split()
+    size: dict[str, int] = {}
+    for span in find_numbers(words):
+        unit = words[span.end].removesuffix("s") if span.end < len(words) else ""
+        if unit not in ("hour", "minute", "second"):
+            return None, {}
+        size[f"{unit}s"] = span.value
+    return None, size
 
 
 def timer_name(name: str | None) -> str | None:
@@ -78,11 +109,27 @@ class TimerSkill(Skill):
             timers = [t for t in timers if int(round(t.duration_s)) == size]
         return timers
 
+    def _settle_which(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The timer the request named ("the eggs timer", "the 5 minute timer"), when the call names
+        none: a timer said but not running is not found, never taken for another."""
+        if args.get("name") or any(args.get(u) for u in ("hours", "minutes", "seconds")):
+            return args
+        name, size = said_timer(said())
+        return {**args, "name": name} if name else {**args, **size}
+
+    def _settle_name(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The timer the request named, by name, when the call names none (its durations say how
+        long, not which timer)."""
+        if args.get("name"):
+            return args
+        name, _ = said_timer(said())
+        return {**args, "name": name} if name else args
+
     def _one(self, name: str | None) -> tuple[list[Timer], ToolResult | None]:
         """The one timer a request means, or the reply saying why there is none."""
         timers = self._the_one(name)
         if not timers:
-            return [], ToolResult(self._not_found(), {"timer_id": None}, ok=False)
+            return [], ToolResult(self._not_found(name), {"timer_id": None}, ok=False)
         return timers, None
 
     def _the_one(self, name: str | None) -> list[Timer]:
@@ -93,8 +140,15 @@ class TimerSkill(Skill):
         ringing = [t for t in timers if t.ringing_since is not None]
         return ringing[:1] or [max(timers, key=lambda t: t.started_at)]
 
-    def _not_found(self) -> str:
-        return "There's no timer running." if not self.scheduler.timers() else "I can't find that timer."
+    def _not_found(self, name: str | None = None, size: int = 0) -> str:
+        """Why no timer is meant, in the words it was asked for by: "There's no eggs timer."."""
+        if not self.scheduler.timers():
+            return "There's no timer running."
+        if name:
+            return f"There's no {name.lower().removesuffix(' timer').strip()} timer."
+        if size:
+            return f"There's no {size_label(size)} timer."
+        return "I can't find that timer."
 
     @tool(require_any=("hours", "minutes", "seconds"), ask="For how long?")
     def start(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
@@ -112,13 +166,13 @@ class TimerSkill(Skill):
             {"timer_id": timer.id, "duration_s": total, "name": timer.name, "due_at": timer.due_at},
         )
 
-    @tool(require_any=("hours", "minutes", "seconds"), ask="For how long should it run?")
+    @tool(require_any=("hours", "minutes", "seconds"), ask="For how long should it run?", settle="_settle_name")
     def change(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
                name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
         """Change how long a running timer runs, e.g. "make it ten minutes instead"."""
         timers = self._the_one(name)
         if not timers:
-            return ToolResult(self._not_found(), {"changed": []}, ok=False)
+            return ToolResult(self._not_found(name), {"changed": []}, ok=False)
         total = (hours or 0) * 3600 + (minutes or 0) * 60 + (seconds or 0)
         if total > self.MAX_SECONDS:
             return ToolResult("I can only set timers up to 24 hours.", {"error": "too_long"}, ok=False)
@@ -133,12 +187,13 @@ class TimerSkill(Skill):
         return ToolResult(f"{what} changed to {spoken_duration(total)}, {spoken_duration(left)} left.",
                           {"changed": [timer.id], "duration_s": total, "remaining_s": round(left, 1)})
 
-    @tool(reads=True)
+    @tool(reads=True, settle="_settle_which")
     def status(self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None) -> ToolResult:
         """Say how much time is left on the timers."""
         timers = self._select(name, hours, minutes, seconds)
         if not timers:
-            return ToolResult(self._not_found(), {"timers": []}, ok=not self.scheduler.timers())
+            return ToolResult(self._not_found(name, _seconds(hours, minutes, seconds)), {"timers": []},
+                              ok=not self.scheduler.timers())
         now = self.scheduler.now()
 
         def state(t: Timer) -> str:
@@ -152,7 +207,7 @@ class TimerSkill(Skill):
         return ToolResult(text, {"timers": [{"timer_id": t.id, "name": t.name, "remaining_s": round(t.remaining(now), 1),
                                              "paused": t.paused, "ringing": t.ringing_since is not None} for t in timers]})
 
-    @tool
+    @tool(settle="_settle_which")
     def cancel(self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None) -> ToolResult:
         """Cancel one timer, chosen by its name or duration (a ringing one when none is named)."""
         timers = self._select(name, hours, minutes, seconds)
@@ -160,14 +215,14 @@ class TimerSkill(Skill):
         if len(timers) > 1 and ringing and not (name or hours or minutes or seconds):
             timers = ringing[:1]
         if not timers:
-            return ToolResult(self._not_found(), {"cancelled": []}, ok=False)
+            return ToolResult(self._not_found(name, _seconds(hours, minutes, seconds)), {"cancelled": []}, ok=False)
         if len(timers) > 1:
             labels = " and ".join(timer_label(t) for t in timers)
             return ToolResult(f"You have a {labels}. Which one should I cancel?", {"cancelled": [], "ambiguous": [t.id for t in timers]}, ok=False)
         self.scheduler.cancel(timers[0].id)
         return ToolResult(f"Your {timer_label(timers[0])} is cancelled.", {"cancelled": [timers[0].id]})
 
-    @tool(require_any=("hours", "minutes", "seconds"), ask="How much time should I add?")
+    @tool(require_any=("hours", "minutes", "seconds"), ask="How much time should I add?", settle="_settle_name")
     def extend(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
                name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
         """Add time to a running timer, e.g. "add five minutes to the pasta timer", "five more minutes"."""
@@ -183,7 +238,7 @@ class TimerSkill(Skill):
         return ToolResult(f"Added {spoken_duration(add)}. {what}: {spoken_duration(left)} left.",
                           {"timer_id": timer.id, "remaining_s": round(left, 1)})
 
-    @tool
+    @tool(settle="_settle_name")
     def pause(self, name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
         """Pause a running timer."""
         timers, missing = self._one(name)
@@ -195,7 +250,7 @@ class TimerSkill(Skill):
         return ToolResult(f"Paused your {timer_label(timer)}, {spoken_duration(timer.remaining(0))} left.",
                           {"timer_id": timer.id, "remaining_s": round(timer.remaining(0), 1)})
 
-    @tool
+    @tool(settle="_settle_name")
     def resume(self, name: Annotated[str | None, "name of a paused timer"] = None) -> ToolResult:
         """Resume a paused timer."""
         timers, missing = self._one(name)
@@ -204,7 +259,7 @@ class TimerSkill(Skill):
         was_paused = timers[0].paused
         timer = self.scheduler.resume(timers[0].id)
         if timer is None:
-            return ToolResult(self._not_found(), {"timer_id": None}, ok=False)
+            return ToolResult(self._not_found(name), {"timer_id": None}, ok=False)
         left = timer.remaining(self.scheduler.now())
         if not was_paused:
             return ToolResult(f"Your {timer_label(timer)} is running, {spoken_duration(left)} left.", {"timer_id": timer.id})
@@ -225,3 +280,7 @@ class TimerSkill(Skill):
         if not isinstance(due.item, Timer):
             return None
         return f"Your {timer_label(due.item)} is done."
+
+
+def _seconds(hours: int | None, minutes: int | None, seconds: int | None) -> int:
+    return (hours or 0) * 3600 + (minutes or 0) * 60 + (seconds or 0)

@@ -147,8 +147,9 @@ class MediaSkill(Skill):
             return ToolResult(f"I don't have any music called {asked}.", {"error": "not_found", "asked": asked}, ok=False)
         rows = self.media.music(genre, artist, album, title)
         if not rows:
-            what = album or title or artist or (f"{genre} music" if genre else "music")
-            return ToolResult(f"I couldn't find {what} in your music.", {"error": "not_found"}, ok=False)
+            what = album or title or artist or genre
+            return ToolResult(f"I don't have any music called {what}." if what else "I don't have any music yet.",
+                              {"error": "not_found"}, ok=False)
         if shuffle or genre or not (artist or album or title):
             rows = random.sample(rows, len(rows))
         tracks = [self.media.track_of(r) for r in rows]

@@ -50,7 +50,7 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
 
     config, bus = core.config, core.bus
     # Templates compile and the fuzzy index is sampled now; the LLM loads beside the speech models.
-    await asyncio.to_thread(core.dialogue.router.matcher.warm_up)
+    await asyncio.to_thread(core.dialogue.router.warm_up)
     planner_ready = asyncio.create_task(core.planner.load()) if core.planner is not None else None
     models = await load_speech_models(config)
     if planner_ready is not None:

@@ -41,6 +41,13 @@ class Router:
         self.fuzzy_min_score = fuzzy_min_score
         self.closed = closed
 
+    def warm_up(self) -> None:
+        """Compile the templates and sample the closed vocabulary now, not on the first request
+        (about 5 s on a busy machine)."""
+        self.matcher.warm_up()
+        if self.closed is not None:
+            self.closed.shortlist.shapes()
+
     def match_templates(self, text: str, live: dict[str, list[str]]) -> ToolCall | None:
         """Exact, else fuzzy at or above the configured score; milliseconds, no LLM."""
         text = respell_numbers(text)

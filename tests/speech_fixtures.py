@@ -109,10 +109,11 @@ microphone (20 dB quieter, more reverb); a phone's band, said into the phone pag
 (no wake word: the button is one)."""
 
 KINDS = ("speech", "silence", "cough", "no_wake")
-NOISY_CLIP_S = 16.0
-"""A clip in noise lasts at least this long, the noise going on after the request: a microphone
-never stops, and in babble the end of speech may only come when the utterance reaches its longest
-(vad.max_utterance_s, 12 s), as it would at home with the television on."""
+BABBLE_CLIP_S = 16.0
+"""A clip in babble lasts at least this long, the talk going on after the request: a microphone never
+stops, and in babble the end of speech may only come when the utterance reaches its longest
+(vad.max_utterance_s, 12 s), as it would at home with the television on. (In the other rooms the
+end of speech comes within a second of the request, so their clips end 1.5 s after it.)"""
 SPEECH_LEVEL_DB = -26.0
 """Every clip's speech is brought to this active level (dBFS) before its room, as a microphone's
 gain would; noise and the far talker's drop are relative to it."""
@@ -260,8 +261,8 @@ def hearing_clip(text: str, voice: str, condition: str, seed: int = 0, kind: str
     """One clip of the hearing set, rendered once and then read from the cache."""
     def make() -> np.ndarray:
         dry = dry_clip(text, voice, kind, lang, push_to_talk=condition == "phone", seed=seed)
-        if condition.partition("-")[0] in NOISES:
-            dry = np.concatenate([dry, silence(max(0.0, NOISY_CLIP_S - len(dry) / SAMPLE_RATE))])
+        if condition.startswith("babble"):
+            dry = np.concatenate([dry, silence(max(0.0, BABBLE_CLIP_S - len(dry) / SAMPLE_RATE))])
         return in_condition(dry, condition, seed)
 
     return cached(("clip", text, voice, condition, seed, kind, lang), make)

@@ -418,6 +418,10 @@ def report(heard: list[Heard], typed_out: list[tuple[Item, str, str]], wakes: tu
               f"{target:g}  {'met' if met else 'NOT met'}")
     figures["targets"] = {k: round(v, 2) for k, v in measured.items()}
     misses = [h for h in heard if h.outcome != "right"]
+    wrong = [h for h in misses if h.outcome == "wrong action"]
+    print(f"\nWRONG ACTIONS ({len(wrong)}):")
+    for h in wrong:
+        print(f"  {h.clip.voice}/{h.clip.condition}: {h.clip.item.say!r} heard {h.heard} -> {h.did}")
     print(f"\nMOST MISSED REQUESTS (of {len(misses)} clips not right):")
     counted = collections.Counter(h.clip.item.say for h in misses)
     for say, count in counted.most_common(12):

@@ -63,6 +63,9 @@ from tests import speech_fixtures as sf  # noqa: E402
 from tests.conftest import Recorder  # noqa: E402
 from tests.voice import play, voice_loop  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).parent))
+from latency import fmt, pct  # noqa: E402  (the same medians and p90s as the other latency bench)
+
 PEER_VENV = ROOT / ".venv-peer"
 PEER_PINS = ["wyoming-faster-whisper==3.8.1", "wyoming-piper==2.5.2"]
 SAME_ENGINES = ["ctranslate2", "faster-whisper", "piper-tts", "onnxruntime", "numpy"]
@@ -361,14 +364,6 @@ def same_words(said: str, heard: str) -> bool:
     return norm(said) == norm(heard)
 
 
-def pct(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
-
-
-def fmt(values: list[float]) -> str:
-    if not values:
-        return "n/a"
-    return f"median {statistics.median(values):.3f} s  p90 {pct(values, 90):.3f} s  (n={len(values)})"
 
 
 def peer_versions(venv: Path) -> str:

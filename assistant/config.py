@@ -44,6 +44,13 @@ class VadConfig:
     no_speech_timeout_s: float = 5.0
     preroll_s: float = 0.3
     early_endpoint_s: float | None = 0.25
+    transcribe_after_s: float = 0.09
+    """Silence after which transcription starts, in parallel with the rest of the silence timeout."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.transcribe_after_s <= self.trailing_silence_s:
+            raise ConfigError(f"vad.transcribe_after_s must be between 0 and vad.trailing_silence_s "
+                              f"({self.trailing_silence_s:g}), not {self.transcribe_after_s:g}")
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ from rapidfuzz import fuzz, process
 from assistant.understanding.matcher import LIVE_MARK, TemplateMatcher, clean, number_shape
 from assistant.understanding.numbers import find_numbers
 
-_CONFUSABLE = {13: 30, 14: 40, 15: 50, 16: 60, 17: 70, 18: 80, 19: 90}
+SOUND_ALIKE_NUMBERS = {13: 30, 14: 40, 15: 50, 16: 60, 17: 70, 18: 80, 19: 90}
 """Numbers said alike ("thirteen" / "thirty"): both are put to the audio, which tells them apart."""
-_CONFUSABLE.update({v: k for k, v in list(_CONFUSABLE.items())})
+SOUND_ALIKE_NUMBERS.update({v: k for k, v in list(SOUND_ALIKE_NUMBERS.items())})
 
 _QUESTION_START = frozenset("what what's whats how when where which who is are was do does did can could will would "
                             "should have has".split())
@@ -90,7 +90,7 @@ def _fills(count: int, heard: list[int], pool: list[int]) -> Iterable[tuple[int,
         yield ()
         return
     if len(heard) == count:
-        options = [[n, _CONFUSABLE[n]] if n in _CONFUSABLE else [n] for n in heard]
+        options = [[n, SOUND_ALIKE_NUMBERS[n]] if n in SOUND_ALIKE_NUMBERS else [n] for n in heard]
         yield from itertools.product(*options)
     yield from itertools.permutations(pool, count) if len(pool) >= count else ()
 

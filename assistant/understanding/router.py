@@ -12,6 +12,7 @@ from typing import Protocol
 
 from assistant.errors import AssistantError
 from assistant.plugins.api import ToolCall
+from assistant.understanding.candidates import SOUND_ALIKE_NUMBERS
 from assistant.understanding.closed import ClosedVocabulary, Scorer
 from assistant.understanding.matcher import TemplateMatcher
 from assistant.understanding.numbers import find_numbers, respell_numbers
@@ -21,6 +22,12 @@ from assistant.understanding.prompt import PlanContext
 log = logging.getLogger(__name__)
 
 _WORD = re.compile(r"[a-z]+|[0-9]+")
+
+SURE_READING = 0.8
+"""Speech-to-text's confidence (exp of the mean log-probability per token) at or above which a free
+reading that is a template sentence word for word is taken without scoring its rivals on the audio:
+on 94 clips of the hearing set (Piper and espeak-ng voices, clean and a kitchen at 10 dB) the scoring
+changed none of the 47 such readings, and it costs 55-65 ms of the reply on an idle machine."""
 
 
 class Hearing(Protocol):
@@ -67,6 +74,25 @@ class Router:
                 return call
         return None
 
+    def sure_reading(self, text: str, others: Callable[[], list[str]] | None, confidence: float,
+                     live: dict[str, list[str]]) -> ToolCall | None:
+        """The call of a free reading that needs no scoring against the audio: speech-to-text was sure
+        of it, it is a template sentence word for word (no wildcard: a reminder's words are the
+        free transcript's anyway), none of its numbers has a sound-alike the shortlist would try
+        (13 / 30), and no other reading of the audio makes another call. None otherwise."""
+        if confidence < SURE_READING or self.matcher.fills_wildcard(text, live):
+            return None
+        if any(n in SOUND_ALIKE_NUMBERS for n in _numbers(text)):
+            return None
+        call = self.matcher.match(respell_numbers(text), live)
+        if call is None:
+            return None
+        for reading in others() if others is not None else []:
+            other = self.matcher.match(respell_numbers(reading), live)
+            if other is not None and (other.tool, other.args) != (call.tool, call.args):
+                return None
+        return replace(call, score=round(confidence, 3))
+
     def hear_closed(self, text: str, others: Callable[[], list[str]] | None, score: Scorer,
                     live: dict[str, list[str]]) -> ToolCall | None:
         """The template sentence the audio holds, scored by the speech model among those nearest to
@@ -98,7 +124,9 @@ class Router:
         instead (fuzzily, or by the planner) carries speech-to-text's confidence in it.
         Raises AssistantError when the planner itself fails (a server that does not answer)."""
         if hearing is not None and hearing.score is not None and self.closed is not None:
-            call = await asyncio.to_thread(self.hear_closed, text, others, hearing.score, live)
+            call = await asyncio.to_thread(self.sure_reading, text, others, hearing.confidence, live)
+            if call is None:
+                call = await asyncio.to_thread(self.hear_closed, text, others, hearing.score, live)
             if call is not None:
                 return call
         call = await asyncio.to_thread(self.match_templates, text, live)

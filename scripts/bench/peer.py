@@ -310,7 +310,7 @@ async def measure(clips, fast: Ours, paced: Ours, servers: tuple[Server, Server]
         out.stage("intent → reply (acting)", reply.t - intent.t)
         out.stage("reply → first audio", tts.t - reply.t)
         out.stage("tts first sentence (synth_s)", tts.synth_s)
-        out.stage("transcriptions thrown away", len(ev.of("speech_resumed")))
+        out.stage("transcriptions thrown away", max(0, len(ev.of("stt_start")) - 1))
         # The peer: the audio Home Assistant would have streamed, from the wake word to the end of
         # its own VAD's silence.
         start = int(ev.of("wake")[0].audio_t * 16000)
@@ -326,7 +326,7 @@ async def measure(clips, fast: Ours, paced: Ours, servers: tuple[Server, Server]
         rt = await paced.run(pcm)
         if rt is not None:
             out.felt.append(rt.of("tts_start")[0].t - (rt.of("ready")[0].t + speech_end(rt).audio_t))
-            out.stage("paced: transcriptions thrown away", len(rt.of("speech_resumed")))
+            out.stage("paced: transcriptions thrown away", max(0, len(rt.of("stt_start")) - 1))
             print(f"  {label}: felt {out.felt[-1]:.3f} s", file=sys.stderr)
     return out
 

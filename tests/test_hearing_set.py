@@ -136,3 +136,15 @@ def test_rendered_clips_go_through_the_voice_loop(house, speech_models) -> None:
     for h in heard[1:]:
         assert h.outcome in hb.OUTCOMES and h.outcome != "not woken", (h.clip, h.heard)
         assert h.heard and not h.heard[0].startswith("("), "something was transcribed"
+
+
+def test_a_reminder_is_judged_by_what_it_stored(house) -> None:  # type: ignore[no-untyped-def]
+    """The template puts "tomorrow" in the reminder's words ("call mum tomorrow", at "5 pm"); the skill
+    stores "call mum" tomorrow at 5 pm, the set's "now" being the assistant's: that is right. The
+    same sentence one hour later is a wrong action, however its words were split."""
+    core, live, recorder, items = house
+    right = next(i for i in items if i.say == "remind me to call mum tomorrow at 5 pm")
+    late = hb.Item("remind me to call mum tomorrow at 6 pm", right.tool, right.args)
+    done = asyncio.run(hb.typed(core, live, recorder, [right, late]))
+    assert done[0][1] == "right", done[0]
+    assert done[1][1] == "wrong action", done[1]

@@ -211,3 +211,21 @@ def test_a_wall_clock_jump_forward_is_noticed_within_a_nap(data_dir: Path) -> No
 
     rung = asyncio.run(scenario())
     assert len(rung) == 1 and rung[0] - 1_800_000_000.0 <= 3600 + 1.5
+
+
+def test_a_follow_up_asks_which_of_several_timers(data_dir: Path) -> None:
+    """"Give me 2 more minutes" with three timers running was a guess at the newest: now it asks,
+    unless one timer is ringing, paused (to resume) or was just set."""
+    clock = ManualClock()
+    core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus(), clock)
+    for name in ("pasta", "eggs", "laundry"):
+        ask(core, f"set a {name} timer for one hour")
+    asyncio.run(clock.advance(300))
+    assert ask(core, "give me 2 more minutes") == \
+        "You have a pasta timer and eggs timer and laundry timer. Which one should I add time to?"
+    assert ask(core, "pause the timer").endswith("Which one should I pause?")
+    assert ask(core, "pause the eggs timer") == "Paused your eggs timer, 55 minutes left."
+    assert ask(core, "resume the timer") == "Resumed your eggs timer, 55 minutes left."
+    assert [t.remaining(clock.now()) for t in core.scheduler.timers()] == [3300.0, 3300.0, 3300.0], "nothing guessed"
+    ask(core, "set a tea timer for four minutes")
+    assert ask(core, "add 2 minutes") == "Added 2 minutes. Tea timer: 6 minutes left."

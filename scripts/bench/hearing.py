@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 import understanding as ub  # noqa: E402  (the typed set's helpers: media index, timers, canonical arguments)
 
 from assistant.bus import Bus  # noqa: E402
+from assistant.clock import ManualClock  # noqa: E402
 from assistant.config import Config, load_config  # noqa: E402
 from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Found  # noqa: E402
 from assistant.events import Event  # noqa: E402
@@ -138,7 +139,9 @@ def bench_core(config: Config, data_dir: Path, live: dict[str, list[str]]) -> tu
     as scripts/bench/understanding.py sets them up. Returns the live names and a recorder."""
     bus = Bus()
     recorder = Recorder(bus)
-    core = build_core(config, data_dir, bus)
+    # The assistant acts at the set's fixed "now", so what a scheduling tool stores can be compared
+    # with the moment the set expects (a manual clock: nothing rings during the run).
+    core = build_core(config, data_dir, bus, ManualClock(ub.NOW.timestamp()))
     for i, name in enumerate(live.get("device_name", [])):
         room = next((r for r in live.get("room_name", []) if name.startswith(r)), None)
         device, _ = core.devices.registry.seen(Found(f"bench:{i}", name, "wled", "light", "bench",
@@ -207,8 +210,8 @@ def classify(core: Core, item: Item, events: list[Event], pending: Any, wake_wor
             (asked if key in confirms else ran).append((call, results.get(key)))
     if not asked and getattr(pending, "kind", None) == "confirm":
         asked.append((canonical(core, pending.call.tool, dict(pending.call.args)), None))
-    for call, _ in ran:
-        if call in want:
+    for call, result in ran:
+        if call in want or stored_as_wanted(call[0], result, want):
             return "right", _describe(call)
     for call, result in ran:
         if core.registry.tool(call[0]).reads:
@@ -227,6 +230,27 @@ def classify(core: Core, item: Item, events: list[Event], pending: Any, wake_wor
     if questions:
         return ("right" if none_right else "question"), f"asked {questions[0].text!r}"  # type: ignore[attr-defined]
     return ("right" if none_right else "refused"), "-"
+
+
+def stored_as_wanted(tool: str, result: Any, want: list[tuple[str, dict[str, Any]]]) -> bool:
+    """Whether a scheduling tool stored what the set expects: the moment and the words of a reminder
+    or an alarm, from its result, whichever slot the template put the words in ("remind me to call
+    mum tomorrow at 5 pm": text "call mum tomorrow", when "5 pm", which the skill stores as "call mum"
+    tomorrow at 5 pm)."""
+    data = getattr(result, "data", None) or {}
+    if result is None or not result.ok or not isinstance(data.get("at"), str) or data.get("repeats"):
+        return False
+    try:
+        at = dt.datetime.fromisoformat(data["at"])
+    except ValueError:
+        return False
+    for want_tool, args in want:
+        if want_tool != tool or not isinstance(args.get("when"), dt.datetime) or args["when"] != at:
+            continue
+        if "text" in args and ub.canonical_text(str(data.get("text", ""))) != args["text"]:
+            continue
+        return True
+    return False
 
 
 @dataclass

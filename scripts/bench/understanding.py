@@ -80,6 +80,11 @@ def _normal(core: Core, call: ToolCall | None) -> tuple[str, dict[str, Any]]:
     return call.tool, _canonical(core, args)
 
 
+def canonical_text(text: str) -> str:
+    """A reminder's words as compared: lower case, no punctuation, no leading "to"."""
+    return " ".join(re.sub(r"[^a-z0-9 ]", " ", text.lower()).split()).removeprefix("to ")
+
+
 def _canonical(core: Core, args: dict[str, Any]) -> dict[str, Any]:
     out = dict(args)
     if isinstance(out.get("when"), str):
@@ -89,7 +94,7 @@ def _canonical(core: Core, args: dict[str, Any]) -> dict[str, Any]:
         except TimeNotUnderstood:
             pass
     if isinstance(out.get("text"), str):
-        out["text"] = " ".join(re.sub(r"[^a-z0-9 ]", " ", out["text"].lower()).split()).removeprefix("to ")
+        out["text"] = canonical_text(out["text"])
     if isinstance(out.get("name"), str):
         name = out["name"].lower().strip()
         out["name"] = core.routines.phrases().get(name, name)

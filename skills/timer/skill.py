@@ -7,6 +7,7 @@ planned without the name it does not know, is "There's no eggs timer.", not the 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, said, tool
@@ -125,20 +126,35 @@ class TimerSkill(Skill):
         name, _ = said_timer(said())
         return {**args, "name": name} if name else args
 
-    def _one(self, name: str | None) -> tuple[list[Timer], ToolResult | None]:
-        """The one timer a request means, or the reply saying why there is none."""
-        timers = self._the_one(name)
+    JUST_SET_S = 60.0
+    """A timer started this recently is the one an unnamed follow-up means ("add five more minutes")."""
+
+    def _one(self, name: str | None, verb: str, prefer: Callable[[Timer], bool] | None = None) -> tuple[list[Timer], ToolResult | None]:
+        """The one timer a request means, or the reply saying why there is none, or asking which
+        ("You have a pasta timer and an eggs timer. Which one should I pause?"). `prefer`: the
+        timers the request can only mean when there are several (a paused one, to resume)."""
+        timers = self._the_one(name, prefer)
         if not timers:
             return [], ToolResult(self._not_found(name), {"timer_id": None}, ok=False)
+        if len(timers) > 1:
+            labels = " and ".join(timer_label(t) for t in timers)
+            return [], ToolResult(f"You have a {labels}. Which one should I {verb}?",
+                                  {"timer_id": None, "ambiguous": [t.id for t in timers]}, ok=False)
         return timers, None
 
-    def _the_one(self, name: str | None) -> list[Timer]:
-        """The timer a follow-up means: the named one, else the only one, else the newest."""
+    def _the_one(self, name: str | None, prefer: Callable[[Timer], bool] | None = None) -> list[Timer]:
+        """The timer a follow-up means: the named one, else the only one, else the ringing one, else
+        the one just set. Several otherwise: changing the newest of three was a guess."""
         timers = self._select(name, None, None, None)
+        if prefer is not None and len(timers) > 1:
+            timers = [t for t in timers if prefer(t)] or timers
         if name or len(timers) <= 1:
             return timers
         ringing = [t for t in timers if t.ringing_since is not None]
-        return ringing[:1] or [max(timers, key=lambda t: t.started_at)]
+        if ringing:
+            return ringing[:1]
+        newest = max(timers, key=lambda t: t.started_at)
+        return [newest] if self.scheduler.now() - newest.started_at <= self.JUST_SET_S else timers
 
     def _not_found(self, name: str | None = None, size: int = 0) -> str:
         """Why no timer is meant, in the words it was asked for by: "There's no eggs timer."."""
@@ -170,9 +186,9 @@ class TimerSkill(Skill):
     def change(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
                name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
         """Change how long a running timer runs, e.g. "make it ten minutes instead"."""
-        timers = self._the_one(name)
-        if not timers:
-            return ToolResult(self._not_found(name), {"changed": []}, ok=False)
+        timers, missing = self._one(name, "change")
+        if missing:
+            return missing
         total = (hours or 0) * 3600 + (minutes or 0) * 60 + (seconds or 0)
         if total > self.MAX_SECONDS:
             return ToolResult("I can only set timers up to 24 hours.", {"error": "too_long"}, ok=False)
@@ -226,7 +242,7 @@ class TimerSkill(Skill):
     def extend(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
                name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
         """Add time to a running timer, e.g. "add five minutes to the pasta timer", "five more minutes"."""
-        timers, missing = self._one(name)
+        timers, missing = self._one(name, "add time to")
         if missing:
             return missing
         add = (hours or 0) * 3600 + (minutes or 0) * 60 + (seconds or 0)
@@ -241,7 +257,7 @@ class TimerSkill(Skill):
     @tool(settle="_settle_name")
     def pause(self, name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
         """Pause a running timer."""
-        timers, missing = self._one(name)
+        timers, missing = self._one(name, "pause", lambda t: not t.paused)
         if missing:
             return missing
         timer = self.scheduler.pause(timers[0].id)
@@ -253,7 +269,7 @@ class TimerSkill(Skill):
     @tool(settle="_settle_name")
     def resume(self, name: Annotated[str | None, "name of a paused timer"] = None) -> ToolResult:
         """Resume a paused timer."""
-        timers, missing = self._one(name)
+        timers, missing = self._one(name, "resume", lambda t: t.paused)
         if missing:
             return missing
         was_paused = timers[0].paused

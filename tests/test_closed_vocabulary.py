@@ -17,7 +17,7 @@ from assistant.speech.stt import Heard
 from assistant.understanding.candidates import (
     CandidateShortlist, as_whisper_writes, live_names_in, number_words, spells_numbers,
 )
-from assistant.understanding.closed import confidence
+from assistant.understanding.closed import CUT_SHORT, ClosedVocabulary, confidence
 from tests import speech_fixtures as sf
 from tests.conftest import Recorder
 
@@ -87,6 +87,44 @@ def test_confidence_is_half_at_the_line_and_whole_when_sure() -> None:
     assert confidence(1.0, None, 1.0) == 0.5
     assert confidence(0.0, 0.0, 1.0) == 0.5
     assert 0.5 < confidence(0.4, 1.0, 1.0) < 0.8
+
+
+def scripted_scorer(ending: float):  # type: ignore[no-untyped-def]
+    """A scorer that finds "Set a timer for 8 minutes." in the audio, its final stop `ending`
+    likely, and every other sentence far less likely than the free reading."""
+    def score(texts: list[str], full: bool) -> list[list[float]]:
+        out = []
+        for text in texts:
+            n = len(text.split()) + 1
+            out.append([-0.1] * 6 + [ending] if text == "Set a timer for 8 minutes." else
+                       [-0.5] * n if text.startswith("Say it's") else [-3.0] * n)
+        return out
+    return score
+
+
+def test_a_sentence_the_audio_goes_on_after_is_asked_about(config, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """"Say it's a timer for 8 minutes. Come to pass." ("…for the pasta"): the nearest sentence
+    leaves words out; the audio says so at its final stop, and the call is asked about, not run."""
+    core, _ = core_with_devices(config, data_dir)
+    closed = ClosedVocabulary(core.dialogue.router.matcher)
+    heard = ["Say it's a timer for 8 minutes. Come to pass.", "Set a timer for 8 minutes."]  # and the 2nd best
+    cut = closed.recognise(heard, scripted_scorer(CUT_SHORT - 1.5), live_of(core))
+    assert cut is not None and cut.call.tool == "timer.start" and cut.call.args == {"minutes": 8}
+    assert cut.call.score == 0.5 < config.understanding.confirm_below and cut.ending == CUT_SHORT - 1.5
+    whole = closed.recognise(heard, scripted_scorer(-0.5), live_of(core))
+    assert whole is not None and whole.call.score >= config.understanding.confirm_below
+
+
+def test_a_sure_reading_skips_the_scoring_only_when_nothing_sounds_alike(config, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    core, _ = core_with_devices(config, data_dir)
+    router, live = core.dialogue.router, live_of(core)
+    sure = router.sure_reading("Set a timer for 5 minutes.", lambda: ["Set a timer for 5 minute."], 0.95, live)
+    assert sure is not None and (sure.tool, sure.args, sure.score) == ("timer.start", {"minutes": 5}, 0.95)
+    assert router.sure_reading("Set a timer for 5 minutes.", None, 0.7, live) is None, "not sure enough"
+    assert router.sure_reading("Set a timer for 30 minutes.", None, 0.99, live) is None, "30 sounds like 13"
+    assert router.sure_reading("Set a timer for 5 minutes.", lambda: ["Set a timer for 9 minutes."], 0.95, live) is None
+    assert router.sure_reading("Remind me to water the plants at 5 pm.", None, 0.99, live) is None, "a wildcard"
+    assert router.sure_reading("Vim the bedroom light.", None, 0.99, live) is None, "no template says it"
 
 
 def hear_closed(core, speech_models, pcm):  # type: ignore[no-untyped-def]

@@ -28,6 +28,12 @@ whole 30 s window rather than the audio alone (slower, surer)."""
 SURE_GAP = 2.5
 """A rival this much less likely (whole-sentence log-probability) leaves no doubt: no re-scoring."""
 
+CUT_SHORT = -3.5
+"""A sentence whose final punctuation the audio makes this unlikely (log-probability) stops before
+the words do: "Set a timer for 8 minutes." for "…8 minutes for the pasta" scored -4.2 to -5.0 there,
+against -2.6 at worst for the right sentences of 190 clips (a dropped "please"). It is asked about,
+never acted on at once: a word said is never silently dropped."""
+
 
 @dataclass(frozen=True)
 class Scored:
@@ -50,6 +56,9 @@ class Recognised:
     rival_gap: float | None
     """How much less likely (log-probability, whole sentence) the best sentence meaning something else
     is; None when no other sentence was in the running."""
+    ending: float = 0.0
+    """The log-probability of the sentence's final punctuation: far below zero when the audio goes
+    on after the sentence (words said that it leaves out)."""
 
 
 class ClosedVocabulary:
@@ -108,8 +117,13 @@ class ClosedVocabulary:
             log.info("closed vocabulary: %r is %.2f below the free reading: not said", form.text, deficit)
             return None
         gap = None if rival is None else _gap(form, rival)
-        return Recognised(replace(call, text=form.text, score=confidence(deficit, gap, self.reject_deficit)),
-                          round(deficit, 3), None if gap is None else round(gap, 3))
+        sure = confidence(deficit, gap, self.reject_deficit)
+        if form.logprobs and form.logprobs[-1] < CUT_SHORT:
+            log.info("closed vocabulary: the audio goes on after %r (%.2f): asking", form.text, form.logprobs[-1])
+            sure = 0.5
+        return Recognised(replace(call, text=form.text, score=sure),
+                          round(deficit, 3), None if gap is None else round(gap, 3),
+                          round(form.logprobs[-1], 3) if form.logprobs else 0.0)
 
 
 def _gap(best: Scored, rival: Scored) -> float:

@@ -109,8 +109,8 @@ class Router:
             return None
         if recognised is None:
             return None
-        log.info("heard %r (confidence %.2f; %.2f below the free reading %r)", recognised.call.text,
-                 recognised.call.score, recognised.deficit, text)
+        log.info("heard %r (confidence %.2f; %.2f below the free reading %r; ending %.2f)", recognised.call.text,
+                 recognised.call.score, recognised.deficit, text, recognised.ending)
         return recognised.call
 
     async def route(self, text: str, live: dict[str, list[str]], context: PlanContext | None = None,

@@ -152,9 +152,14 @@ def bench_core(config: Config, data_dir: Path, live: dict[str, list[str]]) -> tu
     return core, {**core.registry.slot_values(), **live}, recorder
 
 
-def reset_house(core: Core, live: dict[str, list[str]]) -> None:
-    """Before each request: the household's named timers running, no conversation in memory."""
+async def reset_house(core: Core, live: dict[str, list[str]]) -> None:
+    """Before each request: the household's named timers running, set ten minutes before (not just
+    now: an unnamed "two more minutes" would then mean the newest), no conversation in memory."""
+    clock = core.scheduler.clock
+    assert isinstance(clock, ManualClock), "the bench's core runs on the set's fixed now"
+    await clock.set(ub.NOW.timestamp() - 600)
     ub._reset_timers(core, live.get("timer_name", []))
+    await clock.set(ub.NOW.timestamp())
     core.dialogue.forget()
 
 
@@ -272,7 +277,7 @@ async def hear(core: Core, models: SpeechModels, live: dict[str, list[str]], rec
                tmp: Path) -> Heard:
     """One clip through the voice loop (or the phone's push-to-talk), scored."""
     pcm = clip.render()
-    reset_house(core, live)
+    await reset_house(core, live)
     recorder.events.clear()
     start = time.perf_counter()
     if clip.push_to_talk:
@@ -302,7 +307,7 @@ async def typed(core: Core, live: dict[str, list[str]], recorder: Recorder, item
     for item in items:
         if item.kind != "speech":
             continue
-        reset_house(core, live)
+        await reset_house(core, live)
         recorder.events.clear()
         await core.dialogue.handle(item.say)
         outcome, did = classify(core, item, list(recorder.events), getattr(core.dialogue, "_pending", None), False)

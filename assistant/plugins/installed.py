@@ -68,9 +68,8 @@ def skill_process(data_dir: Path, config: Config, name: str, code_dir: Path, per
     skill_data = skill_data or data_dir / "skills" / name
     skill_data.mkdir(parents=True, exist_ok=True)
     folders = config.folders.named() if Permission.FOLDERS in permissions else {}
-    command = worker_command(sandbox_kind(config.skills.sandbox), code_dir, skill_data,
-                             [data_dir.resolve(), Path.home().resolve()], {n: p for n, p in folders.items() if p.is_dir()},
-                             Permission.NETWORK in permissions)
+    command = worker_command(sandbox_kind(config.skills.sandbox), code_dir, skill_data, [data_dir, Path.home()],
+                             {n: p for n, p in folders.items() if p.is_dir()}, Permission.NETWORK in permissions)
     return SkillProcess(name, command, config.skills.call_timeout_s, data_dir / "logs" / "skills" / f"{name}.log", on_event,
                         on_ask)
 

@@ -1,13 +1,14 @@
 """Third-party skills run in a process of their own, inside a sandbox, and talk to the core over a
 small RPC (worker.py): one JSON line per request and per answer.
 
-With bubblewrap the operating system enforces what the skill was granted: it sees the file system
-read-only, with the assistant's data folder (the vault key, the audit trail, other skills' data) and
-the home folder hidden; it may write only its own data folder (and the household's folders with the
-folders permission); without the network permission it has no network at all; it runs with no
-capabilities, in its own PID namespace, and dies with the assistant. Without bubblewrap it is a
-plain subprocess with resource limits: its own process and limits, but no file or network isolation
-(`assistant skills list` says so).
+With bubblewrap the operating system enforces what the skill was granted: it runs in a minimal root
+(worker_command) that holds the interpreter and its libraries read-only, the assistant's own package,
+its own folder read-only, its data folder writable and the household's folders only with the folders
+permission; no /run, /sys, home, other skills' data or host sockets, a /proc of its own PID namespace
+only, a private /tmp, and an environment of its own (no variable of the assistant's). Without the
+network permission it has no network at all; it runs with no capabilities and dies with the
+assistant. Without bubblewrap it is a plain subprocess with resource limits: its own process and
+limits, but no file or network isolation (`assistant skills list` says so).
 
 A call that takes longer than `skills.call_timeout_s` kills the process; a process that dies is
 started again on the next call, with backoff, so a broken skill costs its own answers, never the
@@ -80,14 +81,26 @@ def sandbox_kind(setting: str) -> str:
     return "subprocess"
 
 
+ETC = ("ld.so.cache", "localtime")
+"""What a skill sees of /etc (read-only, where the host has them)."""
+ETC_NETWORK = ("resolv.conf", "hosts", "nsswitch.conf", "ssl")
+"""And with the network permission: name resolution and certificates."""
+SYSTEM_DIRS = ("bin", "sbin", "lib", "lib32", "lib64", "libx32")
+"""Top-level folders beside /usr: a symlink again where the host has one (merged /usr), else bound."""
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+
+Mount = tuple[str, ...]
+"""One bubblewrap mount option with its arguments; the last is where it lands in the sandbox."""
+
+
 @functools.cache
 def _bwrap_works() -> bool:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return False
     try:
-        done = subprocess.run([bwrap, "--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"],
-                              capture_output=True, timeout=10)
+        done = subprocess.run([bwrap, *(a for m in _system_mounts(False) for a in m), "--unshare-all",
+                               "--die-with-parent", "true"], capture_output=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return False
     if done.returncode != 0:
@@ -96,26 +109,76 @@ def _bwrap_works() -> bool:
     return done.returncode == 0
 
 
+def _system_mounts(network: bool) -> list[Mount]:
+    """/usr and its top-level companions read-only, and a short list of /etc."""
+    mounts: list[Mount] = [("--ro-bind", "/usr", "/usr")]
+    for name in SYSTEM_DIRS:
+        host = Path("/", name)
+        if host.is_symlink():
+            mounts.append(("--symlink", os.readlink(host), str(host)))
+        elif host.is_dir():
+            mounts.append(("--ro-bind", str(host), str(host)))
+    for name in (*ETC, *(ETC_NETWORK if network else ())):
+        mounts.append(("--ro-bind-try", f"/etc/{name}", f"/etc/{name}"))
+    return mounts
+
+
+def _python_paths() -> list[Path]:
+    """The interpreter's installation, the environment it runs in and the assistant's package (not
+    the repository around it), each at its real path; those under /usr are there already."""
+    paths = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve(), _package()}
+    return sorted(p for p in paths if p != Path("/") and not p.is_relative_to("/usr"))
+
+
+def _package() -> Path:
+    return Path(assistant.__file__).resolve().parent
+
+
+def _mounts(skill_dir: Path, skill_data: Path, folders: list[Path], network: bool) -> list[Mount]:
+    """Every mount of the minimal root but the masks."""
+    mounts = [*_system_mounts(network), ("--proc", "/proc"), ("--dev", "/dev"), ("--tmpfs", "/tmp"),
+              *(("--ro-bind", str(p), str(p)) for p in _python_paths()),
+              ("--ro-bind", str(skill_dir), str(skill_dir)), ("--bind", str(skill_data), str(skill_data)),
+              *(("--bind", str(p), str(p)) for p in folders)]
+    return mounts
+
+
+def _masked(mounts: list[Mount], hidden: list[Path]) -> list[Mount]:
+    """`mounts` in order, parents before children so no bind covers a deeper one, with an empty
+    read-only folder over each hidden path a bind would show (a granted folder that holds the
+    assistant's data), last at its depth so it covers that bind."""
+    binds = [Path(m[-1]) for m in mounts if m[0] in ("--bind", "--ro-bind")]
+    masks = [p for p in hidden if p != Path("/") and any(p.is_relative_to(b) for b in binds)]
+    masked = sorted([*mounts, *(("--tmpfs", str(p)) for p in masks)], key=lambda m: len(Path(m[-1]).parts))
+    return [*masked, *(("--remount-ro", str(p)) for p in masks)]
+
+
+def _environment(skill_data: Path) -> list[str]:
+    """Only what the worker needs: nothing of the assistant's environment (tokens, keys) crosses."""
+    env = {"PATH": SANDBOX_PATH, "LANG": os.environ.get("LANG", "C.UTF-8"), "HOME": str(skill_data),
+           "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(_package().parent)}
+    if "TZ" in os.environ:
+        env["TZ"] = os.environ["TZ"]
+    return ["--clearenv", *(a for name, value in env.items() for a in ("--setenv", name, value))]
+
+
 def worker_command(kind: str, skill_dir: Path, skill_data: Path, hidden: list[Path], folders: dict[str, Path],
                    network: bool) -> list[str]:
-    """The command that runs `skill_dir`'s skill: inside bubblewrap, or plainly for "subprocess"."""
+    """The command that runs `skill_dir`'s skill: inside bubblewrap, or plainly for "subprocess".
+    Every path is bound, and given to the worker, at its real path; `hidden` (the assistant's data,
+    home) stays hidden even inside a granted folder."""
+    skill_dir, skill_data = skill_dir.resolve(), skill_data.resolve()
+    folders = {name: path.resolve() for name, path in folders.items()}
     inner = [sys.executable, "-m", "assistant.plugins.worker", str(skill_dir), str(skill_data),
              *(f"{name}={path}" for name, path in folders.items())]
     if kind != "bwrap":
         return inner
-    code = Path(assistant.__file__).resolve().parents[1]
-    args = [shutil.which("bwrap") or "bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    for path in hidden:
-        if path.is_dir() and path != Path("/"):
-            args += ["--tmpfs", str(path)]
-    for path in (code, Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()):
-        args += ["--ro-bind", str(path), str(path)]
-    args += ["--ro-bind", str(skill_dir), str(skill_dir), "--bind", str(skill_data), str(skill_data)]
-    for path in folders.values():
-        args += ["--bind", str(path), str(path)]
-    args += ["--unshare-all", *(["--share-net"] if network else []), "--die-with-parent", "--new-session",
-             "--cap-drop", "ALL", "--chdir", str(skill_data), "--"]
-    return args + inner
+    mounts = _masked(_mounts(skill_dir, skill_data, list(folders.values()), network), [p.resolve() for p in hidden])
+    # --unshare-all takes the PID namespace (its /proc shows only its own processes), IPC, UTS and
+    # the network (given back with --share-net); the root itself is read-only.
+    return [shutil.which("bwrap") or "bwrap", *(a for m in mounts for a in m), "--remount-ro", "/",
+            "--unshare-all", *(["--share-net"] if network else []), "--die-with-parent", "--new-session",
+            "--cap-drop", "ALL", *_environment(skill_data), "--chdir", str(skill_data), "--", *inner]
 
 
 def _limits() -> None:

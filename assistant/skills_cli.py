@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -118,10 +119,12 @@ def _install_folder(source: Path, origin: str, site: Path | None, yes: bool, con
         raise SkillError(f"{source} has no sentences/{config.skills.language}.yaml")
     installed = InstalledSkills(data_dir)
     staging = data_dir / CODE_DIR / f".staging-{uuid.uuid4().hex[:8]}"
-    shutil.copytree(source, staging, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    # Links are copied as links, never followed, and refused below when they lead out of the copy.
+    shutil.copytree(source, staging, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     try:
         if site is not None:  # inside the try: a failed copy leaves no staging folder behind
-            shutil.copytree(site, staging / SITE_DIR, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            shutil.copytree(site, staging / SITE_DIR, symlinks=True, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        _refuse_links_out(staging, source)
         with tempfile.TemporaryDirectory() as scratch:
             # Described in its sandbox with no permissions at all: its code never runs in this process.
             process = skill_process(data_dir, config, source.name, staging, frozenset(), skill_data=Path(scratch))
@@ -173,6 +176,18 @@ def _install_folder(source: Path, origin: str, site: Path | None, yes: bool, con
                  fingerprint=record["fingerprint"])
     print(f"{name}: installed and enabled; it is loaded when the assistant starts again")
     return 0
+
+
+def _refuse_links_out(copy: Path, source: Path) -> None:
+    """SkillError for a symlink in the copied skill that leads outside it (to the vault key, say):
+    its target would be read, and fingerprinted, as if it were the skill's own file."""
+    root = Path(os.path.realpath(copy))
+    for folder, dirs, files in os.walk(copy):
+        for name in (*dirs, *files):
+            path = Path(folder, name)
+            if path.is_symlink() and not Path(os.path.realpath(path)).is_relative_to(root):
+                raise SkillError(f"{source / path.relative_to(copy)} is a symlink to {os.readlink(path)}, outside the "
+                                 "skill's folder; a skill folder may link only to its own files")
 
 
 def _knowledge_folders(name: str, permissions: frozenset[Permission], given: list[Path]) -> list[Path]:

@@ -9,8 +9,9 @@ from typing import Any
 from assistant.audit import AuditLog
 from assistant.plugins.api import ToolCall, ToolResult
 
-ORIGINS = ("voice", "phone", "text", "routine")
-"""Where a call came from: the room's microphone, a paired phone, `assistant ask`, a routine."""
+ORIGINS = ("voice", "phone", "text", "routine", "wyoming")
+"""Where a call came from: the room's microphone, a paired phone, `assistant ask`, a routine, a
+Wyoming client (Home Assistant; its address goes in the record as `peer`)."""
 
 
 def record_call(audit: AuditLog, origin: str, call: ToolCall, result: ToolResult, duration_s: float,

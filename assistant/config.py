@@ -182,8 +182,9 @@ class WebConfig:
     `--audio-in FILE` only when `--web` is given)."""
     port: int = 8765
     """HTTPS on the LAN (self-signed certificate, made at first run); announced by mDNS."""
-    bind: str = "0.0.0.0"
-    """Address the HTTPS server listens on; 127.0.0.1 keeps the page on this machine."""
+    bind: str = "127.0.0.1"
+    """Address the HTTPS server listens on: 127.0.0.1 keeps the page on this machine; 0.0.0.0 (every
+    interface) lets phones on the LAN reach it."""
     loopback_port: int = 8766
     """Plain HTTP, on 127.0.0.1 only (this machine's browser, and `assistant pair`)."""
     reply_on: str = "phone"
@@ -283,8 +284,16 @@ class WyomingConfig:
     serve: bool = False
     """Serve speech-to-text, text-to-speech, the wake word and intent handling as Wyoming services
     (Home Assistant's Wyoming integration connects to them) while `assistant run` runs."""
-    bind: str = "0.0.0.0"
+    bind: str = "127.0.0.1"
+    """Where the services listen: 127.0.0.1 keeps them on this machine; any other address (0.0.0.0:
+    every interface) needs `clients` or `token`, or the config is refused."""
     port: int = 10300
+    clients: tuple[str, ...] = ()
+    """Addresses or CIDR networks that may connect ([192.168.1.20] for Home Assistant); any other is
+    refused at once. Empty: any host that reaches `bind`."""
+    token: str = ""
+    """A shared secret (16 characters or more) that intent handling needs: the `transcript` event's
+    data carries it as "token" (assistant/wyoming/access.py). Empty: none needed."""
     satellites: dict[str, Any] = field(default_factory=dict)
     """Wyoming satellites to serve, by room: {bedroom: "tcp://192.168.1.30:10700"}."""
 
@@ -294,9 +303,12 @@ class WyomingConfig:
         return [SatelliteAddress.parse(str(room).strip().lower(), str(uri)) for room, uri in self.satellites.items()]
 
     def __post_init__(self) -> None:
+        from assistant.wyoming.access import check_exposure
+
         if not 0 <= self.port <= 65535:
             raise ConfigError("wyoming.port must be a port number (0..65535; 0 picks a free one)")
         self.addresses()
+        check_exposure(self.bind, self.clients, self.token, serving=self.serve)
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,9 @@ Conversation rules, all within `understanding.followup_s` of the last exchange:
   kitchen light"), and anything else is a new request;
 - the previous exchange is shown to the planner, so "and the eggs too" continues it.
 
+A conversation that may not confirm (`may_confirm=False`: a Wyoming client, which anyone who reaches
+the port could be) never asks for a yes: what would need one is refused with the reason in words.
+
 What a conversation remembers (its open question, its last exchange) can be taken out and put back
 (`memory`, `recall`), so one that lives across processes (`assistant ask`) goes on where it stopped.
 """
@@ -43,6 +46,10 @@ FAILED = "Sorry, something went wrong while doing that."
 PLANNER_DOWN = "Sorry, I can't think that through right now."
 DROPPED = "Okay, I won't."
 SAY_AGAIN = "Sorry, say that again?"
+CANNOT_CONFIRM = "I can't do that from here; ask me directly."
+"""A risky tool asked for where a yes is not taken (may_confirm=False)."""
+UNSURE_HERE = "I'm not sure I understood that, so I won't do it from here; ask me directly."
+"""A change understood with too little confidence, where it cannot be put back as a question."""
 SAY_AGAIN_BELOW = 0.6
 """A spoken request that nothing fits, heard with less confidence than this, is asked again once
 rather than refused: it was more likely misheard than asked for."""
@@ -120,10 +127,12 @@ class Exchange:
 class Dialogue:
     def __init__(self, bus: Bus, registry: Registry, router: Router, followup_s: float = 30.0,
                  audit: AuditLog | None = None, phrase_timeout_s: float | None = None, origin: str = "voice",
-                 confirm_below: float = 0.75) -> None:
+                 confirm_below: float = 0.75, may_confirm: bool = True, peer: str | None = None) -> None:
         """phrase_timeout_s: how long the LLM may take to word a reply to an open question; None: never.
         origin: who this conversation is with, for the audit trail (calls.ORIGINS).
-        confirm_below: a call scored below this, to a tool that changes something, is confirmed first."""
+        confirm_below: a call scored below this, to a tool that changes something, is confirmed first.
+        may_confirm: False: a call that would need a yes is refused instead (CANNOT_CONFIRM).
+        peer: the network address of whoever this is with, recorded with each call."""
         self.bus = bus
         self.phrase_timeout_s = phrase_timeout_s
         self.registry = registry
@@ -132,18 +141,21 @@ class Dialogue:
         self.audit = audit
         self.origin = origin
         self.confirm_below = confirm_below
+        self.may_confirm = may_confirm
+        self.peer = peer
         self._hearing: Hearing | None = None
         self._retry = False
         self._pending: Pending | None = None
         self._last: Exchange | None = None
         self._phrased = False
 
-    def another(self, origin: str = "phone", bus: Bus | None = None) -> Dialogue:
-        """A conversation of its own (a phone's, a satellite's), with the same skills, router and
-        audit trail: its follow-ups and questions never mix with the room's. `bus`: where its events
-        go, when not the assistant's own bus."""
+    def another(self, origin: str = "phone", bus: Bus | None = None, may_confirm: bool = True,
+                peer: str | None = None) -> Dialogue:
+        """A conversation of its own (a phone's, a satellite's, a Wyoming client's), with the same
+        skills, router and audit trail: its follow-ups and questions never mix with the room's.
+        `bus`: where its events go, when not the assistant's own bus; may_confirm, peer: as Dialogue's."""
         return Dialogue(bus or self.bus, self.registry, self.router, self.followup_s, self.audit, self.phrase_timeout_s,
-                        origin, self.confirm_below)
+                        origin, self.confirm_below, may_confirm, peer)
 
     def understands(self, text: str) -> bool:
         """Whether the sentence templates fully understand `text` as a complete request (cheap: no
@@ -296,6 +308,8 @@ class Dialogue:
         if missing is not None:
             return self._ask("missing", call, missing[1], turn, audio_t)
         unsure = call.score < self.confirm_below and not spec.reads
+        if (spec.risky or unsure) and not self.may_confirm:
+            return self._refuse(call, CANNOT_CONFIRM if spec.risky else UNSURE_HERE, turn, audio_t)
         if spec.risky or unsure:
             self._intent(call, turn, audio_t)
             # A risky tool's own question says what it will do; else the request is put back as understood.
@@ -312,9 +326,18 @@ class Dialogue:
         missing = spec.missing(args)
         if missing is not None:
             return False, missing[1]
+        if spec.risky and not self.may_confirm:
+            return False, self._refuse(call, CANNOT_CONFIRM, turn, None)
         if spec.risky and not confirmed:
             return False, _confirm_question(spec, args)
         return True, await self._run(replace(call, args=args), turn, None, spec=spec)
+
+    def _refuse(self, call: ToolCall, why: str, turn: int | None, audio_t: float | None) -> str:
+        """A call that needs a yes where none is taken: logged and told, never run nor asked about."""
+        log.info("%s refused (%s%s): it needs a yes, and none is taken here", call.tool, self.origin,
+                 f" {self.peer}" if self.peer else "")
+        self.bus.publish(Error(code="needs_yes", message=f"{call.tool} needs a spoken yes", turn=turn, audio_t=audio_t))
+        return why
 
     def _ask(self, kind: Literal["missing", "confirm"], call: ToolCall, question: str, turn: int | None, audio_t: float | None) -> str:
         self._pending = Pending(kind, call, question, time.monotonic())
@@ -354,7 +377,8 @@ class Dialogue:
         """A call's result on the bus and in the audit trail."""
         self.bus.publish(ToolResultEvent(tool=call.tool, ok=result.ok, data=result.data, turn=turn, audio_t=audio_t))
         if self.audit is not None:
-            await asyncio.to_thread(record_call, self.audit, self.origin, call, result, duration)
+            more = {"peer": self.peer} if self.peer is not None else {}
+            await asyncio.to_thread(record_call, self.audit, self.origin, call, result, duration, **more)
 
     async def _phrase(self, question: str, facts: str) -> str:
         """The LLM's answer to a freely worded open question, if it comes in time and states

@@ -137,6 +137,7 @@ async def wyoming_services(core: Core, models: SpeechModels,
     from assistant.reply import ReplySpeaker
     from assistant.speech.vad import SileroVad
     from assistant.speech.wake import WakeWordDetector
+    from assistant.wyoming.access import Access
     from assistant.wyoming.satellite import SatelliteLink, SatelliteSink
     from assistant.wyoming.server import Stages, WyomingServer
 
@@ -147,14 +148,13 @@ async def wyoming_services(core: Core, models: SpeechModels,
 
     services = []
     if config.wyoming.serve:
-        def conversation() -> Callable[[str], Awaitable[str]]:  # one per satellite or client (Stages.conversation_for)
-            dialogue = core.dialogue.another("voice")
-            return lambda text: dialogue.handle(text, core.next_turn())
+        def conversation(peer: str) -> Callable[[str], Awaitable[str]]:  # one per satellite or client (Stages.conversation_for)
+            return wyoming_conversation(core, peer)
 
         stages = Stages(config, models.transcriber, models.synthesizer, wake,
-                        lambda text: core.dialogue.another("voice").handle(text, core.next_turn()), core.speech_hints,
-                        conversation)
-        server = WyomingServer(stages, config.wyoming.bind, config.wyoming.port)
+                        lambda text: conversation("")(text), core.speech_hints, conversation)
+        server = WyomingServer(stages, config.wyoming.bind, config.wyoming.port,
+                               Access.of(config.wyoming.clients, config.wyoming.token))
         services.append(Service("wyoming", server.start, server.stop))
     for address in config.wyoming.addresses():
         bus = Bus()
@@ -176,6 +176,14 @@ async def wyoming_services(core: Core, models: SpeechModels,
         core.rooms.add(address.room, announce)
         services.append(task_service(f"satellite {address.room}", link.run))
     return services
+
+
+def wyoming_conversation(core: Core, peer: str) -> Callable[[str], Awaitable[str]]:
+    """A Wyoming client's conversation: its calls audited as "wyoming" with the client's address
+    (`peer`), and a tool that needs a yes refused, never asked about: anyone who reaches the port
+    could be saying it."""
+    dialogue = core.dialogue.another("wyoming", may_confirm=False, peer=peer)
+    return lambda text: dialogue.handle(text, core.next_turn())
 
 
 async def keep_knowledge(core: Core) -> None:

@@ -13,6 +13,10 @@ the system (then the assistant asks for a spoken yes first), and a time limit:
           run: [ping, -c, "1", -W, "2", "{host}"]
           changes: false
           arg: {name: host, choices: [router, nas]}
+
+A command with a slot never runs a program that takes code (a shell, an interpreter, env -S, xargs,
+find -exec, ssh …), nor one through a wrapper (env, nice, timeout, sudo …) that runs such a program:
+a spoken value would be code. Such an entry is refused when the config loads.
 """
 
 from __future__ import annotations
@@ -31,6 +35,42 @@ from assistant.errors import ConfigError, SkillError, shown
 MAX_OUTPUT = 4000
 _NAME = re.compile(r"^[a-z][a-z0-9' -]{1,59}$")
 _SLOT = re.compile(r"^\{([a-z_]{1,20})\}$")
+
+_TAKES_CODE = re.compile(r"^(sh|bash|dash|zsh|ksh|mksh|ash|csh|tcsh|fish|rbash|busybox|toybox|"
+                         r"python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|node|nodejs|deno|bun|php[0-9.]*|"
+                         r"lua[0-9.]*|luajit|tclsh[0-9.]*|awk|gawk|mawk|nawk|xargs|parallel|watch|ssh|su|runuser|script)$")
+"""Programs that run code or a command given as an argument: with a slot, a spoken value could be anything."""
+_FIND_RUNS = {"-exec", "-execdir", "-ok", "-okdir", "-delete", "-fprint", "-fprintf", "-fls"}
+_WRAPPERS: dict[str, tuple[set[str], int]] = {
+    "env": ({"-u", "--unset", "-C", "--chdir"}, 0),
+    "nice": ({"-n", "--adjustment"}, 0),
+    "timeout": ({"-s", "--signal", "-k", "--kill-after"}, 1),
+    "sudo": ({"-u", "--user", "-g", "--group", "-h", "--host", "-p", "--prompt", "-C", "--close-from",
+              "-D", "--chdir", "-r", "--role", "-t", "--type", "-T", "--command-timeout", "-U", "--other-user"}, 0),
+    "stdbuf": ({"-i", "--input", "-o", "--output", "-e", "--error"}, 0),
+    "setsid": (set(), 0),
+    "ionice": ({"-c", "--class", "-n", "--classdata"}, 0),
+    "nohup": (set(), 0),
+    "chrt": ({"-T", "--sched-runtime", "-P", "--sched-period", "-D", "--sched-deadline"}, 1),
+}
+"""Programs that run the command after their own options: option names that take a value, and how
+many plain arguments come before the command (timeout's duration, chrt's priority)."""
+_WRAPPER_FLAGS: dict[str, set[str]] = {
+    "env": {"-i", "--ignore-environment", "-0", "--null", "-v", "--debug"},
+    "nice": set(),
+    "timeout": {"--preserve-status", "--foreground", "-v", "--verbose"},
+    "sudo": {"-E", "--preserve-env", "-H", "--set-home", "-n", "--non-interactive", "-b", "--background",
+             "-k", "--reset-timestamp", "-P", "--preserve-groups", "-A", "--askpass", "-B", "--bell"},
+    "stdbuf": set(),
+    "setsid": {"-c", "--ctty", "-f", "--fork", "-w", "--wait"},
+    "ionice": {"-t", "--ignore"},
+    "nohup": set(),
+    "chrt": {"-a", "--all-tasks", "-m", "--max", "-v", "--verbose", "-R", "--reset-on-fork",
+             "-b", "--batch", "-d", "--deadline", "-f", "--fifo", "-i", "--idle", "-o", "--other", "-r", "--rr"},
+}
+"""The options of each wrapper that take no value; any other option is not understood, and refused."""
+_RUNS_SHELL = {"env": {"-S", "--split-string"}, "sudo": {"-s", "--shell", "-i", "--login", "-e", "--edit"}}
+"""Wrapper options that make the wrapper itself run a shell (or an editor) with the arguments."""
 
 
 @dataclass(frozen=True)
@@ -117,8 +157,72 @@ def parse_commands(data: Any, where: str = "system.commands") -> dict[str, Named
         arg = _parse_arg(spec.get("arg"), here)
         if len(set(slots)) > 1 or (slots and (arg is None or arg.name != slots[0])) or (arg is not None and not slots):
             raise ConfigError(f"{here}: use at most one slot, and declare it under arg: (name, and choices or pattern)")
+        if slots:
+            _refuse_code_runners(run, here)
         out[name] = NamedCommand(name, tuple(run), changes, float(timeout), arg)
     return out
+
+
+def _refuse_code_runners(run: list[str], here: str) -> None:
+    """A ConfigError when the program a command with a slot runs (after its wrappers) takes code."""
+    why = _runs_code(run)
+    if why is not None:
+        raise ConfigError(f"{here}.run: {why}, and the command has an argument slot: a spoken value could run "
+                          "anything. Name a program that does one thing, or drop the slot")
+
+
+def _runs_code(run: list[str]) -> str | None:
+    """Why `run` could run code given as an argument, or None. Wrappers are unwrapped to what they run."""
+    rest = run
+    while rest:
+        program = os.path.basename(rest[0])
+        if _SLOT.match(rest[0]):
+            return "the program it runs is the argument slot itself"
+        if program in _WRAPPERS:
+            unwrapped = _unwrap(program, rest[1:])
+            if isinstance(unwrapped, str):
+                return unwrapped
+            rest = unwrapped
+            continue
+        if _TAKES_CODE.match(program):
+            return f"{program!r} runs code or commands given as its arguments (a shell, an interpreter …)"
+        if program == "find" and _FIND_RUNS & set(rest[1:]):
+            return f"'find' with {sorted(_FIND_RUNS & set(rest[1:]))[0]} runs commands or changes files"
+        return None
+    return None
+
+
+def _unwrap(wrapper: str, args: list[str]) -> list[str] | str:
+    """What a wrapper runs (the rest of the vector from its program on), or why it cannot be told."""
+    takes_value, positionals = _WRAPPERS[wrapper]
+    flags = _WRAPPER_FLAGS[wrapper]
+    i = 0
+    while i < len(args):
+        part = args[i]
+        name = part.split("=", 1)[0]
+        if part == "--":
+            i += 1
+            break
+        if name in _RUNS_SHELL.get(wrapper, set()):
+            return f"{wrapper!r} with {name} runs a shell"
+        if wrapper in ("env", "sudo") and not part.startswith("-") and "=" in part:
+            i += 1  # VAR=value
+        elif part.startswith("-") and len(part) > 1:
+            if name in takes_value:
+                i += 1 if "=" in part else 2
+            elif name in flags or (wrapper == "nice" and part[1:].isdigit()) or _joined(part, takes_value):
+                i += 1
+            else:
+                return f"{wrapper!r} with the option {part!r} cannot be told apart from what it runs"
+        else:
+            break
+    i += positionals
+    return args[i:] if i < len(args) else []
+
+
+def _joined(part: str, takes_value: set[str]) -> bool:
+    """A short option with its value joined on (-oL, -n10)."""
+    return not part.startswith("--") and len(part) > 2 and part[:2] in takes_value
 
 
 def _parse_arg(data: Any, here: str) -> CommandArg | None:

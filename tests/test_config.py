@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -63,3 +64,46 @@ def test_bad_remote_addresses_are_config_errors(env: dict[str, str], message: st
     """Found by the fuzzer: a bracketed host that is not IPv6 escaped as a ValueError."""
     with pytest.raises(ConfigError, match=message):
         load_config(environ=env)
+
+
+def test_network_services_bind_loopback_unless_told_otherwise() -> None:
+    config = load_config(environ={})
+    assert config.web.bind == "127.0.0.1" and config.wyoming.bind == "127.0.0.1"
+    assert config.wyoming.clients == () and config.wyoming.token == ""
+
+
+WYOMING = "ASSISTANT__WYOMING__"
+
+
+@pytest.mark.parametrize("env, message", [
+    ({"SERVE": "true", "BIND": "0.0.0.0"}, "wyoming.bind is '0.0.0.0', reachable from the network, but neither "
+                                           "wyoming.clients nor wyoming.token is set"),
+    ({"SERVE": "true", "BIND": "192.168.1.5"}, "neither wyoming.clients nor wyoming.token"),
+    ({"SERVE": "true", "BIND": "'::'"}, "neither wyoming.clients nor wyoming.token"),
+    ({"SERVE": "true", "BIND": "0.0.0.0", "TOKEN": "short"}, "wyoming.token must be at least 16 characters"),
+    ({"CLIENTS": "[192.168.1.300]"}, "wyoming.clients: '192.168.1.300' is not an address or a network"),
+    ({"CLIENTS": "[home-assistant.local]"}, "is not an address or a network"),
+])
+def test_wyoming_off_loopback_needs_an_allowlist_or_a_token(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(environ={WYOMING + k: v for k, v in env.items()})
+
+
+@pytest.mark.parametrize("env, lan_host_admitted, needs_token", [
+    ({"SERVE": "true", "BIND": "0.0.0.0", "CLIENTS": "[192.168.1.20, 10.0.0.0/8, 'fd00::/8']"}, True, False),
+    ({"SERVE": "true", "BIND": "0.0.0.0", "CLIENTS": "192.168.1.21"}, False, False),
+    ({"SERVE": "true", "BIND": "0.0.0.0", "TOKEN": "a-long-shared-secret-1234"}, True, True),
+    ({"SERVE": "true", "BIND": "localhost"}, True, False),
+    ({"SERVE": "true", "BIND": "::1"}, True, False),
+    ({"SERVE": "true", "BIND": "127.0.0.2"}, True, False),
+    ({"SERVE": "false", "BIND": "0.0.0.0"}, True, False),
+])
+def test_wyoming_on_loopback_or_with_an_allowlist_or_a_token_loads(env: dict[str, str], lan_host_admitted: bool,
+                                                                   needs_token: bool) -> None:
+    """Loopback needs neither (only this machine reaches it); the allowlist admits its hosts alone."""
+    from assistant.wyoming.access import Access
+
+    wyoming = load_config(environ={WYOMING + k: v for k, v in env.items()}).wyoming
+    access = Access.of(wyoming.clients, wyoming.token)
+    assert wyoming.bind == env["BIND"] and access.admits("192.168.1.20") == lan_host_admitted
+    assert access.may_handle(None) != needs_token and access.may_handle("a-long-shared-secret-1234")

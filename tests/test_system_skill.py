@@ -126,6 +126,9 @@ def test_commands_are_audited(tmp_path: Path) -> None:
     assert core.audit.verify().problems == []
 
 
+ANY_CMD = {"name": "cmd", "pattern": ".+"}
+
+
 @pytest.mark.parametrize("commands, message", [
     ({"restart": {"run": "systemctl restart mpd"}}, "must be a list"),
     ({"ping it": {"run": ["ping", "--host={host}"], "arg": {"name": "host", "choices": ["a"]}}}, "whole element"),
@@ -135,6 +138,27 @@ def test_commands_are_audited(tmp_path: Path) -> None:
     ({"ping it": {"run": ["ping", "{host}"], "arg": {"name": "host", "pattern": "("}}}, "not a regular expression"),
     ({"Ping It!": {"run": ["ping"]}}, "lower-case words"),
     ({"ping it": {"run": ["ping"], "timeout_s": 9999}}, "at most 600"),
+    # A program that runs code given to it, with a slot: a spoken value would be a command (issue 24).
+    ({"run it": {"run": ["sh", "-c", "{cmd}"], "changes": False, "arg": ANY_CMD}}, "run it.run: 'sh' runs code"),
+    ({"run it": {"run": ["/bin/bash", "-c", "{cmd}"], "arg": ANY_CMD}}, "'bash' runs code"),
+    ({"run it": {"run": ["python3.11", "-c", "{cmd}"], "arg": ANY_CMD}}, "'python3.11' runs code"),
+    ({"run it": {"run": ["perl", "-e", "{cmd}"], "arg": ANY_CMD}}, "'perl' runs code"),
+    ({"run it": {"run": ["awk", "{cmd}"], "arg": ANY_CMD}}, "'awk' runs code"),
+    ({"run it": {"run": ["xargs", "{cmd}"], "arg": ANY_CMD}}, "'xargs' runs code"),
+    ({"run it": {"run": ["ssh", "nas", "{cmd}"], "arg": ANY_CMD}}, "'ssh' runs code"),
+    ({"run it": {"run": ["busybox", "sh", "-c", "{cmd}"], "arg": ANY_CMD}}, "'busybox' runs code"),
+    ({"run it": {"run": ["env", "LANG=C", "dash", "-c", "{cmd}"], "arg": ANY_CMD}}, "'dash' runs code"),
+    ({"run it": {"run": ["env", "-S", "{cmd}"], "arg": ANY_CMD}}, "'env' with -S runs a shell"),
+    ({"run it": {"run": ["env", "{cmd}"], "arg": ANY_CMD}}, "the program it runs is the argument slot"),
+    ({"run it": {"run": ["nice", "-n", "10", "zsh", "-c", "{cmd}"], "arg": ANY_CMD}}, "'zsh' runs code"),
+    ({"run it": {"run": ["timeout", "-s", "KILL", "5", "node", "-e", "{cmd}"], "arg": ANY_CMD}}, "'node' runs code"),
+    ({"run it": {"run": ["sudo", "-u", "root", "--", "ruby", "-e", "{cmd}"], "arg": ANY_CMD}}, "'ruby' runs code"),
+    ({"run it": {"run": ["sudo", "-s", "{cmd}"], "arg": ANY_CMD}}, "'sudo' with -s runs a shell"),
+    ({"run it": {"run": ["stdbuf", "-oL", "setsid", "-f", "nohup", "php", "-r", "{cmd}"], "arg": ANY_CMD}}, "'php' runs code"),
+    ({"run it": {"run": ["ionice", "-c", "3", "chrt", "-i", "0", "lua", "-e", "{cmd}"], "arg": ANY_CMD}}, "'lua' runs code"),
+    ({"run it": {"run": ["nice", "--weird", "ls", "{cmd}"], "arg": ANY_CMD}}, "'nice' with the option '--weird'"),
+    ({"tidy up": {"run": ["find", "/srv", "-name", "{cmd}", "-delete"], "arg": ANY_CMD}}, "'find' with -delete"),
+    ({"tidy up": {"run": ["find", "/srv", "-name", "{cmd}", "-execdir", "rm", ";"], "arg": ANY_CMD}}, "'find' with -execdir"),
 ])
 def test_bad_commands_in_the_config_are_refused_clearly(tmp_path: Path, commands: dict, message: str) -> None:  # type: ignore[type-arg]
     config_file = tmp_path / "config.yaml"
@@ -142,3 +166,29 @@ def test_bad_commands_in_the_config_are_refused_clearly(tmp_path: Path, commands
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("{", r"\{")):
         load_config(config_file)
     assert os.path.exists(config_file)
+
+
+def test_the_program_behind_the_wrappers_is_what_is_judged(tmp_path: Path) -> None:
+    """The check looks through the wrappers at the program they run, and only where there is a slot:
+    programs that do one thing load, and the same commands running a shell instead are refused; a
+    fixed script in a shell is the owner's own, and find without -exec only finds."""
+    commands = {
+        "restart a service": {"run": ["sudo", "-u", "root", "systemctl", "restart", "{svc}"],
+                              "arg": {"name": "svc", "choices": ["mpd", "snapserver"]}},
+        "ping a host": {"run": ["nice", "-n", "5", "timeout", "10", "ping", "-c", "1", "{host}"], "changes": False,
+                        "arg": {"name": "host", "choices": ["router"]}},
+        "find a song": {"run": ["find", "/srv/music", "-name", "{song}"], "changes": False,
+                        "arg": {"name": "song", "pattern": "[a-z ]+"}},
+        "clean the cache": {"run": ["sh", "-c", "rm -rf ~/.cache/thumbnails/*"]},
+    }
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump({"system": {"commands": commands}}))
+    assert sorted(load_config(config_file).system.named()) == sorted(commands)
+    for name, command in commands.items():
+        if "arg" not in command:
+            continue
+        program = next(i for i, part in enumerate(command["run"]) if part in ("systemctl", "ping", "find"))
+        shell = {**command, "run": [*command["run"][:program], "bash", "-c", command["run"][-1]]}
+        config_file.write_text(yaml.safe_dump({"system": {"commands": {name: shell}}}))
+        with pytest.raises(ConfigError, match=f"{name}.run: 'bash' runs code"):
+            load_config(config_file)

@@ -24,6 +24,7 @@ from wyoming.wake import Detect, Detection, NotDetected
 
 from assistant.bus import Bus
 from assistant.config import load_config
+from assistant.dialogue import CANNOT_CONFIRM
 from assistant.runtime import Core, build_core
 from assistant.services import wyoming_services
 from assistant.wyoming.server import Stages, WyomingServer
@@ -317,7 +318,8 @@ def test_assistant_run_serves_wyoming_and_reports_it(tmp_path: Path) -> None:
 def test_intent_handling_is_a_conversation_per_satellite_or_connection(tmp_path: Path) -> None:
     """A question asked over Wyoming can be answered over Wyoming: on the same connection, and, as Home
     Assistant connects anew for each request, by the same satellite (or conversation id) in its
-    context; another satellite's yes answers nothing. Only intent handling is used: no models."""
+    context; another satellite's answer answers nothing. A tool that needs a yes is refused, never
+    asked about: a Wyoming client cannot confirm. Only intent handling is used: no models."""
     import socket
     from types import SimpleNamespace
 
@@ -342,19 +344,21 @@ def test_intent_handling_is_a_conversation_per_satellite_or_connection(tmp_path:
         await service.start()
         try:
             async with AsyncTcpClient("127.0.0.1", port) as client, AsyncTcpClient("127.0.0.1", port) as other:
-                assert await handled(client, "set a timer for five minutes") == "Timer set for 5 minutes."
-                assert await handled(client, "cancel all timers") == "Cancel all your timers?"
-                assert await handled(other, "yes") == "Sorry, I can't help with that yet.", "another client's"
-                assert await handled(client, "yes") == "Cancelled 1 timer."
+                assert await handled(client, "set a timer") == "For how long?"
+                assert await handled(other, "five minutes") == "Sorry, I can't help with that yet.", "another client's"
+                assert await handled(client, "five minutes") == "Timer set for 5 minutes."
+                assert await handled(client, "cancel all timers") == CANNOT_CONFIRM
+                assert await handled(client, "yes") == "Sorry, I can't help with that yet.", "nothing was asked"
             kitchen = {"satellite_id": "assist_satellite.kitchen", "conversation_id": "01KITCHEN"}
             assert await once("set a timer", **kitchen) == "For how long?"
             assert await once("ten minutes", **{**kitchen, "conversation_id": "01AGAIN"}) == "Timer set for 10 minutes."
-            assert await once("cancel all timers", **kitchen) == "Cancel all your timers?"
-            assert await once("yes", satellite_id="assist_satellite.bedroom") == "Sorry, I can't help with that yet."
-            assert await once("no", **kitchen) == "Okay, I won't."
-            assert len(core.scheduler.timers()) == 1
-            assert await once("cancel all timers", conversation_id="01CHAT") == "Cancel all your timers?"
-            assert await once("yes", conversation_id="01CHAT") == "Cancelled 1 timer."
+            assert await once("set a timer", **kitchen) == "For how long?"
+            assert await once("three minutes", satellite_id="assist_satellite.bedroom") == "Sorry, I can't help with that yet."
+            assert await once("three minutes", **kitchen) == "Timer set for 3 minutes."
+            assert await once("set a timer", conversation_id="01CHAT") == "For how long?"
+            assert await once("two minutes", conversation_id="01CHAT") == "Timer set for 2 minutes."
+            assert await once("cancel all timers", conversation_id="01CHAT") == CANNOT_CONFIRM
+            assert len(core.scheduler.timers()) == 4, "nothing was cancelled over Wyoming"
         finally:
             await service.stop()
 

@@ -20,7 +20,7 @@ import numpy as np
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
-from wyoming.event import Event, read_event, write_event
+from wyoming.event import Event, write_event
 from wyoming.info import Describe
 from wyoming.tts import Synthesize
 
@@ -29,6 +29,7 @@ from assistant.speech.stt import Heard, SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
 from assistant.wyoming.address import tcp_address
 from assistant.wyoming.audio import Incoming
+from assistant.wyoming.wire import BadFrame, read_event_from
 
 log = logging.getLogger(__name__)
 
@@ -114,9 +115,11 @@ class Session:
         """The next event of one of `types` (others are skipped); an `error` event or silence fails."""
         while True:
             try:
-                event = read_event(self.file)
+                event = read_event_from(self.file)
             except (OSError, TimeoutError) as e:
                 raise RemoteFailed(f"no answer: {e}") from None
+            except BadFrame as e:
+                raise RemoteFailed(f"it sent {e.message}") from None
             if event is None:
                 raise RemoteFailed("it hung up")
             if Error.is_type(event.type):

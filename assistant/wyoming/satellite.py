@@ -23,7 +23,7 @@ from wyoming.asr import Transcript as WyTranscript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error as WyError
 from wyoming.event import Event as WyEvent
-from wyoming.event import async_read_event, async_write_event
+from wyoming.event import async_write_event
 from wyoming.info import Describe, Info
 from wyoming.ping import Ping, Pong
 from wyoming.pipeline import PipelineStage, RunPipeline
@@ -41,6 +41,7 @@ from assistant.events import Error, Event, Reply, SpeechEnd, SpeechStart, Transc
 from assistant.rooms import ROOM
 from assistant.wyoming.address import SatelliteAddress
 from assistant.wyoming.audio import Incoming, chunks
+from assistant.wyoming.wire import MAX_HEADER_BYTES, BadFrame, read_event
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,8 @@ class SatelliteLink:
             await asyncio.sleep(backoff.delay(failures))
 
     async def session(self) -> None:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(self.address.host, self.address.port), 5.0)
+        reader, writer = await asyncio.wait_for(
+            asyncio.open_connection(self.address.host, self.address.port, limit=MAX_HEADER_BYTES), 5.0)
         outbox = Outbox(writer)
         feed = AudioFeed(realtime=True)
         self.sink.outbox = self._outbox = outbox
@@ -210,13 +212,17 @@ class SatelliteLink:
 
     async def _receive(self, reader: asyncio.StreamReader, feed: AudioFeed, outbox: Outbox,
                        *tasks: asyncio.Task[None]) -> None:
-        """Until the satellite hangs up or falls silent. Events are read whole by a task of their own:
-        a timeout never cuts one in half."""
+        """Until the satellite hangs up, falls silent or sends what is not an event. Events are read
+        whole by a task of their own: a timeout never cuts one in half."""
         events: asyncio.Queue[WyEvent | None] = asyncio.Queue()
 
         async def read() -> None:
             while True:
-                event = await async_read_event(reader)
+                try:
+                    event = await read_event(reader)
+                except BadFrame as e:
+                    log.warning("satellite %s sent %s: connection closed", self.room, e.message)
+                    event = None
                 await events.put(event)
                 if event is None:
                     return
@@ -260,7 +266,11 @@ class SatelliteLink:
         elif Ping.is_type(event.type):
             outbox.put(Pong(text=Ping.from_event(event).text).event())
         elif Info.is_type(event.type):
-            satellite = Info.from_event(event).satellite
+            satellite = event.data.get("satellite")  # an object (wire.FIELDS); its fields read one by one
             if satellite is not None:
-                self.name, self.area = satellite.name, satellite.area
-                log.info("satellite %s is %r (its own area: %s)", self.room, satellite.name, satellite.area)
+                self.name, self.area = _text(satellite.get("name")), _text(satellite.get("area"))
+                log.info("satellite %s is %r (its own area: %s)", self.room, self.name, self.area)
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None

@@ -8,14 +8,20 @@ One connection asks for one thing at a time, as the protocol has it: `transcribe
 event) is answered with an `error` event and the connection stays open; heavy work runs off the
 event loop.
 
-Intent handling is a conversation, so that a question can be answered ("Cancel all your timers?" —
-"yes") and a missing argument given: one per satellite (the `satellite_id` or `device_id` that Home
-Assistant puts in the transcript's context), else one per `conversation_id`, else one per connection.
+Intent handling is a conversation, so that a missing argument can be given ("Set a timer" — "For how
+long?" — "ten minutes"): one per client address and satellite (the `satellite_id` or `device_id` that
+Home Assistant puts in the transcript's context), else per address and `conversation_id`, else one
+per connection. A tool that needs a spoken yes is never run from here (Dialogue's may_confirm).
+
+Who may connect, and who may have a transcript acted on, is the server's `Access` (access.py:
+`wyoming.clients`, `wyoming.token`). Events are read by wire.py: bytes that are not a well-formed
+event, or an event with a field of the wrong type, close the connection with one logged line.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -26,7 +32,7 @@ import numpy as np
 from wyoming.asr import Transcribe, Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
-from wyoming.event import Event, async_read_event, async_write_event
+from wyoming.event import Event, async_write_event
 from wyoming.handle import Handled, NotHandled
 from wyoming.info import (
     AsrModel,
@@ -51,7 +57,9 @@ from assistant.errors import AssistantError
 from assistant.speech.stt import SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
 from assistant.speech.wake import WakeWordDetector
+from assistant.wyoming.access import Access, peer_host
 from assistant.wyoming.audio import Incoming, chunks
+from assistant.wyoming.wire import MAX_HEADER_BYTES, BadFrame, read_event
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +70,8 @@ MAX_CONVERSATIONS = 64
 
 Handler = Callable[[str], Awaitable[str]]
 """One conversation: a request's text in, the reply out."""
+NO_TOKEN = "intent handling needs the shared token (wyoming.token) in the transcript event's data"
+NOT_LISTED = "this address may not use these services (wyoming.clients)"
 ABOUT = Attribution(name="this assistant", url="https://github.com/")
 
 
@@ -70,10 +80,11 @@ class Stages:
 
     def __init__(self, config: Config, transcriber: Transcriber, synthesizer: Synthesizer,
                  wake: Callable[[], WakeWordDetector], handle: Handler,
-                 hints: Callable[[], SpeechHints], conversation: Callable[[], Handler] | None = None) -> None:
+                 hints: Callable[[], SpeechHints], conversation: Callable[[str], Handler] | None = None) -> None:
         """wake: makes a detector for one connection (it keeps state); handle: the dialogue, a
         coroutine function from text to the reply, with no memory; conversation: makes one with a
-        memory of its own (Dialogue.another), for each satellite, conversation or connection."""
+        memory of its own (Dialogue.another) for a client at an address, for each satellite,
+        conversation or connection."""
         self.config = config
         self.transcriber = transcriber
         self.synthesizer = synthesizer
@@ -83,14 +94,15 @@ class Stages:
         self.conversation = conversation
         self._conversations: OrderedDict[Hashable, Handler] = OrderedDict()
 
-    def conversation_for(self, key: Hashable) -> Handler:
-        """The conversation of one satellite, conversation id or connection (made on first use)."""
+    def conversation_for(self, key: Hashable, peer: str) -> Handler:
+        """The conversation of one satellite, conversation id or connection of the client at `peer`
+        (made on first use)."""
         if self.conversation is None:
             return self.handle
         if key in self._conversations:
             self._conversations.move_to_end(key)
         else:
-            self._conversations[key] = self.conversation()
+            self._conversations[key] = self.conversation(peer)
             while len(self._conversations) > MAX_CONVERSATIONS:
                 self._conversations.popitem(last=False)
         return self._conversations[key]
@@ -133,10 +145,13 @@ def _version(name: str) -> str | None:
 class Connection:
     """One client: its events in order, one request at a time."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stages: Stages) -> None:
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stages: Stages,
+                 access: Access | None = None) -> None:
         self.reader = reader
         self.writer = writer
         self.stages = stages
+        self.access = access or Access()
+        self.peer = peer_host(writer.get_extra_info("peername"))
         self._incoming = Incoming()
         self._mode = "asr"
         self._audio: list[np.ndarray] = []
@@ -151,21 +166,30 @@ class Connection:
 
     async def run(self) -> None:
         try:
-            while True:
-                event = await async_read_event(self.reader)
-                if event is None:
-                    return
-                try:
-                    await self.on(event)
-                except (ValueError, KeyError, TypeError) as e:
-                    await self.send(Error(text=f"bad {event.type} event: {e}", code="bad_event").event())
-                except AssistantError as e:
-                    await self.send(Error(text=e.message, code=e.code).event())
+            if not self.access.admits(self.peer):
+                log.warning("wyoming: %s is not in wyoming.clients: connection refused", self.peer or "a client")
+                await self.send(Error(text=NOT_LISTED, code="forbidden").event())
+                return
+            while (event := await read_event(self.reader)) is not None:
+                await self._serve(event)
+        except BadFrame as e:
+            log.warning("wyoming: %s from %s: connection closed", e.message, self.peer or "a client")
+            with contextlib.suppress(OSError):
+                await self.send(Error(text=e.message, code=e.code).event())
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
             self.stages.forget(self)  # a conversation of this connection alone ends with it
             self.writer.close()
+
+    async def _serve(self, event: Event) -> None:
+        """One event; what it asks that cannot be done is an `error` event, and the connection goes on."""
+        try:
+            await self.on(event)
+        except (ValueError, KeyError, TypeError) as e:
+            await self.send(Error(text=f"bad {event.type} event: {e}", code="bad_event").event())
+        except AssistantError as e:
+            await self.send(Error(text=e.message, code=e.code).event())
 
     async def on(self, event: Event) -> None:
         if Describe.is_type(event.type):
@@ -193,7 +217,7 @@ class Connection:
         elif Synthesize.is_type(event.type):
             await self._synthesize(Synthesize.from_event(event).text)
         elif Transcript.is_type(event.type):
-            await self._handle(Transcript.from_event(event).text, _conversation_key(event, self))
+            await self._transcript(event)
         # Anything else (a newer client's extras, select-program …) is dropped, as the protocol asks.
 
     async def _chunk(self, chunk: AudioChunk) -> None:
@@ -240,10 +264,19 @@ class Connection:
             sent += len(pcm)
         await self.send(AudioStop(timestamp=sent * 1000 // rate).event())
 
+    async def _transcript(self, event: Event) -> None:
+        """Intent handling: acted on when the client carries the token (where one is set)."""
+        if not self.access.may_handle(event.data.get("token")):
+            log.warning("wyoming: a transcript from %s without the right token (wyoming.token): not acted on",
+                        self.peer or "a client")
+            await self.send(Error(text=NO_TOKEN, code="unauthorized").event())
+            return
+        await self._handle(Transcript.from_event(event).text, _conversation_key(event, self))
+
     async def _handle(self, text: str, conversation: Hashable) -> None:
         started = time.monotonic()
-        reply = await self.stages.conversation_for(conversation)(text)
-        log.info("wyoming handle: %r → %r in %.0f ms", text, reply, (time.monotonic() - started) * 1000)
+        reply = await self.stages.conversation_for(conversation, self.peer)(text)
+        log.info("wyoming handle from %s: %r → %r in %.0f ms", self.peer, text, reply, (time.monotonic() - started) * 1000)
         if reply:
             await self.send(Handled(text=reply).event())
         else:
@@ -252,29 +285,31 @@ class Connection:
 
 def _conversation_key(event: Event, connection: Connection) -> Hashable:
     """Whose conversation a transcript continues: its satellite's (a room's), else its conversation
-    id's (Home Assistant's chat), else its connection's."""
+    id's (Home Assistant's chat), else its connection's; never another client address's."""
     context = (event.data or {}).get("context")
     if isinstance(context, dict):
         for name in ("satellite_id", "device_id", "conversation_id"):
             value = context.get(name)
             if isinstance(value, str) and value:
-                return (name, value)
+                return (connection.peer, name, value)
     return connection
 
 
 class WyomingServer:
-    """The services on `host:port`; `port` is the one bound (a free one when asked for 0)."""
+    """The services on `host:port`; `port` is the one bound (a free one when asked for 0). `access`:
+    who may connect and have a transcript acted on (everyone when not given)."""
 
-    def __init__(self, stages: Stages, host: str, port: int) -> None:
+    def __init__(self, stages: Stages, host: str, port: int, access: Access | None = None) -> None:
         self.stages = stages
         self.host = host
         self.port = port
+        self.access = access or Access()
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         try:
-            self._server = await asyncio.start_server(self._connected, self.host, self.port)
+            self._server = await asyncio.start_server(self._connected, self.host, self.port, limit=MAX_HEADER_BYTES)
         except OSError as e:
             raise AssistantError(f"the Wyoming services cannot listen on {self.host}:{self.port}: {e.strerror or e} "
                                  "(set wyoming.port to a free port)", code="wyoming") from None
@@ -285,8 +320,13 @@ class WyomingServer:
         task = asyncio.current_task()
         assert task is not None
         self._clients.add(task)
+        connection = Connection(reader, writer, self.stages, self.access)
         try:
-            await Connection(reader, writer, self.stages).run()
+            await connection.run()
+        except Exception as e:  # a bug must not print a traceback per client nor take the server down
+            log.error("wyoming: the connection from %s failed: %s: %s", connection.peer, type(e).__name__, e)
+            log.debug("the failure", exc_info=True)
+            writer.close()
         finally:
             self._clients.discard(task)
 

@@ -1,13 +1,29 @@
-"""The audit trail: every tool call (from voice, the phone, a routine or the command line) and every
-refused permission, one JSON line each in `audit.jsonl`, chained so that a changed, removed or
-inserted line is found.
+"""The audit trail: every tool call (from voice, the phone, a routine or the command line), every
+refused permission and every administrative change (with who made it), one JSON line each in
+`audit.jsonl`, chained so that a changed, removed or inserted line is found.
 
 Each line carries its sequence number and a MAC: HMAC-SHA256, under a key derived from the vault key,
 over the previous line's MAC and this line's content. Changing a line breaks its MAC; removing one
-breaks the sequence and the next MAC; removing the last lines is found by `audit.head`, which holds
-the newest sequence number and MAC and is replaced atomically after every append. Without the key
-(only its owner can read it) nobody can write a line that verifies. Someone who can read the key can
-rewrite the whole trail: the README's security section says so.
+breaks the sequence and the next MAC. The trail begins when the vault key is made, with a
+"trail_started" entry (vault.py), so a trail that is missing, empty or begins with anything else
+beside an existing key was deleted. Removing the last lines is found by `audit.head`: the newest
+sequence number and MAC, signed (HMAC-SHA256 under a second key derived for "audit-head") so that
+nobody without the key can write one, and replaced atomically after every append. A missing, damaged
+or unsigned head is a problem, never a note. The one head accepted behind the trail is exactly one
+entry behind, naming the entry before the newest: a crash between writing a line and its head
+leaves that, and nobody without the key can add the extra line.
+
+What is still possible:
+- Someone who can read `vault.key` (its owner) can rewrite the whole trail so that it verifies: the
+  README's security section says so.
+- Replaying an old copy: someone who saved `audit.jsonl` and `audit.head` together at some moment can
+  put both back later (or cut the trail back to the length of a saved head and put that head back),
+  and the trail verifies as it was then; the entries written since are gone without a trace. The head
+  proves the trail is as long as it was when that head was written, not that it is the newest head.
+- Deleting `vault.key` with the trail: the next start makes a new key and a new trail that verifies.
+  The secrets no longer open (the vault says the key was replaced); the trail itself cannot tell.
+- A crash in the milliseconds between making the vault key and writing the first entry leaves a key
+  without a trail, reported as a deleted trail (`assistant audit --start-new` begins a new one).
 
 Values under names that look like secrets (token, password, key …) are written as "[redacted]".
 """
@@ -15,23 +31,29 @@ Values under names that look like secrets (token, password, key …) are written
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import hashlib
 import hmac
 import json
 import os
 import re
-import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import AssistantError
 from assistant.store import atomic_write
+from assistant.vault import KEY_FILE, Vault, derive
 
 LOG_FILE = "audit.jsonl"
 HEAD_FILE = "audit.head"
+AUDIT_PURPOSE = "audit"
+HEAD_PURPOSE = "audit-head"
+STARTED = "trail_started"
+ADMIN = "admin"
 REDACTED = "[redacted]"
 _SECRET_NAME = re.compile(r"token|passw|secret|api_?key|credential|private|^key$|_key$|cookie|auth", re.IGNORECASE)
 
@@ -64,20 +86,65 @@ class Verdict:
         return not self.problems
 
 
+@dataclass(frozen=True)
+class _Chain:
+    """What reading the lines found, for the head to be checked against."""
+
+    newest: int = 0
+    """The newest entry's sequence number (0: no entry)."""
+    mac: str = ""
+    """The newest entry's MAC."""
+    before: str = ""
+    """The MAC of the entry before the newest ("" when the newest is the first)."""
+
+
+def read_entries(path: Path) -> Iterator[dict[str, Any]]:
+    """Every readable entry of the trail at `path`, oldest first (damaged lines skipped: `verify`
+    names them). Reading needs no key."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            for line in f:
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(entry, dict):
+                    yield entry
+    except FileNotFoundError:
+        return
+
+
 class AuditLog:
     def __init__(self, data_dir: Path, key: bytes) -> None:
+        """`key`: the vault key derived for AUDIT_PURPOSE (`trail_of` does that)."""
         self.path = data_dir / LOG_FILE
         self.head_path = data_dir / HEAD_FILE
         self._key = key
-        self._lock = threading.Lock()
+        self._head_key = derive(key, HEAD_PURPOSE)
 
     def _mac(self, previous: str, entry: dict[str, Any]) -> str:
         return hmac.new(self._key, previous.encode() + b"\n" + _canonical(entry), hashlib.sha256).hexdigest()
 
+    def _head_tag(self, seq: int, mac: str) -> str:
+        return hmac.new(self._head_key, f"{seq}\n{mac}".encode(), hashlib.sha256).hexdigest()
+
+    @contextmanager
+    def _locked(self) -> Iterator[int]:
+        """The trail open for appending, locked against every other writer (threads and processes:
+        the assistant, `assistant skills install` …), so that no two write the same sequence number
+        and a head is never replaced by an older one."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield fd
+        finally:
+            os.close(fd)
+
     def _tail(self) -> tuple[int, str]:
         """The newest (sequence, MAC), read from the file's end on every append (not kept: another
-        writer of the same folder, such as `assistant skills install`, may have appended since); a
-        line a crash cut short is dropped (it was never acknowledged)."""
+        writer may have appended since); a line a crash cut short is dropped (it was never
+        acknowledged)."""
         last = (0, "")
         try:
             with self.path.open("rb+") as f:
@@ -96,51 +163,70 @@ class AuditLog:
             pass
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise AuditError(f"the audit trail {self.path} is damaged at its end ({e}); "
-                             "run `assistant audit --verify` and move it aside to start a new one") from e
+                             "run `assistant audit --verify`, then `assistant audit --start-new`") from e
         return last
 
+    def _write_head(self, seq: int, mac: str) -> None:
+        atomic_write(self.head_path, json.dumps({"seq": seq, "mac": mac, "tag": self._head_tag(seq, mac)}))
+
+    def _write(self, fd: int, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
+        seq, previous = self._tail()
+        entry = {"seq": seq + 1, "t": round(time.time(), 3), "kind": kind, **redacted(fields)}
+        entry["mac"] = self._mac(previous, entry)
+        os.write(fd, (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode())
+        os.fsync(fd)
+        self._write_head(entry["seq"], entry["mac"])
+        return entry
+
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
-        """Write one entry, durably, before returning it."""
-        with self._lock:
-            seq, previous = self._tail()
-            entry = {"seq": seq + 1, "t": round(time.time(), 3), "kind": kind, **redacted(fields)}
-            entry["mac"] = self._mac(previous, entry)
-            line = json.dumps(entry, ensure_ascii=False, default=str) + "\n"
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-            with os.fdopen(fd, "a", encoding="utf-8") as f:
-                f.write(line)
-                f.flush()
-                os.fsync(f.fileno())
-            atomic_write(self.head_path, json.dumps({"seq": entry["seq"], "mac": entry["mac"]}))
-            return entry
+        """Write one entry, durably, and then the head, before returning it."""
+        with self._locked() as fd:
+            return self._write(fd, kind, fields)
+
+    def start(self, reason: str, **fields: Any) -> dict[str, Any]:
+        """Begin the trail with its "trail_started" entry. A head at 0 is written first, so a crash
+        before the first head leaves a head one behind, never none."""
+        with self._locked() as fd:
+            if self._tail()[0] == 0:
+                self._write_head(0, "")
+            return self._write(fd, STARTED, {"reason": reason, **fields})
+
+    def start_new(self, who: str) -> Path | None:
+        """Set the trail and its head aside (renamed with the time) and begin a new trail that says
+        so; the old one, if there was one, is returned (kept for whoever wants to read it)."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        kept = self.path.with_name(f"{LOG_FILE}.{stamp}.old") if self.path.exists() else None
+        if kept is not None:
+            self.path.rename(kept)
+        if self.head_path.exists():
+            self.head_path.rename(self.head_path.with_name(f"{HEAD_FILE}.{stamp}.old"))
+        self.start("started again", who=who, previous=kept.name if kept else None)
+        return kept
 
     def entries(self) -> Iterator[dict[str, Any]]:
         """Every readable entry, oldest first (damaged lines skipped: `verify` names them)."""
-        try:
-            with self.path.open(encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        entry = json.loads(line)
-                    except json.JSONDecodeError:
-                        continue
-                    if isinstance(entry, dict):
-                        yield entry
-        except FileNotFoundError:
-            return
+        return read_entries(self.path)
 
     def verify(self) -> Verdict:
+        """Every line, the start of the trail and its head: a problem for anything removed or
+        changed, a note for what a crash leaves."""
         verdict = Verdict()
-        previous, expected = "", 1
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            raw = b""
-            if self.head_path.exists():
-                verdict.problems.append(f"{self.path.name} is gone, though {self.head_path.name} says it had entries")
+            verdict.problems.append(f"{self.path.name} is missing beside {KEY_FILE}: the trail was deleted, and every "
+                                    "entry it held with it")
+            raw = None
+        chain = self._check_lines(raw or b"", verdict)
+        if raw is not None:
+            self._check_start(raw, verdict)
+        self._check_head(chain, verdict)
+        return verdict
+
+    def _check_lines(self, raw: bytes, verdict: Verdict) -> _Chain:
+        previous, before, expected = "", "", 1
         lines = raw.split(b"\n")
-        torn = lines.pop()  # b"" when the file ends with a newline
-        if torn:
+        if lines.pop():  # b"" when the file ends with a newline
             verdict.notes.append("the last line was cut short by a crash while it was written (it was never acknowledged)")
         for number, line in enumerate(lines, 1):
             try:
@@ -155,27 +241,73 @@ class AuditLog:
                 verdict.problems.append(f"line {number}: {what}")
             if not hmac.compare_digest(mac, self._mac(previous, entry)):
                 verdict.problems.append(f"line {number} (entry {seq}) was changed, or the line before it was")
-            previous, expected = mac, seq + 1
+            before, previous, expected = previous, mac, seq + 1
             verdict.entries += 1
-        head = self._head()
-        if head is not None:
-            newest = expected - 1
-            if head[0] > newest:
-                verdict.problems.append(f"entries {newest + 1}-{head[0]} were removed from the end")
-            elif head[0] == newest and head[1] != previous:
-                verdict.problems.append(f"the newest entry ({newest}) is not the one that was written")
-        elif verdict.entries:
-            verdict.notes.append(f"{self.head_path.name} is missing: removal of the newest entries cannot be checked")
-        return verdict
+        return _Chain(expected - 1, previous, before)
 
-    def _head(self) -> tuple[int, str] | None:
+    def _check_start(self, raw: bytes, verdict: Verdict) -> None:
+        try:
+            kind = json.loads(raw.split(b"\n", 1)[0]).get("kind")
+        except (ValueError, AttributeError):
+            return  # an empty trail (the head says whether it should hold entries), or a line _check_lines names
+        if kind != STARTED:
+            verdict.problems.append(f"the trail does not begin with its start ('{STARTED}') but with a '{kind}' "
+                                    "entry: the trail before it was deleted (or it was made by a version that did "
+                                    "not start trails; `assistant audit --start-new` begins a new one)")
+
+    def _check_head(self, chain: _Chain, verdict: Verdict) -> None:
+        head = self._head(verdict)
+        if head is None:
+            return
+        seq, mac = head
+        if seq > chain.newest:
+            verdict.problems.append(f"entries {chain.newest + 1}-{seq} were removed from the end "
+                                    f"({self.head_path.name} says the trail reached entry {seq})")
+        elif seq == chain.newest:
+            if not hmac.compare_digest(mac, chain.mac):
+                verdict.problems.append(f"the newest entry ({seq}) is not the one that was written")
+        elif seq == chain.newest - 1 and hmac.compare_digest(mac, chain.before):
+            verdict.notes.append(f"entry {chain.newest} was written but {self.head_path.name} not yet updated (the "
+                                 "assistant stopped between the two writes); the next entry updates it")
+        else:
+            verdict.problems.append(f"{self.head_path.name} is an older one (entry {seq}; the trail reaches entry "
+                                    f"{chain.newest}): an old copy was put back")
+
+    def _head(self, verdict: Verdict) -> tuple[int, str] | None:
+        """The head's (sequence, MAC) if it is there and signed with the key; else None, with the problem."""
+        name = self.head_path.name
         try:
             data = json.loads(self.head_path.read_text(encoding="utf-8"))
-            return int(data["seq"]), str(data["mac"])
+            seq, mac, tag = int(data["seq"]), str(data["mac"]), str(data["tag"])
         except FileNotFoundError:
+            verdict.problems.append(f"{name} is missing: it is rewritten after every entry and only deleting it "
+                                    "removes it, so entries may have been removed from the end without a trace")
             return None
-        except (OSError, ValueError, KeyError, TypeError):
-            return (-1, "")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            verdict.problems.append(f"{name} is damaged or unsigned ({type(e).__name__}: {e}): whether entries were "
+                                    "removed from the end cannot be checked")
+            return None
+        if not hmac.compare_digest(tag, self._head_tag(seq, mac)):
+            verdict.problems.append(f"{name} was not written with this vault key (its signature does not match): it "
+                                    "was replaced by someone without the key")
+            return None
+        return seq, mac
+
+
+def trail_of(data_dir: Path) -> AuditLog:
+    """The data folder's trail, under its vault's key (made, with the trail's start, if there is none)."""
+    return AuditLog(data_dir, Vault(data_dir).derived_key(AUDIT_PURPOSE))
+
+
+def record_admin(data_dir: Path, action: str, who: str, **details: Any) -> dict[str, Any]:
+    """Write an administrative change to the trail of `data_dir`, durably, and return the entry.
+
+    action: what was done, in a few words ("folder added", "phone paired", "phone revoked", "skill installed").
+    who: who did it ("cli" for the command line, "admin" for the page's admin, "phone:<name>" …).
+    details: what it was done to (path=…, phone=…, skill=…); secret-looking names are redacted."""
+    if not action.strip() or not who.strip():
+        raise AuditError("an administrative entry needs what was done and who did it")
+    return trail_of(data_dir).append(ADMIN, action=action, who=who, **details)
 
 
 def describe(entry: dict[str, Any]) -> str:
@@ -187,5 +319,8 @@ def describe(entry: dict[str, Any]) -> str:
         status = "ok" if entry.get("ok") else f"failed: {(entry.get('result') or {}).get('error', '')}"
         took = f"{float(entry.get('duration_s', 0)) * 1000:.0f} ms"
         return f"{entry.get('seq'):>6}  {when}  {entry.get('origin', '?'):<8} {entry.get('tool')}({args})  {status}  {took}"
+    if kind == ADMIN:
+        detail = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("seq", "t", "kind", "mac", "action", "who"))
+        return f"{entry.get('seq'):>6}  {when}  {entry.get('who', '?'):<8} {entry.get('action')}: {detail}"
     detail = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("seq", "t", "kind", "mac"))
     return f"{entry.get('seq'):>6}  {when}  {kind:<8} {detail}"

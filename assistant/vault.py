@@ -5,6 +5,10 @@ owner may read.
 the command that fixes it. The secrets themselves (`secrets.json`) are encrypted, so a backup of the
 data folder or a stray copy of that file gives nothing away without the key. The same key, derived for
 the purpose, signs the audit trail (audit.py), so a line cannot be rewritten by someone without it.
+Making the key starts the trail: its first entry ("trail_started") is written under the new key before
+the key is used for anything else, so a trail missing beside an existing key is always a deletion
+(or a crash in the few milliseconds between the two writes, which `assistant audit --verify` reports
+the same way).
 """
 
 from __future__ import annotations
@@ -31,6 +35,17 @@ class VaultError(AssistantError):
     code = "vault"
 
 
+def derive(key: bytes, purpose: str) -> bytes:
+    """A key for one job (`purpose`), derived from `key` so that it never reveals it."""
+    return hmac.new(key, purpose.encode(), hashlib.sha256).digest()
+
+
+def _start_audit_trail(data_dir: Path, key: bytes) -> None:
+    from assistant.audit import AUDIT_PURPOSE, AuditLog  # imported here: audit.py imports this module
+
+    AuditLog(data_dir, derive(key, AUDIT_PURPOSE)).start("the vault key was made")
+
+
 class Vault:
     def __init__(self, data_dir: Path) -> None:
         self.key_path = data_dir / KEY_FILE
@@ -55,6 +70,7 @@ class Vault:
                 f.write(key)
                 f.flush()
                 os.fsync(f.fileno())
+            _start_audit_trail(self.key_path.parent, key)
         try:
             Fernet(key)
         except ValueError as e:
@@ -67,9 +83,13 @@ class Vault:
             self._fernet = Fernet(self._key())
         return self._fernet
 
+    def exists(self) -> bool:
+        """Whether the key was made (checked without making it)."""
+        return self.key_path.exists()
+
     def derived_key(self, purpose: str) -> bytes:
         """A key for another job (signing the audit trail), derived so it never reveals this one."""
-        return hmac.new(self._key(), purpose.encode(), hashlib.sha256).digest()
+        return derive(self._key(), purpose)
 
     def _read(self) -> dict[str, str]:
         try:

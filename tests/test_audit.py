@@ -51,20 +51,20 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_an_untouched_trail_verifies_from_the_command_line(tmp_path: Path) -> None:
     filled(tmp_path)
     done = cli("audit", "--verify", "--data-dir", str(tmp_path))
-    assert done.returncode == 0 and "intact: 5 entries" in done.stdout
+    assert done.returncode == 0 and "intact: 6 entries" in done.stdout, done.stdout
     shown = cli("audit", "--last", "2", "--data-dir", str(tmp_path))
     assert shown.returncode == 0 and len(shown.stdout.splitlines()) == 2 and "timer.start(minutes=5)" in shown.stdout
     as_json = [json.loads(line) for line in cli("audit", "--json", "--data-dir", str(tmp_path)).stdout.splitlines()]
-    assert [e["seq"] for e in as_json] == [1, 2, 3, 4, 5]
+    assert [e["seq"] for e in as_json] == [1, 2, 3, 4, 5, 6] and as_json[0]["kind"] == "trail_started"
 
 
 def test_a_changed_line_is_found(tmp_path: Path) -> None:
     log = filled(tmp_path)
     text = lines(log)
-    text[2] = text[2].replace('"minutes": 3', '"minutes": 30')
+    text[3] = text[3].replace('"minutes": 3', '"minutes": 30')
     log.path.write_text("".join(text))
     verdict = audit_of(tmp_path).verify()
-    assert not verdict.intact and any("line 3 (entry 3) was changed" in p for p in verdict.problems)
+    assert not verdict.intact and any("line 4 (entry 4) was changed" in p for p in verdict.problems)
     done = cli("audit", "--verify", "--data-dir", str(tmp_path))
     assert done.returncode == 1 and "TAMPERED" in done.stdout and "NOT intact" in done.stdout
 
@@ -82,7 +82,7 @@ def test_a_line_rewritten_with_a_fresh_mac_still_breaks_without_the_key(tmp_path
     assert not audit_of(tmp_path).verify().intact
 
 
-@pytest.mark.parametrize("removed, problem", [(2, "entries 3-3 are missing"), (4, "entries 5-5 were removed from the end")])
+@pytest.mark.parametrize("removed, problem", [(2, "entries 3-3 are missing"), (5, "entries 6-6 were removed from the end")])
 def test_a_removed_line_is_found(tmp_path: Path, removed: int, problem: str) -> None:
     log = filled(tmp_path)
     text = lines(log)
@@ -100,13 +100,13 @@ def test_a_deleted_trail_is_found(tmp_path: Path) -> None:
 def test_a_line_cut_short_by_a_crash_is_a_note_and_the_chain_goes_on(tmp_path: Path) -> None:
     log = filled(tmp_path)
     with log.path.open("a") as f:
-        f.write('{"seq": 6, "t": 1, "kind": "tool_ca')
+        f.write('{"seq": 7, "t": 1, "kind": "tool_ca')
     verdict = audit_of(tmp_path).verify()
     assert verdict.intact and "cut short" in verdict.notes[0]
     again = audit_of(tmp_path)
     again.append("tool_call", origin="voice", tool="clock.get_time", args={}, ok=True)
     verdict = audit_of(tmp_path).verify()
-    assert verdict.intact and verdict.entries == 6 and not verdict.notes
+    assert verdict.intact and verdict.entries == 7 and not verdict.notes
 
 
 def test_secrets_never_reach_the_trail(tmp_path: Path) -> None:
@@ -115,7 +115,7 @@ def test_secrets_never_reach_the_trail(tmp_path: Path) -> None:
                args={"device": "door", "password": "hunter2", "api_key": "k-123"}, result={"auth": {"token": "t-456"}})
     text = log.path.read_text()
     assert "hunter2" not in text and "k-123" not in text and "t-456" not in text
-    entry = next(audit_of(tmp_path).entries())
+    entry = next(e for e in audit_of(tmp_path).entries() if e["kind"] == "tool_call")
     assert entry["args"] == {"device": "door", "password": REDACTED, "api_key": REDACTED} and log.verify().intact
 
 
@@ -135,7 +135,7 @@ def test_calls_from_voice_phone_text_and_routines_are_all_audited(tmp_path: Path
     assert done.returncode == 0, done.stderr
     done = cli("ask", "how long is left on the pasta timer", "--data-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
-    calls = [(e["origin"], e["tool"]) for e in audit_of(tmp_path).entries()]
+    calls = [(e["origin"], e["tool"]) for e in audit_of(tmp_path).entries() if e["kind"] == "tool_call"]
     assert calls == [("voice", "timer.start"), ("phone", "clock.get_time"), ("routine", "clock.get_time"),
                      ("text", "timer.status")]
     assert audit_of(tmp_path).verify().intact

@@ -126,37 +126,29 @@ def _line(d: Device) -> str:
 
 
 def _home_assistant(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
-    """Keep (or forget) the token; with a URL configured, list what Home Assistant offers with it."""
-    import getpass
-    import sys
-
+    """Keep (or forget) the token; with a URL configured, check it first (saved only if Home Assistant
+    accepts it) and list what Home Assistant offers with it."""
+    from assistant.audit import record_admin
     from assistant.devices.drivers.home_assistant import TOKEN
-    from assistant.errors import ConfigError
     from assistant.vault import Vault
 
     vault = Vault(data_dir)
     if args.remove:
         removed = vault.delete(TOKEN)
+        if removed:
+            record_admin(data_dir, "home assistant token forgotten", "cli")
         print(json.dumps({"removed": removed}) if args.json else
               "the Home Assistant token is forgotten" if removed else "there was no Home Assistant token")
         return 0
-    token = (getpass.getpass("Home Assistant long-lived access token: ") if sys.stdin.isatty()
-             else sys.stdin.readline()).strip()
-    if not token or any(c.isspace() for c in token) or len(token) > 1024:
-        raise ConfigError("that is not a token: paste the long-lived access token from your Home Assistant "
-                          "profile page (Security, Long-lived access tokens)")
-    vault.put(TOKEN, token)
+    token = _typed_token()
     url = config.devices.home_assistant_url
-    if not url:
+    devices = _checked_devices(data_dir, url, token) if url else None
+    vault.put(TOKEN, token)
+    record_admin(data_dir, "home assistant token saved", "cli", url=url or None, checked=devices is not None)
+    if devices is None:
         print(json.dumps({"saved": True, "checked": False}) if args.json else
-              "token saved; set devices.home_assistant_url in the config to use it")
-        return 0
-    registry = DeviceRegistry(data_dir)
-    try:
-        devices = asyncio.run(_sync_home_assistant(registry, url, vault))
-    finally:
-        registry.close()
-    if args.json:
+              "token saved (not checked); set devices.home_assistant_url in the config to use it")
+    elif args.json:
         print(json.dumps({"saved": True, "checked": True, "devices": [asdict(d) for d in devices]}, indent=1))
     else:
         print(f"token saved; Home Assistant at {url} offers {len(devices)} lights and switches:")
@@ -165,17 +157,39 @@ def _home_assistant(args: argparse.Namespace, config: Config, data_dir: Path) ->
     return 0
 
 
-async def _sync_home_assistant(registry: DeviceRegistry, url: str, vault: Any) -> list[Device]:
+def _typed_token() -> str:
+    import getpass
+    import sys
+
+    from assistant.errors import ConfigError
+
+    token = (getpass.getpass("Home Assistant long-lived access token: ") if sys.stdin.isatty()
+             else sys.stdin.readline()).strip()
+    if not token or any(c.isspace() for c in token) or len(token) > 1024:
+        raise ConfigError("that is not a token: paste the long-lived access token from your Home Assistant "
+                          "profile page (Security, Long-lived access tokens)")
+    return token
+
+
+def _checked_devices(data_dir: Path, url: str, token: str) -> list[Device]:
+    """Home Assistant's lights and switches, asked for with `token` before it is saved anywhere."""
+    registry = DeviceRegistry(data_dir)
+    try:
+        return asyncio.run(_sync_home_assistant(registry, url, token))
+    finally:
+        registry.close()
+
+
+async def _sync_home_assistant(registry: DeviceRegistry, url: str, token: str) -> list[Device]:
     from assistant.devices.model import DeviceError
     from assistant.errors import AssistantError
 
-    hub = DeviceHub(registry, Bus(), vault.get)
+    hub = DeviceHub(registry, Bus(), lambda name: token)
     await hub.open()
     try:
         found = await hub.home_assistant.entities(hub.session, url)
         return await hub.record(found)
     except DeviceError as e:
-        raise AssistantError(f"the token is saved, but {e.message[0].lower()}{e.message[1:]}",
-                             code=e.code) from None
+        raise AssistantError(f"the token was not saved: {e.message}", code=e.code) from None
     finally:
         await hub.close()

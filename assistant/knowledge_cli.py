@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from assistant.audit import record_admin
 from assistant.cli_actions import actions_of
 from assistant.config import Config
 from assistant.errors import KnowledgeError
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
         return _ask(args, config, data_dir)
     index = KnowledgeIndex(data_dir, configured_folders(config), semantic=config.knowledge.semantic)
     try:
+        if args.action == "add-folder":
+            return _add_folder(args, index, data_dir)
         return _ACTIONS[args.action](args, index)
     finally:
         index.close()
@@ -55,8 +58,11 @@ def _scan_text(report: ScanReport) -> str:
     return "\n".join(lines)
 
 
-def _add_folder(args: argparse.Namespace, index: KnowledgeIndex) -> int:
+def _add_folder(args: argparse.Namespace, index: KnowledgeIndex, data_dir: Path) -> int:
+    """Added folders are read by the assistant (and answered from to anyone who asks): audited."""
     path, added = index.add_folder(args.path)
+    if added:
+        record_admin(data_dir, "folder added", "cli", path=str(path), to="knowledge")
     report = None if args.no_scan else index.scan()
     text = f"{'added' if added else 'already read:'} {path}" + (f"\n{_scan_text(report)}" if report else "")
     return _out(args, {"folder": str(path), "added": added, "scan": report.record() if report else None}, text)
@@ -122,5 +128,5 @@ def _notes(args: argparse.Namespace, index: KnowledgeIndex) -> int:
     return _out(args, {"notes": notes}, "\n".join(f"{n['id']:4d}  {n['text']}" for n in notes) or "no notes yet")
 
 
-_ACTIONS = {"add-folder": _add_folder, "remove-folder": _remove_folder, "folders": _folders, "scan": _scan,
+_ACTIONS = {"remove-folder": _remove_folder, "folders": _folders, "scan": _scan,
             "search": _search, "notes": _notes}

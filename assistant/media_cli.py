@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from assistant.audit import record_admin
 from assistant.cli_actions import actions_of
 from assistant.config import Config
 from assistant.errors import MediaError
@@ -70,13 +71,18 @@ def writes(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace, config: Config, data_dir: Path, roots: list[Path]) -> int:
     media = MediaLibrary(data_dir, config.media, roots)
     try:
+        if args.action == "add-folder":
+            return _add_folder(args, media, data_dir)
         return _ACTIONS[args.action](args, media)
     finally:
         media.close()
 
 
-def _add_folder(args: argparse.Namespace, media: MediaLibrary) -> int:
+def _add_folder(args: argparse.Namespace, media: MediaLibrary, data_dir: Path) -> int:
+    """Added folders are shown to the phones and can be reorganized: audited."""
     path, added = media.library.add(args.path)
+    if added:
+        record_admin(data_dir, "folder added", "cli", path=str(path), to="media")
     report = None if args.no_scan else _scan_with_progress(media, args.json)
     if args.json:
         _json({"folder": str(path), "added": added, "scan": report.as_dict() if report else None})
@@ -222,7 +228,7 @@ def _play(args: argparse.Namespace, media: MediaLibrary) -> int:
 
 
 _ACTIONS: dict[str, Callable[[argparse.Namespace, MediaLibrary], int]] = {
-    "add-folder": _add_folder, "remove-folder": _remove_folder, "folders": _folders, "scan": _scan,
+    "remove-folder": _remove_folder, "folders": _folders, "scan": _scan,
     "albums": _albums, "album": _album, "duplicates": _duplicates, "organize": _organize, "undo": _undo, "play": _play,
 }
 

@@ -1,7 +1,8 @@
 """Home Assistant as a source of devices, for real over HTTP: a simulated Home Assistant speaking its
 documented REST API on a host of its own (a network namespace joined by a veth pair). Its lights and
 switches become devices that the same device skill controls by name and by room; the token is kept
-in the vault and checked by the CLI; a wrong token is a clear message."""
+in the vault and checked by the CLI before it is saved; a wrong token is a clear message and is never
+stored."""
 
 from __future__ import annotations
 
@@ -17,8 +18,11 @@ import pytest
 
 from assistant.bus import Bus
 from assistant.config import load_config
+from assistant.audit import AuditLog
+from assistant.devices.drivers.home_assistant import TOKEN as HOME_ASSISTANT_TOKEN
 from assistant.devices.home_assistant import HomeAssistantSource
 from assistant.runtime import build_core
+from assistant.vault import Vault
 from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated
 from tests.netns import other_host
 
@@ -48,6 +52,7 @@ def test_home_assistant_lights_and_switches_are_devices(tmp_path: Path) -> None:
 
         wrong = cli(data, url, "not-the-token\n")
         assert wrong.returncode != 0 and "refused the token" in wrong.stderr and "Traceback" not in wrong.stderr
+        assert "not saved" in wrong.stderr and Vault(data).get(HOME_ASSISTANT_TOKEN) is None, "a refused token was stored"
         bad = cli(data, url, "two words\n")
         assert bad.returncode != 0 and "that is not a token" in bad.stderr
         right = cli(data, url, TOKEN + "\n", "--json")
@@ -56,6 +61,10 @@ def test_home_assistant_lights_and_switches_are_devices(tmp_path: Path) -> None:
         assert set(listed) == {"Living room ceiling", "Hallway dimmer", "Garden pump"}, "no sensor, nothing unavailable"
         assert listed["Living room ceiling"]["capabilities"] == ["on_off", "brightness", "colour"]
         assert listed["Garden pump"]["kind"] == "plug" and listed["Living room ceiling"]["room"] == "living room"
+        assert cli(data, url, "not-the-token\n").returncode != 0
+        assert Vault(data).get(HOME_ASSISTANT_TOKEN) == TOKEN, "a refused token replaced the accepted one"
+        saved = [(e["action"], e["who"]) for e in AuditLog(data, Vault(data).derived_key("audit")).entries() if e["kind"] == "admin"]
+        assert saved == [("home assistant token saved", "cli")]
         for path in data.rglob("*"):
             if path.is_file():
                 assert TOKEN.encode() not in path.read_bytes(), f"the token is in {path} in plain text"

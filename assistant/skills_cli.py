@@ -64,14 +64,14 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     if args.action in ("enable", "disable"):
         record["enabled"] = args.action == "enable"
         installed.put(record)
-        audit.append(f"skill_{args.action}d", skill=record["name"])
+        audit.append(f"skill_{args.action}d", skill=record["name"], who="cli")
         print(f"{record['name']}: {args.action}d; it takes effect when the assistant starts again")
         return 0
     _uninstall_hook(record, config, data_dir)
     shutil.rmtree(installed.code_dir(record["name"]), ignore_errors=True)
     shutil.rmtree(data_dir / "skills" / record["name"], ignore_errors=True)
     installed.remove(record["name"])
-    audit.append("skill_removed", skill=record["name"])
+    audit.append("skill_removed", skill=record["name"], who="cli")
     print(f"{record['name']}: removed, with its data")
     return 0
 
@@ -172,7 +172,7 @@ def _install_folder(source: Path, origin: str, site: Path | None, yes: bool, con
             raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    audit.append("skill_installed", skill=name, permissions=record["permissions"], source=record["source"],
+    audit.append("skill_installed", who="cli", skill=name, permissions=record["permissions"], source=record["source"],
                  fingerprint=record["fingerprint"])
     print(f"{name}: installed and enabled; it is loaded when the assistant starts again")
     return 0

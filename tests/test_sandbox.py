@@ -78,7 +78,7 @@ def test_an_installed_skill_is_listed_with_its_permissions_and_sandbox(installed
     greeter = next(r for r in rows if r["name"] == "greeter")
     assert greeter["third_party"] and greeter["sandbox"] == "bwrap" and greeter["permissions"] == ["store"]
     (entry,) = [e for e in audited(installed) if e["kind"] == "skill_installed"]
-    assert entry["skill"] == "greeter" and entry["permissions"] == ["store"]
+    assert entry["skill"] == "greeter" and entry["permissions"] == ["store"] and entry["who"] == "cli"
 
 
 def test_it_answers_by_voice_from_its_own_process(core: Core) -> None:

@@ -327,3 +327,76 @@ def test_fuzzed_frames_never_leave_a_traceback(served: Served, capsys: pytest.Ca
     with capsys.disabled():
         print(f"\nWyoming fuzz: {tried} inputs tried, tracebacks: 0, warnings: {len(served.warnings())}")
     assert tried >= min(FUZZ_EXAMPLES, 50)
+
+
+# --- the clients: a satellite and a remote speech server that send garbage ------------------------
+
+CLIENT_GARBAGE = {
+    "a pipeline stage that is not one": frame(Event("run-pipeline", {"start_stage": "nonsense", "end_stage": "tts"})),
+    "a satellite that is text": frame(Event("info", {"satellite": "kitchen"})),
+    "an array for a header": b"[1]\n",
+    "a payload of a terabyte": header(type="audio-chunk", payload_length=10**12),
+}
+
+
+async def garbage_server(garbage: bytes) -> asyncio.Server:
+    """A peer that answers any connection with `garbage`, then waits to be hung up on."""
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(garbage)
+        await writer.drain()
+        await reader.read()
+        writer.close()
+
+    return await asyncio.start_server(answer, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("name", list(CLIENT_GARBAGE))
+def test_a_satellite_that_sends_garbage_is_hung_up_on(name: str, caplog: pytest.LogCaptureFixture) -> None:
+    """The session ends at once with one warning (then the link connects again, after its backoff);
+    no exception leaves it and the satellite's voice loop is stopped."""
+    from assistant.audio.sources import AudioFeed
+    from assistant.wyoming.address import SatelliteAddress
+    from assistant.wyoming.satellite import SatelliteLink, SatelliteSink
+
+    async def run_loop(feed: AudioFeed) -> None:
+        await asyncio.Event().wait()
+
+    async def scenario() -> None:
+        server = await garbage_server(CLIENT_GARBAGE[name])
+        port = server.sockets[0].getsockname()[1]
+        link = SatelliteLink(SatelliteAddress("kitchen", "127.0.0.1", port), Bus(), SatelliteSink(), run_loop,
+                             lambda word: None)
+        try:
+            await asyncio.wait_for(link.session(), 5)
+        finally:
+            server.close()
+        assert not link.connected and link.name is None
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(scenario())
+    assert [r.getMessage() for r in caplog.records if "satellite kitchen sent" in r.getMessage()], caplog.text
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR], caplog.text
+
+
+def test_a_remote_speech_server_that_sends_garbage_is_down_at_once() -> None:
+    """A remote that answers `describe` with garbage is marked down at once (the local model answers
+    meanwhile), not after its timeout, and nothing but RemoteFailed leaves the client."""
+    import time
+
+    from assistant.wyoming.remote import Remote
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    try:
+        for name, garbage in CLIENT_GARBAGE.items():
+            server = asyncio.run_coroutine_threadsafe(garbage_server(garbage), loop).result(5)
+            remote = Remote("stt", f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}", timeout_s=3.0)
+            started = time.monotonic()
+            assert not remote.probe() and not remote.up, name
+            assert time.monotonic() - started < 1.0, f"{name}: found by the timeout, not by the reader"
+            loop.call_soon_threadsafe(server.close)
+        asyncio.run_coroutine_threadsafe(asyncio.sleep(0.2), loop).result(5)  # the last peer sees the hang-up
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)

@@ -1,8 +1,11 @@
-"""`assistant pair` (a one-time code and a QR code for a phone) and `assistant phones [list|revoke ID]`,
-each with `--json` and `--data-dir`.
+"""`assistant pair [--admin]` (a one-time code and a QR code for a phone) and `assistant phones
+[list|revoke ID]`, each with `--json` and `--data-dir`.
 
 While the assistant runs, these ask it through its loopback port (it owns the phone list: a token
 revoked here stops working there at once); when it is stopped they change the data folder directly.
+`pair` also prints where the phone installs the assistant's root certificate (`/ca.crt`) and its
+SHA-256 fingerprint, to compare with what the phone shows. A phone paired with an `--admin` code may
+unpair other phones from its page; pairing and revoking are written to the audit trail.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ TIMEOUT_S = 5.0
 def add_parser(sub: Any, common: Any) -> None:
     pair = sub.add_parser("pair", help="show a one-time code and QR code that pairs a phone with the companion page")
     pair.add_argument("--json", action="store_true", help="JSON instead of text and a QR code")
+    pair.add_argument("--admin", action="store_true", help="the phone this code pairs may unpair other phones")
     common(pair)
     phones = sub.add_parser("phones", help="list paired phones, or revoke one")
     phones.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")
@@ -52,16 +56,24 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _direct(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
+    from assistant.audit import record_admin
     from assistant.web.auth import Phones
+    from assistant.web.certificate import ensure_certificate
     from assistant.web.server import web_dir
 
     phones = Phones(web_dir(data_dir))
     try:
         if args.command == "pair":
-            code, expires = phones.new_code()
-            return {"code": code, "expires": expires, "urls": [], "fingerprint": None, "running": False}
+            code, expires = phones.new_code(args.admin)
+            if args.admin:
+                record_admin(data_dir, "admin pairing code made", "cli", expires=expires)
+            cert = ensure_certificate(web_dir(data_dir))  # the CA the phone installs, made now if it is the first run
+            return {"code": code, "expires": expires, "admin": args.admin, "urls": [], "fingerprint": None,
+                    "ca_fingerprint": cert.ca_fingerprint, "running": False}
         if args.action == "revoke":
-            return {"revoked": asdict(phones.revoke(args.phone))}
+            phone = phones.revoke(args.phone)
+            record_admin(data_dir, "phone revoked", "cli", phone=phone.id, name=phone.name)
+            return {"revoked": asdict(phone)}
         return {"phones": [asdict(p) for p in phones.all()]}
     finally:
         phones.close()
@@ -76,14 +88,15 @@ def _ask_running(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         raise AssistantError("the assistant is running without its phone page (web.enabled is false, or it reads a WAV "
                              "file): start it with the page, or stop it and pair then") from None
+    body: bytes | None = b"{}"
     if args.command == "pair":
-        method, path = "POST", "/admin/pair-code"
+        path, body = "/admin/pair-code", json.dumps({"admin": args.admin}).encode()
     elif args.action == "revoke":
-        method, path = "POST", f"/admin/revoke/{urllib.request.quote(args.phone, safe='')}"
+        path = f"/admin/revoke/{urllib.request.quote(args.phone, safe='')}"
     else:
-        method, path = "GET", "/admin/phones"
-    request = urllib.request.Request(info["loopback"].rstrip("/") + path, method=method,
-                                     headers={ADMIN_HEADER: admin_key(data_dir)})
+        path, body = "/admin/phones", None
+    request = urllib.request.Request(info["loopback"].rstrip("/") + path, data=body, method="GET" if body is None else "POST",
+                                     headers={ADMIN_HEADER: admin_key(data_dir), "Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             result: dict[str, Any] = json.loads(response.read())
@@ -105,10 +118,13 @@ def _print(args: argparse.Namespace, result: dict[str, Any]) -> None:
         for url in result["urls"][:1]:
             link = f"{url}#code={result['code']}"
             _print_qr(link)
-            print(f"Open {link} on the phone (accept the certificate warning once), or type the code.")
-        print(f"Pairing code: {result['code'][:3]}-{result['code'][3:]}  (one use, until {expires})")
-        if result.get("fingerprint"):
-            print(f"The page's certificate fingerprint (SHA-256): {result['fingerprint']}")
+            print(f"Open {link} on the phone, or type the code. The first time, accept the certificate warning once "
+                  f"and install the assistant's root certificate from {url}ca.crt (the page links it too).")
+        admin = "; an admin phone: it may unpair other phones" if result.get("admin") else ""
+        print(f"Pairing code: {result['code'][:3]}-{result['code'][3:]}  (one use, until {expires}; "
+              f"wrong guesses void it{admin})")
+        if result.get("ca_fingerprint"):
+            print(f"The root certificate's fingerprint (SHA-256), as the phone shows it: {result['ca_fingerprint']}")
         if not result["running"]:
             print("The assistant is not running: start it with `assistant run`, then open its page on the phone.")
         return

@@ -1,6 +1,7 @@
 """Everything read from outside, under property-based tests (hypothesis): WAV files, config files,
-routine YAML, websocket messages from a phone and mDNS TXT records. Nothing crashes, every rejection
-is the clear error of its kind (one line, no traceback), and nothing already stored is lost.
+routine YAML, websocket messages from a phone, the page's REST API and mDNS TXT records. Nothing
+crashes, every rejection is the clear error of its kind (one line, no traceback; an HTTP status
+under 500), and nothing already stored is lost.
 
 `test_fuzz_for_a_while` then feeds each of them random input for ASSISTANT_FUZZ_S seconds in all
 (default 150): the few-minute fuzzing run CI does on every submission.
@@ -11,9 +12,12 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import logging
 import os
 import time
+import urllib.parse
 import wave
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +27,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from yarl import URL
 
 from assistant.audio.wav import read_wav
 from assistant.bus import Bus
@@ -210,20 +215,43 @@ def test_any_txt_record_is_read_or_rejected(properties: dict[bytes, bytes | None
 
 # --- websocket messages ------------------------------------------------------------------------
 
+class Tracebacks(logging.Handler):
+    """Every log record, from any thread, that carries a traceback or is an error."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def __enter__(self) -> Tracebacks:
+        logging.getLogger().addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        logging.getLogger().removeHandler(self)
+
+
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Page, str]]:
     p = start_page(tmp_path_factory.mktemp("web") / "data")
-    yield p, p.pair()
+    with Tracebacks() as logged:
+        yield p, p.pair()
     stop_page(p)
+    assert not logged.records, [logging.Formatter().format(r) for r in logged.records]
 
 
 KINDS = ["text", "ptt_start", "ptt_end", "ptt_cancel", "hello", "fly", ""]
+nested = st.one_of(st.sampled_from([1000, 3000, 5000]), st.integers(1, 6000)).flatmap(lambda n: st.sampled_from(["[" * n + "]" * n, '{"type":' * n + "1" + "}" * n,
+                                                                 '{"type": "text", "text": ' + "[" * n]))
 ws_messages = st.lists(st.one_of(
     st.text(max_size=60),
     st.binary(max_size=600),
     st.fixed_dictionaries({"type": st.one_of(st.sampled_from(KINDS), scalars)},
                           optional={"rate": st.one_of(scalars, st.integers(0, 100_000)), "text": scalars,
                                     "extra": yaml_values}).map(json.dumps),
+    nested,
 ), max_size=6)
 
 
@@ -231,7 +259,8 @@ async def _exchange(page: Page, token: str, messages: list[str | bytes]) -> list
     """Send them, then an unknown type as a marker: its error proves the connection is still served."""
     got: list[dict[str, Any]] = []
     async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(page.http + "api/ws", headers={"Cookie": f"assistant_token={token}"}) as ws:
+        async with session.ws_connect(page.http + "api/ws", headers={"Cookie": f"assistant_token={token}",
+                                                                     "Origin": page.origin}) as ws:
             for m in messages:
                 await (ws.send_bytes(m) if isinstance(m, bytes) else ws.send_str(m))
             await ws.send_str(json.dumps({"type": "marker-end"}))
@@ -262,12 +291,105 @@ def test_any_websocket_messages_get_clear_errors_and_the_connection_lives(page: 
     check_ws(page[0], page[1], messages)
 
 
+# --- the page's REST API -----------------------------------------------------------------------
+
+ROUTES = [("POST", "api/pair"), ("GET", "api/me"), ("GET", "api/state"), ("GET", "api/phones"), ("DELETE", "api/phones/{}"),
+          ("POST", "api/say"), ("POST", "api/call"), ("GET", "api/media/thumb/{}"), ("GET", "api/ws"),
+          ("POST", "admin/pair-code"), ("GET", "admin/phones"), ("POST", "admin/revoke/{}"), ("GET", "ca.crt")]
+METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
+json_bodies = st.one_of(
+    yaml_values.map(json.dumps),
+    st.fixed_dictionaries({}, optional={
+        "code": st.one_of(scalars, st.text(alphabet="ABCDEFGHJKMNPQRSTUVWXYZ23456789-", max_size=12)), "name": scalars,
+        "text": scalars, "tool": st.one_of(st.sampled_from(["timer.start", "timer.cancel", "clock.get_time", "nope.x"]), scalars),
+        "args": yaml_values, "confirmed": scalars, "admin": scalars}).map(json.dumps),
+)
+
+
+def mostly(usual: Any, *others: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """`usual` three times in four, else one of `others`: most requests get past the guard to the handlers."""
+    return st.one_of(st.just(usual), st.just(usual), st.just(usual), st.one_of(*others))
+
+
+rest_requests = st.fixed_dictionaries({
+    "route": mostly(None, st.tuples(st.sampled_from(METHODS), st.sampled_from([p for _, p in ROUTES] + ["api/nothing", ""]))),
+    "served": st.sampled_from(ROUTES),
+    "segment": st.one_of(st.text(max_size=30), st.integers().map(str), st.integers(0, 10**30).map(str),
+                         st.sampled_from([2**63 - 1, 2**63, 10**18, 10**22]).map(str)),
+    "auth": mostly("bearer", st.sampled_from(["cookie", "none", "garbage"])),
+    "origin": mostly("page", st.sampled_from(["none", "https://evil.example", "null"]), header_text),
+    "content_type": mostly("application/json", st.sampled_from(["text/plain", "", "application/json; charset=latin-1",
+                                                                "multipart/form-data"]), header_text),
+    "host": mostly("ours", st.sampled_from(["localhost", "evil.example"]), header_text),
+    "body": st.one_of(st.none(), st.binary(max_size=300), json_bodies, nested),
+    "source": st.integers(1, 60_000),
+})
+REST_TRIED: Counter[str] = Counter()
+
+
+def _rest_headers(page: Page, token: str, r: dict[str, Any]) -> dict[str, str]:
+    port = page.origin.rsplit(":", 1)[1]
+    host = {"ours": f"127.0.0.1:{port}", "localhost": f"localhost:{port}"}.get(r["host"], r["host"])
+    headers = {"Host": host}
+    auth = {"bearer": {"Authorization": f"Bearer {token}"}, "cookie": {"Cookie": f"assistant_token={token}"},
+            "garbage": {"Authorization": "Bearer not-a-token"}, "none": {}}[r["auth"]]
+    origin = {"page": page.origin, "none": None}.get(r["origin"], r["origin"])
+    if origin is not None:
+        headers["Origin"] = origin
+    if r["content_type"]:
+        headers["Content-Type"] = r["content_type"]
+    return {**headers, **auth}
+
+
+async def _rest(page: Page, token: str, r: dict[str, Any]) -> int:
+    """One request from a loopback address of its own (each its own limiter's count); its status."""
+    source = f"127.1.{r['source'] // 256}.{r['source'] % 256}"
+    method, path = r["route"] or r["served"]
+    url = page.http + path.format(urllib.parse.quote(r["segment"], safe=""))
+    body = r["body"].encode("utf-8", "surrogatepass") if isinstance(r["body"], str) else r["body"]
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source, 0)), skip_auto_headers=["Content-Type"]) as session:
+        async with session.request(method, URL(url, encoded=True), data=body,
+                                   headers=_rest_headers(page, token, r)) as response:
+            await response.read()
+            return response.status
+
+
+def check_rest(page: Page, token: str, r: dict[str, Any]) -> None:
+    with Tracebacks() as logged:
+        status = page.run(_rest(page, token, r))
+    REST_TRIED["inputs"] += 1
+    REST_TRIED["5xx"] += status >= 500
+    REST_TRIED[str(status)] += 1
+    assert status < 500 and not logged.records, (r, status, [logging.Formatter().format(x) for x in logged.records])
+
+
+@pytest.fixture(scope="module")
+def rest(page: tuple[Page, str]) -> tuple[Page, str]:
+    """The module's page and a phone of the REST fuzz's own: a DELETE it sends may unpair itself, never
+    the websocket fuzz's phone (it is no admin)."""
+    return page[0], page[0].pair("REST fuzz")
+
+
+@QUICK
+@given(request=rest_requests)
+def test_any_rest_request_is_answered_under_500(rest: tuple[Page, str], request: dict[str, Any]) -> None:
+    check_rest(rest[0], rest[1], request)
+
+
+def test_rest_fuzz_figures() -> None:
+    """After the property above: how many inputs it tried, and how many got a 5xx (none)."""
+    print(f"REST fuzz: {REST_TRIED['inputs']} inputs tried, {REST_TRIED['5xx']} answered 5xx; by status: {dict(REST_TRIED)}")
+    assert REST_TRIED["5xx"] == 0
+
+
 # --- the fuzzing run ---------------------------------------------------------------------------
 
-def test_fuzz_for_a_while(tmp_path: Path, registry: Any, page: tuple[Page, str]) -> None:
+def test_fuzz_for_a_while(tmp_path: Path, registry: Any, page: tuple[Page, str], rest: tuple[Page, str]) -> None:
     """Random bytes drive each property's strategies (hypothesis' fuzz_one_input) for a share of
     ASSISTANT_FUZZ_S seconds. A failing input fails the test and is printed."""
     budget = float(os.environ.get("ASSISTANT_FUZZ_S", "150"))
+    rest_token = rest[1]
     targets = {
         "wav": given(data=st.one_of(wav_bytes(), st.binary(max_size=4000)))(lambda data: check_wav(tmp_path, data)),
         "config": given(doc=config_docs())(lambda doc: check_config(tmp_path, yaml.safe_dump(doc, allow_unicode=True))),
@@ -275,6 +397,7 @@ def test_fuzz_for_a_while(tmp_path: Path, registry: Any, page: tuple[Page, str])
         "txt": given(properties=st.dictionaries(st.binary(max_size=12), st.one_of(st.none(), st.binary(max_size=300)), max_size=8),
                      service_type=st.text(max_size=30), name=st.text(max_size=40))(check_txt),
         "websocket": given(messages=ws_messages)(lambda messages: check_ws(page[0], page[1], messages)),
+        "rest": given(request=rest_requests)(lambda request: check_rest(page[0], rest_token, request)),
     }
     share = budget / len(targets)
     counts = {}

@@ -143,7 +143,7 @@ def test_malformed_and_oversized_requests_get_clear_errors(page: Page) -> None:
         if words:
             assert isinstance(body, dict) and words in body["error"], (path, body)
     # The admin door opens only on loopback with the admin key.
-    status, _, _ = page.run(_request("POST", url + "admin/pair-code", token))
+    status, _, _ = page.run(_request("POST", url + "admin/pair-code", token, json={}))
     assert status == 401
 
 
@@ -171,7 +171,7 @@ def test_tool_calls_from_the_page_and_a_risky_one_asks_first(page: Page) -> None
 async def _ws_exchange(page: Page, token: str | None, messages: list[Any], until: str, timeout: float = 30.0) -> list[Any]:
     """Send `messages` (dicts as JSON, bytes as binary) and collect what comes back until a message
     of type `until`; binary frames are collected as bytes."""
-    headers = {"Cookie": f"assistant_token={token}"} if token else {}
+    headers = {"Cookie": f"assistant_token={token}", "Origin": page.origin} if token else {"Origin": page.origin}
     got: list[Any] = []
     async with aiohttp.ClientSession() as session:
         async with session.ws_connect(page.http + "api/ws", headers=headers, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
@@ -356,12 +356,13 @@ def test_with_reply_on_room_a_phone_request_is_answered_by_the_room_speaker(tmp_
 
     async def talk(loopback: str) -> list[Any]:
         key = admin_key(data)
-        _, code, _ = await _request("POST", loopback + "admin/pair-code", headers={ADMIN_HEADER: key})
+        _, code, _ = await _request("POST", loopback + "admin/pair-code", headers={ADMIN_HEADER: key}, json={})
         _, paired, _ = await _request("POST", loopback + "api/pair", json={"code": code["code"], "name": "Sofa"})
         pcm = np.concatenate([sf.silence(0.3), sf.piper("What time is it?"), sf.silence(0.3)])
         got: list[Any] = []
         async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(loopback + "api/ws", headers={"Cookie": f"assistant_token={paired['token']}"}) as ws:
+            async with session.ws_connect(loopback + "api/ws", headers={"Cookie": f"assistant_token={paired['token']}",
+                                                                        "Origin": loopback.rstrip("/")}) as ws:
                 await ws.send_str(json.dumps({"type": "ptt_start", "rate": 16000}))
                 await ws.send_bytes(pcm.astype("<i2").tobytes())
                 await ws.send_str(json.dumps({"type": "ptt_end"}))

@@ -1,6 +1,8 @@
 """The companion page in real headless Chromium (Debian's, driven by Playwright): pairing, a
 screenshot at phone size, push-to-talk with a fake microphone playing a rendered command, a device
-toggle that updates live, and a page without a token that sees nothing."""
+toggle that updates live, a page without a token that sees nothing, "Unpair" offered for this phone
+only unless it is the admin, and, with the assistant's root installed, a trusted page whose service
+worker runs (the page installs as an app)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,8 @@ from assistant.audio.wav import write_wav
 from assistant.devices.model import BRIGHTNESS, ON_OFF, Found
 from tests import speech_fixtures as sf
 from tests.fakes.wled_api import FakeWled
-from tests.web_fixtures import PHONE, Page, launch_chromium, open_phone, pair_in_browser, start_page, stop_page
+from tests.web_fixtures import PHONE, Page, launch_chromium, open_phone, pair_in_browser, start_page, stop_page, trust_root
+
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Page]:
@@ -53,6 +56,73 @@ def test_pairing_at_phone_size_and_no_token_sees_nothing(page: Page, tmp_path: P
             other = open_phone(browser, page.https)
             other.goto(page.https)
             other.get_by_role("heading", name="Pair this phone").wait_for()
+        finally:
+            browser.close()
+
+
+def test_with_its_root_installed_the_page_is_trusted_and_installs_as_an_app(page: Page, tmp_path: Path) -> None:
+    """The root from the pairing page in the browser's NSS database (as a phone installs it once), no
+    certificate errors ignored: the page loads, and its service worker registers and becomes active,
+    which Chromium refuses behind a certificate it does not trust."""
+    from playwright.sync_api import Error, sync_playwright
+
+    assert page.server.certificate is not None
+    home = tmp_path / "home"
+    trust_root(home, page.server.certificate.ca_der())
+    with sync_playwright() as pw:
+        untrusting = launch_chromium(pw, home=tmp_path / "bare")
+        try:
+            with pytest.raises(Error, match="ERR_CERT"):  # the same page without the root: refused
+                open_phone(untrusting, page.https, ignore_https_errors=False).goto(page.https)
+        finally:
+            untrusting.close()
+        browser = launch_chromium(pw, home=home)
+        try:
+            tab = open_phone(browser, page.https, ignore_https_errors=False)
+            response = tab.goto(page.https)
+            assert response is not None and response.ok
+            assert tab.evaluate("window.isSecureContext")
+            tab.get_by_text(page.server.certificate.ca_fingerprint).wait_for()  # shown beside the root's link
+            assert tab.get_by_role("link", name="download the root certificate").get_attribute("href") == "/ca.crt"
+            state = tab.evaluate("""navigator.serviceWorker.ready.then((r) => new Promise((done) => {
+                const w = r.active;
+                if (w.state === "activated") done(w.state);
+                else w.addEventListener("statechange", () => { if (w.state === "activated") done(w.state); });
+            }))""")
+            assert state == "activated"
+            assert tab.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.active.scriptURL)") == page.https + "sw.js"
+        finally:
+            browser.close()
+
+
+def test_unpair_is_offered_for_this_phone_only_unless_it_is_the_admin(page: Page) -> None:
+    from playwright.sync_api import sync_playwright
+
+    page.pair("Kitchen phone")
+    with sync_playwright() as pw:
+        browser = launch_chromium(pw)
+        try:
+            tab = open_phone(browser, page.https)
+            pair_in_browser(tab, page, page.https)
+            tab.get_by_text("Kitchen phone").wait_for()
+            assert tab.get_by_role("button", name="Unpair this phone").is_visible()
+            assert tab.get_by_role("button", name="Unpair Kitchen phone").count() == 0
+            boss = open_phone(browser, page.https)
+            boss.goto(page.https)
+            boss.get_by_label("Pairing code").fill(page.new_code(admin=True))
+            boss.get_by_label("Name for this phone").fill("Boss")
+            boss.get_by_role("button", name="Pair").click()
+            unpair_kitchen = boss.get_by_role("button", name="Unpair Kitchen phone")
+            unpair_kitchen.wait_for()
+            boss.once("dialog", lambda dialog: dialog.accept())
+            unpair_kitchen.click()
+            boss.get_by_text("Kitchen phone").wait_for(state="detached")
+            assert [p.name for p in page.server.phones.all()] == ["Test phone", "Boss"]
+            # This phone unpairs itself from its page, and is back at pairing.
+            tab.once("dialog", lambda dialog: dialog.accept())
+            tab.get_by_role("button", name="Unpair this phone").click()
+            tab.get_by_role("heading", name="Pair this phone").wait_for()
+            assert [p.name for p in page.server.phones.all()] == ["Boss"]
         finally:
             browser.close()
 

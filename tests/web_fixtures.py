@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
 import threading
 import time
 import urllib.request
@@ -44,18 +46,26 @@ class Page:
     def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def new_code(self) -> str:
-        request = urllib.request.Request(self.http + "admin/pair-code", method="POST",
-                                         headers={ADMIN_HEADER: admin_key(self.data_dir)})
+    def new_code(self, admin: bool = False) -> str:
+        """A pairing code from the admin door, as `assistant pair [--admin]` asks for one."""
+        request = urllib.request.Request(self.http + "admin/pair-code", data=json.dumps({"admin": admin}).encode(),
+                                         method="POST", headers={ADMIN_HEADER: admin_key(self.data_dir),
+                                                                 "Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=5) as r:
             return str(json.loads(r.read())["code"])
 
-    def pair(self, name: str = "Test phone") -> str:
-        body = json.dumps({"code": self.new_code(), "name": name}).encode()
+    def pair(self, name: str = "Test phone", admin: bool = False) -> str:
+        """A paired phone's token (a script pairing: no Origin, no cookie)."""
+        body = json.dumps({"code": self.new_code(admin), "name": name}).encode()
         request = urllib.request.Request(self.http + "api/pair", data=body, method="POST",
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=5) as r:
             return str(json.loads(r.read())["token"])
+
+    @property
+    def origin(self) -> str:
+        """The Origin a browser sends from the page on the loopback port."""
+        return self.http.rstrip("/")
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
         end = time.monotonic() + timeout
@@ -108,9 +118,10 @@ def stop_page(page: Page) -> None:
     page.loop.call_soon_threadsafe(page.loop.stop)
 
 
-def launch_chromium(playwright: Any, fake_mic: Path | None = None) -> Any:
+def launch_chromium(playwright: Any, fake_mic: Path | None = None, home: Path | None = None) -> Any:
     """Headless Debian Chromium (never `playwright install`); with `fake_mic`, its microphone plays
-    that WAV once from when the page opens it."""
+    that WAV once from when the page opens it; with `home`, it runs with that HOME (whose
+    `.pki/nssdb` holds the certificates it trusts, as `trust_root` makes it)."""
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: ./scripts/setup installs it")
     args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -119,14 +130,26 @@ def launch_chromium(playwright: Any, fake_mic: Path | None = None) -> Any:
     if fake_mic is not None:
         args += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
                  f"--use-file-for-fake-audio-capture={fake_mic}%noloop"]
-    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
+    env = None if home is None else {**os.environ, "HOME": str(home)}
+    return playwright.chromium.launch(executable_path=str(CHROMIUM), args=args, env=env)
 
 
-def open_phone(browser: Any, base: str) -> Any:
-    """A tab the size of a phone that trusts the assistant's self-signed certificate (as a person does
-    once, when pairing) and may use the microphone."""
+def trust_root(home: Path, ca_der: bytes) -> None:
+    """A HOME whose NSS database trusts `ca_der` to vouch for web sites, as a phone that installed the
+    assistant's root does (certutil, from libnss3-tools)."""
+    nssdb = home / ".pki" / "nssdb"
+    nssdb.mkdir(parents=True, exist_ok=True)
+    ca = home / "assistant-ca.crt"
+    ca.write_bytes(ca_der)
+    for args in (["-N", "--empty-password"], ["-A", "-t", "C,,", "-n", "assistant", "-i", str(ca)]):
+        subprocess.run(["certutil", "-d", f"sql:{nssdb}", *args], check=True, capture_output=True, text=True, timeout=30)
+
+
+def open_phone(browser: Any, base: str, ignore_https_errors: bool = True) -> Any:
+    """A tab the size of a phone that may use the microphone and (unless told otherwise) takes the
+    assistant's certificate without its root installed, as a person does once, when pairing."""
     context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  ignore_https_errors=True)
+                                  ignore_https_errors=ignore_https_errors)
     context.grant_permissions(["microphone"], origin=base.rstrip("/"))
     return context.new_page()
 

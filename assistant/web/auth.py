@@ -2,8 +2,13 @@
 
 A phone pairs once with a short one-time code that `assistant pair` shows (typed, or in the QR code's
 link); it gets a long-lived token that every request and websocket must carry. Only hashes of codes
-and tokens are kept, so the store on disk cannot be replayed. A client that keeps failing is refused
-for a while (`FailureLimiter`), so six characters cannot be guessed at network speed.
+and tokens are kept, so the store on disk cannot be replayed. A code lives CODE_TTL_S and dies after
+MAX_CODE_MISSES wrong guesses (a wrong guess names no code, so it counts against every open one). A
+client that keeps failing is refused for a while (`FailureLimiter`, per address and for all addresses
+together), so six characters cannot be guessed at network speed.
+
+A phone paired with a code from `assistant pair --admin` is an admin: it may unpair any phone; any
+other phone may unpair only itself. The command line on the assistant's machine may unpair any.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from tinydb import Query
+from tinydb.table import Document
 
 from assistant.errors import AssistantError
 from assistant.store import open_db
@@ -26,7 +32,9 @@ from assistant.store import open_db
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 """No 0/O, 1/I/L: a code read off a terminal is typed right."""
 CODE_LENGTH = 6
-CODE_TTL_S = 600.0
+CODE_TTL_S = 300.0
+MAX_CODE_MISSES = 5
+"""Wrong guesses (at any code) after which every open code is void."""
 TOKEN_BYTES = 32
 SCHEMA = 1
 
@@ -43,6 +51,8 @@ class Phone:
     name: str
     paired_at: float
     last_seen: float | None
+    admin: bool = False
+    """Paired with a code from `assistant pair --admin`: may unpair other phones."""
 
 
 def _digest(secret: str) -> str:
@@ -67,28 +77,42 @@ class Phones:
     def close(self) -> None:
         self._db.close()
 
-    def new_code(self) -> tuple[str, float]:
-        """A one-time pairing code and when it expires. Older unused codes stay valid until theirs."""
+    def new_code(self, admin: bool = False) -> tuple[str, float]:
+        """A one-time pairing code and when it expires (admin: the phone it pairs is an admin). Older
+        unused codes stay valid until theirs."""
         now = self.clock()
         self._codes.remove(Query().expires < now)
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         expires = now + CODE_TTL_S
-        self._codes.insert({"hash": _digest(code), "expires": expires})
+        self._codes.insert({"hash": _digest(code), "expires": expires, "misses": 0, "admin": admin})
         return code, expires
 
     def pair(self, code: str, name: str) -> tuple[Phone, str]:
-        """Spend a code: the new phone and its token. PairingError for a wrong, used or old code."""
+        """Spend a code: the new phone and its token. PairingError for a wrong, used or old code, or
+        one that too many wrong guesses made void."""
         digest = _digest(normal_code(code))
         now = self.clock()
         found = self._codes.get((Query().hash == digest) & (Query().expires >= now))
         if found is None:
-            raise PairingError("that pairing code is wrong or has expired: run `assistant pair` for a new one")
+            self._missed()
+            raise PairingError("that pairing code is wrong or has expired (wrong guesses void it too): "
+                               "run `assistant pair` for a new one")
         self._codes.remove(doc_ids=[found.doc_id])  # type: ignore[union-attr]
         token = secrets.token_urlsafe(TOKEN_BYTES)
         name = " ".join(name.split())[:60] or "Phone"
-        phone = Phone(uuid.uuid4().hex[:8], name, now, now)
-        self._phones.insert({"id": phone.id, "name": phone.name, "paired_at": now, "token": _digest(token)})
+        admin = bool(found.get("admin", False))  # type: ignore[union-attr]
+        phone = Phone(uuid.uuid4().hex[:8], name, now, now, admin)
+        self._phones.insert({"id": phone.id, "name": phone.name, "paired_at": now, "token": _digest(token),
+                             "admin": admin})
         return phone, token
+
+    def _missed(self) -> None:
+        """A wrong guess: one miss more for every open code; a code with MAX_CODE_MISSES is void."""
+        def miss(doc: dict[str, Any]) -> None:
+            doc["misses"] = int(doc.get("misses", 0)) + 1
+
+        self._codes.update(miss)
+        self._codes.remove((Query().misses >= MAX_CODE_MISSES) | (Query().expires < self.clock()))
 
     def check(self, token: str | None) -> Phone | None:
         """The phone this token belongs to, or None."""
@@ -104,8 +128,17 @@ class Phones:
     def all(self) -> list[Phone]:
         return sorted((self._phone(d) for d in self._phones.all()), key=lambda p: p.paired_at)
 
+    def find(self, phone_id: str) -> Phone:
+        """The phone with this id (or else this name). PairingError for an unknown or ambiguous one."""
+        return self._phone(self._doc(phone_id))
+
     def revoke(self, phone_id: str) -> Phone:
         """Forget a phone: its token stops working at once. PairingError for an unknown id or name."""
+        doc = self._doc(phone_id)
+        self._phones.remove(doc_ids=[doc.doc_id])
+        return self._phone(doc)
+
+    def _doc(self, phone_id: str) -> Document:
         matches = [d for d in self._phones.all() if d["id"] == phone_id] or \
                   [d for d in self._phones.all() if d["name"].lower() == phone_id.lower()]
         if not matches:
@@ -113,11 +146,10 @@ class Phones:
             raise PairingError(f"no paired phone '{phone_id}' (paired: {known})")
         if len(matches) > 1:
             raise PairingError(f"{len(matches)} phones are called '{phone_id}': revoke one by its id")
-        self._phones.remove(doc_ids=[matches[0].doc_id])
-        return self._phone(matches[0])
+        return matches[0]
 
     def _phone(self, doc: dict[str, Any]) -> Phone:
-        return Phone(doc["id"], doc["name"], doc["paired_at"], self._seen.get(doc["id"]))
+        return Phone(doc["id"], doc["name"], doc["paired_at"], self._seen.get(doc["id"]), bool(doc.get("admin", False)))
 
 
 class FailureLimiter:
@@ -145,3 +177,5 @@ class FailureLimiter:
             self._failures[client] = []
         if len(self._failures) > 10_000:  # a flood of addresses must not grow memory without end
             self._failures = {c: f for c, f in self._failures.items() if f and now - f[-1] < self.window_s}
+        if len(self._blocked) > 10_000:
+            self._blocked = {c: b for c, b in self._blocked.items() if b[0] > now}

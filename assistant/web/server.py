@@ -1,10 +1,12 @@
 """The companion page's server: HTTPS on the LAN, plain HTTP on loopback, one aiohttp application.
 
-The page's files are public (they hold nothing private, and a phone must load them to pair); every
-API call and the websocket need a paired phone's token, as a cookie (set at pairing) or a bearer
-header. A client that keeps presenting bad tokens or codes is refused with 429 for a while.
-`assistant pair` reaches a running server through the loopback port with the admin key, a file only
-the owner can read.
+The page's files and the CA's root (`/ca.crt`) are public (they hold nothing private, and a phone
+must load them to pair); every API call and the websocket need a paired phone's token, as a cookie
+(set at pairing) or a bearer header, and first pass guard.py (Host, Origin, content type). A client
+that keeps presenting bad tokens or codes is refused with 429 for a while; pairing codes are checked
+one at a time, and refused for everyone after PAIR_FAILURES_ALL wrong ones in a minute. Pairing and
+unpairing are written to the audit trail with who did them. `assistant pair` reaches a running
+server through the loopback port with the admin key, a file only the owner can read.
 """
 
 from __future__ import annotations
@@ -13,33 +15,38 @@ import asyncio
 import json
 import logging
 import os
+import re
 import secrets
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
+from assistant.audit import record_admin
 from assistant.config import WebConfig
 from assistant.errors import AssistantError
-from assistant.events import Event
 from assistant.health import health_response
 from assistant.plugins.api import ToolCall
 from assistant.store import atomic_write
 from assistant.vault import Vault
 from assistant.web import views
 from assistant.web.auth import FailureLimiter, PairingError, Phone, Phones
-from assistant.web.certificate import Certificate, ensure_certificate, lan_addresses
+from assistant.web.certificate import Certificate, ensure_certificate, lan_addresses, served_names
+from assistant.web.guard import COOKIE, bearer, refusal
+from assistant.web.live import MAX_TEXT_CHARS, PhoneSockets, request_text
 from assistant.web.talk import PhoneTalk
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
-COOKIE = "assistant_token"
 MAX_JSON_BYTES = 16 * 1024
-MAX_TEXT_CHARS = 500
 ADMIN_HEADER = "X-Assistant-Admin"
+PAIR_FAILURES_ALL = 10
+"""Wrong pairing codes in a minute, from all addresses together, after which pairing is refused for a while."""
+PHOTO_ID = re.compile(r"[0-9]{1,18}")
+CA_PATH = "/ca.crt"
 _PHONE: web.RequestKey[Phone] = web.RequestKey("phone", Phone)
 
 
@@ -77,21 +84,22 @@ class WebServer:
         self.talk = talk
         self.phones = Phones(web_dir(core.data_dir))
         self.limiter = FailureLimiter()
+        """Per address: wrong tokens and wrong pairing codes."""
+        self.everyone = FailureLimiter(limit=PAIR_FAILURES_ALL)
+        """Wrong pairing codes from all addresses together."""
+        self._pairing = asyncio.Lock()
         self.addresses = lan_addresses() if addresses is None else addresses
+        bound = [] if config.bind in ("0.0.0.0", "", "::") else [config.bind]
+        self.names = frozenset(n.lower() for n in [*served_names(self.addresses), *bound])
+        """The host names and addresses the page answers for (guard.py's Host check)."""
         self.certificate: Certificate | None = None
         self._admin = admin_key(core.data_dir)
         self._runners: list[web.AppRunner] = []
-        self._sockets: dict[web.WebSocketResponse, str] = {}  # open websockets → their phone's id
-        self._requests: set[asyncio.Task[Any]] = set()  # phone requests in progress (held, or the loop may drop them)
+        self.sockets = PhoneSockets(core, talk, config.max_talk_s)
+        self._page: str | None = None
         self.served: Addresses | None = None
         self.report: Callable[[], dict[str, Any]] | None = None
         """The services' health, for `GET /health` on loopback (set by `assistant run`)."""
-
-    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
-        """Run a phone's request beside its websocket's reading, keeping hold of it until it ends."""
-        task = asyncio.create_task(work)
-        self._requests.add(task)
-        task.add_done_callback(self._requests.discard)
 
     # --- start and stop -------------------------------------------------------------------------
 
@@ -124,8 +132,7 @@ class WebServer:
         return self.served
 
     async def stop(self) -> None:
-        for ws in list(self._sockets):
-            await ws.close(code=1001, message=b"the assistant is stopping")
+        await self.sockets.close(None, 1001, b"the assistant is stopping")
         for runner in self._runners:
             await runner.cleanup()
         self._runners.clear()
@@ -135,8 +142,9 @@ class WebServer:
     # --- the application ------------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._errors, self._auth], client_max_size=MAX_JSON_BYTES)
+        app = web.Application(middlewares=[self._errors, self._guard, self._auth], client_max_size=MAX_JSON_BYTES)
         app.router.add_get("/", self._index)
+        app.router.add_get(CA_PATH, self._ca)
         app.router.add_get("/health", self._health)
         app.router.add_get("/manifest.webmanifest", self._static_file("manifest.webmanifest", "application/manifest+json"))
         app.router.add_get("/sw.js", self._static_file("sw.js", "text/javascript"))
@@ -168,6 +176,13 @@ class WebServer:
             return _error(400, e.message, e.code)
 
     @web.middleware
+    async def _guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        refused = refusal(request, self.names)
+        if refused is not None:
+            return _error(refused.status, refused.message, refused.code)
+        return await handler(request)
+
+    @web.middleware
     async def _auth(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
         path = request.path
         if not path.startswith(("/api/", "/admin/")) or path == "/api/pair":
@@ -182,7 +197,7 @@ class WebServer:
         refused = self._refused(client)
         if refused is not None:
             return refused
-        token = request.cookies.get(COOKIE) or _bearer(request)
+        token = request.cookies.get(COOKIE) or bearer(request)
         phone = self.phones.check(token)  # from memory: the store reads its file once, at opening
         if phone is None:
             if token:  # a wrong token is a guess; none at all is only a page not paired yet
@@ -191,9 +206,12 @@ class WebServer:
         request[_PHONE] = phone
         return await handler(request)
 
-    def _refused(self, client: str) -> web.Response | None:
-        """429 for a client that failed too often lately; None when it may try."""
+    def _refused(self, client: str, pairing: bool = False) -> web.Response | None:
+        """429 for a client that failed too often lately (pairing: or when everyone together did);
+        None when it may try."""
         wait = self.limiter.retry_after(client)
+        if pairing:
+            wait = max(wait, self.everyone.retry_after("*"))
         if wait <= 0:
             return None
         return _error(429, f"too many failed attempts; try again in {wait:.0f} s", "rate_limited",
@@ -208,7 +226,20 @@ class WebServer:
         return health_response(self.report())
 
     async def _index(self, request: web.Request) -> web.StreamResponse:
-        return web.FileResponse(STATIC / "index.html", headers=_PAGE_HEADERS)
+        """The page, with the fingerprint of the root it offers for installing."""
+        if self._page is None:
+            fingerprint = self.certificate.ca_fingerprint if self.certificate else ""
+            page = await asyncio.to_thread((STATIC / "index.html").read_text)
+            self._page = page.replace("%CA_FINGERPRINT%", fingerprint)
+        return web.Response(text=self._page, content_type="text/html", headers=_PAGE_HEADERS)
+
+    async def _ca(self, request: web.Request) -> web.StreamResponse:
+        """The CA's root, for a phone to install once (its fingerprint is on the page and in `assistant pair`)."""
+        if self.certificate is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=self.certificate.ca_der(), content_type="application/x-x509-ca-cert",
+                            headers={"Content-Disposition": 'attachment; filename="assistant-ca.crt"',
+                                     "Cache-Control": "no-cache"})
 
     def _static_file(self, name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def serve(request: web.Request) -> web.StreamResponse:
@@ -219,28 +250,47 @@ class WebServer:
 
     async def _pair(self, request: web.Request) -> web.StreamResponse:
         client = request.remote or "?"
-        refused = self._refused(client)
-        if refused is not None:
-            return refused
         body = await _json(request)
         code, name = body.get("code"), body.get("name", "Phone")
         if not isinstance(code, str) or not isinstance(name, str) or len(code) > 32:
             return _error(400, "send {\"code\": \"the code from `assistant pair`\", \"name\": \"my phone\"}", "bad_request")
+        async with self._pairing:  # one guess at a time: each failure counts before the next is checked
+            refused = self._refused(client, pairing=True)
+            if refused is not None:
+                return refused
+            try:
+                phone, token = await asyncio.to_thread(self.phones.pair, code, name)
+            except PairingError as e:
+                self.limiter.failed(client)
+                self.everyone.failed("*")
+                return _error(403, e.message, e.code)
         try:
-            phone, token = await asyncio.to_thread(self.phones.pair, code, name)
-        except PairingError as e:
-            self.limiter.failed(client)
-            return _error(403, e.message, e.code)
-        response = web.json_response({"phone": asdict(phone), "token": token,
-                                      "fingerprint": self.certificate.fingerprint if self.certificate else None})
+            await self._audit("phone paired", f"phone:{phone.name}", phone=phone.id, admin=phone.admin, address=client)
+        except AssistantError:
+            await asyncio.to_thread(self.phones.revoke, phone.id)  # no pairing the audit trail does not show
+            raise
+        response = web.json_response({"phone": asdict(phone), "token": token, **self._fingerprints()})
         response.set_cookie(COOKIE, token, max_age=10 * 365 * 86400, httponly=True, samesite="Strict",
                             secure=request.secure, path="/")
         return response
 
     async def _admin_code(self, request: web.Request) -> web.StreamResponse:
-        code, expires = await asyncio.to_thread(self.phones.new_code)
-        return web.json_response({"code": code, "expires": expires, "urls": self.served.https if self.served else [],
-                                  "fingerprint": self.certificate.fingerprint if self.certificate else None})
+        admin = (await _json(request)).get("admin", False)
+        if not isinstance(admin, bool):
+            return _error(400, "send {\"admin\": true or false}", "bad_request")
+        code, expires = await asyncio.to_thread(self.phones.new_code, admin)
+        if admin:
+            await self._audit("admin pairing code made", "cli", expires=expires)
+        return web.json_response({"code": code, "expires": expires, "admin": admin, **self._fingerprints(),
+                                  "urls": self.served.https if self.served else []})
+
+    def _fingerprints(self) -> dict[str, str | None]:
+        """The server's certificate's and the CA root's SHA-256, for the person pairing to check."""
+        cert = self.certificate
+        return {"fingerprint": cert.fingerprint if cert else None, "ca_fingerprint": cert.ca_fingerprint if cert else None}
+
+    async def _audit(self, action: str, who: str, **details: Any) -> None:
+        await asyncio.to_thread(record_admin, self.core.data_dir, action, who, **details)
 
     async def _me(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"phone": asdict(request[_PHONE]), "talk": self.talk is not None,
@@ -250,30 +300,40 @@ class WebServer:
         return web.json_response({"phones": [asdict(p) for p in self.phones.all()]})
 
     async def _revoke(self, request: web.Request) -> web.StreamResponse:
-        phone = await asyncio.to_thread(self.phones.revoke, request.match_info["id"])
-        for ws, owner in list(self._sockets.items()):
-            if owner == phone.id:
-                await ws.close(code=4001, message=b"this phone was unpaired")
+        """A phone unpairs itself, or any phone when it is an admin; the admin door (the CLI) any."""
+        asking = request.get(_PHONE)
+        target = await asyncio.to_thread(self.phones.find, request.match_info["id"])
+        if asking is not None and target.id != asking.id and not asking.admin:
+            return _error(403, "a phone may unpair only itself: unpair others from an admin phone "
+                               "(paired with `assistant pair --admin`) or with `assistant phones revoke`", "forbidden")
+        phone = await asyncio.to_thread(self.phones.revoke, target.id)
+        who = "cli" if asking is None else f"phone:{asking.name}"
+        await self._audit("phone revoked", who, phone=phone.id, name=phone.name,
+                          **({} if asking is None else {"by_phone": asking.id, "by_admin": asking.admin}))
+        await self.sockets.close(phone.id, 4001, b"this phone was unpaired")
         return web.json_response({"revoked": asdict(phone)})
 
     # --- state and actions ----------------------------------------------------------------------
+
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        """Events out; typed text and push-to-talk in (live.py)."""
+        return await self.sockets.serve(request, request[_PHONE])
 
     async def _state(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(await views.state(self.core))
 
     async def _thumb(self, request: web.Request) -> web.StreamResponse:
-        try:
-            file_id = int(request.match_info["id"])
-        except ValueError:
-            return _error(400, "a photo's id is a number", "bad_request")
-        data = await asyncio.to_thread(views.thumbnail, self.core, file_id)
+        raw = request.match_info["id"]
+        if not PHOTO_ID.fullmatch(raw):
+            return _error(400, "a photo's id is a number of at most 18 digits", "bad_request")
+        data = await asyncio.to_thread(views.thumbnail, self.core, int(raw))
         if data is None:
             return _error(404, "no such photo in the library", "not_found")
         return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
     async def _say(self, request: web.Request) -> web.StreamResponse:
         body = await _json(request)
-        text = _request_text(body.get("text"))
+        text = request_text(body.get("text"))
         if text is None:
             return _error(400, f"send {{\"text\": \"what to ask\"}} (1 to {MAX_TEXT_CHARS} characters)", "bad_request")
         if self.talk is None:
@@ -297,96 +357,6 @@ class WebServer:
             return web.json_response({"done": False, "question": said, "turn": turn}, status=409)
         return web.json_response({"done": True, "reply": said, "turn": turn})
 
-    # --- the websocket: events out; typed text and push-to-talk in ---------------------------------
-
-    async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=256 * 1024)
-        await ws.prepare(request)
-        phone = request[_PHONE]
-        self._sockets[ws] = phone.id
-        outbox: asyncio.Queue[dict[str, Any] | bytes | None] = asyncio.Queue(maxsize=1000)
-        loop = asyncio.get_running_loop()
-
-        def on_event(event: Event) -> None:  # published on the loop, or from a worker thread
-            loop.call_soon_threadsafe(_offer, outbox, event.to_dict())
-
-        unsubscribe = self.core.bus.subscribe(on_event)
-        sender = asyncio.create_task(_send_all(ws, outbox))
-        recording: Recording | None = None
-        try:
-            await ws.send_json({"type": "hello", "phone": asdict(phone), "talk": self.talk is not None})
-            async for msg in ws:
-                if msg.type == WSMsgType.BINARY:
-                    if recording is None:
-                        await ws.send_json(_ws_error("audio came before ptt_start", "bad_request"))
-                    elif not recording.add(msg.data):
-                        recording = None
-                        await ws.send_json(_ws_error(f"push-to-talk is limited to {self.config.max_talk_s:g} s", "too_long"))
-                    continue
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                try:
-                    data = json.loads(msg.data)
-                    kind = data["type"]
-                except (ValueError, KeyError, TypeError):
-                    await ws.send_json(_ws_error("messages are JSON objects with a type", "bad_request"))
-                    continue
-                if self.talk is None and kind in ("text", "ptt_start", "ptt_end"):
-                    await ws.send_json(_ws_error("the assistant is not ready to talk", "not_ready"))
-                elif kind == "text":
-                    text = _request_text(data.get("text"))
-                    if text is None:
-                        await ws.send_json(_ws_error(f"text must be 1 to {MAX_TEXT_CHARS} characters", "bad_request"))
-                        continue
-                    assert self.talk is not None
-                    self._spawn(self.talk.typed(phone.id, text))
-                elif kind == "ptt_start":
-                    rate = data.get("rate")
-                    if not isinstance(rate, int) or not 8000 <= rate <= 48000:
-                        await ws.send_json(_ws_error("ptt_start needs the audio's rate, 8000 to 48000", "bad_request"))
-                        continue
-                    recording = Recording(rate, self.config.max_talk_s)
-                elif kind == "ptt_end":
-                    if recording is None:
-                        continue
-                    assert self.talk is not None
-                    done, recording = recording, None
-                    self._spawn(self.talk.spoken(phone.id, done.pcm(), done.rate, lambda item: _offer(outbox, item)))
-                elif kind == "ptt_cancel":
-                    recording = None
-                else:
-                    await ws.send_json(_ws_error(f"unknown message type {kind!r}", "bad_request"))
-        finally:
-            unsubscribe()
-            self._sockets.pop(ws, None)
-            sender.cancel()
-        return ws
-
-
-class Recording:
-    """Push-to-talk audio as it arrives: int16 mono little-endian frames at `rate`, bounded."""
-
-    def __init__(self, rate: int, max_s: float) -> None:
-        self.rate = rate
-        self._limit = int(rate * max_s) * 2
-        self._parts: list[bytes] = []
-        self._size = 0
-
-    def add(self, data: bytes) -> bool:
-        """False when the recording grew past its limit (it is then dropped)."""
-        self._size += len(data)
-        if self._size > self._limit:
-            self._parts.clear()
-            return False
-        self._parts.append(data)
-        return True
-
-    def pcm(self) -> Any:
-        import numpy as np
-
-        raw = b"".join(self._parts)
-        return np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2").astype(np.int16)
-
 
 _PAGE_HEADERS = {
     "Cache-Control": "no-cache",
@@ -397,30 +367,10 @@ _PAGE_HEADERS = {
 }
 
 
-def _offer(outbox: asyncio.Queue[Any], item: Any) -> None:
-    """Queue for the page, dropping when a dead connection lets the queue fill."""
-    if not outbox.full():
-        outbox.put_nowait(item)
-
-
-async def _send_all(ws: web.WebSocketResponse, outbox: asyncio.Queue[dict[str, Any] | bytes | None]) -> None:
-    while True:
-        item = await outbox.get()
-        if item is None or ws.closed:
-            return
-        try:
-            if isinstance(item, bytes):
-                await ws.send_bytes(item)
-            else:
-                await ws.send_str(json.dumps(item, default=str))
-        except (ConnectionError, RuntimeError):
-            return
-
-
 async def _json(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise web.HTTPBadRequest(reason="the body must be a JSON object") from None
     if not isinstance(body, dict):
         raise web.HTTPBadRequest(reason="the body must be a JSON object")
@@ -429,22 +379,6 @@ async def _json(request: web.Request) -> dict[str, Any]:
 
 def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> web.Response:
     return web.json_response({"error": message, "code": code}, status=status, headers=headers)
-
-
-def _ws_error(message: str, code: str) -> dict[str, Any]:
-    return {"type": "error", "code": code, "message": message}
-
-
-def _request_text(value: Any) -> str | None:
-    """A typed request as sent, or None when it is not 1 to MAX_TEXT_CHARS characters of text."""
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_CHARS:
-        return None
-    return value
-
-
-def _bearer(request: web.Request) -> str | None:
-    header = request.headers.get("Authorization", "")
-    return header[7:].strip() if header.lower().startswith("bearer ") else None
 
 
 def _loopback(request: web.Request) -> bool:

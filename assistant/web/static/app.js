@@ -9,6 +9,7 @@ const el = (tag, props = {}, ...children) => {
 };
 
 let state = null;
+let me = null;  // this phone, as /api/me says: {id, name, admin, …}
 let socket = null;
 let refreshTimer = null;
 
@@ -44,8 +45,9 @@ $("#pair-form").addEventListener("submit", async (e) => {
 // --- the app ------------------------------------------------------------------------------------
 
 async function start() {
-  const me = await api("/api/me").catch(() => null);
-  if (!me || !me.ok) return;
+  const r = await api("/api/me").catch(() => null);
+  if (!r || !r.ok) return;
+  me = r.body.phone;
   $("#pairing").hidden = true;
   $("#app").hidden = false;
   connect();
@@ -333,14 +335,27 @@ function renderMedia() {
   }
 }
 
+// Every phone may unpair itself; only an admin phone (paired with `assistant pair --admin`) others.
 function renderPhones(phones) {
   const list = $("#phones");
   list.replaceChildren();
   for (const ph of phones) {
-    list.append(el("li", {}, el("span", { textContent: ph.name }),
-      el("button", { type: "button", className: "secondary", textContent: "Unpair", ariaLabel: `Unpair ${ph.name}`,
-        onclick: async () => { if (confirm(`Unpair ${ph.name}?`)) { await api(`/api/phones/${ph.id}`, { method: "DELETE" }); refresh(); } } })));
+    const self = me && ph.id === me.id;
+    const li = el("li", {}, el("span", { textContent: ph.name + (self ? " (this phone)" : "") + (ph.admin ? " · admin" : "") }));
+    if (self || (me && me.admin)) {
+      li.append(el("button", { type: "button", className: "secondary", textContent: "Unpair",
+        ariaLabel: self ? "Unpair this phone" : `Unpair ${ph.name}`,
+        onclick: () => unpair(ph, self) }));
+    }
+    list.append(li);
   }
+}
+
+async function unpair(ph, self) {
+  if (!confirm(self ? "Unpair this phone?" : `Unpair ${ph.name}?`)) return;
+  const r = await api(`/api/phones/${encodeURIComponent(ph.id)}`, { method: "DELETE" });
+  if (!r.ok && r.body.error) logLine("doing", `Problem: ${r.body.error}`);
+  if (self) showPairing(); else refresh();
 }
 
 if ("serviceWorker" in navigator && location.protocol === "https:") navigator.serviceWorker.register("/sw.js").catch(() => {});

@@ -1,0 +1,186 @@
+"""The page's websocket: the assistant's events out; typed text and push-to-talk audio in.
+
+Each message in is a JSON object with a type ("text", "ptt_start", "ptt_end", "ptt_cancel") or a
+binary frame of push-to-talk audio; anything else gets an error message and the connection lives on.
+A phone's requests run beside the reading of its socket, so a long reply never stops it listening.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Coroutine
+from dataclasses import asdict
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from assistant.events import Event
+from assistant.web.auth import Phone
+from assistant.web.talk import PhoneTalk
+
+MAX_TEXT_CHARS = 500
+MAX_MESSAGE_BYTES = 256 * 1024
+OUTBOX_SIZE = 1000
+
+Outbox = asyncio.Queue[dict[str, Any] | bytes | None]
+
+
+class PhoneSockets:
+    """Every open websocket of the page, each with the phone it belongs to."""
+
+    def __init__(self, core: Any, talk: PhoneTalk | None, max_talk_s: float) -> None:
+        self.core, self.talk, self.max_talk_s = core, talk, max_talk_s
+        self._open: dict[web.WebSocketResponse, str] = {}
+        self._requests: set[asyncio.Task[Any]] = set()  # phone requests in progress (held, or the loop may drop them)
+
+    async def serve(self, request: web.Request, phone: Phone) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(heartbeat=20.0, max_msg_size=MAX_MESSAGE_BYTES)
+        await ws.prepare(request)
+        self._open[ws] = phone.id
+        outbox: Outbox = asyncio.Queue(maxsize=OUTBOX_SIZE)
+        loop = asyncio.get_running_loop()
+
+        def on_event(event: Event) -> None:  # published on the loop, or from a worker thread
+            loop.call_soon_threadsafe(offer, outbox, event.to_dict())
+
+        unsubscribe = self.core.bus.subscribe(on_event)
+        sender = asyncio.create_task(_send_all(ws, outbox))
+        session = _Session(self, ws, phone, outbox)
+        try:
+            await ws.send_json({"type": "hello", "phone": asdict(phone), "talk": self.talk is not None})
+            async for msg in ws:
+                if msg.type == WSMsgType.BINARY:
+                    await session.audio(msg.data)
+                elif msg.type == WSMsgType.TEXT:
+                    await session.message(msg.data)
+        finally:
+            unsubscribe()
+            self._open.pop(ws, None)
+            sender.cancel()
+        return ws
+
+    async def close(self, phone_id: str | None, code: int, message: bytes) -> None:
+        """Close the sockets of one phone (None: of every phone)."""
+        for ws, owner in list(self._open.items()):
+            if phone_id is None or owner == phone_id:
+                await ws.close(code=code, message=message)
+
+    def spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run a phone's request beside its websocket's reading, keeping hold of it until it ends."""
+        task = asyncio.create_task(work)
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
+
+
+class _Session:
+    """One connection's reading: its push-to-talk recording in progress, if any."""
+
+    def __init__(self, sockets: PhoneSockets, ws: web.WebSocketResponse, phone: Phone, outbox: Outbox) -> None:
+        self.sockets, self.ws, self.phone, self.outbox = sockets, ws, phone, outbox
+        self.recording: Recording | None = None
+
+    async def audio(self, data: bytes) -> None:
+        if self.recording is None:
+            await self._error("audio came before ptt_start", "bad_request")
+        elif not self.recording.add(data):
+            self.recording = None
+            await self._error(f"push-to-talk is limited to {self.sockets.max_talk_s:g} s", "too_long")
+
+    async def message(self, text: str) -> None:
+        try:
+            data = json.loads(text)
+            kind = data["type"]
+        except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: nested too deep
+            await self._error("messages are JSON objects with a type", "bad_request")
+            return
+        talk = self.sockets.talk
+        if talk is None and kind in ("text", "ptt_start", "ptt_end"):
+            await self._error("the assistant is not ready to talk", "not_ready")
+        elif kind == "text":
+            await self._typed(data.get("text"))
+        elif kind == "ptt_start":
+            await self._start(data.get("rate"))
+        elif kind == "ptt_end":
+            self._end()
+        elif kind == "ptt_cancel":
+            self.recording = None
+        else:
+            await self._error(f"unknown message type {kind!r}"[:200], "bad_request")
+
+    async def _typed(self, value: Any) -> None:
+        text = request_text(value)
+        if text is None:
+            await self._error(f"text must be 1 to {MAX_TEXT_CHARS} characters", "bad_request")
+            return
+        assert self.sockets.talk is not None
+        self.sockets.spawn(self.sockets.talk.typed(self.phone.id, text))
+
+    async def _start(self, rate: Any) -> None:
+        if not isinstance(rate, int) or isinstance(rate, bool) or not 8000 <= rate <= 48000:
+            await self._error("ptt_start needs the audio's rate, 8000 to 48000", "bad_request")
+            return
+        self.recording = Recording(rate, self.sockets.max_talk_s)
+
+    def _end(self) -> None:
+        if self.recording is None:
+            return
+        assert self.sockets.talk is not None
+        done, self.recording = self.recording, None
+        outbox = self.outbox
+        self.sockets.spawn(self.sockets.talk.spoken(self.phone.id, done.pcm(), done.rate, lambda item: offer(outbox, item)))
+
+    async def _error(self, message: str, code: str) -> None:
+        await self.ws.send_json({"type": "error", "code": code, "message": message})
+
+
+class Recording:
+    """Push-to-talk audio as it arrives: int16 mono little-endian frames at `rate`, bounded."""
+
+    def __init__(self, rate: int, max_s: float) -> None:
+        self.rate = rate
+        self._limit = int(rate * max_s) * 2
+        self._parts: list[bytes] = []
+        self._size = 0
+
+    def add(self, data: bytes) -> bool:
+        """False when the recording grew past its limit (it is then dropped)."""
+        self._size += len(data)
+        if self._size > self._limit:
+            self._parts.clear()
+            return False
+        self._parts.append(data)
+        return True
+
+    def pcm(self) -> Any:
+        import numpy as np
+
+        raw = b"".join(self._parts)
+        return np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2").astype(np.int16)
+
+
+def request_text(value: Any) -> str | None:
+    """A typed request as sent, or None when it is not 1 to MAX_TEXT_CHARS characters of text."""
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_CHARS:
+        return None
+    return value
+
+
+def offer(outbox: asyncio.Queue[Any], item: Any) -> None:
+    """Queue for the page, dropping when a dead connection lets the queue fill."""
+    if not outbox.full():
+        outbox.put_nowait(item)
+
+
+async def _send_all(ws: web.WebSocketResponse, outbox: Outbox) -> None:
+    while True:
+        item = await outbox.get()
+        if item is None or ws.closed:
+            return
+        try:
+            if isinstance(item, bytes):
+                await ws.send_bytes(item)
+            else:
+                await ws.send_str(json.dumps(item, default=str))
+        except (ConnectionError, RuntimeError):
+            return

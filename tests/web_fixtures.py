@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -137,6 +138,8 @@ def launch_chromium(playwright: Any, fake_mic: Path | None = None, home: Path | 
 def trust_root(home: Path, ca_der: bytes) -> None:
     """A HOME whose NSS database trusts `ca_der` to vouch for web sites, as a phone that installed the
     assistant's root does (certutil, from libnss3-tools)."""
+    if shutil.which("certutil") is None:
+        raise RuntimeError("certutil is missing: ./scripts/setup installs it (apt package libnss3-tools)")
     nssdb = home / ".pki" / "nssdb"
     nssdb.mkdir(parents=True, exist_ok=True)
     ca = home / "assistant-ca.crt"

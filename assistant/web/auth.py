@@ -167,6 +167,11 @@ class FailureLimiter:
         until, _ = self._blocked.get(client, (0.0, 0))
         return max(0.0, until - self.clock())
 
+    def forget(self, client: str) -> None:
+        """Clear `client`'s failures and block, as if it had never failed."""
+        self._failures.pop(client, None)
+        self._blocked.pop(client, None)
+
     def failed(self, client: str) -> None:
         now = self.clock()
         recent = [t for t in self._failures.get(client, []) if now - t < self.window_s] + [now]

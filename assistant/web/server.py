@@ -4,7 +4,8 @@ The page's files and the CA's root (`/ca.crt`) are public (they hold nothing pri
 must load them to pair); every API call and the websocket need a paired phone's token, as a cookie
 (set at pairing) or a bearer header, and first pass guard.py (Host, Origin, content type). A client
 that keeps presenting bad tokens or codes is refused with 429 for a while; pairing codes are checked
-one at a time, and refused for everyone after PAIR_FAILURES_ALL wrong ones in a minute. Pairing and
+one at a time, and refused for everyone after PAIR_FAILURES_ALL wrong ones in a minute (until the
+block ends or `assistant pair` makes a new code: the owner is not kept out for long). Pairing and
 unpairing are written to the audit trail with who did them. `assistant pair` reaches a running
 server through the loopback port with the admin key, a file only the owner can read.
 """
@@ -44,7 +45,9 @@ STATIC = Path(__file__).with_name("static")
 MAX_JSON_BYTES = 16 * 1024
 ADMIN_HEADER = "X-Assistant-Admin"
 PAIR_FAILURES_ALL = 10
-"""Wrong pairing codes in a minute, from all addresses together, after which pairing is refused for a while."""
+"""Wrong pairing codes in a minute, from all addresses together, after which pairing is refused for a while
+(until then, or until `assistant pair` makes a new code)."""
+EVERYONE = "*"
 PHOTO_ID = re.compile(r"[0-9]{1,18}")
 CA_PATH = "/ca.crt"
 _PHONE: web.RequestKey[Phone] = web.RequestKey("phone", Phone)
@@ -211,7 +214,7 @@ class WebServer:
         None when it may try."""
         wait = self.limiter.retry_after(client)
         if pairing:
-            wait = max(wait, self.everyone.retry_after("*"))
+            wait = max(wait, self.everyone.retry_after(EVERYONE))
         if wait <= 0:
             return None
         return _error(429, f"too many failed attempts; try again in {wait:.0f} s", "rate_limited",
@@ -262,7 +265,7 @@ class WebServer:
                 phone, token = await asyncio.to_thread(self.phones.pair, code, name)
             except PairingError as e:
                 self.limiter.failed(client)
-                self.everyone.failed("*")
+                self.everyone.failed(EVERYONE)
                 return _error(403, e.message, e.code)
         try:
             await self._audit("phone paired", f"phone:{phone.name}", phone=phone.id, admin=phone.admin, address=client)
@@ -279,6 +282,7 @@ class WebServer:
         if not isinstance(admin, bool):
             return _error(400, "send {\"admin\": true or false}", "bad_request")
         code, expires = await asyncio.to_thread(self.phones.new_code, admin)
+        self.everyone.forget(EVERYONE)  # the owner is pairing now: guessers elsewhere must not keep them out
         if admin:
             await self._audit("admin pairing code made", "cli", expires=expires)
         return web.json_response({"code": code, "expires": expires, "admin": admin, **self._fingerprints(),

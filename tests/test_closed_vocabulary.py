@@ -195,3 +195,33 @@ def test_a_confirm_question_is_answered_without_the_wake_word(speech_models, con
     assert len(ev.of("wake")) == 1
     results = ev.of("tool_result")
     assert [r.tool for r in results] == ["timer.clear_all"], [e.to_dict() for e in ev.events]  # type: ignore[attr-defined]
+
+
+def test_a_sentence_with_numbers_the_reading_did_not_hold_is_asked_about(config, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Said "set a timer for" over a fan; heard "Check the timer for 1 hour."; the scorer liked
+    "Set a timer for 2 minutes." from the next reading: a number nobody heard is asked about. A
+    sound-alike (30 for 13) is the scorer's to decide."""
+    core, _ = core_with_devices(config, data_dir)
+    closed = ClosedVocabulary(core.dialogue.router.matcher)
+
+    def favour(sentence: str):  # type: ignore[no-untyped-def]
+        def score(texts: list[str], full: bool) -> list[list[float]]:
+            return [[-0.1] * 7 if t == sentence else [-0.4] * 7 if t.startswith("Check") or "13" in t else [-3.0] * 7
+                    for t in texts]
+        return score
+
+    guessed = closed.recognise(["Check the timer for 1 hour.", "Set a timer for 2 minutes."],
+                               favour("Set a timer for 2 minutes."), live_of(core))
+    assert guessed is not None and guessed.call.args == {"minutes": 2} and guessed.call.score <= 0.6
+    alike = closed.recognise(["Set a timer for 13 minutes."], favour("Set a timer for 30 minutes."), live_of(core))
+    assert alike is not None and alike.call.args == {"minutes": 30} and alike.call.score >= config.understanding.confirm_below
+
+
+def test_a_call_from_a_reading_not_chosen_is_asked_about(config, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """"What's the laundry timer?" was chosen; its next reading "Lost the laundry timer." became
+    "cancel the laundry timer" and ran. A call from another reading now carries at most 0.7."""
+    core, _ = core_with_devices(config, data_dir)
+    router = core.dialogue.router
+    live = {**live_of(core), "timer_name": ["laundry"]}
+    call = asyncio.run(router.route("Blorp the laundry timer.", live, others=lambda: ["Cancel the laundry timer."]))
+    assert call is not None and call.tool == "timer.cancel" and call.score <= 0.7 < config.understanding.confirm_below

@@ -134,3 +134,11 @@ def respell_numbers(text: str) -> str:
               and (value := _word_value(after)) is not None and value[0] in ("unit", "digits")):
             out[i] = "for"
     return " ".join(out)
+
+
+_WORD = re.compile(r"[a-z]+|[0-9]+")
+
+
+def numbers_said(text: str) -> list[int]:
+    """The numbers said, in order, whether written in digits or words ("2 minutes and thirty seconds": [2, 30])."""
+    return [n.value for n in find_numbers(_WORD.findall(respell_numbers(text).lower()))]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import ipaddress
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
@@ -69,8 +70,13 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     supervisor.add(Service("scheduler", start_scheduler, core.scheduler.stop, core.scheduler.wait))
     supervisor.add(Service("routines", lambda: core.routines.start(core.scheduler.zone, bus, loop.announce),
                            core.routines.stop, core.routines.wait))
-    # With the page served, the announcement points phones and satellites at its port.
+    # With the page served, the announcement points phones and satellites at its port; a page bound
+    # to loopback alone is not announced: no phone could reach it.
     devices = dataclasses.replace(config.devices, announce_port=config.web.port) if serve_page else config.devices
+    if serve_page and _loopback_only(config.web.bind) and devices.announce:
+        log.info("the phone page listens on %s only: not announced on the network (set web.bind to reach it from a phone)",
+                 config.web.bind)
+        devices = dataclasses.replace(devices, announce=False)
     network = HomeNetwork(core.devices, devices, core.data_dir)
     supervisor.add(Service("discovery", network.start, network.stop))
     if config.devices.home_assistant_url:
@@ -293,3 +299,10 @@ def _stop_on_signals(supervisor: Supervisor) -> None:
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGTERM, supervisor.stop)
+
+
+def _loopback_only(bind: str) -> bool:
+    try:
+        return ipaddress.ip_address(bind).is_loopback
+    except ValueError:
+        return bind.lower() == "localhost"

@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
+from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
 from assistant.bus import Bus
 from assistant.config import Config, load_config
 from assistant.devices.announce import SERVICE_TYPE
+from assistant.web.certificate import host_names
 from assistant.devices.network import HomeNetwork
 from assistant.runtime import Core, build_core
 from tests import speech_fixtures as sf
@@ -215,6 +216,10 @@ def test_the_assistant_announces_itself(tmp_path: Path) -> None:
         try:
             await until(lambda: names)
             assert names[0].startswith("Home assistant.")
+            # The host it points phones at is one the page's certificate and Host check accept.
+            info = AsyncServiceInfo(SERVICE_TYPE, names[0])
+            assert await info.async_request(browser_zc.zeroconf, 3000)
+            assert info.server is not None and info.server.rstrip(".") in host_names()
         finally:
             await browser.async_cancel()
             await browser_zc.async_close()

@@ -33,6 +33,12 @@ def lan_ipv4() -> list[str]:
             if isinstance(ip.ip, str) and not ip.ip.startswith("127.")]
 
 
+def local_host_name() -> str:
+    """This machine's `.local` name, which the page's certificate and its Host check name too (a name
+    made from the announced one, "home-assistant.local", was in neither: the page refused it)."""
+    return f"{socket.gethostname().lower().rstrip('.')}.local."
+
+
 def own_addresses(interfaces: list[str] | None) -> list[str]:
     """The IPv4 addresses to announce: the configured interfaces', else every non-loopback one."""
     if interfaces:
@@ -48,7 +54,7 @@ class Announcer:
             SERVICE_TYPE, f"{name}.{SERVICE_TYPE}", port=port,
             addresses=[socket.inet_aton(a) for a in addresses],
             properties={"id": assistant_id(data_dir), "version": __version__, "name": name},
-            server=f"{name.lower().replace(' ', '-')}.local.",
+            server=local_host_name(),
         )
         self._zc: AsyncZeroconf | None = None
 

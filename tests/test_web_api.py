@@ -297,7 +297,8 @@ def test_pair_and_phones_cli_while_stopped_and_while_running(tmp_path: Path) -> 
         missing = _cli("phones", "revoke", "nobody", data_dir=data)
         assert missing.returncode != 0 and "no paired phone" in missing.stderr and "Traceback" not in missing.stderr
         qr = _cli("pair", data_dir=data)
-        assert "#code=" in qr.stdout and "fingerprint" in qr.stdout and "█" in qr.stdout or "▀" in qr.stdout
+        assert "#code=" in qr.stdout and "fingerprint" in qr.stdout and ("█" in qr.stdout or "▀" in qr.stdout)
+        assert "a phone cannot reach it" in qr.stdout, "the page is bound to loopback here: say how to open it up"
     finally:
         lock.release()
         stop_page(page)

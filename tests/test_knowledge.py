@@ -71,6 +71,28 @@ def test_rescans_read_only_what_changed_and_bad_files_are_reported(docs: Path, t
     assert index.search("citric acid descale")[0].page == 3, "the others are still there"
 
 
+def test_a_link_out_of_the_folders_is_never_read(docs: Path, tmp_path: Path) -> None:
+    """The review's escape: a sandboxed skill granted the documents folder left a link there to the
+    vault key; the indexer followed it, and the key could be searched for. A link within the folders
+    is still read."""
+    data = tmp_path / "data"
+    index = KnowledgeIndex(data, [docs], semantic=False)
+    (data / "vault.key").write_text("spETd0M3qJYIdUbl5l1N_secret_key_text=\n")
+    secret = tmp_path / "elsewhere" / "private.txt"
+    secret.parent.mkdir()
+    secret.write_text("The safe's combination is 31-07-44.\n")
+    (docs / "household-notes.txt").symlink_to(data / "vault.key")
+    (docs / "combination.txt").symlink_to(secret)
+    (docs / "wifi-again.md").symlink_to(docs / "wifi.md")
+    (docs / "loop.txt").symlink_to(docs / "loop.txt")
+    report = index.scan()
+    refused = sorted(Path(p).name for p, _ in report.failed)
+    assert refused == ["combination.txt", "household-notes.txt", "loop.txt"], report.failed
+    found = [*index.search("spETd0M3qJYIdUbl5l1N secret key"), *index.search("safe combination")]
+    assert not any("spETd0M3qJYIdUbl5l1N" in h.text or "31-07-44" in h.text for h in found), found
+    assert any(h.source.endswith("wifi-again.md") for h in index.search("guest wifi password"))
+
+
 def test_notes_are_remembered_searched_and_forgotten(tmp_path: Path) -> None:
     index = KnowledgeIndex(tmp_path / "data")
     note = index.remember("the spare key is in the blue box in the shed")

@@ -142,6 +142,7 @@ class KnowledgeIndex:
         self._db.executescript(SCHEMA)
         self._lock = threading.Lock()
         self.configured = [p.expanduser().resolve() for p in configured or []]
+        self.data_dir = data_dir
         self._bm25: tuple[Any, list[int]] | None = None
         self._vocabulary: set[str] = set()
         self._spellings: Spellings | None = None
@@ -180,6 +181,17 @@ class KnowledgeIndex:
 
     # --- scanning ---------------------------------------------------------------------------
 
+    def _inside_folders(self, link: Path) -> bool:
+        """Whether a link leads into one of the household's folders, and not into the data folder: a
+        link a skill left in a granted folder must not carry the vault key into the index."""
+        try:
+            target = link.resolve(strict=True)
+        except (OSError, RuntimeError):  # dangling, or a loop
+            return False
+        if target.is_relative_to(self.data_dir.resolve()):
+            return False
+        return any(target.is_relative_to(root.resolve()) for root in self.folders())
+
     def scan(self, progress: Callable[[int, int], None] | None = None,
              give_way: Callable[[], None] | None = None) -> ScanReport:
         """Bring the index up to date with the folders: new and changed documents are read, removed
@@ -193,6 +205,9 @@ class KnowledgeIndex:
                 report.failed.append((str(root), "the folder is not there (a disk not mounted?)"))
                 continue
             for path in sorted(root.rglob("*")):
+                if path.is_symlink() and not self._inside_folders(path):
+                    report.failed.append((str(path), "a link to a file outside the household's folders: not read"))
+                    continue
                 if path.is_file() and readable(path):
                     stat = path.stat()
                     on_disk[str(path)] = (path, stat.st_mtime_ns, stat.st_size)

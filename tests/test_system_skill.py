@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -127,6 +128,80 @@ def test_commands_are_audited(tmp_path: Path) -> None:
 
 
 ANY_CMD = {"name": "cmd", "pattern": ".+"}
+
+
+# Bypasses an outside review found of the first version of that check (issue 24, hole 5): wrappers it did
+# not know, tools with command hooks, find -fprint0, and a shell under another name (TMP/ is tmp_path).
+BYPASSES = [
+    (["taskset", "1", "sh", "-c", "{cmd}"], "'sh' runs code"),
+    (["flock", "/tmp/l", "sh", "-c", "{cmd}"], "'sh' runs code"),
+    (["flock", "/tmp/l", "-c", "{cmd}"], "'flock' with -c runs a shell"),
+    (["chroot", "/", "sh", "-c", "{cmd}"], "'sh' runs code"),
+    (["unshare", "-r", "sh", "-c", "{cmd}"], "'sh' runs code"),
+    (["tar", "-xf", "/srv/a.tar", "--to-command", "{cmd}"], "'tar' runs code"),
+    (["git", "-c", "{cmd}", "log"], "'git' runs code"),
+    (["gdb", "-ex", "{cmd}"], "'gdb' runs code"),
+    (["vim", "-c", "{cmd}"], "'vim' runs code"),
+    (["ed", "{cmd}"], "'ed' runs code"),
+    (["m4", "{cmd}"], "'m4' runs code"),
+    (["make", "--eval", "{cmd}"], "'make' runs code"),
+    (["strace", "-f", "sh", "-c", "{cmd}"], "'sh' runs code"),
+    (["strace", "-o", "|sh", "cat", "{cmd}"], "'strace' pipes its trace"),
+    (["time", "-p", "sh", "-c", "{cmd}"], "'sh' runs code"),
+    (["doas", "-u", "root", "sh", "-c", "{cmd}"], "'sh' runs code"),
+    (["doas", "-s", "{cmd}"], "'doas' with -s runs a shell"),
+    (["pkexec", "sh", "-c", "{cmd}"], "'sh' runs code"),
+    (["systemd-run", "--user", "--wait", "sh", "-c", "{cmd}"], "'sh' runs code"),
+    (["systemd-run", "-p", "{cmd}", "ls"], "the argument slot is given to 'systemd-run' itself"),
+    (["rsync", "-e", "{cmd}", "nas:/a", "/b"], "'rsync' runs code"),
+    (["scp", "-o", "{cmd}", "nas:a", "b"], "'scp' runs code"),
+    (["find", "/srv", "-name", "{cmd}", "-fprint0", "/etc/cron.d/x"], "'find' with -fprint0"),
+    (["TMP/mysh", "-c", "{cmd}"], "'TMP/mysh' is '[a-z0-9]+' under another name, and it runs code"),
+    (["TMP/mycopy", "-c", "{cmd}"], "'TMP/mycopy' is '[a-z0-9]+' under another name, and it runs code"),
+    (["ltrace", "-f", "perl", "-e", "{cmd}"], "'perl' runs code"),
+    (["nsenter", "-t", "1", "-m", "bwrap", "--ro-bind", "/", "/", "bash", "-c", "{cmd}"], "'bash' runs code"),
+    (["setpriv", "--reuid", "0", "numactl", "-l", "cgexec", "-g", "cpu:x", "dash", "-c", "{cmd}"], "'dash' runs code"),
+    (["watch", "{cmd}"], "'watch' runs code"),
+    (["script", "-c", "{cmd}"], "'script' runs code"),
+    (["firejail", "--quiet", "{cmd}"], "'firejail' runs code"),
+    (["su", "-c", "{cmd}"], "'su' runs code"),
+    (["runuser", "-u", "root", "--", "{cmd}"], "'runuser' runs code"),
+    (["sudo", "-Es", "{cmd}"], "'sudo' with -s runs a shell"),
+    (["taskset", "-p", "1", "ls", "{cmd}"], "'taskset' with the option '-p' cannot be told apart"),
+    (["some-wrapper", "sh", "-c", "{cmd}"], "'some-wrapper' is given the program 'sh' with options"),
+    (["sed", "{cmd}", "/etc/hosts"], "the argument slot is sed's script"),
+    (["sed", "-n", "-e", "{cmd}", "/etc/hosts"], "the argument slot is sed's script"),
+]
+
+
+@pytest.mark.parametrize("run, message", BYPASSES, ids=[" ".join(run) for run, _ in BYPASSES])
+def test_no_wrapper_hook_or_other_name_lets_a_slot_reach_code(tmp_path: Path, run: list[str], message: str) -> None:
+    sh = os.path.realpath(shutil.which("sh") or "/bin/sh")
+    (tmp_path / "mysh").symlink_to(sh)
+    shutil.copy(sh, tmp_path / "mycopy")
+    run = [part.replace("TMP/", f"{tmp_path}/") for part in run]
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(yaml.safe_dump({"system": {"commands": {"run it": {"run": run, "arg": ANY_CMD}}}}))
+    with pytest.raises(ConfigError, match=re.escape("run it.run: ") + ".*" +
+                       re.escape(message.replace("TMP/", f"{tmp_path}/")).replace(re.escape("[a-z0-9]+"), "[a-z0-9]+")):
+        load_config(config_file)
+
+
+@pytest.mark.parametrize("run, arg", [
+    (["systemctl", "restart", "{service}"], {"name": "service", "choices": ["mpd"]}),
+    (["wakeonlan", "{mac}"], {"name": "mac", "pattern": "[0-9a-f:]{17}"}),
+    (["ping", "-c", "1", "{host}"], {"name": "host", "choices": ["router"]}),
+    (["nice", "-n", "10", "rsync", "-a", "/src", "/dst"], None),
+    (["/usr/bin/df", "-h", "{path}"], {"name": "path", "choices": ["/srv"]}),
+    (["sed", "-n", "-e", "s/a/b/p", "{path}"], {"name": "path", "choices": ["/srv/notes"]}),
+    (["sudo", "-n", "-u", "root", "timeout", "-s", "KILL", "10", "systemctl", "restart", "{service}"],
+     {"name": "service", "choices": ["mpd"]}),
+])
+def test_programs_that_do_one_thing_still_load(tmp_path: Path, run: list[str], arg: dict | None) -> None:  # type: ignore[type-arg]
+    config_file = tmp_path / "config.yaml"
+    command = {"run": run, **({"arg": arg} if arg else {})}
+    config_file.write_text(yaml.safe_dump({"system": {"commands": {"do the thing": command}}}))
+    assert list(load_config(config_file).system.named()) == ["do the thing"]
 
 
 @pytest.mark.parametrize("commands, message", [

@@ -294,6 +294,9 @@ class WyomingConfig:
     token: str = ""
     """A shared secret (16 characters or more) that intent handling needs: the `transcript` event's
     data carries it as "token" (assistant/wyoming/access.py). Empty: none needed."""
+    max_clients: int = 32
+    """Connections the services take at once (8 at most from one address); one more is told "too
+    many connections" and closed."""
     satellites: dict[str, Any] = field(default_factory=dict)
     """Wyoming satellites to serve, by room: {bedroom: "tcp://192.168.1.30:10700"}."""
 
@@ -307,6 +310,8 @@ class WyomingConfig:
 
         if not 0 <= self.port <= 65535:
             raise ConfigError("wyoming.port must be a port number (0..65535; 0 picks a free one)")
+        if not 1 <= self.max_clients <= 1024:
+            raise ConfigError("wyoming.max_clients must be a whole number from 1 to 1024")
         self.addresses()
         check_exposure(self.bind, self.clients, self.token, serving=self.serve)
 

@@ -7,12 +7,14 @@ transcriber, synthesizer and wake word are fakes at the edge)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,7 @@ from assistant.dialogue import CANNOT_CONFIRM
 from assistant.runtime import Core, build_core
 from assistant.services import wyoming_conversation
 from assistant.wyoming.access import Access
+from assistant.wyoming.limits import Limits
 from assistant.wyoming.server import Stages, WyomingServer
 from assistant.wyoming.wire import MAX_HEADER_BYTES
 from tests.conftest import TEMPLATES_ONLY
@@ -155,9 +158,9 @@ class Served:
         return [r.getMessage() for r in self.records if r.levelno == logging.WARNING]
 
 
-def serve(tmp_path: Path, **env: str) -> Served:
+def serve(tmp_path: Path, limits: Limits | None = None, **env: str) -> Served:
     """The Wyoming services as `assistant run` makes them (the config's access, a conversation per
-    client by wyoming_conversation) on a free port, on fake models."""
+    client by wyoming_conversation) on a free port, on fake models; `limits` in place of the default."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -168,7 +171,7 @@ def serve(tmp_path: Path, **env: str) -> Served:
     stages = Stages(config, Transcriber(), Synthesizer(), Wake, conversation(""), core.speech_hints,  # type: ignore[arg-type]
                     conversation)
     access = Access.of(config.wyoming.clients, config.wyoming.token)
-    return Served(core, WyomingServer(stages, config.wyoming.bind, config.wyoming.port, access))
+    return Served(core, WyomingServer(stages, config.wyoming.bind, config.wyoming.port, access, limits))
 
 
 # --- hole 3: who may use it ---------------------------------------------------------------------
@@ -381,7 +384,6 @@ def test_a_satellite_that_sends_garbage_is_hung_up_on(name: str, caplog: pytest.
 def test_a_remote_speech_server_that_sends_garbage_is_down_at_once() -> None:
     """A remote that answers `describe` with garbage is marked down at once (the local model answers
     meanwhile), not after its timeout, and nothing but RemoteFailed leaves the client."""
-    import time
 
     from assistant.wyoming.remote import Remote
 
@@ -400,3 +402,100 @@ def test_a_remote_speech_server_that_sends_garbage_is_down_at_once() -> None:
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
+
+
+# --- hole 7 again: holding the port (connections never timed out nor counted) ----------------------
+
+def hold(port: int, data: bytes = b"", source: str = "127.0.0.1") -> socket.socket:
+    """A connection that sends `data` and then nothing, kept open."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10, source_address=(source, 0))
+    s.sendall(data)
+    return s
+
+
+def told(s: socket.socket) -> list[dict[str, Any]]:
+    """Every event the server sends on `s` until it hangs up (a socket timeout if it never does)."""
+    got = b""
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := s.recv(65536):
+            got += chunk
+    return _events(got)
+
+
+def settled(served: Served, connections: int) -> None:
+    """Wait (a few seconds at most) for the server to count `connections` open."""
+    deadline = time.monotonic() + 5
+    while served.server.connections != connections and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert served.server.connections == connections
+
+
+def test_connections_beyond_the_caps_are_refused_while_a_good_client_is_served(tmp_path: Path) -> None:
+    """The attack: connections that send half a header and wait, hundreds of them. Past 6 in all
+    (wyoming.max_clients) or 3 from one address, each is told "too many connections" and hung up
+    on at once, with one warning for the lot; a client already connected goes on being served, and
+    once the holders leave a new client is served too."""
+    assert serve(tmp_path / "config", ASSISTANT__WYOMING__MAX_CLIENTS="6").server.limits.clients == 6
+    with serve(tmp_path, Limits(clients=6, per_address=3)) as served:
+        good = hold(served.port)
+        held = [hold(served.port, b'{"type": "pi', source="127.0.0.2") for _ in range(3)]
+        settled(served, 4)
+        same = told(hold(served.port, b'{"type": "pi', source="127.0.0.2"))
+        assert [(e["type"], e["data"]["code"]) for e in same] == [("error", "busy")], same
+        assert "too many connections from 127.0.0.2" in same[0]["data"]["text"]
+        held += [hold(served.port, b'{"type": "pi', source="127.0.0.3"), hold(served.port, source="127.0.0.4")]
+        settled(served, 6)
+        refused = [told(hold(served.port, b'{"type": "pi', source=f"127.0.1.{n}")) for n in range(40)]
+        assert all([e["data"]["text"] for e in r] == ["too many connections (at most 6)"] for r in refused), refused[0]
+        assert served.server.connections == 6
+        good.sendall(frame(Ping(text="still here").event()))
+        good.settimeout(5)
+        assert good.recv(65536).startswith(b'{"type": "pong"')
+        for s in [good, *held]:
+            s.close()
+        settled(served, 0)
+        assert said(served.port, "what time is it")["type"] == "handled"
+        assert len([w for w in served.warnings() if "too many connections" in w]) == 1, served.warnings()
+        assert served.tracebacks() == []
+
+
+def test_a_half_header_is_closed_after_the_event_time_and_silence_after_the_idle_time(tmp_path: Path) -> None:
+    """Half a header, then nothing: closed once the event time (1 s here, 10 s by default) is up,
+    with one warning. A connection that sends nothing at all may rest for the idle time (2 s here,
+    5 minutes by default) and is then closed too, quietly; one that keeps talking stays until the
+    server stops."""
+    with serve(tmp_path, Limits(event_s=1.0, idle_s=2.0)) as served:
+        started = time.monotonic()
+        half, silent, talking = hold(served.port, b'{"type": "pi'), hold(served.port), hold(served.port)
+        events = told(half)
+        assert [e["data"]["code"] for e in events] == ["timeout"] and 0.9 < time.monotonic() - started < 3, events
+        for _ in range(4):
+            time.sleep(0.6)
+            talking.sendall(frame(Ping(text="hi").event()))
+        assert [e["data"]["code"] for e in told(silent)] == ["idle"]
+        assert 1.9 < time.monotonic() - started < 4.5
+        assert served.server.connections == 1
+    talking.close()  # open until the server stopped: cut there without a traceback
+    stalls = [w for w in served.warnings() if "not finished within 1 s" in w]
+    assert len(stalls) == 1 and "connection closed" in stalls[0], served.warnings()
+    assert not [w for w in served.warnings() if "no event for" in w]  # resting is logged at info
+    assert served.tracebacks() == []
+
+
+def test_a_large_payload_that_never_arrives_is_closed_and_not_held(tmp_path: Path) -> None:
+    """The attack: connections each declaring a payload of 4 MiB - 1 and sending part of it, then
+    nothing. Each is closed once the event time is up, none is counted any more, and the server
+    answers a good request afterwards."""
+    with serve(tmp_path, Limits(event_s=1.0)) as served:
+        started = time.monotonic()
+        declared = header(type="audio-chunk", data={"rate": 16000, "width": 2, "channels": 1},
+                          payload_length=4 * 1024 * 1024 - 1)
+        slow = [hold(served.port, declared + b"\0" * 1024 * 1024) for _ in range(6)]
+        settled(served, 6)
+        for s in slow:
+            assert [e["data"]["code"] for e in told(s)] == ["timeout"]
+            s.close()
+        assert time.monotonic() - started < 5
+        settled(served, 0)
+        assert said(served.port, "what time is it")["type"] == "handled"
+        assert served.tracebacks() == []

@@ -16,6 +16,10 @@ per connection. A tool that needs a spoken yes is never run from here (Dialogue'
 Who may connect, and who may have a transcript acted on, is the server's `Access` (access.py:
 `wyoming.clients`, `wyoming.token`). Events are read by wire.py: bytes that are not a well-formed
 event, or an event with a field of the wrong type, close the connection with one logged line.
+
+How many may connect, how long an event may take and how long a connection may rest are the
+server's `Limits` (limits.py: 32 connections, `wyoming.max_clients`, 8 from one address, 10 s for an
+event, 5 minutes idle); a connection past them is told so in an `error` event and closed.
 """
 
 from __future__ import annotations
@@ -59,12 +63,15 @@ from assistant.speech.tts import Synthesizer
 from assistant.speech.wake import WakeWordDetector
 from assistant.wyoming.access import Access, peer_host
 from assistant.wyoming.audio import Incoming, chunks
-from assistant.wyoming.wire import MAX_HEADER_BYTES, BadFrame, read_event
+from assistant.wyoming.limits import Gate, Limits
+from assistant.wyoming.wire import MAX_HEADER_BYTES, BadFrame, Idle, Stalled, read_event
 
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_S = 30.0
 """Longest audio one transcription takes; more is refused with an error, not buffered forever."""
+REFUSALS_LOGGED_S = 60.0
+"""Connections refused for being too many are logged once in this many seconds."""
 MAX_CONVERSATIONS = 64
 """Conversations remembered at once (by satellite or conversation id); the least recent goes first."""
 
@@ -146,11 +153,12 @@ class Connection:
     """One client: its events in order, one request at a time."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stages: Stages,
-                 access: Access | None = None) -> None:
+                 access: Access | None = None, limits: Limits | None = None) -> None:
         self.reader = reader
         self.writer = writer
         self.stages = stages
         self.access = access or Access()
+        self.limits = limits or Limits()
         self.peer = peer_host(writer.get_extra_info("peername"))
         self._incoming = Incoming()
         self._mode = "asr"
@@ -162,7 +170,24 @@ class Connection:
         self._refused = False
 
     async def send(self, event: Event) -> None:
-        await async_write_event(event, self.writer)
+        """Write one event; a client that does not take it within the event time is Stalled."""
+        try:
+            async with asyncio.timeout(self.limits.event_s):
+                await async_write_event(event, self.writer)
+        except TimeoutError:
+            raise Stalled(f"a reply not taken within {self.limits.event_s:g} s") from None
+
+    async def refuse(self, error: Error) -> None:
+        """Tell the client why, and hang up."""
+        with contextlib.suppress(OSError, Stalled):
+            await self.send(error.event())
+        self._hang_up()
+
+    def _hang_up(self) -> None:
+        if self.writer.transport.get_write_buffer_size():
+            self.writer.transport.abort()  # a client that does not read would keep it open to flush
+        else:
+            self.writer.close()
 
     async def run(self) -> None:
         try:
@@ -170,22 +195,26 @@ class Connection:
                 log.warning("wyoming: %s is not in wyoming.clients: connection refused", self.peer or "a client")
                 await self.send(Error(text=NOT_LISTED, code="forbidden").event())
                 return
-            while (event := await read_event(self.reader)) is not None:
+            while (event := await read_event(self.reader, self.limits.event_s, self.limits.idle_s)) is not None:
                 await self._serve(event)
         except BadFrame as e:
-            log.warning("wyoming: %s from %s: connection closed", e.message, self.peer or "a client")
-            with contextlib.suppress(OSError):
-                await self.send(Error(text=e.message, code=e.code).event())
+            level = logging.INFO if isinstance(e, Idle) else logging.WARNING  # resting is no fault
+            log.log(level, "wyoming: %s from %s: connection closed", e.message, self.peer or "a client")
+            if not self.writer.transport.get_write_buffer_size():  # else it is not reading: say nothing more
+                with contextlib.suppress(OSError, Stalled):
+                    await self.send(Error(text=e.message, code=e.code).event())
         except (ConnectionError, asyncio.IncompleteReadError):
             return
         finally:
             self.stages.forget(self)  # a conversation of this connection alone ends with it
-            self.writer.close()
+            self._hang_up()
 
     async def _serve(self, event: Event) -> None:
         """One event; what it asks that cannot be done is an `error` event, and the connection goes on."""
         try:
             await self.on(event)
+        except BadFrame:
+            raise
         except (ValueError, KeyError, TypeError) as e:
             await self.send(Error(text=f"bad {event.type} event: {e}", code="bad_event").event())
         except AssistantError as e:
@@ -297,15 +326,25 @@ def _conversation_key(event: Event, connection: Connection) -> Hashable:
 
 class WyomingServer:
     """The services on `host:port`; `port` is the one bound (a free one when asked for 0). `access`:
-    who may connect and have a transcript acted on (everyone when not given)."""
+    who may connect and have a transcript acted on (everyone when not given); `limits`: how many may
+    connect and how long they may take (the defaults, with the config's wyoming.max_clients)."""
 
-    def __init__(self, stages: Stages, host: str, port: int, access: Access | None = None) -> None:
+    def __init__(self, stages: Stages, host: str, port: int, access: Access | None = None,
+                 limits: Limits | None = None) -> None:
         self.stages = stages
         self.host = host
         self.port = port
         self.access = access or Access()
+        self.limits = limits or Limits(clients=stages.config.wyoming.max_clients)
+        self._gate = Gate(self.limits)
+        self._refused_at = -REFUSALS_LOGGED_S
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
+
+    @property
+    def connections(self) -> int:
+        """Connections open now."""
+        return len(self._gate)
 
     async def start(self) -> None:
         try:
@@ -319,16 +358,33 @@ class WyomingServer:
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        connection = Connection(reader, writer, self.stages, self.access, self.limits)
+        if (refusal := self._gate.enter(connection.peer)) is not None:
+            self._log_refusal(refusal, connection.peer)
+            await connection.refuse(Error(text=refusal, code="busy"))
+            return
         self._clients.add(task)
-        connection = Connection(reader, writer, self.stages, self.access)
         try:
             await connection.run()
+        except asyncio.CancelledError:  # stop(): ended here, or asyncio's stream callback logs a traceback
+            pass
         except Exception as e:  # a bug must not print a traceback per client nor take the server down
             log.error("wyoming: the connection from %s failed: %s: %s", connection.peer, type(e).__name__, e)
             log.debug("the failure", exc_info=True)
             writer.close()
         finally:
             self._clients.discard(task)
+            self._gate.leave(connection.peer)
+
+    def _log_refusal(self, refusal: str, peer: str) -> None:
+        """One warning a minute at most: a flood of connections must not flood the log too."""
+        now = time.monotonic()
+        if now - self._refused_at >= REFUSALS_LOGGED_S:
+            self._refused_at = now
+            log.warning("wyoming: a connection from %s refused: %s (more are logged at debug level for a minute)",
+                        peer or "a client", refusal)
+        else:
+            log.debug("wyoming: a connection from %s refused: %s", peer or "a client", refusal)
 
     async def stop(self) -> None:
         if self._server is not None:

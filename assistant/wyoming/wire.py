@@ -140,11 +140,44 @@ def event_of(head: Header, data: bytes, payload: bytes | None) -> Event:
     return checked(Event(type=head.type, data=merged, payload=payload or None))
 
 
-async def read_event(reader: asyncio.StreamReader) -> Event | None:
+class Stalled(BadFrame):
+    """An event begun and not finished in time, or a reply not taken in time: the peer is slow or
+    holding a place, and the connection is closed."""
+
+    code = "timeout"
+
+
+class Idle(BadFrame):
+    """No event begun for longer than a connection may rest."""
+
+    code = "idle"
+
+
+async def read_event(reader: asyncio.StreamReader, event_s: float | None = None,
+                     idle_s: float | None = None) -> Event | None:
     """The next event; None at the end of the stream (also when it ends inside an event). The reader's
-    limit should be MAX_HEADER_BYTES (asyncio.start_server(..., limit=MAX_HEADER_BYTES))."""
+    limit should be MAX_HEADER_BYTES (asyncio.start_server(..., limit=MAX_HEADER_BYTES)).
+
+    idle_s: how long to wait for the event's first byte, else `Idle`; event_s: how long from that
+    byte to the event's last, else `Stalled` (None: no limit). Only the bytes that arrived are held,
+    never a declared length ahead of them."""
     try:
-        line = await reader.readuntil(b"\n")
+        async with asyncio.timeout(idle_s):
+            first = await reader.read(1)
+    except TimeoutError:
+        raise Idle(f"no event for {idle_s:g} s") from None
+    if not first:
+        return None
+    try:
+        async with asyncio.timeout(event_s):
+            return await _rest_of_event(reader, first)
+    except TimeoutError:
+        raise Stalled(f"an event not finished within {event_s:g} s") from None
+
+
+async def _rest_of_event(reader: asyncio.StreamReader, first: bytes) -> Event | None:
+    try:
+        line = first if first == b"\n" else first + await reader.readuntil(b"\n")
     except asyncio.IncompleteReadError:
         return None
     except asyncio.LimitOverrunError:
@@ -153,7 +186,7 @@ async def read_event(reader: asyncio.StreamReader) -> Event | None:
         raise BadFrame("an empty header line")
     head = header(line)
     try:
-        data = await reader.readexactly(head.data_length)
+        data = await reader.readexactly(head.data_length)  # grows with what arrives, up to the checked length
         payload = await reader.readexactly(head.payload_length)
     except asyncio.IncompleteReadError:
         return None

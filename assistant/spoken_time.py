@@ -340,7 +340,7 @@ def _read(text: str, today: dt.date) -> _Said:
     if not words:
         raise TimeNotUnderstood("no time was given")
     said = _Said(words)
-    days = [d for d in (_calendar_date(said, today), _named_day(said, today)) if d is not None]
+    days = [d for d in (_holiday(said, today), _calendar_date(said, today), _named_day(said, today)) if d is not None]
     said.weekdays = _recurring_days(said)
     if said.weekdays is None and (weekday := _weekday(said, today)) is not None:
         days.append(weekday)
@@ -448,6 +448,27 @@ def _dated(today: dt.date, month: int, day: int, year: int | None) -> _Day:
             except ValueError:
                 continue
     return _Day(date, "none")
+
+
+_HOLIDAYS = {
+    ("new", "years", "day"): (1, 1), ("new", "years", "eve"): (12, 31), ("new", "year", "day"): (1, 1),
+    ("christmas", "eve"): (12, 24), ("christmas", "day"): (12, 25), ("christmas",): (12, 25),
+    ("boxing", "day"): (12, 26), ("halloween",): (10, 31), ("valentines", "day"): (2, 14),
+}
+"""Days of the year said by their name ("new year's day" is written "new years day" by then)."""
+
+
+def _holiday(said: _Said, today: dt.date) -> _Day | None:
+    """ "new year's day", "christmas eve", "boxing day": the next one, today's included."""
+    words = said.words
+    for i in range(len(words)):
+        for name in sorted(_HOLIDAYS, key=len, reverse=True):  # "christmas eve" before "christmas"
+            span = range(i, i + len(name))
+            if tuple(said.word(k) for k in span) == name:
+                said.take(span)
+                month, day = _HOLIDAYS[name]
+                return _dated(today, month, day, None)
+    return None
 
 
 def _named_day(said: _Said, today: dt.date) -> _Day | None:

@@ -303,3 +303,13 @@ def test_alarms_are_deleted_by_their_day_and_an_unknown_one_is_not_guessed(data_
     ask(core, "set an alarm for 7 am tomorrow")
     assert ask(core, "delete the alarm for december 24th") == "Deleted your alarm for Thursday 24 December at 8 AM."
     assert [core.scheduler.local(a.at).day for a in core.scheduler.alarms()] == [25]
+
+
+def test_deleting_the_7_am_alarm_never_deletes_another(data_dir: Path) -> None:
+    """"delete the 7 am alarm" matched no sentence, and the planner dropped the time: with only a 9 AM
+    alarm set, that deleted it. The time said now always reaches the tool."""
+    core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus())
+    asyncio.run(core.dialogue.handle("set an alarm for 9 am"))
+    assert asyncio.run(core.dialogue.handle("delete the 7 am alarm")) == "I can't find that alarm."
+    assert len(core.scheduler.alarms()) == 1
+    assert asyncio.run(core.dialogue.handle("delete the 9 am alarm")).startswith("Deleted your alarm for 9 AM")

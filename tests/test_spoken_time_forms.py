@@ -205,6 +205,10 @@ def test_words_that_are_not_a_time_are_refused_by_name(clock: tuple[str, int, in
     ("at 7 please", "2026-11-24 19:00"),
     ("two and a half hours", "2026-11-24 17:30"),
     ("in a hundred minutes", "2026-11-24 16:40"),
+    ("on new year's day at nine am", "2027-01-01 09:00"),
+    ("new years eve at 11 pm", "2026-12-31 23:00"),
+    ("christmas eve at 6 pm", "2026-12-24 18:00"),
+    ("boxing day at 10 am", "2026-12-26 10:00"),
 ])
 def test_issue_forms(text: str, expected: str) -> None:
     when = parse_when(text, NOW, BERLIN)

@@ -26,6 +26,9 @@ What is still possible:
   without a trail, reported as a deleted trail (`assistant audit --start-new` begins a new one).
 
 Values under names that look like secrets (token, password, key …) are written as "[redacted]".
+The trail and its head are opened only when they are regular files (or links to one), never blocking:
+a FIFO, a directory or a link to a device in their place is a problem for `verify` and an AuditError
+for a writer, never a hang. Lines are read one at a time; one over MAX_LINE bytes is a damaged line.
 """
 
 from __future__ import annotations
@@ -34,15 +37,17 @@ import datetime as dt
 import fcntl
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import re
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from assistant.errors import AssistantError
 from assistant.store import atomic_write
@@ -55,11 +60,75 @@ HEAD_PURPOSE = "audit-head"
 STARTED = "trail_started"
 ADMIN = "admin"
 REDACTED = "[redacted]"
+MAX_LINE = 1 << 20
+"""The longest line an entry may take, in bytes (without its newline): a longer one is a damaged line."""
+MAX_HEAD = 4096
+"""The largest head, in bytes: a larger one is a damaged head."""
 _SECRET_NAME = re.compile(r"token|passw|secret|api_?key|credential|private|^key$|_key$|cookie|auth", re.IGNORECASE)
 
 
 class AuditError(AssistantError):
     code = "audit"
+
+
+class NotRegularFile(AuditError):
+    """The trail or its head is something else than a regular file: reading it could hang (a FIFO)
+    or never end (a link to /dev/zero), and nothing in it can be trusted."""
+
+    def __init__(self, path: Path, mode: int, linked: bool) -> None:
+        what = ("a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode)
+                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
+                else "missing" if not mode else "not a plain file")
+        super().__init__(f"{path.name} is not a regular file ({'a link to ' + what if linked else what}): "
+                         "the trail cannot be trusted")
+
+
+def _open_regular(path: Path, flags: int) -> int:
+    """`path` opened with `flags` (os.O_CREAT makes it when it is not there), without blocking and only
+    when it is a regular file or a link to one: NotRegularFile for anything else, checked before opening
+    (so no device is opened) and again on what was opened (so nothing swapped in between gets through)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        if not flags & os.O_CREAT:
+            raise
+        mode = stat.S_IFREG
+    linked = stat.S_ISLNK(mode)
+    if linked:
+        try:
+            mode = os.stat(path).st_mode
+        except FileNotFoundError:
+            mode = 0
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(path, mode, linked)
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_CLOEXEC | (0 if linked else os.O_NOFOLLOW), 0o600)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile(path, mode, linked)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _lines(f: BinaryIO) -> Iterator[bytes | None]:
+    """Each line of `f` with its newline (a last line a crash cut short without), one at a time; None
+    for a line longer than MAX_LINE, read past without being held."""
+    while line := f.readline(MAX_LINE + 1):
+        if len(line) > MAX_LINE and not line.endswith(b"\n"):
+            while (rest := f.readline(MAX_LINE)) and not rest.endswith(b"\n"):
+                pass
+            yield None
+        else:
+            yield line
+
+
+def _seq(value: Any) -> int:
+    """An entry's sequence number, which is a whole number (not a bool, a float such as 1e999, a string)."""
+    if type(value) is not int:
+        raise ValueError(f"its sequence number is {type(value).__name__} {value!r}, not a whole number")
+    return value
 
 
 def redacted(value: Any) -> Any:
@@ -100,18 +169,19 @@ class _Chain:
 
 def read_entries(path: Path) -> Iterator[dict[str, Any]]:
     """Every readable entry of the trail at `path`, oldest first (damaged lines skipped: `verify`
-    names them). Reading needs no key."""
+    names them). Reading needs no key; NotRegularFile when the trail is not a regular file."""
     try:
-        with path.open(encoding="utf-8") as f:
-            for line in f:
-                try:
-                    entry = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(entry, dict):
-                    yield entry
+        f = os.fdopen(_open_regular(path, os.O_RDONLY), "rb")
     except FileNotFoundError:
         return
+    with f:
+        for line in _lines(f):
+            try:
+                entry = json.loads(line or b"")
+            except ValueError:
+                continue
+            if isinstance(entry, dict):
+                yield entry
 
 
 class AuditLog:
@@ -134,33 +204,35 @@ class AuditLog:
         the assistant, `assistant skills install` …), so that no two write the same sequence number
         and a head is never replaced by an older one."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = _open_regular(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield fd
         finally:
             os.close(fd)
 
-    def _tail(self) -> tuple[int, str]:
-        """The newest (sequence, MAC), read from the file's end on every append (not kept: another
-        writer may have appended since); a line a crash cut short is dropped (it was never
-        acknowledged)."""
+    def _tail(self, fd: int) -> tuple[int, str]:
+        """The newest (sequence, MAC), read from the end of the trail open (and locked) as `fd` on every
+        append (not kept: another writer may have appended since); a line a crash cut short is dropped
+        (it was never acknowledged)."""
         last = (0, "")
         try:
-            with self.path.open("rb+") as f:
-                size = f.seek(0, os.SEEK_END)
-                f.seek(max(0, size - 65536))
-                chunk = f.read()
-                if chunk and not chunk.endswith(b"\n"):
-                    cut = chunk.rfind(b"\n") + 1
-                    f.truncate(size - (len(chunk) - cut))
-                    chunk = chunk[:cut]
-                lines = chunk.splitlines()
-                if lines:
-                    newest = json.loads(lines[-1])
-                    last = (int(newest["seq"]), str(newest["mac"]))
-        except FileNotFoundError:
-            pass
+            size = os.fstat(fd).st_size
+            for window in (65536, 2 * MAX_LINE + 4):  # room for a cut-short line and the newest whole one
+                start = max(0, size - window)
+                chunk = os.pread(fd, window, start)
+                cut = chunk.rfind(b"\n") + 1  # the end of the newest whole line
+                if start == 0 or b"\n" in chunk[:max(cut - 1, 0)]:
+                    break
+            else:
+                raise ValueError(f"its last lines are longer than {MAX_LINE} bytes")
+            if cut < len(chunk):
+                os.ftruncate(fd, start + cut)
+                chunk = chunk[:cut]
+            lines = chunk.splitlines()
+            if lines:
+                newest = json.loads(lines[-1])
+                last = (_seq(newest["seq"]), str(newest["mac"]))
         except (OSError, ValueError, KeyError, TypeError) as e:
             raise AuditError(f"the audit trail {self.path} is damaged at its end ({e}); "
                              "run `assistant audit --verify`, then `assistant audit --start-new`") from e
@@ -170,7 +242,7 @@ class AuditLog:
         atomic_write(self.head_path, json.dumps({"seq": seq, "mac": mac, "tag": self._head_tag(seq, mac)}))
 
     def _write(self, fd: int, kind: str, fields: dict[str, Any]) -> dict[str, Any]:
-        seq, previous = self._tail()
+        seq, previous = self._tail(fd)
         entry = {"seq": seq + 1, "t": round(time.time(), 3), "kind": kind, **redacted(fields)}
         entry["mac"] = self._mac(previous, entry)
         os.write(fd, (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode())
@@ -187,7 +259,7 @@ class AuditLog:
         """Begin the trail with its "trail_started" entry. A head at 0 is written first, so a crash
         before the first head leaves a head one behind, never none."""
         with self._locked() as fd:
-            if self._tail()[0] == 0:
+            if self._tail(fd)[0] == 0:
                 self._write_head(0, "")
             return self._write(fd, STARTED, {"reason": reason, **fields})
 
@@ -211,28 +283,36 @@ class AuditLog:
         """Every line, the start of the trail and its head: a problem for anything removed or
         changed, a note for what a crash leaves."""
         verdict = Verdict()
+        chain = _Chain()
         try:
-            raw = self.path.read_bytes()
+            with os.fdopen(_open_regular(self.path, os.O_RDONLY), "rb") as f:
+                lines = _lines(f)
+                first = next(lines, b"")
+                chain = self._check_lines(itertools.chain([] if first == b"" else [first], lines), verdict)
+                self._check_start(first, verdict)
         except FileNotFoundError:
             verdict.problems.append(f"{self.path.name} is missing beside {KEY_FILE}: the trail was deleted, and every "
                                     "entry it held with it")
-            raw = None
-        chain = self._check_lines(raw or b"", verdict)
-        if raw is not None:
-            self._check_start(raw, verdict)
+        except NotRegularFile as e:
+            verdict.problems.append(str(e))
+        except OSError as e:
+            verdict.problems.append(f"{self.path.name} cannot be read ({e.strerror or e}): the trail cannot be checked")
         self._check_head(chain, verdict)
         return verdict
 
-    def _check_lines(self, raw: bytes, verdict: Verdict) -> _Chain:
+    def _check_lines(self, lines: Iterable[bytes | None], verdict: Verdict) -> _Chain:
         previous, before, expected = "", "", 1
-        lines = raw.split(b"\n")
-        if lines.pop():  # b"" when the file ends with a newline
-            verdict.notes.append("the last line was cut short by a crash while it was written (it was never acknowledged)")
         for number, line in enumerate(lines, 1):
+            if line is not None and not line.endswith(b"\n"):
+                verdict.notes.append("the last line was cut short by a crash while it was written (it was never "
+                                     "acknowledged)")
+                break
             try:
+                if line is None:
+                    raise ValueError(f"longer than {MAX_LINE} bytes")
                 entry = json.loads(line)
                 mac = str(entry.pop("mac"))
-                seq = int(entry["seq"])
+                seq = _seq(entry["seq"])
             except (ValueError, KeyError, TypeError, AttributeError):
                 verdict.problems.append(f"line {number} is not an audit entry")
                 continue
@@ -245,9 +325,9 @@ class AuditLog:
             verdict.entries += 1
         return _Chain(expected - 1, previous, before)
 
-    def _check_start(self, raw: bytes, verdict: Verdict) -> None:
+    def _check_start(self, first: bytes | None, verdict: Verdict) -> None:
         try:
-            kind = json.loads(raw.split(b"\n", 1)[0]).get("kind")
+            kind = json.loads(first or b"").get("kind")
         except (ValueError, AttributeError):
             return  # an empty trail (the head says whether it should hold entries), or a line _check_lines names
         if kind != STARTED:
@@ -277,8 +357,15 @@ class AuditLog:
         """The head's (sequence, MAC) if it is there and signed with the key; else None, with the problem."""
         name = self.head_path.name
         try:
-            data = json.loads(self.head_path.read_text(encoding="utf-8"))
-            seq, mac, tag = int(data["seq"]), str(data["mac"]), str(data["tag"])
+            with os.fdopen(_open_regular(self.head_path, os.O_RDONLY), "rb") as f:
+                raw = f.read(MAX_HEAD + 1)
+            if len(raw) > MAX_HEAD:
+                raise ValueError(f"longer than {MAX_HEAD} bytes")
+            data = json.loads(raw)
+            seq, mac, tag = _seq(data["seq"]), str(data["mac"]), str(data["tag"])
+        except NotRegularFile as e:
+            verdict.problems.append(str(e))
+            return None
         except FileNotFoundError:
             verdict.problems.append(f"{name} is missing: it is rewritten after every entry and only deleting it "
                                     "removes it, so entries may have been removed from the end without a trace")

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
+import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +20,8 @@ import pytest
 
 from assistant import audit
 from assistant.vault import Vault
-from tests.test_audit import audit_of, cli, filled, lines
+from tests.conftest import TEMPLATES_ONLY
+from tests.test_audit import ASSISTANT, audit_of, cli, filled, lines
 
 
 def verify_cli(data_dir: Path) -> subprocess.CompletedProcess[str]:
@@ -191,3 +194,78 @@ def test_an_administrative_change_names_who_made_it(tmp_path: Path) -> None:
         audit.record_admin(tmp_path, "phone revoked", " ")
     shown = cli("audit", "--data-dir", str(tmp_path)).stdout
     assert "admin    phone paired: phone=kitchen tablet" in shown, shown
+
+
+def bounded_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The command line with 60 seconds and 2 GiB of data at most, so a reader that hangs on a FIFO or
+    reads /dev/zero to its end fails the test instead of the machine."""
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_DATA, (2 << 30, 2 << 30))
+
+    done = subprocess.run([*ASSISTANT, *args], capture_output=True, text=True, timeout=60, preexec_fn=limited,
+                          env={**os.environ, **TEMPLATES_ONLY})
+    assert "Traceback" not in done.stdout + done.stderr, done.stderr
+    return done
+
+
+def append_to(data_dir: Path) -> None:
+    audit_of(data_dir).append("tool_call", origin="voice", tool="clock.get_time", args={}, ok=True)
+
+
+def replace_with_fifo(path: Path) -> None:
+    path.unlink()
+    os.mkfifo(path)
+
+
+def replace_with_directory(path: Path) -> None:
+    path.unlink()
+    path.mkdir()
+
+
+def replace_with_link_to_zero(path: Path) -> None:
+    path.unlink()
+    path.symlink_to("/dev/zero")
+
+
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize(("replace", "what"), [(replace_with_fifo, "a FIFO"), (replace_with_directory, "a directory"),
+                                               (replace_with_link_to_zero, "a link to a device")],
+                         ids=["fifo", "directory", "link to /dev/zero"])
+def test_a_trail_that_is_not_a_regular_file_is_refused_without_hanging(tmp_path: Path, replace, what: str) -> None:  # type: ignore[no-untyped-def]
+    log = filled(tmp_path)
+    replace(log.path)
+    saying = f"audit.jsonl is not a regular file ({what}): the trail cannot be trusted"
+    assert_tampered(bounded_cli("audit", "--verify", "--data-dir", str(tmp_path)), saying)
+    shown = bounded_cli("audit", "--data-dir", str(tmp_path))
+    assert shown.returncode == 1 and saying in shown.stderr, shown.stdout + shown.stderr
+    with pytest.raises(audit.AuditError, match=r"not a regular file"):
+        append_to(tmp_path)
+
+
+@pytest.mark.timeout(90)
+def test_a_head_that_is_a_fifo_is_a_problem_without_hanging(tmp_path: Path) -> None:
+    log = filled(tmp_path)
+    replace_with_fifo(log.head_path)
+    assert_tampered(bounded_cli("audit", "--verify", "--data-dir", str(tmp_path)),
+                    "audit.head is not a regular file (a FIFO)")
+
+
+def test_a_head_whose_number_overflows_or_is_a_string_is_damaged(tmp_path: Path) -> None:
+    log = filled(tmp_path)
+    head = json.loads(log.head_path.read_text())
+    log.head_path.write_text(json.dumps({**head, "seq": str(head["seq"])}))  # the signature still matches
+    verdict = audit_of(tmp_path).verify()
+    assert any("audit.head is damaged" in p and "not a whole number" in p for p in verdict.problems), verdict.problems
+    log.head_path.write_text(json.dumps(head).replace(f'"seq": {head["seq"]}', '"seq": 1e999'))
+    assert_tampered(verify_cli(tmp_path), "audit.head is damaged")
+
+
+@pytest.mark.parametrize("seq", ["1e999", '"6"', "true"])
+def test_a_line_whose_number_overflows_or_is_not_a_whole_number_is_damaged_and_blocks_appends(
+        tmp_path: Path, seq: str) -> None:
+    log = filled(tmp_path)
+    *kept, newest = lines(log)
+    log.path.write_text("".join(kept) + newest.replace('"seq": 6', f'"seq": {seq}'))
+    assert_tampered(verify_cli(tmp_path), "line 6 is not an audit entry")
+    with pytest.raises(audit.AuditError, match="damaged at its end"):
+        append_to(tmp_path)

@@ -10,8 +10,9 @@ Conversation rules, all within `understanding.followup_s` of the last exchange:
   kitchen light"), and anything else is a new request;
 - the previous exchange is shown to the planner, so "and the eggs too" continues it.
 
-A conversation that may not confirm (`may_confirm=False`: a Wyoming client, which anyone who reaches
-the port could be) never asks for a yes: what would need one is refused with the reason in words.
+A conversation that may not confirm (`may_confirm=False`: a Wyoming client) never takes a yes for a
+risky tool: that is refused with the reason in words. A change understood with too little confidence
+is still put back as a question there (its yes can do no more than the request itself could).
 
 What a conversation remembers (its open question, its last exchange) can be taken out and put back
 (`memory`, `recall`), so one that lives across processes (`assistant ask`) goes on where it stopped.
@@ -48,7 +49,6 @@ DROPPED = "Okay, I won't."
 SAY_AGAIN = "Sorry, say that again?"
 CANNOT_CONFIRM = "I can't do that from here; ask me directly."
 """A risky tool asked for where a yes is not taken (may_confirm=False)."""
-UNSURE_HERE = "I'm not sure I understood that, so I won't do it from here; ask me directly."
 """A change understood with too little confidence, where it cannot be put back as a question."""
 SAY_AGAIN_BELOW = 0.6
 """A spoken request that nothing fits, heard with less confidence than this, is asked again once
@@ -131,7 +131,7 @@ class Dialogue:
         """phrase_timeout_s: how long the LLM may take to word a reply to an open question; None: never.
         origin: who this conversation is with, for the audit trail (calls.ORIGINS).
         confirm_below: a call scored below this, to a tool that changes something, is confirmed first.
-        may_confirm: False: a call that would need a yes is refused instead (CANNOT_CONFIRM).
+        may_confirm: False: a risky call, which would need a yes, is refused instead (CANNOT_CONFIRM).
         peer: the network address of whoever this is with, recorded with each call."""
         self.bus = bus
         self.phrase_timeout_s = phrase_timeout_s
@@ -308,8 +308,8 @@ class Dialogue:
         if missing is not None:
             return self._ask("missing", call, missing[1], turn, audio_t)
         unsure = call.score < self.confirm_below and not spec.reads
-        if (spec.risky or unsure) and not self.may_confirm:
-            return self._refuse(call, CANNOT_CONFIRM if spec.risky else UNSURE_HERE, turn, audio_t)
+        if spec.risky and not self.may_confirm:
+            return self._refuse(call, CANNOT_CONFIRM, turn, audio_t)
         if spec.risky or unsure:
             self._intent(call, turn, audio_t)
             # A risky tool's own question says what it will do; else the request is put back as understood.

@@ -112,6 +112,19 @@ def test_an_unsure_request_is_restated_as_a_question_and_runs_after_a_yes(data_d
     assert len(core.scheduler.timers()) == 1
 
 
+def test_over_wyoming_an_unsure_change_is_asked_and_a_risky_one_refused(data_dir: Path) -> None:
+    """A Wyoming client (may_confirm=False) gets the same question for a change understood unsurely
+    (issue 23: the conversation works from Wyoming's handle too), but never a yes for a risky tool
+    (issue 24)."""
+    core, rec = unsure(data_dir)
+    wyoming = core.dialogue.another("wyoming", may_confirm=False, peer="192.168.1.20")
+    assert asyncio.run(wyoming.handle("set a timer for ten minuets")) == "Set a timer for ten minuets?"
+    assert asyncio.run(wyoming.handle("yes")) == "Timer set for 10 minutes."
+    assert len(core.scheduler.timers()) == 1
+    assert asyncio.run(wyoming.handle("cancel all timers")).startswith("I can't do that from here")
+    assert asyncio.run(wyoming.handle("yes")) != "Cancelled 1 timer." and len(core.scheduler.timers()) == 1
+
+
 def test_a_no_drops_an_unsure_request_and_anything_else_is_a_new_request(data_dir: Path) -> None:
     core, rec = unsure(data_dir)
     assert say(core, "set a timer for ten minuets") == "Set a timer for ten minuets?"

@@ -49,7 +49,6 @@ DROPPED = "Okay, I won't."
 SAY_AGAIN = "Sorry, say that again?"
 CANNOT_CONFIRM = "I can't do that from here; ask me directly."
 """A risky tool asked for where a yes is not taken (may_confirm=False)."""
-"""A change understood with too little confidence, where it cannot be put back as a question."""
 SAY_AGAIN_BELOW = 0.6
 """A spoken request that nothing fits, heard with less confidence than this, is asked again once
 rather than refused: it was more likely misheard than asked for."""

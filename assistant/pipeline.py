@@ -231,13 +231,17 @@ class VoiceLoop:
                 if self._on_vad(event.signal, at):
                     return
             if self._should_transcribe_early():
-                self._speculative = self._start_stt(self._listen_start + int(round(self.eos.t * SAMPLE_RATE)), self.turns)
+                self._speculative = self._start_stt(self._position(), self.turns)
                 if not self._realtime:
                     # A file waits for us: finish the early transcription now, so the result is the
                     # same as on a microphone where it runs during the silence.
                     await asyncio.wait([self._speculative])
             if self._understood_early():
                 return
+
+    def _position(self) -> int:
+        """Where listening has got to, in samples of the history."""
+        return self._listen_start + int(round(self.eos.t * SAMPLE_RATE))
 
     def _should_transcribe_early(self) -> bool:
         """Start transcribing during the silence timeout once the silence has lasted
@@ -273,7 +277,7 @@ class VoiceLoop:
     def _on_vad(self, signal: Signal, at: float) -> bool:
         """Handle one end-of-speech signal; True when listening is over."""
         turn = self.turns
-        position = self._listen_start + int(round(self.eos.t * SAMPLE_RATE))
+        position = self._position()
         if signal is Signal.SPEECH_START:
             preroll = int(self.vad_config.preroll_s * SAMPLE_RATE)
             self._utterance_start = max(self._listen_start, int(at * SAMPLE_RATE) - preroll)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import ipaddress
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from assistant.addresses import is_loopback
 from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioFeed, AudioSource, read_into
 from assistant.health import health_endpoint, heartbeat, status_path, write_status
@@ -73,7 +73,7 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     # With the page served, the announcement points phones and satellites at its port; a page bound
     # to loopback alone is not announced: no phone could reach it.
     devices = dataclasses.replace(config.devices, announce_port=config.web.port) if serve_page else config.devices
-    if serve_page and _loopback_only(config.web.bind) and devices.announce:
+    if serve_page and is_loopback(config.web.bind) and devices.announce:
         log.info("the phone page listens on %s only: not announced on the network (set web.bind to reach it from a phone)",
                  config.web.bind)
         devices = dataclasses.replace(devices, announce=False)
@@ -299,10 +299,3 @@ def _stop_on_signals(supervisor: Supervisor) -> None:
     loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGTERM, supervisor.stop)
-
-
-def _loopback_only(bind: str) -> bool:
-    try:
-        return ipaddress.ip_address(bind).is_loopback
-    except ValueError:
-        return bind.lower() == "localhost"

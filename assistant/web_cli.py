@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import ipaddress
 import json
 import sys
 import urllib.error
@@ -22,6 +21,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from assistant.addresses import is_loopback
 from assistant.errors import AssistantError
 from assistant.store import DataDirLock, StoreError
 
@@ -111,14 +111,6 @@ def _ask_running(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     return result
 
 
-def _loopback_url(url: str) -> bool:
-    host = urllib.parse.urlsplit(url).hostname or ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 def _print(args: argparse.Namespace, result: dict[str, Any]) -> None:
     if args.json:
         print(json.dumps(result, indent=1))
@@ -137,7 +129,7 @@ def _print(args: argparse.Namespace, result: dict[str, Any]) -> None:
             print(f"The root certificate's fingerprint (SHA-256), as the phone shows it: {result['ca_fingerprint']}")
         if not result["running"]:
             print("The assistant is not running: start it with `assistant run`, then open its page on the phone.")
-        elif result["urls"] and all(_loopback_url(u) for u in result["urls"]):
+        elif result["urls"] and all(is_loopback(urllib.parse.urlsplit(u).hostname or "") for u in result["urls"]):
             print("The page listens on this machine only (web.bind is loopback), so a phone cannot reach it: set "
                   "`web: {bind: 0.0.0.0}` in the config (or ASSISTANT__WEB__BIND=0.0.0.0) and start the assistant again.")
         return

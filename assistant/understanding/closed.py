@@ -125,15 +125,15 @@ class ClosedVocabulary:
             return None
         gap = None if rival is None else _gap(form, rival)
         sure = confidence(deficit, gap, self.reject_deficit)
-        if form.logprobs and form.logprobs[-1] < CUT_SHORT:
-            log.info("closed vocabulary: the audio goes on after %r (%.2f): asking", form.text, form.logprobs[-1])
+        ending = form.logprobs[-1] if form.logprobs else 0.0
+        if ending < CUT_SHORT:
+            log.info("closed vocabulary: the audio goes on after %r (%.2f): asking", form.text, ending)
             sure = 0.5
         if not _same_numbers(numbers_said(form.text), heard_numbers):
             log.info("closed vocabulary: %r has other numbers than %s: asking", form.text, heard_numbers)
             sure = min(sure, OTHER_NUMBERS)
         return Recognised(replace(call, text=form.text, score=sure),
-                          round(deficit, 3), None if gap is None else round(gap, 3),
-                          round(form.logprobs[-1], 3) if form.logprobs else 0.0)
+                          round(deficit, 3), None if gap is None else round(gap, 3), round(ending, 3))
 
 
 def _same_numbers(sentence: list[int], heard: list[int]) -> bool:

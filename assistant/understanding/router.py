@@ -128,9 +128,9 @@ class Router:
         instead (fuzzily, or by the planner) carries speech-to-text's confidence in it.
         Raises AssistantError when the planner itself fails (a server that does not answer)."""
         if hearing is not None and hearing.score is not None and self.closed is not None:
-            call = await asyncio.to_thread(self.sure_reading, text, others, hearing.confidence, live)
-            if call is None:
-                call = await asyncio.to_thread(self.hear_closed, text, others, hearing.score, live)
+            score, sure = hearing.score, hearing.confidence
+            call = await asyncio.to_thread(
+                lambda: self.sure_reading(text, others, sure, live) or self.hear_closed(text, others, score, live))
             if call is not None:
                 return call
         call = await asyncio.to_thread(self.match_templates, text, live)

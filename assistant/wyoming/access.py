@@ -16,22 +16,13 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 
+from assistant.addresses import is_loopback
 from assistant.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MIN_TOKEN_CHARS = 16
 """A shared token shorter than this is refused: it could be guessed."""
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` (a bind address) is this machine alone: 127.0.0.0/8, ::1 or localhost."""
-    if host.strip().lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
-    except ValueError:  # "", 0.0.0.0's spellings, a host name: it may well be the LAN
-        return False
 
 
 def parse_clients(entries: tuple[str, ...], where: str = "wyoming.clients") -> tuple[Network, ...]:

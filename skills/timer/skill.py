@@ -29,6 +29,13 @@ def spoken_duration(seconds: float) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
+def _which(timers: list[Timer], verb: str, data: dict[str, Any]) -> ToolResult:
+    """The question when a request fits several timers: "You have a pasta timer and eggs timer. Which one should I pause?"."""
+    labels = " and ".join(timer_label(t) for t in timers)
+    return ToolResult(f"You have a {labels}. Which one should I {verb}?",
+                      {**data, "ambiguous": [t.id for t in timers]}, ok=False)
+
+
 def timer_label(timer: Timer) -> str:
     """"pasta timer" or "5 minute timer": how a person tells timers apart."""
     if timer.name:
@@ -137,9 +144,7 @@ class TimerSkill(Skill):
         if not timers:
             return [], ToolResult(self._not_found(name), {"timer_id": None}, ok=False)
         if len(timers) > 1:
-            labels = " and ".join(timer_label(t) for t in timers)
-            return [], ToolResult(f"You have a {labels}. Which one should I {verb}?",
-                                  {"timer_id": None, "ambiguous": [t.id for t in timers]}, ok=False)
+            return [], _which(timers, verb, {"timer_id": None})
         return timers, None
 
     def _the_one(self, name: str | None, prefer: Callable[[Timer], bool] | None = None) -> list[Timer]:
@@ -233,8 +238,7 @@ class TimerSkill(Skill):
         if not timers:
             return ToolResult(self._not_found(name, _seconds(hours, minutes, seconds)), {"cancelled": []}, ok=False)
         if len(timers) > 1:
-            labels = " and ".join(timer_label(t) for t in timers)
-            return ToolResult(f"You have a {labels}. Which one should I cancel?", {"cancelled": [], "ambiguous": [t.id for t in timers]}, ok=False)
+            return _which(timers, "cancel", {"cancelled": []})
         self.scheduler.cancel(timers[0].id)
         return ToolResult(f"Your {timer_label(timers[0])} is cancelled.", {"cancelled": [timers[0].id]})
 

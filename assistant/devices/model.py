@@ -87,6 +87,19 @@ def spoken(text: str) -> str:
     return " ".join(re.sub(r"[^a-z0-9']+", " ", text.lower()).split())
 
 
+ARTICLES = ("the", "my", "our", "a", "an")
+"""Words before a name that are not part of it: "the big lamp" and "big lamp" are one name (the
+sentence templates' "[the|my] {device_name}" take the article off what is said)."""
+
+
+def bare(text: str) -> str:
+    """A name as spoken without a leading article: "The big lamp" → "big lamp"."""
+    words = spoken(text).split()
+    while len(words) > 1 and words[0] in ARTICLES:
+        words = words[1:]
+    return " ".join(words)
+
+
 def room_in(name: str) -> str | None:
     words = f" {spoken(name)} "
     for room in ROOMS:

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from tinydb import Query, TinyDB
 
-from assistant.devices.model import Device, DeviceError, Found, room_in, spoken
+from assistant.devices.model import Device, DeviceError, Found, bare, room_in, spoken
 from assistant.store import open_db
 
 SCHEMA = 1
@@ -42,7 +42,7 @@ class DeviceRegistry:
             return _device(doc) if isinstance(doc, dict) else None
 
     def resolve(self, ref: str) -> Device:
-        """A device by its id, name or alias (as spoken: case and punctuation do not matter)."""
+        """A device by its id, name or alias (as spoken: case, punctuation and a leading article do not matter)."""
         device = self.get(ref) or self._named(ref)
         if device is not None:
             return device
@@ -99,7 +99,7 @@ class DeviceRegistry:
 
     def set_room(self, ref: str, room: str | None) -> Device:
         with self._lock:
-            return self._update(self.resolve(ref), room=spoken(room) if room else None)
+            return self._update(self.resolve(ref), room=bare(room) if room else None)
 
     def add_alias(self, ref: str, alias: str) -> Device:
         alias = _clean_name(alias)
@@ -115,7 +115,7 @@ class DeviceRegistry:
     def remove_alias(self, ref: str, alias: str) -> Device:
         with self._lock:
             device = self.resolve(ref)
-            kept = [a for a in device.aliases if spoken(a) != spoken(alias)]
+            kept = [a for a in device.aliases if bare(a) != bare(alias)]
             if len(kept) == len(device.aliases):
                 raise DeviceError(f"'{device.name}' has no alias '{alias}'", code="not_found")
             return self._update(device, aliases=kept)
@@ -136,8 +136,9 @@ class DeviceRegistry:
         return _device({**asdict(device), **changes})
 
     def _named(self, name: str) -> Device | None:
-        wanted = spoken(name)
-        return next((d for d in self.all() if wanted in {spoken(n) for n in d.names()}), None)
+        """The device answering to `name`, with or without a leading article ("the big lamp")."""
+        wanted = bare(name)
+        return next((d for d in self.all() if wanted in {bare(n) for n in d.names()}), None)
 
     def _free_name(self, name: str, but: str | None = None) -> str:
         """`name`, or "name 2", "name 3" … when another device already answers to it."""

@@ -13,7 +13,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from assistant.devices.hub import DeviceHub, Outcome
-from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Device, DeviceError, spoken
+from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Device, DeviceError, bare, spoken
 from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, said, tool
 from assistant.rooms import here
 
@@ -57,7 +57,9 @@ class DeviceSkill(Skill):
 
     def slot_values(self) -> dict[str, list[str]]:
         devices = self.hub.registry.all()
-        return {"device_name": sorted({spoken(n) for d in devices for n in d.names()}),
+        # A name is heard with and without its article: the alias "the big lamp" is "turn off the big
+        # lamp" and "turn off big lamp" alike.
+        return {"device_name": sorted({form for d in devices for n in d.names() for form in (spoken(n), bare(n))}),
                 "room_name": sorted({d.room for d in devices if d.room})}
 
     def vocabulary(self) -> list[str]:
@@ -113,7 +115,7 @@ class DeviceSkill(Skill):
                     raise NotFound(_unknown_room(room, everything))
                 chosen = [d for d in chosen if d.room == where]
                 if not chosen:
-                    raise NotFound(f"There's no {spoken(device).removeprefix('the ')} in the {where}")
+                    raise NotFound(f"There's no {bare(device)} in the {where}")
         if not device:
             if room:
                 wanted = _room_of(everything, room)
@@ -267,7 +269,7 @@ def _is_light(device: Device) -> bool:
 def _unknown_room(room: str, devices: list[Device]) -> str:
     """ "I don't know a room called living room. I know the kitchen and the bedroom" (the rooms, when few)."""
     rooms = sorted({d.room for d in devices if d.room})
-    said_room = spoken(room).removeprefix("the ")
+    said_room = bare(room)
     if not rooms or len(rooms) > 5:
         return f"I don't know a room called {said_room}"
     known = [f"the {r}" for r in rooms]
@@ -276,10 +278,11 @@ def _unknown_room(room: str, devices: list[Device]) -> str:
 
 
 def _named(devices: list[Device], name: str) -> list[Device]:
-    """Devices answering to `name`: exactly, else without a plural s ("kitchen lights")."""
-    wanted = spoken(name).removeprefix("the ")
+    """Devices answering to `name`: exactly, else without a plural s ("kitchen lights"); a leading
+    article on either side does not count ("the big lamp" is "big lamp")."""
+    wanted = bare(name)
     for form in (wanted, wanted.removesuffix("s")):
-        found = [d for d in devices if form in {spoken(n) for n in d.names()}]
+        found = [d for d in devices if form in {bare(n) for n in d.names()}]
         if found:
             return found
     return []
@@ -287,7 +290,7 @@ def _named(devices: list[Device], name: str) -> list[Device]:
 
 def _room_of(devices: list[Device], text: str) -> str | None:
     """The room `text` names ("the bedroom", "the kitchen lights"), or None."""
-    wanted = spoken(text).removeprefix("the ")
+    wanted = bare(text)
     rooms = {d.room for d in devices if d.room}
     for form in (wanted, *(wanted.removesuffix(f" {w}") for w in ("lights", "light", "lamps", "lamp"))):
         if form in rooms:

@@ -1,0 +1,108 @@
+"""Issue 25, real-life edges of the home's devices: a device the house doesn't have, changes made on
+a device itself, aliases with articles, WLED effects, and devices that answer badly. Simulated
+devices speak the real local APIs on loopback addresses inside the namespace scripts/test makes;
+they are entered in the registry directly (discovery has tests of its own in test_devices.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.bus import Bus
+from assistant.config import load_config
+from assistant.devices.model import BRIGHTNESS, COLOUR, EFFECT, ON_OFF, POWER, Device, Found
+from assistant.runtime import Core, build_core
+from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated
+from tests.fakes.base import FakeDevice
+from tests.fakes.shelly_api import FakeShellyDimmer, FakeShellyPlug
+from tests.fakes.wled_api import FakeWled
+
+if not network_isolated():
+    pytest.fail("these tests serve simulated devices: run them through scripts/test, which gives them a network "
+                "namespace of their own", pytrace=False)
+
+_hosts = iter(range(120, 250))
+
+
+def next_host() -> str:
+    return f"127.0.0.{next(_hosts)}"
+
+
+async def until(check: Callable[[], Any], timeout_s: float = 5.0) -> Any:
+    """The first true value of `check`, polled every 10 ms (a fake device has no event to wait on)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"not within {timeout_s} s")
+
+
+def enter(core: Core, fake: FakeDevice, name: str, room: str | None = None, **extra: Any) -> Device:
+    """Put a started fake in the registry, as discovery would have."""
+    if isinstance(fake, FakeWled):
+        found = Found(f"wled:{fake.mac.lower()}", name, "wled", "light", "WLED 0.15.0 esp32",
+                      (ON_OFF, BRIGHTNESS, COLOUR, EFFECT), fake.host, fake.port)
+    elif isinstance(fake, FakeShellyDimmer):
+        found = Found(f"shelly:{fake.mac.lower()}:light:0", name, "shelly", "dimmer", "SNDM-0013US",
+                      (ON_OFF, BRIGHTNESS), fake.host, fake.port, {"component": "light", "index": 0})
+    else:
+        assert isinstance(fake, FakeShellyPlug)
+        found = Found(f"shelly:{fake.mac.lower()}:switch:0", name, "shelly", "plug", "SNPL-00112EU",
+                      (ON_OFF, POWER), fake.host, fake.port, {"component": "switch", "index": 0})
+    device, _ = core.devices.registry.seen(found)
+    if room is not None:
+        device = core.devices.registry.set_room(device.id, room)
+    return device
+
+
+@asynccontextmanager
+async def assistant(tmp: Path, *fakes: FakeDevice, **environ: str) -> AsyncIterator[tuple[Core, Recorder]]:
+    """The assistant (templates only) beside started fakes; stopped with them."""
+    bus = Bus()
+    recorder = Recorder(bus)
+    core = build_core(load_config(environ={**TEMPLATES_ONLY, **environ}), tmp / "data", bus)
+    for fake in fakes:
+        await fake.start()
+    await core.registry.start_all()
+    try:
+        yield core, recorder
+    finally:
+        await core.registry.stop_all()
+        for fake in fakes:
+            await fake.stop()
+
+
+# --- 3. aliases, with and without their article
+
+def test_an_alias_with_an_article_is_understood_with_or_without_it(tmp_path: Path) -> None:
+    """The README's example: `assistant devices alias "pantry lamp" "the big lamp"`, then "turn off
+    the big lamp" was "I don't know a device called big lamp."."""
+    async def scenario() -> None:
+        lamp = FakeWled("Pantry lamp", next_host(), on=True)
+        async with assistant(tmp_path, lamp) as (core, _):
+            device = enter(core, lamp, "Pantry lamp")
+            core.devices.registry.add_alias(device.id, "the big lamp")
+            ask = core.dialogue.handle
+            assert await ask("turn off the big lamp") == "Turned off the pantry lamp."
+            assert lamp.state["on"] is False
+            assert await ask("turn on big lamp") == "Turned on the pantry lamp."
+            assert await ask("dim my big lamp to 40 percent") == "Set the pantry lamp to 40 percent."
+            assert lamp.state["on"] is True and lamp.state["bri"] == round(40 * 255 / 100)
+            # The free path (the planner's call) names it either way too.
+            spec = core.registry.tool("device.turn_off")
+            for said in ("big lamp", "the big lamp", "The Big Lamp"):
+                assert (await asyncio.to_thread(spec.func, device=said)).ok
+            # One name with or without its article: "big lamp" cannot go to another device.
+            assert core.devices.registry.resolve("big lamp").id == device.id
+            with pytest.raises(Exception, match="already names"):
+                core.devices.registry.add_alias(enter(core, FakeWled("x", "127.0.0.1"), "Other lamp").id, "big lamp")
+
+    asyncio.run(scenario())

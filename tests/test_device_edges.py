@@ -106,3 +106,41 @@ def test_an_alias_with_an_article_is_understood_with_or_without_it(tmp_path: Pat
                 core.devices.registry.add_alias(enter(core, FakeWled("x", "127.0.0.1"), "Other lamp").id, "big lamp")
 
     asyncio.run(scenario())
+
+
+# --- 4. WLED effects by name, from the strip's own list
+
+def test_a_wled_effect_is_set_by_name_from_the_strips_own_list(tmp_path: Path) -> None:
+    from assistant.devices.drivers.wled import WledDriver
+    from tests.fakes.wled_api import EFFECTS
+
+    async def scenario() -> None:
+        strip = FakeWled("Kitchen light", next_host())
+        plug = FakeShellyPlug("Kettle", next_host())
+        async with assistant(tmp_path, strip, plug) as (core, rec):
+            # The effects as identification records them: the strip's own names, reserved ids left out.
+            found = await WledDriver().identify(core.devices.session, strip.host, strip.port, {}, "Kitchen light")
+            assert found[0].extra["effects"][:3] == ["Solid", "Blink", "Breathe"]
+            assert "RSVD" not in found[0].extra["effects"] and "-" not in found[0].extra["effects"]
+            core.devices.registry.seen(found[0])
+            enter(core, plug, "Kettle", room="kitchen")
+            ask = core.dialogue.handle
+            assert await ask("set the kitchen light to rainbow") == "Set the kitchen light to Rainbow."
+            assert strip.state["on"] is True and strip.state["seg"][0]["fx"] == EFFECTS.index("Rainbow")
+            assert rec.of("intent")[-1].args == {"device": "kitchen light", "effect": "rainbow"}  # type: ignore[attr-defined]
+            assert await ask("start the fireworks effect on the kitchen light") == "Set the kitchen light to Fireworks."
+            assert strip.state["seg"][0]["fx"] == EFFECTS.index("Fireworks")
+            # The free path (the planner's call) is checked against the strip's list, asked afresh.
+            spec = core.registry.tool("device.set_effect")
+            unknown = await asyncio.to_thread(spec.func, effect="sparkly", device="kitchen light")
+            assert not unknown.ok and unknown.speech.startswith("Kitchen light has no effect called sparkly. It has sparkle")
+            assert strip.state["seg"][0]["fx"] == EFFECTS.index("Fireworks"), "nothing was changed"
+            reserved = await asyncio.to_thread(spec.func, effect="rsvd", device="kitchen light")
+            assert not reserved.ok and "no effect called rsvd" in reserved.speech
+            kettle = await asyncio.to_thread(spec.func, effect="rainbow", device="kettle")
+            assert not kettle.ok and kettle.speech == "Kettle can't do that."
+            # A room: its lights with effects, never the kettle.
+            assert await ask("set the lights in the kitchen to twinkle") == "Set the kitchen light to Twinkle."
+            assert plug.state["output"] is False
+
+    asyncio.run(scenario())

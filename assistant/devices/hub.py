@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from assistant.bus import Bus
-from assistant.devices.drivers.base import TIMEOUT_S, Driver
+from assistant.devices.drivers.base import TIMEOUT_S, Driver, Unsupported
 from assistant.devices.drivers.home_assistant import TOKEN as HOME_ASSISTANT_TOKEN
 from assistant.devices.drivers.home_assistant import HomeAssistantDriver
 from assistant.devices.drivers.hue import HueDriver, LinkButtonNeeded
@@ -44,6 +44,8 @@ class Outcome:
     state: DeviceState | None = None
     error: str = ""
     code: str = ""
+    value: Any = None
+    """What the action gave besides a state (the effect's name as the device spells it)."""
 
 
 class DeviceHub:
@@ -137,12 +139,19 @@ class DeviceHub:
             return Outcome(device, False, error=failure.message, code=failure.code)
         if not device.online:  # it answered, so it is back
             await asyncio.to_thread(self.registry.seen_again, device.id)
-        return Outcome(device, True, state=result if isinstance(result, DeviceState) else None)
+        if isinstance(result, DeviceState):
+            return Outcome(device, True, state=result)
+        return Outcome(device, True, value=result)
 
     async def act(self, devices: list[Device], action: str, value: Any = None) -> list[Outcome]:
         """Apply one action to every device at once: power (value True/False), brightness (percent),
-        colour ((r, g, b)) or state (value unused)."""
+        colour ((r, g, b)), effect (its name) or state (value unused)."""
         def step(driver: Driver, device: Device) -> Awaitable[Any]:
+            if action == "effect":
+                set_effect = getattr(driver, "set_effect", None)
+                if set_effect is None:
+                    raise Unsupported(f"{device.name} has no effects")
+                return set_effect(self.session, device, str(value))  # type: ignore[no-any-return]
             if action == "power":
                 return driver.set_power(self.session, device, bool(value))
             if action == "brightness":

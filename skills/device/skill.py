@@ -13,7 +13,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from assistant.devices.hub import DeviceHub, Outcome
-from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Device, DeviceError, bare, spoken
+from assistant.devices.model import BRIGHTNESS, COLOUR, EFFECT, ON_OFF, POWER, Device, DeviceError, bare, spoken
 from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, said, tool
 from assistant.rooms import here
 
@@ -42,7 +42,7 @@ class NotFound(DeviceError):
 
 class DeviceSkill(Skill):
     name = "device"
-    description = "Lights and plugs on the home network: on, off, brightness, colour, state and power use."
+    description = "Lights and plugs on the home network: on, off, brightness, colour, effects, state and power use."
     permissions = frozenset({Permission.DEVICES})
 
     def __init__(self, context: SkillContext) -> None:
@@ -60,7 +60,9 @@ class DeviceSkill(Skill):
         # A name is heard with and without its article: the alias "the big lamp" is "turn off the big
         # lamp" and "turn off big lamp" alike.
         return {"device_name": sorted({form for d in devices for n in d.names() for form in (spoken(n), bare(n))}),
-                "room_name": sorted({d.room for d in devices if d.room})}
+                "room_name": sorted({d.room for d in devices if d.room}),
+                "effect_name": sorted({spoken(e) for d in devices if d.can(EFFECT)
+                                       for e in d.extra.get("effects") or [] if isinstance(e, str) and spoken(e)})}
 
     def vocabulary(self) -> list[str]:
         devices = self.hub.registry.all()
@@ -176,6 +178,19 @@ class DeviceSkill(Skill):
                    room: Annotated[str | None, "a room, for every light in it"] = None) -> ToolResult:
         """Set the colour of a light, or of every colour light in a room."""
         return self._do("colour", COLOURS[colour], device, room, COLOUR, f"Made {{what}} {colour}.")
+
+    @tool(require_any=("device", "room"), ask="Which light?", settle="_settle_target")
+    def set_effect(self, effect: Annotated[str, Ask("Which effect?"), "the effect's name, e.g. rainbow"],
+                   device: Annotated[str | None, "the light's name"] = None,
+                   room: Annotated[str | None, "a room, for every light with effects in it"] = None) -> ToolResult:
+        """Run a light effect (WLED: rainbow, fireworks …) on a light, or on every such light in a room."""
+        try:
+            targets = self._targets(device, room, EFFECT)
+        except DeviceError as e:
+            return ToolResult(f"{e.message}.", {"error": e.code}, ok=False)
+        outcomes = self.hub.act_from_thread(targets, "effect", effect)
+        named = next((o.value for o in outcomes if o.ok and isinstance(o.value, str)), spoken(effect))
+        return _summary(outcomes, f"Set {{what}} to {named}.", room if len(targets) > 1 else None)
 
     @tool(reads=True)
     def get_state(self, device: Annotated[str, Ask("Which device?"), "the device's name"]) -> ToolResult:

@@ -17,8 +17,9 @@ from tests.fakes.base import FakeDevice
 EFFECTS = [
     "Solid", "Blink", "Breathe", "Wipe", "Wipe Random", "Random Colors", "Sweep", "Dynamic",
     "Colorloop", "Rainbow", "Scan", "Scan Dual", "Fade", "Theater", "Theater Rainbow", "Running",
-    "Saw", "Twinkle", "Dissolve", "Dissolve Rnd", "Sparkle",
+    "Saw", "Twinkle", "Dissolve", "Dissolve Rnd", "Sparkle", "RSVD", "Fireworks", "-",
 ]  # fmt: skip
+"""As WLED 0.14+ lists them: an effect this build lacks keeps its id, named "RSVD" or "-"."""
 PALETTES = [
     "Default", "* Random Cycle", "* Color 1", "* Colors 1&2", "* Color Gradient", "* Colors Only",
     "Party", "Cloud", "Lava", "Ocean", "Forest", "Rainbow", "Rainbow Bands", "Sunset",
@@ -208,7 +209,9 @@ class FakeWled(FakeDevice):
             "info": self.info,
             "si": lambda: {"state": self.state, "info": self.info()},
             "effects": lambda: EFFECTS,
+            "eff": lambda: EFFECTS,  # the documented name; WLED matches "eff" within the path
             "palettes": lambda: PALETTES,
+            "pal": lambda: PALETTES,
             "fxdata": lambda: FXDATA,
             "cfg": self.config,
         }

@@ -106,7 +106,7 @@ async def _discover(registry: DeviceRegistry, config: Config, data_dir: Path, se
     bus.subscribe(keep)
     hub = DeviceHub(registry, bus)
     await hub.open()
-    network = HomeNetwork(hub, replace(config.devices, discovery=True, announce=False), data_dir)
+    network = HomeNetwork(hub, replace(config.devices, discovery=True, announce=False), data_dir, watch=False)
     try:
         await network.start()
         await asyncio.sleep(seconds)

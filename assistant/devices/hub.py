@@ -122,6 +122,13 @@ class DeviceHub:
         if device is not None:
             self.bus.publish(DeviceLost(device_id=device.id, name=device.name, reason=reason))
 
+    async def observed(self, device: Device, state: DeviceState) -> None:
+        """A state the device reported (pushed, polled or answered): kept as its last known state,
+        and published when it differs from the one before (the phone page shows it)."""
+        if self.registry.note_state(device.id, state):
+            self.bus.publish(DeviceFound(device_id=device.id, name=device.name, protocol=device.protocol,
+                                         address=device.address, change="state"))
+
     # --- acting
     async def _one(self, device: Device, act: Callable[[Driver, Device], Awaitable[Any]]) -> Outcome:
         driver = self.drivers.get(device.protocol)
@@ -140,6 +147,7 @@ class DeviceHub:
         if not device.online:  # it answered, so it is back
             await asyncio.to_thread(self.registry.seen_again, device.id)
         if isinstance(result, DeviceState):
+            await self.observed(device, result)
             return Outcome(device, True, state=result)
         return Outcome(device, True, value=result)
 

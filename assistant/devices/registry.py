@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from tinydb import Query, TinyDB
 
-from assistant.devices.model import Device, DeviceError, Found, bare, room_in, spoken
+from assistant.devices.model import Device, DeviceError, DeviceState, Found, bare, room_in, spoken
 from assistant.store import open_db
 
 SCHEMA = 1
@@ -27,6 +27,9 @@ class DeviceRegistry:
         self._db: TinyDB = open_db(data_dir / "devices.json", SCHEMA)
         self._lock = threading.RLock()
         self._clock = clock
+        self._states: dict[str, DeviceState] = {}
+        """The last state each device reported, while the assistant runs (not kept on disk: a state
+        from before a restart would be a guess)."""
 
     def close(self) -> None:
         self._db.close()
@@ -47,6 +50,19 @@ class DeviceRegistry:
         if device is not None:
             return device
         raise DeviceError(f"no device '{ref}'; `assistant devices list` shows them", code="not_found")
+
+    def state_of(self, device_id: str) -> DeviceState | None:
+        """The last state the device reported (a push, a poll, a command's answer), or None."""
+        with self._lock:
+            return self._states.get(device_id)
+
+    def note_state(self, device_id: str, state: DeviceState) -> bool:
+        """Keep the state a device reported; True when it is on or off, as bright or coloured,
+        otherwise than the one known before (a change; a plug's power reading moves all the time)."""
+        with self._lock:
+            before = self._states.get(device_id)
+            self._states[device_id] = state
+            return before is not None and (before.on, before.brightness, before.colour) != (state.on, state.brightness, state.colour)
 
     def rooms(self) -> list[str]:
         return sorted({d.room for d in self.all() if d.room})

@@ -3,14 +3,18 @@
 Serves what the `wled` client (1.1.1) reads: on its first update() it asks for /json,
 /presets.json, /json/effects, /json/palettes, /json/fxdata and /json/cfg, then /json/si;
 every change is a POST /json/state with "v": true, answered with the full state.
+The websocket at /ws (https://kno.wled.ge/interfaces/websocket/) sends {"state", "info"} on
+connecting and to every client on every change, however it was made; `websocket=False` is a build
+without it (info "ws": -1, no /ws).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from tests.fakes.base import FakeDevice
 
@@ -78,10 +82,13 @@ class FakeWled(FakeDevice):
         led_count: int = 30,
         on: bool = False,
         brightness: int = 128,
+        websocket: bool = True,
         **options: Any,
     ) -> None:
         super().__init__(name, host, **options)
         self.led_count = led_count
+        self.websocket = websocket
+        self.sockets: set[web.WebSocketResponse] = set()
         self.state = {
             "on": on, "bri": brightness, "transition": 7, "ps": -1, "pl": -1,
             "nl": {"on": False, "dur": 60, "mode": 1, "tbri": 0, "rem": -1},
@@ -118,8 +125,8 @@ class FakeWled(FakeDevice):
             },
             "str": False, "udpport": 21324, "simplifiedui": False, "live": False,
             "liveseg": -1, "lm": "", "lip": "",
-            # -1: built without WebSockets, so the client does not try the /ws this fake lacks.
-            "ws": -1,
+            # Clients on /ws; -1: built without WebSockets.
+            "ws": len(self.sockets) if self.websocket else -1,
             "fxcount": len(EFFECTS), "palcount": len(PALETTES), "cpalcount": 0,
             "maps": [{"id": 0}],
             "wifi": {"bssid": "3C:37:86:5A:0B:11", "rssi": -62, "signal": 76, "channel": 6,
@@ -194,7 +201,39 @@ class FakeWled(FakeDevice):
             web.post("/json", self._post_state),
             web.post("/json/state", self._post_state),
             web.get("/presets.json", self._get_presets),
+            *([web.get("/ws", self._socket)] if self.websocket else []),
         ]
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        self.sockets.add(ws)
+        try:
+            await ws.send_json({"state": self.state, "info": self.info()})
+            async for message in ws:
+                if message.type != WSMsgType.TEXT:
+                    continue
+                try:
+                    update = json.loads(message.data)
+                except ValueError:
+                    continue
+                if isinstance(update, dict):
+                    self.apply(update)
+                    await self.push()
+        finally:
+            self.sockets.discard(ws)
+        return ws
+
+    async def push(self) -> None:
+        """Send the state to every websocket client, as WLED does after any change."""
+        message = json.dumps({"state": self.state, "info": self.info()})
+        await asyncio.gather(*(ws.send_str(message) for ws in list(self.sockets) if not ws.closed),
+                             return_exceptions=True)
+
+    async def _close_http(self) -> None:
+        for ws in list(self.sockets):
+            await ws.close()
+        await super()._close_http()
 
     def _everything(self) -> dict[str, Any]:
         return {"state": self.state, "info": self.info(), "effects": EFFECTS,
@@ -232,6 +271,7 @@ class FakeWled(FakeDevice):
         if not isinstance(update, dict):
             return web.json_response({"error": _ERR_JSON}, status=400)
         self.apply(update)
+        await self.push()
         if not update.get("v"):
             return web.json_response({"success": True})
         if request.path == "/json":

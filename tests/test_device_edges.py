@@ -144,3 +144,96 @@ def test_a_wled_effect_is_set_by_name_from_the_strips_own_list(tmp_path: Path) -
             assert plug.state["output"] is False
 
     asyncio.run(scenario())
+
+
+# --- 2. a change made on the device itself reaches the registry (and the page) within seconds
+
+async def next_event(bus: Bus, wanted: Callable[[Any], bool], timeout_s: float) -> Any:
+    """The first event published on `bus` that `wanted` accepts, within `timeout_s`."""
+    loop = asyncio.get_running_loop()
+    got: asyncio.Future[Any] = loop.create_future()
+
+    def on_event(event: Any) -> None:
+        if wanted(event):
+            loop.call_soon_threadsafe(lambda: got.done() or got.set_result(event))
+
+    unsubscribe = bus.subscribe(on_event)
+    try:
+        return await asyncio.wait_for(got, timeout_s)
+    finally:
+        unsubscribe()
+
+
+def test_changes_made_on_a_device_itself_are_noticed_within_seconds(tmp_path: Path) -> None:
+    """The phone page showed a WLED strip's old state 8 s after it was changed through its own API.
+    A strip with a websocket pushes its change; one without, and a Shelly plug, are polled; the
+    registry's last known state changes and a device_found event with change "state" (the page
+    reloads its devices on it) is published. A plug that vanishes is marked offline and left alone."""
+    import aiohttp
+
+    from assistant.devices.watch import POLL_S, DeviceWatcher
+
+    async def scenario() -> None:
+        pushing = FakeWled("Kitchen light", next_host(), on=False)
+        old = FakeWled("Porch light", next_host(), on=False, websocket=False)
+        plug = FakeShellyPlug("Kettle", next_host())
+        async with assistant(tmp_path, pushing, old, plug) as (core, rec):
+            ids = {fake.name: enter(core, fake, fake.name).id for fake in (pushing, old, plug)}
+            registry = core.devices.registry
+            watcher = DeviceWatcher(core.devices)
+            await watcher.start()
+            try:
+                await until(lambda: all(registry.state_of(i) is not None for i in ids.values()))
+                assert len(pushing.sockets) == 1, "the strip pushes over its websocket"
+                async with aiohttp.ClientSession() as own_app:  # the device's own API, not the assistant
+                    for fake, change in ((pushing, lambda: own_app.post(f"http://{pushing.host}/json/state", json={"on": True, "bri": 255})),
+                                         (old, lambda: own_app.post(f"http://{old.host}/json/state", json={"on": True})),
+                                         (plug, lambda: own_app.get(f"http://{plug.host}/rpc/Switch.Set?id=0&on=true"))):
+                        started = time.monotonic()
+                        noticed = asyncio.ensure_future(next_event(core.bus, lambda e: getattr(e, "change", "") == "state"
+                                                                   and e.device_id == ids[fake.name], POLL_S + 2))
+                        async with change() as answer:
+                            assert answer.status == 200
+                        await noticed
+                        took = time.monotonic() - started
+                        assert registry.state_of(ids[fake.name]).on is True, fake.name  # type: ignore[union-attr]
+                        assert took < (0.5 if fake is pushing else POLL_S + 1), f"{fake.name}: {took:.2f} s"
+                assert registry.state_of(ids["Kitchen light"]).brightness == 100  # type: ignore[union-attr]
+                # Nothing changed, nothing published: no event at every poll.
+                before = len(rec.of("device_found"))
+                await asyncio.sleep(POLL_S * 1.5)  # two polls' time, to see that they say nothing
+                assert len(rec.of("device_found")) == before
+                # A plug that leaves the network: offline after a failed poll, then no longer asked.
+                await plug.stop()
+                lost = await next_event(core.bus, lambda e: e.type == "device_lost", POLL_S + 4)
+                assert lost.device_id == ids["Kettle"] and not registry.get(ids["Kettle"]).online  # type: ignore[union-attr]
+                await until(lambda: ids["Kettle"] not in watcher.watching())
+                assert ids["Kitchen light"] in watcher.watching() and ids["Porch light"] in watcher.watching()
+            finally:
+                await watcher.stop()
+            await until(lambda: not pushing.sockets)  # the strip saw its client go
+
+    asyncio.run(scenario())
+
+
+# --- 1. a device the house doesn't have
+
+def test_a_device_the_house_does_not_have_is_answered_as_such(tmp_path: Path) -> None:
+    """ "turn on the toaster" with 13 devices took minutes and ended in "Which device?" (the planner,
+    offered the device tools because "stereo" sounds a little like "toaster", left the name out) or
+    "Sorry, I can't help with that yet". The call the planner was seen to make is put back as said."""
+    from tests.test_never_widen import with_planner
+
+    async def scenario() -> None:
+        stereo = FakeShellyPlug("Stereo", next_host())
+        async with assistant(tmp_path, stereo) as (core, rec):
+            enter(core, stereo, "Stereo", room="living room")
+            with_planner(core, ("turn on the toaster", "device.turn_on", {}),
+                         ("switch the heater off please", "device.turn_off", {}),
+                         ("turn on the stereo", "device.turn_on", {}))
+            assert await core.dialogue.handle("turn on the toaster") == "I don't know a device called toaster."
+            assert await core.dialogue.handle("switch the heater off please") == "I don't know a device called heater."
+            assert stereo.state["output"] is False and not rec.of("question")
+            assert await core.dialogue.handle("turn on the stereo") == "Turned on the stereo."
+
+    asyncio.run(scenario())

@@ -32,6 +32,10 @@ _HERE = {"light", "lights", "lamp", "lamps", "all the lights", "all lights", "th
 room known, "the lights" are all of them)."""
 _LIGHT_WORDS = ("light", "lights", "lamp", "lamps")
 _NOT_A_ROOM = {"here", "house", "home", "whole house", "whole home", "flat", "apartment", "everywhere"}
+_THING = re.compile(r"\b(?:turn|switch|put) (?:(?:on|off) (?:the|my|our) (?P<a>[a-z0-9' ]+?)"
+                    r"|(?:the|my|our) (?P<b>[a-z0-9' ]+?) (?:on|off))(?= in\b| please\b| now\b| for\b|$)")
+"""The thing a switching request names: "turn on the toaster", "switch my heater off"."""
+_NOT_A_THING = _EVERYTHING | _HERE | {"power", "it", "them", "that", "this", "one"}
 _PLACE = re.compile(r"\bin (?P<place>[a-z][a-z0-9' ]*?)(?= to\b| at\b| please\b| now\b| for\b| and\b| by\b|$)")
 """A place said in a request: "… in the living room", "… in the lounge to 30 percent"."""
 
@@ -75,6 +79,12 @@ class DeviceSkill(Skill):
         unknown one is refused instead of the action growing to the whole home."""
         args = self._settle_room(args)
         device = args.get("device")
+        if not device and not args.get("room"):
+            # The planner left out a thing that was said ("turn on the toaster" → turn_on{}): it is
+            # put back, so that a device the house doesn't have is answered as such, not asked about.
+            thing = _thing_in(said())
+            if thing is not None:
+                return {**args, "device": thing}
         if not device:
             return args
         everything = self.hub.registry.all()
@@ -250,6 +260,16 @@ def _the(device: Device) -> str:
     if name[:1].isupper() and not any(c.isupper() for c in name[1:]):
         name = name[:1].lower() + name[1:]
     return f"the {name}"
+
+
+def _thing_in(request: str) -> str | None:
+    """The device a switching request names ("turn on the toaster" → "toaster"), or None when it names
+    none, or only the lights or everything."""
+    match = _THING.search(spoken(request))
+    if match is None:
+        return None
+    thing = bare((match.group("a") or match.group("b") or "").split(" in ")[0])
+    return None if not thing or thing in _NOT_A_THING else thing
 
 
 def _place_in(request: str) -> str | None:

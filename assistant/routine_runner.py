@@ -5,12 +5,18 @@ A step is marked running before it starts and done (with its output) right after
 crash-safe write. After a crash the interrupted run resumes: done steps are never run again, a step
 that was running when the process died runs again (it had not finished). Time triggers are
 caught up at start by each routine's `catch_up` policy.
+
+A tool runs in a worker thread, and a thread cannot be stopped: a tool step past its timeout is
+waited for (up to `late_grace_s` more) before anything else, never tried again while it may still
+do its effect. A run stopped on purpose (the end of `assistant ask`, the assistant stopping) waits
+for the tool in flight the same way and journals how it ended, so the resume carries on after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import datetime as dt
 import json
 import logging
@@ -42,11 +48,17 @@ FINISHED = ("done", "failed", "skipped", "blocked")
 """A step is skipped when its condition is false (its dependents still run), blocked when a step it
 depends on failed or was blocked."""
 Speak = Callable[[str], Awaitable[None]]
+LATE_GRACE_S = 10.0
+"""How long a tool step past its timeout is still waited for before the step is given up as failed."""
+
+
+class StillRunning(Exception):
+    """A tool step's thread outlived its timeout and the grace after it."""
 
 
 class RoutineRunner:
     def __init__(self, data_dir: Path, tool: Callable[[str], ToolSpec], clock: Clock | None = None,
-                 speak: Speak | None = None, audit: AuditLog | None = None) -> None:
+                 speak: Speak | None = None, audit: AuditLog | None = None, late_grace_s: float = LATE_GRACE_S) -> None:
         self._db = open_db(data_dir / "workflows.json", SCHEMA)
         self._runs = self._db.table("runs")
         self._fired = self._db.table("triggers")
@@ -55,6 +67,7 @@ class RoutineRunner:
         self.audit = audit
         self.clock = clock or SystemClock()
         self.speak = speak
+        self.late_grace_s = late_grace_s
         self._lock = threading.Lock()
         self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="journal")
         self._started: set[asyncio.Task[Any]] = set()
@@ -113,7 +126,13 @@ class RoutineRunner:
                 running[task] = step_id
             if not running:
                 continue
-            finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            try:
+                finished, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            except asyncio.CancelledError:  # stopped: each step in flight journals how it ended first
+                for task in running:
+                    task.cancel()
+                await asyncio.gather(*running, return_exceptions=True)
+                raise
             for task in finished:
                 graph.done(running.pop(task))
         failed = [k for k, v in run["steps"].items() if v["state"] == "failed"]
@@ -145,7 +164,14 @@ class RoutineRunner:
             record.update(state="running", attempts=record.get("attempts", 0) + 1, started_at=self.clock.now())
             await self._checkpoint(run)
             try:
-                result = await asyncio.wait_for(self._act(step, run, speak), timeout=step.timeout_s)
+                result = await self._attempt(step, run, speak)
+            except StillRunning as e:
+                record.update(state="failed", ended_at=self.clock.now(),
+                              error=f"timed out after {step.timeout_s:g} s and was still running "
+                                    f"{self.late_grace_s:g} s later; not tried again, so it cannot happen twice")
+                await self._checkpoint(run)
+                self._journal_late_end(e.args[0], run, record)
+                return
             except asyncio.TimeoutError:
                 record.update(error=f"timed out after {step.timeout_s:g} s")
             except AssistantError as e:
@@ -154,25 +180,96 @@ class RoutineRunner:
                 log.exception("routine step %s failed", step.id)
                 record.update(error=str(e))
             else:
-                record.update(state="done", output=result.speech, ok=result.ok, data=result.data,
-                              ended_at=self.clock.now())
-                record.pop("error", None)
+                self._record_done(record, result)
                 await self._checkpoint(run)
                 return
             log.warning("step %s, attempt %d: %s", step.id, attempt + 1, record["error"])
         record.update(state="failed", ended_at=self.clock.now())
         await self._checkpoint(run)
 
-    async def _act(self, step: Step, run: dict[str, Any], speak: Speak | None) -> ToolResult:
+    def _record_done(self, record: dict[str, Any], result: ToolResult) -> None:
+        record.update(state="done", output=result.speech, ok=result.ok, data=result.data, ended_at=self.clock.now())
+        record.pop("error", None)
+
+    async def _attempt(self, step: Step, run: dict[str, Any], speak: Speak | None) -> ToolResult:
+        """One try of a step. A `say:` step past its timeout is cut short (TimeoutError: it may be
+        tried again). A tool's thread cannot be cut short: past its timeout it is waited for up to
+        `late_grace_s` more, and its late result is the step's (trying it again while it ran would
+        do its effect twice); still running then, StillRunning."""
+        record = run["steps"][step.id]
+        began = time.monotonic()
+        act = self._begin(step, run, speak)
+        try:
+            done, _ = await asyncio.wait({act}, timeout=step.timeout_s)
+            if act in done:
+                return act.result()
+            if step.tool is None:
+                act.cancel()
+                await asyncio.gather(act, return_exceptions=True)
+                raise asyncio.TimeoutError
+            record.update(error=f"timed out after {step.timeout_s:g} s; waiting for it to end before anything else")
+            await self._checkpoint(run)
+            done, _ = await asyncio.wait({act}, timeout=self.late_grace_s)
+            if act not in done:
+                raise StillRunning(act)
+            result = act.result()  # its own error, if it failed: then trying again is safe
+            record["late_s"] = round(time.monotonic() - began - step.timeout_s, 3)
+            return result
+        except asyncio.CancelledError:
+            await self._stopped_during(step, act, run)
+            raise
+
+    async def _stopped_during(self, step: Step, act: asyncio.Future[ToolResult], run: dict[str, Any]) -> None:
+        """The run is being stopped while this step runs. Speech is cut; a tool's thread goes on
+        anyway, so it is waited for (up to `late_grace_s`) and its end journaled: done, it is never
+        run again when the run resumes; still running, it is failed, not run a second time."""
+        if step.tool is None:
+            act.cancel()
+            return
+        record = run["steps"][step.id]
+        waiting = asyncio.ensure_future(asyncio.wait({act}, timeout=self.late_grace_s))
+        while not waiting.done():
+            try:
+                await asyncio.shield(waiting)
+            except asyncio.CancelledError:
+                continue  # asked again to stop: the thread goes on all the same
+        if not act.done():  # nobody is left to journal its end: the process is stopping
+            record.update(state="failed", ended_at=self.clock.now(),
+                          error="still running when the routine was stopped; not run again, so it cannot happen twice")
+        elif act.exception() is None:
+            self._record_done(record, act.result())
+        else:
+            return  # it failed: running it again at the resume is safe
+        await asyncio.shield(self._checkpoint(run))
+
+    def _journal_late_end(self, act: asyncio.Future[ToolResult], run: dict[str, Any], record: dict[str, Any]) -> None:
+        """When a tool given up on ends after all, the journal says how (`late`), so it tells the truth."""
+        async def journal() -> None:
+            await asyncio.wait({act})
+            if act.cancelled():
+                return
+            error = act.exception()
+            record["late"] = ({"state": "done", "output": act.result().speech} if error is None
+                              else {"state": "failed", "error": str(error)})
+            await self._checkpoint(run)
+        self.spawn(journal())
+
+    def _begin(self, step: Step, run: dict[str, Any], speak: Speak | None) -> asyncio.Future[ToolResult]:
+        """The step's work, under way: speech as a task (it can be cut short), a tool as its thread's
+        future, which nothing can cancel (a cancelled wrapper would hide how the thread ended)."""
         if step.say is not None:
-            text = " ".join(fill(step.say, run).split())
-            if speak is not None:
-                await speak(text)
-            return ToolResult(text, {"said": text})
+            return asyncio.ensure_future(self._say(step.say, run, speak))
         assert step.tool is not None
         spec = self._tool(step.tool)
         args = spec.validate({k: fill(v, run) if isinstance(v, str) else v for k, v in step.args.items()})
-        return await asyncio.to_thread(self._call, spec, args, run)
+        context = contextvars.copy_context()  # as asyncio.to_thread does
+        return asyncio.get_running_loop().run_in_executor(None, context.run, self._call, spec, args, run)
+
+    async def _say(self, say: str, run: dict[str, Any], speak: Speak | None) -> ToolResult:
+        text = " ".join(fill(say, run).split())
+        if speak is not None:
+            await speak(text)
+        return ToolResult(text, {"said": text})
 
     def _call(self, spec: ToolSpec, args: dict[str, Any], run: dict[str, Any]) -> ToolResult:
         """The tool's own call, written to the audit trail however it ends."""

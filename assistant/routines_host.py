@@ -30,6 +30,9 @@ class RoutineHost:
         self.reload(loaded)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._long_lived = False
+        """Started (`assistant run`): a run may carry on after the reply. Only bound (`assistant ask`,
+        a one-shot process): a run is finished before the reply, or it would be cut off at the exit."""
 
     def reload(self, loaded: Loaded) -> None:
         self.routines = loaded.routines
@@ -55,6 +58,7 @@ class RoutineHost:
     async def start(self, zone: dt.tzinfo, bus: Bus | None = None, speak: Speak | None = None) -> None:
         """Resume interrupted runs, catch up, then watch time and event triggers (in `assistant run`)."""
         self.bind()
+        self._long_lived = True
         if speak is not None:
             self.runner.speak = speak
         for run in self.runner.interrupted():
@@ -71,6 +75,7 @@ class RoutineHost:
             await asyncio.shield(self._watch)
 
     async def stop(self) -> None:
+        self._long_lived = False
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
@@ -84,7 +89,8 @@ class RoutineHost:
     def start_run(self, name: str, wait_s: float = 8.0) -> str:
         """From a tool's worker thread: run the routine; returns what its `say:` steps said if it
         ends within `wait_s` (that becomes the reply), else what it said so far, and it carries
-        on, speaking for itself."""
+        on, speaking for itself. In a one-shot process (bound, not started) it is waited for to
+        its end, whatever `wait_s`: nothing would be left to finish it, or to say what it says."""
         routine = self.get(name)
         if routine is None or self._loop is None:
             raise KeyError(name)
@@ -102,7 +108,7 @@ class RoutineHost:
 
         future = asyncio.run_coroutine_threadsafe(go(), self._loop)
         try:
-            future.result(timeout=wait_s)
+            future.result(timeout=wait_s if self._long_lived else None)
         except concurrent.futures.TimeoutError:
             self._loop.call_soon_threadsafe(late.set)
         return " ".join(said)

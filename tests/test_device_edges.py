@@ -237,3 +237,27 @@ def test_a_device_the_house_does_not_have_is_answered_as_such(tmp_path: Path) ->
             assert await core.dialogue.handle("turn on the stereo") == "Turned on the stereo."
 
     asyncio.run(scenario())
+
+
+# --- 5. devices that answer badly: said in the person's words, nothing read without end
+
+def test_bad_answers_are_said_plainly_and_huge_ones_are_not_read_on(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        garbage = FakeWled("Kitchen light", next_host(), malformed="json")
+        huge = FakeWled("Porch light", next_host(), malformed="huge")
+        shaped = FakeShellyDimmer("Bedroom lamp", next_host(), malformed="shape")
+        async with assistant(tmp_path, garbage, huge, shaped) as (core, _):
+            for fake in (garbage, huge, shaped):
+                enter(core, fake, fake.name)
+            ask = core.dialogue.handle
+            for name in ("kitchen light", "porch light"):
+                assert await ask(f"turn on the {name}") == \
+                    f"The {name} answered something I can't read; restarting it may help."
+            assert await ask("is the bedroom lamp on") == \
+                "The bedroom lamp answered something I can't read; restarting it may help."
+            assert await ask("is the porch light on") == \
+                "The porch light answered something I can't read; restarting it may help."
+            # Answering badly is not being gone: they stay online.
+            assert all(d.online for d in core.devices.registry.all())
+
+    asyncio.run(scenario())

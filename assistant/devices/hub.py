@@ -143,6 +143,8 @@ class DeviceHub:
                 f"{device.name} did not answer within {ACTION_TIMEOUT_S:g} s", code="device_timeout")
             if failure.code in UNREACHABLE:
                 await self.lost(device.id, failure.code)
+            elif failure.code not in ("unsupported", "unknown_effect"):
+                log.warning("%s: %s", device.name, failure.message)
             return Outcome(device, False, error=failure.message, code=failure.code)
         if not device.online:  # it answered, so it is back
             await asyncio.to_thread(self.registry.seen_again, device.id)

@@ -334,8 +334,16 @@ def _room_of(devices: list[Device], text: str) -> str | None:
 
 
 def _trouble(outcome: Outcome) -> str:
+    """What went wrong, said so a person can act on it (the driver's details are in the log)."""
+    the = _cap(_the(outcome.device))
     if outcome.code in ("device_timeout", "device_unreachable"):
-        return f"{_cap(_the(outcome.device))} is not answering; it may be unplugged or off the network."
+        return f"{the} is not answering; it may be unplugged or off the network."
+    if outcome.code == "device_bad_answer":
+        return f"{the} answered something I can't read; restarting it may help."
+    if outcome.code == "device_refused":
+        return f"{the} refused that."
+    if outcome.code == "unauthorized":
+        return f"{the} refused me: it needs pairing again."
     return f"{outcome.error[:1].upper()}{outcome.error[1:]}."
 
 

@@ -25,8 +25,9 @@ from zeroconf import DNSOutgoing  # type: ignore[attr-defined]  # exported, not 
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 from zeroconf.const import _FLAGS_AA, _FLAGS_QR_RESPONSE
 
-Malformed = bool | Literal["json", "shape"]
-"""False: answer properly. True or "json": a body that is no JSON. "shape": JSON, wrong shape."""
+Malformed = bool | Literal["json", "shape", "huge"]
+"""False: answer properly. True or "json": a body that is no JSON. "shape": JSON, wrong shape.
+"huge": a JSON list of 8 MB, far more than any device's answer."""
 
 Txt = dict[str | bytes, str | bytes | None]
 BadTxt = str | Txt | bytes | None
@@ -257,6 +258,9 @@ class FakeDevice:
         response = await handler(request)
         if self.malformed == "shape":
             return web.json_response(_WRONG_SHAPE, status=response.status)
+        if self.malformed == "huge":
+            return web.Response(body=b"[" + b"0," * (4 * 1024 * 1024) + b"0]", status=response.status,
+                                content_type="application/json")
         if self.malformed:
             return web.Response(
                 text=_NOT_JSON, status=response.status, content_type="application/json"

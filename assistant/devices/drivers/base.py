@@ -15,6 +15,9 @@ _MAC = re.compile(r"^[0-9a-f]{12}$")
 
 TIMEOUT_S = 2.0
 """A device on the home network answers in milliseconds; one that takes seconds is treated as down."""
+MAX_ANSWER_BYTES = 1024 * 1024
+"""A device's answer is a few kB (a Hue bridge's lights, Home Assistant's states: some hundred kB);
+more than this is not read on (a broken or hostile device would fill the memory)."""
 
 
 class Driver(Protocol):
@@ -75,8 +78,16 @@ async def http_json(session: aiohttp.ClientSession, method: str, url: str, what:
         async with asyncio.timeout(timeout_s):
             async with session.request(method, url, params=params,
                                        data=None if body is None else json.dumps(body), headers=sent or None) as r:
-                raw = await r.read()
                 status = r.status
+                parts: list[bytes] = []
+                size = 0
+                async for chunk in r.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > MAX_ANSWER_BYTES:
+                        raise DeviceError(f"{what} answered more than {MAX_ANSWER_BYTES // (1024 * 1024)} MB",
+                                          code="device_bad_answer")
+                    parts.append(chunk)
+                raw = b"".join(parts)
     except TimeoutError as e:
         raise DeviceError(f"{what} did not answer within {timeout_s:g} s", code="device_timeout") from e
     except aiohttp.ClientError as e:

@@ -122,4 +122,5 @@ class HueDriver:
         state = need(light, "state", dict, device.name)
         bri = state.get("bri")
         return DeviceState(on=need(state, "on", bool, device.name),
-                           brightness=round(bri * 100 / 254) if isinstance(bri, int) else None)
+                           brightness=round(min(254, max(0, bri)) * 100 / 254)
+                           if isinstance(bri, int) and not isinstance(bri, bool) else None)

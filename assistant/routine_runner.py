@@ -342,7 +342,7 @@ class RoutineRunner:
 
     async def watch(self, routines: list[Routine], zone: dt.tzinfo, bus: Bus | None = None) -> None:
         """Run time-triggered routines when due (and event-triggered ones on their event) until cancelled."""
-        unsubscribe = bus.subscribe(self._on_event(routines)) if bus is not None else None
+        unsubscribe = self.listen(routines, bus) if bus is not None else None
         try:
             for routine in self.missed(routines, zone):
                 self.spawn(self.run(routine, "catch-up"))
@@ -381,6 +381,10 @@ class RoutineRunner:
         for task in list(self._started):
             task.cancel()
         await self.finish()
+
+    def listen(self, routines: list[Routine], bus: Bus) -> Callable[[], None]:
+        """Start event-triggered routines on their events from now on; returns the unsubscribe."""
+        return bus.subscribe(self._on_event(routines))
 
     def _on_event(self, routines: list[Routine]) -> Callable[[Any], None]:
         def on_event(event: Any) -> None:

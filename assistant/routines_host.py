@@ -7,6 +7,7 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ class RoutineHost:
         self.reload(loaded)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._watch: asyncio.Task[None] | None = None
+        self._unlisten: Callable[[], None] | None = None
         self._long_lived = False
         """Started (`assistant run`): a run may carry on after the reply. Only bound (`assistant ask`,
         a one-shot process): a run is finished before the reply, or it would be cut off at the exit."""
@@ -67,7 +69,11 @@ class RoutineHost:
                 log.warning("run %s of routine %r cannot resume: the routine is gone", run["run_id"], run["routine"])
                 continue
             self.runner.spawn(self.runner.resume(routine, run))
-        self._watch = asyncio.create_task(self.runner.watch(list(self.routines.values()), zone, bus), name="routines")
+        # Listening starts here, not in the watch task: a timer that came due while the assistant was
+        # off rings as soon as the scheduler's task runs, and its timer_done must find its routines.
+        routines = list(self.routines.values())
+        self._unlisten = self.runner.listen(routines, bus) if bus is not None else None
+        self._watch = asyncio.create_task(self.runner.watch(routines, zone), name="routines")
 
     async def wait(self) -> None:
         """Returns when the triggers' watch has ended (it runs until `stop`); raises if it crashed."""
@@ -76,6 +82,9 @@ class RoutineHost:
 
     async def stop(self) -> None:
         self._long_lived = False
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)

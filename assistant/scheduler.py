@@ -374,8 +374,9 @@ class Scheduler:
                 return  # cancelled by a tool thread a moment ago
         item = slot.item
         assert self._on_due is not None
-        # Said first, written after, off the event loop: the write (the whole file) must not make
-        # the next item late. A crash in between rings it again after the restart; nothing is lost.
+        # Written off the event loop: the write (the whole file) must not make the next item late.
+        # A reminder is said first, written after: a crash in between says it again after the
+        # restart; nothing is lost.
         if isinstance(item, Reminder):
             self._set(item.id, replace(item, done_at=now))
             await self._on_due(Due("reminder", item))
@@ -393,9 +394,12 @@ class Scheduler:
             slot.repeats += 1
         with self._lock:
             self._plan(item.id, rang=True)
-        await self._on_due(Due(slot.kind, item, "ring", slot.repeats))
         if slot.repeats == 0:
+            # Queued before it is said: a stop during the announcement (seconds of speech) must not
+            # leave it on disk as not rung yet, or the next start would ring it as new and publish
+            # its timer_done again (its routine would run twice). Ringing on disk, it still rings.
             self._persist_soon(item.id)
+        await self._on_due(Due(slot.kind, item, "ring", slot.repeats))
 
     # --- storage and planning ----------------------------------------------------------------------
 

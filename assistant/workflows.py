@@ -25,8 +25,12 @@ stops the others from loading.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
 import graphlib
+import os
 import re
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,10 +54,17 @@ class RoutineError(AssistantError):
 
     def __init__(self, path: Path | str, line: int, reason: str) -> None:
         reason = " ".join(reason.split())  # one line, whatever the YAML reader said
-        super().__init__(f"{path}:{line}: {reason}")
-        self.path = str(path)
+        shown = shown_path(path)
+        super().__init__(f"{shown}:{line}: {reason}")
+        self.path = shown
         self.line = line
         self.reason = reason
+
+
+def shown_path(path: Path | str) -> str:
+    """A file name as it can be printed: bytes that are not UTF-8 (kept by Python as lone
+    surrogates, which print() refuses) written as \\xNN."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 @dataclass(frozen=True)
@@ -118,16 +129,102 @@ def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[str,
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
 
 
+MAX_BYTES = 256 * 1024
+"""A routine is a page of YAML; a bigger file is a mistake (or a trap), refused before it is read."""
+MAX_DEPTH = 32
+"""Nesting deeper than this is no routine, and would overflow the reader's recursion."""
+MAX_NODES = 20_000
+"""Values in the document once every alias is expanded: a 'billion laughs' of aliases is refused
+before it is built (the checks and the journal would expand it)."""
+
+
 def load_routine(path: Path, tool: ToolLookup) -> Routine:
-    """One routine file, checked; raises RoutineError naming the file, the line and the reason."""
+    """One routine file, checked; raises RoutineError naming the file, the line and the reason.
+    Whatever the file is (a FIFO, a folder, a device, binary, huge, a YAML bomb), the answer is a
+    RoutineError, never a hang or a traceback."""
+    text = _read(path)
+    if not text.strip():
+        raise RoutineError(path, 0, "the file is empty; a routine needs a name and steps")
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)  # noqa: S506 (a SafeLoader)
-    except OSError as e:
-        raise RoutineError(path, 0, f"cannot read it: {e.strerror}") from e
+        _check_shape(text)
+        doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise RoutineError(path, mark.line + 1 if mark else 0, f"not valid YAML: {getattr(e, 'problem', e)}") from e
+        raise RoutineError(path, mark.line + 1 if mark else 0, f"not valid YAML: {getattr(e, 'problem', None) or e}") from e
+    except _TooBig as e:
+        raise RoutineError(path, e.line, e.reason) from e
+    except RecursionError as e:  # a shape _check_shape did not foresee
+        raise RoutineError(path, 0, "nested too deeply to be a routine") from e
     return parse_routine(doc, path, tool)
+
+
+def _read(path: Path) -> str:
+    """The file's text, if it is a regular file of sensible size in UTF-8. Opened without blocking
+    and checked once open, so a FIFO swapped in for the file cannot hang the reader."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except IsADirectoryError as e:
+        raise RoutineError(path, 0, "is a folder, not a routine file") from e
+    except OSError as e:
+        raise RoutineError(path, 0, f"cannot read it: {e.strerror or e}") from e
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise RoutineError(path, 0, "is a folder, not a routine file")
+        if not stat.S_ISREG(info.st_mode):
+            raise RoutineError(path, 0, "is not a regular file (a pipe, a device or a socket); a routine is a YAML file")
+        if info.st_size > MAX_BYTES:
+            raise RoutineError(path, 0, f"is {info.st_size // 1024} KiB; a routine file is at most {MAX_BYTES // 1024} KiB")
+        os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(MAX_BYTES + 1)
+    except OSError as e:
+        raise RoutineError(path, 0, f"cannot read it: {e.strerror or e}") from e
+    finally:
+        os.close(fd)
+    if len(data) > MAX_BYTES:  # it grew while being read
+        raise RoutineError(path, 0, f"is over {MAX_BYTES // 1024} KiB; a routine file is at most {MAX_BYTES // 1024} KiB")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data[: e.start].count(b"\n") + 1
+        raise RoutineError(path, line, f"is not UTF-8 text (byte {e.start + 1}); save it as UTF-8") from e
+
+
+class _TooBig(Exception):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line, self.reason = line, reason
+
+
+def _check_shape(text: str) -> None:
+    """Walks the YAML events (no recursion, nothing built): refuses nesting deeper than MAX_DEPTH
+    and documents over MAX_NODES values once aliases are expanded."""
+    depth = 0
+    total = 0
+    sizes: dict[str, int] = {}
+    open_: list[tuple[str | None, int]] = []  # (anchor, total when it opened) of each open collection
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            total += sizes.get(event.anchor or "", 1)
+        elif isinstance(event, yaml.ScalarEvent):
+            total += 1
+            if event.anchor:
+                sizes[event.anchor] = 1
+        elif isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _TooBig(line, f"nested more than {MAX_DEPTH} levels deep; a routine is a few levels of YAML")
+            total += 1
+            open_.append((event.anchor, total))
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            depth -= 1
+            anchor, began = open_.pop()
+            if anchor:
+                sizes[anchor] = total - began + 1
+        if total > MAX_NODES:
+            raise _TooBig(line, f"expands to over {MAX_NODES} values (aliases of aliases?); a routine is a page of YAML")
 
 
 def parse_routine(doc: Any, path: Path, tool: ToolLookup) -> Routine:
@@ -185,7 +282,35 @@ def _trigger(raw: Any, path: Path) -> Trigger:
     match = raw.get("match") or {}
     if not isinstance(match, dict) or (match and kind != "event"):
         raise RoutineError(path, line, "match: {field: value} goes with an event trigger")
+    if kind == "event":
+        _check_event(value, [k for k in match if k != "__line__"], path, line)
     return Trigger(kind, value.lower() if kind == "phrase" else value, {k: v for k, v in match.items() if k != "__line__"})
+
+
+def event_fields() -> dict[str, list[str]]:
+    """Every event a routine can be started by (assistant/events.py), with the fields `match:` may name."""
+    from assistant import events
+
+    found: dict[str, list[str]] = {}
+    todo = list(events.Event.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        if cls.__module__ == events.__name__:
+            found[cls.type] = sorted(f.name for f in dataclasses.fields(cls) if f.name not in ("t", "audio_t", "turn"))
+    return dict(sorted(found.items()))
+
+
+def _check_event(name: str, match: list[str], path: Path, line: int) -> None:
+    known = event_fields()
+    if name not in known:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise RoutineError(path, line, f"unknown event '{name}'; {hint}known events: {', '.join(known)}")
+    unknown = [k for k in match if k not in known[name]]
+    if unknown:
+        fields = ", ".join(known[name]) or "none"
+        raise RoutineError(path, line, f"event '{name}' has no field '{unknown[0]}' to match (its fields: {fields})")
 
 
 def _step(raw: Any, path: Path, tool: ToolLookup) -> Step:

@@ -178,3 +178,138 @@ def test_a_one_shot_process_finishes_the_routine_it_started(core: Core, tmp_path
 
     assert asyncio.run(ask()) == "after call 1", "the whole run, said in the reply"
     assert runner.history("slow")[-1]["state"] == "done" and runner.interrupted() == []
+
+
+def test_a_timer_due_while_off_starts_its_routine_once(tmp_path: Path) -> None:
+    """In the order `assistant run` starts its services (assistant/services.py): the scheduler, then
+    the routines. The timer rings at start; its `event: timer_done` routine runs, and not again at
+    the start after."""
+    from assistant.runtime import ringer
+
+    data = tmp_path / "data"
+    write(data / "routines", "eggs.yaml", "name: eggs ready\ntriggers:\n  - event: timer_done\n    match: {name: eggs}\n"
+                                          "steps:\n  - id: a\n    say: take the eggs out\n")
+    clock = ManualClock()
+    config = load_config(environ=TEMPLATES_ONLY)
+    build_core(config, data, Bus(), clock).scheduler.add_timer(60, "eggs")
+    asyncio.run(clock.advance(3600))  # the assistant was off when it came due
+    said: list[str] = []
+
+    async def start() -> None:
+        core = build_core(config, data, Bus(), clock)
+        rung = asyncio.Event()
+
+        async def announce(text: str) -> None:
+            said.append(text)
+            rung.set()
+
+        core.scheduler.start(ringer(core, announce))
+        await core.routines.start(core.scheduler.zone, core.bus, announce)
+        await rung.wait()
+        await core.routines.runner.finish()
+        await core.routines.stop()
+        await core.scheduler.stop()
+
+    asyncio.run(start())
+    assert said == ["Your eggs timer is done.", "take the eggs out"]
+    said.clear()
+    asyncio.run(start())
+    assert said == ["Your eggs timer is done."], "still ringing at the next start: its routine does not run again"
+
+
+def test_a_timer_stopped_during_its_first_ring_is_kept_as_ringing(tmp_path: Path) -> None:
+    """Stopping the assistant while it says "your eggs timer is done" (seconds of speech) must not
+    make the next start ring it as new, which would start its timer_done routine a second time."""
+    from assistant.scheduler import Due, Scheduler
+
+    clock = ManualClock()
+
+    async def scenario() -> None:
+        scheduler = Scheduler(tmp_path, clock=clock)
+        speaking = asyncio.Event()
+
+        async def on_due(due: Due) -> None:
+            speaking.set()
+            await asyncio.Event().wait()  # the announcement, cut by the stop
+
+        scheduler.start(on_due)
+        scheduler.add_timer(60, "eggs")
+        await clock.advance(60)
+        await speaking.wait()
+        await scheduler.stop()
+
+    asyncio.run(scenario())
+    (timer,) = Scheduler(tmp_path, clock=clock).timers()
+    assert timer.ringing_since is not None
+
+
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+
+
+def odd_file(tmp_path: Path, kind: str) -> Path:
+    """A routine file of an odd shape, made for real on disk."""
+    import os
+
+    path = tmp_path / "r.yaml"
+    if kind == "latin-1":
+        path.write_bytes("name: café\nsteps:\n  - id: a\n    say: hi\n".encode("latin-1"))
+    elif kind == "name":
+        path = tmp_path / os.fsdecode(b"caf\xe9.yaml")
+        path.write_text("name: x\n")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "folder":
+        path.mkdir()
+    elif kind == "empty":
+        path.write_text("")
+    elif kind == "huge":
+        with path.open("wb") as f:
+            f.truncate(50 * 1024 * 1024)
+    elif kind == "deep":
+        path.write_text("name: deep\nsteps: " + "[" * 5000 + "]" * 5000 + "\n")
+    elif kind == "bomb":
+        path.write_text("name: bomb\n" + BOMB + "steps:\n  - id: a\n    say: hi\n    args: {x: *i}\n")
+    elif kind == "event":
+        path.write_text("name: e\ntriggers:\n  - event: tmer_done\nsteps:\n  - id: a\n    say: hi\n")
+    elif kind == "match":
+        path.write_text("name: e\ntriggers:\n  - event: timer_done\n    match: {nme: pasta}\nsteps:\n  - id: a\n    say: hi\n")
+    return path
+
+
+ODD = [("latin-1", 1, "is not UTF-8 text"), ("name", 1, "no steps"), ("fifo", 0, "is not a regular file"),
+       ("folder", 0, "is a folder"), ("empty", 0, "the file is empty"), ("huge", 0, "a routine file is at most 256 KiB"),
+       ("deep", 2, "nested more than 32 levels"), ("bomb", 0, "expands to over"),
+       ("event", 3, "unknown event 'tmer_done'; did you mean timer_done? known events: "),
+       ("match", 3, "event 'timer_done' has no field 'nme' to match (its fields: duration_s, name, timer_id)")]
+
+
+@pytest.mark.parametrize("kind, line, reason", ODD, ids=[k for k, _, _ in ODD])
+def test_a_routine_file_of_any_shape_is_one_clear_line(core: Core, tmp_path: Path, kind: str, line: int, reason: str) -> None:
+    from assistant.workflows import RoutineError
+
+    path = odd_file(tmp_path, kind)
+    with pytest.raises(RoutineError) as caught:
+        load_routine(path, core.registry.tool)
+    error = caught.value
+    assert reason in error.reason and (line == 0 or error.line == line), error.message
+    assert "\n" not in error.message and error.message.encode("utf-8"), "one printable line"
+    if kind == "name":
+        assert error.path.endswith("caf\\xe9.yaml")
+
+
+def test_validate_from_the_shell_and_at_start_refuse_odd_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from assistant.cli import main
+    from assistant.routines_host import routine_folders
+    from assistant.workflows import load_routines
+
+    data = tmp_path / "data"
+    folder = routine_folders(data)[-1]
+    folder.mkdir(parents=True)
+    fifo = odd_file(folder, "fifo")
+    assert main(["routines", "validate", str(fifo), "--data-dir", str(data)]) == 2
+    out = capsys.readouterr()
+    assert out.out.strip() == f"{fifo}:0: is not a regular file (a pipe, a device or a socket); a routine is a YAML file"
+    assert "Traceback" not in out.err
+    loaded = load_routines([folder], lambda name: None)  # type: ignore[arg-type,return-value]
+    assert [e.reason for e in loaded.errors] == ["is not a regular file (a pipe, a device or a socket); a routine is a YAML file"]

@@ -1,6 +1,7 @@
 """The timer skill and its durable scheduler, through the real dialogue path."""
 
 import asyncio
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -222,10 +223,56 @@ def test_a_follow_up_asks_which_of_several_timers(data_dir: Path) -> None:
         ask(core, f"set a {name} timer for one hour")
     asyncio.run(clock.advance(300))
     assert ask(core, "give me 2 more minutes") == \
-        "You have a pasta timer and eggs timer and laundry timer. Which one should I add time to?"
+        "You have a pasta timer, an eggs timer and a laundry timer. Which one should I add time to?"
     assert ask(core, "pause the timer").endswith("Which one should I pause?")
     assert ask(core, "pause the eggs timer") == "Paused your eggs timer, 55 minutes left."
     assert ask(core, "resume the timer") == "Resumed your eggs timer, 55 minutes left."
     assert [t.remaining(clock.now()) for t in core.scheduler.timers()] == [3300.0, 3300.0, 3300.0], "nothing guessed"
     ask(core, "set a tea timer for four minutes")
     assert ask(core, "add 2 minutes") == "Added 2 minutes. Tea timer: 6 minutes left."
+
+
+def test_a_second_timer_of_a_running_name_is_refused_and_no_question_sounds_the_same(data_dir: Path) -> None:
+    core, _ = make(data_dir)
+    assert ask(core, "set a pasta timer for 5 minutes") == "Pasta timer set for 5 minutes."
+    again = ask(core, "set a pasta timer for 8 minutes")
+    assert again.startswith("You already have a pasta timer, with ") and again.endswith(
+        "To change it, say 'make the pasta timer 8 minutes'; or give the new one another name.")
+    assert [t.name for t in core.scheduler.timers()] == ["pasta"]
+    assert ask(core, "cancel the pasta timer") == "Your pasta timer is cancelled."
+    # Two unnamed timers of one size cannot be told apart by what they are called: no question.
+    ask(core, "set a timer for 5 minutes")
+    ask(core, "set a timer for 5 minutes")
+    reply = ask(core, "cancel the 5 minute timer")
+    assert "?" not in reply and reply.startswith("You have a 5 minute timer with ") and "cancel all timers" in reply
+    assert len(core.scheduler.timers()) == 2, "nothing guessed"
+
+
+def test_a_rung_timer_is_replaced_by_a_new_one_of_its_name(data_dir: Path) -> None:
+    clock = ManualClock()
+    core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus(), clock)
+    ask(core, "set a pasta timer for 5 minutes")
+    (old,) = core.scheduler.timers()
+    core.scheduler._update(old.id, dataclasses.replace(old, ringing_since=clock.now()))
+    assert ask(core, "set a pasta timer for 5 minutes") == "Pasta timer set for 5 minutes."
+    assert [t.id != old.id and t.ringing_since is None for t in core.scheduler.timers()] == [True]
+
+
+@pytest.mark.parametrize("said, planned", [
+    ("set a timer for pasta for 10 minutes", False),  # by the templates
+    ("set a timer for 10 minutes called pasta", False),
+    ("set a timer for pasta for ten minutes", True),  # planned by the LLM as timer.start(minutes=10), the name left out
+    ("could you start the pasta timer, ten minutes", True),
+])
+def test_a_said_timer_name_is_never_dropped(data_dir: Path, said: str, planned: bool) -> None:
+    from assistant.plugins.api import saying
+
+    core, _ = make(data_dir)
+    if not planned:
+        assert ask(core, said) == "Pasta timer set for 10 minutes."
+    else:
+        spec = core.registry.tool("timer.start")
+        with saying(said):
+            result = spec.func(**spec.validate({"minutes": 10}))
+        assert result.speech == "Pasta timer set for 10 minutes."
+    assert [t.name for t in core.scheduler.timers()] == ["pasta"]

@@ -29,11 +29,28 @@ def spoken_duration(seconds: float) -> str:
     return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
-def _which(timers: list[Timer], verb: str, data: dict[str, Any]) -> ToolResult:
-    """The question when a request fits several timers: "You have a pasta timer and eggs timer. Which one should I pause?"."""
-    labels = " and ".join(timer_label(t) for t in timers)
-    return ToolResult(f"You have a {labels}. Which one should I {verb}?",
-                      {**data, "ambiguous": [t.id for t in timers]}, ok=False)
+def _which(timers: list[Timer], verb: str, data: dict[str, Any], now: float) -> ToolResult:
+    """The question when a request fits several timers: "You have a pasta timer and an eggs timer.
+    Which one should I pause?". Never a question whose answers sound the same: timers a person
+    cannot tell apart by what they are called (two unnamed 5 minute timers) are said with their
+    time left, and how to get out of it instead."""
+    labels = [timer_label(t) for t in timers]
+    data = {**data, "ambiguous": [t.id for t in timers]}
+    if len(set(labels)) < len(labels):
+        left = " and ".join(f"{_a(timer_label(t))} with {spoken_duration(t.remaining(now))} left" for t in timers)
+        return ToolResult(f"You have {left}, and I can't tell which one you mean by their names. "
+                          f"Say 'cancel all timers', or give timers names when you set them, like 'set a pasta timer "
+                          f"for 5 minutes'.", data, ok=False)
+    return ToolResult(f"You have {_listed([_a(label) for label in labels])}. Which one should I {verb}?", data, ok=False)
+
+
+def _a(label: str) -> str:
+    """ "a pasta timer", "an eggs timer", "an 8 minute timer"."""
+    return f"{'an' if re.match(r'[aeio]|8|11 |18 |hour', label) else 'a'} {label}"
+
+
+def _listed(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def timer_label(timer: Timer) -> str:
@@ -80,6 +97,26 @@ def said_timer(request: str) -> tuple[str | None, dict[str, int]]:
             return None, {}
         size[f"{unit}s"] = span.value
     return None, size
+
+
+_WORD = r"(?!(?:a|an|the|my|for|of|called|named)\b)[a-z']+"
+_NAME = rf"(?P<name>{_WORD}(?: {_WORD})?)"
+_NAMED = (re.compile(rf"\b(?:a|an|the|my) {_NAME} timer\b"),
+          re.compile(rf"\btimer (?:for|called|named) (?:the |my )?{_NAME}(?= for | of |$)"),
+          re.compile(rf"\b(?:hours?|minutes?|seconds?) (?:for|called|named) (?:the |my )?{_NAME}$"))
+"""Where a request to start a timer says its name: "a pasta timer", "a timer for pasta for 10
+minutes", "a timer for 10 minutes called pasta"."""
+
+
+def named_in(request: str) -> str | None:
+    """The timer name a start request says, or None ("a 5 minute timer", "a timer" say none)."""
+    text = " ".join(re.sub(r"[^a-z0-9' ]+", " ", request.lower()).split())
+    for pattern in _NAMED:
+        for found in pattern.finditer(text):
+            name = timer_name(found.group("name"))
+            if name is not None and name not in ("new", "second", "another", "other", "kitchen timer"):
+                return name
+    return None
 
 
 def timer_name(name: str | None) -> str | None:
@@ -144,7 +181,7 @@ class TimerSkill(Skill):
         if not timers:
             return [], ToolResult(self._not_found(name), {"timer_id": None}, ok=False)
         if len(timers) > 1:
-            return [], _which(timers, verb, {"timer_id": None})
+            return [], _which(timers, verb, {"timer_id": None}, self.scheduler.now())
         return timers, None
 
     def _the_one(self, name: str | None, prefer: Callable[[Timer], bool] | None = None) -> list[Timer]:
@@ -171,7 +208,15 @@ class TimerSkill(Skill):
             return f"There's no {size_label(size)} timer."
         return "I can't find that timer."
 
-    @tool(require_any=("hours", "minutes", "seconds"), ask="For how long?")
+    def _settle_start(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The name the request said ("a timer for pasta", "the pasta timer"), when the call has
+        none: a said name is never dropped."""
+        if args.get("name"):
+            return args
+        name = named_in(said())
+        return {**args, "name": name} if name else args
+
+    @tool(require_any=("hours", "minutes", "seconds"), ask="For how long?", settle="_settle_start")
     def start(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
               name: Annotated[str | None, "what the timer is for, e.g. pasta"] = None) -> ToolResult:
         """Start a countdown timer for a duration, optionally with a name."""
@@ -180,7 +225,20 @@ class TimerSkill(Skill):
             return ToolResult("For how long should the timer run?", {"error": "no_duration"}, ok=False)
         if total > self.MAX_SECONDS:
             return ToolResult("I can only set timers up to 24 hours.", {"error": "too_long"}, ok=False)
-        timer = self.scheduler.add_timer(total, timer_name(name), room=here())
+        called = timer_name(name)
+        if name and name.strip() and called is None:
+            return ToolResult(f"I can't call a timer '{name.strip()}'; give it a name like pasta or eggs, "
+                              f"or set it without one.", {"error": "bad_name", "name": name}, ok=False)
+        same = [t for t in self.scheduler.timers() if called and t.name == called]
+        for done in [t for t in same if t.ringing_since is not None]:
+            self.scheduler.cancel(done.id)  # it rang: the new one takes its place
+        running = [t for t in same if t.ringing_since is None]
+        if running:
+            left = spoken_duration(running[0].remaining(self.scheduler.now()))
+            return ToolResult(f"You already have a {called} timer, with {left} left. To change it, say 'make the "
+                              f"{called} timer {spoken_duration(total)}'; or give the new one another name.",
+                              {"error": "name_taken", "timer_id": running[0].id, "name": called}, ok=False)
+        timer = self.scheduler.add_timer(total, called, room=here())
         what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
         return ToolResult(
             f"{what} set for {spoken_duration(total)}.",
@@ -238,7 +296,7 @@ class TimerSkill(Skill):
         if not timers:
             return ToolResult(self._not_found(name, _seconds(hours, minutes, seconds)), {"cancelled": []}, ok=False)
         if len(timers) > 1:
-            return _which(timers, "cancel", {"cancelled": []})
+            return _which(timers, "cancel", {"cancelled": []}, self.scheduler.now())
         self.scheduler.cancel(timers[0].id)
         return ToolResult(f"Your {timer_label(timers[0])} is cancelled.", {"cancelled": [timers[0].id]})
 

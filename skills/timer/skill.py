@@ -225,10 +225,7 @@ class TimerSkill(Skill):
             return ToolResult("For how long should the timer run?", {"error": "no_duration"}, ok=False)
         if total > self.MAX_SECONDS:
             return ToolResult("I can only set timers up to 24 hours.", {"error": "too_long"}, ok=False)
-        called = timer_name(name)
-        if name and name.strip() and called is None:
-            return ToolResult(f"I can't call a timer '{name.strip()}'; give it a name like pasta or eggs, "
-                              f"or set it without one.", {"error": "bad_name", "name": name}, ok=False)
+        called = timer_name(name)  # "5 minute timer", "countdown": not names, the timer has none
         same = [t for t in self.scheduler.timers() if called and t.name == called]
         for done in [t for t in same if t.ringing_since is not None]:
             self.scheduler.cancel(done.id)  # it rang: the new one takes its place

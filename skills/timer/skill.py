@@ -211,7 +211,7 @@ class TimerSkill(Skill):
     def _settle_start(self, args: dict[str, Any]) -> dict[str, Any]:
         """The name the request said ("a timer for pasta", "the pasta timer"), when the call has
         none: a said name is never dropped."""
-        if args.get("name"):
+        if timer_name(args.get("name")):
             return args
         name = named_in(said())
         return {**args, "name": name} if name else args

@@ -4,6 +4,7 @@ spoken times, ringing, snooze, stop, the day's reminders, and catching up after 
 import asyncio
 import datetime as dt
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -313,3 +314,44 @@ def test_deleting_the_7_am_alarm_never_deletes_another(data_dir: Path) -> None:
     assert asyncio.run(core.dialogue.handle("delete the 7 am alarm")) == "I can't find that alarm."
     assert len(core.scheduler.alarms()) == 1
     assert asyncio.run(core.dialogue.handle("delete the 9 am alarm")).startswith("Deleted your alarm for 9 AM")
+
+
+class Planned:
+    """Stands in for the LLM planner: answers a request with the call the model was seen to make of it."""
+
+    def __init__(self, *calls: tuple[str, str, dict[str, Any]]) -> None:
+        from assistant.plugins.api import ToolCall
+
+        self.calls = {text: ToolCall(tool, args, "llm", text, open_question=True) for text, tool, args in calls}
+
+    async def plan(self, text: str, context: Any) -> Any:
+        return self.calls.get(text)
+
+
+@pytest.mark.parametrize("said, planned", [
+    ("remind me at 5 pm", {"text": "at 5 pm", "when": "5 pm"}),           # seen with the real model
+    ("set a reminder for 5 pm", {"text": "5 pm"}),                         # seen: no time, the time as text
+    ("remind me tomorrow at 9", {"text": "tomorrow", "when": "tomorrow at 9"}),
+    ("remind me about it in 10 minutes", {"text": "in 10 minutes", "when": "in 10 minutes"}),
+    ("remind me at 5 pm", {"text": "a reminder", "when": "at 5 pm"}),
+])
+def test_a_time_is_never_stored_as_what_to_remind(data_dir: Path, said: str, planned: dict[str, str]) -> None:
+    core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus())
+    core.dialogue.router.planner = Planned((said, "reminder.add", planned),  # type: ignore[assignment]
+                                           ("call mum", "reminder.add", {"text": "call mum"}))
+
+    async def talk() -> list[str]:
+        return [await core.dialogue.handle(said), await core.dialogue.handle("call mum")]
+
+    question, answer = asyncio.run(talk())
+    assert question == "What should I remind you of?"
+    assert answer.startswith("I'll remind you to call mum ")
+    (reminder,) = core.scheduler.reminders()
+    assert reminder.text == "call mum"
+
+
+def test_a_reminder_tool_called_with_only_a_time_refuses(data_dir: Path) -> None:
+    core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus())
+    result = core.registry.tool("reminder.add").func(text="at 5 pm", when="5 pm")
+    assert not result.ok and result.speech.startswith("What should I remind you of?")
+    assert core.scheduler.reminders() == []

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
 from assistant.scheduler import Due, Reminder, Scheduler
@@ -20,13 +20,34 @@ class ReminderSkill(Skill):
         super().__init__(context)
         self.scheduler: Scheduler = context.needs_scheduler()
 
-    @tool
+    def _settle_add(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A text that is only a time ("remind me at 5 pm", planned as text 'at 5 pm') is no text:
+        it is left out, so the person is asked what to be reminded of (and it is the time, if
+        none was given)."""
+        text = args.get("text")
+        if text is None or not _only_a_time(text, self.scheduler.local_now(), self.scheduler.zone):
+            return args
+        out = {k: v for k, v in args.items() if k != "text"}
+        when = args.get("when")
+        if _reminder_text(text) and not (when and _only_a_time(when, self.scheduler.local_now(), self.scheduler.zone)):
+            out["when"] = text  # "set a reminder for 5 pm", planned as text '5 pm' and no time
+        return out
+
+    # `when` is asked for after the settling (require_any), not before it: a time planned as the
+    # text ("set a reminder for 5 pm", text '5 pm' and no time) becomes the time, and the question
+    # is what to be reminded of.
+    @tool(settle="_settle_add", require_any=("when",), ask="When should I remind you?")
     def add(self, text: Annotated[str, Ask("What should I remind you of?"), "what to be reminded of, e.g. call mum"],
-            when: Annotated[str, Ask("When should I remind you?"),
-                            "when, as the person said it: 'at 5 pm', 'tomorrow at nine', 'in an hour'"]) -> ToolResult:
+            when: Annotated[str | None, "when, as the person said it: 'at 5 pm', 'tomorrow at nine', 'in an hour'"] = None
+            ) -> ToolResult:
         """Remind the person of something at a time."""
+        if not when:
+            return ToolResult("When should I remind you?", {"error": "no_time"}, ok=False)
         now = self.scheduler.local_now()
         text, when = _split_day_words(_reminder_text(text), when)
+        if _only_a_time(text, now, self.scheduler.zone):
+            return ToolResult("What should I remind you of? Say it like 'remind me at 5 pm to call mum'.",
+                              {"error": "no_text", "when": when}, ok=False)
         try:
             parsed = parse_when(when, now, self.scheduler.zone)
         except TimeNotUnderstood as e:
@@ -83,6 +104,21 @@ class ReminderSkill(Skill):
             at = self.scheduler.local(reminder.at)
             return f"While I was off, you had a reminder at {spoken_clock(at.hour, at.minute)}: {reminder.text}."
         return f"Reminder: {reminder.text}."
+
+
+def _only_a_time(text: str, now: dt.datetime, zone: dt.tzinfo) -> bool:
+    """Whether a reminder's text says nothing but when ("at 5 pm", "tomorrow", "in 10 minutes") or
+    nothing at all."""
+    words = _reminder_text(text).lower().split()
+    if not words or words in (["reminder"], ["a", "reminder"], ["me"], ["something"]):
+        return True
+    if names_only_a_day(" ".join(words)):
+        return True
+    try:
+        parse_when(" ".join(words), now, zone)
+    except TimeNotUnderstood:
+        return False
+    return True
 
 
 def _reminder_text(text: str) -> str:

@@ -21,6 +21,7 @@ from assistant.errors import MediaError
 from assistant.media.albums import Selection
 from assistant.media.catalogue import FileRow
 from assistant.media.moves import MoveReport
+from assistant.media.names import shown
 from assistant.media.service import MediaLibrary
 
 WRITES = {"add-folder", "remove-folder", "scan", "album", "duplicates", "organize", "undo"}
@@ -82,12 +83,12 @@ def _add_folder(args: argparse.Namespace, media: MediaLibrary, data_dir: Path) -
     """Added folders are shown to the phones and can be reorganized: audited."""
     path, added = media.library.add(args.path)
     if added:
-        record_admin(data_dir, "folder added", "cli", path=str(path), to="media")
+        record_admin(data_dir, "folder added", "cli", path=shown(path), to="media")
     report = None if args.no_scan else _scan_with_progress(media, args.json)
     if args.json:
         _json({"folder": str(path), "added": added, "scan": report.as_dict() if report else None})
     else:
-        print(f"{'added' if added else 'already in the library:'} {path}")
+        print(f"{'added' if added else 'already in the library:'} {shown(path)}")
         if report:
             _print_scan(report)
     return 0
@@ -96,8 +97,8 @@ def _add_folder(args: argparse.Namespace, media: MediaLibrary, data_dir: Path) -
 def _remove_folder(args: argparse.Namespace, media: MediaLibrary) -> int:
     removed = media.library.remove(args.path)
     if not removed:
-        raise MediaError(f"{args.path} is not one of the library's folders (`assistant media folders` lists them)")
-    _json({"removed": str(args.path)}) if args.json else print(f"removed {args.path} (its files are untouched; "
+        raise MediaError(f"{shown(args.path)} is not one of the library's folders (`assistant media folders` lists them)")
+    _json({"removed": str(args.path)}) if args.json else print(f"removed {shown(args.path)} (its files are untouched; "
                                                              "`assistant media scan` forgets them in the index)")
     return 0
 
@@ -107,7 +108,7 @@ def _folders(args: argparse.Namespace, media: MediaLibrary) -> int:
     if args.json:
         _json({"folders": roots, "counts": media.counts()})
     else:
-        print("\n".join(roots) if roots else "no folders yet: `assistant media add-folder PATH`")
+        print("\n".join(map(shown, roots)) if roots else "no folders yet: `assistant media add-folder PATH`")
     return 0
 
 
@@ -154,7 +155,7 @@ def _album(args: argparse.Namespace, media: MediaLibrary) -> int:
         _json({"album": args.name, "photos": [_row(r) for r in rows], "query_ms": round(took * 1000, 2)})
     else:
         for r in rows:
-            print(f"{r.taken or '-':19s}  {r.place or '-':16s}  {r.path}")
+            print(f"{r.taken or '-':19s}  {r.place or '-':16s}  {shown(r.path)}")
         print(f"{len(rows)} photos")
     return 0
 
@@ -168,9 +169,9 @@ def _duplicates(args: argparse.Namespace, media: MediaLibrary) -> int:
         _json([{"exact": g.exact, "keep": g.keep.path, "copies": [r.path for r in g.others]} for g in groups])
         return 0
     for g in groups:
-        print(f"{'exact' if g.exact else 'near '}  keep {g.keep.path}")
+        print(f"{'exact' if g.exact else 'near '}  keep {shown(g.keep.path)}")
         for r in g.others:
-            print(f"        copy {r.path}")
+            print(f"        copy {shown(r.path)}")
     copies = sum(len(g.others) for g in groups)
     print(f"{copies} copies in {len(groups)} groups" + (" (--move sets them aside for review)" if copies else ""))
     return 0
@@ -199,7 +200,7 @@ def _undo(args: argparse.Namespace, media: MediaLibrary) -> int:
         print(f"batch {report.batch} ({report.what}): {report.restored} files put back"
               + (f", {report.already_back} already in place" if report.already_back else ""))
         for c in report.conflicts:
-            print(f"not put back: {c}")
+            print(f"not put back: {shown(c)}")
     return 1 if report.conflicts else 0
 
 
@@ -264,10 +265,13 @@ def _scan_with_progress(media: MediaLibrary, quiet: bool) -> Any:
 def _print_scan(report: Any) -> None:
     print(f"{report.added} new, {report.changed} changed, {report.moved} moved, {report.removed} gone, "
           f"{report.unchanged} unchanged in {report.seconds:.2f} s")
-    for line in report.unreadable[:20]:
-        print(f"unreadable: {line}")
-    if len(report.unreadable) > 20:
-        print(f"… and {len(report.unreadable) - 20} more unreadable files")
+    if report.links_skipped:
+        print(f"{report.links_skipped} links not followed (a link could lead out of the library)")
+    for label, lines in (("unreadable", report.unreadable), ("skipped", report.skipped)):
+        for line in lines[:20]:
+            print(f"{label}: {shown(line)}")
+        if len(lines) > 20:
+            print(f"… and {len(lines) - 20} more {label} files")
 
 
 def _print_moves(args: argparse.Namespace, report: MoveReport, noun: str, extra: dict[str, Any] | None = None) -> int:
@@ -276,10 +280,10 @@ def _print_moves(args: argparse.Namespace, report: MoveReport, noun: str, extra:
         return 1 if report.failed else 0
     if report.dry_run:
         for m in report.planned:
-            print(f"{m.src}\n  -> {m.dst}")
+            print(f"{shown(m.src)}\n  -> {shown(m.dst)}")
         print(f"{len(report.planned)} {noun} would move (nothing was moved: this was a dry run)")
         return 0
     print(f"moved {report.moved} {noun}" + (f" (batch {report.batch}; `assistant media undo` puts them back)" if report.moved else ""))
     for line in report.failed:
-        print(f"not moved: {line}")
+        print(f"not moved: {shown(line)}")
     return 1 if report.failed else 0

@@ -4,6 +4,11 @@ TinyDB holds the assistant's small state, but this index reaches a hundred thous
 rewrites its whole JSON file on every write and scans every row on every query, while SQLite updates
 one page and answers an indexed range query in milliseconds (scripts/bench/media.py has the figures).
 WAL mode with synchronous=FULL: a committed change survives a crash or a power cut.
+
+A path whose name is not UTF-8 is stored as its bytes and read back as the same str (see names.py):
+every write goes in through `kept`, which also marks the index as holding such names ("byte_names" in
+meta), and only then does `query` look at every value it reads back (at 100,000 rows that look costs
+as much as the query itself, so a library without such names does not pay it).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from assistant.errors import MediaError
+from assistant.media.names import loaded, stored
 from assistant.transactions import locked_transaction
 
 SCHEMA_VERSION = 1
@@ -142,6 +148,7 @@ class Catalogue:
         elif int(version[0]) > SCHEMA_VERSION:
             raise MediaError(f"the media index {path} was written by a newer version of the assistant")
         self.lock = threading.RLock()
+        self._seen_byte_names = False
 
     def close(self) -> None:
         with self.lock:
@@ -153,7 +160,18 @@ class Catalogue:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.lock:
-            return self._db.execute(sql, params).fetchall()
+            rows = self._db.execute(sql, [stored(p) for p in params]).fetchall()
+            if not rows or not self._byte_names():
+                return rows
+        return [tuple(map(loaded, row)) if bytes in map(type, row) else row for row in rows]
+
+    def _byte_names(self) -> bool:
+        """Whether any name in the index is stored as bytes (asked each time while not: the shell's
+        `assistant media scan` may have stored one beside a running assistant)."""
+        if not self._seen_byte_names:
+            found = self._db.execute("SELECT 1 FROM meta WHERE key = 'byte_names'").fetchone()
+            self._seen_byte_names = found is not None
+        return self._seen_byte_names
 
     def files(self, where: str = "", params: Sequence[Any] = (), order: str = "taken, path", limit: int | None = None) -> list[FileRow]:
         sql = f"{_SELECT} {('WHERE ' + where) if where else ''} ORDER BY {order}"
@@ -180,8 +198,8 @@ class Catalogue:
         names = [c for c in COLUMNS if c != "id"]
         sql = (f"INSERT INTO files ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
                f"ON CONFLICT(path) DO UPDATE SET {', '.join(f'{n}=excluded.{n}' for n in names if n != 'path')}")
-        batch = [tuple(row.get(n) for n in names) for row in rows]
         with self.transaction() as db:
+            batch = kept(db, [tuple(row.get(n) for n in names) for row in rows])
             db.executemany(sql, batch)
         return len(batch)
 
@@ -190,7 +208,7 @@ class Catalogue:
         mtime_ns, inode); its metadata and album membership stay."""
         with self.transaction() as db:
             db.executemany("UPDATE files SET path=?, root=?, folder=?, mtime_ns=?, inode=? WHERE id=?",
-                           [(p, r, f, m, i, file_id) for file_id, p, r, f, m, i in moves])
+                           kept(db, [(p, r, f, m, i, file_id) for file_id, p, r, f, m, i in moves]))
 
     def forget(self, ids: Iterable[int]) -> int:
         batch = [(i,) for i in ids]
@@ -209,11 +227,20 @@ class Catalogue:
 
     def add_root(self, path: str, at: str) -> bool:
         with self.transaction() as db:
-            return db.execute("INSERT OR IGNORE INTO roots VALUES (?, ?)", (path, at)).rowcount > 0
+            return db.execute("INSERT OR IGNORE INTO roots VALUES (?, ?)", kept(db, [(path, at)])[0]).rowcount > 0
 
     def remove_root(self, path: str) -> bool:
         with self.transaction() as db:
-            return db.execute("DELETE FROM roots WHERE path = ?", (path,)).rowcount > 0
+            return db.execute("DELETE FROM roots WHERE path = ?", (stored(path),)).rowcount > 0
+
+
+def kept(db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Parameter rows as the index stores them (`stored`); marks the index as holding byte names when
+    one is, in the same transaction `db` is in."""
+    out = [tuple(map(stored, row)) for row in rows]
+    if any(bytes in map(type, row) for row in out):
+        db.execute("INSERT OR REPLACE INTO meta VALUES ('byte_names', '1')")
+    return out
 
 
 def to_sqlite_int(value: int | None) -> int | None:

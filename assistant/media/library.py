@@ -12,6 +12,7 @@ from pathlib import Path
 
 from assistant.errors import MediaError
 from assistant.media.catalogue import Catalogue
+from assistant.media.names import shown
 
 
 def real(path: Path | str) -> Path:
@@ -34,16 +35,16 @@ class Library:
         there, a file, or one inside (or around) an existing root, which would index files twice."""
         path = real(folder)
         if not path.exists():
-            raise MediaError(f"{folder} does not exist; check the path (is the disk mounted?)")
+            raise MediaError(f"{shown(folder)} does not exist; check the path (is the disk mounted?)")
         if not path.is_dir():
-            raise MediaError(f"{folder} is a file, not a folder")
+            raise MediaError(f"{shown(folder)} is a file, not a folder")
         for root in self.roots():
             if path == root:
                 return path, False
             if path.is_relative_to(root):
-                raise MediaError(f"{folder} is already in the library, inside {root}")
+                raise MediaError(f"{shown(folder)} is already in the library, inside {shown(root)}")
             if root.is_relative_to(path):
-                raise MediaError(f"{folder} holds {root}, which is already in the library; remove that one first "
+                raise MediaError(f"{shown(folder)} holds {shown(root)}, which is already in the library; remove that one first "
                                  "(`assistant media remove-folder`) to add the whole folder")
         added = self.catalogue.add_root(str(path), dt.datetime.now().isoformat(timespec="seconds"))
         return path, added
@@ -51,7 +52,7 @@ class Library:
     def remove(self, folder: Path | str) -> bool:
         path = real(folder)
         if path in self.configured:
-            raise MediaError(f"{folder} is set in the config file (media.folders or folders.photos/music); remove it there")
+            raise MediaError(f"{shown(folder)} is set in the config file (media.folders or folders.photos/music); remove it there")
         return self.catalogue.remove_root(str(path))
 
     def root_of(self, path: Path | str) -> Path | None:
@@ -66,6 +67,6 @@ class Library:
         """`path`'s real location, or MediaError when it lies outside every root."""
         root = self.root_of(path)
         if root is None:
-            raise MediaError(f"{path} is outside the media library; the assistant only touches files in "
-                             f"{', '.join(map(str, self.roots())) or 'the folders you add (`assistant media add-folder PATH`)'}")
+            raise MediaError(f"{shown(path)} is outside the media library; the assistant only touches files in "
+                             f"{', '.join(map(shown, self.roots())) or 'the folders you add (`assistant media add-folder PATH`)'}")
         return real(path)

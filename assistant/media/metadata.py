@@ -8,12 +8,14 @@ names the file. No database and no content hashing here: the index scanner does 
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
 import imagehash
@@ -22,6 +24,8 @@ import numpy as np
 from PIL import Image
 
 from assistant.errors import MediaError
+from assistant.media.files import NotAFile, open_regular
+from assistant.media.names import shown
 
 try:  # HEIC/HEIF photos (iPhones): readable only where pillow-heif is installed
     from pillow_heif import register_heif_opener
@@ -44,6 +48,9 @@ _GPS_LAT_REF, _GPS_LAT, _GPS_LON_REF, _GPS_LON = 1, 2, 3, 4
 _DATE_TIME = re.compile(r"(\d{4})[:\-/](\d{2})[:\-/](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 # ISO 6709, as videos carry their place: "+48.8566+002.3522+035.000/"
 _ISO6709 = re.compile(r"([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)")
+FIRST_YEAR, LAST_YEAR = 1800, 2200
+"""Capture dates and music years outside these are a camera's unset clock or a tagger's garbage
+("0000:00:00", "9999:12:31"): not a date. The same bounds as the times a person can ask for (when.py)."""
 
 
 @dataclass(frozen=True)
@@ -96,17 +103,22 @@ def read_info(path: Path) -> MediaInfo:
     data still has all its metadata; `perceptual_hash`, which decodes, fails on it.)"""
     kind = kind_of(path)
     if kind is None:
-        raise MediaError(f"cannot read {path.name}: {path.suffix or 'no suffix'} is not a photo, video or music file")
+        raise MediaError(f"cannot read {shown(path.name)}: {shown(path.suffix) or 'no suffix'} is not a photo, "
+                         "video or music file")
     try:
-        if kind == "photo":
-            return _photo_info(path)
-        if kind == "video":
-            return _video_info(path)
-        return _music_info(path)
+        with open_regular(path) as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                raise MediaError(f"cannot read {shown(path.name)}: the file is empty")
+            f.seek(0)
+            if kind == "photo":
+                return _photo_info(f)
+            if kind == "video":
+                return _video_info(f)
+            return _music_info(f, path)
     except MediaError:
         raise
     except Exception as e:  # noqa: BLE001 - corrupt files make the decoders raise anything at all
-        raise MediaError(f"cannot read {path.name}: {_reason(path, e)}") from e
+        raise MediaError(f"cannot read {shown(path.name)}: {_reason(path, e)}") from e
 
 
 def perceptual_hash(path: Path) -> int:
@@ -115,7 +127,7 @@ def perceptual_hash(path: Path) -> int:
     Resized and re-encoded copies of a photo come out within a Hamming distance of a few bits;
     different photos are typically 20-40 bits apart. JPEGs are decoded at a reduced scale."""
     try:
-        with Image.open(path) as image:
+        with open_regular(path) as f, Image.open(f) as image:
             if image.format == "JPEG":
                 image.draft("L", (64, 64))
             orientation = image.getexif().get(_ORIENTATION)
@@ -124,7 +136,7 @@ def perceptual_hash(path: Path) -> int:
         bits = imagehash.phash(small).hash.flatten()
         return int.from_bytes(np.packbits(bits).tobytes(), "big")
     except Exception as e:  # noqa: BLE001 - as read_info
-        raise MediaError(f"cannot read {path.name}: {_reason(path, e)}") from e
+        raise MediaError(f"cannot read {shown(path.name)}: {_reason(path, e)}") from e
 
 
 def hamming(a: int, b: int) -> int:
@@ -135,8 +147,8 @@ def hamming(a: int, b: int) -> int:
 # --- photos ---------------------------------------------------------------------------------
 
 
-def _photo_info(path: Path) -> MediaInfo:
-    with Image.open(path) as image:  # lazy: reads the headers, not the pixels
+def _photo_info(f: BinaryIO) -> MediaInfo:
+    with Image.open(f) as image:  # lazy: reads the headers, not the pixels
         width, height = image.size
         if image.format == "PNG":  # PNG's own getexif() decodes the pixels to look behind them
             exif = Image.Image.getexif(image)  # eXIf chunk before the pixels, or ImageMagick's text
@@ -165,9 +177,10 @@ def _exif_time(value: Any) -> str | None:
     if match is None:
         return None  # absent, blank, or the "0000:00:00 00:00:00" of a camera without a clock
     try:
-        return datetime(*map(int, match.groups())).isoformat()
+        moment = datetime(*map(int, match.groups()))
     except ValueError:
         return None
+    return moment.isoformat() if FIRST_YEAR <= moment.year <= LAST_YEAR else None
 
 
 def _gps_degrees(value: Any, ref: Any, negative: str, limit: float) -> float | None:
@@ -199,11 +212,13 @@ def _camera(make: str, model: str) -> str | None:
 
 
 def _text(value: Any) -> str:
+    """A tag's text, always valid Unicode (bytes are read as UTF-8, a lone surrogate becomes "?"),
+    without NULs and outer blanks; "" for a value that is no text at all."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
         return ""
-    return value.replace("\x00", "").strip()
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "").strip()
 
 
 def _orient(image: Image.Image, orientation: Any) -> Image.Image:
@@ -222,10 +237,10 @@ def _orient(image: Image.Image, orientation: Any) -> Image.Image:
 # --- videos ---------------------------------------------------------------------------------
 
 
-def _video_info(path: Path) -> MediaInfo:
-    with av.open(str(path)) as container:  # reads the container's index, decodes nothing
+def _video_info(f: BinaryIO) -> MediaInfo:
+    with av.open(f) as container:  # reads the container's index, decodes nothing
         tags = {key.lower(): value for key, value in container.metadata.items()}
-        duration = container.duration / av.time_base if container.duration else None
+        duration = _seconds(container.duration / av.time_base if container.duration else None)
         width = height = None
         if container.streams.video:
             stream = container.streams.video[0]
@@ -248,7 +263,10 @@ def _video_time(tags: dict[str, str]) -> str | None:
     if created is None:
         return None
     if created.tzinfo is not None:  # UTC by the MP4 standard: shown in this machine's time zone
-        created = created.astimezone().replace(tzinfo=None)
+        try:
+            created = created.astimezone().replace(tzinfo=None)
+        except (OverflowError, ValueError):  # December 9999 UTC is the year 10000 somewhere
+            return None
     return created.isoformat(timespec="seconds")
 
 
@@ -261,7 +279,7 @@ def _iso_time(value: str | None) -> datetime | None:
         moment = datetime.fromisoformat(text)
     except ValueError:
         return None
-    return moment.replace(microsecond=0) if moment.year > 1970 else None
+    return moment.replace(microsecond=0) if 1970 < moment.year <= LAST_YEAR else None
 
 
 def _iso6709(value: str | None) -> tuple[float | None, float | None]:
@@ -277,21 +295,21 @@ def _iso6709(value: str | None) -> tuple[float | None, float | None]:
 # --- music ----------------------------------------------------------------------------------
 
 
-def _music_info(path: Path) -> MediaInfo:
-    audio = mutagen.File(path, easy=True)  # type: ignore[attr-defined]
+def _music_info(f: BinaryIO, path: Path) -> MediaInfo:
+    audio = mutagen.File(f, easy=True)  # type: ignore[attr-defined]
     if audio is None:
-        raise MediaError(f"cannot read {path.name}: not an audio file mutagen knows")
+        raise MediaError(f"cannot read {shown(path.name)}: not an audio file mutagen knows")
     tags = audio.tags or {}
     length = getattr(audio.info, "length", None)
     return MediaInfo(
         "music",
-        duration_s=float(length) if length else None,
+        duration_s=_seconds(length),
         title=_tag(tags, "title"),
         artist=_tag(tags, "artist"),
         album=_tag(tags, "album"),
         genre=_tag(tags, "genre"),
         track=_leading_int(_tag(tags, "tracknumber")),
-        year=_leading_int(_tag(tags, "date"), digits=4),
+        year=_year(_leading_int(_tag(tags, "date"), digits=4)),
     )
 
 
@@ -307,13 +325,30 @@ def _tag(tags: Any, key: str) -> str | None:
 
 
 def _leading_int(text: str | None, digits: int = 0) -> int | None:
+    """The number a tag starts with ("3/12" -> 3); None for none, for another count of digits than
+    `digits`, and for more than six (SQLite holds 64 bits, a garbage tag may hold thirty nines)."""
     match = re.match(r"\s*(\d+)", text or "")
-    if match is None or (digits and len(match.group(1)) != digits):
+    if match is None or (digits and len(match.group(1)) != digits) or len(match.group(1)) > 6:
         return None
     return int(match.group(1))
 
 
+def _year(year: int | None) -> int | None:
+    return year if year is not None and FIRST_YEAR <= year <= LAST_YEAR else None
+
+
+def _seconds(value: Any) -> float | None:
+    """A length in seconds, or None for none, zero, a negative, an infinite or a NaN one."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
 def _reason(path: Path, error: Exception) -> str:
+    if isinstance(error, NotAFile):
+        return str(error.strerror)
     if isinstance(error, FileNotFoundError):
         return "the file does not exist"
     if isinstance(error, PermissionError):
@@ -324,6 +359,9 @@ def _reason(path: Path, error: Exception) -> str:
         if path.suffix.lower() in (".heic", ".heif") and not HEIF_SUPPORTED:
             return "HEIC photos need pillow-heif, which is not installed"
         return "not a picture Pillow recognises (damaged, or another format under this name)"
+    if isinstance(error, OSError) and error.errno == errno.ELOOP:
+        return "it is a link, which is not followed"
     detail = getattr(error, "strerror", None) or str(error).replace(str(path), path.name).strip()
+    detail = shown(detail)
     detail = detail or type(error).__name__
     return f"damaged or truncated ({detail})"

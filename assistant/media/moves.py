@@ -13,13 +13,14 @@ import datetime as dt
 import errno
 import os
 import shutil
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from assistant.errors import MediaError
-from assistant.media.catalogue import Catalogue
+from assistant.media.catalogue import Catalogue, kept
 from assistant.media.library import Library
 
 CHUNK = 200
@@ -116,7 +117,7 @@ class Mover:
         with self.catalogue.transaction() as db:
             batch = db.execute("INSERT INTO batches (what, at, state) VALUES (?, ?, 'open')", (what, now)).lastrowid
             db.executemany("INSERT INTO moves (batch, file, src, dst, state) VALUES (?, ?, ?, ?, 'planned')",
-                           [(batch, m.file, m.src, m.dst) for m in moves])
+                           kept(db, [(batch, m.file, m.src, m.dst) for m in moves]))
         assert batch is not None
         report = MoveReport(batch, what, planned=moves)
         done: list[Move] = []
@@ -153,7 +154,7 @@ class Mover:
         """The moved files' new paths in the index and the journal, in one transaction."""
         with self.catalogue.transaction() as db:
             for move in moves:
-                db.execute("UPDATE moves SET state = 'done' WHERE batch = ? AND src = ?", (batch, move.src))
+                db.execute("UPDATE moves SET state = 'done' WHERE batch = ? AND src = ?", kept(db, [(batch, move.src)])[0])
                 if move.file is not None:
                     self._repath(db, move.file, move.dst)
 
@@ -164,8 +165,9 @@ class Mover:
         parent = os.path.dirname(path)
         folder = "" if parent == str(root) else os.path.relpath(parent, root)
         try:
-            db.execute("UPDATE files SET path = ?, root = ?, folder = ? WHERE id = ?", (path, str(root), folder, file_id))
-        except Exception:  # another row holds that path (a rescan ran meanwhile): let the next scan sort it
+            db.execute("UPDATE files SET path = ?, root = ?, folder = ? WHERE id = ?",
+                       kept(db, [(path, str(root), folder, file_id)])[0])
+        except sqlite3.IntegrityError:  # another row holds that path (a rescan ran meanwhile): the next scan sorts it
             pass
 
     # --- undo --------------------------------------------------------------------------------------

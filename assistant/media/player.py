@@ -14,7 +14,9 @@ Audio handed to an output is float32 frames, shape (frames, channels), samples i
 from __future__ import annotations
 
 import collections
+import errno
 import logging
+import os
 import threading
 import time
 import wave
@@ -27,6 +29,8 @@ import av
 import numpy as np
 
 from assistant.errors import AudioDeviceError, MediaError
+from assistant.media.files import NotAFile, what_it_is
+from assistant.media.names import shown
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +62,14 @@ class Track:
     def from_file(cls, path: Path) -> Track:
         """A track with its title, artist, album and duration read from the file's tags."""
         try:
+            _check_regular(path)
             with av.open(str(path)) as container:
                 tags = {k.lower(): v for k, v in container.metadata.items()}
                 for stream in container.streams.audio[:1]:
                     tags.update({k.lower(): v for k, v in stream.metadata.items() if k.lower() not in tags})
                 duration = container.duration / av.time_base if container.duration else None
         except (av.FFmpegError, OSError) as e:
-            raise MediaError(f"{path} cannot be read as audio: {_reason(e)}") from e
+            raise MediaError(f"{shown(Path(path).name)} cannot be read as audio: {_reason(e)}") from e
         return cls(Path(path), tags.get("title", ""), tags.get("artist"), tags.get("album"), duration)
 
 
@@ -224,7 +229,14 @@ class SpeakerOutput:
 
 
 def _reason(e: BaseException) -> str:
-    return getattr(e, "strerror", None) or str(e) or type(e).__name__
+    return shown(getattr(e, "strerror", None) or str(e) or type(e).__name__)
+
+
+def _check_regular(path: Path | str) -> None:
+    """NotAFile for a named pipe, socket, device or folder: FFmpeg would wait forever on a pipe."""
+    why = what_it_is(os.stat(path).st_mode)
+    if why is not None:
+        raise NotAFile(errno.EINVAL, why, str(path))
 
 
 class Decoder:
@@ -236,12 +248,13 @@ class Decoder:
             raise MediaError(f"cannot play to {channels} channels, only 1 or 2")
         self.path = path
         try:
+            _check_regular(path)
             self._container = av.open(str(path))
         except (av.FFmpegError, OSError) as e:
-            raise MediaError(f"{path} cannot be played: {_reason(e)}") from e
+            raise MediaError(f"{shown(path.name)} cannot be played: {_reason(e)}") from e
         if not self._container.streams.audio:
             self._container.close()
-            raise MediaError(f"{path} holds no audio")
+            raise MediaError(f"{shown(path.name)} holds no audio")
         self._resampler = av.AudioResampler(format="flt", layout=LAYOUTS[channels], rate=rate)
         self._chunks = self._read(channels, chunk)
 
@@ -259,7 +272,7 @@ class Decoder:
                     for start in range(0, len(pcm), chunk):
                         yield pcm[start : start + chunk]
         except (av.FFmpegError, OSError) as e:
-            raise MediaError(f"{self.path} stopped decoding: {_reason(e)}") from e
+            raise MediaError(f"{shown(self.path.name)} stopped decoding: {_reason(e)}") from e
 
     def close(self) -> None:
         self._chunks.close()
@@ -422,7 +435,7 @@ class MusicPlayer:
                 except Exception as e:  # a bug must not end playback for good
                     log.exception("music player")
                     if track is not None:
-                        self._report(track, MediaError(f"{track.path} cannot be played: {e}"))
+                        self._report(track, MediaError(f"{shown(track.path.name)} cannot be played: {shown(str(e))}"))
                     self._advance(gen)
         finally:
             self._close_decoder()

@@ -3,7 +3,10 @@ only stat()ed, moved ones are recognised (same inode and size, or same content) 
 metadata and album membership, vanished ones are forgotten.
 
 Symbolic links are never followed (a link could lead out of the library) and hidden folders
-(".thumbnails", ".git") are skipped.
+(".thumbnails", ".git") are skipped. Only regular files are opened: a named pipe, socket or device
+with a photo's name is counted in the report with its reason and never opened (a pipe would make
+the read wait forever). The walk keeps its own stack, so no depth of folders can exhaust recursion.
+A name that is not UTF-8 is indexed as it is (names.py says how it is stored).
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from typing import Any
 from assistant.errors import MediaError
 from assistant.media.catalogue import Catalogue
 from assistant.media.library import Library
+from assistant.media.files import open_regular, what_it_is
 from assistant.media.metadata import MediaInfo, kind_of, read_info
+from assistant.media.names import shown
 from assistant.media.places import Places
 
 BATCH = 2000
@@ -39,6 +44,9 @@ class ScanReport:
     unchanged: int = 0
     unreadable: list[str] = field(default_factory=list)
     """"name: reason" of files whose metadata could not be read; they are indexed by kind and hash."""
+    skipped: list[str] = field(default_factory=list)
+    """"name: reason" of what was not indexed at all: a named pipe, socket or device with a media
+    name, a folder that cannot be read."""
     links_skipped: int = 0
     seconds: float = 0.0
 
@@ -54,11 +62,16 @@ class _Seen:
     inode: int
 
 
-def content_hash(path: str, give_way: Callable[[], None] = lambda: None) -> str:
+def content_hash(path: str, give_way: Callable[[], None] = lambda: None, follow_links: bool = True) -> str:
+    """blake2b of a regular file's bytes, read up to the size it had when opened (a file that is
+    still being written does not keep the read going). OSError when it is no regular file (or a
+    link, unless `follow_links`)."""
     digest = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
+    with open_regular(path, follow_links) as f:
+        left = os.fstat(f.fileno()).st_size
+        while left > 0 and (chunk := f.read(min(left, 1 << 20))):
             digest.update(chunk)
+            left -= len(chunk)
             give_way()  # a long video is many chunks
     return digest.hexdigest()
 
@@ -79,7 +92,7 @@ class Scanner:
         start = time.perf_counter()
         for root in self.library.roots():
             if not root.is_dir():
-                raise MediaError(f"the library folder {root} is not there (is the disk mounted?); "
+                raise MediaError(f"the library folder {shown(root)} is not there (is the disk mounted?); "
                                  "nothing was forgotten")
             found = dict(self._walk(root, report, progress))
             self._apply(str(root), found, self.catalogue.stat_index(str(root)), report, progress)
@@ -94,15 +107,28 @@ class Scanner:
         gone: dict[Path, set[str]] = {}
         for path in paths:
             root = self.library.root_of(path)
-            if root is None or kind_of(path) is None or _hidden(path.relative_to(root)):
+            if root is None or not path.is_relative_to(root) or _hidden(path.relative_to(root)):
                 continue
             try:
                 st = os.lstat(path)
-            except FileNotFoundError:
-                gone.setdefault(root, set()).add(str(path))
+            except (FileNotFoundError, NotADirectoryError):
+                if kind_of(path) is not None:
+                    gone.setdefault(root, set()).add(str(path))
+                continue
+            except OSError as e:  # there but not to be looked at: the index keeps what it had
+                report.skipped.append(f"{shown(path)}: {e.strerror or e}")
+                continue
+            if stat.S_ISDIR(st.st_mode):  # a folder moved or copied in: its files are news too
+                by_root.setdefault(root, {}).update(self._walk(path, report, None))
+                continue
+            if kind_of(path) is None:
                 continue
             if _is_link(st):
                 report.links_skipped += 1
+                continue
+            why = what_it_is(st.st_mode)
+            if why is not None:
+                report.skipped.append(f"{shown(path)}: {why}")
                 continue
             by_root.setdefault(root, {})[str(path)] = _Seen(str(path), st.st_size, st.st_mtime_ns, st.st_ino)
         for root in {*by_root, *gone}:
@@ -124,23 +150,34 @@ class Scanner:
             folder = stack.pop()
             self.give_way()
             try:
-                entries = list(os.scandir(folder))
-            except OSError:
-                continue  # unreadable folder: its files stay as they were in the index
+                with os.scandir(folder) as listing:
+                    entries = list(listing)
+            except OSError as e:  # its files stay as they were in the index
+                report.skipped.append(f"{shown(folder)}: the folder cannot be read ({e.strerror or e})")
+                continue
             for entry in entries:
                 if entry.name.startswith("."):
                     continue
-                if entry.is_symlink():
-                    report.links_skipped += 1
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                elif kind_of(Path(entry.name)) is not None:
+                try:
+                    if entry.is_symlink():
+                        report.links_skipped += 1
+                        continue
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+                        continue
+                    if kind_of(Path(entry.name)) is None:
+                        continue
                     st = entry.stat(follow_symlinks=False)
-                    count += 1
-                    if progress and count % 1000 == 0:
-                        progress("walk", count, 0)
-                    yield entry.path, _Seen(entry.path, st.st_size, st.st_mtime_ns, st.st_ino)
+                except OSError:  # gone since the folder was listed
+                    continue
+                why = what_it_is(st.st_mode)
+                if why is not None:
+                    report.skipped.append(f"{shown(entry.path)}: {why}")
+                    continue
+                count += 1
+                if progress and count % 1000 == 0:
+                    progress("walk", count, 0)
+                yield entry.path, _Seen(entry.path, st.st_size, st.st_mtime_ns, st.st_ino)
 
     # --- comparing and reading --------------------------------------------------------------------
 
@@ -213,7 +250,7 @@ class Scanner:
         try:
             info = read_info(path)
         except MediaError as e:
-            report.unreadable.append(f"{path.name}: {e.message}")
+            report.unreadable.append(f"{shown(path.name)}: {e.message}")
             row["error"] = e.message
             return row
         row.update(_info_columns(info))
@@ -235,8 +272,10 @@ def _info_columns(info: MediaInfo) -> dict[str, Any]:
 
 
 def _safe_hash(path: str, give_way: Callable[[], None] = lambda: None) -> str | None:
+    """The content hash, or None when the file cannot be read (the MediaError that stops a scan,
+    raised by give_way, goes through)."""
     try:
-        return content_hash(path, give_way)
+        return content_hash(path, give_way, follow_links=False)
     except OSError:
         return None
 

@@ -19,6 +19,7 @@ from assistant.media.albums import Albums
 from assistant.media.catalogue import Catalogue, FileRow
 from assistant.media.library import Library
 from assistant.media.moves import Mover, MoveReport
+from assistant.media.names import shown
 from assistant.media.organize import by_year_and_month, exact_duplicates, near_duplicates, to_review
 from assistant.media.places import Places
 from assistant.media.player import MusicPlayer, Track
@@ -65,13 +66,26 @@ class MediaLibrary:
 
     def scan(self, progress: Progress | None = None) -> ScanReport:
         self._check_roots()
-        return self.background.run(self.scanner.scan, progress)
+        return self.background.run(self._scan, progress)
 
     async def scan_async(self) -> ScanReport:
         """The same from the event loop, awaited without holding one of its worker threads for the
         whole scan (the voice loop runs on those)."""
         self._check_roots()
-        return await self.background.run_async(self.scanner.scan)
+        return await self.background.run_async(self._scan, None)
+
+    def _scan(self, progress: Progress | None) -> ScanReport:
+        """A fault the scanner did not foresee is a MediaError too: the running assistant's media
+        service logs it and carries on (an exception would restart it into the same fault, over and
+        over), and the shell shows a sentence, not a traceback. What was read before it is kept."""
+        try:
+            return self.scanner.scan(progress)
+        except MediaError:
+            raise
+        except Exception as e:
+            log.exception("media scan failed")
+            raise MediaError(f"the scan stopped at an unexpected fault ({type(e).__name__}: {shown(str(e))}); "
+                             "what it read before is kept") from e
 
     def _check_roots(self) -> None:
         if not self.library.roots():

@@ -241,11 +241,16 @@ def _rolling(count: int, unit: str, today: date) -> DateRange | None:
         return None
     end = today + timedelta(days=1)
     if unit in _UNIT_DAYS:
-        start = end - timedelta(days=count * _UNIT_DAYS[unit])
+        days = count * _UNIT_DAYS[unit]
+        if days > (end - date(1800, 1, 1)).days:  # "the last 99999999999 days" reaches before any photo
+            return None
+        start = end - timedelta(days=days)
     else:
         months = count * (12 if unit == "year" else 1)
         index = today.year * 12 + today.month - 1 - months
         year, month = index // 12, index % 12 + 1
+        if not _plausible(year):
+            return None
         last_day = (_add_months(date(year, month, 1), 1) - timedelta(days=1)).day
         start = date(year, month, min(today.day, last_day)) + timedelta(days=1)
     said = f"the past {unit}" if count == 1 else f"the last {count} {unit}s"

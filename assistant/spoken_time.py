@@ -598,6 +598,9 @@ def _clock(said: _Said) -> _Clock | None:
                 after in ("am", "pm", "oclock") or parts or said.word(i - 1) in ("at", "by", "until", "till", "around")):
             return found(i, i + 1, span.value // 100, span.value % 100, explicit=w.startswith("0") or span.value >= 1300)
         if span.value > 24:
+            if after == "oclock" or said.word(i - 1) in ("at", "by") and after in ("am", "pm"):
+                unit = "o'clock" if after == "oclock" else after.upper()
+                raise TimeNotUnderstood(f"{span.value} {unit} is not a time of day")
             continue
         nxt = numbers.get(span.end)
         if nxt is not None and nxt.value < 60 and _unit(said.word(nxt.end)) is None and span.value < 24:

@@ -229,6 +229,8 @@ def test_issue_forms(text: str, expected: str) -> None:
     ("November 24th at 9 am", "9 AM today has already passed"),
     ("in 20 minutes at 9", "a time from now cannot also have a time of day or a day"),
     ("25:00", "25:00 is not a time of day"),
+    ("at 25 o'clock", "25 o'clock is not a time of day"),
+    ("tomorrow at 31 pm", "31 PM is not a time of day"),
     ("7:45 am pm", "both AM and PM were said"),
     ("weekdays on December 24th at 7", "a repeating time cannot also have a date"),
     ("December 24th", "no time of day was given"),

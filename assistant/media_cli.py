@@ -18,6 +18,7 @@ from assistant.audit import record_admin
 from assistant.cli_actions import actions_of
 from assistant.config import Config
 from assistant.errors import MediaError
+from assistant.media import spoken
 from assistant.media.albums import Selection
 from assistant.media.catalogue import FileRow
 from assistant.media.moves import MoveReport
@@ -141,7 +142,8 @@ def _album(args: argparse.Namespace, media: MediaLibrary) -> int:
         _json({"deleted": args.name}) if args.json else print(f"deleted the album {args.name} (its photos are untouched)")
         return 0
     if _making(args):
-        album, count = media.albums.create(args.name, Selection(args.when, args.place, args.camera, args.folder),
+        when, place = spoken.settle(args.when, args.place, media.albums.today(), media.places)  # --when "paris in 2023"
+        album, count = media.albums.create(args.name, Selection(when, place, args.camera, args.folder),
                                            smart=args.smart, replace=args.replace)
         if args.json:
             _json({"album": album.name, "smart": album.smart, "photos": count, "selection": album.described})

@@ -5,6 +5,7 @@ breath. Each is indexed or skipped with a reason, never a hang, a traceback or a
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import os
@@ -12,7 +13,8 @@ import socket
 import struct
 import subprocess
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from io import BytesIO
 from pathlib import Path
 from typing import Any, TypeVar
@@ -29,6 +31,7 @@ from assistant.media.player import Decoder, Track
 from assistant.media.scan import ScanReport
 from assistant.media.service import MediaLibrary
 from assistant.media.when import date_range
+from assistant.plugins.api import saying
 
 ASSISTANT = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "assistant"
 TODAY = dt.date(2025, 11, 25)
@@ -287,3 +290,85 @@ def test_garbage_in_tags_is_no_value_and_never_stops_the_scan(tmp_path: Path) ->
                                   "the last nine hundred ninety nine thousand years"])
 def test_an_absurd_span_is_no_time_rather_than_an_error(said: str) -> None:
     assert date_range(said, TODAY) is None
+
+
+# --- 3. a place and a time in one breath ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def trips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Photos in Paris in 2023 and 2024, in Tokyo in summer 2025, in London in March 2024, one without a place."""
+    root = tmp_path_factory.mktemp("trips") / "Pictures"
+
+    def gps(lat: float, lon: float) -> dict[int, Any]:
+        def dms(x: float) -> tuple[tuple[int, int], ...]:
+            return ((int(x), 1), (int(x % 1 * 60), 1), (int((x * 3600) % 60 * 100), 100))
+
+        return {1: b"N" if lat >= 0 else b"S", 2: dms(abs(lat)), 3: b"E" if lon >= 0 else b"W", 4: dms(abs(lon))}
+
+    paris, tokyo, london = gps(48.8566, 2.3522), gps(35.6762, 139.6503), gps(51.5074, -0.1278)
+    for i, (taken, where) in enumerate([("2023:05:01", paris), ("2023:07:14", paris), ("2023:09:09", paris),
+                                        ("2024:05:01", paris), ("2025:07:01", tokyo), ("2025:08:02", tokyo),
+                                        ("2024:03:03", london), ("2024:04:04", london), ("2023:06:06", None)]):
+        put(root, f"{i}.jpg".encode(), jpeg(f"{taken} 10:00:00", where, colour=i * 25))
+    return root
+
+
+@pytest.fixture
+def core(trips: Path, tmp_path: Path) -> Iterator[Any]:
+    from assistant.bus import Bus
+    from assistant.clock import ManualClock
+    from assistant.config import load_config
+    from assistant.runtime import build_core
+    from tests.conftest import TEMPLATES_ONLY
+
+    clock = ManualClock(time.mktime((2025, 11, 25, 12, 0, 0, 0, 0, -1)))
+    env = {**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__PHOTOS": str(trips)}
+    built = build_core(load_config(environ=env), tmp_path / "data", Bus(), clock)
+    built.media.scan()
+    yield built
+    built.media.close()
+
+
+@pytest.mark.parametrize(("said", "reply"), [
+    ("how many photos did I take in Paris in 2023", "You have 3 photos from 2023 in Paris."),
+    ("how many photos did I take in 2023 in paris", "You have 3 photos from 2023 in Paris."),
+    ("how many photos did I take in japan last summer", "You have 2 photos from summer 2025 in Japan."),
+    ("photos from japan last summer", "You have 2 photos from summer 2025 in Japan."),
+    ("show me photos from london in march 2024", "You have one photo from March 2024 in London."),
+    ("how many photos are there from paris in the summer of 2023", "You have one photo from summer 2023 in Paris."),
+    # a place the library does not know: said, never a count of every photo from 2023
+    ("how many photos did I take in narnia in 2023", "Sorry, I don't know a place called 'narnia'."),
+    # words that are no time: named, never dropped
+    ("how many photos did I take in paris in the blue moon", "Sorry, I don't know which dates 'the blue moon' means."),
+    ("make an album called summer days with my photos from last summer", "I made the album summer days with 2 photos from summer 2025."),
+])
+def test_a_place_and_a_time_said_together_are_both_understood(core: Any, said: str, reply: str) -> None:
+    assert asyncio.run(core.dialogue.handle(said)) == reply
+
+
+def test_a_time_the_planner_filed_wrongly_or_left_out_is_still_used(core: Any) -> None:
+    """The planner's arguments go through the same settle hook: a time filed as a folder, a place and a
+    time in one argument, or a time left out of the arguments but said in the request."""
+    count = core.registry.tool("media.count_photos")
+    with saying("photos from japan last summer"):
+        assert count.validate({"place": "japan", "folder": "last summer"}) == {"place": "japan", "when": "last summer"}
+    with saying("how many photos did I take in paris in 2023"):
+        assert count.validate({"place": "paris in 2023"}) == {"place": "paris", "when": "2023"}
+    with saying("show me photos from london in march 2024"):
+        assert count.validate({"place": "london"}) == {"place": "london", "when": "march 2024"}
+    album = core.registry.tool("media.make_album")
+    with saying("make an album called march 2024 with my photos from london"):  # the time is the album's name
+        assert album.validate({"name": "march 2024", "place": "london"}) == {"name": "march 2024", "place": "london"}
+    assert count.validate({"when": "paris", "place": "london"}) == {"when": "paris", "place": "london"}  # two places: said so
+
+
+def test_the_cli_reads_a_place_and_a_time_in_one_option(trips: Path, tmp_path: Path) -> None:
+    data = ["--data-dir", str(tmp_path / "data")]
+    assert subprocess.run([str(ASSISTANT), "media", "add-folder", str(trips), *data], capture_output=True, timeout=120).returncode == 0
+    made = subprocess.run([str(ASSISTANT), "media", "album", "p", "--when", "paris in 2023", *data], capture_output=True,
+                          text=True, timeout=120)
+    assert made.returncode == 0 and "3 photos from 2023 in Paris" in made.stdout, made.stderr
+    unknown = subprocess.run([str(ASSISTANT), "media", "album", "n", "--when", "narnia in 2023", *data], capture_output=True,
+                             text=True, timeout=120)
+    assert unknown.returncode != 0 and "I don't know a place called 'narnia'" in unknown.stderr and "Traceback" not in unknown.stderr

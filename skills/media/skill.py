@@ -13,6 +13,7 @@ import re
 from typing import Annotated, Any
 
 from assistant.errors import MediaError
+from assistant.media import spoken
 from assistant.media.albums import Selection
 from assistant.media.player import MusicPlayer, Track
 from assistant.media.service import MediaLibrary
@@ -50,16 +51,31 @@ class MediaSkill(Skill):
         return [*self.media.albums.names(), *names["album"], *names["artist"]]
 
     def _settle_selection(self, args: dict[str, Any]) -> dict[str, Any]:
-        """"photos from Paris" and "photos from last summer" are said the same way: a time that is no
-        date but is a place is taken as the place, and the other way round."""
-        when, place = args.get("when"), args.get("place")
+        """Put each part of a selection where it belongs (assistant/media/spoken.py): "photos from
+        Paris" and "photos from last summer" are said the same way, "in Paris in 2023" fills one slot
+        with both, and the planner may file a time as a folder or leave it out. A time that was said
+        is never dropped: one found in the request and in no argument is used. Never raises: what
+        cannot be understood is left for the selection to report in words."""
         today = self.media.albums.today()
         places = self.media.places
-        if when and date_range(when, today) is None and not place and (places.country(when) or places.find(when)):
-            args = {**{k: v for k, v in args.items() if k != "when"}, "place": when}
-        elif place and not when and date_range(place, today) is not None:
-            args = {**{k: v for k, v in args.items() if k != "place"}, "when": place}
-        return args
+        out = dict(args)
+        folder = out.get("folder")
+        if folder and not out.get("when") and date_range(folder, today) is not None and not self._is_folder(folder):
+            out["when"] = out.pop("folder")
+        when, place = spoken.settle(out.get("when"), out.get("place"), today, places)
+        if not when:
+            given = [v for v in out.values() if isinstance(v, str)]
+            when = spoken.dropped_time(said(), given, today) if said() else None
+        for key, value in (("when", when), ("place", place)):
+            if value:
+                out[key] = value
+            else:
+                out.pop(key, None)
+        return out
+
+    def _is_folder(self, name: str) -> bool:
+        return bool(self.media.catalogue.query("SELECT 1 FROM files WHERE folder LIKE ? COLLATE NOCASE LIMIT 1",
+                                               (f"%{name.strip()}%",)))
 
     # --- photos ------------------------------------------------------------------------------------
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
+import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import platformdirs
 
@@ -80,9 +82,11 @@ def _config(args: argparse.Namespace) -> Config:
 
 
 @contextlib.contextmanager
-def _event_log(target: str | None, bus: Bus) -> Iterator[None]:
+def _event_log(target: str | None, bus: Bus) -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Every event on `bus` as a JSON line in `target`; yields a writer for events that come as
+    dicts (from the running assistant, for a forwarded request)."""
     if target is None:
-        yield
+        yield lambda event: None
         return
     stream: IO[str]
     if target == "-":
@@ -93,8 +97,13 @@ def _event_log(target: str | None, bus: Bus) -> Iterator[None]:
         except OSError as e:
             raise AssistantError(f"cannot write events to {target}: {e.strerror}") from e
     unsubscribe = bus.subscribe(JsonlWriter(stream))
+
+    def write(event: dict[str, Any]) -> None:
+        stream.write(json.dumps(event, default=str) + "\n")
+        stream.flush()
+
     try:
-        yield
+        yield write
     finally:
         unsubscribe()
         if stream is not sys.stdout:
@@ -107,14 +116,15 @@ def _say(args: argparse.Namespace, line: str) -> None:
 
 
 async def _ask(args: argparse.Namespace) -> int:
-    from assistant.models import resolve_piper_voice
-    from assistant.runtime import build_core, load_synthesizer
+    """A typed request with no assistant running: this process is the assistant for one turn."""
+    from assistant.runtime import build_core
 
     from assistant.conversation_file import ConversationFile
 
     bus = Bus()
     with _event_log(args.events, bus):
-        core = build_core(_config(args), _data_dir(args), bus)
+        # No music player: this process exits when it has answered, and the song would end with it.
+        core = build_core(_config(args), _data_dir(args), bus, plays=False)
         core.dialogue.origin = "text"
         await core.registry.start_all()
         core.routines.bind()
@@ -125,20 +135,69 @@ async def _ask(args: argparse.Namespace) -> int:
         try:
             reply = await core.dialogue.handle(args.text, turn=1)
             memory.keep(core.dialogue)
+            await core.routines.runner.finish()  # a routine it started ends before this process does
         finally:
             await core.registry.stop_all()
         _say(args, reply)
         if args.audio_out:
-            from assistant.audio.sinks import WavSink
-            from assistant.reply import ReplySpeaker
-
-            voice = resolve_piper_voice(core.config.tts.voice)
-            synthesizer = await asyncio.to_thread(load_synthesizer, voice, core.config)
-            sink = WavSink(args.audio_out, synthesizer.rate)
-            await ReplySpeaker(bus, synthesizer).speak(reply, sink, lambda: 0.0, turn=1)
-            sink.close()
-            bus.publish(TtsEnd(audio_s=round(len(sink.render()) / sink.rate, 3), turn=1))
+            await _speak_reply(args, core.config, bus, reply, turn=1)
     return 0
+
+
+async def _speak_reply(args: argparse.Namespace, config: Config, bus: Bus, reply: str, turn: int) -> None:
+    """`ask --audio-out`: the reply in Piper's voice, in a WAV file."""
+    from assistant.audio.sinks import WavSink
+    from assistant.models import resolve_piper_voice
+    from assistant.reply import ReplySpeaker
+    from assistant.runtime import load_synthesizer
+
+    voice = resolve_piper_voice(config.tts.voice)
+    synthesizer = await asyncio.to_thread(load_synthesizer, voice, config)
+    sink = WavSink(args.audio_out, synthesizer.rate)
+    await ReplySpeaker(bus, synthesizer).speak(reply, sink, lambda: 0.0, turn=turn)
+    sink.close()
+    bus.publish(TtsEnd(audio_s=round(len(sink.render()) / sink.rate, 3), turn=turn))
+
+
+def _forwarded(args: argparse.Namespace) -> str | None:
+    """The control op a running assistant does for this command, if it takes it (shell_requests.py)."""
+    if args.command == "ask":
+        return "ask"
+    if args.command == "knowledge" and args.action == "ask":
+        return "knowledge_ask"
+    if args.command == "routines" and args.action == "run":
+        return "routine_run"
+    if args.command in schedule_cli.KINDS and args.action == "cancel":
+        return "cancel"
+    return None
+
+
+def _forward(args: argparse.Namespace, op: str, connection: socket.socket) -> int:
+    """Have the assistant running on the data folder do the command, and print what it answers."""
+    from assistant.control import ask_running
+
+    if op == "ask":
+        bus = Bus()
+        with _event_log(args.events, bus) as write:
+            done = ask_running(connection, {"op": "ask", "text": args.text, "events": args.events is not None},
+                               lambda line: write(line["event"]) if isinstance(line.get("event"), dict) else None)
+            reply, turn = str(done.get("reply", "")), int(done.get("turn", 1))
+            _say(args, reply)
+            if args.audio_out:
+                asyncio.run(_speak_reply(args, _config(args), bus, reply, turn))
+        return 0
+    if op == "knowledge_ask":
+        done = ask_running(connection, {"op": op, "question": args.question})
+        return knowledge_cli.print_answer(args, done["record"], done["speech"], done.get("source"), done.get("passage"))
+    if op == "routine_run":
+        def said(line: dict[str, Any]) -> None:
+            if "say" in line and not args.json:
+                print(line["say"], flush=True)
+
+        done = ask_running(connection, {"op": op, "name": args.name}, said)
+        return routines_cli.print_result(args, done)
+    done = ask_running(connection, {"op": "cancel", "kind": args.command, "id": args.id})
+    return schedule_cli.print_cancelled(args, done)
 
 
 async def _run(args: argparse.Namespace) -> int:
@@ -172,9 +231,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
-    lock = DataDirLock(_data_dir(args)) if hasattr(args, "data_dir") and _writes(args) else None
+    op = _forwarded(args)
+    lock = DataDirLock(_data_dir(args)) if hasattr(args, "data_dir") and (_writes(args) or op) else None
     try:
-        if lock is not None:
+        if op is not None and lock is not None:
+            from assistant.control import running_or_alone
+
+            connection = running_or_alone(_data_dir(args), lambda: lock.try_acquire(_writes(args) or "a question"),
+                                          lambda: lock.holder() == _RUNS)
+            if connection is not None:
+                return _forward(args, op, connection)
+            if not _writes(args):
+                lock.release()  # it only reads: no need to keep a second command out meanwhile
+        elif lock is not None:
             lock.acquire(_writes(args))
         if args.command == "ask":
             return asyncio.run(_ask(args))
@@ -222,10 +291,14 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
+_RUNS = "a second assistant"
+"""What `assistant run` writes in the folder's lock: what a second one would be."""
+
+
 def _writes(args: argparse.Namespace) -> str:
     """What the command would change in the data folder ("" for a command that only reads)."""
     if args.command == "run":
-        return "a second assistant"
+        return _RUNS
     if args.command == "ask":
         return "a typed request"
     if args.command in schedule_cli.KINDS and args.action == "cancel":

@@ -43,7 +43,9 @@ from assistant.understanding.router import Hearing, Router
 log = logging.getLogger(__name__)
 
 CANNOT = "Sorry, I can't help with that yet."
-FAILED = "Sorry, something went wrong while doing that."
+BROKE = "Sorry, the {skill} skill broke while doing that; the details are in the assistant's log."
+"""A fault in a skill (an exception that is no AssistantError): not the person's doing, and nothing
+they can change by asking differently."""
 PLANNER_DOWN = "Sorry, I can't think that through right now."
 DROPPED = "Okay, I won't."
 SAY_AGAIN = "Sorry, say that again?"
@@ -354,13 +356,13 @@ class Dialogue:
             # Tools may touch the disk (a timer is written durably): keep that off the event loop.
             with saying(call.text):
                 result: ToolResult = await asyncio.to_thread(spec.func, **call.args)
-        except AssistantError as e:
+        except AssistantError as e:  # an expected failure: said in the skill's own words
             self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
-            result = ToolResult(FAILED, {"error": e.message}, ok=False)
+            result = ToolResult(failure_said(e.message), {"error": e.message}, ok=False)
         except Exception as e:  # a broken skill must not take the assistant down
             log.exception("tool %s failed", call.tool)
             self.bus.publish(Error(code="skill", message=f"{call.tool} failed: {e}", turn=turn, audio_t=audio_t))
-            result = ToolResult(FAILED, {"error": str(e)}, ok=False)
+            result = ToolResult(BROKE.format(skill=spec.skill), {"error": str(e)}, ok=False)
         await self._ran(call, result, time.monotonic() - start, turn, audio_t)
         speech = result.speech
         if spec.phrased and result.ok and call.open_question:
@@ -398,6 +400,17 @@ class Dialogue:
             return facts
         self._phrased = True
         return answer
+
+
+def failure_said(message: str) -> str:
+    """A skill's reason it could not act, as a spoken sentence: "Sorry, there are no photos from
+    summer 2026 in the library." Command names keep their words, not their backticks."""
+    text = " ".join(message.replace("`", "").split()).rstrip(" .")
+    if not text:
+        return "Sorry, I couldn't do that."
+    if text.lower().startswith("sorry"):
+        return f"{text[:1].upper()}{text[1:]}."
+    return f"Sorry, {text}."
 
 
 def _given(args: dict[str, Any]) -> dict[str, Any]:

@@ -103,13 +103,19 @@ def _ask(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
 
     if not args.question.strip():
         raise KnowledgeError("ask a question: `assistant knowledge ask \"how do I descale the coffee machine\"`")
-    core = build_core(config, data_dir, Bus())
+    core = build_core(config, data_dir, Bus(), plays=False)
     assert core.answerer is not None
     answer = core.answerer.ask(args.question)
-    text = answer.speech
-    if answer.hit is not None:
-        text += f"\n\n{answer.hit.named()}:\n  {answer.hit.text}"
-    return _out(args, {"question": args.question, **answer.record()}, text)
+    hit = answer.hit
+    return print_answer(args, {"question": args.question, **answer.record()}, answer.speech,
+                        hit.named() if hit is not None else None, hit.text if hit is not None else None)
+
+
+def print_answer(args: argparse.Namespace, record: dict[str, Any], speech: str, source: str | None,
+                 passage: str | None) -> int:
+    """An answer as `knowledge ask` prints it, whether this process or the running assistant found it."""
+    text = speech if source is None else f"{speech}\n\n{source}:\n  {passage}"
+    return _out(args, record, text)
 
 
 def _notes(args: argparse.Namespace, index: KnowledgeIndex) -> int:

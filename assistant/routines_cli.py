@@ -73,10 +73,14 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
         finally:
             await core.registry.stop_all()
 
-    result = asyncio.run(go())
+    return print_result(args, asyncio.run(go()))
+
+
+def print_result(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    """A run's outcome as `routines run` prints it, whether this process or the running assistant ran it."""
     if args.json:
         print(json.dumps(result, indent=1))
-    return 0 if result["state"] == "done" else 1
+    return 0 if result.get("state") == "done" else 1
 
 
 def routine_row(r: Any, enabled: bool) -> dict[str, Any]:

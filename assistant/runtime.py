@@ -43,6 +43,7 @@ from assistant.speech.wake import WakeWordDetector
 from assistant.understanding.closed import ClosedVocabulary
 from assistant.understanding.matcher import EXAMPLE_NAME, TemplateMatcher
 from assistant.understanding.planner import FallbackPlanner, LazyPlanner, LocalPlanner, ServerPlanner
+from assistant.understanding.prompt import ToolIndex
 from assistant.understanding.router import Router
 from assistant.workflows import Loaded, load_routines
 from assistant.system_commands import CommandRunner
@@ -116,15 +117,16 @@ def speech_prompt(sentences: list[str], max_words: int = 150) -> str:
     return " ".join(chosen)
 
 
-def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = None) -> Core:
-    """`clock`: the wall clock the scheduler goes by (tests and benchmarks move a ManualClock)."""
+def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = None, plays: bool = True) -> Core:
+    """`clock`: the wall clock the scheduler goes by (tests and benchmarks move a ManualClock).
+    plays=False: no music player (a one-shot command, which would exit under the song)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     scheduler = Scheduler(data_dir, config.scheduler, clock)
     foreground = Foreground()
     rooms = Rooms()
     knowledge = KnowledgeIndex(data_dir, configured_folders(config), semantic=config.knowledge.semantic)
     answerer = Answerer(knowledge)
-    media = MediaLibrary(data_dir, config.media, media_roots(config), player=make_player(config),
+    media = MediaLibrary(data_dir, config.media, media_roots(config), player=make_player(config) if plays else None,
                          today=lambda: scheduler.local_now().date(), foreground=foreground)
 
     vault = Vault(data_dir)
@@ -170,7 +172,9 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     # Routines name tools, so they are checked once every skill is loaded.
     routines.reload(load_routines(routine_folders(data_dir), registry.tool))
     matcher = template_matcher(registry, config.skills.language, sandboxed, problems)
-    planner = LazyPlanner(lambda: make_planner(config, registry.tools(), matcher)) if config.understanding.planner else None
+    planner = (LazyPlanner(lambda: make_planner(config, registry.tools(), matcher),
+                           lambda: ToolIndex(registry.tools(), matcher.phrases(), config.planner.max_tools))
+               if config.understanding.planner else None)
     closed = ClosedVocabulary(matcher, config.stt.reject_deficit) if config.stt.closed_vocabulary else None
     router = Router(matcher, planner, config.understanding.fuzzy_min_score, closed)
     answerer.writer = planner

@@ -44,12 +44,26 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
             for item in items:
                 print(_line(scheduler, item))
         return 0
-    wanted = [i for i in items if i.id == args.id or (isinstance(i, Timer) and i.name == args.id)]
+    return print_cancelled(args, cancel(scheduler, args.command, args.id))
+
+
+def cancel(scheduler: Scheduler, command: str, ident: str) -> dict[str, Any]:
+    """Cancel one item of `command`'s kind ("timers") by its id, or a timer by its name: its record
+    and its line, as printed."""
+    kind = KINDS[command] if command in KINDS else None
+    if kind is None:
+        raise AssistantError(f"there is nothing to cancel called {command}", code="usage")
+    wanted = [i for i in _items(scheduler, kind) if i.id == ident or (isinstance(i, Timer) and i.name == ident)]
     if not wanted:
-        raise AssistantError(f"no {kind} '{args.id}'; `assistant {args.command} list` shows them", code="not_found")
+        raise AssistantError(f"no {kind} '{ident}'; `assistant {command} list` shows them", code="not_found")
     removed = scheduler.cancel(wanted[0].id)
-    assert removed is not None
-    print(json.dumps(record(scheduler, removed)) if args.json else f"cancelled: {_line(scheduler, removed)}")
+    if removed is None:  # it rang and went in the moment between
+        raise AssistantError(f"the {kind} '{ident}' is already over", code="not_found")
+    return {"record": record(scheduler, removed), "line": _line(scheduler, removed)}
+
+
+def print_cancelled(args: argparse.Namespace, cancelled: dict[str, Any]) -> int:
+    print(json.dumps(cancelled["record"]) if args.json else f"cancelled: {cancelled['line']}")
     return 0
 
 

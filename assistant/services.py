@@ -16,8 +16,10 @@ from typing import Any
 from assistant.addresses import is_loopback
 from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioFeed, AudioSource, read_into
+from assistant.control import ControlServer
 from assistant.health import health_endpoint, heartbeat, status_path, write_status
 from assistant.runtime import Core, SpeechModels, load_speech_models, ringer
+from assistant.shell_requests import ShellRequests
 from assistant.supervisor import Service, Supervisor, forever
 
 log = logging.getLogger(__name__)
@@ -63,13 +65,17 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     supervisor = Supervisor(bus, on_change=lambda _: write_status(core.data_dir, supervisor.report()))
 
     core.rooms.bind(loop.announce)
+    # `assistant ask`, `knowledge ask`, `routines run` and `… cancel` from a shell come to this one.
+    control = ControlServer(core.data_dir, ShellRequests(core, loop.announce).handlers())
+    supervisor.add(Service("control", control.start, control.stop, control.wait))
 
     async def start_scheduler() -> None:
         core.scheduler.start(ringer(core, loop.announce))
 
-    supervisor.add(Service("scheduler", start_scheduler, core.scheduler.stop, core.scheduler.wait))
+    # The routines listen before the scheduler rings what came due while the assistant was off.
     supervisor.add(Service("routines", lambda: core.routines.start(core.scheduler.zone, bus, loop.announce),
                            core.routines.stop, core.routines.wait))
+    supervisor.add(Service("scheduler", start_scheduler, core.scheduler.stop, core.scheduler.wait))
     # With the page served, the announcement points phones and satellites at its port; a page bound
     # to loopback alone is not announced: no phone could reach it.
     devices = dataclasses.replace(config.devices, announce_port=config.web.port) if serve_page else config.devices

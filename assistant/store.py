@@ -9,6 +9,7 @@ per lookup.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -127,17 +128,38 @@ class DataDirLock:
         self._fd: int | None = None
 
     def acquire(self, what: str) -> None:
+        if not self.try_acquire(what):
+            raise StoreError(f"the assistant is running on {self.path.parent}, so {what} would race it: say it to the "
+                             "assistant instead, or stop it first")
+
+    def try_acquire(self, what: str = "") -> bool:
+        """Take the folder if no other process holds it; False when one does. `what` the holder is
+        doing is written in the lock file for others to read (holder())."""
         import fcntl
 
+        if self._fd is not None:
+            return True
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise StoreError(f"the assistant is running on {self.path.parent}, so {what} would race it: say it to the "
-                             "assistant instead, or stop it first") from None
+            return False
         self._fd = fd
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()} {what}\n".encode(), 0)
+        return True
+
+    def holder(self) -> str:
+        """What the process holding the folder said it is doing ("" when unknown)."""
+        try:
+            with self.path.open("rb") as f:
+                first = f.read(256).decode("utf-8", "replace").split("\n")[0]
+        except OSError:
+            return ""
+        return first.partition(" ")[2]
 
     def release(self) -> None:
         if self._fd is not None:

@@ -133,7 +133,10 @@ def test_a_second_writer_on_a_live_data_folder_is_refused(tmp_path: Path) -> Non
     lock = DataDirLock(tmp_path)
     lock.acquire("the test")
     try:
+        # Not an assistant (it would answer on its control socket): a one-shot command, waited for a moment.
         refused = assistant("ask", "set a timer for 5 minutes", "--data-dir", str(tmp_path))
+        assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "another command is running on" in refused.stderr
+        refused = assistant("devices", "alias", "lamp", "the big lamp", "--data-dir", str(tmp_path))
         assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "running on" in refused.stderr
         assert assistant("timers", "list", "--data-dir", str(tmp_path)).returncode == 0, "reading is fine"
     finally:

@@ -145,6 +145,20 @@ def test_a_hang_is_killed_while_the_assistant_keeps_answering(core: Core) -> Non
     assert call(core, "hello", name="Cy")[0]
 
 
+def test_a_hang_is_said_in_plain_words_and_stopping_after_it_prints_no_traceback(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """`ask` with a skill that hangs printed a 20-line traceback (issue 25): stopping the skill
+    started it again only to tell it to stop, and the refusal went to the log with its stack."""
+    assert install(tmp_path).returncode == 0
+    core = core_of(tmp_path)
+    asyncio.run(core.registry.start_all())
+    result = core.registry.tool("greeter.hang").func()
+    assert not result.ok and result.speech == "Sorry, the greeter skill did not answer within 2 s, so it was stopped."
+    asyncio.run(core.registry.stop_all())
+    assert not [r for r in caplog.records if r.exc_info], "no traceback"
+    assert "greeter" not in {r.name for r in caplog.records if r.levelname == "ERROR"}
+
+
 def test_disable_enable_and_remove(tmp_path: Path) -> None:
     assert install(tmp_path).returncode == 0
     assert cli("skills", "disable", "greeter", "--data-dir", str(tmp_path)).returncode == 0

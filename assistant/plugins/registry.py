@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from assistant.errors import SkillError
+from assistant.errors import AssistantError, SkillError
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,9 @@ class Registry:
         for loaded in reversed(list(self._skills.values())):
             try:
                 await loaded.skill.on_stop()
-            except Exception:  # one skill's failure to stop must not keep the others running
+            except AssistantError as e:  # one skill's failure to stop must not keep the others running
+                log.warning("skill '%s' did not stop cleanly: %s", loaded.skill.name, e.message)
+            except Exception:
                 log.exception("skill '%s' failed to stop", loaded.skill.name)
 
     def tools(self) -> list[ToolSpec]:

@@ -365,9 +365,14 @@ class SandboxedSkill(Skill):
     def _call(self, tool: str, **args: Any) -> ToolResult:
         try:
             value = self.process.request("call", tool=tool, args=args)
-        except (SkillTimeout, SkillCrashed) as e:
+        except SkillTimeout as e:
             log.warning("%s", e.message)
-            return ToolResult(f"Sorry, the {self.name} skill is not working right now.", {"error": e.message}, ok=False)
+            # "the greeter skill did not answer within 10 s, so it was stopped"
+            return ToolResult(f"Sorry, {e.message}.", {"error": e.message}, ok=False)
+        except SkillCrashed as e:
+            log.warning("%s", e.message)  # with the last line of its log, which is no sentence to say
+            return ToolResult(f"Sorry, the {self.name} skill stopped working while doing that; it restarts on its own.",
+                              {"error": e.message}, ok=False)
         except SkillError as e:
             return ToolResult(f"Sorry, the {self.name} skill could not do that: {e.message}", {"error": e.message}, ok=False)
         return ToolResult(str(value["speech"]), dict(value["data"]), bool(value["ok"]))
@@ -389,8 +394,11 @@ class SandboxedSkill(Skill):
         await asyncio.to_thread(self.process.request, "start")
 
     async def on_stop(self) -> None:
+        """A process that is not running (it hung and was stopped, or crashed) is not started again
+        only to be told to stop."""
         try:
-            await asyncio.to_thread(self.process.request, "stop", 3.0)
+            if self.process.running:
+                await asyncio.to_thread(self.process.request, "stop", 3.0)
         finally:
             await asyncio.to_thread(self.process.stop)
 

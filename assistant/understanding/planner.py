@@ -13,6 +13,7 @@ Both return a `ToolCall` with source "llm"; the dialogue validates its arguments
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import logging
@@ -56,8 +57,11 @@ class LazyPlanner:
     """Loads and warms the real planner once, on first use or when `load()` is awaited at start,
     in a worker thread so the event loop keeps running."""
 
-    def __init__(self, factory: Callable[[], _Backend]) -> None:
+    def __init__(self, factory: Callable[[], _Backend], index: Callable[[], ToolIndex] | None = None) -> None:
+        """index: the tools worth offering, made without the model, so a request no tool fits is
+        answered "none" before the model is loaded for it (a one-shot `assistant ask`)."""
         self._factory = factory
+        self._index = functools.cache(index) if index is not None else None
         self._backend: _Backend | None = None
         self._lock = threading.Lock()
         self.warm_s: float | None = None
@@ -76,6 +80,8 @@ class LazyPlanner:
         return backend if backend is not None else await asyncio.to_thread(self.load_sync)
 
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
+        if self._backend is None and self._index is not None and not self._index().offer(text, context):
+            return None
         return await (await self.load()).plan(text, context)
 
     async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:

@@ -84,9 +84,24 @@ def request_text(text: str, context: PlanContext) -> str:
     return "\n".join(lines)
 
 
+_NAME_WORD = re.compile(r"[a-z0-9']+")
+_SAID_NAME = 85
+"""rapidfuzz ratio at which a name counts as said: against runs of the request's words of about its
+length, so "stereo" is not said in "turn on the toaster" (a partial match of any 6 letters was)."""
+
+
 def _mentioned(names: list[str], text: str) -> list[str]:
-    lowered = text.lower()
-    return [n for n in names if fuzz.partial_ratio(n.lower(), lowered) >= 80]
+    words = _NAME_WORD.findall(text.lower())
+    said = []
+    for name in names:
+        wanted = " ".join(_NAME_WORD.findall(name.lower()))
+        size = len(wanted.split())
+        if not size:
+            continue
+        runs = {" ".join(words[i:i + k]) for k in range(max(1, size - 1), size + 2) for i in range(len(words) - k + 1)}
+        if any(fuzz.ratio(wanted, run) >= _SAID_NAME for run in runs):
+            said.append(name)
+    return said
 
 
 _WORD = re.compile(r"[a-z]+")

@@ -143,6 +143,19 @@ def test_moves_and_albums_with_such_names_never_lose_or_change_a_file(latin1_lib
     media.close()
 
 
+def test_such_names_in_albums_folders_and_songs_are_said_as_words(latin1_library: Path, tmp_path: Path) -> None:
+    media = media_of(tmp_path, latin1_library)
+    media.scan()
+    assert len(media.albums.select(Selection(folder="déjà"))) == 1  # the Latin-1 folder, by its spoken name
+    assert len(media.albums.select(Selection(folder="déjà", when="2022"))) == 1
+    with pytest.raises(MediaError, match="an album's name must be text"):
+        media.albums.create(os.fsdecode(b"caf\xe9"), Selection(when="2023"))
+    media.close()
+    song = os.fsdecode(put(tmp_path, b"caf\xe9 au lait.mp3", id3_mp3({})))
+    assert Track(Path(song)).title == "café au lait"  # the title a voice can say; the path is untouched
+    assert os.path.exists(Track(Path(song)).path)
+
+
 def test_the_cli_shows_such_names_and_never_a_traceback(latin1_library: Path, tmp_path: Path) -> None:
     data = ["--data-dir", str(tmp_path / "data")]
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from assistant.errors import MediaError
 from assistant.media.catalogue import Catalogue, FileRow
+from assistant.media.names import is_text, shown, spoken_name
 from assistant.media.places import KM_PER_DEGREE, Places
 from assistant.media.when import date_range
 
@@ -40,9 +41,9 @@ class Selection:
         if self.place:
             parts.append(f"in {self.place.title()}")
         if self.camera:
-            parts.append(f"taken with the {self.camera}")
+            parts.append(f"taken with the {spoken_name(self.camera)}")
         if self.folder:
-            parts.append(f"in the folder {self.folder}")
+            parts.append(f"in the folder {spoken_name(self.folder)}")
         return " ".join(parts) or "everything"
 
 
@@ -78,8 +79,10 @@ class Albums:
             where.append("camera LIKE ? COLLATE NOCASE")
             params.append(f"%{selection.camera.strip()}%")
         if selection.folder:
-            where.append("(folder LIKE ? COLLATE NOCASE OR root LIKE ? COLLATE NOCASE)")
-            params += [f"%{selection.folder.strip()}%"] * 2
+            # A folder whose name is not UTF-8 is stored as bytes: matched by the name as it is said.
+            where.append("(folder LIKE ? COLLATE NOCASE OR root LIKE ? COLLATE NOCASE OR (typeof(folder) = 'blob' "
+                         "AND spoken_name(folder) LIKE ?) OR (typeof(root) = 'blob' AND spoken_name(root) LIKE ?))")
+            params += [f"%{spoken_name(selection.folder.strip())}%"] * 4
         if selection.place:
             clause, place_params = self._place_filter(selection.place)
             if not selection.when:
@@ -120,6 +123,8 @@ class Albums:
         name = " ".join(name.split())
         if not name:
             raise MediaError("an album needs a name")
+        if not is_text(name):
+            raise MediaError(f"an album's name must be text; {shown(name)} holds bytes that are no letters")
         rows = self.select(selection)
         if not rows:
             raise MediaError(f"there are no photos {selection.describe(self.today(), self.places)} in the library"

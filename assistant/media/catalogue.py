@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from assistant.errors import MediaError
-from assistant.media.names import loaded, stored
+from assistant.media.names import loaded, spoken_name, stored
 from assistant.transactions import locked_transaction
 
 SCHEMA_VERSION = 1
@@ -138,6 +138,7 @@ class Catalogue:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.create_function("spoken_name", 1, _spoken_name, deterministic=True)
             self._db.executescript(_SCHEMA)
             version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         except sqlite3.DatabaseError as e:
@@ -232,6 +233,11 @@ class Catalogue:
     def remove_root(self, path: str) -> bool:
         with self.transaction() as db:
             return db.execute("DELETE FROM roots WHERE path = ?", (stored(path),)).rowcount > 0
+
+
+def _spoken_name(value: Any) -> Any:
+    """SQL spoken_name(x): a name stored as bytes as it would be said (names.spoken_name)."""
+    return spoken_name(loaded(value)) if isinstance(value, bytes) else value
 
 
 def kept(db: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> list[tuple[Any, ...]]:

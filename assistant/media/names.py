@@ -43,3 +43,11 @@ def shown(name: str | Path) -> str:
     if is_text(text):
         return text
     return os.fsencode(text).decode("utf-8", "backslashreplace")
+
+
+def spoken_name(name: str) -> str:
+    """A name to be said: the bytes that are not UTF-8 read as Windows-1252, what such names mostly
+    are ("caf\xe9" → "café"); a guess fit for the voice only, never for finding the file again."""
+    if is_text(name):
+        return name
+    return os.fsencode(name).decode("cp1252", "replace")

@@ -30,7 +30,7 @@ import numpy as np
 
 from assistant.errors import AudioDeviceError, MediaError
 from assistant.media.files import NotAFile, what_it_is
-from assistant.media.names import shown
+from assistant.media.names import shown, spoken_name
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class Track:
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path))
         if not self.title:
-            object.__setattr__(self, "title", self.path.stem)
+            object.__setattr__(self, "title", spoken_name(self.path.stem))
 
     @classmethod
     def from_file(cls, path: Path) -> Track:

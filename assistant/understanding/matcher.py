@@ -211,14 +211,20 @@ class TemplateMatcher:
             out.sentences.setdefault(tool, []).append(" ".join(words))
         return out
 
-    def match(self, text: str, live: dict[str, list[str]] | None = None, fuzzy: bool = False) -> ToolCall | None:
+    def match(self, text: str, live: dict[str, list[str]] | None = None, fuzzy: bool = False,
+              last_resort: bool = False) -> ToolCall | None:
         """The tool call a sentence template makes of `text`, or None. fuzzy: the text is a template
         sentence a misheard request was close to; a sentence block with `metadata: {fuzzy: false}`
         (generic words such as "turn on the light") is then not taken: near it are requests that
-        name something the home does not have ("turn on the kitchen light")."""
+        name something the home does not have ("turn on the kitchen light").
+        A block with `metadata: {last_resort: true}` ("turn on the {anything}") is taken only when
+        `last_resort` is asked for: after every other way, the planner included, found nothing, so
+        that "turn on the toaster" is told there is no toaster instead of "I can't help with that"."""
         result = recognize_best(clean(text), self._intents, slot_lists=self._slot_lists(live),
                                 skip_words=self._skip_words)
         if result is None or (fuzzy and (result.intent_metadata or {}).get("fuzzy") is False):
+            return None
+        if bool((result.intent_metadata or {}).get("last_resort")) != last_resort:
             return None
         key = result.intent.name
         borrowed = self._borrowed.get(key)
@@ -283,7 +289,8 @@ class TemplateMatcher:
         a new timer's name)."""
         result = recognize_best(clean(text), self._intents, slot_lists=self._slot_lists(live),
                                 skip_words=self._skip_words)
-        return result is not None and any(e.is_wildcard for e in result.entities_list)
+        return (result is not None and not (result.intent_metadata or {}).get("last_resort")
+                and any(e.is_wildcard for e in result.entities_list))
 
     def _slot_lists(self, live: dict[str, list[str]] | None) -> dict[str, TextSlotList]:
         return {name: TextSlotList.from_strings(values) for name, values in (live or {}).items()

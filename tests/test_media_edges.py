@@ -176,6 +176,56 @@ def test_the_cli_shows_such_names_and_never_a_traceback(latin1_library: Path, tm
     assert other.returncode == 0 and "Traceback" not in other.stderr and "\\xe9t\\xe9" in other.stdout, other.stderr
 
 
+def test_the_media_service_indexes_such_a_library_and_keeps_running(latin1_library: Path, tmp_path: Path) -> None:
+    """The running assistant's media service: its first scan ends in the log line, not in an exception
+    that would make the supervisor restart it into the same fault (6 restarts in 25 s)."""
+    import logging
+
+    from assistant.bus import Bus
+    from assistant.config import load_config
+    from assistant.runtime import build_core
+    from assistant.services import media_service
+    from tests.conftest import TEMPLATES_ONLY
+
+    os.mkfifo(latin1_library / "pipe.jpg")
+    env = {**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__PHOTOS": str(latin1_library), "ASSISTANT__MEDIA__WATCH": "false"}
+    core = build_core(load_config(environ=env), tmp_path / "data", Bus())
+
+    async def run() -> str:
+        loop = asyncio.get_running_loop()
+        indexed = asyncio.Event()
+        lines: list[str] = []
+
+        class Catch(logging.Handler):
+            def emit(self, record: logging.LogRecord) -> None:
+                if record.getMessage().startswith("media index"):
+                    lines.append(record.getMessage())
+                    loop.call_soon_threadsafe(indexed.set)
+
+        handler = Catch(logging.INFO)
+        services_log = logging.getLogger("assistant.services")
+        services_log.addHandler(handler)
+        services_log.setLevel(logging.INFO)
+        service = media_service(core)
+        await service.start()
+        task = asyncio.create_task(service.watch())
+        try:
+            waiter = asyncio.create_task(indexed.wait())
+            await asyncio.wait({task, waiter}, timeout=60, return_when=asyncio.FIRST_COMPLETED)
+            waiter.cancel()
+            assert not task.done(), task.exception() if task.done() else None  # still running: no crash
+            assert lines, "the first scan did not end within 60 s"
+            return lines[0]
+        finally:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+            await service.stop()
+            services_log.removeHandler(handler)
+
+    assert asyncio.run(run()) == "media index: 4 new, 0 changed, 0 moved, 0 gone"
+    core.media.close()
+
+
 # --- 2. things that are no regular file, and odd files -----------------------------------------------
 
 

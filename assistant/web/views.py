@@ -49,12 +49,16 @@ async def _devices(core: Any) -> list[dict[str, Any]]:
     hub = core.devices
     devices = hub.registry.all()
     online = [d for d in devices if d.online]
-    states: dict[str, Any] = {}
-    if online:
+    # The state each device last reported (its pushes and polls keep it fresh: devices/watch.py);
+    # only a device never heard from yet is asked now, so one slow device blanks no other's state.
+    known = {d.id: state for d in online if (state := hub.registry.state_of(d.id)) is not None}
+    states: dict[str, Any] = {device_id: asdict(state) for device_id, state in known.items()}
+    unheard = [d for d in online if d.id not in known]
+    if unheard:
         try:
             async with asyncio.timeout(STATE_TIMEOUT_S):
-                outcomes = await hub.act(online, "state")
-            states = {o.device.id: asdict(o.state) for o in outcomes if o.ok and o.state is not None}
+                outcomes = await hub.act(unheard, "state")
+            states.update({o.device.id: asdict(o.state) for o in outcomes if o.ok and o.state is not None})
         except TimeoutError:
             pass
     return [{**asdict(d), "state": states.get(d.id)} for d in sorted(devices, key=lambda d: (d.room or "~", d.name))]

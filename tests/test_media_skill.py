@@ -150,3 +150,16 @@ def test_media_cli(library: tuple[Path, list[Made]], tmp_path: Path) -> None:
     assert bad.returncode != 0 and "does not exist" in bad.stderr and "Traceback" not in bad.stderr
     unknown = media("album", "nope")
     assert unknown.returncode != 0 and "no album called nope" in unknown.stderr
+
+
+def test_a_one_shot_command_says_music_needs_the_running_assistant(library: tuple[Path, list[Made]],
+                                                                    tmp_path: Path) -> None:
+    """`ask "play kind of blue"` with no assistant running said "Playing…" and exited; nothing played
+    (issue 25). A core with no player (plays=False, as `ask` alone builds it) says why instead."""
+    root, _ = library
+    core = build_core(load_config(environ=_env(root, tmp_path)), tmp_path / "data", Bus(), plays=False)
+    core.media.scan()
+    reply = asyncio.run(core.dialogue.handle("play the album Kind of Blue"))
+    core.media.close()
+    assert reply == ("Sorry, music plays only while the assistant is running: start it with assistant run, "
+                     "then ask again.")

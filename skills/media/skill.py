@@ -38,7 +38,9 @@ class MediaSkill(Skill):
     @property
     def player(self) -> MusicPlayer:
         if self.media.player is None:
-            raise MediaError("music playback is off in this run")
+            # A one-shot `assistant ask` with no assistant running: it would exit under the song.
+            raise MediaError("music plays only while the assistant is running: start it with assistant run, "
+                             "then ask again")
         return self.media.player
 
     def slot_values(self) -> dict[str, list[str]]:

@@ -6,6 +6,7 @@ breath. Each is indexed or skipped with a reason, never a hang, a traceback or a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
 import os
@@ -284,6 +285,52 @@ def test_the_watcher_skips_a_pipe_and_reads_a_folder_moved_in(odd_library: Path,
     report = within(60, lambda: media.scanner.scan_paths([odd_library / "new pipe.jpg", odd_library / "trip.jpg"]))
     assert report.added == 2 and any("new pipe.jpg: it is a named pipe" in s for s in report.skipped)
     assert len(media.albums.select(Selection(when="may 2019"))) == 2
+    media.close()
+
+
+async def _watching(media: MediaLibrary, root: Path, steps: list[tuple[bytes, int]]) -> None:
+    """Start the watcher, then for each (name, tries): write photos called name (N: the try) until the
+    watcher reports one. It starts (again) in a thread of its own, and a file written before it
+    watches is no news to it; a waited-for report is the only sign that it watches."""
+    changed = asyncio.Event()
+    await media.start_watching(lambda report: changed.set())
+    try:
+        for name, tries in steps:
+            for n in range(tries):
+                changed.clear()
+                put(root, name.replace(b"N", str(n).encode()), jpeg(colour=n))
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(changed.wait(), 30 / tries)
+                    break
+            else:
+                raise AssertionError(f"the watcher never reported {name!r}")
+    finally:
+        await media.stop_watching()
+
+
+def _names(media: MediaLibrary) -> set[bytes]:
+    return {os.path.basename(os.fsencode(r.path)) for r in media.catalogue.files()}
+
+
+def test_the_watcher_survives_a_file_name_that_is_not_utf8(tmp_path: Path) -> None:
+    """watchfiles cannot hand such a name over and ends ("Unable to decode path"): the library is then
+    scanned whole, so the file is indexed, and watched again, so the next change is seen too."""
+    root = tmp_path / "Pictures"
+    put(root, b"ok.jpg", jpeg())
+    media = media_of(tmp_path, root)
+    media.scan()
+    asyncio.run(_watching(media, root, [(b"probe N.jpg", 30), (CAFE, 1), (b"later N.jpg", 30)]))
+    assert CAFE in _names(media) and any(n.startswith(b"later") for n in _names(media))
+    media.close()
+
+
+def test_a_folder_the_watcher_cannot_follow_is_looked_over_instead(latin1_library: Path, tmp_path: Path) -> None:
+    """Under a folder whose name is not UTF-8 watchfiles cannot start at all: the library is looked
+    over instead (soon, then each minute), never a watcher that restarts in a busy loop."""
+    media = media_of(tmp_path, latin1_library)
+    media.scan()
+    asyncio.run(_watching(media, latin1_library, [(b"new.jpg", 1)]))
+    assert b"new.jpg" in _names(media)
     media.close()
 
 

@@ -6,6 +6,7 @@ moves run on the library's own low-priority thread and give way to the voice (as
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -28,6 +29,8 @@ from assistant.media.scan import Progress, Scanner, ScanReport
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "media.sqlite"
+WATCH_RETRY_S, WATCH_RETRY_MAX_S = 1.0, 60.0
+"""How long the watcher waits before it starts again after it failed, doubling up to the most."""
 
 
 class MediaLibrary:
@@ -146,21 +149,47 @@ class MediaLibrary:
         import watchfiles
 
         self._stop_watch = asyncio.Event()
+        stop = self._stop_watch
+
+        async def handle(paths: list[Path] | None) -> None:
+            """Index what changed (None: everything, when the watcher could not say what)."""
+            try:
+                if paths is None:
+                    report = await self.background.run_async(self._scan, None)
+                else:
+                    report = await self.background.run_async(self.scanner.scan_paths, paths)
+            except MediaError as e:
+                log.warning("media watcher: %s", e.message)
+                return
+            except Exception:
+                log.exception("media watcher failed on %s changes", len(paths) if paths is not None else "unknown")
+                return
+            if on_change is not None and (report.added or report.changed or report.moved or report.removed):
+                on_change(report)
 
         async def watch() -> None:
-            async for changes in watchfiles.awatch(*roots, stop_event=self._stop_watch, debounce=400,
-                                                   step=100, recursive=True, ignore_permission_denied=True):
-                paths = [Path(p) for _, p in changes]
+            pause, said = WATCH_RETRY_S, ""
+            while not stop.is_set():
                 try:
-                    report = await self.background.run_async(self.scanner.scan_paths, paths)
-                except MediaError as e:
-                    log.warning("media watcher: %s", e.message)
-                    continue
-                except Exception:
-                    log.exception("media watcher failed on %d changes", len(paths))
-                    continue
-                if on_change is not None and (report.added or report.changed or report.moved or report.removed):
-                    on_change(report)
+                    async for changes in watchfiles.awatch(*roots, stop_event=stop, debounce=400, step=100,
+                                                           recursive=True, ignore_permission_denied=True):
+                        await handle([Path(p) for _, p in changes])
+                        pause = WATCH_RETRY_S
+                    return  # stopped
+                except Exception as e:  # noqa: BLE001 - the watcher's own fault, e.g. a name that is not UTF-8
+                    # watchfiles cannot hand over a name that is not UTF-8 ("Unable to decode path"): a
+                    # file's ends it when the file changes, a folder's as soon as it starts. Which files
+                    # changed is lost with it, so the whole library is looked over (a stat() per
+                    # unchanged file) and the watcher starts again, waiting longer each time it fails
+                    # again: under a folder it can never follow, the library is looked over each minute.
+                    fault = shown(str(e))
+                    (log.debug if fault == said else log.warning)(
+                        "media watcher stopped (%s); the library is scanned whole and watched again", fault)
+                    said = fault
+                    await handle(None)
+                    with contextlib.suppress(asyncio.TimeoutError):
+                        await asyncio.wait_for(stop.wait(), pause)
+                    pause = min(pause * 2, WATCH_RETRY_MAX_S)
 
         self._watch_task = asyncio.create_task(watch())
 

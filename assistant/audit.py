@@ -141,7 +141,13 @@ def redacted(value: Any) -> Any:
 
 
 def _canonical(entry: dict[str, Any]) -> bytes:
-    return json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    return _utf8(json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str))
+
+
+def _utf8(text: str) -> bytes:
+    """A file name that is not UTF-8 comes as lone surrogates (caf\udce9.jpg): written as the JSON
+    escape it reads back as, so the line and its MAC agree; every other character as before."""
+    return text.encode("utf-8", "backslashreplace")
 
 
 @dataclass
@@ -245,7 +251,7 @@ class AuditLog:
         seq, previous = self._tail(fd)
         entry = {"seq": seq + 1, "t": round(time.time(), 3), "kind": kind, **redacted(fields)}
         entry["mac"] = self._mac(previous, entry)
-        os.write(fd, (json.dumps(entry, ensure_ascii=False, default=str) + "\n").encode())
+        os.write(fd, _utf8(json.dumps(entry, ensure_ascii=False, default=str) + "\n"))
         os.fsync(fd)
         self._write_head(entry["seq"], entry["mac"])
         return entry

@@ -299,7 +299,7 @@ class Dialogue:
             spec = self.registry.tool(call.tool)
             with saying(call.text):
                 args = spec.validate(_given(call.args))
-        except SkillError as e:
+        except AssistantError as e:  # a skill's settle hook may refuse in its own words too
             if e.code != "missing_argument":
                 self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
                 return _explain(e)
@@ -418,9 +418,11 @@ def _given(args: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in args.items() if v is not None}
 
 
-def _explain(error: SkillError) -> str:
+def _explain(error: AssistantError) -> str:
     if error.code == "out_of_range":
         return "Sorry, that number is out of range for that."
+    if not isinstance(error, SkillError):  # a skill's own reason, not a malformed call
+        return failure_said(error.message)
     return CANNOT
 
 

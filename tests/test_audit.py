@@ -174,3 +174,13 @@ def test_the_web_admin_key_lives_in_the_vault(tmp_path: Path) -> None:
     assert admin_key(tmp_path) == "an-older-key" and not old.exists()
     assert "an-older-key" not in (tmp_path / "secrets.json").read_text()
     assert admin_key(tmp_path) == "an-older-key"
+
+
+def test_a_file_name_that_is_not_utf8_is_recorded_and_verifies(tmp_path: Path) -> None:
+    """A media folder named b'caf\\xe9' comes as a lone surrogate; writing it raised UnicodeEncodeError
+    (issue 25). It is written as the JSON escape it reads back as, and the trail verifies."""
+    log = AuditLog(tmp_path, Vault(tmp_path).derived_key("audit"))
+    log.append("folder_added", who="cli", folder=os.fsdecode(b"/photos/caf\xe9"), named="café")
+    entries = list(AuditLog(tmp_path, Vault(tmp_path).derived_key("audit")).entries())
+    assert entries[-1]["folder"] == os.fsdecode(b"/photos/caf\xe9") and entries[-1]["named"] == "café"
+    assert not AuditLog(tmp_path, Vault(tmp_path).derived_key("audit")).verify().problems

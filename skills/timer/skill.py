@@ -114,7 +114,9 @@ def named_in(request: str) -> str | None:
     for pattern in _NAMED:
         for found in pattern.finditer(text):
             name = timer_name(found.group("name"))
-            if name is not None and name not in ("new", "second", "another", "other", "kitchen timer"):
+            # "a timer for ten minuets": a number said where a name would be is a misheard duration
+            if (name is not None and name not in ("new", "second", "another", "other", "kitchen timer")
+                    and not find_numbers(name.split())):
                 return name
     return None
 

@@ -22,6 +22,7 @@ from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated
 from tests.fakes.base import FakeDevice
 from tests.fakes.shelly_api import FakeShellyDimmer, FakeShellyPlug
 from tests.fakes.wled_api import FakeWled
+from tests.test_devices import until  # a fake device has no event to wait on
 
 if not network_isolated():
     pytest.fail("these tests serve simulated devices: run them through scripts/test, which gives them a network "
@@ -33,16 +34,6 @@ _hosts = iter(range(120, 250))
 def next_host() -> str:
     return f"127.0.0.{next(_hosts)}"
 
-
-async def until(check: Callable[[], Any], timeout_s: float = 5.0) -> Any:
-    """The first true value of `check`, polled every 10 ms (a fake device has no event to wait on)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"not within {timeout_s} s")
 
 
 def enter(core: Core, fake: FakeDevice, name: str, room: str | None = None, **extra: Any) -> Device:

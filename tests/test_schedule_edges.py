@@ -5,8 +5,6 @@ the assistant was off starts its routine, routine files of every odd shape are r
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import textwrap
 import threading
 from pathlib import Path
 from typing import Any
@@ -23,20 +21,9 @@ from assistant.routines_host import RoutineHost
 from assistant.runtime import Core, build_core
 from assistant.workflows import Loaded, Routine, load_routine
 from tests.conftest import TEMPLATES_ONLY
+from tests.test_routines import core, write  # noqa: F401  (the module's core fixture, and a routine file)
 
 UTC = ZoneInfo("UTC")
-
-
-@pytest.fixture(scope="module")
-def core(tmp_path_factory: pytest.TempPathFactory) -> Core:
-    return build_core(load_config(environ=TEMPLATES_ONLY), tmp_path_factory.mktemp("data"), Bus())
-
-
-def write(folder: Path, name: str, text: str) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    path.write_text(textwrap.dedent(text))
-    return path
 
 
 class SlowTool:

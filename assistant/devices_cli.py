@@ -13,7 +13,6 @@ from typing import Any
 
 from assistant.bus import Bus
 from assistant.config import Config
-from assistant.devices.hub import DeviceHub
 from assistant.devices.model import Device
 from assistant.devices.registry import DeviceRegistry
 from assistant.events import DeviceRejected, Event
@@ -104,6 +103,8 @@ async def _discover(registry: DeviceRegistry, config: Config, data_dir: Path, se
             rejected.append(event)
 
     bus.subscribe(keep)
+    from assistant.devices.hub import DeviceHub
+
     hub = DeviceHub(registry, bus)
     await hub.open()
     network = HomeNetwork(hub, replace(config.devices, discovery=True, announce=False), data_dir, watch=False)
@@ -183,6 +184,8 @@ def _checked_devices(data_dir: Path, url: str, token: str) -> list[Device]:
 async def _sync_home_assistant(registry: DeviceRegistry, url: str, token: str) -> list[Device]:
     from assistant.devices.model import DeviceError
     from assistant.errors import AssistantError
+
+    from assistant.devices.hub import DeviceHub
 
     hub = DeviceHub(registry, Bus(), lambda name: token)
     await hub.open()

@@ -12,9 +12,10 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
+if TYPE_CHECKING:  # aiohttp is loaded by the endpoint, not by `assistant status`
+    from aiohttp import web
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,8 @@ async def heartbeat(data_dir: Path, report: Report) -> None:
 
 
 def health_response(report: dict[str, Any]) -> web.Response:
+    from aiohttp import web
+
     return web.json_response(report, status=200 if report.get("healthy") else 503)
 
 
@@ -57,6 +60,7 @@ def health_response(report: dict[str, Any]) -> web.Response:
 async def health_endpoint(report: Report, port: int) -> AsyncIterator[str | None]:
     """`GET /health` on 127.0.0.1:port, for a run without the phone page (which serves it itself).
     A port in use is a warning, not a reason to stop listening for the wake word. Yields the URL."""
+    from aiohttp import web
 
     async def health(request: web.Request) -> web.Response:
         return health_response(report())

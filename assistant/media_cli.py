@@ -12,18 +12,19 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.audit import record_admin
 from assistant.cli_actions import actions_of
 from assistant.config import Config
 from assistant.errors import MediaError
-from assistant.media import spoken
 from assistant.media.albums import Selection
 from assistant.media.catalogue import FileRow
 from assistant.media.moves import MoveReport
 from assistant.media.names import shown
-from assistant.media.service import MediaLibrary
+
+if TYPE_CHECKING:  # the library brings the place index (scipy) and the watcher: loaded when a command runs
+    from assistant.media.service import MediaLibrary
 
 WRITES = {"add-folder", "remove-folder", "scan", "album", "duplicates", "organize", "undo"}
 
@@ -71,6 +72,8 @@ def writes(args: argparse.Namespace) -> str:
 
 
 def run(args: argparse.Namespace, config: Config, data_dir: Path, roots: list[Path]) -> int:
+    from assistant.media.service import MediaLibrary
+
     media = MediaLibrary(data_dir, config.media, roots)
     try:
         if args.action == "add-folder":
@@ -142,6 +145,8 @@ def _album(args: argparse.Namespace, media: MediaLibrary) -> int:
         _json({"deleted": args.name}) if args.json else print(f"deleted the album {args.name} (its photos are untouched)")
         return 0
     if _making(args):
+        from assistant.media import spoken
+
         when, place = spoken.settle(args.when, args.place, media.albums.today(), media.places)  # --when "paris in 2023"
         album, count = media.albums.create(args.name, Selection(when, place, args.camera, args.folder),
                                            smart=args.smart, replace=args.replace)

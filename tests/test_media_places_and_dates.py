@@ -120,7 +120,9 @@ def test_nearest_many_is_fast_for_a_big_library(places: Places) -> None:
     for coords in (everywhere, in_cities):
         started = time.perf_counter()
         named = places.nearest_many(coords.tolist())
-        assert time.perf_counter() - started < 2.0
+        # Under a second on a quiet machine; the bound holds at a load of 6 and still fails a search
+        # that is not a tree's (one by one over 100,000 places took minutes).
+        assert time.perf_counter() - started < 10.0
         assert len(named) == 100_000
     assert sum(p is not None for p in named) == 100_000
     # The same answers one by one, on a sample.
@@ -177,7 +179,9 @@ def test_loading_is_quick_lazy_and_safe_from_many_threads() -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert time.perf_counter() - started < 3.0  # about 0.3 s on one core; slack for a busy machine
+    # About 0.8 s on one core with scipy's import; the bound is for a deadlock or a loader stuck on
+    # its lock, and holds at a load of 7 (5.3 s seen).
+    assert time.perf_counter() - started < 15.0
     assert len(results) == 8 and all(p is not None and p.name == "Paris" for p in results)
 
 

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE = EARTH_RADIUS_KM * math.pi / 180
@@ -133,6 +132,8 @@ def _arc_km(chord: np.ndarray) -> np.ndarray:
 
 class _Tier:
     def __init__(self, xyz: np.ndarray, members: np.ndarray, max_radius: float) -> None:
+        from scipy.spatial import cKDTree  # half a second to import: only when the places are first needed
+
         self.tree = cKDTree(xyz[members])
         self.members = members
         self.max_radius = max_radius

@@ -2,7 +2,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -23,6 +26,36 @@ def network_isolated() -> bool:
     from tests.fakes.base import non_loopback_interfaces
 
     return not non_loopback_interfaces()
+
+
+T = TypeVar("T")
+
+WAIT_S = 30.0
+"""How long a test waits for something that should happen: long enough for a machine at a load of 6;
+a test that passes waits only as long as the thing takes."""
+POLL_S = 0.01
+"""How often `wait_for` looks again."""
+
+
+def wait_for(check: Callable[[], T], timeout_s: float = WAIT_S, what: str = "") -> T:
+    """Look at `check()` every POLL_S until it gives something true, and return that; AssertionError
+    after `timeout_s`. For a condition with no event to wait on; never a sleep in a test instead."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:g} s: {what or getattr(check, '__name__', check)}")
+        time.sleep(POLL_S)
+    return value
+
+
+async def wait_for_async(check: Callable[[], T], timeout_s: float = WAIT_S, what: str = "") -> T:
+    """`wait_for` on an event loop: the loop runs on between looks."""
+    deadline = time.monotonic() + timeout_s
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout_s:g} s: {what or getattr(check, '__name__', check)}")
+        await asyncio.sleep(POLL_S)
+    return value
 
 
 # Understanding by sentence templates only: for tests of other stages, which must not wait for an LLM.

@@ -18,7 +18,7 @@ from assistant.config import load_config
 from assistant.media.albums import Selection
 from assistant.runtime import Core, build_core
 from tests import speech_fixtures as sf
-from tests.conftest import TEMPLATES_ONLY
+from tests.conftest import TEMPLATES_ONLY, wait_for_async
 from tests.fakes.media_library import Made, make_library
 from tests.voice import run_voice
 
@@ -85,13 +85,19 @@ def test_a_place_said_like_a_time_is_settled_as_a_place(library: tuple[Path, lis
 def test_music_plays_into_the_configured_output(library: tuple[Path, list[Made]], tmp_path: Path) -> None:
     root, made = library
     core = _core(root, tmp_path)
+    player = core.media.player
+    assert player is not None
+
+    async def heard(seconds: float) -> None:
+        """Until `seconds` of the current song have played (the output is paced like a speaker)."""
+        await wait_for_async(lambda: player.now_playing().position_s >= seconds, what=f"{seconds} s of the song")
 
     async def talk() -> list[str]:
         out = [await core.dialogue.handle("play the album Kind of Blue")]
-        await asyncio.sleep(1.0)
+        await heard(0.5)
         out.append(await core.dialogue.handle("what's playing"))
         out.append(await core.dialogue.handle("next song"))
-        await asyncio.sleep(0.5)
+        await heard(0.6)
         out.append(await core.dialogue.handle("stop the music"))
         out.append(await core.dialogue.handle("what's playing"))
         return out

@@ -15,7 +15,7 @@ from assistant.config import load_config
 from assistant.routine_runner import RoutineRunner
 from assistant.runtime import Core, build_core
 from assistant.workflows import Routine, RoutineError, load_routine, load_routines
-from tests.conftest import TEMPLATES_ONLY
+from tests.conftest import TEMPLATES_ONLY, WAIT_S
 
 UTC = ZoneInfo("UTC")
 
@@ -134,7 +134,7 @@ def test_independent_steps_run_in_parallel_and_outputs_flow(core: Core, tmp_path
         if text in started:
             started[text].set()
             other = "right" if text == "left" else "left"
-            await asyncio.wait_for(started[other].wait(), 2)  # only possible if both run at once
+            await asyncio.wait_for(started[other].wait(), WAIT_S)  # only possible if both run at once
         said.append(text)
 
     runner = RoutineRunner(tmp_path / "data", core.registry.tool)
@@ -150,7 +150,7 @@ def test_timeouts_retries_conditions_and_failures(core: Core, tmp_path: Path) ->
         steps:
           - id: slow
             say: slow
-            timeout_s: 0.2
+            timeout_s: 1
             retries: 1
           - id: never
             say: never
@@ -174,9 +174,9 @@ def test_timeouts_retries_conditions_and_failures(core: Core, tmp_path: Path) ->
         if text == "slow":
             attempts["slow"] += 1
             if attempts["slow"] == 1:
-                await asyncio.sleep(5)  # the first attempt hangs: timed out, retried
+                await asyncio.Event().wait()  # the first attempt hangs: timed out, retried
         if text == "never":
-            await asyncio.sleep(5)
+            await asyncio.Event().wait()
 
     run = asyncio.run(RoutineRunner(tmp_path / "data", core.registry.tool).run(r, speak=speak))
     states = {k: v["state"] for k, v in run["steps"].items()}
@@ -265,7 +265,7 @@ def test_a_disabled_routine_ignores_its_triggers_but_runs_when_asked(core: Core,
     async def scenario(until: dt.datetime, event: bool = False) -> None:
         runner = RoutineRunner(tmp_path / "data", core.registry.tool, clock, speak)
         watching = asyncio.create_task(runner.watch(routines, UTC, bus))
-        await asyncio.sleep(0)
+        await clock.advance(0)  # the watcher starts, listens to the bus and sleeps on the clock
         if event:
             bus.publish(TimerDone(timer_id="x", name="pasta", duration_s=1.0))
         await clock.set(until.timestamp())
@@ -287,6 +287,9 @@ def test_a_disabled_routine_ignores_its_triggers_but_runs_when_asked(core: Core,
     runner.set_enabled("daily", True)
     asyncio.run(scenario(dt.datetime(2026, 11, 25, 9, 0, 10, tzinfo=UTC)))
     assert said == [], "the times it was off are not caught up"
+    # Stopped again until a minute before 7:00 (nothing is due in between): watching all those hours
+    # on the manual clock would wake the watcher once a second, 79,000 times.
+    asyncio.run(clock.set(dt.datetime(2026, 11, 26, 6, 59, tzinfo=UTC).timestamp()))
     asyncio.run(scenario(dt.datetime(2026, 11, 26, 7, 0, 30, tzinfo=UTC)))
     assert said == ["daily"], "on again, its time starts it"
 
@@ -327,13 +330,13 @@ def test_an_event_starts_a_routine_and_its_own_steps_do_not_restart_it(core: Cor
         bus.publish(TimerDone(timer_id="x", name="pasta", duration_s=1.0))  # would loop forever
 
     async def scenario() -> None:
-        runner = RoutineRunner(tmp_path / "data", core.registry.tool, ManualClock(), speak)
+        clock = ManualClock()
+        runner = RoutineRunner(tmp_path / "data", core.registry.tool, clock, speak)
         watching = asyncio.create_task(runner.watch(routines, UTC, bus))
-        await asyncio.sleep(0)
+        await clock.advance(0)  # the watcher starts, listens to the bus and sleeps on the clock
         bus.publish(TimerDone(timer_id="y", name="eggs", duration_s=1.0))
         bus.publish(TimerDone(timer_id="z", name="pasta", duration_s=1.0))
-        await asyncio.sleep(0.05)
-        await runner.finish()
+        await runner.finish()  # the run the event started, and any it started in turn
         watching.cancel()
         await asyncio.gather(watching, return_exceptions=True)
 

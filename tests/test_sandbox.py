@@ -19,10 +19,10 @@ import pytest
 from assistant.audit import AuditLog
 from assistant.bus import Bus
 from assistant.config import load_config
-from assistant.plugins.sandbox import SandboxedSkill, sandbox_kind
+from assistant.plugins.sandbox import SandboxedSkill, SkillBusy, sandbox_kind
 from assistant.runtime import Core, build_core
 from assistant.vault import Vault
-from tests.conftest import TEMPLATES_ONLY
+from tests.conftest import TEMPLATES_ONLY, WAIT_S, wait_for
 
 GREETER = Path(__file__).parent / "skills" / "greeter"
 ENV = {**TEMPLATES_ONLY, "ASSISTANT__SKILLS__CALL_TIMEOUT_S": "2"}
@@ -44,6 +44,12 @@ def core_of(data_dir: Path, **env: str) -> Core:
 def call(core: Core, tool: str, **args: object) -> tuple[bool, dict]:  # type: ignore[type-arg]
     result = core.registry.tool(f"greeter.{tool}").func(**args)
     return result.ok, result.data
+
+
+def back(core: Core, name: str) -> bool:
+    """Greets `name` once the skill has been started again: until its restart pause is over, every
+    call is refused at once."""
+    return wait_for(lambda: call(core, "hello", name=name)[0], what="the skill's restart")
 
 
 def audited(data_dir: Path) -> list[dict]:  # type: ignore[type-arg]
@@ -127,22 +133,30 @@ def test_a_crash_costs_one_answer_and_the_skill_comes_back(core: Core) -> None:
     before = skill.process.restarts
     ok, data = call(core, "crash")
     assert not ok and "stopped working" in data["error"]
-    time.sleep(1.1)  # the first restart waits a second
-    assert call(core, "hello", name="Bob")[0] and skill.process.restarts == before + 1
+    assert back(core, "Bob") and skill.process.restarts == before + 1
 
 
 def test_a_hang_is_killed_while_the_assistant_keeps_answering(core: Core) -> None:
+    skill = core.registry.skill("greeter")
+    assert isinstance(skill, SandboxedSkill)
+
+    def busy() -> bool:
+        try:
+            skill.process.request("slots", wait=False)
+        except SkillBusy:
+            return True
+        return False
+
     outcome: list[tuple[bool, dict]] = []  # type: ignore[type-arg]
     hanging = threading.Thread(target=lambda: outcome.append(call(core, "hang")))
     start = time.monotonic()
     hanging.start()
-    time.sleep(0.2)
+    wait_for(busy, what="the hanging call")
     assert "It's" in asyncio.run(core.dialogue.handle("what time is it")) and hanging.is_alive()
-    hanging.join(10)
+    hanging.join(WAIT_S)
     assert outcome and not outcome[0][0] and "did not answer within 2 s" in outcome[0][1]["error"]
-    assert time.monotonic() - start < 6
-    time.sleep(1.1)
-    assert call(core, "hello", name="Cy")[0]
+    assert time.monotonic() - start < WAIT_S, "cut off at its 2 s timeout, not left to hang (it sleeps an hour)"
+    assert back(core, "Cy")
 
 
 def test_a_hang_is_said_in_plain_words_and_stopping_after_it_prints_no_traceback(

@@ -149,6 +149,12 @@ class WavOutput:
             return 0.0
         return max(0.0, self._played_until - time.monotonic())
 
+    @property
+    def closed(self) -> bool:
+        """True once closed: the file is complete (the player closes its output when the queue has
+        ended and the last track has played out)."""
+        return self._wav is None
+
     def close(self) -> None:
         if self._wav is not None:
             self._wav.close()
@@ -215,6 +221,12 @@ class SpeakerOutput:
         with self._cond:
             queued = self._queued
         return queued / self.rate + float(self._stream.latency)
+
+    @property
+    def closed(self) -> bool:
+        """True once closed (the player closes its output when the last track has played out)."""
+        with self._cond:
+            return self._closed
 
     def close(self) -> None:
         with self._cond:

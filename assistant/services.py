@@ -18,7 +18,7 @@ from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioFeed, AudioSource, read_into
 from assistant.control import ControlServer
 from assistant.health import health_endpoint, heartbeat, status_path, write_status
-from assistant.runtime import Core, SpeechModels, load_speech_models, ringer
+from assistant.runtime import Core, SpeechModels, configured_models, load_speech_models, ringer
 from assistant.shell_requests import ShellRequests
 from assistant.supervisor import Service, Supervisor, forever
 
@@ -54,6 +54,9 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     config, bus = core.config, core.bus
     # Templates compile and the fuzzy index is sampled now; the LLM loads beside the speech models.
     await asyncio.to_thread(core.dialogue.router.warm_up)
+    # A missing speech model fails here, before the LLM starts loading in a worker thread: asyncio.run
+    # would otherwise wait minutes for that thread before the one-line error could be printed.
+    await asyncio.to_thread(configured_models, config)
     planner_ready = asyncio.create_task(core.planner.load()) if core.planner is not None else None
     models = await load_speech_models(config)
     if planner_ready is not None:

@@ -242,13 +242,15 @@ class SkillProcess:
             lines.put(line)
         lines.put(None)
 
-    def _next(self, timeout_s: float) -> dict[str, Any]:
-        """The next message from the process; SkillTimeout or SkillCrashed when none comes."""
+    def _next(self, timeout_s: float, allowed_s: float | None = None) -> dict[str, Any]:
+        """The next message from the process; SkillTimeout or SkillCrashed when none comes.
+        allowed_s: the whole time the request had, for the message (timeout_s is what is left of it)."""
         try:
             line = self._lines.get(timeout=timeout_s)
         except queue.Empty:
             self._failed()
-            raise SkillTimeout(f"the {self.name} skill did not answer within {timeout_s:g} s, so it was stopped") from None
+            raise SkillTimeout(f"the {self.name} skill did not answer within {allowed_s or timeout_s:g} s, "
+                               "so it was stopped") from None
         if line is None:
             self._failed()
             raise SkillCrashed(f"the {self.name} skill stopped working ({self._log_tail()})")
@@ -294,9 +296,10 @@ class SkillProcess:
         except OSError:
             self._failed()
             raise SkillCrashed(f"the {self.name} skill stopped working") from None
-        deadline = time.monotonic() + (timeout_s or self.timeout_s)
+        allowed_s = timeout_s or self.timeout_s
+        deadline = time.monotonic() + allowed_s
         while True:
-            message = self._next(max(0.0, deadline - time.monotonic()))
+            message = self._next(max(0.0, deadline - time.monotonic()), allowed_s)
             if "event" in message:
                 self.on_event(message)
                 continue

@@ -28,6 +28,7 @@ from tests import speech_fixtures as sf
 from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated
 from tests.fakes.devices import FakeHome
 from tests.voice import play, voice_loop
+from tests.conftest import wait_for_async as until
 
 if not network_isolated():
     pytest.fail("these tests run mDNS: run them through scripts/test, which gives them a network namespace "
@@ -39,16 +40,6 @@ MDNS = {"ASSISTANT__DEVICES__DISCOVERY": "true", "ASSISTANT__DEVICES__ANNOUNCE":
 
 def devices_config(**extra: str) -> Config:
     return load_config(environ={**TEMPLATES_ONLY, **MDNS, **extra})
-
-
-async def until(check: Callable[[], Any], timeout_s: float = 5.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        await asyncio.sleep(0.01)
-    raise AssertionError(f"not within {timeout_s} s")
 
 
 async def with_assistant(tmp: Path, scenario: Callable[[FakeHome, Core, Recorder], Awaitable[None]],

@@ -285,9 +285,10 @@ def load_synthesizer(voice: ResolvedModel, config: Config) -> Synthesizer:
     return synthesizer
 
 
-async def load_speech_models(config: Config) -> SpeechModels:
-    """Resolve every model first (a missing one fails fast, naming its package), then load in parallel."""
-    files = configured_models(config)
+async def load_speech_models(config: Config, files: SpeechModelFiles | None = None) -> SpeechModels:
+    """Resolve every model first (a missing one fails fast, naming its package), then load in parallel.
+    files: already resolved (`configured_models`)."""
+    files = files or configured_models(config)
     for line in files.describe():
         log.info("%s", line)
 

@@ -56,9 +56,9 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     await asyncio.to_thread(core.dialogue.router.warm_up)
     # A missing speech model fails here, before the LLM starts loading in a worker thread: asyncio.run
     # would otherwise wait minutes for that thread before the one-line error could be printed.
-    await asyncio.to_thread(configured_models, config)
+    files = await asyncio.to_thread(configured_models, config)
     planner_ready = asyncio.create_task(core.planner.load()) if core.planner is not None else None
-    models = await load_speech_models(config)
+    models = await load_speech_models(config, files)
     if planner_ready is not None:
         await planner_ready
     speaker = ReplySpeaker(bus, models.synthesizer)

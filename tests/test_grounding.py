@@ -52,6 +52,13 @@ def test_many_relevant_tools_are_cut_to_the_limit_by_shared_words(core: Core) ->
     assert len(offered) == 2 and "timer.status" in offered
 
 
+def test_at_the_cut_a_word_said_as_it_is_and_the_request_s_verb_go_first(core: Core) -> None:
+    """"timer" is near "time", so thirteen tools tie on it; the timer's own verb picks among them."""
+    index = ToolIndex(core.registry.tools(), core.dialogue.router.matcher.phrases(), limit=8)
+    assert "timer.start" in {s.qualified for s in index.offer("please could you start the kettle timer", PlanContext())}
+    assert "timer.pause" in {s.qualified for s in index.offer("could you pause the kettle timer", PlanContext())}
+
+
 @pytest.mark.parametrize("text, respelled", [
     ("set a timer for too minutes", "set a timer for two minutes"),
     ("set the timer for fife minutes", "set the timer for five minutes"),

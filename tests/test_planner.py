@@ -109,7 +109,9 @@ def test_server_backend_gets_a_schema_valid_call(llama_server: str, tmp_path: Pa
 def test_an_unreachable_server_is_a_clear_answer_not_a_crash(tmp_path: Path) -> None:
     core, rec = core_with(tmp_path, planner__server_url=f"http://127.0.0.1:{_free_port()}", planner__timeout_s="2",
                           planner__fallback="false")
-    reply = asyncio.run(core.dialogue.handle("please could you boil the kettle"))
+    # A request some tool speaks of (the LLM is asked); one that no tool fits needs no LLM at all.
+    assert asyncio.run(core.dialogue.handle("please could you boil the kettle")) == "Sorry, I can't help with that yet."
+    reply = asyncio.run(core.dialogue.handle("could you possibly keep an eye on the pasta for me"))
     assert reply == PLANNER_DOWN
     error = rec.of("error")[-1]
     assert error.code == "planner_unreachable" and "did not answer" in error.message  # type: ignore[attr-defined]

@@ -151,6 +151,9 @@ class DeviceHub:
         if isinstance(result, DeviceState):
             await self.observed(device, result)
             return Outcome(device, True, state=result)
+        # A change was made: the state known before is stale until the device reports again
+        # (its push, the next poll, or the page asking it).
+        self.registry.forget_state(device.id)
         return Outcome(device, True, value=result)
 
     async def act(self, devices: list[Device], action: str, value: Any = None) -> list[Outcome]:

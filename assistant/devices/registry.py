@@ -56,6 +56,11 @@ class DeviceRegistry:
         with self._lock:
             return self._states.get(device_id)
 
+    def forget_state(self, device_id: str) -> None:
+        """The device was just told to change: what it reported before is no longer its state."""
+        with self._lock:
+            self._states.pop(device_id, None)
+
     def note_state(self, device_id: str, state: DeviceState) -> bool:
         """Keep the state a device reported; True when it is on or off, as bright or coloured,
         otherwise than the one known before (a change; a plug's power reading moves all the time)."""

@@ -114,6 +114,9 @@ set make give get put let tell show say start stop check change turn go know wan
 up down out off over some any one other each not no yes
 """.split())
 """Words that say nothing about which tool is meant ("set", "what", "please")."""
+_VERBS = frozenset("set make give get put tell show start stop check change turn".split())
+"""Generic verbs: never enough to make a tool relevant, but among tools that are, the one whose
+sentences use the request's verb goes first ("start the kettle timer": timer.start, not timer.pause)."""
 
 
 def _content_words(text: str) -> set[str]:
@@ -153,14 +156,22 @@ class ToolIndex:
                 *(p.name.replace("_", " ") for p in s.params), *phrases.sentences.get(s.qualified, [])]))
             for s in self.specs
         }
+        self._verbs = {s.qualified: self._verbs_of(" ".join([s.qualified.replace("_", " ").replace(".", " "),
+                                                             *phrases.sentences.get(s.qualified, [])]))
+                       for s in self.specs}
+
+    def _verbs_of(self, text: str) -> set[str]:
+        return set(_WORD.findall(text.lower())) & _VERBS
 
     def words(self, tool: str) -> set[str]:
         """The telling words people use for `tool` (singular: "timer", "minute")."""
         return self._bags.get(tool, set())
 
     def _overlap(self, words: set[str], tool: str) -> int:
+        """Two points for each word the tool's bag holds as it is, one for a near spelling: "timer"
+        is near "time", so without the difference the clock's tools crowd out the timer's."""
         bag = self._bags[tool]
-        return sum(1 for w in words if w in bag or (len(w) >= _FUZZY_MIN_LEN and process.extractOne(
+        return sum(2 if w in bag else 1 for w in words if w in bag or (len(w) >= _FUZZY_MIN_LEN and process.extractOne(
             w, bag, scorer=fuzz.ratio, score_cutoff=_NEAR_WORD) is not None))
 
     def offer(self, text: str, context: PlanContext | None = None) -> list[ToolSpec]:
@@ -170,12 +181,14 @@ class ToolIndex:
         words = _content_words(text)
         named = {name for name, values in context.live.items() if _mentioned(values, text)}
         scores = {s.qualified: self._overlap(words, s.qualified)
-                  + (2 if self._lists.get(s.qualified, set()) & named else 0)
-                  + (1 if s.qualified == context.previous_tool else 0)
+                  + (4 if self._lists.get(s.qualified, set()) & named else 0)
+                  + (2 if s.qualified == context.previous_tool else 0)
                   for s in self.specs}
         relevant = [s for s in self.specs if scores[s.qualified] > 0]
         if len(relevant) > self.limit:
-            relevant = sorted(relevant, key=lambda s: -scores[s.qualified])[: self.limit]
+            verbs = self._verbs_of(text)
+            relevant = sorted(relevant, key=lambda s: (-scores[s.qualified], -len(verbs & self._verbs[s.qualified])))
+            relevant = relevant[: self.limit]
         return sorted(relevant, key=lambda s: s.qualified)
 
 

@@ -33,7 +33,9 @@ for a writer, never a hang. Lines are read one at a time; one over MAX_LINE byte
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import fcntl
 import hashlib
 import hmac
@@ -251,9 +253,20 @@ class AuditLog:
         seq, previous = self._tail(fd)
         entry = {"seq": seq + 1, "t": round(time.time(), 3), "kind": kind, **redacted(fields)}
         entry["mac"] = self._mac(previous, entry)
-        os.write(fd, _utf8(json.dumps(entry, ensure_ascii=False, default=str) + "\n"))
-        os.fsync(fd)
-        self._write_head(entry["seq"], entry["mac"])
+        size = os.fstat(fd).st_size
+        try:
+            os.write(fd, _utf8(json.dumps(entry, ensure_ascii=False, default=str) + "\n"))
+            os.fsync(fd)
+            self._write_head(entry["seq"], entry["mac"])
+        except OSError as e:
+            # Taken back whole, so the trail and its head still agree (a full disk must not look like
+            # an old head put back); the entry was not written, and the caller is told so.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+                os.fsync(fd)
+            raise AuditError(f"cannot write the audit trail {self.path}: {e.strerror or e}; free some space "
+                             "on that disk (or make it writable), then try again", code="disk_full"
+                             if e.errno == errno.ENOSPC else "audit") from None
         return entry
 
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from assistant.bus import Bus, JsonlWriter
 from assistant.config import Config, load_config
 from assistant.errors import AssistantError
 from assistant.events import Transcript, TtsEnd
-from assistant.store import DataDirLock
+from assistant.store import DataDirLock, require_room
 
 log = logging.getLogger("assistant")
 
@@ -245,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
                 lock.release()  # it only reads: no need to keep a second command out meanwhile
         elif lock is not None:
             lock.acquire(_writes(args))
+        if lock is not None and _writes(args) not in ("", _RUNS):  # a running assistant checks before each action
+            require_room(_data_dir(args))
         if args.command == "ask":
             return asyncio.run(_ask(args))
         if args.command == "run":

@@ -15,12 +15,30 @@ class Clock(Protocol):
         """Seconds since the epoch (wall clock)."""
         ...
 
+    def elapsed(self) -> float:
+        """Seconds on a clock that never jumps and keeps counting while the machine sleeps (Linux's
+        CLOCK_BOOTTIME): what a timer counts. Its difference from `now()` moves when the wall clock
+        is set, and only then."""
+        ...
+
     async def sleep(self, seconds: float) -> None: ...
+
+
+def boot_id() -> str:
+    """This boot of the machine ("" where unknown): elapsed time is comparable within one boot only."""
+    try:
+        with open("/proc/sys/kernel/random/boot_id", encoding="ascii") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
 
 
 class SystemClock:
     def now(self) -> float:
         return time.time()
+
+    def elapsed(self) -> float:
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
 
     async def sleep(self, seconds: float) -> None:
         await asyncio.sleep(max(0.0, seconds))
@@ -36,6 +54,10 @@ class ManualClock:
         self._order = itertools.count()
 
     def now(self) -> float:
+        return self._now
+
+    def elapsed(self) -> float:
+        """Moves with `now()`: a manual clock's time passes, it is never set."""
         return self._now
 
     async def sleep(self, seconds: float) -> None:

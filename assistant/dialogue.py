@@ -29,12 +29,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from assistant.bus import Bus
-from assistant.audit import AuditLog
+from assistant.audit import AuditError, AuditLog
 from assistant.calls import record_call
 from assistant.errors import AssistantError, SkillError
 from assistant.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
 from assistant.plugins.api import ToolCall, ToolResult, ToolSpec, saying
 from assistant.plugins.registry import Registry
+from assistant.store import room_problem
 from assistant.understanding import phrasing
 from assistant.understanding.corrections import corrected
 from assistant.understanding.prompt import PlanContext, describe_call
@@ -50,6 +51,8 @@ PLANNER_DOWN = "Sorry, I can't think that through right now."
 DROPPED = "Okay, I won't."
 SAY_AGAIN = "Sorry, say that again?"
 CANNOT_CONFIRM = "I can't do that from here; ask me directly."
+DISK_FULL = "My disk is full, so I can't do that and keep a record of it. Please free some space, then ask again."
+UNRECORDED = "I couldn't write that in my record of what I do: {why}."
 """A risky tool asked for where a yes is not taken (may_confirm=False)."""
 SAY_AGAIN_BELOW = 0.6
 """A spoken request that nothing fits, heard with less confidence than this, is asked again once
@@ -349,6 +352,12 @@ class Dialogue:
                    announced: bool = False) -> str:
         """announced: its intent was published when its yes was asked for."""
         spec = spec or self.registry.tool(call.tool)
+        if self.audit is not None:
+            full = await asyncio.to_thread(room_problem, self.audit.path.parent)
+            if full is not None:  # what it did could not be kept, nor written in the audit trail
+                self.bus.publish(Error(code="disk_full", message=f"{full}: {call.tool} was not run", turn=turn,
+                                       audio_t=audio_t))
+                return DISK_FULL
         if not announced:
             self._intent(call, turn, audio_t)
         start = time.monotonic()
@@ -363,10 +372,17 @@ class Dialogue:
             log.exception("tool %s failed", call.tool)
             self.bus.publish(Error(code="skill", message=f"{call.tool} failed: {e}", turn=turn, audio_t=audio_t))
             result = ToolResult(BROKE.format(skill=spec.skill), {"error": str(e)}, ok=False)
-        await self._ran(call, result, time.monotonic() - start, turn, audio_t)
+        unrecorded = ""
+        try:
+            await self._ran(call, result, time.monotonic() - start, turn, audio_t)
+        except AuditError as e:  # done, but not recorded (the disk filled meanwhile): said, never hidden
+            log.warning("%s", e.message)
+            self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
+            unrecorded = " " + UNRECORDED.format(why="the disk is full" if e.code == "disk_full" else "see the log")
         speech = result.speech
         if spec.phrased and result.ok and call.open_question:
             speech = await self._phrase(call.text, result.speech)
+        speech += unrecorded
         self._last = Exchange(call.text, call, speech, time.monotonic())
         return speech
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 
 from tinydb import TinyDB
 
-from assistant.clock import Clock, SystemClock
+from assistant.clock import Clock, SystemClock, boot_id
 from assistant.config import SchedulerConfig
 from assistant.errors import ConfigError
 from assistant.spoken_time import Recurrence, local_zone
@@ -37,6 +37,9 @@ log = logging.getLogger(__name__)
 SCHEMA = 1
 MAX_NAP_S = 1.0
 """The loop never sleeps longer than this, so a wall clock that jumps is noticed within a second."""
+JUMP_S = 2.0
+"""The wall clock moved this much more (or less) than elapsed time: it was set, not slewed (NTP
+slews by well under a millisecond a second)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,11 @@ class Timer:
     ringing_since: float | None = None
     room: str | None = None
     """The room it was set in (a satellite's): it rings there."""
+    boot: str | None = None
+    frame: float | None = None
+    """The wall clock less elapsed time (Clock.elapsed) on this boot when the times above were
+    written. A timer counts elapsed time, so when the wall clock is set the difference moves, and
+    the timer's times move with it; alarms and reminders keep their wall-clock times."""
 
     @property
     def due_at(self) -> float:
@@ -158,12 +166,15 @@ class Scheduler:
         self._on_due: DueCallback | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending_missed: list[Due] = []
+        self._boot = boot_id()
         self._import_old_timers(data_dir / "timers.json")
         for kind, cls in _KINDS.items():
             for doc in self._db.table(kind).all():
                 item = cls(**doc)  # type: ignore[arg-type]
                 self._slots[item.id] = _Slot(kind, item, doc.doc_id)  # type: ignore[arg-type]
-                self._plan(item.id)
+        self._follow_the_clock()  # set while it was off: read in today's wall-clock terms (written when changed)
+        for item_id in self._slots:
+            self._plan(item_id)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -348,6 +359,14 @@ class Scheduler:
             await self._on_due(due)
         while True:
             self._wakeup.clear()
+            moved = self._follow_the_clock()
+            if moved:
+                log.info("the wall clock was set: %d timer(s) keep counting their own minutes", len(moved))
+                with self._lock:
+                    for item_id in list(self._slots):
+                        self._plan(item_id)
+                for item_id in moved:
+                    self._persist_soon(item_id)
             now = self.now()
             while self._heap and self._heap[0][0] <= now:
                 with self._lock:
@@ -403,7 +422,34 @@ class Scheduler:
 
     # --- storage and planning ----------------------------------------------------------------------
 
+    def _frame(self) -> float:
+        return self.clock.now() - self.clock.elapsed()
+
+    def _stamped(self, item: Item) -> Item:
+        """A timer's times with the clock frame they are written in (Timer.frame)."""
+        return replace(item, boot=self._boot, frame=self._frame()) if isinstance(item, Timer) else item
+
+    def _follow_the_clock(self) -> list[str]:
+        """Move running timers by however far the wall clock was set since their times were written,
+        so each still rings after its own minutes of elapsed time; their ids. A timer written on an
+        earlier boot cannot be compared, and keeps its wall-clock time."""
+        frame, moved = self._frame(), []
+        with self._lock:
+            for slot in self._slots.values():
+                t = slot.item
+                if not isinstance(t, Timer) or t.frame is None or not self._boot or t.boot != self._boot:
+                    continue
+                jump = frame - t.frame
+                if abs(jump) < JUMP_S:
+                    continue
+                slot.item = replace(t, started_at=t.started_at + jump, frame=frame,
+                                    ends_at=None if t.ends_at is None else t.ends_at + jump,
+                                    ringing_since=None if t.ringing_since is None else t.ringing_since + jump)
+                moved.append(t.id)
+        return moved
+
     def _insert(self, kind: Kind, item: Item) -> Item:
+        item = self._stamped(item)
         with self._lock:
             doc_id = self._db.table(kind).insert(asdict(item))
             self._slots[item.id] = _Slot(kind, item, doc_id)
@@ -414,11 +460,12 @@ class Scheduler:
     def _update(self, item_id: str, item: Item) -> Item:
         """Change an item in memory and on disk before returning (what a tool acknowledges is kept)."""
         with self._lock:
-            self._set(item_id, item)
+            item = self._set(item_id, item)
             self._persist(item_id)
         return item
 
     def _set(self, item_id: str, item: Item) -> Item:
+        item = self._stamped(item)
         with self._lock:
             slot = self._slots[item_id]
             slot.item = item

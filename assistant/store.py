@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -93,9 +95,30 @@ def atomic_write(path: Path, text: str) -> None:
 Migration = Callable[[TinyDB], None]
 
 
+STALE_TEMP_S = 600.0
+"""An atomic_write's temporary file this old was left by a process killed mid-write: no write takes
+minutes, so removing it cannot pull a file from under a live one."""
+
+
+def sweep_stale_temps(path: Path) -> int:
+    """Remove what killed writes of `path` left behind (`.<name>.XXXXXXXX`, atomic_write's temp
+    files); how many. Best effort: a folder it cannot change is left as it is."""
+    removed = 0
+    now = time.time()
+    with contextlib.suppress(OSError):
+        for sibling in path.parent.glob(f".{path.name}.*"):
+            with contextlib.suppress(OSError):
+                st = sibling.lstat()
+                if stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_TEMP_S:
+                    sibling.unlink()
+                    removed += 1
+    return removed
+
+
 def open_db(path: Path, schema: int, migrations: dict[int, Migration] | None = None) -> TinyDB:
     """The TinyDB at `path` at `schema`, created if missing. An older file is brought up to date by
     `migrations[v]` (from v to v + 1); a newer one is refused, so an old version never damages it."""
+    sweep_stale_temps(path)
     db = TinyDB(path, storage=SafeJSONStorage)
     meta = db.table(META_TABLE)
     found = meta.get(doc_id=1)
@@ -116,6 +139,31 @@ def open_db(path: Path, schema: int, migrations: dict[int, Migration] | None = N
         version += 1
         meta.update({"schema": version}, doc_ids=[1])
     return db
+
+
+MIN_FREE_BYTES = 1 << 20
+"""Below this much free space on the data folder's disk, nothing new is begun: a timer, its audit
+entry and the conversation file together need a few KiB, and a half-written change is worse than none."""
+
+
+def room_problem(folder: Path) -> str | None:
+    """Why nothing can be kept in `folder` now (its disk full), or None. A folder that cannot even be
+    looked at is left to the write that follows, which says why."""
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return None
+    free = st.f_bavail * st.f_frsize
+    if free >= MIN_FREE_BYTES:
+        return None
+    return f"the disk holding {folder} is full ({free // 1024} KiB free)"
+
+
+def require_room(folder: Path) -> None:
+    """Refuse to begin a change on a full disk, before anything is changed."""
+    problem = room_problem(folder)
+    if problem is not None:
+        raise StoreError(f"{problem}, so nothing was changed: free some space and try again", code="disk_full")
 
 
 class DataDirLock:

@@ -184,3 +184,63 @@ def test_a_file_name_that_is_not_utf8_is_recorded_and_verifies(tmp_path: Path) -
     entries = list(AuditLog(tmp_path, Vault(tmp_path).derived_key("audit")).entries())
     assert entries[-1]["folder"] == os.fsdecode(b"/photos/caf\xe9") and entries[-1]["named"] == "café"
     assert not AuditLog(tmp_path, Vault(tmp_path).derived_key("audit")).verify().problems
+
+
+def test_an_entry_the_disk_refuses_is_taken_back_whole_and_the_trail_still_verifies(tmp_path: Path,
+                                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full disk between the entry and its head: the entry is taken back and the caller told, so
+    the trail never looks like an old head was put back (it used to fail --verify for good)."""
+    import errno
+
+    import assistant.audit as audit_module
+
+    log = filled(tmp_path)
+    before = lines(log)
+
+    def no_room(path: Path, text: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(audit_module, "atomic_write", no_room)
+    with pytest.raises(audit_module.AuditError, match="No space left on device; free some space") as refused:
+        log.append("tool_call", origin="voice", tool="timer.start", args={"minutes": 9}, ok=True)
+    assert refused.value.code == "disk_full"
+    monkeypatch.undo()
+    assert lines(log) == before
+    verdict = audit_of(tmp_path).verify()
+    assert verdict.intact and verdict.entries == 6, verdict.problems
+    audit_of(tmp_path).append("tool_call", origin="voice", tool="timer.start", args={"minutes": 9}, ok=True)
+    assert audit_of(tmp_path).verify().entries == 7
+
+
+def test_a_full_disk_is_said_before_anything_is_done_and_an_unrecorded_action_is_told(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assistant.audit as audit_module
+    import assistant.dialogue as dialogue_module
+
+    core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path, Bus())
+    monkeypatch.setattr(dialogue_module, "room_problem", lambda folder: f"the disk holding {folder} is full (0 KiB free)")
+    assert asyncio.run(core.dialogue.handle("set a pasta timer for five minutes")) == dialogue_module.DISK_FULL
+    assert core.scheduler.timers() == []
+    monkeypatch.undo()
+
+    # The disk fills between the action and its audit entry: the action stands, and the reply says
+    # it was not recorded.
+    def refused(*args: object, **kwargs: object) -> None:
+        raise audit_module.AuditError("cannot write the audit trail: No space left on device", code="disk_full")
+
+    monkeypatch.setattr(dialogue_module, "record_call", refused)
+    reply = asyncio.run(core.dialogue.handle("set a pasta timer for five minutes"))
+    assert reply.endswith("I couldn't write that in my record of what I do: the disk is full."), reply
+    assert [t.name for t in core.scheduler.timers()] == ["pasta"]
+
+
+def test_the_command_line_refuses_a_change_on_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    import assistant.store as store_module
+    from assistant.cli import main
+
+    monkeypatch.setattr(store_module, "MIN_FREE_BYTES", 1 << 62)  # more than any disk has free
+    assert main(["ask", "set a pasta timer for five minutes", "--data-dir", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "is full" in err and "so nothing was changed: free some space and try again" in err and "Traceback" not in err
+    assert not (tmp_path / "scheduler.json").exists() or "pasta" not in (tmp_path / "scheduler.json").read_text()

@@ -300,3 +300,33 @@ def test_validate_from_the_shell_and_at_start_refuse_odd_files(tmp_path: Path, c
     assert "Traceback" not in out.err
     loaded = load_routines([folder], lambda name: None)  # type: ignore[arg-type,return-value]
     assert [e.reason for e in loaded.errors] == ["is not a regular file (a pipe, a device or a socket); a routine is a YAML file"]
+
+
+class _SetClock(ManualClock):
+    """A machine whose wall clock is set by hand (NTP after a bad RTC): elapsed time does not move."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.offset = 0.0
+
+    def now(self) -> float:
+        return super().now() + self.offset
+
+    def elapsed(self) -> float:
+        return super().now()
+
+
+def test_a_timer_counts_its_own_minutes_when_the_wall_clock_is_set_while_the_assistant_is_off(tmp_path: Path) -> None:
+    from assistant.config import SchedulerConfig
+    from assistant.scheduler import Scheduler
+
+    clock = _SetClock()
+    first = Scheduler(tmp_path, SchedulerConfig(timezone="UTC"), clock)
+    timer = first.add_timer(600, "pasta")
+    alarm = first.add_alarm(clock.now() + 1800, "meeting")
+    for jump in (3600.0, -7200.0):
+        clock.offset += jump
+        again = Scheduler(tmp_path, SchedulerConfig(timezone="UTC"), clock)
+        assert again.timers()[0].remaining(again.now()) == pytest.approx(600)
+        assert again.alarms()[0].at == alarm.at  # "at 7:30" stays 7:30 on the wall
+    assert timer.frame is not None

@@ -67,12 +67,17 @@ class MicrophoneSource:
         self.device = device
         self.block = int(SAMPLE_RATE * block_s)
         self._sd = _sounddevice()
+        self._worked = False
+        """It recorded once in this process: gone now means unplugged, not a machine without one."""
         self._check()
 
     def _check(self) -> None:
         try:
             self._sd.check_input_settings(device=self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
         except Exception as e:
+            if self._worked:
+                raise AudioDeviceError("the microphone is not there any more (unplugged, or its sound server "
+                                       "stopped); trying again") from e
             raise AudioDeviceError(NO_SOUND_CARD if self.device is None
                                    else f"microphone {self.device!r} cannot record 16 kHz mono: {e}") from e
 
@@ -93,6 +98,7 @@ class MicrophoneSource:
             stream.start()
         except Exception as e:
             raise AudioDeviceError(f"the microphone cannot be opened: {e}") from e
+        self._worked = True
         try:
             while True:
                 try:

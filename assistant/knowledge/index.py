@@ -23,7 +23,7 @@ import numpy as np
 from assistant.errors import KnowledgeError
 from assistant.knowledge.extract import read_document, readable
 from assistant.knowledge.mending import Spellings
-from assistant.transactions import locked_transaction
+from assistant.transactions import locked_transaction, store_failure
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +136,18 @@ class KnowledgeIndex:
         (each passage is embedded as it is indexed: about 35 passages a second on two cores)."""
         path = data_dir / "knowledge" / "index.db"
         path.parent.mkdir(parents=True, exist_ok=True)
+        self._path = path
         self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(SCHEMA)
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.OperationalError as e:  # its -wal file cannot be made on a full or read-only disk
+            self._db.close()
+            failure = store_failure(e, path)
+            if failure is None:
+                raise
+            raise failure from e
         self._lock = threading.Lock()
         self.configured = [p.expanduser().resolve() for p in configured or []]
         self.data_dir = data_dir
@@ -155,7 +163,7 @@ class KnowledgeIndex:
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """One transaction under the lock, rolled back if anything in it fails (a locked database
         from another `assistant knowledge` process, a full disk): nothing half-written is kept."""
-        return locked_transaction(self._db, self._lock)
+        return locked_transaction(self._db, self._lock, self._path)
 
     # --- folders ----------------------------------------------------------------------------
 

@@ -157,7 +157,7 @@ class Catalogue:
 
     def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """One atomic, durable write: all of it is on disk when the block ends, or none of it."""
-        return locked_transaction(self._db, self.lock)
+        return locked_transaction(self._db, self.lock, self.path)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.lock:

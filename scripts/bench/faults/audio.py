@@ -124,6 +124,7 @@ def run(work: Path, trials: int) -> Figures:
                        if line.startswith("WARNING assistant.supervisor: audio stopped")})
         f.info["logged"] = said
         if any("no sound card" in s for s in said):
+            f.unclear += 1
             f.find("while the devices were gone the log said 'no microphone found (this machine has no sound card?): "
                    "use a file instead: assistant run --audio-in …', advice for a machine without a card, not for a "
                    "card that went away (assistant/audio/sources.py NO_SOUND_CARD from MicrophoneSource._check)")

@@ -40,6 +40,9 @@ class JumpingClock:
     def now(self) -> float:
         return self.mono + self.offset
 
+    def elapsed(self) -> float:
+        return self.mono
+
     async def sleep(self, seconds: float) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         heapq.heappush(self._sleepers, (self.mono + max(0.0, seconds), next(self._order), future))

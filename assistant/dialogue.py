@@ -224,7 +224,7 @@ class Dialogue:
                     if fixed is not None:
                         return await self._act(fixed, turn, audio_t)
                     text, declined, others = rest, True, None
-            else:
+            elif not await self._a_question_of_its_own(pending, text):
                 completed = await self._complete(pending, text)
                 if completed is not None:
                     return await self._act(completed, turn, audio_t)
@@ -274,6 +274,14 @@ class Dialogue:
             self._last = Exchange(text, call, result.speech, time.monotonic())
             return result.speech
         return None
+
+    async def _a_question_of_its_own(self, pending: Pending, text: str) -> bool:
+        """A question another tool's sentences take whole ("what time is it" after "What should I
+        remind you of?") is asked, not an answer: a free-text slot would take anything as its answer."""
+        if not _QUESTION.match(text.strip()):
+            return False
+        call = await asyncio.to_thread(self.router.match_templates, text, self.registry.slot_values())
+        return call is not None and call.tool != pending.call.tool
 
     async def _complete(self, pending: Pending, answer: str) -> ToolCall | None:
         """The pending call completed by the answer to its question, or None if the answer is not one.

@@ -350,6 +350,20 @@ def test_a_time_is_never_stored_as_what_to_remind(data_dir: Path, said: str, pla
     assert reminder.text == "call mum"
 
 
+def test_a_question_asked_instead_of_an_answer_is_answered_not_remembered(data_dir: Path) -> None:
+    core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus())
+    # The LLM, offered only reminder.add for the answer, takes the question as what to remind.
+    core.dialogue.router.planner = Planned(("remind me at 5 pm", "reminder.add", {"text": "a reminder", "when": "at 5 pm"}),  # type: ignore[assignment]
+                                           ("what time is it", "reminder.add", {"text": "what time is it"}))
+
+    async def talk() -> list[str]:
+        return [await core.dialogue.handle(said) for said in ("remind me at 5 pm", "what time is it")]
+
+    question, answer = asyncio.run(talk())
+    assert question == "What should I remind you of?"
+    assert answer.startswith("It's ") and core.scheduler.reminders() == [], answer
+
+
 def test_a_reminder_tool_called_with_only_a_time_refuses(data_dir: Path) -> None:
     core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus())
     result = core.registry.tool("reminder.add").func(text="at 5 pm", when="5 pm")

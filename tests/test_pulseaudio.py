@@ -23,6 +23,7 @@ import pytest
 
 from assistant.audio.wav import read_wav
 from tests import speech_fixtures as sf
+from tests.conftest import wait_for as until
 from tests.pulse import private_pulseaudio, running_pulseaudio
 
 pytestmark = pytest.mark.pulseaudio
@@ -138,8 +139,12 @@ def test_sound_card_lost_and_back_is_survived_and_reported(tmp_path: Path) -> No
 
             pulse.stop()  # the sound card is gone
             wait_for(events_file, lambda ev: "restarting" in states(ev, "audio"), 30)
-            time.sleep(2)  # a few failed tries to open it again
-            code, report = health(port)
+            def failed_to_open() -> tuple[int, dict] | None:  # type: ignore[type-arg]
+                code, report = health(port)
+                audio = next(s for s in report["services"] if s["name"] == "audio")
+                return (code, report) if audio.get("last_error") and audio["state"] == "restarting" else None
+
+            code, report = until(failed_to_open, 30, "a failed try to open the microphone again")
             audio = next(s for s in report["services"] if s["name"] == "audio")
             assert code == 503 and not report["healthy"] and audio["state"] == "restarting", report
             assert "microphone" in audio["last_error"], audio

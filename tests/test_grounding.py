@@ -142,3 +142,8 @@ def test_one_is_grounded_by_a_unit_not_by_any_article(core: Core) -> None:
     spec = core.registry.tool("timer.change")
     assert grounded(spec, {"hours": 1}, "run a man timer") == {}
     assert grounded(spec, {"hours": 1}, "make it an hour instead") == {"hours": 1}
+
+
+def test_the_previous_tool_is_not_offered_for_words_no_tool_knows(index: ToolIndex) -> None:
+    assert _offered(index, "turn on the toaster", previous_tool="device.turn_on") == set()
+    assert _offered(index, "and the other one", previous_tool="timer.cancel") == {"timer.cancel"}

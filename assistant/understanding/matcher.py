@@ -60,6 +60,7 @@ def _references(expr: Expression, rules: dict[str, str], seen: frozenset[str] = 
 
 class TemplateMatcher:
     def __init__(self, skills: list[LoadedSkill], language: str = "en") -> None:
+        self._phrases: ToolPhrases | None = None
         ha = get_intents(language)
         if ha is None:
             raise SkillError(f"home-assistant-intents has no sentences for language '{language}'")
@@ -201,7 +202,13 @@ class TemplateMatcher:
 
     def phrases(self) -> ToolPhrases:
         """Sample sentences per tool, the words people use for it, and the live lists each tool's
-        sentences name (a mention of a live timer name makes the timer tools worth offering)."""
+        sentences name (a mention of a live timer name makes the timer tools worth offering).
+        Made once (sampling every template takes over a second); the templates never change after."""
+        if self._phrases is None:
+            self._phrases = self._sampled_phrases()
+        return self._phrases
+
+    def _sampled_phrases(self) -> ToolPhrases:
         out = ToolPhrases(live_lists={tool: set(names) for tool, names in self._tool_lists.items()})
         # Live names are left out (the stand-in is dropped): a sample's "kitchen" timer must not make
         # the timer tools look relevant to "turn on the kitchen light". Sentences with wildcards are

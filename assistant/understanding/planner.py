@@ -80,8 +80,10 @@ class LazyPlanner:
         return backend if backend is not None else await asyncio.to_thread(self.load_sync)
 
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
-        if self._backend is None and self._index is not None and not self._index().offer(text, context):
-            return None
+        if self._backend is None and self._index is not None:
+            index = await asyncio.to_thread(self._index)  # made once, from every template: over a second
+            if not index.offer(text, context):
+                return None
         return await (await self.load()).plan(text, context)
 
     async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:

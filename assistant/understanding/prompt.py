@@ -182,8 +182,11 @@ class ToolIndex:
         named = {name for name, values in context.live.items() if _mentioned(values, text)}
         scores = {s.qualified: self._overlap(words, s.qualified)
                   + (4 if self._lists.get(s.qualified, set()) & named else 0)
-                  + (2 if s.qualified == context.previous_tool else 0)
                   for s in self.specs}
+        # The tool just used is offered again for a follow-up that names nothing ("and the other
+        # one"), never for a request whose own words no tool knows ("turn on the toaster").
+        if context.previous_tool in scores and (not words or any(scores.values())):
+            scores[context.previous_tool] += 2
         relevant = [s for s in self.specs if scores[s.qualified] > 0]
         if len(relevant) > self.limit:
             verbs = self._verbs_of(text)

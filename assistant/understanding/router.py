@@ -58,6 +58,8 @@ class Router:
         self.matcher.warm_up()
         if self.closed is not None:
             self.closed.shortlist.shapes()
+        if self.planner is not None:
+            self.matcher.phrases()  # what the planner's tool index is made of (over a second)
 
     def match_templates(self, text: str, live: dict[str, list[str]]) -> ToolCall | None:
         """Exact, else fuzzy at or above the configured score; milliseconds, no LLM."""

@@ -9,6 +9,7 @@ import contextlib
 import json
 import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -35,7 +36,8 @@ def write_status(data_dir: Path, report: dict[str, Any]) -> None:
     """Replace the file in one rename (a reader never sees half of it); not fsynced: it is a report,
     rewritten every few seconds, not data."""
     path = status_path(data_dir)
-    temp = path.with_name(f".{path.name}.{os.getpid()}")
+    # One temp file per writer: the heartbeat's thread and the supervisor's changes write at once.
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
     temp.write_text(json.dumps(report, indent=1), encoding="utf-8")
     os.replace(temp, path)
 

@@ -104,7 +104,10 @@ def test_realtime_paces_the_file(tmp_path: Path) -> None:
     for kind in ("wake", "speech_end", "endpoint"):
         assert by_type[kind]["t"] - start >= by_type[kind]["audio_t"] - 0.01, kind
     felt = by_type["tts_start"]["t"] - (start + [e for e in events if e["type"] == "speech_end"][-1]["audio_t"])
-    assert 0 < felt < 2.0, f"last voiced audio → first reply audio took {felt:.2f} s"
+    # The models' own time (which a busy machine stretches; scripts/bench measures it) is taken out:
+    # what is left is the waiting the pacing and the loop add.
+    models = by_type["transcript"]["stt_s"] + by_type["tts_start"]["synth_s"]
+    assert 0 < felt - models < 2.0, f"last voiced audio → first reply audio took {felt:.2f} s, {models:.2f} s of it the models'"
 
 
 def test_scheduler_items_from_the_shell(tmp_path: Path) -> None:

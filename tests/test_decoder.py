@@ -57,6 +57,7 @@ def conforms(schema: dict[str, Any], args: dict[str, Any], said: frozenset[int])
                 assert said and value in said | {0}, f"{name}={value} was not said"
 
 
+@pytest.mark.timeout(900)  # every tool × four requests through the model: minutes on a busy machine
 def test_every_tools_arguments_decode_to_json_its_schema_allows(model: tuple[Any, Vocabulary], specs: list[ToolSpec]) -> None:
     requests = ["set a timer for seven minutes for the eggs", "turn the kitchen light to 40 percent",
                 "zzz qqq", 'he said "no" \\ then left\n\tfor 3 hours and 25 minutes']

@@ -62,7 +62,12 @@ def test_system_prompt_state_is_cached_on_disk_and_reused(small: LocalPlanner, t
     assert other._state_file() != path  # no examples: another system prompt, another state
     same = LocalPlanner(small.model_path, small.specs, matcher.examples(), matcher.phrases(), threads=2)
     assert same._state_file() == path and same._cached_state() is not None
-    assert same.warm_up() < 5
+
+    def evaluated(tokens: object) -> object:
+        raise AssertionError("the system prompt was evaluated again instead of read from its cached state")
+
+    same._evaluated = evaluated  # type: ignore[method-assign]
+    same.warm_up()  # no time bound: a busy machine stretches it; what is checked is that nothing is evaluated
 
 
 def _free_port() -> int:
@@ -81,7 +86,7 @@ def llama_server() -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 240  # a wait for it to be up, not a bound: a busy machine is slow to load it
         while True:
             try:
                 urllib.request.urlopen(f"{url}/v1/models", timeout=1).read()

@@ -104,7 +104,7 @@ def llama_server() -> Iterator[str]:
 def test_server_backend_gets_a_schema_valid_call(llama_server: str, tmp_path: Path) -> None:
     core, _ = core_with(tmp_path)
     planner = ServerPlanner(llama_server, "smollm2", core.registry.tools(), core.dialogue.router.matcher.examples(), core.dialogue.router.matcher.phrases(),
-                            response_format="json_object", timeout_s=60)
+                            response_format="json_object", timeout_s=240)
     offered = {s.qualified for s in core.registry.tools()}
     for text in ("please start the egg timer", "what's the weather"):
         call = planner.plan_sync(text, PlanContext())

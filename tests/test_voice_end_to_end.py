@@ -113,7 +113,9 @@ def test_an_understood_request_ends_sooner(speech_models, config, tmp_path: Path
 
 def test_a_timer_rings_and_speaks(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Realtime: a two-second timer started by voice rings during the same stream and is spoken."""
-    pcm = np.concatenate([sf.command("Set a timer for two seconds."), sf.silence(4.0)])
+    # 8 s of silence after it: room for the ring after the reply even when a busy machine takes
+    # seconds to hear and answer (4 s was not enough at a load of 5).
+    pcm = np.concatenate([sf.command("Set a timer for two seconds."), sf.silence(8.0)])
     run = run_voice(pcm, speech_models, config, tmp_path, realtime=True, ring_timers=True)
     ev = run.events
     assert ev.of("intent")[0].args == {"seconds": 2}

@@ -44,7 +44,8 @@ class Page:
     data_dir: Path
     stops: list[Callable[[], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60.0) -> T:
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 180.0) -> T:
+        """A wait for the work to finish, not a bound on it: a busy machine takes over a minute to scan."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
     def new_code(self, admin: bool = False) -> str:

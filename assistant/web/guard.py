@@ -98,7 +98,7 @@ def _origin_of(text: str) -> tuple[str, str, int] | None:
                 or url.user is not None or url.query_string or url.fragment:
             return None
         return url.scheme, url.host.lower().rstrip("."), url.port
-    except (ValueError, TypeError, UnicodeError, IndexError):  # IndexError: yarl on a Host such as "[@" (the fuzz)
+    except (ValueError, TypeError, UnicodeError, IndexError):  # IndexError: yarl on a Host such as "[]@" (the fuzz)
         return None
 
 

@@ -9,9 +9,9 @@ from typing import TypeVar
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.events import Event
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.core.events import Event
 
 
 # mDNS must never run in the host's network namespace. scripts/test runs the suite in a namespace of
@@ -84,7 +84,7 @@ def config():  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def speech_models(config):  # type: ignore[no-untyped-def]
     """The real models, loaded once for the whole session."""
-    from assistant.runtime import load_speech_models
+    from assistant.app.runtime import load_speech_models
 
     return asyncio.run(load_speech_models(config))
 

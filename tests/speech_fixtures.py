@@ -33,8 +33,8 @@ PIPER_SPEEDS = {"piper": 1.0, "piper-fast": 0.8, "piper-slow": 1.25}
 
 @functools.lru_cache(maxsize=len(PIPER_SPEEDS))
 def _piper(length_scale: float = 1.0):  # type: ignore[no-untyped-def]
-    from assistant.config import TtsConfig
-    from assistant.models import resolve_piper_voice
+    from assistant.core.config import TtsConfig
+    from assistant.core.models import resolve_piper_voice
     from assistant.speech.tts import Synthesizer
 
     # No sampling noise: a sentence renders to the same audio on every run, so a test that checks

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.clock import ManualClock
-from assistant.config import load_config
-from assistant.runtime import Core, build_core, ringer
-from assistant.scheduler import Scheduler
-from assistant.spoken_time import Recurrence, TimeNotUnderstood, local_time, parse_when
+from assistant.core.bus import Bus
+from assistant.core.clock import ManualClock
+from assistant.core.config import load_config
+from assistant.app.runtime import Core, build_core, ringer
+from assistant.scheduling.scheduler import Scheduler
+from assistant.language.spoken_time import Recurrence, TimeNotUnderstood, local_time, parse_when
 from tests.conftest import TEMPLATES_ONLY, Recorder
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -227,7 +227,7 @@ def test_an_afternoon_request_deletes_the_morning_alarm_of_that_hour(data_dir: P
 
 
 def test_a_bad_time_zone_is_a_clear_config_error(data_dir: Path) -> None:
-    from assistant.errors import ConfigError
+    from assistant.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="Europe/Berlin"):
         build_core(load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__SCHEDULER__TIMEZONE": "Europe/Berln"}),

@@ -11,11 +11,11 @@ import sys
 import time
 from pathlib import Path
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.conversation_file import FILE_NAME, ConversationFile
-from assistant.dialogue import CANNOT
-from assistant.runtime import build_core
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.voice.conversation_file import FILE_NAME, ConversationFile
+from assistant.voice.dialogue import CANNOT
+from assistant.app.runtime import build_core
 from tests.conftest import TEMPLATES_ONLY, Recorder
 
 

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant.audit import REDACTED, AuditLog
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.errors import SkillError
+from assistant.trust.audit import REDACTED, AuditLog
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.core.errors import SkillError
 from assistant.plugins.api import Permission
-from assistant.runtime import build_core
-from assistant.vault import Vault, VaultError
+from assistant.app.runtime import build_core
+from assistant.trust.vault import Vault, VaultError
 from assistant.web.server import admin_key, web_dir
 from tests.conftest import TEMPLATES_ONLY
 
@@ -192,7 +192,7 @@ def test_an_entry_the_disk_refuses_is_taken_back_whole_and_the_trail_still_verif
     the trail never looks like an old head was put back (it used to fail --verify for good)."""
     import errno
 
-    import assistant.audit as audit_module
+    import assistant.trust.audit as audit_module
 
     log = filled(tmp_path)
     before = lines(log)
@@ -214,8 +214,8 @@ def test_an_entry_the_disk_refuses_is_taken_back_whole_and_the_trail_still_verif
 
 def test_a_full_disk_is_said_before_anything_is_done_and_an_unrecorded_action_is_told(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import assistant.audit as audit_module
-    import assistant.dialogue as dialogue_module
+    import assistant.trust.audit as audit_module
+    import assistant.voice.dialogue as dialogue_module
 
     core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path, Bus())
     monkeypatch.setattr(dialogue_module, "room_problem", lambda folder: f"the disk holding {folder} is full (0 KiB free)")
@@ -236,8 +236,8 @@ def test_a_full_disk_is_said_before_anything_is_done_and_an_unrecorded_action_is
 
 def test_the_command_line_refuses_a_change_on_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           capsys: pytest.CaptureFixture[str]) -> None:
-    import assistant.store as store_module
-    from assistant.cli import main
+    import assistant.core.store as store_module
+    from assistant.cli.main import main
 
     monkeypatch.setattr(store_module, "MIN_FREE_BYTES", 1 << 62)  # more than any disk has free
     assert main(["ask", "set a pasta timer for five minutes", "--data-dir", str(tmp_path)]) == 1

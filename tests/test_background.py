@@ -11,11 +11,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from assistant.background import MAX_PAUSE_S, NICE, BackgroundWorker, Foreground
-from assistant.bus import Bus
-from assistant.config import MediaConfig
-from assistant.errors import MediaError
-from assistant.events import Ready, Wake
+from assistant.core.background import MAX_PAUSE_S, NICE, BackgroundWorker, Foreground
+from assistant.core.bus import Bus
+from assistant.core.config import MediaConfig
+from assistant.core.errors import MediaError
+from assistant.core.events import Ready, Wake
 from assistant.media.service import MediaLibrary
 from tests.conftest import WAIT_S, wait_for_async
 from tests.fakes.media_library import make_small_photos
@@ -174,9 +174,9 @@ def test_the_running_assistant_holds_indexing_for_the_voice(tmp_path: Path) -> N
     """The media service, as `assistant run` starts it, ties the core's foreground to the voice."""
     import asyncio
 
-    from assistant.config import load_config
-    from assistant.runtime import build_core
-    from assistant.services import media_service
+    from assistant.core.config import load_config
+    from assistant.app.runtime import build_core
+    from assistant.app.services import media_service
 
     core = build_core(load_config(environ={}), tmp_path / "data", Bus())
     assert core.media.foreground is core.foreground

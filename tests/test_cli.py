@@ -131,7 +131,7 @@ def test_scheduler_items_from_the_shell(tmp_path: Path) -> None:
 
 
 def test_a_second_writer_on_a_live_data_folder_is_refused(tmp_path: Path) -> None:
-    from assistant.store import DataDirLock
+    from assistant.core.store import DataDirLock
 
     lock = DataDirLock(tmp_path)
     lock.acquire("the test")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.dialogue import CANNOT, SAY_AGAIN
+from assistant.core.bus import Bus
+from assistant.voice.dialogue import CANNOT, SAY_AGAIN
 from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, Found
-from assistant.runtime import build_core
+from assistant.app.runtime import build_core
 from assistant.speech.stt import Heard
 from assistant.understanding.candidates import (
     CandidateShortlist, as_whisper_writes, live_names_in, number_words, spells_numbers,

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import load_config
-from assistant.errors import ConfigError
+from assistant.core.config import load_config
+from assistant.core.errors import ConfigError
 
 
 def test_defaults() -> None:

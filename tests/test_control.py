@@ -16,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from assistant import cli
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.control import ControlError, ControlServer, ask_running, connect, socket_path
-from assistant.runtime import Core, build_core
-from assistant.shell_requests import ShellRequests
-from assistant.store import DataDirLock
+from assistant.cli import main as cli
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.app.control import ControlError, ControlServer, ask_running, connect, socket_path
+from assistant.app.runtime import Core, build_core
+from assistant.app.shell_requests import ShellRequests
+from assistant.core.store import DataDirLock
 from tests.conftest import TEMPLATES_ONLY, Recorder
 
 

@@ -4,10 +4,10 @@ yes before a risky tool, follow-ups, honest refusals, and the record written aft
 import asyncio
 from pathlib import Path
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.dialogue import CANNOT, DROPPED, yes_or_no
-from assistant.runtime import build_core
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.voice.dialogue import CANNOT, DROPPED, yes_or_no
+from assistant.app.runtime import build_core
 from tests.conftest import TEMPLATES_ONLY, Recorder
 
 
@@ -170,7 +170,7 @@ def test_an_unsure_request_that_only_reads_just_runs(data_dir: Path) -> None:
 def test_the_line_is_a_setting(data_dir: Path) -> None:
     import pytest
 
-    from assistant.errors import ConfigError
+    from assistant.core.errors import ConfigError
 
     assert load_config(environ={}).understanding.confirm_below == 0.75
     core, rec = unsure(data_dir, "0.9")
@@ -191,7 +191,7 @@ def test_a_risky_tool_asks_its_own_question_even_when_unsure(data_dir: Path) -> 
 
 
 def test_what_follows_a_no() -> None:
-    from assistant.dialogue import declined_with
+    from assistant.voice.dialogue import declined_with
 
     assert declined_with("No, the kitchen light.") == "the kitchen light"
     assert declined_with("nope, I meant forty percent") == "forty percent"

@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-from assistant.audit import AuditLog
-from assistant.routine_runner import RoutineRunner
-from assistant.scheduler import Scheduler
-from assistant.vault import Vault
+from assistant.trust.audit import AuditLog
+from assistant.routines.runner import RoutineRunner
+from assistant.scheduling.scheduler import Scheduler
+from assistant.trust.vault import Vault
 
 ROUNDS = 50
 STEPS = ("a", "b", "c", "d", "e")

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.models import resolve_llm
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.core.models import resolve_llm
 from assistant.plugins.api import ToolSpec
-from assistant.runtime import build_core
+from assistant.app.runtime import build_core
 from assistant.understanding.decoder import Decoding, Vocabulary, decode_arguments, supports
 from assistant.understanding.grounding import said_integers
 

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.config import load_config
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
 from assistant.devices.model import BRIGHTNESS, COLOUR, EFFECT, ON_OFF, POWER, Device, Found
-from assistant.runtime import Core, build_core
+from assistant.app.runtime import Core, build_core
 from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated
 from tests.fakes.base import FakeDevice
 from tests.fakes.shelly_api import FakeShellyDimmer, FakeShellyPlug

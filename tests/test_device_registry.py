@@ -64,10 +64,10 @@ def test_rooms_are_read_from_names_as_spoken() -> None:
 
 def test_a_device_that_names_a_room_is_settled_into_the_room(tmp_path: Path) -> None:
     """ "Dim the bedroom to 30 %", planned as device=bedroom: the call (and its record) says room."""
-    from assistant.bus import Bus
-    from assistant.config import load_config
+    from assistant.core.bus import Bus
+    from assistant.core.config import load_config
     from assistant.devices.model import COLOUR
-    from assistant.runtime import build_core
+    from assistant.app.runtime import build_core
     from tests.conftest import TEMPLATES_ONLY
 
     core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path / "data", Bus())

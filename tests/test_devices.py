@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
-from assistant.bus import Bus
-from assistant.config import Config, load_config
+from assistant.core.bus import Bus
+from assistant.core.config import Config, load_config
 from assistant.devices.announce import SERVICE_TYPE
 from assistant.web.certificate import host_names
 from assistant.devices.network import HomeNetwork
-from assistant.runtime import Core, build_core
+from assistant.app.runtime import Core, build_core
 from tests import speech_fixtures as sf
 from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated
 from tests.fakes.devices import FakeHome
@@ -263,7 +263,7 @@ def test_a_room_or_device_said_but_not_known_is_refused_never_widened(tmp_path: 
     the person's words; "the lights" are the lights, not the washing machine; a device named in a room
     must be in it; a satellite's room with no devices is not the whole home. The planner's calls are
     the ones the model was seen to make (a stand-in for the LLM: tests/test_never_widen.py)."""
-    from assistant.rooms import ROOM
+    from assistant.voice.rooms import ROOM
     from tests.test_never_widen import with_planner
 
     async def scenario(home: FakeHome, core: Core, rec: Recorder) -> None:

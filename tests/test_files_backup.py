@@ -5,9 +5,9 @@ import asyncio
 import os
 from pathlib import Path
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.runtime import Core, build_core
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.app.runtime import Core, build_core
 from tests.conftest import TEMPLATES_ONLY
 
 

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.errors import AssistantError
-from assistant.runtime import Core, build_core
-from assistant.understanding.numbers import find_numbers
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.core.errors import AssistantError
+from assistant.app.runtime import Core, build_core
+from assistant.language.numbers import find_numbers
 from assistant.understanding.schema import args_gbnf, args_grammar, call_gbnf, gbnf_for, tool_call_schema
 from tests.conftest import TEMPLATES_ONLY
 

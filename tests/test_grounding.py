@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.runtime import Core, build_core
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.app.runtime import Core, build_core
 from assistant.understanding.grounding import grounded
-from assistant.understanding.numbers import respell_numbers
+from assistant.language.numbers import respell_numbers
 from assistant.understanding.prompt import PlanContext, ToolIndex
 from tests.conftest import TEMPLATES_ONLY
 

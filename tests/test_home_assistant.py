@@ -16,13 +16,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.audit import AuditLog
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.trust.audit import AuditLog
 from assistant.devices.drivers.home_assistant import TOKEN as HOME_ASSISTANT_TOKEN
 from assistant.devices.home_assistant import HomeAssistantSource
-from assistant.runtime import build_core
-from assistant.vault import Vault
+from assistant.app.runtime import build_core
+from assistant.trust.vault import Vault
 from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated
 from tests.netns import other_host
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from assistant.errors import KnowledgeError
+from assistant.core.errors import KnowledgeError
 from assistant.knowledge.extract import read_document
 from assistant.knowledge.index import KnowledgeIndex, passages
 from tests.fakes.household_docs import FACTS, make_household_docs
@@ -149,9 +149,9 @@ def test_the_cli(docs: Path, tmp_path: Path) -> None:
 
 def _templates_only_core(docs: Path, tmp_path: Path) -> tuple[Any, Any]:
     """The assistant with the templates and no LLM, the documents scanned, and a recorder of its events."""
-    from assistant.bus import Bus
-    from assistant.config import load_config
-    from assistant.runtime import build_core
+    from assistant.core.bus import Bus
+    from assistant.core.config import load_config
+    from assistant.app.runtime import build_core
     from tests.conftest import TEMPLATES_ONLY, Recorder
 
     bus = Bus()
@@ -233,10 +233,10 @@ def test_search_by_meaning_finds_what_words_miss(docs: Path, tmp_path: Path) -> 
 def test_the_watcher_reads_a_new_document_within_seconds(docs: Path, tmp_path: Path) -> None:
     import asyncio
 
-    from assistant.bus import Bus
-    from assistant.config import load_config
-    from assistant.runtime import build_core
-    from assistant.services import keep_knowledge
+    from assistant.core.bus import Bus
+    from assistant.core.config import load_config
+    from assistant.app.runtime import build_core
+    from assistant.app.services import keep_knowledge
     from tests.conftest import TEMPLATES_ONLY, wait_for_async
 
     config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs),
@@ -309,10 +309,10 @@ def test_the_real_llm_answers_from_the_documents_names_them_and_refuses_the_rest
     """Qwen2.5-Coder-1.5B, as shipped: answers written from the passages, by voice and from the CLI."""
     import asyncio
 
-    from assistant.bus import Bus
-    from assistant.config import load_config
+    from assistant.core.bus import Bus
+    from assistant.core.config import load_config
     from assistant.knowledge.answerer import NOT_FOUND
-    from assistant.runtime import build_core
+    from assistant.app.runtime import build_core
 
     core = build_core(load_config(environ={"ASSISTANT__FOLDERS__DOCUMENTS": str(docs)}), tmp_path / "data", Bus())
     assert core.knowledge is not None and core.answerer is not None and core.knowledge.scan().added == 13
@@ -399,7 +399,7 @@ def test_a_question_no_tool_takes_is_looked_up_in_the_documents(docs: Path, tmp_
     when the documents hold the answer; otherwise the honest "can't help" stands."""
     import asyncio
 
-    from assistant.dialogue import CANNOT
+    from assistant.voice.dialogue import CANNOT
 
     core, rec = _templates_only_core(docs, tmp_path)
 
@@ -416,7 +416,7 @@ def test_a_question_no_tool_takes_is_looked_up_in_the_documents(docs: Path, tmp_
     assert [n.text for n in rec.of("no_intent")] == ["Who won the game last night?", "book a table for two"]  # type: ignore[attr-defined]
     assert rec.types()[:3] == ["intent", "tool_result", "reply"], "the answer's events in their usual order"
     assert [r.tool for r in rec.of("tool_result")] == ["knowledge.ask"], "a lookup that finds nothing leaves no events"  # type: ignore[attr-defined]
-    from assistant.dialogue import _QUESTION
+    from assistant.voice.dialogue import _QUESTION
 
     for question in ("When does the home insurance renew", "so where is the fuse box", "Do you know the wifi password",
                      "why is the boiler beeping", "the router password?"):

@@ -7,9 +7,9 @@ import yaml
 from hassil import Intents
 from hassil.sample import sample_intents
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.runtime import Core, build_core
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.app.runtime import Core, build_core
 from tests.conftest import TEMPLATES_ONLY
 
 

@@ -24,8 +24,8 @@ import piexif
 import pytest
 from PIL import Image
 
-from assistant.config import MediaConfig
-from assistant.errors import MediaError
+from assistant.core.config import MediaConfig
+from assistant.core.errors import MediaError
 from assistant.media.albums import Selection
 from assistant.media.metadata import read_info
 from assistant.media.player import Decoder, Track
@@ -182,10 +182,10 @@ def test_the_media_service_indexes_such_a_library_and_keeps_running(latin1_libra
     that would make the supervisor restart it into the same fault (6 restarts in 25 s)."""
     import logging
 
-    from assistant.bus import Bus
-    from assistant.config import load_config
-    from assistant.runtime import build_core
-    from assistant.services import media_service
+    from assistant.core.bus import Bus
+    from assistant.core.config import load_config
+    from assistant.app.runtime import build_core
+    from assistant.app.services import media_service
     from tests.conftest import TEMPLATES_ONLY
 
     os.mkfifo(latin1_library / "pipe.jpg")
@@ -204,7 +204,7 @@ def test_the_media_service_indexes_such_a_library_and_keeps_running(latin1_libra
                     loop.call_soon_threadsafe(indexed.set)
 
         handler = Catch(logging.INFO)
-        services_log = logging.getLogger("assistant.services")
+        services_log = logging.getLogger("assistant.app.services")
         services_log.addHandler(handler)
         services_log.setLevel(logging.INFO)
         service = media_service(core)
@@ -426,10 +426,10 @@ def trips(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def core(trips: Path, tmp_path: Path) -> Iterator[Any]:
-    from assistant.bus import Bus
-    from assistant.clock import ManualClock
-    from assistant.config import load_config
-    from assistant.runtime import build_core
+    from assistant.core.bus import Bus
+    from assistant.core.clock import ManualClock
+    from assistant.core.config import load_config
+    from assistant.app.runtime import build_core
     from tests.conftest import TEMPLATES_ONLY
 
     clock = ManualClock(time.mktime((2025, 11, 25, 12, 0, 0, 0, 0, -1)))

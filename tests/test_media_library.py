@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import MediaConfig
-from assistant.errors import MediaError
+from assistant.core.config import MediaConfig
+from assistant.core.errors import MediaError
 from assistant.media.albums import Selection
 from assistant.media.scan import content_hash
 from assistant.media.service import MediaLibrary
@@ -212,7 +212,7 @@ def test_adding_folders(tmp_path: Path) -> None:
 CRASH_CHILD = """
 import sys
 from pathlib import Path
-from assistant.config import MediaConfig
+from assistant.core.config import MediaConfig
 from assistant.media.service import MediaLibrary
 import assistant.media.moves as moves
 moves.CHUNK = 3

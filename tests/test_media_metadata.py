@@ -12,7 +12,7 @@ import piexif
 import pytest
 from PIL import Image
 
-from assistant.errors import MediaError
+from assistant.core.errors import MediaError
 from assistant.media.metadata import (
     MUSIC_EXTENSIONS,
     PHOTO_EXTENSIONS,

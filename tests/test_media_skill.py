@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from assistant.audio.wav import read_wav
-from assistant.bus import Bus
-from assistant.clock import ManualClock
-from assistant.config import load_config
+from assistant.core.bus import Bus
+from assistant.core.clock import ManualClock
+from assistant.core.config import load_config
 from assistant.media.albums import Selection
-from assistant.runtime import Core, build_core
+from assistant.app.runtime import Core, build_core
 from tests import speech_fixtures as sf
 from tests.conftest import TEMPLATES_ONLY, wait_for_async
 from tests.fakes.media_library import Made, make_library

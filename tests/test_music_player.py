@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from assistant.audio.wav import read_wav
-from assistant.errors import AudioDeviceError, MediaError
+from assistant.core.errors import AudioDeviceError, MediaError
 from assistant.media.player import Decoder, MusicPlayer, NowPlaying, SpeakerOutput, Track, WavOutput
 from tests.conftest import WAIT_S, wait_for
 from tests.pulse import private_pulseaudio

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.clock import ManualClock
-from assistant.config import load_config
+from assistant.core.bus import Bus
+from assistant.core.clock import ManualClock
+from assistant.core.config import load_config
 from assistant.plugins.api import ToolCall
-from assistant.runtime import Core, build_core
+from assistant.app.runtime import Core, build_core
 from tests.conftest import TEMPLATES_ONLY, Recorder
 from tests.fakes.media_library import make_library
 

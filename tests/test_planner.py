@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.dialogue import PLANNER_DOWN
-from assistant.models import resolve_llm
-from assistant.runtime import Core, build_core
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.voice.dialogue import PLANNER_DOWN
+from assistant.core.models import resolve_llm
+from assistant.app.runtime import Core, build_core
 from assistant.understanding.planner import LocalPlanner, ServerPlanner
 from assistant.understanding.prompt import PlanContext
 from tests.conftest import Recorder

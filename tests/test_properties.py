@@ -30,12 +30,12 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from assistant.audio.wav import read_wav
-from assistant.bus import Bus
-from assistant.config import Config, load_config
+from assistant.core.bus import Bus
+from assistant.core.config import Config, load_config
 from assistant.devices.discovery import BadAnnouncement, protocol_for, txt_of
-from assistant.errors import AssistantError, AudioInputError, ConfigError
-from assistant.runtime import build_core
-from assistant.workflows import Routine, RoutineError, load_routine, load_routines
+from assistant.core.errors import AssistantError, AudioInputError, ConfigError
+from assistant.app.runtime import build_core
+from assistant.routines.workflows import Routine, RoutineError, load_routine, load_routines
 from tests.conftest import TEMPLATES_ONLY
 from tests.web_fixtures import Page, start_page, stop_page
 

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.clock import ManualClock
-from assistant.config import load_config
-from assistant.routine_runner import RoutineRunner
-from assistant.runtime import Core, build_core
-from assistant.workflows import Routine, RoutineError, load_routine, load_routines
+from assistant.core.bus import Bus
+from assistant.core.clock import ManualClock
+from assistant.core.config import load_config
+from assistant.routines.runner import RoutineRunner
+from assistant.app.runtime import Core, build_core
+from assistant.routines.workflows import Routine, RoutineError, load_routine, load_routines
 from tests.conftest import TEMPLATES_ONLY, WAIT_S
 
 UTC = ZoneInfo("UTC")
@@ -249,7 +249,7 @@ def test_time_triggers_fire_and_catch_up_by_policy(core: Core, tmp_path: Path) -
 
 
 def test_a_disabled_routine_ignores_its_triggers_but_runs_when_asked(core: Core, tmp_path: Path) -> None:
-    from assistant.events import TimerDone
+    from assistant.core.events import TimerDone
 
     folder = tmp_path / "routines"
     write(folder, "a.yaml", "name: Daily\ncatch_up: once\ntriggers:\n  - at: '07:00'\n  - event: timer_done\n"
@@ -316,7 +316,7 @@ def test_routine_by_voice_and_from_the_shell(core: Core, tmp_path: Path) -> None
 
 
 def test_an_event_starts_a_routine_and_its_own_steps_do_not_restart_it(core: Core, tmp_path: Path) -> None:
-    from assistant.events import TimerDone
+    from assistant.core.events import TimerDone
 
     folder = tmp_path / "routines"
     write(folder, "e.yaml", "name: pasta ready\ntriggers:\n  - event: timer_done\n    match: {name: pasta}\n"

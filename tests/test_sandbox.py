@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.audit import AuditLog
-from assistant.bus import Bus
-from assistant.config import load_config
+from assistant.trust.audit import AuditLog
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
 from assistant.plugins.sandbox import SandboxedSkill, SkillBusy, sandbox_kind
-from assistant.runtime import Core, build_core
-from assistant.vault import Vault
+from assistant.app.runtime import Core, build_core
+from assistant.trust.vault import Vault
 from tests.conftest import TEMPLATES_ONLY, WAIT_S, wait_for
 
 GREETER = Path(__file__).parent / "skills" / "greeter"
@@ -303,7 +303,7 @@ def test_a_sandboxed_skill_uses_the_cores_scheduler_across_the_rpc(tmp_path: Pat
 def test_the_core_checks_every_ask_against_the_grant() -> None:
     """The process is not trusted: an ask for a service it was not granted, a method that is not open
     or unnamed arguments are refused, and the refusal of a permission is reported for the audit."""
-    from assistant.errors import SkillError
+    from assistant.core.errors import SkillError
     from assistant.plugins.api import Permission
     from assistant.plugins.remote import CoreServices
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.config import load_config
-from assistant.runtime import Core
+from assistant.core.config import load_config
+from assistant.app.runtime import Core
 from tests.conftest import TEMPLATES_ONLY, Recorder
 from tests.fakes.devices import FakeHome
 from tests.fakes.media_library import make_library
@@ -81,7 +81,7 @@ def test_a_sandboxed_skill_reaches_devices_media_routines_and_commands_as_grante
 
 
 def test_the_core_fills_confirmed_never_the_skill() -> None:
-    from assistant.errors import SkillError
+    from assistant.core.errors import SkillError
     from assistant.plugins.api import Permission
     from assistant.plugins.remote import CoreServices
 
@@ -102,8 +102,8 @@ LIBRARIAN = Path(__file__).parent / "skills" / "librarian"
 
 
 def test_a_sandboxed_skill_searches_only_the_folders_it_was_granted_and_never_the_notes(tmp_path: Path) -> None:
-    from assistant.bus import Bus
-    from assistant.runtime import build_core
+    from assistant.core.bus import Bus
+    from assistant.app.runtime import build_core
     from tests.fakes.household_docs import make_household_docs
     from tests.test_sandbox import cli
 

@@ -12,14 +12,14 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.clock import ManualClock
-from assistant.config import load_config
+from assistant.core.bus import Bus
+from assistant.core.clock import ManualClock
+from assistant.core.config import load_config
 from assistant.plugins.api import ToolResult
-from assistant.routine_runner import RoutineRunner
-from assistant.routines_host import RoutineHost
-from assistant.runtime import Core, build_core
-from assistant.workflows import Loaded, Routine, load_routine
+from assistant.routines.runner import RoutineRunner
+from assistant.routines.host import RoutineHost
+from assistant.app.runtime import Core, build_core
+from assistant.routines.workflows import Loaded, Routine, load_routine
 from tests.conftest import TEMPLATES_ONLY
 from tests.test_routines import core, write  # noqa: F401  (the module's core fixture, and a routine file)
 
@@ -168,10 +168,10 @@ def test_a_one_shot_process_finishes_the_routine_it_started(core: Core, tmp_path
 
 
 def test_a_timer_due_while_off_starts_its_routine_once(tmp_path: Path) -> None:
-    """In the order `assistant run` starts its services (assistant/services.py): the scheduler, then
+    """In the order `assistant run` starts its services (assistant/app/services.py): the scheduler, then
     the routines. The timer rings at start; its `event: timer_done` routine runs, and not again at
     the start after."""
-    from assistant.runtime import ringer
+    from assistant.app.runtime import ringer
 
     data = tmp_path / "data"
     write(data / "routines", "eggs.yaml", "name: eggs ready\ntriggers:\n  - event: timer_done\n    match: {name: eggs}\n"
@@ -207,7 +207,7 @@ def test_a_timer_due_while_off_starts_its_routine_once(tmp_path: Path) -> None:
 def test_a_timer_stopped_during_its_first_ring_is_kept_as_ringing(tmp_path: Path) -> None:
     """Stopping the assistant while it says "your eggs timer is done" (seconds of speech) must not
     make the next start ring it as new, which would start its timer_done routine a second time."""
-    from assistant.scheduler import Due, Scheduler
+    from assistant.scheduling.scheduler import Due, Scheduler
 
     clock = ManualClock()
 
@@ -273,7 +273,7 @@ ODD = [("latin-1", 1, "is not UTF-8 text"), ("name", 1, "no steps"), ("fifo", 0,
 
 @pytest.mark.parametrize("kind, line, reason", ODD, ids=[k for k, _, _ in ODD])
 def test_a_routine_file_of_any_shape_is_one_clear_line(core: Core, tmp_path: Path, kind: str, line: int, reason: str) -> None:
-    from assistant.workflows import RoutineError
+    from assistant.routines.workflows import RoutineError
 
     path = odd_file(tmp_path, kind)
     with pytest.raises(RoutineError) as caught:
@@ -286,9 +286,9 @@ def test_a_routine_file_of_any_shape_is_one_clear_line(core: Core, tmp_path: Pat
 
 
 def test_validate_from_the_shell_and_at_start_refuse_odd_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from assistant.cli import main
-    from assistant.routines_host import routine_folders
-    from assistant.workflows import load_routines
+    from assistant.cli.main import main
+    from assistant.routines.host import routine_folders
+    from assistant.routines.workflows import load_routines
 
     data = tmp_path / "data"
     folder = routine_folders(data)[-1]
@@ -317,8 +317,8 @@ class _SetClock(ManualClock):
 
 
 def test_a_timer_counts_its_own_minutes_when_the_wall_clock_is_set_while_the_assistant_is_off(tmp_path: Path) -> None:
-    from assistant.config import SchedulerConfig
-    from assistant.scheduler import Scheduler
+    from assistant.core.config import SchedulerConfig
+    from assistant.scheduling.scheduler import Scheduler
 
     clock = _SetClock()
     first = Scheduler(tmp_path, SchedulerConfig(timezone="UTC"), clock)

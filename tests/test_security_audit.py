@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant import audit
-from assistant.vault import Vault
+from assistant.trust import audit
+from assistant.trust.vault import Vault
 from tests.conftest import TEMPLATES_ONLY
 from tests.test_audit import ASSISTANT, audit_of, cli, filled, lines
 
@@ -163,7 +163,7 @@ def test_start_new_sets_the_old_trail_aside_and_begins_one_that_verifies(tmp_pat
 
 def test_writers_in_several_processes_never_share_a_number(tmp_path: Path) -> None:
     filled(tmp_path, 1)
-    code = ("import sys; from pathlib import Path; from assistant.audit import AuditLog; from assistant.vault import Vault\n"
+    code = ("import sys; from pathlib import Path; from assistant.trust.audit import AuditLog; from assistant.trust.vault import Vault\n"
             "d = Path(sys.argv[1]); log = AuditLog(d, Vault(d).derived_key('audit'))\n"
             "for i in range(40): log.append('tool_call', origin='routine', tool='clock.get_time', args={}, ok=True)")
     writers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)]) for _ in range(4)]

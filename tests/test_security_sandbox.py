@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from assistant.runtime import Core
-from assistant.vault import Vault
+from assistant.app.runtime import Core
+from assistant.trust.vault import Vault
 from tests.test_sandbox import core_of, install
 
 PROBER = Path(__file__).parent / "skills" / "prober"

@@ -31,11 +31,11 @@ from wyoming.ping import Ping
 from wyoming.tts import Synthesize
 from wyoming.wake import Detect
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.dialogue import CANNOT_CONFIRM
-from assistant.runtime import Core, build_core
-from assistant.services import wyoming_conversation
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.voice.dialogue import CANNOT_CONFIRM
+from assistant.app.runtime import Core, build_core
+from assistant.app.services import wyoming_conversation
 from assistant.wyoming.access import Access
 from assistant.wyoming.limits import Limits
 from assistant.wyoming.server import Stages, WyomingServer

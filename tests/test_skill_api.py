@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import pytest
 
-from assistant.errors import SkillError
+from assistant.core.errors import SkillError
 from assistant.plugins.api import Ask, Range, Skill, SkillContext, ToolResult, tool, tool_spec
 from assistant.plugins.registry import Registry
 

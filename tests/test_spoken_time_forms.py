@@ -13,8 +13,8 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from assistant.spoken_time import TimeNotUnderstood, local_time, parse_day, parse_when, spoken_date
-from assistant.understanding.numbers import find_numbers, respell_numbers
+from assistant.language.spoken_time import TimeNotUnderstood, local_time, parse_day, parse_when, spoken_date
+from assistant.language.numbers import find_numbers, respell_numbers
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=BERLIN)  # a Tuesday afternoon

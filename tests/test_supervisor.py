@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.errors import AudioDeviceError
-from assistant.health import write_status
-from assistant.store import DataDirLock
-from assistant.supervisor import Backoff, Service, ServiceHealth, Supervisor, forever
+from assistant.core.bus import Bus
+from assistant.core.errors import AudioDeviceError
+from assistant.app.health import write_status
+from assistant.core.store import DataDirLock
+from assistant.app.supervisor import Backoff, Service, ServiceHealth, Supervisor, forever
 from tests.conftest import WAIT_S, wait_for_async as until
 
 def in_loop(test):  # type: ignore[no-untyped-def]

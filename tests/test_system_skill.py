@@ -13,10 +13,10 @@ import psutil
 import pytest
 import yaml
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.errors import ConfigError
-from assistant.runtime import build_core
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.core.errors import ConfigError
+from assistant.app.runtime import build_core
 from tests.conftest import TEMPLATES_ONLY, Recorder
 
 COMMANDS = {

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.runtime import build_core
-from assistant.clock import ManualClock
-from assistant.config import SchedulerConfig
-from assistant.scheduler import Due, Scheduler
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.app.runtime import build_core
+from assistant.core.clock import ManualClock
+from assistant.core.config import SchedulerConfig
+from assistant.scheduling.scheduler import Due, Scheduler
 from tests.conftest import TEMPLATES_ONLY, Recorder
 
 
@@ -78,7 +78,7 @@ def test_unknown_request_is_honest_and_does_nothing(data_dir: Path) -> None:
 def test_damaged_scheduler_file_is_kept_and_reported(data_dir: Path) -> None:
     data_dir.mkdir(parents=True)
     (data_dir / "scheduler.json").write_text("{not json")
-    from assistant.store import StoreError
+    from assistant.core.store import StoreError
 
     with pytest.raises(StoreError, match="damaged"):
         make(data_dir)

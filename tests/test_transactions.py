@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from assistant.store import StoreError
-from assistant.transactions import locked_transaction, store_failure
+from assistant.core.store import StoreError
+from assistant.core.transactions import locked_transaction, store_failure
 
 
 def _made(path: Path) -> None:
@@ -52,7 +52,7 @@ def test_what_a_killed_write_left_behind_is_removed_when_the_file_is_next_opened
     import os
     import time
 
-    from assistant.store import STALE_TEMP_S, open_db
+    from assistant.core.store import STALE_TEMP_S, open_db
 
     path = tmp_path / "scheduler.json"
     old, fresh = tmp_path / ".scheduler.json.k1ll3d00", tmp_path / ".scheduler.json.wr1t1ng0"

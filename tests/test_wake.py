@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from assistant.models import resolve_wake_model
+from assistant.core.models import resolve_wake_model
 from assistant.speech.wake import WakeWordDetector
 from tests import speech_fixtures as sf
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.audio.wav import read_wav
-from assistant.errors import AudioInputError
+from assistant.core.errors import AudioInputError
 
 
 def write(path: Path, data: bytes, rate: int, width: int, channels: int) -> Path:

@@ -17,7 +17,7 @@ import aiohttp
 import numpy as np
 import pytest
 
-from assistant.store import DataDirLock
+from assistant.core.store import DataDirLock
 from assistant.web.auth import CODE_LENGTH, FailureLimiter, Phones
 from assistant.web.server import ADMIN_HEADER, admin_key
 from tests import speech_fixtures as sf

@@ -22,11 +22,11 @@ from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize
 from wyoming.wake import Detect, Detection, NotDetected
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.dialogue import CANNOT_CONFIRM
-from assistant.runtime import Core, build_core
-from assistant.services import wyoming_services
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.voice.dialogue import CANNOT_CONFIRM
+from assistant.app.runtime import Core, build_core
+from assistant.app.services import wyoming_services
 from assistant.wyoming.server import Stages, WyomingServer
 from tests import speech_fixtures as sf
 from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated
@@ -164,9 +164,9 @@ def test_satellites_in_two_rooms_are_answered_in_their_rooms(tmp_path: Path, spe
 def test_a_timer_rings_in_the_room_that_set_it(tmp_path: Path) -> None:
     """A timer set through a satellite keeps its room (durably) and rings through that room's loop;
     one set at the assistant itself rings there."""
-    from assistant.rooms import ROOM
-    from assistant.runtime import ringer
-    from assistant.scheduler import Due
+    from assistant.voice.rooms import ROOM
+    from assistant.app.runtime import ringer
+    from assistant.scheduling.scheduler import Due
 
     core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path / "data", Bus())
     heard: dict[str, list[str]] = {"bedroom": [], "here": []}

@@ -10,11 +10,11 @@ import numpy as np
 
 from assistant.audio.sinks import WavSink
 from assistant.audio.sources import WavFileSource
-from assistant.bus import Bus
-from assistant.config import Config
-from assistant.pipeline import VoiceLoop
-from assistant.reply import ReplySpeaker
-from assistant.runtime import Core, SpeechModels, build_core, ringer
+from assistant.core.bus import Bus
+from assistant.core.config import Config
+from assistant.voice.pipeline import VoiceLoop
+from assistant.voice.reply import ReplySpeaker
+from assistant.app.runtime import Core, SpeechModels, build_core, ringer
 from tests import speech_fixtures as sf
 from tests.conftest import Recorder
 

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from assistant.bus import Bus
-from assistant.config import load_config
-from assistant.runtime import Core, build_core
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
+from assistant.app.runtime import Core, build_core
 from assistant.web.server import ADMIN_HEADER, WebServer, admin_key
 from assistant.web.talk import PhoneTalk
 from tests.conftest import TEMPLATES_ONLY, Recorder
@@ -92,7 +92,7 @@ def start_page(data_dir: Path, speech_models: Any | None = None, env: dict[str, 
         await core.registry.start_all()
         await core.devices.open()
         if speech_models is not None:
-            from assistant.reply import ReplySpeaker
+            from assistant.voice.reply import ReplySpeaker
 
             talk = PhoneTalk(core, speech_models.transcriber, ReplySpeaker(bus, speech_models.synthesizer), reply_on)
         else:

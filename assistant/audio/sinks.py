@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.audio.wav import resample, write_wav
-from assistant.errors import AudioDeviceError
+from assistant.core.errors import AudioDeviceError
 
 log = logging.getLogger(__name__)
 

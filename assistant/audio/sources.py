@@ -13,7 +13,7 @@ import numpy as np
 
 from assistant.audio import SAMPLE_RATE
 from assistant.audio.wav import read_wav
-from assistant.errors import AudioDeviceError
+from assistant.core.errors import AudioDeviceError
 
 T = TypeVar("T")
 

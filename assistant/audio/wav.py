@@ -10,7 +10,7 @@ import numpy as np
 import soxr
 
 from assistant.audio import SAMPLE_RATE
-from assistant.errors import AudioInputError
+from assistant.core.errors import AudioInputError
 
 
 def resample(pcm: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from assistant.bus import Bus
+from assistant.core.bus import Bus
 from assistant.devices.drivers.base import TIMEOUT_S, Driver, Unsupported
 from assistant.devices.drivers.home_assistant import TOKEN as HOME_ASSISTANT_TOKEN
 from assistant.devices.drivers.home_assistant import HomeAssistantDriver
@@ -26,8 +26,8 @@ from assistant.devices.drivers.shelly import ShellyDriver
 from assistant.devices.drivers.wled import WledDriver
 from assistant.devices.model import Device, DeviceError, DeviceState, Found
 from assistant.devices.registry import DeviceRegistry
-from assistant.errors import AssistantError
-from assistant.events import DeviceFound, DeviceLost, DeviceRejected
+from assistant.core.errors import AssistantError
+from assistant.core.events import DeviceFound, DeviceLost, DeviceRejected
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 
 ON_OFF = "on_off"
 BRIGHTNESS = "brightness"

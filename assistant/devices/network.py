@@ -7,7 +7,7 @@ from pathlib import Path
 
 from zeroconf.asyncio import AsyncZeroconf
 
-from assistant.config import DevicesConfig
+from assistant.core.config import DevicesConfig
 from assistant.devices.announce import Announcer, own_addresses
 from assistant.devices.discovery import Discovery
 from assistant.devices.hub import DeviceHub

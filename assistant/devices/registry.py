@@ -16,7 +16,7 @@ from typing import Any, Literal
 from tinydb import Query, TinyDB
 
 from assistant.devices.model import Device, DeviceError, DeviceState, Found, bare, room_in, spoken
-from assistant.store import open_db
+from assistant.core.store import open_db
 
 SCHEMA = 1
 Change = Literal["new", "moved", "back", "same"]

@@ -16,11 +16,11 @@ from typing import Any
 
 import aiohttp
 
-from assistant.backoff import Backoff
+from assistant.core.backoff import Backoff
 from assistant.devices.drivers.wled import state_of
 from assistant.devices.hub import DeviceHub
 from assistant.devices.model import ON_OFF, Device, DeviceError
-from assistant.events import DeviceFound, DeviceLost, Event
+from assistant.core.events import DeviceFound, DeviceLost, Event
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 from assistant.knowledge import answering
 from assistant.knowledge.index import Hit, KnowledgeIndex
 

@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from assistant.understanding.numbers import find_numbers
+from assistant.language.numbers import find_numbers
 
 if TYPE_CHECKING:
     from assistant.knowledge.index import Hit

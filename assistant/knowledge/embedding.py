@@ -163,7 +163,7 @@ def shared_embedder() -> Embedder:
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is None:
-            from assistant.models import resolve_embedder
+            from assistant.core.models import resolve_embedder
 
             _SHARED = Embedder(resolve_embedder().path)
         return _SHARED

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from assistant.errors import KnowledgeError
+from assistant.core.errors import KnowledgeError
 from assistant.knowledge.extract import read_document, readable
 from assistant.knowledge.mending import Spellings
-from assistant.transactions import locked_transaction, store_failure
+from assistant.core.transactions import locked_transaction, store_failure
 
 log = logging.getLogger(__name__)
 

@@ -69,8 +69,8 @@ class Spellings:
 def english_words() -> frozenset[str]:
     """The whole English words of the MiniLM tokenizer's vocabulary (about 20,000); empty when the
     model's package is missing."""
-    from assistant.errors import AssistantError
-    from assistant.models import resolve_embedder
+    from assistant.core.errors import AssistantError
+    from assistant.core.models import resolve_embedder
 
     try:
         vocab = resolve_embedder().path / "vocab.txt"

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from assistant.errors import MediaError
+from assistant.core.errors import MediaError
 from assistant.media.catalogue import Catalogue, FileRow
 from assistant.media.names import is_text, shown, spoken_name
 from assistant.media.places import KM_PER_DEGREE, Places

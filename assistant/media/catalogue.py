@@ -20,9 +20,9 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from assistant.errors import MediaError
+from assistant.core.errors import MediaError
 from assistant.media.names import loaded, spoken_name, stored
-from assistant.transactions import locked_transaction
+from assistant.core.transactions import locked_transaction
 
 SCHEMA_VERSION = 1
 

@@ -10,7 +10,7 @@ import datetime as dt
 import os
 from pathlib import Path
 
-from assistant.errors import MediaError
+from assistant.core.errors import MediaError
 from assistant.media.catalogue import Catalogue
 from assistant.media.names import shown
 

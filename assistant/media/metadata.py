@@ -23,7 +23,7 @@ import mutagen
 import numpy as np
 from PIL import Image
 
-from assistant.errors import MediaError
+from assistant.core.errors import MediaError
 from assistant.media.files import NotAFile, open_regular
 from assistant.media.names import shown
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import MediaError
+from assistant.core.errors import MediaError
 from assistant.media.catalogue import Catalogue, kept
 from assistant.media.library import Library
 

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import av
 import numpy as np
 
-from assistant.errors import AudioDeviceError, MediaError
+from assistant.core.errors import AudioDeviceError, MediaError
 from assistant.media.files import NotAFile, what_it_is
 from assistant.media.names import shown, spoken_name
 

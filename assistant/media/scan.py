@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import MediaError
+from assistant.core.errors import MediaError
 from assistant.media.catalogue import Catalogue
 from assistant.media.library import Library
 from assistant.media.files import open_regular, what_it_is

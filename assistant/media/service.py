@@ -1,7 +1,7 @@
 """The media library as one service: the index, its roots, scanning and watching, albums, duplicates,
 organizing with undo, and finding music. The skill and `assistant media …` both use it; its
 methods do disk work and are called from worker threads, never from the event loop. Scans and
-moves run on the library's own low-priority thread and give way to the voice (assistant/background.py)."""
+moves run on the library's own low-priority thread and give way to the voice (assistant/core/background.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant.background import BackgroundWorker, Foreground
-from assistant.config import MediaConfig
-from assistant.errors import MediaError
+from assistant.core.background import BackgroundWorker, Foreground
+from assistant.core.config import MediaConfig
+from assistant.core.errors import MediaError
 from assistant.media.albums import Albums
 from assistant.media.catalogue import Catalogue, FileRow
 from assistant.media.library import Library

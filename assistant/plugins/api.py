@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Callable, ClassVar, Literal, Union, overload
 
-from assistant.errors import SkillError
+from assistant.core.errors import SkillError
 
 
 class Permission(enum.Enum):

@@ -17,7 +17,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.errors import SkillError
+from assistant.core.errors import SkillError
 
 if TYPE_CHECKING:  # the skill's sandboxed process binds its calls to these classes: it stays light
     from assistant.knowledge.answerer import Answerer
@@ -25,8 +25,8 @@ if TYPE_CHECKING:  # the skill's sandboxed process binds its calls to these clas
     from assistant.devices.model import Device
     from assistant.media.catalogue import FileRow
     from assistant.media.service import MediaLibrary
-    from assistant.routines_host import RoutineHost
-    from assistant.system_commands import CommandRunner
+    from assistant.routines.host import RoutineHost
+    from assistant.trust.system_commands import CommandRunner
 
 ACTIONS = ("power", "brightness", "colour", "state")
 MAX_ROWS = 500

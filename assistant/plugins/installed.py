@@ -15,12 +15,12 @@ from typing import Any
 
 from tinydb import Query
 
-from assistant.config import Config
-from assistant.errors import SkillError
+from assistant.core.config import Config
+from assistant.core.errors import SkillError
 from assistant.plugins.api import Permission
 from assistant.plugins.remote import CoreServices
 from assistant.plugins.sandbox import SandboxedSkill, SkillProcess, describe, sandbox_kind, sandboxed_class, worker_command
-from assistant.store import open_db
+from assistant.core.store import open_db
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from assistant.errors import SkillError
+from assistant.core.errors import SkillError
 
 ENTRY_POINT_GROUP = "assistant.skills"
 SITE_DIR = "site"

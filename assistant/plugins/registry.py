@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
-from assistant.errors import AssistantError, SkillError
+from assistant.core.errors import AssistantError, SkillError
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from assistant.errors import AssistantError, SkillError
+from assistant.core.errors import AssistantError, SkillError
 from assistant.plugins.api import Permission
 
 
@@ -31,13 +31,13 @@ class Exposed:
 
 
 def _scheduler_class() -> type:
-    from assistant.scheduler import Scheduler
+    from assistant.scheduling.scheduler import Scheduler
 
     return Scheduler
 
 
 def _rooms_class() -> type:
-    from assistant.rooms import Rooms
+    from assistant.voice.rooms import Rooms
 
     return Rooms
 

@@ -35,8 +35,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import assistant
-from assistant.backoff import Backoff
-from assistant.errors import AssistantError, SkillError
+from assistant.core.backoff import Backoff
+from assistant.core.errors import AssistantError, SkillError
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, ToolSpec
 from assistant.plugins.wire import permissions_from_wire, tool_from_wire
 
@@ -46,7 +46,7 @@ START_TIMEOUT_S = 30.0
 MEMORY_LIMIT = 2 << 30
 """Address space a skill's process may use (bytes)."""
 RESTARTS = Backoff()
-"""The supervisor's schedule (assistant/backoff.py): the wait before the n-th restart in a row; a
+"""The supervisor's schedule (assistant/core/backoff.py): the wait before the n-th restart in a row; a
 call that answers starts the count over."""
 
 IN_THE_CORE = frozenset({Permission.AUDIO})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from assistant.errors import SkillError
+from assistant.core.errors import SkillError
 from assistant.plugins.api import Param, Permission, ToolSpec
 
 _KINDS: dict[str, type] = {"int": int, "float": float, "str": str, "bool": bool}

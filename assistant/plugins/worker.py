@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import IO, Any
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 from assistant.plugins.api import Skill, SkillContext, ToolResult
 from assistant.plugins.packages import SITE_DIR
 from assistant.plugins.remote import EXPOSED, Remote

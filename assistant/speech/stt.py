@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from assistant.config import SttConfig
-from assistant.errors import TranscribeError
-from assistant.models import ResolvedModel
+from assistant.core.config import SttConfig
+from assistant.core.errors import TranscribeError
+from assistant.core.models import ResolvedModel
 
 
 @dataclass(frozen=True)

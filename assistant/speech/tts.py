@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from assistant.config import TtsConfig
-from assistant.errors import SpeakError
-from assistant.models import ResolvedModel
+from assistant.core.config import TtsConfig
+from assistant.core.errors import SpeakError
+from assistant.core.models import ResolvedModel
 
 
 class Synthesizer:

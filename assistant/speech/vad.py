@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.errors import VadError
-from assistant.models import ResolvedModel
+from assistant.core.errors import VadError
+from assistant.core.models import ResolvedModel
 
 FRAME = 512
 CONTEXT = 64

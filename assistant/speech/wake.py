@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.audio import SAMPLE_RATE
-from assistant.errors import WakeWordError
-from assistant.models import ResolvedModel, wake_feature_models
+from assistant.core.errors import WakeWordError
+from assistant.core.models import ResolvedModel, wake_feature_models
 
 FRAME = 1280
 """openWakeWord scores one 80 ms frame at a time."""

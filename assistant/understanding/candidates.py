@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from assistant.understanding.matcher import LIVE_MARK, TemplateMatcher, clean, number_shape
-from assistant.understanding.numbers import find_numbers
+from assistant.language.numbers import find_numbers
 
 SOUND_ALIKE_NUMBERS = {13: 30, 14: 40, 15: 50, 16: 60, 17: 70, 18: 80, 19: 90}
 """Numbers said alike ("thirteen" / "thirty"): both are put to the audio, which tells them apart."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from assistant.plugins.api import ToolCall
 from assistant.understanding.candidates import SOUND_ALIKE_NUMBERS, Candidate, CandidateShortlist, spoken_form
 from assistant.understanding.matcher import TemplateMatcher
-from assistant.understanding.numbers import numbers_said
+from assistant.language.numbers import numbers_said
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any, Protocol
 
 from assistant.plugins.api import ToolCall
-from assistant.understanding.numbers import find_numbers
+from assistant.language.numbers import find_numbers
 
 _WORD = re.compile(r"[\w'%-]+")
 _ARTICLES = ("the ", "my ", "a ", "an ")

@@ -14,7 +14,7 @@ from typing import Any
 from rapidfuzz import fuzz, process
 
 from assistant.plugins.api import Param, ToolSpec
-from assistant.understanding.numbers import UNIT_SECONDS, find_numbers
+from assistant.language.numbers import UNIT_SECONDS, find_numbers
 
 _WORD = re.compile(r"[a-z]+|\d+")
 _HEARD_WORD = 80

@@ -24,10 +24,10 @@ from hassil.sample import sample_intents
 from home_assistant_intents import get_intents
 from rapidfuzz import fuzz, process
 
-from assistant.errors import SkillError
+from assistant.core.errors import SkillError
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.plugins.registry import LoadedSkill
-from assistant.understanding.numbers import find_numbers
+from assistant.language.numbers import find_numbers
 from assistant.understanding.prompt import ToolPhrases
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.understanding.numbers import find_numbers
+from assistant.language.numbers import find_numbers
 
 SYSTEM = """You are an offline home voice assistant. Answer the person's question in one or two short spoken
 sentences, using only the facts. Repeat every time and name from the facts exactly; add none.

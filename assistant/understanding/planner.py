@@ -28,9 +28,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 from assistant.knowledge import answering
-from assistant.models import models_cache_dir
+from assistant.core.models import models_cache_dir
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.understanding import phrasing
 from assistant.understanding.decoder import Decoding, Vocabulary, decode_arguments, supports

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz, process
 
 from assistant.plugins.api import ToolCall, ToolSpec
-from assistant.understanding.numbers import find_numbers
+from assistant.language.numbers import find_numbers
 
 INSTRUCTIONS = """You are the understanding step of an offline home voice assistant.
 Turn the user's request into exactly one tool call, as JSON: {"<tool name>": {<arguments>}}.

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 from assistant.plugins.api import ToolCall
 from assistant.understanding.candidates import SOUND_ALIKE_NUMBERS
 from assistant.understanding.closed import ClosedVocabulary, Scorer
 from assistant.understanding.matcher import TemplateMatcher
-from assistant.understanding.numbers import numbers_said, respell_numbers
+from assistant.language.numbers import numbers_said, respell_numbers
 from assistant.understanding.planner import Planner
 from assistant.understanding.prompt import PlanContext
 

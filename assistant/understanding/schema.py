@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 from assistant.plugins.api import ToolSpec
 
 NONE_TOOL = "none"

@@ -26,8 +26,8 @@ from typing import Any
 from tinydb import Query
 from tinydb.table import Document
 
-from assistant.errors import AssistantError
-from assistant.store import open_db
+from assistant.core.errors import AssistantError
+from assistant.core.store import open_db
 
 CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 """No 0/O, 1/I/L: a code read off a terminal is typed right."""

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from assistant.devices.announce import lan_ipv4
-from assistant.store import atomic_write
+from assistant.core.store import atomic_write
 
 log = logging.getLogger(__name__)
 

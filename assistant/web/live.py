@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from assistant.events import Event
+from assistant.core.events import Event
 from assistant.web.auth import Phone
 from assistant.web.talk import PhoneTalk
 

@@ -25,13 +25,13 @@ from typing import Any
 
 from aiohttp import web
 
-from assistant.audit import record_admin
-from assistant.config import WebConfig
-from assistant.errors import AssistantError
-from assistant.health import health_response
+from assistant.trust.audit import record_admin
+from assistant.core.config import WebConfig
+from assistant.core.errors import AssistantError
+from assistant.app.health import health_response
 from assistant.plugins.api import ToolCall
-from assistant.store import atomic_write
-from assistant.vault import Vault
+from assistant.core.store import atomic_write
+from assistant.trust.vault import Vault
 from assistant.web import views
 from assistant.web.auth import FailureLimiter, PairingError, Phone, Phones
 from assistant.web.certificate import Certificate, ensure_certificate, lan_addresses, served_names

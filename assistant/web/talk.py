@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 
 from assistant.audio.wav import resample
-from assistant.dialogue import Dialogue
-from assistant.events import SttStart, Transcript, TtsEnd
-from assistant.reply import ReplySpeaker
+from assistant.voice.dialogue import Dialogue
+from assistant.core.events import SttStart, Transcript, TtsEnd
+from assistant.voice.reply import ReplySpeaker
 
 Send = Callable[[Any], None]
 """Queues a JSON-able dict or raw bytes for one phone's websocket."""

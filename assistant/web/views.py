@@ -10,8 +10,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from assistant.routines_cli import routine_row
-from assistant.schedule_cli import record
+from assistant.cli.routines import routine_row
+from assistant.cli.schedule import record
 
 RECENT_RUNS = 5
 STATE_TIMEOUT_S = 1.5

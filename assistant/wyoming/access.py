@@ -16,8 +16,8 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 
-from assistant.addresses import is_loopback
-from assistant.errors import ConfigError
+from assistant.core.addresses import is_loopback
+from assistant.core.errors import ConfigError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import urlparse
 
-from assistant.errors import ConfigError
+from assistant.core.errors import ConfigError
 
 
 def tcp_address(uri: str, where: str, what: str) -> tuple[str, int]:

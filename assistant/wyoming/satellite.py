@@ -35,10 +35,10 @@ from wyoming.wake import Detection
 
 from assistant.audio.sources import AudioFeed
 from assistant.audio.wav import resample
-from assistant.backoff import Backoff
-from assistant.bus import Bus
-from assistant.events import Error, Event, Reply, SpeechEnd, SpeechStart, Transcript, Wake
-from assistant.rooms import ROOM
+from assistant.core.backoff import Backoff
+from assistant.core.bus import Bus
+from assistant.core.events import Error, Event, Reply, SpeechEnd, SpeechStart, Transcript, Wake
+from assistant.voice.rooms import ROOM
 from assistant.wyoming.address import SatelliteAddress
 from assistant.wyoming.audio import Incoming, chunks
 from assistant.wyoming.wire import MAX_HEADER_BYTES, BadFrame, read_event

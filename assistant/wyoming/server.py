@@ -56,8 +56,8 @@ from wyoming.tts import Synthesize
 from wyoming.wake import Detect, Detection, NotDetected
 
 from assistant.audio import SAMPLE_RATE
-from assistant.config import Config
-from assistant.errors import AssistantError
+from assistant.core.config import Config
+from assistant.core.errors import AssistantError
 from assistant.speech.stt import SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
 from assistant.speech.wake import WakeWordDetector

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 from wyoming.event import Event
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 
 MAX_HEADER_BYTES = 64 * 1024
 """Longest header line (the stream reader's own default limit)."""

@@ -25,10 +25,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from assistant.bus import Bus  # noqa: E402
-from assistant.config import load_config  # noqa: E402
+from assistant.core.bus import Bus  # noqa: E402
+from assistant.core.config import load_config  # noqa: E402
 from assistant.devices.network import HomeNetwork  # noqa: E402
-from assistant.runtime import Core, build_core, load_speech_models  # noqa: E402
+from assistant.app.runtime import Core, build_core, load_speech_models  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402
 from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated  # noqa: E402
 from tests.fakes.base import rerun_isolated  # noqa: E402

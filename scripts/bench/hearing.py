@@ -50,12 +50,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import understanding as ub  # noqa: E402  (the typed set's helpers: media index, timers, canonical arguments)
 
-from assistant.bus import Bus  # noqa: E402
-from assistant.clock import ManualClock  # noqa: E402
-from assistant.config import Config, load_config  # noqa: E402
+from assistant.core.bus import Bus  # noqa: E402
+from assistant.core.clock import ManualClock  # noqa: E402
+from assistant.core.config import Config, load_config  # noqa: E402
 from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Found  # noqa: E402
-from assistant.events import Event  # noqa: E402
-from assistant.runtime import Core, SpeechModels, build_core, load_speech_models  # noqa: E402
+from assistant.core.events import Event  # noqa: E402
+from assistant.app.runtime import Core, SpeechModels, build_core, load_speech_models  # noqa: E402
 from assistant.web.talk import PhoneTalk  # noqa: E402
 from tests import acoustics  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402

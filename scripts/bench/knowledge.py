@@ -20,11 +20,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from assistant.bus import Bus  # noqa: E402
-from assistant.config import load_config  # noqa: E402
+from assistant.core.bus import Bus  # noqa: E402
+from assistant.core.config import load_config  # noqa: E402
 from assistant.knowledge.answerer import Answerer  # noqa: E402
 from assistant.knowledge.index import KnowledgeIndex  # noqa: E402
-from assistant.runtime import build_core  # noqa: E402
+from assistant.app.runtime import build_core  # noqa: E402
 from tests.fakes.household_docs import FACTS, FILLER, NOT_THERE, SEALED_NOT_THERE, Fact, make_household_docs, write_pdf  # noqa: E402
 
 TUNING_NOT_THERE = ["what is the capital of peru", "where is my passport", "how do I change the car's oil",
@@ -163,7 +163,7 @@ def main() -> int:
 
 
 def _synthesizer(config: object):  # type: ignore[no-untyped-def]
-    from assistant.models import resolve_piper_voice
+    from assistant.core.models import resolve_piper_voice
     from assistant.speech.tts import Synthesizer
 
     synthesizer = Synthesizer(resolve_piper_voice(config.tts.voice), config.tts)  # type: ignore[attr-defined]
@@ -174,7 +174,7 @@ def _synthesizer(config: object):  # type: ignore[no-untyped-def]
 def _spoken(config: object, answerer: Answerer, synthesizer: object) -> list[str]:
     """Each question in Piper's voice, heard by whisper, answered and spoken: the time from the end of
     the question's audio to the first reply audio, without the VAD's wait for the end of speech."""
-    from assistant.models import resolve_whisper
+    from assistant.core.models import resolve_whisper
     from assistant.speech.stt import Transcriber
     from tests.speech_fixtures import piper, words
 

@@ -27,9 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from assistant.bus import Bus  # noqa: E402
-from assistant.config import load_config  # noqa: E402
-from assistant.runtime import build_core, load_speech_models  # noqa: E402
+from assistant.core.bus import Bus  # noqa: E402
+from assistant.core.config import load_config  # noqa: E402
+from assistant.app.runtime import build_core, load_speech_models  # noqa: E402
 from assistant.speech.wake import FRAME  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402
 from tests.voice import run_voice  # noqa: E402
@@ -126,7 +126,7 @@ def assistant_rss(tmp: Path) -> float:
     """
     clip = sf.save(tmp / "rss.wav", sf.command("What time is it?"), sf.command("Set a timer for five minutes."))
     probe = (
-        "import sys; from assistant.cli import main; rc = main(sys.argv[1:]); "
+        "import sys; from assistant.cli.main import main; rc = main(sys.argv[1:]); "
         "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1], file=sys.stderr); "
         "sys.exit(rc)"
     )

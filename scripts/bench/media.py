@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from assistant.config import MediaConfig  # noqa: E402
+from assistant.core.config import MediaConfig  # noqa: E402
 from assistant.media.albums import Selection  # noqa: E402
 from assistant.media.service import MediaLibrary  # noqa: E402
 from tests.fakes.media_library import make_small_photos  # noqa: E402

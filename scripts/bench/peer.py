@@ -55,10 +55,10 @@ from wyoming.client import AsyncTcpClient  # noqa: E402
 from wyoming.info import Describe, Info  # noqa: E402
 from wyoming.tts import Synthesize  # noqa: E402
 
-from assistant.bus import Bus  # noqa: E402
-from assistant.config import load_config  # noqa: E402
-from assistant.models import resolve_piper_voice, resolve_whisper  # noqa: E402
-from assistant.runtime import build_core, load_speech_models  # noqa: E402
+from assistant.core.bus import Bus  # noqa: E402
+from assistant.core.config import load_config  # noqa: E402
+from assistant.core.models import resolve_piper_voice, resolve_whisper  # noqa: E402
+from assistant.app.runtime import build_core, load_speech_models  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402
 from tests.conftest import Recorder  # noqa: E402
 from tests.voice import play, voice_loop  # noqa: E402

@@ -28,9 +28,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from assistant.audio.wav import write_wav  # noqa: E402
-from assistant.config import load_config  # noqa: E402
-from assistant.events import Reply  # noqa: E402
-from assistant.runtime import load_speech_models  # noqa: E402
+from assistant.core.config import load_config  # noqa: E402
+from assistant.core.events import Reply  # noqa: E402
+from assistant.app.runtime import load_speech_models  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402
 from tests.web_fixtures import CHROMIUM, WEB_ENV, launch_chromium, open_phone, pair_in_browser, start_page, stop_page  # noqa: E402
 

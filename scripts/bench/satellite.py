@@ -35,10 +35,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from assistant.bus import Bus  # noqa: E402
-from assistant.config import load_config  # noqa: E402
-from assistant.runtime import SpeechModels, build_core, load_speech_models  # noqa: E402
-from assistant.services import wyoming_services  # noqa: E402
+from assistant.core.bus import Bus  # noqa: E402
+from assistant.core.config import load_config  # noqa: E402
+from assistant.app.runtime import SpeechModels, build_core, load_speech_models  # noqa: E402
+from assistant.app.services import wyoming_services  # noqa: E402
 from scripts.bench.voice_first import COMMANDS, fmt, run_clip  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402
 from tests.conftest import Recorder, network_isolated  # noqa: E402

@@ -29,12 +29,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from assistant.bus import Bus  # noqa: E402
-from assistant.config import SchedulerConfig, load_config  # noqa: E402
-from assistant.routine_runner import RoutineRunner  # noqa: E402
-from assistant.runtime import build_core  # noqa: E402
-from assistant.scheduler import Due, Scheduler  # noqa: E402
-from assistant.workflows import load_routine  # noqa: E402
+from assistant.core.bus import Bus  # noqa: E402
+from assistant.core.config import SchedulerConfig, load_config  # noqa: E402
+from assistant.routines.runner import RoutineRunner  # noqa: E402
+from assistant.app.runtime import build_core  # noqa: E402
+from assistant.scheduling.scheduler import Due, Scheduler  # noqa: E402
+from assistant.routines.workflows import load_routine  # noqa: E402
 
 
 def _stats(values_s: list[float]) -> str:

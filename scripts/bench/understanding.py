@@ -34,15 +34,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from assistant.bus import Bus  # noqa: E402
-from assistant.config import load_config  # noqa: E402
+from assistant.core.bus import Bus  # noqa: E402
+from assistant.core.config import load_config  # noqa: E402
 from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Found  # noqa: E402
-from assistant.errors import AssistantError  # noqa: E402
+from assistant.core.errors import AssistantError  # noqa: E402
 from assistant.media.albums import Selection  # noqa: E402
 from assistant.media.when import date_range  # noqa: E402
 from assistant.plugins.api import ToolCall  # noqa: E402
-from assistant.runtime import Core, build_core, load_speech_models  # noqa: E402
-from assistant.spoken_time import TimeNotUnderstood, parse_when  # noqa: E402
+from assistant.app.runtime import Core, build_core, load_speech_models  # noqa: E402
+from assistant.language.spoken_time import TimeNotUnderstood, parse_when  # noqa: E402
 from assistant.understanding.prompt import PlanContext  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402
 from tests.conftest import Recorder  # noqa: E402

@@ -10,7 +10,7 @@ assistant's voice loop, in three conditions:
   idle       nothing else runs;
   yielding   the media library indexes a generated library over and over, as `assistant run` does:
              on its own thread at nice 19 and idle disk priority, waiting between files from the
-             wake word to the next `ready` (assistant/background.py);
+             wake word to the next `ready` (assistant/core/background.py);
   plain      the same indexing on an ordinary thread that never waits: what indexing did before.
 
 The figure is the felt latency: the last voiced audio → the first reply audio, the silence timeout
@@ -34,12 +34,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from assistant.background import Foreground  # noqa: E402
-from assistant.bus import Bus  # noqa: E402
-from assistant.config import MediaConfig, load_config  # noqa: E402
-from assistant.errors import MediaError  # noqa: E402
+from assistant.core.background import Foreground  # noqa: E402
+from assistant.core.bus import Bus  # noqa: E402
+from assistant.core.config import MediaConfig, load_config  # noqa: E402
+from assistant.core.errors import MediaError  # noqa: E402
 from assistant.media.service import MediaLibrary  # noqa: E402
-from assistant.runtime import SpeechModels, build_core, load_speech_models  # noqa: E402
+from assistant.app.runtime import SpeechModels, build_core, load_speech_models  # noqa: E402
 from tests import speech_fixtures as sf  # noqa: E402
 from tests.conftest import Recorder  # noqa: E402
 from tests.fakes.media_library import make_small_photos  # noqa: E402

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, tool
-from assistant.scheduler import Scheduler
-from assistant.spoken_time import spoken_clock
+from assistant.scheduling.scheduler import Scheduler
+from assistant.language.spoken_time import spoken_clock
 
 
 @dataclass(frozen=True)

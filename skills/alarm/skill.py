@@ -7,8 +7,8 @@ import datetime as dt
 from typing import Annotated, Any
 
 from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, tool
-from assistant.scheduler import Alarm, Due, Scheduler
-from assistant.spoken_time import TimeNotUnderstood, parse_day, parse_when, spoken_clock, spoken_date
+from assistant.scheduling.scheduler import Alarm, Due, Scheduler
+from assistant.language.spoken_time import TimeNotUnderstood, parse_day, parse_when, spoken_clock, spoken_date
 
 When = Annotated[str, Ask("For what time?"), "when, as the person said it: 'tomorrow at 6:30', 'weekdays at seven', 'in 20 minutes'"]
 

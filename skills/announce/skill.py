@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from assistant.errors import AssistantError
+from assistant.core.errors import AssistantError
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from assistant.errors import KnowledgeError
+from assistant.core.errors import KnowledgeError
 from assistant.knowledge.answerer import NOT_FOUND, Answerer
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
 

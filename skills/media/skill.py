@@ -12,7 +12,7 @@ import random
 import re
 from typing import Annotated, Any
 
-from assistant.errors import MediaError
+from assistant.core.errors import MediaError
 from assistant.media import spoken
 from assistant.media.albums import Selection
 from assistant.media.player import MusicPlayer, Track

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 import psutil
 
-from assistant.errors import SkillError
+from assistant.core.errors import SkillError
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
 
 Folder = Literal["photos", "music", "documents", "backup"]

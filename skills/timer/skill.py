@@ -11,9 +11,9 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, said, tool
-from assistant.rooms import here
-from assistant.scheduler import Due, Scheduler, Timer
-from assistant.understanding.numbers import find_numbers
+from assistant.voice.rooms import here
+from assistant.scheduling.scheduler import Due, Scheduler, Timer
+from assistant.language.numbers import find_numbers
 
 
 def spoken_duration(seconds: float) -> str:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.config import load_config
-from assistant.runtime import load_speech_models
+from assistant.core.config import load_config
+from assistant.app.runtime import load_speech_models
 from assistant.speech.stt import SpeechHints
 from assistant.wyoming.server import Stages, WyomingServer
 

@@ -121,7 +121,7 @@ def run(work: Path, trials: int) -> Figures:
             f.tracebacks += 1
             f.find(f"a traceback on stderr: {trace_summary(err)}")
         said = sorted({line.split(": ", 1)[-1].split("; trying again")[0] for line in err.splitlines()
-                       if line.startswith("WARNING assistant.supervisor: audio stopped")})
+                       if line.startswith("WARNING assistant.app.supervisor: audio stopped")})
         f.info["logged"] = said
         if any("no sound card" in s for s in said):
             f.unclear += 1

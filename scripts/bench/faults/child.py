@@ -24,12 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-from assistant.bus import Bus
-from assistant.config import load_config
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
 from assistant.plugins.api import Skill, SkillContext, ToolResult, tool
-from assistant.routines_host import routine_folders
-from assistant.runtime import Core, build_core
-from assistant.workflows import load_routines
+from assistant.routines.host import routine_folders
+from assistant.app.runtime import Core, build_core
+from assistant.routines.workflows import load_routines
 
 from faults.common import ENV, word
 

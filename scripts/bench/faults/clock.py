@@ -6,7 +6,7 @@ whatever the clock on the wall says, as the monotonic clock counts it); an alarm
 go by the wall clock ("at 7:30" rings when the clock shows 7:30; one whose time a forward jump
 skipped rings at once, late). Each must ring once, not twice and not never.
 
-The scheduler takes an injected clock (assistant/clock.py). The bench's clock keeps the two
+The scheduler takes an injected clock (assistant/core/clock.py). The bench's clock keeps the two
 times a real machine has: `now()` is the wall clock (monotonic + an offset that a jump changes),
 and `sleep()` counts monotonic time, as asyncio.sleep does, so a jump wakes no sleeper.
 """
@@ -64,8 +64,8 @@ class JumpingClock:
 
 def trial(jump_s: float) -> dict[str, Any]:
     """In a forked child: one jump; when (in elapsed seconds) each item rang, and what is left stored."""
-    from assistant.config import SchedulerConfig
-    from assistant.scheduler import Due, Scheduler
+    from assistant.core.config import SchedulerConfig
+    from assistant.scheduling.scheduler import Due, Scheduler
 
     async def main(data: Path) -> dict[str, Any]:
         clock = JumpingClock()

@@ -185,7 +185,7 @@ def cli(argv: list[str], env: dict[str, str] | None = None, timeout_s: float = 1
             os.dup2(err, 2)
             sys.stdout = io.TextIOWrapper(os.fdopen(1, "wb", closefd=False), line_buffering=True)
             sys.stderr = io.TextIOWrapper(os.fdopen(2, "wb", closefd=False), line_buffering=True)
-            from assistant.cli import main
+            from assistant.cli.main import main
 
             try:
                 code = main(argv)

@@ -24,7 +24,7 @@ from typing import Any
 from faults.common import (ENV, Figures, can_mount, clear_message, cli, fill_up, has_traceback, hashes, in_fork,
                            make_photos, mount_read_only, mount_tmpfs, trace_summary, unmount)
 
-import assistant.cli  # noqa: E402,F401  (once here: every command forked from this process has it loaded)
+import assistant.cli.main  # noqa: E402,F401  (once here: every command forked from this process has it loaded)
 
 ROUTINE = "name: fault check\nsteps:\n  - id: look\n    tool: timer.status\n  - id: tell\n    say: \"${steps.look.output}\"\n    depends_on: [look]\n"
 DEVICE = "wled:a0b1c2d3e4f5"

@@ -28,7 +28,7 @@ KINDS = ("schedule", "routine", "media", "knowledge")
 KILL_WINDOW_S = 0.8
 EARLY = 6
 PHOTOS = 40
-KEEP_RUNS = 100  # assistant/routine_runner.py: finished runs kept per routine
+KEEP_RUNS = 100  # assistant/routines/runner.py: finished runs kept per routine
 
 
 def run(kills: int, seed: int, work_dir: Path) -> dict[str, Figures]:
@@ -72,7 +72,7 @@ def run(kills: int, seed: int, work_dir: Path) -> dict[str, Figures]:
         figures[kind].info.update(checks[kind].summary())
     # store.atomic_write's temp files: a kill mid-write leaves one; open_db removes those over
     # STALE_TEMP_S old, so only the last few minutes' may be there. One older is a leak.
-    from assistant.store import STALE_TEMP_S
+    from assistant.core.store import STALE_TEMP_S
 
     left = [p for p in data_dir.glob(".*.json.*") if p.is_file()]
     stale = sorted(p.name for p in left if time.time() - p.stat().st_mtime > STALE_TEMP_S + 60)
@@ -121,7 +121,7 @@ class ScheduleCheck:
 
     @staticmethod
     def read(data_dir: Path, fixture: Path) -> dict[str, Any]:
-        from assistant.scheduler import Scheduler
+        from assistant.scheduling.scheduler import Scheduler
 
         s = Scheduler(data_dir)
         return {"ids": [t.id for t in s.timers()] + [a.id for a in s.alarms()] + [r.id for r in s.reminders(True)],
@@ -155,7 +155,7 @@ class RoutineCheck:
 
     @staticmethod
     def read(data_dir: Path, fixture: Path) -> dict[str, Any]:
-        from assistant.routine_runner import RoutineRunner
+        from assistant.routines.runner import RoutineRunner
 
         journal = RoutineRunner(data_dir, lambda name: None).history()  # type: ignore[arg-type,return-value]
         lines = (fixture / "effects.txt").read_text().splitlines() if (fixture / "effects.txt").exists() else []

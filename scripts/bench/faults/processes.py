@@ -117,9 +117,9 @@ def skill(work: Path, trials: int) -> Figures:
 
 
 def _skill_trials(data: Path, trials: int) -> dict[str, Any]:
-    from assistant.bus import Bus
-    from assistant.config import load_config
-    from assistant.runtime import build_core
+    from assistant.core.bus import Bus
+    from assistant.core.config import load_config
+    from assistant.app.runtime import build_core
 
     logged = Logged()
     logging.getLogger().addHandler(logged)
@@ -243,9 +243,9 @@ def llm(work: Path, trials: int) -> Figures:
 
 
 def _llm_trials(work: Path, trials: int) -> dict[str, Any]:
-    from assistant.bus import Bus
-    from assistant.config import load_config
-    from assistant.runtime import build_core
+    from assistant.core.bus import Bus
+    from assistant.core.config import load_config
+    from assistant.app.runtime import build_core
 
     logged = Logged()
     logging.getLogger().addHandler(logged)

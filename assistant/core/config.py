@@ -1,0 +1,430 @@
+"""Typed settings: config/default.yaml < the user's file < ASSISTANT__SECTION__KEY environment variables."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, get_type_hints
+
+import yaml
+
+from assistant.core.errors import ConfigError, shown
+
+DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
+ENV_PREFIX = "ASSISTANT__"
+
+
+@dataclass(frozen=True)
+class ModelsConfig:
+    allow_network: bool = False
+
+
+@dataclass(frozen=True)
+class AudioConfig:
+    input_device: str | int | None = None
+    output_device: str | int | None = None
+    block_s: float = 0.08
+
+
+@dataclass(frozen=True)
+class WakeConfig:
+    model: str = "hey_jarvis"
+    threshold: float = 0.5
+    flush_s: float = 2.0
+
+
+@dataclass(frozen=True)
+class VadConfig:
+    threshold: float = 0.5
+    min_speech_s: float = 0.1
+    trailing_silence_s: float = 0.5
+    max_utterance_s: float = 12.0
+    no_speech_timeout_s: float = 5.0
+    preroll_s: float = 0.3
+    early_endpoint_s: float | None = 0.25
+    transcribe_after_s: float = 0.09
+    """Silence after which transcription starts, in parallel with the rest of the silence timeout."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.transcribe_after_s <= self.trailing_silence_s:
+            raise ConfigError(f"vad.transcribe_after_s must be between 0 and vad.trailing_silence_s "
+                              f"({self.trailing_silence_s:g}), not {self.transcribe_after_s:g}")
+
+
+@dataclass(frozen=True)
+class SttConfig:
+    model: str = "tiny.en"
+    path: str | None = None
+    device: str = "cpu"
+    compute_type: str = "int8"
+    beam_size: int = 2
+    temperature: float = 0.0
+    language: str = "en"
+    cpu_threads: int = 2
+    prompt: str = "auto"
+    """"auto": sentences the skills declare as examples; "" for none; or a text of your own."""
+    alternatives: int = 5
+    """When the best reading matches no sentence template, the next likeliest readings (up to this
+    many, from one more decode) are tried on the templates before the LLM is asked; 0: never."""
+    server: str = ""
+    """A Wyoming speech-to-text server on a bigger machine (tcp://HOST:10300); the local model answers
+    while it is down."""
+    closed_vocabulary: bool = True
+    """Score the template sentences nearest to what was heard against the audio itself, and take the
+    one the audio holds (closed-vocabulary hearing); false: match the free transcript only."""
+    reject_deficit: float = 1.0
+    """A template sentence whose mean log-probability per token is more than this below the free
+    reading's was not said: the request goes on as transcribed."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.alternatives <= 16:
+            raise ConfigError("stt.alternatives must be between 0 and 16")
+        if not 0.0 < self.reject_deficit <= 5.0:
+            raise ConfigError(f"stt.reject_deficit must be between 0 and 5, not {self.reject_deficit:g}")
+        _check_server("stt", self.server)
+
+
+@dataclass(frozen=True)
+class TtsConfig:
+    voice: str = "en_US-joe-medium"
+    length_scale: float = 1.0
+    noise_scale: float | None = None
+    """How much the voice varies from one saying to the next (None: the voice's own; 0: the same audio
+    every time, as the tests render their speech)."""
+    noise_w_scale: float | None = None
+    """How much the rhythm varies (None: the voice's own)."""
+    use_cuda: bool = False
+    server: str = ""
+    """A Wyoming text-to-speech server on a bigger machine (tcp://HOST:10200); Piper here answers while
+    it is down."""
+
+    def __post_init__(self) -> None:
+        _check_server("tts", self.server)
+
+
+def _check_server(section: str, uri: str) -> None:
+    if uri:
+        from assistant.wyoming.address import tcp_address
+
+        tcp_address(uri, f"{section}.server", "a Wyoming server")
+
+
+@dataclass(frozen=True)
+class SkillsConfig:
+    language: str = "en"
+    call_timeout_s: float = 10.0
+    """How long a third-party skill's tool may take before its process is killed and restarted."""
+    sandbox: str = "auto"
+    """"auto": bubblewrap where it is installed, else a restricted subprocess; "bwrap" insists on it;
+    "subprocess" never uses it."""
+
+
+@dataclass(frozen=True)
+class UnderstandingConfig:
+    fuzzy_min_score: float = 0.9
+    followup_s: float = 30.0
+    planner: bool = True
+    phrase_replies: bool | str = "auto"
+    """true, false, or "auto": on for a planner server or a GGUF of the user's, off for the packaged
+    small models (the 1.5B model's wording passes its check too rarely to be worth the wait)."""
+    phrase_timeout_s: float = 4.0
+    confirm_below: float = 0.75
+    """A request understood with less confidence than this (0..1: a tool call's score) is put back to
+    the person as a yes-or-no question before a tool that changes something runs; 0: never."""
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.confirm_below <= 1.0:
+            raise ConfigError(f"understanding.confirm_below must be between 0 and 1, not {self.confirm_below:g}")
+
+    def phrasing(self, planner: PlannerConfig) -> bool:
+        value = self.phrase_replies
+        if value == "auto":
+            from assistant.core.models import LLM_MODELS
+
+            return bool(planner.server_url) or planner.model not in LLM_MODELS
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"understanding.phrase_replies must be true, false or auto, not {value!r}")
+
+
+@dataclass(frozen=True)
+class DevicesConfig:
+    discovery: bool = True
+    """Browse the network for devices (mDNS) while the assistant runs."""
+    interfaces: str = ""
+    """Comma-separated IPv4 addresses of the interfaces to use for mDNS; empty: all of them."""
+    announce: bool = True
+    announce_name: str = "Home assistant"
+    announce_port: int = 8765
+    home_assistant_url: str = ""
+    """Home Assistant's address (http://homeassistant.local:8123): its lights and switches become
+    devices; the token is kept in the vault (`assistant devices home-assistant`)."""
+    home_assistant_poll_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        url = self.home_assistant_url
+        if url and not (url.startswith(("http://", "https://")) and len(url) > 8):
+            raise ConfigError(f"devices.home_assistant_url must be http://HOST:PORT or https://…, not {url!r}")
+        if not 5 <= self.home_assistant_poll_s <= 3600:
+            raise ConfigError("devices.home_assistant_poll_s must be between 5 and 3600 seconds")
+
+    def interface_list(self) -> list[str] | None:
+        addresses = [a.strip() for a in self.interfaces.split(",") if a.strip()]
+        return addresses or None
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    enabled: bool = True
+    """Serve the companion phone page while `assistant run` listens to a microphone (with
+    `--audio-in FILE` only when `--web` is given)."""
+    port: int = 8765
+    """HTTPS on the LAN (self-signed certificate, made at first run); announced by mDNS."""
+    bind: str = "127.0.0.1"
+    """Address the HTTPS server listens on: 127.0.0.1 keeps the page on this machine; 0.0.0.0 (every
+    interface) lets phones on the LAN reach it."""
+    loopback_port: int = 8766
+    """Plain HTTP, on 127.0.0.1 only (this machine's browser, and `assistant pair`)."""
+    reply_on: str = "phone"
+    """Where a push-to-talk reply is spoken: "phone" or "room" (the assistant's own speaker)."""
+    max_talk_s: float = 30.0
+    """Longest push-to-talk recording accepted."""
+
+    def __post_init__(self) -> None:
+        if self.reply_on not in ("phone", "room"):
+            raise ConfigError(f"web.reply_on must be phone or room, not {self.reply_on!r}")
+        for name in ("port", "loopback_port"):
+            if not 0 <= getattr(self, name) <= 65535:
+                raise ConfigError(f"web.{name} must be a port number (0..65535; 0 picks a free one)")
+        if not 1 <= self.max_talk_s <= 300:
+            raise ConfigError("web.max_talk_s must be between 1 and 300 seconds")
+
+
+@dataclass(frozen=True)
+class MediaConfig:
+    folders: tuple[str, ...] = ()
+    """Library roots besides folders.photos and folders.music (`assistant media add-folder` adds more)."""
+    watch: bool = True
+    """Follow changes under the roots while the assistant runs."""
+    music_output: str = "speaker"
+    """Where music plays: "speaker" (the audio output device), or a WAV file path (for tests and demos)."""
+
+
+@dataclass(frozen=True)
+class PlannerConfig:
+    model: str = "qwen2.5-coder-1.5b"
+    server_url: str | None = None
+    server_model: str = "default"
+    response_format: str = "json_schema"
+    timeout_s: float = 10.0
+    threads: int | None = None
+    context: int = 6144
+    max_tools: int = 8
+    gpu_layers: int = 0
+    fallback: bool = True
+    """With server_url: the local model is loaded too and plans while the server does not answer."""
+
+
+@dataclass(frozen=True)
+class FoldersConfig:
+    """The household's named folders that skills with the folders permission may use."""
+
+    photos: str | None = None
+    music: str | None = None
+    documents: str | None = None
+    backup: str | None = None
+    """Where `files.backup` copies the others (a second disk, a NAS mount)."""
+
+    def named(self) -> dict[str, Path]:
+        return {name: Path(value).expanduser() for name, value in dataclasses.asdict(self).items() if value}
+
+
+@dataclass(frozen=True)
+class KnowledgeConfig:
+    folders: tuple[str, ...] = ()
+    """Folders of household documents besides folders.documents (`assistant knowledge add-folder` adds more)."""
+    semantic: bool = True
+    """Search by meaning (all-MiniLM-L6-v2) as well as by words (BM25)."""
+    watch: bool = True
+    """Re-read a document soon after it changes (inotify) while the assistant runs."""
+    scan_s: float = 300.0
+    """Besides watching, look the folders over this often (a network share may not report changes)."""
+
+
+@dataclass(frozen=True)
+class SchedulerConfig:
+    timezone: str | None = None
+    """IANA name (Europe/Berlin); None: the machine's."""
+    ring_repeat_s: float = 20.0
+    ring_limit_s: float = 600.0
+    snooze_s: float = 540.0
+    grace_s: float = 3600.0
+    """Alarms and reminders missed by less than this while the assistant was off are announced."""
+
+
+@dataclass(frozen=True)
+class SystemConfig:
+    commands: dict[str, Any] = field(default_factory=dict)
+    """The named commands the system skill may run (assistant/trust/system_commands.py says how to write
+    one); checked when the config loads."""
+
+    def named(self) -> dict[str, Any]:
+        from assistant.trust.system_commands import parse_commands
+
+        return parse_commands(self.commands)
+
+    def __post_init__(self) -> None:
+        self.named()
+
+
+@dataclass(frozen=True)
+class WyomingConfig:
+    serve: bool = False
+    """Serve speech-to-text, text-to-speech, the wake word and intent handling as Wyoming services
+    (Home Assistant's Wyoming integration connects to them) while `assistant run` runs."""
+    bind: str = "127.0.0.1"
+    """Where the services listen: 127.0.0.1 keeps them on this machine; any other address (0.0.0.0:
+    every interface) needs `clients` or `token`, or the config is refused."""
+    port: int = 10300
+    clients: tuple[str, ...] = ()
+    """Addresses or CIDR networks that may connect ([192.168.1.20] for Home Assistant); any other is
+    refused at once. Empty: any host that reaches `bind`."""
+    token: str = ""
+    """A shared secret (16 characters or more) that intent handling needs: the `transcript` event's
+    data carries it as "token" (assistant/wyoming/access.py). Empty: none needed."""
+    max_clients: int = 32
+    """Connections the services take at once (8 at most from one address); one more is told "too
+    many connections" and closed."""
+    satellites: dict[str, Any] = field(default_factory=dict)
+    """Wyoming satellites to serve, by room: {bedroom: "tcp://192.168.1.30:10700"}."""
+
+    def addresses(self) -> list[Any]:  # list[SatelliteAddress]
+        from assistant.wyoming.address import SatelliteAddress
+
+        return [SatelliteAddress.parse(str(room).strip().lower(), str(uri)) for room, uri in self.satellites.items()]
+
+    def __post_init__(self) -> None:
+        from assistant.wyoming.access import check_exposure
+
+        if not 0 <= self.port <= 65535:
+            raise ConfigError("wyoming.port must be a port number (0..65535; 0 picks a free one)")
+        if not 1 <= self.max_clients <= 1024:
+            raise ConfigError("wyoming.max_clients must be a whole number from 1 to 1024")
+        self.addresses()
+        check_exposure(self.bind, self.clients, self.token, serving=self.serve)
+
+
+@dataclass(frozen=True)
+class Config:
+    models: ModelsConfig = field(default_factory=ModelsConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    wake: WakeConfig = field(default_factory=WakeConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    stt: SttConfig = field(default_factory=SttConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    skills: SkillsConfig = field(default_factory=SkillsConfig)
+    understanding: UnderstandingConfig = field(default_factory=UnderstandingConfig)
+    planner: PlannerConfig = field(default_factory=PlannerConfig)
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    folders: FoldersConfig = field(default_factory=FoldersConfig)
+    devices: DevicesConfig = field(default_factory=DevicesConfig)
+    media: MediaConfig = field(default_factory=MediaConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    system: SystemConfig = field(default_factory=SystemConfig)
+    wyoming: WyomingConfig = field(default_factory=WyomingConfig)
+    knowledge: KnowledgeConfig = field(default_factory=KnowledgeConfig)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as e:
+        raise ConfigError(f"config file {path} does not exist") from e
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"config file {path} is not valid YAML: {e}".splitlines()[0]) from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must be a mapping of sections (wake:, vad:, stt: …)")
+    return data
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, raw in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        parts = key[len(ENV_PREFIX):].lower().split("__")
+        if len(parts) != 2 or not all(parts):
+            raise ConfigError(f"environment variable {key} must look like {ENV_PREFIX}SECTION__KEY")
+        out.setdefault(parts[0], {})[parts[1]] = yaml.safe_load(raw)
+    return out
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _coerce(where: str, value: Any, hint: Any) -> Any:
+    if getattr(hint, "__origin__", None) is dict:  # checked by its section's own parser
+        if value is None:
+            return {}
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a mapping, not {value!r}")
+        return value
+    if getattr(hint, "__origin__", None) is tuple:  # a list of strings
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings, not {value!r}")
+        return tuple(value)
+    allowed = getattr(hint, "__args__", (hint,))
+    if value is None:
+        if type(None) in allowed:
+            return None
+        raise ConfigError(f"{where} must be set")
+    for typ in allowed:
+        if typ is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if typ is bool and isinstance(value, bool):
+            return value
+        if typ in (int, str) and isinstance(value, typ) and not isinstance(value, bool):
+            return value
+    names = " or ".join(getattr(t, "__name__", str(t)) for t in allowed if t is not type(None))
+    raise ConfigError(f"{where} must be {names}, not {value!r}")
+
+
+def _build(cls: type, section: str, data: Any) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"config section '{section}' must be a mapping")
+    hints = get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known, key=str)
+    if unknown:
+        raise ConfigError(f"unknown setting {section}.{shown(unknown[0])} (known: {', '.join(sorted(known))})")
+    values = {name: _coerce(f"{section}.{name}", value, hints[name]) for name, value in data.items()}
+    return cls(**values)
+
+
+def load_config(
+    user_file: Path | None = None, environ: Mapping[str, str] | None = None
+) -> Config:
+    """Load and validate the settings; a bad file or value raises ConfigError naming the setting."""
+    data = _read_yaml(DEFAULT_FILE) if DEFAULT_FILE.exists() else {}
+    if user_file is not None:
+        data = _merge(data, _read_yaml(user_file))
+    data = _merge(data, _env_overrides(os.environ if environ is None else environ))
+    sections = {f.name: f.type for f in dataclasses.fields(Config)}
+    hints = get_type_hints(Config)
+    unknown = sorted(set(data) - set(sections), key=str)
+    if unknown:
+        raise ConfigError(f"unknown config section '{shown(unknown[0])}' (known: {', '.join(sorted(sections))})")
+    return Config(**{name: _build(hints[name], name, data.get(name, {})) for name in sections})

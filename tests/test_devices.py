@@ -263,7 +263,7 @@ def test_a_room_or_device_said_but_not_known_is_refused_never_widened(tmp_path: 
     the person's words; "the lights" are the lights, not the washing machine; a device named in a room
     must be in it; a satellite's room with no devices is not the whole home. The planner's calls are
     the ones the model was seen to make (a stand-in for the LLM: tests/test_never_widen.py)."""
-    from assistant.voice.rooms import ROOM
+    from assistant.plugins.where import ROOM
     from tests.test_never_widen import with_planner
 
     async def scenario(home: FakeHome, core: Core, rec: Recorder) -> None:

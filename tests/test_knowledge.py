@@ -298,7 +298,8 @@ def test_an_answer_is_spoken_only_if_its_passage_holds_its_numbers_and_codes(doc
     assert ungrounded("Error E119 means low pressure", "Error E119 means the water pressure is too low.", "q") is None
     assert parse("[7] out of range", 3) == Written(None, "") and parse("none", 3) == Written(None, "")
     assert parse("[2] It is in the drawer.", 3) == Written(2, "It is in the drawer.")
-    from assistant.knowledge.answering import content_words, heading_only
+    from assistant.knowledge.answering import heading_only
+    from assistant.knowledge.words import content_words
 
     assert heading_only("Bins.", content_words("when are the bins collected"))
     assert not heading_only("Recycling is collected on Thursdays.", content_words("is the recycling collected on thursdays")), \

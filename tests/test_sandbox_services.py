@@ -1,5 +1,5 @@
 """A sandboxed skill uses the core's devices, media library, routines and named commands across its
-RPC (plugins/remote.py, plugins/exposed.py): real devices on loopback, a generated library, the
+RPC (plugins/remote.py, app/exposed.py): real devices on loopback, a generated library, the
 shipped routines and commands from the config; and only what is open to skills crosses."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.trust import audit
+from assistant.trust import admin, audit
 from assistant.trust.vault import Vault
 from tests.conftest import TEMPLATES_ONLY
 from tests.test_audit import ASSISTANT, audit_of, cli, filled, lines
@@ -186,12 +186,12 @@ def test_folders_added_from_the_command_line_are_audited_with_who(tmp_path: Path
 
 
 def test_an_administrative_change_names_who_made_it(tmp_path: Path) -> None:
-    entry = audit.record_admin(tmp_path, "phone paired", "admin", phone="kitchen tablet", token="s3cret")
+    entry = admin.record_admin(tmp_path, "phone paired", "admin", phone="kitchen tablet", token="s3cret")
     (stored,) = [e for e in audit_of(tmp_path).entries() if e["kind"] == "admin"]
     assert stored == entry and (entry["action"], entry["who"], entry["phone"]) == ("phone paired", "admin", "kitchen tablet")
     assert entry["token"] == audit.REDACTED
     with pytest.raises(audit.AuditError, match="who did it"):
-        audit.record_admin(tmp_path, "phone revoked", " ")
+        admin.record_admin(tmp_path, "phone revoked", " ")
     shown = cli("audit", "--data-dir", str(tmp_path)).stdout
     assert "admin    phone paired: phone=kitchen tablet" in shown, shown
 

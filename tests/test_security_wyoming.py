@@ -358,7 +358,7 @@ def test_a_satellite_that_sends_garbage_is_hung_up_on(name: str, caplog: pytest.
     """The session ends at once with one warning (then the link connects again, after its backoff);
     no exception leaves it and the satellite's voice loop is stopped."""
     from assistant.audio.sources import AudioFeed
-    from assistant.wyoming.address import SatelliteAddress
+    from assistant.core.addresses import SatelliteAddress
     from assistant.wyoming.satellite import SatelliteLink, SatelliteSink
 
     async def run_loop(feed: AudioFeed) -> None:

@@ -17,7 +17,7 @@ import pytest
 
 from assistant.core.bus import Bus
 from assistant.core.errors import AudioDeviceError
-from assistant.app.health import write_status
+from assistant.core.health import write_status
 from assistant.core.store import DataDirLock
 from assistant.app.supervisor import Backoff, Service, ServiceHealth, Supervisor, forever
 from tests.conftest import WAIT_S, wait_for_async as until

@@ -164,7 +164,7 @@ def test_satellites_in_two_rooms_are_answered_in_their_rooms(tmp_path: Path, spe
 def test_a_timer_rings_in_the_room_that_set_it(tmp_path: Path) -> None:
     """A timer set through a satellite keeps its room (durably) and rings through that room's loop;
     one set at the assistant itself rings there."""
-    from assistant.voice.rooms import ROOM
+    from assistant.plugins.where import ROOM
     from assistant.app.runtime import ringer
     from assistant.scheduling.scheduler import Due
 

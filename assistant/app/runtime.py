@@ -26,7 +26,7 @@ from assistant.core.events import TimerDone
 from assistant.trust.audit import AuditLog
 from assistant.core.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
-from assistant.plugins.exposed import SkillCommands, SkillDevices, SkillKnowledge, SkillMedia, SkillRoutines
+from assistant.app.exposed import SkillCommands, SkillDevices, SkillKnowledge, SkillMedia, SkillRoutines
 from assistant.plugins.installed import InstalledSkills, enabled_skill_classes, not_loaded
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
 from assistant.plugins.sandbox import SkillProcess

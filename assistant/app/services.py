@@ -17,7 +17,7 @@ from assistant.core.addresses import is_loopback
 from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioFeed, AudioSource, read_into
 from assistant.app.control import ControlServer
-from assistant.app.health import health_endpoint, heartbeat, status_path, write_status
+from assistant.core.health import health_endpoint, heartbeat, status_path, write_status
 from assistant.app.runtime import Core, SpeechModels, configured_models, load_speech_models, ringer
 from assistant.app.shell_requests import ShellRequests
 from assistant.app.supervisor import Service, Supervisor, forever

@@ -19,6 +19,7 @@ from assistant.voice.conversation_file import ConversationFile
 from assistant.core.errors import AssistantError, KnowledgeError
 from assistant.core.events import Event, Transcript
 from assistant.app.runtime import Core
+from assistant.scheduling.records import cancel
 
 
 class ShellRequests:
@@ -91,11 +92,9 @@ class ShellRequests:
     async def cancel(self, request: dict[str, Any], send: Send) -> dict[str, Any]:
         """Cancel one timer, alarm or reminder by its id (or a timer by its name) in the live scheduler,
         so the assistant stops counting it at once."""
-        from assistant.cli import schedule as schedule_cli
-
         kind = _text(request, "kind", "say what to cancel")
         ident = _text(request, "id", f"say which {kind} to cancel")
-        return await asyncio.to_thread(schedule_cli.cancel, self.core.scheduler, kind, ident)
+        return await asyncio.to_thread(cancel, self.core.scheduler, kind, ident)
 
 
 def _text(request: dict[str, Any], key: str, missing: str) -> str:

@@ -10,7 +10,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant.trust.audit import AUDIT_PURPOSE, HEAD_FILE, LOG_FILE, AuditLog, Verdict, describe, read_entries
-from assistant.trust.vault import KEY_FILE, Vault
+from assistant.trust.keys import KEY_FILE
+from assistant.trust.vault import Vault
 
 
 def add_parser(sub: argparse._SubParsersAction, data_options: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]

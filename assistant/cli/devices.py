@@ -129,7 +129,7 @@ def _line(d: Device) -> str:
 def _home_assistant(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     """Keep (or forget) the token; with a URL configured, check it first (saved only if Home Assistant
     accepts it) and list what Home Assistant offers with it."""
-    from assistant.trust.audit import record_admin
+    from assistant.trust.admin import record_admin
     from assistant.devices.drivers.home_assistant import TOKEN
     from assistant.trust.vault import Vault
 

@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from assistant.trust.audit import record_admin
+from assistant.trust.admin import record_admin
 from assistant.cli.actions import actions_of
 from assistant.core.config import Config
 from assistant.core.errors import KnowledgeError

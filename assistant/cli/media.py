@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.trust.audit import record_admin
+from assistant.trust.admin import record_admin
 from assistant.cli.actions import actions_of
 from assistant.core.config import Config
 from assistant.core.errors import MediaError

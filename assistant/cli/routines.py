@@ -12,7 +12,7 @@ from typing import Any
 from assistant.core.bus import Bus
 from assistant.core.config import Config
 from assistant.core.errors import AssistantError
-from assistant.routines.workflows import RoutineError, load_routine
+from assistant.routines.workflows import RoutineError, load_routine, routine_row
 
 
 def add_parser(sub: Any, common: Any) -> None:
@@ -81,13 +81,6 @@ def print_result(args: argparse.Namespace, result: dict[str, Any]) -> int:
     if args.json:
         print(json.dumps(result, indent=1))
     return 0 if result.get("state") == "done" else 1
-
-
-def routine_row(r: Any, enabled: bool) -> dict[str, Any]:
-    """A routine as `routines list --json` and the phone page show it."""
-    return {"name": r.name, "description": r.description, "file": str(r.path), "catch_up": r.catch_up, "enabled": enabled,
-            "triggers": [{"kind": t.kind, "value": t.value, **({"match": t.match} if t.match else {})} for t in r.triggers],
-            "steps": [s.id for s in r.steps]}
 
 
 def _validate(args: argparse.Namespace, core: Any) -> int:

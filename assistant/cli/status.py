@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from assistant.app.health import STALE_S, age_s, read_status
+from assistant.core.health import STALE_S, age_s, read_status
 from assistant.core.store import DataDirLock, StoreError
 
 NOT_RUNNING = 3

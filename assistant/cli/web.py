@@ -58,7 +58,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
 
 
 def _direct(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
-    from assistant.trust.audit import record_admin
+    from assistant.trust.admin import record_admin
     from assistant.web.auth import Phones
     from assistant.web.certificate import ensure_certificate
     from assistant.web.server import web_dir

@@ -12,7 +12,7 @@ import yaml
 
 from assistant.core.errors import ConfigError, shown
 
-DEFAULT_FILE = Path(__file__).resolve().parent.parent / "config" / "default.yaml"
+DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "default.yaml"
 ENV_PREFIX = "ASSISTANT__"
 
 
@@ -106,7 +106,7 @@ class TtsConfig:
 
 def _check_server(section: str, uri: str) -> None:
     if uri:
-        from assistant.wyoming.address import tcp_address
+        from assistant.core.addresses import tcp_address
 
         tcp_address(uri, f"{section}.server", "a Wyoming server")
 
@@ -267,11 +267,11 @@ class SchedulerConfig:
 @dataclass(frozen=True)
 class SystemConfig:
     commands: dict[str, Any] = field(default_factory=dict)
-    """The named commands the system skill may run (assistant/trust/system_commands.py says how to write
+    """The named commands the system skill may run (assistant/core/named_commands.py says how to write
     one); checked when the config loads."""
 
     def named(self) -> dict[str, Any]:
-        from assistant.trust.system_commands import parse_commands
+        from assistant.core.named_commands import parse_commands
 
         return parse_commands(self.commands)
 
@@ -301,12 +301,12 @@ class WyomingConfig:
     """Wyoming satellites to serve, by room: {bedroom: "tcp://192.168.1.30:10700"}."""
 
     def addresses(self) -> list[Any]:  # list[SatelliteAddress]
-        from assistant.wyoming.address import SatelliteAddress
+        from assistant.core.addresses import SatelliteAddress
 
         return [SatelliteAddress.parse(str(room).strip().lower(), str(uri)) for room, uri in self.satellites.items()]
 
     def __post_init__(self) -> None:
-        from assistant.wyoming.access import check_exposure
+        from assistant.core.addresses import check_exposure
 
         if not 0 <= self.port <= 65535:
             raise ConfigError("wyoming.port must be a port number (0..65535; 0 picks a free one)")

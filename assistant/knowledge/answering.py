@@ -17,6 +17,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from assistant.knowledge.words import content_words
 from assistant.language.numbers import find_numbers
 
 if TYPE_CHECKING:
@@ -87,22 +88,6 @@ class Written:
     """score("[") - score("none") where the model's scores were seen (the local model)."""
 
 
-_QUESTION_WORD = re.compile(r"[a-z0-9][a-z0-9'\-.]*[a-z0-9]|[a-z0-9]")
-_STOP = {"a", "an", "the", "is", "are", "was", "be", "to", "of", "in", "on", "at", "for", "my", "our", "your", "i",
-         "do", "does", "did", "how", "what", "what's", "whats", "when", "where", "which", "who", "why", "it", "and",
-         "or", "should", "can", "could", "with", "about", "me", "we", "there", "that", "this", "from", "by", "put",
-         "we've", "i've", "often", "much", "many", "say", "says", "tell",
-         # verbs that say what to do, not what it is about: "how do I take out the filter"
-         "get", "take", "turn", "go", "goes", "need", "use", "keep", "find", "make", "let", "want", "know", "happen",
-         "work", "mean", "means", "out", "up", "off"}
-
-
-def content_words(text: str) -> set[str]:
-    """The words that carry the question, folded to their stem ("descaling" → "descal")."""
-    from assistant.knowledge.index import stemmer
-
-    words = [w.strip(".-'") for w in _QUESTION_WORD.findall(text.lower())]
-    return set(stemmer().stemWords([w for w in words if w and w not in _STOP]))
 
 
 def best_sentence(question: str, hits: list[Hit]) -> tuple[Hit, str] | None:

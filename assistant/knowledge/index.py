@@ -23,6 +23,7 @@ import numpy as np
 from assistant.core.errors import KnowledgeError
 from assistant.knowledge.extract import read_document, readable
 from assistant.knowledge.mending import Spellings
+from assistant.knowledge.words import content_words, stemmer
 from assistant.core.transactions import locked_transaction, store_failure
 
 log = logging.getLogger(__name__)
@@ -404,7 +405,6 @@ class KnowledgeIndex:
             corpus = [f"{title}. {text}" for _, text, title in rows]
             retriever.index(bm25s.tokenize(corpus, stopwords="en", stemmer=stemmer(), show_progress=False),
                             show_progress=False)
-        from assistant.knowledge.answering import content_words
 
         # The vocabulary and the spellings are in place before the retriever is: a search on another
         # thread that finds the retriever cached finds them too.
@@ -452,16 +452,3 @@ def _bm25s() -> Any:
 
     logging.getLogger("bm25s").setLevel(logging.WARNING)
     return bm25s
-
-
-_STEMMER: Any = None
-"""The English Snowball stemmer, made once (search and the knowledge skill fold words alike)."""
-
-
-def stemmer() -> Any:
-    global _STEMMER
-    if _STEMMER is None:
-        import Stemmer
-
-        _STEMMER = Stemmer.Stemmer("english")
-    return _STEMMER

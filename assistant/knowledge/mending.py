@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from rapidfuzz.distance import Levenshtein
 from rapidfuzz.process import extract
 
+from assistant.knowledge.words import stemmer
+
 log = logging.getLogger(__name__)
 
 MIN_LETTERS = 5
@@ -32,8 +34,6 @@ class Spellings:
     def __init__(self, texts: Iterable[str], english: frozenset[str] | None = None) -> None:
         """english: words that are never taken for misheard (default: `english_words()`); with none
         at all, only hyphenated words are mended."""
-        from assistant.knowledge.index import stemmer
-
         self.english = english_words() if english is None else english
         self.words: frozenset[str] = frozenset(w.lower() for text in texts for w in re.findall(r"[A-Za-z]+", text))
         self._stems = frozenset(stemmer().stemWords(list(self.words)))
@@ -60,8 +60,6 @@ class Spellings:
 
     def _inflected(self, word: str) -> bool:
         """ "radiators", "descaled": another form of a word the documents use is not misheard."""
-        from assistant.knowledge.index import stemmer
-
         return stemmer().stemWord(word) in self._stems
 
 

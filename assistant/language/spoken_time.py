@@ -159,6 +159,25 @@ def spoken_date(day: dt.date, today: dt.date) -> str:
     return said
 
 
+
+def spoken_moment(at: dt.datetime, now: dt.datetime) -> str:
+    """ "7 AM", "7 AM tomorrow", "Thursday 24 December at 8 AM": any day but today and tomorrow is
+    said with its date, so the person hears which day was understood."""
+    clock = spoken_clock(at.hour, at.minute)
+    days = (at.date() - now.date()).days
+    if days == 0:
+        return f"{clock} today" if at.hour >= 12 or now.hour >= 12 else clock
+    if days == 1:
+        return f"{clock} tomorrow"
+    return f"{spoken_date(at.date(), now.date())} at {clock}"
+
+
+def said_when(at: dt.datetime, now: dt.datetime) -> str:
+    """ `spoken_moment` after its preposition: "at 7 AM tomorrow", "on Thursday 24 December at 8 AM"."""
+    days = (at.date() - now.date()).days
+    return f"{'at' if days in (0, 1) else 'on'} {spoken_moment(at, now)}"
+
+
 def parse_when(text: str, now: dt.datetime, zone: ZoneInfo) -> When:
     """The moment or recurrence `text` names, relative to `now` (aware). Raises TimeNotUnderstood
     when a time is missing, impossible, or when words of `text` could not be read as part of it."""

@@ -6,7 +6,8 @@ media library, the routines, the named commands) gives the skill's process a `Re
 the real object, and comes back as `{"answer", "ok", "value" | "error"}`, the result as JSON
 (dataclasses become dicts). Only the methods listed here cross, and the core checks the grant again
 on every ask: what runs in the sandbox is not trusted. Except for the scheduler, what crosses is a
-surface made for it (plugins/exposed.py), not the core object itself.
+surface made for it (app/exposed.py), not the core object itself; each is declared as a Protocol in
+plugins/surfaces.py.
 """
 
 from __future__ import annotations
@@ -20,49 +21,30 @@ from typing import Any
 
 from assistant.core.errors import AssistantError, SkillError
 from assistant.plugins.api import Permission
+from assistant.plugins.surfaces import (CommandsSurface, DevicesSurface, KnowledgeSurface, MediaSurface, RoomsSurface,
+                                         RoutinesSurface, SchedulerSurface)
 
 
 @dataclasses.dataclass(frozen=True)
 class Exposed:
     service: str
-    methods: frozenset[str]
-    signatures: Callable[[], type]
-    """The real class, imported only where it is needed, for binding positional arguments."""
+    surface: type
+    """The Protocol that declares the methods (plugins/surfaces.py): what crosses, and how positional
+    arguments bind."""
 
-
-def _scheduler_class() -> type:
-    from assistant.scheduling.scheduler import Scheduler
-
-    return Scheduler
-
-
-def _rooms_class() -> type:
-    from assistant.voice.rooms import Rooms
-
-    return Rooms
-
-
-def _exposed_class(name: str) -> Callable[[], type]:
-    def load() -> type:
-        from assistant.plugins import exposed
-
-        return getattr(exposed, name)  # type: ignore[no-any-return]
-
-    return load
+    @property
+    def methods(self) -> frozenset[str]:
+        return frozenset(n for n in vars(self.surface) if not n.startswith("_") and callable(vars(self.surface)[n]))
 
 
 EXPOSED: dict[Permission, Exposed] = {
-    Permission.SCHEDULER: Exposed("scheduler", frozenset({
-        "now", "timers", "alarms", "reminders", "add_timer", "set_duration", "extend", "pause", "resume",
-        "add_alarm", "snooze", "add_reminder", "cancel", "stop_ringing"}), _scheduler_class),
-    Permission.DEVICES: Exposed("devices", frozenset({"devices", "act"}), _exposed_class("SkillDevices")),
-    Permission.MEDIA: Exposed("media", frozenset({
-        "albums", "album", "photos", "music", "play", "pause", "resume", "stop", "next", "now_playing"}),
-        _exposed_class("SkillMedia")),
-    Permission.ROUTINES: Exposed("routines", frozenset({"routines", "start"}), _exposed_class("SkillRoutines")),
-    Permission.COMMANDS: Exposed("commands", frozenset({"commands", "run"}), _exposed_class("SkillCommands")),
-    Permission.SPEAKERS: Exposed("rooms", frozenset({"names", "announce_from_thread"}), _rooms_class),
-    Permission.KNOWLEDGE: Exposed("knowledge", frozenset({"folders", "search", "ask"}), _exposed_class("SkillKnowledge")),
+    Permission.SCHEDULER: Exposed("scheduler", SchedulerSurface),
+    Permission.DEVICES: Exposed("devices", DevicesSurface),
+    Permission.MEDIA: Exposed("media", MediaSurface),
+    Permission.ROUTINES: Exposed("routines", RoutinesSurface),
+    Permission.COMMANDS: Exposed("commands", CommandsSurface),
+    Permission.SPEAKERS: Exposed("rooms", RoomsSurface),
+    Permission.KNOWLEDGE: Exposed("knowledge", KnowledgeSurface),
 }
 """What crosses the sandbox, by the permission that grants it."""
 
@@ -138,7 +120,7 @@ class Remote:
         if method.startswith("_") or method not in exposed.methods:
             raise AttributeError(f"{exposed.service}.{method} is not open to skills "
                                  f"(open: {', '.join(sorted(exposed.methods))})")
-        signature = inspect.signature(getattr(exposed.signatures(), method))
+        signature = inspect.signature(getattr(exposed.surface, method))
         signature = signature.replace(parameters=[p for n, p in signature.parameters.items() if n != FILLED_BY_THE_CORE])
 
         def call(*args: Any, **kwargs: Any) -> Any:

@@ -17,7 +17,7 @@ from assistant.routines.workflows import Loaded, Routine
 
 log = logging.getLogger(__name__)
 
-SHIPPED = Path(__file__).resolve().parents[1] / "config" / "routines"
+SHIPPED = Path(__file__).resolve().parents[2] / "config" / "routines"
 
 
 def routine_folders(data_dir: Path) -> list[Path]:

@@ -429,3 +429,10 @@ def load_routines(folders: list[Path], tool: ToolLookup) -> Loaded:
                 continue
             out.routines[routine.name.lower()] = routine
     return out
+
+
+def routine_row(r: Any, enabled: bool) -> dict[str, Any]:
+    """A routine as `routines list --json` and the phone page show it."""
+    return {"name": r.name, "description": r.description, "file": str(r.path), "catch_up": r.catch_up, "enabled": enabled,
+            "triggers": [{"kind": t.kind, "value": t.value, **({"match": t.match} if t.match else {})} for t in r.triggers],
+            "steps": [s.id for s in r.steps]}

@@ -53,7 +53,7 @@ from typing import Any, BinaryIO
 
 from assistant.core.errors import AssistantError
 from assistant.core.store import atomic_write
-from assistant.trust.vault import KEY_FILE, Vault, derive
+from assistant.trust.keys import KEY_FILE, derive
 
 LOG_FILE = "audit.jsonl"
 HEAD_FILE = "audit.head"
@@ -194,7 +194,7 @@ def read_entries(path: Path) -> Iterator[dict[str, Any]]:
 
 class AuditLog:
     def __init__(self, data_dir: Path, key: bytes) -> None:
-        """`key`: the vault key derived for AUDIT_PURPOSE (`trail_of` does that)."""
+        """`key`: the vault key derived for AUDIT_PURPOSE (`vault.trail_of` does that)."""
         self.path = data_dir / LOG_FILE
         self.head_path = data_dir / HEAD_FILE
         self._key = key
@@ -398,22 +398,6 @@ class AuditLog:
                                     "was replaced by someone without the key")
             return None
         return seq, mac
-
-
-def trail_of(data_dir: Path) -> AuditLog:
-    """The data folder's trail, under its vault's key (made, with the trail's start, if there is none)."""
-    return AuditLog(data_dir, Vault(data_dir).derived_key(AUDIT_PURPOSE))
-
-
-def record_admin(data_dir: Path, action: str, who: str, **details: Any) -> dict[str, Any]:
-    """Write an administrative change to the trail of `data_dir`, durably, and return the entry.
-
-    action: what was done, in a few words ("folder added", "phone paired", "phone revoked", "skill installed").
-    who: who did it ("cli" for the command line, "admin" for the page's admin, "phone:<name>" …).
-    details: what it was done to (path=…, phone=…, skill=…); secret-looking names are redacted."""
-    if not action.strip() or not who.strip():
-        raise AuditError("an administrative entry needs what was done and who did it")
-    return trail_of(data_dir).append(ADMIN, action=action, who=who, **details)
 
 
 def describe(entry: dict[str, Any]) -> str:

@@ -13,8 +13,6 @@ the same way).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import os
 import secrets
@@ -26,8 +24,9 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from assistant.core.errors import AssistantError
 from assistant.core.store import atomic_write
+from assistant.trust.audit import AUDIT_PURPOSE, AuditLog
+from assistant.trust.keys import KEY_FILE, derive
 
-KEY_FILE = "vault.key"
 SECRETS_FILE = "secrets.json"
 
 
@@ -35,14 +34,7 @@ class VaultError(AssistantError):
     code = "vault"
 
 
-def derive(key: bytes, purpose: str) -> bytes:
-    """A key for one job (`purpose`), derived from `key` so that it never reveals it."""
-    return hmac.new(key, purpose.encode(), hashlib.sha256).digest()
-
-
 def _start_audit_trail(data_dir: Path, key: bytes) -> None:
-    from assistant.trust.audit import AUDIT_PURPOSE, AuditLog  # imported here: audit.py imports this module
-
     AuditLog(data_dir, derive(key, AUDIT_PURPOSE)).start("the vault key was made")
 
 
@@ -134,3 +126,8 @@ class Vault:
             found = secrets.token_urlsafe(32)
             self.put(name, found)
         return found
+
+
+def trail_of(data_dir: Path) -> AuditLog:
+    """The data folder's trail, under its vault's key (made, with the trail's start, if there is none)."""
+    return AuditLog(data_dir, Vault(data_dir).derived_key(AUDIT_PURPOSE))

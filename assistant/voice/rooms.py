@@ -1,25 +1,12 @@
-"""The room a request was spoken in, for the skills that act on "the light" or ring "here".
-
-A satellite's voice loop runs in a context where `ROOM` names its room; every task and tool thread
-started from it (asyncio copies the context) sees the same value. The assistant's own microphone has
-no room unless one is configured, so nothing changes for a one-box home.
-"""
+"""Where the assistant can speak: its own voice loop and each satellite's room (the room a request
+came from is `plugins.where.ROOM`)."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from contextvars import ContextVar
 
 from assistant.core.errors import AssistantError
-
-ROOM: ContextVar[str | None] = ContextVar("room", default=None)
-
-
-def here() -> str | None:
-    """The room of the request being served, or None where it is not known."""
-    return ROOM.get()
-
 
 Announce = Callable[[str], Awaitable[None]]
 

@@ -25,10 +25,10 @@ from typing import Any
 
 from aiohttp import web
 
-from assistant.trust.audit import record_admin
+from assistant.trust.admin import record_admin
 from assistant.core.config import WebConfig
 from assistant.core.errors import AssistantError
-from assistant.app.health import health_response
+from assistant.core.health import health_response
 from assistant.plugins.api import ToolCall
 from assistant.core.store import atomic_write
 from assistant.trust.vault import Vault

@@ -10,8 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from assistant.cli.routines import routine_row
-from assistant.cli.schedule import record
+from assistant.routines.workflows import routine_row
+from assistant.scheduling.records import record
+
 
 RECENT_RUNS = 5
 STATE_TIMEOUT_S = 1.5

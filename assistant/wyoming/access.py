@@ -1,6 +1,5 @@
 """Who may use the Wyoming services: the client allowlist (`wyoming.clients`) and the shared token
-(`wyoming.token`), checked when the config loads and on every connection. Only the standard library
-here: every config load reads these.
+(`wyoming.token`), checked on every connection (the config's own check is `core/addresses.py`).
 
 Bound to loopback, the services are this machine's alone and need neither. Bound anywhere else, at
 least one is required, or any host on the network could run the assistant's tools:
@@ -16,39 +15,7 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 
-from assistant.core.addresses import is_loopback
-from assistant.core.errors import ConfigError
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-MIN_TOKEN_CHARS = 16
-"""A shared token shorter than this is refused: it could be guessed."""
-
-
-def parse_clients(entries: tuple[str, ...], where: str = "wyoming.clients") -> tuple[Network, ...]:
-    """Each entry an address or a CIDR network; a ConfigError naming the entry for anything else."""
-    networks = []
-    for entry in entries:
-        try:
-            networks.append(ipaddress.ip_network(entry.strip(), strict=False))
-        except ValueError:
-            raise ConfigError(f"{where}: {entry!r} is not an address or a network "
-                              "(like 192.168.1.20 or 192.168.1.0/24)") from None
-    return tuple(networks)
-
-
-def check_exposure(bind: str, clients: tuple[str, ...], token: str, serving: bool = True, where: str = "wyoming") -> None:
-    """A ConfigError for a bad allowlist entry, a short token, or services (`serving`) bound off
-    loopback with neither an allowlist nor a token."""
-    parse_clients(clients, f"{where}.clients")
-    if token and len(token) < MIN_TOKEN_CHARS:
-        raise ConfigError(f"{where}.token must be at least {MIN_TOKEN_CHARS} characters (a random one: "
-                          "`python -c 'import secrets; print(secrets.token_urlsafe())'`)")
-    if serving and not is_loopback(bind) and not clients and not token:
-        raise ConfigError(f"{where}.bind is {bind!r}, reachable from the network, but neither {where}.clients nor "
-                          f"{where}.token is set: any host could run the assistant's tools. List the hosts that may "
-                          f"connect in {where}.clients (Home Assistant's address), set {where}.token, "
-                          f"or bind 127.0.0.1")
+from assistant.core.addresses import Network, parse_clients
 
 
 def peer_host(peername: object) -> str:

@@ -27,7 +27,7 @@ from wyoming.tts import Synthesize
 from assistant.audio import SAMPLE_RATE
 from assistant.speech.stt import Heard, SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
-from assistant.wyoming.address import tcp_address
+from assistant.core.addresses import tcp_address
 from assistant.wyoming.audio import Incoming
 from assistant.wyoming.wire import BadFrame, read_event_from
 

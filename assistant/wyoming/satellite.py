@@ -3,7 +3,7 @@
 A satellite (wyoming-satellite and its kind) is a Wyoming server; the assistant connects to it, sends
 `run-satellite` and `describe`, and from then on the satellite streams audio after `run-pipeline`.
 Each satellite gets a voice loop of its own (its own wake word and VAD state, the shared Whisper and
-Piper), a conversation of its own, and its room: every request it hears runs with `rooms.ROOM` set, so
+Piper), a conversation of its own, and its room: every request it hears runs with `where.ROOM` set, so
 "turn on the light" means the light in that room. What the loop does goes back to the satellite as
 the protocol's events (`detection`, `voice-started`, `voice-stopped`, `transcript`, `synthesize`),
 the reply as `audio-start`, `audio-chunk`s and `audio-stop`; the satellite's `played` ends the reply.
@@ -38,8 +38,8 @@ from assistant.audio.wav import resample
 from assistant.core.backoff import Backoff
 from assistant.core.bus import Bus
 from assistant.core.events import Error, Event, Reply, SpeechEnd, SpeechStart, Transcript, Wake
-from assistant.voice.rooms import ROOM
-from assistant.wyoming.address import SatelliteAddress
+from assistant.plugins.where import ROOM
+from assistant.core.addresses import SatelliteAddress
 from assistant.wyoming.audio import Incoming, chunks
 from assistant.wyoming.wire import MAX_HEADER_BYTES, BadFrame, read_event
 

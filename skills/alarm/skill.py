@@ -8,27 +8,9 @@ from typing import Annotated, Any
 
 from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, tool
 from assistant.scheduling.scheduler import Alarm, Due, Scheduler
-from assistant.language.spoken_time import TimeNotUnderstood, parse_day, parse_when, spoken_clock, spoken_date
+from assistant.language.spoken_time import TimeNotUnderstood, parse_day, parse_when, said_when, spoken_clock, spoken_moment
 
 When = Annotated[str, Ask("For what time?"), "when, as the person said it: 'tomorrow at 6:30', 'weekdays at seven', 'in 20 minutes'"]
-
-
-def spoken_moment(at: dt.datetime, now: dt.datetime) -> str:
-    """ "7 AM", "7 AM tomorrow", "Thursday 24 December at 8 AM": any day but today and tomorrow is
-    said with its date, so the person hears which day was understood."""
-    clock = spoken_clock(at.hour, at.minute)
-    days = (at.date() - now.date()).days
-    if days == 0:
-        return f"{clock} today" if at.hour >= 12 or now.hour >= 12 else clock
-    if days == 1:
-        return f"{clock} tomorrow"
-    return f"{spoken_date(at.date(), now.date())} at {clock}"
-
-
-def said_when(at: dt.datetime, now: dt.datetime) -> str:
-    """ `spoken_moment` after its preposition: "at 7 AM tomorrow", "on Thursday 24 December at 8 AM"."""
-    days = (at.date() - now.date()).days
-    return f"{'at' if days in (0, 1) else 'on'} {spoken_moment(at, now)}"
 
 
 class AlarmSkill(Skill):

@@ -15,7 +15,7 @@ from typing import Annotated, Any, Literal
 from assistant.devices.hub import DeviceHub, Outcome
 from assistant.devices.model import BRIGHTNESS, COLOUR, EFFECT, ON_OFF, POWER, Device, DeviceError, bare, spoken
 from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, said, tool
-from assistant.voice.rooms import here
+from assistant.plugins.where import here
 
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255),

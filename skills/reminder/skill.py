@@ -7,8 +7,7 @@ from typing import Annotated, Any, Literal
 
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
 from assistant.scheduling.scheduler import Due, Reminder, Scheduler
-from assistant.language.spoken_time import MONTHS, WEEKDAYS, TimeNotUnderstood, names_only_a_day, parse_when, spoken_clock
-from skills.alarm.skill import said_when
+from assistant.language.spoken_time import MONTHS, WEEKDAYS, TimeNotUnderstood, names_only_a_day, parse_when, said_when, spoken_clock
 
 
 class ReminderSkill(Skill):

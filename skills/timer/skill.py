@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, said, tool
-from assistant.voice.rooms import here
+from assistant.plugins.where import here
 from assistant.scheduling.scheduler import Due, Scheduler, Timer
 from assistant.language.numbers import find_numbers
 

@@ -1,0 +1,34 @@
+"""The house's shape, checked: packages that name the parts, imports that flow one way (the layers in
+pyproject.toml's [tool.importlinter]), and the shipped files the code finds beside itself."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def test_only_the_entry_point_and_packages_at_the_top() -> None:
+    loose = sorted(p.name for p in (ROOT / "assistant").glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
+    assert loose == [], f"modules outside a package: {loose}"
+    packages = sorted(p.name for p in (ROOT / "assistant").iterdir() if (p / "__init__.py").exists())
+    assert {"cli", "app", "voice", "speech", "understanding", "plugins", "scheduling", "routines", "devices", "media",
+            "knowledge", "web", "wyoming", "trust", "language", "core", "audio"} <= set(packages)
+
+
+def test_imports_flow_one_way() -> None:
+    done = subprocess.run([str(BIN / "lint-imports"), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
+    assert "0 broken" in done.stdout
+
+
+def test_the_shipped_config_and_routines_are_found() -> None:
+    from assistant.core.config import DEFAULT_FILE
+    from assistant.routines.host import SHIPPED
+
+    assert DEFAULT_FILE == ROOT / "config" / "default.yaml" and DEFAULT_FILE.is_file()
+    assert SHIPPED == ROOT / "config" / "routines" and any(SHIPPED.glob("*.yaml"))

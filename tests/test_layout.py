@@ -32,3 +32,10 @@ def test_the_shipped_config_and_routines_are_found() -> None:
 
     assert DEFAULT_FILE == ROOT / "config" / "default.yaml" and DEFAULT_FILE.is_file()
     assert SHIPPED == ROOT / "config" / "routines" and any(SHIPPED.glob("*.yaml"))
+
+
+def test_every_built_in_skill_loads_through_the_entry_point_group() -> None:
+    from assistant.plugins.registry import builtin_skill_classes
+
+    folders = sorted(p.parent.name for p in (ROOT / "skills").glob("*/skill.py"))
+    assert sorted(c.__module__.split(".")[1] for c in builtin_skill_classes()) == folders

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import logging
-import pkgutil
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -27,16 +25,14 @@ class LoadedSkill:
     """The skill's sentences/<language>.yaml."""
 
 
-def builtin_skill_classes() -> list[type[Skill]]:
-    import skills
+BUILT_IN = "assistant"
+"""The distribution whose entry points are the assistant's own skills (pyproject.toml lists them)."""
 
-    classes = []
-    for info in sorted(pkgutil.iter_modules(skills.__path__), key=lambda i: i.name):
-        if not info.ispkg:
-            continue
-        module = importlib.import_module(f"skills.{info.name}.skill")
-        classes.extend(_skill_classes_in(module))
-    return classes
+
+def builtin_skill_classes() -> list[type[Skill]]:
+    """The skills that ship with the assistant, loaded through the entry-point group like any other:
+    the core does not name them."""
+    return _entry_point_classes(built_in=True)
 
 
 def _skill_classes_in(module: object) -> list[type[Skill]]:
@@ -48,12 +44,19 @@ def _skill_classes_in(module: object) -> list[type[Skill]]:
 
 
 def entry_point_skill_classes() -> list[type[Skill]]:
+    """Skills other Python packages in this environment declare in the group."""
+    return _entry_point_classes(built_in=False)
+
+
+def _entry_point_classes(built_in: bool) -> list[type[Skill]]:
     classes = []
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if (ep.dist is not None and ep.dist.name == BUILT_IN) != built_in:
+            continue
         try:
             obj = ep.load()
         except Exception as e:
-            raise SkillError(f"third-party skill '{ep.name}' failed to import: {e}") from e
+            raise SkillError(f"{'built-in' if built_in else 'third-party'} skill '{ep.name}' failed to import: {e}") from e
         if not (inspect.isclass(obj) and issubclass(obj, Skill)):
             raise SkillError(f"entry point '{ep.name}' in {ENTRY_POINT_GROUP} is not a Skill class")
         classes.append(obj)

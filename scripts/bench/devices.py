@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Home devices: announcement → controllable, command → device changed, discovery of 100 devices,
 and a spoken command → device changed after the end of speech, on simulated devices that speak the
-real local APIs (tests/fakes), inside a network namespace of its own (it re-runs itself in one).
+real local APIs (testbed/fakes), inside a network namespace of its own (it re-runs itself in one).
 
     .venv/bin/python scripts/bench/devices.py [--rounds N]
 
@@ -29,11 +29,11 @@ from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
 from assistant.devices.network import HomeNetwork  # noqa: E402
 from assistant.app.runtime import Core, build_core, load_speech_models  # noqa: E402
-from tests import speech_fixtures as sf  # noqa: E402
-from tests.conftest import TEMPLATES_ONLY, Recorder, network_isolated  # noqa: E402
-from tests.fakes.base import rerun_isolated  # noqa: E402
-from tests.fakes.devices import FakeHome  # noqa: E402
-from tests.voice import play, voice_loop  # noqa: E402
+from testbed import speech as sf  # noqa: E402
+from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated  # noqa: E402
+from testbed.fakes.base import rerun_isolated  # noqa: E402
+from testbed.fakes.devices import FakeHome  # noqa: E402
+from testbed.voice import play, voice_loop  # noqa: E402
 
 CONFIG = {**TEMPLATES_ONLY, "ASSISTANT__DEVICES__DISCOVERY": "true", "ASSISTANT__DEVICES__ANNOUNCE": "false",
           "ASSISTANT__DEVICES__INTERFACES": "127.0.0.1"}

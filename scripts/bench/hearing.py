@@ -6,7 +6,7 @@ rooms, through the whole voice loop (docs/hearing.md).
                                                [--json FILE] [--no-typed] [--wake-minutes 60] [--show-misses]
                                                [--stt-model tiny.en|base|PATH]
 
-Every clip is "Hey Jarvis.", a pause and a request, rendered at run time (tests/speech_fixtures.py,
+Every clip is "Hey Jarvis.", a pause and a request, rendered at run time (testbed/speech.py,
 cached under ~/.cache/assistant/speech) in one voice and one condition, and played through the voice
 loop as scripts/bench/understanding.py's speech part does (wake word, VAD, faster-whisper, router,
 tools), with the same live names set up; the phone-band clips go through the phone page's
@@ -57,10 +57,10 @@ from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Found  # 
 from assistant.core.events import Event  # noqa: E402
 from assistant.app.runtime import Core, SpeechModels, build_core, load_speech_models  # noqa: E402
 from assistant.web.talk import PhoneTalk  # noqa: E402
-from tests import acoustics  # noqa: E402
-from tests import speech_fixtures as sf  # noqa: E402
-from tests.conftest import Recorder  # noqa: E402
-from tests.voice import play, voice_loop  # noqa: E402
+from testbed import acoustics  # noqa: E402
+from testbed import speech as sf  # noqa: E402
+from testbed.harness import Recorder  # noqa: E402
+from testbed.voice import play, voice_loop  # noqa: E402
 
 SET = Path(__file__).with_name("hearing_set.yaml")
 CLIPS = len(sf.HEARING_VOICES) * len(sf.CONDITIONS) * 3

@@ -25,7 +25,7 @@ from assistant.core.config import load_config  # noqa: E402
 from assistant.knowledge.answerer import Answerer  # noqa: E402
 from assistant.knowledge.index import KnowledgeIndex  # noqa: E402
 from assistant.app.runtime import build_core  # noqa: E402
-from tests.fakes.household_docs import FACTS, FILLER, NOT_THERE, SEALED_NOT_THERE, Fact, make_household_docs, write_pdf  # noqa: E402
+from testbed.fakes.household_docs import FACTS, FILLER, NOT_THERE, SEALED_NOT_THERE, Fact, make_household_docs, write_pdf  # noqa: E402
 
 TUNING_NOT_THERE = ["what is the capital of peru", "where is my passport", "how do I change the car's oil",
                     "when is the dentist appointment", "what is the garage door code", "how do I reset the router",
@@ -176,7 +176,7 @@ def _spoken(config: object, answerer: Answerer, synthesizer: object) -> list[str
     the question's audio to the first reply audio, without the VAD's wait for the end of speech."""
     from assistant.core.models import resolve_whisper
     from assistant.speech.stt import Transcriber
-    from tests.speech_fixtures import piper, words
+    from testbed.speech import piper, words
 
     stt = config.stt  # type: ignore[attr-defined]
     transcriber = Transcriber(resolve_whisper(stt.model, stt.path, False), stt)

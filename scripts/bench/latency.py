@@ -31,8 +31,8 @@ from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
 from assistant.app.runtime import build_core, load_speech_models  # noqa: E402
 from assistant.speech.wake import FRAME  # noqa: E402
-from tests import speech_fixtures as sf  # noqa: E402
-from tests.voice import run_voice  # noqa: E402
+from testbed import speech as sf  # noqa: E402
+from testbed.voice import run_voice  # noqa: E402
 
 COMMANDS = [
     "What time is it?",

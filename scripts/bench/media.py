@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from assistant.core.config import MediaConfig  # noqa: E402
 from assistant.media.albums import Selection  # noqa: E402
 from assistant.media.service import MediaLibrary  # noqa: E402
-from tests.fakes.media_library import make_small_photos  # noqa: E402
+from testbed.fakes.media_library import make_small_photos  # noqa: E402
 
 
 def median_ms(fn, rounds: int = 15) -> float:  # type: ignore[no-untyped-def]

@@ -59,9 +59,9 @@ from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
 from assistant.core.models import resolve_piper_voice, resolve_whisper  # noqa: E402
 from assistant.app.runtime import build_core, load_speech_models  # noqa: E402
-from tests import speech_fixtures as sf  # noqa: E402
-from tests.conftest import Recorder  # noqa: E402
-from tests.voice import play, voice_loop  # noqa: E402
+from testbed import speech as sf  # noqa: E402
+from testbed.harness import Recorder  # noqa: E402
+from testbed.voice import play, voice_loop  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
 from latency import fmt, pct  # noqa: E402  (the same medians and p90s as the other latency bench)

@@ -31,8 +31,8 @@ from assistant.audio.wav import write_wav  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
 from assistant.core.events import Reply  # noqa: E402
 from assistant.app.runtime import load_speech_models  # noqa: E402
-from tests import speech_fixtures as sf  # noqa: E402
-from tests.web_fixtures import CHROMIUM, WEB_ENV, launch_chromium, open_phone, pair_in_browser, start_page, stop_page  # noqa: E402
+from testbed import speech as sf  # noqa: E402
+from testbed.web import CHROMIUM, WEB_ENV, launch_chromium, open_phone, pair_in_browser, start_page, stop_page  # noqa: E402
 
 COMMAND = "What time is it?"
 

@@ -9,7 +9,7 @@ pair, and nothing reaches the real network). Each rendered command ("Hey Jarvis"
 request) is streamed at real time, 1024 samples a chunk, in three conditions:
 
   local      through the assistant's own voice loop (its microphone path), as scripts/bench/voice_first.py;
-  loopback   from a Wyoming satellite (tests/fakes/satellite.py) on this host, over 127.0.0.1;
+  loopback   from a Wyoming satellite (testbed/fakes/satellite.py) on this host, over 127.0.0.1;
   network    from the same satellite on a host of its own, over a veth pair (10.77.9.0/24).
 
 The figure is the felt latency at the satellite: the moment it sent the last voiced audio (the end of
@@ -40,9 +40,9 @@ from assistant.core.config import load_config  # noqa: E402
 from assistant.app.runtime import SpeechModels, build_core, load_speech_models  # noqa: E402
 from assistant.app.services import wyoming_services  # noqa: E402
 from scripts.bench.voice_first import COMMANDS, fmt, run_clip  # noqa: E402
-from tests import speech_fixtures as sf  # noqa: E402
-from tests.conftest import Recorder, network_isolated  # noqa: E402
-from tests.netns import other_host  # noqa: E402
+from testbed import speech as sf  # noqa: E402
+from testbed.harness import Recorder, network_isolated  # noqa: E402
+from testbed.netns import other_host  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -65,7 +65,7 @@ def run_satellite(pcm: np.ndarray, models: SpeechModels, tmp: Path, across: bool
     bus = Bus()
     events = Recorder(bus)
     core = build_core(config, tmp / "data", bus)
-    argv = [sys.executable, "-m", "tests.fakes.satellite", "--port", "10700", "--wav", str(wav), "--out", str(out),
+    argv = [sys.executable, "-m", "testbed.fakes.satellite", "--port", "10700", "--wav", str(wav), "--out", str(out),
             "--timeout", "60", *([] if across else ["--host", "127.0.0.1"])]
 
     async def scenario() -> None:

@@ -44,9 +44,9 @@ from assistant.plugins.api import ToolCall  # noqa: E402
 from assistant.app.runtime import Core, build_core, load_speech_models  # noqa: E402
 from assistant.language.spoken_time import TimeNotUnderstood, parse_when  # noqa: E402
 from assistant.understanding.prompt import PlanContext  # noqa: E402
-from tests import speech_fixtures as sf  # noqa: E402
-from tests.conftest import Recorder  # noqa: E402
-from tests.voice import play, voice_loop  # noqa: E402
+from testbed import speech as sf  # noqa: E402
+from testbed.harness import Recorder  # noqa: E402
+from testbed.voice import play, voice_loop  # noqa: E402
 
 COMMANDS = Path(__file__).with_name("understanding_commands.yaml")
 VOICES = ("piper", *sf.ESPEAK_VOICES)

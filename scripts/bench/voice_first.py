@@ -40,10 +40,10 @@ from assistant.core.config import MediaConfig, load_config  # noqa: E402
 from assistant.core.errors import MediaError  # noqa: E402
 from assistant.media.service import MediaLibrary  # noqa: E402
 from assistant.app.runtime import SpeechModels, build_core, load_speech_models  # noqa: E402
-from tests import speech_fixtures as sf  # noqa: E402
-from tests.conftest import Recorder  # noqa: E402
-from tests.fakes.media_library import make_small_photos  # noqa: E402
-from tests.voice import play, voice_loop  # noqa: E402
+from testbed import speech as sf  # noqa: E402
+from testbed.harness import Recorder  # noqa: E402
+from testbed.fakes.media_library import make_small_photos  # noqa: E402
+from testbed.voice import play, voice_loop  # noqa: E402
 
 COMMANDS = [
     "What time is it?",

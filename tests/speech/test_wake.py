@@ -1,0 +1,63 @@
+"""Wake word detection on real rendered speech, with the real openWakeWord model."""
+
+import numpy as np
+import pytest
+
+from assistant.core.models import resolve_wake_model
+from assistant.speech.wake import WakeWordDetector
+from testbed import speech as sf
+
+
+@pytest.fixture(scope="module")
+def clip() -> np.ndarray:
+    return np.concatenate([sf.silence(1.0), sf.piper("Hey Jarvis."), sf.silence(0.7), sf.piper("What time is it?"), sf.silence(2.5)])
+
+
+def detector() -> WakeWordDetector:
+    return WakeWordDetector(resolve_wake_model("hey_jarvis"), "hey_jarvis", threshold=0.5)
+
+
+def first_detection(det: WakeWordDetector, pcm: np.ndarray, chunk: int) -> tuple[float, float] | None:
+    for start in range(0, len(pcm), chunk):
+        block = pcm[start : start + chunk]
+        found = det.process(block)
+        if found is not None:
+            return round((start + len(block)) / 16000 - found.end_offset_s, 4), round(found.score, 5)
+    return None
+
+
+def test_detects_hey_jarvis(clip: np.ndarray) -> None:
+    found = first_detection(detector(), clip, 1280)
+    assert found is not None
+    at, score = found
+    assert score >= 0.5
+    assert 1.2 < at < 2.2, "fires at the end of the wake phrase"
+
+
+@pytest.mark.parametrize("chunk", [160, 512, 1000, 1280, 4000, 16000])
+def test_same_result_whatever_the_chunk_size(clip: np.ndarray, chunk: int) -> None:
+    assert first_detection(detector(), clip, chunk) == first_detection(detector(), clip, 1280)
+
+
+def test_other_speech_does_not_wake() -> None:
+    det = detector()
+    speech = np.concatenate([sf.piper("What time is it? Set a timer for five minutes. Good morning, how are you?"), sf.silence(1)])
+    assert first_detection(det, speech, 1280) is None
+
+
+def test_no_false_wake_right_after_a_detection(clip: np.ndarray) -> None:
+    """openWakeWord 0.5.1's reset() keeps its feature buffer; without the flush it fires again."""
+    det = detector()
+    wake_end = int(2.2 * 16000)
+    found = det.process(clip[:wake_end])
+    assert found is not None
+    det.reset()
+    rest = clip[wake_end - int(found.end_offset_s * 16000):]
+    assert first_detection(det, rest, 1280) is None
+
+
+def test_detects_again_after_reset(clip: np.ndarray) -> None:
+    det = detector()
+    assert first_detection(det, clip, 1280) is not None
+    det.reset()
+    assert first_detection(det, clip, 1280) is not None

@@ -24,6 +24,7 @@ ACTIVE_BELOW_PEAK_DB = 35.0
 
 # --- measuring ----------------------------------------------------------------------------------
 
+
 def _frames(x: np.ndarray) -> np.ndarray:
     n = len(x) // FRAME
     return x[: n * FRAME].astype(np.float64).reshape(n, FRAME)
@@ -65,6 +66,7 @@ def band_energy_share(pcm: np.ndarray, above_hz: float) -> float:
 
 # --- building blocks ---------------------------------------------------------------------------
 
+
 def as_int16(x: np.ndarray) -> np.ndarray:
     """Float samples on the int16 scale to int16, scaled down as a whole if they would clip (a level
     change keeps every ratio the tests measure)."""
@@ -102,6 +104,7 @@ def impulse_response(rt60_s: float, seed: int, direct: float = 1.0) -> np.ndarra
 
 
 # --- conditions --------------------------------------------------------------------------------
+
 
 def reverb(pcm: np.ndarray, rt60_s: float = 0.6, seed: int = 0, direct: float = 1.0) -> np.ndarray:
     """The clip in a reverberant room, its tail ringing on after it; the same RMS level as the dry
@@ -147,7 +150,9 @@ def fan_noise(n: int, seed: int = 0) -> np.ndarray:
     rumble = _shaped(n, rng, lambda f: 1 / (1 + (np.maximum(f, 20.0) / 120.0)) / (1 + (f / 400.0) ** 4))
     t = np.arange(n) / SAMPLE_RATE
     phase = rng.uniform(0, 2 * np.pi, 3)
-    hum = sum(a * np.sin(2 * np.pi * f0 * t + p) for a, f0, p in zip((0.5, 0.25, 0.12), (100, 200, 300), phase))
+    hum = sum(
+        a * np.sin(2 * np.pi * f0 * t + p) for a, f0, p in zip((0.5, 0.25, 0.12), (100, 200, 300), phase, strict=False)
+    )
     beat = 1 + 0.25 * np.sin(2 * np.pi * rng.uniform(8, 14) * t)
     out = (rumble + hum) * beat
     return out / np.sqrt(np.mean(out**2))
@@ -178,7 +183,10 @@ def babble_noise(n: int, talkers: list[np.ndarray], seed: int = 0, voices: int =
         stream: list[np.ndarray] = [np.zeros(int(rng.uniform(0, 1.0) * SAMPLE_RATE))]
         while sum(len(s) for s in stream) < n:
             clip = talkers[int(rng.integers(len(talkers)))].astype(np.float64)
-            stream += [clip / max(float(np.sqrt(np.mean(clip**2))), 1e-9), np.zeros(int(rng.uniform(0.05, 0.3) * SAMPLE_RATE))]
+            stream += [
+                clip / max(float(np.sqrt(np.mean(clip**2))), 1e-9),
+                np.zeros(int(rng.uniform(0.05, 0.3) * SAMPLE_RATE)),
+            ]
         out += np.concatenate(stream)[:n] * rng.uniform(0.6, 1.0)
     return out / max(float(np.sqrt(np.mean(out**2))), 1e-12)
 

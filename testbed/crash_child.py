@@ -6,9 +6,9 @@ import os
 import sys
 from pathlib import Path
 
+from assistant.app.runtime import build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
-from assistant.app.runtime import build_core
 
 ROUTINE = """\
 name: crash

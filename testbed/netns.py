@@ -37,8 +37,13 @@ def _ip(*args: str) -> None:
 @contextlib.contextmanager
 def other_host(argv: list[str], subnet: int = 1) -> Iterator[Host]:
     """Run `argv` on a host of its own; it starts once its network is up, with lo up too."""
-    process = subprocess.Popen(["unshare", "-n", "sh", "-c", 'read go && ip link set lo up && exec "$@"', "sh", *argv],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        ["unshare", "-n", "sh", "-c", 'read go && ip link set lo up && exec "$@"', "sh", *argv],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     ours, theirs = f"vh{subnet}a", f"vh{subnet}b"
     try:
         _until_apart(process.pid)

@@ -18,8 +18,9 @@ class PulseServer:
     `source` (a sink's monitor, say "mic_feed.monitor") the default source. `stop` and `start` again
     take the sound card away and bring it back, as unplugging it would."""
 
-    def __init__(self, tmp_path: Path, sinks: dict[str, tuple[int, int]], source: str | None = None,
-                 sink: str = "speaker") -> None:
+    def __init__(
+        self, tmp_path: Path, sinks: dict[str, tuple[int, int]], source: str | None = None, sink: str = "speaker"
+    ) -> None:
         if shutil.which("pulseaudio") is None:
             pytest.fail("pulseaudio is not installed: run ./scripts/setup")
         runtime = tmp_path / "xdg"
@@ -31,11 +32,21 @@ class PulseServer:
 
     def start(self) -> None:
         server = subprocess.Popen(
-            ["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-             "--load=module-native-protocol-unix",
-             *(f"--load=module-null-sink sink_name={name} rate={rate} channels={channels}"
-               for name, (rate, channels) in self.sinks.items())],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            [
+                "pulseaudio",
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--disallow-exit",
+                "--load=module-native-protocol-unix",
+                *(
+                    f"--load=module-null-sink sink_name={name} rate={rate} channels={channels}"
+                    for name, (rate, channels) in self.sinks.items()
+                ),
+            ],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
         )
         deadline = time.monotonic() + 20
         while subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode != 0:
@@ -56,16 +67,18 @@ class PulseServer:
 
 
 @contextlib.contextmanager
-def private_pulseaudio(tmp_path: Path, sinks: dict[str, tuple[int, int]], source: str | None = None,
-                       sink: str = "speaker") -> Iterator[dict[str, str]]:
+def private_pulseaudio(
+    tmp_path: Path, sinks: dict[str, tuple[int, int]], source: str | None = None, sink: str = "speaker"
+) -> Iterator[dict[str, str]]:
     """A running PulseServer for the test's length; yields the environment that reaches it."""
     with running_pulseaudio(tmp_path, sinks, source, sink) as server:
         yield server.env
 
 
 @contextlib.contextmanager
-def running_pulseaudio(tmp_path: Path, sinks: dict[str, tuple[int, int]], source: str | None = None,
-                       sink: str = "speaker") -> Iterator[PulseServer]:
+def running_pulseaudio(
+    tmp_path: Path, sinks: dict[str, tuple[int, int]], source: str | None = None, sink: str = "speaker"
+) -> Iterator[PulseServer]:
     server = PulseServer(tmp_path, sinks, source, sink)
     server.start()
     try:

@@ -40,8 +40,10 @@ def _piper(length_scale: float = 1.0):  # type: ignore[no-untyped-def]
     # No sampling noise: a sentence renders to the same audio on every run, so a test that checks
     # what was heard does not depend on the draw (Piper's default noise made tiny.en hear
     # "Set a pause the timer" for "Set a pasta timer" now and then).
-    return Synthesizer(resolve_piper_voice("en_US-joe-medium"), TtsConfig(length_scale=length_scale, noise_scale=0.0,
-                                                                               noise_w_scale=0.0))
+    return Synthesizer(
+        resolve_piper_voice("en_US-joe-medium"),
+        TtsConfig(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0),
+    )
 
 
 def piper(text: str, length_scale: float = 1.0) -> np.ndarray:
@@ -68,9 +70,13 @@ def speak(text: str, voice: str = "piper") -> np.ndarray:
     return espeak(text, voice)
 
 
-def command(text: str, voice: str = "piper", pause_s: float = 0.5, lead_s: float = 0.5, tail_s: float = 1.5) -> np.ndarray:
+def command(
+    text: str, voice: str = "piper", pause_s: float = 0.5, lead_s: float = 0.5, tail_s: float = 1.5
+) -> np.ndarray:
     """ "Hey Jarvis.", a pause, then the request, all in one voice (see `speak`)."""
-    return np.concatenate([silence(lead_s), speak("Hey Jarvis.", voice), silence(pause_s), speak(text, voice), silence(tail_s)])
+    return np.concatenate(
+        [silence(lead_s), speak("Hey Jarvis.", voice), silence(pause_s), speak(text, voice), silence(tail_s)]
+    )
 
 
 def save(path: Path, *parts: np.ndarray) -> Path:
@@ -96,9 +102,19 @@ def words(text: str) -> str:
 
 # --- the hearing set: voices, rooms, one cached clip each (scripts/bench/hearing.py) -------------
 
-HEARING_VOICES = ("piper", "piper-fast", "piper-slow",
-                  "en-us+m3", "en-us+f3", "en-gb+m1", "en-gb+f2",
-                  "en-029+m2", "en-029+f4", "en-gb-scotland+m4", "en-gb-scotland+f3")
+HEARING_VOICES = (
+    "piper",
+    "piper-fast",
+    "piper-slow",
+    "en-us+m3",
+    "en-us+f3",
+    "en-gb+m1",
+    "en-gb+f2",
+    "en-029+m2",
+    "en-029+f4",
+    "en-gb-scotland+m4",
+    "en-gb-scotland+f3",
+)
 """Piper at three speeds, and espeak-ng's American, British, Caribbean and Scottish English, each
 with a male and a female variant."""
 
@@ -187,8 +203,9 @@ def foreign(voice: str, lang: str) -> str:
 def talkers() -> list[np.ndarray]:
     """The ordinary sentences, each in several voices: the people in a babble."""
     voices = ("piper", "en-us+f3", "en-gb+m1", "en-029+f4", "en-gb-scotland+m4")
-    return [cached(("say", text, voice), functools.partial(speak, text, voice))
-            for voice in voices for text in ORDINARY]
+    return [
+        cached(("say", text, voice), functools.partial(speak, text, voice)) for voice in voices for text in ORDINARY
+    ]
 
 
 def cough(seed: int) -> np.ndarray:
@@ -217,18 +234,31 @@ def at_level(pcm: np.ndarray, level_db: float) -> np.ndarray:
     return np.clip(np.round(pcm.astype(np.float64) * gain), -32767, 32767).astype(np.int16)
 
 
-def dry_clip(text: str, voice: str, kind: str = "speech", lang: str | None = None, push_to_talk: bool = False,
-             seed: int = 0) -> np.ndarray:
+def dry_clip(
+    text: str, voice: str, kind: str = "speech", lang: str | None = None, push_to_talk: bool = False, seed: int = 0
+) -> np.ndarray:
     """The clip before its room: "Hey Jarvis.", a pause and the request (`kind` speech), the wake
     word then nothing (silence) or a cough, or the words alone (no_wake, push_to_talk), at
     SPEECH_LEVEL_DB."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}: one of {KINDS}")
     say = functools.partial(speak, text, foreign(voice, lang) if lang else voice)
-    body = {"speech": lambda: cached(("say", text, voice, lang), say), "no_wake": lambda: cached(("say", text, voice, lang), say),
-            "silence": lambda: silence(0.3 if push_to_talk else 5.5), "cough": lambda: cough(seed)}[kind]()
+    body = {
+        "speech": lambda: cached(("say", text, voice, lang), say),
+        "no_wake": lambda: cached(("say", text, voice, lang), say),
+        "silence": lambda: silence(0.3 if push_to_talk else 5.5),
+        "cough": lambda: cough(seed),
+    }[kind]()
     wake = kind != "no_wake" and not push_to_talk
-    head = [silence(0.5), cached(("say", "Hey Jarvis.", voice), functools.partial(speak, "Hey Jarvis.", voice)), silence(0.5)] if wake else [silence(0.3 if push_to_talk else 0.5)]
+    head = (
+        [
+            silence(0.5),
+            cached(("say", "Hey Jarvis.", voice), functools.partial(speak, "Hey Jarvis.", voice)),
+            silence(0.5),
+        ]
+        if wake
+        else [silence(0.3 if push_to_talk else 0.5)]
+    )
     if kind == "cough":
         body = np.concatenate([body, silence(4.0)])  # the cough and nothing else: no request follows
     tail = silence(0.3 if push_to_talk else 1.5)
@@ -251,14 +281,19 @@ def in_condition(pcm: np.ndarray, condition: str, seed: int = 0) -> np.ndarray:
     if noise not in NOISES or not snr.isdigit():
         raise ValueError(f"unknown condition {condition!r}: one of {CONDITIONS}")
     n = len(pcm)
-    made = {"babble": lambda: acoustics.babble_noise(n, talkers(), seed),
-            "fan": lambda: acoustics.fan_noise(n, seed), "kitchen": lambda: acoustics.kitchen_noise(n, seed)}[noise]()
+    made = {
+        "babble": lambda: acoustics.babble_noise(n, talkers(), seed),
+        "fan": lambda: acoustics.fan_noise(n, seed),
+        "kitchen": lambda: acoustics.kitchen_noise(n, seed),
+    }[noise]()
     return acoustics.mix(pcm, made, float(snr))
 
 
-def hearing_clip(text: str, voice: str, condition: str, seed: int = 0, kind: str = "speech",
-                 lang: str | None = None) -> np.ndarray:
+def hearing_clip(
+    text: str, voice: str, condition: str, seed: int = 0, kind: str = "speech", lang: str | None = None
+) -> np.ndarray:
     """One clip of the hearing set, rendered once and then read from the cache."""
+
     def make() -> np.ndarray:
         dry = dry_clip(text, voice, kind, lang, push_to_talk=condition == "phone", seed=seed)
         if condition.startswith("babble"):

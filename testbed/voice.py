@@ -8,13 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.app.runtime import Core, SpeechModels, build_core, ringer
 from assistant.audio.sinks import WavSink
 from assistant.audio.sources import WavFileSource
 from assistant.core.bus import Bus
 from assistant.core.config import Config
 from assistant.voice.pipeline import VoiceLoop
 from assistant.voice.reply import ReplySpeaker
-from assistant.app.runtime import Core, SpeechModels, build_core, ringer
 from testbed import speech as sf
 from testbed.harness import Recorder
 
@@ -29,12 +29,21 @@ class VoiceRun:
 def voice_loop(core: Core, models: SpeechModels) -> VoiceLoop:
     """The assistant's voice loop around `core`, with the wake word detector fresh."""
     models.wake.reset()
-    return VoiceLoop(core.bus, models.wake, models.vad, core.config.vad, models.transcriber, core.dialogue,
-                     ReplySpeaker(core.bus, models.synthesizer), core.speech_hints)
+    return VoiceLoop(
+        core.bus,
+        models.wake,
+        models.vad,
+        core.config.vad,
+        models.transcriber,
+        core.dialogue,
+        ReplySpeaker(core.bus, models.synthesizer),
+        core.speech_hints,
+    )
 
 
-async def play(loop: VoiceLoop, pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path,
-               realtime: bool = False) -> WavSink:
+async def play(
+    loop: VoiceLoop, pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path, realtime: bool = False
+) -> WavSink:
     """Feed `pcm` through `loop` as a WAV file; returns the closed sink holding the replies."""
     source = WavFileSource(sf.save(tmp / "in.wav", pcm), config.audio.block_s, realtime=realtime)
     sink = WavSink(tmp / "out.wav", models.synthesizer.rate)
@@ -45,8 +54,9 @@ async def play(loop: VoiceLoop, pcm: np.ndarray, models: SpeechModels, config: C
     return sink
 
 
-def run_voice(pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path, realtime: bool = False,
-              ring_timers: bool = False) -> VoiceRun:
+def run_voice(
+    pcm: np.ndarray, models: SpeechModels, config: Config, tmp: Path, realtime: bool = False, ring_timers: bool = False
+) -> VoiceRun:
     bus = Bus()
     recorder = Recorder(bus)
     core = build_core(config, tmp / "data", bus)

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
-from assistant.app.runtime import Core, build_core
 from assistant.web.server import ADMIN_HEADER, WebServer, admin_key
 from assistant.web.talk import PhoneTalk
 from testbed.harness import TEMPLATES_ONLY, Recorder
@@ -29,8 +29,12 @@ T = TypeVar("T")
 CHROMIUM = Path("/usr/bin/chromium")
 PHONE = {"width": 390, "height": 844}
 
-WEB_ENV = {**TEMPLATES_ONLY, "ASSISTANT__WEB__PORT": "0", "ASSISTANT__WEB__LOOPBACK_PORT": "0",
-           "ASSISTANT__WEB__BIND": "127.0.0.1"}
+WEB_ENV = {
+    **TEMPLATES_ONLY,
+    "ASSISTANT__WEB__PORT": "0",
+    "ASSISTANT__WEB__LOOPBACK_PORT": "0",
+    "ASSISTANT__WEB__BIND": "127.0.0.1",
+}
 
 
 @dataclass
@@ -50,17 +54,21 @@ class Page:
 
     def new_code(self, admin: bool = False) -> str:
         """A pairing code from the admin door, as `assistant pair [--admin]` asks for one."""
-        request = urllib.request.Request(self.http + "admin/pair-code", data=json.dumps({"admin": admin}).encode(),
-                                         method="POST", headers={ADMIN_HEADER: admin_key(self.data_dir),
-                                                                 "Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.http + "admin/pair-code",
+            data=json.dumps({"admin": admin}).encode(),
+            method="POST",
+            headers={ADMIN_HEADER: admin_key(self.data_dir), "Content-Type": "application/json"},
+        )
         with urllib.request.urlopen(request, timeout=5) as r:
             return str(json.loads(r.read())["code"])
 
     def pair(self, name: str = "Test phone", admin: bool = False) -> str:
         """A paired phone's token (a script pairing: no Origin, no cookie)."""
         body = json.dumps({"code": self.new_code(admin), "name": name}).encode()
-        request = urllib.request.Request(self.http + "api/pair", data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.http + "api/pair", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=5) as r:
             return str(json.loads(r.read())["token"])
 
@@ -77,8 +85,9 @@ class Page:
             time.sleep(0.05)
 
 
-def start_page(data_dir: Path, speech_models: Any | None = None, env: dict[str, str] | None = None,
-               reply_on: str = "phone") -> Page:
+def start_page(
+    data_dir: Path, speech_models: Any | None = None, env: dict[str, str] | None = None, reply_on: str = "phone"
+) -> Page:
     """The assistant's core and its page, serving from a background thread's event loop."""
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="web-test-loop", daemon=True)
@@ -126,12 +135,23 @@ def launch_chromium(playwright: Any, fake_mic: Path | None = None, home: Path | 
     `.pki/nssdb` holds the certificates it trusts, as `trust_root` makes it)."""
     if not CHROMIUM.exists():
         raise RuntimeError(f"{CHROMIUM} is missing: ./scripts/setup installs it")
-    args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--autoplay-policy=no-user-gesture-required"]
+    args = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--autoplay-policy=no-user-gesture-required",
+    ]
     if fake_mic is not None:
-        args += ["--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                 f"--use-file-for-fake-audio-capture={fake_mic}%noloop"]
+        args += [
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={fake_mic}%noloop",
+        ]
     env = None if home is None else {**os.environ, "HOME": str(home)}
     return playwright.chromium.launch(executable_path=str(CHROMIUM), args=args, env=env)
 
@@ -146,14 +166,17 @@ def trust_root(home: Path, ca_der: bytes) -> None:
     ca = home / "assistant-ca.crt"
     ca.write_bytes(ca_der)
     for args in (["-N", "--empty-password"], ["-A", "-t", "C,,", "-n", "assistant", "-i", str(ca)]):
-        subprocess.run(["certutil", "-d", f"sql:{nssdb}", *args], check=True, capture_output=True, text=True, timeout=30)
+        subprocess.run(
+            ["certutil", "-d", f"sql:{nssdb}", *args], check=True, capture_output=True, text=True, timeout=30
+        )
 
 
 def open_phone(browser: Any, base: str, ignore_https_errors: bool = True) -> Any:
     """A tab the size of a phone that may use the microphone and (unless told otherwise) takes the
     assistant's certificate without its root installed, as a person does once, when pairing."""
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True,
-                                  ignore_https_errors=ignore_https_errors)
+    context = browser.new_context(
+        viewport=PHONE, device_scale_factor=2, is_mobile=True, has_touch=True, ignore_https_errors=ignore_https_errors
+    )
     context.grant_permissions(["microphone"], origin=base.rstrip("/"))
     return context.new_page()
 

@@ -2,17 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
-from assistant.core.events import Event
-
 
 # mDNS must never run in the host's network namespace. scripts/test runs the suite in a namespace of
 # its own; on top of that, every assistant a test starts has discovery and announcing off unless the

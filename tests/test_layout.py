@@ -15,13 +15,35 @@ def test_only_the_entry_point_and_packages_at_the_top() -> None:
     loose = sorted(p.name for p in (ROOT / "assistant").glob("*.py") if p.name not in ("__init__.py", "__main__.py"))
     assert loose == [], f"modules outside a package: {loose}"
     packages = sorted(p.name for p in (ROOT / "assistant").iterdir() if (p / "__init__.py").exists())
-    assert {"cli", "app", "voice", "speech", "understanding", "plugins", "scheduling", "routines", "devices", "media",
-            "knowledge", "web", "wyoming", "trust", "language", "core", "audio"} <= set(packages)
+    assert {
+        "cli",
+        "app",
+        "voice",
+        "speech",
+        "understanding",
+        "plugins",
+        "scheduling",
+        "routines",
+        "devices",
+        "media",
+        "knowledge",
+        "web",
+        "wyoming",
+        "trust",
+        "language",
+        "core",
+        "audio",
+    } <= set(packages)
 
 
 def test_imports_flow_one_way() -> None:
-    done = subprocess.run([str(BIN / "lint-imports"), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [str(BIN / "lint-imports"), "--config", str(ROOT / "pyproject.toml")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "0 broken" in done.stdout
 

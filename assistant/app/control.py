@@ -154,13 +154,20 @@ class ControlServer:
             request = json.loads(line)
             if not isinstance(request, dict) or not isinstance(request.get("op"), str):
                 raise ValueError("not a request")
-        except (ValueError, asyncio.LimitOverrunError, asyncio.TimeoutError):
+        except (TimeoutError, ValueError, asyncio.LimitOverrunError):
             await _send(writer, _error(ControlError("that is not a request this assistant understands")))
             return
         handler = self.handlers.get(request["op"])
         if handler is None:
-            await _send(writer, _error(ControlError(f"this assistant does not take {request['op']!r} from the shell; "
-                                                    "update it, or stop it and run the command alone")))
+            await _send(
+                writer,
+                _error(
+                    ControlError(
+                        f"this assistant does not take {request['op']!r} from the shell; "
+                        "update it, or stop it and run the command alone"
+                    )
+                ),
+            )
             return
 
         async def send(message: dict[str, Any]) -> None:
@@ -174,8 +181,11 @@ class ControlServer:
             return
         except Exception as e:  # a fault here must not take the assistant down, nor leave the client waiting
             log.exception("control request %s failed", request["op"])
-            await send(_error(ControlError(f"the assistant failed on that request ({type(e).__name__}); "
-                                           "its log has the details")))
+            await send(
+                _error(
+                    ControlError(f"the assistant failed on that request ({type(e).__name__}); its log has the details")
+                )
+            )
             return
         await send({"done": answer})
 
@@ -215,19 +225,23 @@ def connect(data_dir: Path) -> socket.socket | None:
     return sock
 
 
-def ask_running(sock: socket.socket, request: dict[str, Any],
-                on_line: Callable[[dict[str, Any]], None] = lambda line: None) -> dict[str, Any]:
+def ask_running(
+    sock: socket.socket, request: dict[str, Any], on_line: Callable[[dict[str, Any]], None] = lambda line: None
+) -> dict[str, Any]:
     """Send one request on `sock` and wait for its answer; each {"event"} or {"say"} line on the way
     goes to `on_line`. RemoteError with the assistant's message when it refused; ControlError when it
     went away before answering."""
     try:
         return _exchange(sock, request, on_line)
     except OSError as e:
-        raise ControlError(f"the running assistant closed the connection ({e.strerror or e}); "
-                           "see its log or `assistant status`") from None
+        raise ControlError(
+            f"the running assistant closed the connection ({e.strerror or e}); see its log or `assistant status`"
+        ) from None
 
 
-def _exchange(sock: socket.socket, request: dict[str, Any], on_line: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+def _exchange(
+    sock: socket.socket, request: dict[str, Any], on_line: Callable[[dict[str, Any]], None]
+) -> dict[str, Any]:
     with sock, sock.makefile("rb") as lines:
         sock.sendall(json.dumps(request, ensure_ascii=False).encode() + b"\n")
         for raw in lines:
@@ -242,14 +256,23 @@ def _exchange(sock: socket.socket, request: dict[str, Any], on_line: Callable[[d
                 return done if isinstance(done, dict) else {}
             if "error" in message and isinstance(message["error"], dict):
                 e = message["error"]
-                raise RemoteError(str(e.get("message", "the assistant refused")), str(e.get("code", "control")),
-                                  int(e.get("exit_code", 1)))
+                raise RemoteError(
+                    str(e.get("message", "the assistant refused")),
+                    str(e.get("code", "control")),
+                    int(e.get("exit_code", 1)),
+                )
             on_line(message)
     raise ControlError("the running assistant stopped before it answered; see its log or `assistant status`")
 
 
-def running_or_alone(data_dir: Path, try_lock: Callable[[], bool], starting: Callable[[], bool],
-                     wait_s: float = 60.0, busy_s: float = 5.0, poll_s: float = 0.2) -> socket.socket | None:
+def running_or_alone(
+    data_dir: Path,
+    try_lock: Callable[[], bool],
+    starting: Callable[[], bool],
+    wait_s: float = 60.0,
+    busy_s: float = 5.0,
+    poll_s: float = 0.2,
+) -> socket.socket | None:
     """A connection to the assistant that holds `data_dir`, or None once `try_lock()` got the folder
     for this process alone. An assistant still loading its models (`starting()`) holds the folder
     with no socket yet: waited for up to `wait_s`. Another one-shot command holding it for a moment is
@@ -263,9 +286,12 @@ def running_or_alone(data_dir: Path, try_lock: Callable[[], bool], starting: Cal
             return sock
         waited = time.monotonic() - begun
         if starting() and waited >= wait_s:
-            raise ControlError(f"the assistant running on {data_dir} does not answer on {socket_path(data_dir)}: "
-                               "it may still be starting (see `assistant status`); try again, or stop it")
+            raise ControlError(
+                f"the assistant running on {data_dir} does not answer on {socket_path(data_dir)}: "
+                "it may still be starting (see `assistant status`); try again, or stop it"
+            )
         if not starting() and waited >= busy_s:
-            raise ControlError(f"another command is running on {data_dir} and would race this one: "
-                               "try again when it has finished")
+            raise ControlError(
+                f"another command is running on {data_dir} and would race this one: try again when it has finished"
+            )
         time.sleep(poll_s)

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 from assistant.core.errors import SkillError
 
 if TYPE_CHECKING:  # the skill's sandboxed process binds its calls to these classes: it stays light
-    from assistant.knowledge.answerer import Answerer
     from assistant.devices.hub import DeviceHub, Outcome
     from assistant.devices.model import Device
+    from assistant.knowledge.answerer import Answerer
     from assistant.media.catalogue import FileRow
     from assistant.media.service import MediaLibrary
     from assistant.routines.host import RoutineHost
@@ -43,16 +43,35 @@ def _not_on_the_loop(what: str) -> None:
 
 
 def _device(d: Device) -> dict[str, Any]:
-    return {"id": d.id, "name": d.name, "aliases": list(d.aliases), "room": d.room, "kind": d.kind,
-            "protocol": d.protocol, "model": d.model, "capabilities": list(d.capabilities), "online": d.online}
+    return {
+        "id": d.id,
+        "name": d.name,
+        "aliases": list(d.aliases),
+        "room": d.room,
+        "kind": d.kind,
+        "protocol": d.protocol,
+        "model": d.model,
+        "capabilities": list(d.capabilities),
+        "online": d.online,
+    }
 
 
 def _outcome(o: Outcome) -> dict[str, Any]:
     state = o.state
-    return {"device": o.device.id, "ok": o.ok, "error": o.error, "code": o.code,
-            "state": None if state is None else {"on": state.on, "brightness": state.brightness,
-                                                 "colour": list(state.colour) if state.colour else None,
-                                                 "power_w": state.power_w}}
+    return {
+        "device": o.device.id,
+        "ok": o.ok,
+        "error": o.error,
+        "code": o.code,
+        "state": None
+        if state is None
+        else {
+            "on": state.on,
+            "brightness": state.brightness,
+            "colour": list(state.colour) if state.colour else None,
+            "power_w": state.power_w,
+        },
+    }
 
 
 class SkillDevices:
@@ -89,16 +108,25 @@ def _checked_value(action: str, value: Any) -> Any:
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 100:
             raise SkillError("brightness takes a whole percent, 0 to 100")
     elif action == "colour":
-        if (not isinstance(value, list) or len(value) != 3
-                or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)):
+        if (
+            not isinstance(value, list)
+            or len(value) != 3
+            or not all(isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value)
+        ):
             raise SkillError("colour takes [red, green, blue], each 0 to 255")
         return tuple(value)
     return value
 
 
 def _photo(r: FileRow) -> dict[str, Any]:
-    return {"path": r.path, "kind": r.kind, "taken": r.taken, "camera": r.camera, "place": r.place,
-            "country": r.country}
+    return {
+        "path": r.path,
+        "kind": r.kind,
+        "taken": r.taken,
+        "camera": r.camera,
+        "place": r.place,
+        "country": r.country,
+    }
 
 
 class SkillMedia:
@@ -117,19 +145,29 @@ class SkillMedia:
             raise SkillError(f"there is no album called {name!r}")
         return [_photo(r) for r in self._media.albums.files(name)[:MAX_ROWS]]
 
-    def photos(self, when: str | None = None, place: str | None = None, camera: str | None = None,
-               folder: str | None = None) -> list[dict[str, Any]]:
+    def photos(
+        self, when: str | None = None, place: str | None = None, camera: str | None = None, folder: str | None = None
+    ) -> list[dict[str, Any]]:
         """Photos and videos as a person asks for them ("last summer", "Paris"), oldest first."""
         from assistant.media.albums import Selection
 
         return [_photo(r) for r in self._media.albums.select(Selection(when, place, camera, folder), limit=MAX_ROWS)]
 
-    def music(self, genre: str | None = None, artist: str | None = None, album: str | None = None,
-              title: str | None = None) -> list[dict[str, Any]]:
+    def music(
+        self, genre: str | None = None, artist: str | None = None, album: str | None = None, title: str | None = None
+    ) -> list[dict[str, Any]]:
         """Tracks matching every tag given, in album order."""
         rows = self._media.music(genre, artist, album, title)[:MAX_ROWS]
-        return [{"path": r.path, "title": r.title or Path(r.path).stem, "artist": r.artist, "album": r.album,
-                 "duration_s": r.duration_s} for r in rows]
+        return [
+            {
+                "path": r.path,
+                "title": r.title or Path(r.path).stem,
+                "artist": r.artist,
+                "album": r.album,
+                "duration_s": r.duration_s,
+            }
+            for r in rows
+        ]
 
     def play(self, paths: list[str]) -> dict[str, Any] | None:
         """Play these tracks (paths from `music`) in order; what is playing now."""
@@ -194,18 +232,26 @@ class SkillCommands:
 
     def commands(self) -> list[dict[str, Any]]:
         """Each command's name, whether it changes the system, and the argument it takes."""
-        return [{"name": c.name, "changes": c.changes, "arg": c.arg.name if c.arg else None}
-                for c in (self._runner.get(n) for n in self._runner.names())]
+        return [
+            {"name": c.name, "changes": c.changes, "arg": c.arg.name if c.arg else None}
+            for c in (self._runner.get(n) for n in self._runner.names())
+        ]
 
     def run(self, name: str, value: str | None = None, *, confirmed: bool = False) -> dict[str, Any]:
         """Run one; a command that changes the system runs only from a risky tool (after a spoken yes)."""
         command = self._runner.get(name)
         if command.changes and not confirmed:
-            raise SkillError(f"'{command.name}' changes the system: only a tool declared risky (asked with a "
-                             f"spoken yes) may run it")
+            raise SkillError(
+                f"'{command.name}' changes the system: only a tool declared risky (asked with a spoken yes) may run it"
+            )
         outcome = self._runner.run(command, value)
-        return {"command": command.name, "exit_code": outcome.code, "stdout": outcome.stdout,
-                "stderr": outcome.stderr, "took_s": round(outcome.took_s, 3)}
+        return {
+            "command": command.name,
+            "exit_code": outcome.code,
+            "stdout": outcome.stdout,
+            "stderr": outcome.stderr,
+            "took_s": round(outcome.took_s, 3),
+        }
 
 
 class SkillKnowledge:

@@ -11,43 +11,43 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from assistant.app.exposed import SkillCommands, SkillDevices, SkillKnowledge, SkillMedia, SkillRoutines
 from assistant.core.background import Foreground
 from assistant.core.bus import Bus
 from assistant.core.clock import Clock
 from assistant.core.config import Config
-from assistant.voice.dialogue import Dialogue
-from assistant.devices.hub import DeviceHub
-from assistant.media.player import MusicOutput, MusicPlayer, SpeakerOutput, WavOutput
-from assistant.media.service import MediaLibrary
-from assistant.devices.registry import DeviceRegistry
 from assistant.core.errors import SkillError
 from assistant.core.events import Due as DueEvent
 from assistant.core.events import TimerDone
-from assistant.trust.audit import AuditLog
 from assistant.core.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
+from assistant.devices.hub import DeviceHub
+from assistant.devices.registry import DeviceRegistry
+from assistant.knowledge.answerer import Answerer
+from assistant.knowledge.index import KnowledgeIndex, configured_folders
+from assistant.media.player import MusicOutput, MusicPlayer, SpeakerOutput, WavOutput
+from assistant.media.service import MediaLibrary
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
-from assistant.app.exposed import SkillCommands, SkillDevices, SkillKnowledge, SkillMedia, SkillRoutines
 from assistant.plugins.installed import InstalledSkills, enabled_skill_classes, not_loaded
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
 from assistant.plugins.sandbox import SkillProcess
-from assistant.routines.runner import RoutineRunner
-from assistant.knowledge.answerer import Answerer
-from assistant.knowledge.index import KnowledgeIndex, configured_folders
-from assistant.voice.rooms import Rooms
 from assistant.routines.host import RoutineHost, routine_folders
+from assistant.routines.runner import RoutineRunner
+from assistant.routines.workflows import Loaded, load_routines
 from assistant.scheduling.scheduler import Due, Scheduler, Timer
 from assistant.speech.stt import SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
 from assistant.speech.vad import SileroVad
 from assistant.speech.wake import WakeWordDetector
+from assistant.trust.audit import AuditLog
+from assistant.trust.system_commands import CommandRunner
+from assistant.trust.vault import Vault
 from assistant.understanding.closed import ClosedVocabulary
 from assistant.understanding.matcher import EXAMPLE_NAME, TemplateMatcher
 from assistant.understanding.planner import FallbackPlanner, LazyPlanner, LocalPlanner, ServerPlanner
 from assistant.understanding.prompt import ToolIndex
 from assistant.understanding.router import Router
-from assistant.routines.workflows import Loaded, load_routines
-from assistant.trust.system_commands import CommandRunner
-from assistant.trust.vault import Vault
+from assistant.voice.dialogue import Dialogue
+from assistant.voice.rooms import Rooms
 
 log = logging.getLogger(__name__)
 
@@ -91,8 +91,13 @@ class Core:
         if self.config.stt.prompt != "auto":
             return self.config.stt.prompt
         # An example's stand-in name ("the kitchen timer") would only teach Whisper a wrong name.
-        return speech_prompt([t for t in self.dialogue.router.matcher.declared_examples(free_text=False)
-                              if EXAMPLE_NAME not in t.split()])
+        return speech_prompt(
+            [
+                t
+                for t in self.dialogue.router.matcher.declared_examples(free_text=False)
+                if EXAMPLE_NAME not in t.split()
+            ]
+        )
 
     def speech_hints(self) -> SpeechHints:
         """What speech-to-text should expect now: the configured prompt and the live names (asked
@@ -103,9 +108,23 @@ class Core:
 def speech_prompt(sentences: list[str], max_words: int = 150) -> str:
     """Example requests written as a transcript would be ("What time is it?"), one per tool first,
     within Whisper's prompt budget (223 tokens, about 150 words)."""
+
     def written(text: str) -> str:
         text = text.strip()
-        ask = text.split()[0].lower() in {"what", "what's", "how", "when", "where", "which", "who", "is", "are", "could", "can", "do"}
+        ask = text.split()[0].lower() in {
+            "what",
+            "what's",
+            "how",
+            "when",
+            "where",
+            "which",
+            "who",
+            "is",
+            "are",
+            "could",
+            "can",
+            "do",
+        }
         return text[:1].upper() + text[1:] + ("?" if ask else ".")
 
     chosen, words = [], 0
@@ -126,13 +145,21 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     rooms = Rooms()
     knowledge = KnowledgeIndex(data_dir, configured_folders(config), semantic=config.knowledge.semantic)
     answerer = Answerer(knowledge)
-    media = MediaLibrary(data_dir, config.media, media_roots(config), player=make_player(config) if plays else None,
-                         today=lambda: scheduler.local_now().date(), foreground=foreground)
+    media = MediaLibrary(
+        data_dir,
+        config.media,
+        media_roots(config),
+        player=make_player(config) if plays else None,
+        today=lambda: scheduler.local_now().date(),
+        foreground=foreground,
+    )
 
     vault = Vault(data_dir)
     devices = DeviceHub(DeviceRegistry(data_dir), bus, vault.get)
     audit = AuditLog(data_dir, vault.derived_key("audit"))
-    routines = RoutineHost(RoutineRunner(data_dir, lambda name: registry.tool(name), clock, audit=audit), Loaded({}, []))
+    routines = RoutineHost(
+        RoutineRunner(data_dir, lambda name: registry.tool(name), clock, audit=audit), Loaded({}, [])
+    )
 
     def refused(skill: str, permission: str) -> None:
         audit.append("refused", skill=skill, permission=permission)
@@ -163,27 +190,60 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     def services_for(skill: str) -> dict[str, object]:
         """What a sandboxed skill may call, before its grants are checked (plugins/remote.py)."""
         record = InstalledSkills(data_dir).get(skill) or {}
-        return {"scheduler": scheduler, "rooms": rooms, "devices": SkillDevices(devices), "media": SkillMedia(media),
-                "routines": SkillRoutines(routines),
-                "commands": SkillCommands(commands_for(skill)),
-                "knowledge": SkillKnowledge(answerer, [Path(f) for f in record.get("knowledge_folders", [])])}
+        return {
+            "scheduler": scheduler,
+            "rooms": rooms,
+            "devices": SkillDevices(devices),
+            "media": SkillMedia(media),
+            "routines": SkillRoutines(routines),
+            "commands": SkillCommands(commands_for(skill)),
+            "knowledge": SkillKnowledge(answerer, [Path(f) for f in record.get("knowledge_folders", [])]),
+        }
 
     sandboxed = load_installed_skills(registry, data_dir, config, refused, problems, services_for)
     # Routines name tools, so they are checked once every skill is loaded.
     routines.reload(load_routines(routine_folders(data_dir), registry.tool))
     matcher = template_matcher(registry, config.skills.language, sandboxed, problems)
-    planner = (LazyPlanner(lambda: make_planner(config, registry.tools(), matcher),
-                           lambda: ToolIndex(registry.tools(), matcher.phrases(), config.planner.max_tools))
-               if config.understanding.planner else None)
+    planner = (
+        LazyPlanner(
+            lambda: make_planner(config, registry.tools(), matcher),
+            lambda: ToolIndex(registry.tools(), matcher.phrases(), config.planner.max_tools),
+        )
+        if config.understanding.planner
+        else None
+    )
     closed = ClosedVocabulary(matcher, config.stt.reject_deficit) if config.stt.closed_vocabulary else None
     router = Router(matcher, planner, config.understanding.fuzzy_min_score, closed)
     answerer.writer = planner
     u = config.understanding
-    dialogue = Dialogue(bus, registry, router, u.followup_s, audit,
-                        phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None,
-                        confirm_below=u.confirm_below)
-    return Core(config, bus, data_dir, scheduler, registry, dialogue, planner, routines, devices, media, vault, audit,
-                foreground, problems, knowledge, answerer, rooms)
+    dialogue = Dialogue(
+        bus,
+        registry,
+        router,
+        u.followup_s,
+        audit,
+        phrase_timeout_s=u.phrase_timeout_s if u.phrasing(config.planner) else None,
+        confirm_below=u.confirm_below,
+    )
+    return Core(
+        config,
+        bus,
+        data_dir,
+        scheduler,
+        registry,
+        dialogue,
+        planner,
+        routines,
+        devices,
+        media,
+        vault,
+        audit,
+        foreground,
+        problems,
+        knowledge,
+        answerer,
+        rooms,
+    )
 
 
 def media_roots(config: Config) -> list[Path]:
@@ -205,16 +265,23 @@ def make_player(config: Config) -> MusicPlayer:
     return MusicPlayer(output)
 
 
-def load_installed_skills(registry: Registry, data_dir: Path, config: Config, refused: Callable[[str, str], None],
-                          problems: dict[str, str], services: Callable[[str], dict[str, object]]) -> dict[str, Callable[[], None]]:
+def load_installed_skills(
+    registry: Registry,
+    data_dir: Path,
+    config: Config,
+    refused: Callable[[str, str], None],
+    problems: dict[str, str],
+    services: Callable[[str], dict[str, object]],
+) -> dict[str, Callable[[], None]]:
     """Register each enabled third-party skill (sandboxed); returns how to unregister each by name.
     One that cannot load is left out (in `problems`): the assistant still starts. `services`: by skill, the
     core objects it may call across the sandbox, as its grants allow (plugins/remote.py)."""
     loaded = {}
     for cls in enabled_skill_classes(data_dir, config, refused, problems, services):
         try:
-            unregister = registry.register(cls, SkillContext(skill=cls.name, data_dir=data_dir / "skills" / cls.name,
-                                                             refused=refused))
+            unregister = registry.register(
+                cls, SkillContext(skill=cls.name, data_dir=data_dir / "skills" / cls.name, refused=refused)
+            )
         except SkillError as e:
             not_loaded(problems, cls.name, e.message)
             cls.process.stop()
@@ -228,8 +295,9 @@ def load_installed_skills(registry: Registry, data_dir: Path, config: Config, re
     return loaded
 
 
-def template_matcher(registry: Registry, language: str, sandboxed: dict[str, Callable[[], None]],
-                     problems: dict[str, str]) -> TemplateMatcher:
+def template_matcher(
+    registry: Registry, language: str, sandboxed: dict[str, Callable[[], None]], problems: dict[str, str]
+) -> TemplateMatcher:
     """The matcher over every loaded skill; an installed skill whose sentences are broken is
     unloaded (with a warning) rather than keeping the assistant from starting."""
     while True:
@@ -243,7 +311,9 @@ def template_matcher(registry: Registry, language: str, sandboxed: dict[str, Cal
             sandboxed.pop(culprit)()
 
 
-def make_planner(config: Config, specs: list[ToolSpec], matcher: TemplateMatcher) -> LocalPlanner | ServerPlanner | FallbackPlanner:
+def make_planner(
+    config: Config, specs: list[ToolSpec], matcher: TemplateMatcher
+) -> LocalPlanner | ServerPlanner | FallbackPlanner:
     """The configured planner, loaded (not yet warmed): a server when a URL is set (with the local
     GGUF behind it unless planner.fallback is off), else the local GGUF."""
     c = config.planner
@@ -253,13 +323,29 @@ def make_planner(config: Config, specs: list[ToolSpec], matcher: TemplateMatcher
     def local() -> LocalPlanner:
         model = resolve_llm(c.model)
         log.info("%s", model.describe("LLM planner"))
-        return LocalPlanner(str(model.path), specs, examples, phrases, threads=c.threads, n_ctx=c.context,
-                            max_tools=c.max_tools, gpu_layers=c.gpu_layers,
-                            phrase_replies=config.understanding.phrasing(c))
+        return LocalPlanner(
+            str(model.path),
+            specs,
+            examples,
+            phrases,
+            threads=c.threads,
+            n_ctx=c.context,
+            max_tools=c.max_tools,
+            gpu_layers=c.gpu_layers,
+            phrase_replies=config.understanding.phrasing(c),
+        )
 
     if c.server_url:
-        server = ServerPlanner(c.server_url, c.server_model, specs, examples, phrases, max_tools=c.max_tools,
-                               timeout_s=c.timeout_s, response_format=c.response_format)
+        server = ServerPlanner(
+            c.server_url,
+            c.server_model,
+            specs,
+            examples,
+            phrases,
+            max_tools=c.max_tools,
+            timeout_s=c.timeout_s,
+            response_format=c.response_format,
+        )
         return FallbackPlanner(server, local) if c.fallback else server
     return local()
 
@@ -275,8 +361,9 @@ class SpeechModels:
 
 
 def configured_models(config: Config) -> SpeechModelFiles:
-    return resolve_models(config.wake.model, config.stt.model, config.stt.path,
-                          config.models.allow_network, config.tts.voice)
+    return resolve_models(
+        config.wake.model, config.stt.model, config.stt.path, config.models.allow_network, config.tts.voice
+    )
 
 
 def load_synthesizer(voice: ResolvedModel, config: Config) -> Synthesizer:

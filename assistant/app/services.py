@@ -13,14 +13,14 @@ from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from assistant.core.addresses import is_loopback
-from assistant.audio.sinks import AudioSink
-from assistant.audio.sources import AudioFeed, AudioSource, read_into
 from assistant.app.control import ControlServer
-from assistant.core.health import health_endpoint, heartbeat, status_path, write_status
 from assistant.app.runtime import Core, SpeechModels, configured_models, load_speech_models, ringer
 from assistant.app.shell_requests import ShellRequests
 from assistant.app.supervisor import Service, Supervisor, forever
+from assistant.audio.sinks import AudioSink
+from assistant.audio.sources import AudioFeed, AudioSource, read_into
+from assistant.core.addresses import is_loopback
+from assistant.core.health import health_endpoint, heartbeat, status_path, write_status
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +44,7 @@ def task_service(name: str, work: Callable[[], Coroutine[Any, Any, None]], ends_
     return Service(name, start, stop, watch, ends_run)
 
 
-async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bool,
-                say: Callable[[str], None]) -> None:
+async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bool, say: Callable[[str], None]) -> None:
     """Load the models, start every service and run until the input ends (a file) or a stop signal."""
     from assistant.devices.network import HomeNetwork
     from assistant.voice.pipeline import VoiceLoop
@@ -62,8 +61,17 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     if planner_ready is not None:
         await planner_ready
     speaker = ReplySpeaker(bus, models.synthesizer)
-    loop = VoiceLoop(bus, models.wake, models.vad, config.vad, models.transcriber, core.dialogue,
-                     speaker, core.speech_hints, core.next_turn)
+    loop = VoiceLoop(
+        bus,
+        models.wake,
+        models.vad,
+        config.vad,
+        models.transcriber,
+        core.dialogue,
+        speaker,
+        core.speech_hints,
+        core.next_turn,
+    )
     # A change is written at once (a small file, no fsync); the heartbeat refreshes it meanwhile.
     supervisor = Supervisor(bus, on_change=lambda _: write_status(core.data_dir, supervisor.report()))
 
@@ -76,23 +84,32 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
         core.scheduler.start(ringer(core, loop.announce))
 
     # The routines listen before the scheduler rings what came due while the assistant was off.
-    supervisor.add(Service("routines", lambda: core.routines.start(core.scheduler.zone, bus, loop.announce),
-                           core.routines.stop, core.routines.wait))
+    supervisor.add(
+        Service(
+            "routines",
+            lambda: core.routines.start(core.scheduler.zone, bus, loop.announce),
+            core.routines.stop,
+            core.routines.wait,
+        )
+    )
     supervisor.add(Service("scheduler", start_scheduler, core.scheduler.stop, core.scheduler.wait))
     # With the page served, the announcement points phones and satellites at its port; a page bound
     # to loopback alone is not announced: no phone could reach it.
     devices = dataclasses.replace(config.devices, announce_port=config.web.port) if serve_page else config.devices
     if serve_page and is_loopback(config.web.bind) and devices.announce:
-        log.info("the phone page listens on %s only: not announced on the network (set web.bind to reach it from a phone)",
-                 config.web.bind)
+        log.info(
+            "the phone page listens on %s only: not announced on the network (set web.bind to reach it from a phone)",
+            config.web.bind,
+        )
         devices = dataclasses.replace(devices, announce=False)
     network = HomeNetwork(core.devices, devices, core.data_dir)
     supervisor.add(Service("discovery", network.start, network.stop))
     if config.devices.home_assistant_url:
         from assistant.devices.home_assistant import HomeAssistantSource
 
-        source_of_devices = HomeAssistantSource(core.devices, config.devices.home_assistant_url,
-                                                config.devices.home_assistant_poll_s)
+        source_of_devices = HomeAssistantSource(
+            core.devices, config.devices.home_assistant_url, config.devices.home_assistant_poll_s
+        )
         supervisor.add(task_service("home assistant", source_of_devices.run))
     supervisor.add(media_service(core))
     if core.knowledge is not None:
@@ -102,16 +119,19 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
         from assistant.web.server import WebServer
         from assistant.web.talk import PhoneTalk
 
-        talk = PhoneTalk(core, models.transcriber, speaker, config.web.reply_on,
-                         lambda text: loop.announce(text, ring=False))
+        talk = PhoneTalk(
+            core, models.transcriber, speaker, config.web.reply_on, lambda text: loop.announce(text, ring=False)
+        )
         page = WebServer(core, config.web, talk)
         page.report = supervisor.report
 
         async def start_page() -> None:
             assert page is not None
             served = await page.start()
-            say(f"Phone page: {', '.join(served.https)} (on this machine: {served.loopback}); "
-                "pair a phone with `assistant pair`.")
+            say(
+                f"Phone page: {', '.join(served.https)} (on this machine: {served.loopback}); "
+                "pair a phone with `assistant pair`."
+            )
 
         supervisor.add(Service("web", start_page, page.stop))
     remotes = [m.remote for m in (models.transcriber, models.synthesizer) if hasattr(m, "remote")]
@@ -141,17 +161,18 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
         await supervisor.run()
 
 
-async def wyoming_services(core: Core, models: SpeechModels,
-                           here: Callable[[str], Coroutine[Any, Any, None]] | None = None) -> list[Service]:
+async def wyoming_services(
+    core: Core, models: SpeechModels, here: Callable[[str], Coroutine[Any, Any, None]] | None = None
+) -> list[Service]:
     """The Wyoming services (wyoming.serve) and one service per satellite, each with a voice loop of
     its own: its own wake word and VAD state, the shared Whisper and Piper, its own conversation.
     Each satellite's speaker joins core.rooms; while it is not connected, what would be said there is
     said `here` (the assistant's own loop) instead, never nowhere."""
     from assistant.core.bus import Bus
-    from assistant.voice.pipeline import VoiceLoop
-    from assistant.voice.reply import ReplySpeaker
     from assistant.speech.vad import SileroVad
     from assistant.speech.wake import WakeWordDetector
+    from assistant.voice.pipeline import VoiceLoop
+    from assistant.voice.reply import ReplySpeaker
     from assistant.wyoming.access import Access
     from assistant.wyoming.satellite import SatelliteLink, SatelliteSink
     from assistant.wyoming.server import Stages, WyomingServer
@@ -163,20 +184,39 @@ async def wyoming_services(core: Core, models: SpeechModels,
 
     services = []
     if config.wyoming.serve:
-        def conversation(peer: str) -> Callable[[str], Awaitable[str]]:  # one per satellite or client (Stages.conversation_for)
+
+        def conversation(
+            peer: str,
+        ) -> Callable[[str], Awaitable[str]]:  # one per satellite or client (Stages.conversation_for)
             return wyoming_conversation(core, peer)
 
-        stages = Stages(config, models.transcriber, models.synthesizer, wake,
-                        lambda text: conversation("")(text), core.speech_hints, conversation)
-        server = WyomingServer(stages, config.wyoming.bind, config.wyoming.port,
-                               Access.of(config.wyoming.clients, config.wyoming.token))
+        stages = Stages(
+            config,
+            models.transcriber,
+            models.synthesizer,
+            wake,
+            lambda text: conversation("")(text),
+            core.speech_hints,
+            conversation,
+        )
+        server = WyomingServer(
+            stages, config.wyoming.bind, config.wyoming.port, Access.of(config.wyoming.clients, config.wyoming.token)
+        )
         services.append(Service("wyoming", server.start, server.stop))
     for address in config.wyoming.addresses():
         bus = Bus()
         bus.subscribe(core.bus.publish)
-        loop = VoiceLoop(bus, await asyncio.to_thread(wake), await asyncio.to_thread(SileroVad, files.vad, config.vad.threshold),
-                         config.vad, models.transcriber, core.dialogue.another("voice", bus),
-                         ReplySpeaker(bus, models.synthesizer), core.speech_hints, core.next_turn)
+        loop = VoiceLoop(
+            bus,
+            await asyncio.to_thread(wake),
+            await asyncio.to_thread(SileroVad, files.vad, config.vad.threshold),
+            config.vad,
+            models.transcriber,
+            core.dialogue.another("voice", bus),
+            ReplySpeaker(bus, models.synthesizer),
+            core.speech_hints,
+            core.next_turn,
+        )
         sink = SatelliteSink()
 
         async def run_loop(feed: AudioFeed, loop: VoiceLoop = loop, sink: SatelliteSink = sink) -> None:
@@ -231,9 +271,15 @@ async def keep_knowledge(core: Core) -> None:
             changed.clear()
             report = await asyncio.to_thread(index.scan, None, core.foreground.give_way)
             if report.added or report.changed or report.removed:
-                log.info("knowledge: %d new, %d changed, %d removed documents (%d passages) in %.1f s", report.added,
-                         report.changed, report.removed, report.passages, report.seconds)
-            for path, why in report.failed:
+                log.info(
+                    "knowledge: %d new, %d changed, %d removed documents (%d passages) in %.1f s",
+                    report.added,
+                    report.changed,
+                    report.removed,
+                    report.passages,
+                    report.seconds,
+                )
+            for _path, why in report.failed:
                 log.warning("knowledge: %s", why)
             try:
                 await asyncio.wait_for(changed.wait(), settings.scan_s)
@@ -281,7 +327,13 @@ def media_service(core: Core) -> Service:
             await forever()
         try:
             report = await media.scan_async()
-            log.info("media index: %d new, %d changed, %d moved, %d gone", report.added, report.changed, report.moved, report.removed)
+            log.info(
+                "media index: %d new, %d changed, %d moved, %d gone",
+                report.added,
+                report.changed,
+                report.moved,
+                report.removed,
+            )
         except AssistantError as e:
             log.warning("media index: %s", e.message)
             await forever()

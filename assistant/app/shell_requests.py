@@ -13,13 +13,13 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from assistant.core.bus import Bus
 from assistant.app.control import Handler, Send
-from assistant.voice.conversation_file import ConversationFile
+from assistant.app.runtime import Core
+from assistant.core.bus import Bus
 from assistant.core.errors import AssistantError, KnowledgeError
 from assistant.core.events import Event, Transcript
-from assistant.app.runtime import Core
 from assistant.scheduling.records import cancel
+from assistant.voice.conversation_file import ConversationFile
 
 
 class ShellRequests:
@@ -36,12 +36,16 @@ class ShellRequests:
         self._typed = asyncio.Lock()
 
     def handlers(self) -> dict[str, Handler]:
-        return {"ask": self.ask, "knowledge_ask": self.knowledge_ask, "routine_run": self.routine_run,
-                "cancel": self.cancel}
+        return {
+            "ask": self.ask,
+            "knowledge_ask": self.knowledge_ask,
+            "routine_run": self.routine_run,
+            "cancel": self.cancel,
+        }
 
     async def ask(self, request: dict[str, Any], send: Send) -> dict[str, Any]:
         """One typed request, its events sent back as they happen when asked for ("events": true)."""
-        text = _text(request, "text", "say what to do: `assistant ask \"set a timer for 10 minutes\"`")
+        text = _text(request, "text", 'say what to do: `assistant ask "set a timer for 10 minutes"`')
         async with self._typed:  # one conversation: its turns never interleave
             turn = self.core.next_turn()
             loop = asyncio.get_running_loop()
@@ -68,13 +72,18 @@ class ShellRequests:
         return {"reply": reply, "turn": turn}
 
     async def knowledge_ask(self, request: dict[str, Any], send: Send) -> dict[str, Any]:
-        question = _text(request, "question", "ask a question: `assistant knowledge ask \"how do I descale the coffee machine\"`")
+        question = _text(
+            request, "question", 'ask a question: `assistant knowledge ask "how do I descale the coffee machine"`'
+        )
         if self.core.answerer is None:
             raise KnowledgeError("this assistant answers no questions from documents")
         answer = await asyncio.to_thread(self.core.answerer.ask, question)
-        return {"record": {"question": question, **answer.record()}, "speech": answer.speech,
-                "source": answer.hit.named() if answer.hit is not None else None,
-                "passage": answer.hit.text if answer.hit is not None else None}
+        return {
+            "record": {"question": question, **answer.record()},
+            "speech": answer.speech,
+            "source": answer.hit.named() if answer.hit is not None else None,
+            "passage": answer.hit.text if answer.hit is not None else None,
+        }
 
     async def routine_run(self, request: dict[str, Any], send: Send) -> dict[str, Any]:
         """Run a routine now, as its trigger would: what it says is said in the room and sent back."""

@@ -71,8 +71,12 @@ def describe_error(e: BaseException) -> str:
 
 
 class Supervisor:
-    def __init__(self, bus: Bus, backoff: Backoff = Backoff(),
-                 on_change: Callable[[list[ServiceHealth]], None] | None = None) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        backoff: Backoff = Backoff(),  # noqa: B008 (frozen: one shared default is safe)
+        on_change: Callable[[list[ServiceHealth]], None] | None = None,
+    ) -> None:
         """on_change: called with every service's health whenever one changes (the status file)."""
         self.bus = bus
         self.backoff = backoff
@@ -95,8 +99,13 @@ class Supervisor:
         """What `assistant status` and the health endpoint show."""
         services = [h.to_dict() for h in self.health()]
         healthy = all(h["state"] in (RUNNING, FINISHED) for h in services)
-        return {"healthy": healthy, "pid": os.getpid(), "started_at": self.started_at, "updated_at": time.time(),
-                "services": services}
+        return {
+            "healthy": healthy,
+            "pid": os.getpid(),
+            "started_at": self.started_at,
+            "updated_at": time.time(),
+            "services": services,
+        }
 
     def stop(self) -> None:
         """Ask `run` to stop every service and return (a signal, the user's Ctrl+C)."""
@@ -195,8 +204,14 @@ class Supervisor:
         health.state = state
         health.since = time.time()
         health.retry_in_s = retry_in_s
-        self.bus.publish(ServiceChanged(service=name, state=state, restarts=health.restarts,
-                                        error=health.last_error if state == RESTARTING else None))
+        self.bus.publish(
+            ServiceChanged(
+                service=name,
+                state=state,
+                restarts=health.restarts,
+                error=health.last_error if state == RESTARTING else None,
+            )
+        )
         if self.on_change is not None:
             try:
                 self.on_change(self.health())

@@ -118,7 +118,11 @@ class SpeakerSink:
         try:
             self._sd.check_output_settings(device=self.device, channels=1, dtype="int16", samplerate=self.rate)
             stream = self._sd.OutputStream(
-                samplerate=self.rate, channels=1, dtype="int16", device=self.device, callback=self._callback,
+                samplerate=self.rate,
+                channels=1,
+                dtype="int16",
+                device=self.device,
+                callback=self._callback,
                 blocksize=int(self.rate * 0.02),
             )
             stream.start()

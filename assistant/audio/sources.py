@@ -76,10 +76,12 @@ class MicrophoneSource:
             self._sd.check_input_settings(device=self.device, channels=1, dtype="int16", samplerate=SAMPLE_RATE)
         except Exception as e:
             if self._worked:
-                raise AudioDeviceError("the microphone is not there any more (unplugged, or its sound server "
-                                       "stopped); trying again") from e
-            raise AudioDeviceError(NO_SOUND_CARD if self.device is None
-                                   else f"microphone {self.device!r} cannot record 16 kHz mono: {e}") from e
+                raise AudioDeviceError(
+                    "the microphone is not there any more (unplugged, or its sound server stopped); trying again"
+                ) from e
+            raise AudioDeviceError(
+                NO_SOUND_CARD if self.device is None else f"microphone {self.device!r} cannot record 16 kHz mono: {e}"
+            ) from e
 
     async def blocks(self) -> AsyncIterator[np.ndarray]:
         loop = asyncio.get_running_loop()
@@ -92,8 +94,12 @@ class MicrophoneSource:
         self._check()
         try:
             stream = self._sd.InputStream(
-                samplerate=SAMPLE_RATE, blocksize=self.block, device=self.device,
-                channels=1, dtype="int16", callback=callback,
+                samplerate=SAMPLE_RATE,
+                blocksize=self.block,
+                device=self.device,
+                channels=1,
+                dtype="int16",
+                callback=callback,
             )
             stream.start()
         except Exception as e:
@@ -105,8 +111,9 @@ class MicrophoneSource:
                     yield await asyncio.wait_for(queue.get(), self.CHECK_S)
                 except TimeoutError:
                     if not stream.active:
-                        raise AudioDeviceError("the microphone stopped delivering audio (unplugged, or its sound server "
-                                               "stopped)") from None
+                        raise AudioDeviceError(
+                            "the microphone stopped delivering audio (unplugged, or its sound server stopped)"
+                        ) from None
         finally:
             try:
                 stream.close(ignore_errors=True)

@@ -32,7 +32,7 @@ def _decode(frames: bytes, width: int, channels: int) -> np.ndarray:
         data = np.frombuffer(frames, "<i2").astype(np.float32) / 32768.0
     elif width == 3:
         raw = np.frombuffer(frames, np.uint8).reshape(-1, 3)
-        ints = (raw[:, 0].astype(np.int32) | (raw[:, 1].astype(np.int32) << 8) | (raw[:, 2].astype(np.int32) << 16))
+        ints = raw[:, 0].astype(np.int32) | (raw[:, 1].astype(np.int32) << 8) | (raw[:, 2].astype(np.int32) << 16)
         ints = np.where(ints & 0x800000, ints - 0x1000000, ints)
         data = ints.astype(np.float32) / 8388608.0
     elif width == 4:
@@ -52,7 +52,13 @@ def read_wav(path: Path) -> np.ndarray:
         raise AudioInputError(f"{path}: no such file") from e
     except IsADirectoryError as e:
         raise AudioInputError(f"{path} is a folder, not a WAV file") from e
-    except (wave.Error, EOFError, RuntimeError, ValueError, struct.error) as e:  # the stdlib's reader raises all of these on bad chunks
+    except (
+        wave.Error,
+        EOFError,
+        RuntimeError,
+        ValueError,
+        struct.error,
+    ) as e:  # the stdlib's reader raises all of these on bad chunks
         raise AudioInputError(
             f"{path} is not a PCM WAV file ({e}); convert it with: sox '{path}' -r 16000 -c 1 -b 16 out.wav"
         ) from e

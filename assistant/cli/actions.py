@@ -7,8 +7,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def actions_of(sub: Any, command: str, help_: str, common: Callable[[argparse.ArgumentParser], None]
-               ) -> Callable[[str, str], argparse.ArgumentParser]:
+def actions_of(
+    sub: Any, command: str, help_: str, common: Callable[[argparse.ArgumentParser], None]
+) -> Callable[[str, str], argparse.ArgumentParser]:
     """Adds `command` with required actions; returns how to add one action (with --json and the
     common data options)."""
     actions = sub.add_parser(command, help=help_).add_subparsers(dest="action", required=True)

@@ -16,11 +16,16 @@ from assistant.trust.vault import Vault
 
 def add_parser(sub: argparse._SubParsersAction, data_options: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("audit", help="show every tool call and refused permission; --verify checks nothing was changed")
-    p.add_argument("--verify", action="store_true", help="check the whole chain: exit 1 if a line was changed or removed")
+    p.add_argument(
+        "--verify", action="store_true", help="check the whole chain: exit 1 if a line was changed or removed"
+    )
     p.add_argument("--last", metavar="N", type=int, default=None, help="only the newest N entries")
     p.add_argument("--json", action="store_true", help="one JSON object per line (with --verify: the verdict)")
-    p.add_argument("--start-new", action="store_true",
-                   help="set the trail aside (kept, renamed) and begin a new one, after --verify found it damaged")
+    p.add_argument(
+        "--start-new",
+        action="store_true",
+        help="set the trail aside (kept, renamed) and begin a new one, after --verify found it damaged",
+    )
     data_options(p)
 
 
@@ -29,7 +34,9 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     if args.start_new:
         return _start_new(args, data_dir, vault)
     if args.verify:
-        verdict = AuditLog(data_dir, vault.derived_key(AUDIT_PURPOSE)).verify() if vault.exists() else _keyless(data_dir)
+        verdict = (
+            AuditLog(data_dir, vault.derived_key(AUDIT_PURPOSE)).verify() if vault.exists() else _keyless(data_dir)
+        )
         return _report(args, verdict, data_dir / LOG_FILE)
     return _show(args, data_dir / LOG_FILE)
 
@@ -39,15 +46,27 @@ def _keyless(data_dir: Path) -> Verdict:
     left = [name for name in (LOG_FILE, HEAD_FILE) if (data_dir / name).exists()]
     if not left:
         return Verdict(notes=[f"nothing recorded yet in {data_dir}: the trail starts when the vault key is made"])
-    return Verdict(problems=[f"{KEY_FILE} is missing beside {' and '.join(left)}: the trail cannot be checked without "
-                             "the key that signed it (and the stored secrets cannot be read); restore "
-                             f"{KEY_FILE} from a backup"])
+    return Verdict(
+        problems=[
+            f"{KEY_FILE} is missing beside {' and '.join(left)}: the trail cannot be checked without "
+            "the key that signed it (and the stored secrets cannot be read); restore "
+            f"{KEY_FILE} from a backup"
+        ]
+    )
 
 
 def _report(args: argparse.Namespace, verdict: Verdict, path: Path) -> int:
     if args.json:
-        print(json.dumps({"intact": verdict.intact, "entries": verdict.entries,
-                          "problems": verdict.problems, "notes": verdict.notes}))
+        print(
+            json.dumps(
+                {
+                    "intact": verdict.intact,
+                    "entries": verdict.entries,
+                    "problems": verdict.problems,
+                    "notes": verdict.notes,
+                }
+            )
+        )
     else:
         for note in verdict.notes:
             print(f"note: {note}")
@@ -60,7 +79,7 @@ def _report(args: argparse.Namespace, verdict: Verdict, path: Path) -> int:
 def _show(args: argparse.Namespace, path: Path) -> int:
     entries = list(read_entries(path))
     if args.last is not None:
-        entries = entries[-args.last:] if args.last > 0 else []
+        entries = entries[-args.last :] if args.last > 0 else []
     for entry in entries:
         print(json.dumps(entry, ensure_ascii=False) if args.json else describe(entry))
     if not entries and not args.json:

@@ -13,9 +13,9 @@ from typing import Any
 
 from assistant.core.bus import Bus
 from assistant.core.config import Config
+from assistant.core.events import DeviceRejected, Event
 from assistant.devices.model import Device
 from assistant.devices.registry import DeviceRegistry
-from assistant.core.events import DeviceRejected, Event
 
 
 def add_parser(sub: Any, common: Any) -> None:
@@ -44,8 +44,11 @@ def add_parser(sub: Any, common: Any) -> None:
     alias.add_argument("--remove", action="store_true", help="take the alias away instead")
     alias.add_argument("--json", action="store_true")
     common(alias)
-    ha = actions.add_parser("home-assistant", help="keep Home Assistant's long-lived access token (read from "
-                            "stdin or asked for) in the vault, and check it against devices.home_assistant_url")
+    ha = actions.add_parser(
+        "home-assistant",
+        help="keep Home Assistant's long-lived access token (read from "
+        "stdin or asked for) in the vault, and check it against devices.home_assistant_url",
+    )
     ha.add_argument("--remove", action="store_true", help="forget the token instead")
     ha.add_argument("--json", action="store_true")
     common(ha)
@@ -60,9 +63,17 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
             rejected = asyncio.run(_discover(registry, config, data_dir, args.seconds))
             devices = registry.all()
             if args.json:
-                print(json.dumps({"devices": [asdict(d) for d in devices],
-                                  "rejected": [{"service": r.service, "code": r.code, "message": r.message} for r in rejected]},
-                                 indent=1))
+                print(
+                    json.dumps(
+                        {
+                            "devices": [asdict(d) for d in devices],
+                            "rejected": [
+                                {"service": r.service, "code": r.code, "message": r.message} for r in rejected
+                            ],
+                        },
+                        indent=1,
+                    )
+                )
                 return 0
             for device in devices:
                 print(_line(device))
@@ -76,7 +87,11 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
             if args.json:
                 print(json.dumps([asdict(d) for d in devices], indent=1))
             else:
-                print("\n".join(_line(d) for d in devices) if devices else "no devices yet: run `assistant devices discover`")
+                print(
+                    "\n".join(_line(d) for d in devices)
+                    if devices
+                    else "no devices yet: run `assistant devices discover`"
+                )
             return 0
         if args.action == "rename":
             device = registry.rename(args.device, args.name)
@@ -122,15 +137,17 @@ async def _discover(registry: DeviceRegistry, config: Config, data_dir: Path, se
 def _line(d: Device) -> str:
     state = "online" if d.online else "offline"
     extras = f"  aliases: {', '.join(d.aliases)}" if d.aliases else ""
-    return (f"{d.name:24s} {d.room or '-':14s} {d.kind:8s} {d.protocol:8s} {d.address:15s} {state:8s} "
-            f"{','.join(d.capabilities) or 'listed only':32s} {d.id}{extras}")
+    return (
+        f"{d.name:24s} {d.room or '-':14s} {d.kind:8s} {d.protocol:8s} {d.address:15s} {state:8s} "
+        f"{','.join(d.capabilities) or 'listed only':32s} {d.id}{extras}"
+    )
 
 
 def _home_assistant(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     """Keep (or forget) the token; with a URL configured, check it first (saved only if Home Assistant
     accepts it) and list what Home Assistant offers with it."""
-    from assistant.trust.admin import record_admin
     from assistant.devices.drivers.home_assistant import TOKEN
+    from assistant.trust.admin import record_admin
     from assistant.trust.vault import Vault
 
     vault = Vault(data_dir)
@@ -138,8 +155,13 @@ def _home_assistant(args: argparse.Namespace, config: Config, data_dir: Path) ->
         removed = vault.delete(TOKEN)
         if removed:
             record_admin(data_dir, "home assistant token forgotten", "cli")
-        print(json.dumps({"removed": removed}) if args.json else
-              "the Home Assistant token is forgotten" if removed else "there was no Home Assistant token")
+        print(
+            json.dumps({"removed": removed})
+            if args.json
+            else "the Home Assistant token is forgotten"
+            if removed
+            else "there was no Home Assistant token"
+        )
         return 0
     token = _typed_token()
     url = config.devices.home_assistant_url
@@ -147,8 +169,11 @@ def _home_assistant(args: argparse.Namespace, config: Config, data_dir: Path) ->
     vault.put(TOKEN, token)
     record_admin(data_dir, "home assistant token saved", "cli", url=url or None, checked=devices is not None)
     if devices is None:
-        print(json.dumps({"saved": True, "checked": False}) if args.json else
-              "token saved (not checked); set devices.home_assistant_url in the config to use it")
+        print(
+            json.dumps({"saved": True, "checked": False})
+            if args.json
+            else "token saved (not checked); set devices.home_assistant_url in the config to use it"
+        )
     elif args.json:
         print(json.dumps({"saved": True, "checked": True, "devices": [asdict(d) for d in devices]}, indent=1))
     else:
@@ -164,11 +189,14 @@ def _typed_token() -> str:
 
     from assistant.core.errors import ConfigError
 
-    token = (getpass.getpass("Home Assistant long-lived access token: ") if sys.stdin.isatty()
-             else sys.stdin.readline()).strip()
+    token = (
+        getpass.getpass("Home Assistant long-lived access token: ") if sys.stdin.isatty() else sys.stdin.readline()
+    ).strip()
     if not token or any(c.isspace() for c in token) or len(token) > 1024:
-        raise ConfigError("that is not a token: paste the long-lived access token from your Home Assistant "
-                          "profile page (Security, Long-lived access tokens)")
+        raise ConfigError(
+            "that is not a token: paste the long-lived access token from your Home Assistant "
+            "profile page (Security, Long-lived access tokens)"
+        )
     return token
 
 
@@ -182,10 +210,9 @@ def _checked_devices(data_dir: Path, url: str, token: str) -> list[Device]:
 
 
 async def _sync_home_assistant(registry: DeviceRegistry, url: str, token: str) -> list[Device]:
-    from assistant.devices.model import DeviceError
     from assistant.core.errors import AssistantError
-
     from assistant.devices.hub import DeviceHub
+    from assistant.devices.model import DeviceError
 
     hub = DeviceHub(registry, Bus(), lambda name: token)
     await hub.open()

@@ -9,11 +9,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from assistant.trust.admin import record_admin
 from assistant.cli.actions import actions_of
 from assistant.core.config import Config
 from assistant.core.errors import KnowledgeError
 from assistant.knowledge.index import KnowledgeIndex, ScanReport, configured_folders
+from assistant.trust.admin import record_admin
 
 
 def add_parser(sub: Any, common: Any) -> None:
@@ -52,8 +52,10 @@ def _out(args: argparse.Namespace, data: Any, text: str) -> int:
 
 
 def _scan_text(report: ScanReport) -> str:
-    lines = [f"{report.added} new, {report.changed} changed, {report.removed} removed, {report.unchanged} unchanged: "
-             f"{report.pages} pages, {report.passages} passages in {report.seconds:.1f} s"]
+    lines = [
+        f"{report.added} new, {report.changed} changed, {report.removed} removed, {report.unchanged} unchanged: "
+        f"{report.pages} pages, {report.passages} passages in {report.seconds:.1f} s"
+    ]
     lines += [f"not read: {path}: {why}" for path, why in report.failed]
     return "\n".join(lines)
 
@@ -70,16 +72,22 @@ def _add_folder(args: argparse.Namespace, index: KnowledgeIndex, data_dir: Path)
 
 def _remove_folder(args: argparse.Namespace, index: KnowledgeIndex) -> int:
     if not index.remove_folder(args.path):
-        raise KnowledgeError(f"{args.path} is not a folder added with `assistant knowledge add-folder` "
-                             "(folders from the config are changed there)")
-    return _out(args, {"removed": str(args.path)}, f"removed {args.path} (`assistant knowledge scan` forgets its documents)")
+        raise KnowledgeError(
+            f"{args.path} is not a folder added with `assistant knowledge add-folder` "
+            "(folders from the config are changed there)"
+        )
+    return _out(
+        args, {"removed": str(args.path)}, f"removed {args.path} (`assistant knowledge scan` forgets its documents)"
+    )
 
 
 def _folders(args: argparse.Namespace, index: KnowledgeIndex) -> int:
     folders = [str(f) for f in index.folders()]
     documents = index.documents()
     text = "\n".join(folders) if folders else "no folders yet: `assistant knowledge add-folder PATH`"
-    text += f"\n{len(documents)} documents" + "".join(f"\n  not read: {d['path']}: {d['error']}" for d in documents if d["error"])
+    text += f"\n{len(documents)} documents" + "".join(
+        f"\n  not read: {d['path']}: {d['error']}" for d in documents if d["error"]
+    )
     return _out(args, {"folders": folders, "documents": documents}, text)
 
 
@@ -92,27 +100,36 @@ def _search(args: argparse.Namespace, index: KnowledgeIndex) -> int:
     if not 1 <= args.top <= 50:
         raise KnowledgeError("--top must be between 1 and 50")
     hits = index.search(args.query, args.top)
-    text = "\n\n".join(f"{h.named()} ({h.score:.2f}):\n  {h.text}" for h in hits) or "nothing in your documents matches that"
+    text = (
+        "\n\n".join(f"{h.named()} ({h.score:.2f}):\n  {h.text}" for h in hits)
+        or "nothing in your documents matches that"
+    )
     return _out(args, {"query": args.query, "hits": [h.record() for h in hits]}, text)
 
 
 def _ask(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     """With the whole core, so the answer is the one the voice would give (the planner's LLM)."""
-    from assistant.core.bus import Bus
     from assistant.app.runtime import build_core
+    from assistant.core.bus import Bus
 
     if not args.question.strip():
-        raise KnowledgeError("ask a question: `assistant knowledge ask \"how do I descale the coffee machine\"`")
+        raise KnowledgeError('ask a question: `assistant knowledge ask "how do I descale the coffee machine"`')
     core = build_core(config, data_dir, Bus(), plays=False)
     assert core.answerer is not None
     answer = core.answerer.ask(args.question)
     hit = answer.hit
-    return print_answer(args, {"question": args.question, **answer.record()}, answer.speech,
-                        hit.named() if hit is not None else None, hit.text if hit is not None else None)
+    return print_answer(
+        args,
+        {"question": args.question, **answer.record()},
+        answer.speech,
+        hit.named() if hit is not None else None,
+        hit.text if hit is not None else None,
+    )
 
 
-def print_answer(args: argparse.Namespace, record: dict[str, Any], speech: str, source: str | None,
-                 passage: str | None) -> int:
+def print_answer(
+    args: argparse.Namespace, record: dict[str, Any], speech: str, source: str | None, passage: str | None
+) -> int:
     """An answer as `knowledge ask` prints it, whether this process or the running assistant found it."""
     text = speech if source is None else f"{speech}\n\n{source}:\n  {passage}"
     return _out(args, record, text)
@@ -121,7 +138,9 @@ def print_answer(args: argparse.Namespace, record: dict[str, Any], speech: str, 
 def _notes(args: argparse.Namespace, index: KnowledgeIndex) -> int:
     if args.change == "add":
         if not args.value:
-            raise KnowledgeError("say what to remember: `assistant knowledge notes add \"the spare key is in the blue box\"`")
+            raise KnowledgeError(
+                'say what to remember: `assistant knowledge notes add "the spare key is in the blue box"`'
+            )
         note_id = index.remember(args.value)
         return _out(args, {"added": note_id}, f"noted ({note_id})")
     if args.change == "remove":
@@ -134,5 +153,4 @@ def _notes(args: argparse.Namespace, index: KnowledgeIndex) -> int:
     return _out(args, {"notes": notes}, "\n".join(f"{n['id']:4d}  {n['text']}" for n in notes) or "no notes yet")
 
 
-_ACTIONS = {"remove-folder": _remove_folder, "folders": _folders, "scan": _scan,
-            "search": _search, "notes": _notes}
+_ACTIONS = {"remove-folder": _remove_folder, "folders": _folders, "scan": _scan, "search": _search, "notes": _notes}

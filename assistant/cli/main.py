@@ -38,14 +38,20 @@ log = logging.getLogger("assistant")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--events", metavar="FILE.jsonl|-", help="write every pipeline event as one JSON line ('-' = stdout)")
-    p.add_argument("--data-dir", metavar="DIR", type=Path, help="where timers and settings live (default: the user data folder)")
+    p.add_argument(
+        "--events", metavar="FILE.jsonl|-", help="write every pipeline event as one JSON line ('-' = stdout)"
+    )
+    p.add_argument(
+        "--data-dir", metavar="DIR", type=Path, help="where timers and settings live (default: the user data folder)"
+    )
     p.add_argument("--config", metavar="FILE", type=Path, help="a YAML file overriding config/default.yaml")
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens on stderr")
 
 
 def _data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data-dir", metavar="DIR", type=Path, help="where timers and settings live (default: the user data folder)")
+    p.add_argument(
+        "--data-dir", metavar="DIR", type=Path, help="where timers and settings live (default: the user data folder)"
+    )
     p.add_argument("--config", metavar="FILE", type=Path, help="a YAML file overriding config/default.yaml")
 
 
@@ -54,10 +60,16 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="listen for the wake word and answer, on a microphone or a WAV file")
     run.add_argument("--audio-in", metavar="FILE.wav", type=Path, help="read this WAV as the microphone stream")
-    run.add_argument("--audio-out", metavar="FILE.wav", type=Path, help="write replies to this WAV instead of the speaker")
+    run.add_argument(
+        "--audio-out", metavar="FILE.wav", type=Path, help="write replies to this WAV instead of the speaker"
+    )
     run.add_argument("--realtime", action="store_true", help="pace --audio-in at real time, as a microphone would")
-    run.add_argument("--web", action=argparse.BooleanOptionalAction, default=None,
-                     help="serve the companion phone page (default: web.enabled, and only on a microphone)")
+    run.add_argument(
+        "--web",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="serve the companion phone page (default: web.enabled, and only on a microphone)",
+    )
     _common(run)
     ask = sub.add_parser("ask", help="answer one typed request and print the reply")
     ask.add_argument("text", help='what you would say, e.g. "what time is it"')
@@ -126,7 +138,6 @@ def _say(args: argparse.Namespace, line: str) -> None:
 async def _ask(args: argparse.Namespace) -> int:
     """A typed request with no assistant running: this process is the assistant for one turn."""
     from assistant.app.runtime import build_core
-
     from assistant.voice.conversation_file import ConversationFile
 
     bus = Bus()
@@ -154,10 +165,10 @@ async def _ask(args: argparse.Namespace) -> int:
 
 async def _speak_reply(args: argparse.Namespace, config: Config, bus: Bus, reply: str, turn: int) -> None:
     """`ask --audio-out`: the reply in Piper's voice, in a WAV file."""
+    from assistant.app.runtime import load_synthesizer
     from assistant.audio.sinks import WavSink
     from assistant.core.models import resolve_piper_voice
     from assistant.voice.reply import ReplySpeaker
-    from assistant.app.runtime import load_synthesizer
 
     voice = resolve_piper_voice(config.tts.voice)
     synthesizer = await asyncio.to_thread(load_synthesizer, voice, config)
@@ -187,8 +198,11 @@ def _forward(args: argparse.Namespace, op: str, connection: socket.socket) -> in
     if op == "ask":
         bus = Bus()
         with _event_log(args.events, bus) as write:
-            done = ask_running(connection, {"op": "ask", "text": args.text, "events": args.events is not None},
-                               lambda line: write(line["event"]) if isinstance(line.get("event"), dict) else None)
+            done = ask_running(
+                connection,
+                {"op": "ask", "text": args.text, "events": args.events is not None},
+                lambda line: write(line["event"]) if isinstance(line.get("event"), dict) else None,
+            )
             reply, turn = str(done.get("reply", "")), int(done.get("turn", 1))
             _say(args, reply)
             if args.audio_out:
@@ -198,6 +212,7 @@ def _forward(args: argparse.Namespace, op: str, connection: socket.socket) -> in
         done = ask_running(connection, {"op": op, "question": args.question})
         return knowledge_cli.print_answer(args, done["record"], done["speech"], done.get("source"), done.get("passage"))
     if op == "routine_run":
+
         def said(line: dict[str, Any]) -> None:
             if "say" in line and not args.json:
                 print(line["say"], flush=True)
@@ -209,10 +224,10 @@ def _forward(args: argparse.Namespace, op: str, connection: socket.socket) -> in
 
 
 async def _run(args: argparse.Namespace) -> int:
-    from assistant.audio.sinks import SpeakerSink, WavSink
-    from assistant.audio.sources import MicrophoneSource, WavFileSource
     from assistant.app.runtime import build_core
     from assistant.app.services import serve
+    from assistant.audio.sinks import SpeakerSink, WavSink
+    from assistant.audio.sources import MicrophoneSource, WavFileSource
 
     config = _config(args)
     # Open the audio first: a bad file or a missing sound card fails before minutes of model loading.
@@ -237,16 +252,20 @@ async def _run(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
     op = _forwarded(args)
     lock = DataDirLock(_data_dir(args)) if hasattr(args, "data_dir") and (_writes(args) or op) else None
     try:
         if op is not None and lock is not None:
             from assistant.app.control import running_or_alone
 
-            connection = running_or_alone(_data_dir(args), lambda: lock.try_acquire(_writes(args) or "a question"),
-                                          lambda: lock.holder() == _RUNS)
+            connection = running_or_alone(
+                _data_dir(args), lambda: lock.try_acquire(_writes(args) or "a question"), lambda: lock.holder() == _RUNS
+            )
             if connection is not None:
                 return _forward(args, op, connection)
             if not _writes(args):
@@ -260,9 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return asyncio.run(_run(args))
         if args.command == "models":
-            from assistant.core.models import check_defaults
-
             from assistant.app.runtime import configured_models
+            from assistant.core.models import check_defaults
 
             for line in check_defaults() if args.check else configured_models(load_config()).describe():
                 print(line)

@@ -14,7 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.trust.admin import record_admin
 from assistant.cli.actions import actions_of
 from assistant.core.config import Config
 from assistant.core.errors import MediaError
@@ -22,6 +21,7 @@ from assistant.media.albums import Selection
 from assistant.media.catalogue import FileRow
 from assistant.media.moves import MoveReport
 from assistant.media.names import shown
+from assistant.trust.admin import record_admin
 
 if TYPE_CHECKING:  # the library brings the place index (scipy) and the watcher: loaded when a command runs
     from assistant.media.service import MediaLibrary
@@ -30,11 +30,15 @@ WRITES = {"add-folder", "remove-folder", "scan", "album", "duplicates", "organiz
 
 
 def add_parser(sub: Any, common: Any) -> None:
-    action = actions_of(sub, "media", "the photo and music library: index, albums, duplicates, organizing, music", common)
+    action = actions_of(
+        sub, "media", "the photo and music library: index, albums, duplicates, organizing, music", common
+    )
     add = action("add-folder", "add a folder to the library and index it")
     add.add_argument("path", type=Path)
     add.add_argument("--no-scan", action="store_true", help="add it without indexing now")
-    action("remove-folder", "take a folder out of the library (its files are not touched)").add_argument("path", type=Path)
+    action("remove-folder", "take a folder out of the library (its files are not touched)").add_argument(
+        "path", type=Path
+    )
     action("folders", "the library's folders")
     action("scan", "bring the index up to date: new, changed, moved and removed files")
     action("albums", "every album and how many photos it holds")
@@ -44,12 +48,16 @@ def add_parser(sub: Any, common: Any) -> None:
     album.add_argument("--place", help="a city or country")
     album.add_argument("--camera")
     album.add_argument("--folder")
-    album.add_argument("--smart", action="store_true", help="keep the selection, not the files: new photos join by themselves")
+    album.add_argument(
+        "--smart", action="store_true", help="keep the selection, not the files: new photos join by themselves"
+    )
     album.add_argument("--replace", action="store_true", help="replace an album of that name")
     album.add_argument("--delete", action="store_true", help="delete the album (never its photos)")
     dup = action("duplicates", "list duplicate files; --move sets the copies aside in a review folder")
     dup.add_argument("--near", action="store_true", help="also photos that are resized or re-encoded copies")
-    dup.add_argument("--move", action="store_true", help="move the copies into 'Duplicates to review' (undo puts them back)")
+    dup.add_argument(
+        "--move", action="store_true", help="move the copies into 'Duplicates to review' (undo puts them back)"
+    )
     dup.add_argument("--dry-run", action="store_true", help="show the moves without making them")
     org = action("organize", "move photos and videos into folders by year and month")
     org.add_argument("--dry-run", action="store_true", help="show the moves without making them")
@@ -65,8 +73,13 @@ def add_parser(sub: Any, common: Any) -> None:
 
 
 def writes(args: argparse.Namespace) -> str:
-    if args.action not in WRITES or (args.action == "album" and not _making(args) and not args.delete) or (
-            args.action == "duplicates" and not args.move) or getattr(args, "dry_run", False) or (args.action == "undo" and args.list):
+    if (
+        args.action not in WRITES
+        or (args.action == "album" and not _making(args) and not args.delete)
+        or (args.action == "duplicates" and not args.move)
+        or getattr(args, "dry_run", False)
+        or (args.action == "undo" and args.list)
+    ):
         return ""
     return "changing the media library from the shell (say it to the assistant, or stop it first)"
 
@@ -101,9 +114,12 @@ def _add_folder(args: argparse.Namespace, media: MediaLibrary, data_dir: Path) -
 def _remove_folder(args: argparse.Namespace, media: MediaLibrary) -> int:
     removed = media.library.remove(args.path)
     if not removed:
-        raise MediaError(f"{shown(args.path)} is not one of the library's folders (`assistant media folders` lists them)")
-    _json({"removed": str(args.path)}) if args.json else print(f"removed {shown(args.path)} (its files are untouched; "
-                                                             "`assistant media scan` forgets them in the index)")
+        raise MediaError(
+            f"{shown(args.path)} is not one of the library's folders (`assistant media folders` lists them)"
+        )
+    _json({"removed": str(args.path)}) if args.json else print(
+        f"removed {shown(args.path)} (its files are untouched; `assistant media scan` forgets them in the index)"
+    )
     return 0
 
 
@@ -125,10 +141,17 @@ def _scan(args: argparse.Namespace, media: MediaLibrary) -> int:
 def _albums(args: argparse.Namespace, media: MediaLibrary) -> int:
     albums = [(a, media.albums.size(a.name)) for a in media.albums.all()]
     if args.json:
-        _json([{"name": a.name, "smart": a.smart, "photos": n, "selection": a.described, "created": a.created} for a, n in albums])
+        _json(
+            [
+                {"name": a.name, "smart": a.smart, "photos": n, "selection": a.described, "created": a.created}
+                for a, n in albums
+            ]
+        )
     elif not albums:
-        print("no albums yet: say \"put my photos from last summer into an album called beach trip\", "
-              "or `assistant media album NAME --when 'last summer'`")
+        print(
+            'no albums yet: say "put my photos from last summer into an album called beach trip", '
+            "or `assistant media album NAME --when 'last summer'`"
+        )
     for a, n in albums if not args.json else []:
         print(f"{a.name:28s} {n:6d} photos  {'smart ' if a.smart else ''}{a.described}")
     return 0
@@ -142,14 +165,17 @@ def _album(args: argparse.Namespace, media: MediaLibrary) -> int:
     if args.delete:
         if not media.albums.delete(args.name):
             raise MediaError(f"there is no album called {args.name}")
-        _json({"deleted": args.name}) if args.json else print(f"deleted the album {args.name} (its photos are untouched)")
+        _json({"deleted": args.name}) if args.json else print(
+            f"deleted the album {args.name} (its photos are untouched)"
+        )
         return 0
     if _making(args):
         from assistant.media import spoken
 
         when, place = spoken.settle(args.when, args.place, media.albums.today(), media.places)  # --when "paris in 2023"
-        album, count = media.albums.create(args.name, Selection(when, place, args.camera, args.folder),
-                                           smart=args.smart, replace=args.replace)
+        album, count = media.albums.create(
+            args.name, Selection(when, place, args.camera, args.folder), smart=args.smart, replace=args.replace
+        )
         if args.json:
             _json({"album": album.name, "smart": album.smart, "photos": count, "selection": album.described})
         else:
@@ -204,8 +230,10 @@ def _undo(args: argparse.Namespace, media: MediaLibrary) -> int:
     if args.json:
         _json(report.as_dict())
     else:
-        print(f"batch {report.batch} ({report.what}): {report.restored} files put back"
-              + (f", {report.already_back} already in place" if report.already_back else ""))
+        print(
+            f"batch {report.batch} ({report.what}): {report.restored} files put back"
+            + (f", {report.already_back} already in place" if report.already_back else "")
+        )
         for c in report.conflicts:
             print(f"not put back: {shown(c)}")
     return 1 if report.conflicts else 0
@@ -218,8 +246,10 @@ def _play(args: argparse.Namespace, media: MediaLibrary) -> int:
     if not rows:
         raise MediaError("no music in the library matches that (`assistant media scan` first?)")
     done = threading.Event()
-    player = MusicPlayer((lambda: WavOutput(args.out, realtime=False)) if args.out else SpeakerOutput,
-                         on_change=lambda now: done.set() if now.track is None else None)
+    player = MusicPlayer(
+        (lambda: WavOutput(args.out, realtime=False)) if args.out else SpeakerOutput,
+        on_change=lambda now: done.set() if now.track is None else None,
+    )
     player.play([media.track_of(r) for r in rows])
     try:
         while not done.wait(0.5):
@@ -236,12 +266,20 @@ def _play(args: argparse.Namespace, media: MediaLibrary) -> int:
 
 
 _ACTIONS: dict[str, Callable[[argparse.Namespace, MediaLibrary], int]] = {
-    "remove-folder": _remove_folder, "folders": _folders, "scan": _scan,
-    "albums": _albums, "album": _album, "duplicates": _duplicates, "organize": _organize, "undo": _undo, "play": _play,
+    "remove-folder": _remove_folder,
+    "folders": _folders,
+    "scan": _scan,
+    "albums": _albums,
+    "album": _album,
+    "duplicates": _duplicates,
+    "organize": _organize,
+    "undo": _undo,
+    "play": _play,
 }
 
 
 # --- output ------------------------------------------------------------------------------------------
+
 
 def _json(data: Any) -> None:
     print(json.dumps(data, indent=1, default=str))
@@ -270,8 +308,10 @@ def _scan_with_progress(media: MediaLibrary, quiet: bool) -> Any:
 
 
 def _print_scan(report: Any) -> None:
-    print(f"{report.added} new, {report.changed} changed, {report.moved} moved, {report.removed} gone, "
-          f"{report.unchanged} unchanged in {report.seconds:.2f} s")
+    print(
+        f"{report.added} new, {report.changed} changed, {report.moved} moved, {report.removed} gone, "
+        f"{report.unchanged} unchanged in {report.seconds:.2f} s"
+    )
     if report.links_skipped:
         print(f"{report.links_skipped} links not followed (a link could lead out of the library)")
     for label, lines in (("unreadable", report.unreadable), ("skipped", report.skipped)):
@@ -290,7 +330,10 @@ def _print_moves(args: argparse.Namespace, report: MoveReport, noun: str, extra:
             print(f"{shown(m.src)}\n  -> {shown(m.dst)}")
         print(f"{len(report.planned)} {noun} would move (nothing was moved: this was a dry run)")
         return 0
-    print(f"moved {report.moved} {noun}" + (f" (batch {report.batch}; `assistant media undo` puts them back)" if report.moved else ""))
+    print(
+        f"moved {report.moved} {noun}"
+        + (f" (batch {report.batch}; `assistant media undo` puts them back)" if report.moved else "")
+    )
     for line in report.failed:
         print(f"not moved: {shown(line)}")
     return 1 if report.failed else 0

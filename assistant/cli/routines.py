@@ -18,9 +18,12 @@ from assistant.routines.workflows import RoutineError, load_routine, routine_row
 def add_parser(sub: Any, common: Any) -> None:
     p = sub.add_parser("routines", help="list, run, validate routines, and show their history")
     actions = p.add_subparsers(dest="action", required=True)
-    for name, text in (("list", "the loaded routines and their triggers"), ("run", "run one now, printing what it says"),
-                       ("validate", "check one file (exit 0: valid, 2: the reason), or every routine"),
-                       ("history", "past runs of one routine, step by step")):
+    for name, text in (
+        ("list", "the loaded routines and their triggers"),
+        ("run", "run one now, printing what it says"),
+        ("validate", "check one file (exit 0: valid, 2: the reason), or every routine"),
+        ("history", "past runs of one routine, step by step"),
+    ):
         a = actions.add_parser(name, help=text)
         if name in ("run", "history"):
             a.add_argument("name", help="the routine's name, e.g. 'good morning'")
@@ -45,7 +48,9 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
             for row in rows:
                 triggers = ", ".join(f"{t['kind']} {t['value']}" for t in row["triggers"]) or "run by name only"
                 off = "" if row["enabled"] else " (disabled: runs only when asked)"
-                print(f"{row['name']}{off}: {row['description'] or '(no description)'} [{triggers}] steps: {', '.join(row['steps'])}")
+                print(
+                    f"{row['name']}{off}: {row['description'] or '(no description)'} [{triggers}] steps: {', '.join(row['steps'])}"
+                )
             for error in host.errors:
                 print(f"not loaded: {error.message}")
         return 0

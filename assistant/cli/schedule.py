@@ -21,8 +21,10 @@ def add_parsers(sub: Any, common: Any) -> None:
         listing.add_argument("--json", action="store_true", help="one JSON array instead of text")
         common(listing)
         cancel = actions.add_parser("cancel", help=f"remove one {kind}")
-        cancel.add_argument("id", help=f"the {kind}'s id (from `assistant {command} list`)"
-                            + (" or its name" if kind == "timer" else ""))
+        cancel.add_argument(
+            "id",
+            help=f"the {kind}'s id (from `assistant {command} list`)" + (" or its name" if kind == "timer" else ""),
+        )
         cancel.add_argument("--json", action="store_true", help="print what was removed as JSON")
         common(cancel)
 
@@ -46,5 +48,3 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
 def print_cancelled(args: argparse.Namespace, cancelled: dict[str, Any]) -> int:
     print(json.dumps(cancelled["record"]) if args.json else f"cancelled: {cancelled['line']}")
     return 0
-
-

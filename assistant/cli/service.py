@@ -47,7 +47,7 @@ def assistant_command() -> Path:
 def _quoted(word: str) -> str:
     """One argument as systemd's ExecStart reads it (double quotes, backslash escapes, % doubled)."""
     escaped = word.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%")
-    return f'"{escaped}"' if any(c in word for c in ' \t"\\\'') or not word else escaped
+    return f'"{escaped}"' if any(c in word for c in " \t\"\\'") or not word else escaped
 
 
 def unit_text(command: Path, data_dir: Path, config: Path | None) -> str:
@@ -65,7 +65,7 @@ StartLimitBurst=5
 
 [Service]
 Type=exec
-ExecStart={' '.join(_quoted(a) for a in argv)}
+ExecStart={" ".join(_quoted(a) for a in argv)}
 # The assistant restarts its own services when one crashes; this is for the process itself.
 Restart=on-failure
 RestartSec=5
@@ -88,8 +88,9 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         return 0
     path = unit_dir() / UNIT_NAME
     if path.exists() and path.read_text() != text and not args.force:
-        raise AssistantError(f"{path} already exists and differs: add --force to replace it "
-                             "(or --print to see the new one)")
+        raise AssistantError(
+            f"{path} already exists and differs: add --force to replace it (or --print to see the new one)"
+        )
     atomic_write(path, text)
     path.chmod(0o644)
     print(f"Wrote {path}. To start the assistant now and at every boot:")

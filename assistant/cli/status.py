@@ -44,7 +44,12 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     else:
         assert report is not None
         stale = age_s(report) > STALE_S
-        result = {**report, "running": True, "responding": not stale, "healthy": bool(report.get("healthy")) and not stale}
+        result = {
+            **report,
+            "running": True,
+            "responding": not stale,
+            "healthy": bool(report.get("healthy")) and not stale,
+        }
         code = 0 if result["healthy"] else 1
     if args.json:
         print(json.dumps(result, indent=1))
@@ -59,15 +64,21 @@ def _when(t: float | None) -> str:
 
 def _print(result: dict[str, Any], data_dir: Path) -> None:
     if not result["running"]:
-        print(f"The assistant is not running on {data_dir} (start it with `assistant run`, or "
-              "`systemctl --user start assistant` after `assistant service install`).")
+        print(
+            f"The assistant is not running on {data_dir} (start it with `assistant run`, or "
+            "`systemctl --user start assistant` after `assistant service install`)."
+        )
         return
     if not result["responding"]:
-        print(f"The assistant (pid {result['pid']}) has not reported for {age_s(result):.0f} s: it may be stuck; "
-              "restart it.")
+        print(
+            f"The assistant (pid {result['pid']}) has not reported for {age_s(result):.0f} s: it may be stuck; "
+            "restart it."
+        )
     else:
-        print(f"The assistant is running (pid {result['pid']}, since {_when(result['started_at'])}); "
-              + ("every service is up." if result["healthy"] else "a service is down."))
+        print(
+            f"The assistant is running (pid {result['pid']}, since {_when(result['started_at'])}); "
+            + ("every service is up." if result["healthy"] else "a service is down.")
+        )
     for s in result["services"]:
         line = f"  {s['name']:<10} {s['state']:<11} since {_when(s['since'])}"
         if s["restarts"]:

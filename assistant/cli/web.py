@@ -70,8 +70,15 @@ def _direct(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
             if args.admin:
                 record_admin(data_dir, "admin pairing code made", "cli", expires=expires)
             cert = ensure_certificate(web_dir(data_dir))  # the CA the phone installs, made now if it is the first run
-            return {"code": code, "expires": expires, "admin": args.admin, "urls": [], "fingerprint": None,
-                    "ca_fingerprint": cert.ca_fingerprint, "running": False}
+            return {
+                "code": code,
+                "expires": expires,
+                "admin": args.admin,
+                "urls": [],
+                "fingerprint": None,
+                "ca_fingerprint": cert.ca_fingerprint,
+                "running": False,
+            }
         if args.action == "revoke":
             phone = phones.revoke(args.phone)
             record_admin(data_dir, "phone revoked", "cli", phone=phone.id, name=phone.name)
@@ -88,8 +95,10 @@ def _ask_running(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     try:
         info = json.loads(info_file.read_text())
     except (OSError, ValueError):
-        raise AssistantError("the assistant is running without its phone page (web.enabled is false, or it reads a WAV "
-                             "file): start it with the page, or stop it and pair then") from None
+        raise AssistantError(
+            "the assistant is running without its phone page (web.enabled is false, or it reads a WAV "
+            "file): start it with the page, or stop it and pair then"
+        ) from None
     body: bytes | None = b"{}"
     if args.command == "pair":
         path, body = "/admin/pair-code", json.dumps({"admin": args.admin}).encode()
@@ -97,8 +106,12 @@ def _ask_running(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         path = f"/admin/revoke/{urllib.request.quote(args.phone, safe='')}"
     else:
         path, body = "/admin/phones", None
-    request = urllib.request.Request(info["loopback"].rstrip("/") + path, data=body, method="GET" if body is None else "POST",
-                                     headers={ADMIN_HEADER: admin_key(data_dir), "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        info["loopback"].rstrip("/") + path,
+        data=body,
+        method="GET" if body is None else "POST",
+        headers={ADMIN_HEADER: admin_key(data_dir), "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             result: dict[str, Any] = json.loads(response.read())
@@ -120,18 +133,24 @@ def _print(args: argparse.Namespace, result: dict[str, Any]) -> None:
         for url in result["urls"][:1]:
             link = f"{url}#code={result['code']}"
             _print_qr(link)
-            print(f"Open {link} on the phone, or type the code. The first time, accept the certificate warning once "
-                  f"and install the assistant's root certificate from {url}ca.crt (the page links it too).")
+            print(
+                f"Open {link} on the phone, or type the code. The first time, accept the certificate warning once "
+                f"and install the assistant's root certificate from {url}ca.crt (the page links it too)."
+            )
         admin = "; an admin phone: it may unpair other phones" if result.get("admin") else ""
-        print(f"Pairing code: {result['code'][:3]}-{result['code'][3:]}  (one use, until {expires}; "
-              f"wrong guesses void it{admin})")
+        print(
+            f"Pairing code: {result['code'][:3]}-{result['code'][3:]}  (one use, until {expires}; "
+            f"wrong guesses void it{admin})"
+        )
         if result.get("ca_fingerprint"):
             print(f"The root certificate's fingerprint (SHA-256), as the phone shows it: {result['ca_fingerprint']}")
         if not result["running"]:
             print("The assistant is not running: start it with `assistant run`, then open its page on the phone.")
         elif result["urls"] and all(is_loopback(urllib.parse.urlsplit(u).hostname or "") for u in result["urls"]):
-            print("The page listens on this machine only (web.bind is loopback), so a phone cannot reach it: set "
-                  "`web: {bind: 0.0.0.0}` in the config (or ASSISTANT__WEB__BIND=0.0.0.0) and start the assistant again.")
+            print(
+                "The page listens on this machine only (web.bind is loopback), so a phone cannot reach it: set "
+                "`web: {bind: 0.0.0.0}` in the config (or ASSISTANT__WEB__BIND=0.0.0.0) and start the assistant again."
+            )
         return
     if "revoked" in result:
         print(f"revoked: {result['revoked']['name']} ({result['revoked']['id']}); its token no longer works")

@@ -59,20 +59,27 @@ def parse_clients(entries: tuple[str, ...], where: str = "wyoming.clients") -> t
         try:
             networks.append(ipaddress.ip_network(entry.strip(), strict=False))
         except ValueError:
-            raise ConfigError(f"{where}: {entry!r} is not an address or a network "
-                              "(like 192.168.1.20 or 192.168.1.0/24)") from None
+            raise ConfigError(
+                f"{where}: {entry!r} is not an address or a network (like 192.168.1.20 or 192.168.1.0/24)"
+            ) from None
     return tuple(networks)
 
 
-def check_exposure(bind: str, clients: tuple[str, ...], token: str, serving: bool = True, where: str = "wyoming") -> None:
+def check_exposure(
+    bind: str, clients: tuple[str, ...], token: str, serving: bool = True, where: str = "wyoming"
+) -> None:
     """A ConfigError for a bad allowlist entry, a short token, or services (`serving`) bound off
     loopback with neither an allowlist nor a token."""
     parse_clients(clients, f"{where}.clients")
     if token and len(token) < MIN_TOKEN_CHARS:
-        raise ConfigError(f"{where}.token must be at least {MIN_TOKEN_CHARS} characters (a random one: "
-                          "`python -c 'import secrets; print(secrets.token_urlsafe())'`)")
+        raise ConfigError(
+            f"{where}.token must be at least {MIN_TOKEN_CHARS} characters (a random one: "
+            "`python -c 'import secrets; print(secrets.token_urlsafe())'`)"
+        )
     if serving and not is_loopback(bind) and not clients and not token:
-        raise ConfigError(f"{where}.bind is {bind!r}, reachable from the network, but neither {where}.clients nor "
-                          f"{where}.token is set: any host could run the assistant's tools. List the hosts that may "
-                          f"connect in {where}.clients (Home Assistant's address), set {where}.token, "
-                          f"or bind 127.0.0.1")
+        raise ConfigError(
+            f"{where}.bind is {bind!r}, reachable from the network, but neither {where}.clients nor "
+            f"{where}.token is set: any host could run the assistant's tools. List the hosts that may "
+            f"connect in {where}.clients (Home Assistant's address), set {where}.token, "
+            f"or bind 127.0.0.1"
+        )

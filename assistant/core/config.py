@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, get_type_hints
+from typing import Any, get_type_hints
 
 import yaml
 
@@ -49,8 +50,10 @@ class VadConfig:
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.transcribe_after_s <= self.trailing_silence_s:
-            raise ConfigError(f"vad.transcribe_after_s must be between 0 and vad.trailing_silence_s "
-                              f"({self.trailing_silence_s:g}), not {self.transcribe_after_s:g}")
+            raise ConfigError(
+                f"vad.transcribe_after_s must be between 0 and vad.trailing_silence_s "
+                f"({self.trailing_silence_s:g}), not {self.transcribe_after_s:g}"
+            )
 
 
 @dataclass(frozen=True)
@@ -356,7 +359,7 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     for key, raw in environ.items():
         if not key.startswith(ENV_PREFIX):
             continue
-        parts = key[len(ENV_PREFIX):].lower().split("__")
+        parts = key[len(ENV_PREFIX) :].lower().split("__")
         if len(parts) != 2 or not all(parts):
             raise ConfigError(f"environment variable {key} must look like {ENV_PREFIX}SECTION__KEY")
         out.setdefault(parts[0], {})[parts[1]] = yaml.safe_load(raw)
@@ -414,9 +417,7 @@ def _build(cls: type, section: str, data: Any) -> Any:
     return cls(**values)
 
 
-def load_config(
-    user_file: Path | None = None, environ: Mapping[str, str] | None = None
-) -> Config:
+def load_config(user_file: Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
     """Load and validate the settings; a bad file or value raises ConfigError naming the setting."""
     data = _read_yaml(DEFAULT_FILE) if DEFAULT_FILE.exists() else {}
     if user_file is not None:

@@ -77,8 +77,11 @@ async def health_endpoint(report: Report, port: int) -> AsyncIterator[str | None
         await site.start()
         url = f"http://127.0.0.1:{port}/health"
     except OSError as e:
-        log.warning("the health endpoint cannot listen on 127.0.0.1:%d (%s); `assistant status` still works",
-                    port, e.strerror or e)
+        log.warning(
+            "the health endpoint cannot listen on 127.0.0.1:%d (%s); `assistant status` still works",
+            port,
+            e.strerror or e,
+        )
     try:
         yield url
     finally:

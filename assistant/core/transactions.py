@@ -11,8 +11,13 @@ from typing import Any
 
 from assistant.core.store import StoreError
 
-_CAUSES = (("full", "the disk is full"), ("readonly", "the folder is read-only"), ("read-only", "the folder is read-only"),
-           ("disk i/o", "the disk reported an error"), ("unable to open", "the file cannot be opened"))
+_CAUSES = (
+    ("full", "the disk is full"),
+    ("readonly", "the folder is read-only"),
+    ("read-only", "the folder is read-only"),
+    ("disk i/o", "the disk reported an error"),
+    ("unable to open", "the file cannot be opened"),
+)
 
 
 def store_failure(e: sqlite3.Error, path: Path | str) -> StoreError | None:
@@ -22,13 +27,17 @@ def store_failure(e: sqlite3.Error, path: Path | str) -> StoreError | None:
     cause = next((said for key, said in _CAUSES if key in text), None)
     if cause is None:
         return None
-    return StoreError(f"cannot save {path}: {cause}; nothing was changed. Free some space or make the folder "
-                      "writable, then try again", code="disk_full" if "full" in text else "store")
+    return StoreError(
+        f"cannot save {path}: {cause}; nothing was changed. Free some space or make the folder "
+        "writable, then try again",
+        code="disk_full" if "full" in text else "store",
+    )
 
 
 @contextmanager
-def locked_transaction(db: sqlite3.Connection, lock: AbstractContextManager[Any],
-                       path: Path | str = "the index") -> Iterator[sqlite3.Connection]:
+def locked_transaction(
+    db: sqlite3.Connection, lock: AbstractContextManager[Any], path: Path | str = "the index"
+) -> Iterator[sqlite3.Connection]:
     """BEGIN IMMEDIATE takes the write lock at once, so a second process (an `assistant knowledge`
     command beside the running assistant) is refused before anything is written, never halfway;
     anything raised inside rolls the whole block back, and so does a failed COMMIT. SQLite may have

@@ -29,8 +29,12 @@ def lan_ipv4() -> list[str]:
     """This machine's IPv4 addresses on every interface, loopback aside (nothing is sent to find them)."""
     import ifaddr
 
-    return [ip.ip for adapter in ifaddr.get_adapters() for ip in adapter.ips
-            if isinstance(ip.ip, str) and not ip.ip.startswith("127.")]
+    return [
+        ip.ip
+        for adapter in ifaddr.get_adapters()
+        for ip in adapter.ips
+        if isinstance(ip.ip, str) and not ip.ip.startswith("127.")
+    ]
 
 
 def local_host_name() -> str:
@@ -51,7 +55,9 @@ class Announcer:
 
     def __init__(self, data_dir: Path, name: str, port: int, addresses: list[str]) -> None:
         self.info = AsyncServiceInfo(
-            SERVICE_TYPE, f"{name}.{SERVICE_TYPE}", port=port,
+            SERVICE_TYPE,
+            f"{name}.{SERVICE_TYPE}",
+            port=port,
             addresses=[socket.inet_aton(a) for a in addresses],
             properties={"id": assistant_id(data_dir), "version": __version__, "name": name},
             server=local_host_name(),

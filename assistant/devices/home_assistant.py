@@ -39,8 +39,12 @@ class HomeAssistantSource:
         devices = await self.hub.record(found)
         present = {f.id for f in found}
         for device in await asyncio.to_thread(self.hub.registry.all):
-            if (device.protocol == PROTOCOL and device.online and device.id not in present
-                    and device.extra.get("base") == self.url):
+            if (
+                device.protocol == PROTOCOL
+                and device.online
+                and device.id not in present
+                and device.extra.get("base") == self.url
+            ):
                 await self.hub.lost(device.id, "gone from Home Assistant")
         return devices
 

@@ -17,6 +17,8 @@ from typing import Any
 import aiohttp
 
 from assistant.core.bus import Bus
+from assistant.core.errors import AssistantError
+from assistant.core.events import DeviceFound, DeviceLost, DeviceRejected
 from assistant.devices.drivers.base import TIMEOUT_S, Driver, Unsupported
 from assistant.devices.drivers.home_assistant import TOKEN as HOME_ASSISTANT_TOKEN
 from assistant.devices.drivers.home_assistant import HomeAssistantDriver
@@ -26,8 +28,6 @@ from assistant.devices.drivers.shelly import ShellyDriver
 from assistant.devices.drivers.wled import WledDriver
 from assistant.devices.model import Device, DeviceError, DeviceState, Found
 from assistant.devices.registry import DeviceRegistry
-from assistant.core.errors import AssistantError
-from assistant.core.events import DeviceFound, DeviceLost, DeviceRejected
 
 log = logging.getLogger(__name__)
 
@@ -49,14 +49,20 @@ class Outcome:
 
 
 class DeviceHub:
-    def __init__(self, registry: DeviceRegistry, bus: Bus, secret: Callable[[str], str | None] = lambda name: None) -> None:
+    def __init__(
+        self, registry: DeviceRegistry, bus: Bus, secret: Callable[[str], str | None] = lambda name: None
+    ) -> None:
         """secret(name): a secret from the vault (the Home Assistant token), read when it is needed."""
         self.registry = registry
         self.bus = bus
         self.home_assistant = HomeAssistantDriver(lambda: secret(HOME_ASSISTANT_TOKEN))
         self.drivers: dict[str, Driver] = {
-            "wled": WledDriver(), "shelly": ShellyDriver(), "cast": CastDriver(), "esphome": EsphomeDriver(),
-            "hue": HueDriver(registry.bridge_user, registry.save_bridge_user), "home_assistant": self.home_assistant,
+            "wled": WledDriver(),
+            "shelly": ShellyDriver(),
+            "cast": CastDriver(),
+            "esphome": EsphomeDriver(),
+            "hue": HueDriver(registry.bridge_user, registry.save_bridge_user),
+            "home_assistant": self.home_assistant,
         }
         self.waiting_for_button: set[str] = set()
         """Services of Hue bridges waiting for their link button to be pressed."""
@@ -109,8 +115,15 @@ class DeviceHub:
             devices.append(device)
             if change != "same":
                 log.info("device %s (%s) %s at %s", device.name, device.id, change, device.address)
-            self.bus.publish(DeviceFound(device_id=device.id, name=device.name, protocol=device.protocol,
-                                         address=device.address, change=change))
+            self.bus.publish(
+                DeviceFound(
+                    device_id=device.id,
+                    name=device.name,
+                    protocol=device.protocol,
+                    address=device.address,
+                    change=change,
+                )
+            )
         return devices
 
     def reject(self, service: str, code: str, message: str) -> None:
@@ -126,21 +139,33 @@ class DeviceHub:
         """A state the device reported (pushed, polled or answered): kept as its last known state,
         and published when it differs from the one before (the phone page shows it)."""
         if self.registry.note_state(device.id, state):
-            self.bus.publish(DeviceFound(device_id=device.id, name=device.name, protocol=device.protocol,
-                                         address=device.address, change="state"))
+            self.bus.publish(
+                DeviceFound(
+                    device_id=device.id,
+                    name=device.name,
+                    protocol=device.protocol,
+                    address=device.address,
+                    change="state",
+                )
+            )
 
     # --- acting
     async def _one(self, device: Device, act: Callable[[Driver, Device], Awaitable[Any]]) -> Outcome:
         driver = self.drivers.get(device.protocol)
         if driver is None:
-            return Outcome(device, False, error=f"{device.name} speaks {device.protocol}, which I don't", code="unsupported")
+            return Outcome(
+                device, False, error=f"{device.name} speaks {device.protocol}, which I don't", code="unsupported"
+            )
         try:
             # One bound for the whole action, whatever a client library does inside it.
             async with asyncio.timeout(ACTION_TIMEOUT_S):
                 result = await act(driver, device)
         except (DeviceError, TimeoutError) as e:
-            failure = e if isinstance(e, DeviceError) else DeviceError(
-                f"{device.name} did not answer within {ACTION_TIMEOUT_S:g} s", code="device_timeout")
+            failure = (
+                e
+                if isinstance(e, DeviceError)
+                else DeviceError(f"{device.name} did not answer within {ACTION_TIMEOUT_S:g} s", code="device_timeout")
+            )
             if failure.code in UNREACHABLE:
                 await self.lost(device.id, failure.code)
             elif failure.code not in ("unsupported", "unknown_effect"):
@@ -159,6 +184,7 @@ class DeviceHub:
     async def act(self, devices: list[Device], action: str, value: Any = None) -> list[Outcome]:
         """Apply one action to every device at once: power (value True/False), brightness (percent),
         colour ((r, g, b)), effect (its name) or state (value unused)."""
+
         def step(driver: Driver, device: Device) -> Awaitable[Any]:
             if action == "effect":
                 set_effect = getattr(driver, "set_effect", None)

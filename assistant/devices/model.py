@@ -76,9 +76,32 @@ class DeviceState:
     energy_wh: float | None = None
 
 
-ROOMS = ("living room", "dining room", "bedroom", "kitchen", "bathroom", "hallway", "hall", "porch", "garage",
-         "office", "study", "garden", "basement", "attic", "nursery", "kids room", "laundry", "utility room",
-         "guest room", "landing", "patio", "balcony", "cellar", "lounge")
+ROOMS = (
+    "living room",
+    "dining room",
+    "bedroom",
+    "kitchen",
+    "bathroom",
+    "hallway",
+    "hall",
+    "porch",
+    "garage",
+    "office",
+    "study",
+    "garden",
+    "basement",
+    "attic",
+    "nursery",
+    "kids room",
+    "laundry",
+    "utility room",
+    "guest room",
+    "landing",
+    "patio",
+    "balcony",
+    "cellar",
+    "lounge",
+)
 """Rooms recognised in a device's own name ("Kitchen light" is in the kitchen)."""
 
 

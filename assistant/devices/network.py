@@ -20,8 +20,11 @@ class HomeNetwork:
         self.interfaces = config.interface_list()
         self.discovery = Discovery(hub) if config.discovery else None
         self.watcher = DeviceWatcher(hub) if config.discovery and watch else None
-        self.announcer = (Announcer(data_dir, config.announce_name, config.announce_port, own_addresses(self.interfaces))
-                          if config.announce else None)
+        self.announcer = (
+            Announcer(data_dir, config.announce_name, config.announce_port, own_addresses(self.interfaces))
+            if config.announce
+            else None
+        )
         self._zc: AsyncZeroconf | None = None
 
     async def start(self) -> None:

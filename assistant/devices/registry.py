@@ -15,8 +15,8 @@ from typing import Any, Literal
 
 from tinydb import Query, TinyDB
 
-from assistant.devices.model import Device, DeviceError, DeviceState, Found, bare, room_in, spoken
 from assistant.core.store import open_db
+from assistant.devices.model import Device, DeviceError, DeviceState, Found, bare, room_in, spoken
 
 SCHEMA = 1
 Change = Literal["new", "moved", "back", "same"]
@@ -67,7 +67,11 @@ class DeviceRegistry:
         with self._lock:
             before = self._states.get(device_id)
             self._states[device_id] = state
-            return before is not None and (before.on, before.brightness, before.colour) != (state.on, state.brightness, state.colour)
+            return before is not None and (before.on, before.brightness, before.colour) != (
+                state.on,
+                state.brightness,
+                state.colour,
+            )
 
     def rooms(self) -> list[str]:
         return sorted({d.room for d in self.all() if d.room})
@@ -79,15 +83,38 @@ class DeviceRegistry:
         with self._lock:
             old = self.get(found.id)
             if old is None:
-                device = Device(found.id, self._free_name(found.name), found.protocol, found.kind, found.model,
-                                list(found.capabilities), found.address, found.port, room=room_in(found.name),
-                                last_seen=now, extra=dict(found.extra))
+                device = Device(
+                    found.id,
+                    self._free_name(found.name),
+                    found.protocol,
+                    found.kind,
+                    found.model,
+                    list(found.capabilities),
+                    found.address,
+                    found.port,
+                    room=room_in(found.name),
+                    last_seen=now,
+                    extra=dict(found.extra),
+                )
                 self._db.table("devices").insert(asdict(device))
                 return device, "new"
-            change: Change = "back" if not old.online else "moved" if (old.address, old.port) != (found.address, found.port) else "same"
-            updates: dict[str, Any] = {"address": found.address, "port": found.port, "online": True, "last_seen": now,
-                                       "model": found.model, "capabilities": list(found.capabilities),
-                                       "kind": found.kind, "extra": dict(found.extra)}
+            change: Change = (
+                "back"
+                if not old.online
+                else "moved"
+                if (old.address, old.port) != (found.address, found.port)
+                else "same"
+            )
+            updates: dict[str, Any] = {
+                "address": found.address,
+                "port": found.port,
+                "online": True,
+                "last_seen": now,
+                "model": found.model,
+                "capabilities": list(found.capabilities),
+                "kind": found.kind,
+                "extra": dict(found.extra),
+            }
             if not old.named and spoken(found.name) != spoken(old.name):
                 updates["name"] = self._free_name(found.name, but=old.id)
             self._db.table("devices").update(updates, Query().id == found.id)

@@ -17,10 +17,10 @@ from typing import Any
 import aiohttp
 
 from assistant.core.backoff import Backoff
+from assistant.core.events import DeviceFound, Event
 from assistant.devices.drivers.wled import state_of
 from assistant.devices.hub import DeviceHub
 from assistant.devices.model import ON_OFF, Device, DeviceError
-from assistant.core.events import DeviceFound, DeviceLost, Event
 
 log = logging.getLogger(__name__)
 

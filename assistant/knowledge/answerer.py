@@ -53,13 +53,21 @@ class Answer:
 
     def record(self) -> dict[str, Any]:
         hit = self.hit
-        return {"found": self.found, "speech": self.speech, "answer": self.text, "how": self.how,
-                "source": hit.source if hit else None, "title": hit.title if hit else None,
-                "page": hit.page if hit else None, "named": hit.named() if hit else None,
-                "passage": hit.text if hit else None,
-                "searched": self.searched,
-                "margin": None if self.margin is None else round(self.margin, 2), "seconds": round(self.seconds, 3),
-                "hits": [h.record() for h in self.hits]}
+        return {
+            "found": self.found,
+            "speech": self.speech,
+            "answer": self.text,
+            "how": self.how,
+            "source": hit.source if hit else None,
+            "title": hit.title if hit else None,
+            "page": hit.page if hit else None,
+            "named": hit.named() if hit else None,
+            "passage": hit.text if hit else None,
+            "searched": self.searched,
+            "margin": None if self.margin is None else round(self.margin, 2),
+            "seconds": round(self.seconds, 3),
+            "hits": [h.record() for h in self.hits],
+        }
 
 
 class Answerer:
@@ -99,14 +107,19 @@ class Answerer:
             return Answer(NOT_FOUND, margin=written.margin)
         unknown = self.index.unknown(answering.content_words(question))
         if unknown and written.margin is not None and written.margin < answering.UNKNOWN_WORD_MARGIN:
-            log.info("knowledge: %r not answered: no document says %s (margin %.2f)", question,
-                     ", ".join(sorted(unknown)), written.margin)
+            log.info(
+                "knowledge: %r not answered: no document says %s (margin %.2f)",
+                question,
+                ", ".join(sorted(unknown)),
+                written.margin,
+            )
             return Answer(NOT_FOUND, margin=written.margin)
         hit = hits[answering.attributed(written, [h.text for h in hits]) - 1]
         why = answering.ungrounded(written.text, hit.text, question)
         if why is None:
-            return Answer(f"From {spoken_source(hit)}. {_sentence_case(written.text)}", hit, written.text, "llm",
-                          written.margin)
+            return Answer(
+                f"From {spoken_source(hit)}. {_sentence_case(written.text)}", hit, written.text, "llm", written.margin
+            )
         log.info("knowledge answer %r dropped: %s", written.text, why)
         fallback = _extracted(question, [hit])
         if fallback is None:
@@ -123,8 +136,19 @@ def _extracted(question: str, hits: list[Hit]) -> Answer | None:
     return Answer(f"From {spoken_source(hit)}. {_sentence_case(sentence)}", hit, sentence, "extracted")
 
 
-_KINDS_OF_DOCUMENT = ("manual", "guide", "letter", "booklet", "instructions", "handbook", "invoice", "contract",
-                      "warranty", "schedule", "notes")
+_KINDS_OF_DOCUMENT = (
+    "manual",
+    "guide",
+    "letter",
+    "booklet",
+    "instructions",
+    "handbook",
+    "invoice",
+    "contract",
+    "warranty",
+    "schedule",
+    "notes",
+)
 
 
 def spoken_source(hit: Hit) -> str:

@@ -62,8 +62,8 @@ UNKNOWN_WORD_MARGIN = 2.0
 """The margin needed instead when the question has a word that no document or note holds ("when is
 the car's MOT due", "when does the summer term start"): the small model then too often answers a
 neighbouring question (the oil service, the spring term)."""
-GRAMMAR = r'''root ::= "none" | "[" [1-9] "] " text
-text ::= [^\n\[\]]{1,240}'''
+GRAMMAR = r"""root ::= "none" | "[" [1-9] "] " text
+text ::= [^\n\[\]]{1,240}"""
 """For a server: "none", or a passage's number and a line of answer."""
 
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
@@ -86,8 +86,6 @@ class Written:
     text: str
     margin: float | None = None
     """score("[") - score("none") where the model's scores were seen (the local model)."""
-
-
 
 
 def best_sentence(question: str, hits: list[Hit]) -> tuple[Hit, str] | None:

@@ -31,7 +31,7 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
     """A safetensors file's tensors: an 8-byte little-endian header length, a JSON header, the data."""
     raw = np.fromfile(path, dtype=np.uint8)
     (size,) = struct.unpack("<Q", raw[:8].tobytes())
-    header = json.loads(raw[8:8 + size].tobytes())
+    header = json.loads(raw[8 : 8 + size].tobytes())
     base = 8 + size
     tensors = {}
     for name, info in header.items():
@@ -39,14 +39,15 @@ def read_safetensors(path: Path) -> dict[str, np.ndarray]:
             continue
         start, end = info["data_offsets"]
         dtype = np.dtype(_DTYPES[info["dtype"]]).newbyteorder("<")
-        tensors[name] = raw[base + start:base + end].view(dtype).reshape(info["shape"])
+        tensors[name] = raw[base + start : base + end].view(dtype).reshape(info["shape"])
     return tensors
 
 
 def _gelu(x: np.ndarray) -> None:
     """BERT's exact (erf) GELU, in place; erf by Abramowitz and Stegun 7.1.26 (error ≤ 1.5e-7)."""
-    a1, a2, a3, a4, a5, p = (np.float32(c) for c in
-                             (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429, 0.3275911))
+    a1, a2, a3, a4, a5, p = (
+        np.float32(c) for c in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429, 0.3275911)
+    )
     z = np.abs(x) * np.float32(0.7071067811865476)
     t = z * p
     t += 1.0
@@ -89,15 +90,22 @@ class Embedder:
         for i in range(LAYERS):
             p = f"encoder.layer.{i}."
             qkv = np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")], 0).T
-            self._layers.append({
-                "qkv_w": np.ascontiguousarray(qkv, dtype=np.float32),
-                "qkv_b": np.concatenate([w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]).astype(np.float32),
-                "out_w": f32(p + "attention.output.dense.weight", True), "out_b": f32(p + "attention.output.dense.bias"),
-                "norm1": (f32(p + "attention.output.LayerNorm.weight"), f32(p + "attention.output.LayerNorm.bias")),
-                "up_w": f32(p + "intermediate.dense.weight", True), "up_b": f32(p + "intermediate.dense.bias"),
-                "down_w": f32(p + "output.dense.weight", True), "down_b": f32(p + "output.dense.bias"),
-                "norm2": (f32(p + "output.LayerNorm.weight"), f32(p + "output.LayerNorm.bias")),
-            })
+            self._layers.append(
+                {
+                    "qkv_w": np.ascontiguousarray(qkv, dtype=np.float32),
+                    "qkv_b": np.concatenate(
+                        [w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]
+                    ).astype(np.float32),
+                    "out_w": f32(p + "attention.output.dense.weight", True),
+                    "out_b": f32(p + "attention.output.dense.bias"),
+                    "norm1": (f32(p + "attention.output.LayerNorm.weight"), f32(p + "attention.output.LayerNorm.bias")),
+                    "up_w": f32(p + "intermediate.dense.weight", True),
+                    "up_b": f32(p + "intermediate.dense.bias"),
+                    "down_w": f32(p + "output.dense.weight", True),
+                    "down_b": f32(p + "output.dense.bias"),
+                    "norm2": (f32(p + "output.LayerNorm.weight"), f32(p + "output.LayerNorm.bias")),
+                }
+            )
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         # tokenizer.json ships truncation at 128 and padding to 128: sentence-transformers cuts at 256
         # and pads each batch to its longest text.
@@ -115,13 +123,13 @@ class Embedder:
         order = np.argsort([-len(p) for p in pieces], kind="stable")
         out = np.empty((len(texts), HIDDEN), np.float32)
         for start in range(0, len(texts), batch):
-            rows = order[start:start + batch]
+            rows = order[start : start + batch]
             length = len(pieces[rows[0]])
             ids = np.zeros((len(rows), length), np.int64)
             mask = np.zeros((len(rows), length), np.int64)
             for r, j in enumerate(rows):
-                ids[r, :len(pieces[j])] = pieces[j]
-                mask[r, :len(pieces[j])] = 1
+                ids[r, : len(pieces[j])] = pieces[j]
+                mask[r, : len(pieces[j])] = 1
             with self._lock:  # per batch: a question waits for one batch of indexing, not a whole document
                 out[rows] = self._forward(ids, mask)
         return out
@@ -147,7 +155,7 @@ class Embedder:
             h = _layer_norm(attended @ layer["out_w"] + layer["out_b"] + h, *layer["norm1"])
             up = h @ layer["up_w"] + layer["up_b"]
             for r in range(0, up.shape[0], 32):  # in cache-sized rows: twice as fast as one pass
-                _gelu(up[r:r + 32])
+                _gelu(up[r : r + 32])
             x = _layer_norm(up @ layer["down_w"] + layer["down_b"] + h, *layer["norm2"]).reshape(b, n, HIDDEN)
         weights = mask[:, :, None].astype(np.float32)
         pooled = (x * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)

@@ -10,8 +10,15 @@ from pathlib import Path
 
 from assistant.core.errors import KnowledgeError
 
-SUFFIXES = {".pdf": "pdf", ".txt": "text", ".text": "text", ".md": "markdown", ".markdown": "markdown",
-            ".html": "html", ".htm": "html"}
+SUFFIXES = {
+    ".pdf": "pdf",
+    ".txt": "text",
+    ".text": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
 MAX_BYTES = 50 * 1024 * 1024
 """A larger file is not a household document worth reading whole (a scanned book, a disk image)."""
 

@@ -13,18 +13,18 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from assistant.core.errors import KnowledgeError
+from assistant.core.transactions import locked_transaction, store_failure
 from assistant.knowledge.extract import read_document, readable
 from assistant.knowledge.mending import Spellings
 from assistant.knowledge.words import content_words, stemmer
-from assistant.core.transactions import locked_transaction, store_failure
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,16 @@ class Hit:
         return f"{self.title}, page {self.page}" if self.page else self.title
 
     def record(self) -> dict[str, Any]:
-        return {"source": self.source, "title": self.title, "page": self.page, "text": self.text,
-                "score": round(self.score, 4), "named": self.named(), "note_id": self.note_id,
-                "similarity": None if self.similarity is None else round(self.similarity, 3)}
+        return {
+            "source": self.source,
+            "title": self.title,
+            "page": self.page,
+            "text": self.text,
+            "score": round(self.score, 4),
+            "named": self.named(),
+            "note_id": self.note_id,
+            "similarity": None if self.similarity is None else round(self.similarity, 3),
+        }
 
 
 @dataclass
@@ -87,9 +94,16 @@ class ScanReport:
     """(path, why) for each document that could not be read; the others are indexed all the same."""
 
     def record(self) -> dict[str, Any]:
-        return {"added": self.added, "changed": self.changed, "removed": self.removed, "unchanged": self.unchanged,
-                "pages": self.pages, "passages": self.passages, "seconds": round(self.seconds, 3),
-                "failed": [{"path": p, "why": w} for p, w in self.failed]}
+        return {
+            "added": self.added,
+            "changed": self.changed,
+            "removed": self.removed,
+            "unchanged": self.unchanged,
+            "pages": self.pages,
+            "passages": self.passages,
+            "seconds": round(self.seconds, 3),
+            "failed": [{"path": p, "why": w} for p, w in self.failed],
+        }
 
 
 def passages(text: str, words: int = PASSAGE_WORDS) -> Iterator[str]:
@@ -201,8 +215,9 @@ class KnowledgeIndex:
             return False
         return any(target.is_relative_to(root.resolve()) for root in self.folders())
 
-    def scan(self, progress: Callable[[int, int], None] | None = None,
-             give_way: Callable[[], None] | None = None) -> ScanReport:
+    def scan(
+        self, progress: Callable[[int, int], None] | None = None, give_way: Callable[[], None] | None = None
+    ) -> ScanReport:
         """Bring the index up to date with the folders: new and changed documents are read, removed
         ones dropped, unchanged ones (same size and modification time) left alone. `give_way` is
         called before each document (it waits while the voice is in the foreground)."""
@@ -266,18 +281,30 @@ class KnowledgeIndex:
         self._bm25 = None
         self._vectors = None
 
-    def _store(self, source: str, title: str, kind: str, mtime_ns: int, size: int,
-               chunks: list[tuple[int | None, str]], error: str | None, vectors: np.ndarray | None = None) -> None:
+    def _store(
+        self,
+        source: str,
+        title: str,
+        kind: str,
+        mtime_ns: int,
+        size: int,
+        chunks: list[tuple[int | None, str]],
+        error: str | None,
+        vectors: np.ndarray | None = None,
+    ) -> None:
         with self._transaction() as db:
             db.execute("DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ?)", (source,))
             db.execute("DELETE FROM passages WHERE source = ?", (source,))
             for n, (page, text) in enumerate(chunks):
-                passage = db.execute("INSERT INTO passages (source, page, text) VALUES (?, ?, ?)",
-                                     (source, page, text)).lastrowid
+                passage = db.execute(
+                    "INSERT INTO passages (source, page, text) VALUES (?, ?, ?)", (source, page, text)
+                ).lastrowid
                 if vectors is not None:
                     db.execute("INSERT INTO vectors VALUES (?, ?)", (passage, vectors[n].tobytes()))
-            db.execute("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
-                       (source, title, kind, mtime_ns, size, len({p for p, _ in chunks}), error))
+            db.execute(
+                "INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (source, title, kind, mtime_ns, size, len({p for p, _ in chunks}), error),
+            )
 
     def _forget(self, source: str) -> None:
         with self._transaction() as db:
@@ -298,9 +325,12 @@ class KnowledgeIndex:
             raise KnowledgeError("there is nothing to remember")
         vectors = self._embed([f"your notes. {words}"])
         with self._transaction() as db:
-            note_id = int(db.execute("INSERT INTO notes (text, created) VALUES (?, ?)", (words, time.time())).lastrowid or 0)
-            passage = db.execute("INSERT INTO passages (source, page, text) VALUES (?, ?, ?)",
-                                 (NOTES, note_id, words)).lastrowid
+            note_id = int(
+                db.execute("INSERT INTO notes (text, created) VALUES (?, ?)", (words, time.time())).lastrowid or 0
+            )
+            passage = db.execute(
+                "INSERT INTO passages (source, page, text) VALUES (?, ?, ?)", (NOTES, note_id, words)
+            ).lastrowid
             if vectors is not None:
                 db.execute("INSERT INTO vectors VALUES (?, ?)", (passage, vectors[0].tobytes()))
         self._changed()
@@ -314,8 +344,10 @@ class KnowledgeIndex:
     def forget(self, note_id: int) -> bool:
         with self._transaction() as db:
             gone = db.execute("DELETE FROM notes WHERE id = ?", (note_id,)).rowcount > 0
-            db.execute("DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ? AND page = ?)",
-                       (NOTES, note_id))
+            db.execute(
+                "DELETE FROM vectors WHERE passage IN (SELECT id FROM passages WHERE source = ? AND page = ?)",
+                (NOTES, note_id),
+            )
             db.execute("DELETE FROM passages WHERE source = ? AND page = ?", (NOTES, note_id))
         self._changed()
         return gone
@@ -343,14 +375,26 @@ class KnowledgeIndex:
         hits = []
         with self._lock:
             for passage_id, score in sorted(fused.items(), key=lambda item: -item[1]):
-                row = self._db.execute("SELECT p.source, p.page, p.text, d.title FROM passages p LEFT JOIN documents d "
-                                       "ON d.path = p.source WHERE p.id = ?", (passage_id,)).fetchone()
+                row = self._db.execute(
+                    "SELECT p.source, p.page, p.text, d.title FROM passages p LEFT JOIN documents d "
+                    "ON d.path = p.source WHERE p.id = ?",
+                    (passage_id,),
+                ).fetchone()
                 if row is None or not allowed(row[0]):
                     continue
                 source, page, text, title = row
                 note = source == NOTES
-                hits.append(Hit(source, "your notes" if note else title or Path(source).stem,
-                                None if note else page, text, score, page if note else None, similarity.get(passage_id)))
+                hits.append(
+                    Hit(
+                        source,
+                        "your notes" if note else title or Path(source).stem,
+                        None if note else page,
+                        text,
+                        score,
+                        page if note else None,
+                        similarity.get(passage_id),
+                    )
+                )
                 if len(hits) == k:
                     break
         return hits
@@ -374,7 +418,7 @@ class KnowledgeIndex:
         from assistant.knowledge.embedding import shared_embedder
 
         similarities = matrix @ shared_embedder().embed([query])[0]
-        best = np.argsort(-similarities)[:FUSED * 4]
+        best = np.argsort(-similarities)[: FUSED * 4]
         return [(ids[int(i)], float(similarities[i])) for i in best]
 
     def _matrix(self) -> tuple[np.ndarray, list[int]]:
@@ -385,8 +429,11 @@ class KnowledgeIndex:
         with self._lock:
             rows = self._db.execute("SELECT passage, vector FROM vectors ORDER BY passage").fetchall()
         ids = [r[0] for r in rows]
-        matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1) if rows \
+        matrix = (
+            np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), -1)
+            if rows
             else np.zeros((0, 384), np.float32)
+        )
         self._vectors = (matrix, ids)
         return self._vectors
 
@@ -396,15 +443,18 @@ class KnowledgeIndex:
         if cached is not None:
             return cached
         with self._lock:
-            rows = self._db.execute("SELECT p.id, p.text, COALESCE(d.title, '') FROM passages p LEFT JOIN documents d "
-                                    "ON d.path = p.source ORDER BY p.id").fetchall()
+            rows = self._db.execute(
+                "SELECT p.id, p.text, COALESCE(d.title, '') FROM passages p LEFT JOIN documents d "
+                "ON d.path = p.source ORDER BY p.id"
+            ).fetchall()
         ids = [r[0] for r in rows]
         retriever = bm25s.BM25()
         if rows:
             # The title is searched with each passage: "the coffee machine manual" names what it is about.
             corpus = [f"{title}. {text}" for _, text, title in rows]
-            retriever.index(bm25s.tokenize(corpus, stopwords="en", stemmer=stemmer(), show_progress=False),
-                            show_progress=False)
+            retriever.index(
+                bm25s.tokenize(corpus, stopwords="en", stemmer=stemmer(), show_progress=False), show_progress=False
+            )
 
         # The vocabulary and the spellings are in place before the retriever is: a search on another
         # thread that finds the retriever cached finds them too.
@@ -431,19 +481,24 @@ class KnowledgeIndex:
         if not self.semantic:
             return 0
         with self._lock:
-            rows = self._db.execute("SELECT p.id, p.text, COALESCE(d.title, 'your notes') FROM passages p "
-                                    "LEFT JOIN documents d ON d.path = p.source "
-                                    "WHERE p.id NOT IN (SELECT passage FROM vectors)").fetchall()
+            rows = self._db.execute(
+                "SELECT p.id, p.text, COALESCE(d.title, 'your notes') FROM passages p "
+                "LEFT JOIN documents d ON d.path = p.source "
+                "WHERE p.id NOT IN (SELECT passage FROM vectors)"
+            ).fetchall()
         for start in range(0, len(rows), 256):
-            part = rows[start:start + 256]
+            part = rows[start : start + 256]
             vectors = self._embed([f"{title}. {text}" for _, text, title in part])
             assert vectors is not None
             with self._transaction() as db:
-                db.executemany("INSERT OR REPLACE INTO vectors SELECT ?, ? WHERE EXISTS (SELECT 1 FROM passages WHERE id = ?)",
-                               [(pid, vectors[n].tobytes(), pid) for n, (pid, _, _) in enumerate(part)])
+                db.executemany(
+                    "INSERT OR REPLACE INTO vectors SELECT ?, ? WHERE EXISTS (SELECT 1 FROM passages WHERE id = ?)",
+                    [(pid, vectors[n].tobytes(), pid) for n, (pid, _, _) in enumerate(part)],
+                )
         if rows:
             self._vectors = None
         return len(rows)
+
 
 def _bm25s() -> Any:
     """bm25s, imported when first searched (it takes a moment), its DEBUG chatter ("Building index

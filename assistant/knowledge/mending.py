@@ -50,8 +50,13 @@ class Spellings:
             joined = low.replace("-", "")
             parts_known = all(part in self.words for part in low.split("-"))
             return joined if joined in self.words and not parts_known else word
-        if len(low) < MIN_LETTERS or low in self.words or low in self.english or not self.english \
-                or self._inflected(low):
+        if (
+            len(low) < MIN_LETTERS
+            or low in self.words
+            or low in self.english
+            or not self.english
+            or self._inflected(low)
+        ):
             return word
         near = extract(low, self._long, scorer=Levenshtein.distance, score_cutoff=1, limit=3)
         if len(near) != 1:  # nothing close, or two spellings equally close: leave it as heard

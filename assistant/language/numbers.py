@@ -5,10 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-_UNITS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if w != "_"}
+_UNITS = {
+    w: i
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen".split()
+    )
+}
+_TENS = {
+    w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if w != "_"
+}
 _DIGITS = re.compile(r"^(\d+|\d{1,3}(?:,\d{3})+)%?$")
 """Digits as speech-to-text writes them: "13", "13%", "1,000"."""
 
@@ -112,8 +118,20 @@ def find_numbers(words: list[str]) -> list[NumberSpan]:
 UNIT_SECONDS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 604800}
 """Units of time, singular, by length: what a number said before them measures."""
 _TIME_UNITS = frozenset("second seconds sec secs minute minutes min mins hour hours".split())
-_SOUNDS_LIKE = {"to": "two", "too": "two", "for": "four", "fore": "four", "fife": "five", "won": "one",
-                "tree": "three", "free": "three", "ate": "eight", "nein": "nine", "tin": "ten", "sex": "six"}
+_SOUNDS_LIKE = {
+    "to": "two",
+    "too": "two",
+    "for": "four",
+    "fore": "four",
+    "fife": "five",
+    "won": "one",
+    "tree": "three",
+    "free": "three",
+    "ate": "eight",
+    "nein": "nine",
+    "tin": "ten",
+    "sex": "six",
+}
 """Words speech-to-text writes for a number word that sounds the same."""
 _PUNCTUATION = ".,!?;:"
 
@@ -130,8 +148,13 @@ def respell_numbers(text: str) -> str:
         after = bare[i + 1] if i + 1 < len(bare) else ""
         if word in _SOUNDS_LIKE and after in _TIME_UNITS:
             out[i] = _SOUNDS_LIKE[word]
-        elif (word == "four" and i + 2 < len(bare) and bare[i + 2] in _TIME_UNITS
-              and (value := _word_value(after)) is not None and value[0] in ("unit", "digits")):
+        elif (
+            word == "four"
+            and i + 2 < len(bare)
+            and bare[i + 2] in _TIME_UNITS
+            and (value := _word_value(after)) is not None
+            and value[0] in ("unit", "digits")
+        ):
             out[i] = "for"
     return " ".join(out)
 

@@ -37,23 +37,45 @@ from zoneinfo import ZoneInfo
 from assistant.language.numbers import UNIT_SECONDS, NumberSpan, find_numbers
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december")
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 EVERY_DAY = frozenset(range(7))
-_WEEKDAY_SET = {"weekday": frozenset(range(5)), "weekdays": frozenset(range(5)),
-                "weekend": frozenset({5, 6}), "weekends": frozenset({5, 6})}
-_MONTH_WORDS = {m: i + 1 for i, m in enumerate(MONTHS)} | {
-    m[:3]: i + 1 for i, m in enumerate(MONTHS) if m != "may"} | {"sept": 9}
-_ORDINALS = {w: i + 1 for i, w in enumerate(
-    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
-    "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split())} | {"thirtieth": 30}
+_WEEKDAY_SET = {
+    "weekday": frozenset(range(5)),
+    "weekdays": frozenset(range(5)),
+    "weekend": frozenset({5, 6}),
+    "weekends": frozenset({5, 6}),
+}
+_MONTH_WORDS = (
+    {m: i + 1 for i, m in enumerate(MONTHS)} | {m[:3]: i + 1 for i, m in enumerate(MONTHS) if m != "may"} | {"sept": 9}
+)
+_ORDINALS = {
+    w: i + 1
+    for i, w in enumerate(
+        "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth thirteenth fourteenth "
+        "fifteenth sixteenth seventeenth eighteenth nineteenth twentieth".split()
+    )
+} | {"thirtieth": 30}
 _UNIT_ALIASES = {"min": "minute", "mins": "minute", "sec": "second", "secs": "second", "hr": "hour", "hrs": "hour"}
 _PAST = frozenset({"past", "after"})
 _TO = frozenset({"to", "till", "til", "before", "of"})
 _PARTS_OF_DAY = frozenset({"morning", "afternoon", "evening", "night", "tonight"})
 _FILLER = frozenset(
     "at on in the for by of a an and this from now later to around about approximately exactly sharp please "
-    "thanks thank you okay ok um uh so then time".split())
+    "thanks thank you okay ok um uh so then time".split()
+)
 """Words that add nothing to a time: said around it, or left by a template's wildcard."""
 
 
@@ -133,7 +155,7 @@ def local_time(day: dt.date, hour: int, minute: int, zone: ZoneInfo) -> dt.datet
     naive = dt.datetime.combine(day, dt.time(hour, minute))
     aware = naive.replace(tzinfo=zone, fold=0)
     # A wall time inside the spring-forward gap does not survive a round trip through UTC.
-    if aware.astimezone(dt.timezone.utc).astimezone(zone).replace(tzinfo=None) != naive:
+    if aware.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != naive:
         gap = aware.replace(fold=1).utcoffset() - aware.utcoffset()  # type: ignore[operator]
         return (naive.replace(tzinfo=zone, fold=1) + abs(gap)).astimezone(zone)
     return aware
@@ -159,7 +181,6 @@ def spoken_date(day: dt.date, today: dt.date) -> str:
     return said
 
 
-
 def spoken_moment(at: dt.datetime, now: dt.datetime) -> str:
     """ "7 AM", "7 AM tomorrow", "Thursday 24 December at 8 AM": any day but today and tomorrow is
     said with its date, so the person hears which day was understood."""
@@ -173,7 +194,7 @@ def spoken_moment(at: dt.datetime, now: dt.datetime) -> str:
 
 
 def said_when(at: dt.datetime, now: dt.datetime) -> str:
-    """ `spoken_moment` after its preposition: "at 7 AM tomorrow", "on Thursday 24 December at 8 AM"."""
+    """`spoken_moment` after its preposition: "at 7 AM tomorrow", "on Thursday 24 December at 8 AM"."""
     days = (at.date() - now.date()).days
     return f"{'at' if days in (0, 1) else 'on'} {spoken_moment(at, now)}"
 
@@ -239,8 +260,12 @@ def names_only_a_day(text: str) -> bool:
         said = _read(text, dt.date(2000, 1, 1))
     except TimeNotUnderstood:
         return False
-    return (said.clock is None and not said.seconds and said.weekdays is None
-            and (said.day is not None or bool(said.days_later) or bool(said.parts)))
+    return (
+        said.clock is None
+        and not said.seconds
+        and said.weekdays is None
+        and (said.day is not None or bool(said.days_later) or bool(said.parts))
+    )
 
 
 def _passed(at: dt.datetime, now: dt.datetime) -> bool:
@@ -315,7 +340,9 @@ class _Said:
         return {s.start: s for s in find_numbers(self.words) if all(self.free(i) for i in range(s.start, s.end))}
 
     def explicit_half_of_day(self) -> bool:
-        return bool(self.meridiem or self.parts) or (self.clock is not None and (self.clock.explicit or self.clock.hour >= 13))
+        return bool(self.meridiem or self.parts) or (
+            self.clock is not None and (self.clock.explicit or self.clock.hour >= 13)
+        )
 
     def hour_minute(self) -> tuple[int, int]:
         """The clock time, 24-hour, with AM, PM and the part of the day applied."""
@@ -345,8 +372,11 @@ class _Said:
 
 def _words(text: str) -> list[str]:
     text = text.lower().replace("’", "'")
-    text = re.sub(r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?:t(?=\d))?",  # ISO dates, as an LLM may write them
-                  lambda m: f" {m[3]} {MONTHS[int(m[2]) - 1] if 1 <= int(m[2]) <= 12 else 'month' + m[2]} {m[1]} ", text)
+    text = re.sub(
+        r"\b(\d{4})-(\d{1,2})-(\d{1,2})(?:t(?=\d))?",  # ISO dates, as an LLM may write them
+        lambda m: f" {m[3]} {MONTHS[int(m[2]) - 1] if 1 <= int(m[2]) <= 12 else 'month' + m[2]} {m[1]} ",
+        text,
+    )
     text = text.replace("-", " ")
     text = re.sub(r"(?<![a-z])([ap])\s?\.\s?m(?![a-z])\.?", r"\1m", text)  # "p.m.", "a. m."
     text = re.sub(r"(\d)([ap]m)\b", r"\1 \2", text)
@@ -385,8 +415,9 @@ def _one_day(days: list[_Day], today: dt.date) -> _Day | None:
         if other.weekday is not None and first.date.weekday() != other.weekday:
             raise TimeNotUnderstood(f"{spoken_date(first.date, today)} is not a {WEEKDAYS[other.weekday].capitalize()}")
         if other.weekday is None and other.date != first.date:
-            raise TimeNotUnderstood(f"{spoken_date(first.date, today)} and {spoken_date(other.date, today)} "
-                                    "are different days")
+            raise TimeNotUnderstood(
+                f"{spoken_date(first.date, today)} and {spoken_date(other.date, today)} are different days"
+            )
     return first
 
 
@@ -426,7 +457,9 @@ def _calendar_date(said: _Said, today: dt.date) -> _Day | None:
             said.take(range(i, end))
         else:
             before = i - 1 - (said.word(i - 1) == "of")
-            start = next((k for k in (before - 1, before) if (f := _day_number(said, k, numbers)) and f[1] == before + 1), None)
+            start = next(
+                (k for k in (before - 1, before) if (f := _day_number(said, k, numbers)) and f[1] == before + 1), None
+            )
             if start is None:
                 continue  # a month without a day is left unread, and refused
             day, _ = _day_number(said, start, numbers)  # type: ignore[misc]
@@ -470,9 +503,15 @@ def _dated(today: dt.date, month: int, day: int, year: int | None) -> _Day:
 
 
 _HOLIDAYS = {
-    ("new", "years", "day"): (1, 1), ("new", "years", "eve"): (12, 31), ("new", "year", "day"): (1, 1),
-    ("christmas", "eve"): (12, 24), ("christmas", "day"): (12, 25), ("christmas",): (12, 25),
-    ("boxing", "day"): (12, 26), ("halloween",): (10, 31), ("valentines", "day"): (2, 14),
+    ("new", "years", "day"): (1, 1),
+    ("new", "years", "eve"): (12, 31),
+    ("new", "year", "day"): (1, 1),
+    ("christmas", "eve"): (12, 24),
+    ("christmas", "day"): (12, 25),
+    ("christmas",): (12, 25),
+    ("boxing", "day"): (12, 26),
+    ("halloween",): (10, 31),
+    ("valentines", "day"): (2, 14),
 }
 """Days of the year said by their name ("new year's day" is written "new years day" by then)."""
 
@@ -606,16 +645,34 @@ def _clock(said: _Said) -> _Clock | None:
             continue
         after = said.word(span.end)
         military = (span.end - span.start > 1 and words[span.end - 1] == "hundred") or (
-            re.fullmatch(r"\d{4}", w) is not None and after == "hours")  # "nineteen hundred (hours)", "0730 hours"
-        if (military and 0 < span.value // 100 < 24 and span.value % 100 < 60 and after in ("hours", "", "on", "at")
-                and "in" not in words[max(0, i - 2):i]):
+            re.fullmatch(r"\d{4}", w) is not None and after == "hours"
+        )  # "nineteen hundred (hours)", "0730 hours"
+        if (
+            military
+            and 0 < span.value // 100 < 24
+            and span.value % 100 < 60
+            and after in ("hours", "", "on", "at")
+            and "in" not in words[max(0, i - 2) : i]
+        ):
             return found(i, span.end + (after == "hours"), span.value // 100, span.value % 100, explicit=True)
-        if _unit(after) is not None or (after == "and" and said.word(span.end + 1) == "a"
-                                        and said.word(span.end + 2) == "half" and _unit(said.word(span.end + 3))):
+        if _unit(after) is not None or (
+            after == "and"
+            and said.word(span.end + 1) == "a"
+            and said.word(span.end + 2) == "half"
+            and _unit(said.word(span.end + 3))
+        ):
             continue  # a duration, read later
-        if re.fullmatch(r"\d{3,4}", w) and span.value % 100 < 60 and span.value // 100 < 24 and (
-                after in ("am", "pm", "oclock") or parts or said.word(i - 1) in ("at", "by", "until", "till", "around")):
-            return found(i, i + 1, span.value // 100, span.value % 100, explicit=w.startswith("0") or span.value >= 1300)
+        if (
+            re.fullmatch(r"\d{3,4}", w)
+            and span.value % 100 < 60
+            and span.value // 100 < 24
+            and (
+                after in ("am", "pm", "oclock") or parts or said.word(i - 1) in ("at", "by", "until", "till", "around")
+            )
+        ):
+            return found(
+                i, i + 1, span.value // 100, span.value % 100, explicit=w.startswith("0") or span.value >= 1300
+            )
         if span.value > 24:
             if after == "oclock" or said.word(i - 1) in ("at", "by") and after in ("am", "pm"):
                 unit = "o'clock" if after == "oclock" else after.upper()
@@ -691,8 +748,10 @@ def _refuse_leftovers(said: _Said) -> None:
             start -= 1
         lead = said.word(start - 1)
         phrase = " ".join(words[start:end])
-        datelike = any(w in _MONTH_WORDS or w in _ORDINALS or w[0].isdigit() and w[-1].isalpha()
-                       or w in ("week", "month", "year") for w in words[start:end])
+        datelike = any(
+            w in _MONTH_WORDS or w in _ORDINALS or w[0].isdigit() and w[-1].isalpha() or w in ("week", "month", "year")
+            for w in words[start:end]
+        )
         kind = "the date " if lead == "on" or datelike else "the time " if lead in ("at", "by") else ""
         quoted.append(f"{kind}'{phrase}'")
     raise TimeNotUnderstood(f"I couldn't understand {' or '.join(quoted)}")

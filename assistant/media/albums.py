@@ -80,8 +80,10 @@ class Albums:
             params.append(f"%{selection.camera.strip()}%")
         if selection.folder:
             # A folder whose name is not UTF-8 is stored as bytes: matched by the name as it is said.
-            where.append("(folder LIKE ? COLLATE NOCASE OR root LIKE ? COLLATE NOCASE OR (typeof(folder) = 'blob' "
-                         "AND spoken_name(folder) LIKE ?) OR (typeof(root) = 'blob' AND spoken_name(root) LIKE ?))")
+            where.append(
+                "(folder LIKE ? COLLATE NOCASE OR root LIKE ? COLLATE NOCASE OR (typeof(folder) = 'blob' "
+                "AND spoken_name(folder) LIKE ?) OR (typeof(root) = 'blob' AND spoken_name(root) LIKE ?))"
+            )
             params += [f"%{spoken_name(selection.folder.strip())}%"] * 4
         if selection.place:
             clause, place_params = self._place_filter(selection.place)
@@ -109,10 +111,24 @@ class Albums:
         dlat = radius / KM_PER_DEGREE
         shrink = max(0.01, math.cos(math.radians(place.lat)))
         dlon = dlat / shrink
-        clause = ("((place = ? COLLATE NOCASE AND country = ?) OR (lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?"
-                  " AND (lat - ?) * (lat - ?) + (lon - ?) * (lon - ?) * ? <= ?))")
-        params = [place.name, place.country_code, place.lat - dlat, place.lat + dlat, place.lon - dlon, place.lon + dlon,
-                  place.lat, place.lat, place.lon, place.lon, shrink * shrink, dlat * dlat]
+        clause = (
+            "((place = ? COLLATE NOCASE AND country = ?) OR (lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?"
+            " AND (lat - ?) * (lat - ?) + (lon - ?) * (lon - ?) * ? <= ?))"
+        )
+        params = [
+            place.name,
+            place.country_code,
+            place.lat - dlat,
+            place.lat + dlat,
+            place.lon - dlon,
+            place.lon + dlon,
+            place.lat,
+            place.lat,
+            place.lon,
+            place.lon,
+            shrink * shrink,
+            dlat * dlat,
+        ]
         return clause, params
 
     # --- albums ------------------------------------------------------------------------------------
@@ -127,8 +143,14 @@ class Albums:
             raise MediaError(f"an album's name must be text; {shown(name)} holds bytes that are no letters")
         rows = self.select(selection)
         if not rows:
-            raise MediaError(f"there are no photos {selection.describe(self.today(), self.places)} in the library"
-                             + ("" if self.catalogue.count(VISUAL) else " (it is empty: add a folder with `assistant media add-folder PATH`)"))
+            raise MediaError(
+                f"there are no photos {selection.describe(self.today(), self.places)} in the library"
+                + (
+                    ""
+                    if self.catalogue.count(VISUAL)
+                    else " (it is empty: add a folder with `assistant media add-folder PATH`)"
+                )
+            )
         described = selection.describe(self.today(), self.places)
         album = Album(name, smart, selection, described, dt.datetime.now().isoformat(timespec="seconds"))
         with self.catalogue.transaction() as db:
@@ -136,18 +158,25 @@ class Albums:
             if exists and not replace:
                 raise MediaError(f"there is already an album called {name}")
             db.execute("DELETE FROM albums WHERE name = ?", (name,))
-            db.execute("INSERT INTO albums VALUES (?, ?, ?, ?, ?)",
-                       (name, int(smart), json.dumps(asdict(selection)), described, album.created))
+            db.execute(
+                "INSERT INTO albums VALUES (?, ?, ?, ?, ?)",
+                (name, int(smart), json.dumps(asdict(selection)), described, album.created),
+            )
             if not smart:
                 db.executemany("INSERT INTO album_files VALUES (?, ?)", [(name, r.id) for r in rows])
         return album, len(rows)
 
     def get(self, name: str) -> Album | None:
-        rows = self.catalogue.query("SELECT name, smart, query, described, created FROM albums WHERE name = ?", (" ".join(name.split()),))
+        rows = self.catalogue.query(
+            "SELECT name, smart, query, described, created FROM albums WHERE name = ?", (" ".join(name.split()),)
+        )
         return _album(rows[0]) if rows else None
 
     def all(self) -> list[Album]:
-        return [_album(r) for r in self.catalogue.query("SELECT name, smart, query, described, created FROM albums ORDER BY name")]
+        return [
+            _album(r)
+            for r in self.catalogue.query("SELECT name, smart, query, described, created FROM albums ORDER BY name")
+        ]
 
     def files(self, name: str) -> list[FileRow]:
         album = self.get(name)

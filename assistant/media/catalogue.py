@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from assistant.core.errors import MediaError
-from assistant.media.names import loaded, spoken_name, stored
 from assistant.core.transactions import locked_transaction
+from assistant.media.names import loaded, spoken_name, stored
 
 SCHEMA_VERSION = 1
 
@@ -142,8 +142,10 @@ class Catalogue:
             self._db.executescript(_SCHEMA)
             version = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
         except sqlite3.DatabaseError as e:
-            raise MediaError(f"the media index {path} cannot be opened ({e}); move it aside and run "
-                             "`assistant media scan` to build it again (your files are not touched)") from e
+            raise MediaError(
+                f"the media index {path} cannot be opened ({e}); move it aside and run "
+                "`assistant media scan` to build it again (your files are not touched)"
+            ) from e
         if version is None:
             self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
         elif int(version[0]) > SCHEMA_VERSION:
@@ -174,7 +176,9 @@ class Catalogue:
             self._seen_byte_names = found is not None
         return self._seen_byte_names
 
-    def files(self, where: str = "", params: Sequence[Any] = (), order: str = "taken, path", limit: int | None = None) -> list[FileRow]:
+    def files(
+        self, where: str = "", params: Sequence[Any] = (), order: str = "taken, path", limit: int | None = None
+    ) -> list[FileRow]:
         sql = f"{_SELECT} {('WHERE ' + where) if where else ''} ORDER BY {order}"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
@@ -197,8 +201,10 @@ class Catalogue:
     def upsert(self, rows: Iterable[dict[str, Any]]) -> int:
         """Insert new files or replace changed ones by path, keeping their ids (album membership)."""
         names = [c for c in COLUMNS if c != "id"]
-        sql = (f"INSERT INTO files ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
-               f"ON CONFLICT(path) DO UPDATE SET {', '.join(f'{n}=excluded.{n}' for n in names if n != 'path')}")
+        sql = (
+            f"INSERT INTO files ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"ON CONFLICT(path) DO UPDATE SET {', '.join(f'{n}=excluded.{n}' for n in names if n != 'path')}"
+        )
         with self.transaction() as db:
             batch = kept(db, [tuple(row.get(n) for n in names) for row in rows])
             db.executemany(sql, batch)
@@ -208,8 +214,10 @@ class Catalogue:
         """A file found at a new path (moved or renamed outside the assistant): (id, path, root, folder,
         mtime_ns, inode); its metadata and album membership stay."""
         with self.transaction() as db:
-            db.executemany("UPDATE files SET path=?, root=?, folder=?, mtime_ns=?, inode=? WHERE id=?",
-                           kept(db, [(p, r, f, m, i, file_id) for file_id, p, r, f, m, i in moves]))
+            db.executemany(
+                "UPDATE files SET path=?, root=?, folder=?, mtime_ns=?, inode=? WHERE id=?",
+                kept(db, [(p, r, f, m, i, file_id) for file_id, p, r, f, m, i in moves]),
+            )
 
     def forget(self, ids: Iterable[int]) -> int:
         batch = [(i,) for i in ids]

@@ -20,9 +20,14 @@ def what_it_is(mode: int) -> str | None:
     """Why a file of this `st_mode` is not read, as said to a person; None for a regular file."""
     if stat.S_ISREG(mode):
         return None
-    for test, words in ((stat.S_ISFIFO, "it is a named pipe, not a file"), (stat.S_ISSOCK, "it is a socket, not a file"),
-                        (stat.S_ISCHR, "it is a device, not a file"), (stat.S_ISBLK, "it is a device, not a file"),
-                        (stat.S_ISDIR, "it is a folder"), (stat.S_ISLNK, "it is a link, which is not followed")):
+    for test, words in (
+        (stat.S_ISFIFO, "it is a named pipe, not a file"),
+        (stat.S_ISSOCK, "it is a socket, not a file"),
+        (stat.S_ISCHR, "it is a device, not a file"),
+        (stat.S_ISBLK, "it is a device, not a file"),
+        (stat.S_ISDIR, "it is a folder"),
+        (stat.S_ISLNK, "it is a link, which is not followed"),
+    ):
         if test(mode):
             return words
     return "it is not a regular file"
@@ -32,6 +37,7 @@ def open_regular(path: Path | str, follow_links: bool = False) -> BinaryIO:
     """Open a regular file for reading; NotAFile (an OSError) for anything else, which is looked at
     with lstat (stat when `follow_links`) and never opened. O_NONBLOCK, O_NOFOLLOW, and a check of
     what was opened close the gap where the name is swapped for a pipe or a link in between."""
+
     def opener(name: str, flags: int) -> int:
         kind = what_it_is((os.stat if follow_links else os.lstat)(name).st_mode)
         if kind is not None:

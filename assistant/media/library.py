@@ -44,15 +44,19 @@ class Library:
             if path.is_relative_to(root):
                 raise MediaError(f"{shown(folder)} is already in the library, inside {shown(root)}")
             if root.is_relative_to(path):
-                raise MediaError(f"{shown(folder)} holds {shown(root)}, which is already in the library; remove that one first "
-                                 "(`assistant media remove-folder`) to add the whole folder")
+                raise MediaError(
+                    f"{shown(folder)} holds {shown(root)}, which is already in the library; remove that one first "
+                    "(`assistant media remove-folder`) to add the whole folder"
+                )
         added = self.catalogue.add_root(str(path), dt.datetime.now().isoformat(timespec="seconds"))
         return path, added
 
     def remove(self, folder: Path | str) -> bool:
         path = real(folder)
         if path in self.configured:
-            raise MediaError(f"{shown(folder)} is set in the config file (media.folders or folders.photos/music); remove it there")
+            raise MediaError(
+                f"{shown(folder)} is set in the config file (media.folders or folders.photos/music); remove it there"
+            )
         return self.catalogue.remove_root(str(path))
 
     def root_of(self, path: Path | str) -> Path | None:
@@ -67,6 +71,8 @@ class Library:
         """`path`'s real location, or MediaError when it lies outside every root."""
         root = self.root_of(path)
         if root is None:
-            raise MediaError(f"{shown(path)} is outside the media library; the assistant only touches files in "
-                             f"{', '.join(map(shown, self.roots())) or 'the folders you add (`assistant media add-folder PATH`)'}")
+            raise MediaError(
+                f"{shown(path)} is outside the media library; the assistant only touches files in "
+                f"{', '.join(map(shown, self.roots())) or 'the folders you add (`assistant media add-folder PATH`)'}"
+            )
         return real(path)

@@ -103,8 +103,9 @@ def read_info(path: Path) -> MediaInfo:
     data still has all its metadata; `perceptual_hash`, which decodes, fails on it.)"""
     kind = kind_of(path)
     if kind is None:
-        raise MediaError(f"cannot read {shown(path.name)}: {shown(path.suffix) or 'no suffix'} is not a photo, "
-                         "video or music file")
+        raise MediaError(
+            f"cannot read {shown(path.name)}: {shown(path.suffix) or 'no suffix'} is not a photo, video or music file"
+        )
     try:
         with open_regular(path) as f:
             if f.seek(0, os.SEEK_END) == 0:

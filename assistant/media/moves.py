@@ -82,8 +82,14 @@ class MoveReport:
     dry_run: bool = False
 
     def as_dict(self) -> dict[str, Any]:
-        return {"batch": self.batch, "what": self.what, "moved": self.moved, "dry_run": self.dry_run,
-                "planned": [{"from": m.src, "to": m.dst} for m in self.planned], "failed": self.failed}
+        return {
+            "batch": self.batch,
+            "what": self.what,
+            "moved": self.moved,
+            "dry_run": self.dry_run,
+            "planned": [{"from": m.src, "to": m.dst} for m in self.planned],
+            "failed": self.failed,
+        }
 
 
 @dataclass
@@ -105,19 +111,24 @@ class Mover:
         self.give_way = give_way
         """Called before each move: waits while the voice is in the foreground."""
 
-    def run(self, what: str, moves: list[Move], dry_run: bool = False,
-            progress: Callable[[int, int], None] | None = None) -> MoveReport:
+    def run(
+        self, what: str, moves: list[Move], dry_run: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> MoveReport:
         """Carry out a planned batch (or only show it)."""
         for move in moves:  # every path checked before anything moves
             self.library.check(move.src)
-            self.library.check(Path(move.dst).parent if Path(move.dst).parent.exists() else self._existing_parent(move.dst))
+            self.library.check(
+                Path(move.dst).parent if Path(move.dst).parent.exists() else self._existing_parent(move.dst)
+            )
         if dry_run or not moves:
             return MoveReport(None, what, planned=moves, dry_run=dry_run)
         now = dt.datetime.now().isoformat(timespec="seconds")
         with self.catalogue.transaction() as db:
             batch = db.execute("INSERT INTO batches (what, at, state) VALUES (?, ?, 'open')", (what, now)).lastrowid
-            db.executemany("INSERT INTO moves (batch, file, src, dst, state) VALUES (?, ?, ?, ?, 'planned')",
-                           kept(db, [(batch, m.file, m.src, m.dst) for m in moves]))
+            db.executemany(
+                "INSERT INTO moves (batch, file, src, dst, state) VALUES (?, ?, ?, ?, 'planned')",
+                kept(db, [(batch, m.file, m.src, m.dst) for m in moves]),
+            )
         assert batch is not None
         report = MoveReport(batch, what, planned=moves)
         done: list[Move] = []
@@ -154,7 +165,9 @@ class Mover:
         """The moved files' new paths in the index and the journal, in one transaction."""
         with self.catalogue.transaction() as db:
             for move in moves:
-                db.execute("UPDATE moves SET state = 'done' WHERE batch = ? AND src = ?", kept(db, [(batch, move.src)])[0])
+                db.execute(
+                    "UPDATE moves SET state = 'done' WHERE batch = ? AND src = ?", kept(db, [(batch, move.src)])[0]
+                )
                 if move.file is not None:
                     self._repath(db, move.file, move.dst)
 
@@ -165,8 +178,10 @@ class Mover:
         parent = os.path.dirname(path)
         folder = "" if parent == str(root) else os.path.relpath(parent, root)
         try:
-            db.execute("UPDATE files SET path = ?, root = ?, folder = ? WHERE id = ?",
-                       kept(db, [(path, str(root), folder, file_id)])[0])
+            db.execute(
+                "UPDATE files SET path = ?, root = ?, folder = ? WHERE id = ?",
+                kept(db, [(path, str(root), folder, file_id)])[0],
+            )
         except sqlite3.IntegrityError:  # another row holds that path (a rescan ran meanwhile): the next scan sorts it
             pass
 
@@ -175,7 +190,9 @@ class Mover:
     def batches(self, limit: int = 10) -> list[dict[str, Any]]:
         rows = self.catalogue.query(
             "SELECT b.id, b.what, b.at, b.state, COUNT(m.id) FROM batches b LEFT JOIN moves m ON m.batch = b.id "
-            "GROUP BY b.id ORDER BY b.id DESC LIMIT ?", (limit,))
+            "GROUP BY b.id ORDER BY b.id DESC LIMIT ?",
+            (limit,),
+        )
         return [{"batch": r[0], "what": r[1], "at": r[2], "state": r[3], "moves": r[4]} for r in rows]
 
     def undo(self, batch: int | None = None) -> UndoReport:
@@ -221,7 +238,10 @@ class Mover:
                     self._repath(db, file_id, src)
         _remove_empty_parents({os.path.dirname(m[3]) for m in moves}, self.library)
         with self.catalogue.transaction() as db:
-            db.execute("UPDATE batches SET state = ? WHERE id = ?", ("undone" if not report.conflicts else "partly undone", batch))
+            db.execute(
+                "UPDATE batches SET state = ? WHERE id = ?",
+                ("undone" if not report.conflicts else "partly undone", batch),
+            )
         return report
 
 

@@ -48,8 +48,10 @@ class DuplicateGroup:
 
 def exact_duplicates(catalogue: Catalogue) -> list[DuplicateGroup]:
     """Files with the same content; the one kept is the oldest in the library (first by path)."""
-    rows = catalogue.files("hash IN (SELECT hash FROM files WHERE hash IS NOT NULL AND size > 0 "
-                           "GROUP BY hash HAVING COUNT(*) > 1)", order="hash, mtime_ns, path")
+    rows = catalogue.files(
+        "hash IN (SELECT hash FROM files WHERE hash IS NOT NULL AND size > 0 GROUP BY hash HAVING COUNT(*) > 1)",
+        order="hash, mtime_ns, path",
+    )
     groups: dict[str, list[FileRow]] = defaultdict(list)
     for row in rows:
         if not _in_review(row):
@@ -97,7 +99,7 @@ def near_duplicates(catalogue: Catalogue, progress: object = None) -> list[Dupli
             buckets[(h >> low) & mask].append(i)
         for members in buckets.values():
             for a_at, a in enumerate(members):
-                for b in members[a_at + 1:]:
+                for b in members[a_at + 1 :]:
                     if find(a) != find(b) and hamming(hashes[a], hashes[b]) <= NEAR_DISTANCE:
                         parent[find(a)] = find(b)
     groups: dict[int, list[FileRow]] = defaultdict(list)

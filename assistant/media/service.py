@@ -34,9 +34,15 @@ WATCH_RETRY_S, WATCH_RETRY_MAX_S = 1.0, 60.0
 
 
 class MediaLibrary:
-    def __init__(self, data_dir: Path, config: MediaConfig, extra_roots: list[Path] | None = None,
-                 today: Callable[[], dt.date] = dt.date.today, player: MusicPlayer | None = None,
-                 foreground: Foreground | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        config: MediaConfig,
+        extra_roots: list[Path] | None = None,
+        today: Callable[[], dt.date] = dt.date.today,
+        player: MusicPlayer | None = None,
+        foreground: Foreground | None = None,
+    ) -> None:
         self.config = config
         self.foreground = foreground or Foreground()
         self.background = BackgroundWorker("media")
@@ -62,8 +68,10 @@ class MediaLibrary:
     def _give_way(self) -> None:
         self.foreground.give_way(self._closing)
         if self._closing.is_set():
-            raise MediaError("the assistant is stopping: the scan stopped here and what it read is kept; "
-                             "the next scan goes on from there")
+            raise MediaError(
+                "the assistant is stopping: the scan stopped here and what it read is kept; "
+                "the next scan goes on from there"
+            )
 
     # --- the index ------------------------------------------------------------------------------
 
@@ -87,22 +95,30 @@ class MediaLibrary:
             raise
         except Exception as e:
             log.exception("media scan failed")
-            raise MediaError(f"the scan stopped at an unexpected fault ({type(e).__name__}: {shown(str(e))}); "
-                             "what it read before is kept") from e
+            raise MediaError(
+                f"the scan stopped at an unexpected fault ({type(e).__name__}: {shown(str(e))}); "
+                "what it read before is kept"
+            ) from e
 
     def _check_roots(self) -> None:
         if not self.library.roots():
-            raise MediaError("the library has no folders yet: add one with `assistant media add-folder PATH` "
-                             "or media.folders in the config")
+            raise MediaError(
+                "the library has no folders yet: add one with `assistant media add-folder PATH` "
+                "or media.folders in the config"
+            )
 
     def counts(self) -> dict[str, int]:
         return {kind: n for kind, n in self.catalogue.query("SELECT kind, COUNT(*) FROM files GROUP BY kind")}
 
     # --- organizing -----------------------------------------------------------------------------
 
-    def organize(self, dry_run: bool = False, progress: Callable[[int, int], None] | None = None) -> tuple[MoveReport, int]:
+    def organize(
+        self, dry_run: bool = False, progress: Callable[[int, int], None] | None = None
+    ) -> tuple[MoveReport, int]:
         moves, undated = by_year_and_month(self.catalogue, self.library.roots())
-        return self.background.run(self.mover.run, "organize photos by year and month", moves, dry_run, progress), undated
+        return self.background.run(
+            self.mover.run, "organize photos by year and month", moves, dry_run, progress
+        ), undated
 
     def duplicates(self, near: bool = False) -> list:  # list[DuplicateGroup]
         groups = exact_duplicates(self.catalogue)
@@ -114,8 +130,9 @@ class MediaLibrary:
 
     # --- music ----------------------------------------------------------------------------------
 
-    def music(self, genre: str | None = None, artist: str | None = None, album: str | None = None,
-              title: str | None = None) -> list[FileRow]:
+    def music(
+        self, genre: str | None = None, artist: str | None = None, album: str | None = None, title: str | None = None
+    ) -> list[FileRow]:
         """Tracks matching every given tag (case-insensitive, whole value or words within it), in
         album and track order."""
         where, params = ["kind = 'music'"], []
@@ -134,8 +151,10 @@ class MediaLibrary:
         """Album, artist and genre names in the library: sentence slot lists and speech hints."""
         out = {}
         for column in ("album", "artist", "genre"):
-            rows = self.catalogue.query(f"SELECT DISTINCT {column} FROM files WHERE kind = 'music' AND {column} IS NOT NULL "
-                                        f"ORDER BY {column} COLLATE NOCASE")
+            rows = self.catalogue.query(
+                f"SELECT DISTINCT {column} FROM files WHERE kind = 'music' AND {column} IS NOT NULL "
+                f"ORDER BY {column} COLLATE NOCASE"
+            )
             out[column] = [r[0] for r in rows if r[0].strip()]
         return out
 
@@ -171,8 +190,9 @@ class MediaLibrary:
             pause, said = WATCH_RETRY_S, ""
             while not stop.is_set():
                 try:
-                    async for changes in watchfiles.awatch(*roots, stop_event=stop, debounce=400, step=100,
-                                                           recursive=True, ignore_permission_denied=True):
+                    async for changes in watchfiles.awatch(
+                        *roots, stop_event=stop, debounce=400, step=100, recursive=True, ignore_permission_denied=True
+                    ):
                         await handle([Path(p) for _, p in changes])
                         pause = WATCH_RETRY_S
                     return  # stopped
@@ -184,7 +204,8 @@ class MediaLibrary:
                     # again: under a folder it can never follow, the library is looked over each minute.
                     fault = shown(str(e))
                     (log.debug if fault == said else log.warning)(
-                        "media watcher stopped (%s); the library is scanned whole and watched again", fault)
+                        "media watcher stopped (%s); the library is scanned whole and watched again", fault
+                    )
                     said = fault
                     await handle(None)
                     with contextlib.suppress(asyncio.TimeoutError):
@@ -204,7 +225,7 @@ class MediaLibrary:
         self._stop_watch.set()
         try:
             await asyncio.wait_for(self._watch_task, 5)
-        except (asyncio.TimeoutError, asyncio.CancelledError):
+        except (TimeoutError, asyncio.CancelledError):
             self._watch_task.cancel()
         except Exception:  # it had crashed: it is stopped all the same
             pass

@@ -106,7 +106,7 @@ def dropped_time(request: str, given: list[str], today: date) -> str | None:
     held = {w for text in given for w in re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split()}
     for length in range(min(_LONGEST_TIME, len(words)), 0, -1):
         for start in range(len(words) - length + 1):
-            span = words[start:start + length]
+            span = words[start : start + length]
             if span[0] in _CONNECTORS or held & set(span):
                 continue
             text = " ".join(span)

@@ -28,14 +28,38 @@ from datetime import date, timedelta
 
 from assistant.language.numbers import find_numbers
 
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december")
-_MONTH_WORDS = {m: i + 1 for i, m in enumerate(MONTHS)} | {
-    m[:3]: i + 1 for i, m in enumerate(MONTHS) if m != "may"} | {"sept": 9}
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_MONTH_WORDS = (
+    {m: i + 1 for i, m in enumerate(MONTHS)} | {m[:3]: i + 1 for i, m in enumerate(MONTHS) if m != "may"} | {"sept": 9}
+)
 _SEASON_START = {"spring": 3, "summer": 6, "autumn": 9, "fall": 9, "winter": 12}
 """The first month of each season in the northern hemisphere."""
-_DECADE_WORDS = {"tens": 10, "twenties": 20, "thirties": 30, "forties": 40, "fifties": 50, "sixties": 60,
-                 "seventies": 70, "eighties": 80, "nineties": 90, "noughties": 0, "aughts": 0}
+_DECADE_WORDS = {
+    "tens": 10,
+    "twenties": 20,
+    "thirties": 30,
+    "forties": 40,
+    "fifties": 50,
+    "sixties": 60,
+    "seventies": 70,
+    "eighties": 80,
+    "nineties": 90,
+    "noughties": 0,
+    "aughts": 0,
+}
 _FILLERS = frozenset("from in during of taken on at over around back sometime".split())
 """Words said before a time that add nothing to it ("taken in the summer of 2022")."""
 _DROPPED = frozenset("the of".split())
@@ -95,6 +119,7 @@ def date_range(text: str, today: date, southern_hemisphere: bool = False) -> Dat
 
 # -- words to tokens --
 
+
 def _canonical_words(text: str, today: date) -> list[str]:
     """Lower-case words with numbers and spoken years as digits ("2023", "1990s", "30"), without the
     fillers in front and without "the" and "of"."""
@@ -130,7 +155,7 @@ def _spoken_numbers(words: list[str], today: date) -> list[str]:
                 out.append(str(century))
                 i += 2
                 continue
-            rest = find_numbers(words[i + 1:i + 3])
+            rest = find_numbers(words[i + 1 : i + 3])
             if rest and rest[0].start == 0 and 10 <= rest[0].value <= 99 and not words[i + 1].isdigit():
                 out.append(str(century + rest[0].value))
                 i += 1 + rest[0].end
@@ -139,7 +164,7 @@ def _spoken_numbers(words: list[str], today: date) -> list[str]:
         if word in _ONES and nxt == "thousand":
             value = 1000 * _ONES[word]
             j = i + 2 + (1 if i + 2 < len(words) and words[i + 2] == "and" else 0)
-            rest = find_numbers(words[j:j + 3])
+            rest = find_numbers(words[j : j + 3])
             if rest and rest[0].start == 0 and rest[0].value < 100 and not words[j].isdigit():
                 value += rest[0].value
                 j += rest[0].end
@@ -167,11 +192,12 @@ def _spoken_numbers(words: list[str], today: date) -> list[str]:
 
 
 def _decade_century(two_digits: int, today: date) -> int:
-    """"The nineties" → 1990, "the twenties" in 2026 → 2020: the most recent such decade that has begun."""
+    """ "The nineties" → 1990, "the twenties" in 2026 → 2020: the most recent such decade that has begun."""
     return 2000 + two_digits if 2000 + two_digits <= today.year else 1900 + two_digits
 
 
 # -- tokens to days --
+
 
 def _parse(s: str, today: date, south: bool) -> DateRange | None:
     one_day = timedelta(days=1)
@@ -309,8 +335,9 @@ def _holiday(which: str | None, name: str, year: str | None, today: date) -> Dat
     return DateRange(start, start + timedelta(days=length), f"{said} {start.year}")
 
 
-def _months_between(first: str, first_year: str | None, last: str, last_year: str | None,
-                    today: date) -> DateRange | None:
+def _months_between(
+    first: str, first_year: str | None, last: str, last_year: str | None, today: date
+) -> DateRange | None:
     m1, m2 = _MONTH_WORDS[first], _MONTH_WORDS[last]
     if last_year is not None:
         y2 = int(last_year)

@@ -16,12 +16,12 @@ import enum
 import inspect
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Callable, ClassVar, Literal, Union, overload
+from typing import Annotated, Any, ClassVar, Literal, Union, overload
 
 from assistant.core.errors import SkillError
 
@@ -300,12 +300,29 @@ class ToolOptions:
 @overload
 def tool(func: Callable[..., Any]) -> Callable[..., Any]: ...
 @overload
-def tool(*, risky: bool = ..., confirm: str = ..., require_any: tuple[str, ...] = ..., ask: str = ...,
-         phrased: bool = ..., settle: str = ..., unanswered: str = ...,
-         reads: bool = ...) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
-def tool(func: Callable[..., Any] | None = None, *, risky: bool = False, confirm: str = "",
-         require_any: tuple[str, ...] = (), ask: str = "", phrased: bool = False, settle: str = "",
-         unanswered: str = "", reads: bool = False) -> Any:
+def tool(
+    *,
+    risky: bool = ...,
+    confirm: str = ...,
+    require_any: tuple[str, ...] = ...,
+    ask: str = ...,
+    phrased: bool = ...,
+    settle: str = ...,
+    unanswered: str = ...,
+    reads: bool = ...,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+def tool(
+    func: Callable[..., Any] | None = None,
+    *,
+    risky: bool = False,
+    confirm: str = "",
+    require_any: tuple[str, ...] = (),
+    ask: str = "",
+    phrased: bool = False,
+    settle: str = "",
+    unanswered: str = "",
+    reads: bool = False,
+) -> Any:
     """Mark a skill method as a tool. Its docstring's first line describes it to the planner.
 
     risky: needs a spoken yes first (`confirm` is the question). require_any: at least one of these
@@ -363,8 +380,17 @@ def _param_from(skill: str, func: Callable[..., Any], name: str, hint: Any, defa
     if (bounds.minimum is not None or bounds.maximum is not None) and hint not in (int, float):
         raise SkillError(f"{where}: Range only applies to int or float")
     required = default is inspect.Parameter.empty and not optional
-    return Param(name, hint, required, None if default is inspect.Parameter.empty else default, choices,
-                 bounds.minimum, bounds.maximum, description, question)
+    return Param(
+        name,
+        hint,
+        required,
+        None if default is inspect.Parameter.empty else default,
+        choices,
+        bounds.minimum,
+        bounds.maximum,
+        description,
+        question,
+    )
 
 
 def tool_spec(skill: str, func: Callable[..., Any]) -> ToolSpec:
@@ -390,24 +416,46 @@ def tool_spec(skill: str, func: Callable[..., Any]) -> ToolSpec:
     names = {p.name for p in params}
     for needed in options.require_any:
         if needed not in names:
-            raise SkillError(f"skill '{skill}', tool '{func.__name__}': require_any names '{needed}', which is not an argument")
+            raise SkillError(
+                f"skill '{skill}', tool '{func.__name__}': require_any names '{needed}', which is not an argument"
+            )
     if options.risky and options.reads:
-        raise SkillError(f"skill '{skill}', tool '{func.__name__}': a risky tool changes something, so it cannot be reads=True")
+        raise SkillError(
+            f"skill '{skill}', tool '{func.__name__}': a risky tool changes something, so it cannot be reads=True"
+        )
     settle = None
     if options.settle:
         settle = getattr(getattr(func, "__self__", None), options.settle, None)
         if not callable(settle):
-            raise SkillError(f"skill '{skill}', tool '{func.__name__}': settle names '{options.settle}', which is not a method of the skill")
+            raise SkillError(
+                f"skill '{skill}', tool '{func.__name__}': settle names '{options.settle}', which is not a method of the skill"
+            )
     if options.unanswered:
         if not any(p.name == options.unanswered and p.kind is str for p in params):
-            raise SkillError(f"skill '{skill}', tool '{func.__name__}': unanswered names '{options.unanswered}', "
-                             "which is not a text argument")
+            raise SkillError(
+                f"skill '{skill}', tool '{func.__name__}': unanswered names '{options.unanswered}', "
+                "which is not a text argument"
+            )
         if options.risky or any(p.required and p.name != options.unanswered for p in params):
-            raise SkillError(f"skill '{skill}', tool '{func.__name__}': a tool that takes unanswered questions may "
-                             "not be risky or need other arguments (nobody asked for it by name)")
-    return ToolSpec(skill, func.__name__, doc.splitlines()[0], tuple(params), func,
-                    options.risky, options.confirm, options.require_any, options.ask, options.phrased, settle,
-                    options.unanswered, options.reads)
+            raise SkillError(
+                f"skill '{skill}', tool '{func.__name__}': a tool that takes unanswered questions may "
+                "not be risky or need other arguments (nobody asked for it by name)"
+            )
+    return ToolSpec(
+        skill,
+        func.__name__,
+        doc.splitlines()[0],
+        tuple(params),
+        func,
+        options.risky,
+        options.confirm,
+        options.require_any,
+        options.ask,
+        options.phrased,
+        settle,
+        options.unanswered,
+        options.reads,
+    )
 
 
 @dataclass

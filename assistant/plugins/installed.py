@@ -17,10 +17,17 @@ from tinydb import Query
 
 from assistant.core.config import Config
 from assistant.core.errors import SkillError
+from assistant.core.store import open_db
 from assistant.plugins.api import Permission
 from assistant.plugins.remote import CoreServices
-from assistant.plugins.sandbox import SandboxedSkill, SkillProcess, describe, sandbox_kind, sandboxed_class, worker_command
-from assistant.core.store import open_db
+from assistant.plugins.sandbox import (
+    SandboxedSkill,
+    SkillProcess,
+    describe,
+    sandbox_kind,
+    sandboxed_class,
+    worker_command,
+)
 
 log = logging.getLogger(__name__)
 
@@ -59,24 +66,41 @@ class InstalledSkills:
         return self.data_dir / CODE_DIR / name
 
 
-def skill_process(data_dir: Path, config: Config, name: str, code_dir: Path, permissions: frozenset[Permission],
-                  on_event: Callable[[dict[str, Any]], None] = lambda event: None,
-                  skill_data: Path | None = None,
-                  on_ask: Callable[[str, str, Any, str | None], Any] | None = None) -> SkillProcess:
+def skill_process(
+    data_dir: Path,
+    config: Config,
+    name: str,
+    code_dir: Path,
+    permissions: frozenset[Permission],
+    on_event: Callable[[dict[str, Any]], None] = lambda event: None,
+    skill_data: Path | None = None,
+    on_ask: Callable[[str, str, Any, str | None], Any] | None = None,
+) -> SkillProcess:
     """The sandboxed process for a skill, granted exactly `permissions` (not started yet); `on_ask`
     answers its calls into the core."""
     skill_data = skill_data or data_dir / "skills" / name
     skill_data.mkdir(parents=True, exist_ok=True)
     folders = config.folders.named() if Permission.FOLDERS in permissions else {}
-    command = worker_command(sandbox_kind(config.skills.sandbox), code_dir, skill_data, [data_dir, Path.home()],
-                             {n: p for n, p in folders.items() if p.is_dir()}, Permission.NETWORK in permissions)
-    return SkillProcess(name, command, config.skills.call_timeout_s, data_dir / "logs" / "skills" / f"{name}.log", on_event,
-                        on_ask)
+    command = worker_command(
+        sandbox_kind(config.skills.sandbox),
+        code_dir,
+        skill_data,
+        [data_dir, Path.home()],
+        {n: p for n, p in folders.items() if p.is_dir()},
+        Permission.NETWORK in permissions,
+    )
+    return SkillProcess(
+        name, command, config.skills.call_timeout_s, data_dir / "logs" / "skills" / f"{name}.log", on_event, on_ask
+    )
 
 
-def enabled_skill_classes(data_dir: Path, config: Config, refused: Callable[[str, str], None],
-                          problems: dict[str, str],
-                          services: Callable[[str], dict[str, Any]] | None = None) -> list[type[SandboxedSkill]]:
+def enabled_skill_classes(
+    data_dir: Path,
+    config: Config,
+    refused: Callable[[str, str], None],
+    problems: dict[str, str],
+    services: Callable[[str], dict[str, Any]] | None = None,
+) -> list[type[SandboxedSkill]]:
     """A class for each enabled installed skill that still matches what was approved; the others
     are left out, with what to do in `problems` (by skill name) and in a warning. `services(name)`:
     the core objects that skill may call across its sandbox, as its grants allow."""
@@ -99,7 +123,9 @@ def enabled_skill_classes(data_dir: Path, config: Config, refused: Callable[[str
             core_side = CoreServices(name, services(name) if services else {}, granted, refused)
             process = skill_process(data_dir, config, name, code, granted, on_event, on_ask=core_side.answer)
             described = describe(process)
-            core_side.risky = frozenset(str(t.get("name")) for t in described["tools"] if isinstance(t, dict) and t.get("risky"))
+            core_side.risky = frozenset(
+                str(t.get("name")) for t in described["tools"] if isinstance(t, dict) and t.get("risky")
+            )
             asked = frozenset(Permission(p) for p in described.get("permissions", []))
             if described.get("name") != name or not asked <= granted:
                 process.stop()

@@ -50,22 +50,42 @@ def normalized(name: str) -> str:
 
 def looks_like_package(target: str) -> bool:
     """A wheel file or a requirement ("greeter-skill", "greeter-skill==1.2"), not a folder path."""
-    return target.endswith(".whl") or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*([<>=!~].*)?", target) is not None
+    return (
+        target.endswith(".whl")
+        or re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*\s*(\[[^\]]*\])?\s*([<>=!~].*)?", target) is not None
+    )
 
 
 def fetch(target: str, into: Path) -> list[Path]:
     """The skill's wheel and its dependencies' wheels, fetched by pip (or copied, for a wheel file)."""
-    command = [sys.executable, "-m", "pip", "download", "--only-binary=:all:", "--disable-pip-version-check",
-               "--no-input", "--quiet", "--dest", str(into), target]
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--only-binary=:all:",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+        "--dest",
+        str(into),
+        target,
+    ]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=FETCH_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise SkillError(f"fetching {target} took over {FETCH_TIMEOUT_S} s; check the network and the package index") from None
+        raise SkillError(
+            f"fetching {target} took over {FETCH_TIMEOUT_S} s; check the network and the package index"
+        ) from None
     if done.returncode != 0:
         lines = [line.strip() for line in done.stderr.splitlines() if line.strip()]
-        reason = next((line for line in reversed(lines) if line.startswith("ERROR:")), lines[-1] if lines else "pip failed")
-        raise SkillError(f"could not fetch {target}: {reason.removeprefix('ERROR: ')} (a skill must be published as a "
-                         "wheel; pip's own settings choose the package index: PIP_INDEX_URL, pip.conf)")
+        reason = next(
+            (line for line in reversed(lines) if line.startswith("ERROR:")), lines[-1] if lines else "pip failed"
+        )
+        raise SkillError(
+            f"could not fetch {target}: {reason.removeprefix('ERROR: ')} (a skill must be published as a "
+            "wheel; pip's own settings choose the package index: PIP_INDEX_URL, pip.conf)"
+        )
     return sorted(into.glob("*.whl"))
 
 
@@ -78,7 +98,9 @@ def _wheel_name(wheel: Path) -> tuple[str, str]:
 
 def unpack(target: str, wheels: list[Path], site: Path) -> Unpacked:
     """Unpack the skill's wheel and the dependencies the assistant lacks into `site`."""
-    wanted = normalized(_wheel_name(Path(target))[0] if target.endswith(".whl") else re.split(r"[\s\[<>=!~]", target, 1)[0])
+    wanted = normalized(
+        _wheel_name(Path(target))[0] if target.endswith(".whl") else re.split(r"[\s\[<>=!~]", target, maxsplit=1)[0]
+    )
     named = {wheel: _wheel_name(wheel) for wheel in wheels}
     skill_wheel = next((w for w, (name, _) in named.items() if name == wanted), None)
     if skill_wheel is None:
@@ -110,7 +132,9 @@ def _installed(name: str) -> bool:
 def _skill_folder(wheel: Path, site: Path) -> Path:
     with zipfile.ZipFile(wheel) as archive:
         members = archive.namelist()
-        entry_points = next((m for m in members if m.count("/") == 1 and m.endswith(".dist-info/entry_points.txt")), None)
+        entry_points = next(
+            (m for m in members if m.count("/") == 1 and m.endswith(".dist-info/entry_points.txt")), None
+        )
         module = None
         if entry_points is not None:
             parser = configparser.ConfigParser()
@@ -118,7 +142,9 @@ def _skill_folder(wheel: Path, site: Path) -> Path:
             if parser.has_section(ENTRY_POINT_GROUP):
                 values = list(parser[ENTRY_POINT_GROUP].values())
                 if len(values) != 1:
-                    raise SkillError(f"{wheel.name} names {len(values)} skills under [{ENTRY_POINT_GROUP}]; one package, one skill")
+                    raise SkillError(
+                        f"{wheel.name} names {len(values)} skills under [{ENTRY_POINT_GROUP}]; one package, one skill"
+                    )
                 module = values[0].split(":")[0].strip()
     if module is not None:
         path = site / Path(*module.split("."))
@@ -127,8 +153,12 @@ def _skill_folder(wheel: Path, site: Path) -> Path:
             raise SkillError(f"{wheel.name}: the entry point's module {module} has no skill.py beside it")
         return folder
     folders = {m[: -len("skill.py")] for m in members if m.endswith("/skill.py") or m == "skill.py"}
-    found = sorted(f for f in folders if ".dist-info/" not in f and any(m.startswith(f + "sentences/") for m in members))
+    found = sorted(
+        f for f in folders if ".dist-info/" not in f and any(m.startswith(f + "sentences/") for m in members)
+    )
     if len(found) != 1:
-        raise SkillError(f"{wheel.name} holds no skill: it needs an [{ENTRY_POINT_GROUP}] entry point, or one folder "
-                         "with skill.py and sentences/")
+        raise SkillError(
+            f"{wheel.name} holds no skill: it needs an [{ENTRY_POINT_GROUP}] entry point, or one folder "
+            "with skill.py and sentences/"
+        )
     return site / found[0]

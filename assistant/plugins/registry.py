@@ -56,7 +56,9 @@ def _entry_point_classes(built_in: bool) -> list[type[Skill]]:
         try:
             obj = ep.load()
         except Exception as e:
-            raise SkillError(f"{'built-in' if built_in else 'third-party'} skill '{ep.name}' failed to import: {e}") from e
+            raise SkillError(
+                f"{'built-in' if built_in else 'third-party'} skill '{ep.name}' failed to import: {e}"
+            ) from e
         if not (inspect.isclass(obj) and issubclass(obj, Skill)):
             raise SkillError(f"entry point '{ep.name}' in {ENTRY_POINT_GROUP} is not a Skill class")
         classes.append(obj)

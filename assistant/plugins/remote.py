@@ -21,8 +21,15 @@ from typing import Any
 
 from assistant.core.errors import AssistantError, SkillError
 from assistant.plugins.api import Permission
-from assistant.plugins.surfaces import (CommandsSurface, DevicesSurface, KnowledgeSurface, MediaSurface, RoomsSurface,
-                                         RoutinesSurface, SchedulerSurface)
+from assistant.plugins.surfaces import (
+    CommandsSurface,
+    DevicesSurface,
+    KnowledgeSurface,
+    MediaSurface,
+    RoomsSurface,
+    RoutinesSurface,
+    SchedulerSurface,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,8 +77,13 @@ def to_wire(value: Any) -> Any:
 class CoreServices:
     """The core side: answers one skill's asks with the objects its grants allow."""
 
-    def __init__(self, skill: str, objects: dict[str, Any], granted: frozenset[Permission],
-                 refused: Callable[[str, str], None] = lambda skill, permission: None) -> None:
+    def __init__(
+        self,
+        skill: str,
+        objects: dict[str, Any],
+        granted: frozenset[Permission],
+        refused: Callable[[str, str], None] = lambda skill, permission: None,
+    ) -> None:
         self.skill = skill
         self.objects = objects
         self.granted = granted
@@ -118,10 +130,13 @@ class Remote:
     def __getattr__(self, method: str) -> Callable[..., Any]:
         exposed = self._exposed
         if method.startswith("_") or method not in exposed.methods:
-            raise AttributeError(f"{exposed.service}.{method} is not open to skills "
-                                 f"(open: {', '.join(sorted(exposed.methods))})")
+            raise AttributeError(
+                f"{exposed.service}.{method} is not open to skills (open: {', '.join(sorted(exposed.methods))})"
+            )
         signature = inspect.signature(getattr(exposed.surface, method))
-        signature = signature.replace(parameters=[p for n, p in signature.parameters.items() if n != FILLED_BY_THE_CORE])
+        signature = signature.replace(
+            parameters=[p for n, p in signature.parameters.items() if n != FILLED_BY_THE_CORE]
+        )
 
         def call(*args: Any, **kwargs: Any) -> Any:
             try:

@@ -68,7 +68,7 @@ class SkillBusy(SkillError):
 
 
 def sandbox_kind(setting: str) -> str:
-    """"bwrap" or "subprocess", as `skills.sandbox` asks and this machine allows."""
+    """ "bwrap" or "subprocess", as `skills.sandbox` asks and this machine allows."""
     if setting not in ("auto", "bwrap", "subprocess"):
         raise AssistantError(f"skills.sandbox must be auto, bwrap or subprocess, not {setting!r}", code="config")
     if setting == "subprocess":
@@ -76,8 +76,10 @@ def sandbox_kind(setting: str) -> str:
     if _bwrap_works():
         return "bwrap"
     if setting == "bwrap":
-        raise SkillError("skills.sandbox is bwrap, but bubblewrap is missing or cannot run here: install it "
-                         "(apt-get install bubblewrap) or set skills.sandbox: auto")
+        raise SkillError(
+            "skills.sandbox is bwrap, but bubblewrap is missing or cannot run here: install it "
+            "(apt-get install bubblewrap) or set skills.sandbox: auto"
+        )
     return "subprocess"
 
 
@@ -99,13 +101,18 @@ def _bwrap_works() -> bool:
     if bwrap is None:
         return False
     try:
-        done = subprocess.run([bwrap, *(a for m in _system_mounts(False) for a in m), "--unshare-all",
-                               "--die-with-parent", "true"], capture_output=True, timeout=10)
+        done = subprocess.run(
+            [bwrap, *(a for m in _system_mounts(False) for a in m), "--unshare-all", "--die-with-parent", "true"],
+            capture_output=True,
+            timeout=10,
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
     if done.returncode != 0:
-        log.warning("bubblewrap cannot run here (%s); third-party skills run as restricted subprocesses",
-                    done.stderr.decode(errors="replace").strip())
+        log.warning(
+            "bubblewrap cannot run here (%s); third-party skills run as restricted subprocesses",
+            done.stderr.decode(errors="replace").strip(),
+        )
     return done.returncode == 0
 
 
@@ -136,10 +143,16 @@ def _package() -> Path:
 
 def _mounts(skill_dir: Path, skill_data: Path, folders: list[Path], network: bool) -> list[Mount]:
     """Every mount of the minimal root but the masks."""
-    mounts = [*_system_mounts(network), ("--proc", "/proc"), ("--dev", "/dev"), ("--tmpfs", "/tmp"),
-              *(("--ro-bind", str(p), str(p)) for p in _python_paths()),
-              ("--ro-bind", str(skill_dir), str(skill_dir)), ("--bind", str(skill_data), str(skill_data)),
-              *(("--bind", str(p), str(p)) for p in folders)]
+    mounts = [
+        *_system_mounts(network),
+        ("--proc", "/proc"),
+        ("--dev", "/dev"),
+        ("--tmpfs", "/tmp"),
+        *(("--ro-bind", str(p), str(p)) for p in _python_paths()),
+        ("--ro-bind", str(skill_dir), str(skill_dir)),
+        ("--bind", str(skill_data), str(skill_data)),
+        *(("--bind", str(p), str(p)) for p in folders),
+    ]
     return mounts
 
 
@@ -155,30 +168,56 @@ def _masked(mounts: list[Mount], hidden: list[Path]) -> list[Mount]:
 
 def _environment(skill_data: Path) -> list[str]:
     """Only what the worker needs: nothing of the assistant's environment (tokens, keys) crosses."""
-    env = {"PATH": SANDBOX_PATH, "LANG": os.environ.get("LANG", "C.UTF-8"), "HOME": str(skill_data),
-           "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(_package().parent)}
+    env = {
+        "PATH": SANDBOX_PATH,
+        "LANG": os.environ.get("LANG", "C.UTF-8"),
+        "HOME": str(skill_data),
+        "PYTHONUNBUFFERED": "1",
+        "PYTHONPATH": str(_package().parent),
+    }
     if "TZ" in os.environ:
         env["TZ"] = os.environ["TZ"]
     return ["--clearenv", *(a for name, value in env.items() for a in ("--setenv", name, value))]
 
 
-def worker_command(kind: str, skill_dir: Path, skill_data: Path, hidden: list[Path], folders: dict[str, Path],
-                   network: bool) -> list[str]:
+def worker_command(
+    kind: str, skill_dir: Path, skill_data: Path, hidden: list[Path], folders: dict[str, Path], network: bool
+) -> list[str]:
     """The command that runs `skill_dir`'s skill: inside bubblewrap, or plainly for "subprocess".
     Every path is bound, and given to the worker, at its real path; `hidden` (the assistant's data,
     home) stays hidden even inside a granted folder."""
     skill_dir, skill_data = skill_dir.resolve(), skill_data.resolve()
     folders = {name: path.resolve() for name, path in folders.items()}
-    inner = [sys.executable, "-m", "assistant.plugins.worker", str(skill_dir), str(skill_data),
-             *(f"{name}={path}" for name, path in folders.items())]
+    inner = [
+        sys.executable,
+        "-m",
+        "assistant.plugins.worker",
+        str(skill_dir),
+        str(skill_data),
+        *(f"{name}={path}" for name, path in folders.items()),
+    ]
     if kind != "bwrap":
         return inner
     mounts = _masked(_mounts(skill_dir, skill_data, list(folders.values()), network), [p.resolve() for p in hidden])
     # --unshare-all takes the PID namespace (its /proc shows only its own processes), IPC, UTS and
     # the network (given back with --share-net); the root itself is read-only.
-    return [shutil.which("bwrap") or "bwrap", *(a for m in mounts for a in m), "--remount-ro", "/",
-            "--unshare-all", *(["--share-net"] if network else []), "--die-with-parent", "--new-session",
-            "--cap-drop", "ALL", *_environment(skill_data), "--chdir", str(skill_data), "--", *inner]
+    return [
+        shutil.which("bwrap") or "bwrap",
+        *(a for m in mounts for a in m),
+        "--remount-ro",
+        "/",
+        "--unshare-all",
+        *(["--share-net"] if network else []),
+        "--die-with-parent",
+        "--new-session",
+        "--cap-drop",
+        "ALL",
+        *_environment(skill_data),
+        "--chdir",
+        str(skill_data),
+        "--",
+        *inner,
+    ]
 
 
 def _limits() -> None:
@@ -193,9 +232,15 @@ def _limits() -> None:
 class SkillProcess:
     """One sandboxed skill's process: started on demand, asked one request at a time."""
 
-    def __init__(self, name: str, command: list[str], timeout_s: float, log_path: Path,
-                 on_event: Callable[[dict[str, Any]], None] = lambda event: None,
-                 on_ask: Callable[[str, str, Any, str | None], Any] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        command: list[str],
+        timeout_s: float,
+        log_path: Path,
+        on_event: Callable[[dict[str, Any]], None] = lambda event: None,
+        on_ask: Callable[[str, str, Any, str | None], Any] | None = None,
+    ) -> None:
         """on_ask(service, method, args, tool): answers the skill's calls into the core
         (plugins/remote.py), told which of its tools is asking; none are answered without it."""
         self.name = name
@@ -223,8 +268,15 @@ class SkillProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ", "PYTHONPATH")}
         with self.log_path.open("a") as stderr:
-            proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr,
-                                    text=True, env={**env, "PYTHONUNBUFFERED": "1"}, preexec_fn=_limits)
+            proc = subprocess.Popen(
+                self.command,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env={**env, "PYTHONUNBUFFERED": "1"},
+                preexec_fn=_limits,
+            )
         self._proc = proc
         self._lines = queue.Queue()
         threading.Thread(target=self._read, args=(proc, self._lines), daemon=True, name=f"skill-{self.name}").start()
@@ -249,8 +301,9 @@ class SkillProcess:
             line = self._lines.get(timeout=timeout_s)
         except queue.Empty:
             self._failed()
-            raise SkillTimeout(f"the {self.name} skill did not answer within {allowed_s or timeout_s:g} s, "
-                               "so it was stopped") from None
+            raise SkillTimeout(
+                f"the {self.name} skill did not answer within {allowed_s or timeout_s:g} s, so it was stopped"
+            ) from None
         if line is None:
             self._failed()
             raise SkillCrashed(f"the {self.name} skill stopped working ({self._log_tail()})")
@@ -319,7 +372,9 @@ class SkillProcess:
         try:
             if self.on_ask is None:
                 raise SkillError(f"the {self.name} skill has no core services")
-            reply.update(ok=True, value=self.on_ask(str(ask.get("service")), str(ask.get("method")), ask.get("args", {}), tool))
+            reply.update(
+                ok=True, value=self.on_ask(str(ask.get("service")), str(ask.get("method")), ask.get("args", {}), tool)
+            )
         except AssistantError as e:
             reply.update(ok=False, error=e.message)
         except Exception as e:  # a bug on our side must not hang the skill: it gets the error
@@ -362,8 +417,9 @@ class SandboxedSkill(Skill):
         self._slots: dict[str, list[str]] = {}
 
     def tools(self) -> list[ToolSpec]:
-        return [tool_from_wire(self.name, t, functools.partial(self._call, str(t["name"])))
-                for t in self.described["tools"]]
+        return [
+            tool_from_wire(self.name, t, functools.partial(self._call, str(t["name"]))) for t in self.described["tools"]
+        ]
 
     def _call(self, tool: str, **args: Any) -> ToolResult:
         try:
@@ -374,10 +430,15 @@ class SandboxedSkill(Skill):
             return ToolResult(f"Sorry, {e.message}.", {"error": e.message}, ok=False)
         except SkillCrashed as e:
             log.warning("%s", e.message)  # with the last line of its log, which is no sentence to say
-            return ToolResult(f"Sorry, the {self.name} skill stopped working while doing that; it restarts on its own.",
-                              {"error": e.message}, ok=False)
+            return ToolResult(
+                f"Sorry, the {self.name} skill stopped working while doing that; it restarts on its own.",
+                {"error": e.message},
+                ok=False,
+            )
         except SkillError as e:
-            return ToolResult(f"Sorry, the {self.name} skill could not do that: {e.message}", {"error": e.message}, ok=False)
+            return ToolResult(
+                f"Sorry, the {self.name} skill could not do that: {e.message}", {"error": e.message}, ok=False
+            )
         return ToolResult(str(value["speech"]), dict(value["data"]), bool(value["ok"]))
 
     def slot_values(self) -> dict[str, list[str]]:
@@ -414,9 +475,14 @@ def sandboxed_class(process: SkillProcess, described: dict[str, Any], sentences_
     name = str(described.get("name", ""))
     if not name.isidentifier():
         raise SkillError(f"a third-party skill is named {name!r}, which is not an identifier")
-    attrs = {"name": name, "description": str(described.get("description", "")),
-             "permissions": permissions_from_wire(name, list(described.get("permissions", []))),
-             "process": process, "described": described, "sentences_dir": sentences_dir}
+    attrs = {
+        "name": name,
+        "description": str(described.get("description", "")),
+        "permissions": permissions_from_wire(name, list(described.get("permissions", []))),
+        "process": process,
+        "described": described,
+        "sentences_dir": sentences_dir,
+    }
     return type(f"Sandboxed_{name}", (SandboxedSkill,), attrs)
 
 
@@ -425,4 +491,3 @@ def describe(process: SkillProcess) -> dict[str, Any]:
     if not isinstance(value, dict) or not isinstance(value.get("tools"), list):
         raise SkillError(f"the {process.name} skill described itself badly")
     return value
-

@@ -38,16 +38,20 @@ def load_skill_class(skill_dir: Path) -> type[Skill]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    found = [obj for _, obj in inspect.getmembers(module, inspect.isclass)
-             if issubclass(obj, Skill) and obj is not Skill and obj.__module__ == module.__name__]
+    found = [
+        obj
+        for _, obj in inspect.getmembers(module, inspect.isclass)
+        if issubclass(obj, Skill) and obj is not Skill and obj.__module__ == module.__name__
+    ]
     if len(found) != 1:
         raise AssistantError(f"{source} must define exactly one Skill class, not {len(found)}")
     return found[0]
 
 
 class Worker:
-    def __init__(self, skill_dir: Path, data_dir: Path, folders: dict[str, Path], out: IO[str],
-                 requests: IO[str]) -> None:
+    def __init__(
+        self, skill_dir: Path, data_dir: Path, folders: dict[str, Path], out: IO[str], requests: IO[str]
+    ) -> None:
         self.out = out
         self._requests = iter(requests)
         self._asks = 0
@@ -82,8 +86,12 @@ class Worker:
         op = request.get("op")
         s = self.skill
         if op == "describe":
-            return {"name": s.name, "description": s.description, "permissions": sorted(p.value for p in s.permissions),
-                    "tools": [tool_to_wire(t) for t in self.tools.values()]}
+            return {
+                "name": s.name,
+                "description": s.description,
+                "permissions": sorted(p.value for p in s.permissions),
+                "tools": [tool_to_wire(t) for t in self.tools.values()],
+            }
         if op == "call":
             spec = self.tools[str(request["tool"])]
             result = spec.func(**spec.validate(dict(request["args"])))

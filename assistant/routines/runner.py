@@ -30,14 +30,14 @@ from typing import Any
 from croniter import croniter
 from tinydb import Query
 
-from assistant.trust.audit import AuditLog
 from assistant.core.bus import Bus
-from assistant.trust.calls import record_call
 from assistant.core.clock import Clock, SystemClock
 from assistant.core.errors import AssistantError
-from assistant.plugins.api import ToolCall, ToolResult, ToolSpec
 from assistant.core.store import open_db
+from assistant.plugins.api import ToolCall, ToolResult, ToolSpec
 from assistant.routines.workflows import REFERENCE, Routine, Step
+from assistant.trust.audit import AuditLog
+from assistant.trust.calls import record_call
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +57,15 @@ class StillRunning(Exception):
 
 
 class RoutineRunner:
-    def __init__(self, data_dir: Path, tool: Callable[[str], ToolSpec], clock: Clock | None = None,
-                 speak: Speak | None = None, audit: AuditLog | None = None, late_grace_s: float = LATE_GRACE_S) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        tool: Callable[[str], ToolSpec],
+        clock: Clock | None = None,
+        speak: Speak | None = None,
+        audit: AuditLog | None = None,
+        late_grace_s: float = LATE_GRACE_S,
+    ) -> None:
         self._db = open_db(data_dir / "workflows.json", SCHEMA)
         self._runs = self._db.table("runs")
         self._fired = self._db.table("triggers")
@@ -96,9 +103,15 @@ class RoutineRunner:
 
     async def run(self, routine: Routine, trigger: str = "manual", speak: Speak | None = None) -> dict[str, Any]:
         """Run `routine` to its end; `speak` (else the runner's) says its `say:` steps."""
-        run = {"run_id": uuid.uuid4().hex[:12], "routine": routine.name, "trigger": trigger, "state": "running",
-               "started_at": self.clock.now(), "ended_at": None,
-               "steps": {s.id: {"state": "pending", "attempts": 0} for s in routine.steps}}
+        run = {
+            "run_id": uuid.uuid4().hex[:12],
+            "routine": routine.name,
+            "trigger": trigger,
+            "state": "running",
+            "started_at": self.clock.now(),
+            "ended_at": None,
+            "steps": {s.id: {"state": "pending", "attempts": 0} for s in routine.steps},
+        }
         await self._checkpoint(run)
         self._active.add(routine.name)
         try:
@@ -108,8 +121,10 @@ class RoutineRunner:
 
     async def resume(self, routine: Routine, run: dict[str, Any]) -> dict[str, Any]:
         """Carry on an interrupted run from its last completed step."""
-        run = {**run, "steps": {s.id: dict(run["steps"].get(s.id, {"state": "pending", "attempts": 0}))
-                                for s in routine.steps}}
+        run = {
+            **run,
+            "steps": {s.id: dict(run["steps"].get(s.id, {"state": "pending", "attempts": 0})) for s in routine.steps},
+        }
         log.info("resuming routine %r (run %s)", routine.name, run["run_id"])
         return await self._execute(routine, run)
 
@@ -144,8 +159,10 @@ class RoutineRunner:
 
     def _prune(self, routine: str) -> None:
         with self._lock:
-            ended = sorted((r for r in self._runs.all() if r["routine"] == routine and r["state"] != "running"),
-                           key=lambda r: r["started_at"])
+            ended = sorted(
+                (r for r in self._runs.all() if r["routine"] == routine and r["state"] != "running"),
+                key=lambda r: r["started_at"],
+            )
             if len(ended) > KEEP_RUNS:
                 self._runs.remove(doc_ids=[r.doc_id for r in ended[:-KEEP_RUNS]])
 
@@ -166,13 +183,16 @@ class RoutineRunner:
             try:
                 result = await self._attempt(step, run, speak)
             except StillRunning as e:
-                record.update(state="failed", ended_at=self.clock.now(),
-                              error=f"timed out after {step.timeout_s:g} s and was still running "
-                                    f"{self.late_grace_s:g} s later; not tried again, so it cannot happen twice")
+                record.update(
+                    state="failed",
+                    ended_at=self.clock.now(),
+                    error=f"timed out after {step.timeout_s:g} s and was still running "
+                    f"{self.late_grace_s:g} s later; not tried again, so it cannot happen twice",
+                )
                 await self._checkpoint(run)
                 self._journal_late_end(e.args[0], run, record)
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 record.update(error=f"timed out after {step.timeout_s:g} s")
             except AssistantError as e:
                 record.update(error=e.message)
@@ -206,7 +226,7 @@ class RoutineRunner:
             if step.tool is None:
                 act.cancel()
                 await asyncio.gather(act, return_exceptions=True)
-                raise asyncio.TimeoutError
+                raise TimeoutError
             record.update(error=f"timed out after {step.timeout_s:g} s; waiting for it to end before anything else")
             await self._checkpoint(run)
             done, _ = await asyncio.wait({act}, timeout=self.late_grace_s)
@@ -234,8 +254,11 @@ class RoutineRunner:
             except asyncio.CancelledError:
                 continue  # asked again to stop: the thread goes on all the same
         if not act.done():  # nobody is left to journal its end: the process is stopping
-            record.update(state="failed", ended_at=self.clock.now(),
-                          error="still running when the routine was stopped; not run again, so it cannot happen twice")
+            record.update(
+                state="failed",
+                ended_at=self.clock.now(),
+                error="still running when the routine was stopped; not run again, so it cannot happen twice",
+            )
         elif act.exception() is None:
             self._record_done(record, act.result())
         else:
@@ -244,14 +267,19 @@ class RoutineRunner:
 
     def _journal_late_end(self, act: asyncio.Future[ToolResult], run: dict[str, Any], record: dict[str, Any]) -> None:
         """When a tool given up on ends after all, the journal says how (`late`), so it tells the truth."""
+
         async def journal() -> None:
             await asyncio.wait({act})
             if act.cancelled():
                 return
             error = act.exception()
-            record["late"] = ({"state": "done", "output": act.result().speech} if error is None
-                              else {"state": "failed", "error": str(error)})
+            record["late"] = (
+                {"state": "done", "output": act.result().speech}
+                if error is None
+                else {"state": "failed", "error": str(error)}
+            )
             await self._checkpoint(run)
+
         self.spawn(journal())
 
     def _begin(self, step: Step, run: dict[str, Any], speak: Speak | None) -> asyncio.Future[ToolResult]:
@@ -390,13 +418,17 @@ class RoutineRunner:
         def on_event(event: Any) -> None:
             for routine in routines:
                 for t in routine.triggers:
-                    if t.kind == "event" and event.type == t.value and all(
-                            getattr(event, k, None) == v for k, v in t.match.items()):
+                    if (
+                        t.kind == "event"
+                        and event.type == t.value
+                        and all(getattr(event, k, None) == v for k, v in t.match.items())
+                    ):
                         if routine.name in self._active:
                             continue  # its own steps must not start it again, in a loop
                         if not self.enabled(routine.name):
                             continue
                         self.spawn(self.run(routine, f"event:{event.type}"))
+
         return on_event
 
 
@@ -406,6 +438,7 @@ def _wall_minute(at: dt.datetime) -> str:
 
 def fill(text: str, run: dict[str, Any]) -> str:
     """`${steps.<id>.output|ok|data.<key>…}` replaced by what that step gave."""
+
     def value(found: Any) -> str:
         record = run["steps"].get(found.group(1), {})
         path = found.group(2).split(".")
@@ -415,6 +448,7 @@ def fill(text: str, run: dict[str, Any]) -> str:
         if current is None:
             return ""
         return str(current).lower() if isinstance(current, bool) else str(current)
+
     return REFERENCE.sub(value, text)
 
 

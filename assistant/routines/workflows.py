@@ -150,7 +150,9 @@ def load_routine(path: Path, tool: ToolLookup) -> Routine:
         doc = yaml.load(text, Loader=_LineLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        raise RoutineError(path, mark.line + 1 if mark else 0, f"not valid YAML: {getattr(e, 'problem', None) or e}") from e
+        raise RoutineError(
+            path, mark.line + 1 if mark else 0, f"not valid YAML: {getattr(e, 'problem', None) or e}"
+        ) from e
     except _TooBig as e:
         raise RoutineError(path, e.line, e.reason) from e
     except RecursionError as e:  # a shape _check_shape did not foresee
@@ -172,9 +174,13 @@ def _read(path: Path) -> str:
         if stat.S_ISDIR(info.st_mode):
             raise RoutineError(path, 0, "is a folder, not a routine file")
         if not stat.S_ISREG(info.st_mode):
-            raise RoutineError(path, 0, "is not a regular file (a pipe, a device or a socket); a routine is a YAML file")
+            raise RoutineError(
+                path, 0, "is not a regular file (a pipe, a device or a socket); a routine is a YAML file"
+            )
         if info.st_size > MAX_BYTES:
-            raise RoutineError(path, 0, f"is {info.st_size // 1024} KiB; a routine file is at most {MAX_BYTES // 1024} KiB")
+            raise RoutineError(
+                path, 0, f"is {info.st_size // 1024} KiB; a routine file is at most {MAX_BYTES // 1024} KiB"
+            )
         os.set_blocking(fd, True)
         with os.fdopen(fd, "rb", closefd=False) as file:
             data = file.read(MAX_BYTES + 1)
@@ -183,7 +189,9 @@ def _read(path: Path) -> str:
     finally:
         os.close(fd)
     if len(data) > MAX_BYTES:  # it grew while being read
-        raise RoutineError(path, 0, f"is over {MAX_BYTES // 1024} KiB; a routine file is at most {MAX_BYTES // 1024} KiB")
+        raise RoutineError(
+            path, 0, f"is over {MAX_BYTES // 1024} KiB; a routine file is at most {MAX_BYTES // 1024} KiB"
+        )
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -224,7 +232,9 @@ def _check_shape(text: str) -> None:
             if anchor:
                 sizes[anchor] = total - began + 1
         if total > MAX_NODES:
-            raise _TooBig(line, f"expands to over {MAX_NODES} values (aliases of aliases?); a routine is a page of YAML")
+            raise _TooBig(
+                line, f"expands to over {MAX_NODES} values (aliases of aliases?); a routine is a page of YAML"
+            )
 
 
 def parse_routine(doc: Any, path: Path, tool: ToolLookup) -> Routine:
@@ -258,7 +268,9 @@ def _list(value: Any, what: str, path: Path, line: int) -> list[Any]:
 def _known(doc: dict[str, Any], allowed: set[str], path: Path) -> None:
     unknown = sorted(k for k in doc if k != "__line__" and k not in allowed)
     if unknown:
-        raise RoutineError(path, doc.get("__line__", 0), f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})")
+        raise RoutineError(
+            path, doc.get("__line__", 0), f"unknown key '{unknown[0]}' (allowed: {', '.join(sorted(allowed))})"
+        )
 
 
 def _trigger(raw: Any, path: Path) -> Trigger:
@@ -284,7 +296,9 @@ def _trigger(raw: Any, path: Path) -> Trigger:
         raise RoutineError(path, line, "match: {field: value} goes with an event trigger")
     if kind == "event":
         _check_event(value, [k for k in match if k != "__line__"], path, line)
-    return Trigger(kind, value.lower() if kind == "phrase" else value, {k: v for k, v in match.items() if k != "__line__"})
+    return Trigger(
+        kind, value.lower() if kind == "phrase" else value, {k: v for k, v in match.items() if k != "__line__"}
+    )
 
 
 def event_fields() -> dict[str, list[str]]:
@@ -340,8 +354,17 @@ def _step(raw: Any, path: Path, tool: ToolLookup) -> Step:
         raise RoutineError(path, line, f"step '{step_id}': timeout_s and retries must be numbers") from e
     if timeout_s <= 0 or not 0 <= retries <= 10:
         raise RoutineError(path, line, f"step '{step_id}': timeout_s must be > 0 and retries 0..10")
-    step = Step(step_id, raw.get("tool"), args, raw.get("say"), tuple(str(d) for d in depends),
-                raw.get("when"), timeout_s, retries, line)
+    step = Step(
+        step_id,
+        raw.get("tool"),
+        args,
+        raw.get("say"),
+        tuple(str(d) for d in depends),
+        raw.get("when"),
+        timeout_s,
+        retries,
+        line,
+    )
     if step.tool is not None:
         try:
             spec = tool(step.tool)
@@ -391,11 +414,17 @@ def _check_graph(steps: tuple[Step, ...], path: Path) -> None:
             for ref in _ANY_REFERENCE.findall(text):
                 found = REFERENCE.fullmatch("${" + ref + "}")
                 if found is None:
-                    raise RoutineError(path, s.line, f"step '{s.id}': '${{{ref}}}' is not ${{steps.<id>.output|ok|data.<key>}}")
+                    raise RoutineError(
+                        path, s.line, f"step '{s.id}': '${{{ref}}}' is not ${{steps.<id>.output|ok|data.<key>}}"
+                    )
                 if found.group(1) not in before:
-                    raise RoutineError(path, s.line, f"step '{s.id}' uses '${{{ref}}}', but does not depend on "
-                                                     f"step '{found.group(1)}'" if found.group(1) in by_id else
-                                       f"step '{s.id}' uses '${{{ref}}}': there is no step '{found.group(1)}'")
+                    raise RoutineError(
+                        path,
+                        s.line,
+                        f"step '{s.id}' uses '${{{ref}}}', but does not depend on step '{found.group(1)}'"
+                        if found.group(1) in by_id
+                        else f"step '{s.id}' uses '${{{ref}}}': there is no step '{found.group(1)}'",
+                    )
 
 
 def _strings(value: Any) -> list[str]:
@@ -433,6 +462,12 @@ def load_routines(folders: list[Path], tool: ToolLookup) -> Loaded:
 
 def routine_row(r: Any, enabled: bool) -> dict[str, Any]:
     """A routine as `routines list --json` and the phone page show it."""
-    return {"name": r.name, "description": r.description, "file": str(r.path), "catch_up": r.catch_up, "enabled": enabled,
-            "triggers": [{"kind": t.kind, "value": t.value, **({"match": t.match} if t.match else {})} for t in r.triggers],
-            "steps": [s.id for s in r.steps]}
+    return {
+        "name": r.name,
+        "description": r.description,
+        "file": str(r.path),
+        "catch_up": r.catch_up,
+        "enabled": enabled,
+        "triggers": [{"kind": t.kind, "value": t.value, **({"match": t.match} if t.match else {})} for t in r.triggers],
+        "steps": [s.id for s in r.steps],
+    }

@@ -39,7 +39,9 @@ def items(scheduler: Scheduler, kind: str) -> list[Item]:
 
 def record(scheduler: Scheduler, item: Item) -> dict[str, Any]:
     record = {k: v for k, v in asdict(item).items() if k not in ("boot", "frame")}  # the clock's bookkeeping
-    record["due"] = None if isinstance(item, Timer) and item.paused else scheduler.local(item.due_at).isoformat(timespec="seconds")
+    record["due"] = (
+        None if isinstance(item, Timer) and item.paused else scheduler.local(item.due_at).isoformat(timespec="seconds")
+    )
     if isinstance(item, Timer):
         record["remaining_s"] = round(item.remaining(scheduler.now()), 1)
     return record

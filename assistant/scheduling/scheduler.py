@@ -29,8 +29,8 @@ from tinydb import TinyDB
 from assistant.core.clock import Clock, SystemClock, boot_id
 from assistant.core.config import SchedulerConfig
 from assistant.core.errors import ConfigError
-from assistant.language.spoken_time import Recurrence, local_zone
 from assistant.core.store import open_db
+from assistant.language.spoken_time import Recurrence, local_zone
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,15 @@ class Scheduler:
         self.config = config or SchedulerConfig()
         self.clock = clock or SystemClock()
         self.zone: ZoneInfo = _zone(self.config.timezone) if self.config.timezone else local_zone()
-        if self.config.ring_repeat_s < 1 or self.config.ring_limit_s < 0 or self.config.snooze_s < 1 or self.config.grace_s < 0:
-            raise ConfigError("scheduler: ring_repeat_s and snooze_s must be at least 1 s, ring_limit_s and grace_s not negative")
+        if (
+            self.config.ring_repeat_s < 1
+            or self.config.ring_limit_s < 0
+            or self.config.snooze_s < 1
+            or self.config.grace_s < 0
+        ):
+            raise ConfigError(
+                "scheduler: ring_repeat_s and snooze_s must be at least 1 s, ring_limit_s and grace_s not negative"
+            )
         self._db: TinyDB = open_db(data_dir / "scheduler.json", SCHEMA)
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.RLock()
@@ -185,12 +192,17 @@ class Scheduler:
         return sorted((s.item for s in self._slots.values() if isinstance(s.item, Alarm)), key=lambda a: a.due_at)
 
     def reminders(self, include_done: bool = False) -> list[Reminder]:
-        return sorted((s.item for s in self._slots.values() if isinstance(s.item, Reminder)
-                       and (include_done or s.item.done_at is None)), key=lambda r: r.at)
+        return sorted(
+            (
+                s.item
+                for s in self._slots.values()
+                if isinstance(s.item, Reminder) and (include_done or s.item.done_at is None)
+            ),
+            key=lambda r: r.at,
+        )
 
     def ringing(self) -> list[Due]:
-        return [Due(s.kind, s.item) for s in self._slots.values()
-                if getattr(s.item, "ringing_since", None) is not None]
+        return [Due(s.kind, s.item) for s in self._slots.values() if getattr(s.item, "ringing_since", None) is not None]
 
     def now(self) -> float:
         return self.clock.now()
@@ -210,10 +222,14 @@ class Scheduler:
 
     def set_duration(self, timer_id: str, duration_s: float) -> Timer | None:
         """How long a timer runs in all, counted from its start ("make it ten minutes instead")."""
+
         def change(t: Timer) -> Timer:
             if t.paused:
-                return replace(t, duration_s=float(duration_s), left_s=max(0.0, (t.left_s or 0) + duration_s - t.duration_s))
+                return replace(
+                    t, duration_s=float(duration_s), left_s=max(0.0, (t.left_s or 0) + duration_s - t.duration_s)
+                )
             return replace(t, duration_s=float(duration_s), ends_at=(t.ends_at or 0) + duration_s - t.duration_s)
+
         return self._change_timer(timer_id, change)
 
     def extend(self, timer_id: str, seconds: float) -> Timer | None:
@@ -229,13 +245,20 @@ class Scheduler:
 
     def pause(self, timer_id: str) -> Timer | None:
         now = self.now()
-        return self._change_timer(timer_id, lambda t: t if t.paused or t.ringing_since else
-                                  replace(t, ends_at=None, left_s=max(0.0, (t.ends_at or now) - now)))
+        return self._change_timer(
+            timer_id,
+            lambda t: (
+                t
+                if t.paused or t.ringing_since
+                else replace(t, ends_at=None, left_s=max(0.0, (t.ends_at or now) - now))
+            ),
+        )
 
     def resume(self, timer_id: str) -> Timer | None:
         now = self.now()
-        return self._change_timer(timer_id, lambda t: replace(t, ends_at=now + (t.left_s or 0), left_s=None)
-                                  if t.paused else t)
+        return self._change_timer(
+            timer_id, lambda t: replace(t, ends_at=now + (t.left_s or 0), left_s=None) if t.paused else t
+        )
 
     def _change_timer(self, timer_id: str, change: Callable[[Timer], Timer]) -> Timer | None:
         slot = self._slots.get(timer_id)
@@ -246,9 +269,14 @@ class Scheduler:
     # --- alarms and reminders ------------------------------------------------------------------
 
     def add_alarm(self, at: float, label: str | None = None, recurrence: Recurrence | None = None) -> Alarm:
-        alarm = Alarm(_new_id(), float(at), label,
-                      recurrence.hour if recurrence else None, recurrence.minute if recurrence else None,
-                      sorted(recurrence.weekdays) if recurrence else None)
+        alarm = Alarm(
+            _new_id(),
+            float(at),
+            label,
+            recurrence.hour if recurrence else None,
+            recurrence.minute if recurrence else None,
+            sorted(recurrence.weekdays) if recurrence else None,
+        )
         return self._insert("alarm", alarm)  # type: ignore[return-value]
 
     def snooze(self, alarm_id: str, seconds: float | None = None) -> Alarm | None:
@@ -266,7 +294,7 @@ class Scheduler:
         reminders = [Reminder(_new_id(), text, float(at)) for text, at in items]
         with self._lock:
             doc_ids = self._db.table("reminder").insert_multiple(asdict(r) for r in reminders)
-            for reminder, doc_id in zip(reminders, doc_ids):
+            for reminder, doc_id in zip(reminders, doc_ids, strict=False):
                 self._slots[reminder.id] = _Slot("reminder", reminder, doc_id)
                 self._plan(reminder.id)
         self._changed()
@@ -331,12 +359,21 @@ class Scheduler:
         for slot in list(self._slots.values()):
             item = slot.item
             late = now - item.due_at
-            if late <= 0 or isinstance(item, Timer) or getattr(item, "ringing_since", None) or getattr(item, "done_at", None):
+            if (
+                late <= 0
+                or isinstance(item, Timer)
+                or getattr(item, "ringing_since", None)
+                or getattr(item, "done_at", None)
+            ):
                 continue
             announce = late <= self.config.grace_s
             if not announce:
-                log.warning("%s %s was due %.0f s ago, while the assistant was off; too late to announce",
-                            slot.kind, item.id, late)
+                log.warning(
+                    "%s %s was due %.0f s ago, while the assistant was off; too late to announce",
+                    slot.kind,
+                    item.id,
+                    late,
+                )
             self._settle_missed(slot, announce)
 
     def _settle_missed(self, slot: _Slot, announce: bool) -> None:
@@ -442,9 +479,13 @@ class Scheduler:
                 jump = frame - t.frame
                 if abs(jump) < JUMP_S:
                     continue
-                slot.item = replace(t, started_at=t.started_at + jump, frame=frame,
-                                    ends_at=None if t.ends_at is None else t.ends_at + jump,
-                                    ringing_since=None if t.ringing_since is None else t.ringing_since + jump)
+                slot.item = replace(
+                    t,
+                    started_at=t.started_at + jump,
+                    frame=frame,
+                    ends_at=None if t.ends_at is None else t.ends_at + jump,
+                    ringing_since=None if t.ringing_since is None else t.ringing_since + jump,
+                )
                 moved.append(t.id)
         return moved
 
@@ -501,7 +542,7 @@ class Scheduler:
                     by_kind.setdefault(slot.kind, {})[slot.doc_id] = asdict(slot.item)
             for kind, fields in by_kind.items():
                 new = {f["id"]: f for f in fields.values()}
-                self._db.table(kind).update(lambda doc: doc.update(new[doc["id"]]), doc_ids=list(fields))
+                self._db.table(kind).update(lambda doc, new=new: doc.update(new[doc["id"]]), doc_ids=list(fields))
 
     def _written(self, future: concurrent.futures.Future[Any]) -> None:
         self._writes.discard(future)
@@ -554,8 +595,17 @@ class Scheduler:
             timers = old.get("data", []) if isinstance(old, dict) else []
             table = self._db.table("timer")
             for t in timers:
-                table.insert(asdict(Timer(t["id"], t.get("name"), float(t["duration_s"]), float(t["started_at"]),
-                                          ends_at=float(t["started_at"]) + float(t["duration_s"]))))
+                table.insert(
+                    asdict(
+                        Timer(
+                            t["id"],
+                            t.get("name"),
+                            float(t["duration_s"]),
+                            float(t["started_at"]),
+                            ends_at=float(t["started_at"]) + float(t["duration_s"]),
+                        )
+                    )
+                )
         except (OSError, ValueError, KeyError, TypeError) as e:
             log.warning("could not import the old timers in %s (left in place): %s", path, e)
             return

@@ -70,8 +70,9 @@ class Heard:
     def reworded(self, change: Callable[[str], str]) -> Heard:
         """The same readings, each passed through `change` (the wake phrase taken off, say)."""
         others = self.others
-        return Heard(change(self.text), (lambda: [change(t) for t in others()]) if others else None,
-                     self.score, self.confidence)
+        return Heard(
+            change(self.text), (lambda: [change(t) for t in others()]) if others else None, self.score, self.confidence
+        )
 
 
 WINDOW_FRAMES = 3000
@@ -103,14 +104,20 @@ class Transcriber:
         self.within = within
         try:
             self._model = WhisperModel(
-                str(model.path), device=config.device, compute_type=config.compute_type,
+                str(model.path),
+                device=config.device,
+                compute_type=config.compute_type,
                 cpu_threads=config.cpu_threads,
             )
         except Exception as e:
             raise TranscribeError(f"speech-to-text model {model.path} could not be loaded: {e}") from e
         language = config.language or "en"
-        self._tokenizer = Tokenizer(self._model.hf_tokenizer, self._model.model.is_multilingual,
-                                    task="transcribe", language=language if self._model.model.is_multilingual else "en")
+        self._tokenizer = Tokenizer(
+            self._model.hf_tokenizer,
+            self._model.model.is_multilingual,
+            task="transcribe",
+            language=language if self._model.model.is_multilingual else "en",
+        )
         self._suppress = list(get_suppressed_tokens(self._tokenizer, (-1,)))
 
     def transcribe(self, pcm: np.ndarray, hints: SpeechHints | None = None) -> str:
@@ -164,7 +171,7 @@ class Transcriber:
         """The n-best readings other than `best`, within `within` of the top one's score."""
         top = result.scores[0] if result.scores else 0.0
         out: list[str] = []
-        for ids, score in zip(result.sequences_ids, result.scores):
+        for ids, score in zip(result.sequences_ids, result.scores, strict=False):
             text = without_echo(self._tokenizer.decode(ids).strip())
             if score >= top - self.within and text and text != best and text not in out:
                 out.append(text)
@@ -206,8 +213,15 @@ class Transcriber:
         if self.config.temperature > 0 and hypotheses == 1:
             search = {"beam_size": 1, "sampling_topk": 0, "sampling_temperature": self.config.temperature}
         return self._model.model.generate(
-            encoded, [prompt], length_penalty=1.0, max_length=self._model.max_length, return_scores=True,
-            return_no_speech_prob=True, suppress_blank=True, suppress_tokens=self._suppress, **search,
+            encoded,
+            [prompt],
+            length_penalty=1.0,
+            max_length=self._model.max_length,
+            return_scores=True,
+            return_no_speech_prob=True,
+            suppress_blank=True,
+            suppress_tokens=self._suppress,
+            **search,
         )[0]
 
     def _long(self, audio: np.ndarray, hints: SpeechHints) -> str:
@@ -235,4 +249,3 @@ class Transcriber:
             score = self._scorer(self._model.encode(self._pad(features[:, :-1], WINDOW_FRAMES)), len(silence))
             score(["What time is it?"], False)
             score(["What time is it?"], True)
-

@@ -19,8 +19,9 @@ class Synthesizer:
             self._voice = PiperVoice.load(model.path, use_cuda=config.use_cuda)
         except Exception as e:
             raise SpeakError(f"Piper voice {model.path} could not be loaded: {e}") from e
-        self._syn = SynthesisConfig(length_scale=config.length_scale, noise_scale=config.noise_scale,
-                                    noise_w_scale=config.noise_w_scale)
+        self._syn = SynthesisConfig(
+            length_scale=config.length_scale, noise_scale=config.noise_scale, noise_w_scale=config.noise_w_scale
+        )
         self.rate: int = self._voice.config.sample_rate
 
     def sentences(self, text: str) -> Iterator[np.ndarray]:

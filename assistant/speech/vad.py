@@ -25,7 +25,9 @@ class SileroVad:
         opts.intra_op_num_threads = 1
         opts.log_severity_level = 4
         try:
-            self._session = onnxruntime.InferenceSession(str(model.path), sess_options=opts, providers=["CPUExecutionProvider"])
+            self._session = onnxruntime.InferenceSession(
+                str(model.path), sess_options=opts, providers=["CPUExecutionProvider"]
+            )
         except Exception as e:
             raise VadError(f"VAD model {model.path} could not be loaded: {e}") from e
         self.threshold = threshold
@@ -81,8 +83,13 @@ class VadEvent:
 class EndOfSpeech:
     """Pure: fed (seconds, is_speech) verdicts, it says when speech starts, pauses, resumes and ends."""
 
-    def __init__(self, min_speech_s: float = 0.1, trailing_silence_s: float = 0.5,
-                 max_utterance_s: float = 12.0, no_speech_timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        min_speech_s: float = 0.1,
+        trailing_silence_s: float = 0.5,
+        max_utterance_s: float = 12.0,
+        no_speech_timeout_s: float = 5.0,
+    ) -> None:
         self.min_speech_s = min_speech_s
         self.trailing_silence_s = trailing_silence_s
         self.max_utterance_s = max_utterance_s

@@ -78,11 +78,23 @@ class NotRegularFile(AuditError):
     or never end (a link to /dev/zero), and nothing in it can be trusted."""
 
     def __init__(self, path: Path, mode: int, linked: bool) -> None:
-        what = ("a FIFO" if stat.S_ISFIFO(mode) else "a directory" if stat.S_ISDIR(mode)
-                else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
-                else "missing" if not mode else "not a plain file")
-        super().__init__(f"{path.name} is not a regular file ({'a link to ' + what if linked else what}): "
-                         "the trail cannot be trusted")
+        what = (
+            "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a directory"
+            if stat.S_ISDIR(mode)
+            else "a device"
+            if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "missing"
+            if not mode
+            else "not a plain file"
+        )
+        super().__init__(
+            f"{path.name} is not a regular file ({'a link to ' + what if linked else what}): "
+            "the trail cannot be trusted"
+        )
 
 
 def _open_regular(path: Path, flags: int) -> int:
@@ -230,7 +242,7 @@ class AuditLog:
                 start = max(0, size - window)
                 chunk = os.pread(fd, window, start)
                 cut = chunk.rfind(b"\n") + 1  # the end of the newest whole line
-                if start == 0 or b"\n" in chunk[:max(cut - 1, 0)]:
+                if start == 0 or b"\n" in chunk[: max(cut - 1, 0)]:
                     break
             else:
                 raise ValueError(f"its last lines are longer than {MAX_LINE} bytes")
@@ -242,8 +254,10 @@ class AuditLog:
                 newest = json.loads(lines[-1])
                 last = (_seq(newest["seq"]), str(newest["mac"]))
         except (OSError, ValueError, KeyError, TypeError) as e:
-            raise AuditError(f"the audit trail {self.path} is damaged at its end ({e}); "
-                             "run `assistant audit --verify`, then `assistant audit --start-new`") from e
+            raise AuditError(
+                f"the audit trail {self.path} is damaged at its end ({e}); "
+                "run `assistant audit --verify`, then `assistant audit --start-new`"
+            ) from e
         return last
 
     def _write_head(self, seq: int, mac: str) -> None:
@@ -264,9 +278,11 @@ class AuditLog:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, size)
                 os.fsync(fd)
-            raise AuditError(f"cannot write the audit trail {self.path}: {e.strerror or e}; free some space "
-                             "on that disk (or make it writable), then try again", code="disk_full"
-                             if e.errno == errno.ENOSPC else "audit") from None
+            raise AuditError(
+                f"cannot write the audit trail {self.path}: {e.strerror or e}; free some space "
+                "on that disk (or make it writable), then try again",
+                code="disk_full" if e.errno == errno.ENOSPC else "audit",
+            ) from None
         return entry
 
     def append(self, kind: str, **fields: Any) -> dict[str, Any]:
@@ -310,8 +326,9 @@ class AuditLog:
                 chain = self._check_lines(itertools.chain([] if first == b"" else [first], lines), verdict)
                 self._check_start(first, verdict)
         except FileNotFoundError:
-            verdict.problems.append(f"{self.path.name} is missing beside {KEY_FILE}: the trail was deleted, and every "
-                                    "entry it held with it")
+            verdict.problems.append(
+                f"{self.path.name} is missing beside {KEY_FILE}: the trail was deleted, and every entry it held with it"
+            )
         except NotRegularFile as e:
             verdict.problems.append(str(e))
         except OSError as e:
@@ -323,8 +340,9 @@ class AuditLog:
         previous, before, expected = "", "", 1
         for number, line in enumerate(lines, 1):
             if line is not None and not line.endswith(b"\n"):
-                verdict.notes.append("the last line was cut short by a crash while it was written (it was never "
-                                     "acknowledged)")
+                verdict.notes.append(
+                    "the last line was cut short by a crash while it was written (it was never acknowledged)"
+                )
                 break
             try:
                 if line is None:
@@ -350,9 +368,11 @@ class AuditLog:
         except (ValueError, AttributeError):
             return  # an empty trail (the head says whether it should hold entries), or a line _check_lines names
         if kind != STARTED:
-            verdict.problems.append(f"the trail does not begin with its start ('{STARTED}') but with a '{kind}' "
-                                    "entry: the trail before it was deleted (or it was made by a version that did "
-                                    "not start trails; `assistant audit --start-new` begins a new one)")
+            verdict.problems.append(
+                f"the trail does not begin with its start ('{STARTED}') but with a '{kind}' "
+                "entry: the trail before it was deleted (or it was made by a version that did "
+                "not start trails; `assistant audit --start-new` begins a new one)"
+            )
 
     def _check_head(self, chain: _Chain, verdict: Verdict) -> None:
         head = self._head(verdict)
@@ -360,17 +380,23 @@ class AuditLog:
             return
         seq, mac = head
         if seq > chain.newest:
-            verdict.problems.append(f"entries {chain.newest + 1}-{seq} were removed from the end "
-                                    f"({self.head_path.name} says the trail reached entry {seq})")
+            verdict.problems.append(
+                f"entries {chain.newest + 1}-{seq} were removed from the end "
+                f"({self.head_path.name} says the trail reached entry {seq})"
+            )
         elif seq == chain.newest:
             if not hmac.compare_digest(mac, chain.mac):
                 verdict.problems.append(f"the newest entry ({seq}) is not the one that was written")
         elif seq == chain.newest - 1 and hmac.compare_digest(mac, chain.before):
-            verdict.notes.append(f"entry {chain.newest} was written but {self.head_path.name} not yet updated (the "
-                                 "assistant stopped between the two writes); the next entry updates it")
+            verdict.notes.append(
+                f"entry {chain.newest} was written but {self.head_path.name} not yet updated (the "
+                "assistant stopped between the two writes); the next entry updates it"
+            )
         else:
-            verdict.problems.append(f"{self.head_path.name} is an older one (entry {seq}; the trail reaches entry "
-                                    f"{chain.newest}): an old copy was put back")
+            verdict.problems.append(
+                f"{self.head_path.name} is an older one (entry {seq}; the trail reaches entry "
+                f"{chain.newest}): an old copy was put back"
+            )
 
     def _head(self, verdict: Verdict) -> tuple[int, str] | None:
         """The head's (sequence, MAC) if it is there and signed with the key; else None, with the problem."""
@@ -386,16 +412,22 @@ class AuditLog:
             verdict.problems.append(str(e))
             return None
         except FileNotFoundError:
-            verdict.problems.append(f"{name} is missing: it is rewritten after every entry and only deleting it "
-                                    "removes it, so entries may have been removed from the end without a trace")
+            verdict.problems.append(
+                f"{name} is missing: it is rewritten after every entry and only deleting it "
+                "removes it, so entries may have been removed from the end without a trace"
+            )
             return None
         except (OSError, ValueError, KeyError, TypeError) as e:
-            verdict.problems.append(f"{name} is damaged or unsigned ({type(e).__name__}: {e}): whether entries were "
-                                    "removed from the end cannot be checked")
+            verdict.problems.append(
+                f"{name} is damaged or unsigned ({type(e).__name__}: {e}): whether entries were "
+                "removed from the end cannot be checked"
+            )
             return None
         if not hmac.compare_digest(tag, self._head_tag(seq, mac)):
-            verdict.problems.append(f"{name} was not written with this vault key (its signature does not match): it "
-                                    "was replaced by someone without the key")
+            verdict.problems.append(
+                f"{name} was not written with this vault key (its signature does not match): it "
+                "was replaced by someone without the key"
+            )
             return None
         return seq, mac
 
@@ -410,7 +442,9 @@ def describe(entry: dict[str, Any]) -> str:
         took = f"{float(entry.get('duration_s', 0)) * 1000:.0f} ms"
         return f"{entry.get('seq'):>6}  {when}  {entry.get('origin', '?'):<8} {entry.get('tool')}({args})  {status}  {took}"
     if kind == ADMIN:
-        detail = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("seq", "t", "kind", "mac", "action", "who"))
+        detail = ", ".join(
+            f"{k}={v}" for k, v in entry.items() if k not in ("seq", "t", "kind", "mac", "action", "who")
+        )
         return f"{entry.get('seq'):>6}  {when}  {entry.get('who', '?'):<8} {entry.get('action')}: {detail}"
     detail = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("seq", "t", "kind", "mac"))
     return f"{entry.get('seq'):>6}  {when}  {kind:<8} {detail}"

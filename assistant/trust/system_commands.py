@@ -47,16 +47,29 @@ class CommandRunner:
         program = argv[0] if os.path.isabs(argv[0]) else shutil.which(argv[0])
         if program is None:
             raise SkillError(f"the program {argv[0]!r} of '{command.name}' is not installed", code="command_missing")
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "HOME": os.environ.get("HOME", "/"),
-               **{k: v for k, v in os.environ.items() if k in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS")}}
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            "HOME": os.environ.get("HOME", "/"),
+            **{k: v for k, v in os.environ.items() if k in ("XDG_RUNTIME_DIR", "DBUS_SESSION_BUS_ADDRESS")},
+        }
         self.workdir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
         try:
-            done = subprocess.run([program, *argv[1:]], shell=False, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=command.timeout_s, cwd=self.workdir, env=env, check=False)
+            done = subprocess.run(
+                [program, *argv[1:]],
+                shell=False,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=command.timeout_s,
+                cwd=self.workdir,
+                env=env,
+                check=False,
+            )
         except subprocess.TimeoutExpired:
-            raise SkillError(f"'{command.name}' took longer than {command.timeout_s:g} s and was stopped",
-                             code="command_timeout") from None
+            raise SkillError(
+                f"'{command.name}' took longer than {command.timeout_s:g} s and was stopped", code="command_timeout"
+            ) from None
         except OSError as e:
             raise SkillError(f"'{command.name}' could not start: {e.strerror or e}", code="command_failed") from None
         return Outcome(done.returncode, _text(done.stdout), _text(done.stderr), time.monotonic() - started)

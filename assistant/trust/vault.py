@@ -53,8 +53,10 @@ class Vault:
         except FileExistsError:
             mode = stat.S_IMODE(self.key_path.stat().st_mode)
             if mode & 0o077:
-                raise VaultError(f"{self.key_path} can be read by others (mode {mode:o}); run "
-                                 f"`chmod 600 {self.key_path}` and start again") from None
+                raise VaultError(
+                    f"{self.key_path} can be read by others (mode {mode:o}); run "
+                    f"`chmod 600 {self.key_path}` and start again"
+                ) from None
             key = self.key_path.read_bytes().strip()
         else:
             key = Fernet.generate_key()
@@ -66,8 +68,10 @@ class Vault:
         try:
             Fernet(key)
         except ValueError as e:
-            raise VaultError(f"{self.key_path} is not a vault key; restore it from a backup (without it the "
-                             "stored secrets cannot be read)") from e
+            raise VaultError(
+                f"{self.key_path} is not a vault key; restore it from a backup (without it the "
+                "stored secrets cannot be read)"
+            ) from e
         return key
 
     def _box(self) -> Fernet:
@@ -102,8 +106,10 @@ class Vault:
             try:
                 return self._box().decrypt(sealed.encode()).decode()
             except InvalidToken:
-                raise VaultError(f"the secret '{name}' does not open with {self.key_path}: the key file was "
-                                 "replaced; restore the old one from a backup") from None
+                raise VaultError(
+                    f"the secret '{name}' does not open with {self.key_path}: the key file was "
+                    "replaced; restore the old one from a backup"
+                ) from None
 
     def put(self, name: str, value: str) -> None:
         with self._lock:

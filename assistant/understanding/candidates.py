@@ -19,18 +19,21 @@ from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
 
-from assistant.understanding.matcher import LIVE_MARK, TemplateMatcher, clean, number_shape
 from assistant.language.numbers import find_numbers
+from assistant.understanding.matcher import LIVE_MARK, TemplateMatcher, clean, number_shape
 
 SOUND_ALIKE_NUMBERS = {13: 30, 14: 40, 15: 50, 16: 60, 17: 70, 18: 80, 19: 90}
 """Numbers said alike ("thirteen" / "thirty"): both are put to the audio, which tells them apart."""
 SOUND_ALIKE_NUMBERS.update({v: k for k, v in list(SOUND_ALIKE_NUMBERS.items())})
 
-_QUESTION_START = frozenset("what what's whats how when where which who is are was do does did can could will would "
-                            "should have has".split())
+_QUESTION_START = frozenset(
+    "what what's whats how when where which who is are was do does did can could will would should have has".split()
+)
 
-_ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen " \
-        "seventeen eighteen nineteen".split()
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen".split()
+)
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 
 MAX_FILLS = 6
@@ -136,8 +139,13 @@ class CandidateShortlist:
             names = live_names_in(reading, live)
             found = {k: [name for name, _ in hits] for k, hits in names.items()}
             for query in dict.fromkeys([reading, _marked(reading, names)]):
-                for _, similarity, at in process.extract(_compact(query), self._compact, scorer=fuzz.ratio,
-                                                         limit=self.per_reading, score_cutoff=MIN_SIMILARITY):
+                for _, similarity, at in process.extract(
+                    _compact(query),
+                    self._compact,
+                    scorer=fuzz.ratio,
+                    limit=self.per_reading,
+                    score_cutoff=MIN_SIMILARITY,
+                ):
                     if at not in nearest or similarity > nearest[at][0]:
                         nearest[at] = (similarity, reading, numbers, found)
         out: dict[str, Candidate] = {}
@@ -166,8 +174,9 @@ def live_names_in(reading: str, live: dict[str, list[str]]) -> dict[str, list[tu
     found: dict[str, list[tuple[str, tuple[int, int]]]] = {}
     for list_name, values in live.items():
         names = [clean(v) for v in values if v and v.strip()]
-        hits = process.extract(reading, names, scorer=fuzz.partial_ratio, limit=NAMES_PER_LIST,
-                               score_cutoff=MIN_NAME_SIMILARITY)
+        hits = process.extract(
+            reading, names, scorer=fuzz.partial_ratio, limit=NAMES_PER_LIST, score_cutoff=MIN_NAME_SIMILARITY
+        )
         for name, _, _ in hits:
             where = fuzz.partial_ratio_alignment(name, reading)
             if where is not None:
@@ -204,9 +213,12 @@ def _with_names(template: str, reading: str, found: dict[str, list[str]], live: 
     for list_name in _MARKER.findall(template):
         values = [clean(v) for v in live.get(list_name, []) if v and v.strip()]
         said = slots.get(list_name, "")
-        nearest = [name for name, _, _ in process.extract(said, values, scorer=fuzz.ratio, limit=NAMES_PER_LIST)] \
-            if said and values else []
-        names = list(dict.fromkeys([*nearest[:1], *found.get(list_name, []), *nearest[1:]]))[:NAMES_PER_LIST + 1]
+        nearest = (
+            [name for name, _, _ in process.extract(said, values, scorer=fuzz.ratio, limit=NAMES_PER_LIST)]
+            if said and values
+            else []
+        )
+        names = list(dict.fromkeys([*nearest[:1], *found.get(list_name, []), *nearest[1:]]))[: NAMES_PER_LIST + 1]
         out = [t.replace(LIVE_MARK + list_name, number_shape(name)[0], 1) for t in out for name in names]
     return out
 
@@ -221,7 +233,7 @@ def _slot_words(template: str, reading: str) -> dict[str, str]:
             continue
         for word in marks[i1:i2]:
             if word.startswith(LIVE_MARK):
-                out.setdefault(word[len(LIVE_MARK):], " ".join(words[j1:j2]))
+                out.setdefault(word[len(LIVE_MARK) :], " ".join(words[j1:j2]))
     return out
 
 

@@ -15,10 +15,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
+from assistant.language.numbers import numbers_said
 from assistant.plugins.api import ToolCall
 from assistant.understanding.candidates import SOUND_ALIKE_NUMBERS, Candidate, CandidateShortlist, spoken_form
 from assistant.understanding.matcher import TemplateMatcher
-from assistant.language.numbers import numbers_said
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class ClosedVocabulary:
         # readings on the whole window (a few points surer, five times the cost).
         heard = readings[0]  # the reading speech-to-text chose; the others only bring candidates
         texts = [c.written for c in candidates] + [heard]
-        first = {t: Scored(t, lp) for t, lp in zip(texts, score(texts, False))}
+        first = {t: Scored(t, lp) for t, lp in zip(texts, score(texts, False), strict=False)}
         spoken = {spoken_form(r) for r in readings}
         finalists: list[tuple[Scored, ToolCall]] = []
         for candidate in sorted(candidates, key=lambda c: first[c.written].mean, reverse=True):
@@ -105,10 +105,13 @@ class ClosedVocabulary:
         best, rival = finalists[0], finalists[-1] if len(finalists) > 1 else None  # the loop stops at a different call
         if rival is not None and _gap(best[0], rival[0]) < SURE_GAP:
             again = [best[0].text, rival[0].text, heard]
-            second = {t: Scored(t, lp) for t, lp in zip(again, score(again, True))}
+            second = {t: Scored(t, lp) for t, lp in zip(again, score(again, True), strict=False)}
             free = second[heard].mean
-            best, rival = sorted([(second[best[0].text], best[1]), (second[rival[0].text], rival[1])],
-                                 key=lambda pair: pair[0].mean, reverse=True)
+            best, rival = sorted(
+                [(second[best[0].text], best[1]), (second[rival[0].text], rival[1])],
+                key=lambda pair: pair[0].mean,
+                reverse=True,
+            )
         return self._decide(best, free, rival[0] if rival is not None else None, numbers_said(heard))
 
     def _call(self, candidate: Candidate, spoken: set[str], live: dict[str, list[str]]) -> ToolCall | None:
@@ -116,8 +119,9 @@ class ClosedVocabulary:
         # heard word for word: near it are requests naming something the home does not have.
         return self.matcher.match(candidate.plain, live, fuzzy=candidate.plain not in spoken)
 
-    def _decide(self, best: tuple[Scored, ToolCall], free: float, rival: Scored | None,
-                heard_numbers: list[int]) -> Recognised | None:
+    def _decide(
+        self, best: tuple[Scored, ToolCall], free: float, rival: Scored | None, heard_numbers: list[int]
+    ) -> Recognised | None:
         form, call = best
         deficit = free - form.mean
         if deficit > self.reject_deficit:
@@ -132,15 +136,20 @@ class ClosedVocabulary:
         if not _same_numbers(numbers_said(form.text), heard_numbers):
             log.info("closed vocabulary: %r has other numbers than %s: asking", form.text, heard_numbers)
             sure = min(sure, OTHER_NUMBERS)
-        return Recognised(replace(call, text=form.text, score=sure),
-                          round(deficit, 3), None if gap is None else round(gap, 3), round(ending, 3))
+        return Recognised(
+            replace(call, text=form.text, score=sure),
+            round(deficit, 3),
+            None if gap is None else round(gap, 3),
+            round(ending, 3),
+        )
 
 
 def _same_numbers(sentence: list[int], heard: list[int]) -> bool:
     """Whether a sentence's numbers are those of the reading speech-to-text chose, one for one, or
     their sound-alikes (30 for 13): a number the reading did not hold is the scorer's guess."""
     return len(sentence) == len(heard) and all(
-        s == h or SOUND_ALIKE_NUMBERS.get(h) == s for s, h in zip(sentence, heard))
+        s == h or SOUND_ALIKE_NUMBERS.get(h) == s for s, h in zip(sentence, heard, strict=False)
+    )
 
 
 def _gap(best: Scored, rival: Scored) -> float:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any, Protocol
 
-from assistant.plugins.api import ToolCall
 from assistant.language.numbers import find_numbers
+from assistant.plugins.api import ToolCall
 
 _WORD = re.compile(r"[\w'%-]+")
 _ARTICLES = ("the ", "my ", "a ", "an ")
@@ -45,7 +45,7 @@ def _rewordings(call: ToolCall, correction: str) -> Iterator[str]:
         if isinstance(value, (int, float)):
             if len(numbers) == 1:
                 words = said.split()
-                yield from _swap_number(call.text, value, " ".join(words[numbers[0].start:numbers[0].end]))
+                yield from _swap_number(call.text, value, " ".join(words[numbers[0].start : numbers[0].end]))
         elif isinstance(value, str) and named:
             yield from _swap_words(call.text, value, named)
 
@@ -53,7 +53,7 @@ def _rewordings(call: ToolCall, correction: str) -> Iterator[str]:
 def _swap_words(text: str, old: str, new: str) -> Iterator[str]:
     found = re.search(rf"(?i)\b{re.escape(old)}\b", text)
     if found is not None and old.lower() != new:
-        yield f"{text[:found.start()]}{new}{text[found.end():]}"
+        yield f"{text[: found.start()]}{new}{text[found.end() :]}"
 
 
 def _swap_number(text: str, old: Any, new: str) -> Iterator[str]:
@@ -61,5 +61,5 @@ def _swap_number(text: str, old: Any, new: str) -> Iterator[str]:
     bare = [w.lower().strip(".,!?;:") for w in words]
     for span in find_numbers(bare):
         if span.value == old:
-            yield " ".join([*words[:span.start], new, *words[span.end:]])
+            yield " ".join([*words[: span.start], new, *words[span.end :]])
             return

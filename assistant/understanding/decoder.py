@@ -71,7 +71,6 @@ class Vocabulary:
         self.after_number = np.array([p[:1] in (b",", b"}") for p in pieces], dtype=bool)
         """Tokens that end a number: the next key or the end of the object."""
 
-
     def prefixes(self, text: bytes) -> list[int]:
         """The tokens whose text begins `text`."""
         return [t for k in range(1, len(text) + 1) if (t := self._by_piece.get(text[:k])) is not None]
@@ -141,7 +140,7 @@ class Decoding:
                 break
             piece = v.pieces[token]
             if b"\n" in piece:
-                text += piece[:piece.index(b"\n")]
+                text += piece[: piece.index(b"\n")]
                 break
             if sentence and text.rstrip().endswith((b".", b"!", b"?")) and piece[:1].isspace():
                 break  # "1.2 bar." then " Read all …"
@@ -174,7 +173,7 @@ class Decoding:
         alive = list(range(len(options)))
         while len(alive) > 1:
             rests = [texts[i][pos:] for i in alive]
-            finished = [i for i, rest in zip(alive, rests) if not rest]
+            finished = [i for i, rest in zip(alive, rests, strict=False) if not rest]
             common = os.path.commonprefix(rests)
             if common:
                 # Write what all options share, but for its last token, which may join what follows.
@@ -255,8 +254,11 @@ def decode_arguments(decoding: Decoding, schema: dict[str, Any], said: frozenset
     required, the limit here is per property: a required number is always open, the optional ones
     beside it are still limited."""
     required = set(schema.get("required", []))
-    props = [(name, prop) for name, prop in schema["properties"].items()
-             if not (said is not None and not said and _kind(prop) == "integer" and name not in required)]
+    props = [
+        (name, prop)
+        for name, prop in schema["properties"].items()
+        if not (said is not None and not said and _kind(prop) == "integer" and name not in required)
+    ]
     decoding.write("{")
     first = True
     while True:
@@ -267,12 +269,14 @@ def decode_arguments(decoding: Decoding, schema: dict[str, Any], said: frozenset
                 break
         can_end = not any(name in required for name, _ in props)
         sep = "" if first else ", "
-        options = [sep + json.dumps(name) + ": " + ('"' if _kind(prop) == "string" else "") for name, prop in candidates]
+        options = [
+            sep + json.dumps(name) + ": " + ('"' if _kind(prop) == "string" else "") for name, prop in candidates
+        ]
         picked = decoding.choose(options + (["}"] if can_end else []))
         if picked == len(candidates):
             return
         name, prop = candidates[picked]
-        props = props[picked + 1:]  # the candidates are the first of the properties left
+        props = props[picked + 1 :]  # the candidates are the first of the properties left
         _value(decoding, prop, said if name not in required else None)
         first = False
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from assistant.plugins.api import Param, ToolSpec
 from assistant.language.numbers import UNIT_SECONDS, find_numbers
+from assistant.plugins.api import Param, ToolSpec
 
 _WORD = re.compile(r"[a-z]+|\d+")
 _HEARD_WORD = 80
@@ -61,7 +61,7 @@ def grounded(spec: ToolSpec, args: dict[str, Any], text: str, tool_words: set[st
 
 
 def _without_own_noun(value: str, noun: str) -> str:
-    """"eggs timer" names the timer "eggs": the skill's own noun at the end of a name is how people
+    """ "eggs timer" names the timer "eggs": the skill's own noun at the end of a name is how people
     say it, not part of the name (the skills look names up the same way)."""
     words = value.split()
     if len(words) > 1 and words[-1].lower().rstrip(".,") in (noun, noun + "s"):
@@ -116,7 +116,10 @@ def _said_numbers(words: list[str]) -> set[float]:
     """Every number the words say, with what "an hour and a half" or "a couple of minutes" means."""
     said: set[float] = {span.value for span in find_numbers(words)}
     present = set(words)
-    if any(w in ("a", "an", "one") and nxt.removesuffix("s") in UNIT_SECONDS for w, nxt in zip(words, words[1:])):
+    if any(
+        w in ("a", "an", "one") and nxt.removesuffix("s") in UNIT_SECONDS
+        for w, nxt in zip(words, words[1:], strict=False)
+    ):
         said.add(1)  # "an hour", "a minute"; not any "a" ("run a man timer")
     if "half" in present:
         said.add(30)

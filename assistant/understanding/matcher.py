@@ -25,9 +25,9 @@ from home_assistant_intents import get_intents
 from rapidfuzz import fuzz, process
 
 from assistant.core.errors import SkillError
+from assistant.language.numbers import find_numbers
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.plugins.registry import LoadedSkill
-from assistant.language.numbers import find_numbers
 from assistant.understanding.prompt import ToolPhrases
 
 log = logging.getLogger(__name__)
@@ -85,11 +85,16 @@ class TemplateMatcher:
             named = self._tool_lists.setdefault(borrowed.tool if borrowed else key, set())
             for block in body.get("data", []):
                 for text in block.get("sentences", []):
-                    named.update(r.list_name for r in _references(parse_sentence(text).expression, self._rules)
-                                 if r.list_name in self._live_lists)
+                    named.update(
+                        r.list_name
+                        for r in _references(parse_sentence(text).expression, self._rules)
+                        if r.list_name in self._live_lists
+                    )
         self._skip_words = list(ha.get("skip_words", []))
 
-    def _add_skill(self, loaded: LoadedSkill, ha: dict[str, Any], intents: dict[str, Any], lists: dict[str, Any]) -> None:
+    def _add_skill(
+        self, loaded: LoadedSkill, ha: dict[str, Any], intents: dict[str, Any], lists: dict[str, Any]
+    ) -> None:
         name = loaded.skill.name
         try:
             doc = yaml.safe_load(loaded.sentences.read_text(encoding="utf-8")) or {}
@@ -124,7 +129,9 @@ class TemplateMatcher:
             intents[key] = {"data": blocks}
             self._borrowed[key] = borrowed
 
-    def _servable_blocks(self, blocks: list[dict[str, Any]], spec: ToolSpec, borrowed: Borrowed, lists: dict[str, Any]) -> list[dict[str, Any]]:
+    def _servable_blocks(
+        self, blocks: list[dict[str, Any]], spec: ToolSpec, borrowed: Borrowed, lists: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         """Keep the sentences whose every slot is an argument of our tool and whose lists we have."""
         params = {p.name for p in spec.params}
         kept = []
@@ -134,10 +141,7 @@ class TemplateMatcher:
             sentences = []
             for text in block["sentences"]:
                 refs = list(_references(parse_sentence(text).expression, self._rules))
-                if all(
-                    r.list_name in lists and borrowed.slots.get(r.slot_name, r.slot_name) in params
-                    for r in refs
-                ):
+                if all(r.list_name in lists and borrowed.slots.get(r.slot_name, r.slot_name) in params for r in refs):
                     sentences.append(text)
             if sentences:
                 kept.append({"sentences": sentences, **({"slots": block["slots"]} if "slots" in block else {})})
@@ -146,8 +150,9 @@ class TemplateMatcher:
     def _samples(self, per_intent: int, stand_in: str = EXAMPLE_NAME) -> Iterator[tuple[str, str]]:
         """(tool, sentence) pairs sampled from the templates; live lists get a stand-in name."""
         lists = {name: TextSlotList.from_strings([stand_in]) for name in self._live_lists}
-        for intent, sentence in sample_intents(self._intents, slot_lists=lists, language=self._language,
-                                               max_sentences_per_intent=per_intent):
+        for intent, sentence in sample_intents(
+            self._intents, slot_lists=lists, language=self._language, max_sentences_per_intent=per_intent
+        ):
             borrowed = self._borrowed.get(intent)
             yield (borrowed.tool if borrowed else intent), sentence
 
@@ -196,8 +201,10 @@ class TemplateMatcher:
         text = clean(text)
         call = self.match(text, live)
         if call is None or call.tool != tool:
-            raise SkillError(f"skill '{tool.split('.')[0]}': example {text!r} should match {tool} but matched "
-                             f"{call.tool if call else 'nothing'}")
+            raise SkillError(
+                f"skill '{tool.split('.')[0]}': example {text!r} should match {tool} but matched "
+                f"{call.tool if call else 'nothing'}"
+            )
         return ToolCall(call.tool, self._specs[tool].validate(call.args), "template", text)
 
     def phrases(self) -> ToolPhrases:
@@ -218,8 +225,9 @@ class TemplateMatcher:
             out.sentences.setdefault(tool, []).append(" ".join(words))
         return out
 
-    def match(self, text: str, live: dict[str, list[str]] | None = None, fuzzy: bool = False,
-              last_resort: bool = False) -> ToolCall | None:
+    def match(
+        self, text: str, live: dict[str, list[str]] | None = None, fuzzy: bool = False, last_resort: bool = False
+    ) -> ToolCall | None:
         """The tool call a sentence template makes of `text`, or None. fuzzy: the text is a template
         sentence a misheard request was close to; a sentence block with `metadata: {fuzzy: false}`
         (generic words such as "turn on the light") is then not taken: near it are requests that
@@ -227,8 +235,9 @@ class TemplateMatcher:
         A block with `metadata: {last_resort: true}` ("turn on the {anything}") is taken only when
         `last_resort` is asked for: after every other way, the planner included, found nothing, so
         that "turn on the toaster" is told there is no toaster instead of "I can't help with that"."""
-        result = recognize_best(clean(text), self._intents, slot_lists=self._slot_lists(live),
-                                skip_words=self._skip_words)
+        result = recognize_best(
+            clean(text), self._intents, slot_lists=self._slot_lists(live), skip_words=self._skip_words
+        )
         if result is None or (fuzzy and (result.intent_metadata or {}).get("fuzzy") is False):
             return None
         if bool((result.intent_metadata or {}).get("last_resort")) != last_resort:
@@ -256,7 +265,9 @@ class TemplateMatcher:
         open_question = bool((result.intent_metadata or {}).get("open_question"))
         return ToolCall(tool=tool, args=args, source="template", text=text, open_question=open_question)
 
-    def match_fuzzy(self, text: str, live: dict[str, list[str]] | None = None, min_score: float = 0.86) -> ToolCall | None:
+    def match_fuzzy(
+        self, text: str, live: dict[str, list[str]] | None = None, min_score: float = 0.86
+    ) -> ToolCall | None:
         """A template match that tolerates speech-to-text errors ("can't sail the pasta timer").
 
         The request, with its numbers replaced by '#', is compared character by character with every
@@ -294,14 +305,21 @@ class TemplateMatcher:
     def fills_wildcard(self, text: str, live: dict[str, list[str]] | None = None) -> bool:
         """Whether `text` matches a template exactly with words a wildcard takes (a reminder's words,
         a new timer's name)."""
-        result = recognize_best(clean(text), self._intents, slot_lists=self._slot_lists(live),
-                                skip_words=self._skip_words)
-        return (result is not None and not (result.intent_metadata or {}).get("last_resort")
-                and any(e.is_wildcard for e in result.entities_list))
+        result = recognize_best(
+            clean(text), self._intents, slot_lists=self._slot_lists(live), skip_words=self._skip_words
+        )
+        return (
+            result is not None
+            and not (result.intent_metadata or {}).get("last_resort")
+            and any(e.is_wildcard for e in result.entities_list)
+        )
 
     def _slot_lists(self, live: dict[str, list[str]] | None) -> dict[str, TextSlotList]:
-        return {name: TextSlotList.from_strings(values) for name, values in (live or {}).items()
-                if name in self._live_lists and values}
+        return {
+            name: TextSlotList.from_strings(values)
+            for name, values in (live or {}).items()
+            if name in self._live_lists and values
+        }
 
     def template_shapes(self) -> tuple[list[str], list[str]]:
         """Every sentence the templates can say, '#' standing for each number: those without a live
@@ -314,8 +332,13 @@ class TemplateMatcher:
             with_live: dict[str, None] = {}
             # Live lists share names with Home Assistant's wildcard lists (timer_name), so sentences
             # with wildcards are sampled too, and those still holding a wildcard are dropped here.
-            for _, sentence in sample_intents(self._intents, slot_lists=marked, language=self._language,
-                                              expand_ranges=False, exclude_sentences_with_wildcards=False):
+            for _, sentence in sample_intents(
+                self._intents,
+                slot_lists=marked,
+                language=self._language,
+                expand_ranges=False,
+                exclude_sentences_with_wildcards=False,
+            ):
                 if any(name not in ranges for name in _PLACEHOLDER.findall(sentence)):
                     continue
                 shape = _PLACEHOLDER.sub("#", clean(sentence))
@@ -336,7 +359,7 @@ def number_shape(text: str) -> tuple[str, list[int]]:
     values: list[int] = []
     at = 0
     for span in find_numbers(words):
-        shape += words[at:span.start] + ["#"]
+        shape += words[at : span.start] + ["#"]
         values.append(span.value)
         at = span.end
     return " ".join(shape + words[at:]), values

@@ -36,8 +36,10 @@ Answer: No, nothing is planned for the rest of today."""
 MAX_WORDS = 45
 MAX_TOKENS = 64
 
-_DAYS = frozenset("today tonight tomorrow yesterday monday tuesday wednesday thursday friday saturday sunday "
-                  "weekend noon midnight".split())
+_DAYS = frozenset(
+    "today tonight tomorrow yesterday monday tuesday wednesday thursday friday saturday sunday "
+    "weekend noon midnight".split()
+)
 _HALF_OF_DAY = frozenset({"am", "pm"})
 _THINGS = frozenset("alarm reminder timer routine".split())
 """Kinds of item a reply may claim exist: only when the facts name them."""

@@ -29,8 +29,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.core.errors import AssistantError
-from assistant.knowledge import answering
 from assistant.core.models import models_cache_dir
+from assistant.knowledge import answering
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.understanding import phrasing
 from assistant.understanding.decoder import Decoding, Vocabulary, decode_arguments, supports
@@ -132,11 +132,14 @@ class _ChatTemplate:
             eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
             bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
             formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
-            prompt = formatter(messages=[{"role": "system", "content": system},
-                                         {"role": "user", "content": self.MARK}]).prompt
+            prompt = formatter(
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": self.MARK}]
+            ).prompt
         else:  # ChatML, what Qwen and SmolLM2 use
-            prompt = (f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{self.MARK}<|im_end|>\n"
-                      f"<|im_start|>assistant\n")
+            prompt = (
+                f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{self.MARK}<|im_end|>\n"
+                f"<|im_start|>assistant\n"
+            )
         self.prefix, self.suffix = prompt.split(self.MARK)
 
     def render(self, request: str) -> str:
@@ -153,7 +156,9 @@ def physical_cores() -> int:
     for cpu in allowed:
         topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
         try:
-            cores.add(((topology / "physical_package_id").read_text().strip(), (topology / "core_id").read_text().strip()))
+            cores.add(
+                ((topology / "physical_package_id").read_text().strip(), (topology / "core_id").read_text().strip())
+            )
         except OSError:
             cores.add(("cpu", str(cpu)))
     return max(1, len(cores))
@@ -166,17 +171,33 @@ ROOM_FOR_REQUEST = 768
 class LocalPlanner:
     """llama-cpp-python, warm, with the system prompt's KV state kept."""
 
-    def __init__(self, model_path: str, specs: Sequence[ToolSpec], examples: Sequence[ToolCall],
-                 phrases: ToolPhrases, *, threads: int | None = None, n_ctx: int = 6144,
-                 max_tools: int = 8, gpu_layers: int = 0, phrase_replies: bool = False) -> None:
+    def __init__(
+        self,
+        model_path: str,
+        specs: Sequence[ToolSpec],
+        examples: Sequence[ToolCall],
+        phrases: ToolPhrases,
+        *,
+        threads: int | None = None,
+        n_ctx: int = 6144,
+        max_tools: int = 8,
+        gpu_layers: int = 0,
+        phrase_replies: bool = False,
+    ) -> None:
         """phrase_replies: replies to open questions will be worded, so warm that prompt too at start."""
         from llama_cpp import Llama
 
         self._lock = threading.Lock()
         threads = threads or physical_cores()
         try:
-            self.llm = Llama(model_path=model_path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                             n_gpu_layers=gpu_layers, verbose=False)
+            self.llm = Llama(
+                model_path=model_path,
+                n_ctx=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+                n_gpu_layers=gpu_layers,
+                verbose=False,
+            )
         except (ValueError, RuntimeError) as e:
             raise AssistantError(f"cannot load the LLM {model_path}: {e}", code="planner") from e
         self.model_path = model_path
@@ -186,8 +207,11 @@ class LocalPlanner:
         self.template = _ChatTemplate(self.llm, self.system)
         self._prefix_tokens = self.llm.tokenize(self.template.prefix.encode(), add_bos=True, special=True)
         if len(self._prefix_tokens) > n_ctx - ROOM_FOR_REQUEST:
-            raise AssistantError(f"the planner's system prompt ({len(self._prefix_tokens)} tokens) is too long for "
-                                 f"a context of {n_ctx}: raise planner.context", code="planner")
+            raise AssistantError(
+                f"the planner's system prompt ({len(self._prefix_tokens)} tokens) is too long for "
+                f"a context of {n_ctx}: raise planner.context",
+                code="planner",
+            )
         self._vocabulary = Vocabulary(self.llm)
         self._with_args = {s.qualified: s for s in self.specs if s.params}
         # Arguments the decoder cannot write go through llama.cpp's grammar, made per request (its
@@ -243,8 +267,18 @@ class LocalPlanner:
         import llama_cpp
 
         stat = Path(self.model_path).stat()
-        key = hashlib.sha256("|".join([str(Path(self.model_path).resolve()), str(stat.st_size), str(stat.st_mtime_ns),
-                                       str(self.llm.n_ctx()), llama_cpp.__version__, self.template.prefix]).encode())
+        key = hashlib.sha256(
+            "|".join(
+                [
+                    str(Path(self.model_path).resolve()),
+                    str(stat.st_size),
+                    str(stat.st_mtime_ns),
+                    str(self.llm.n_ctx()),
+                    llama_cpp.__version__,
+                    self.template.prefix,
+                ]
+            ).encode()
+        )
         return models_cache_dir() / "planner-state" / f"{key.hexdigest()[:24]}.npz"
 
     def _cached_state(self) -> Any:
@@ -254,8 +288,14 @@ class LocalPlanner:
         try:
             with np.load(path, allow_pickle=False) as data:
                 blob = data["llama_state"].tobytes()
-                return LlamaState(data["input_ids"], np.zeros((1, self.llm.n_vocab()), dtype=np.single),
-                                  int(data["n_tokens"]), blob, len(blob), int(data["seed"]))
+                return LlamaState(
+                    data["input_ids"],
+                    np.zeros((1, self.llm.n_vocab()), dtype=np.single),
+                    int(data["n_tokens"]),
+                    blob,
+                    len(blob),
+                    int(data["seed"]),
+                )
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError) as e:
@@ -267,8 +307,13 @@ class LocalPlanner:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             tmp = path.with_suffix(".partial.npz")
-            np.savez(tmp, input_ids=state.input_ids, n_tokens=state.n_tokens, seed=state.seed,
-                     llama_state=np.frombuffer(state.llama_state, dtype=np.uint8))
+            np.savez(
+                tmp,
+                input_ids=state.input_ids,
+                n_tokens=state.n_tokens,
+                seed=state.seed,
+                llama_state=np.frombuffer(state.llama_state, dtype=np.uint8),
+            )
             os.replace(tmp, path)
         except OSError as e:
             log.warning("cannot cache the planner state in %s: %s", path, e)
@@ -296,7 +341,9 @@ class LocalPlanner:
         names = [*(s.qualified for s in offered), NONE_TOOL]
         with self._lock:
             self._restore_prefix()
-            decoding = Decoding(self.llm, self._vocabulary, self.llm.tokenize(prompt.encode(), add_bos=True, special=True))
+            decoding = Decoding(
+                self.llm, self._vocabulary, self.llm.tokenize(prompt.encode(), add_bos=True, special=True)
+            )
             name = names[decoding.choose([f'{n}"' for n in names])]
             raw_args = "{}"
             if name in self._by_grammar:
@@ -326,8 +373,9 @@ class LocalPlanner:
             else:
                 self.llm.load_state(self._phrase_state)
             parts: list[str] = []
-            for chunk in self.llm.create_completion(tokens, max_tokens=phrasing.MAX_TOKENS, temperature=0.0, top_k=1,
-                                                    stop=["\n\n"], stream=True):
+            for chunk in self.llm.create_completion(
+                tokens, max_tokens=phrasing.MAX_TOKENS, temperature=0.0, top_k=1, stop=["\n\n"], stream=True
+            ):
                 parts.append(str(chunk["choices"][0]["text"]))  # type: ignore[index]
                 if time.monotonic() > deadline:
                     log.info("phrasing: gave up after %.1f s", timeout_s)
@@ -369,9 +417,18 @@ class LocalPlanner:
 class ServerPlanner:
     """An OpenAI-compatible /v1/chat/completions endpoint with a JSON-schema response format."""
 
-    def __init__(self, url: str, model: str, specs: Sequence[ToolSpec], examples: Sequence[ToolCall],
-                 phrases: ToolPhrases, *, max_tools: int = 8, timeout_s: float = 10.0,
-                 response_format: str = "json_schema") -> None:
+    def __init__(
+        self,
+        url: str,
+        model: str,
+        specs: Sequence[ToolSpec],
+        examples: Sequence[ToolCall],
+        phrases: ToolPhrases,
+        *,
+        max_tools: int = 8,
+        timeout_s: float = 10.0,
+        response_format: str = "json_schema",
+    ) -> None:
         self.url = url.rstrip("/") + ("" if url.rstrip("/").endswith("/chat/completions") else "/v1/chat/completions")
         self.model = model
         self.specs = list(specs)
@@ -379,7 +436,9 @@ class ServerPlanner:
         self.system = system_prompt(self.specs, examples)
         self.timeout_s = timeout_s
         if response_format not in ("json_schema", "json_object"):
-            raise AssistantError(f"planner.response_format must be json_schema or json_object, not {response_format!r}", code="config")
+            raise AssistantError(
+                f"planner.response_format must be json_schema or json_object, not {response_format!r}", code="config"
+            )
         self.response_format = response_format
 
     def _format(self, schema: dict[str, Any]) -> dict[str, Any]:
@@ -395,8 +454,10 @@ class ServerPlanner:
             "model": self.model,
             "temperature": 0,
             "max_tokens": 160,
-            "messages": [{"role": "system", "content": self.system},
-                         {"role": "user", "content": request_text(text, context)}],
+            "messages": [
+                {"role": "system", "content": self.system},
+                {"role": "user", "content": request_text(text, context)},
+            ],
             "response_format": self._format(tool_call_schema(offered)),
         }
         return parse_call(self._post(body, self.timeout_s), offered, text, self.index)
@@ -410,7 +471,9 @@ class ServerPlanner:
         except (urllib.error.URLError, TimeoutError, OSError) as e:
             raise AssistantError(f"the LLM server at {self.url} did not answer: {e}", code="planner_unreachable") from e
         except json.JSONDecodeError as e:
-            raise AssistantError(f"the LLM server at {self.url} answered something that is not JSON", code="planner") from e
+            raise AssistantError(
+                f"the LLM server at {self.url} answered something that is not JSON", code="planner"
+            ) from e
         try:
             return str(data["choices"][0]["message"]["content"])
         except (KeyError, IndexError, TypeError) as e:
@@ -429,8 +492,10 @@ class ServerPlanner:
             "model": self.model,
             "temperature": 0,
             "max_tokens": phrasing.MAX_TOKENS,
-            "messages": [{"role": "system", "content": phrasing.SYSTEM},
-                         {"role": "user", "content": phrasing.request(question, facts)}],
+            "messages": [
+                {"role": "system", "content": phrasing.SYSTEM},
+                {"role": "user", "content": phrasing.request(question, facts)},
+            ],
         }
         return phrasing.clean(self._post(body, timeout_s))
 
@@ -445,8 +510,10 @@ class ServerPlanner:
             "temperature": 0,
             "max_tokens": answering.MAX_TOKENS + 4,
             "stop": ["\n"],
-            "messages": [{"role": "system", "content": answering.SYSTEM},
-                         {"role": "user", "content": answering.request(question, passages)}],
+            "messages": [
+                {"role": "system", "content": answering.SYSTEM},
+                {"role": "user", "content": answering.request(question, passages)},
+            ],
         }
         return answering.parse(self._post(body, self.timeout_s), len(passages))
 

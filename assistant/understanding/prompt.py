@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
-from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.language.numbers import find_numbers
+from assistant.plugins.api import ToolCall, ToolSpec
 
 INSTRUCTIONS = """You are the understanding step of an offline home voice assistant.
 Turn the user's request into exactly one tool call, as JSON: {"<tool name>": {<arguments>}}.
@@ -29,8 +29,14 @@ Rules:
   a number. Never guess a tool for it."""
 
 
-NONE_EXAMPLES = ("order me a pizza", "open the window blinds", "how far away is the moon", "send an email to anna",
-                 "turn the fan to speed 2", "text sam that I'm running 10 minutes late")
+NONE_EXAMPLES = (
+    "order me a pizza",
+    "open the window blinds",
+    "how far away is the moon",
+    "send an email to anna",
+    "turn the fan to speed 2",
+    "text sam that I'm running 10 minutes late",
+)
 """Requests no skill serves, shown as examples of the "none" answer."""
 
 
@@ -58,7 +64,7 @@ def system_prompt(specs: Sequence[ToolSpec], examples: Sequence[ToolCall]) -> st
     lines = [INSTRUCTIONS, "", "Tools:"]
     for spec in specs:
         lines.append(f"- {spec.signature()}: {spec.description}")
-    lines.append('- none: the request is something no tool above can do.')
+    lines.append("- none: the request is something no tool above can do.")
     if examples:
         lines += ["", "Examples:"]
         for call in examples:
@@ -74,8 +80,10 @@ def request_text(text: str, context: PlanContext) -> str:
     # into calls that named nothing ("set a timer" became the pasta timer).
     names = {k.replace("_", " "): mentioned for k, v in context.live.items() if (mentioned := _mentioned(v, text))}
     if names:
-        lines.append("Names in use (give one only if the user says it): "
-                     + "; ".join(f"{k}s: {', '.join(v)}" for k, v in sorted(names.items())))
+        lines.append(
+            "Names in use (give one only if the user says it): "
+            + "; ".join(f"{k}s: {', '.join(v)}" for k, v in sorted(names.items()))
+        )
     if context.previous:
         lines.append(f"Previous exchange: {context.previous}")
     if context.question:
@@ -98,7 +106,9 @@ def _mentioned(names: list[str], text: str) -> list[str]:
         size = len(wanted.split())
         if not size:
             continue
-        runs = {" ".join(words[i:i + k]) for k in range(max(1, size - 1), size + 2) for i in range(len(words) - k + 1)}
+        runs = {
+            " ".join(words[i : i + k]) for k in range(max(1, size - 1), size + 2) for i in range(len(words) - k + 1)
+        }
         if any(fuzz.ratio(wanted, run) >= _SAID_NAME for run in runs):
             said.append(name)
     return said
@@ -106,13 +116,15 @@ def _mentioned(names: list[str], text: str) -> list[str]:
 
 _WORD = re.compile(r"[a-z]+")
 
-_GENERIC = frozenset("""
+_GENERIC = frozenset(
+    """
 a an the and or but of to in on at for from by with about into as is are was were be been being am do does did done
 can could would will shall should may might must please hey jarvis you your me my i we our us it its this that these
 those what whats which who how when where why there here now just so then than too also very really ok okay
 set make give get put let tell show say start stop check change turn go know want need like have has had
 up down out off over some any one other each not no yes
-""".split())
+""".split()
+)
 """Words that say nothing about which tool is meant ("set", "what", "please")."""
 _VERBS = frozenset("set make give get put tell show start stop check change turn".split())
 """Generic verbs: never enough to make a tool relevant, but among tools that are, the one whose
@@ -122,7 +134,7 @@ sentences use the request's verb goes first ("start the kettle timer": timer.sta
 def _content_words(text: str) -> set[str]:
     """The words of `text` that can tell tools apart: not generic, not a number."""
     words = _WORD.findall(text.lower())
-    numbers = {w for span in find_numbers(words) for w in words[span.start:span.end]}
+    numbers = {w for span in find_numbers(words) for w in words[span.start : span.end]}
     return {w.removesuffix("s") for w in words if len(w) > 2 and w not in _GENERIC and w not in numbers}
 
 
@@ -151,14 +163,24 @@ class ToolIndex:
         self.limit = limit
         self._lists = phrases.live_lists
         self._bags = {
-            s.qualified: _content_words(" ".join([
-                s.qualified.replace("_", " ").replace(".", " "), s.description,
-                *(p.name.replace("_", " ") for p in s.params), *phrases.sentences.get(s.qualified, [])]))
+            s.qualified: _content_words(
+                " ".join(
+                    [
+                        s.qualified.replace("_", " ").replace(".", " "),
+                        s.description,
+                        *(p.name.replace("_", " ") for p in s.params),
+                        *phrases.sentences.get(s.qualified, []),
+                    ]
+                )
+            )
             for s in self.specs
         }
-        self._verbs = {s.qualified: self._verbs_of(" ".join([s.qualified.replace("_", " ").replace(".", " "),
-                                                             *phrases.sentences.get(s.qualified, [])]))
-                       for s in self.specs}
+        self._verbs = {
+            s.qualified: self._verbs_of(
+                " ".join([s.qualified.replace("_", " ").replace(".", " "), *phrases.sentences.get(s.qualified, [])])
+            )
+            for s in self.specs
+        }
 
     def _verbs_of(self, text: str) -> set[str]:
         return set(_WORD.findall(text.lower())) & _VERBS
@@ -171,8 +193,15 @@ class ToolIndex:
         """Two points for each word the tool's bag holds as it is, one for a near spelling: "timer"
         is near "time", so without the difference the clock's tools crowd out the timer's."""
         bag = self._bags[tool]
-        return sum(2 if w in bag else 1 for w in words if w in bag or (len(w) >= _FUZZY_MIN_LEN and process.extractOne(
-            w, bag, scorer=fuzz.ratio, score_cutoff=_NEAR_WORD) is not None))
+        return sum(
+            2 if w in bag else 1
+            for w in words
+            if w in bag
+            or (
+                len(w) >= _FUZZY_MIN_LEN
+                and process.extractOne(w, bag, scorer=fuzz.ratio, score_cutoff=_NEAR_WORD) is not None
+            )
+        )
 
     def offer(self, text: str, context: PlanContext | None = None) -> list[ToolSpec]:
         context = context or PlanContext()
@@ -180,9 +209,10 @@ class ToolIndex:
             return [s for s in self.specs if s.qualified in context.only]
         words = _content_words(text)
         named = {name for name, values in context.live.items() if _mentioned(values, text)}
-        scores = {s.qualified: self._overlap(words, s.qualified)
-                  + (4 if self._lists.get(s.qualified, set()) & named else 0)
-                  for s in self.specs}
+        scores = {
+            s.qualified: self._overlap(words, s.qualified) + (4 if self._lists.get(s.qualified, set()) & named else 0)
+            for s in self.specs
+        }
         # The tool just used is offered again for a follow-up that names nothing ("and the other
         # one"), never for a request whose own words no tool knows ("turn on the toaster").
         if context.previous_tool in scores and (not words or any(scores.values())):

@@ -10,11 +10,11 @@ from dataclasses import replace
 from typing import Protocol
 
 from assistant.core.errors import AssistantError
+from assistant.language.numbers import numbers_said, respell_numbers
 from assistant.plugins.api import ToolCall
 from assistant.understanding.candidates import SOUND_ALIKE_NUMBERS
 from assistant.understanding.closed import ClosedVocabulary, Scorer
 from assistant.understanding.matcher import TemplateMatcher
-from assistant.language.numbers import numbers_said, respell_numbers
 from assistant.understanding.planner import Planner
 from assistant.understanding.prompt import PlanContext
 
@@ -44,8 +44,13 @@ class Hearing(Protocol):
 
 
 class Router:
-    def __init__(self, matcher: TemplateMatcher, planner: Planner | None = None, fuzzy_min_score: float = 0.9,
-                 closed: ClosedVocabulary | None = None) -> None:
+    def __init__(
+        self,
+        matcher: TemplateMatcher,
+        planner: Planner | None = None,
+        fuzzy_min_score: float = 0.9,
+        closed: ClosedVocabulary | None = None,
+    ) -> None:
         """closed: closed-vocabulary hearing for spoken requests (None: free transcripts only)."""
         self.matcher = matcher
         self.planner = planner
@@ -69,7 +74,9 @@ class Router:
             call = self.matcher.match_fuzzy(text, live, self.fuzzy_min_score)
         return call
 
-    def _match_other_readings(self, text: str, others: Callable[[], list[str]], live: dict[str, list[str]]) -> ToolCall | None:
+    def _match_other_readings(
+        self, text: str, others: Callable[[], list[str]], live: dict[str, list[str]]
+    ) -> ToolCall | None:
         numbers = numbers_said(text)
         for reading in others():
             if numbers_said(reading) != numbers:
@@ -80,8 +87,9 @@ class Router:
                 return replace(call, score=min(call.score, OTHER_READING))
         return None
 
-    def sure_reading(self, text: str, others: Callable[[], list[str]] | None, confidence: float,
-                     live: dict[str, list[str]]) -> ToolCall | None:
+    def sure_reading(
+        self, text: str, others: Callable[[], list[str]] | None, confidence: float, live: dict[str, list[str]]
+    ) -> ToolCall | None:
         """The call of a free reading that needs no scoring against the audio: speech-to-text was sure
         of it, it is a template sentence word for word (no wildcard: a reminder's words are the
         free transcript's anyway), none of its numbers has a sound-alike the shortlist would try
@@ -99,8 +107,9 @@ class Router:
                 return None
         return replace(call, score=round(confidence, 3))
 
-    def hear_closed(self, text: str, others: Callable[[], list[str]] | None, score: Scorer,
-                    live: dict[str, list[str]]) -> ToolCall | None:
+    def hear_closed(
+        self, text: str, others: Callable[[], list[str]] | None, score: Scorer, live: dict[str, list[str]]
+    ) -> ToolCall | None:
         """The template sentence the audio holds, scored by the speech model among those nearest to
         what it heard (closed.py); None when none fits, or when the words heard fill a free-text slot
         (a reminder's words, a new timer's name), which no finite set of sentences holds."""
@@ -115,12 +124,24 @@ class Router:
             return None
         if recognised is None:
             return None
-        log.info("heard %r (confidence %.2f; %.2f below the free reading %r; ending %.2f)", recognised.call.text,
-                 recognised.call.score, recognised.deficit, text, recognised.ending)
+        log.info(
+            "heard %r (confidence %.2f; %.2f below the free reading %r; ending %.2f)",
+            recognised.call.text,
+            recognised.call.score,
+            recognised.deficit,
+            text,
+            recognised.ending,
+        )
         return recognised.call
 
-    async def route(self, text: str, live: dict[str, list[str]], context: PlanContext | None = None,
-                    others: Callable[[], list[str]] | None = None, hearing: Hearing | None = None) -> ToolCall | None:
+    async def route(
+        self,
+        text: str,
+        live: dict[str, list[str]],
+        context: PlanContext | None = None,
+        others: Callable[[], list[str]] | None = None,
+        hearing: Hearing | None = None,
+    ) -> ToolCall | None:
         """The tool call for `text`, or None when nothing (not even the planner) finds one.
         `others`: speech-to-text's next likeliest readings; the first the templates take wins before
         the planner is asked (tiny.en's second reading is often the right one: "Tell me my date." /
@@ -132,7 +153,8 @@ class Router:
         if hearing is not None and hearing.score is not None and self.closed is not None:
             score, sure = hearing.score, hearing.confidence
             call = await asyncio.to_thread(
-                lambda: self.sure_reading(text, others, sure, live) or self.hear_closed(text, others, score, live))
+                lambda: self.sure_reading(text, others, sure, live) or self.hear_closed(text, others, score, live)
+            )
             if call is not None:
                 return call
         call = await asyncio.to_thread(self.match_templates, text, live)
@@ -145,4 +167,3 @@ class Router:
         if call is not None and hearing is not None:
             call = replace(call, score=round(min(call.score, hearing.confidence), 3))
         return call
-

@@ -85,7 +85,9 @@ def args_gbnf(spec: ToolSpec, said: frozenset[int] | None = None) -> str:
     # 0 stays: offered only the said numbers, the model wrote them under every unit ("20 minutes" →
     # minutes 20, seconds 20); a 0 it writes instead is dropped by grounding.
     choices = " | ".join(f'"{n}"' for n in sorted(said | {0}))
-    limited, count = re.subn(r"^integer ::= .*$", f"integer ::= ({choices}) space", gbnf_for(schema, names), flags=re.MULTILINE)
+    limited, count = re.subn(
+        r"^integer ::= .*$", f"integer ::= ({choices}) space", gbnf_for(schema, names), flags=re.MULTILINE
+    )
     if count != 1:
         raise AssistantError("the planner grammar has no integer rule to limit", code="planner_schema")
     return limited

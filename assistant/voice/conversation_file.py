@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from assistant.voice.dialogue import Dialogue, Exchange, Pending
 from assistant.core.errors import AssistantError
-from assistant.plugins.api import ToolCall
 from assistant.core.store import atomic_write
+from assistant.plugins.api import ToolCall
+from assistant.voice.dialogue import Dialogue, Exchange, Pending
 
 log = logging.getLogger(__name__)
 
@@ -57,11 +57,22 @@ class ConversationFile:
         record = {
             "version": VERSION,
             "saved_at": now_wall,
-            "pending": None if pending is None else {
-                "kind": pending.kind, "question": pending.question, "at": now_wall - (now - pending.at),
-                "call": _call_record(pending.call)},
-            "last": None if last is None else {
-                "text": last.text, "reply": last.reply, "at": now_wall - (now - last.at), "call": _call_record(last.call)},
+            "pending": None
+            if pending is None
+            else {
+                "kind": pending.kind,
+                "question": pending.question,
+                "at": now_wall - (now - pending.at),
+                "call": _call_record(pending.call),
+            },
+            "last": None
+            if last is None
+            else {
+                "text": last.text,
+                "reply": last.reply,
+                "at": now_wall - (now - last.at),
+                "call": _call_record(last.call),
+            },
         }
         try:
             atomic_write(self.path, json.dumps(record, indent=1, sort_keys=True))
@@ -70,8 +81,14 @@ class ConversationFile:
 
 
 def _call_record(call: ToolCall) -> dict[str, Any]:
-    return {"tool": call.tool, "args": call.args, "source": call.source, "text": call.text, "score": call.score,
-            "open_question": call.open_question}
+    return {
+        "tool": call.tool,
+        "args": call.args,
+        "source": call.source,
+        "text": call.text,
+        "score": call.score,
+        "open_question": call.open_question,
+    }
 
 
 def _number(value: Any) -> float:
@@ -97,8 +114,14 @@ def _call(data: Any, dialogue: Dialogue, partial: bool) -> ToolCall | None:
     except (AssistantError, KeyError, TypeError, ValueError) as e:
         log.warning("the remembered call to %s is dropped: %s", data.get("tool"), e)
         return None
-    return ToolCall(tool=spec.qualified, args=args, source=str(data.get("source", "")), text=str(data.get("text", "")),
-                    score=min(max(score, 0.0), 1.0), open_question=bool(data.get("open_question", False)))
+    return ToolCall(
+        tool=spec.qualified,
+        args=args,
+        source=str(data.get("source", "")),
+        text=str(data.get("text", "")),
+        score=min(max(score, 0.0), 1.0),
+        open_question=bool(data.get("open_question", False)),
+    )
 
 
 def _pending(data: Any, dialogue: Dialogue) -> Pending | None:

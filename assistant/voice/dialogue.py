@@ -29,13 +29,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from assistant.core.bus import Bus
-from assistant.trust.audit import AuditError, AuditLog
-from assistant.trust.calls import record_call
 from assistant.core.errors import AssistantError, SkillError
 from assistant.core.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
+from assistant.core.store import room_problem
 from assistant.plugins.api import ToolCall, ToolResult, ToolSpec, saying
 from assistant.plugins.registry import Registry
-from assistant.core.store import room_problem
+from assistant.trust.audit import AuditError, AuditLog
+from assistant.trust.calls import record_call
 from assistant.understanding import phrasing
 from assistant.understanding.corrections import corrected
 from assistant.understanding.prompt import PlanContext, describe_call
@@ -58,14 +58,48 @@ SAY_AGAIN_BELOW = 0.6
 """A spoken request that nothing fits, heard with less confidence than this, is asked again once
 rather than refused: it was more likely misheard than asked for."""
 
-_YES = {"yes", "yeah", "yep", "yup", "sure", "ok", "okay", "please", "confirm", "correct", "affirmative", "do it",
-        "go ahead", "yes please", "please do", "of course", "absolutely", "right"}
-_NO = {"no", "nope", "nah", "don't", "do not", "cancel", "stop", "never mind", "nevermind", "no thanks",
-       "no thank you", "forget it", "leave it", "negative"}
+_YES = {
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "sure",
+    "ok",
+    "okay",
+    "please",
+    "confirm",
+    "correct",
+    "affirmative",
+    "do it",
+    "go ahead",
+    "yes please",
+    "please do",
+    "of course",
+    "absolutely",
+    "right",
+}
+_NO = {
+    "no",
+    "nope",
+    "nah",
+    "don't",
+    "do not",
+    "cancel",
+    "stop",
+    "never mind",
+    "nevermind",
+    "no thanks",
+    "no thank you",
+    "forget it",
+    "leave it",
+    "negative",
+}
 
 
-_QUESTION = re.compile(r"(?i)((so|and|but|um|uh|hey)\W+)?(what|when|where|which|who|whose|why|how|is|are|was|were|will|would|"
-                       r"could|can|should|has|have|does|did|do (i|you|we|they))\b|.*\?$")
+_QUESTION = re.compile(
+    r"(?i)((so|and|but|um|uh|hey)\W+)?(what|when|where|which|who|whose|why|how|is|are|was|were|will|would|"
+    r"could|can|should|has|have|does|did|do (i|you|we|they))\b|.*\?$"
+)
 """A request worded as a question (speech-to-text writes the question mark as well); "do the dishes"
 is not one."""
 
@@ -84,7 +118,18 @@ def yes_or_no(text: str) -> bool | None:
 _PLAIN_NO = {"no", "nope", "nah", "no thanks", "no thank you", "negative"}
 """A no that can go on with what was meant instead ("no, the kitchen light"); "don't …", "stop …" and
 "cancel …" cannot: what follows them is not wanted."""
-_FILLERS = ("thanks", "thank you", "sorry", "actually", "wait", "i said", "i meant", "i mean", "not that one", "not that")
+_FILLERS = (
+    "thanks",
+    "thank you",
+    "sorry",
+    "actually",
+    "wait",
+    "i said",
+    "i meant",
+    "i mean",
+    "not that one",
+    "not that",
+)
 
 
 def declined_with(text: str) -> str:
@@ -129,9 +174,19 @@ class Exchange:
 
 
 class Dialogue:
-    def __init__(self, bus: Bus, registry: Registry, router: Router, followup_s: float = 30.0,
-                 audit: AuditLog | None = None, phrase_timeout_s: float | None = None, origin: str = "voice",
-                 confirm_below: float = 0.75, may_confirm: bool = True, peer: str | None = None) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        registry: Registry,
+        router: Router,
+        followup_s: float = 30.0,
+        audit: AuditLog | None = None,
+        phrase_timeout_s: float | None = None,
+        origin: str = "voice",
+        confirm_below: float = 0.75,
+        may_confirm: bool = True,
+        peer: str | None = None,
+    ) -> None:
         """phrase_timeout_s: how long the LLM may take to word a reply to an open question; None: never.
         origin: who this conversation is with, for the audit trail (calls.ORIGINS).
         confirm_below: a call scored below this, to a tool that changes something, is confirmed first.
@@ -153,13 +208,24 @@ class Dialogue:
         self._last: Exchange | None = None
         self._phrased = False
 
-    def another(self, origin: str = "phone", bus: Bus | None = None, may_confirm: bool = True,
-                peer: str | None = None) -> Dialogue:
+    def another(
+        self, origin: str = "phone", bus: Bus | None = None, may_confirm: bool = True, peer: str | None = None
+    ) -> Dialogue:
         """A conversation of its own (a phone's, a satellite's, a Wyoming client's), with the same
         skills, router and audit trail: its follow-ups and questions never mix with the room's.
         `bus`: where its events go, when not the assistant's own bus; may_confirm, peer: as Dialogue's."""
-        return Dialogue(bus or self.bus, self.registry, self.router, self.followup_s, self.audit, self.phrase_timeout_s,
-                        origin, self.confirm_below, may_confirm, peer)
+        return Dialogue(
+            bus or self.bus,
+            self.registry,
+            self.router,
+            self.followup_s,
+            self.audit,
+            self.phrase_timeout_s,
+            origin,
+            self.confirm_below,
+            may_confirm,
+            peer,
+        )
 
     def understands(self, text: str) -> bool:
         """Whether the sentence templates fully understand `text` as a complete request (cheap: no
@@ -186,9 +252,15 @@ class Dialogue:
         """Go on from a memory taken out with `memory` (by this process or an earlier one)."""
         self._pending, self._last = pending, last
 
-    async def handle(self, text: str, turn: int | None = None, audio_t: float | None = None,
-                     others: Callable[[], list[str]] | None = None, hearing: Hearing | None = None,
-                     retry: bool = False) -> str:
+    async def handle(
+        self,
+        text: str,
+        turn: int | None = None,
+        audio_t: float | None = None,
+        others: Callable[[], list[str]] | None = None,
+        hearing: Hearing | None = None,
+        retry: bool = False,
+    ) -> str:
         """Act on one request and publish intent, tool_result, question and reply events; returns the reply.
         others: speech-to-text's next likeliest readings, tried on the templates when `text` matches none.
         hearing: a spoken request's scorer and confidence (closed-vocabulary hearing; see Router.route).
@@ -206,7 +278,9 @@ class Dialogue:
     def _fresh(self, at: float | None) -> bool:
         return at is not None and time.monotonic() - at <= self.followup_s
 
-    async def _respond(self, text: str, turn: int | None, audio_t: float | None, others: Callable[[], list[str]] | None) -> str:
+    async def _respond(
+        self, text: str, turn: int | None, audio_t: float | None, others: Callable[[], list[str]] | None
+    ) -> str:
         pending, self._pending = self._pending, None
         declined = False
         if pending is not None and self._fresh(pending.at):
@@ -220,7 +294,9 @@ class Dialogue:
                         return DROPPED
                     # "No, the kitchen light": the same request with what was misheard put right, else
                     # what follows the no is a request of its own.
-                    fixed = await asyncio.to_thread(corrected, pending.call, rest, self.router, self.registry.slot_values())
+                    fixed = await asyncio.to_thread(
+                        corrected, pending.call, rest, self.router, self.registry.slot_values()
+                    )
                     if fixed is not None:
                         return await self._act(fixed, turn, audio_t)
                     text, declined, others = rest, True, None
@@ -231,9 +307,15 @@ class Dialogue:
         live = self.registry.slot_values()
         last = self._last if self._last is not None and self._fresh(self._last.at) else None
         try:
-            call = await self.router.route(text, live, PlanContext(live=live, previous=last.describe() if last else "",
-                                                                     previous_tool=last.call.tool if last else ""),
-                                           others, self._hearing)
+            call = await self.router.route(
+                text,
+                live,
+                PlanContext(
+                    live=live, previous=last.describe() if last else "", previous_tool=last.call.tool if last else ""
+                ),
+                others,
+                self._hearing,
+            )
         except AssistantError as e:
             self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
             return PLANNER_DOWN
@@ -258,8 +340,12 @@ class Dialogue:
                 continue
             started = time.monotonic()
             try:
-                call = ToolCall(tool=spec.qualified, args=spec.validate({spec.unanswered: text.strip()}),
-                                source="unanswered", text=text)
+                call = ToolCall(
+                    tool=spec.qualified,
+                    args=spec.validate({spec.unanswered: text.strip()}),
+                    source="unanswered",
+                    text=text,
+                )
                 result: ToolResult = await asyncio.to_thread(spec.func, **call.args)
             except AssistantError as e:
                 log.warning("%s could not take an unanswered question: %s", spec.qualified, e.message)
@@ -292,8 +378,12 @@ class Dialogue:
         joined = f"{pending.call.text} {answer}"
         call = await asyncio.to_thread(self.router.match_templates, joined, live)
         if call is None and self.router.planner is not None:
-            context = PlanContext(live=live, previous=f'"{pending.call.text}" -> {describe_call(pending.call)}',
-                                  question=pending.question, only=(pending.call.tool,))
+            context = PlanContext(
+                live=live,
+                previous=f'"{pending.call.text}" -> {describe_call(pending.call)}',
+                question=pending.question,
+                only=(pending.call.tool,),
+            )
             try:
                 call = await self.router.planner.plan(answer, context)
             except AssistantError as e:
@@ -346,25 +436,43 @@ class Dialogue:
 
     def _refuse(self, call: ToolCall, why: str, turn: int | None, audio_t: float | None) -> str:
         """A call that needs a yes where none is taken: logged and told, never run nor asked about."""
-        log.info("%s refused (%s%s): it needs a yes, and none is taken here", call.tool, self.origin,
-                 f" {self.peer}" if self.peer else "")
+        log.info(
+            "%s refused (%s%s): it needs a yes, and none is taken here",
+            call.tool,
+            self.origin,
+            f" {self.peer}" if self.peer else "",
+        )
         self.bus.publish(Error(code="needs_yes", message=f"{call.tool} needs a spoken yes", turn=turn, audio_t=audio_t))
         return why
 
-    def _ask(self, kind: Literal["missing", "confirm"], call: ToolCall, question: str, turn: int | None, audio_t: float | None) -> str:
+    def _ask(
+        self,
+        kind: Literal["missing", "confirm"],
+        call: ToolCall,
+        question: str,
+        turn: int | None,
+        audio_t: float | None,
+    ) -> str:
         self._pending = Pending(kind, call, question, time.monotonic())
         self.bus.publish(Question(tool=call.tool, kind=kind, text=question, turn=turn, audio_t=audio_t))
         return question
 
-    async def _run(self, call: ToolCall, turn: int | None, audio_t: float | None, spec: ToolSpec | None = None,
-                   announced: bool = False) -> str:
+    async def _run(
+        self,
+        call: ToolCall,
+        turn: int | None,
+        audio_t: float | None,
+        spec: ToolSpec | None = None,
+        announced: bool = False,
+    ) -> str:
         """announced: its intent was published when its yes was asked for."""
         spec = spec or self.registry.tool(call.tool)
         if self.audit is not None:
             full = await asyncio.to_thread(room_problem, self.audit.path.parent)
             if full is not None:  # what it did could not be kept, nor written in the audit trail
-                self.bus.publish(Error(code="disk_full", message=f"{full}: {call.tool} was not run", turn=turn,
-                                       audio_t=audio_t))
+                self.bus.publish(
+                    Error(code="disk_full", message=f"{full}: {call.tool} was not run", turn=turn, audio_t=audio_t)
+                )
                 return DISK_FULL
         if not announced:
             self._intent(call, turn, audio_t)
@@ -395,10 +503,21 @@ class Dialogue:
         return speech
 
     def _intent(self, call: ToolCall, turn: int | None, audio_t: float | None) -> None:
-        self.bus.publish(Intent(tool=call.tool, args=call.args, source=call.source, score=call.score, text=call.text,
-                                turn=turn, audio_t=audio_t))
+        self.bus.publish(
+            Intent(
+                tool=call.tool,
+                args=call.args,
+                source=call.source,
+                score=call.score,
+                text=call.text,
+                turn=turn,
+                audio_t=audio_t,
+            )
+        )
 
-    async def _ran(self, call: ToolCall, result: ToolResult, duration: float, turn: int | None, audio_t: float | None) -> None:
+    async def _ran(
+        self, call: ToolCall, result: ToolResult, duration: float, turn: int | None, audio_t: float | None
+    ) -> None:
         """A call's result on the bus and in the audit trail."""
         self.bus.publish(ToolResultEvent(tool=call.tool, ok=result.ok, data=result.data, turn=turn, audio_t=audio_t))
         if self.audit is not None:

@@ -25,17 +25,27 @@ from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioSource
 from assistant.core.bus import Bus
 from assistant.core.config import VadConfig
-from assistant.voice.dialogue import SAY_AGAIN, Dialogue
 from assistant.core.errors import AssistantError
 from assistant.core.events import (
-    BargeIn, Endpoint, Error, Listen, Ready, SpeechEnd, SpeechResumed, SpeechStart, SttStart, Transcript, TtsEnd,
+    BargeIn,
+    Endpoint,
+    Error,
+    Listen,
+    Ready,
+    SpeechEnd,
+    SpeechResumed,
+    SpeechStart,
+    SttStart,
+    Transcript,
+    TtsEnd,
     Wake,
 )
-from assistant.voice.reply import ReplySpeaker
 from assistant.speech.stt import Heard, SpeechHints, Transcriber
 from assistant.speech.vad import FRAME as VAD_FRAME
-from assistant.speech.vad import EndOfSpeech, SileroVad, Signal
+from assistant.speech.vad import EndOfSpeech, Signal, SileroVad
 from assistant.speech.wake import WakeWordDetector
+from assistant.voice.dialogue import SAY_AGAIN, Dialogue
+from assistant.voice.reply import ReplySpeaker
 
 log = logging.getLogger(__name__)
 
@@ -91,17 +101,28 @@ class _Turn:
 
 class VoiceLoop:
     def __init__(
-        self, bus: Bus, wake: WakeWordDetector, vad: SileroVad, vad_config: VadConfig,
-        transcriber: Transcriber, dialogue: Dialogue, speaker: ReplySpeaker,
-        hints: Callable[[], SpeechHints], next_turn: Callable[[], int] | None = None,
+        self,
+        bus: Bus,
+        wake: WakeWordDetector,
+        vad: SileroVad,
+        vad_config: VadConfig,
+        transcriber: Transcriber,
+        dialogue: Dialogue,
+        speaker: ReplySpeaker,
+        hints: Callable[[], SpeechHints],
+        next_turn: Callable[[], int] | None = None,
     ) -> None:
         """next_turn: numbers a new request; shared with the phone page so turns never collide."""
         self.bus = bus
         self.wake = wake
         self.vad = vad
         self.vad_config = vad_config
-        self.eos = EndOfSpeech(vad_config.min_speech_s, vad_config.trailing_silence_s,
-                               vad_config.max_utterance_s, vad_config.no_speech_timeout_s)
+        self.eos = EndOfSpeech(
+            vad_config.min_speech_s,
+            vad_config.trailing_silence_s,
+            vad_config.max_utterance_s,
+            vad_config.no_speech_timeout_s,
+        )
         self.transcriber = transcriber
         self.dialogue = dialogue
         self.speaker = speaker
@@ -219,8 +240,9 @@ class VoiceLoop:
         self._sink.interrupt(at)
         self._turn = None
         self.bus.publish(BargeIn(audio_t=round(at, 3), turn=turn.number if turn else None))
-        self.bus.publish(TtsEnd(audio_s=round(played, 3), interrupted=True, audio_t=round(at, 3),
-                                turn=turn.number if turn else None))
+        self.bus.publish(
+            TtsEnd(audio_s=round(played, 3), interrupted=True, audio_t=round(at, 3), turn=turn.number if turn else None)
+        )
 
     # --- listening --------------------------------------------------------------------------
 
@@ -248,8 +270,13 @@ class VoiceLoop:
         `transcribe_after_s`. At the first silent frame, a pause inside a word or between two
         (32-96 ms, in a third of spoken requests) started a transcription that was thrown away and
         still held the transcriber while the real one waited."""
-        return (self._speculative is None and not self.eos.done and self.eos.started_at is not None
-                and self.eos.in_silence and self.eos.silence_run >= self.vad_config.transcribe_after_s - 1e-9)
+        return (
+            self._speculative is None
+            and not self.eos.done
+            and self.eos.started_at is not None
+            and self.eos.in_silence
+            and self.eos.silence_run >= self.vad_config.transcribe_after_s - 1e-9
+        )
 
     def _understood_early(self) -> bool:
         """Confirm the end sooner when the early transcript is already a complete, matched request.
@@ -295,15 +322,23 @@ class VoiceLoop:
             return True
         elif signal is Signal.NO_SPEECH:
             if self._listening_for is None:  # after a question, no answer is an answer: let it be
-                self.bus.publish(Error(code="no_speech", message="heard the wake word but no request after it",
-                                       audio_t=round(at, 3), turn=turn))
+                self.bus.publish(
+                    Error(
+                        code="no_speech",
+                        message="heard the wake word but no request after it",
+                        audio_t=round(at, 3),
+                        turn=turn,
+                    )
+                )
             self._back_to_waiting()
             return True
         return False
 
     def _start_stt(self, position: int, turn: int) -> asyncio.Task[tuple[Heard, float]]:
         audio = self.history.slice(self._utterance_start, position)
-        self.bus.publish(SttStart(audio_s=round(len(audio) / SAMPLE_RATE, 3), audio_t=round(position / SAMPLE_RATE, 3), turn=turn))
+        self.bus.publish(
+            SttStart(audio_s=round(len(audio) / SAMPLE_RATE, 3), audio_t=round(position / SAMPLE_RATE, 3), turn=turn)
+        )
         hints = self.hints()
         self._stt_generation += 1
         self._speculative_understood = None
@@ -325,7 +360,9 @@ class VoiceLoop:
         self.state = State.RESPONDING
         self._turn = _Turn(number, asyncio.create_task(self._respond(number, stt)))
 
-    async def _respond(self, number: int, stt: asyncio.Task[tuple[Heard, float]] | None, say: str | None = None, ring: bool = False) -> None:
+    async def _respond(
+        self, number: int, stt: asyncio.Task[tuple[Heard, float]] | None, say: str | None = None, ring: bool = False
+    ) -> None:
         assert self._sink is not None
         try:
             if stt is not None:
@@ -336,14 +373,22 @@ class VoiceLoop:
                     say = DIDNT_CATCH
                 else:
                     heard = heard.reworded(lambda text: strip_wake_phrase(text, self.wake.word))
-                    self.bus.publish(Transcript(text=heard.text, stt_s=round(took, 3), confidence=heard.confidence,
-                                                turn=number, audio_t=round(self.audio_t, 3)))
+                    self.bus.publish(
+                        Transcript(
+                            text=heard.text,
+                            stt_s=round(took, 3),
+                            confidence=heard.confidence,
+                            turn=number,
+                            audio_t=round(self.audio_t, 3),
+                        )
+                    )
                     retry = self._listening_for == "again"
                     if not heard.text.strip():
                         say = DIDNT_CATCH if retry else SAY_AGAIN
                     else:
-                        say = await self.dialogue.handle(heard.text, number, round(self.audio_t, 3), others=heard.others,
-                                                         hearing=heard, retry=retry)
+                        say = await self.dialogue.handle(
+                            heard.text, number, round(self.audio_t, 3), others=heard.others, hearing=heard, retry=retry
+                        )
                     if self.dialogue.memory()[0] is not None:
                         self._then_listen = "answer"
                     elif say == SAY_AGAIN:

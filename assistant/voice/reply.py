@@ -32,8 +32,12 @@ class ReplySpeaker:
         self.synthesizer = synthesizer
 
     async def speak(
-        self, text: str, sink: AudioSink, position: Callable[[], float | None],
-        turn: int | None = None, ring: bool = False,
+        self,
+        text: str,
+        sink: AudioSink,
+        position: Callable[[], float | None],
+        turn: int | None = None,
+        ring: bool = False,
     ) -> None:
         """Synthesize and queue the whole reply; returns once the last audio is handed to the sink.
 

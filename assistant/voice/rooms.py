@@ -49,14 +49,16 @@ class Rooms:
         else:
             targets = [*(([("here", self._here)]) if self._here else []), *self._rooms.items()]
         if not targets:
-            raise AssistantError("there is no speaker to announce on while the assistant is not running",
-                                 code="no_speaker")
+            raise AssistantError(
+                "there is no speaker to announce on while the assistant is not running", code="no_speaker"
+            )
         await asyncio.gather(*(say(text) for _, say in targets))
         return [name for name, _ in targets]
 
     def announce_from_thread(self, text: str, room: str | None = None) -> list[str]:
         """`announce` for a tool running in a worker thread."""
         if self._loop is None:
-            raise AssistantError("there is no speaker to announce on while the assistant is not running",
-                                 code="no_speaker")
+            raise AssistantError(
+                "there is no speaker to announce on while the assistant is not running", code="no_speaker"
+            )
         return asyncio.run_coroutine_threadsafe(self.announce(text, room), self._loop).result(timeout=10)

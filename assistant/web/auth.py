@@ -95,19 +95,23 @@ class Phones:
         found = self._codes.get((Query().hash == digest) & (Query().expires >= now))
         if found is None:
             self._missed()
-            raise PairingError("that pairing code is wrong or has expired (wrong guesses void it too): "
-                               "run `assistant pair` for a new one")
+            raise PairingError(
+                "that pairing code is wrong or has expired (wrong guesses void it too): "
+                "run `assistant pair` for a new one"
+            )
         self._codes.remove(doc_ids=[found.doc_id])  # type: ignore[union-attr]
         token = secrets.token_urlsafe(TOKEN_BYTES)
         name = " ".join(name.split())[:60] or "Phone"
         admin = bool(found.get("admin", False))  # type: ignore[union-attr]
         phone = Phone(uuid.uuid4().hex[:8], name, now, now, admin)
-        self._phones.insert({"id": phone.id, "name": phone.name, "paired_at": now, "token": _digest(token),
-                             "admin": admin})
+        self._phones.insert(
+            {"id": phone.id, "name": phone.name, "paired_at": now, "token": _digest(token), "admin": admin}
+        )
         return phone, token
 
     def _missed(self) -> None:
         """A wrong guess: one miss more for every open code; a code with MAX_CODE_MISSES is void."""
+
         def miss(doc: dict[str, Any]) -> None:
             doc["misses"] = int(doc.get("misses", 0)) + 1
 
@@ -139,8 +143,9 @@ class Phones:
         return self._phone(doc)
 
     def _doc(self, phone_id: str) -> Document:
-        matches = [d for d in self._phones.all() if d["id"] == phone_id] or \
-                  [d for d in self._phones.all() if d["name"].lower() == phone_id.lower()]
+        matches = [d for d in self._phones.all() if d["id"] == phone_id] or [
+            d for d in self._phones.all() if d["name"].lower() == phone_id.lower()
+        ]
         if not matches:
             known = ", ".join(f"{p.id} ({p.name})" for p in self.all()) or "none"
             raise PairingError(f"no paired phone '{phone_id}' (paired: {known})")
@@ -156,8 +161,9 @@ class FailureLimiter:
     """Refuses a client after `limit` failures within `window_s`, for `block_s`, doubling each time it
     comes back to fail again. Successes do not reset it: a guesser with one valid token gains nothing."""
 
-    def __init__(self, limit: int = 5, window_s: float = 60.0, block_s: float = 30.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, limit: int = 5, window_s: float = 60.0, block_s: float = 30.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.limit, self.window_s, self.block_s, self.clock = limit, window_s, block_s, clock
         self._failures: dict[str, list[float]] = {}
         self._blocked: dict[str, tuple[float, int]] = {}  # client → (until, how many times)

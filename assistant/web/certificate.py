@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from assistant.devices.announce import lan_ipv4
 from assistant.core.store import atomic_write
+from assistant.devices.announce import lan_ipv4
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +39,10 @@ CA_VALID_DAYS = 3650
 VALID_DAYS = 397
 """The longest life browsers accept for a server certificate."""
 RENEW_DAYS = 30
-PERMITTED_NETWORKS = [ipaddress.ip_network(n) for n in (
-    "127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "::1/128", "fc00::/7")]
+PERMITTED_NETWORKS = [
+    ipaddress.ip_network(n)
+    for n in ("127.0.0.0/8", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "::1/128", "fc00::/7")
+]
 """Addresses the CA may vouch for: loopback, private LANs and carrier-grade NAT (VPNs such as Tailscale)."""
 
 
@@ -89,10 +91,13 @@ def ensure_certificate(folder: Path, addresses: list[str] | None = None) -> Cert
     leaf = _current_leaf(folder, ca_cert, addresses)
     if leaf is None:
         leaf = _issue_leaf(folder, ca_cert, ca_key, addresses)
-    return Certificate(folder / "cert.pem", folder / "key.pem", folder / "ca.pem", _fingerprint(leaf), _fingerprint(ca_cert))
+    return Certificate(
+        folder / "cert.pem", folder / "key.pem", folder / "ca.pem", _fingerprint(leaf), _fingerprint(ca_cert)
+    )
 
 
 # --- the CA ---------------------------------------------------------------------------------------
+
 
 def _ensure_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     loaded = _load_pair(folder / "ca.pem", folder / "ca-key.pem")
@@ -100,16 +105,23 @@ def _ensure_ca(folder: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateK
         return loaded
     log.info("making the assistant's certificate authority in %s: phones must install its root again", folder)
     key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Home assistant"),
-                         x509.NameAttribute(NameOID.COMMON_NAME, f"{host_name()} home assistant local CA")])
+    subject = x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Home assistant"),
+            x509.NameAttribute(NameOID.COMMON_NAME, f"{host_name()} home assistant local CA"),
+        ]
+    )
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (_builder(subject, subject, key.public_key(), CA_VALID_DAYS)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(_usage(cert_sign=True), critical=True)
-            .add_extension(x509.NameConstraints(permitted_subtrees=_permitted_subtrees(), excluded_subtrees=None),
-                           critical=True)
-            .add_extension(ski, critical=False)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        _builder(subject, subject, key.public_key(), CA_VALID_DAYS)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(_usage(cert_sign=True), critical=True)
+        .add_extension(
+            x509.NameConstraints(permitted_subtrees=_permitted_subtrees(), excluded_subtrees=None), critical=True
+        )
+        .add_extension(ski, critical=False)
+        .sign(key, hashes.SHA256())
+    )
     _write(folder / "ca.pem", folder / "ca-key.pem", cert, key)
     return cert, key
 
@@ -136,6 +148,7 @@ def _permitted(ca: x509.Certificate, name: str) -> bool:
 
 # --- the server's certificate -----------------------------------------------------------------------
 
+
 def _current_leaf(folder: Path, ca: x509.Certificate, addresses: list[str]) -> x509.Certificate | None:
     """The server's certificate when it can stay: issued by `ca`, covering `addresses`, not old."""
     loaded = _load_pair(folder / "cert.pem", folder / "key.pem")
@@ -151,24 +164,29 @@ def _current_leaf(folder: Path, ca: x509.Certificate, addresses: list[str]) -> x
     return cert if _covers(cert, wanted) and _fresh(cert) else None
 
 
-def _issue_leaf(folder: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey,
-                addresses: list[str]) -> x509.Certificate:
+def _issue_leaf(
+    folder: Path, ca: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, addresses: list[str]
+) -> x509.Certificate:
     key = ec.generate_private_key(ec.SECP256R1())
     names = [n for n in served_names(addresses) if _permitted(ca, n)]
     left_out = sorted(set(served_names(addresses)) - set(names))
     if left_out:
-        log.warning("the page's certificate leaves out %s: the assistant's CA may not vouch for them", ", ".join(left_out))
+        log.warning(
+            "the page's certificate leaves out %s: the assistant's CA may not vouch for them", ", ".join(left_out)
+        )
     san = x509.SubjectAlternativeName([_general_name(n) for n in names])
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{host_name()} home assistant")])
     ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
-    cert = (_builder(subject, ca.subject, key.public_key(), VALID_DAYS)
-            .add_extension(san, critical=False)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_usage(cert_sign=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-            .sign(ca_key, hashes.SHA256()))
+    cert = (
+        _builder(subject, ca.subject, key.public_key(), VALID_DAYS)
+        .add_extension(san, critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
     _write(folder / "cert.pem", folder / "key.pem", cert, key)
     return cert
 
@@ -182,17 +200,34 @@ def _general_name(name: str) -> x509.GeneralName:
 
 # --- shared -----------------------------------------------------------------------------------------
 
-def _builder(subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, days: int) -> x509.CertificateBuilder:
+
+def _builder(
+    subject: x509.Name, issuer: x509.Name, public_key: ec.EllipticCurvePublicKey, days: int
+) -> x509.CertificateBuilder:
     now = _now()
-    return (x509.CertificateBuilder().subject_name(subject).issuer_name(issuer).public_key(public_key)
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=days)))
+    return (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer)
+        .public_key(public_key)
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=days))
+    )
 
 
 def _usage(cert_sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(digital_signature=not cert_sign, content_commitment=False, key_encipherment=False,
-                         data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign, crl_sign=cert_sign,
-                         encipher_only=False, decipher_only=False)
+    return x509.KeyUsage(
+        digital_signature=not cert_sign,
+        content_commitment=False,
+        key_encipherment=False,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def _load_pair(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey] | None:
@@ -208,7 +243,9 @@ def _load_pair(cert_path: Path, key_path: Path) -> tuple[x509.Certificate, ec.El
 
 
 def _write(cert_path: Path, key_path: Path, cert: x509.Certificate, key: ec.EllipticCurvePrivateKey) -> None:
-    pem_key = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    pem_key = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
     atomic_write(key_path, pem_key.decode())  # owner-only, as every atomic_write
     atomic_write(cert_path, cert.public_bytes(serialization.Encoding.PEM).decode())
 
@@ -231,4 +268,4 @@ def _fingerprint(cert: x509.Certificate) -> str:
 
 
 def _now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)

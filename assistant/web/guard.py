@@ -37,8 +37,11 @@ def refusal(request: web.Request, names: frozenset[str]) -> Refusal | None:
     own = _own_origin(request, names)
     if own is None:
         host = request.headers.get("Host", "")
-        return Refusal(421, f"this assistant does not answer for the host {host[:80]!r}: open it by one of its "
-                            "own names or addresses", "wrong_host")
+        return Refusal(
+            421,
+            f"this assistant does not answer for the host {host[:80]!r}: open it by one of its own names or addresses",
+            "wrong_host",
+        )
     if request.method not in CHANGING and not _websocket(request):
         return None
     wrong = _origin_refusal(request, own)
@@ -46,8 +49,9 @@ def refusal(request: web.Request, names: frozenset[str]) -> Refusal | None:
         return wrong
     media_type = _media_type(request)
     if (request.method in ("POST", "PUT", "PATCH") or request.body_exists) and media_type != "application/json":
-        return Refusal(415, f"send the body as application/json, not {media_type[:80] or 'nothing'}",
-                       "unsupported_media_type")
+        return Refusal(
+            415, f"send the body as application/json, not {media_type[:80] or 'nothing'}", "unsupported_media_type"
+        )
     return None
 
 
@@ -70,12 +74,18 @@ def _origin_refusal(request: web.Request, own: tuple[str, str, int]) -> Refusal 
     origin = request.headers.get("Origin")
     if origin is None:
         if COOKIE in request.cookies and bearer(request) is None:
-            return Refusal(403, "a request carrying the page's cookie must say where it comes from (an Origin header)",
-                           "forbidden_origin")
+            return Refusal(
+                403,
+                "a request carrying the page's cookie must say where it comes from (an Origin header)",
+                "forbidden_origin",
+            )
         return None
     if _origin_of(origin) != own:
-        return Refusal(403, f"requests from {origin[:80]!r} are refused: only the page itself may change things",
-                       "forbidden_origin")
+        return Refusal(
+            403,
+            f"requests from {origin[:80]!r} are refused: only the page itself may change things",
+            "forbidden_origin",
+        )
     return None
 
 
@@ -94,8 +104,15 @@ def _origin_of(text: str) -> tuple[str, str, int] | None:
     """(scheme, lower-case host, port) of an origin or URL, the default port filled in; None when malformed."""
     try:
         url = URL(text)
-        if url.scheme not in ("http", "https") or not url.host or url.port is None or url.path not in ("", "/") \
-                or url.user is not None or url.query_string or url.fragment:
+        if (
+            url.scheme not in ("http", "https")
+            or not url.host
+            or url.port is None
+            or url.path not in ("", "/")
+            or url.user is not None
+            or url.query_string
+            or url.fragment
+        ):
             return None
         return url.scheme, url.host.lower().rstrip("."), url.port
     except (ValueError, TypeError, UnicodeError, IndexError):  # IndexError: yarl on a Host such as "[]@" (the fuzz)

@@ -128,7 +128,9 @@ class _Session:
         assert self.sockets.talk is not None
         done, self.recording = self.recording, None
         outbox = self.outbox
-        self.sockets.spawn(self.sockets.talk.spoken(self.phone.id, done.pcm(), done.rate, lambda item: offer(outbox, item)))
+        self.sockets.spawn(
+            self.sockets.talk.spoken(self.phone.id, done.pcm(), done.rate, lambda item: offer(outbox, item))
+        )
 
     async def _error(self, message: str, code: str) -> None:
         await self.ws.send_json({"type": "error", "code": code, "message": message})

@@ -25,12 +25,12 @@ from typing import Any
 
 from aiohttp import web
 
-from assistant.trust.admin import record_admin
 from assistant.core.config import WebConfig
 from assistant.core.errors import AssistantError
 from assistant.core.health import health_response
-from assistant.plugins.api import ToolCall
 from assistant.core.store import atomic_write
+from assistant.plugins.api import ToolCall
+from assistant.trust.admin import record_admin
 from assistant.trust.vault import Vault
 from assistant.web import views
 from assistant.web.auth import FailureLimiter, PairingError, Phone, Phones
@@ -77,8 +77,9 @@ def admin_key(data_dir: Path) -> str:
 
 
 class WebServer:
-    def __init__(self, core: Any, config: WebConfig, talk: PhoneTalk | None = None,
-                 addresses: list[str] | None = None) -> None:
+    def __init__(
+        self, core: Any, config: WebConfig, talk: PhoneTalk | None = None, addresses: list[str] | None = None
+    ) -> None:
         """core: the built assistant (runtime.Core). talk: push-to-talk and typed requests (None:
         the page can look and press buttons but not talk). addresses: LAN addresses for the
         certificate and the printed links (None: this machine's)."""
@@ -123,15 +124,21 @@ class WebServer:
             await loopback.start()
         except OSError as e:
             await self.stop()
-            raise AssistantError(f"the phone page cannot listen on port {self.config.port} or {self.config.loopback_port}: "
-                                 f"{e.strerror or e}; set web.port and web.loopback_port to free ports, or web.enabled: false",
-                                 code="web") from e
+            raise AssistantError(
+                f"the phone page cannot listen on port {self.config.port} or {self.config.loopback_port}: "
+                f"{e.strerror or e}; set web.port and web.loopback_port to free ports, or web.enabled: false",
+                code="web",
+            ) from e
         https_port = _port(secure)
         hosts = self.addresses if self.config.bind in ("0.0.0.0", "") else [self.config.bind]
-        self.served = Addresses([f"https://{h}:{https_port}/" for h in hosts] or [f"https://127.0.0.1:{https_port}/"],
-                                f"http://127.0.0.1:{_port(loopback)}/")
-        atomic_write(web_dir(self.core.data_dir) / "server.json",
-                     json.dumps({"https": self.served.https, "loopback": self.served.loopback, "pid": os.getpid()}))
+        self.served = Addresses(
+            [f"https://{h}:{https_port}/" for h in hosts] or [f"https://127.0.0.1:{https_port}/"],
+            f"http://127.0.0.1:{_port(loopback)}/",
+        )
+        atomic_write(
+            web_dir(self.core.data_dir) / "server.json",
+            json.dumps({"https": self.served.https, "loopback": self.served.loopback, "pid": os.getpid()}),
+        )
         return self.served
 
     async def stop(self) -> None:
@@ -149,7 +156,9 @@ class WebServer:
         app.router.add_get("/", self._index)
         app.router.add_get(CA_PATH, self._ca)
         app.router.add_get("/health", self._health)
-        app.router.add_get("/manifest.webmanifest", self._static_file("manifest.webmanifest", "application/manifest+json"))
+        app.router.add_get(
+            "/manifest.webmanifest", self._static_file("manifest.webmanifest", "application/manifest+json")
+        )
         app.router.add_get("/sw.js", self._static_file("sw.js", "text/javascript"))
         app.router.add_static("/static/", STATIC, append_version=False)
         app.router.add_post("/api/pair", self._pair)
@@ -167,26 +176,38 @@ class WebServer:
         return app
 
     @web.middleware
-    async def _errors(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def _errors(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         try:
             return await handler(request)
         except web.HTTPException as e:
-            if e.content_type == "application/json" or not request.path.startswith(("/api/", "/admin/")) or e.status < 400:
+            if (
+                e.content_type == "application/json"
+                or not request.path.startswith(("/api/", "/admin/"))
+                or e.status < 400
+            ):
                 raise
-            message = e.reason if e.status != 413 else f"the request is too large (at most {MAX_JSON_BYTES // 1024} KiB)"
+            message = (
+                e.reason if e.status != 413 else f"the request is too large (at most {MAX_JSON_BYTES // 1024} KiB)"
+            )
             return _error(e.status, message, "bad_request" if e.status < 500 else "server")
         except AssistantError as e:
             return _error(400, e.message, e.code)
 
     @web.middleware
-    async def _guard(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def _guard(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         refused = refusal(request, self.names)
         if refused is not None:
             return _error(refused.status, refused.message, refused.code)
         return await handler(request)
 
     @web.middleware
-    async def _auth(self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    async def _auth(
+        self, request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
         path = request.path
         if not path.startswith(("/api/", "/admin/")) or path == "/api/pair":
             return await handler(request)
@@ -217,8 +238,12 @@ class WebServer:
             wait = max(wait, self.everyone.retry_after(EVERYONE))
         if wait <= 0:
             return None
-        return _error(429, f"too many failed attempts; try again in {wait:.0f} s", "rate_limited",
-                      {"Retry-After": str(int(wait) + 1)})
+        return _error(
+            429,
+            f"too many failed attempts; try again in {wait:.0f} s",
+            "rate_limited",
+            {"Retry-After": str(int(wait) + 1)},
+        )
 
     # --- pages ----------------------------------------------------------------------------------
 
@@ -240,13 +265,16 @@ class WebServer:
         """The CA's root, for a phone to install once (its fingerprint is on the page and in `assistant pair`)."""
         if self.certificate is None:
             raise web.HTTPNotFound()
-        return web.Response(body=self.certificate.ca_der(), content_type="application/x-x509-ca-cert",
-                            headers={"Content-Disposition": 'attachment; filename="assistant-ca.crt"',
-                                     "Cache-Control": "no-cache"})
+        return web.Response(
+            body=self.certificate.ca_der(),
+            content_type="application/x-x509-ca-cert",
+            headers={"Content-Disposition": 'attachment; filename="assistant-ca.crt"', "Cache-Control": "no-cache"},
+        )
 
     def _static_file(self, name: str, content_type: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
         async def serve(request: web.Request) -> web.StreamResponse:
             return web.FileResponse(STATIC / name, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+
         return serve
 
     # --- pairing --------------------------------------------------------------------------------
@@ -256,7 +284,7 @@ class WebServer:
         body = await _json(request)
         code, name = body.get("code"), body.get("name", "Phone")
         if not isinstance(code, str) or not isinstance(name, str) or len(code) > 32:
-            return _error(400, "send {\"code\": \"the code from `assistant pair`\", \"name\": \"my phone\"}", "bad_request")
+            return _error(400, 'send {"code": "the code from `assistant pair`", "name": "my phone"}', "bad_request")
         async with self._pairing:  # one guess at a time: each failure counts before the next is checked
             refused = self._refused(client, pairing=True)
             if refused is not None:
@@ -273,32 +301,44 @@ class WebServer:
             await asyncio.to_thread(self.phones.revoke, phone.id)  # no pairing the audit trail does not show
             raise
         response = web.json_response({"phone": asdict(phone), "token": token, **self._fingerprints()})
-        response.set_cookie(COOKIE, token, max_age=10 * 365 * 86400, httponly=True, samesite="Strict",
-                            secure=request.secure, path="/")
+        response.set_cookie(
+            COOKIE, token, max_age=10 * 365 * 86400, httponly=True, samesite="Strict", secure=request.secure, path="/"
+        )
         return response
 
     async def _admin_code(self, request: web.Request) -> web.StreamResponse:
         admin = (await _json(request)).get("admin", False)
         if not isinstance(admin, bool):
-            return _error(400, "send {\"admin\": true or false}", "bad_request")
+            return _error(400, 'send {"admin": true or false}', "bad_request")
         code, expires = await asyncio.to_thread(self.phones.new_code, admin)
         self.everyone.forget(EVERYONE)  # the owner is pairing now: guessers elsewhere must not keep them out
         if admin:
             await self._audit("admin pairing code made", "cli", expires=expires)
-        return web.json_response({"code": code, "expires": expires, "admin": admin, **self._fingerprints(),
-                                  "urls": self.served.https if self.served else []})
+        return web.json_response(
+            {
+                "code": code,
+                "expires": expires,
+                "admin": admin,
+                **self._fingerprints(),
+                "urls": self.served.https if self.served else [],
+            }
+        )
 
     def _fingerprints(self) -> dict[str, str | None]:
         """The server's certificate's and the CA root's SHA-256, for the person pairing to check."""
         cert = self.certificate
-        return {"fingerprint": cert.fingerprint if cert else None, "ca_fingerprint": cert.ca_fingerprint if cert else None}
+        return {
+            "fingerprint": cert.fingerprint if cert else None,
+            "ca_fingerprint": cert.ca_fingerprint if cert else None,
+        }
 
     async def _audit(self, action: str, who: str, **details: Any) -> None:
         await asyncio.to_thread(record_admin, self.core.data_dir, action, who, **details)
 
     async def _me(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"phone": asdict(request[_PHONE]), "talk": self.talk is not None,
-                                  "reply_on": self.config.reply_on})
+        return web.json_response(
+            {"phone": asdict(request[_PHONE]), "talk": self.talk is not None, "reply_on": self.config.reply_on}
+        )
 
     async def _list_phones(self, request: web.Request) -> web.StreamResponse:
         return web.json_response({"phones": [asdict(p) for p in self.phones.all()]})
@@ -308,12 +348,21 @@ class WebServer:
         asking = request.get(_PHONE)
         target = await asyncio.to_thread(self.phones.find, request.match_info["id"])
         if asking is not None and target.id != asking.id and not asking.admin:
-            return _error(403, "a phone may unpair only itself: unpair others from an admin phone "
-                               "(paired with `assistant pair --admin`) or with `assistant phones revoke`", "forbidden")
+            return _error(
+                403,
+                "a phone may unpair only itself: unpair others from an admin phone "
+                "(paired with `assistant pair --admin`) or with `assistant phones revoke`",
+                "forbidden",
+            )
         phone = await asyncio.to_thread(self.phones.revoke, target.id)
         who = "cli" if asking is None else f"phone:{asking.name}"
-        await self._audit("phone revoked", who, phone=phone.id, name=phone.name,
-                          **({} if asking is None else {"by_phone": asking.id, "by_admin": asking.admin}))
+        await self._audit(
+            "phone revoked",
+            who,
+            phone=phone.id,
+            name=phone.name,
+            **({} if asking is None else {"by_phone": asking.id, "by_admin": asking.admin}),
+        )
         await self.sockets.close(phone.id, 4001, b"this phone was unpaired")
         return web.json_response({"revoked": asdict(phone)})
 
@@ -339,7 +388,7 @@ class WebServer:
         body = await _json(request)
         text = request_text(body.get("text"))
         if text is None:
-            return _error(400, f"send {{\"text\": \"what to ask\"}} (1 to {MAX_TEXT_CHARS} characters)", "bad_request")
+            return _error(400, f'send {{"text": "what to ask"}} (1 to {MAX_TEXT_CHARS} characters)', "bad_request")
         if self.talk is None:
             return _error(503, "the assistant is not ready to talk", "not_ready")
         turn, reply = await self.talk.typed(request[_PHONE].id, text)
@@ -349,7 +398,7 @@ class WebServer:
         body = await _json(request)
         tool, args, confirmed = body.get("tool"), body.get("args", {}), body.get("confirmed", False)
         if not isinstance(tool, str) or not isinstance(args, dict) or not isinstance(confirmed, bool):
-            return _error(400, "send {\"tool\": \"skill.tool\", \"args\": {…}}", "bad_request")
+            return _error(400, 'send {"tool": "skill.tool", "args": {…}}', "bad_request")
         try:
             self.core.registry.tool(tool)
         except AssistantError:
@@ -365,7 +414,7 @@ class WebServer:
 _PAGE_HEADERS = {
     "Cache-Control": "no-cache",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-                               "connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+    "connect-src 'self'; style-src 'self'; script-src 'self'; frame-ancestors 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from assistant.audio.wav import resample
-from assistant.voice.dialogue import Dialogue
 from assistant.core.events import SttStart, Transcript, TtsEnd
+from assistant.voice.dialogue import Dialogue
 from assistant.voice.reply import ReplySpeaker
 
 Send = Callable[[Any], None]
@@ -60,8 +60,14 @@ class PhoneSink:
 
 
 class PhoneTalk:
-    def __init__(self, core: Any, transcriber: Any | None, speaker: ReplySpeaker | None, reply_on: str = "phone",
-                 announce: Callable[[str], Awaitable[None]] | None = None) -> None:
+    def __init__(
+        self,
+        core: Any,
+        transcriber: Any | None,
+        speaker: ReplySpeaker | None,
+        reply_on: str = "phone",
+        announce: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         """transcriber/speaker: the loaded speech models (None: typed text only)."""
         self.core = core
         self.transcriber = transcriber
@@ -107,8 +113,9 @@ class PhoneTalk:
         async with self._stt:
             heard = await asyncio.to_thread(self.transcriber.hear, audio, self.core.speech_hints())
         text = heard.text.strip()
-        self.core.bus.publish(Transcript(text=text, stt_s=round(time.perf_counter() - start, 3),
-                                         confidence=heard.confidence, turn=turn))
+        self.core.bus.publish(
+            Transcript(text=text, stt_s=round(time.perf_counter() - start, 3), confidence=heard.confidence, turn=turn)
+        )
         if not text:
             return turn, await self._say(NOT_HEARD, turn, send)
         reply = await self.dialogue(phone_id).handle(text, turn=turn, others=heard.others, hearing=heard)

@@ -13,7 +13,6 @@ from typing import Any
 from assistant.routines.workflows import routine_row
 from assistant.scheduling.records import record
 
-
 RECENT_RUNS = 5
 STATE_TIMEOUT_S = 1.5
 THUMB_PX = 320
@@ -40,9 +39,21 @@ def _routines(core: Any) -> list[dict[str, Any]]:
     out = []
     for routine in host.routines.values():
         runs = host.runner.history(routine.name)[-RECENT_RUNS:]
-        out.append({**routine_row(routine, host.enabled(routine.name)), "runs": [
-            {"run_id": r["run_id"], "trigger": r["trigger"], "state": r["state"], "started_at": r["started_at"],
-             "steps": {step: info.get("state") for step, info in r.get("steps", {}).items()}} for r in reversed(runs)]})
+        out.append(
+            {
+                **routine_row(routine, host.enabled(routine.name)),
+                "runs": [
+                    {
+                        "run_id": r["run_id"],
+                        "trigger": r["trigger"],
+                        "state": r["state"],
+                        "started_at": r["started_at"],
+                        "steps": {step: info.get("state") for step, info in r.get("steps", {}).items()},
+                    }
+                    for r in reversed(runs)
+                ],
+            }
+        )
     return out
 
 
@@ -73,8 +84,15 @@ def _media(core: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     for album in media.albums.all():
         files = media.albums.files(album.name)
         photos = [f for f in files if f.kind == "photo"]
-        albums.append({"name": album.name, "smart": album.smart, "described": album.described, "count": len(files),
-                       "preview": [f.id for f in photos[:ALBUM_PREVIEW]]})
+        albums.append(
+            {
+                "name": album.name,
+                "smart": album.smart,
+                "described": album.described,
+                "count": len(files),
+                "preview": [f.id for f in photos[:ALBUM_PREVIEW]],
+            }
+        )
     return albums, media.player.now_playing().record() if media.player is not None else None
 
 

@@ -25,9 +25,9 @@ from wyoming.info import Describe
 from wyoming.tts import Synthesize
 
 from assistant.audio import SAMPLE_RATE
+from assistant.core.addresses import tcp_address
 from assistant.speech.stt import Heard, SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
-from assistant.core.addresses import tcp_address
 from assistant.wyoming.audio import Incoming
 from assistant.wyoming.wire import BadFrame, read_event_from
 
@@ -61,8 +61,12 @@ class Remote:
         with self._lock:
             was, self.up = self.up, False
         if was:
-            log.warning("the %s server at %s failed (%s): using the local model until it answers again",
-                        self.what, self.address, why)
+            log.warning(
+                "the %s server at %s failed (%s): using the local model until it answers again",
+                self.what,
+                self.address,
+                why,
+            )
 
     def answered(self) -> None:
         with self._lock:
@@ -159,8 +163,11 @@ class RemoteTranscriber:
             s.send(Transcribe(language="en", transcript_names=names or None).event())
             s.send(AudioStart(rate=SAMPLE_RATE, width=2, channels=1).event())
             for start in range(0, len(pcm), 4096):
-                s.send(AudioChunk(rate=SAMPLE_RATE, width=2, channels=1,
-                                  audio=pcm[start:start + 4096].astype("<i2").tobytes()).event())
+                s.send(
+                    AudioChunk(
+                        rate=SAMPLE_RATE, width=2, channels=1, audio=pcm[start : start + 4096].astype("<i2").tobytes()
+                    ).event()
+                )
             s.send(AudioStop().event())
             return str(Transcript.from_event(s.expect("transcript")).text)
 

@@ -35,11 +35,11 @@ from wyoming.wake import Detection
 
 from assistant.audio.sources import AudioFeed
 from assistant.audio.wav import resample
+from assistant.core.addresses import SatelliteAddress
 from assistant.core.backoff import Backoff
 from assistant.core.bus import Bus
 from assistant.core.events import Error, Event, Reply, SpeechEnd, SpeechStart, Transcript, Wake
 from assistant.plugins.where import ROOM
-from assistant.core.addresses import SatelliteAddress
 from assistant.wyoming.audio import Incoming, chunks
 from assistant.wyoming.wire import MAX_HEADER_BYTES, BadFrame, read_event
 
@@ -140,9 +140,14 @@ def to_satellite(event: Event) -> WyEvent | None:
 class SatelliteLink:
     """One satellite: connect, serve its requests with `loop`, and connect again when it goes away."""
 
-    def __init__(self, address: SatelliteAddress, bus: Bus, sink: SatelliteSink,
-                 run_loop: Callable[[AudioFeed], Awaitable[None]],
-                 wake_now: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        address: SatelliteAddress,
+        bus: Bus,
+        sink: SatelliteSink,
+        run_loop: Callable[[AudioFeed], Awaitable[None]],
+        wake_now: Callable[[str], None],
+    ) -> None:
         """bus: the satellite's own bus (its loop and conversation publish there); run_loop: starts
         its voice loop on a feed; wake_now: tells the loop the satellite heard its wake word itself."""
         self.address = address
@@ -182,7 +187,8 @@ class SatelliteLink:
 
     async def session(self) -> None:
         reader, writer = await asyncio.wait_for(
-            asyncio.open_connection(self.address.host, self.address.port, limit=MAX_HEADER_BYTES), 5.0)
+            asyncio.open_connection(self.address.host, self.address.port, limit=MAX_HEADER_BYTES), 5.0
+        )
         outbox = Outbox(writer)
         feed = AudioFeed(realtime=True)
         self.sink.outbox = self._outbox = outbox
@@ -210,8 +216,9 @@ class SatelliteLink:
 
         return asyncio.create_task(listen(), name=f"satellite {self.room}")
 
-    async def _receive(self, reader: asyncio.StreamReader, feed: AudioFeed, outbox: Outbox,
-                       *tasks: asyncio.Task[None]) -> None:
+    async def _receive(
+        self, reader: asyncio.StreamReader, feed: AudioFeed, outbox: Outbox, *tasks: asyncio.Task[None]
+    ) -> None:
         """Until the satellite hangs up, falls silent or sends what is not an event. Events are read
         whole by a task of their own: a timeout never cuts one in half."""
         events: asyncio.Queue[WyEvent | None] = asyncio.Queue()

@@ -85,9 +85,16 @@ ABOUT = Attribution(name="this assistant", url="https://github.com/")
 class Stages:
     """What the services run on: the assistant's own loaded models and its dialogue."""
 
-    def __init__(self, config: Config, transcriber: Transcriber, synthesizer: Synthesizer,
-                 wake: Callable[[], WakeWordDetector], handle: Handler,
-                 hints: Callable[[], SpeechHints], conversation: Callable[[str], Handler] | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        transcriber: Transcriber,
+        synthesizer: Synthesizer,
+        wake: Callable[[], WakeWordDetector],
+        handle: Handler,
+        hints: Callable[[], SpeechHints],
+        conversation: Callable[[str], Handler] | None = None,
+    ) -> None:
         """wake: makes a detector for one connection (it keeps state); handle: the dialogue, a
         coroutine function from text to the reply, with no memory; conversation: makes one with a
         memory of its own (Dialogue.another) for a client at an address, for each satellite,
@@ -121,24 +128,84 @@ class Stages:
         ours = _version("assistant")
         english = ["en"]
         return Info(
-            asr=[AsrProgram(name="assistant-stt", attribution=ABOUT, installed=True, version=ours,
-                            description="faster-whisper, biased to the household's names",
-                            models=[AsrModel(name=self.config.stt.model, attribution=ABOUT, installed=True,
-                                             description="Whisper", version=None, languages=english)])],
-            tts=[TtsProgram(name="assistant-tts", attribution=ABOUT, installed=True, version=ours,
-                            description="Piper", voices=[TtsVoice(name=self.config.tts.voice, attribution=ABOUT,
-                                                                  installed=True, description="Piper voice",
-                                                                  version=None, languages=english)])],
-            handle=[HandleProgram(name="assistant", attribution=ABOUT, installed=True, version=ours,
-                                  description="sentence templates, then the local LLM; the skills act",
-                                  models=[HandleModel(name="assistant", attribution=ABOUT, installed=True,
-                                                      description=None, version=None, languages=english)],
-                                  supports_home_control=True)],
-            wake=[WakeProgram(name="assistant-wake", attribution=ABOUT, installed=True, version=ours,
-                              description="openWakeWord",
-                              models=[WakeModel(name=self.config.wake.model, attribution=ABOUT, installed=True,
-                                                description=None, version=None, languages=english,
-                                                phrase=self.config.wake.model.replace("_", " "))])],
+            asr=[
+                AsrProgram(
+                    name="assistant-stt",
+                    attribution=ABOUT,
+                    installed=True,
+                    version=ours,
+                    description="faster-whisper, biased to the household's names",
+                    models=[
+                        AsrModel(
+                            name=self.config.stt.model,
+                            attribution=ABOUT,
+                            installed=True,
+                            description="Whisper",
+                            version=None,
+                            languages=english,
+                        )
+                    ],
+                )
+            ],
+            tts=[
+                TtsProgram(
+                    name="assistant-tts",
+                    attribution=ABOUT,
+                    installed=True,
+                    version=ours,
+                    description="Piper",
+                    voices=[
+                        TtsVoice(
+                            name=self.config.tts.voice,
+                            attribution=ABOUT,
+                            installed=True,
+                            description="Piper voice",
+                            version=None,
+                            languages=english,
+                        )
+                    ],
+                )
+            ],
+            handle=[
+                HandleProgram(
+                    name="assistant",
+                    attribution=ABOUT,
+                    installed=True,
+                    version=ours,
+                    description="sentence templates, then the local LLM; the skills act",
+                    models=[
+                        HandleModel(
+                            name="assistant",
+                            attribution=ABOUT,
+                            installed=True,
+                            description=None,
+                            version=None,
+                            languages=english,
+                        )
+                    ],
+                    supports_home_control=True,
+                )
+            ],
+            wake=[
+                WakeProgram(
+                    name="assistant-wake",
+                    attribution=ABOUT,
+                    installed=True,
+                    version=ours,
+                    description="openWakeWord",
+                    models=[
+                        WakeModel(
+                            name=self.config.wake.model,
+                            attribution=ABOUT,
+                            installed=True,
+                            description=None,
+                            version=None,
+                            languages=english,
+                            phrase=self.config.wake.model.replace("_", " "),
+                        )
+                    ],
+                )
+            ],
         )
 
 
@@ -152,8 +219,14 @@ def _version(name: str) -> str | None:
 class Connection:
     """One client: its events in order, one request at a time."""
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, stages: Stages,
-                 access: Access | None = None, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        stages: Stages,
+        access: Access | None = None,
+        limits: Limits | None = None,
+    ) -> None:
         self.reader = reader
         self.writer = writer
         self.stages = stages
@@ -296,8 +369,10 @@ class Connection:
     async def _transcript(self, event: Event) -> None:
         """Intent handling: acted on when the client carries the token (where one is set)."""
         if not self.access.may_handle(event.data.get("token")):
-            log.warning("wyoming: a transcript from %s without the right token (wyoming.token): not acted on",
-                        self.peer or "a client")
+            log.warning(
+                "wyoming: a transcript from %s without the right token (wyoming.token): not acted on",
+                self.peer or "a client",
+            )
             await self.send(Error(text=NO_TOKEN, code="unauthorized").event())
             return
         await self._handle(Transcript.from_event(event).text, _conversation_key(event, self))
@@ -305,7 +380,9 @@ class Connection:
     async def _handle(self, text: str, conversation: Hashable) -> None:
         started = time.monotonic()
         reply = await self.stages.conversation_for(conversation, self.peer)(text)
-        log.info("wyoming handle from %s: %r → %r in %.0f ms", self.peer, text, reply, (time.monotonic() - started) * 1000)
+        log.info(
+            "wyoming handle from %s: %r → %r in %.0f ms", self.peer, text, reply, (time.monotonic() - started) * 1000
+        )
         if reply:
             await self.send(Handled(text=reply).event())
         else:
@@ -329,8 +406,9 @@ class WyomingServer:
     who may connect and have a transcript acted on (everyone when not given); `limits`: how many may
     connect and how long they may take (the defaults, with the config's wyoming.max_clients)."""
 
-    def __init__(self, stages: Stages, host: str, port: int, access: Access | None = None,
-                 limits: Limits | None = None) -> None:
+    def __init__(
+        self, stages: Stages, host: str, port: int, access: Access | None = None, limits: Limits | None = None
+    ) -> None:
         self.stages = stages
         self.host = host
         self.port = port
@@ -350,8 +428,11 @@ class WyomingServer:
         try:
             self._server = await asyncio.start_server(self._connected, self.host, self.port, limit=MAX_HEADER_BYTES)
         except OSError as e:
-            raise AssistantError(f"the Wyoming services cannot listen on {self.host}:{self.port}: {e.strerror or e} "
-                                 "(set wyoming.port to a free port)", code="wyoming") from None
+            raise AssistantError(
+                f"the Wyoming services cannot listen on {self.host}:{self.port}: {e.strerror or e} "
+                "(set wyoming.port to a free port)",
+                code="wyoming",
+            ) from None
         self.port = self._server.sockets[0].getsockname()[1]
         log.info("Wyoming services on %s:%d", self.host, self.port)
 
@@ -381,8 +462,11 @@ class WyomingServer:
         now = time.monotonic()
         if now - self._refused_at >= REFUSALS_LOGGED_S:
             self._refused_at = now
-            log.warning("wyoming: a connection from %s refused: %s (more are logged at debug level for a minute)",
-                        peer or "a client", refusal)
+            log.warning(
+                "wyoming: a connection from %s refused: %s (more are logged at debug level for a minute)",
+                peer or "a client",
+                refusal,
+            )
         else:
             log.debug("wyoming: a connection from %s refused: %s", peer or "a client", refusal)
 

@@ -58,17 +58,35 @@ _KINDS: dict[str, Callable[[Any], bool]] = {
     "dict": lambda v: isinstance(v, dict),
     "strs": lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
 }
-_NAMES = {"str": "a string", "int": "a whole number", "bool": "true or false", "dict": "an object",
-          "strs": "a list of strings"}
+_NAMES = {
+    "str": "a string",
+    "int": "a whole number",
+    "bool": "true or false",
+    "dict": "an object",
+    "strs": "a list of strings",
+}
 
-_AUDIO = {"rate": Field("int", True), "width": Field("int", True), "channels": Field("int", True),
-          "timestamp": Field("int")}
+_AUDIO = {
+    "rate": Field("int", True),
+    "width": Field("int", True),
+    "channels": Field("int", True),
+    "timestamp": Field("int"),
+}
 _STAGES = ("wake", "asr", "handle", "intent", "tts")
 FIELDS: dict[str, dict[str, Field]] = {
-    "transcript": {"text": Field("str", True), "language": Field("str"), "context": Field("dict"),
-                   "token": Field("str")},
-    "transcribe": {"name": Field("str"), "language": Field("str"), "context": Field("dict"),
-                   "transcript_names": Field("strs"), "transcript_terms": Field("strs")},
+    "transcript": {
+        "text": Field("str", True),
+        "language": Field("str"),
+        "context": Field("dict"),
+        "token": Field("str"),
+    },
+    "transcribe": {
+        "name": Field("str"),
+        "language": Field("str"),
+        "context": Field("dict"),
+        "transcript_names": Field("strs"),
+        "transcript_terms": Field("strs"),
+    },
     "synthesize": {"text": Field("str", True), "voice": Field("dict"), "context": Field("dict")},
     "detect": {"names": Field("strs"), "context": Field("dict")},
     "detection": {"name": Field("str"), "timestamp": Field("int")},
@@ -81,9 +99,14 @@ FIELDS: dict[str, dict[str, Field]] = {
     "handled": {"text": Field("str")},
     "not-handled": {"text": Field("str")},
     "info": {"satellite": Field("dict")},
-    "run-pipeline": {"start_stage": Field("str", True, _STAGES), "end_stage": Field("str", True, _STAGES),
-                     "wake_word_name": Field("str"), "restart_on_end": Field("bool"),
-                     "wake_word_names": Field("strs"), "announce_text": Field("str")},
+    "run-pipeline": {
+        "start_stage": Field("str", True, _STAGES),
+        "end_stage": Field("str", True, _STAGES),
+        "wake_word_name": Field("str"),
+        "restart_on_end": Field("bool"),
+        "wake_word_names": Field("strs"),
+        "announce_text": Field("str"),
+    },
 }
 """The fields read of each event type this assistant takes; other events and fields pass unread."""
 
@@ -125,8 +148,12 @@ def header(line: bytes) -> Header:
     data = fields.get("data")
     if data is not None and not isinstance(data, dict):
         raise BadFrame(f"a {kind} event's data must be an object, not {type(data).__name__}")
-    return Header(kind, data or {}, _length(fields, "data_length", MAX_DATA_BYTES),
-                  _length(fields, "payload_length", MAX_PAYLOAD_BYTES))
+    return Header(
+        kind,
+        data or {},
+        _length(fields, "data_length", MAX_DATA_BYTES),
+        _length(fields, "payload_length", MAX_PAYLOAD_BYTES),
+    )
 
 
 def event_of(head: Header, data: bytes, payload: bytes | None) -> Event:
@@ -153,8 +180,9 @@ class Idle(BadFrame):
     code = "idle"
 
 
-async def read_event(reader: asyncio.StreamReader, event_s: float | None = None,
-                     idle_s: float | None = None) -> Event | None:
+async def read_event(
+    reader: asyncio.StreamReader, event_s: float | None = None, idle_s: float | None = None
+) -> Event | None:
     """The next event; None at the end of the stream (also when it ends inside an event). The reader's
     limit should be MAX_HEADER_BYTES (asyncio.start_server(..., limit=MAX_HEADER_BYTES)).
 

@@ -25,18 +25,22 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from assistant.app.runtime import Core, build_core, load_speech_models  # noqa: E402
 from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
 from assistant.devices.network import HomeNetwork  # noqa: E402
-from assistant.app.runtime import Core, build_core, load_speech_models  # noqa: E402
 from testbed import speech as sf  # noqa: E402
-from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated  # noqa: E402
 from testbed.fakes.base import rerun_isolated  # noqa: E402
 from testbed.fakes.devices import FakeHome  # noqa: E402
+from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated  # noqa: E402
 from testbed.voice import play, voice_loop  # noqa: E402
 
-CONFIG = {**TEMPLATES_ONLY, "ASSISTANT__DEVICES__DISCOVERY": "true", "ASSISTANT__DEVICES__ANNOUNCE": "false",
-          "ASSISTANT__DEVICES__INTERFACES": "127.0.0.1"}
+CONFIG = {
+    **TEMPLATES_ONLY,
+    "ASSISTANT__DEVICES__DISCOVERY": "true",
+    "ASSISTANT__DEVICES__ANNOUNCE": "false",
+    "ASSISTANT__DEVICES__INTERFACES": "127.0.0.1",
+}
 
 
 def stats(values: list[float]) -> str:
@@ -68,10 +72,12 @@ def stages_of(rec: Recorder, end: float, changed: float) -> dict[str, float]:
     def first(type_: str) -> float:
         return next(e.t for e in after if e.type == type_)
 
-    marks = {"end of speech -> silence seen (VAD)": first("speech_end"),
-             "  -> transcript ready (speech-to-text)": first("transcript"),
-             "  -> request understood (intent)": first("intent"),
-             "  -> device changed": changed}
+    marks = {
+        "end of speech -> silence seen (VAD)": first("speech_end"),
+        "  -> transcript ready (speech-to-text)": first("transcript"),
+        "  -> request understood (intent)": first("intent"),
+        "  -> device changed": changed,
+    }
     out, last = {}, end
     for stage, t in marks.items():
         out[stage] = t - last
@@ -98,7 +104,7 @@ async def main(rounds: int, spoken_rounds: int) -> None:
                     start = time.monotonic()
                     await home.add("wled", f"Bench light {i + 1}")
                     name = f"bench light {i + 1}"
-                    done = await until(lambda: name in core.registry.slot_values().get("device_name", []))
+                    done = await until(lambda name=name: name in core.registry.slot_values().get("device_name", []))
                     controllable.append(done - start)
                 print(f"announcement -> controllable, one device at a time: {stats(controllable)}   target <= 1 s")
 
@@ -110,11 +116,11 @@ async def main(rounds: int, spoken_rounds: int) -> None:
                         on = i % 2 == 0
                         start = time.monotonic()
                         await core.dialogue.handle(f"turn {'on' if on else 'off'} bench light 1")
-                        ours.append(await until(lambda: strip.state["on"] is on) - start)
+                        ours.append(await until(lambda on=on: strip.state["on"] is on) - start)
                         start = time.monotonic()
                         async with session.post(f"http://{strip.host}/json/state", json={"on": not on}) as r:
                             await r.read()
-                        direct.append(await until(lambda: strip.state["on"] is (not on)) - start)
+                        direct.append(await until(lambda on=on: strip.state["on"] is (not on)) - start)
                 print(f"typed command -> device changed (template path): {stats(ours)}")
                 print(f"  baseline, one HTTP request straight to the device: {stats(direct)}")
 
@@ -127,7 +133,9 @@ async def main(rounds: int, spoken_rounds: int) -> None:
                 expected = before + sum(2 if d.kind == "hue" else 1 for d in added)
                 try:
                     done = await until(lambda: sum(d.online for d in core.devices.registry.all()) >= expected, 30)
-                    print(f"discovery of 100 devices ({expected - before} controllable or listed): all in {done - start:.2f} s")
+                    print(
+                        f"discovery of 100 devices ({expected - before} controllable or listed): all in {done - start:.2f} s"
+                    )
                 except TimeoutError:
                     found = sum(d.online for d in core.devices.registry.all()) - before
                     print(f"discovery of 100 devices: only {found}/{expected - before} within 30 s")
@@ -147,7 +155,7 @@ async def main(rounds: int, spoken_rounds: int) -> None:
                     strip.state["on"] = not on
                     changed: list[float] = []
 
-                    async def watch() -> None:
+                    async def watch(on: bool = on, changed: list[float] = changed) -> None:
                         while strip.state["on"] is not on:
                             await asyncio.sleep(0.002)
                         changed.append(time.time())
@@ -161,7 +169,11 @@ async def main(rounds: int, spoken_rounds: int) -> None:
                         await asyncio.wait_for(watcher, 5)
                     except TimeoutError:
                         heard = [getattr(e, "text", "") for e in rec.of("transcript")]
-                        did = [(e.type, e.to_dict()) for e in rec.events if e.type in ("intent", "tool_result", "reply", "error")]
+                        did = [
+                            (e.type, e.to_dict())
+                            for e in rec.events
+                            if e.type in ("intent", "tool_result", "reply", "error")
+                        ]
                         print(f"  round {i + 1}: the light did not change; heard {heard}; {did}")
                         continue
                     # The end of speech is the last audible sample of the recording (not the VAD's verdict,
@@ -172,8 +184,10 @@ async def main(rounds: int, spoken_rounds: int) -> None:
                     print(f"  round {i + 1}: {spoken[-1] * 1000:5.0f} ms, heard {heard}")
                     for stage, t in stages_of(rec, end, changed[0]).items():
                         stages.setdefault(stage, []).append(t)
-                print(f"spoken command -> device changed, after the end of speech: {stats(spoken)}   target <= 1 s;"
-                      f" {len(spoken)}/{spoken_rounds} rounds changed the light")
+                print(
+                    f"spoken command -> device changed, after the end of speech: {stats(spoken)}   target <= 1 s;"
+                    f" {len(spoken)}/{spoken_rounds} rounds changed the light"
+                )
                 for stage, values in stages.items():
                     print(f"  {stage:<44} median {statistics.median(values) * 1000:7.1f} ms")
             finally:

@@ -49,7 +49,9 @@ FAULTS = ("kill", "disk", "readonly", "clock", "skill", "llm", "audio")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--kills", type=int, default=1000, help="SIGKILLs in all, spread over the four kinds of work")
-    p.add_argument("--trials", type=int, default=3, help="kills of a skill, of the LLM server, losses of the sound card")
+    p.add_argument(
+        "--trials", type=int, default=3, help="kills of a skill, of the LLM server, losses of the sound card"
+    )
     p.add_argument("--seed", type=int, default=25)
     p.add_argument("--only", default=",".join(FAULTS), help=f"comma-separated, of {', '.join(FAULTS)}")
     p.add_argument("--json", type=Path, metavar="FILE", help="write every figure here too")
@@ -59,12 +61,26 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(only) - set(FAULTS)
     if unknown:
         p.error(f"unknown faults {sorted(unknown)}; choose from {', '.join(FAULTS)}")
-    if {"disk", "readonly"} & set(only) and os.geteuid() == 0 and os.environ.get("FAULTS_MOUNT_NS") != "1" \
-            and shutil.which("unshare"):
+    if (
+        {"disk", "readonly"} & set(only)
+        and os.geteuid() == 0
+        and os.environ.get("FAULTS_MOUNT_NS") != "1"
+        and shutil.which("unshare")
+    ):
         # Again inside a mount namespace of its own: its tmpfs and read-only mounts are private.
         env = {**os.environ, "FAULTS_MOUNT_NS": "1"}
-        return subprocess.run(["unshare", "-m", "--propagation", "private", sys.executable, __file__,
-                               *(argv if argv is not None else sys.argv[1:])], env=env).returncode
+        return subprocess.run(
+            [
+                "unshare",
+                "-m",
+                "--propagation",
+                "private",
+                sys.executable,
+                __file__,
+                *(argv if argv is not None else sys.argv[1:]),
+            ],
+            env=env,
+        ).returncode
     began = time.monotonic()
     results: list[Figures] = []
     for fault in only:
@@ -108,8 +124,11 @@ def print_figures(f: Figures) -> None:
         return
     rec = f.median_recovery_s
     counts = "  ".join(f"{t} {getattr(f, t)}" for t in TARGETS)
-    print(f"{f.fault:<20} trials {f.trials:<5} {counts}  median recovery "
-          f"{'-' if rec is None else f'{rec:.2f} s'}  {'target met' if f.met else 'TARGET MISSED'}", flush=True)
+    print(
+        f"{f.fault:<20} trials {f.trials:<5} {counts}  median recovery "
+        f"{'-' if rec is None else f'{rec:.2f} s'}  {'target met' if f.met else 'TARGET MISSED'}",
+        flush=True,
+    )
     for key, value in f.info.items():
         print(f"{'':<22}{key}: {value}")
     for finding in f.findings[:8]:
@@ -120,15 +139,29 @@ def print_figures(f: Figures) -> None:
 
 def report(results: list[Figures], args: argparse.Namespace, seconds: float) -> int:
     missed = [f.fault for f in results if not f.met]
-    machine = f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, " \
-              f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
-    print(f"\ntarget: 0 lost, 0 twice, 0 changed, 0 mistimed, 0 tracebacks, 0 unclear messages; "
-          f"{'met by every fault' if not missed else 'MISSED by ' + ', '.join(missed)} ({seconds:.0f} s on {machine})")
+    machine = (
+        f"{platform.node()}: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, {platform.system()} {platform.release()}"
+    )
+    print(
+        f"\ntarget: 0 lost, 0 twice, 0 changed, 0 mistimed, 0 tracebacks, 0 unclear messages; "
+        f"{'met by every fault' if not missed else 'MISSED by ' + ', '.join(missed)} ({seconds:.0f} s on {machine})"
+    )
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"machine": machine, "seconds": round(seconds, 1), "seed": args.seed,
-                                         "kills": args.kills, "targets": {t: 0 for t in TARGETS},
-                                         "faults": [f.record() for f in results]}, indent=2))
+        args.json.write_text(
+            json.dumps(
+                {
+                    "machine": machine,
+                    "seconds": round(seconds, 1),
+                    "seed": args.seed,
+                    "kills": args.kills,
+                    "targets": {t: 0 for t in TARGETS},
+                    "faults": [f.record() for f in results],
+                },
+                indent=2,
+            )
+        )
     return 1 if missed else 0
 
 

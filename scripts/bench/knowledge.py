@@ -20,17 +20,33 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from assistant.app.runtime import build_core  # noqa: E402
 from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
 from assistant.knowledge.answerer import Answerer  # noqa: E402
 from assistant.knowledge.index import KnowledgeIndex  # noqa: E402
-from assistant.app.runtime import build_core  # noqa: E402
-from testbed.fakes.household_docs import FACTS, FILLER, NOT_THERE, SEALED_NOT_THERE, Fact, make_household_docs, write_pdf  # noqa: E402
+from testbed.fakes.household_docs import (  # noqa: E402
+    FACTS,
+    FILLER,
+    NOT_THERE,
+    SEALED_NOT_THERE,
+    Fact,
+    make_household_docs,
+    write_pdf,
+)
 
-TUNING_NOT_THERE = ["what is the capital of peru", "where is my passport", "how do I change the car's oil",
-                    "when is the dentist appointment", "what is the garage door code", "how do I reset the router",
-                    "which day is the piano lesson", "where are the spare batteries", "what is the alarm code",
-                    "how do I descale the kettle"]
+TUNING_NOT_THERE = [
+    "what is the capital of peru",
+    "where is my passport",
+    "how do I change the car's oil",
+    "when is the dentist appointment",
+    "what is the garage door code",
+    "how do I reset the router",
+    "which day is the piano lesson",
+    "where are the spare batteries",
+    "what is the alarm code",
+    "how do I descale the kettle",
+]
 """Unanswerable questions the refusal margins were set on. NOT_THERE's results were seen too while
 the answering was tuned; SEALED_NOT_THERE's were not."""
 
@@ -59,10 +75,13 @@ def hit_rates(index: KnowledgeIndex, facts: list[Fact]) -> tuple[int, int]:
 
 
 def right(answer: object, fact: Fact) -> bool:
-    hit = getattr(answer, "hit")
-    text = getattr(answer, "text").lower()
-    return hit is not None and (Path(hit.source).name, hit.page) == (fact.file, fact.page) and \
-        all(w.lower() in text for w in fact.words)
+    hit = answer.hit
+    text = answer.text.lower()
+    return (
+        hit is not None
+        and (Path(hit.source).name, hit.page) == (fact.file, fact.page)
+        and all(w.lower() in text for w in fact.words)
+    )
 
 
 def main() -> int:
@@ -83,8 +102,11 @@ def main() -> int:
         started = time.perf_counter()
         report = core.knowledge.scan()
         core.knowledge.search("warm up", 1)
-        print(f"corpus: {report.pages} pages, {report.passages} passages, indexed with embeddings in "
-              f"{time.perf_counter() - started:.1f} s", flush=True)
+        print(
+            f"corpus: {report.pages} pages, {report.passages} passages, indexed with embeddings in "
+            f"{time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
 
         out.append(f"\n== retrieval: {len(FACTS)} questions, {len(PARAPHRASES)} paraphrases ==")
         for name, index in (("BM25 alone", words_only), ("BM25 + semantic", core.knowledge)):
@@ -95,9 +117,11 @@ def main() -> int:
                 t = time.perf_counter()
                 index.search(fact.question, 5)
                 times.append(time.perf_counter() - t)
-            out.append(f"{name:16s} top1 {a1}/{len(FACTS)}  top5 {a5}/{len(FACTS)} ({a5 / len(FACTS):.0%}, target ≥ 95 %)  "
-                       f"paraphrases top1 {p1}/{len(PARAPHRASES)} top5 {p5}/{len(PARAPHRASES)}  "
-                       f"search median {statistics.median(times) * 1000:.1f} ms")
+            out.append(
+                f"{name:16s} top1 {a1}/{len(FACTS)}  top5 {a5}/{len(FACTS)} ({a5 / len(FACTS):.0%}, target ≥ 95 %)  "
+                f"paraphrases top1 {p1}/{len(PARAPHRASES)} top5 {p5}/{len(PARAPHRASES)}  "
+                f"search median {statistics.median(times) * 1000:.1f} ms"
+            )
 
         core.planner.load_sync()
         answerer: Answerer = core.answerer
@@ -128,17 +152,25 @@ def main() -> int:
         paraphrased = sum(right(answerer.ask(f.question), f) for f in PARAPHRASES)
         n = len(FACTS)
         out.append(f"\n== answers (the LLM, {core.config.planner.model}) ==")
-        out.append(f"correct (source and the fact's words) {correct}/{n} ({correct / n:.0%}, target ≥ 85 %); "
-                   f"written by the LLM {how['llm']}, extracted {how['extracted']}, refused {how['not_found']}")
-        out.append(f"refused the unanswerable           sealed {refusals['sealed']}/{len(SEALED_NOT_THERE)}, "
-                   f"held out (seen while tuning) {refusals['held out']}/{len(NOT_THERE)} (target 10/10); "
-                   f"tuning set {refusals['tuning']}/{len(TUNING_NOT_THERE)}")
+        out.append(
+            f"correct (source and the fact's words) {correct}/{n} ({correct / n:.0%}, target ≥ 85 %); "
+            f"written by the LLM {how['llm']}, extracted {how['extracted']}, refused {how['not_found']}"
+        )
+        out.append(
+            f"refused the unanswerable           sealed {refusals['sealed']}/{len(SEALED_NOT_THERE)}, "
+            f"held out (seen while tuning) {refusals['held out']}/{len(NOT_THERE)} (target 10/10); "
+            f"tuning set {refusals['tuning']}/{len(TUNING_NOT_THERE)}"
+        )
         out.append(f"paraphrases answered from the right source {paraphrased}/{len(PARAPHRASES)}")
         out += misses + answered_wrongly
-        out.append(f"question (text) -> answer          median {statistics.median(seconds):.2f} s  "
-                   f"p90 {sorted(seconds)[int(0.9 * n)]:.2f} s")
-        out.append(f"question (text) -> first audio     median {statistics.median(first_audio):.2f} s  "
-                   f"p90 {sorted(first_audio)[int(0.9 * n)]:.2f} s  (target ≤ 2.5 s)")
+        out.append(
+            f"question (text) -> answer          median {statistics.median(seconds):.2f} s  "
+            f"p90 {sorted(seconds)[int(0.9 * n)]:.2f} s"
+        )
+        out.append(
+            f"question (text) -> first audio     median {statistics.median(first_audio):.2f} s  "
+            f"p90 {sorted(first_audio)[int(0.9 * n)]:.2f} s  (target ≤ 2.5 s)"
+        )
 
         if not args.no_speech:
             out += _spoken(config, answerer, synthesizer)
@@ -147,17 +179,22 @@ def main() -> int:
         big.mkdir()
         per_file = 20
         for i in range(args.pages // per_file):
-            write_pdf(big / f"manual_{i}.pdf", f"Appliance {i} manual",
-                      [f"Section {i}.{page}. " + FILLER * 4 for page in range(per_file)])
+            write_pdf(
+                big / f"manual_{i}.pdf",
+                f"Appliance {i} manual",
+                [f"Section {i}.{page}. " + FILLER * 4 for page in range(per_file)],
+            )
         for semantic in (False, True):
             large = KnowledgeIndex(tmp / f"data-big-{semantic}", [big], semantic=semantic)
             report = large.scan()
             started = time.perf_counter()
             large.search("how do I clean appliance 7", 5)
             first_search = time.perf_counter() - started
-            out.append(f"\nindex {report.pages} PDF pages ({report.passages} passages) "
-                       f"{'with' if semantic else 'without'} embeddings: {report.seconds:.1f} s; first search "
-                       f"(builds BM25{' and loads the vectors' if semantic else ''}) {first_search:.2f} s")
+            out.append(
+                f"\nindex {report.pages} PDF pages ({report.passages} passages) "
+                f"{'with' if semantic else 'without'} embeddings: {report.seconds:.1f} s; first search "
+                f"(builds BM25{' and loads the vectors' if semantic else ''}) {first_search:.2f} s"
+            )
     print("\n".join(out))
     return 0
 
@@ -197,12 +234,15 @@ def _spoken(config: object, answerer: Answerer, synthesizer: object) -> list[str
         else:
             unmended_right += right(answer, fact)
     n = len(FACTS)
-    return [f"\n== spoken (Piper's voice -> whisper {stt.model} -> answer -> Piper) ==",
-            f"heard word for word {heard_right}/{n}",
-            f"correct {correct}/{n} ({correct / n:.0%}); baseline, the transcripts searched as heard: "
-            f"{unmended_right}/{n} ({unmended_right / n:.0%})", *mended,
-            f"end of question -> first audio    median {statistics.median(total):.2f} s  "
-            f"p90 {sorted(total)[int(0.9 * n)]:.2f} s  (target ≤ 2.5 s)"]
+    return [
+        f"\n== spoken (Piper's voice -> whisper {stt.model} -> answer -> Piper) ==",
+        f"heard word for word {heard_right}/{n}",
+        f"correct {correct}/{n} ({correct / n:.0%}); baseline, the transcripts searched as heard: "
+        f"{unmended_right}/{n} ({unmended_right / n:.0%})",
+        *mended,
+        f"end of question -> first audio    median {statistics.median(total):.2f} s  "
+        f"p90 {sorted(total)[int(0.9 * n)]:.2f} s  (target ≤ 2.5 s)",
+    ]
 
 
 if __name__ == "__main__":

@@ -27,9 +27,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from assistant.app.runtime import build_core, load_speech_models  # noqa: E402
 from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
-from assistant.app.runtime import build_core, load_speech_models  # noqa: E402
 from assistant.speech.wake import FRAME  # noqa: E402
 from testbed import speech as sf  # noqa: E402
 from testbed.voice import run_voice  # noqa: E402
@@ -130,9 +130,23 @@ def assistant_rss(tmp: Path) -> float:
         "print([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0].split()[1], file=sys.stderr); "
         "sys.exit(rc)"
     )
-    proc = subprocess.run([str(ROOT / ".venv/bin/python"), "-c", probe, "run", "--audio-in", str(clip),
-                           "--audio-out", str(tmp / "rss-out.wav"), "--data-dir", str(tmp / "rss-data")],
-                          check=True, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            str(ROOT / ".venv/bin/python"),
+            "-c",
+            probe,
+            "run",
+            "--audio-in",
+            str(clip),
+            "--audio-out",
+            str(tmp / "rss-out.wav"),
+            "--data-dir",
+            str(tmp / "rss-data"),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return int(proc.stderr.strip().splitlines()[-1]) / 1024
 
 
@@ -146,10 +160,15 @@ def main() -> int:
     config = load_config(environ={})
     print("loading models …", file=sys.stderr)
     models = asyncio.run(load_speech_models(config))
-    clips = [(f"{voice}: {text}", sf.command(text, voice=voice)) for voice in args.voices.split(",") for text in COMMANDS]
+    clips = [
+        (f"{voice}: {text}", sf.command(text, voice=voice)) for voice in args.voices.split(",") for text in COMMANDS
+    ]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
-        print(f"{len(clips)} rendered commands ({args.voices}), tiny.en int8 on {config.stt.cpu_threads} threads", file=sys.stderr)
+        print(
+            f"{len(clips)} rendered commands ({args.voices}), tiny.en int8 on {config.stt.cpu_threads} threads",
+            file=sys.stderr,
+        )
         fast = ours(clips, models, config, tmp, realtime=False)
         ref = reference(clips, models, config, tmp)
         rt = ours(clips[: args.realtime], models, config, tmp, realtime=True) if args.realtime else {"felt": []}
@@ -170,13 +189,21 @@ def main() -> int:
     if rt["felt"]:
         print("\n== felt with --realtime: last voiced audio → first reply audio, silence timeout included ==")
         print(f"ours                   {fmt(rt['felt'])}   target ≤ 1.000 s median")
-        print(f"reference              {fmt(ref['felt'])}   (silence timeout {config.vad.trailing_silence_s:.2f} s + processing)")
+        print(
+            f"reference              {fmt(ref['felt'])}   (silence timeout {config.vad.trailing_silence_s:.2f} s + processing)"
+        )
         print(f"ratio ours/reference   {med(rt['felt']) / med(ref['felt']):.2f}")
     print("\n== resources ==")
-    print(f"wake word              {cpu * 1000:.2f} ms CPU per 80 ms frame = {cpu / 0.08 * 100:.1f}% of one core   target ≤ 5%")
+    print(
+        f"wake word              {cpu * 1000:.2f} ms CPU per 80 ms frame = {cpu / 0.08 * 100:.1f}% of one core   target ≤ 5%"
+    )
     print(f"assistant peak RSS     {rss:.0f} MB   target ≤ 800 MB")
     if args.json:
-        args.json.write_text(json.dumps({"ours": fast, "reference": ref, "realtime": rt, "wake_cpu_s_per_frame": cpu, "rss_mb": rss}, indent=1))
+        args.json.write_text(
+            json.dumps(
+                {"ours": fast, "reference": ref, "realtime": rt, "wake_cpu_s_per_frame": cpu, "rss_mb": rss}, indent=1
+            )
+        )
     return 0
 
 

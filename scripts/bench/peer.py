@@ -55,10 +55,10 @@ from wyoming.client import AsyncTcpClient  # noqa: E402
 from wyoming.info import Describe, Info  # noqa: E402
 from wyoming.tts import Synthesize  # noqa: E402
 
+from assistant.app.runtime import build_core, load_speech_models  # noqa: E402
 from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
 from assistant.core.models import resolve_piper_voice, resolve_whisper  # noqa: E402
-from assistant.app.runtime import build_core, load_speech_models  # noqa: E402
 from testbed import speech as sf  # noqa: E402
 from testbed.harness import Recorder  # noqa: E402
 from testbed.voice import play, voice_loop  # noqa: E402
@@ -152,12 +152,31 @@ def start_servers(venv: Path, tmp: Path, threads: int, beam: int) -> tuple[Serve
     # No network for them either way: HF_HUB_OFFLINE makes any hub call fail at once.
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_HUB_DISABLE_TELEMETRY": "1"}
     commands = {
-        "stt": [str(venv / "bin/wyoming-faster-whisper"), "--model", str(whisper), "--data-dir", str(tmp / "whisper"),
-                "--language", "en", "--compute-type", "int8", "--cpu-threads", str(threads),
-                "--beam-size", str(beam), "--local-files-only"],
+        "stt": [
+            str(venv / "bin/wyoming-faster-whisper"),
+            "--model",
+            str(whisper),
+            "--data-dir",
+            str(tmp / "whisper"),
+            "--language",
+            "en",
+            "--compute-type",
+            "int8",
+            "--cpu-threads",
+            str(threads),
+            "--beam-size",
+            str(beam),
+            "--local-files-only",
+        ],
         # A voice given as a path is a custom voice: never looked up in (or fetched from) the catalog.
-        "tts": [str(venv / "bin/wyoming-piper"), "--voice", str(voice), "--data-dir", str(tmp / "piper"),
-                "--local-files-only"],
+        "tts": [
+            str(venv / "bin/wyoming-piper"),
+            "--voice",
+            str(voice),
+            "--data-dir",
+            str(tmp / "piper"),
+            "--local-files-only",
+        ],
     }
     servers = []
     for name, command in commands.items():
@@ -175,7 +194,7 @@ async def describe(port: int) -> Info | None:
         async with AsyncTcpClient("127.0.0.1", port) as client:
             await client.write_event(Describe().event())
             event = await asyncio.wait_for(client.read_event(), 5)
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return None
     return Info.from_event(event) if event is not None and Info.is_type(event.type) else None
 
@@ -188,7 +207,9 @@ def wait_ready(server: Server, timeout_s: float = 120.0) -> None:
         if asyncio.run(describe(server.port)) is not None:
             return
         time.sleep(0.5)
-    raise SystemExit(f"the peer's {server.name} server did not answer in {timeout_s:.0f} s:\n{server.log.read_text()[-3000:]}")
+    raise SystemExit(
+        f"the peer's {server.name} server did not answer in {timeout_s:.0f} s:\n{server.log.read_text()[-3000:]}"
+    )
 
 
 def stop(server: Server) -> None:
@@ -209,7 +230,9 @@ async def peer_request(stt_port: int, tts_port: int, pcm: np.ndarray, reply: str
         await stt.write_event(Transcribe(language="en").event())
         await stt.write_event(AudioStart(rate=16000, width=2, channels=1).event())
         for i in range(0, len(pcm), CHUNK):
-            await stt.write_event(AudioChunk(rate=16000, width=2, channels=1, audio=pcm[i : i + CHUNK].tobytes()).event())
+            await stt.write_event(
+                AudioChunk(rate=16000, width=2, channels=1, audio=pcm[i : i + CHUNK].tobytes()).event()
+            )
         await asyncio.sleep(0.3)  # streamed live, every chunk is in the server before speech ends
         began = time.perf_counter()
         await stt.write_event(AudioStop().event())
@@ -235,8 +258,14 @@ async def peer_request(stt_port: int, tts_port: int, pcm: np.ndarray, reply: str
             if AudioStop.is_type(event.type):
                 break  # drained: the next request does not share the CPU with this one's tail
     assert first is not None
-    return {"text": text, "matched": matched, "total": first - began, "stt": heard - began,
-            "match": understood - heard, "tts": first - understood}
+    return {
+        "text": text,
+        "matched": matched,
+        "total": first - began,
+        "stt": heard - began,
+        "match": understood - heard,
+        "tts": first - understood,
+    }
 
 
 # --- the measurement ------------------------------------------------------------------------
@@ -290,7 +319,9 @@ def speech_end(ev: Events):  # type: ignore[no-untyped-def]
     return [e for e in ev.of("speech_end") if e.audio_t <= endpoint.audio_t][-1]
 
 
-async def measure(clips, fast: Ours, paced: Ours, servers: tuple[Server, Server], understands, realtime_n: int) -> Figures:  # type: ignore[no-untyped-def]
+async def measure(
+    clips, fast: Ours, paced: Ours, servers: tuple[Server, Server], understands, realtime_n: int
+) -> Figures:  # type: ignore[no-untyped-def]
     """Ours and the peer clip by clip, seconds apart; then ours paced at real time, on its own (a paced
     run can leave a superseded transcription running that would slow the next clip of the other)."""
     out = Figures()
@@ -301,7 +332,12 @@ async def measure(clips, fast: Ours, paced: Ours, servers: tuple[Server, Server]
             print(f"  ! {label}: not answered on the template path by us; left out", file=sys.stderr)
             continue
         end, tts = speech_end(ev), ev.of("tts_start")[0]
-        endpoint, transcript, intent, reply = ev.of("endpoint")[0], ev.of("transcript")[0], ev.of("intent")[0], ev.of("reply")[0]
+        endpoint, transcript, intent, reply = (
+            ev.of("endpoint")[0],
+            ev.of("transcript")[0],
+            ev.of("intent")[0],
+            ev.of("reply")[0],
+        )
         out.ours.append(tts.t - end.t)
         out.stage("stt (transcriber.hear)", transcript.stt_s)
         out.stage("speech_end → endpoint", endpoint.t - end.t)
@@ -352,42 +388,63 @@ async def bench(clips, models, config, servers: tuple[Server, Server], tmp: Path
 # --- report -----------------------------------------------------------------------------------
 
 
-NUMBERS = {w: str(i) for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-    "sixteen seventeen eighteen nineteen twenty".split())} | {"thirty": "30", "forty": "40", "fifty": "50"}
+NUMBERS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+        "sixteen seventeen eighteen nineteen twenty".split()
+    )
+} | {"thirty": "30", "forty": "40", "fifty": "50"}
 
 
 def same_words(said: str, heard: str) -> bool:
     """Heard word for word, numbers written either way ("ten" or "10")."""
+
     def norm(text: str) -> list[str]:
         return [NUMBERS.get(w, w) for w in sf.words(text).split()]
+
     return norm(said) == norm(heard)
-
-
 
 
 def peer_versions(venv: Path) -> str:
     names = ["wyoming-faster-whisper", "wyoming-piper", "wyoming", *SAME_ENGINES]
     code = "import importlib.metadata as m, sys; print(' '.join(f'{n} {m.version(n)}' for n in sys.argv[1:]))"
-    return subprocess.run([str(venv / "bin/python"), "-c", code, *names], capture_output=True, text=True, check=True).stdout.strip()
+    return subprocess.run(
+        [str(venv / "bin/python"), "-c", code, *names], capture_output=True, text=True, check=True
+    ).stdout.strip()
 
 
 def machine(load_before: float) -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), platform.processor())
-    commit = subprocess.run(["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True).stdout.strip()
-    return (f"{os.cpu_count()} cores ({model}); load average {load_before:.2f} at the start, "
-            f"{os.getloadavg()[0]:.2f} at the end (over {os.cpu_count()}: other work shared the CPU); code {commit or '?'}")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    commit = subprocess.run(
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"], capture_output=True, text=True
+    ).stdout.strip()
+    return (
+        f"{os.cpu_count()} cores ({model}); load average {load_before:.2f} at the start, "
+        f"{os.getloadavg()[0]:.2f} at the end (over {os.cpu_count()}: other work shared the CPU); code {commit or '?'}"
+    )
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--voices", default="piper", help="comma-separated: piper and/or espeak-ng voices")
     p.add_argument("--rounds", type=int, default=2, help="how many times each clip is measured")
-    p.add_argument("--realtime", type=int, default=None, help="how many measurements also run paced at real time (default: all)")
-    p.add_argument("--peer-beam", type=int, default=0,
-                   help="the peer's beam size; 0 is its own default (5 on x86, 1 on ARM)")
-    p.add_argument("--peer-threads", type=int, default=None, help="the peer's CPU threads (default: our stt.cpu_threads)")
+    p.add_argument(
+        "--realtime", type=int, default=None, help="how many measurements also run paced at real time (default: all)"
+    )
+    p.add_argument(
+        "--peer-beam", type=int, default=0, help="the peer's beam size; 0 is its own default (5 on x86, 1 on ARM)"
+    )
+    p.add_argument(
+        "--peer-threads", type=int, default=None, help="the peer's CPU threads (default: our stt.cpu_threads)"
+    )
     p.add_argument("--json", type=Path, help="also write the figures here")
     args = p.parse_args()
     began = time.perf_counter()
@@ -399,8 +456,12 @@ def main() -> int:
     threads = args.peer_threads or config.stt.cpu_threads
     print("loading models …", file=sys.stderr)
     models = asyncio.run(load_speech_models(config))
-    clips = [(f"{voice}: {text}", text, sf.command(text, voice=voice))
-             for _ in range(args.rounds) for voice in args.voices.split(",") for text in COMMANDS]
+    clips = [
+        (f"{voice}: {text}", text, sf.command(text, voice=voice))
+        for _ in range(args.rounds)
+        for voice in args.voices.split(",")
+        for text in COMMANDS
+    ]
     realtime_n = len(clips) if args.realtime is None else args.realtime
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -417,15 +478,24 @@ def main() -> int:
     took = time.perf_counter() - began
 
     med = statistics.median
-    peer_beam = args.peer_beam if args.peer_beam > 0 else (1 if platform.machine().lower().startswith(("arm", "aarch")) else 5)
+    peer_beam = (
+        args.peer_beam if args.peer_beam > 0 else (1 if platform.machine().lower().startswith(("arm", "aarch")) else 5)
+    )
     print(f"\nmachine: {machine(load_before)}")
     together = config.stt.closed_vocabulary and config.stt.alternatives > 1
-    search = (f"beam {max(config.stt.beam_size, config.stt.alternatives)} x {config.stt.alternatives} hypotheses (closed vocabulary)"
-              if together else f"beam {config.stt.beam_size}")
-    print(f"ours:  tiny.en {config.stt.compute_type}, {search}, {config.stt.cpu_threads} threads, "
-          f"prompt {config.stt.prompt!r}, early endpoint {config.vad.early_endpoint_s} s, silence {config.vad.trailing_silence_s} s; "
-          f"Piper en_US-joe-medium")
-    print(f"peer:  tiny.en int8, beam {peer_beam}, {threads} threads, no prompt; Piper en_US-joe-medium; {peer_versions(venv)}")
+    search = (
+        f"beam {max(config.stt.beam_size, config.stt.alternatives)} x {config.stt.alternatives} hypotheses (closed vocabulary)"
+        if together
+        else f"beam {config.stt.beam_size}"
+    )
+    print(
+        f"ours:  tiny.en {config.stt.compute_type}, {search}, {config.stt.cpu_threads} threads, "
+        f"prompt {config.stt.prompt!r}, early endpoint {config.vad.early_endpoint_s} s, silence {config.vad.trailing_silence_s} s; "
+        f"Piper en_US-joe-medium"
+    )
+    print(
+        f"peer:  tiny.en int8, beam {peer_beam}, {threads} threads, no prompt; Piper en_US-joe-medium; {peer_versions(venv)}"
+    )
     if "Model" in stt_log and "download" in stt_log.lower():
         print("  ! the peer's STT log mentions a download: check it", file=sys.stderr)
 
@@ -438,15 +508,21 @@ def main() -> int:
     ratio = med(figures.ours) / med(figures.peer) if figures.ours and figures.peer else float("nan")
     print(f"ratio ours/peer        {ratio:.2f}   target ≤ 1.00   {'met' if ratio <= 1.0 else 'NOT met'}")
     if figures.ours and len(figures.ours) == len(figures.peer):
-        paired = [a / b for a, b in zip(figures.ours, figures.peer)]
-        print(f"  clip by clip         median {med(paired):.2f}  p10 {pct(paired, 10):.2f}  p90 {pct(paired, 90):.2f}"
-              "   (each clip's two figures were taken seconds apart: steadier on a busy machine)")
+        paired = [a / b for a, b in zip(figures.ours, figures.peer, strict=False)]
+        print(
+            f"  clip by clip         median {med(paired):.2f}  p10 {pct(paired, 10):.2f}  p90 {pct(paired, 90):.2f}"
+            "   (each clip's two figures were taken seconds apart: steadier on a busy machine)"
+        )
     if figures.felt:
         felt = med(figures.felt)
         print("\n== felt with --realtime: last voiced audio → first reply audio, silence timeout included ==")
-        print(f"ours                   {fmt(figures.felt)}   target ≤ 0.600 s median   {'met' if felt <= 0.6 else 'NOT met'}")
-        print(f"peer (computed)        median {HA_VAD_SILENCE_S + med(figures.peer):.3f} s   "
-              f"(Home Assistant's default {HA_VAD_SILENCE_S} s of VAD silence + its processing above)")
+        print(
+            f"ours                   {fmt(figures.felt)}   target ≤ 0.600 s median   {'met' if felt <= 0.6 else 'NOT met'}"
+        )
+        print(
+            f"peer (computed)        median {HA_VAD_SILENCE_S + med(figures.peer):.3f} s   "
+            f"(Home Assistant's default {HA_VAD_SILENCE_S} s of VAD silence + its processing above)"
+        )
     print("\n== where ours goes (file mode, medians) ==")
     for name, values in figures.stages.items():
         if "thrown away" in name:
@@ -456,8 +532,10 @@ def main() -> int:
     wrong_ours = sum(not same_words(said, we) for said, we, _, _ in figures.heard)
     wrong_peer = sum(not same_words(said, them) for said, _, them, _ in figures.heard)
     unmatched = sum(not matched for *_, matched in figures.heard)
-    print(f"\ntranscripts not word for word: ours {wrong_ours}/{len(figures.heard)}, peer {wrong_peer}/{len(figures.heard)}; "
-          f"peer transcripts our templates did not take: {unmatched}")
+    print(
+        f"\ntranscripts not word for word: ours {wrong_ours}/{len(figures.heard)}, peer {wrong_peer}/{len(figures.heard)}; "
+        f"peer transcripts our templates did not take: {unmatched}"
+    )
     for said, we, them, matched in figures.heard:
         if not same_words(said, we) or not same_words(said, them):
             print(f"  said {said!r}: ours {we!r}, peer {them!r}{'' if matched else ' (no template)'}")

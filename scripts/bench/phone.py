@@ -27,10 +27,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from assistant.app.runtime import load_speech_models  # noqa: E402
 from assistant.audio.wav import write_wav  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
 from assistant.core.events import Reply  # noqa: E402
-from assistant.app.runtime import load_speech_models  # noqa: E402
 from testbed import speech as sf  # noqa: E402
 from testbed.web import CHROMIUM, WEB_ENV, launch_chromium, open_phone, pair_in_browser, start_page, stop_page  # noqa: E402
 
@@ -94,12 +94,16 @@ def main() -> int:
                         # Page load of a paired phone (its cookie is set now).
                         start = time.perf_counter()
                         tab.reload()
-                        tab.wait_for_function("() => document.querySelector('#status').textContent === 'Ready' && "
-                                              "document.querySelector('#timers').children.length > 0")
+                        tab.wait_for_function(
+                            "() => document.querySelector('#status').textContent === 'Ready' && "
+                            "document.querySelector('#timers').children.length > 0"
+                        )
                         loads.append((time.perf_counter() - start) * 1000)
                         # Event delivery: bus → page handler, on one clock.
-                        tab.evaluate("window.__got = []; window.addEventListener('assistant-event', "
-                                     "(e) => { if (e.detail.type === 'reply') window.__got.push(Date.now() / 1000 - e.detail.t); })")
+                        tab.evaluate(
+                            "window.__got = []; window.addEventListener('assistant-event', "
+                            "(e) => { if (e.detail.type === 'reply') window.__got.push(Date.now() / 1000 - e.detail.t); })"
+                        )
                         for _ in range(5):
                             page.loop.call_soon_threadsafe(page.core.bus.publish, Reply(text="bench"))
                             tab.wait_for_timeout(50)

@@ -35,10 +35,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from assistant.core.bus import Bus  # noqa: E402
-from assistant.core.config import load_config  # noqa: E402
 from assistant.app.runtime import SpeechModels, build_core, load_speech_models  # noqa: E402
 from assistant.app.services import wyoming_services  # noqa: E402
+from assistant.core.bus import Bus  # noqa: E402
+from assistant.core.config import load_config  # noqa: E402
 from scripts.bench.voice_first import COMMANDS, fmt, run_clip  # noqa: E402
 from testbed import speech as sf  # noqa: E402
 from testbed.harness import Recorder, network_isolated  # noqa: E402
@@ -60,13 +60,29 @@ def run_satellite(pcm: np.ndarray, models: SpeechModels, tmp: Path, across: bool
     tmp.mkdir(parents=True, exist_ok=True)
     wav, out = sf.save(tmp / "sat.wav", pcm), tmp / "sat.json"
     address = "10.77.9.2" if across else "127.0.0.1"
-    config = load_config(environ={"ASSISTANT__WYOMING__SATELLITES": f"{{room: 'tcp://{address}:10700'}}",
-                                  "ASSISTANT__DEVICES__DISCOVERY": "false"})
+    config = load_config(
+        environ={
+            "ASSISTANT__WYOMING__SATELLITES": f"{{room: 'tcp://{address}:10700'}}",
+            "ASSISTANT__DEVICES__DISCOVERY": "false",
+        }
+    )
     bus = Bus()
     events = Recorder(bus)
     core = build_core(config, tmp / "data", bus)
-    argv = [sys.executable, "-m", "testbed.fakes.satellite", "--port", "10700", "--wav", str(wav), "--out", str(out),
-            "--timeout", "60", *([] if across else ["--host", "127.0.0.1"])]
+    argv = [
+        sys.executable,
+        "-m",
+        "testbed.fakes.satellite",
+        "--port",
+        "10700",
+        "--wav",
+        str(wav),
+        "--out",
+        str(out),
+        "--timeout",
+        "60",
+        *([] if across else ["--host", "127.0.0.1"]),
+    ]
 
     async def scenario() -> None:
         services = await wyoming_services(core, models)
@@ -99,14 +115,20 @@ def main() -> int:
     p.add_argument("--count", type=int, default=len(COMMANDS), help="commands per voice")
     args = p.parse_args()
     if not network_isolated():
-        print("run this in a network namespace of its own, as root: "
-              "unshare -n sh -c 'ip link set lo up; .venv/bin/python scripts/bench/satellite.py'", file=sys.stderr)
+        print(
+            "run this in a network namespace of its own, as root: "
+            "unshare -n sh -c 'ip link set lo up; .venv/bin/python scripts/bench/satellite.py'",
+            file=sys.stderr,
+        )
         return 2
 
     print("loading models …", file=sys.stderr)
     models = asyncio.run(load_speech_models(load_config(environ={})))
-    clips = [(f"{voice}: {text}", sf.command(text, voice=voice)) for voice in args.voices.split(",")
-             for text in COMMANDS[: args.count]]
+    clips = [
+        (f"{voice}: {text}", sf.command(text, voice=voice))
+        for voice in args.voices.split(",")
+        for text in COMMANDS[: args.count]
+    ]
     results: dict[str, list[float]] = {"local": [], "loopback": [], "network": []}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -115,8 +137,11 @@ def main() -> int:
         for i, (label, pcm) in enumerate(clips):  # interleaved, so drift falls on every condition alike
             for name in results:
                 where = tmp / f"{name}{i}"
-                figure = (run_clip(pcm, models, where, None) if name == "local"
-                          else run_satellite(pcm, models, where, across=name == "network"))
+                figure = (
+                    run_clip(pcm, models, where, None)
+                    if name == "local"
+                    else run_satellite(pcm, models, where, across=name == "network")
+                )
                 if figure is None:
                     print(f"  ! {name}: no reply to {label}", file=sys.stderr)
                 else:
@@ -131,7 +156,9 @@ def main() -> int:
             line += f"   {med(figures) - med(results['local']):+.3f} s vs local"
         print(line)
     if results["network"] and results["loopback"]:
-        print(f"\nthe network hop itself (network − loopback): {med(results['network']) - med(results['loopback']):+.3f} s")
+        print(
+            f"\nthe network hop itself (network − loopback): {med(results['network']) - med(results['loopback']):+.3f} s"
+        )
     return 0
 
 

@@ -29,19 +29,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from assistant.app.runtime import build_core  # noqa: E402
 from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.config import SchedulerConfig, load_config  # noqa: E402
 from assistant.routines.runner import RoutineRunner  # noqa: E402
-from assistant.app.runtime import build_core  # noqa: E402
-from assistant.scheduling.scheduler import Due, Scheduler  # noqa: E402
 from assistant.routines.workflows import load_routine  # noqa: E402
+from assistant.scheduling.scheduler import Due, Scheduler  # noqa: E402
 
 
 def _stats(values_s: list[float]) -> str:
     ordered = sorted(values_s)
     p99 = ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))]
-    return (f"median {statistics.median(ordered) * 1000:6.2f} ms, p99 {p99 * 1000:6.2f} ms, "
-            f"max {ordered[-1] * 1000:6.2f} ms (n={len(ordered)})")
+    return (
+        f"median {statistics.median(ordered) * 1000:6.2f} ms, p99 {p99 * 1000:6.2f} ms, "
+        f"max {ordered[-1] * 1000:6.2f} ms (n={len(ordered)})"
+    )
 
 
 async def lateness(data_dir: Path, items: int, firing: int, window: float) -> tuple[list[float], list[float], float]:
@@ -120,8 +122,10 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         late, base, stored_s = await lateness(tmp / "data", args.items, args.firing, args.window)
-        print(f"{args.items} reminders stored in one write in {stored_s * 1000:.0f} ms; "
-              f"{args.firing} due over {args.window:g} s, the rest days ahead")
+        print(
+            f"{args.items} reminders stored in one write in {stored_s * 1000:.0f} ms; "
+            f"{args.firing} due over {args.window:g} s, the rest days ahead"
+        )
         print("\n== lateness of firing (callback time minus due time) ==")
         print(f"scheduler            {_stats(late)}   target p99 ≤ 50 ms")
         print(f"baseline call_at     {_stats(base)}")

@@ -34,15 +34,15 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from assistant.app.runtime import Core, build_core, load_speech_models  # noqa: E402
 from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
-from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Found  # noqa: E402
 from assistant.core.errors import AssistantError  # noqa: E402
+from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Found  # noqa: E402
+from assistant.language.spoken_time import TimeNotUnderstood, parse_when  # noqa: E402
 from assistant.media.albums import Selection  # noqa: E402
 from assistant.media.when import date_range  # noqa: E402
 from assistant.plugins.api import ToolCall  # noqa: E402
-from assistant.app.runtime import Core, build_core, load_speech_models  # noqa: E402
-from assistant.language.spoken_time import TimeNotUnderstood, parse_when  # noqa: E402
 from assistant.understanding.prompt import PlanContext  # noqa: E402
 from testbed import speech as sf  # noqa: E402
 from testbed.harness import Recorder  # noqa: E402
@@ -66,7 +66,7 @@ class Outcome:
         return self.expected == self.got
 
 
-NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
 """The moment spoken times are read against, so "7 am tomorrow" and "tomorrow at 7" compare equal."""
 
 
@@ -136,7 +136,11 @@ async def baseline_exact(core: Core, commands: list[Any], live: dict[str, list[s
     for text, tool, args in commands:
         start = time.perf_counter()
         call = core.dialogue.router.matcher.match(text, live)
-        out.append(Outcome(text, (tool, _canonical(core, args or {})), _normal(core, call), "template", time.perf_counter() - start))
+        out.append(
+            Outcome(
+                text, (tool, _canonical(core, args or {})), _normal(core, call), "template", time.perf_counter() - start
+            )
+        )
     return out
 
 
@@ -146,7 +150,9 @@ async def baseline_llm(core: Core, commands: list[Any], live: dict[str, list[str
     for text, tool, args in commands:
         start = time.perf_counter()
         call = await _plan(core, text, live)
-        out.append(Outcome(text, (tool, _canonical(core, args or {})), _normal(core, call), "llm", time.perf_counter() - start))
+        out.append(
+            Outcome(text, (tool, _canonical(core, args or {})), _normal(core, call), "llm", time.perf_counter() - start)
+        )
     return out
 
 
@@ -162,14 +168,40 @@ async def _plan(core: Core, text: str, live: dict[str, list[str]]) -> ToolCall |
 def _index_bench_media(core: Core, live: dict[str, list[str]]) -> None:
     """The music and the photo album the commands name, as index rows (no files: the voice loop's
     live names come from the index, and nothing the bench says must play or move a real file)."""
-    music = [{"path": f"/bench/music/{i}.mp3", "root": "/bench", "folder": "music", "kind": "music", "size": 1,
-              "mtime_ns": 0, "inode": i, "title": f"track {i}", "artist": artist, "album": album, "genre": genre}
-             for i, (album, artist, genre) in enumerate(zip(live["music_album"], live["artist_name"], live["genre_name"]))]
+    music = [
+        {
+            "path": f"/bench/music/{i}.mp3",
+            "root": "/bench",
+            "folder": "music",
+            "kind": "music",
+            "size": 1,
+            "mtime_ns": 0,
+            "inode": i,
+            "title": f"track {i}",
+            "artist": artist,
+            "album": album,
+            "genre": genre,
+        }
+        for i, (album, artist, genre) in enumerate(
+            zip(live["music_album"], live["artist_name"], live["genre_name"], strict=False)
+        )
+    ]
     summer = date_range("last summer", core.media.albums.today())
     assert summer is not None
     taken = f"{summer.start.isoformat()}T12:00:00"
-    photos = [{"path": f"/bench/photos/{i}.jpg", "root": "/bench", "folder": "photos", "kind": "photo", "size": 1,
-               "mtime_ns": 0, "inode": 100 + i, "taken": taken} for i in range(3)]
+    photos = [
+        {
+            "path": f"/bench/photos/{i}.jpg",
+            "root": "/bench",
+            "folder": "photos",
+            "kind": "photo",
+            "size": 1,
+            "mtime_ns": 0,
+            "inode": 100 + i,
+            "taken": taken,
+        }
+        for i in range(3)
+    ]
     core.media.catalogue.upsert(music + photos)
     for name in live["album_name"]:
         core.media.albums.create(name, Selection(when="last summer"))
@@ -182,7 +214,9 @@ def _reset_timers(core: Core, names: list[str]) -> None:
         core.scheduler.add_timer(3600, name)
 
 
-async def speech_bench(core: Core, commands: list[Any], live: dict[str, list[str]], n: int, tmp: Path) -> list[tuple[str, Outcome]]:
+async def speech_bench(
+    core: Core, commands: list[Any], live: dict[str, list[str]], n: int, tmp: Path
+) -> list[tuple[str, Outcome]]:
     """(voice label, outcome) per spoken request; an outcome's seconds are the router's, from the
     transcript to the tool call."""
     models = await load_speech_models(core.config)
@@ -220,9 +254,18 @@ async def speech_bench(core: Core, commands: list[Any], live: dict[str, list[str
             reading = intents[0].text if intents and intents[0].text not in heard else ""  # type: ignore[attr-defined]
             if not heard:  # say which stage lost it
                 heard = ["(no wake word)"] if not recorder.of("wake") else [f"({', '.join(recorder.types()[-3:])})"]
-            out.append((voice + (" + noise" if noisy else ""),
-                        Outcome(f"{text} | heard {heard}" + (f", understood {reading!r}" if reading else ""), (tool, _canonical(core, args or {})),
-                                (got[0], _canonical(core, got[1])), path, routed[0] if routed else 0.0)))
+            out.append(
+                (
+                    voice + (" + noise" if noisy else ""),
+                    Outcome(
+                        f"{text} | heard {heard}" + (f", understood {reading!r}" if reading else ""),
+                        (tool, _canonical(core, args or {})),
+                        (got[0], _canonical(core, got[1])),
+                        path,
+                        routed[0] if routed else 0.0,
+                    ),
+                )
+            )
     router.route = route  # type: ignore[method-assign]
     return out
 
@@ -259,9 +302,11 @@ async def open_question_bench(core: Core, questions: list[Any]) -> None:
     for item in made:
         scheduler.cancel(item.id)
     n = len(questions)
-    print(f"  right tool: {tool_right}/{n}; LLM wording kept: {kept}/{n} = {100 * kept / n:.0f} % "
-          f"(the rest: the tool's own reply); wording {_stats(wording) if wording else 'n/a'}; "
-          f"kept replies beginning with the wrong yes/no: {wrong_verdict}")
+    print(
+        f"  right tool: {tool_right}/{n}; LLM wording kept: {kept}/{n} = {100 * kept / n:.0f} % "
+        f"(the rest: the tool's own reply); wording {_stats(wording) if wording else 'n/a'}; "
+        f"kept replies beginning with the wrong yes/no: {wrong_verdict}"
+    )
 
 
 def _report(title: str, outcomes: list[Outcome]) -> None:
@@ -270,7 +315,9 @@ def _report(title: str, outcomes: list[Outcome]) -> None:
     for path in ("template", "llm"):
         part = [o for o in outcomes if o.path == path]
         if part:
-            print(f"  {path:8s} path: {len(part):3d} requests, accuracy {_accuracy(part)}, {_stats([o.seconds for o in part])}")
+            print(
+                f"  {path:8s} path: {len(part):3d} requests, accuracy {_accuracy(part)}, {_stats([o.seconds for o in part])}"
+            )
     print(f"  both together: {_stats([o.seconds for o in outcomes])}")
 
 
@@ -309,7 +356,9 @@ async def main() -> None:
         # on loopback, so a command to one fails at once instead of reaching anything.
         for i, name in enumerate(data["live"].get("device_name", [])):
             room = next((r for r in data["live"].get("room_name", []) if name.startswith(r)), None)
-            device, _ = core.devices.registry.seen(Found(f"bench:{i}", name, "wled", "light", "bench", (ON_OFF, BRIGHTNESS, COLOUR, POWER), "127.0.0.1", 9))
+            device, _ = core.devices.registry.seen(
+                Found(f"bench:{i}", name, "wled", "light", "bench", (ON_OFF, BRIGHTNESS, COLOUR, POWER), "127.0.0.1", 9)
+            )
             if room:
                 core.devices.registry.set_room(device.id, room)
         core.devices.registry.set_room("porch light", "living room")  # so a living room exists for speech
@@ -319,14 +368,18 @@ async def main() -> None:
         core.dialogue.router.matcher.warm_up()
         assert core.planner is not None, "the planner is disabled in the config"
         await core.planner.load()
-        print(f"warm-up: templates and planner ready in {time.perf_counter() - start:.1f} s "
-              f"(planner {core.planner.warm_s:.1f} s)")
+        print(
+            f"warm-up: templates and planner ready in {time.perf_counter() - start:.1f} s "
+            f"(planner {core.planner.warm_s:.1f} s)"
+        )
         if not args.no_text:
             await text_benches(core, data, live, args)
         if args.speech:
             spoken = await speech_bench(core, commands, live, args.speech, tmp)
-            _report(f"SPEECH through the voice loop: {len(spoken)} requests ({', '.join(VOICES)}; every third with noise)",
-                    [o for _, o in spoken])
+            _report(
+                f"SPEECH through the voice loop: {len(spoken)} requests ({', '.join(VOICES)}; every third with noise)",
+                [o for _, o in spoken],
+            )
             for voice in VOICES:
                 part = [o for v, o in spoken if v.removesuffix(" + noise") == voice]
                 print(f"  {voice:10s} {_accuracy(part)}")

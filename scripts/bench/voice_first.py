@@ -34,15 +34,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
+from assistant.app.runtime import SpeechModels, build_core, load_speech_models  # noqa: E402
 from assistant.core.background import Foreground  # noqa: E402
 from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.config import MediaConfig, load_config  # noqa: E402
 from assistant.core.errors import MediaError  # noqa: E402
 from assistant.media.service import MediaLibrary  # noqa: E402
-from assistant.app.runtime import SpeechModels, build_core, load_speech_models  # noqa: E402
 from testbed import speech as sf  # noqa: E402
-from testbed.harness import Recorder  # noqa: E402
 from testbed.fakes.media_library import make_small_photos  # noqa: E402
+from testbed.harness import Recorder  # noqa: E402
 from testbed.voice import play, voice_loop  # noqa: E402
 
 COMMANDS = [
@@ -85,12 +85,13 @@ class Indexer:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            media = MediaLibrary(self.work / f"pass{self.passes}", MediaConfig(), [self.library],
-                                 foreground=self.foreground)
+            media = MediaLibrary(
+                self.work / f"pass{self.passes}", MediaConfig(), [self.library], foreground=self.foreground
+            )
             self._current = media
             read = [0]
 
-            def progress(stage: str, done: int, total: int) -> None:
+            def progress(stage: str, done: int, total: int, read: list[int] = read) -> None:
                 if stage == "read":
                     self.files += done - read[0]
                     read[0] = done
@@ -139,8 +140,14 @@ def run_clip(pcm: np.ndarray, models: SpeechModels, tmp: Path, foreground: Foreg
     return felt(events)
 
 
-def condition(name: str, clips: list[tuple[str, np.ndarray]], models: SpeechModels, library: Path | None,
-              tmp: Path, yielding: bool) -> tuple[list[float], Indexer | None]:
+def condition(
+    name: str,
+    clips: list[tuple[str, np.ndarray]],
+    models: SpeechModels,
+    library: Path | None,
+    tmp: Path,
+    yielding: bool,
+) -> tuple[list[float], Indexer | None]:
     foreground = Foreground()
     indexer = Indexer(library, tmp / f"{name}-index", yielding, foreground) if library else None
     if indexer:
@@ -168,13 +175,17 @@ def fmt(values: list[float]) -> str:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--photos", type=int, default=20000, help="size of the generated library (small real JPEGs with EXIF)")
+    p.add_argument(
+        "--photos", type=int, default=20000, help="size of the generated library (small real JPEGs with EXIF)"
+    )
     p.add_argument("--voices", default="piper,en-us", help="comma-separated: piper and/or espeak-ng voices")
     args = p.parse_args()
 
     print("loading models …", file=sys.stderr)
     models = asyncio.run(load_speech_models(load_config(environ={})))
-    clips = [(f"{voice}: {text}", sf.command(text, voice=voice)) for voice in args.voices.split(",") for text in COMMANDS]
+    clips = [
+        (f"{voice}: {text}", sf.command(text, voice=voice)) for voice in args.voices.split(",") for text in COMMANDS
+    ]
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         library = tmp / "Pictures"

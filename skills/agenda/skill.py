@@ -10,9 +10,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
+from assistant.language.spoken_time import spoken_clock
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, tool
 from assistant.scheduling.scheduler import Scheduler
-from assistant.language.spoken_time import spoken_clock
 
 
 @dataclass(frozen=True)
@@ -64,8 +64,11 @@ class AgendaSkill(Skill):
         which = day or "today"
         date = now.date() + dt.timedelta(days=1 if which == "tomorrow" else 0)
         entries = self.entries(date, now)
-        data = {"day": which, "date": date.isoformat(),
-                "items": [{"kind": e.kind, "at": e.at.isoformat(timespec="minutes"), "words": e.words} for e in entries]}
+        data = {
+            "day": which,
+            "date": date.isoformat(),
+            "items": [{"kind": e.kind, "at": e.at.isoformat(timespec="minutes"), "words": e.words} for e in entries],
+        }
         rest = " for the rest of today" if which == "today" else " for tomorrow"
         if not entries:
             return ToolResult(f"Nothing is planned{rest}.", data)

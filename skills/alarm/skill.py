@@ -6,11 +6,20 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
+from assistant.language.spoken_time import (
+    TimeNotUnderstood,
+    parse_day,
+    parse_when,
+    said_when,
+    spoken_clock,
+    spoken_moment,
+)
 from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, tool
 from assistant.scheduling.scheduler import Alarm, Due, Scheduler
-from assistant.language.spoken_time import TimeNotUnderstood, parse_day, parse_when, said_when, spoken_clock, spoken_moment
 
-When = Annotated[str, Ask("For what time?"), "when, as the person said it: 'tomorrow at 6:30', 'weekdays at seven', 'in 20 minutes'"]
+When = Annotated[
+    str, Ask("For what time?"), "when, as the person said it: 'tomorrow at 6:30', 'weekdays at seven', 'in 20 minutes'"
+]
 
 
 class AlarmSkill(Skill):
@@ -24,7 +33,9 @@ class AlarmSkill(Skill):
 
     def describe(self, alarm: Alarm) -> str:
         rule = alarm.recurrence
-        text = rule.describe() if rule else spoken_moment(self.scheduler.local(alarm.due_at), self.scheduler.local_now())
+        text = (
+            rule.describe() if rule else spoken_moment(self.scheduler.local(alarm.due_at), self.scheduler.local_now())
+        )
         return f"{text}{f' ({alarm.label})' if alarm.label else ''}"
 
     @tool
@@ -34,16 +45,25 @@ class AlarmSkill(Skill):
         try:
             parsed = parse_when(when, now, self.scheduler.zone)
         except TimeNotUnderstood as e:
-            return ToolResult(f"I didn't get the time for the alarm: {e}. Say it like 'seven thirty tomorrow'.",
-                              {"error": "bad_time", "when": when, "reason": str(e)}, ok=False)
+            return ToolResult(
+                f"I didn't get the time for the alarm: {e}. Say it like 'seven thirty tomorrow'.",
+                {"error": "bad_time", "when": when, "reason": str(e)},
+                ok=False,
+            )
         first = parsed.first(now, self.scheduler.zone)
         alarm = self.scheduler.add_alarm(first.timestamp(), label, parsed.recurrence)
         if parsed.recurrence:
             speech = f"Alarm set for {parsed.recurrence.describe()}, first {said_when(first, now)}."
         else:
             speech = f"Alarm set for {spoken_moment(first, now)}."
-        return ToolResult(speech, {"alarm_id": alarm.id, "at": first.isoformat(timespec="minutes"),
-                                   "repeats": parsed.recurrence.describe() if parsed.recurrence else None})
+        return ToolResult(
+            speech,
+            {
+                "alarm_id": alarm.id,
+                "at": first.isoformat(timespec="minutes"),
+                "repeats": parsed.recurrence.describe() if parsed.recurrence else None,
+            },
+        )
 
     @tool(reads=True)
     def list(self) -> ToolResult:
@@ -65,12 +85,18 @@ class AlarmSkill(Skill):
                 return chosen
             alarms = chosen
         if not alarms:
-            return ToolResult("I can't find that alarm." if self.scheduler.alarms() else "You have no alarms.",
-                              {"deleted": []}, ok=False)
+            return ToolResult(
+                "I can't find that alarm." if self.scheduler.alarms() else "You have no alarms.",
+                {"deleted": []},
+                ok=False,
+            )
         if len(alarms) > 1:
             listed = " and ".join(self.describe(a) for a in alarms)
-            return ToolResult(f"You have alarms for {listed}. Which one should I delete?",
-                              {"deleted": [], "ambiguous": [a.id for a in alarms]}, ok=False)
+            return ToolResult(
+                f"You have alarms for {listed}. Which one should I delete?",
+                {"deleted": [], "ambiguous": [a.id for a in alarms]},
+                ok=False,
+            )
         self.scheduler.cancel(alarms[0].id)
         return ToolResult(f"Deleted your alarm for {self.describe(alarms[0])}.", {"deleted": [alarms[0].id]})
 
@@ -85,8 +111,9 @@ class AlarmSkill(Skill):
             try:
                 day = parse_day(when, now, zone)
             except TimeNotUnderstood:
-                return ToolResult(f"I didn't get which alarm: {e}.", {"deleted": [], "error": "bad_time",
-                                                                     "reason": str(e)}, ok=False)
+                return ToolResult(
+                    f"I didn't get which alarm: {e}.", {"deleted": [], "error": "bad_time", "reason": str(e)}, ok=False
+                )
             return [a for a in alarms if self.scheduler.local(a.at).date() == day]
 
     @tool
@@ -98,7 +125,9 @@ class AlarmSkill(Skill):
         seconds = minutes * 60 if minutes else None
         snoozed = [a for a in (self.scheduler.snooze(r.id, seconds) for r in ringing) if a is not None]
         length = round((minutes * 60 if minutes else self.scheduler.config.snooze_s) / 60)
-        return ToolResult(f"Snoozed for {length} minute{'s' if length != 1 else ''}.", {"snoozed": [a.id for a in snoozed]})
+        return ToolResult(
+            f"Snoozed for {length} minute{'s' if length != 1 else ''}.", {"snoozed": [a.id for a in snoozed]}
+        )
 
     @tool
     def stop(self) -> ToolResult:
@@ -128,6 +157,10 @@ def _same_clock(a: dt.datetime, b: dt.datetime) -> bool:
 
 def _alarm_data(alarm: Alarm) -> dict[str, Any]:
     rule = alarm.recurrence
-    return {"alarm_id": alarm.id, "at": alarm.due_at, "label": alarm.label,
-            "repeats": rule.describe() if rule else None, "ringing": alarm.ringing_since is not None}
-
+    return {
+        "alarm_id": alarm.id,
+        "at": alarm.due_at,
+        "label": alarm.label,
+        "repeats": rule.describe() if rule else None,
+        "ringing": alarm.ringing_since is not None,
+    }

@@ -22,8 +22,11 @@ class AnnounceSkill(Skill):
         return {"speaker_room": self.rooms.names()}
 
     @tool
-    def announce(self, message: Annotated[str, Ask("What should I announce?"), "the words to say, as said"],
-                 room: Annotated[str | None, "one room with a speaker; none: every room"] = None) -> ToolResult:
+    def announce(
+        self,
+        message: Annotated[str, Ask("What should I announce?"), "the words to say, as said"],
+        room: Annotated[str | None, "one room with a speaker; none: every room"] = None,
+    ) -> ToolResult:
         """Say a message out loud in every room, or in one room ("tell the kitchen dinner is ready")."""
         words = " ".join(message.split()).rstrip(".!")
         if not words:

@@ -18,13 +18,32 @@ from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, T
 from assistant.plugins.where import here
 
 COLOURS: dict[str, tuple[int, int, int]] = {
-    "red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255),
-    "warm white": (255, 180, 107), "yellow": (255, 200, 0), "orange": (255, 100, 0), "purple": (150, 0, 255),
-    "pink": (255, 60, 150), "cyan": (0, 255, 255), "magenta": (255, 0, 255),
+    "red": (255, 0, 0),
+    "green": (0, 255, 0),
+    "blue": (0, 0, 255),
+    "white": (255, 255, 255),
+    "warm white": (255, 180, 107),
+    "yellow": (255, 200, 0),
+    "orange": (255, 100, 0),
+    "purple": (150, 0, 255),
+    "pink": (255, 60, 150),
+    "cyan": (0, 255, 255),
+    "magenta": (255, 0, 255),
 }
 Colour = Literal["red", "green", "blue", "white", "warm white", "yellow", "orange", "purple", "pink", "cyan", "magenta"]
-_EVERYTHING = {"everything", "all", "all devices", "all the devices", "all the lights", "the lights", "lights",
-               "all lights", "every light", "everything on", "everything off"}
+_EVERYTHING = {
+    "everything",
+    "all",
+    "all devices",
+    "all the devices",
+    "all the lights",
+    "the lights",
+    "lights",
+    "all lights",
+    "every light",
+    "everything on",
+    "everything off",
+}
 
 
 _HERE = {"light", "lights", "lamp", "lamps", "all the lights", "all lights", "the lights", "the light"}
@@ -32,8 +51,10 @@ _HERE = {"light", "lights", "lamp", "lamps", "all the lights", "all lights", "th
 room known, "the lights" are all of them)."""
 _LIGHT_WORDS = ("light", "lights", "lamp", "lamps")
 _NOT_A_ROOM = {"here", "house", "home", "whole house", "whole home", "flat", "apartment", "everywhere"}
-_THING = re.compile(r"\b(?:turn|switch|put) (?:(?:on|off) (?:the|my|our) (?P<a>[a-z0-9' ]+?)"
-                    r"|(?:the|my|our) (?P<b>[a-z0-9' ]+?) (?:on|off))(?= in\b| please\b| now\b| for\b|$)")
+_THING = re.compile(
+    r"\b(?:turn|switch|put) (?:(?:on|off) (?:the|my|our) (?P<a>[a-z0-9' ]+?)"
+    r"|(?:the|my|our) (?P<b>[a-z0-9' ]+?) (?:on|off))(?= in\b| please\b| now\b| for\b|$)"
+)
 """The thing a switching request names: "turn on the toaster", "switch my heater off"."""
 _NOT_A_THING = _EVERYTHING | _HERE | {"power", "it", "them", "that", "this", "one"}
 _PLACE = re.compile(r"\bin (?P<place>[a-z][a-z0-9' ]*?)(?= to\b| at\b| please\b| now\b| for\b| and\b| by\b|$)")
@@ -63,10 +84,19 @@ class DeviceSkill(Skill):
         devices = self.hub.registry.all()
         # A name is heard with and without its article: the alias "the big lamp" is "turn off the big
         # lamp" and "turn off big lamp" alike.
-        return {"device_name": sorted({form for d in devices for n in d.names() for form in (spoken(n), bare(n))}),
-                "room_name": sorted({d.room for d in devices if d.room}),
-                "effect_name": sorted({spoken(e) for d in devices if d.can(EFFECT)
-                                       for e in d.extra.get("effects") or [] if isinstance(e, str) and spoken(e)})}
+        return {
+            "device_name": sorted({form for d in devices for n in d.names() for form in (spoken(n), bare(n))}),
+            "room_name": sorted({d.room for d in devices if d.room}),
+            "effect_name": sorted(
+                {
+                    spoken(e)
+                    for d in devices
+                    if d.can(EFFECT)
+                    for e in d.extra.get("effects") or []
+                    if isinstance(e, str) and spoken(e)
+                }
+            ),
+        }
 
     def vocabulary(self) -> list[str]:
         devices = self.hub.registry.all()
@@ -89,7 +119,11 @@ class DeviceSkill(Skill):
             return args
         everything = self.hub.registry.all()
         room = _room_of(everything, device)
-        if room is None or _named(everything, device) or (args.get("room") and _room_of(everything, args["room"]) != room):
+        if (
+            room is None
+            or _named(everything, device)
+            or (args.get("room") and _room_of(everything, args["room"]) != room)
+        ):
             return args
         return {**{k: v for k, v in args.items() if k != "device"}, "room": room}
 
@@ -148,8 +182,9 @@ class DeviceSkill(Skill):
             raise DeviceError(f"{what[:1].upper()}{what[1:]} can't do that", code="unsupported")
         return able
 
-    def _do(self, action: str, value: object, device: str | None, room: str | None, capability: str,
-            done: str) -> ToolResult:
+    def _do(
+        self, action: str, value: object, device: str | None, room: str | None, capability: str, done: str
+    ) -> ToolResult:
         try:
             targets = self._targets(device, room, capability)
         except DeviceError as e:
@@ -159,14 +194,20 @@ class DeviceSkill(Skill):
 
     # --- tools
     @tool(require_any=("device", "room"), ask="Which device?", settle="_settle_target")
-    def turn_on(self, device: Annotated[str | None, "the device's name, e.g. kitchen light"] = None,
-                room: Annotated[str | None, "a room, for every device in it"] = None) -> ToolResult:
+    def turn_on(
+        self,
+        device: Annotated[str | None, "the device's name, e.g. kitchen light"] = None,
+        room: Annotated[str | None, "a room, for every device in it"] = None,
+    ) -> ToolResult:
         """Turn on a light or plug, or every one in a room."""
         return self._do("power", True, device, room, ON_OFF, "Turned on {what}.")
 
     @tool(require_any=("device", "room"), ask="Which device?", settle="_settle_target")
-    def turn_off(self, device: Annotated[str | None, "the device's name, e.g. kitchen light"] = None,
-                 room: Annotated[str | None, "a room, for every device in it"] = None) -> ToolResult:
+    def turn_off(
+        self,
+        device: Annotated[str | None, "the device's name, e.g. kitchen light"] = None,
+        room: Annotated[str | None, "a room, for every device in it"] = None,
+    ) -> ToolResult:
         """Turn off a light or plug, or every one in a room."""
         return self._do("power", False, device, room, ON_OFF, "Turned off {what}.")
 
@@ -176,23 +217,32 @@ class DeviceSkill(Skill):
         return self._do("power", False, None, room or None, ON_OFF, "Turned off {what}.")
 
     @tool(require_any=("device", "room"), ask="Which light?", settle="_settle_target")
-    def set_brightness(self, percent: Annotated[int, Range(0, 100), Ask("How bright, in percent?")],
-                       device: Annotated[str | None, "the light's name"] = None,
-                       room: Annotated[str | None, "a room, for every light in it"] = None) -> ToolResult:
+    def set_brightness(
+        self,
+        percent: Annotated[int, Range(0, 100), Ask("How bright, in percent?")],
+        device: Annotated[str | None, "the light's name"] = None,
+        room: Annotated[str | None, "a room, for every light in it"] = None,
+    ) -> ToolResult:
         """Set the brightness of a light, or of every light in a room, in percent."""
         return self._do("brightness", percent, device, room, BRIGHTNESS, f"Set {{what}} to {percent} percent.")
 
     @tool(require_any=("device", "room"), ask="Which light?", settle="_settle_target")
-    def set_colour(self, colour: Annotated[Colour, Ask("Which colour?")],
-                   device: Annotated[str | None, "the light's name"] = None,
-                   room: Annotated[str | None, "a room, for every light in it"] = None) -> ToolResult:
+    def set_colour(
+        self,
+        colour: Annotated[Colour, Ask("Which colour?")],
+        device: Annotated[str | None, "the light's name"] = None,
+        room: Annotated[str | None, "a room, for every light in it"] = None,
+    ) -> ToolResult:
         """Set the colour of a light, or of every colour light in a room."""
         return self._do("colour", COLOURS[colour], device, room, COLOUR, f"Made {{what}} {colour}.")
 
     @tool(require_any=("device", "room"), ask="Which light?", settle="_settle_target")
-    def set_effect(self, effect: Annotated[str, Ask("Which effect?"), "the effect's name, e.g. rainbow"],
-                   device: Annotated[str | None, "the light's name"] = None,
-                   room: Annotated[str | None, "a room, for every light with effects in it"] = None) -> ToolResult:
+    def set_effect(
+        self,
+        effect: Annotated[str, Ask("Which effect?"), "the effect's name, e.g. rainbow"],
+        device: Annotated[str | None, "the light's name"] = None,
+        room: Annotated[str | None, "a room, for every light with effects in it"] = None,
+    ) -> ToolResult:
         """Run a light effect (WLED: rainbow, fireworks …) on a light, or on every such light in a room."""
         try:
             targets = self._targets(device, room, EFFECT)
@@ -214,8 +264,10 @@ class DeviceSkill(Skill):
             return ToolResult(_trouble(outcome), {"error": outcome.code}, ok=False)
         state = outcome.state
         level = f", at {state.brightness} percent" if state.on and state.brightness is not None else ""
-        return ToolResult(f"{_cap(_the(outcome.device))} is {'on' if state.on else 'off'}{level}.",
-                          {"device_id": outcome.device.id, "on": state.on, "brightness": state.brightness})
+        return ToolResult(
+            f"{_cap(_the(outcome.device))} is {'on' if state.on else 'off'}{level}.",
+            {"device_id": outcome.device.id, "on": state.on, "brightness": state.brightness},
+        )
 
     @tool(reads=True)
     def power_use(self, device: Annotated[str, Ask("Which device?"), "the device's name"]) -> ToolResult:
@@ -223,15 +275,20 @@ class DeviceSkill(Skill):
         try:
             targets = self._targets(device, None, POWER)
         except DeviceError as e:
-            return ToolResult(f"{e.message}." if e.code != "unsupported" else f"{e.message}: it doesn't measure power.",
-                              {"error": e.code}, ok=False)
+            return ToolResult(
+                f"{e.message}." if e.code != "unsupported" else f"{e.message}: it doesn't measure power.",
+                {"error": e.code},
+                ok=False,
+            )
         (outcome,) = self.hub.act_from_thread(targets[:1], "state")
         if not outcome.ok or outcome.state is None or outcome.state.power_w is None:
             return ToolResult(_trouble(outcome), {"error": outcome.code or "no_reading"}, ok=False)
         state = outcome.state
         energy = f", and {state.energy_wh / 1000:.1f} kilowatt hours so far" if state.energy_wh else ""
-        return ToolResult(f"{_cap(_the(outcome.device))} is using {state.power_w:.0f} watts{energy}.",
-                          {"device_id": outcome.device.id, "power_w": state.power_w, "energy_wh": state.energy_wh})
+        return ToolResult(
+            f"{_cap(_the(outcome.device))} is using {state.power_w:.0f} watts{energy}.",
+            {"device_id": outcome.device.id, "power_w": state.power_w, "energy_wh": state.energy_wh},
+        )
 
     @tool(reads=True, settle="_settle_room")
     def list(self, room: Annotated[str | None, "a room; none: every device"] = None) -> ToolResult:
@@ -246,8 +303,9 @@ class DeviceSkill(Skill):
             return ToolResult("I haven't found any devices yet.", {"devices": []})
         names = [d.name + ("" if d.online else " (offline)") for d in devices]
         listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-        return ToolResult(f"{len(names)} device{'s' if len(names) != 1 else ''}: {listed}.",
-                          {"devices": [d.id for d in devices]})
+        return ToolResult(
+            f"{len(names)} device{'s' if len(names) != 1 else ''}: {listed}.", {"devices": [d.id for d in devices]}
+        )
 
 
 def _cap(text: str) -> str:
@@ -292,13 +350,17 @@ def _means_lights(device: str | None, room: str | None, request: str) -> bool:
         return True
     words = spoken(request)
     if not room:
-        return bool(re.search(r"\b(the|all|every) (lights?|lamps?)\b", words)) and not re.search(r"\beverything\b", words)
+        return bool(re.search(r"\b(the|all|every) (lights?|lamps?)\b", words)) and not re.search(
+            r"\beverything\b", words
+        )
     place = re.escape(spoken(room).removeprefix("the "))
     return bool(re.search(rf"\b{place} (lights?|lamps?)\b|\b(lights?|lamps?) in (the |my )?{place}\b", words))
 
 
 def _is_light(device: Device) -> bool:
-    return device.kind in ("light", "dimmer") or any(w in _LIGHT_WORDS for n in device.names() for w in spoken(n).split())
+    return device.kind in ("light", "dimmer") or any(
+        w in _LIGHT_WORDS for n in device.names() for w in spoken(n).split()
+    )
 
 
 def _unknown_room(room: str, devices: list[Device]) -> str:

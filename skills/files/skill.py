@@ -29,11 +29,17 @@ class FilesSkill(Skill):
         source, target = self.folders.get(folder), self.folders.get("backup")
         if source is None or target is None:
             missing = folder if source is None else "backup"
-            return ToolResult(f"There's no {missing} folder set up: set folders.{missing} in the config.",
-                              {"error": "no_folder", "folder": missing}, ok=False)
+            return ToolResult(
+                f"There's no {missing} folder set up: set folders.{missing} in the config.",
+                {"error": "no_folder", "folder": missing},
+                ok=False,
+            )
         if not source.is_dir():
-            return ToolResult(f"The {folder} folder {source} isn't there; is the disk connected?",
-                              {"error": "missing", "path": str(source)}, ok=False)
+            return ToolResult(
+                f"The {folder} folder {source} isn't there; is the disk connected?",
+                {"error": "missing", "path": str(source)},
+                ok=False,
+            )
         copied = unchanged = 0
         failed: list[str] = []
         for path in sorted(p for p in source.rglob("*") if p.is_file()):
@@ -46,12 +52,21 @@ class FilesSkill(Skill):
                 copied += 1
             except OSError as e:
                 failed.append(f"{path}: {e.strerror or e}")
-        data = {"folder": folder, "copied": copied, "unchanged": unchanged, "failed": failed, "to": str(target / folder)}
+        data = {
+            "folder": folder,
+            "copied": copied,
+            "unchanged": unchanged,
+            "failed": failed,
+            "to": str(target / folder),
+        }
         if failed:
             return ToolResult(f"Backed up {copied} {folder} files; {len(failed)} could not be copied.", data, ok=False)
         noun = {"photos": "photo", "music": "music", "documents": "document"}[folder]
-        return ToolResult(f"Backed up {copied} new or changed {noun} file{'s' if copied != 1 else ''}"
-                          f"{f', {unchanged} already there' if unchanged else ''}.", data)
+        return ToolResult(
+            f"Backed up {copied} new or changed {noun} file{'s' if copied != 1 else ''}"
+            f"{f', {unchanged} already there' if unchanged else ''}.",
+            data,
+        )
 
 
 def _same(source: Path, destination: Path) -> bool:

@@ -25,7 +25,10 @@ class KnowledgeSkill(Skill):
         self.knowledge: Answerer = context.needs_knowledge()
 
     @tool
-    def remember(self, fact: Annotated[str, Ask("What should I remember?"), "the fact, as said: the spare key is in the blue box"]) -> ToolResult:
+    def remember(
+        self,
+        fact: Annotated[str, Ask("What should I remember?"), "the fact, as said: the spare key is in the blue box"],
+    ) -> ToolResult:
         """Keep a note of a fact for later questions ("remember that the spare key is in the blue box")."""
         words = " ".join(fact.split()).rstrip(".")
         try:
@@ -35,8 +38,12 @@ class KnowledgeSkill(Skill):
         return ToolResult(f"I'll remember that {words}.", {"note_id": note_id, "note": words})
 
     @tool(unanswered="question", reads=True)  # a question nothing else took may still be in the documents
-    def ask(self, question: Annotated[str, Ask("What should I look up?"),
-                                      "the question, as said: how do I descale the coffee machine"]) -> ToolResult:
+    def ask(
+        self,
+        question: Annotated[
+            str, Ask("What should I look up?"), "the question, as said: how do I descale the coffee machine"
+        ],
+    ) -> ToolResult:
         """Answer a question from the household's own documents (manuals, letters, notes): how to do
         something with an appliance, a password, where something is kept, when something is due."""
         answer = self.knowledge.ask(question)

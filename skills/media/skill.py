@@ -39,14 +39,19 @@ class MediaSkill(Skill):
     def player(self) -> MusicPlayer:
         if self.media.player is None:
             # A one-shot `assistant ask` with no assistant running: it would exit under the song.
-            raise MediaError("music plays only while the assistant is running: start it with assistant run, "
-                             "then ask again")
+            raise MediaError(
+                "music plays only while the assistant is running: start it with assistant run, then ask again"
+            )
         return self.media.player
 
     def slot_values(self) -> dict[str, list[str]]:
         names = self.media.music_names()
-        return {"album_name": self.media.albums.names(), "music_album": names["album"],
-                "artist_name": names["artist"], "genre_name": [g.lower() for g in names["genre"]]}
+        return {
+            "album_name": self.media.albums.names(),
+            "music_album": names["album"],
+            "artist_name": names["artist"],
+            "genre_name": [g.lower() for g in names["genre"]],
+        }
 
     def vocabulary(self) -> list[str]:
         names = self.media.music_names()
@@ -76,24 +81,45 @@ class MediaSkill(Skill):
         return out
 
     def _is_folder(self, name: str) -> bool:
-        return bool(self.media.catalogue.query("SELECT 1 FROM files WHERE folder LIKE ? COLLATE NOCASE LIMIT 1",
-                                               (f"%{name.strip()}%",)))
+        return bool(
+            self.media.catalogue.query(
+                "SELECT 1 FROM files WHERE folder LIKE ? COLLATE NOCASE LIMIT 1", (f"%{name.strip()}%",)
+            )
+        )
 
     # --- photos ------------------------------------------------------------------------------------
 
-    @tool(require_any=("when", "place", "camera", "folder"), ask="Which photos: from when, or where?",
-          settle="_settle_selection")
-    def make_album(self, name: Annotated[str, Ask("What should the album be called?")], when: When = None,
-                   place: Place = None, camera: Camera = None, folder: Folder = None, smart: bool = False) -> ToolResult:
+    @tool(
+        require_any=("when", "place", "camera", "folder"),
+        ask="Which photos: from when, or where?",
+        settle="_settle_selection",
+    )
+    def make_album(
+        self,
+        name: Annotated[str, Ask("What should the album be called?")],
+        when: When = None,
+        place: Place = None,
+        camera: Camera = None,
+        folder: Folder = None,
+        smart: bool = False,
+    ) -> ToolResult:
         """Make a photo album from photos chosen by time, place, camera or folder."""
         album, count = self.media.albums.create(name, Selection(when, place, camera, folder), smart=smart)
         kind = "smart album" if smart else "album"
-        return ToolResult(f"I made the {kind} {album.name} with {_photos(count)} {album.described}.",
-                          {"album": album.name, "smart": smart, "count": count, "selection": album.described})
+        return ToolResult(
+            f"I made the {kind} {album.name} with {_photos(count)} {album.described}.",
+            {"album": album.name, "smart": smart, "count": count, "selection": album.described},
+        )
 
-    @tool(require_any=("when", "place", "camera", "folder"), ask="Which photos: from when, or where?",
-          settle="_settle_selection", reads=True)
-    def count_photos(self, when: When = None, place: Place = None, camera: Camera = None, folder: Folder = None) -> ToolResult:
+    @tool(
+        require_any=("when", "place", "camera", "folder"),
+        ask="Which photos: from when, or where?",
+        settle="_settle_selection",
+        reads=True,
+    )
+    def count_photos(
+        self, when: When = None, place: Place = None, camera: Camera = None, folder: Folder = None
+    ) -> ToolResult:
         """How many photos there are from a time, place, camera or folder."""
         selection = Selection(when, place, camera, folder)
         rows = self.media.albums.select(selection)
@@ -117,9 +143,11 @@ class MediaSkill(Skill):
         near = sum(len(g.others) for g in groups if not g.exact)
         if not exact and not near:
             return ToolResult("I found no duplicates.", {"exact": 0, "near": 0})
-        return ToolResult(f"I found {_count(exact, 'exact copy', 'exact copies')} and {_count(near, 'near duplicate', 'near duplicates')}. "
-                          "Say 'move the duplicates to review' to set them aside; nothing is deleted.",
-                          {"exact": exact, "near": near})
+        return ToolResult(
+            f"I found {_count(exact, 'exact copy', 'exact copies')} and {_count(near, 'near duplicate', 'near duplicates')}. "
+            "Say 'move the duplicates to review' to set them aside; nothing is deleted.",
+            {"exact": exact, "near": near},
+        )
 
     @tool(risky=True, confirm="Move the duplicate copies into the review folder?")
     def review_duplicates(self) -> ToolResult:
@@ -127,8 +155,11 @@ class MediaSkill(Skill):
         report = self.media.review_duplicates(near=True)
         if not report.moved:
             return ToolResult("There were no duplicates to move.", report.as_dict())
-        return ToolResult(f"I moved {_count(report.moved, 'duplicate', 'duplicates')} into the review folder. Say undo to put them back.",
-                          {"moved": report.moved, "batch": report.batch, "failed": report.failed}, ok=not report.failed)
+        return ToolResult(
+            f"I moved {_count(report.moved, 'duplicate', 'duplicates')} into the review folder. Say undo to put them back.",
+            {"moved": report.moved, "batch": report.batch, "failed": report.failed},
+            ok=not report.failed,
+        )
 
     @tool(risky=True, confirm="Move your photos into folders by year and month?")
     def organize_by_date(self) -> ToolResult:
@@ -137,9 +168,11 @@ class MediaSkill(Skill):
         if not report.moved:
             return ToolResult("Your photos are already in folders by year and month.", {"moved": 0, "undated": undated})
         tail = f" {_photos(undated)} have no date and stayed where they were." if undated else ""
-        return ToolResult(f"I moved {_photos(report.moved)} into folders by year and month. Say undo to put them back.{tail}",
-                          {"moved": report.moved, "batch": report.batch, "undated": undated, "failed": report.failed},
-                          ok=not report.failed)
+        return ToolResult(
+            f"I moved {_photos(report.moved)} into folders by year and month. Say undo to put them back.{tail}",
+            {"moved": report.moved, "batch": report.batch, "undated": undated, "failed": report.failed},
+            ok=not report.failed,
+        )
 
     @tool
     def undo(self) -> ToolResult:
@@ -147,33 +180,50 @@ class MediaSkill(Skill):
         report = self.media.mover.undo()
         data = report.as_dict()
         if report.conflicts:
-            return ToolResult(f"I put back {_files(report.restored)}; {len(report.conflicts)} could not go back, "
-                              "see assistant media undo --list.", data, ok=False)
+            return ToolResult(
+                f"I put back {_files(report.restored)}; {len(report.conflicts)} could not go back, "
+                "see assistant media undo --list.",
+                data,
+                ok=False,
+            )
         return ToolResult(f"I put back {_files(report.restored + report.already_back)}.", data)
 
     # --- music -------------------------------------------------------------------------------------
 
     @tool
-    def play(self, genre: Annotated[str | None, "a genre: jazz, rock"] = None,
-             artist: Annotated[str | None, "an artist's name"] = None,
-             album: Annotated[str | None, "a music album's title"] = None,
-             title: Annotated[str | None, "a song's title"] = None, shuffle: bool = False) -> ToolResult:
+    def play(
+        self,
+        genre: Annotated[str | None, "a genre: jazz, rock"] = None,
+        artist: Annotated[str | None, "an artist's name"] = None,
+        album: Annotated[str | None, "a music album's title"] = None,
+        title: Annotated[str | None, "a song's title"] = None,
+        shuffle: bool = False,
+    ) -> ToolResult:
         """Play music from the library by genre, artist, album or song; nothing given: everything, shuffled."""
         asked = asked_for_music(said())
         given = [v for v in (genre, artist, album, title) if v]
         if asked and not any(_words(v) & _words(asked) for v in given):
-            return ToolResult(f"I don't have any music called {asked}.", {"error": "not_found", "asked": asked}, ok=False)
+            return ToolResult(
+                f"I don't have any music called {asked}.", {"error": "not_found", "asked": asked}, ok=False
+            )
         rows = self.media.music(genre, artist, album, title)
         if not rows:
             what = album or title or artist or genre
-            return ToolResult(f"I don't have any music called {what}." if what else "I don't have any music yet.",
-                              {"error": "not_found"}, ok=False)
+            return ToolResult(
+                f"I don't have any music called {what}." if what else "I don't have any music yet.",
+                {"error": "not_found"},
+                ok=False,
+            )
         if shuffle or genre or not (artist or album or title):
             rows = random.sample(rows, len(rows))
         tracks = [self.media.track_of(r) for r in rows]
         self.player.play(tracks)
         first = tracks[0]
-        what = f"the album {rows[0].album}" if album and rows[0].album else (f"some {genre}" if genre else _track_words(first))
+        what = (
+            f"the album {rows[0].album}"
+            if album and rows[0].album
+            else (f"some {genre}" if genre else _track_words(first))
+        )
         return ToolResult(f"Playing {what}.", {"tracks": len(tracks), "first": str(first.path)})
 
     @tool
@@ -217,10 +267,45 @@ class MediaSkill(Skill):
 
 
 _PLAY = re.compile(r"\bplay(?P<rest>( [a-z0-9' ]*)?)$")
-_LEADING = ("me", "us", "some", "a bit of", "a little", "a few", "a", "an", "the", "my", "album", "albums", "song",
-            "songs", "track", "tracks", "music", "by", "something", "anything", "from", "of")
-_TRAILING = ("music", "songs", "song", "tracks", "album", "please", "for me", "for us", "now", "again", "on shuffle",
-             "shuffled", "at random")
+_LEADING = (
+    "me",
+    "us",
+    "some",
+    "a bit of",
+    "a little",
+    "a few",
+    "a",
+    "an",
+    "the",
+    "my",
+    "album",
+    "albums",
+    "song",
+    "songs",
+    "track",
+    "tracks",
+    "music",
+    "by",
+    "something",
+    "anything",
+    "from",
+    "of",
+)
+_TRAILING = (
+    "music",
+    "songs",
+    "song",
+    "tracks",
+    "album",
+    "please",
+    "for me",
+    "for us",
+    "now",
+    "again",
+    "on shuffle",
+    "shuffled",
+    "at random",
+)
 _ANYTHING = {"", "something", "anything", "everything", "all", "all of it", "random", "whatever"}
 
 
@@ -236,10 +321,10 @@ def asked_for_music(request: str) -> str:
         changed = False
         for word in _LEADING:
             if rest == word or rest.startswith(f"{word} "):
-                rest, changed = rest[len(word):].strip(), True
+                rest, changed = rest[len(word) :].strip(), True
         for word in _TRAILING:
             if rest == word or rest.endswith(f" {word}"):
-                rest, changed = rest[:len(rest) - len(word)].strip(), True
+                rest, changed = rest[: len(rest) - len(word)].strip(), True
     return "" if rest in _ANYTHING else rest
 
 

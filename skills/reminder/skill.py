@@ -5,9 +5,17 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+from assistant.language.spoken_time import (
+    MONTHS,
+    WEEKDAYS,
+    TimeNotUnderstood,
+    names_only_a_day,
+    parse_when,
+    said_when,
+    spoken_clock,
+)
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
 from assistant.scheduling.scheduler import Due, Reminder, Scheduler
-from assistant.language.spoken_time import MONTHS, WEEKDAYS, TimeNotUnderstood, names_only_a_day, parse_when, said_when, spoken_clock
 
 
 class ReminderSkill(Skill):
@@ -36,37 +44,51 @@ class ReminderSkill(Skill):
     # text ("set a reminder for 5 pm", text '5 pm' and no time) becomes the time, and the question
     # is what to be reminded of.
     @tool(settle="_settle_add", require_any=("when",), ask="When should I remind you?")
-    def add(self, text: Annotated[str, Ask("What should I remind you of?"), "what to be reminded of, e.g. call mum"],
-            when: Annotated[str | None, "when, as the person said it: 'at 5 pm', 'tomorrow at nine', 'in an hour'"] = None
-            ) -> ToolResult:
+    def add(
+        self,
+        text: Annotated[str, Ask("What should I remind you of?"), "what to be reminded of, e.g. call mum"],
+        when: Annotated[str | None, "when, as the person said it: 'at 5 pm', 'tomorrow at nine', 'in an hour'"] = None,
+    ) -> ToolResult:
         """Remind the person of something at a time."""
         if not when:
             return ToolResult("When should I remind you?", {"error": "no_time"}, ok=False)
         now = self.scheduler.local_now()
         text, when = _split_day_words(_reminder_text(text), when)
         if _only_a_time(text, now, self.scheduler.zone):
-            return ToolResult("What should I remind you of? Say it like 'remind me at 5 pm to call mum'.",
-                              {"error": "no_text", "when": when}, ok=False)
+            return ToolResult(
+                "What should I remind you of? Say it like 'remind me at 5 pm to call mum'.",
+                {"error": "no_text", "when": when},
+                ok=False,
+            )
         try:
             parsed = parse_when(when, now, self.scheduler.zone)
         except TimeNotUnderstood as e:
-            return ToolResult(f"I didn't get when to remind you: {e}.",
-                              {"error": "bad_time", "when": when, "reason": str(e)}, ok=False)
+            return ToolResult(
+                f"I didn't get when to remind you: {e}.",
+                {"error": "bad_time", "when": when, "reason": str(e)},
+                ok=False,
+            )
         if parsed.recurrence is not None:
-            return ToolResult("I can only remind you once for now; a routine can repeat it.",
-                              {"error": "repeating"}, ok=False)
+            return ToolResult(
+                "I can only remind you once for now; a routine can repeat it.", {"error": "repeating"}, ok=False
+            )
         at = parsed.first(now, self.scheduler.zone)
         reminder = self.scheduler.add_reminder(text, at.timestamp())
-        return ToolResult(f"I'll remind you to {text} {said_when(at, now)}.",
-                          {"reminder_id": reminder.id, "at": at.isoformat(timespec="minutes"), "text": text})
+        return ToolResult(
+            f"I'll remind you to {text} {said_when(at, now)}.",
+            {"reminder_id": reminder.id, "at": at.isoformat(timespec="minutes"), "text": text},
+        )
 
     @tool(reads=True)
     def list(self, day: Literal["today", "tomorrow"] | None = None) -> ToolResult:
         """Say the reminders, all that are coming or those of one day."""
         now = self.scheduler.local_now()
         wanted = None if day is None else now.date() + dt.timedelta(days=1 if day == "tomorrow" else 0)
-        reminders = [r for r in self.scheduler.reminders(include_done=wanted is not None)
-                     if wanted is None or self.scheduler.local(r.at).date() == wanted]
+        reminders = [
+            r
+            for r in self.scheduler.reminders(include_done=wanted is not None)
+            if wanted is None or self.scheduler.local(r.at).date() == wanted
+        ]
         when = f" for {day}" if day else ""
         if not reminders:
             return ToolResult(f"You have no reminders{when}.", {"reminders": []})
@@ -76,9 +98,14 @@ class ReminderSkill(Skill):
             moment = f"at {spoken_clock(at.hour, at.minute)}" if wanted else said_when(at, now)
             parts.append(f"{moment}, {r.text}{' (done)' if r.done_at else ''}")
         head = "one reminder" if len(parts) == 1 else f"{len(parts)} reminders"
-        return ToolResult(f"You have {head}{when}: {'; '.join(parts)}.",
-                          {"reminders": [{"reminder_id": r.id, "text": r.text, "at": r.at, "done": r.done_at is not None}
-                                         for r in reminders]})
+        return ToolResult(
+            f"You have {head}{when}: {'; '.join(parts)}.",
+            {
+                "reminders": [
+                    {"reminder_id": r.id, "text": r.text, "at": r.at, "done": r.done_at is not None} for r in reminders
+                ]
+            },
+        )
 
     @tool
     def delete(self, text: Annotated[str | None, "words of the reminder to delete"] = None) -> ToolResult:
@@ -125,7 +152,7 @@ def _reminder_text(text: str) -> str:
     text = text.strip().rstrip(".!?")
     for lead in ("to ", "that i need to ", "that i have to ", "me to "):
         if text.lower().startswith(lead):
-            text = text[len(lead):]
+            text = text[len(lead) :]
     return text
 
 
@@ -140,7 +167,8 @@ def _split_day_words(text: str, when: str) -> tuple[str, str]:
     words = text.split()
     for start in range(1, len(words)):
         lead = words[start].lower().strip(".,")
-        if (lead in _DAY_LEADS or lead == "the" and start + 1 < len(words) and words[start + 1].lower() == "day") \
-                and names_only_a_day(" ".join(words[start:])):
+        if (
+            lead in _DAY_LEADS or lead == "the" and start + 1 < len(words) and words[start + 1].lower() == "day"
+        ) and names_only_a_day(" ".join(words[start:])):
             return " ".join(words[:start]).rstrip(","), f"{' '.join(words[start:])} {when}"
     return text, when

@@ -42,7 +42,9 @@ class RoutineSkill(Skill):
         return self.routines.phrases().get(wanted) or next((n for n in self.routines.names() if n == wanted), None)
 
     @tool
-    def run(self, name: Annotated[str, Ask("Which routine?"), "the routine's name or its phrase, e.g. good morning"]) -> ToolResult:
+    def run(
+        self, name: Annotated[str, Ask("Which routine?"), "the routine's name or its phrase, e.g. good morning"]
+    ) -> ToolResult:
         """Run a routine now."""
         if self.routines is None:
             return ToolResult("Routines are not running.", {"error": "no_routines"}, ok=False)
@@ -84,6 +86,9 @@ class RoutineSkill(Skill):
         if on:
             text = f"The {target} routine is on." if not was else f"The {target} routine was already on."
         else:
-            text = (f"The {target} routine is off; it runs only when you ask." if was
-                    else f"The {target} routine was already off.")
+            text = (
+                f"The {target} routine is off; it runs only when you ask."
+                if was
+                else f"The {target} routine was already off."
+            )
         return ToolResult(text, {"routine": target, "enabled": on})

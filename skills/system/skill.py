@@ -38,8 +38,11 @@ class SystemSkill(Skill):
         self.commands = context.needs_commands()
 
     def slot_values(self) -> dict[str, list[str]]:
-        return {"system_check": self.commands.names(changes=False), "system_change": self.commands.names(changes=True),
-                "system_value": sorted({c for cmd in self.commands.commands.values() if cmd.arg for c in cmd.arg.choices})}
+        return {
+            "system_check": self.commands.names(changes=False),
+            "system_change": self.commands.names(changes=True),
+            "system_value": sorted({c for cmd in self.commands.commands.values() if cmd.arg for c in cmd.arg.choices}),
+        }
 
     def vocabulary(self) -> list[str]:
         return self.commands.names()
@@ -50,19 +53,32 @@ class SystemSkill(Skill):
     def disk_space(self) -> ToolResult:
         """Say how much disk space is free (the assistant's own disk and the household folders' disks)."""
         places: dict[int, tuple[str, Path]] = {}
-        for label, path in [("the assistant's disk", self.context.data_dir), *((f"the {k} disk", p) for k, p in self.folders.items())]:
+        for label, path in [
+            ("the assistant's disk", self.context.data_dir),
+            *((f"the {k} disk", p) for k, p in self.folders.items()),
+        ]:
             where = _existing(path)
             if where is not None:
                 places.setdefault(os.stat(where).st_dev, (label, where))
         disks = []
         for label, where in places.values():
             usage = psutil.disk_usage(str(where))
-            disks.append({"disk": label, "path": str(where), "free": usage.free, "total": usage.total, "percent_used": usage.percent})
+            disks.append(
+                {
+                    "disk": label,
+                    "path": str(where),
+                    "free": usage.free,
+                    "total": usage.total,
+                    "percent_used": usage.percent,
+                }
+            )
         if len(disks) == 1:
             d = disks[0]
             speech = f"There are {gigabytes(d['free'])} free of {gigabytes(d['total'])}."
         else:
-            speech = "; ".join(f"{d['disk'][0].upper()}{d['disk'][1:]} has {gigabytes(d['free'])} free" for d in disks) + "."
+            speech = (
+                "; ".join(f"{d['disk'][0].upper()}{d['disk'][1:]} has {gigabytes(d['free'])} free" for d in disks) + "."
+            )
         low = [d for d in disks if d["percent_used"] >= 90]
         if low:
             speech += f" {low[0]['disk'][0].upper()}{low[0]['disk'][1:]} is almost full."
@@ -76,10 +92,14 @@ class SystemSkill(Skill):
         memory = psutil.virtual_memory()
         busy = one / cores
         word = "barely busy" if busy < 0.3 else "fairly busy" if busy < 0.8 else "very busy"
-        speech = (f"The computer is {word}: a load of {one:.1f} on {cores} cores, and "
-                  f"{gigabytes(memory.used)} of {gigabytes(memory.total)} of memory in use.")
-        return ToolResult(speech, {"load_1m": one, "load_5m": five, "cores": cores, "memory_used": memory.used,
-                                   "memory_total": memory.total})
+        speech = (
+            f"The computer is {word}: a load of {one:.1f} on {cores} cores, and "
+            f"{gigabytes(memory.used)} of {gigabytes(memory.total)} of memory in use."
+        )
+        return ToolResult(
+            speech,
+            {"load_1m": one, "load_5m": five, "cores": cores, "memory_used": memory.used, "memory_total": memory.total},
+        )
 
     @tool(reads=True)
     def busiest(self, by: Literal["processor", "memory"] = "processor") -> ToolResult:
@@ -94,8 +114,14 @@ class SystemSkill(Skill):
         rows = []
         for p in processes:
             try:
-                rows.append({"pid": p.pid, "name": p.info["name"] or "?", "cpu_percent": p.cpu_percent(None),
-                             "memory": p.info["memory_info"].rss if p.info["memory_info"] else 0})
+                rows.append(
+                    {
+                        "pid": p.pid,
+                        "name": p.info["name"] or "?",
+                        "cpu_percent": p.cpu_percent(None),
+                        "memory": p.info["memory_info"].rss if p.info["memory_info"] else 0,
+                    }
+                )
             except psutil.Error:  # ended meanwhile, or not ours to look at
                 continue
         cores = psutil.cpu_count() or 1
@@ -112,15 +138,25 @@ class SystemSkill(Skill):
     # --- files ----------------------------------------------------------------------------------
 
     @tool(reads=True)
-    def find_files(self, name: Annotated[str, Ask("What is the file called?"), "words in the file's name"],
-                   folder: Folder | None = None) -> ToolResult:
+    def find_files(
+        self,
+        name: Annotated[str, Ask("What is the file called?"), "words in the file's name"],
+        folder: Folder | None = None,
+    ) -> ToolResult:
         """Find files by words in their names, in the household's folders (documents, photos, music, backup)."""
         roots = {k: p for k, p in self.folders.items() if folder is None or k == folder}
         if not roots:
             missing = folder or "documents"
-            return ToolResult(f"There's no {missing} folder set up: set folders.{missing} in the config.",
-                              {"error": "no_folder"}, ok=False)
-        words = [w for w in name.lower().replace("_", " ").replace("-", " ").split() if w not in ("a", "the", "my", "file", "files")]
+            return ToolResult(
+                f"There's no {missing} folder set up: set folders.{missing} in the config.",
+                {"error": "no_folder"},
+                ok=False,
+            )
+        words = [
+            w
+            for w in name.lower().replace("_", " ").replace("-", " ").split()
+            if w not in ("a", "the", "my", "file", "files")
+        ]
         if not words:
             return ToolResult("Which file?", {"error": "no_name"}, ok=False)
         found, complete = _find(roots, words)
@@ -131,19 +167,27 @@ class SystemSkill(Skill):
         said = [f"{Path(f['path']).name} in {f['folder']}" for f in found[:SAY_AT_MOST]]
         count = f"{len(found)} files" if len(found) != 1 else "one file"
         more = "" if complete else " (I stopped looking after a while)"
-        return ToolResult(f"I found {count}{more}: {_and(said)}{', and more' if len(found) > SAY_AT_MOST else ''}.", data)
+        return ToolResult(
+            f"I found {count}{more}: {_and(said)}{', and more' if len(found) > SAY_AT_MOST else ''}.", data
+        )
 
     # --- named commands -------------------------------------------------------------------------
 
     @tool(reads=True)
-    def check(self, command: Annotated[str, Ask("Which command?"), "the command's name, as in the config"],
-              value: str | None = None) -> ToolResult:
+    def check(
+        self,
+        command: Annotated[str, Ask("Which command?"), "the command's name, as in the config"],
+        value: str | None = None,
+    ) -> ToolResult:
         """Run one of the allowlisted commands that only looks (changes nothing), and say what it printed."""
         return self._run(command, value, may_change=False)
 
     @tool(risky=True, confirm="Should I {command}?")
-    def run(self, command: Annotated[str, Ask("Which command?"), "the command's name, as in the config"],
-            value: str | None = None) -> ToolResult:
+    def run(
+        self,
+        command: Annotated[str, Ask("Which command?"), "the command's name, as in the config"],
+        value: str | None = None,
+    ) -> ToolResult:
         """Run one of the allowlisted commands (one that changes the system, after a yes)."""
         return self._run(command, value, may_change=True)
 
@@ -152,13 +196,21 @@ class SystemSkill(Skill):
         try:
             named = self.commands.get(command)
             if named.changes and not may_change:
-                return ToolResult(f"'{named.name}' changes the system: ask me to run it, and I'll ask you first.",
-                                  {"error": "changes"}, ok=False)
+                return ToolResult(
+                    f"'{named.name}' changes the system: ask me to run it, and I'll ask you first.",
+                    {"error": "changes"},
+                    ok=False,
+                )
             outcome = self.commands.run(named, value)
         except SkillError as e:
             return ToolResult(f"{e.message[0].upper()}{e.message[1:]}.", {"error": e.code}, ok=False)
-        data = {"command": named.name, "exit_code": outcome.code, "stdout": outcome.stdout,
-                "stderr": outcome.stderr, "took_s": round(outcome.took_s, 3)}
+        data = {
+            "command": named.name,
+            "exit_code": outcome.code,
+            "stdout": outcome.stdout,
+            "stderr": outcome.stderr,
+            "took_s": round(outcome.took_s, 3),
+        }
         if outcome.code != 0:
             return ToolResult(f"'{named.name}' failed (exit code {outcome.code}).", data, ok=False)
         first = next((line.strip() for line in outcome.stdout.splitlines() if line.strip()), "")

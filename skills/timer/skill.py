@@ -10,10 +10,10 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from assistant.language.numbers import find_numbers
 from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, said, tool
 from assistant.plugins.where import here
 from assistant.scheduling.scheduler import Due, Scheduler, Timer
-from assistant.language.numbers import find_numbers
 
 
 def spoken_duration(seconds: float) -> str:
@@ -38,10 +38,16 @@ def _which(timers: list[Timer], verb: str, data: dict[str, Any], now: float) -> 
     data = {**data, "ambiguous": [t.id for t in timers]}
     if len(set(labels)) < len(labels):
         left = " and ".join(f"{_a(timer_label(t))} with {spoken_duration(t.remaining(now))} left" for t in timers)
-        return ToolResult(f"You have {left}, and I can't tell which one you mean by their names. "
-                          f"Say 'cancel all timers', or give timers names when you set them, like 'set a pasta timer "
-                          f"for 5 minutes'.", data, ok=False)
-    return ToolResult(f"You have {_listed([_a(label) for label in labels])}. Which one should I {verb}?", data, ok=False)
+        return ToolResult(
+            f"You have {left}, and I can't tell which one you mean by their names. "
+            f"Say 'cancel all timers', or give timers names when you set them, like 'set a pasta timer "
+            f"for 5 minutes'.",
+            data,
+            ok=False,
+        )
+    return ToolResult(
+        f"You have {_listed([_a(label) for label in labels])}. Which one should I {verb}?", data, ok=False
+    )
 
 
 def _a(label: str) -> str:
@@ -54,7 +60,7 @@ def _listed(parts: list[str]) -> str:
 
 
 def timer_label(timer: Timer) -> str:
-    """"pasta timer" or "5 minute timer": how a person tells timers apart."""
+    """ "pasta timer" or "5 minute timer": how a person tells timers apart."""
     if timer.name:
         return f"{timer.name} timer"
     return f"{size_label(int(round(timer.duration_s)))} timer"
@@ -101,9 +107,11 @@ def said_timer(request: str) -> tuple[str | None, dict[str, int]]:
 
 _WORD = r"(?!(?:a|an|the|my|for|of|called|named)\b)[a-z']+"
 _NAME = rf"(?P<name>{_WORD}(?: {_WORD})?)"
-_NAMED = (re.compile(rf"\b(?:a|an|the|my) {_NAME} timer\b"),
-          re.compile(rf"\btimer (?:for|called|named) (?:the |my )?{_NAME}(?= for | of |$)"),
-          re.compile(rf"\b(?:hours?|minutes?|seconds?) (?:for|called|named) (?:the |my )?{_NAME}$"))
+_NAMED = (
+    re.compile(rf"\b(?:a|an|the|my) {_NAME} timer\b"),
+    re.compile(rf"\btimer (?:for|called|named) (?:the |my )?{_NAME}(?= for | of |$)"),
+    re.compile(rf"\b(?:hours?|minutes?|seconds?) (?:for|called|named) (?:the |my )?{_NAME}$"),
+)
 """Where a request to start a timer says its name: "a pasta timer", "a timer for pasta for 10
 minutes", "a timer for 10 minutes called pasta"."""
 
@@ -115,8 +123,11 @@ def named_in(request: str) -> str | None:
         for found in pattern.finditer(text):
             name = timer_name(found.group("name"))
             # "a timer for ten minuets": a number said where a name would be is a misheard duration
-            if (name is not None and name not in ("new", "second", "another", "other", "kitchen timer")
-                    and not find_numbers(name.split())):
+            if (
+                name is not None
+                and name not in ("new", "second", "another", "other", "kitchen timer")
+                and not find_numbers(name.split())
+            ):
                 return name
     return None
 
@@ -175,7 +186,9 @@ class TimerSkill(Skill):
     JUST_SET_S = 60.0
     """A timer started this recently is the one an unnamed follow-up means ("add five more minutes")."""
 
-    def _one(self, name: str | None, verb: str, prefer: Callable[[Timer], bool] | None = None) -> tuple[list[Timer], ToolResult | None]:
+    def _one(
+        self, name: str | None, verb: str, prefer: Callable[[Timer], bool] | None = None
+    ) -> tuple[list[Timer], ToolResult | None]:
         """The one timer a request means, or the reply saying why there is none, or asking which
         ("You have a pasta timer and an eggs timer. Which one should I pause?"). `prefer`: the
         timers the request can only mean when there are several (a paused one, to resume)."""
@@ -219,8 +232,13 @@ class TimerSkill(Skill):
         return {**args, "name": name} if name else args
 
     @tool(require_any=("hours", "minutes", "seconds"), ask="For how long?", settle="_settle_start")
-    def start(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
-              name: Annotated[str | None, "what the timer is for, e.g. pasta"] = None) -> ToolResult:
+    def start(
+        self,
+        hours: Hours = None,
+        minutes: Minutes = None,
+        seconds: Seconds = None,
+        name: Annotated[str | None, "what the timer is for, e.g. pasta"] = None,
+    ) -> ToolResult:
         """Start a countdown timer for a duration, optionally with a name."""
         total = (hours or 0) * 3600 + (minutes or 0) * 60 + (seconds or 0)
         if total <= 0:
@@ -234,9 +252,12 @@ class TimerSkill(Skill):
         running = [t for t in same if t.ringing_since is None]
         if running:
             left = spoken_duration(running[0].remaining(self.scheduler.now()))
-            return ToolResult(f"You already have a {called} timer, with {left} left. To change it, say 'make the "
-                              f"{called} timer {spoken_duration(total)}'; or give the new one another name.",
-                              {"error": "name_taken", "timer_id": running[0].id, "name": called}, ok=False)
+            return ToolResult(
+                f"You already have a {called} timer, with {left} left. To change it, say 'make the "
+                f"{called} timer {spoken_duration(total)}'; or give the new one another name.",
+                {"error": "name_taken", "timer_id": running[0].id, "name": called},
+                ok=False,
+            )
         timer = self.scheduler.add_timer(total, called, room=here())
         what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
         return ToolResult(
@@ -245,8 +266,13 @@ class TimerSkill(Skill):
         )
 
     @tool(require_any=("hours", "minutes", "seconds"), ask="For how long should it run?", settle="_settle_name")
-    def change(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
-               name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
+    def change(
+        self,
+        hours: Hours = None,
+        minutes: Minutes = None,
+        seconds: Seconds = None,
+        name: Annotated[str | None, "name of a running timer"] = None,
+    ) -> ToolResult:
         """Change how long a running timer runs, e.g. "make it ten minutes instead"."""
         timers, missing = self._one(name, "change")
         if missing:
@@ -260,18 +286,25 @@ class TimerSkill(Skill):
         what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
         left = timer.remaining(self.scheduler.now())
         if left <= 0:
-            return ToolResult(f"{what} changed to {spoken_duration(total)}; that time has already passed.",
-                              {"changed": [timer.id], "duration_s": total, "remaining_s": 0.0})
-        return ToolResult(f"{what} changed to {spoken_duration(total)}, {spoken_duration(left)} left.",
-                          {"changed": [timer.id], "duration_s": total, "remaining_s": round(left, 1)})
+            return ToolResult(
+                f"{what} changed to {spoken_duration(total)}; that time has already passed.",
+                {"changed": [timer.id], "duration_s": total, "remaining_s": 0.0},
+            )
+        return ToolResult(
+            f"{what} changed to {spoken_duration(total)}, {spoken_duration(left)} left.",
+            {"changed": [timer.id], "duration_s": total, "remaining_s": round(left, 1)},
+        )
 
     @tool(reads=True, settle="_settle_which")
-    def status(self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None) -> ToolResult:
+    def status(
+        self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None
+    ) -> ToolResult:
         """Say how much time is left on the timers."""
         timers = self._select(name, hours, minutes, seconds)
         if not timers:
-            return ToolResult(self._not_found(name, _seconds(hours, minutes, seconds)), {"timers": []},
-                              ok=not self.scheduler.timers())
+            return ToolResult(
+                self._not_found(name, _seconds(hours, minutes, seconds)), {"timers": []}, ok=not self.scheduler.timers()
+            )
         now = self.scheduler.now()
 
         def state(t: Timer) -> str:
@@ -282,11 +315,26 @@ class TimerSkill(Skill):
 
         text = "; and ".join(state(t) for t in timers)
         text = ("There's " + text if not text.startswith("your") else text[0].upper() + text[1:]) + "."
-        return ToolResult(text, {"timers": [{"timer_id": t.id, "name": t.name, "remaining_s": round(t.remaining(now), 1),
-                                             "paused": t.paused, "ringing": t.ringing_since is not None} for t in timers]})
+        return ToolResult(
+            text,
+            {
+                "timers": [
+                    {
+                        "timer_id": t.id,
+                        "name": t.name,
+                        "remaining_s": round(t.remaining(now), 1),
+                        "paused": t.paused,
+                        "ringing": t.ringing_since is not None,
+                    }
+                    for t in timers
+                ]
+            },
+        )
 
     @tool(settle="_settle_which")
-    def cancel(self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None) -> ToolResult:
+    def cancel(
+        self, name: str | None = None, hours: int | None = None, minutes: int | None = None, seconds: int | None = None
+    ) -> ToolResult:
         """Cancel one timer, chosen by its name or duration (a ringing one when none is named)."""
         timers = self._select(name, hours, minutes, seconds)
         ringing = [t for t in timers if t.ringing_since is not None]
@@ -300,8 +348,13 @@ class TimerSkill(Skill):
         return ToolResult(f"Your {timer_label(timers[0])} is cancelled.", {"cancelled": [timers[0].id]})
 
     @tool(require_any=("hours", "minutes", "seconds"), ask="How much time should I add?", settle="_settle_name")
-    def extend(self, hours: Hours = None, minutes: Minutes = None, seconds: Seconds = None,
-               name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
+    def extend(
+        self,
+        hours: Hours = None,
+        minutes: Minutes = None,
+        seconds: Seconds = None,
+        name: Annotated[str | None, "name of a running timer"] = None,
+    ) -> ToolResult:
         """Add time to a running timer, e.g. "add five minutes to the pasta timer", "five more minutes"."""
         timers, missing = self._one(name, "add time to")
         if missing:
@@ -312,8 +365,10 @@ class TimerSkill(Skill):
             return ToolResult(self._not_found(), {"timer_id": None}, ok=False)
         what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
         left = timer.remaining(self.scheduler.now())
-        return ToolResult(f"Added {spoken_duration(add)}. {what}: {spoken_duration(left)} left.",
-                          {"timer_id": timer.id, "remaining_s": round(left, 1)})
+        return ToolResult(
+            f"Added {spoken_duration(add)}. {what}: {spoken_duration(left)} left.",
+            {"timer_id": timer.id, "remaining_s": round(left, 1)},
+        )
 
     @tool(settle="_settle_name")
     def pause(self, name: Annotated[str | None, "name of a running timer"] = None) -> ToolResult:
@@ -324,8 +379,10 @@ class TimerSkill(Skill):
         timer = self.scheduler.pause(timers[0].id)
         if timer is None or not timer.paused:
             return ToolResult("That timer is already done.", {"timer_id": timers[0].id}, ok=False)
-        return ToolResult(f"Paused your {timer_label(timer)}, {spoken_duration(timer.remaining(0))} left.",
-                          {"timer_id": timer.id, "remaining_s": round(timer.remaining(0), 1)})
+        return ToolResult(
+            f"Paused your {timer_label(timer)}, {spoken_duration(timer.remaining(0))} left.",
+            {"timer_id": timer.id, "remaining_s": round(timer.remaining(0), 1)},
+        )
 
     @tool(settle="_settle_name")
     def resume(self, name: Annotated[str | None, "name of a paused timer"] = None) -> ToolResult:
@@ -339,9 +396,13 @@ class TimerSkill(Skill):
             return ToolResult(self._not_found(name), {"timer_id": None}, ok=False)
         left = timer.remaining(self.scheduler.now())
         if not was_paused:
-            return ToolResult(f"Your {timer_label(timer)} is running, {spoken_duration(left)} left.", {"timer_id": timer.id})
-        return ToolResult(f"Resumed your {timer_label(timer)}, {spoken_duration(left)} left.",
-                          {"timer_id": timer.id, "remaining_s": round(left, 1)})
+            return ToolResult(
+                f"Your {timer_label(timer)} is running, {spoken_duration(left)} left.", {"timer_id": timer.id}
+            )
+        return ToolResult(
+            f"Resumed your {timer_label(timer)}, {spoken_duration(left)} left.",
+            {"timer_id": timer.id, "remaining_s": round(left, 1)},
+        )
 
     @tool(risky=True, confirm="Cancel all your timers?")
     def clear_all(self) -> ToolResult:
@@ -351,7 +412,9 @@ class TimerSkill(Skill):
             self.scheduler.cancel(t.id)
         if not timers:
             return ToolResult("There's no timer running.", {"cancelled": []})
-        return ToolResult(f"Cancelled {len(timers)} timer{'s' if len(timers) > 1 else ''}.", {"cancelled": [t.id for t in timers]})
+        return ToolResult(
+            f"Cancelled {len(timers)} timer{'s' if len(timers) > 1 else ''}.", {"cancelled": [t.id for t in timers]}
+        )
 
     def due_speech(self, due: Due) -> str | None:
         if not isinstance(due.item, Timer):

@@ -214,9 +214,7 @@ class FakeDevice:
         ensure_isolated()
         self._info = self.service_info()
         # Cooperating responders skip the 1.7 s probe; a name taken in this zeroconf still fails.
-        announcing = await self.zeroconf.async_register_service(
-            self._info, cooperating_responders=True
-        )
+        announcing = await self.zeroconf.async_register_service(self._info, cooperating_responders=True)
         self._announcing = asyncio.ensure_future(announcing)
         self.announced_at = time.monotonic()
 
@@ -259,12 +257,11 @@ class FakeDevice:
         if self.malformed == "shape":
             return web.json_response(_WRONG_SHAPE, status=response.status)
         if self.malformed == "huge":
-            return web.Response(body=b"[" + b"0," * (4 * 1024 * 1024) + b"0]", status=response.status,
-                                content_type="application/json")
-        if self.malformed:
             return web.Response(
-                text=_NOT_JSON, status=response.status, content_type="application/json"
+                body=b"[" + b"0," * (4 * 1024 * 1024) + b"0]", status=response.status, content_type="application/json"
             )
+        if self.malformed:
+            return web.Response(text=_NOT_JSON, status=response.status, content_type="application/json")
         return response
 
     async def _serve(self) -> None:
@@ -317,7 +314,5 @@ class FakeDevice:
         await self._stop_announcing()
         self._goodbye_addresses(self._info)
         self._info = self.service_info()
-        self._announcing = asyncio.ensure_future(
-            await self.zeroconf.async_update_service(self._info)
-        )
+        self._announcing = asyncio.ensure_future(await self.zeroconf.async_update_service(self._info))
         self.announced_at = time.monotonic()

@@ -48,8 +48,7 @@ __all__ = [
 ]  # fmt: skip
 
 KINDS: dict[str, type[FakeDevice]] = {
-    cls.kind: cls
-    for cls in (FakeWled, FakeShellyPlug, FakeShellyDimmer, FakeHueBridge, FakeCast, FakeEsphome)
+    cls.kind: cls for cls in (FakeWled, FakeShellyPlug, FakeShellyDimmer, FakeHueBridge, FakeCast, FakeEsphome)
 }
 
 # What populate() adds, in order; past the end the list starts again with numbered names.
@@ -102,9 +101,7 @@ class FakeHome:
             if (host := f"127.0.0.{n}") not in used:
                 yield host
 
-    async def add(
-        self, kind: str, name: str, *, host: str | None = None, **options: Any
-    ) -> FakeDevice:
+    async def add(self, kind: str, name: str, *, host: str | None = None, **options: Any) -> FakeDevice:
         """Start a `kind` of device (see KINDS) on `host` or the next free address; announce it."""
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}; one of {sorted(KINDS)}")

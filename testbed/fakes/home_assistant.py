@@ -18,14 +18,27 @@ from typing import Any
 from aiohttp import web
 
 ENTITIES: list[dict[str, Any]] = [
-    {"entity_id": "light.living_room_ceiling", "state": "off",
-     "attributes": {"friendly_name": "Living room ceiling", "supported_color_modes": ["rgb"], "brightness": None,
-                    "rgb_color": None}},
-    {"entity_id": "light.hallway_dimmer", "state": "on",
-     "attributes": {"friendly_name": "Hallway dimmer", "supported_color_modes": ["brightness"], "brightness": 255}},
+    {
+        "entity_id": "light.living_room_ceiling",
+        "state": "off",
+        "attributes": {
+            "friendly_name": "Living room ceiling",
+            "supported_color_modes": ["rgb"],
+            "brightness": None,
+            "rgb_color": None,
+        },
+    },
+    {
+        "entity_id": "light.hallway_dimmer",
+        "state": "on",
+        "attributes": {"friendly_name": "Hallway dimmer", "supported_color_modes": ["brightness"], "brightness": 255},
+    },
     {"entity_id": "switch.garden_pump", "state": "on", "attributes": {"friendly_name": "Garden pump"}},
-    {"entity_id": "sensor.outdoor_temperature", "state": "11.5",
-     "attributes": {"friendly_name": "Outdoor temperature", "unit_of_measurement": "°C"}},
+    {
+        "entity_id": "sensor.outdoor_temperature",
+        "state": "11.5",
+        "attributes": {"friendly_name": "Outdoor temperature", "unit_of_measurement": "°C"},
+    },
     {"entity_id": "light.broken_lamp", "state": "unavailable", "attributes": {"friendly_name": "Broken lamp"}},
 ]
 
@@ -72,9 +85,14 @@ def make_app(token: str) -> web.Application:
         return web.json_response([entity])
 
     app = web.Application(middlewares=[auth])
-    app.add_routes([web.get("/api/", root), web.get("/api/states", all_states),
-                    web.get("/api/states/{entity_id}", one_state),
-                    web.post("/api/services/{domain}/{service}", call)])
+    app.add_routes(
+        [
+            web.get("/api/", root),
+            web.get("/api/states", all_states),
+            web.get("/api/states/{entity_id}", one_state),
+            web.post("/api/services/{domain}/{service}", call),
+        ]
+    )
     return app
 
 

@@ -23,48 +23,65 @@ class Fact:
     """Words the right passage, and a right answer, hold (case aside)."""
 
 
-FILLER = ("Read all safety instructions before use. Keep the appliance away from children. Unplug it before "
-          "cleaning. The manufacturer is not liable for damage caused by improper use. Keep this manual. ")
+FILLER = (
+    "Read all safety instructions before use. Keep the appliance away from children. Unplug it before "
+    "cleaning. The manufacturer is not liable for damage caused by improper use. Keep this manual. "
+)
 
 MANUALS: dict[str, tuple[str, list[str]]] = {
-    "coffee_machine_manual.pdf": ("Coffee machine manual", [
-        "Welcome. " + FILLER * 3,
-        "Filling the water tank. Use fresh cold water only. Never fill the tank with milk or sparkling water. "
-        + FILLER * 2,
-        "Descaling. Descale the coffee machine every two months: dissolve 30 grams of citric acid in one litre of "
-        "water, pour it into the tank and run the rinse programme twice. " + FILLER,
-        "Cleaning the milk frother. Rinse the frother nozzle with warm water after every use. " + FILLER,
-        "Grinder. For espresso set the grinder to level 3. For filter coffee set it to level 6. " + FILLER,
-    ]),
-    "boiler_guide.pdf": ("Boiler user guide", [
-        FILLER * 3,
-        "Pressure. The boiler pressure should read between 1 and 1.5 bar when cold. If it falls below 1 bar, open the "
-        "filling loop until the gauge shows 1.2 bar. " + FILLER,
-        "Error codes. Error E119 means the water pressure is too low. Error E133 means the gas supply is interrupted. "
-        + FILLER,
-        "Radiators. If a radiator is cold at the top, bleed it with the radiator key until water comes out. "
-        "The radiator key is kept in the drawer under the kitchen sink. " + FILLER,
-    ]),
-    "dishwasher_manual.pdf": ("Dishwasher manual", [
-        FILLER * 2,
-        "Filter. Clean the dishwasher filter once a week under running water. Twist the filter anticlockwise to "
-        "remove it. " + FILLER,
-        "Salt and rinse aid. Refill the salt container when the salt light comes on, using coarse dishwasher salt "
-        "only. Error F21 means the drain pump is blocked. " + FILLER,
-    ]),
-    "washing_machine_manual.pdf": ("Washing machine manual", [
-        "Programmes. Wash wool on the wool programme at 30 degrees with a spin of 600. " + FILLER * 2,
-        "Child lock. To switch the child lock on or off, hold the Temp and Spin buttons together for three seconds. "
-        + FILLER,
-        "Care. Clean the detergent drawer once a month. If the door stays locked after a wash, wait two minutes "
-        "before opening it. " + FILLER,
-    ]),
-    "car_handbook.pdf": ("Car handbook", [
-        FILLER * 2,
-        "Tyres. The tyre pressure is 2.4 bar at the front and 2.2 bar at the rear. " + FILLER,
-        "Service. The car needs an oil service every 15,000 kilometres or once a year. The spare wheel is under the "
-        "floor of the boot. " + FILLER,
-    ]),
+    "coffee_machine_manual.pdf": (
+        "Coffee machine manual",
+        [
+            "Welcome. " + FILLER * 3,
+            "Filling the water tank. Use fresh cold water only. Never fill the tank with milk or sparkling water. "
+            + FILLER * 2,
+            "Descaling. Descale the coffee machine every two months: dissolve 30 grams of citric acid in one litre of "
+            "water, pour it into the tank and run the rinse programme twice. " + FILLER,
+            "Cleaning the milk frother. Rinse the frother nozzle with warm water after every use. " + FILLER,
+            "Grinder. For espresso set the grinder to level 3. For filter coffee set it to level 6. " + FILLER,
+        ],
+    ),
+    "boiler_guide.pdf": (
+        "Boiler user guide",
+        [
+            FILLER * 3,
+            "Pressure. The boiler pressure should read between 1 and 1.5 bar when cold. If it falls below 1 bar, open the "
+            "filling loop until the gauge shows 1.2 bar. " + FILLER,
+            "Error codes. Error E119 means the water pressure is too low. Error E133 means the gas supply is interrupted. "
+            + FILLER,
+            "Radiators. If a radiator is cold at the top, bleed it with the radiator key until water comes out. "
+            "The radiator key is kept in the drawer under the kitchen sink. " + FILLER,
+        ],
+    ),
+    "dishwasher_manual.pdf": (
+        "Dishwasher manual",
+        [
+            FILLER * 2,
+            "Filter. Clean the dishwasher filter once a week under running water. Twist the filter anticlockwise to "
+            "remove it. " + FILLER,
+            "Salt and rinse aid. Refill the salt container when the salt light comes on, using coarse dishwasher salt "
+            "only. Error F21 means the drain pump is blocked. " + FILLER,
+        ],
+    ),
+    "washing_machine_manual.pdf": (
+        "Washing machine manual",
+        [
+            "Programmes. Wash wool on the wool programme at 30 degrees with a spin of 600. " + FILLER * 2,
+            "Child lock. To switch the child lock on or off, hold the Temp and Spin buttons together for three seconds. "
+            + FILLER,
+            "Care. Clean the detergent drawer once a month. If the door stays locked after a wash, wait two minutes "
+            "before opening it. " + FILLER,
+        ],
+    ),
+    "car_handbook.pdf": (
+        "Car handbook",
+        [
+            FILLER * 2,
+            "Tyres. The tyre pressure is 2.4 bar at the front and 2.2 bar at the rear. " + FILLER,
+            "Service. The car needs an oil service every 15,000 kilometres or once a year. The spare wheel is under the "
+            "floor of the boot. " + FILLER,
+        ],
+    ),
 }
 
 NOTES_MD = """# Household notes
@@ -123,14 +140,18 @@ Whisk 200 grams of flour, 2 eggs and 300 millilitres of milk with a pinch of sal
 20 minutes. Fry each pancake for about one minute on each side.
 """
 
-BINS_HTML = ("<html><head><title>Bin collection</title><style>p {color: red}</style></head><body><h1>Bins</h1>"
-             "<p>Recycling is collected every Thursday morning.</p><p>Garden waste goes out on the first Monday of "
-             "the month.</p><p>Glass goes to the bottle bank on Mill Lane.</p>"
-             "<script>var x = 'Friday';</script></body></html>")
+BINS_HTML = (
+    "<html><head><title>Bin collection</title><style>p {color: red}</style></head><body><h1>Bins</h1>"
+    "<p>Recycling is collected every Thursday morning.</p><p>Garden waste goes out on the first Monday of "
+    "the month.</p><p>Glass goes to the bottle bank on Mill Lane.</p>"
+    "<script>var x = 'Friday';</script></body></html>"
+)
 
-SCHOOL_HTML = ("<html><head><title>School term dates</title></head><body><h1>School term dates</h1>"
-               "<p>The autumn term ends on 18 December.</p><p>The spring term starts on 6 January.</p>"
-               "<p>The school office number is 01632 960 455.</p></body></html>")
+SCHOOL_HTML = (
+    "<html><head><title>School term dates</title></head><body><h1>School term dates</h1>"
+    "<p>The autumn term ends on 18 December.</p><p>The spring term starts on 6 January.</p>"
+    "<p>The school office number is 01632 960 455.</p></body></html>"
+)
 
 FACTS = [
     # coffee machine manual
@@ -156,8 +177,12 @@ FACTS = [
     Fact("how do I wash wool", "washing_machine_manual.pdf", 1, ("30",)),
     Fact("how do I turn off the child lock on the washing machine", "washing_machine_manual.pdf", 2, ("spin",)),
     Fact("how often should I clean the detergent drawer", "washing_machine_manual.pdf", 3, ("month",)),
-    Fact("the washing machine door is locked after the wash what do I do", "washing_machine_manual.pdf", 3,
-         ("two minutes",)),
+    Fact(
+        "the washing machine door is locked after the wash what do I do",
+        "washing_machine_manual.pdf",
+        3,
+        ("two minutes",),
+    ),
     # car handbook
     Fact("what is the tyre pressure for the front tyres", "car_handbook.pdf", 2, ("2.4",)),
     Fact("what pressure do the rear tyres need", "car_handbook.pdf", 2, ("2.2",)),
@@ -237,9 +262,16 @@ def make_household_docs(folder: Path) -> list[Fact]:
     folder.mkdir(parents=True, exist_ok=True)
     for name, (title, pages) in MANUALS.items():
         write_pdf(folder / name, title, pages)
-    texts = {"household_notes.md": NOTES_MD, "wifi.md": WIFI_MD, "letter_from_heating_company.txt": BOILER_LETTER,
-             "insurance_letter.txt": INSURANCE_LETTER, "vet_letter.txt": VET_LETTER, "pancakes.txt": PANCAKES_TXT,
-             "bin_collection.html": BINS_HTML, "school_terms.html": SCHOOL_HTML}
+    texts = {
+        "household_notes.md": NOTES_MD,
+        "wifi.md": WIFI_MD,
+        "letter_from_heating_company.txt": BOILER_LETTER,
+        "insurance_letter.txt": INSURANCE_LETTER,
+        "vet_letter.txt": VET_LETTER,
+        "pancakes.txt": PANCAKES_TXT,
+        "bin_collection.html": BINS_HTML,
+        "school_terms.html": SCHOOL_HTML,
+    }
     for name, text in texts.items():
         (folder / name).write_text(text)
     return list(FACTS)

@@ -77,19 +77,14 @@ class FakeHueBridge(FakeDevice):
     service_type = "_hue._tcp.local."
     oui = "001788"
 
-    def __init__(
-        self, name: str, host: str, *, lights: Sequence[str] = ("Hue color lamp",), **options: Any
-    ) -> None:
+    def __init__(self, name: str, host: str, *, lights: Sequence[str] = ("Hue color lamp",), **options: Any) -> None:
         super().__init__(name, host, **options)
         self.users: dict[str, str] = {}
         """The paired usernames, with the devicetype each paired as; tests may add their own."""
         self._link_pressed_at: float | None = None
         serial = ":".join(self.mac[i : i + 2] for i in range(6, 12)).lower()
         self.state = {
-            "lights": {
-                str(n): _light(light, f"00:17:88:01:{n:02x}:{serial}-0b")
-                for n, light in enumerate(lights, 1)
-            }
+            "lights": {str(n): _light(light, f"00:17:88:01:{n:02x}:{serial}-0b") for n, light in enumerate(lights, 1)}
         }
 
     @property

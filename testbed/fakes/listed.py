@@ -42,9 +42,7 @@ class FakeEsphome(FakeDevice):
     default_port = 6053
     oui = "24A160"
 
-    def __init__(
-        self, name: str, host: str, *, node_name: str | None = None, **options: Any
-    ) -> None:
+    def __init__(self, name: str, host: str, *, node_name: str | None = None, **options: Any) -> None:
         super().__init__(name, host, **options)
         self.node_name = node_name or re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
 

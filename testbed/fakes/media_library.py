@@ -17,7 +17,7 @@ import struct
 import subprocess
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from io import BytesIO
 from pathlib import Path
 
@@ -87,12 +87,27 @@ CAMERAS: list[tuple[str, str, str, str]] = [
 
 # artist, album, genre, year as tagged, tracks
 ALBUMS: list[tuple[str, str, str, str, list[str]]] = [
-    ("Miles Davis", "Kind of Blue", "Jazz", "1959-08-17",
-     ["So What", "Freddie Freeloader", "Blue in Green", "All Blues"]),
-    ("Queen", "A Night at the Opera", "Rock", "1975",
-     ["Death on Two Legs", "Lazing on a Sunday Afternoon", "I'm in Love with My Car", "You're My Best Friend"]),
-    ("Glenn Gould", "The Goldberg Variations", "Classical", "1956",
-     ["Aria", "Variation 1", "Variation 2", "Variation 3"]),
+    (
+        "Miles Davis",
+        "Kind of Blue",
+        "Jazz",
+        "1959-08-17",
+        ["So What", "Freddie Freeloader", "Blue in Green", "All Blues"],
+    ),
+    (
+        "Queen",
+        "A Night at the Opera",
+        "Rock",
+        "1975",
+        ["Death on Two Legs", "Lazing on a Sunday Afternoon", "I'm in Love with My Car", "You're My Best Friend"],
+    ),
+    (
+        "Glenn Gould",
+        "The Goldberg Variations",
+        "Classical",
+        "1956",
+        ["Aria", "Variation 1", "Variation 2", "Variation 3"],
+    ),
 ]
 MUSIC_FORMATS = ("mp3", "flac", "ogg", "m4a")
 
@@ -111,7 +126,7 @@ def make_library(root: Path, photos: int = 300, seed: int = 0) -> list[Made]:
         made.append(entry)
         originals.append((entry, shown, exif))
     plain = [o for o in originals if o[0].taken is not None]
-    for k, (entry, _, _) in enumerate(rng.sample(plain, max(1, photos // 20))):
+    for entry, _, _ in rng.sample(plain, max(1, photos // 20)):
         copy = root / "Backup" / f"Phone {entry.taken[:4]}" / entry.path.name  # type: ignore[index]
         _write(copy, entry.path.read_bytes())
         made.append(replace(entry, path=copy, duplicate_of=entry.path))
@@ -157,7 +172,9 @@ def make_small_photos(root: Path, count: int, seed: int = 0) -> None:
 # --- photos ---------------------------------------------------------------------------------
 
 
-def _photo(root: Path, i: int, rng: random.Random, nprng: np.random.Generator) -> tuple[Made, Image.Image, bytes | None]:
+def _photo(
+    root: Path, i: int, rng: random.Random, nprng: np.random.Generator
+) -> tuple[Made, Image.Image, bytes | None]:
     make, model, camera, prefix = rng.choice(CAMERAS)
     when = _when(rng)
     dating = rng.choices(["original", "digitized", "datetime", "none"], [85, 5, 5, 5])[0]
@@ -209,13 +226,13 @@ def _photo(root: Path, i: int, rng: random.Random, nprng: np.random.Generator) -
         suffix = ".jpeg"
     path = folder / f"{'SCAN_' if when is None else prefix}{i:04d}{suffix}"
     _write(path, _jpeg(stored, exif, quality=rng.randrange(82, 96)))
-    entry = Made(
-        path, "photo", when.isoformat() if when else None, camera or None, city, lat, lon, *shown.size
-    )
+    entry = Made(path, "photo", when.isoformat() if when else None, camera or None, city, lat, lon, *shown.size)
     return entry, shown, exif
 
 
-def _near_duplicate(root: Path, k: int, entry: Made, shown: Image.Image, exif: bytes | None, rng: random.Random) -> Made:
+def _near_duplicate(
+    root: Path, k: int, entry: Made, shown: Image.Image, exif: bytes | None, rng: random.Random
+) -> Made:
     """A resized, re-encoded copy: half keep the EXIF (sideways pixels stay sideways), half are
     'shared' copies without EXIF, whose pixels were turned upright."""
     scale = rng.uniform(0.5, 0.7)
@@ -295,7 +312,15 @@ def _damaged(root: Path, model: Made, rng: random.Random, nprng: np.random.Gener
     return [
         Made(text, "photo", corrupt="text"),
         Made(header, "photo", corrupt="truncated_header"),
-        Made(data, "photo", "2022-05-01T09:30:00", "Canon EOS R6", width=SIZE[0], height=SIZE[1], corrupt="truncated_data"),
+        Made(
+            data,
+            "photo",
+            "2022-05-01T09:30:00",
+            "Canon EOS R6",
+            width=SIZE[0],
+            height=SIZE[1],
+            corrupt="truncated_data",
+        ),
         Made(song, "music", corrupt="text"),
         Made(video, "video", corrupt="text"),
     ]
@@ -373,7 +398,7 @@ def _videos(root: Path) -> list[Made]:
     folder = root / "Videos"
     folder.mkdir(parents=True, exist_ok=True)
     android = folder / "VID_20230714_102233.mp4"
-    utc = datetime(2023, 7, 14, 10, 22, 33, tzinfo=timezone.utc)
+    utc = datetime(2023, 7, 14, 10, 22, 33, tzinfo=UTC)
     _video(android, 1.5, {"creation_time": "2023-07-14T10:22:33.000000Z", "location": "+41.9028+012.4964/"}, {})
     iphone = folder / "IMG_0420.MOV"
     _video(
@@ -391,7 +416,18 @@ def _videos(root: Path) -> list[Made]:
     local = utc.astimezone().replace(tzinfo=None).isoformat()
     return [
         Made(android, "video", local, None, "Rome", 41.9028, 12.4964, 160, 120, duration_s=1.5),
-        Made(iphone, "video", "2024-12-24T18:05:00", "Apple iPhone 13", "Paris", 48.8566, 2.3522, 160, 120, duration_s=2.0),
+        Made(
+            iphone,
+            "video",
+            "2024-12-24T18:05:00",
+            "Apple iPhone 13",
+            "Paris",
+            48.8566,
+            2.3522,
+            160,
+            120,
+            duration_s=2.0,
+        ),
     ]
 
 
@@ -440,8 +476,17 @@ def _music(root: Path, rng: random.Random) -> list[Made]:
             audio["date"] = date
             audio.save()
             made.append(
-                Made(path, "music", duration_s=seconds, title=title, artist=artist, album=album, genre=genre,
-                     track=number, year=int(date[:4]))
+                Made(
+                    path,
+                    "music",
+                    duration_s=seconds,
+                    title=title,
+                    artist=artist,
+                    album=album,
+                    genre=genre,
+                    track=number,
+                    year=int(date[:4]),
+                )
             )
     return made
 

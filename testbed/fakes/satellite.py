@@ -57,11 +57,22 @@ class FakeSatellite:
         in_reply = False
         try:
             while (event := await async_read_event(reader)) is not None:
-                self.events.append({"type": event.type, "t": self.at(), **({"data": event.data} if event.data and
-                                                                           event.type != "audio-chunk" else {})})
+                self.events.append(
+                    {
+                        "type": event.type,
+                        "t": self.at(),
+                        **({"data": event.data} if event.data and event.type != "audio-chunk" else {}),
+                    }
+                )
                 if Describe.is_type(event.type):
-                    satellite = Satellite(name="fake satellite", attribution=Attribution(name="tests", url=""),
-                                          installed=True, description=None, version="1", area=self.area)
+                    satellite = Satellite(
+                        name="fake satellite",
+                        attribution=Attribution(name="tests", url=""),
+                        installed=True,
+                        description=None,
+                        version="1",
+                        area=self.area,
+                    )
                     await async_write_event(Info(satellite=satellite).event(), writer)
                 elif RunSatellite.is_type(event.type) and streaming is None:
                     streaming = asyncio.create_task(self.stream(writer))
@@ -90,15 +101,23 @@ class FakeSatellite:
     async def stream(self, writer: asyncio.StreamWriter) -> None:
         """The microphone: the WAV at real time, then silence, as the real satellite streams."""
         stage = PipelineStage.ASR if self.local_wake else PipelineStage.WAKE
-        await async_write_event(RunPipeline(start_stage=stage, end_stage=PipelineStage.TTS, restart_on_end=True,
-                                            wake_word_name="hey_jarvis" if self.local_wake else None).event(), writer)
+        await async_write_event(
+            RunPipeline(
+                start_stage=stage,
+                end_stage=PipelineStage.TTS,
+                restart_on_end=True,
+                wake_word_name="hey_jarvis" if self.local_wake else None,
+            ).event(),
+            writer,
+        )
         self.started = time.monotonic()
         sent = 0
         silence = np.zeros(CHUNK, np.int16)
         while True:
             part = self.pcm[sent : sent + CHUNK] if sent < len(self.pcm) else silence
-            chunk = AudioChunk(rate=RATE, width=2, channels=1, audio=part.astype("<i2").tobytes(),
-                               timestamp=sent * 1000 // RATE)
+            chunk = AudioChunk(
+                rate=RATE, width=2, channels=1, audio=part.astype("<i2").tobytes(), timestamp=sent * 1000 // RATE
+            )
             await async_write_event(chunk.event(), writer)
             sent += len(part)
             await asyncio.sleep(max(0.0, self.started + sent / RATE - time.monotonic()))
@@ -119,8 +138,16 @@ async def main_async(args: argparse.Namespace) -> int:
     out = Path(args.out)
     reply = np.concatenate(satellite.reply) if satellite.reply else np.zeros(0, np.int16)
     write_wav(out.with_suffix(".wav"), reply, satellite.reply_rate)
-    out.write_text(json.dumps({"ok": ok, "events": satellite.events, "first_reply_audio_s": satellite.first_reply_audio_s,
-                               "reply_s": len(reply) / satellite.reply_rate}))
+    out.write_text(
+        json.dumps(
+            {
+                "ok": ok,
+                "events": satellite.events,
+                "first_reply_audio_s": satellite.first_reply_audio_s,
+                "reply_s": len(reply) / satellite.reply_rate,
+            }
+        )
+    )
     return 0 if ok else 1
 
 

@@ -225,9 +225,7 @@ class FakeShellyPlug(FakeShelly):
     id_prefix = "shellyplusplugs"
     component = "switch"
 
-    def __init__(
-        self, name: str, host: str, *, on: bool = False, load_w: float = 1200.0, **options: Any
-    ) -> None:
+    def __init__(self, name: str, host: str, *, on: bool = False, load_w: float = 1200.0, **options: Any) -> None:
         super().__init__(name, host, **options)
         self.load_w = load_w
         self.energy_wh = 1234.5
@@ -281,9 +279,7 @@ class FakeShellyDimmer(FakeShelly):
     id_prefix = "shellywalldimmer"
     component = "light"
 
-    def __init__(
-        self, name: str, host: str, *, on: bool = False, brightness: int = 50, **options: Any
-    ) -> None:
+    def __init__(self, name: str, host: str, *, on: bool = False, brightness: int = 50, **options: Any) -> None:
         super().__init__(name, host, **options)
         self.state = {"output": on, "brightness": brightness, "source": "init"}
 
@@ -296,9 +292,7 @@ class FakeShellyDimmer(FakeShelly):
             on = _flag(params, "on")
             brightness = params.get("brightness")
             if brightness is not None and (
-                isinstance(brightness, bool)
-                or not isinstance(brightness, (int, float))
-                or not 0 <= brightness <= 100
+                isinstance(brightness, bool) or not isinstance(brightness, (int, float)) or not 0 <= brightness <= 100
             ):
                 raise RpcError(-103, "Invalid argument 'brightness'")
             if on is not None:

@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.core.config import load_config
 from assistant.app.runtime import load_speech_models
+from assistant.core.config import load_config
 from assistant.speech.stt import SpeechHints
 from assistant.wyoming.server import Stages, WyomingServer
 
@@ -45,8 +45,14 @@ async def main_async(port: int) -> None:
     async def handle(text: str) -> str:
         return ""
 
-    stages = Stages(config, Told(models.transcriber), Told(models.synthesizer), lambda: models.wake, handle,  # type: ignore[arg-type]
-                    SpeechHints)
+    stages = Stages(
+        config,
+        Told(models.transcriber),
+        Told(models.synthesizer),
+        lambda: models.wake,
+        handle,  # type: ignore[arg-type]
+        SpeechHints,
+    )
     server = WyomingServer(stages, "0.0.0.0", port)
     await server.start()
     print(f"listening on {port}", flush=True)

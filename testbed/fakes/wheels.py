@@ -9,14 +9,20 @@ import zipfile
 from pathlib import Path
 
 
-def make_wheel(folder: Path, name: str, version: str, files: dict[str, str], requires: tuple[str, ...] = (),
-               entry_points: str = "") -> Path:
+def make_wheel(
+    folder: Path, name: str, version: str, files: dict[str, str], requires: tuple[str, ...] = (), entry_points: str = ""
+) -> Path:
     """`files`: path in the wheel → text. Returns the .whl, named as pip expects."""
     dist = name.replace("-", "_")
     info = f"{dist}-{version}.dist-info"
-    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(f"Requires-Dist: {r}\n" for r in requires)
-    members = {**files, f"{info}/METADATA": metadata,
-               f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n" + "".join(
+        f"Requires-Dist: {r}\n" for r in requires
+    )
+    members = {
+        **files,
+        f"{info}/METADATA": metadata,
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
     if entry_points:
         members[f"{info}/entry_points.txt"] = entry_points
     record = []
@@ -55,10 +61,15 @@ def forecast_wheels(folder: Path) -> Path:
     """forecast-skill 1.0 (an entry point, its own module, needs tiny-sky) and tiny-sky 0.3."""
     make_wheel(folder, "tiny-sky", "0.3", {"tiny_sky/__init__.py": "def cloud_cover():\n    return 0.25\n"})
     return make_wheel(
-        folder, "forecast-skill", "1.0",
-        {"forecast_skill/__init__.py": "",
-         "forecast_skill/skill.py": FORECAST_SKILL,
-         "forecast_skill/words.py": "def sky(cover):\n    return 'Mostly sunny.' if cover < 0.5 else 'Cloudy.'\n",
-         "forecast_skill/sentences/en.yaml": 'intents:\n  sky:\n    data:\n      - sentences:\n          - "what will the sky do"\n'},
+        folder,
+        "forecast-skill",
+        "1.0",
+        {
+            "forecast_skill/__init__.py": "",
+            "forecast_skill/skill.py": FORECAST_SKILL,
+            "forecast_skill/words.py": "def sky(cover):\n    return 'Mostly sunny.' if cover < 0.5 else 'Cloudy.'\n",
+            "forecast_skill/sentences/en.yaml": 'intents:\n  sky:\n    data:\n      - sentences:\n          - "what will the sky do"\n',
+        },
         requires=("tiny-sky>=0.2",),
-        entry_points="[assistant.skills]\nforecast = forecast_skill.skill:Forecast\n")
+        entry_points="[assistant.skills]\nforecast = forecast_skill.skill:Forecast\n",
+    )

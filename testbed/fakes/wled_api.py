@@ -227,8 +227,9 @@ class FakeWled(FakeDevice):
     async def push(self) -> None:
         """Send the state to every websocket client, as WLED does after any change."""
         message = json.dumps({"state": self.state, "info": self.info()})
-        await asyncio.gather(*(ws.send_str(message) for ws in list(self.sockets) if not ws.closed),
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(ws.send_str(message) for ws in list(self.sockets) if not ws.closed), return_exceptions=True
+        )
 
     async def _close_http(self) -> None:
         for ws in list(self.sockets):

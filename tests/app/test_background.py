@@ -17,8 +17,8 @@ from assistant.core.config import MediaConfig
 from assistant.core.errors import MediaError
 from assistant.core.events import Ready, Wake
 from assistant.media.service import MediaLibrary
-from testbed.harness import WAIT_S, wait_for_async
 from testbed.fakes.media_library import make_small_photos
+from testbed.harness import WAIT_S, wait_for_async
 
 AT_ONCE_S = 1.0
 """What "returns at once" allows on a busy machine: far below the pause it would take instead."""
@@ -174,9 +174,9 @@ def test_the_running_assistant_holds_indexing_for_the_voice(tmp_path: Path) -> N
     """The media service, as `assistant run` starts it, ties the core's foreground to the voice."""
     import asyncio
 
-    from assistant.core.config import load_config
     from assistant.app.runtime import build_core
     from assistant.app.services import media_service
+    from assistant.core.config import load_config
 
     core = build_core(load_config(environ={}), tmp_path / "data", Bus())
     assert core.media.foreground is core.foreground

@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.cli import main as cli
-from assistant.core.bus import Bus
-from assistant.core.config import load_config
 from assistant.app.control import ControlError, ControlServer, ask_running, connect, socket_path
 from assistant.app.runtime import Core, build_core
 from assistant.app.shell_requests import ShellRequests
+from assistant.cli import main as cli
+from assistant.core.bus import Bus
+from assistant.core.config import load_config
 from assistant.core.store import DataDirLock
 from testbed.harness import TEMPLATES_ONLY, Recorder
 
@@ -75,20 +75,32 @@ def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, s
     return code, out, err
 
 
-def test_ask_is_done_by_the_running_assistant(running: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_ask_is_done_by_the_running_assistant(
+    running: Running, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     events = tmp_path / "events.jsonl"
-    code, out, err = run_cli(capsys, "ask", "set a pasta timer for 3 minutes", "--data-dir", str(running.core.data_dir),
-                             "--events", str(events))
+    code, out, err = run_cli(
+        capsys,
+        "ask",
+        "set a pasta timer for 3 minutes",
+        "--data-dir",
+        str(running.core.data_dir),
+        "--events",
+        str(events),
+    )
     assert (code, out.strip(), err) == (0, "Pasta timer set for 3 minutes.", "")
-    assert [t.name for t in running.core.scheduler.timers()] == ["pasta"], "the running assistant's own scheduler has it"
+    assert [t.name for t in running.core.scheduler.timers()] == ["pasta"], (
+        "the running assistant's own scheduler has it"
+    )
     written = [json.loads(line) for line in events.read_text().splitlines()]
     assert [e["type"] for e in written] == ["transcript", "intent", "tool_result", "reply"]
     assert written[1]["tool"] == "timer.start" and written[1]["args"] == {"minutes": 3, "name": "pasta"}
     assert any(e.type == "intent" for e in running.events.events), "the assistant's own event stream has it too"
 
 
-def test_a_question_asked_through_the_socket_is_answered_by_the_next_ask(running: Running,
-                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_question_asked_through_the_socket_is_answered_by_the_next_ask(
+    running: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = str(running.core.data_dir)
     run_cli(capsys, "ask", "set a timer for 5 minutes", "--data-dir", data)
     run_cli(capsys, "ask", "set a timer for 10 minutes", "--data-dir", data)
@@ -99,13 +111,16 @@ def test_a_question_asked_through_the_socket_is_answered_by_the_next_ask(running
 
 
 def test_events_to_stdout_and_the_reply_to_stderr(running: Running, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run_cli(capsys, "ask", "what time is it", "--data-dir", str(running.core.data_dir), "--events", "-")
+    code, out, err = run_cli(
+        capsys, "ask", "what time is it", "--data-dir", str(running.core.data_dir), "--events", "-"
+    )
     types = [json.loads(line)["type"] for line in out.splitlines()]
     assert code == 0 and types[0] == "transcript" and types[-1] == "reply" and err.startswith("It's")
 
 
-def test_cancel_and_routines_run_go_to_the_running_assistant(running: Running,
-                                                             capsys: pytest.CaptureFixture[str]) -> None:
+def test_cancel_and_routines_run_go_to_the_running_assistant(
+    running: Running, capsys: pytest.CaptureFixture[str]
+) -> None:
     data = str(running.core.data_dir)
     run_cli(capsys, "ask", "set an eggs timer for 6 minutes", "--data-dir", data)
     code, out, _ = run_cli(capsys, "timers", "cancel", "eggs", "--data-dir", data)
@@ -113,28 +128,44 @@ def test_cancel_and_routines_run_go_to_the_running_assistant(running: Running,
     code, _, err = run_cli(capsys, "timers", "cancel", "eggs", "--data-dir", data)
     assert code == 1 and err.startswith("assistant: no timer 'eggs'")
     code, out, _ = run_cli(capsys, "routines", "run", "good morning", "--data-dir", data)
-    assert code == 0 and out.startswith("Good morning.") and running.said and running.said[0].startswith("Good morning.")
+    assert (
+        code == 0 and out.startswith("Good morning.") and running.said and running.said[0].startswith("Good morning.")
+    )
     code, _, err = run_cli(capsys, "routines", "run", "no such", "--data-dir", data)
     assert code == 1 and "no routine 'no such'" in err
 
 
 def test_knowledge_ask_goes_to_the_running_assistant(running: Running, capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(capsys, "knowledge", "ask", "how do I descale the coffee machine", "--json",
-                           "--data-dir", str(running.core.data_dir))
+    code, out, _ = run_cli(
+        capsys,
+        "knowledge",
+        "ask",
+        "how do I descale the coffee machine",
+        "--json",
+        "--data-dir",
+        str(running.core.data_dir),
+    )
     answer = json.loads(out)
-    assert code == 0 and answer["question"] == "how do I descale the coffee machine" and "speech" in answer or "answer" in answer
+    assert (
+        code == 0
+        and answer["question"] == "how do I descale the coffee machine"
+        and "speech" in answer
+        or "answer" in answer
+    )
 
 
-def test_with_no_assistant_running_ask_works_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_with_no_assistant_running_ask_works_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("ASSISTANT__UNDERSTANDING__PLANNER", "false")
     data = tmp_path / "data"
     code, out, _ = run_cli(capsys, "ask", "set a timer for 4 minutes", "--data-dir", str(data))
     assert (code, out.strip()) == (0, "Timer set for 4 minutes.") and not socket_path(data).exists()
 
 
-def test_music_is_not_started_by_a_command_that_exits(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_music_is_not_started_by_a_command_that_exits(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     """`ask "play some jazz"` alone said "Playing some jazz." and exited; nothing played."""
     monkeypatch.setenv("ASSISTANT__UNDERSTANDING__PLANNER", "false")
     data = tmp_path / "data"
@@ -188,7 +219,7 @@ def test_the_socket_is_the_owners_alone() -> None:
 
 def test_what_is_not_a_request_is_refused_and_the_server_goes_on(running: Running) -> None:
     data = running.core.data_dir
-    for raw in (b"\n", b"[1, 2]\n", b"{\"op\": 7}\n", b"\xff\xfe\n", b"{\"op\": \"format_disk\"}\n"):
+    for raw in (b"\n", b"[1, 2]\n", b'{"op": 7}\n', b"\xff\xfe\n", b'{"op": "format_disk"}\n'):
         sock = connect(data)
         assert sock is not None
         with sock, sock.makefile("rb") as lines:
@@ -225,8 +256,9 @@ def test_a_file_in_the_way_is_a_clear_error_and_a_stale_socket_is_replaced(tmp_p
     assert not socket_path(data).exists()
 
 
-def test_a_data_folder_too_long_for_a_socket_address(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_data_folder_too_long_for_a_socket_address(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     assistant = Running(deep)
     try:

@@ -11,9 +11,9 @@ import sys
 import time
 from pathlib import Path
 
-from assistant.trust.audit import AuditLog
 from assistant.routines.runner import RoutineRunner
 from assistant.scheduling.scheduler import Scheduler
+from assistant.trust.audit import AuditLog
 from assistant.trust.vault import Vault
 
 ROUNDS = 50
@@ -27,9 +27,14 @@ def _effects(path: Path) -> collections.Counter[tuple[str, str]]:
 
 
 def _kill_at_random(data_dir: Path, effects: Path, rng: random.Random) -> list[str]:
-    child = subprocess.Popen([sys.executable, "-m", "testbed.crash_child", str(data_dir), str(effects)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2],
-                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    child = subprocess.Popen(
+        [sys.executable, "-m", "testbed.crash_child", str(data_dir), str(effects)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(__file__).parents[2],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
     assert child.stdout is not None
     ready = child.stdout.readline()
     assert ready.strip() == "ready", child.stderr.read() if child.stderr else ready
@@ -58,8 +63,12 @@ def test_sigkill_loses_nothing_acknowledged_and_repeats_no_finished_step(tmp_pat
         # A step the journal had as done before this round must not have run again in it.
         for key, seen in finished_before.items():
             assert counts[key] == seen, f"finished step {key} ran again"
-        finished_before = {(r["run_id"], s): counts[(r["run_id"], s)] for r in journal
-                           for s, rec in r["steps"].items() if rec["state"] == "done" and s in SAYS}
+        finished_before = {
+            (r["run_id"], s): counts[(r["run_id"], s)]
+            for r in journal
+            for s, rec in r["steps"].items()
+            if rec["state"] == "done" and s in SAYS
+        }
         interrupted_rounds += any(r["state"] == "running" for r in journal)
     journal = RoutineRunner(data_dir, lambda name: None).history()  # type: ignore[arg-type,return-value]
     done = [r for r in journal if r["state"] == "done"]
@@ -69,5 +78,7 @@ def test_sigkill_loses_nothing_acknowledged_and_repeats_no_finished_step(tmp_pat
         for s in SAYS:
             assert counts[(run["run_id"], s)] >= 1, f"{run['run_id']} {s}: done in the journal, never said"
     assert interrupted_rounds >= 10, "kills should land inside runs often enough to test resuming"
-    audited = [e for e in AuditLog(data_dir, Vault(data_dir).derived_key("audit")).entries() if e["kind"] == "tool_call"]
+    audited = [
+        e for e in AuditLog(data_dir, Vault(data_dir).derived_key("audit")).entries() if e["kind"] == "tool_call"
+    ]
     assert len(audited) >= len(done) and {e["origin"] for e in audited} == {"routine"}

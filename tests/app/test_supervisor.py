@@ -15,18 +15,22 @@ from pathlib import Path
 
 import pytest
 
+from assistant.app.supervisor import Backoff, Service, ServiceHealth, Supervisor, forever
 from assistant.core.bus import Bus
 from assistant.core.errors import AudioDeviceError
 from assistant.core.health import write_status
 from assistant.core.store import DataDirLock
-from assistant.app.supervisor import Backoff, Service, ServiceHealth, Supervisor, forever
-from testbed.harness import WAIT_S, wait_for_async as until
+from testbed.harness import WAIT_S
+from testbed.harness import wait_for_async as until
+
 
 def in_loop(test):  # type: ignore[no-untyped-def]
     """Run an async test in a fresh event loop (the suite has no asyncio plugin)."""
+
     @functools.wraps(test)
     def run(*args, **kwargs):  # type: ignore[no-untyped-def]
         return asyncio.run(test(*args, **kwargs))
+
     return run
 
 
@@ -196,23 +200,53 @@ async def test_a_status_file_that_cannot_be_written_does_not_stop_a_service(tmp_
 
 # --- assistant status -------------------------------------------------------------------------
 
+
 def status(data: Path) -> tuple[int, dict, str]:  # type: ignore[type-arg]
-    as_json = subprocess.run([sys.executable, "-m", "assistant", "status", "--json", "--data-dir", str(data)],
-                             capture_output=True, text=True, timeout=60)
-    text = subprocess.run([sys.executable, "-m", "assistant", "status", "--data-dir", str(data)],
-                          capture_output=True, text=True, timeout=60)
+    as_json = subprocess.run(
+        [sys.executable, "-m", "assistant", "status", "--json", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    text = subprocess.run(
+        [sys.executable, "-m", "assistant", "status", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert as_json.returncode == text.returncode and "Traceback" not in as_json.stderr + text.stderr
     return as_json.returncode, json.loads(as_json.stdout), text.stdout
 
 
 def report(healthy: bool, age_s: float = 0.0) -> dict:  # type: ignore[type-arg]
     now = time.time()
-    services = [{"name": "audio", "state": "running" if healthy else "restarting", "since": now - 5, "restarts": 0 if healthy else 2,
-                 "last_error": None if healthy else "the microphone stopped delivering audio", "last_error_at": None if healthy else now,
-                 "retry_in_s": None},
-                {"name": "scheduler", "state": "running", "since": now - 9, "restarts": 0, "last_error": None,
-                 "last_error_at": None, "retry_in_s": None}]
-    return {"healthy": healthy, "pid": os.getpid(), "started_at": now - 10, "updated_at": now - age_s, "services": services}
+    services = [
+        {
+            "name": "audio",
+            "state": "running" if healthy else "restarting",
+            "since": now - 5,
+            "restarts": 0 if healthy else 2,
+            "last_error": None if healthy else "the microphone stopped delivering audio",
+            "last_error_at": None if healthy else now,
+            "retry_in_s": None,
+        },
+        {
+            "name": "scheduler",
+            "state": "running",
+            "since": now - 9,
+            "restarts": 0,
+            "last_error": None,
+            "last_error_at": None,
+            "retry_in_s": None,
+        },
+    ]
+    return {
+        "healthy": healthy,
+        "pid": os.getpid(),
+        "started_at": now - 10,
+        "updated_at": now - age_s,
+        "services": services,
+    }
 
 
 def test_status_reports_each_service_and_its_exit_code_says_how_it_is(tmp_path: Path) -> None:
@@ -245,6 +279,7 @@ def test_status_reports_each_service_and_its_exit_code_says_how_it_is(tmp_path: 
 
 # --- assistant service install ---------------------------------------------------------------
 
+
 def test_service_install_writes_a_unit_systemd_accepts(tmp_path: Path) -> None:
     env = {**os.environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
     data = tmp_path / "my data"
@@ -253,7 +288,11 @@ def test_service_install_writes_a_unit_systemd_accepts(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     unit = tmp_path / "config" / "systemd" / "user" / "assistant.service"
     text = unit.read_text()
-    assert f'run --data-dir "{data}"' in text and "Restart=on-failure" in text and "systemctl --user enable --now" in done.stdout
+    assert (
+        f'run --data-dir "{data}"' in text
+        and "Restart=on-failure" in text
+        and "systemctl --user enable --now" in done.stdout
+    )
     command = text.split("ExecStart=")[1].split()[0]
     assert os.access(command, os.X_OK) and Path(command).name == "assistant"
     analyze = shutil.which("systemd-analyze")
@@ -263,8 +302,12 @@ def test_service_install_writes_a_unit_systemd_accepts(tmp_path: Path) -> None:
 
     again = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
     assert again.returncode == 0, "the same unit again is fine"
-    other = subprocess.run([*args[:-1], str(tmp_path / "elsewhere")], env=env, capture_output=True, text=True, timeout=60)
+    other = subprocess.run(
+        [*args[:-1], str(tmp_path / "elsewhere")], env=env, capture_output=True, text=True, timeout=60
+    )
     assert other.returncode != 0 and "--force" in other.stderr and "Traceback" not in other.stderr
     assert unit.read_text() == text, "nothing replaced without --force"
-    forced = subprocess.run([*args[:-1], str(tmp_path / "elsewhere"), "--force"], env=env, capture_output=True, text=True, timeout=60)
+    forced = subprocess.run(
+        [*args[:-1], str(tmp_path / "elsewhere"), "--force"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert forced.returncode == 0 and "elsewhere" in unit.read_text()

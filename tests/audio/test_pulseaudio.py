@@ -11,10 +11,10 @@ import json
 import signal
 import socket
 import subprocess
-import urllib.error
-import urllib.request
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,14 +31,16 @@ pytestmark = pytest.mark.pulseaudio
 
 @pytest.fixture
 def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
-    with private_pulseaudio(tmp_path, {"mic_feed": (16000, 1), "speaker": (22050, 1)}, source="mic_feed.monitor") as env:
+    with private_pulseaudio(
+        tmp_path, {"mic_feed": (16000, 1), "speaker": (22050, 1)}, source="mic_feed.monitor"
+    ) as env:
         yield env
 
 
 def wait_for(path: Path, predicate, timeout: float) -> list[dict]:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        events = [json.loads(l) for l in path.read_text().splitlines()] if path.exists() else []
+        events = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
         if predicate(events):
             return events
         time.sleep(0.1)
@@ -48,8 +50,18 @@ def wait_for(path: Path, predicate, timeout: float) -> list[dict]:  # type: igno
 @contextlib.contextmanager
 def recording_the_speaker(env: dict[str, str], path: Path) -> Iterator[None]:
     """What the assistant plays, recorded from the speaker sink's monitor while the block runs."""
-    recorder = subprocess.Popen(["parecord", "--device=speaker.monitor", "--rate=22050", "--channels=1",
-                                 "--format=s16le", "--file-format=wav", str(path)], env=env)
+    recorder = subprocess.Popen(
+        [
+            "parecord",
+            "--device=speaker.monitor",
+            "--rate=22050",
+            "--channels=1",
+            "--format=s16le",
+            "--file-format=wav",
+            str(path),
+        ],
+        env=env,
+    )
     try:
         yield
     finally:
@@ -63,9 +75,22 @@ def test_microphone_in_speaker_out(pulse: dict[str, str], tmp_path: Path) -> Non
     config = tmp_path / "config.yaml"
     config.write_text("understanding:\n  planner: false\n")  # a template request: no LLM to load
     app = subprocess.Popen(
-        [sys.executable, "-m", "assistant", "run", "--events", str(events_file), "--data-dir", str(tmp_path / "data"),
-         "--config", str(config)],
-        env=pulse, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "run",
+            "--events",
+            str(events_file),
+            "--data-dir",
+            str(tmp_path / "data"),
+            "--config",
+            str(config),
+        ],
+        env=pulse,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     recorded = tmp_path / "heard.wav"
     try:
@@ -102,8 +127,13 @@ def health(port: int) -> tuple[int, dict]:  # type: ignore[type-arg]
 
 
 def status(data: Path, env: dict[str, str]) -> tuple[int, dict]:  # type: ignore[type-arg]
-    done = subprocess.run([sys.executable, "-m", "assistant", "status", "--json", "--data-dir", str(data)],
-                          env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-m", "assistant", "status", "--json", "--data-dir", str(data)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return done.returncode, json.loads(done.stdout)
 
 
@@ -116,17 +146,34 @@ def test_sound_card_lost_and_back_is_survived_and_reported(tmp_path: Path) -> No
     in `assistant status` and on /health, reopens the microphone and the speaker, and answers again."""
     port = free_port()
     config = tmp_path / "config.yaml"
-    config.write_text(f"web:\n  enabled: false\n  loopback_port: {port}\ndevices:\n  discovery: false\n  announce: false\n"
-                      "understanding:\n  planner: false\n")  # a template request: no LLM to load
+    config.write_text(
+        f"web:\n  enabled: false\n  loopback_port: {port}\ndevices:\n  discovery: false\n  announce: false\n"
+        "understanding:\n  planner: false\n"
+    )  # a template request: no LLM to load
     data = tmp_path / "data"
     events_file = tmp_path / "events.jsonl"
     clip = sf.save(tmp_path / "say.wav", sf.command("What time is it?", tail_s=0.5))
-    with running_pulseaudio(tmp_path, {"mic_feed": (16000, 1), "speaker": (22050, 1)}, source="mic_feed.monitor") as pulse:
+    with running_pulseaudio(
+        tmp_path, {"mic_feed": (16000, 1), "speaker": (22050, 1)}, source="mic_feed.monitor"
+    ) as pulse:
         env = pulse.env
         app = subprocess.Popen(
-            [sys.executable, "-m", "assistant", "run", "--events", str(events_file), "--data-dir", str(data),
-             "--config", str(config)],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "assistant",
+                "run",
+                "--events",
+                str(events_file),
+                "--data-dir",
+                str(data),
+                "--config",
+                str(config),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         try:
             wait_for(events_file, lambda ev: any(e["type"] == "ready" for e in ev), 120)
@@ -139,6 +186,7 @@ def test_sound_card_lost_and_back_is_survived_and_reported(tmp_path: Path) -> No
 
             pulse.stop()  # the sound card is gone
             wait_for(events_file, lambda ev: "restarting" in states(ev, "audio"), 30)
+
             def failed_to_open() -> tuple[int, dict] | None:  # type: ignore[type-arg]
                 code, report = health(port)
                 audio = next(s for s in report["services"] if s["name"] == "audio")

@@ -76,9 +76,21 @@ def test_cli_exits_2_with_one_line(tmp_path: Path) -> None:
     bad = tmp_path / "bad.wav"
     bad.write_bytes(b"not a wav")
     proc = subprocess.run(
-        [sys.executable, "-m", "assistant", "run", "--audio-in", str(bad), "--audio-out", str(tmp_path / "o.wav"),
-         "--data-dir", str(tmp_path / "d")],
-        capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "run",
+            "--audio-in",
+            str(bad),
+            "--audio-out",
+            str(tmp_path / "o.wav"),
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()

@@ -17,14 +17,30 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "scripts" / "bench" / "faults.py"
 TARGETS = ("lost", "twice", "changed", "mistimed", "tracebacks", "unclear")
 KNOWN: dict[str, str] = {}
-SMALL = ["kill: schedule", "kill: routine", "kill: media", "kill: knowledge", "disk full", "read-only data",
-         "clock jump +1 h", "clock jump -1 h", "skill killed", "LLM server killed"]
+SMALL = [
+    "kill: schedule",
+    "kill: routine",
+    "kill: media",
+    "kill: knowledge",
+    "disk full",
+    "read-only data",
+    "clock jump +1 h",
+    "clock jump -1 h",
+    "skill killed",
+    "LLM server killed",
+]
 
 
 def bench(out: Path, *args: str) -> dict[str, dict[str, Any]]:
-    done = subprocess.run([sys.executable, str(BENCH), "--json", str(out), *args], capture_output=True, text=True,
-                          timeout=600, cwd=BENCH.parents[2], env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                          stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, str(BENCH), "--json", str(out), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=BENCH.parents[2],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdin=subprocess.DEVNULL,
+    )
     assert out.exists(), done.stdout + done.stderr
     assert "Traceback" not in done.stderr, done.stderr
     return {f["fault"]: f for f in json.loads(out.read_text())["faults"]}
@@ -43,8 +59,13 @@ def held(figures: dict[str, Any]) -> None:
     assert {t: figures[t] for t in TARGETS} == dict.fromkeys(TARGETS, 0), figures["findings"]
 
 
-@pytest.mark.parametrize("fault", [pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN[name]))
-                                   if name in KNOWN else name for name in SMALL])
+@pytest.mark.parametrize(
+    "fault",
+    [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN[name])) if name in KNOWN else name
+        for name in SMALL
+    ],
+)
 def test_every_target_is_held(small: dict[str, dict[str, Any]], fault: str) -> None:
     held(small[fault])
 

@@ -12,15 +12,29 @@ REQUIRED = {"wake", "speech_end", "endpoint", "transcript", "intent", "tool_resu
 
 
 def assistant(*args: str, timeout: int = 180, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_run_on_a_file(tmp_path: Path) -> None:
     clip = sf.save(tmp_path / "in.wav", sf.command("What time is it?"), sf.command("Set a timer for ten minutes."))
     events_file = tmp_path / "events.jsonl"
-    proc = assistant("run", "--audio-in", str(clip), "--audio-out", str(tmp_path / "out.wav"),
-                     "--events", str(events_file), "--data-dir", str(tmp_path / "data"))
+    proc = assistant(
+        "run",
+        "--audio-in",
+        str(clip),
+        "--audio-out",
+        str(tmp_path / "out.wav"),
+        "--events",
+        str(events_file),
+        "--data-dir",
+        str(tmp_path / "data"),
+    )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in events_file.read_text().splitlines()]
     assert REQUIRED <= {e["type"] for e in events}
@@ -33,7 +47,9 @@ def test_run_on_a_file(tmp_path: Path) -> None:
     assert wake["word"] == "hey_jarvis" and wake["score"] >= 0.5
     intents = [e for e in events if e["type"] == "intent"]
     assert [(i["tool"], i["args"], i["source"]) for i in intents] == [
-        ("clock.get_time", {}, "template"), ("timer.start", {"minutes": 10}, "template")]
+        ("clock.get_time", {}, "template"),
+        ("timer.start", {"minutes": 10}, "template"),
+    ]
     assert (tmp_path / "out.wav").stat().st_size > 20000
     # The timer is durable: a later typed question sees it.
     later = assistant("ask", "how much time is left", "--data-dir", str(tmp_path / "data"))
@@ -56,8 +72,16 @@ def test_ask_with_events_on_stdout(tmp_path: Path) -> None:
 
 
 def test_ask_can_speak_into_a_file(tmp_path: Path) -> None:
-    proc = assistant("ask", "what's the date", "--audio-out", str(tmp_path / "r.wav"), "--events", str(tmp_path / "e.jsonl"),
-                     "--data-dir", str(tmp_path))
+    proc = assistant(
+        "ask",
+        "what's the date",
+        "--audio-out",
+        str(tmp_path / "r.wav"),
+        "--events",
+        str(tmp_path / "e.jsonl"),
+        "--data-dir",
+        str(tmp_path),
+    )
     assert proc.returncode == 0, proc.stderr
     types = [json.loads(line)["type"] for line in (tmp_path / "e.jsonl").read_text().splitlines()]
     assert types[-2:] == ["tts_start", "tts_end"]
@@ -82,8 +106,16 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
 
 def test_missing_model_names_the_package(tmp_path: Path) -> None:
     clip = sf.save(tmp_path / "in.wav", sf.silence(1.0))
-    proc = assistant("run", "--audio-in", str(clip), "--audio-out", str(tmp_path / "o.wav"), "--data-dir", str(tmp_path),
-                     env={"ASSISTANT__STT__MODEL": "base", "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    proc = assistant(
+        "run",
+        "--audio-in",
+        str(clip),
+        "--audio-out",
+        str(tmp_path / "o.wav"),
+        "--data-dir",
+        str(tmp_path),
+        env={"ASSISTANT__STT__MODEL": "base", "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
     if proc.returncode == 0:
         return  # whisper base is installed here: nothing is missing
     assert proc.returncode == 1
@@ -94,8 +126,18 @@ def test_realtime_paces_the_file(tmp_path: Path) -> None:
     pcm = sf.command("What time is it?")
     clip = sf.save(tmp_path / "in.wav", pcm)
     events_file = tmp_path / "events.jsonl"
-    proc = assistant("run", "--audio-in", str(clip), "--audio-out", str(tmp_path / "out.wav"), "--realtime",
-                     "--events", str(events_file), "--data-dir", str(tmp_path / "data"))
+    proc = assistant(
+        "run",
+        "--audio-in",
+        str(clip),
+        "--audio-out",
+        str(tmp_path / "out.wav"),
+        "--realtime",
+        "--events",
+        str(events_file),
+        "--data-dir",
+        str(tmp_path / "data"),
+    )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in events_file.read_text().splitlines()]
     start = events[0]["t"]
@@ -107,12 +149,18 @@ def test_realtime_paces_the_file(tmp_path: Path) -> None:
     # The models' own time (which a busy machine stretches; scripts/bench measures it) is taken out:
     # what is left is the waiting the pacing and the loop add.
     models = by_type["transcript"]["stt_s"] + by_type["tts_start"]["synth_s"]
-    assert 0 < felt - models < 2.0, f"last voiced audio → first reply audio took {felt:.2f} s, {models:.2f} s of it the models'"
+    assert 0 < felt - models < 2.0, (
+        f"last voiced audio → first reply audio took {felt:.2f} s, {models:.2f} s of it the models'"
+    )
 
 
 def test_scheduler_items_from_the_shell(tmp_path: Path) -> None:
     data = str(tmp_path / "data")
-    for request in ("set a pasta timer for ten minutes", "set an alarm for weekdays at 7", "remind me to call mum at 5 pm"):
+    for request in (
+        "set a pasta timer for ten minutes",
+        "set an alarm for weekdays at 7",
+        "remind me to call mum at 5 pm",
+    ):
         assert assistant("ask", request, "--data-dir", data).returncode == 0
     (timer,) = json.loads(assistant("timers", "list", "--json", "--data-dir", data).stdout)
     assert timer["name"] == "pasta" and 0 < timer["remaining_s"] <= 600
@@ -138,7 +186,11 @@ def test_a_second_writer_on_a_live_data_folder_is_refused(tmp_path: Path) -> Non
     try:
         # Not an assistant (it would answer on its control socket): a one-shot command, waited for a moment.
         refused = assistant("ask", "set a timer for 5 minutes", "--data-dir", str(tmp_path))
-        assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "another command is running on" in refused.stderr
+        assert (
+            refused.returncode != 0
+            and refused.stderr.count("\n") == 1
+            and "another command is running on" in refused.stderr
+        )
         refused = assistant("devices", "alias", "lamp", "the big lamp", "--data-dir", str(tmp_path))
         assert refused.returncode != 0 and refused.stderr.count("\n") == 1 and "running on" in refused.stderr
         assert assistant("timers", "list", "--data-dir", str(tmp_path)).returncode == 0, "reading is fine"

@@ -29,18 +29,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
+from assistant.app.runtime import build_core
 from assistant.audio.wav import read_wav
 from assistant.core.bus import Bus
 from assistant.core.config import Config, load_config
-from assistant.devices.discovery import BadAnnouncement, protocol_for, txt_of
 from assistant.core.errors import AssistantError, AudioInputError, ConfigError
-from assistant.app.runtime import build_core
+from assistant.devices.discovery import BadAnnouncement, protocol_for, txt_of
 from assistant.routines.workflows import Routine, RoutineError, load_routine, load_routines
 from testbed.harness import TEMPLATES_ONLY
 from testbed.web import Page, start_page, stop_page
 
-QUICK = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                         HealthCheck.too_slow])
+QUICK = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 def one_line(error: AssistantError) -> None:
@@ -48,6 +49,7 @@ def one_line(error: AssistantError) -> None:
 
 
 # --- WAV ---------------------------------------------------------------------------------------
+
 
 @st.composite
 def wav_bytes(draw: st.DrawFn) -> bytes:
@@ -68,7 +70,7 @@ def wav_bytes(draw: st.DrawFn) -> bytes:
         data = data[:cut]
     if draw(st.booleans()):  # a header field overwritten with anything
         at = draw(st.integers(0, min(43, len(data))))
-        data = data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at + 8:]
+        data = data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at + 8 :]
     return data
 
 
@@ -92,11 +94,14 @@ def test_any_wav_is_read_or_refused_clearly(tmp_path: Path, data: bytes) -> None
 # --- config ------------------------------------------------------------------------------------
 
 SECTIONS = {f: getattr(Config(), f) for f in Config.__dataclass_fields__}
-scalars = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True),
-                    st.text(max_size=20))
-yaml_values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                            st.dictionaries(st.text(max_size=10), inner, max_size=4)),
-                           max_leaves=12)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(-(10**6), 10**6), st.floats(allow_nan=True), st.text(max_size=20)
+)
+yaml_values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=10), inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 @st.composite
@@ -139,6 +144,7 @@ def test_any_text_as_a_config_file(tmp_path: Path, text: str) -> None:
 
 # --- routines ----------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return build_core(load_config(environ=TEMPLATES_ONLY), tmp_path_factory.mktemp("core"), Bus()).registry
@@ -149,17 +155,41 @@ TOOLS = ["clock.get_time", "timer.start", "device.turn_on", "nope.nothing", "rou
 
 @st.composite
 def routine_docs(draw: st.DrawFn) -> Any:
-    step = st.fixed_dictionaries({}, optional={
-        "id": st.text(max_size=6), "tool": st.sampled_from(TOOLS), "args": yaml_values, "say": scalars,
-        "depends_on": st.one_of(st.text(max_size=6), st.lists(st.text(max_size=6), max_size=3)),
-        "wait": yaml_values, "if": scalars, draw(st.text(max_size=6)): yaml_values})
-    trigger = st.fixed_dictionaries({}, optional={
-        "at": scalars, "cron": st.one_of(st.sampled_from(["0 7 * * *", "*/5 * * * *", "99 99 * * *"]), scalars),
-        "phrase": scalars, "event": scalars, "days": yaml_values})
-    return draw(st.fixed_dictionaries({}, optional={
-        "name": scalars, "description": scalars, "catch_up": st.sampled_from(["skip", "run_once", "x", None]),
-        "triggers": st.one_of(st.lists(trigger, max_size=3), yaml_values),
-        "steps": st.one_of(st.lists(step, max_size=4), yaml_values)}))
+    step = st.fixed_dictionaries(
+        {},
+        optional={
+            "id": st.text(max_size=6),
+            "tool": st.sampled_from(TOOLS),
+            "args": yaml_values,
+            "say": scalars,
+            "depends_on": st.one_of(st.text(max_size=6), st.lists(st.text(max_size=6), max_size=3)),
+            "wait": yaml_values,
+            "if": scalars,
+            draw(st.text(max_size=6)): yaml_values,
+        },
+    )
+    trigger = st.fixed_dictionaries(
+        {},
+        optional={
+            "at": scalars,
+            "cron": st.one_of(st.sampled_from(["0 7 * * *", "*/5 * * * *", "99 99 * * *"]), scalars),
+            "phrase": scalars,
+            "event": scalars,
+            "days": yaml_values,
+        },
+    )
+    return draw(
+        st.fixed_dictionaries(
+            {},
+            optional={
+                "name": scalars,
+                "description": scalars,
+                "catch_up": st.sampled_from(["skip", "run_once", "x", None]),
+                "triggers": st.one_of(st.lists(trigger, max_size=3), yaml_values),
+                "steps": st.one_of(st.lists(step, max_size=4), yaml_values),
+            },
+        )
+    )
 
 
 def check_routine(tmp: Path, registry: Any, text: str) -> None:
@@ -195,6 +225,7 @@ def test_any_text_as_a_routine_file(tmp_path: Path, registry: Any, text: str) ->
 
 # --- mDNS TXT records --------------------------------------------------------------------------
 
+
 def check_txt(properties: dict[bytes, bytes | None], service_type: str, name: str) -> None:
     try:
         txt = txt_of(properties)
@@ -206,14 +237,21 @@ def check_txt(properties: dict[bytes, bytes | None], service_type: str, name: st
 
 
 @QUICK
-@given(properties=st.dictionaries(st.binary(max_size=12), st.one_of(st.none(), st.binary(max_size=300)), max_size=8),
-       service_type=st.one_of(st.sampled_from(["_http._tcp.local.", "_wled._tcp.local.", "_hue._tcp.local."]), st.text(max_size=30)),
-       name=st.text(max_size=40))
-def test_any_txt_record_is_read_or_rejected(properties: dict[bytes, bytes | None], service_type: str, name: str) -> None:
+@given(
+    properties=st.dictionaries(st.binary(max_size=12), st.one_of(st.none(), st.binary(max_size=300)), max_size=8),
+    service_type=st.one_of(
+        st.sampled_from(["_http._tcp.local.", "_wled._tcp.local.", "_hue._tcp.local."]), st.text(max_size=30)
+    ),
+    name=st.text(max_size=40),
+)
+def test_any_txt_record_is_read_or_rejected(
+    properties: dict[bytes, bytes | None], service_type: str, name: str
+) -> None:
     check_txt(properties, service_type, name)
 
 
 # --- websocket messages ------------------------------------------------------------------------
+
 
 class Tracebacks(logging.Handler):
     """Every log record, from any thread, that carries a traceback or is an error."""
@@ -243,24 +281,32 @@ def page(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Page, str]]
 
 
 KINDS = ["text", "ptt_start", "ptt_end", "ptt_cancel", "hello", "fly", ""]
-nested = st.one_of(st.sampled_from([1000, 3000, 5000]), st.integers(1, 6000)).flatmap(lambda n: st.sampled_from(["[" * n + "]" * n, '{"type":' * n + "1" + "}" * n,
-                                                                 '{"type": "text", "text": ' + "[" * n]))
-ws_messages = st.lists(st.one_of(
-    st.text(max_size=60),
-    st.binary(max_size=600),
-    st.fixed_dictionaries({"type": st.one_of(st.sampled_from(KINDS), scalars)},
-                          optional={"rate": st.one_of(scalars, st.integers(0, 100_000)), "text": scalars,
-                                    "extra": yaml_values}).map(json.dumps),
-    nested,
-), max_size=6)
+nested = st.one_of(st.sampled_from([1000, 3000, 5000]), st.integers(1, 6000)).flatmap(
+    lambda n: st.sampled_from(
+        ["[" * n + "]" * n, '{"type":' * n + "1" + "}" * n, '{"type": "text", "text": ' + "[" * n]
+    )
+)
+ws_messages = st.lists(
+    st.one_of(
+        st.text(max_size=60),
+        st.binary(max_size=600),
+        st.fixed_dictionaries(
+            {"type": st.one_of(st.sampled_from(KINDS), scalars)},
+            optional={"rate": st.one_of(scalars, st.integers(0, 100_000)), "text": scalars, "extra": yaml_values},
+        ).map(json.dumps),
+        nested,
+    ),
+    max_size=6,
+)
 
 
 async def _exchange(page: Page, token: str, messages: list[str | bytes]) -> list[dict[str, Any]]:
     """Send them, then an unknown type as a marker: its error proves the connection is still served."""
     got: list[dict[str, Any]] = []
     async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(page.http + "api/ws", headers={"Cookie": f"assistant_token={token}",
-                                                                     "Origin": page.origin}) as ws:
+        async with session.ws_connect(
+            page.http + "api/ws", headers={"Cookie": f"assistant_token={token}", "Origin": page.origin}
+        ) as ws:
             for m in messages:
                 await (ws.send_bytes(m) if isinstance(m, bytes) else ws.send_str(m))
             await ws.send_str(json.dumps({"type": "marker-end"}))
@@ -281,29 +327,53 @@ def check_ws(page: Page, token: str, messages: list[str | bytes]) -> None:
     assert got[0]["type"] == "hello" and "marker-end" in got[-1]["message"], "the connection outlived the messages"
     for item in got:
         if item.get("type") == "error":
-            assert item["code"] and item["message"] and "\n" not in item["message"] and "Traceback" not in item["message"]
+            assert (
+                item["code"] and item["message"] and "\n" not in item["message"] and "Traceback" not in item["message"]
+            )
     assert len(page.core.scheduler.timers()) >= timers_before, "nothing stored was lost"
 
 
 @QUICK
 @given(messages=ws_messages)
-def test_any_websocket_messages_get_clear_errors_and_the_connection_lives(page: tuple[Page, str], messages: list[str | bytes]) -> None:
+def test_any_websocket_messages_get_clear_errors_and_the_connection_lives(
+    page: tuple[Page, str], messages: list[str | bytes]
+) -> None:
     check_ws(page[0], page[1], messages)
 
 
 # --- the page's REST API -----------------------------------------------------------------------
 
-ROUTES = [("POST", "api/pair"), ("GET", "api/me"), ("GET", "api/state"), ("GET", "api/phones"), ("DELETE", "api/phones/{}"),
-          ("POST", "api/say"), ("POST", "api/call"), ("GET", "api/media/thumb/{}"), ("GET", "api/ws"),
-          ("POST", "admin/pair-code"), ("GET", "admin/phones"), ("POST", "admin/revoke/{}"), ("GET", "ca.crt")]
+ROUTES = [
+    ("POST", "api/pair"),
+    ("GET", "api/me"),
+    ("GET", "api/state"),
+    ("GET", "api/phones"),
+    ("DELETE", "api/phones/{}"),
+    ("POST", "api/say"),
+    ("POST", "api/call"),
+    ("GET", "api/media/thumb/{}"),
+    ("GET", "api/ws"),
+    ("POST", "admin/pair-code"),
+    ("GET", "admin/phones"),
+    ("POST", "admin/revoke/{}"),
+    ("GET", "ca.crt"),
+]
 METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 header_text = st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40)
 json_bodies = st.one_of(
     yaml_values.map(json.dumps),
-    st.fixed_dictionaries({}, optional={
-        "code": st.one_of(scalars, st.text(alphabet="ABCDEFGHJKMNPQRSTUVWXYZ23456789-", max_size=12)), "name": scalars,
-        "text": scalars, "tool": st.one_of(st.sampled_from(["timer.start", "timer.cancel", "clock.get_time", "nope.x"]), scalars),
-        "args": yaml_values, "confirmed": scalars, "admin": scalars}).map(json.dumps),
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "code": st.one_of(scalars, st.text(alphabet="ABCDEFGHJKMNPQRSTUVWXYZ23456789-", max_size=12)),
+            "name": scalars,
+            "text": scalars,
+            "tool": st.one_of(st.sampled_from(["timer.start", "timer.cancel", "clock.get_time", "nope.x"]), scalars),
+            "args": yaml_values,
+            "confirmed": scalars,
+            "admin": scalars,
+        },
+    ).map(json.dumps),
 )
 
 
@@ -312,19 +382,30 @@ def mostly(usual: Any, *others: st.SearchStrategy[Any]) -> st.SearchStrategy[Any
     return st.one_of(st.just(usual), st.just(usual), st.just(usual), st.one_of(*others))
 
 
-rest_requests = st.fixed_dictionaries({
-    "route": mostly(None, st.tuples(st.sampled_from(METHODS), st.sampled_from([p for _, p in ROUTES] + ["api/nothing", ""]))),
-    "served": st.sampled_from(ROUTES),
-    "segment": st.one_of(st.text(max_size=30), st.integers().map(str), st.integers(0, 10**30).map(str),
-                         st.sampled_from([2**63 - 1, 2**63, 10**18, 10**22]).map(str)),
-    "auth": mostly("bearer", st.sampled_from(["cookie", "none", "garbage"])),
-    "origin": mostly("page", st.sampled_from(["none", "https://evil.example", "null"]), header_text),
-    "content_type": mostly("application/json", st.sampled_from(["text/plain", "", "application/json; charset=latin-1",
-                                                                "multipart/form-data"]), header_text),
-    "host": mostly("ours", st.sampled_from(["localhost", "evil.example"]), header_text),
-    "body": st.one_of(st.none(), st.binary(max_size=300), json_bodies, nested),
-    "source": st.integers(1, 60_000),
-})
+rest_requests = st.fixed_dictionaries(
+    {
+        "route": mostly(
+            None, st.tuples(st.sampled_from(METHODS), st.sampled_from([p for _, p in ROUTES] + ["api/nothing", ""]))
+        ),
+        "served": st.sampled_from(ROUTES),
+        "segment": st.one_of(
+            st.text(max_size=30),
+            st.integers().map(str),
+            st.integers(0, 10**30).map(str),
+            st.sampled_from([2**63 - 1, 2**63, 10**18, 10**22]).map(str),
+        ),
+        "auth": mostly("bearer", st.sampled_from(["cookie", "none", "garbage"])),
+        "origin": mostly("page", st.sampled_from(["none", "https://evil.example", "null"]), header_text),
+        "content_type": mostly(
+            "application/json",
+            st.sampled_from(["text/plain", "", "application/json; charset=latin-1", "multipart/form-data"]),
+            header_text,
+        ),
+        "host": mostly("ours", st.sampled_from(["localhost", "evil.example"]), header_text),
+        "body": st.one_of(st.none(), st.binary(max_size=300), json_bodies, nested),
+        "source": st.integers(1, 60_000),
+    }
+)
 REST_TRIED: Counter[str] = Counter()
 
 
@@ -332,8 +413,12 @@ def _rest_headers(page: Page, token: str, r: dict[str, Any]) -> dict[str, str]:
     port = page.origin.rsplit(":", 1)[1]
     host = {"ours": f"127.0.0.1:{port}", "localhost": f"localhost:{port}"}.get(r["host"], r["host"])
     headers = {"Host": host}
-    auth = {"bearer": {"Authorization": f"Bearer {token}"}, "cookie": {"Cookie": f"assistant_token={token}"},
-            "garbage": {"Authorization": "Bearer not-a-token"}, "none": {}}[r["auth"]]
+    auth = {
+        "bearer": {"Authorization": f"Bearer {token}"},
+        "cookie": {"Cookie": f"assistant_token={token}"},
+        "garbage": {"Authorization": "Bearer not-a-token"},
+        "none": {},
+    }[r["auth"]]
     origin = {"page": page.origin, "none": None}.get(r["origin"], r["origin"])
     if origin is not None:
         headers["Origin"] = origin
@@ -348,9 +433,12 @@ async def _rest(page: Page, token: str, r: dict[str, Any]) -> int:
     method, path = r["route"] or r["served"]
     url = page.http + path.format(urllib.parse.quote(r["segment"], safe=""))
     body = r["body"].encode("utf-8", "surrogatepass") if isinstance(r["body"], str) else r["body"]
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source, 0)), skip_auto_headers=["Content-Type"]) as session:
-        async with session.request(method, URL(url, encoded=True), data=body,
-                                   headers=_rest_headers(page, token, r)) as response:
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(local_addr=(source, 0)), skip_auto_headers=["Content-Type"]
+    ) as session:
+        async with session.request(
+            method, URL(url, encoded=True), data=body, headers=_rest_headers(page, token, r)
+        ) as response:
             await response.read()
             return response.status
 
@@ -379,11 +467,14 @@ def test_any_rest_request_is_answered_under_500(rest: tuple[Page, str], request:
 
 def test_rest_fuzz_figures() -> None:
     """After the property above: how many inputs it tried, and how many got a 5xx (none)."""
-    print(f"REST fuzz: {REST_TRIED['inputs']} inputs tried, {REST_TRIED['5xx']} answered 5xx; by status: {dict(REST_TRIED)}")
+    print(
+        f"REST fuzz: {REST_TRIED['inputs']} inputs tried, {REST_TRIED['5xx']} answered 5xx; by status: {dict(REST_TRIED)}"
+    )
     assert REST_TRIED["5xx"] == 0
 
 
 # --- the fuzzing run ---------------------------------------------------------------------------
+
 
 def test_fuzz_for_a_while(tmp_path: Path, registry: Any, page: tuple[Page, str], rest: tuple[Page, str]) -> None:
     """Random bytes drive each property's strategies (hypothesis' fuzz_one_input) for a share of
@@ -393,9 +484,16 @@ def test_fuzz_for_a_while(tmp_path: Path, registry: Any, page: tuple[Page, str],
     targets = {
         "wav": given(data=st.one_of(wav_bytes(), st.binary(max_size=4000)))(lambda data: check_wav(tmp_path, data)),
         "config": given(doc=config_docs())(lambda doc: check_config(tmp_path, yaml.safe_dump(doc, allow_unicode=True))),
-        "routine": given(doc=routine_docs())(lambda doc: check_routine(tmp_path, registry, yaml.safe_dump(doc, allow_unicode=True))),
-        "txt": given(properties=st.dictionaries(st.binary(max_size=12), st.one_of(st.none(), st.binary(max_size=300)), max_size=8),
-                     service_type=st.text(max_size=30), name=st.text(max_size=40))(check_txt),
+        "routine": given(doc=routine_docs())(
+            lambda doc: check_routine(tmp_path, registry, yaml.safe_dump(doc, allow_unicode=True))
+        ),
+        "txt": given(
+            properties=st.dictionaries(
+                st.binary(max_size=12), st.one_of(st.none(), st.binary(max_size=300)), max_size=8
+            ),
+            service_type=st.text(max_size=30),
+            name=st.text(max_size=40),
+        )(check_txt),
         "websocket": given(messages=ws_messages)(lambda messages: check_ws(page[0], page[1], messages)),
         "rest": given(request=rest_requests)(lambda request: check_rest(page[0], rest_token, request)),
     }

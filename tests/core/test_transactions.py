@@ -32,9 +32,14 @@ def test_a_read_only_database_is_refused_with_a_sentence_and_keeps_what_it_had(t
     assert sqlite3.connect(path).execute("SELECT count(*) FROM notes").fetchone() == (1,)
 
 
-@pytest.mark.parametrize("message, code", [("database or disk is full", "disk_full"),
-                                           ("attempt to write a readonly database", "store"),
-                                           ("disk I/O error", "store")])
+@pytest.mark.parametrize(
+    "message, code",
+    [
+        ("database or disk is full", "disk_full"),
+        ("attempt to write a readonly database", "store"),
+        ("disk I/O error", "store"),
+    ],
+)
 def test_what_the_disk_refused_is_named(message: str, code: str) -> None:
     failure = store_failure(sqlite3.OperationalError(message), "/data/index.db")
     assert failure is not None and failure.code == code and failure.message.startswith("cannot save /data/index.db: ")

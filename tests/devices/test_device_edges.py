@@ -14,19 +14,22 @@ from typing import Any
 
 import pytest
 
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.devices.model import BRIGHTNESS, COLOUR, EFFECT, ON_OFF, POWER, Device, Found
-from assistant.app.runtime import Core, build_core
-from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated
 from testbed.fakes.base import FakeDevice
 from testbed.fakes.shelly_api import FakeShellyDimmer, FakeShellyPlug
 from testbed.fakes.wled_api import FakeWled
+from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated
 from tests.devices.test_devices import until  # a fake device has no event to wait on
 
 if not network_isolated():
-    pytest.fail("these tests serve simulated devices: run them through scripts/test, which gives them a network "
-                "namespace of their own", pytrace=False)
+    pytest.fail(
+        "these tests serve simulated devices: run them through scripts/test, which gives them a network "
+        "namespace of their own",
+        pytrace=False,
+    )
 
 _hosts = iter(range(120, 250))
 
@@ -35,19 +38,44 @@ def next_host() -> str:
     return f"127.0.0.{next(_hosts)}"
 
 
-
 def enter(core: Core, fake: FakeDevice, name: str, room: str | None = None, **extra: Any) -> Device:
     """Put a started fake in the registry, as discovery would have."""
     if isinstance(fake, FakeWled):
-        found = Found(f"wled:{fake.mac.lower()}", name, "wled", "light", "WLED 0.15.0 esp32",
-                      (ON_OFF, BRIGHTNESS, COLOUR, EFFECT), fake.host, fake.port)
+        found = Found(
+            f"wled:{fake.mac.lower()}",
+            name,
+            "wled",
+            "light",
+            "WLED 0.15.0 esp32",
+            (ON_OFF, BRIGHTNESS, COLOUR, EFFECT),
+            fake.host,
+            fake.port,
+        )
     elif isinstance(fake, FakeShellyDimmer):
-        found = Found(f"shelly:{fake.mac.lower()}:light:0", name, "shelly", "dimmer", "SNDM-0013US",
-                      (ON_OFF, BRIGHTNESS), fake.host, fake.port, {"component": "light", "index": 0})
+        found = Found(
+            f"shelly:{fake.mac.lower()}:light:0",
+            name,
+            "shelly",
+            "dimmer",
+            "SNDM-0013US",
+            (ON_OFF, BRIGHTNESS),
+            fake.host,
+            fake.port,
+            {"component": "light", "index": 0},
+        )
     else:
         assert isinstance(fake, FakeShellyPlug)
-        found = Found(f"shelly:{fake.mac.lower()}:switch:0", name, "shelly", "plug", "SNPL-00112EU",
-                      (ON_OFF, POWER), fake.host, fake.port, {"component": "switch", "index": 0})
+        found = Found(
+            f"shelly:{fake.mac.lower()}:switch:0",
+            name,
+            "shelly",
+            "plug",
+            "SNPL-00112EU",
+            (ON_OFF, POWER),
+            fake.host,
+            fake.port,
+            {"component": "switch", "index": 0},
+        )
     device, _ = core.devices.registry.seen(found)
     if room is not None:
         device = core.devices.registry.set_room(device.id, room)
@@ -73,9 +101,11 @@ async def assistant(tmp: Path, *fakes: FakeDevice, **environ: str) -> AsyncItera
 
 # --- 3. aliases, with and without their article
 
+
 def test_an_alias_with_an_article_is_understood_with_or_without_it(tmp_path: Path) -> None:
     """The README's example: `assistant devices alias "pantry lamp" "the big lamp"`, then "turn off
     the big lamp" was "I don't know a device called big lamp."."""
+
     async def scenario() -> None:
         lamp = FakeWled("Pantry lamp", next_host(), on=True)
         async with assistant(tmp_path, lamp) as (core, _):
@@ -101,6 +131,7 @@ def test_an_alias_with_an_article_is_understood_with_or_without_it(tmp_path: Pat
 
 # --- 4. WLED effects by name, from the strip's own list
 
+
 def test_a_wled_effect_is_set_by_name_from_the_strips_own_list(tmp_path: Path) -> None:
     from assistant.devices.drivers.wled import WledDriver
     from testbed.fakes.wled_api import EFFECTS
@@ -124,7 +155,9 @@ def test_a_wled_effect_is_set_by_name_from_the_strips_own_list(tmp_path: Path) -
             # The free path (the planner's call) is checked against the strip's list, asked afresh.
             spec = core.registry.tool("device.set_effect")
             unknown = await asyncio.to_thread(spec.func, effect="sparkly", device="kitchen light")
-            assert not unknown.ok and unknown.speech.startswith("Kitchen light has no effect called sparkly. It has sparkle")
+            assert not unknown.ok and unknown.speech.startswith(
+                "Kitchen light has no effect called sparkly. It has sparkle"
+            )
             assert strip.state["seg"][0]["fx"] == EFFECTS.index("Fireworks"), "nothing was changed"
             reserved = await asyncio.to_thread(spec.func, effect="rsvd", device="kitchen light")
             assert not reserved.ok and "no effect called rsvd" in reserved.speech
@@ -138,6 +171,7 @@ def test_a_wled_effect_is_set_by_name_from_the_strips_own_list(tmp_path: Path) -
 
 
 # --- 2. a change made on the device itself reaches the registry (and the page) within seconds
+
 
 async def next_event(bus: Bus, wanted: Callable[[Any], bool], timeout_s: float) -> Any:
     """The first event published on `bus` that `wanted` accepts, within `timeout_s`."""
@@ -177,12 +211,24 @@ def test_changes_made_on_a_device_itself_are_noticed_within_seconds(tmp_path: Pa
                 await until(lambda: all(registry.state_of(i) is not None for i in ids.values()))
                 assert len(pushing.sockets) == 1, "the strip pushes over its websocket"
                 async with aiohttp.ClientSession() as own_app:  # the device's own API, not the assistant
-                    for fake, change in ((pushing, lambda: own_app.post(f"http://{pushing.host}/json/state", json={"on": True, "bri": 255})),
-                                         (old, lambda: own_app.post(f"http://{old.host}/json/state", json={"on": True})),
-                                         (plug, lambda: own_app.get(f"http://{plug.host}/rpc/Switch.Set?id=0&on=true"))):
+                    for fake, change in (
+                        (
+                            pushing,
+                            lambda: own_app.post(f"http://{pushing.host}/json/state", json={"on": True, "bri": 255}),
+                        ),
+                        (old, lambda: own_app.post(f"http://{old.host}/json/state", json={"on": True})),
+                        (plug, lambda: own_app.get(f"http://{plug.host}/rpc/Switch.Set?id=0&on=true")),
+                    ):
                         started = time.monotonic()
-                        noticed = asyncio.ensure_future(next_event(core.bus, lambda e: getattr(e, "change", "") == "state"
-                                                                   and e.device_id == ids[fake.name], POLL_S + 2))
+                        noticed = asyncio.ensure_future(
+                            next_event(
+                                core.bus,
+                                lambda e, fake=fake: (
+                                    getattr(e, "change", "") == "state" and e.device_id == ids[fake.name]
+                                ),
+                                POLL_S + 2,
+                            )
+                        )
                         async with change() as answer:
                             assert answer.status == 200
                         await noticed
@@ -209,6 +255,7 @@ def test_changes_made_on_a_device_itself_are_noticed_within_seconds(tmp_path: Pa
 
 # --- 1. a device the house doesn't have
 
+
 def test_a_device_the_house_does_not_have_is_answered_as_such(tmp_path: Path) -> None:
     """ "turn on the toaster" with 13 devices took minutes and ended in "Which device?" (the planner,
     offered the device tools because "stereo" sounds a little like "toaster", left the name out) or
@@ -219,9 +266,12 @@ def test_a_device_the_house_does_not_have_is_answered_as_such(tmp_path: Path) ->
         stereo = FakeShellyPlug("Stereo", next_host())
         async with assistant(tmp_path, stereo) as (core, rec):
             enter(core, stereo, "Stereo", room="living room")
-            with_planner(core, ("turn on the toaster", "device.turn_on", {}),
-                         ("switch the heater off please", "device.turn_off", {}),
-                         ("turn on the stereo", "device.turn_on", {}))
+            with_planner(
+                core,
+                ("turn on the toaster", "device.turn_on", {}),
+                ("switch the heater off please", "device.turn_off", {}),
+                ("turn on the stereo", "device.turn_on", {}),
+            )
             assert await core.dialogue.handle("turn on the toaster") == "I don't know a device called toaster."
             assert await core.dialogue.handle("switch the heater off please") == "I don't know a device called heater."
             assert stereo.state["output"] is False and not rec.of("question")
@@ -231,6 +281,7 @@ def test_a_device_the_house_does_not_have_is_answered_as_such(tmp_path: Path) ->
 
 
 # --- 5. devices that answer badly: said in the person's words, nothing read without end
+
 
 def test_bad_answers_are_said_plainly_and_huge_ones_are_not_read_on(tmp_path: Path) -> None:
     async def scenario() -> None:
@@ -242,12 +293,18 @@ def test_bad_answers_are_said_plainly_and_huge_ones_are_not_read_on(tmp_path: Pa
                 enter(core, fake, fake.name)
             ask = core.dialogue.handle
             for name in ("kitchen light", "porch light"):
-                assert await ask(f"turn on the {name}") == \
-                    f"The {name} answered something I can't read; restarting it may help."
-            assert await ask("is the bedroom lamp on") == \
-                "The bedroom lamp answered something I can't read; restarting it may help."
-            assert await ask("is the porch light on") == \
-                "The porch light answered something I can't read; restarting it may help."
+                assert (
+                    await ask(f"turn on the {name}")
+                    == f"The {name} answered something I can't read; restarting it may help."
+                )
+            assert (
+                await ask("is the bedroom lamp on")
+                == "The bedroom lamp answered something I can't read; restarting it may help."
+            )
+            assert (
+                await ask("is the porch light on")
+                == "The porch light answered something I can't read; restarting it may help."
+            )
             # Answering badly is not being gone: they stay online.
             assert all(d.online for d in core.devices.registry.all())
 

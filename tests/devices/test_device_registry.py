@@ -64,20 +64,28 @@ def test_rooms_are_read_from_names_as_spoken() -> None:
 
 def test_a_device_that_names_a_room_is_settled_into_the_room(tmp_path: Path) -> None:
     """ "Dim the bedroom to 30 %", planned as device=bedroom: the call (and its record) says room."""
+    from assistant.app.runtime import build_core
     from assistant.core.bus import Bus
     from assistant.core.config import load_config
     from assistant.devices.model import COLOUR
-    from assistant.app.runtime import build_core
     from testbed.harness import TEMPLATES_ONLY
 
     core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path / "data", Bus())
     for i, name in enumerate(("bedroom lamp", "kitchen light")):
-        device, _ = core.devices.registry.seen(Found(f"t:{i}", name, "wled", "light", "t", (ON_OFF, BRIGHTNESS, COLOUR), "127.0.0.1", 9))
+        device, _ = core.devices.registry.seen(
+            Found(f"t:{i}", name, "wled", "light", "t", (ON_OFF, BRIGHTNESS, COLOUR), "127.0.0.1", 9)
+        )
         core.devices.registry.set_room(device.id, name.split()[0])
     brightness = core.registry.tool("device.set_brightness")
     assert brightness.validate({"percent": 30, "device": "bedroom"}) == {"percent": 30, "room": "bedroom"}
-    assert brightness.validate({"percent": 30, "device": "the bedroom lights", "room": "bedroom"}) == {"percent": 30, "room": "bedroom"}
+    assert brightness.validate({"percent": 30, "device": "the bedroom lights", "room": "bedroom"}) == {
+        "percent": 30,
+        "room": "bedroom",
+    }
     assert brightness.validate({"percent": 30, "device": "bedroom lamp"}) == {"percent": 30, "device": "bedroom lamp"}
-    assert brightness.validate({"percent": 30, "device": "bedroom", "room": "kitchen"}) == \
-        {"percent": 30, "device": "bedroom", "room": "kitchen"}, "two rooms: left as said"
+    assert brightness.validate({"percent": 30, "device": "bedroom", "room": "kitchen"}) == {
+        "percent": 30,
+        "device": "bedroom",
+        "room": "kitchen",
+    }, "two rooms: left as said"
     assert core.registry.tool("device.turn_off").validate({"device": "kitchen"}) == {"room": "kitchen"}

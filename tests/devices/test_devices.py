@@ -18,32 +18,39 @@ from typing import Any
 import pytest
 from zeroconf.asyncio import AsyncServiceBrowser, AsyncServiceInfo, AsyncZeroconf
 
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import Config, load_config
 from assistant.devices.announce import SERVICE_TYPE
-from assistant.web.certificate import host_names
 from assistant.devices.network import HomeNetwork
-from assistant.app.runtime import Core, build_core
+from assistant.web.certificate import host_names
 from testbed import speech as sf
-from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated
 from testbed.fakes.devices import FakeHome
-from testbed.voice import play, voice_loop
+from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated
 from testbed.harness import wait_for_async as until
+from testbed.voice import play, voice_loop
 
 if not network_isolated():
-    pytest.fail("these tests run mDNS: run them through scripts/test, which gives them a network namespace "
-                "of their own (never the host's)", pytrace=False)
+    pytest.fail(
+        "these tests run mDNS: run them through scripts/test, which gives them a network namespace "
+        "of their own (never the host's)",
+        pytrace=False,
+    )
 
-MDNS = {"ASSISTANT__DEVICES__DISCOVERY": "true", "ASSISTANT__DEVICES__ANNOUNCE": "false",
-        "ASSISTANT__DEVICES__INTERFACES": "127.0.0.1"}
+MDNS = {
+    "ASSISTANT__DEVICES__DISCOVERY": "true",
+    "ASSISTANT__DEVICES__ANNOUNCE": "false",
+    "ASSISTANT__DEVICES__INTERFACES": "127.0.0.1",
+}
 
 
 def devices_config(**extra: str) -> Config:
     return load_config(environ={**TEMPLATES_ONLY, **MDNS, **extra})
 
 
-async def with_assistant(tmp: Path, scenario: Callable[[FakeHome, Core, Recorder], Awaitable[None]],
-                         config: Config | None = None) -> None:
+async def with_assistant(
+    tmp: Path, scenario: Callable[[FakeHome, Core, Recorder], Awaitable[None]], config: Config | None = None
+) -> None:
     bus = Bus()
     recorder = Recorder(bus)
     config = config or devices_config()
@@ -75,8 +82,15 @@ def test_twenty_devices_are_found_identified_and_controllable(tmp_path: Path) ->
         took = time.monotonic() - start
         found = online(core)
         assert len(found) == expected, sorted(found)
-        assert {"Kitchen light", "Washing machine", "Porch light", "Hallway", "Bedroom lamp",
-                "Living room speaker", "Garage sensor"} <= set(found)
+        assert {
+            "Kitchen light",
+            "Washing machine",
+            "Porch light",
+            "Hallway",
+            "Bedroom lamp",
+            "Living room speaker",
+            "Garage sensor",
+        } <= set(found)
         assert found["Kitchen light"].room == "kitchen" and found["Kitchen light"].protocol == "wled"
         assert found["Living room speaker"].capabilities == [] and found["Garage sensor"].kind == "node"
         assert {e.code for e in rec.of("device_rejected")} <= {"link_button"}  # type: ignore[attr-defined]
@@ -114,7 +128,9 @@ def test_rooms_brightness_state_and_power_by_typed_request(tmp_path: Path) -> No
         assert await ask("dim the living room to thirty percent") == "Set 2 devices in the living room to 30 percent."
         assert dimmer.state["brightness"] == 30 and strip.state["bri"] == round(30 * 255 / 100)
         assert await ask("is the living room lamp on") == "The living room lamp is on, at 30 percent."
-        assert (await ask("how much power is the washing machine using")).startswith("The washing machine is using 1200 watts")
+        assert (await ask("how much power is the washing machine using")).startswith(
+            "The washing machine is using 1200 watts"
+        )
         assert await ask("turn everything off in the living room") == "Turned off 2 devices in the living room."
         assert strip.state["on"] is False and dimmer.state["output"] is False and washer.state["output"] is True
         # What they reported before the change is not kept as their state (the phone page would show it).
@@ -206,7 +222,9 @@ def test_the_assistant_announces_itself(tmp_path: Path) -> None:
         network = HomeNetwork(core.devices, config.devices, core.data_dir)
         names: list[str] = []
         browser_zc = AsyncZeroconf(interfaces=["127.0.0.1"])
-        browser = AsyncServiceBrowser(browser_zc.zeroconf, SERVICE_TYPE, handlers=[lambda **kw: names.append(kw["name"])])
+        browser = AsyncServiceBrowser(
+            browser_zc.zeroconf, SERVICE_TYPE, handlers=[lambda **kw: names.append(kw["name"])]
+        )
         await network.start()
         try:
             await until(lambda: names)
@@ -228,8 +246,13 @@ def test_the_devices_cli(tmp_path: Path) -> None:
     env = {**os.environ, **MDNS}
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "assistant", "devices", *args, "--data-dir", str(data)],
-                              capture_output=True, text=True, env=env, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "assistant", "devices", *args, "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+        )
 
     async def scenario() -> subprocess.CompletedProcess[str]:
         async with FakeHome() as home:
@@ -271,20 +294,29 @@ def test_a_room_or_device_said_but_not_known_is_refused_never_widened(tmp_path: 
         lamp = await home.add("shelly_dimmer", "Bedroom lamp", on=True, brightness=80)
         washer = await home.add("shelly_plug", "Washing machine", on=True, load_w=1200.0)
         await until(lambda: len(online(core)) == 3)
-        with_planner(core, ("switch everything off in the living room", "device.everything_off", {}),
-                     ("turn off the lamp in the attic", "device.turn_off", {"device": "bedroom lamp"}),
-                     ("turn off the kitchen light in the bedroom", "device.turn_off", {"device": "kitchen light"}),
-                     ("dim the lights in the lounge to 20 percent", "device.set_brightness", {"percent": 20}),
-                     ("turn off the garage light", "device.turn_off", {"device": "garage light"}))
+        with_planner(
+            core,
+            ("switch everything off in the living room", "device.everything_off", {}),
+            ("turn off the lamp in the attic", "device.turn_off", {"device": "bedroom lamp"}),
+            ("turn off the kitchen light in the bedroom", "device.turn_off", {"device": "kitchen light"}),
+            ("dim the lights in the lounge to 20 percent", "device.set_brightness", {"percent": 20}),
+            ("turn off the garage light", "device.turn_off", {"device": "garage light"}),
+        )
         ask = core.dialogue.handle
-        assert await ask("switch everything off in the living room") == \
-            "I don't know a room called living room. I know the bedroom and the kitchen."
+        assert (
+            await ask("switch everything off in the living room")
+            == "I don't know a room called living room. I know the bedroom and the kitchen."
+        )
         assert [(i.tool, i.args) for i in rec.of("intent")] == [("device.everything_off", {"room": "living room"})]  # type: ignore[attr-defined]
-        assert await ask("turn off the lamp in the attic") == \
-            "I don't know a room called attic. I know the bedroom and the kitchen."
+        assert (
+            await ask("turn off the lamp in the attic")
+            == "I don't know a room called attic. I know the bedroom and the kitchen."
+        )
         assert await ask("turn off the kitchen light in the bedroom") == "There's no kitchen light in the bedroom."
-        assert await ask("dim the lights in the lounge to 20 percent") == \
-            "I don't know a room called lounge. I know the bedroom and the kitchen."
+        assert (
+            await ask("dim the lights in the lounge to 20 percent")
+            == "I don't know a room called lounge. I know the bedroom and the kitchen."
+        )
         assert await ask("turn off the garage light") == "I don't know a device called garage light."
         assert kitchen.state["on"] is True and lamp.state["output"] is True and lamp.state["brightness"] == 80
         assert washer.state["output"] is True

@@ -16,25 +16,33 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from assistant.app.runtime import build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
-from assistant.trust.audit import AuditLog
 from assistant.devices.drivers.home_assistant import TOKEN as HOME_ASSISTANT_TOKEN
 from assistant.devices.home_assistant import HomeAssistantSource
-from assistant.app.runtime import build_core
+from assistant.trust.audit import AuditLog
 from assistant.trust.vault import Vault
 from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated
 from testbed.netns import other_host
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.test-token.for-the-fake"
 
-pytestmark = pytest.mark.skipif(not network_isolated(), reason="runs a host in a network namespace: run through scripts/test")
+pytestmark = pytest.mark.skipif(
+    not network_isolated(), reason="runs a host in a network namespace: run through scripts/test"
+)
 
 
 def cli(data_dir: Path, url: str, typed: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **TEMPLATES_ONLY, "ASSISTANT__DEVICES__HOME_ASSISTANT_URL": url}
-    return subprocess.run([sys.executable, "-m", "assistant", "devices", "home-assistant", "--data-dir", str(data_dir), *args],
-                          input=typed, capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", "devices", "home-assistant", "--data-dir", str(data_dir), *args],
+        input=typed,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 async def states(url: str) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -52,7 +60,9 @@ def test_home_assistant_lights_and_switches_are_devices(tmp_path: Path) -> None:
 
         wrong = cli(data, url, "not-the-token\n")
         assert wrong.returncode != 0 and "refused the token" in wrong.stderr and "Traceback" not in wrong.stderr
-        assert "not saved" in wrong.stderr and Vault(data).get(HOME_ASSISTANT_TOKEN) is None, "a refused token was stored"
+        assert "not saved" in wrong.stderr and Vault(data).get(HOME_ASSISTANT_TOKEN) is None, (
+            "a refused token was stored"
+        )
         bad = cli(data, url, "two words\n")
         assert bad.returncode != 0 and "that is not a token" in bad.stderr
         right = cli(data, url, TOKEN + "\n", "--json")
@@ -63,14 +73,23 @@ def test_home_assistant_lights_and_switches_are_devices(tmp_path: Path) -> None:
         assert listed["Garden pump"]["kind"] == "plug" and listed["Living room ceiling"]["room"] == "living room"
         assert cli(data, url, "not-the-token\n").returncode != 0
         assert Vault(data).get(HOME_ASSISTANT_TOKEN) == TOKEN, "a refused token replaced the accepted one"
-        saved = [(e["action"], e["who"]) for e in AuditLog(data, Vault(data).derived_key("audit")).entries() if e["kind"] == "admin"]
+        saved = [
+            (e["action"], e["who"])
+            for e in AuditLog(data, Vault(data).derived_key("audit")).entries()
+            if e["kind"] == "admin"
+        ]
         assert saved == [("home assistant token saved", "cli")]
         for path in data.rglob("*"):
             if path.is_file():
                 assert TOKEN.encode() not in path.read_bytes(), f"the token is in {path} in plain text"
 
-        config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__DEVICES__HOME_ASSISTANT_URL": url,
-                                      "ASSISTANT__DEVICES__DISCOVERY": "false"})
+        config = load_config(
+            environ={
+                **TEMPLATES_ONLY,
+                "ASSISTANT__DEVICES__HOME_ASSISTANT_URL": url,
+                "ASSISTANT__DEVICES__DISCOVERY": "false",
+            }
+        )
         bus = Bus()
         rec = Recorder(bus)
 
@@ -80,17 +99,31 @@ def test_home_assistant_lights_and_switches_are_devices(tmp_path: Path) -> None:
             try:
                 assert len(await HomeAssistantSource(core.devices, url).sync()) == 3
                 ask = core.dialogue.handle
-                return [await ask("turn on the living room ceiling"), await ask("make the living room ceiling blue"),
-                        await ask("dim the hallway dimmer to 40 percent"), await ask("turn off the garden pump"),
-                        await ask("is the hallway dimmer on"), await ask("turn off the lights in the living room")]
+                return [
+                    await ask("turn on the living room ceiling"),
+                    await ask("make the living room ceiling blue"),
+                    await ask("dim the hallway dimmer to 40 percent"),
+                    await ask("turn off the garden pump"),
+                    await ask("is the hallway dimmer on"),
+                    await ask("turn off the lights in the living room"),
+                ]
             finally:
                 await core.registry.stop_all()
 
         replies = asyncio.run(scenario())
         now = asyncio.run(states(url))
-    assert replies == ["Turned on the living room ceiling.", "Made the living room ceiling blue.",
-                       "Set the hallway dimmer to 40 percent.", "Turned off the garden pump.",
-                       "The hallway dimmer is on, at 40 percent.", "Turned off the living room ceiling."], replies
-    assert now["light.living_room_ceiling"]["state"] == "off" and now["light.living_room_ceiling"]["attributes"]["rgb_color"] == [0, 0, 255]
-    assert now["light.hallway_dimmer"]["attributes"]["brightness"] == 102 and now["switch.garden_pump"]["state"] == "off"
+    assert replies == [
+        "Turned on the living room ceiling.",
+        "Made the living room ceiling blue.",
+        "Set the hallway dimmer to 40 percent.",
+        "Turned off the garden pump.",
+        "The hallway dimmer is on, at 40 percent.",
+        "Turned off the living room ceiling.",
+    ], replies
+    assert now["light.living_room_ceiling"]["state"] == "off" and now["light.living_room_ceiling"]["attributes"][
+        "rgb_color"
+    ] == [0, 0, 255]
+    assert (
+        now["light.hallway_dimmer"]["attributes"]["brightness"] == 102 and now["switch.garden_pump"]["state"] == "off"
+    )
     assert [i.tool for i in rec.of("intent")][:2] == ["device.turn_on", "device.set_colour"]

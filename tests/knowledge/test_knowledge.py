@@ -125,8 +125,12 @@ def test_passages_keep_sentences_whole_and_overlap() -> None:
 
 
 def cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "assistant", "knowledge", *args, "--data-dir", str(data)],
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", "knowledge", *args, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_the_cli(docs: Path, tmp_path: Path) -> None:
@@ -149,14 +153,16 @@ def test_the_cli(docs: Path, tmp_path: Path) -> None:
 
 def _templates_only_core(docs: Path, tmp_path: Path) -> tuple[Any, Any]:
     """The assistant with the templates and no LLM, the documents scanned, and a recorder of its events."""
+    from assistant.app.runtime import build_core
     from assistant.core.bus import Bus
     from assistant.core.config import load_config
-    from assistant.app.runtime import build_core
     from testbed.harness import TEMPLATES_ONLY, Recorder
 
     bus = Bus()
     rec = Recorder(bus)
-    core = build_core(load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs)}), tmp_path / "data", bus)
+    core = build_core(
+        load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs)}), tmp_path / "data", bus
+    )
     assert core.knowledge is not None and core.knowledge.scan().added == 13
     return core, rec
 
@@ -169,10 +175,17 @@ def test_by_voice_notes_and_answers_name_their_source_or_say_they_are_not_there(
     core, rec = _templates_only_core(docs, tmp_path)
 
     async def talk() -> list[str]:
-        return [await core.dialogue.handle(text) for text in (
-            "remember that the spare key is in the blue box", "where is the spare key",
-            "how do I descale the coffee machine", "what's the guest wifi password", "when is the boiler service due",
-            "where is my passport")]
+        return [
+            await core.dialogue.handle(text)
+            for text in (
+                "remember that the spare key is in the blue box",
+                "where is the spare key",
+                "how do I descale the coffee machine",
+                "what's the guest wifi password",
+                "when is the boiler service due",
+                "where is my passport",
+            )
+        ]
 
     replies = asyncio.run(talk())
     assert replies[0] == "I'll remember that the spare key is in the blue box."
@@ -209,19 +222,28 @@ def test_search_by_meaning_finds_what_words_miss(docs: Path, tmp_path: Path) -> 
 
     from assistant.knowledge.embedding import shared_embedder
 
-    vectors = shared_embedder().embed(["How do I descale the coffee machine?",
-                                       "Descaling. Dissolve citric acid in water and run the rinse programme.",
-                                       "The stock market fell sharply on Monday.", ""])
+    vectors = shared_embedder().embed(
+        [
+            "How do I descale the coffee machine?",
+            "Descaling. Dissolve citric acid in water and run the rinse programme.",
+            "The stock market fell sharply on Monday.",
+            "",
+        ]
+    )
     assert vectors.shape == (4, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     # sentence-transformers 6.2 (torch 2.13, CPU) gives 0.504656 and 0.018250 for these two pairs,
     # and the first vector begins 0.01547949, 0.03698005, 0.0055525
-    assert abs(float(vectors[0] @ vectors[1]) - 0.504656) < 1e-4 and abs(float(vectors[0] @ vectors[2]) - 0.018250) < 1e-4
+    assert (
+        abs(float(vectors[0] @ vectors[1]) - 0.504656) < 1e-4 and abs(float(vectors[0] @ vectors[2]) - 0.018250) < 1e-4
+    )
     assert np.allclose(vectors[0][:3], [0.01547949, 0.03698005, 0.0055525], atol=1e-6)
     both = KnowledgeIndex(tmp_path / "both", [docs])
     both.scan()
     words = KnowledgeIndex(tmp_path / "words", [docs], semantic=False)
     words.scan()
-    question = "where do I shut off the mains water"  # the note says "The stopcock for the water is under the kitchen sink"
+    question = (
+        "where do I shut off the mains water"  # the note says "The stopcock for the water is under the kitchen sink"
+    )
     assert Path(both.search(question, 3)[0].source).name == "household_notes.md"
     assert both.search(question, 3)[0].similarity is not None
     reopened = KnowledgeIndex(tmp_path / "both", [docs])
@@ -233,14 +255,15 @@ def test_search_by_meaning_finds_what_words_miss(docs: Path, tmp_path: Path) -> 
 def test_the_watcher_reads_a_new_document_within_seconds(docs: Path, tmp_path: Path) -> None:
     import asyncio
 
-    from assistant.core.bus import Bus
-    from assistant.core.config import load_config
     from assistant.app.runtime import build_core
     from assistant.app.services import keep_knowledge
+    from assistant.core.bus import Bus
+    from assistant.core.config import load_config
     from testbed.harness import TEMPLATES_ONLY, wait_for_async
 
-    config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs),
-                                  "ASSISTANT__KNOWLEDGE__SCAN_S": "600"})
+    config = load_config(
+        environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs), "ASSISTANT__KNOWLEDGE__SCAN_S": "600"}
+    )
     core = build_core(config, tmp_path / "data", Bus())
     index = core.knowledge
     assert index is not None
@@ -294,7 +317,10 @@ def test_an_answer_is_spoken_only_if_its_passage_holds_its_numbers_and_codes(doc
     assert invented.how == "extracted" and "sunflower-42" in invented.speech, "the passage's own sentence instead"
     refused = Answerer(index, _Writer(Written(None, ""))).ask(question)  # type: ignore[arg-type]
     assert refused.speech == NOT_FOUND and not refused.found
-    assert ungrounded("Use 40 grams", "Dissolve 30 grams of citric acid", "how do I descale") == "number 40 is not in the passage"
+    assert (
+        ungrounded("Use 40 grams", "Dissolve 30 grams of citric acid", "how do I descale")
+        == "number 40 is not in the passage"
+    )
     assert ungrounded("Error E119 means low pressure", "Error E119 means the water pressure is too low.", "q") is None
     assert parse("[7] out of range", 3) == Written(None, "") and parse("none", 3) == Written(None, "")
     assert parse("[2] It is in the drawer.", 3) == Written(2, "It is in the drawer.")
@@ -302,26 +328,33 @@ def test_an_answer_is_spoken_only_if_its_passage_holds_its_numbers_and_codes(doc
     from assistant.knowledge.words import content_words
 
     assert heading_only("Bins.", content_words("when are the bins collected"))
-    assert not heading_only("Recycling is collected on Thursdays.", content_words("is the recycling collected on thursdays")), \
-        "a whole sentence answers a yes-or-no question"
+    assert not heading_only(
+        "Recycling is collected on Thursdays.", content_words("is the recycling collected on thursdays")
+    ), "a whole sentence answers a yes-or-no question"
 
 
 def test_the_real_llm_answers_from_the_documents_names_them_and_refuses_the_rest(docs: Path, tmp_path: Path) -> None:
     """Qwen2.5-Coder-1.5B, as shipped: answers written from the passages, by voice and from the CLI."""
     import asyncio
 
+    from assistant.app.runtime import build_core
     from assistant.core.bus import Bus
     from assistant.core.config import load_config
     from assistant.knowledge.answerer import NOT_FOUND
-    from assistant.app.runtime import build_core
 
     core = build_core(load_config(environ={"ASSISTANT__FOLDERS__DOCUMENTS": str(docs)}), tmp_path / "data", Bus())
     assert core.knowledge is not None and core.answerer is not None and core.knowledge.scan().added == 13
 
     async def talk() -> list[str]:
-        return [await core.dialogue.handle(text) for text in (
-            "remember that the ladder is behind the shed", "where is the ladder",
-            "how do I descale the coffee machine", "what's the guest wifi password")]
+        return [
+            await core.dialogue.handle(text)
+            for text in (
+                "remember that the ladder is behind the shed",
+                "where is the ladder",
+                "how do I descale the coffee machine",
+                "what's the guest wifi password",
+            )
+        ]
 
     replies = asyncio.run(talk())
     assert replies[1].startswith("From your notes. ") and "shed" in replies[1]
@@ -353,14 +386,33 @@ def test_spoken_questions_are_answered_from_the_documents_end_to_end(docs: Path,
 
     data = tmp_path / "data"
     assert cli(data, "add-folder", str(docs)).returncode == 0
-    clip = sf.save(tmp_path / "questions.wav", sf.command("When does the home insurance renew?"),
-                   sf.command("Where is the fuse box?", voice="en-us"),
-                   sf.command("Which day is the recycling collected?"),
-                   sf.command("Where is my passport?"))
+    clip = sf.save(
+        tmp_path / "questions.wav",
+        sf.command("When does the home insurance renew?"),
+        sf.command("Where is the fuse box?", voice="en-us"),
+        sf.command("Which day is the recycling collected?"),
+        sf.command("Where is my passport?"),
+    )
     events_file, out = tmp_path / "events.jsonl", tmp_path / "replies.wav"
-    proc = subprocess.run([sys.executable, "-m", "assistant", "run", "--audio-in", str(clip), "--audio-out", str(out),
-                           "--events", str(events_file), "--data-dir", str(data)],
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "run",
+            "--audio-in",
+            str(clip),
+            "--audio-out",
+            str(out),
+            "--events",
+            str(events_file),
+            "--data-dir",
+            str(data),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     events = [json.loads(line) for line in events_file.read_text().splitlines()]
     heard = [e["text"] for e in events if e["type"] == "transcript"]
@@ -380,18 +432,31 @@ def test_spoken_questions_are_answered_from_the_documents_end_to_end(docs: Path,
 def test_misheard_words_are_spelled_as_the_documents_spell_them() -> None:
     from assistant.knowledge.mending import Spellings
 
-    spellings = Spellings(["The guest wifi password is sunflower-42.", "Descale the coffee machine. Read this manual.",
-                           "The passwords of the router. The maker of the kettle."])
+    spellings = Spellings(
+        [
+            "The guest wifi password is sunflower-42.",
+            "Descale the coffee machine. Read this manual.",
+            "The passwords of the router. The maker of the kettle.",
+        ]
+    )
     assert spellings.mend("What is the guest Wi-Fi password?") == "What is the guest wifi password?"
     assert spellings.mend("What is the guess wifi password?") == "What is the guess wifi password?", "an English word"
     assert spellings.mend("How do I discale the coffee machine?") == "How do I descale the coffee machine?"
     hyphenated = Spellings(["Use a Wi-Fi plug."])
     assert hyphenated.mend("Is it a Wi-Fi plug?") == "Is it a Wi-Fi plug?", "the documents write it with a hyphen"
-    for kept in ("where is my passport", "how long do I bake the bread", "who makes the kettle", "descaling it",
-                 "the router's passwords", "sunflower", "how do I discal it"):
+    for kept in (
+        "where is my passport",
+        "how long do I bake the bread",
+        "who makes the kettle",
+        "descaling it",
+        "the router's passwords",
+        "sunflower",
+        "how do I discal it",
+    ):
         assert spellings.mend(kept) == kept, kept
-    assert Spellings(["Descale the coffee machine."], english=frozenset()).mend("discale") == "discale", \
+    assert Spellings(["Descale the coffee machine."], english=frozenset()).mend("discale") == "discale", (
         "without a word list nothing but hyphens is mended"
+    )
 
 
 def test_a_question_no_tool_takes_is_looked_up_in_the_documents(docs: Path, tmp_path: Path) -> None:
@@ -405,22 +470,30 @@ def test_a_question_no_tool_takes_is_looked_up_in_the_documents(docs: Path, tmp_
     core, rec = _templates_only_core(docs, tmp_path)
 
     async def talk() -> list[str]:
-        return [await core.dialogue.handle(text) for text in (
-            "When does the home insurance renew?", "Who won the game last night?", "book a table for two")]
+        return [
+            await core.dialogue.handle(text)
+            for text in ("When does the home insurance renew?", "Who won the game last night?", "book a table for two")
+        ]
 
     renews, game, table = asyncio.run(talk())
     assert renews.startswith("From the insurance letter. ") and "1 June" in renews
     assert game == CANNOT and table == CANNOT
     intents = rec.of("intent")
     assert [(i.tool, i.source, i.args) for i in intents] == [  # type: ignore[attr-defined]
-        ("knowledge.ask", "unanswered", {"question": "When does the home insurance renew?"})]
+        ("knowledge.ask", "unanswered", {"question": "When does the home insurance renew?"})
+    ]
     assert [n.text for n in rec.of("no_intent")] == ["Who won the game last night?", "book a table for two"]  # type: ignore[attr-defined]
     assert rec.types()[:3] == ["intent", "tool_result", "reply"], "the answer's events in their usual order"
     assert [r.tool for r in rec.of("tool_result")] == ["knowledge.ask"], "a lookup that finds nothing leaves no events"  # type: ignore[attr-defined]
     from assistant.voice.dialogue import _QUESTION
 
-    for question in ("When does the home insurance renew", "so where is the fuse box", "Do you know the wifi password",
-                     "why is the boiler beeping", "the router password?"):
+    for question in (
+        "When does the home insurance renew",
+        "so where is the fuse box",
+        "Do you know the wifi password",
+        "why is the boiler beeping",
+        "the router password?",
+    ):
         assert _QUESTION.match(question), question
     for command in ("book a table for two", "do the dishes", "do not disturb", "turn on the light"):
         assert not _QUESTION.match(command), command

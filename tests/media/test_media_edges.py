@@ -133,7 +133,11 @@ def test_moves_and_albums_with_such_names_never_lose_or_change_a_file(latin1_lib
     assert (report.moved, report.failed, undated) == (4, [], 0)
     assert os.path.exists(os.path.join(os.fsencode(latin1_library), b"2023/07 July", CAFE))
     assert media.scan().added == 0  # the index followed every move
-    assert {os.path.basename(os.fsencode(r.path)) for r in media.albums.files("summer")} == {b"ok.jpg", CAFE, b"caf\xe9 (copy).jpg"}
+    assert {os.path.basename(os.fsencode(r.path)) for r in media.albums.files("summer")} == {
+        b"ok.jpg",
+        CAFE,
+        b"caf\xe9 (copy).jpg",
+    }
     undone = media.mover.undo()
     assert (undone.restored, undone.conflicts) == (4, [])
     assert snapshot(latin1_library) == before
@@ -182,10 +186,10 @@ def test_the_media_service_indexes_such_a_library_and_keeps_running(latin1_libra
     that would make the supervisor restart it into the same fault (6 restarts in 25 s)."""
     import logging
 
-    from assistant.core.bus import Bus
-    from assistant.core.config import load_config
     from assistant.app.runtime import build_core
     from assistant.app.services import media_service
+    from assistant.core.bus import Bus
+    from assistant.core.config import load_config
     from testbed.harness import TEMPLATES_ONLY
 
     os.mkfifo(latin1_library / "pipe.jpg")
@@ -342,8 +346,9 @@ def test_the_player_refuses_a_pipe_at_once(tmp_path: Path) -> None:
         within(20, lambda: Track.from_file(tmp_path / "song.mp3"))
 
 
-def test_an_unforeseen_fault_ends_the_scan_with_a_media_error_not_an_exception(latin1_library: Path, tmp_path: Path,
-                                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unforeseen_fault_ends_the_scan_with_a_media_error_not_an_exception(
+    latin1_library: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The running assistant's media service logs a MediaError and carries on; any other exception
     restarts it into the same fault, over and over."""
     media = media_of(tmp_path, latin1_library)
@@ -352,7 +357,11 @@ def test_an_unforeseen_fault_ends_the_scan_with_a_media_error_not_an_exception(l
         raise RuntimeError("the geocoder broke")
 
     monkeypatch.setattr(media.places, "nearest_many", broken)
-    put(latin1_library, b"gps.jpg", jpeg(gps={1: b"N", 2: ((48, 1), (51, 1), (0, 1)), 3: b"E", 4: ((2, 1), (21, 1), (0, 1))}))
+    put(
+        latin1_library,
+        b"gps.jpg",
+        jpeg(gps={1: b"N", 2: ((48, 1), (51, 1), (0, 1)), 3: b"E", 4: ((2, 1), (21, 1), (0, 1))}),
+    )
     with pytest.raises(MediaError, match="the scan stopped at an unexpected fault .*the geocoder broke"):
         media.scan()
     media.close()
@@ -363,6 +372,7 @@ def test_an_unforeseen_fault_ends_the_scan_with_a_media_error_not_an_exception(l
 
 def id3_mp3(frames: dict[bytes, bytes]) -> bytes:
     """An MPEG audio frame of silence behind an ID3v2.3 tag holding these raw frames."""
+
     def syncsafe(n: int) -> bytes:
         return bytes((n >> s) & 0x7F for s in (21, 14, 7, 0))
 
@@ -375,13 +385,21 @@ def test_garbage_in_tags_is_no_value_and_never_stops_the_scan(tmp_path: Path) ->
     root = tmp_path / "Pictures"
     put(root, b"year0.jpg", jpeg("0000:00:00 00:00:00"))
     put(root, b"year9999.jpg", jpeg("9999:12:31 23:59:59"))
-    put(root, b"far north.jpg", jpeg(gps={1: b"N", 2: ((500, 1), (0, 1), (0, 1)), 3: b"E", 4: ((1, 0), (0, 1), (0, 1))}))
-    put(root, b"odd tags.mp3", id3_mp3({
-        b"TIT2": b"\x01\xff\xfe\x00\xd8a\x00",  # UTF-16 with a lone surrogate
-        b"TPE1": b"\x00caf\xe9\x00",  # Latin-1
-        b"TRCK": b"\x00" + b"9" * 30,  # more than SQLite's 64 bits
-        b"TYER": b"\x000000",
-    }))
+    put(
+        root, b"far north.jpg", jpeg(gps={1: b"N", 2: ((500, 1), (0, 1), (0, 1)), 3: b"E", 4: ((1, 0), (0, 1), (0, 1))})
+    )
+    put(
+        root,
+        b"odd tags.mp3",
+        id3_mp3(
+            {
+                b"TIT2": b"\x01\xff\xfe\x00\xd8a\x00",  # UTF-16 with a lone surrogate
+                b"TPE1": b"\x00caf\xe9\x00",  # Latin-1
+                b"TRCK": b"\x00" + b"9" * 30,  # more than SQLite's 64 bits
+                b"TYER": b"\x000000",
+            }
+        ),
+    )
     media = media_of(tmp_path, root)
     report = within(60, media.scan)
     assert report.added == 4
@@ -396,8 +414,15 @@ def test_garbage_in_tags_is_no_value_and_never_stops_the_scan(tmp_path: Path) ->
     assert info.title is None or info.title.encode("utf-8")  # always text that can be stored and said
 
 
-@pytest.mark.parametrize("said", ["the last 99999999999 days", "the past 5000 years", "last 999999 weeks",
-                                  "the last nine hundred ninety nine thousand years"])
+@pytest.mark.parametrize(
+    "said",
+    [
+        "the last 99999999999 days",
+        "the past 5000 years",
+        "last 999999 weeks",
+        "the last nine hundred ninety nine thousand years",
+    ],
+)
 def test_an_absurd_span_is_no_time_rather_than_an_error(said: str) -> None:
     assert date_range(said, TODAY) is None
 
@@ -417,19 +442,29 @@ def trips(tmp_path_factory: pytest.TempPathFactory) -> Path:
         return {1: b"N" if lat >= 0 else b"S", 2: dms(abs(lat)), 3: b"E" if lon >= 0 else b"W", 4: dms(abs(lon))}
 
     paris, tokyo, london = gps(48.8566, 2.3522), gps(35.6762, 139.6503), gps(51.5074, -0.1278)
-    for i, (taken, where) in enumerate([("2023:05:01", paris), ("2023:07:14", paris), ("2023:09:09", paris),
-                                        ("2024:05:01", paris), ("2025:07:01", tokyo), ("2025:08:02", tokyo),
-                                        ("2024:03:03", london), ("2024:04:04", london), ("2023:06:06", None)]):
+    for i, (taken, where) in enumerate(
+        [
+            ("2023:05:01", paris),
+            ("2023:07:14", paris),
+            ("2023:09:09", paris),
+            ("2024:05:01", paris),
+            ("2025:07:01", tokyo),
+            ("2025:08:02", tokyo),
+            ("2024:03:03", london),
+            ("2024:04:04", london),
+            ("2023:06:06", None),
+        ]
+    ):
         put(root, f"{i}.jpg".encode(), jpeg(f"{taken} 10:00:00", where, colour=i * 25))
     return root
 
 
 @pytest.fixture
 def core(trips: Path, tmp_path: Path) -> Iterator[Any]:
+    from assistant.app.runtime import build_core
     from assistant.core.bus import Bus
     from assistant.core.clock import ManualClock
     from assistant.core.config import load_config
-    from assistant.app.runtime import build_core
     from testbed.harness import TEMPLATES_ONLY
 
     clock = ManualClock(time.mktime((2025, 11, 25, 12, 0, 0, 0, 0, -1)))
@@ -440,19 +475,28 @@ def core(trips: Path, tmp_path: Path) -> Iterator[Any]:
     built.media.close()
 
 
-@pytest.mark.parametrize(("said", "reply"), [
-    ("how many photos did I take in Paris in 2023", "You have 3 photos from 2023 in Paris."),
-    ("how many photos did I take in 2023 in paris", "You have 3 photos from 2023 in Paris."),
-    ("how many photos did I take in japan last summer", "You have 2 photos from summer 2025 in Japan."),
-    ("photos from japan last summer", "You have 2 photos from summer 2025 in Japan."),
-    ("show me photos from london in march 2024", "You have one photo from March 2024 in London."),
-    ("how many photos are there from paris in the summer of 2023", "You have one photo from summer 2023 in Paris."),
-    # a place the library does not know: said, never a count of every photo from 2023
-    ("how many photos did I take in narnia in 2023", "Sorry, I don't know a place called 'narnia'."),
-    # words that are no time: named, never dropped
-    ("how many photos did I take in paris in the blue moon", "Sorry, I don't know which dates 'the blue moon' means."),
-    ("make an album called summer days with my photos from last summer", "I made the album summer days with 2 photos from summer 2025."),
-])
+@pytest.mark.parametrize(
+    ("said", "reply"),
+    [
+        ("how many photos did I take in Paris in 2023", "You have 3 photos from 2023 in Paris."),
+        ("how many photos did I take in 2023 in paris", "You have 3 photos from 2023 in Paris."),
+        ("how many photos did I take in japan last summer", "You have 2 photos from summer 2025 in Japan."),
+        ("photos from japan last summer", "You have 2 photos from summer 2025 in Japan."),
+        ("show me photos from london in march 2024", "You have one photo from March 2024 in London."),
+        ("how many photos are there from paris in the summer of 2023", "You have one photo from summer 2023 in Paris."),
+        # a place the library does not know: said, never a count of every photo from 2023
+        ("how many photos did I take in narnia in 2023", "Sorry, I don't know a place called 'narnia'."),
+        # words that are no time: named, never dropped
+        (
+            "how many photos did I take in paris in the blue moon",
+            "Sorry, I don't know which dates 'the blue moon' means.",
+        ),
+        (
+            "make an album called summer days with my photos from last summer",
+            "I made the album summer days with 2 photos from summer 2025.",
+        ),
+    ],
+)
 def test_a_place_and_a_time_said_together_are_both_understood(core: Any, said: str, reply: str) -> None:
     assert asyncio.run(core.dialogue.handle(said)) == reply
 
@@ -470,15 +514,35 @@ def test_a_time_the_planner_filed_wrongly_or_left_out_is_still_used(core: Any) -
     album = core.registry.tool("media.make_album")
     with saying("make an album called march 2024 with my photos from london"):  # the time is the album's name
         assert album.validate({"name": "march 2024", "place": "london"}) == {"name": "march 2024", "place": "london"}
-    assert count.validate({"when": "paris", "place": "london"}) == {"when": "paris", "place": "london"}  # two places: said so
+    assert count.validate({"when": "paris", "place": "london"}) == {
+        "when": "paris",
+        "place": "london",
+    }  # two places: said so
 
 
 def test_the_cli_reads_a_place_and_a_time_in_one_option(trips: Path, tmp_path: Path) -> None:
     data = ["--data-dir", str(tmp_path / "data")]
-    assert subprocess.run([str(ASSISTANT), "media", "add-folder", str(trips), *data], capture_output=True, timeout=120).returncode == 0
-    made = subprocess.run([str(ASSISTANT), "media", "album", "p", "--when", "paris in 2023", *data], capture_output=True,
-                          text=True, timeout=120)
+    assert (
+        subprocess.run(
+            [str(ASSISTANT), "media", "add-folder", str(trips), *data], capture_output=True, timeout=120
+        ).returncode
+        == 0
+    )
+    made = subprocess.run(
+        [str(ASSISTANT), "media", "album", "p", "--when", "paris in 2023", *data],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert made.returncode == 0 and "3 photos from 2023 in Paris" in made.stdout, made.stderr
-    unknown = subprocess.run([str(ASSISTANT), "media", "album", "n", "--when", "narnia in 2023", *data], capture_output=True,
-                             text=True, timeout=120)
-    assert unknown.returncode != 0 and "I don't know a place called 'narnia'" in unknown.stderr and "Traceback" not in unknown.stderr
+    unknown = subprocess.run(
+        [str(ASSISTANT), "media", "album", "n", "--when", "narnia in 2023", *data],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert (
+        unknown.returncode != 0
+        and "I don't know a place called 'narnia'" in unknown.stderr
+        and "Traceback" not in unknown.stderr
+    )

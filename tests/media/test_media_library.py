@@ -45,8 +45,14 @@ def _rebased(m: Made, old: Path, new: Path) -> Made:
     def move(p: Path | None) -> Path | None:
         return None if p is None else new / p.relative_to(old)
 
-    return Made(**{**m.__dict__, "path": move(m.path), "duplicate_of": move(m.duplicate_of),
-                   "near_duplicate_of": move(m.near_duplicate_of)})
+    return Made(
+        **{
+            **m.__dict__,
+            "path": move(m.path),
+            "duplicate_of": move(m.duplicate_of),
+            "near_duplicate_of": move(m.near_duplicate_of),
+        }
+    )
 
 
 def _media(tmp_path: Path, root: Path) -> MediaLibrary:
@@ -81,13 +87,17 @@ def test_index_holds_what_the_files_say(library: tuple[Path, list[Made]], tmp_pa
     assert {rows[str(m.path)].genre for m in music} == {m.genre for m in music}
 
 
-def test_rescan_reads_only_what_changed_and_follows_moved_files(library: tuple[Path, list[Made]], tmp_path: Path) -> None:
+def test_rescan_reads_only_what_changed_and_follows_moved_files(
+    library: tuple[Path, list[Made]], tmp_path: Path
+) -> None:
     root, made = library
     media = _media(tmp_path, root)
     media.scan()
     again = media.scan()
     assert (again.added, again.changed, again.moved, again.removed) == (0, 0, 0, 0)
-    photo = next(m for m in made if m.kind == "photo" and m.taken and m.duplicate_of is None and m.near_duplicate_of is None)
+    photo = next(
+        m for m in made if m.kind == "photo" and m.taken and m.duplicate_of is None and m.near_duplicate_of is None
+    )
     album, count = media.albums.create("keep", Selection(when=photo.taken[:4]))
     row = media.catalogue.files("path = ?", (str(photo.path),))[0]
     moved_to = root / "Elsewhere" / "renamed.jpg"
@@ -111,7 +121,9 @@ def test_albums_by_time_place_and_camera(library: tuple[Path, list[Made]], tmp_p
     album, count = media.albums.create("beach trip", Selection(when="last summer"))
     assert {r.path for r in media.albums.files("beach trip")} == summer and count == len(summer)
     paris = {str(m.path) for m in made if m.city == "Paris"}
-    assert {r.path for r in media.albums.select(Selection(place="paris"))} >= paris - {str(m.path) for m in made if not m.taken and False}
+    assert {r.path for r in media.albums.select(Selection(place="paris"))} >= paris - {
+        str(m.path) for m in made if not m.taken and False
+    }
     camera = next(m.camera for m in visual if m.camera)
     chosen = media.albums.select(Selection(camera=camera))
     assert chosen and all(r.camera == camera for r in chosen)
@@ -223,7 +235,9 @@ print("finished", flush=True)
 """
 
 
-def test_sigkill_while_organizing_loses_nothing_and_undo_restores_all(library: tuple[Path, list[Made]], tmp_path: Path) -> None:
+def test_sigkill_while_organizing_loses_nothing_and_undo_restores_all(
+    library: tuple[Path, list[Made]], tmp_path: Path
+) -> None:
     root, _ = library
     media = _media(tmp_path, root)
     media.scan()
@@ -231,8 +245,13 @@ def test_sigkill_while_organizing_loses_nothing_and_undo_restores_all(library: t
     before = {str(p.relative_to(root)): content_hash(str(p)) for p in root.rglob("*") if p.is_file()}
     rng = random.Random(11)
     for round_ in range(6):
-        child = subprocess.Popen([sys.executable, "-c", CRASH_CHILD, str(tmp_path / "data"), str(root)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[2])
+        child = subprocess.Popen(
+            [sys.executable, "-c", CRASH_CHILD, str(tmp_path / "data"), str(root)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=Path(__file__).parents[2],
+        )
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready", child.stderr.read() if child.stderr else ""
         time.sleep(rng.uniform(0.0, 0.25))

@@ -141,15 +141,23 @@ def test_camera_is_make_and_model_cleaned(tmp_path: Path, make: str, model: str,
 @pytest.mark.parametrize(
     ("gps", "where"),
     [
-        ({1: "S", 2: ((33, 1), (52, 1), (7680, 1000)), 3: "E", 4: ((151, 1), (12, 1), (33480, 1000))}, (-33.8688, 151.2093)),
-        ({1: "N", 2: ((40712800, 1000000), (0, 1), (0, 1)), 3: "W", 4: ((74006000, 1000000), (0, 1), (0, 1))}, (40.7128, -74.006)),
+        (
+            {1: "S", 2: ((33, 1), (52, 1), (7680, 1000)), 3: "E", 4: ((151, 1), (12, 1), (33480, 1000))},
+            (-33.8688, 151.2093),
+        ),
+        (
+            {1: "N", 2: ((40712800, 1000000), (0, 1), (0, 1)), 3: "W", 4: ((74006000, 1000000), (0, 1), (0, 1))},
+            (40.7128, -74.006),
+        ),
         ({1: "N", 2: ((48, 0), (51, 0), (0, 0)), 3: "E", 4: ((2, 0), (21, 0), (0, 0))}, None),  # 0/0 rationals
         ({1: "N", 2: ((0, 1), (0, 1), (0, 1)), 3: "E", 4: ((0, 1), (0, 1), (0, 1))}, None),  # no fix: 0, 0
         ({1: "N", 2: ((95, 1), (0, 1), (0, 1)), 3: "E", 4: ((10, 1), (0, 1), (0, 1))}, None),  # beyond the pole
         ({1: "N", 2: ((45, 1), (0, 1), (0, 1))}, None),  # latitude without longitude
     ],
 )
-def test_gps_in_decimal_degrees_or_none_when_invalid(tmp_path: Path, gps: dict, where: tuple[float, float] | None) -> None:
+def test_gps_in_decimal_degrees_or_none_when_invalid(
+    tmp_path: Path, gps: dict, where: tuple[float, float] | None
+) -> None:
     info = read_info(_jpeg(tmp_path / "g.jpg", {"GPS": gps}))
     if where is None:
         assert (info.lat, info.lon) == (None, None)

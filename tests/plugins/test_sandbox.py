@@ -16,22 +16,28 @@ from pathlib import Path
 
 import pytest
 
-from assistant.trust.audit import AuditLog
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.plugins.sandbox import SandboxedSkill, SkillBusy, sandbox_kind
-from assistant.app.runtime import Core, build_core
+from assistant.trust.audit import AuditLog
 from assistant.trust.vault import Vault
-from testbed.harness import TEMPLATES_ONLY, WAIT_S, wait_for
 from testbed import SKILLS
+from testbed.harness import TEMPLATES_ONLY, WAIT_S, wait_for
 
 GREETER = SKILLS / "greeter"
 ENV = {**TEMPLATES_ONLY, "ASSISTANT__SKILLS__CALL_TIMEOUT_S": "2"}
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "assistant", *args], capture_output=True, text=True, timeout=180,
-                          env={**os.environ, **ENV}, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        env={**os.environ, **ENV},
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def install(data_dir: Path, source: Path = GREETER) -> subprocess.CompletedProcess[str]:
@@ -79,9 +85,14 @@ def test_installing_needs_a_yes(tmp_path: Path) -> None:
 
 def test_an_installed_skill_is_listed_with_its_permissions_and_sandbox(installed: Path) -> None:
     listed = cli("skills", "list", "--data-dir", str(installed))
-    assert "greeter: Greets people, and pokes at its sandbox. (permissions: store) [third-party, sandbox: bwrap, from " in listed.stdout
+    assert (
+        "greeter: Greets people, and pokes at its sandbox. (permissions: store) [third-party, sandbox: bwrap, from "
+        in listed.stdout
+    )
     assert "greeter.hello(name: str)" in listed.stdout and "timer: " in listed.stdout
-    rows = [json.loads(line) for line in cli("skills", "list", "--json", "--data-dir", str(installed)).stdout.splitlines()]
+    rows = [
+        json.loads(line) for line in cli("skills", "list", "--json", "--data-dir", str(installed)).stdout.splitlines()
+    ]
     greeter = next(r for r in rows if r["name"] == "greeter")
     assert greeter["third_party"] and greeter["sandbox"] == "bwrap" and greeter["permissions"] == ["store"]
     (entry,) = [e for e in audited(installed) if e["kind"] == "skill_installed"]
@@ -161,7 +172,8 @@ def test_a_hang_is_killed_while_the_assistant_keeps_answering(core: Core) -> Non
 
 
 def test_a_hang_is_said_in_plain_words_and_stopping_after_it_prints_no_traceback(
-        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """`ask` with a skill that hangs printed a 20-line traceback (issue 25): stopping the skill
     started it again only to tell it to stop, and the refusal went to the log with its stack."""
     assert install(tmp_path).returncode == 0
@@ -232,9 +244,24 @@ def test_a_skill_package_is_installed_with_its_dependencies_into_its_own_folder(
     forecast_wheels(index)
     pip_env = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(index)}
     data_dir = tmp_path / "data"
-    done = subprocess.run([sys.executable, "-m", "assistant", "skills", "install", "forecast-skill==1.0", "--yes",
-                           "--data-dir", str(data_dir)], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **ENV, **pip_env}, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "skills",
+            "install",
+            "forecast-skill==1.0",
+            "--yes",
+            "--data-dir",
+            str(data_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **ENV, **pip_env},
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr
     assert "forecast-skill 1.0, with tiny-sky 0.3" in done.stdout and "installed and enabled" in done.stdout
     code = data_dir / "skills-installed" / "forecast"
@@ -260,9 +287,14 @@ def test_a_wheel_file_installs_and_a_missing_package_is_a_clear_error(tmp_path: 
     pip_env = {"PIP_NO_INDEX": "1", "PIP_FIND_LINKS": str(index)}
 
     def install_package(target: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "assistant", "skills", "install", target, "--yes", "--data-dir",
-                               str(data_dir)], capture_output=True, text=True, timeout=300,
-                              env={**os.environ, **ENV, **pip_env}, stdin=subprocess.DEVNULL)
+        return subprocess.run(
+            [sys.executable, "-m", "assistant", "skills", "install", target, "--yes", "--data-dir", str(data_dir)],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, **ENV, **pip_env},
+            stdin=subprocess.DEVNULL,
+        )
 
     done = install_package(str(wheel), tmp_path / "a")
     assert done.returncode == 0, done.stderr
@@ -316,7 +348,9 @@ def test_the_core_checks_every_ask_against_the_grant() -> None:
             raise AssertionError("never called")
 
     refusals: list[tuple[str, str]] = []
-    granted = CoreServices("kitchen", {"scheduler": Clock()}, frozenset({Permission.SCHEDULER}), lambda *r: refusals.append(r))
+    granted = CoreServices(
+        "kitchen", {"scheduler": Clock()}, frozenset({Permission.SCHEDULER}), lambda *r: refusals.append(r)
+    )
     assert granted.answer("scheduler", "now", {}) == 12.5
     for service, method, args, message in (
         ("scheduler", "start", {}, "scheduler.start is not open to skills"),
@@ -325,7 +359,9 @@ def test_the_core_checks_every_ask_against_the_grant() -> None:
     ):
         with pytest.raises(SkillError, match=message):
             granted.answer(service, method, args)
-    ungranted = CoreServices("greeter", {"scheduler": Clock()}, frozenset({Permission.STORE}), lambda *r: refusals.append(r))
+    ungranted = CoreServices(
+        "greeter", {"scheduler": Clock()}, frozenset({Permission.STORE}), lambda *r: refusals.append(r)
+    )
     with pytest.raises(SkillError, match="not granted scheduler"):
         ungranted.answer("scheduler", "now", {})
     assert refusals == [("greeter", "scheduler")]

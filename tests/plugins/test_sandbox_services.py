@@ -10,14 +10,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from assistant.core.config import load_config
 from assistant.app.runtime import Core
-from testbed.harness import TEMPLATES_ONLY, Recorder
+from assistant.core.config import load_config
+from testbed import SKILLS
 from testbed.fakes.devices import FakeHome
 from testbed.fakes.media_library import make_library
+from testbed.harness import TEMPLATES_ONLY, Recorder
 from tests.devices.test_devices import MDNS, online, until, with_assistant
 from tests.plugins.test_sandbox import install
-from testbed import SKILLS
 
 HOUSEHOLD = SKILLS / "household"
 
@@ -26,12 +26,27 @@ def test_a_sandboxed_skill_reaches_devices_media_routines_and_commands_as_grante
     made = make_library(tmp_path / "Pictures", photos=8, seed=3)
     artist = next(m.artist for m in made if m.kind == "music" and m.artist)
     config_file = tmp_path / "config.yaml"
-    config_file.write_text(yaml.safe_dump({"system": {"commands": {
-        "say hello": {"run": ["echo", "hello from the machine"], "changes": False},
-        "make a mark": {"run": ["touch", "marked"], "changes": True}}}}))
-    config = load_config(config_file, environ={
-        **TEMPLATES_ONLY, **MDNS, "ASSISTANT__FOLDERS__PHOTOS": str(tmp_path / "Pictures"),
-        "ASSISTANT__MEDIA__MUSIC_OUTPUT": str(tmp_path / "music.wav")})
+    config_file.write_text(
+        yaml.safe_dump(
+            {
+                "system": {
+                    "commands": {
+                        "say hello": {"run": ["echo", "hello from the machine"], "changes": False},
+                        "make a mark": {"run": ["touch", "marked"], "changes": True},
+                    }
+                }
+            }
+        )
+    )
+    config = load_config(
+        config_file,
+        environ={
+            **TEMPLATES_ONLY,
+            **MDNS,
+            "ASSISTANT__FOLDERS__PHOTOS": str(tmp_path / "Pictures"),
+            "ASSISTANT__MEDIA__MUSIC_OUTPUT": str(tmp_path / "music.wav"),
+        },
+    )
     done = install(tmp_path / "data", HOUSEHOLD)
     assert done.returncode == 0, done.stderr
     mark = tmp_path / "data" / "skills" / "household" / "marked"
@@ -103,8 +118,8 @@ LIBRARIAN = SKILLS / "librarian"
 
 
 def test_a_sandboxed_skill_searches_only_the_folders_it_was_granted_and_never_the_notes(tmp_path: Path) -> None:
-    from assistant.core.bus import Bus
     from assistant.app.runtime import build_core
+    from assistant.core.bus import Bus
     from testbed.fakes.household_docs import make_household_docs
     from tests.plugins.test_sandbox import cli
 
@@ -121,8 +136,13 @@ def test_a_sandboxed_skill_searches_only_the_folders_it_was_granted_and_never_th
     assert done.returncode == 0, done.stderr
     assert f"only in: {docs.resolve()} (never the assistant's notes)" in done.stdout
 
-    config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__DOCUMENTS": str(docs),
-                                  "ASSISTANT__SKILLS__CALL_TIMEOUT_S": "30"})
+    config = load_config(
+        environ={
+            **TEMPLATES_ONLY,
+            "ASSISTANT__FOLDERS__DOCUMENTS": str(docs),
+            "ASSISTANT__SKILLS__CALL_TIMEOUT_S": "30",
+        }
+    )
     core = build_core(config, data, Bus())
     try:
         assert core.knowledge is not None

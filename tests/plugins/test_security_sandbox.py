@@ -21,8 +21,8 @@ import pytest
 
 from assistant.app.runtime import Core
 from assistant.trust.vault import Vault
-from tests.plugins.test_sandbox import core_of, install
 from testbed import SKILLS
+from tests.plugins.test_sandbox import core_of, install
 
 PROBER = SKILLS / "prober"
 SECRET = ("ASSISTANT_SECRET_TEST", f"never-in-a-skill-{uuid.uuid4().hex}")
@@ -116,8 +116,9 @@ def ungranted(outside: Outside) -> Iterator[tuple[Core, Path]]:
 
 
 def _escape(core: Core, data_dir: Path, bus: Bus, photos: Path) -> dict[str, Any]:
-    result = core.registry.tool("prober.escape").func(unix_socket=str(bus.path), photos=str(photos),
-                                                      parent_pid=os.getpid(), vault_key=str(data_dir / "vault.key"))
+    result = core.registry.tool("prober.escape").func(
+        unix_socket=str(bus.path), photos=str(photos), parent_pid=os.getpid(), vault_key=str(data_dir / "vault.key")
+    )
     assert result.ok, result.data
     return dict(result.data)
 
@@ -135,8 +136,15 @@ def test_a_skill_with_no_grants_gets_through_nowhere(ungranted: tuple[Core, Path
     assert bus.heard == [], "nothing reached the socket"
     planted = "planted-by-prober"
     assert (skill_data / planted).read_text() == "was here"
-    for host in (outside.photos, outside.root, Path("/var/tmp"), data_dir / "skills", data_dir / "skills-installed" / "prober",
-                 Path("/tmp"), Path(__file__).parents[2] / "assistant"):
+    for host in (
+        outside.photos,
+        outside.root,
+        Path("/var/tmp"),
+        data_dir / "skills",
+        data_dir / "skills-installed" / "prober",
+        Path("/tmp"),
+        Path(__file__).parents[2] / "assistant",
+    ):
         assert not (host / planted).exists(), host
 
 
@@ -150,15 +158,20 @@ def test_it_sees_none_of_the_assistants_environment(ungranted: tuple[Core, Path]
         assert name not in str(seen[where]) and value not in str(seen[where]), where
 
 
-def test_what_a_grant_names_is_there_at_its_real_path_and_nothing_more(tmp_path: Path, bus: Bus, outside: Outside) -> None:
+def test_what_a_grant_names_is_there_at_its_real_path_and_nothing_more(
+    tmp_path: Path, bus: Bus, outside: Outside
+) -> None:
     """With folders and network: the photos folder (configured through a link) is bound at its real
     path, name resolution is there; the socket, the vault and the rest stay out of reach, even with a
     granted folder that holds the assistant's data folder."""
     granted = tmp_path / "granted"
     shutil.copytree(PROBER, granted)
     source = (granted / "skill.py").read_text()
-    (granted / "skill.py").write_text(source.replace(
-        "frozenset({Permission.STORE})", "frozenset({Permission.STORE, Permission.FOLDERS, Permission.NETWORK})"))
+    (granted / "skill.py").write_text(
+        source.replace(
+            "frozenset({Permission.STORE})", "frozenset({Permission.STORE, Permission.FOLDERS, Permission.NETWORK})"
+        )
+    )
     data_dir = _installed(tmp_path / "data", granted)
     with _core(data_dir, outside, ASSISTANT__FOLDERS__BACKUP=str(tmp_path)) as core:
         found = _escape(core, data_dir, bus, outside.photos)

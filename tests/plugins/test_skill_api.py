@@ -16,8 +16,11 @@ class Lamp(Skill):
     description = "A test lamp."
 
     @tool(risky=True, confirm="Really switch it?")
-    def set_level(self, level: Annotated[int, Range(0, 100), Ask("To what level?"), "brightness in percent"],
-                  colour: Literal["red", "white"] | None = None) -> ToolResult:
+    def set_level(
+        self,
+        level: Annotated[int, Range(0, 100), Ask("To what level?"), "brightness in percent"],
+        colour: Literal["red", "white"] | None = None,
+    ) -> ToolResult:
         """Set the lamp's level."""
         return ToolResult(f"Level {level}.")
 
@@ -43,9 +46,13 @@ def test_schema_comes_from_the_signature() -> None:
 def test_validation_enforces_types_ranges_and_choices() -> None:
     s = spec()
     assert s.validate({"level": "40", "colour": "red"}) == {"level": 40, "colour": "red"}
-    for bad, code in (({"level": 140}, "out_of_range"), ({"level": 4.5}, "bad_arguments"),
-                      ({"level": 4, "colour": "blue"}, "bad_arguments"), ({"level": 4, "volume": 2}, "bad_arguments"),
-                      ({}, "missing_argument")):
+    for bad, code in (
+        ({"level": 140}, "out_of_range"),
+        ({"level": 4.5}, "bad_arguments"),
+        ({"level": 4, "colour": "blue"}, "bad_arguments"),
+        ({"level": 4, "volume": 2}, "bad_arguments"),
+        ({}, "missing_argument"),
+    ):
         with pytest.raises(SkillError) as e:
             s.validate(bad)
         assert e.value.code == code
@@ -112,9 +119,14 @@ def test_bad_signatures_are_refused_naming_the_skill() -> None:
             """Go."""
             return ToolResult("")
 
-    for cls, words in ((NoHints, "has no type hint"), (NoDoc, "needs a docstring"), (BadRange, "Range only applies"),
-                       (RiskyLookup, "may not be risky"), (LookupWithMore, "need other arguments"),
-                       (LookupOfNumbers, "not a text argument")):
+    for cls, words in (
+        (NoHints, "has no type hint"),
+        (NoDoc, "needs a docstring"),
+        (BadRange, "Range only applies"),
+        (RiskyLookup, "may not be risky"),
+        (LookupWithMore, "need other arguments"),
+        (LookupOfNumbers, "not a text argument"),
+    ):
         with pytest.raises(SkillError) as e:
             cls(SkillContext(cls.name, Path("."))).tools()
         assert cls.name in e.value.message and words in e.value.message
@@ -153,7 +165,8 @@ def test_lifecycle_runs_install_once_and_start_stop_every_time(tmp_path: Path) -
     for _ in range(2):
         registry = Registry()
         registry._skills["counter"] = __import__("assistant.plugins.registry", fromlist=["LoadedSkill"]).LoadedSkill(
-            Counter(SkillContext("counter", tmp_path / "counter")), (), tmp_path)
+            Counter(SkillContext("counter", tmp_path / "counter")), (), tmp_path
+        )
         asyncio.run(registry.start_all())
         asyncio.run(registry.stop_all())
     assert calls == ["install", "start", "stop", "start", "stop"]

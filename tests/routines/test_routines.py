@@ -9,11 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.clock import ManualClock
 from assistant.core.config import load_config
 from assistant.routines.runner import RoutineRunner
-from assistant.app.runtime import Core, build_core
 from assistant.routines.workflows import Routine, RoutineError, load_routine, load_routines
 from testbed.harness import TEMPLATES_ONLY, WAIT_S
 
@@ -36,8 +36,11 @@ def routine(core: Core, tmp_path: Path, text: str) -> Routine:
     return load_routine(write(tmp_path, "r.yaml", text), core.registry.tool)
 
 
-@pytest.mark.parametrize("text, line, reason", [
-    ("""\
+@pytest.mark.parametrize(
+    "text, line, reason",
+    [
+        (
+            """\
      name: loop
      steps:
        - id: a
@@ -46,14 +49,22 @@ def routine(core: Core, tmp_path: Path, text: str) -> Routine:
        - id: b
          say: there
          depends_on: [a]
-     """, 3, "cycle: a → b → a"),
-    ("""\
+     """,
+            3,
+            "cycle: a → b → a",
+        ),
+        (
+            """\
      name: unknown tool
      steps:
        - id: a
          tool: lights.turn_on
-     """, 3, "unknown tool 'lights.turn_on'"),
-    ("""\
+     """,
+            3,
+            "unknown tool 'lights.turn_on'",
+        ),
+        (
+            """\
      name: bad args
      steps:
        - id: a
@@ -61,42 +72,64 @@ def routine(core: Core, tmp_path: Path, text: str) -> Routine:
        - id: b
          tool: timer.start
          args: {minutes: 5000}
-     """, 5, "minutes"),
-    ("""\
+     """,
+            5,
+            "minutes",
+        ),
+        (
+            """\
      name: bad cron
      triggers:
        - cron: "61 7 * * *"
      steps:
        - id: a
          say: hi
-     """, 3, "not a valid cron expression"),
-    ("""\
+     """,
+            3,
+            "not a valid cron expression",
+        ),
+        (
+            """\
      name: dangling
      steps:
        - id: a
          tool: clock.get_time
        - id: b
          say: "${steps.a.output}"
-     """, 5, "does not depend on step 'a'"),
-    ("""\
+     """,
+            5,
+            "does not depend on step 'a'",
+        ),
+        (
+            """\
      name: nowhere
      steps:
        - id: b
          say: "${steps.zzz.output}"
-     """, 3, "there is no step 'zzz'"),
-    ("""\
+     """,
+            3,
+            "there is no step 'zzz'",
+        ),
+        (
+            """\
      name: typo
      steps:
        - id: a
          say: hi
          retires: 2
-     """, 3, "unknown key 'retires'"),
-    ("name: [unclosed\n", 2, "not valid YAML"),
-    ("name: odd\nsteps:\n  - id: a\n    say: 42\n", 3, "say must be text"),
-    ("name: odd\nsteps:\n  - id: a\n    tool: clock.get_time\n    args: [x]\n", 3, "args must be a mapping"),
-    ("name: odd\nsteps:\n  - id: a\n    say: hi\n    depends_on: 5\n", 3, "depends_on must be a list"),
-])
-def test_a_bad_routine_is_rejected_with_file_line_and_reason(core: Core, tmp_path: Path, text: str, line: int, reason: str) -> None:
+     """,
+            3,
+            "unknown key 'retires'",
+        ),
+        ("name: [unclosed\n", 2, "not valid YAML"),
+        ("name: odd\nsteps:\n  - id: a\n    say: 42\n", 3, "say must be text"),
+        ("name: odd\nsteps:\n  - id: a\n    tool: clock.get_time\n    args: [x]\n", 3, "args must be a mapping"),
+        ("name: odd\nsteps:\n  - id: a\n    say: hi\n    depends_on: 5\n", 3, "depends_on must be a list"),
+    ],
+)
+def test_a_bad_routine_is_rejected_with_file_line_and_reason(
+    core: Core, tmp_path: Path, text: str, line: int, reason: str
+) -> None:
     with pytest.raises(RoutineError) as caught:
         routine(core, tmp_path, text)
     assert caught.value.path.endswith("r.yaml") and caught.value.line == line and reason in caught.value.reason
@@ -114,7 +147,10 @@ def test_the_shipped_examples_are_valid(core: Core) -> None:
 
 
 def test_independent_steps_run_in_parallel_and_outputs_flow(core: Core, tmp_path: Path) -> None:
-    r = routine(core, tmp_path, """\
+    r = routine(
+        core,
+        tmp_path,
+        """\
         name: parallel
         steps:
           - id: left
@@ -126,7 +162,8 @@ def test_independent_steps_run_in_parallel_and_outputs_flow(core: Core, tmp_path
           - id: both
             say: "${steps.left.output} and ${steps.right.output}; ${steps.time.output}"
             depends_on: [left, right, time]
-        """)
+        """,
+    )
     started = {"left": asyncio.Event(), "right": asyncio.Event()}
     said: list[str] = []
 
@@ -145,7 +182,10 @@ def test_independent_steps_run_in_parallel_and_outputs_flow(core: Core, tmp_path
 
 
 def test_timeouts_retries_conditions_and_failures(core: Core, tmp_path: Path) -> None:
-    r = routine(core, tmp_path, """\
+    r = routine(
+        core,
+        tmp_path,
+        """\
         name: flaky
         steps:
           - id: slow
@@ -167,7 +207,8 @@ def test_timeouts_retries_conditions_and_failures(core: Core, tmp_path: Path) ->
           - id: last
             say: done
             depends_on: [only_with_timers, slow]
-        """)
+        """,
+    )
     attempts = {"slow": 0}
 
     async def speak(text: str) -> None:
@@ -180,14 +221,23 @@ def test_timeouts_retries_conditions_and_failures(core: Core, tmp_path: Path) ->
 
     run = asyncio.run(RoutineRunner(tmp_path / "data", core.registry.tool).run(r, speak=speak))
     states = {k: v["state"] for k, v in run["steps"].items()}
-    assert states == {"slow": "done", "never": "failed", "after_never": "blocked", "status": "done",
-                      "only_with_timers": "skipped", "last": "done"}
+    assert states == {
+        "slow": "done",
+        "never": "failed",
+        "after_never": "blocked",
+        "status": "done",
+        "only_with_timers": "skipped",
+        "last": "done",
+    }
     assert run["steps"]["slow"]["attempts"] == 2 and "timed out" in run["steps"]["never"]["error"]
     assert run["state"] == "failed"
 
 
 def test_an_interrupted_run_resumes_without_repeating_finished_steps(core: Core, tmp_path: Path) -> None:
-    r = routine(core, tmp_path, """\
+    r = routine(
+        core,
+        tmp_path,
+        """\
         name: three
         steps:
           - id: one
@@ -198,13 +248,25 @@ def test_an_interrupted_run_resumes_without_repeating_finished_steps(core: Core,
           - id: three
             say: "three after ${steps.two.output}"
             depends_on: [two]
-        """)
+        """,
+    )
     runner = RoutineRunner(tmp_path / "data", core.registry.tool)
     # What the journal holds when the process died during step two.
-    runner._save({"run_id": "r1", "routine": "three", "trigger": "time", "state": "running", "started_at": 1.0,
-                  "ended_at": None, "steps": {"one": {"state": "done", "output": "one", "attempts": 1},
-                                              "two": {"state": "running", "attempts": 1},
-                                              "three": {"state": "pending", "attempts": 0}}})
+    runner._save(
+        {
+            "run_id": "r1",
+            "routine": "three",
+            "trigger": "time",
+            "state": "running",
+            "started_at": 1.0,
+            "ended_at": None,
+            "steps": {
+                "one": {"state": "done", "output": "one", "attempts": 1},
+                "two": {"state": "running", "attempts": 1},
+                "three": {"state": "pending", "attempts": 0},
+            },
+        }
+    )
     again = RoutineRunner(tmp_path / "data", core.registry.tool)
     (interrupted,) = again.interrupted()
     said: list[str] = []
@@ -222,7 +284,11 @@ def test_an_interrupted_run_resumes_without_repeating_finished_steps(core: Core,
 def test_time_triggers_fire_and_catch_up_by_policy(core: Core, tmp_path: Path) -> None:
     folder = tmp_path / "routines"
     write(folder, "a.yaml", "name: skipper\ntriggers:\n  - at: '07:00'\nsteps:\n  - id: a\n    say: skipper\n")
-    write(folder, "b.yaml", "name: catcher\ncatch_up: once\ntriggers:\n  - cron: '0 7 * * *'\nsteps:\n  - id: a\n    say: catcher\n")
+    write(
+        folder,
+        "b.yaml",
+        "name: catcher\ncatch_up: once\ntriggers:\n  - cron: '0 7 * * *'\nsteps:\n  - id: a\n    say: catcher\n",
+    )
     routines = list(load_routines([folder], core.registry.tool).routines.values())
     clock = ManualClock(dt.datetime(2026, 11, 24, 6, 0, tzinfo=UTC).timestamp())
     said: list[str] = []
@@ -252,8 +318,12 @@ def test_a_disabled_routine_ignores_its_triggers_but_runs_when_asked(core: Core,
     from assistant.core.events import TimerDone
 
     folder = tmp_path / "routines"
-    write(folder, "a.yaml", "name: Daily\ncatch_up: once\ntriggers:\n  - at: '07:00'\n  - event: timer_done\n"
-                            "steps:\n  - id: a\n    say: daily\n")
+    write(
+        folder,
+        "a.yaml",
+        "name: Daily\ncatch_up: once\ntriggers:\n  - at: '07:00'\n  - event: timer_done\n"
+        "steps:\n  - id: a\n    say: daily\n",
+    )
     routines = list(load_routines([folder], core.registry.tool).routines.values())
     clock = ManualClock(dt.datetime(2026, 11, 24, 6, 0, tzinfo=UTC).timestamp())
     bus = Bus()
@@ -299,7 +369,9 @@ def test_a_routine_is_switched_off_and_on_by_voice(core: Core) -> None:
         core.routines.bind()
         return await core.dialogue.handle(text)
 
-    assert asyncio.run(scenario("disable the bedtime routine")) == "The bedtime routine is off; it runs only when you ask."
+    assert (
+        asyncio.run(scenario("disable the bedtime routine")) == "The bedtime routine is off; it runs only when you ask."
+    )
     assert not core.routines.enabled("bedtime")
     assert asyncio.run(scenario("turn the bedtime routine back on")) == "The bedtime routine is on."
     assert core.routines.enabled("bedtime")
@@ -319,8 +391,12 @@ def test_an_event_starts_a_routine_and_its_own_steps_do_not_restart_it(core: Cor
     from assistant.core.events import TimerDone
 
     folder = tmp_path / "routines"
-    write(folder, "e.yaml", "name: pasta ready\ntriggers:\n  - event: timer_done\n    match: {name: pasta}\n"
-                            "steps:\n  - id: a\n    say: drain the pasta\n")
+    write(
+        folder,
+        "e.yaml",
+        "name: pasta ready\ntriggers:\n  - event: timer_done\n    match: {name: pasta}\n"
+        "steps:\n  - id: a\n    say: drain the pasta\n",
+    )
     routines = list(load_routines([folder], core.registry.tool).routines.values())
     bus = Bus()
     said: list[str] = []
@@ -347,7 +423,11 @@ def test_an_event_starts_a_routine_and_its_own_steps_do_not_restart_it(core: Cor
 def test_tool_data_that_is_not_json_is_journaled_as_text(core: Core, tmp_path: Path) -> None:
     from assistant.plugins.api import ToolResult
 
-    r = routine(core, tmp_path, "name: odd data\nsteps:\n  - id: a\n    tool: clock.get_time\n  - id: b\n    say: done\n    depends_on: [a]\n")
+    r = routine(
+        core,
+        tmp_path,
+        "name: odd data\nsteps:\n  - id: a\n    tool: clock.get_time\n  - id: b\n    say: done\n    depends_on: [a]\n",
+    )
     spec = core.registry.tool("clock.get_time")
 
     class Odd:

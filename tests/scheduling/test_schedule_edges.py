@@ -12,13 +12,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.clock import ManualClock
 from assistant.core.config import load_config
 from assistant.plugins.api import ToolResult
-from assistant.routines.runner import RoutineRunner
 from assistant.routines.host import RoutineHost
-from assistant.app.runtime import Core, build_core
+from assistant.routines.runner import RoutineRunner
 from assistant.routines.workflows import Loaded, Routine, load_routine
 from testbed.harness import TEMPLATES_ONLY
 from tests.routines.test_routines import core, write  # noqa: F401  (the module's core fixture, and a routine file)
@@ -54,7 +54,11 @@ class SlowTool:
 
 
 def slow_routine(core: Core, folder: Path, timeout_s: float = 30.0, retries: int = 0) -> Routine:
-    return load_routine(write(folder, "slow.yaml", f"""\
+    return load_routine(
+        write(
+            folder,
+            "slow.yaml",
+            f"""\
         name: slow
         steps:
           - id: effect
@@ -64,7 +68,10 @@ def slow_routine(core: Core, folder: Path, timeout_s: float = 30.0, retries: int
           - id: after
             say: "after ${{steps.effect.output}}"
             depends_on: [effect]
-        """), core.registry.tool)
+        """,
+        ),
+        core.registry.tool,
+    )
 
 
 def spy_on_journal(runner: RoutineRunner, words: str) -> threading.Event:
@@ -96,7 +103,8 @@ def test_a_timed_out_tool_is_waited_for_not_started_again(core: Core, tmp_path: 
 
 
 def test_a_tool_still_running_after_the_grace_fails_untried_and_its_late_end_is_journaled(
-        core: Core, tmp_path: Path) -> None:
+    core: Core, tmp_path: Path
+) -> None:
     tool = SlowTool(core.registry.tool("clock.get_time"))
     runner = RoutineRunner(tmp_path / "data", lambda name: tool, late_grace_s=0.05)  # type: ignore[arg-type,return-value]
     release = tool.hold(1)
@@ -174,8 +182,12 @@ def test_a_timer_due_while_off_starts_its_routine_once(tmp_path: Path) -> None:
     from assistant.app.runtime import ringer
 
     data = tmp_path / "data"
-    write(data / "routines", "eggs.yaml", "name: eggs ready\ntriggers:\n  - event: timer_done\n    match: {name: eggs}\n"
-                                          "steps:\n  - id: a\n    say: take the eggs out\n")
+    write(
+        data / "routines",
+        "eggs.yaml",
+        "name: eggs ready\ntriggers:\n  - event: timer_done\n    match: {name: eggs}\n"
+        "steps:\n  - id: a\n    say: take the eggs out\n",
+    )
     clock = ManualClock()
     config = load_config(environ=TEMPLATES_ONLY)
     build_core(config, data, Bus(), clock).scheduler.add_timer(60, "eggs")
@@ -231,7 +243,8 @@ def test_a_timer_stopped_during_its_first_ring_is_kept_as_ringing(tmp_path: Path
 
 
 BOMB = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
-    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8))
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join(['*' + chr(97 + i)] * 9)}]\n" for i in range(8)
+)
 
 
 def odd_file(tmp_path: Path, kind: str) -> Path:
@@ -260,19 +273,30 @@ def odd_file(tmp_path: Path, kind: str) -> Path:
     elif kind == "event":
         path.write_text("name: e\ntriggers:\n  - event: tmer_done\nsteps:\n  - id: a\n    say: hi\n")
     elif kind == "match":
-        path.write_text("name: e\ntriggers:\n  - event: timer_done\n    match: {nme: pasta}\nsteps:\n  - id: a\n    say: hi\n")
+        path.write_text(
+            "name: e\ntriggers:\n  - event: timer_done\n    match: {nme: pasta}\nsteps:\n  - id: a\n    say: hi\n"
+        )
     return path
 
 
-ODD = [("latin-1", 1, "is not UTF-8 text"), ("name", 1, "no steps"), ("fifo", 0, "is not a regular file"),
-       ("folder", 0, "is a folder"), ("empty", 0, "the file is empty"), ("huge", 0, "a routine file is at most 256 KiB"),
-       ("deep", 2, "nested more than 32 levels"), ("bomb", 0, "expands to over"),
-       ("event", 3, "unknown event 'tmer_done'; did you mean timer_done? known events: "),
-       ("match", 3, "event 'timer_done' has no field 'nme' to match (its fields: duration_s, name, timer_id)")]
+ODD = [
+    ("latin-1", 1, "is not UTF-8 text"),
+    ("name", 1, "no steps"),
+    ("fifo", 0, "is not a regular file"),
+    ("folder", 0, "is a folder"),
+    ("empty", 0, "the file is empty"),
+    ("huge", 0, "a routine file is at most 256 KiB"),
+    ("deep", 2, "nested more than 32 levels"),
+    ("bomb", 0, "expands to over"),
+    ("event", 3, "unknown event 'tmer_done'; did you mean timer_done? known events: "),
+    ("match", 3, "event 'timer_done' has no field 'nme' to match (its fields: duration_s, name, timer_id)"),
+]
 
 
 @pytest.mark.parametrize("kind, line, reason", ODD, ids=[k for k, _, _ in ODD])
-def test_a_routine_file_of_any_shape_is_one_clear_line(core: Core, tmp_path: Path, kind: str, line: int, reason: str) -> None:
+def test_a_routine_file_of_any_shape_is_one_clear_line(
+    core: Core, tmp_path: Path, kind: str, line: int, reason: str
+) -> None:
     from assistant.routines.workflows import RoutineError
 
     path = odd_file(tmp_path, kind)
@@ -285,7 +309,9 @@ def test_a_routine_file_of_any_shape_is_one_clear_line(core: Core, tmp_path: Pat
         assert error.path.endswith("caf\\xe9.yaml")
 
 
-def test_validate_from_the_shell_and_at_start_refuse_odd_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_validate_from_the_shell_and_at_start_refuse_odd_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from assistant.cli.main import main
     from assistant.routines.host import routine_folders
     from assistant.routines.workflows import load_routines
@@ -296,10 +322,14 @@ def test_validate_from_the_shell_and_at_start_refuse_odd_files(tmp_path: Path, c
     fifo = odd_file(folder, "fifo")
     assert main(["routines", "validate", str(fifo), "--data-dir", str(data)]) == 2
     out = capsys.readouterr()
-    assert out.out.strip() == f"{fifo}:0: is not a regular file (a pipe, a device or a socket); a routine is a YAML file"
+    assert (
+        out.out.strip() == f"{fifo}:0: is not a regular file (a pipe, a device or a socket); a routine is a YAML file"
+    )
     assert "Traceback" not in out.err
     loaded = load_routines([folder], lambda name: None)  # type: ignore[arg-type,return-value]
-    assert [e.reason for e in loaded.errors] == ["is not a regular file (a pipe, a device or a socket); a routine is a YAML file"]
+    assert [e.reason for e in loaded.errors] == [
+        "is not a regular file (a pipe, a device or a socket); a routine is a YAML file"
+    ]
 
 
 class _SetClock(ManualClock):

@@ -9,12 +9,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from assistant.app.runtime import Core, build_core, ringer
 from assistant.core.bus import Bus
 from assistant.core.clock import ManualClock
 from assistant.core.config import load_config
-from assistant.app.runtime import Core, build_core, ringer
-from assistant.scheduling.scheduler import Scheduler
 from assistant.language.spoken_time import Recurrence, TimeNotUnderstood, local_time, parse_when
+from assistant.scheduling.scheduler import Scheduler
 from testbed.harness import TEMPLATES_ONLY, Recorder
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -31,40 +31,46 @@ def ask(core: Core, text: str) -> str:
     return asyncio.run(core.dialogue.handle(text, turn=1))
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("half past six tomorrow", "2026-11-25 06:30"),
-    ("in twenty minutes", "2026-11-24 15:20"),
-    ("next Friday at noon", "2026-11-27 12:00"),
-    ("at 7:45 pm", "2026-11-24 19:45"),
-    ("at seven", "2026-11-24 19:00"),  # 7 AM has passed at 3 PM: the evening
-    ("at 7 am", "2026-11-25 07:00"),
-    ("quarter to eight tomorrow", "2026-11-25 07:45"),
-    ("in an hour and a half", "2026-11-24 16:30"),
-    ("ten past nine tonight", "2026-11-24 21:10"),
-    ("seven thirty tomorrow morning", "2026-11-25 07:30"),
-    ("tuesday at 4 pm", "2026-11-24 16:00"),
-    ("tuesday at 9", "2026-12-01 09:00"),  # today's 9 AM has passed: next week
-    ("at midnight", "2026-11-25 00:00"),
-    ("6am", "2026-11-25 06:00"),
-    ("five minutes past six tomorrow", "2026-11-25 06:05"),
-    ("at 2 am tonight", "2026-11-25 02:00"),
-    ("midnight tonight", "2026-11-25 00:00"),
-    ("the day after tomorrow at 9", "2026-11-26 09:00"),
-    ("at 0:30", "2026-11-25 00:30"),
-    ("at 12 am", "2026-11-25 00:00"),
-    ("in 1.5 hours", "2026-11-24 16:30"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("half past six tomorrow", "2026-11-25 06:30"),
+        ("in twenty minutes", "2026-11-24 15:20"),
+        ("next Friday at noon", "2026-11-27 12:00"),
+        ("at 7:45 pm", "2026-11-24 19:45"),
+        ("at seven", "2026-11-24 19:00"),  # 7 AM has passed at 3 PM: the evening
+        ("at 7 am", "2026-11-25 07:00"),
+        ("quarter to eight tomorrow", "2026-11-25 07:45"),
+        ("in an hour and a half", "2026-11-24 16:30"),
+        ("ten past nine tonight", "2026-11-24 21:10"),
+        ("seven thirty tomorrow morning", "2026-11-25 07:30"),
+        ("tuesday at 4 pm", "2026-11-24 16:00"),
+        ("tuesday at 9", "2026-12-01 09:00"),  # today's 9 AM has passed: next week
+        ("at midnight", "2026-11-25 00:00"),
+        ("6am", "2026-11-25 06:00"),
+        ("five minutes past six tomorrow", "2026-11-25 06:05"),
+        ("at 2 am tonight", "2026-11-25 02:00"),
+        ("midnight tonight", "2026-11-25 00:00"),
+        ("the day after tomorrow at 9", "2026-11-26 09:00"),
+        ("at 0:30", "2026-11-25 00:30"),
+        ("at 12 am", "2026-11-25 00:00"),
+        ("in 1.5 hours", "2026-11-24 16:30"),
+    ],
+)
 def test_spoken_moments(text: str, expected: str) -> None:
     when = parse_when(text, TUESDAY_3PM, BERLIN)
     assert when.at is not None and when.at.strftime("%Y-%m-%d %H:%M") == expected
 
 
-@pytest.mark.parametrize("text, rule", [
-    ("weekdays at seven", Recurrence(7, 0, frozenset(range(5)))),
-    ("every Sunday at nine", Recurrence(9, 0, frozenset({6}))),
-    ("every day at 6:15", Recurrence(6, 15, frozenset(range(7)))),
-    ("mondays and wednesdays at 6 pm", Recurrence(18, 0, frozenset({0, 2}))),
-])
+@pytest.mark.parametrize(
+    "text, rule",
+    [
+        ("weekdays at seven", Recurrence(7, 0, frozenset(range(5)))),
+        ("every Sunday at nine", Recurrence(9, 0, frozenset({6}))),
+        ("every day at 6:15", Recurrence(6, 15, frozenset(range(7)))),
+        ("mondays and wednesdays at 6 pm", Recurrence(18, 0, frozenset({0, 2}))),
+    ],
+)
 def test_spoken_recurrences(text: str, rule: Recurrence) -> None:
     assert parse_when(text, TUESDAY_3PM, BERLIN).recurrence == rule
 
@@ -145,16 +151,21 @@ def test_several_alarms_ask_which_to_delete(data_dir: Path) -> None:
     ask(core, "set an alarm for 9 am tomorrow")
     assert "Which one" in ask(core, "delete the alarm")
     assert ask(core, "delete the alarm for 9 am") == "Deleted your alarm for 9 AM tomorrow."
-    assert ask(core, "set an alarm for purple") .startswith("I didn't get the time")
+    assert ask(core, "set an alarm for purple").startswith("I didn't get the time")
 
 
 def test_reminders_for_today_and_their_announcement(data_dir: Path) -> None:
     clock = ManualClock(TUESDAY_3PM.timestamp())
     core, _ = make(data_dir, clock)
     assert ask(core, "remind me to call mum at 5 pm") == "I'll remind you to call mum at 5 PM today."
-    assert ask(core, "remind me in 20 minutes to take the bread out") == "I'll remind you to take the bread out at 3:20 PM today."
-    assert ask(core, "what are my reminders for today") == \
-        "You have 2 reminders for today: at 3:20 PM, take the bread out; at 5 PM, call mum."
+    assert (
+        ask(core, "remind me in 20 minutes to take the bread out")
+        == "I'll remind you to take the bread out at 3:20 PM today."
+    )
+    assert (
+        ask(core, "what are my reminders for today")
+        == "You have 2 reminders for today: at 3:20 PM, take the bread out; at 5 PM, call mum."
+    )
     said: list[str] = []
 
     async def scenario() -> None:
@@ -168,8 +179,10 @@ def test_reminders_for_today_and_their_announcement(data_dir: Path) -> None:
 
     asyncio.run(scenario())
     assert said == ["Reminder: take the bread out."], "said once, not repeated"
-    assert ask(core, "what are my reminders for today") == \
-        "You have 2 reminders for today: at 3:20 PM, take the bread out (done); at 5 PM, call mum."
+    assert (
+        ask(core, "what are my reminders for today")
+        == "You have 2 reminders for today: at 3:20 PM, take the bread out (done); at 5 PM, call mum."
+    )
     assert ask(core, "delete the reminder to call mum") == "Deleted the reminder to call mum."
 
 
@@ -194,10 +207,12 @@ def test_missed_while_off_is_announced_within_the_grace_window(data_dir: Path) -
         return said, again
 
     said, again = asyncio.run(restart_at(dt.datetime(2026, 11, 24, 17, 30, tzinfo=BERLIN)))
-    assert sorted(said) == sorted([
-        "While I was off, you had a reminder at 5 PM: call mum.",
-        "While I was off, your alarm for 4:45 PM went unheard.",
-    ]), "the 4 PM alarm was missed by 90 minutes, beyond the hour of grace"
+    assert sorted(said) == sorted(
+        [
+            "While I was off, you had a reminder at 5 PM: call mum.",
+            "While I was off, your alarm for 4:45 PM went unheard.",
+        ]
+    ), "the 4 PM alarm was missed by 90 minutes, beyond the hour of grace"
     (weekly,) = again.scheduler.alarms()
     assert again.scheduler.local(weekly.at) == dt.datetime(2026, 11, 25, 16, 45, tzinfo=BERLIN)
     assert asyncio.run(restart_at(dt.datetime(2026, 11, 24, 17, 31, tzinfo=BERLIN)))[0] == [], "announced once"
@@ -230,27 +245,43 @@ def test_a_bad_time_zone_is_a_clear_config_error(data_dir: Path) -> None:
     from assistant.core.errors import ConfigError
 
     with pytest.raises(ConfigError, match="Europe/Berlin"):
-        build_core(load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__SCHEDULER__TIMEZONE": "Europe/Berln"}),
-                   data_dir, Bus())
+        build_core(
+            load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__SCHEDULER__TIMEZONE": "Europe/Berln"}), data_dir, Bus()
+        )
 
 
-@pytest.mark.parametrize("said, reply, at", [
-    ("set an alarm for december 24th at 8 am", "Alarm set for Thursday 24 December at 8 AM.", "2026-12-24 08:00"),
-    ("set an alarm for the 24th of December at 8", "Alarm set for Thursday 24 December at 8 AM.", "2026-12-24 08:00"),
-    ("Set an alarm for 7.45 in the evening.", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
-    ("Set an alarm for 745 in the evening.", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
-    ("Wake me up at 6.30 tomorrow morning.", "Alarm set for 6:30 AM tomorrow.", "2026-11-25 06:30"),
-    ("set an alarm for 7:45 p.m.", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
-    ("set an alarm for 7:45 PM", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
-    ("set an alarm for quarter to eight tomorrow", "Alarm set for 7:45 AM tomorrow.", "2026-11-25 07:45"),
-    ("wake me up at half past six", "Alarm set for 6:30 PM today.", "2026-11-24 18:30"),
-    ("set an alarm on the 24th at 9", "Alarm set for Thursday 24 December at 9 AM.", "2026-12-24 09:00"),
-    ("set an alarm in 2 days at 9", "Alarm set for Thursday 26 November at 9 AM.", "2026-11-26 09:00"),
-    ("set an alarm for the day after tomorrow at 7", "Alarm set for Thursday 26 November at 7 AM.", "2026-11-26 07:00"),
-    ("set an alarm for next Friday at noon", "Alarm set for Friday 27 November at noon.", "2026-11-27 12:00"),
-    ("set an alarm for the first of January at 9 am", "Alarm set for Friday 1 January at 9 AM.", "2027-01-01 09:00"),
-    ("set an alarm for the first at 9", "Alarm set for Tuesday 1 December at 9 AM.", "2026-12-01 09:00"),
-])
+@pytest.mark.parametrize(
+    "said, reply, at",
+    [
+        ("set an alarm for december 24th at 8 am", "Alarm set for Thursday 24 December at 8 AM.", "2026-12-24 08:00"),
+        (
+            "set an alarm for the 24th of December at 8",
+            "Alarm set for Thursday 24 December at 8 AM.",
+            "2026-12-24 08:00",
+        ),
+        ("Set an alarm for 7.45 in the evening.", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
+        ("Set an alarm for 745 in the evening.", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
+        ("Wake me up at 6.30 tomorrow morning.", "Alarm set for 6:30 AM tomorrow.", "2026-11-25 06:30"),
+        ("set an alarm for 7:45 p.m.", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
+        ("set an alarm for 7:45 PM", "Alarm set for 7:45 PM today.", "2026-11-24 19:45"),
+        ("set an alarm for quarter to eight tomorrow", "Alarm set for 7:45 AM tomorrow.", "2026-11-25 07:45"),
+        ("wake me up at half past six", "Alarm set for 6:30 PM today.", "2026-11-24 18:30"),
+        ("set an alarm on the 24th at 9", "Alarm set for Thursday 24 December at 9 AM.", "2026-12-24 09:00"),
+        ("set an alarm in 2 days at 9", "Alarm set for Thursday 26 November at 9 AM.", "2026-11-26 09:00"),
+        (
+            "set an alarm for the day after tomorrow at 7",
+            "Alarm set for Thursday 26 November at 7 AM.",
+            "2026-11-26 07:00",
+        ),
+        ("set an alarm for next Friday at noon", "Alarm set for Friday 27 November at noon.", "2026-11-27 12:00"),
+        (
+            "set an alarm for the first of January at 9 am",
+            "Alarm set for Friday 1 January at 9 AM.",
+            "2027-01-01 09:00",
+        ),
+        ("set an alarm for the first at 9", "Alarm set for Tuesday 1 December at 9 AM.", "2026-12-01 09:00"),
+    ],
+)
 def test_alarms_keep_the_day_and_time_that_was_said(data_dir: Path, said: str, reply: str, at: str) -> None:
     core, _ = make(data_dir, ManualClock(TUESDAY_3PM.timestamp()))
     assert ask(core, said) == reply
@@ -259,23 +290,51 @@ def test_alarms_keep_the_day_and_time_that_was_said(data_dir: Path, said: str, r
     assert ask(core, "what alarms do i have") == f"You have an alarm: {reply.removeprefix('Alarm set for ')}"
 
 
-@pytest.mark.parametrize("said, reply, at", [
-    ("remind me to pay rent on the first of january at 9 am", "I'll remind you to pay rent on Friday 1 January at 9 AM.",
-     "2027-01-01 09:00"),
-    ("remind me to buy a tree on december 24th at 8 am", "I'll remind you to buy a tree on Thursday 24 December at 8 AM.",
-     "2026-12-24 08:00"),
-    ("remind me on the 24th at 9 to call mum", "I'll remind you to call mum on Thursday 24 December at 9 AM.",
-     "2026-12-24 09:00"),
-    ("remind me to call mum in 2 days at 9", "I'll remind you to call mum on Thursday 26 November at 9 AM.",
-     "2026-11-26 09:00"),
-    ("remind me to water the plants the day after tomorrow at 7",
-     "I'll remind you to water the plants on Thursday 26 November at 7 AM.", "2026-11-26 07:00"),
-    ("remind me to call mum next friday at noon", "I'll remind you to call mum on Friday 27 November at noon.",
-     "2026-11-27 12:00"),
-    ("remind me to call mum tomorrow at 6.30", "I'll remind you to call mum at 6:30 AM tomorrow.", "2026-11-25 06:30"),
-    ("remind me to take the pizza out at 745 pm", "I'll remind you to take the pizza out at 7:45 PM today.",
-     "2026-11-24 19:45"),
-])
+@pytest.mark.parametrize(
+    "said, reply, at",
+    [
+        (
+            "remind me to pay rent on the first of january at 9 am",
+            "I'll remind you to pay rent on Friday 1 January at 9 AM.",
+            "2027-01-01 09:00",
+        ),
+        (
+            "remind me to buy a tree on december 24th at 8 am",
+            "I'll remind you to buy a tree on Thursday 24 December at 8 AM.",
+            "2026-12-24 08:00",
+        ),
+        (
+            "remind me on the 24th at 9 to call mum",
+            "I'll remind you to call mum on Thursday 24 December at 9 AM.",
+            "2026-12-24 09:00",
+        ),
+        (
+            "remind me to call mum in 2 days at 9",
+            "I'll remind you to call mum on Thursday 26 November at 9 AM.",
+            "2026-11-26 09:00",
+        ),
+        (
+            "remind me to water the plants the day after tomorrow at 7",
+            "I'll remind you to water the plants on Thursday 26 November at 7 AM.",
+            "2026-11-26 07:00",
+        ),
+        (
+            "remind me to call mum next friday at noon",
+            "I'll remind you to call mum on Friday 27 November at noon.",
+            "2026-11-27 12:00",
+        ),
+        (
+            "remind me to call mum tomorrow at 6.30",
+            "I'll remind you to call mum at 6:30 AM tomorrow.",
+            "2026-11-25 06:30",
+        ),
+        (
+            "remind me to take the pizza out at 745 pm",
+            "I'll remind you to take the pizza out at 7:45 PM today.",
+            "2026-11-24 19:45",
+        ),
+    ],
+)
 def test_reminders_keep_the_day_and_time_that_was_said(data_dir: Path, said: str, reply: str, at: str) -> None:
     core, _ = make(data_dir, ManualClock(TUESDAY_3PM.timestamp()))
     assert ask(core, said) == reply
@@ -283,14 +342,27 @@ def test_reminders_keep_the_day_and_time_that_was_said(data_dir: Path, said: str
     assert core.scheduler.local(reminder.at).strftime("%Y-%m-%d %H:%M") == at
 
 
-@pytest.mark.parametrize("said, reply", [
-    ("set an alarm on the blorpth at 9",
-     "I didn't get the time for the alarm: I couldn't understand 'blorpth'. Say it like 'seven thirty tomorrow'."),
-    ("set an alarm for february 30th at 8",
-     "I didn't get the time for the alarm: there is no 30 February. Say it like 'seven thirty tomorrow'."),
-    ("remind me on the blorpth at 9 to call mum", "I didn't get when to remind you: I couldn't understand 'blorpth'."),
-    ("remind me to call mum on november 24th at 9 am", "I didn't get when to remind you: 9 AM today has already passed."),
-])
+@pytest.mark.parametrize(
+    "said, reply",
+    [
+        (
+            "set an alarm on the blorpth at 9",
+            "I didn't get the time for the alarm: I couldn't understand 'blorpth'. Say it like 'seven thirty tomorrow'.",
+        ),
+        (
+            "set an alarm for february 30th at 8",
+            "I didn't get the time for the alarm: there is no 30 February. Say it like 'seven thirty tomorrow'.",
+        ),
+        (
+            "remind me on the blorpth at 9 to call mum",
+            "I didn't get when to remind you: I couldn't understand 'blorpth'.",
+        ),
+        (
+            "remind me to call mum on november 24th at 9 am",
+            "I didn't get when to remind you: 9 AM today has already passed.",
+        ),
+    ],
+)
 def test_a_time_that_is_not_understood_is_refused_with_the_reason(data_dir: Path, said: str, reply: str) -> None:
     core, _ = make(data_dir, ManualClock(TUESDAY_3PM.timestamp()))
     assert ask(core, said) == reply
@@ -307,7 +379,7 @@ def test_alarms_are_deleted_by_their_day_and_an_unknown_one_is_not_guessed(data_
 
 
 def test_deleting_the_7_am_alarm_never_deletes_another(data_dir: Path) -> None:
-    """"delete the 7 am alarm" matched no sentence, and the planner dropped the time: with only a 9 AM
+    """ "delete the 7 am alarm" matched no sentence, and the planner dropped the time: with only a 9 AM
     alarm set, that deleted it. The time said now always reaches the tool."""
     core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus())
     asyncio.run(core.dialogue.handle("set an alarm for 9 am"))
@@ -328,17 +400,22 @@ class Planned:
         return self.calls.get(text)
 
 
-@pytest.mark.parametrize("said, planned", [
-    ("remind me at 5 pm", {"text": "at 5 pm", "when": "5 pm"}),           # seen with the real model
-    ("set a reminder for 5 pm", {"text": "5 pm"}),                         # seen: no time, the time as text
-    ("remind me tomorrow at 9", {"text": "tomorrow", "when": "tomorrow at 9"}),
-    ("remind me about it in 10 minutes", {"text": "in 10 minutes", "when": "in 10 minutes"}),
-    ("remind me at 5 pm", {"text": "a reminder", "when": "at 5 pm"}),
-])
+@pytest.mark.parametrize(
+    "said, planned",
+    [
+        ("remind me at 5 pm", {"text": "at 5 pm", "when": "5 pm"}),  # seen with the real model
+        ("set a reminder for 5 pm", {"text": "5 pm"}),  # seen: no time, the time as text
+        ("remind me tomorrow at 9", {"text": "tomorrow", "when": "tomorrow at 9"}),
+        ("remind me about it in 10 minutes", {"text": "in 10 minutes", "when": "in 10 minutes"}),
+        ("remind me at 5 pm", {"text": "a reminder", "when": "at 5 pm"}),
+    ],
+)
 def test_a_time_is_never_stored_as_what_to_remind(data_dir: Path, said: str, planned: dict[str, str]) -> None:
     core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus())
-    core.dialogue.router.planner = Planned((said, "reminder.add", planned),  # type: ignore[assignment]
-                                           ("call mum", "reminder.add", {"text": "call mum"}))
+    core.dialogue.router.planner = Planned(
+        (said, "reminder.add", planned),  # type: ignore[assignment]
+        ("call mum", "reminder.add", {"text": "call mum"}),
+    )
 
     async def talk() -> list[str]:
         return [await core.dialogue.handle(said), await core.dialogue.handle("call mum")]
@@ -353,8 +430,10 @@ def test_a_time_is_never_stored_as_what_to_remind(data_dir: Path, said: str, pla
 def test_a_question_asked_instead_of_an_answer_is_answered_not_remembered(data_dir: Path) -> None:
     core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus())
     # The LLM, offered only reminder.add for the answer, takes the question as what to remind.
-    core.dialogue.router.planner = Planned(("remind me at 5 pm", "reminder.add", {"text": "a reminder", "when": "at 5 pm"}),  # type: ignore[assignment]
-                                           ("what time is it", "reminder.add", {"text": "what time is it"}))
+    core.dialogue.router.planner = Planned(
+        ("remind me at 5 pm", "reminder.add", {"text": "a reminder", "when": "at 5 pm"}),  # type: ignore[assignment]
+        ("what time is it", "reminder.add", {"text": "what time is it"}),
+    )
 
     async def talk() -> list[str]:
         return [await core.dialogue.handle(said) for said in ("remind me at 5 pm", "what time is it")]

@@ -5,9 +5,9 @@ import asyncio
 import os
 from pathlib import Path
 
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
-from assistant.app.runtime import Core, build_core
 from testbed.harness import TEMPLATES_ONLY
 
 

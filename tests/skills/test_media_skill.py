@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from assistant.app.runtime import Core, build_core
 from assistant.audio.wav import read_wav
 from assistant.core.bus import Bus
 from assistant.core.clock import ManualClock
 from assistant.core.config import load_config
 from assistant.media.albums import Selection
-from assistant.app.runtime import Core, build_core
 from testbed import speech as sf
-from testbed.harness import TEMPLATES_ONLY, wait_for_async
 from testbed.fakes.media_library import Made, make_library
+from testbed.harness import TEMPLATES_ONLY, wait_for_async
 from testbed.voice import run_voice
 
 ASSISTANT = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "assistant"
@@ -32,7 +32,11 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Made]]
 
 
 def _env(root: Path, tmp: Path) -> dict[str, str]:
-    return {**TEMPLATES_ONLY, "ASSISTANT__FOLDERS__PHOTOS": str(root), "ASSISTANT__MEDIA__MUSIC_OUTPUT": str(tmp / "music.wav")}
+    return {
+        **TEMPLATES_ONLY,
+        "ASSISTANT__FOLDERS__PHOTOS": str(root),
+        "ASSISTANT__MEDIA__MUSIC_OUTPUT": str(tmp / "music.wav"),
+    }
 
 
 def _core(root: Path, tmp: Path, bus: Bus | None = None) -> Core:
@@ -48,15 +52,23 @@ def test_photos_by_voice_commands_typed(library: tuple[Path, list[Made]], tmp_pa
 
     async def talk() -> list[str]:
         out = []
-        for text in ("put my photos from last summer into an album called beach trip",
-                     "how many photos are in the beach trip album", "how many photos did I take in paris",
-                     "find duplicate photos", "organize my photos into folders by year and month", "yes", "undo that"):
+        for text in (
+            "put my photos from last summer into an album called beach trip",
+            "how many photos are in the beach trip album",
+            "how many photos did I take in paris",
+            "find duplicate photos",
+            "organize my photos into folders by year and month",
+            "yes",
+            "undo that",
+        ):
             out.append(await core.dialogue.handle(text))
         return out
 
     before = sorted(str(p) for p in root.rglob("*") if p.is_file())
     replies = asyncio.run(talk())
-    summer = sum(1 for m in made if m.kind in ("photo", "video") and m.taken and m.taken[:7] in ("2025-06", "2025-07", "2025-08"))
+    summer = sum(
+        1 for m in made if m.kind in ("photo", "video") and m.taken and m.taken[:7] in ("2025-06", "2025-07", "2025-08")
+    )
     assert replies[0] == f"I made the album beach trip with {summer} photos from summer 2025."
     assert replies[1] == f"The album beach trip has {summer} photos."
     paris = core.media.albums.select(Selection(place="paris"))
@@ -78,7 +90,11 @@ def test_a_place_said_like_a_time_is_settled_as_a_place(library: tuple[Path, lis
     assert call is not None and core.registry.tool(call.tool).validate(call.args) == {"place": "paris"}
     spec = core.registry.tool("media.make_album")
     assert spec.validate({"name": "trip", "place": "last summer"}) == {"name": "trip", "when": "last summer"}
-    assert spec.validate({"name": "trip", "when": "march 2021", "place": "paris"}) == {"name": "trip", "when": "march 2021", "place": "paris"}
+    assert spec.validate({"name": "trip", "when": "march 2021", "place": "paris"}) == {
+        "name": "trip",
+        "when": "march 2021",
+        "place": "paris",
+    }
     core.media.close()
 
 
@@ -121,7 +137,9 @@ def test_spoken_album_and_music(library: tuple[Path, list[Made]], tmp_path: Path
     core = build_core(cfg, tmp_path / "data", Bus())
     core.media.scan()
     core.media.close()
-    pcm = np.concatenate([sf.command("Play some jazz."), sf.command("Make an album called city trip with photos from Paris.")])
+    pcm = np.concatenate(
+        [sf.command("Play some jazz."), sf.command("Make an album called city trip with photos from Paris.")]
+    )
     run = run_voice(pcm, speech_models, cfg, tmp_path)
     intents = [(e.tool, dict(e.args)) for e in run.events.of("intent")]  # type: ignore[attr-defined]
     assert ("media.play", {"genre": "jazz"}) in intents
@@ -148,7 +166,9 @@ def test_media_cli(library: tuple[Path, list[Made]], tmp_path: Path) -> None:
     albums = json.loads(media("albums", "--json").stdout)
     assert [a["name"] for a in albums] == ["twenty three"]
     preview = media("organize", "--dry-run", "--json")
-    assert preview.returncode == 0 and json.loads(preview.stdout)["planned"] and json.loads(preview.stdout)["moved"] == 0
+    assert (
+        preview.returncode == 0 and json.loads(preview.stdout)["planned"] and json.loads(preview.stdout)["moved"] == 0
+    )
     moved = json.loads(media("organize", "--json").stdout)
     assert moved["moved"] == len(json.loads(preview.stdout)["planned"])
     assert json.loads(media("undo", "--json").stdout)["restored"] == moved["moved"]
@@ -158,8 +178,9 @@ def test_media_cli(library: tuple[Path, list[Made]], tmp_path: Path) -> None:
     assert unknown.returncode != 0 and "no album called nope" in unknown.stderr
 
 
-def test_a_one_shot_command_says_music_needs_the_running_assistant(library: tuple[Path, list[Made]],
-                                                                    tmp_path: Path) -> None:
+def test_a_one_shot_command_says_music_needs_the_running_assistant(
+    library: tuple[Path, list[Made]], tmp_path: Path
+) -> None:
     """`ask "play kind of blue"` with no assistant running said "Playing…" and exited; nothing played
     (issue 25). A core with no player (plays=False, as `ask` alone builds it) says why instead."""
     root, _ = library
@@ -167,5 +188,6 @@ def test_a_one_shot_command_says_music_needs_the_running_assistant(library: tupl
     core.media.scan()
     reply = asyncio.run(core.dialogue.handle("play the album Kind of Blue"))
     core.media.close()
-    assert reply == ("Sorry, music plays only while the assistant is running: start it with assistant run, "
-                     "then ask again.")
+    assert reply == (
+        "Sorry, music plays only while the assistant is running: start it with assistant run, then ask again."
+    )

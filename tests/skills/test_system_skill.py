@@ -13,17 +13,20 @@ import psutil
 import pytest
 import yaml
 
+from assistant.app.runtime import build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.core.errors import ConfigError
-from assistant.app.runtime import build_core
 from testbed.harness import TEMPLATES_ONLY, Recorder
 
 COMMANDS = {
     "say hello": {"run": ["echo", "hello from the machine"], "changes": False},
     "make a note": {"run": ["touch", "{name}"], "changes": True, "arg": {"name": "name", "pattern": ".+"}},
-    "greet the room": {"run": ["echo", "hi", "{room}"], "changes": False,
-                       "arg": {"name": "room", "choices": ["kitchen", "office"]}},
+    "greet the room": {
+        "run": ["echo", "hi", "{room}"],
+        "changes": False,
+        "arg": {"name": "room", "choices": ["kitchen", "office"]},
+    },
     "take a nap": {"run": ["sleep", "5"], "changes": False, "timeout_s": 0.5},
     "fail on purpose": {"run": ["false"], "changes": False},
 }
@@ -31,8 +34,9 @@ COMMANDS = {
 
 def make(tmp_path: Path, commands: dict | None = None, folders: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
     config_file = tmp_path / "config.yaml"
-    config_file.write_text(yaml.safe_dump({"system": {"commands": COMMANDS if commands is None else commands},
-                                           "folders": folders or {}}))
+    config_file.write_text(
+        yaml.safe_dump({"system": {"commands": COMMANDS if commands is None else commands}, "folders": folders or {}})
+    )
     bus = Bus()
     core = build_core(load_config(config_file, environ=TEMPLATES_ONLY), tmp_path / "data", bus)
     return core, Recorder(bus)
@@ -63,15 +67,22 @@ def test_disk_load_and_busiest_tell_the_truth(tmp_path: Path) -> None:
 
 def test_find_files_only_in_the_permitted_folders(tmp_path: Path) -> None:
     docs, photos, elsewhere = tmp_path / "docs", tmp_path / "photos", tmp_path / "private"
-    for path in (docs / "taxes" / "tax-return-2024.pdf", docs / "Tax_Notes.txt", docs / ".tax-secret",
-                 photos / "tax-receipt.jpg", elsewhere / "tax-elsewhere.pdf"):
+    for path in (
+        docs / "taxes" / "tax-return-2024.pdf",
+        docs / "Tax_Notes.txt",
+        docs / ".tax-secret",
+        photos / "tax-receipt.jpg",
+        elsewhere / "tax-elsewhere.pdf",
+    ):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("x")
     core, rec = make(tmp_path, folders={"documents": str(docs), "photos": str(photos)})
     spec = core.registry.tool("system.find_files")
     found = spec.func(name="tax")
     names = sorted(Path(f["path"]).name for f in found.data["files"])
-    assert names == ["Tax_Notes.txt", "tax-receipt.jpg", "tax-return-2024.pdf"], "hidden files and other folders stay out"
+    assert names == ["Tax_Notes.txt", "tax-receipt.jpg", "tax-return-2024.pdf"], (
+        "hidden files and other folders stay out"
+    )
     assert found.speech.startswith("I found 3 files: ")
     only_docs = spec.func(name="tax return", folder="documents")
     assert [Path(f["path"]).name for f in only_docs.data["files"]] == ["tax-return-2024.pdf"]
@@ -182,21 +193,30 @@ def test_no_wrapper_hook_or_other_name_lets_a_slot_reach_code(tmp_path: Path, ru
     run = [part.replace("TMP/", f"{tmp_path}/") for part in run]
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump({"system": {"commands": {"run it": {"run": run, "arg": ANY_CMD}}}}))
-    with pytest.raises(ConfigError, match=re.escape("run it.run: ") + ".*" +
-                       re.escape(message.replace("TMP/", f"{tmp_path}/")).replace(re.escape("[a-z0-9]+"), "[a-z0-9]+")):
+    with pytest.raises(
+        ConfigError,
+        match=re.escape("run it.run: ")
+        + ".*"
+        + re.escape(message.replace("TMP/", f"{tmp_path}/")).replace(re.escape("[a-z0-9]+"), "[a-z0-9]+"),
+    ):
         load_config(config_file)
 
 
-@pytest.mark.parametrize("run, arg", [
-    (["systemctl", "restart", "{service}"], {"name": "service", "choices": ["mpd"]}),
-    (["wakeonlan", "{mac}"], {"name": "mac", "pattern": "[0-9a-f:]{17}"}),
-    (["ping", "-c", "1", "{host}"], {"name": "host", "choices": ["router"]}),
-    (["nice", "-n", "10", "rsync", "-a", "/src", "/dst"], None),
-    (["/usr/bin/df", "-h", "{path}"], {"name": "path", "choices": ["/srv"]}),
-    (["sed", "-n", "-e", "s/a/b/p", "{path}"], {"name": "path", "choices": ["/srv/notes"]}),
-    (["sudo", "-n", "-u", "root", "timeout", "-s", "KILL", "10", "systemctl", "restart", "{service}"],
-     {"name": "service", "choices": ["mpd"]}),
-])
+@pytest.mark.parametrize(
+    "run, arg",
+    [
+        (["systemctl", "restart", "{service}"], {"name": "service", "choices": ["mpd"]}),
+        (["wakeonlan", "{mac}"], {"name": "mac", "pattern": "[0-9a-f:]{17}"}),
+        (["ping", "-c", "1", "{host}"], {"name": "host", "choices": ["router"]}),
+        (["nice", "-n", "10", "rsync", "-a", "/src", "/dst"], None),
+        (["/usr/bin/df", "-h", "{path}"], {"name": "path", "choices": ["/srv"]}),
+        (["sed", "-n", "-e", "s/a/b/p", "{path}"], {"name": "path", "choices": ["/srv/notes"]}),
+        (
+            ["sudo", "-n", "-u", "root", "timeout", "-s", "KILL", "10", "systemctl", "restart", "{service}"],
+            {"name": "service", "choices": ["mpd"]},
+        ),
+    ],
+)
 def test_programs_that_do_one_thing_still_load(tmp_path: Path, run: list[str], arg: dict | None) -> None:  # type: ignore[type-arg]
     config_file = tmp_path / "config.yaml"
     command = {"run": run, **({"arg": arg} if arg else {})}
@@ -204,37 +224,52 @@ def test_programs_that_do_one_thing_still_load(tmp_path: Path, run: list[str], a
     assert list(load_config(config_file).system.named()) == ["do the thing"]
 
 
-@pytest.mark.parametrize("commands, message", [
-    ({"restart": {"run": "systemctl restart mpd"}}, "must be a list"),
-    ({"ping it": {"run": ["ping", "--host={host}"], "arg": {"name": "host", "choices": ["a"]}}}, "whole element"),
-    ({"ping it": {"run": ["ping", "{host}"]}}, "declare it under arg"),
-    ({"ping it": {"run": ["{host}"], "arg": {"name": "host", "choices": ["a"]}}}, "program itself"),
-    ({"ping it": {"run": ["ping"], "shell": True}}, "unknown setting system.commands.ping it.shell"),
-    ({"ping it": {"run": ["ping", "{host}"], "arg": {"name": "host", "pattern": "("}}}, "not a regular expression"),
-    ({"Ping It!": {"run": ["ping"]}}, "lower-case words"),
-    ({"ping it": {"run": ["ping"], "timeout_s": 9999}}, "at most 600"),
-    # A program that runs code given to it, with a slot: a spoken value would be a command (issue 24).
-    ({"run it": {"run": ["sh", "-c", "{cmd}"], "changes": False, "arg": ANY_CMD}}, "run it.run: 'sh' runs code"),
-    ({"run it": {"run": ["/bin/bash", "-c", "{cmd}"], "arg": ANY_CMD}}, "'bash' runs code"),
-    ({"run it": {"run": ["python3.11", "-c", "{cmd}"], "arg": ANY_CMD}}, "'python3.11' runs code"),
-    ({"run it": {"run": ["perl", "-e", "{cmd}"], "arg": ANY_CMD}}, "'perl' runs code"),
-    ({"run it": {"run": ["awk", "{cmd}"], "arg": ANY_CMD}}, "'awk' runs code"),
-    ({"run it": {"run": ["xargs", "{cmd}"], "arg": ANY_CMD}}, "'xargs' runs code"),
-    ({"run it": {"run": ["ssh", "nas", "{cmd}"], "arg": ANY_CMD}}, "'ssh' runs code"),
-    ({"run it": {"run": ["busybox", "sh", "-c", "{cmd}"], "arg": ANY_CMD}}, "'busybox' runs code"),
-    ({"run it": {"run": ["env", "LANG=C", "dash", "-c", "{cmd}"], "arg": ANY_CMD}}, "'dash' runs code"),
-    ({"run it": {"run": ["env", "-S", "{cmd}"], "arg": ANY_CMD}}, "'env' with -S runs a shell"),
-    ({"run it": {"run": ["env", "{cmd}"], "arg": ANY_CMD}}, "the program it runs is the argument slot"),
-    ({"run it": {"run": ["nice", "-n", "10", "zsh", "-c", "{cmd}"], "arg": ANY_CMD}}, "'zsh' runs code"),
-    ({"run it": {"run": ["timeout", "-s", "KILL", "5", "node", "-e", "{cmd}"], "arg": ANY_CMD}}, "'node' runs code"),
-    ({"run it": {"run": ["sudo", "-u", "root", "--", "ruby", "-e", "{cmd}"], "arg": ANY_CMD}}, "'ruby' runs code"),
-    ({"run it": {"run": ["sudo", "-s", "{cmd}"], "arg": ANY_CMD}}, "'sudo' with -s runs a shell"),
-    ({"run it": {"run": ["stdbuf", "-oL", "setsid", "-f", "nohup", "php", "-r", "{cmd}"], "arg": ANY_CMD}}, "'php' runs code"),
-    ({"run it": {"run": ["ionice", "-c", "3", "chrt", "-i", "0", "lua", "-e", "{cmd}"], "arg": ANY_CMD}}, "'lua' runs code"),
-    ({"run it": {"run": ["nice", "--weird", "ls", "{cmd}"], "arg": ANY_CMD}}, "'nice' with the option '--weird'"),
-    ({"tidy up": {"run": ["find", "/srv", "-name", "{cmd}", "-delete"], "arg": ANY_CMD}}, "'find' with -delete"),
-    ({"tidy up": {"run": ["find", "/srv", "-name", "{cmd}", "-execdir", "rm", ";"], "arg": ANY_CMD}}, "'find' with -execdir"),
-])
+@pytest.mark.parametrize(
+    "commands, message",
+    [
+        ({"restart": {"run": "systemctl restart mpd"}}, "must be a list"),
+        ({"ping it": {"run": ["ping", "--host={host}"], "arg": {"name": "host", "choices": ["a"]}}}, "whole element"),
+        ({"ping it": {"run": ["ping", "{host}"]}}, "declare it under arg"),
+        ({"ping it": {"run": ["{host}"], "arg": {"name": "host", "choices": ["a"]}}}, "program itself"),
+        ({"ping it": {"run": ["ping"], "shell": True}}, "unknown setting system.commands.ping it.shell"),
+        ({"ping it": {"run": ["ping", "{host}"], "arg": {"name": "host", "pattern": "("}}}, "not a regular expression"),
+        ({"Ping It!": {"run": ["ping"]}}, "lower-case words"),
+        ({"ping it": {"run": ["ping"], "timeout_s": 9999}}, "at most 600"),
+        # A program that runs code given to it, with a slot: a spoken value would be a command (issue 24).
+        ({"run it": {"run": ["sh", "-c", "{cmd}"], "changes": False, "arg": ANY_CMD}}, "run it.run: 'sh' runs code"),
+        ({"run it": {"run": ["/bin/bash", "-c", "{cmd}"], "arg": ANY_CMD}}, "'bash' runs code"),
+        ({"run it": {"run": ["python3.11", "-c", "{cmd}"], "arg": ANY_CMD}}, "'python3.11' runs code"),
+        ({"run it": {"run": ["perl", "-e", "{cmd}"], "arg": ANY_CMD}}, "'perl' runs code"),
+        ({"run it": {"run": ["awk", "{cmd}"], "arg": ANY_CMD}}, "'awk' runs code"),
+        ({"run it": {"run": ["xargs", "{cmd}"], "arg": ANY_CMD}}, "'xargs' runs code"),
+        ({"run it": {"run": ["ssh", "nas", "{cmd}"], "arg": ANY_CMD}}, "'ssh' runs code"),
+        ({"run it": {"run": ["busybox", "sh", "-c", "{cmd}"], "arg": ANY_CMD}}, "'busybox' runs code"),
+        ({"run it": {"run": ["env", "LANG=C", "dash", "-c", "{cmd}"], "arg": ANY_CMD}}, "'dash' runs code"),
+        ({"run it": {"run": ["env", "-S", "{cmd}"], "arg": ANY_CMD}}, "'env' with -S runs a shell"),
+        ({"run it": {"run": ["env", "{cmd}"], "arg": ANY_CMD}}, "the program it runs is the argument slot"),
+        ({"run it": {"run": ["nice", "-n", "10", "zsh", "-c", "{cmd}"], "arg": ANY_CMD}}, "'zsh' runs code"),
+        (
+            {"run it": {"run": ["timeout", "-s", "KILL", "5", "node", "-e", "{cmd}"], "arg": ANY_CMD}},
+            "'node' runs code",
+        ),
+        ({"run it": {"run": ["sudo", "-u", "root", "--", "ruby", "-e", "{cmd}"], "arg": ANY_CMD}}, "'ruby' runs code"),
+        ({"run it": {"run": ["sudo", "-s", "{cmd}"], "arg": ANY_CMD}}, "'sudo' with -s runs a shell"),
+        (
+            {"run it": {"run": ["stdbuf", "-oL", "setsid", "-f", "nohup", "php", "-r", "{cmd}"], "arg": ANY_CMD}},
+            "'php' runs code",
+        ),
+        (
+            {"run it": {"run": ["ionice", "-c", "3", "chrt", "-i", "0", "lua", "-e", "{cmd}"], "arg": ANY_CMD}},
+            "'lua' runs code",
+        ),
+        ({"run it": {"run": ["nice", "--weird", "ls", "{cmd}"], "arg": ANY_CMD}}, "'nice' with the option '--weird'"),
+        ({"tidy up": {"run": ["find", "/srv", "-name", "{cmd}", "-delete"], "arg": ANY_CMD}}, "'find' with -delete"),
+        (
+            {"tidy up": {"run": ["find", "/srv", "-name", "{cmd}", "-execdir", "rm", ";"], "arg": ANY_CMD}},
+            "'find' with -execdir",
+        ),
+    ],
+)
 def test_bad_commands_in_the_config_are_refused_clearly(tmp_path: Path, commands: dict, message: str) -> None:  # type: ignore[type-arg]
     config_file = tmp_path / "config.yaml"
     config_file.write_text(yaml.safe_dump({"system": {"commands": commands}}))
@@ -248,12 +283,20 @@ def test_the_program_behind_the_wrappers_is_what_is_judged(tmp_path: Path) -> No
     programs that do one thing load, and the same commands running a shell instead are refused; a
     fixed script in a shell is the owner's own, and find without -exec only finds."""
     commands = {
-        "restart a service": {"run": ["sudo", "-u", "root", "systemctl", "restart", "{svc}"],
-                              "arg": {"name": "svc", "choices": ["mpd", "snapserver"]}},
-        "ping a host": {"run": ["nice", "-n", "5", "timeout", "10", "ping", "-c", "1", "{host}"], "changes": False,
-                        "arg": {"name": "host", "choices": ["router"]}},
-        "find a song": {"run": ["find", "/srv/music", "-name", "{song}"], "changes": False,
-                        "arg": {"name": "song", "pattern": "[a-z ]+"}},
+        "restart a service": {
+            "run": ["sudo", "-u", "root", "systemctl", "restart", "{svc}"],
+            "arg": {"name": "svc", "choices": ["mpd", "snapserver"]},
+        },
+        "ping a host": {
+            "run": ["nice", "-n", "5", "timeout", "10", "ping", "-c", "1", "{host}"],
+            "changes": False,
+            "arg": {"name": "host", "choices": ["router"]},
+        },
+        "find a song": {
+            "run": ["find", "/srv/music", "-name", "{song}"],
+            "changes": False,
+            "arg": {"name": "song", "pattern": "[a-z ]+"},
+        },
         "clean the cache": {"run": ["sh", "-c", "rm -rf ~/.cache/thumbnails/*"]},
     }
     config_file = tmp_path / "config.yaml"

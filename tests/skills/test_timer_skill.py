@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from assistant.core.bus import Bus
-from assistant.core.config import load_config
 from assistant.app.runtime import build_core
+from assistant.core.bus import Bus
 from assistant.core.clock import ManualClock
-from assistant.core.config import SchedulerConfig
+from assistant.core.config import SchedulerConfig, load_config
 from assistant.scheduling.scheduler import Due, Scheduler
 from testbed.harness import TEMPLATES_ONLY, Recorder
 
@@ -50,8 +49,11 @@ def test_timers_survive_a_restart(data_dir: Path) -> None:
 def test_timers_of_the_first_version_are_imported(data_dir: Path) -> None:
     data_dir.mkdir(parents=True)
     started = time.time()
-    (data_dir / "timers.json").write_text(json.dumps(
-        {"schema": 1, "data": [{"id": "ab12cd34", "name": "tea", "duration_s": 600.0, "started_at": started}]}))
+    (data_dir / "timers.json").write_text(
+        json.dumps(
+            {"schema": 1, "data": [{"id": "ab12cd34", "name": "tea", "duration_s": 600.0, "started_at": started}]}
+        )
+    )
     (timer,) = Scheduler(data_dir).timers()
     assert (timer.id, timer.name, timer.due_at) == ("ab12cd34", "tea", started + 600)
     assert not (data_dir / "timers.json").exists() and (data_dir / "timers.json.imported").exists()
@@ -215,15 +217,17 @@ def test_a_wall_clock_jump_forward_is_noticed_within_a_nap(data_dir: Path) -> No
 
 
 def test_a_follow_up_asks_which_of_several_timers(data_dir: Path) -> None:
-    """"Give me 2 more minutes" with three timers running was a guess at the newest: now it asks,
+    """ "Give me 2 more minutes" with three timers running was a guess at the newest: now it asks,
     unless one timer is ringing, paused (to resume) or was just set."""
     clock = ManualClock()
     core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus(), clock)
     for name in ("pasta", "eggs", "laundry"):
         ask(core, f"set a {name} timer for one hour")
     asyncio.run(clock.advance(300))
-    assert ask(core, "give me 2 more minutes") == \
-        "You have a pasta timer, an eggs timer and a laundry timer. Which one should I add time to?"
+    assert (
+        ask(core, "give me 2 more minutes")
+        == "You have a pasta timer, an eggs timer and a laundry timer. Which one should I add time to?"
+    )
     assert ask(core, "pause the timer").endswith("Which one should I pause?")
     assert ask(core, "pause the eggs timer") == "Paused your eggs timer, 55 minutes left."
     assert ask(core, "resume the timer") == "Resumed your eggs timer, 55 minutes left."
@@ -237,7 +241,8 @@ def test_a_second_timer_of_a_running_name_is_refused_and_no_question_sounds_the_
     assert ask(core, "set a pasta timer for 5 minutes") == "Pasta timer set for 5 minutes."
     again = ask(core, "set a pasta timer for 8 minutes")
     assert again.startswith("You already have a pasta timer, with ") and again.endswith(
-        "To change it, say 'make the pasta timer 8 minutes'; or give the new one another name.")
+        "To change it, say 'make the pasta timer 8 minutes'; or give the new one another name."
+    )
     assert [t.name for t in core.scheduler.timers()] == ["pasta"]
     assert ask(core, "cancel the pasta timer") == "Your pasta timer is cancelled."
     # Two unnamed timers of one size cannot be told apart by what they are called: no question.
@@ -258,12 +263,18 @@ def test_a_rung_timer_is_replaced_by_a_new_one_of_its_name(data_dir: Path) -> No
     assert [t.id != old.id and t.ringing_since is None for t in core.scheduler.timers()] == [True]
 
 
-@pytest.mark.parametrize("said, planned", [
-    ("set a timer for pasta for 10 minutes", False),  # by the templates
-    ("set a timer for 10 minutes called pasta", False),
-    ("set a timer for pasta for ten minutes", True),  # planned by the LLM as timer.start(minutes=10), the name left out
-    ("could you start the pasta timer, ten minutes", True),
-])
+@pytest.mark.parametrize(
+    "said, planned",
+    [
+        ("set a timer for pasta for 10 minutes", False),  # by the templates
+        ("set a timer for 10 minutes called pasta", False),
+        (
+            "set a timer for pasta for ten minutes",
+            True,
+        ),  # planned by the LLM as timer.start(minutes=10), the name left out
+        ("could you start the pasta timer, ten minutes", True),
+    ],
+)
 def test_a_said_timer_name_is_never_dropped(data_dir: Path, said: str, planned: bool) -> None:
     from assistant.plugins.api import saying
 

@@ -27,7 +27,13 @@ def test_speech_then_silence_ends_after_the_timeout() -> None:
 def test_a_pause_shorter_than_the_timeout_resumes() -> None:
     eos = EndOfSpeech(trailing_silence_s=0.5)
     events = feed(eos, [(0.5, True), (0.32, False), (0.5, True), (0.6, False)])
-    assert [s for s, _ in events] == [Signal.SPEECH_START, Signal.SPEECH_END, Signal.RESUMED, Signal.SPEECH_END, Signal.ENDPOINT]
+    assert [s for s, _ in events] == [
+        Signal.SPEECH_START,
+        Signal.SPEECH_END,
+        Signal.RESUMED,
+        Signal.SPEECH_END,
+        Signal.ENDPOINT,
+    ]
 
 
 def test_a_click_shorter_than_min_speech_does_not_start() -> None:

@@ -10,7 +10,9 @@ from testbed import speech as sf
 
 @pytest.fixture(scope="module")
 def clip() -> np.ndarray:
-    return np.concatenate([sf.silence(1.0), sf.piper("Hey Jarvis."), sf.silence(0.7), sf.piper("What time is it?"), sf.silence(2.5)])
+    return np.concatenate(
+        [sf.silence(1.0), sf.piper("Hey Jarvis."), sf.silence(0.7), sf.piper("What time is it?"), sf.silence(2.5)]
+    )
 
 
 def detector() -> WakeWordDetector:
@@ -41,7 +43,9 @@ def test_same_result_whatever_the_chunk_size(clip: np.ndarray, chunk: int) -> No
 
 def test_other_speech_does_not_wake() -> None:
     det = detector()
-    speech = np.concatenate([sf.piper("What time is it? Set a timer for five minutes. Good morning, how are you?"), sf.silence(1)])
+    speech = np.concatenate(
+        [sf.piper("What time is it? Set a timer for five minutes. Good morning, how are you?"), sf.silence(1)]
+    )
     assert first_detection(det, speech, 1280) is None
 
 
@@ -52,7 +56,7 @@ def test_no_false_wake_right_after_a_detection(clip: np.ndarray) -> None:
     found = det.process(clip[:wake_end])
     assert found is not None
     det.reset()
-    rest = clip[wake_end - int(found.end_offset_s * 16000):]
+    rest = clip[wake_end - int(found.end_offset_s * 16000) :]
     assert first_detection(det, rest, 1280) is None
 
 

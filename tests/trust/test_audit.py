@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from assistant.trust.audit import REDACTED, AuditLog
+from assistant.app.runtime import build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.core.errors import SkillError
 from assistant.plugins.api import Permission
-from assistant.app.runtime import build_core
+from assistant.trust.audit import REDACTED, AuditLog
 from assistant.trust.vault import Vault, VaultError
 from assistant.web.server import admin_key, web_dir
 from testbed.harness import TEMPLATES_ONLY
@@ -44,8 +44,9 @@ def lines(log: AuditLog) -> list[str]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*ASSISTANT, *args], capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **TEMPLATES_ONLY})
+    return subprocess.run(
+        [*ASSISTANT, *args], capture_output=True, text=True, timeout=120, env={**os.environ, **TEMPLATES_ONLY}
+    )
 
 
 def test_an_untouched_trail_verifies_from_the_command_line(tmp_path: Path) -> None:
@@ -82,7 +83,9 @@ def test_a_line_rewritten_with_a_fresh_mac_still_breaks_without_the_key(tmp_path
     assert not audit_of(tmp_path).verify().intact
 
 
-@pytest.mark.parametrize("removed, problem", [(2, "entries 3-3 are missing"), (5, "entries 6-6 were removed from the end")])
+@pytest.mark.parametrize(
+    "removed, problem", [(2, "entries 3-3 are missing"), (5, "entries 6-6 were removed from the end")]
+)
 def test_a_removed_line_is_found(tmp_path: Path, removed: int, problem: str) -> None:
     log = filled(tmp_path)
     text = lines(log)
@@ -111,8 +114,13 @@ def test_a_line_cut_short_by_a_crash_is_a_note_and_the_chain_goes_on(tmp_path: P
 
 def test_secrets_never_reach_the_trail(tmp_path: Path) -> None:
     log = audit_of(tmp_path)
-    log.append("tool_call", origin="phone", tool="device.pair",
-               args={"device": "door", "password": "hunter2", "api_key": "k-123"}, result={"auth": {"token": "t-456"}})
+    log.append(
+        "tool_call",
+        origin="phone",
+        tool="device.pair",
+        args={"device": "door", "password": "hunter2", "api_key": "k-123"},
+        result={"auth": {"token": "t-456"}},
+    )
     text = log.path.read_text()
     assert "hunter2" not in text and "k-123" not in text and "t-456" not in text
     entry = next(e for e in audit_of(tmp_path).entries() if e["kind"] == "tool_call")
@@ -125,19 +133,25 @@ def test_calls_from_voice_phone_text_and_routines_are_all_audited(tmp_path: Path
     asyncio.run(core.dialogue.another().handle("what time is it"))
     folder = tmp_path / "routines"
     folder.mkdir(exist_ok=True)
-    (folder / "check.yaml").write_text(textwrap.dedent("""\
+    (folder / "check.yaml").write_text(
+        textwrap.dedent("""\
         name: check
         steps:
           - id: time
             tool: clock.get_time
-        """))
+        """)
+    )
     done = cli("routines", "run", "check", "--data-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
     done = cli("ask", "how long is left on the pasta timer", "--data-dir", str(tmp_path))
     assert done.returncode == 0, done.stderr
     calls = [(e["origin"], e["tool"]) for e in audit_of(tmp_path).entries() if e["kind"] == "tool_call"]
-    assert calls == [("voice", "timer.start"), ("phone", "clock.get_time"), ("routine", "clock.get_time"),
-                     ("text", "timer.status")]
+    assert calls == [
+        ("voice", "timer.start"),
+        ("phone", "clock.get_time"),
+        ("routine", "clock.get_time"),
+        ("text", "timer.status"),
+    ]
     assert audit_of(tmp_path).verify().intact
 
 
@@ -186,8 +200,9 @@ def test_a_file_name_that_is_not_utf8_is_recorded_and_verifies(tmp_path: Path) -
     assert not AuditLog(tmp_path, Vault(tmp_path).derived_key("audit")).verify().problems
 
 
-def test_an_entry_the_disk_refuses_is_taken_back_whole_and_the_trail_still_verifies(tmp_path: Path,
-                                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_entry_the_disk_refuses_is_taken_back_whole_and_the_trail_still_verifies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A full disk between the entry and its head: the entry is taken back and the caller told, so
     the trail never looks like an old head was put back (it used to fail --verify for good)."""
     import errno
@@ -213,12 +228,15 @@ def test_an_entry_the_disk_refuses_is_taken_back_whole_and_the_trail_still_verif
 
 
 def test_a_full_disk_is_said_before_anything_is_done_and_an_unrecorded_action_is_told(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import assistant.trust.audit as audit_module
     import assistant.voice.dialogue as dialogue_module
 
     core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path, Bus())
-    monkeypatch.setattr(dialogue_module, "room_problem", lambda folder: f"the disk holding {folder} is full (0 KiB free)")
+    monkeypatch.setattr(
+        dialogue_module, "room_problem", lambda folder: f"the disk holding {folder} is full (0 KiB free)"
+    )
     assert asyncio.run(core.dialogue.handle("set a pasta timer for five minutes")) == dialogue_module.DISK_FULL
     assert core.scheduler.timers() == []
     monkeypatch.undo()
@@ -234,13 +252,16 @@ def test_a_full_disk_is_said_before_anything_is_done_and_an_unrecorded_action_is
     assert [t.name for t in core.scheduler.timers()] == ["pasta"]
 
 
-def test_the_command_line_refuses_a_change_on_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_line_refuses_a_change_on_a_full_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     import assistant.core.store as store_module
     from assistant.cli.main import main
 
     monkeypatch.setattr(store_module, "MIN_FREE_BYTES", 1 << 62)  # more than any disk has free
     assert main(["ask", "set a pasta timer for five minutes", "--data-dir", str(tmp_path)]) == 1
     err = capsys.readouterr().err
-    assert "is full" in err and "so nothing was changed: free some space and try again" in err and "Traceback" not in err
+    assert (
+        "is full" in err and "so nothing was changed: free some space and try again" in err and "Traceback" not in err
+    )
     assert not (tmp_path / "scheduler.json").exists() or "pasta" not in (tmp_path / "scheduler.json").read_text()

@@ -77,7 +77,9 @@ def test_a_head_forged_without_the_key_is_found(tmp_path: Path) -> None:
     kept = lines(log)[:-2]
     log.path.write_text("".join(kept))
     newest = json.loads(kept[-1])
-    wrong = hmac.new(hmac.new(b"a guessed key", b"audit", hashlib.sha256).digest(), b"audit-head", hashlib.sha256).digest()
+    wrong = hmac.new(
+        hmac.new(b"a guessed key", b"audit", hashlib.sha256).digest(), b"audit-head", hashlib.sha256
+    ).digest()
     tag = hmac.new(wrong, f"{newest['seq']}\n{newest['mac']}".encode(), hashlib.sha256).hexdigest()
     log.head_path.write_text(json.dumps({"seq": newest["seq"], "mac": newest["mac"], "tag": tag}))
     assert_tampered(verify_cli(tmp_path), "not written with this vault key")
@@ -163,9 +165,11 @@ def test_start_new_sets_the_old_trail_aside_and_begins_one_that_verifies(tmp_pat
 
 def test_writers_in_several_processes_never_share_a_number(tmp_path: Path) -> None:
     filled(tmp_path, 1)
-    code = ("import sys; from pathlib import Path; from assistant.trust.audit import AuditLog; from assistant.trust.vault import Vault\n"
-            "d = Path(sys.argv[1]); log = AuditLog(d, Vault(d).derived_key('audit'))\n"
-            "for i in range(40): log.append('tool_call', origin='routine', tool='clock.get_time', args={}, ok=True)")
+    code = (
+        "import sys; from pathlib import Path; from assistant.trust.audit import AuditLog; from assistant.trust.vault import Vault\n"
+        "d = Path(sys.argv[1]); log = AuditLog(d, Vault(d).derived_key('audit'))\n"
+        "for i in range(40): log.append('tool_call', origin='routine', tool='clock.get_time', args={}, ok=True)"
+    )
     writers = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)]) for _ in range(4)]
     assert [w.wait(timeout=120) for w in writers] == [0, 0, 0, 0]
     verdict = audit_of(tmp_path).verify()
@@ -176,8 +180,11 @@ def test_folders_added_from_the_command_line_are_audited_with_who(tmp_path: Path
     data, docs, photos = tmp_path / "data", tmp_path / "docs", tmp_path / "photos"
     docs.mkdir()
     photos.mkdir()
-    for args in (["knowledge", "add-folder", str(docs)], ["media", "add-folder", str(photos)],
-                 ["knowledge", "add-folder", str(docs)]):
+    for args in (
+        ["knowledge", "add-folder", str(docs)],
+        ["media", "add-folder", str(photos)],
+        ["knowledge", "add-folder", str(docs)],
+    ):
         done = cli(*args, "--no-scan", "--data-dir", str(data))
         assert done.returncode == 0, done.stderr
     added = [(e["action"], e["who"], e["path"], e["to"]) for e in audit_of(data).entries() if e["kind"] == "admin"]
@@ -188,7 +195,11 @@ def test_folders_added_from_the_command_line_are_audited_with_who(tmp_path: Path
 def test_an_administrative_change_names_who_made_it(tmp_path: Path) -> None:
     entry = admin.record_admin(tmp_path, "phone paired", "admin", phone="kitchen tablet", token="s3cret")
     (stored,) = [e for e in audit_of(tmp_path).entries() if e["kind"] == "admin"]
-    assert stored == entry and (entry["action"], entry["who"], entry["phone"]) == ("phone paired", "admin", "kitchen tablet")
+    assert stored == entry and (entry["action"], entry["who"], entry["phone"]) == (
+        "phone paired",
+        "admin",
+        "kitchen tablet",
+    )
     assert entry["token"] == audit.REDACTED
     with pytest.raises(audit.AuditError, match="who did it"):
         admin.record_admin(tmp_path, "phone revoked", " ")
@@ -199,11 +210,18 @@ def test_an_administrative_change_names_who_made_it(tmp_path: Path) -> None:
 def bounded_cli(*args: str) -> subprocess.CompletedProcess[str]:
     """The command line with 60 seconds and 2 GiB of data at most, so a reader that hangs on a FIFO or
     reads /dev/zero to its end fails the test instead of the machine."""
+
     def limited() -> None:
         resource.setrlimit(resource.RLIMIT_DATA, (2 << 30, 2 << 30))
 
-    done = subprocess.run([*ASSISTANT, *args], capture_output=True, text=True, timeout=60, preexec_fn=limited,
-                          env={**os.environ, **TEMPLATES_ONLY})
+    done = subprocess.run(
+        [*ASSISTANT, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limited,
+        env={**os.environ, **TEMPLATES_ONLY},
+    )
     assert "Traceback" not in done.stdout + done.stderr, done.stderr
     return done
 
@@ -228,9 +246,15 @@ def replace_with_link_to_zero(path: Path) -> None:
 
 
 @pytest.mark.timeout(150)
-@pytest.mark.parametrize(("replace", "what"), [(replace_with_fifo, "a FIFO"), (replace_with_directory, "a directory"),
-                                               (replace_with_link_to_zero, "a link to a device")],
-                         ids=["fifo", "directory", "link to /dev/zero"])
+@pytest.mark.parametrize(
+    ("replace", "what"),
+    [
+        (replace_with_fifo, "a FIFO"),
+        (replace_with_directory, "a directory"),
+        (replace_with_link_to_zero, "a link to a device"),
+    ],
+    ids=["fifo", "directory", "link to /dev/zero"],
+)
 def test_a_trail_that_is_not_a_regular_file_is_refused_without_hanging(tmp_path: Path, replace, what: str) -> None:  # type: ignore[no-untyped-def]
     log = filled(tmp_path)
     replace(log.path)
@@ -246,8 +270,9 @@ def test_a_trail_that_is_not_a_regular_file_is_refused_without_hanging(tmp_path:
 def test_a_head_that_is_a_fifo_is_a_problem_without_hanging(tmp_path: Path) -> None:
     log = filled(tmp_path)
     replace_with_fifo(log.head_path)
-    assert_tampered(bounded_cli("audit", "--verify", "--data-dir", str(tmp_path)),
-                    "audit.head is not a regular file (a FIFO)")
+    assert_tampered(
+        bounded_cli("audit", "--verify", "--data-dir", str(tmp_path)), "audit.head is not a regular file (a FIFO)"
+    )
 
 
 def test_a_head_whose_number_overflows_or_is_a_string_is_damaged(tmp_path: Path) -> None:
@@ -262,7 +287,8 @@ def test_a_head_whose_number_overflows_or_is_a_string_is_damaged(tmp_path: Path)
 
 @pytest.mark.parametrize("seq", ["1e999", '"6"', "true"])
 def test_a_line_whose_number_overflows_or_is_not_a_whole_number_is_damaged_and_blocks_appends(
-        tmp_path: Path, seq: str) -> None:
+    tmp_path: Path, seq: str
+) -> None:
     log = filled(tmp_path)
     *kept, newest = lines(log)
     log.path.write_text("".join(kept) + newest.replace('"seq": 6', f'"seq": {seq}'))

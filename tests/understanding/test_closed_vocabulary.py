@@ -9,15 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from assistant.core.bus import Bus
-from assistant.voice.dialogue import CANNOT, SAY_AGAIN
-from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, Found
 from assistant.app.runtime import build_core
+from assistant.core.bus import Bus
+from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, Found
 from assistant.speech.stt import Heard
 from assistant.understanding.candidates import (
-    CandidateShortlist, as_whisper_writes, live_names_in, number_words, spells_numbers,
+    CandidateShortlist,
+    as_whisper_writes,
+    live_names_in,
+    number_words,
+    spells_numbers,
 )
 from assistant.understanding.closed import CUT_SHORT, ClosedVocabulary, confidence
+from assistant.voice.dialogue import CANNOT, SAY_AGAIN
 from testbed import speech as sf
 from testbed.harness import Recorder
 
@@ -33,7 +37,8 @@ def core_with_devices(config, data_dir: Path, devices: dict[str, str] = DEVICES)
     core = build_core(config, data_dir, bus)
     for i, (name, room) in enumerate(devices.items()):
         device, _ = core.devices.registry.seen(
-            Found(f"test:{i}", name, "wled", "light", "test", (ON_OFF, BRIGHTNESS, COLOUR), "127.0.0.1", 9))
+            Found(f"test:{i}", name, "wled", "light", "test", (ON_OFF, BRIGHTNESS, COLOUR), "127.0.0.1", 9)
+        )
         core.devices.registry.set_room(device.id, room)
     return core, Recorder(bus)
 
@@ -46,13 +51,20 @@ def test_candidates_are_written_as_whisper_writes_them() -> None:
     assert as_whisper_writes("dim the bedroom light to 30 percent", False) == "Dim the bedroom light to 30%."
     assert as_whisper_writes("set a timer for 5 minutes", True) == "Set a timer for five minutes."
     assert as_whisper_writes("what time is it", False) == "What time is it?"
-    assert [number_words(n) for n in (0, 13, 30, 45, 120)] == ["zero", "thirteen", "thirty", "forty-five",
-                                                               "one hundred twenty"]
+    assert [number_words(n) for n in (0, 13, 30, 45, 120)] == [
+        "zero",
+        "thirteen",
+        "thirty",
+        "forty-five",
+        "one hundred twenty",
+    ]
     assert spells_numbers("Set a timer for five minutes.") and not spells_numbers("Set a timer for 5 minutes.")
 
 
 def test_a_live_name_is_found_in_a_misheard_reading() -> None:
-    found = live_names_in("talk off the porch lite", {"device_name": ["kitchen light", "porch light"], "room_name": ["bedroom"]})
+    found = live_names_in(
+        "talk off the porch lite", {"device_name": ["kitchen light", "porch light"], "room_name": ["bedroom"]}
+    )
     assert [name for name, _ in found["device_name"]][0] == "porch light"
     assert "room_name" not in found
 
@@ -92,18 +104,25 @@ def test_confidence_is_half_at_the_line_and_whole_when_sure() -> None:
 def scripted_scorer(ending: float):  # type: ignore[no-untyped-def]
     """A scorer that finds "Set a timer for 8 minutes." in the audio, its final stop `ending`
     likely, and every other sentence far less likely than the free reading."""
+
     def score(texts: list[str], full: bool) -> list[list[float]]:
         out = []
         for text in texts:
             n = len(text.split()) + 1
-            out.append([-0.1] * 6 + [ending] if text == "Set a timer for 8 minutes." else
-                       [-0.5] * n if text.startswith("Say it's") else [-3.0] * n)
+            out.append(
+                [-0.1] * 6 + [ending]
+                if text == "Set a timer for 8 minutes."
+                else [-0.5] * n
+                if text.startswith("Say it's")
+                else [-3.0] * n
+            )
         return out
+
     return score
 
 
 def test_a_sentence_the_audio_goes_on_after_is_asked_about(config, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    """"Say it's a timer for 8 minutes. Come to pass." ("…for the pasta"): the nearest sentence
+    """ "Say it's a timer for 8 minutes. Come to pass." ("…for the pasta"): the nearest sentence
     leaves words out; the audio says so at its final stop, and the call is asked about, not run."""
     core, _ = core_with_devices(config, data_dir)
     closed = ClosedVocabulary(core.dialogue.router.matcher)
@@ -149,20 +168,28 @@ def test_play_some_jazz_is_not_jars(speech_models, config, data_dir: Path) -> No
     assert call is not None and (call.tool, call.args) == ("media.play", {"genre": "jazz"}), (heard.text, call)
 
 
-@pytest.mark.parametrize("said", ["what's the weather in paris", "play some blues", "remind me to water the plants at six pm"])
-def test_what_the_templates_cannot_say_is_left_to_the_free_transcript(speech_models, config, data_dir: Path, said: str) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(
+    "said", ["what's the weather in paris", "play some blues", "remind me to water the plants at six pm"]
+)
+def test_what_the_templates_cannot_say_is_left_to_the_free_transcript(
+    speech_models, config, data_dir: Path, said: str
+) -> None:  # type: ignore[no-untyped-def]
     """Another request, a genre the library lacks, a reminder's own words: no template sentence was said."""
     core, _ = core_with_devices(config, data_dir)
     heard, call = hear_closed(core, speech_models, sf.piper(said))
     assert call is None, (heard.text, call)
 
 
-@pytest.mark.parametrize("said, tool, args", [
-    ("set a pasta timer for twelve minutes", "timer.start", {"name": "pasta", "minutes": 12}),  # a free-text name
-    ("turn off the porch light", "device.turn_off", {"device": "porch light"}),
-])
-def test_a_clean_command_is_heard_with_confidence(speech_models, config, data_dir: Path, said: str, tool: str,
-                                                  args: dict) -> None:  # type: ignore[no-untyped-def, type-arg]
+@pytest.mark.parametrize(
+    "said, tool, args",
+    [
+        ("set a pasta timer for twelve minutes", "timer.start", {"name": "pasta", "minutes": 12}),  # a free-text name
+        ("turn off the porch light", "device.turn_off", {"device": "porch light"}),
+    ],
+)
+def test_a_clean_command_is_heard_with_confidence(
+    speech_models, config, data_dir: Path, said: str, tool: str, args: dict
+) -> None:  # type: ignore[no-untyped-def, type-arg]
     core, _ = core_with_devices(config, data_dir)
     heard = speech_models.transcriber.hear(sf.piper(said), core.speech_hints())
     call = asyncio.run(core.dialogue.router.route(heard.text, live_of(core), others=heard.others, hearing=heard))
@@ -206,19 +233,29 @@ def test_a_sentence_with_numbers_the_reading_did_not_hold_is_asked_about(config,
 
     def favour(sentence: str):  # type: ignore[no-untyped-def]
         def score(texts: list[str], full: bool) -> list[list[float]]:
-            return [[-0.1] * 7 if t == sentence else [-0.4] * 7 if t.startswith("Check") or "13" in t else [-3.0] * 7
-                    for t in texts]
+            return [
+                [-0.1] * 7 if t == sentence else [-0.4] * 7 if t.startswith("Check") or "13" in t else [-3.0] * 7
+                for t in texts
+            ]
+
         return score
 
-    guessed = closed.recognise(["Check the timer for 1 hour.", "Set a timer for 2 minutes."],
-                               favour("Set a timer for 2 minutes."), live_of(core))
+    guessed = closed.recognise(
+        ["Check the timer for 1 hour.", "Set a timer for 2 minutes."],
+        favour("Set a timer for 2 minutes."),
+        live_of(core),
+    )
     assert guessed is not None and guessed.call.args == {"minutes": 2} and guessed.call.score <= 0.6
     alike = closed.recognise(["Set a timer for 13 minutes."], favour("Set a timer for 30 minutes."), live_of(core))
-    assert alike is not None and alike.call.args == {"minutes": 30} and alike.call.score >= config.understanding.confirm_below
+    assert (
+        alike is not None
+        and alike.call.args == {"minutes": 30}
+        and alike.call.score >= config.understanding.confirm_below
+    )
 
 
 def test_a_call_from_a_reading_not_chosen_is_asked_about(config, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    """"What's the laundry timer?" was chosen; its next reading "Lost the laundry timer." became
+    """ "What's the laundry timer?" was chosen; its next reading "Lost the laundry timer." became
     "cancel the laundry timer" and ran. A call from another reading now carries at most 0.7."""
     core, _ = core_with_devices(config, data_dir)
     router = core.dialogue.router

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from assistant.app.runtime import build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.core.models import resolve_llm
 from assistant.plugins.api import ToolSpec
-from assistant.app.runtime import build_core
 from assistant.understanding.decoder import Decoding, Vocabulary, decode_arguments, supports
 from assistant.understanding.grounding import said_integers
 
@@ -58,9 +58,15 @@ def conforms(schema: dict[str, Any], args: dict[str, Any], said: frozenset[int])
 
 
 @pytest.mark.timeout(900)  # every tool × four requests through the model: minutes on a busy machine
-def test_every_tools_arguments_decode_to_json_its_schema_allows(model: tuple[Any, Vocabulary], specs: list[ToolSpec]) -> None:
-    requests = ["set a timer for seven minutes for the eggs", "turn the kitchen light to 40 percent",
-                "zzz qqq", 'he said "no" \\ then left\n\tfor 3 hours and 25 minutes']
+def test_every_tools_arguments_decode_to_json_its_schema_allows(
+    model: tuple[Any, Vocabulary], specs: list[ToolSpec]
+) -> None:
+    requests = [
+        "set a timer for seven minutes for the eggs",
+        "turn the kitchen light to 40 percent",
+        "zzz qqq",
+        'he said "no" \\ then left\n\tfor 3 hours and 25 minutes',
+    ]
     for spec in specs:
         schema = spec.args_schema()
         assert supports(schema), spec.qualified
@@ -77,12 +83,16 @@ def test_every_tools_arguments_decode_to_json_its_schema_allows(model: tuple[Any
 
 
 def test_text_the_schema_forces_is_evaluated_with_the_prompt_in_one_call(model: tuple[Any, Vocabulary]) -> None:
-    schema = {"type": "object", "properties": {"day": {"type": "string", "enum": ["today", "tomorrow"]}},
-              "required": ["day"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"day": {"type": "string", "enum": ["today", "tomorrow"]}},
+        "required": ["day"],
+        "additionalProperties": False,
+    }
     decoding = start(model, "What is on tomorrow? Arguments: ")
     decode_arguments(decoding, schema, frozenset())
     assert json.loads(decoding.out) in ({"day": "today"}, {"day": "tomorrow"})
-    assert decoding.evaluations == 1, "`{\"day\": \"` must go with the prompt, and the rest needs no call"
+    assert decoding.evaluations == 1, '`{"day": "` must go with the prompt, and the rest needs no call'
 
 
 def test_the_model_chooses_where_the_options_part(model: tuple[Any, Vocabulary]) -> None:

@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.core.errors import AssistantError
-from assistant.app.runtime import Core, build_core
 from assistant.language.numbers import find_numbers
 from assistant.understanding.schema import args_gbnf, args_grammar, call_gbnf, gbnf_for, tool_call_schema
 from testbed.harness import TEMPLATES_ONLY
@@ -22,14 +22,17 @@ def core(tmp_path_factory: pytest.TempPathFactory) -> Core:
     return build_core(load_config(environ=TEMPLATES_ONLY), tmp_path_factory.mktemp("data"), Bus())
 
 
-@pytest.mark.parametrize("text, tool, args", [
-    ("can't sail the pasta timer", "timer.cancel", {"name": "pasta"}),
-    ("said a timer for ten minutes", "timer.start", {"minutes": 10}),
-    ("set a time for twenty five minutes", "timer.start", {"minutes": 25}),
-    ("how much time is left on the pasta time", "timer.status", {"name": "pasta"}),
-    ("stop the egg timer", "timer.cancel", {"name": "eggs"}),
-    ("what dates it today", "clock.get_date", {}),
-])
+@pytest.mark.parametrize(
+    "text, tool, args",
+    [
+        ("can't sail the pasta timer", "timer.cancel", {"name": "pasta"}),
+        ("said a timer for ten minutes", "timer.start", {"minutes": 10}),
+        ("set a time for twenty five minutes", "timer.start", {"minutes": 25}),
+        ("how much time is left on the pasta time", "timer.status", {"name": "pasta"}),
+        ("stop the egg timer", "timer.cancel", {"name": "eggs"}),
+        ("what dates it today", "clock.get_date", {}),
+    ],
+)
 def test_speech_errors_still_match(core: Core, text: str, tool: str, args: dict) -> None:
     call = core.dialogue.router.matcher.match_fuzzy(text, LIVE, min_score=0.8)
     assert call is not None and call.tool == tool
@@ -72,8 +75,12 @@ def test_names_with_numbers_are_heard_as_words_or_digits(core: Core) -> None:
     router = core.dialogue.router
     for names in ([f"bench light {i}" for i in range(1, 33)], [f"bench light {i}" for i in range(32, 0, -1)]):
         live = {"device_name": [*names, "office lamp 2"], "room_name": ["kitchen"]}
-        for said, device in [("turn on bench light one", "bench light 1"), ("Turn off bench light twelve.", "bench light 12"),
-                             ("turn on the office lamp two", "office lamp 2"), ("turn on bench light 7", "bench light 7")]:
+        for said, device in [
+            ("turn on bench light one", "bench light 1"),
+            ("Turn off bench light twelve.", "bench light 12"),
+            ("turn on the office lamp two", "office lamp 2"),
+            ("turn on bench light 7", "bench light 7"),
+        ]:
             call = router.match_templates(said, live)
             assert call is not None and call.args == {"device": device}, said
         call = router.match_templates("dim bench light three to forty percent", live)

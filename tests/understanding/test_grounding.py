@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
-from assistant.app.runtime import Core, build_core
-from assistant.understanding.grounding import grounded
 from assistant.language.numbers import respell_numbers
+from assistant.understanding.grounding import grounded
 from assistant.understanding.prompt import PlanContext, ToolIndex
 from testbed.harness import TEMPLATES_ONLY
 
@@ -30,8 +30,15 @@ def _offered(index: ToolIndex, text: str, **context: object) -> set[str]:
     return {s.qualified for s in index.offer(text, PlanContext(live=LIVE, **context))}  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("text", ["book a table for two at seven", "vacuum the stairs carpet",
-                                  "set the thermostat to 21 degrees", "please order me a pizza"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "book a table for two at seven",
+        "vacuum the stairs carpet",
+        "set the thermostat to 21 degrees",
+        "please order me a pizza",
+    ],
+)
 def test_a_request_no_tool_speaks_of_is_offered_no_tool(index: ToolIndex, text: str) -> None:
     assert _offered(index, text) == set()
 
@@ -53,20 +60,23 @@ def test_many_relevant_tools_are_cut_to_the_limit_by_shared_words(core: Core) ->
 
 
 def test_at_the_cut_a_word_said_as_it_is_and_the_request_s_verb_go_first(core: Core) -> None:
-    """"timer" is near "time", so thirteen tools tie on it; the timer's own verb picks among them."""
+    """ "timer" is near "time", so thirteen tools tie on it; the timer's own verb picks among them."""
     index = ToolIndex(core.registry.tools(), core.dialogue.router.matcher.phrases(), limit=8)
     assert "timer.start" in {s.qualified for s in index.offer("please could you start the kettle timer", PlanContext())}
     assert "timer.pause" in {s.qualified for s in index.offer("could you pause the kettle timer", PlanContext())}
 
 
-@pytest.mark.parametrize("text, respelled", [
-    ("set a timer for too minutes", "set a timer for two minutes"),
-    ("set the timer for fife minutes", "set the timer for five minutes"),
-    ("set a timer four seven minutes", "set a timer for seven minutes"),
-    ("wake me at four twenty", "wake me at four twenty"),  # a clock time, no unit after it
-    ("set a timer for four minutes", "set a timer for four minutes"),
-    ("I'm going to the shop", "I'm going to the shop"),
-])
+@pytest.mark.parametrize(
+    "text, respelled",
+    [
+        ("set a timer for too minutes", "set a timer for two minutes"),
+        ("set the timer for fife minutes", "set the timer for five minutes"),
+        ("set a timer four seven minutes", "set a timer for seven minutes"),
+        ("wake me at four twenty", "wake me at four twenty"),  # a clock time, no unit after it
+        ("set a timer for four minutes", "set a timer for four minutes"),
+        ("I'm going to the shop", "I'm going to the shop"),
+    ],
+)
 def test_number_sound_alikes_are_respelled_only_before_a_unit(text: str, respelled: str) -> None:
     assert respell_numbers(text) == respelled
 
@@ -76,32 +86,48 @@ def test_respelled_requests_reach_the_templates(core: Core) -> None:
     assert call is not None and (call.tool, call.args) == ("timer.start", {"minutes": 2})
 
 
-@pytest.mark.parametrize("text, args, kept", [
-    ("set a timer for an hour", {"hours": 1, "name": "timer1"}, {"hours": 1}),
-    ("alert me in ninety seconds", {"seconds": 90, "name": "alert me in ninety seconds"}, {"seconds": 90}),
-    ("start a countdown of 40 seconds", {"seconds": 40, "name": "countdown"}, {"seconds": 40}),
-    ("set a timer for five minutes", {"minutes": 5, "name": "fife minutes"}, {"minutes": 5}),
-    ("set a timer for a quarter of an hour", {"minutes": 15, "name": "quarter_hour_timer"}, {"minutes": 15}),
-    ("vacuum the living room", {"hours": 1, "minutes": 30}, {}),
-    ("an hour and a half for the roast", {"hours": 1, "minutes": 30, "name": "roast"},
-     {"hours": 1, "minutes": 30, "name": "roast"}),
-    ("give me a timer for the lasagne, twelve minutes", {"minutes": 12, "name": "lasagna"},
-     {"minutes": 12, "name": "lasagna"}),  # spelt its own way
-    ("set a timer for 5 minutes", {"minutes": 5, "name": "", "hours": 0}, {"minutes": 5}),
-    ("could you start a timer for the eggs, seven minutes", {"minutes": 7, "name": "eggs timer"},
-     {"minutes": 7, "name": "eggs"}),  # the skill's own noun is how people say it, not the name
-])
-def test_only_arguments_the_request_grounds_are_kept(core: Core, index: ToolIndex, text: str,
-                                                     args: dict, kept: dict) -> None:
+@pytest.mark.parametrize(
+    "text, args, kept",
+    [
+        ("set a timer for an hour", {"hours": 1, "name": "timer1"}, {"hours": 1}),
+        ("alert me in ninety seconds", {"seconds": 90, "name": "alert me in ninety seconds"}, {"seconds": 90}),
+        ("start a countdown of 40 seconds", {"seconds": 40, "name": "countdown"}, {"seconds": 40}),
+        ("set a timer for five minutes", {"minutes": 5, "name": "fife minutes"}, {"minutes": 5}),
+        ("set a timer for a quarter of an hour", {"minutes": 15, "name": "quarter_hour_timer"}, {"minutes": 15}),
+        ("vacuum the living room", {"hours": 1, "minutes": 30}, {}),
+        (
+            "an hour and a half for the roast",
+            {"hours": 1, "minutes": 30, "name": "roast"},
+            {"hours": 1, "minutes": 30, "name": "roast"},
+        ),
+        (
+            "give me a timer for the lasagne, twelve minutes",
+            {"minutes": 12, "name": "lasagna"},
+            {"minutes": 12, "name": "lasagna"},
+        ),  # spelt its own way
+        ("set a timer for 5 minutes", {"minutes": 5, "name": "", "hours": 0}, {"minutes": 5}),
+        (
+            "could you start a timer for the eggs, seven minutes",
+            {"minutes": 7, "name": "eggs timer"},
+            {"minutes": 7, "name": "eggs"},
+        ),  # the skill's own noun is how people say it, not the name
+    ],
+)
+def test_only_arguments_the_request_grounds_are_kept(
+    core: Core, index: ToolIndex, text: str, args: dict, kept: dict
+) -> None:
     spec = core.registry.tool("timer.start")
     assert grounded(spec, args, text, index.words("timer.start")) == kept
 
 
-@pytest.mark.parametrize("text, args, kept", [
-    ("put on a bit of classical", {"genre": "classical", "shuffle": True}, {"genre": "classical"}),
-    ("shuffle my jazz", {"genre": "jazz", "shuffle": True}, {"genre": "jazz", "shuffle": True}),
-    ("play some jazz", {"genre": "jazz", "shuffle": False}, {"genre": "jazz", "shuffle": False}),
-])
+@pytest.mark.parametrize(
+    "text, args, kept",
+    [
+        ("put on a bit of classical", {"genre": "classical", "shuffle": True}, {"genre": "classical"}),
+        ("shuffle my jazz", {"genre": "jazz", "shuffle": True}, {"genre": "jazz", "shuffle": True}),
+        ("play some jazz", {"genre": "jazz", "shuffle": False}, {"genre": "jazz", "shuffle": False}),
+    ],
+)
 def test_a_switch_nobody_asked_for_is_dropped(core: Core, text: str, args: dict, kept: dict) -> None:
     assert grounded(core.registry.tool("media.play"), args, text) == kept
 
@@ -128,7 +154,10 @@ def test_planner_path_is_not_asked_for_what_no_tool_serves(tmp_path: Path) -> No
 def test_a_number_under_the_wrong_unit_moves_to_the_one_said(core: Core) -> None:
     spec = core.registry.tool("timer.start")
     assert grounded(spec, {"minutes": 90}, "alert me in ninety seconds") == {"seconds": 90}
-    assert grounded(spec, {"minutes": 5, "seconds": 30}, "five minutes and thirty seconds") == {"minutes": 5, "seconds": 30}
+    assert grounded(spec, {"minutes": 5, "seconds": 30}, "five minutes and thirty seconds") == {
+        "minutes": 5,
+        "seconds": 30,
+    }
 
 
 def test_a_required_text_nobody_said_is_asked_for_instead(core: Core) -> None:

@@ -7,9 +7,9 @@ import yaml
 from hassil import Intents
 from hassil.sample import sample_intents
 
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
-from assistant.app.runtime import Core, build_core
 from testbed.harness import TEMPLATES_ONLY
 
 
@@ -21,13 +21,17 @@ def core(tmp_path: Path) -> Core:
 def test_every_own_template_maps_to_its_tool(core: Core) -> None:
     matcher = core.dialogue.router.matcher
     checked = 0
+
     # The system skill's command names are said bare, as routine phrases are: its lists get a word of
     # their own, as a real home's command names and routine phrases differ.
     def word(name: str) -> str:
         return {"system_check": "check the internet", "system_change": "restart the music server"}.get(name, "pasta")
 
-    live = {name: [word(name)] for loaded in core.registry.skills
-            for name in yaml.safe_load(loaded.sentences.read_text()).get("live_lists") or []}
+    live = {
+        name: [word(name)]
+        for loaded in core.registry.skills
+        for name in yaml.safe_load(loaded.sentences.read_text()).get("live_lists") or []
+    }
     for loaded in core.registry.skills:
         doc = yaml.safe_load(loaded.sentences.read_text())
         lists = dict(doc.get("lists") or {})
@@ -37,8 +41,14 @@ def test_every_own_template_maps_to_its_tool(core: Core) -> None:
         for name, body in list(lists.items()):
             if body.get("wildcard"):
                 lists[name] = {"values": ["pasta"]}
-        own = Intents.from_dict({"language": "en", "intents": doc["intents"], "lists": lists,
-                                 "expansion_rules": doc.get("expansion_rules") or {}})
+        own = Intents.from_dict(
+            {
+                "language": "en",
+                "intents": doc["intents"],
+                "lists": lists,
+                "expansion_rules": doc.get("expansion_rules") or {},
+            }
+        )
         for intent, sentence in sample_intents(own, max_sentences_per_intent=400):
             call = matcher.match(sentence, live)
             assert call is not None, f"{sentence!r} matched nothing"
@@ -77,6 +87,8 @@ def test_phrasings(core: Core, text: str, tool: str, args: dict) -> None:
     assert core.registry.tool(tool).validate(call.args) == args
 
 
-@pytest.mark.parametrize("text", ["turn on the kitchen light", "play some jazz", "what's the weather", "hello there", ""])
+@pytest.mark.parametrize(
+    "text", ["turn on the kitchen light", "play some jazz", "what's the weather", "hello there", ""]
+)
 def test_requests_nobody_serves_match_nothing(core: Core, text: str) -> None:
     assert core.dialogue.router.matcher.match(text, {}) is None

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
-from assistant.voice.dialogue import PLANNER_DOWN
 from assistant.core.models import resolve_llm
-from assistant.app.runtime import Core, build_core
 from assistant.understanding.planner import LocalPlanner, ServerPlanner
 from assistant.understanding.prompt import PlanContext
+from assistant.voice.dialogue import PLANNER_DOWN
 from testbed.harness import Recorder
 
 OFFLINE = {"ASSISTANT__PLANNER__THREADS": "2"}
@@ -37,15 +37,22 @@ def core_with(tmp: Path, **env: str) -> tuple[Core, Recorder]:
 def small(tmp_path_factory: pytest.TempPathFactory) -> LocalPlanner:
     core, _ = core_with(tmp_path_factory.mktemp("data"))
     matcher = core.dialogue.router.matcher
-    planner = LocalPlanner(str(resolve_llm("smollm2-135m").path), core.registry.tools(), matcher.examples(), matcher.phrases(), threads=2)
+    planner = LocalPlanner(
+        str(resolve_llm("smollm2-135m").path), core.registry.tools(), matcher.examples(), matcher.phrases(), threads=2
+    )
     planner.warm_up()
     return planner
 
 
 def test_small_model_output_is_always_a_valid_offered_call(small: LocalPlanner) -> None:
     offered = {s.qualified for s in small.specs}
-    for text in ("could you start a timer for the eggs", "what's the weather", "how long on the pasta",
-                 "zzz qqq", "set set set timer timer 99999999"):
+    for text in (
+        "could you start a timer for the eggs",
+        "what's the weather",
+        "how long on the pasta",
+        "zzz qqq",
+        "set set set timer timer 99999999",
+    ):
         call = small.plan_sync(text, PlanContext(live={"timer_name": ["pasta"]}))
         if call is not None:
             assert call.tool in offered and call.source == "llm" and isinstance(call.args, dict)
@@ -81,9 +88,24 @@ def llama_server() -> Iterator[str]:
     """llama-cpp-python's OpenAI-compatible server with SmolLM2, on loopback only."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(resolve_llm("smollm2-135m").path),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(resolve_llm("smollm2-135m").path),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            "2",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240  # a wait for it to be up, not a bound: a busy machine is slow to load it
@@ -93,7 +115,7 @@ def llama_server() -> Iterator[str]:
                 break
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("llama_cpp.server did not start")
+                    raise RuntimeError("llama_cpp.server did not start") from None
                 time.sleep(0.3)
         yield url
     finally:
@@ -103,8 +125,15 @@ def llama_server() -> Iterator[str]:
 
 def test_server_backend_gets_a_schema_valid_call(llama_server: str, tmp_path: Path) -> None:
     core, _ = core_with(tmp_path)
-    planner = ServerPlanner(llama_server, "smollm2", core.registry.tools(), core.dialogue.router.matcher.examples(), core.dialogue.router.matcher.phrases(),
-                            response_format="json_object", timeout_s=240)
+    planner = ServerPlanner(
+        llama_server,
+        "smollm2",
+        core.registry.tools(),
+        core.dialogue.router.matcher.examples(),
+        core.dialogue.router.matcher.phrases(),
+        response_format="json_object",
+        timeout_s=240,
+    )
     offered = {s.qualified for s in core.registry.tools()}
     for text in ("please start the egg timer", "what's the weather"):
         call = planner.plan_sync(text, PlanContext())
@@ -112,8 +141,12 @@ def test_server_backend_gets_a_schema_valid_call(llama_server: str, tmp_path: Pa
 
 
 def test_an_unreachable_server_is_a_clear_answer_not_a_crash(tmp_path: Path) -> None:
-    core, rec = core_with(tmp_path, planner__server_url=f"http://127.0.0.1:{_free_port()}", planner__timeout_s="2",
-                          planner__fallback="false")
+    core, rec = core_with(
+        tmp_path,
+        planner__server_url=f"http://127.0.0.1:{_free_port()}",
+        planner__timeout_s="2",
+        planner__fallback="false",
+    )
     # A request some tool speaks of (the LLM is asked); one that no tool fits needs no LLM at all.
     assert asyncio.run(core.dialogue.handle("please could you boil the kettle")) == "Sorry, I can't help with that yet."
     reply = asyncio.run(core.dialogue.handle("could you possibly keep an eye on the pasta for me"))
@@ -122,14 +155,17 @@ def test_an_unreachable_server_is_a_clear_answer_not_a_crash(tmp_path: Path) -> 
     assert error.code == "planner_unreachable" and "did not answer" in error.message  # type: ignore[attr-defined]
 
 
-def test_the_local_model_plans_while_the_server_is_down_and_the_server_is_used_again(llama_server: str, tmp_path: Path) -> None:
+def test_the_local_model_plans_while_the_server_is_down_and_the_server_is_used_again(
+    llama_server: str, tmp_path: Path
+) -> None:
     """planner.fallback: a server that does not answer costs nothing but the refused connection; the
     local model plans at once, and the server is asked again once `retry_s` has passed."""
     from assistant.understanding.planner import FallbackPlanner
 
     port = _free_port()
-    core, rec = core_with(tmp_path, planner__server_url=f"http://127.0.0.1:{port}", planner__timeout_s="2",
-                          planner__model="smollm2-135m")
+    core, rec = core_with(
+        tmp_path, planner__server_url=f"http://127.0.0.1:{port}", planner__timeout_s="2", planner__model="smollm2-135m"
+    )
     assert core.planner is not None
     backend = asyncio.run(core.planner.load())
     assert isinstance(backend, FallbackPlanner) and not backend.up, "found down at start"
@@ -153,12 +189,15 @@ def qwen_core(tmp_path_factory: pytest.TempPathFactory) -> tuple[Core, Recorder]
     return core, rec
 
 
-@pytest.mark.parametrize("text, tool, args", [
-    ("could you start a timer for the eggs, seven minutes", "timer.start", {"minutes": 7, "name": "eggs"}),
-    ("is it monday or tuesday today", "clock.get_date", {}),
-    ("please get rid of every single timer", "timer.clear_all", {}),
-    ("order me a large pizza", None, {}),
-])
+@pytest.mark.parametrize(
+    "text, tool, args",
+    [
+        ("could you start a timer for the eggs, seven minutes", "timer.start", {"minutes": 7, "name": "eggs"}),
+        ("is it monday or tuesday today", "clock.get_date", {}),
+        ("please get rid of every single timer", "timer.clear_all", {}),
+        ("order me a large pizza", None, {}),
+    ],
+)
 def test_the_default_planner_on_requests_templates_miss(qwen_core, text: str, tool: str | None, args: dict) -> None:  # type: ignore[no-untyped-def]
     core, _ = qwen_core
     live = {"timer_name": ["pasta"]}

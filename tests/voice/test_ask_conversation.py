@@ -11,11 +11,11 @@ import sys
 import time
 from pathlib import Path
 
+from assistant.app.runtime import build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.voice.conversation_file import FILE_NAME, ConversationFile
 from assistant.voice.dialogue import CANNOT
-from assistant.app.runtime import build_core
 from testbed.harness import TEMPLATES_ONLY, Recorder
 
 
@@ -46,8 +46,13 @@ def test_a_missing_argument_is_given_by_the_next_ask(data_dir: Path) -> None:
     assert reply == "Timer set for 10 minutes." and len(core.scheduler.timers()) == 1
     saved = json.loads((data_dir / FILE_NAME).read_text())
     assert saved["pending"] is None and saved["last"]["call"] == {
-        "tool": "timer.start", "args": {"minutes": 10}, "source": "template", "text": "set a timer ten minutes",
-        "score": 1.0, "open_question": False}
+        "tool": "timer.start",
+        "args": {"minutes": 10},
+        "source": "template",
+        "text": "set a timer ten minutes",
+        "score": 1.0,
+        "open_question": False,
+    }
 
 
 def test_a_question_older_than_the_followup_window_is_not_answered(data_dir: Path) -> None:
@@ -65,11 +70,17 @@ def test_a_remembered_call_is_validated_again_and_a_bad_file_is_only_forgotten(d
     assert ask(data_dir, "cancel all timers")[0] == "Cancel all your timers?"
     path = data_dir / FILE_NAME
     good = json.loads(path.read_text())
-    for tool, args in (("timer.no_such_tool", {}), ("timer.clear_all", {"everything": True}),
-                       ("timer.start", {"minutes": 100000})):
+    for tool, args in (
+        ("timer.no_such_tool", {}),
+        ("timer.clear_all", {"everything": True}),
+        ("timer.start", {"minutes": 100000}),
+    ):
         now = time.time()  # fresh: only the call is wrong
-        bad = {**good, "saved_at": now,
-               "pending": {**good["pending"], "at": now, "call": {**good["pending"]["call"], "tool": tool, "args": args}}}
+        bad = {
+            **good,
+            "saved_at": now,
+            "pending": {**good["pending"], "at": now, "call": {**good["pending"]["call"], "tool": tool, "args": args}},
+        }
         path.write_text(json.dumps(bad))
         reply, core, _ = ask(data_dir, "yes")
         assert reply == CANNOT and len(core.scheduler.timers()) == 1, (tool, args)
@@ -85,13 +96,23 @@ def test_the_ask_command_carries_the_conversation(tmp_path: Path) -> None:
     env = {**os.environ, **TEMPLATES_ONLY}
 
     def cli(text: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "assistant", "ask", text, "--events", "-", "--data-dir", str(tmp_path)],
-                              capture_output=True, text=True, timeout=180, env=env)
+        return subprocess.run(
+            [sys.executable, "-m", "assistant", "ask", text, "--events", "-", "--data-dir", str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=env,
+        )
 
     assert cli("set a timer for 5 minutes").returncode == 0
     asked = cli("cancel all timers")
     assert asked.returncode == 0 and asked.stderr.strip() == "Cancel all your timers?"
-    assert [json.loads(line)["type"] for line in asked.stdout.splitlines()] == ["transcript", "intent", "question", "reply"]
+    assert [json.loads(line)["type"] for line in asked.stdout.splitlines()] == [
+        "transcript",
+        "intent",
+        "question",
+        "reply",
+    ]
     answered = cli("yes")
     assert answered.returncode == 0 and answered.stderr.strip() == "Cancelled 1 timer.", answered.stderr
     events = [json.loads(line) for line in answered.stdout.splitlines()]

@@ -4,10 +4,10 @@ yes before a risky tool, follow-ups, honest refusals, and the record written aft
 import asyncio
 from pathlib import Path
 
+from assistant.app.runtime import build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.voice.dialogue import CANNOT, DROPPED, yes_or_no
-from assistant.app.runtime import build_core
 from testbed.harness import TEMPLATES_ONLY, Recorder
 
 
@@ -102,6 +102,7 @@ def test_yes_and_no() -> None:
 # --- the confidence line (understanding.confirm_below) -------------------------------------------
 # A fuzzy template match scores its similarity (0.96 for "ten minuets"); with the line above it, such a
 # request stands for one the speech recogniser was unsure of.
+
 
 def unsure(data_dir: Path, confirm_below: str = "0.99"):  # type: ignore[no-untyped-def]
     bus = Bus()

@@ -13,8 +13,20 @@ from testbed.voice import run_voice
 def test_set_a_timer_for_five_minutes(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run = run_voice(sf.command("Set a timer for five minutes."), speech_models, config, tmp_path)
     ev = run.events
-    order = ["ready", "wake", "speech_start", "speech_end", "stt_start", "endpoint", "transcript", "intent",
-             "tool_result", "reply", "tts_start", "tts_end"]
+    order = [
+        "ready",
+        "wake",
+        "speech_start",
+        "speech_end",
+        "stt_start",
+        "endpoint",
+        "transcript",
+        "intent",
+        "tool_result",
+        "reply",
+        "tts_start",
+        "tts_end",
+    ]
     positions = [ev.types().index(t) for t in order]
     assert positions == sorted(positions), ev.types()
     ends = ev.of("speech_end")
@@ -103,7 +115,10 @@ def test_an_understood_request_ends_sooner(speech_models, config, tmp_path: Path
     early = run_voice(pcm, speech_models, config, tmp_path / "early")
     patient_config = dataclasses.replace(config, vad=dataclasses.replace(config.vad, early_endpoint_s=None))
     patient = run_voice(pcm, speech_models, patient_config, tmp_path / "patient")
-    for run, reason, wait in ((early, "understood", config.vad.early_endpoint_s), (patient, "silence", config.vad.trailing_silence_s)):
+    for run, reason, wait in (
+        (early, "understood", config.vad.early_endpoint_s),
+        (patient, "silence", config.vad.trailing_silence_s),
+    ):
         endpoint = run.events.of("endpoint")[0]
         speech_end = [e for e in run.events.of("speech_end") if e.audio_t <= endpoint.audio_t][-1]
         assert endpoint.reason == reason
@@ -128,12 +143,22 @@ def test_a_timer_rings_and_speaks(speech_models, config, tmp_path: Path) -> None
 
 
 def test_spoken_scheduling_and_a_routine(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    said = ["Set a pasta timer for ten minutes.", "Pause the pasta timer.", "Set an alarm for seven AM tomorrow.",
-            "Remind me to water the plants at five PM.", "Good morning."]
+    said = [
+        "Set a pasta timer for ten minutes.",
+        "Pause the pasta timer.",
+        "Set an alarm for seven AM tomorrow.",
+        "Remind me to water the plants at five PM.",
+        "Good morning.",
+    ]
     run = run_voice(np.concatenate([sf.command(s) for s in said]), speech_models, config, tmp_path)
     intents = [(i.tool, i.args) for i in run.events.of("intent")]
-    assert [tool for tool, _ in intents] == ["timer.start", "timer.pause", "alarm.set", "reminder.add", "routine.run"], \
-        [e.text for e in run.events.of("transcript")]
+    assert [tool for tool, _ in intents] == [
+        "timer.start",
+        "timer.pause",
+        "alarm.set",
+        "reminder.add",
+        "routine.run",
+    ], [e.text for e in run.events.of("transcript")]
     assert intents[0][1] == {"minutes": 10, "name": "pasta"}
     replies = [r.text for r in run.events.of("reply")]
     assert replies[1].startswith("Paused your pasta timer")
@@ -149,9 +174,14 @@ def test_the_transcriber_reads_as_faster_whisper_does_and_offers_the_next_readin
 
     transcriber = speech_models.transcriber
     hints = SpeechHints("What time is it? Set a timer for 5 minutes.", ["pasta"])
-    for text, voice in [("Set a pasta timer for ten minutes.", "piper"), ("What time is it?", "en-gb"),
-                        ("Turn on the kitchen light.", "en-us")]:
-        pcm = np.concatenate([sf.silence(0.3), sf.piper(text) if voice == "piper" else sf.espeak(text, voice=voice), sf.silence(0.5)])
+    for text, voice in [
+        ("Set a pasta timer for ten minutes.", "piper"),
+        ("What time is it?", "en-gb"),
+        ("Turn on the kitchen light.", "en-us"),
+    ]:
+        pcm = np.concatenate(
+            [sf.silence(0.3), sf.piper(text) if voice == "piper" else sf.espeak(text, voice=voice), sf.silence(0.5)]
+        )
         heard = transcriber.hear(pcm, hints)
         assert heard.text == transcriber._long(pcm.astype(np.float32) / 32768.0, hints), voice
         assert heard.others is not None

@@ -51,8 +51,11 @@ async def _guesses(url: str, sources: list[str], per_source: int) -> Counter[int
     """`per_source` wrong pairing codes from each loopback source address, all sent at once."""
     sessions = [aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0, local_addr=(s, 0))) for s in sources]
     try:
-        tries = [_send(session, "POST", url + "api/pair", json={"code": f"WRONG{i % 10}", "name": "guess"})
-                 for session in sessions for i in range(per_source)]
+        tries = [
+            _send(session, "POST", url + "api/pair", json={"code": f"WRONG{i % 10}", "name": "guess"})
+            for session in sessions
+            for i in range(per_source)
+        ]
         return Counter(status for status, _ in await asyncio.gather(*tries))
     finally:
         for session in sessions:
@@ -60,6 +63,7 @@ async def _guesses(url: str, sources: list[str], per_source: int) -> Counter[int
 
 
 # --- hole 4: pairing codes ----------------------------------------------------------------------
+
 
 def test_400_parallel_guesses_from_one_address_check_at_most_five(page: Page) -> None:
     statuses = page.run(_guesses(page.http, ["127.0.0.1"], 400))
@@ -74,7 +78,9 @@ def test_guesses_from_many_addresses_meet_one_limit_for_all(page: Page) -> None:
     assert statuses[403] <= PAIR_FAILURES_ALL and statuses[403] + statuses[429] == 150, statuses
     # The owner, at the machine, makes a new code: guessers elsewhere do not keep their phone out.
     code = page.new_code()
-    owner = page.run(_with_session(lambda s: _send(s, "POST", page.http + "api/pair", json={"code": code, "name": "Mine"})))
+    owner = page.run(
+        _with_session(lambda s: _send(s, "POST", page.http + "api/pair", json={"code": code, "name": "Mine"}))
+    )
     assert owner[0] == 200, owner
 
 
@@ -103,6 +109,7 @@ def test_a_code_dies_after_five_wrong_guesses_or_five_minutes(tmp_path: Path) ->
 
 
 # --- hole 6: another site, another phone, malformed input ---------------------------------------
+
 
 def test_another_sites_websocket_with_the_cookie_is_refused(page: Page) -> None:
     token = page.pair()
@@ -135,23 +142,59 @@ def test_state_changes_need_the_pages_origin_and_json(page: Page) -> None:
         async with aiohttp.ClientSession() as session:
             url = page.http + "api/say"
             return [
-                ("other origin", *await _send(session, "POST", url, data=say, headers={**cookie, "Origin": EVIL,
-                                                                                     "Content-Type": "application/json"})),
-                ("no origin", *await _send(session, "POST", url, data=say, headers={**cookie, "Content-Type": "application/json"})),
-                ("text/plain", *await _send(session, "POST", url, data=say, headers={**cookie, "Origin": page.origin,
-                                                                                   "Content-Type": "text/plain"})),
-                ("form", *await _send(session, "POST", url, data={"text": "x"}, headers={"Authorization": f"Bearer {token}"})),
-                ("unpair from elsewhere", *await _send(session, "DELETE", page.http + "api/phones/x",
-                                                       headers={**cookie, "Origin": EVIL})),
+                (
+                    "other origin",
+                    *await _send(
+                        session,
+                        "POST",
+                        url,
+                        data=say,
+                        headers={**cookie, "Origin": EVIL, "Content-Type": "application/json"},
+                    ),
+                ),
+                (
+                    "no origin",
+                    *await _send(
+                        session, "POST", url, data=say, headers={**cookie, "Content-Type": "application/json"}
+                    ),
+                ),
+                (
+                    "text/plain",
+                    *await _send(
+                        session,
+                        "POST",
+                        url,
+                        data=say,
+                        headers={**cookie, "Origin": page.origin, "Content-Type": "text/plain"},
+                    ),
+                ),
+                (
+                    "form",
+                    *await _send(
+                        session, "POST", url, data={"text": "x"}, headers={"Authorization": f"Bearer {token}"}
+                    ),
+                ),
+                (
+                    "unpair from elsewhere",
+                    *await _send(session, "DELETE", page.http + "api/phones/x", headers={**cookie, "Origin": EVIL}),
+                ),
             ]
 
     for what, status, body in page.run(attempts()):
         assert status in (403, 415), (what, status, body)
         assert body["code"] in ("forbidden_origin", "unsupported_media_type") and body["error"], (what, body)
     assert not page.core.scheduler.timers(), "none of them was processed"
-    status, body = page.run(_with_session(lambda s: _send(s, "POST", page.http + "api/say", data=say,
-                                                          headers={**cookie, "Origin": page.origin,
-                                                                   "Content-Type": "application/json"})))
+    status, body = page.run(
+        _with_session(
+            lambda s: _send(
+                s,
+                "POST",
+                page.http + "api/say",
+                data=say,
+                headers={**cookie, "Origin": page.origin, "Content-Type": "application/json"},
+            )
+        )
+    )
     assert status == 200 and len(page.core.scheduler.timers()) == 1, body
 
 
@@ -159,14 +202,36 @@ def test_a_host_that_is_not_ours_is_refused(page: Page) -> None:
     """DNS rebinding: evil.example re-pointed at this machine; the browser sends its Host and Origin."""
     token = page.pair()
     port = page.origin.rsplit(":", 1)[1]
-    for host in (f"evil.example:{port}", "127.0.0.1:1", "", "127.0.0.1:99999", "[::1", "a@127.0.0.1:" + port,
-                 "[]@"):  # "[]@": yarl raised IndexError on it (a 500, found by the fuzz)
-        status, body = page.run(_with_session(lambda s: _send(s, "GET", page.http + "api/state",
-                                                              headers={"Authorization": f"Bearer {token}", "Host": host})))
+    for host in (
+        f"evil.example:{port}",
+        "127.0.0.1:1",
+        "",
+        "127.0.0.1:99999",
+        "[::1",
+        "a@127.0.0.1:" + port,
+        "[]@",
+    ):  # "[]@": yarl raised IndexError on it (a 500, found by the fuzz)
+        status, body = page.run(
+            _with_session(
+                lambda s, host=host: _send(
+                    s, "GET", page.http + "api/state", headers={"Authorization": f"Bearer {token}", "Host": host}
+                )
+            )
+        )
         assert status == 421 and body["code"] == "wrong_host", (host, status, body)
-    assert page.run(_with_session(lambda s: _send(s, "GET", page.http + "api/state",
-                                                  headers={"Authorization": f"Bearer {token}",
-                                                           "Host": f"localhost:{port}"})))[0] == 200
+    assert (
+        page.run(
+            _with_session(
+                lambda s: _send(
+                    s,
+                    "GET",
+                    page.http + "api/state",
+                    headers={"Authorization": f"Bearer {token}", "Host": f"localhost:{port}"},
+                )
+            )
+        )[0]
+        == 200
+    )
 
 
 def test_a_phone_unpairs_only_itself_unless_it_is_the_admin(page: Page) -> None:
@@ -174,10 +239,15 @@ def test_a_phone_unpairs_only_itself_unless_it_is_the_admin(page: Page) -> None:
     boss = page.pair("Boss", admin=True)
 
     def call(method: str, path: str, token: str) -> tuple[int, Any]:
-        return page.run(_with_session(lambda s: _send(s, method, page.http + path, headers={"Authorization": f"Bearer {token}"})))
+        return page.run(
+            _with_session(lambda s: _send(s, method, page.http + path, headers={"Authorization": f"Bearer {token}"}))
+        )
 
     ids = {p["name"]: p["id"] for p in call("GET", "api/phones", mine)[1]["phones"]}
-    assert call("GET", "api/me", boss)[1]["phone"]["admin"] is True and call("GET", "api/me", mine)[1]["phone"]["admin"] is False
+    assert (
+        call("GET", "api/me", boss)[1]["phone"]["admin"] is True
+        and call("GET", "api/me", mine)[1]["phone"]["admin"] is False
+    )
     status, body = call("DELETE", f"api/phones/{ids['Theirs']}", mine)
     assert status == 403 and "only itself" in body["error"]
     assert call("DELETE", "api/phones/Theirs", mine)[0] == 403  # by name, the same
@@ -189,8 +259,11 @@ def test_a_phone_unpairs_only_itself_unless_it_is_the_admin(page: Page) -> None:
     # Who paired and who unpaired, in the audit trail.
     admin = [e for e in page.core.audit.entries() if e.get("kind") == "admin"]
     paired = [(e["who"], e["phone"], e["admin"], e["address"]) for e in admin if e["action"] == "phone paired"]
-    assert paired == [("phone:Mine", ids["Mine"], False, "127.0.0.1"), ("phone:Theirs", ids["Theirs"], False, "127.0.0.1"),
-                      ("phone:Boss", ids["Boss"], True, "127.0.0.1")]
+    assert paired == [
+        ("phone:Mine", ids["Mine"], False, "127.0.0.1"),
+        ("phone:Theirs", ids["Theirs"], False, "127.0.0.1"),
+        ("phone:Boss", ids["Boss"], True, "127.0.0.1"),
+    ]
     revoked = [(e["who"], e["phone"], e["by_phone"]) for e in admin if e["action"] == "phone revoked"]
     assert revoked == [("phone:Boss", ids["Theirs"], ids["Boss"]), ("phone:Mine", ids["Mine"], ids["Mine"])]
     assert any(e["action"] == "admin pairing code made" and e["who"] == "cli" for e in admin)
@@ -206,22 +279,60 @@ def test_malformed_input_is_a_4xx_never_a_500(page: Page) -> None:
         async with aiohttp.ClientSession() as session:
             return [
                 ("nested JSON", *await _send(session, "POST", page.http + "api/say", data=deep, headers=bearer)),
-                ("nested object", *await _send(session, "POST", page.http + "api/call", data='{"a":' * 3000 + "1" + "}" * 3000,
-                                               headers=bearer)),
-                ("nested pairing", *await _send(session, "POST", page.http + "api/pair", data=deep,
-                                                headers={"Content-Type": "application/json"})),
-                ("thumbnail 10^22", *await _send(session, "GET", page.http + f"api/media/thumb/{10**22}", headers=bearer)),
-                ("thumbnail 2^63", *await _send(session, "GET", page.http + f"api/media/thumb/{2**63}", headers=bearer)),
+                (
+                    "nested object",
+                    *await _send(
+                        session, "POST", page.http + "api/call", data='{"a":' * 3000 + "1" + "}" * 3000, headers=bearer
+                    ),
+                ),
+                (
+                    "nested pairing",
+                    *await _send(
+                        session, "POST", page.http + "api/pair", data=deep, headers={"Content-Type": "application/json"}
+                    ),
+                ),
+                (
+                    "thumbnail 10^22",
+                    *await _send(session, "GET", page.http + f"api/media/thumb/{10**22}", headers=bearer),
+                ),
+                (
+                    "thumbnail 2^63",
+                    *await _send(session, "GET", page.http + f"api/media/thumb/{2**63}", headers=bearer),
+                ),
                 ("thumbnail digits", *await _send(session, "GET", page.http + "api/media/thumb/١٢٣", headers=bearer)),
-                ("huge number", *await _send(session, "POST", page.http + "api/call", data='{"tool": ' + "9" * 5000 + "}",
-                                             headers=bearer)),
+                (
+                    "huge number",
+                    *await _send(
+                        session, "POST", page.http + "api/call", data='{"tool": ' + "9" * 5000 + "}", headers=bearer
+                    ),
+                ),
                 # Python's email parser raises IndexError on such parameters (found by the fuzz).
-                ("content type a/b; c*", *await _send(session, "POST", page.http + "api/say", data="{}",
-                                                      headers={**bearer, "Content-Type": "a/b; c*"})),
-                ("content type json; x*0*", *await _send(session, "POST", page.http + "api/say", data="{}",
-                                                         headers={**bearer, "Content-Type": "text/plain; x*0*"})),
-                ("json; c*", *await _send(session, "POST", page.http + "api/say", data="[1]",
-                                          headers={**bearer, "Content-Type": "application/json; c*"})),
+                (
+                    "content type a/b; c*",
+                    *await _send(
+                        session, "POST", page.http + "api/say", data="{}", headers={**bearer, "Content-Type": "a/b; c*"}
+                    ),
+                ),
+                (
+                    "content type json; x*0*",
+                    *await _send(
+                        session,
+                        "POST",
+                        page.http + "api/say",
+                        data="{}",
+                        headers={**bearer, "Content-Type": "text/plain; x*0*"},
+                    ),
+                ),
+                (
+                    "json; c*",
+                    *await _send(
+                        session,
+                        "POST",
+                        page.http + "api/say",
+                        data="[1]",
+                        headers={**bearer, "Content-Type": "application/json; c*"},
+                    ),
+                ),
             ]
 
     for what, status, body in page.run(attempts()):
@@ -246,6 +357,7 @@ async def _with_session(work: Any) -> Any:
 
 # --- hole 8: a certificate the phone can trust ---------------------------------------------------
 
+
 def test_a_local_ca_issues_the_pages_certificate(tmp_path: Path) -> None:
     folder = tmp_path / "web"
     cert = ensure_certificate(folder, ["192.168.1.20", "8.8.8.8"])
@@ -258,7 +370,12 @@ def test_a_local_ca_issues_the_pages_certificate(tmp_path: Path) -> None:
     leaf.verify_directly_issued_by(ca)
     assert not leaf.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     assert ExtendedKeyUsageOID.SERVER_AUTH in leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-    ips = {str(a) for a in leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(x509.IPAddress)}
+    ips = {
+        str(a)
+        for a in leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.IPAddress
+        )
+    }
     assert ips == {"127.0.0.1", "192.168.1.20"}, "a public address is no name the local CA may vouch for"
     assert (leaf.not_valid_after_utc - leaf.not_valid_before_utc).days <= VALID_DAYS <= 397
     assert cert.ca_fingerprint == ca.fingerprint(hashes.SHA256()).hex(":").upper()
@@ -273,15 +390,22 @@ def test_an_old_self_signed_certificate_is_replaced(tmp_path: Path) -> None:
     folder.mkdir()
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "old self-signed")])
-    now = dt.datetime.now(dt.timezone.utc)
-    old = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-           .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=825))
-           .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                          critical=False)
-           .sign(key, hashes.SHA256()))
+    now = dt.datetime.now(dt.UTC)
+    old = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=825))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
     (folder / "cert.pem").write_bytes(old.public_bytes(serialization.Encoding.PEM))
-    (folder / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                                       serialization.NoEncryption()))
+    (folder / "key.pem").write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     cert = ensure_certificate(folder, [])
     leaf = x509.load_pem_x509_certificate(cert.cert.read_bytes())
     assert leaf.issuer != leaf.subject
@@ -298,7 +422,9 @@ def test_the_page_offers_its_root_and_a_client_trusting_it_trusts_the_page(page:
         shown = r.read().decode()
     assert fingerprint in shown and 'href="/ca.crt"' in shown, "the pairing page offers the root with its fingerprint"
     code = page.new_code()
-    status, body = page.run(_with_session(lambda s: _send(s, "POST", page.http + "api/pair", json={"code": code, "name": "x"})))
+    status, body = page.run(
+        _with_session(lambda s: _send(s, "POST", page.http + "api/pair", json={"code": code, "name": "x"}))
+    )
     assert status == 200 and body["ca_fingerprint"] == fingerprint
     ca_file = tmp_path / "ca.crt"
     ca_file.write_bytes(root.public_bytes(serialization.Encoding.PEM))

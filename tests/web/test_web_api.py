@@ -53,9 +53,15 @@ def test_pairing_gives_a_token_that_every_api_call_needs(page: Page) -> None:
     assert status == 401 and "assistant pair" in body["error"]
     code = page.new_code()
     assert len(code) == CODE_LENGTH
-    status, body, headers = page.run(_request("POST", page.https + "api/pair", json={"code": code.lower(), "name": "Kitchen phone"}))
+    status, body, headers = page.run(
+        _request("POST", page.https + "api/pair", json={"code": code.lower(), "name": "Kitchen phone"})
+    )
     assert status == 200 and body["phone"]["name"] == "Kitchen phone" and body["fingerprint"].count(":") == 31
-    assert "HttpOnly" in headers["Set-Cookie"] and "Secure" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
+    assert (
+        "HttpOnly" in headers["Set-Cookie"]
+        and "Secure" in headers["Set-Cookie"]
+        and "SameSite=Strict" in headers["Set-Cookie"]
+    )
     token = body["token"]
     status, body, _ = page.run(_request("GET", page.https + "api/me", token))
     assert status == 200 and body["phone"]["name"] == "Kitchen phone"
@@ -82,7 +88,9 @@ def test_repeated_failures_are_rate_limited(page: Page) -> None:
     for _ in range(5):
         status, _, _ = page.run(_request("POST", page.http + "api/pair", json={"code": "AAAAAA", "name": "x"}))
         assert status == 403
-    status, body, headers = page.run(_request("POST", page.http + "api/pair", json={"code": page.new_code(), "name": "x"}))
+    status, body, headers = page.run(
+        _request("POST", page.http + "api/pair", json={"code": page.new_code(), "name": "x"})
+    )
     assert status == 429 and int(headers["Retry-After"]) > 0 and "try again" in body["error"]
     assert page.run(_request("GET", page.http + "api/me", "not-a-token"))[0] == 429
 
@@ -127,7 +135,13 @@ def test_malformed_and_oversized_requests_get_clear_errors(page: Page) -> None:
         ("POST", "api/say", {"json": ["a", "list"]}, 400, "JSON object"),
         ("POST", "api/say", {"json": {"text": ""}}, 400, "characters"),
         ("POST", "api/say", {"json": {"text": "x" * 501}}, 400, "characters"),
-        ("POST", "api/say", {"data": b"{" + b" " * 20000 + b"}", "headers": {"Content-Type": "application/json"}}, 413, ""),
+        (
+            "POST",
+            "api/say",
+            {"data": b"{" + b" " * 20000 + b"}", "headers": {"Content-Type": "application/json"}},
+            413,
+            "",
+        ),
         ("POST", "api/call", {"json": {"tool": "nope.nothing"}}, 404, "no tool"),
         ("POST", "api/call", {"json": {"tool": "timer.start", "args": "ten"}}, 400, "tool"),
         ("POST", "api/call", {"json": {"tool": "timer.start", "args": {"minutes": "many"}}}, 400, "minutes"),
@@ -149,7 +163,11 @@ def test_malformed_and_oversized_requests_get_clear_errors(page: Page) -> None:
 
 def test_tool_calls_from_the_page_and_a_risky_one_asks_first(page: Page) -> None:
     token = page.pair()
-    status, body, _ = page.run(_request("POST", page.http + "api/call", token, json={"tool": "timer.start", "args": {"minutes": 3, "name": "tea"}}))
+    status, body, _ = page.run(
+        _request(
+            "POST", page.http + "api/call", token, json={"tool": "timer.start", "args": {"minutes": 3, "name": "tea"}}
+        )
+    )
     assert status == 200 and body["done"] and "Tea timer" in body["reply"]
     state = page.run(_request("GET", page.http + "api/state", token))[1]
     assert [t["name"] for t in state["timers"]] == ["tea"] and state["timers"][0]["remaining_s"] > 170
@@ -158,23 +176,34 @@ def test_tool_calls_from_the_page_and_a_risky_one_asks_first(page: Page) -> None
     assert status == 409 and body["question"].endswith("?")
     # A routine switched off from the page shows as off, and back on.
     assert {r["name"]: r["enabled"] for r in state["routines"]}["bedtime"] is True
-    status, body, _ = page.run(_request("POST", page.http + "api/call", token, json={"tool": "routine.disable", "args": {"name": "bedtime"}}))
+    status, body, _ = page.run(
+        _request("POST", page.http + "api/call", token, json={"tool": "routine.disable", "args": {"name": "bedtime"}})
+    )
     assert status == 200 and "off" in body["reply"]
     state = page.run(_request("GET", page.http + "api/state", token))[1]
     assert {r["name"]: r["enabled"] for r in state["routines"]}["bedtime"] is False
-    page.run(_request("POST", page.http + "api/call", token, json={"tool": "routine.enable", "args": {"name": "bedtime"}}))
+    page.run(
+        _request("POST", page.http + "api/call", token, json={"tool": "routine.enable", "args": {"name": "bedtime"}})
+    )
     intents = [e for e in page.recorder.of("intent")]
-    assert [(e.tool, e.source) for e in intents] == [("timer.start", "phone"), ("routine.disable", "phone"),  # type: ignore[attr-defined]
-                                                     ("routine.enable", "phone")]
+    assert [(e.tool, e.source) for e in intents] == [
+        ("timer.start", "phone"),
+        ("routine.disable", "phone"),  # type: ignore[attr-defined]
+        ("routine.enable", "phone"),
+    ]
 
 
-async def _ws_exchange(page: Page, token: str | None, messages: list[Any], until: str, timeout: float = 30.0) -> list[Any]:
+async def _ws_exchange(
+    page: Page, token: str | None, messages: list[Any], until: str, timeout: float = 30.0
+) -> list[Any]:
     """Send `messages` (dicts as JSON, bytes as binary) and collect what comes back until a message
     of type `until`; binary frames are collected as bytes."""
     headers = {"Cookie": f"assistant_token={token}", "Origin": page.origin} if token else {"Origin": page.origin}
     got: list[Any] = []
     async with aiohttp.ClientSession() as session:
-        async with session.ws_connect(page.http + "api/ws", headers=headers, timeout=aiohttp.ClientWSTimeout(ws_close=5)) as ws:
+        async with session.ws_connect(
+            page.http + "api/ws", headers=headers, timeout=aiohttp.ClientWSTimeout(ws_close=5)
+        ) as ws:
             for m in messages:
                 if isinstance(m, bytes):
                     await ws.send_bytes(m)
@@ -239,9 +268,16 @@ def test_push_to_talk_with_the_real_models(tmp_path: Path, speech_models: Any) -
         token = page.pair()
         pcm = np.concatenate([sf.silence(0.3), sf.piper("Set a timer for ten minutes."), sf.silence(0.3)])
         at_48k = np.repeat(pcm, 3)  # the page sends at its AudioContext's rate; the server resamples
-        chunks = [at_48k[i:i + 4800].astype("<i2").tobytes() for i in range(0, len(at_48k), 4800)]
-        got = page.run(_ws_exchange(page, token, [{"type": "ptt_start", "rate": 48000}, *chunks, {"type": "ptt_end"}],
-                                    "reply_audio_end", timeout=60))
+        chunks = [at_48k[i : i + 4800].astype("<i2").tobytes() for i in range(0, len(at_48k), 4800)]
+        got = page.run(
+            _ws_exchange(
+                page,
+                token,
+                [{"type": "ptt_start", "rate": 48000}, *chunks, {"type": "ptt_end"}],
+                "reply_audio_end",
+                timeout=60,
+            )
+        )
         events = [m for m in got if isinstance(m, dict)]
         heard = next(m["text"] for m in events if m["type"] == "transcript")
         assert "timer" in heard.lower() and "10" in heard or "ten" in heard.lower()
@@ -249,7 +285,11 @@ def test_push_to_talk_with_the_real_models(tmp_path: Path, speech_models: Any) -
         start = next(i for i, m in enumerate(got) if isinstance(m, dict) and m["type"] == "reply_audio")
         audio = b"".join(m for m in got[start:] if isinstance(m, bytes))
         end = events[-1]
-        assert end["type"] == "reply_audio_end" and abs(len(audio) / 2 / 22050 - end["audio_s"]) < 0.01 and end["audio_s"] > 0.5
+        assert (
+            end["type"] == "reply_audio_end"
+            and abs(len(audio) / 2 / 22050 - end["audio_s"]) < 0.01
+            and end["audio_s"] > 0.5
+        )
         assert np.abs(np.frombuffer(audio, "<i2")).max() > 1000  # speech, not silence
     finally:
         stop_page(page)
@@ -267,8 +307,13 @@ def test_pages_are_public_but_private_things_are_not(page: Page) -> None:
 
 def _cli(*args: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **WEB_ENV}
-    return subprocess.run([sys.executable, "-m", "assistant", *args, "--data-dir", str(data_dir)], capture_output=True,
-                          text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", *args, "--data-dir", str(data_dir)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
 
 
 def test_pair_and_phones_cli_while_stopped_and_while_running(tmp_path: Path) -> None:
@@ -282,7 +327,9 @@ def test_pair_and_phones_cli_while_stopped_and_while_running(tmp_path: Path) -> 
     lock.acquire("the test's assistant")  # as `assistant run` holds it
     try:
         # A code made while it was stopped still pairs.
-        status, body, _ = page.run(_request("POST", page.http + "api/pair", json={"code": offline["code"], "name": "Sofa tablet"}))
+        status, body, _ = page.run(
+            _request("POST", page.http + "api/pair", json={"code": offline["code"], "name": "Sofa tablet"})
+        )
         assert status == 200
         token = body["token"]
         running = _cli("pair", "--json", data_dir=data)
@@ -322,9 +369,26 @@ def test_run_serves_the_page_while_it_listens(tmp_path: Path) -> None:
 
     clip = sf.save(tmp_path / "in.wav", sf.command("What time is it?"), sf.silence(6.0))
     data = tmp_path / "data"
-    proc = subprocess.Popen([sys.executable, "-m", "assistant", "run", "--audio-in", str(clip), "--audio-out",
-                             str(tmp_path / "out.wav"), "--realtime", "--web", "--data-dir", str(data)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **WEB_ENV})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "run",
+            "--audio-in",
+            str(clip),
+            "--audio-out",
+            str(tmp_path / "out.wav"),
+            "--realtime",
+            "--web",
+            "--data-dir",
+            str(data),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **WEB_ENV},
+    )
     info = data / "web" / "server.json"
     try:
         _wait_for_page(proc, info)
@@ -349,10 +413,28 @@ def test_with_reply_on_room_a_phone_request_is_answered_by_the_room_speaker(tmp_
 
     clip = sf.save(tmp_path / "in.wav", sf.silence(16.0))  # nobody speaks in the room
     data, out, events = tmp_path / "data", tmp_path / "out.wav", tmp_path / "events.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "assistant", "run", "--audio-in", str(clip), "--audio-out", str(out),
-                             "--events", str(events), "--realtime", "--web", "--data-dir", str(data)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, **WEB_ENV, "ASSISTANT__WEB__REPLY_ON": "room"})
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "run",
+            "--audio-in",
+            str(clip),
+            "--audio-out",
+            str(out),
+            "--events",
+            str(events),
+            "--realtime",
+            "--web",
+            "--data-dir",
+            str(data),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **WEB_ENV, "ASSISTANT__WEB__REPLY_ON": "room"},
+    )
     info = data / "web" / "server.json"
 
     async def talk(loopback: str) -> list[Any]:
@@ -362,8 +444,10 @@ def test_with_reply_on_room_a_phone_request_is_answered_by_the_room_speaker(tmp_
         pcm = np.concatenate([sf.silence(0.3), sf.piper("What time is it?"), sf.silence(0.3)])
         got: list[Any] = []
         async with aiohttp.ClientSession() as session:
-            async with session.ws_connect(loopback + "api/ws", headers={"Cookie": f"assistant_token={paired['token']}",
-                                                                        "Origin": loopback.rstrip("/")}) as ws:
+            async with session.ws_connect(
+                loopback + "api/ws",
+                headers={"Cookie": f"assistant_token={paired['token']}", "Origin": loopback.rstrip("/")},
+            ) as ws:
                 await ws.send_str(json.dumps({"type": "ptt_start", "rate": 16000}))
                 await ws.send_bytes(pcm.astype("<i2").tobytes())
                 await ws.send_str(json.dumps({"type": "ptt_end"}))
@@ -388,7 +472,7 @@ def test_with_reply_on_room_a_phone_request_is_answered_by_the_room_speaker(tmp_
     logged = [json.loads(line) for line in events.read_text().splitlines()]
     spoken = next(e for e in logged if e["type"] == "tts_start" and e["audio_t"] >= 0)
     room = read_wav(out)  # 16 kHz
-    after = room[int(spoken["audio_t"] * 16000):]
+    after = room[int(spoken["audio_t"] * 16000) :]
     assert np.abs(after).max() > 1000, "the reply is in the room's audio"
 
 
@@ -406,8 +490,10 @@ def test_album_thumbnails_are_small_jpegs_of_the_albums_photos(tmp_path: Path) -
 
     root = tmp_path / "Pictures"
     make_library(root, photos=24, seed=3)
-    page = start_page(tmp_path / "data", env={"ASSISTANT__FOLDERS__PHOTOS": str(root),
-                                              "ASSISTANT__MEDIA__MUSIC_OUTPUT": str(tmp_path / "music.wav")})
+    page = start_page(
+        tmp_path / "data",
+        env={"ASSISTANT__FOLDERS__PHOTOS": str(root), "ASSISTANT__MEDIA__MUSIC_OUTPUT": str(tmp_path / "music.wav")},
+    )
 
     async def fetch(url: str, token: str) -> tuple[int, str, bytes]:
         async with aiohttp.ClientSession() as session:

@@ -90,7 +90,10 @@ def test_with_its_root_installed_the_page_is_trusted_and_installs_as_an_app(page
                 else w.addEventListener("statechange", () => { if (w.state === "activated") done(w.state); });
             }))""")
             assert state == "activated"
-            assert tab.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.active.scriptURL)") == page.https + "sw.js"
+            assert (
+                tab.evaluate("navigator.serviceWorker.getRegistration().then((r) => r.active.scriptURL)")
+                == page.https + "sw.js"
+            )
         finally:
             browser.close()
 

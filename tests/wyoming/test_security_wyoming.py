@@ -31,11 +31,11 @@ from wyoming.ping import Ping
 from wyoming.tts import Synthesize
 from wyoming.wake import Detect
 
+from assistant.app.runtime import Core, build_core
+from assistant.app.services import wyoming_conversation
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.voice.dialogue import CANNOT_CONFIRM
-from assistant.app.runtime import Core, build_core
-from assistant.app.services import wyoming_conversation
 from assistant.wyoming.access import Access
 from assistant.wyoming.limits import Limits
 from assistant.wyoming.server import Stages, WyomingServer
@@ -46,6 +46,7 @@ TOKEN = "a-long-shared-secret-1234"
 
 
 # --- the wire, by hand ---------------------------------------------------------------------------
+
 
 def frame(event: Event) -> bytes:
     """An event as the wyoming library writes it: header line, data, payload."""
@@ -85,8 +86,8 @@ def _events(raw: bytes) -> list[dict[str, Any]]:
     while b"\n" in rest:
         line, rest = rest.split(b"\n", 1)
         head = json.loads(line)
-        data = json.loads(rest[:head.get("data_length", 0)] or b"{}")
-        rest = rest[head.get("data_length", 0) + head.get("payload_length", 0):]
+        data = json.loads(rest[: head.get("data_length", 0)] or b"{}")
+        rest = rest[head.get("data_length", 0) + head.get("payload_length", 0) :]
         events.append({"type": head["type"], "data": {**head.get("data", {}), **data}})
     return events
 
@@ -98,6 +99,7 @@ def said(port: int, text: str, source: str = "127.0.0.1", **data: Any) -> dict[s
 
 
 # --- fakes at the edge: the models --------------------------------------------------------------
+
 
 class Transcriber:
     def transcribe(self, pcm: np.ndarray, hints: Any = None) -> str:
@@ -120,6 +122,7 @@ class Wake:
 
 
 # --- a server in a thread of its own ------------------------------------------------------------
+
 
 class Served:
     """Our Wyoming server on loopback, on an event loop in another thread, with the real dialogue;
@@ -164,17 +167,32 @@ def serve(tmp_path: Path, limits: Limits | None = None, **env: str) -> Served:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__WYOMING__SERVE": "true",
-                                  "ASSISTANT__WYOMING__BIND": "127.0.0.1", "ASSISTANT__WYOMING__PORT": str(port), **env})
+    config = load_config(
+        environ={
+            **TEMPLATES_ONLY,
+            "ASSISTANT__WYOMING__SERVE": "true",
+            "ASSISTANT__WYOMING__BIND": "127.0.0.1",
+            "ASSISTANT__WYOMING__PORT": str(port),
+            **env,
+        }
+    )
     core = build_core(config, tmp_path / "data", Bus())
     conversation = functools.partial(wyoming_conversation, core)
-    stages = Stages(config, Transcriber(), Synthesizer(), Wake, conversation(""), core.speech_hints,  # type: ignore[arg-type]
-                    conversation)
+    stages = Stages(
+        config,
+        Transcriber(),
+        Synthesizer(),
+        Wake,
+        conversation(""),
+        core.speech_hints,  # type: ignore[arg-type]
+        conversation,
+    )
     access = Access.of(config.wyoming.clients, config.wyoming.token)
     return Served(core, WyomingServer(stages, config.wyoming.bind, config.wyoming.port, access, limits))
 
 
 # --- hole 3: who may use it ---------------------------------------------------------------------
+
 
 def test_a_host_not_on_the_allowlist_is_refused_at_once(tmp_path: Path) -> None:
     """Only 127.0.0.1 is allowed: a client at 127.0.0.3 (another host, as far as the server can
@@ -194,7 +212,10 @@ def test_intent_handling_needs_the_token_when_one_is_set(tmp_path: Path) -> None
     with serve(tmp_path, ASSISTANT__WYOMING__TOKEN=TOKEN) as served:
         for extra in ({}, {"token": "a-long-shared-secret-0000"}, {"token": 12345}, {"token": TOKEN[:-1]}):
             answer = said(served.port, "set a timer for 5 minutes", **extra)
-            assert answer["type"] == "error" and answer["data"]["code"] in ("unauthorized", "bad_frame"), (extra, answer)
+            assert answer["type"] == "error" and answer["data"]["code"] in ("unauthorized", "bad_frame"), (
+                extra,
+                answer,
+            )
         assert served.core.scheduler.timers() == []
         kinds = [e["type"] for e in exchange(served.port, frame(Describe().event()) + frame(Ping(text="hi").event()))]
         assert kinds == ["info", "pong"]
@@ -266,15 +287,34 @@ def test_garbage_is_one_logged_line_and_the_server_goes_on(served: Served, name:
     assert said(served.port, "what time is it")["type"] == "handled"
 
 
-GOOD = [Transcript(text="what time is it", context={"satellite_id": "kitchen"}).event(), Ping(text="x").event(),
-        Describe().event(), Transcribe(language="en", transcript_names=["pasta"]).event(),
-        AudioStart(rate=16000, width=2, channels=1).event(),
-        AudioChunk(rate=16000, width=2, channels=1, audio=b"\1\0" * 200).event(), AudioStop().event(),
-        Synthesize(text="hello").event(), Detect(names=["hey_jarvis"]).event()]
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
-                           max_leaves=12)
-FIELD_NAMES = ["text", "rate", "width", "channels", "context", "names", "transcript_names", "timestamp", "voice", "token"]
+GOOD = [
+    Transcript(text="what time is it", context={"satellite_id": "kitchen"}).event(),
+    Ping(text="x").event(),
+    Describe().event(),
+    Transcribe(language="en", transcript_names=["pasta"]).event(),
+    AudioStart(rate=16000, width=2, channels=1).event(),
+    AudioChunk(rate=16000, width=2, channels=1, audio=b"\1\0" * 200).event(),
+    AudioStop().event(),
+    Synthesize(text="hello").event(),
+    Detect(names=["hey_jarvis"]).event(),
+]
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+FIELD_NAMES = [
+    "text",
+    "rate",
+    "width",
+    "channels",
+    "context",
+    "names",
+    "transcript_names",
+    "timestamp",
+    "voice",
+    "token",
+]
 
 
 @st.composite
@@ -286,8 +326,13 @@ def frames(draw: st.DrawFn) -> bytes:
     if how == "field":
         event = Event(event.type, {**event.data, draw(st.sampled_from(FIELD_NAMES)): draw(json_values)}, event.payload)
     if how == "header":
-        fields = draw(st.dictionaries(st.sampled_from(["type", "data", "data_length", "payload_length", "version"]),
-                                      json_values | st.integers(-10, 70_000), max_size=5))
+        fields = draw(
+            st.dictionaries(
+                st.sampled_from(["type", "data", "data_length", "payload_length", "version"]),
+                json_values | st.integers(-10, 70_000),
+                max_size=5,
+            )
+        )
         return json.dumps(fields).encode() + b"\n" + draw(st.binary(max_size=64))
     if how == "bytes":
         return draw(st.binary(max_size=300))
@@ -344,6 +389,7 @@ CLIENT_GARBAGE = {
 
 async def garbage_server(garbage: bytes) -> asyncio.Server:
     """A peer that answers any connection with `garbage`, then waits to be hung up on."""
+
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(garbage)
         await writer.drain()
@@ -367,8 +413,9 @@ def test_a_satellite_that_sends_garbage_is_hung_up_on(name: str, caplog: pytest.
     async def scenario() -> None:
         server = await garbage_server(CLIENT_GARBAGE[name])
         port = server.sockets[0].getsockname()[1]
-        link = SatelliteLink(SatelliteAddress("kitchen", "127.0.0.1", port), Bus(), SatelliteSink(), run_loop,
-                             lambda word: None)
+        link = SatelliteLink(
+            SatelliteAddress("kitchen", "127.0.0.1", port), Bus(), SatelliteSink(), run_loop, lambda word: None
+        )
         try:
             await asyncio.wait_for(link.session(), 5)
         finally:
@@ -405,6 +452,7 @@ def test_a_remote_speech_server_that_sends_garbage_is_down_at_once() -> None:
 
 
 # --- hole 7 again: holding the port (connections never timed out nor counted) ----------------------
+
 
 def hold(port: int, data: bytes = b"", source: str = "127.0.0.1") -> socket.socket:
     """A connection that sends `data` and then nothing, kept open."""
@@ -488,8 +536,9 @@ def test_a_large_payload_that_never_arrives_is_closed_and_not_held(tmp_path: Pat
     answers a good request afterwards."""
     with serve(tmp_path, Limits(event_s=1.0)) as served:
         started = time.monotonic()
-        declared = header(type="audio-chunk", data={"rate": 16000, "width": 2, "channels": 1},
-                          payload_length=4 * 1024 * 1024 - 1)
+        declared = header(
+            type="audio-chunk", data={"rate": 16000, "width": 2, "channels": 1}, payload_length=4 * 1024 * 1024 - 1
+        )
         slow = [hold(served.port, declared + b"\0" * 1024 * 1024) for _ in range(6)]
         settled(served, 6)
         for s in slow:

@@ -22,15 +22,15 @@ from wyoming.ping import Ping, Pong
 from wyoming.tts import Synthesize
 from wyoming.wake import Detect, Detection, NotDetected
 
+from assistant.app.runtime import Core, build_core
+from assistant.app.services import wyoming_services
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.voice.dialogue import CANNOT_CONFIRM
-from assistant.app.runtime import Core, build_core
-from assistant.app.services import wyoming_services
 from assistant.wyoming.server import Stages, WyomingServer
 from testbed import speech as sf
-from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated
 from testbed.fakes.devices import FakeHome
+from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated
 from testbed.netns import other_host
 from tests.devices.test_devices import MDNS, online, until, with_assistant
 
@@ -40,7 +40,9 @@ REPO = Path(__file__).resolve().parents[2]
 def audio_events(pcm: np.ndarray) -> list[Event]:
     events = [AudioStart(rate=16000, width=2, channels=1).event()]
     for start in range(0, len(pcm), 1024):
-        events.append(AudioChunk(rate=16000, width=2, channels=1, audio=pcm[start:start + 1024].astype("<i2").tobytes()).event())
+        events.append(
+            AudioChunk(rate=16000, width=2, channels=1, audio=pcm[start : start + 1024].astype("<i2").tobytes()).event()
+        )
     return [*events, AudioStop().event()]
 
 
@@ -61,8 +63,14 @@ def test_our_stages_as_wyoming_services(tmp_path: Path, speech_models, config) -
 
         return WakeWordDetector(models.files.wake, config.wake.model, config.wake.threshold, config.wake.flush_s)
 
-    stages = Stages(config, models.transcriber, models.synthesizer, wake,
-                    lambda text: core.dialogue.another("voice").handle(text, core.next_turn()), core.speech_hints)
+    stages = Stages(
+        config,
+        models.transcriber,
+        models.synthesizer,
+        wake,
+        lambda text: core.dialogue.another("voice").handle(text, core.next_turn()),
+        core.speech_hints,
+    )
 
     async def scenario() -> None:
         server = WyomingServer(stages, "127.0.0.1", 0)
@@ -118,14 +126,31 @@ def test_satellites_in_two_rooms_are_answered_in_their_rooms(tmp_path: Path, spe
     """Two satellites on hosts of their own: the bedroom's hears the wake word at the assistant, the
     kitchen's hears it itself (run-pipeline from asr). "Turn on the light" acts in the room that
     spoke, and each reply is spoken by the satellite that asked."""
-    config = load_config(environ={**TEMPLATES_ONLY, **MDNS,
-                                  "ASSISTANT__WYOMING__SATELLITES": "{bedroom: 'tcp://10.77.1.2:10700', kitchen: 'tcp://10.77.2.2:10700'}"})
+    config = load_config(
+        environ={
+            **TEMPLATES_ONLY,
+            **MDNS,
+            "ASSISTANT__WYOMING__SATELLITES": "{bedroom: 'tcp://10.77.1.2:10700', kitchen: 'tcp://10.77.2.2:10700'}",
+        }
+    )
     bedroom_wav = sf.save(tmp_path / "bedroom.wav", sf.command("Turn on the light."))
     kitchen_wav = sf.save(tmp_path / "kitchen.wav", sf.silence(0.5), sf.piper("Turn on the lights."), sf.silence(1.5))
 
     def satellite(name: str, wav: Path, *extra: str) -> list[str]:
-        return [sys.executable, "-m", "testbed.fakes.satellite", "--port", "10700", "--wav", str(wav),
-                "--out", str(tmp_path / f"{name}.json"), "--timeout", "90", *extra]
+        return [
+            sys.executable,
+            "-m",
+            "testbed.fakes.satellite",
+            "--port",
+            "10700",
+            "--wav",
+            str(wav),
+            "--out",
+            str(tmp_path / f"{name}.json"),
+            "--timeout",
+            "90",
+            *extra,
+        ]
 
     async def scenario(home: FakeHome, core: Core, rec: Recorder) -> None:
         lamp = await home.add("shelly_dimmer", "Bedroom lamp")
@@ -134,13 +159,16 @@ def test_satellites_in_two_rooms_are_answered_in_their_rooms(tmp_path: Path, spe
         await until(lambda: len(online(core)) == 3)
         services = await wyoming_services(core, speech_models)
         assert [s.name for s in services] == ["satellite bedroom", "satellite kitchen"]
-        with other_host(satellite("bedroom", bedroom_wav, "--area", "upstairs"), 1) as bedroom_host, \
-             other_host(satellite("kitchen", kitchen_wav, "--local-wake"), 2) as kitchen_host:
+        with (
+            other_host(satellite("bedroom", bedroom_wav, "--area", "upstairs"), 1) as bedroom_host,
+            other_host(satellite("kitchen", kitchen_wav, "--local-wake"), 2) as kitchen_host,
+        ):
             for service in services:
                 await service.start()
             try:
-                codes = await asyncio.gather(asyncio.to_thread(bedroom_host.process.wait, 120),
-                                             asyncio.to_thread(kitchen_host.process.wait, 120))
+                codes = await asyncio.gather(
+                    asyncio.to_thread(bedroom_host.process.wait, 120), asyncio.to_thread(kitchen_host.process.wait, 120)
+                )
             finally:
                 for service in services:
                     await service.stop()
@@ -164,8 +192,8 @@ def test_satellites_in_two_rooms_are_answered_in_their_rooms(tmp_path: Path, spe
 def test_a_timer_rings_in_the_room_that_set_it(tmp_path: Path) -> None:
     """A timer set through a satellite keeps its room (durably) and rings through that room's loop;
     one set at the assistant itself rings there."""
-    from assistant.plugins.where import ROOM
     from assistant.app.runtime import ringer
+    from assistant.plugins.where import ROOM
     from assistant.scheduling.scheduler import Due
 
     core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path / "data", Bus())
@@ -179,7 +207,10 @@ def test_a_timer_rings_in_the_room_that_set_it(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         ROOM.set("bedroom")
-        assert await core.dialogue.another("voice").handle("set a pasta timer for 5 minutes") == "Pasta timer set for 5 minutes."
+        assert (
+            await core.dialogue.another("voice").handle("set a pasta timer for 5 minutes")
+            == "Pasta timer set for 5 minutes."
+        )
         ROOM.set(None)
         await core.dialogue.another("voice").handle("set a tea timer for 3 minutes")
         core.rooms.add("bedroom", bedroom)
@@ -188,7 +219,10 @@ def test_a_timer_rings_in_the_room_that_set_it(tmp_path: Path) -> None:
             await ring(Due("timer", timer))
 
     asyncio.run(scenario())
-    rooms = {t.name: t.room for t in build_core(load_config(environ=TEMPLATES_ONLY), tmp_path / "data", Bus()).scheduler.timers()}
+    rooms = {
+        t.name: t.room
+        for t in build_core(load_config(environ=TEMPLATES_ONLY), tmp_path / "data", Bus()).scheduler.timers()
+    }
     assert rooms == {"pasta": "bedroom", "tea": None}, "the room is kept with the timer"
     assert heard == {"bedroom": ["Your pasta timer is done."], "here": ["Your tea timer is done."]}
 
@@ -202,6 +236,7 @@ def test_announcements_go_to_one_room_or_every_room(tmp_path: Path) -> None:
     def speaker(room: str):  # type: ignore[no-untyped-def]
         async def say(text: str) -> None:
             heard.append((room, text))
+
         return say
 
     async def scenario() -> list[str]:
@@ -210,14 +245,25 @@ def test_announcements_go_to_one_room_or_every_room(tmp_path: Path) -> None:
         core.rooms.bind(speaker("here"))
         core.rooms.add("kitchen", speaker("kitchen"))
         core.rooms.add("bedroom", speaker("bedroom"))
-        garage = await asyncio.to_thread(core.registry.tool("announce.announce").func, message="we are leaving", room="garage")
-        return [nowhere, await ask("announce that dinner is ready"), await ask("announce that the taxi is here in the kitchen"),
-                await ask("tell the bedroom to come down"), garage.speech]
+        garage = await asyncio.to_thread(
+            core.registry.tool("announce.announce").func, message="we are leaving", room="garage"
+        )
+        return [
+            nowhere,
+            await ask("announce that dinner is ready"),
+            await ask("announce that the taxi is here in the kitchen"),
+            await ask("tell the bedroom to come down"),
+            garage.speech,
+        ]
 
     replies = asyncio.run(scenario())
     assert replies[0].startswith("There is no speaker to announce on"), replies
     assert replies[1:4] == ["Announced everywhere.", "Announced in the kitchen.", "Announced in the bedroom."], replies
-    assert sorted(heard[:3]) == [("bedroom", "Dinner is ready."), ("here", "Dinner is ready."), ("kitchen", "Dinner is ready.")]
+    assert sorted(heard[:3]) == [
+        ("bedroom", "Dinner is ready."),
+        ("here", "Dinner is ready."),
+        ("kitchen", "Dinner is ready."),
+    ]
     assert heard[3][0] == "kitchen" and "is here" in heard[3][1] and heard[4][0] == "bedroom"
     assert replies[4] == "There is no speaker in the garage."
     assert len(heard) == 5, "the garage has no speaker: nothing was said anywhere for it"
@@ -255,6 +301,7 @@ def test_remote_speech_models_with_the_local_ones_behind_them(speech_models) -> 
     assert "asr" in told and "tts The remote voice speaks." in told, told
 
     import time
+
     started = time.monotonic()
     assert "time" in hear.hear(question).text.lower(), "the local model answered the same request"
     assert not stt_remote.up and time.monotonic() - started < 3.0
@@ -283,12 +330,34 @@ def test_assistant_run_serves_wyoming_and_reports_it(tmp_path: Path) -> None:
         port = s.getsockname()[1]
     silence = sf.save(tmp_path / "quiet.wav", sf.silence(60.0))
     data = tmp_path / "data"
-    env = {**os.environ, **TEMPLATES_ONLY, "ASSISTANT__WYOMING__SERVE": "true", "ASSISTANT__WYOMING__BIND": "127.0.0.1",
-           "ASSISTANT__WYOMING__PORT": str(port), "ASSISTANT__DEVICES__DISCOVERY": "false",
-           "ASSISTANT__DEVICES__ANNOUNCE": "false"}
-    proc = subprocess.Popen([sys.executable, "-m", "assistant", "run", "--audio-in", str(silence), "--realtime",
-                             "--audio-out", str(tmp_path / "out.wav"), "--data-dir", str(data)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    env = {
+        **os.environ,
+        **TEMPLATES_ONLY,
+        "ASSISTANT__WYOMING__SERVE": "true",
+        "ASSISTANT__WYOMING__BIND": "127.0.0.1",
+        "ASSISTANT__WYOMING__PORT": str(port),
+        "ASSISTANT__DEVICES__DISCOVERY": "false",
+        "ASSISTANT__DEVICES__ANNOUNCE": "false",
+    }
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "run",
+            "--audio-in",
+            str(silence),
+            "--realtime",
+            "--audio-out",
+            str(tmp_path / "out.wav"),
+            "--data-dir",
+            str(data),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
     async def talk() -> str:
         deadline = time.monotonic() + 90
@@ -311,7 +380,9 @@ def test_assistant_run_serves_wyoming_and_reports_it(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
     assert "2 minutes" in handled, (handled, err[-2000:])
-    assert {"name": "wyoming", "state": "running"}.items() <= next(s for s in status["services"] if s["name"] == "wyoming").items()
+    assert {"name": "wyoming", "state": "running"}.items() <= next(
+        s for s in status["services"] if s["name"] == "wyoming"
+    ).items()
     assert proc.returncode == 0 and "Traceback" not in err, err[-2000:]
 
 
@@ -326,8 +397,14 @@ def test_intent_handling_is_a_conversation_per_satellite_or_connection(tmp_path:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__WYOMING__SERVE": "true",
-                                  "ASSISTANT__WYOMING__BIND": "127.0.0.1", "ASSISTANT__WYOMING__PORT": str(port)})
+    config = load_config(
+        environ={
+            **TEMPLATES_ONLY,
+            "ASSISTANT__WYOMING__SERVE": "true",
+            "ASSISTANT__WYOMING__BIND": "127.0.0.1",
+            "ASSISTANT__WYOMING__PORT": str(port),
+        }
+    )
     core = build_core(config, tmp_path / "data", Bus())
     no_models = SimpleNamespace(transcriber=None, synthesizer=None, files=None)
 
@@ -353,7 +430,10 @@ def test_intent_handling_is_a_conversation_per_satellite_or_connection(tmp_path:
             assert await once("set a timer", **kitchen) == "For how long?"
             assert await once("ten minutes", **{**kitchen, "conversation_id": "01AGAIN"}) == "Timer set for 10 minutes."
             assert await once("set a timer", **kitchen) == "For how long?"
-            assert await once("three minutes", satellite_id="assist_satellite.bedroom") == "Sorry, I can't help with that yet."
+            assert (
+                await once("three minutes", satellite_id="assist_satellite.bedroom")
+                == "Sorry, I can't help with that yet."
+            )
             assert await once("three minutes", **kitchen) == "Timer set for 3 minutes."
             assert await once("set a timer", conversation_id="01CHAT") == "For how long?"
             assert await once("two minutes", conversation_id="01CHAT") == "Timer set for 2 minutes."

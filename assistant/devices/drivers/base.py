@@ -23,8 +23,9 @@ more than this is not read on (a broken or hostile device would fill the memory)
 class Driver(Protocol):
     protocol: str
 
-    async def identify(self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str],
-                       service: str) -> list[Found]:
+    async def identify(
+        self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str], service: str
+    ) -> list[Found]:
         """Ask the device who it is; one entry per controllable thing (a Hue bridge has many lights).
         Raises DeviceError when it answers wrongly or not at all."""
         ...
@@ -48,8 +49,9 @@ class ListedOnly:
     def __init__(self, protocol: str) -> None:
         self.protocol = protocol
 
-    async def identify(self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str],
-                       service: str) -> list[Found]:
+    async def identify(
+        self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str], service: str
+    ) -> list[Found]:
         raise NotImplementedError
 
     def _refuse(self, device: Device) -> DeviceError:
@@ -68,24 +70,35 @@ class ListedOnly:
         raise self._refuse(device)
 
 
-async def http_json(session: aiohttp.ClientSession, method: str, url: str, what: str, *,
-                    body: Any = None, params: dict[str, str] | None = None, timeout_s: float = TIMEOUT_S,
-                    headers: dict[str, str] | None = None) -> Any:
+async def http_json(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    what: str,
+    *,
+    body: Any = None,
+    params: dict[str, str] | None = None,
+    timeout_s: float = TIMEOUT_S,
+    headers: dict[str, str] | None = None,
+) -> Any:
     """The JSON a device answers; DeviceError naming `what` when it is slow, unreachable, fails or
     answers something that is not JSON."""
     sent = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
     try:
         async with asyncio.timeout(timeout_s):
-            async with session.request(method, url, params=params,
-                                       data=None if body is None else json.dumps(body), headers=sent or None) as r:
+            async with session.request(
+                method, url, params=params, data=None if body is None else json.dumps(body), headers=sent or None
+            ) as r:
                 status = r.status
                 parts: list[bytes] = []
                 size = 0
                 async for chunk in r.content.iter_chunked(64 * 1024):
                     size += len(chunk)
                     if size > MAX_ANSWER_BYTES:
-                        raise DeviceError(f"{what} answered more than {MAX_ANSWER_BYTES // (1024 * 1024)} MB",
-                                          code="device_bad_answer")
+                        raise DeviceError(
+                            f"{what} answered more than {MAX_ANSWER_BYTES // (1024 * 1024)} MB",
+                            code="device_bad_answer",
+                        )
                     parts.append(chunk)
                 raw = b"".join(parts)
     except TimeoutError as e:
@@ -97,11 +110,14 @@ async def http_json(session: aiohttp.ClientSession, method: str, url: str, what:
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise DeviceError(f"{what} answered something that is not JSON (HTTP {status})", code="device_bad_answer") from e
+        raise DeviceError(
+            f"{what} answered something that is not JSON (HTTP {status})", code="device_bad_answer"
+        ) from e
     if status >= 400:
         message = data.get("message") if isinstance(data, dict) else None
-        raise DeviceError(f"{what} refused the request (HTTP {status}{f': {message}' if message else ''})",
-                          code="device_refused")
+        raise DeviceError(
+            f"{what} refused the request (HTTP {status}{f': {message}' if message else ''})", code="device_refused"
+        )
     return data
 
 

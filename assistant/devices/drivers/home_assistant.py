@@ -32,8 +32,11 @@ class HomeAssistantDriver:
     def _headers(self) -> dict[str, str]:
         token = self._token_of()
         if not token:
-            raise DeviceError("there is no Home Assistant token: set one with `assistant devices home-assistant "
-                              "--url URL` (it asks for the token)", code="device_refused")
+            raise DeviceError(
+                "there is no Home Assistant token: set one with `assistant devices home-assistant "
+                "--url URL` (it asks for the token)",
+                code="device_refused",
+            )
         return {"Authorization": f"Bearer {token}"}
 
     async def entities(self, session: aiohttp.ClientSession, url: str) -> list[Found]:
@@ -44,11 +47,16 @@ class HomeAssistantDriver:
             states = await http_json(session, "GET", f"{base}/api/states", "Home Assistant", headers=self._headers())
         except DeviceError as e:
             if e.code == "unauthorized":
-                raise DeviceError("Home Assistant refused the token: make a new long-lived access token in its "
-                                  "profile page and run `assistant devices home-assistant`", code="unauthorized") from None
+                raise DeviceError(
+                    "Home Assistant refused the token: make a new long-lived access token in its "
+                    "profile page and run `assistant devices home-assistant`",
+                    code="unauthorized",
+                ) from None
             raise
         if not isinstance(states, list):
-            raise DeviceError("Home Assistant listed its states as something that is not a list", code="device_bad_answer")
+            raise DeviceError(
+                "Home Assistant listed its states as something that is not a list", code="device_bad_answer"
+            )
         found = []
         for entity in states:
             if not isinstance(entity, dict) or not isinstance(entity.get("entity_id"), str):
@@ -61,20 +69,37 @@ class HomeAssistantDriver:
             modes = {str(m) for m in attributes.get("supported_color_modes") or [] if isinstance(m, str)}
             caps = (ON_OFF,) + ((BRIGHTNESS,) if modes & _DIMMABLE else ()) + ((COLOUR,) if modes & _COLOUR else ())
             name = attributes.get("friendly_name") if isinstance(attributes.get("friendly_name"), str) else entity_id
-            found.append(Found(f"{PROTOCOL}:{entity_id}", name, PROTOCOL, DOMAINS[domain], f"Home Assistant {domain}",
-                               caps, parsed.hostname or "", parsed.port or (443 if parsed.scheme == "https" else 8123),
-                               {"entity_id": entity_id, "base": base}))
+            found.append(
+                Found(
+                    f"{PROTOCOL}:{entity_id}",
+                    name,
+                    PROTOCOL,
+                    DOMAINS[domain],
+                    f"Home Assistant {domain}",
+                    caps,
+                    parsed.hostname or "",
+                    parsed.port or (443 if parsed.scheme == "https" else 8123),
+                    {"entity_id": entity_id, "base": base},
+                )
+            )
         return found
 
-    async def identify(self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str],
-                       service: str) -> list[Found]:
+    async def identify(
+        self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str], service: str
+    ) -> list[Found]:
         raise DeviceError("Home Assistant is configured, not discovered", code="unsupported")
 
     async def _call(self, session: aiohttp.ClientSession, device: Device, service: str, **data: Any) -> None:
         entity_id = str(device.extra["entity_id"])
         domain = entity_id.partition(".")[0]
-        await http_json(session, "POST", f"{device.extra['base']}/api/services/{domain}/{service}", device.name,
-                        body={"entity_id": entity_id, **data}, headers=self._headers())
+        await http_json(
+            session,
+            "POST",
+            f"{device.extra['base']}/api/services/{domain}/{service}",
+            device.name,
+            body={"entity_id": entity_id, **data},
+            headers=self._headers(),
+        )
 
     async def set_power(self, session: aiohttp.ClientSession, device: Device, on: bool) -> None:
         await self._call(session, device, "turn_on" if on else "turn_off")
@@ -89,14 +114,23 @@ class HomeAssistantDriver:
         await self._call(session, device, "turn_on", rgb_color=list(rgb))
 
     async def state(self, session: aiohttp.ClientSession, device: Device) -> DeviceState:
-        entity = await http_json(session, "GET", f"{device.extra['base']}/api/states/{device.extra['entity_id']}",
-                                 device.name, headers=self._headers())
+        entity = await http_json(
+            session,
+            "GET",
+            f"{device.extra['base']}/api/states/{device.extra['entity_id']}",
+            device.name,
+            headers=self._headers(),
+        )
         state = need(entity, "state", str, device.name)
         if state == "unavailable":
             raise DeviceError(f"Home Assistant says {device.name} is unavailable", code="device_unreachable")
         attributes = entity.get("attributes") if isinstance(entity.get("attributes"), dict) else {}
         brightness = attributes.get("brightness")
         rgb = attributes.get("rgb_color")
-        return DeviceState(on=state == "on",
-                           brightness=round(brightness * 100 / 255) if isinstance(brightness, (int, float)) and state == "on" else None,
-                           colour=tuple(rgb) if isinstance(rgb, list) and len(rgb) == 3 else None)  # type: ignore[arg-type]
+        return DeviceState(
+            on=state == "on",
+            brightness=round(brightness * 100 / 255)
+            if isinstance(brightness, (int, float)) and state == "on"
+            else None,
+            colour=tuple(rgb) if isinstance(rgb, list) and len(rgb) == 3 else None,
+        )  # type: ignore[arg-type]

@@ -31,6 +31,7 @@ def _hue_error(answer: Any) -> dict[str, Any] | None:
 
 def rgb_to_xy(rgb: tuple[int, int, int]) -> tuple[float, float]:
     """sRGB → CIE 1931 xy, the colour space Hue lights take (gamma removed, wide-gamut D65 matrix)."""
+
     def linear(c: int) -> float:
         v = c / 255
         return ((v + 0.055) / 1.055) ** 2.4 if v > 0.04045 else v / 12.92
@@ -56,20 +57,27 @@ class HueDriver:
         error = _hue_error(answer)
         if error is not None:
             if error.get("type") == 101:
-                raise LinkButtonNeeded(f"press the link button on the Hue bridge '{name}': the assistant pairs "
-                                       "with it within seconds while it runs (or run `assistant devices discover`)")
-            raise DeviceError(f"the Hue bridge '{name}' refused pairing: {error.get('description')}", code="device_refused")
+                raise LinkButtonNeeded(
+                    f"press the link button on the Hue bridge '{name}': the assistant pairs "
+                    "with it within seconds while it runs (or run `assistant devices discover`)"
+                )
+            raise DeviceError(
+                f"the Hue bridge '{name}' refused pairing: {error.get('description')}", code="device_refused"
+            )
         try:
             user = answer[0]["success"]["username"]
         except (KeyError, IndexError, TypeError) as e:
-            raise DeviceError(f"the Hue bridge '{name}' answered pairing without a user name", code="device_bad_answer") from e
+            raise DeviceError(
+                f"the Hue bridge '{name}' answered pairing without a user name", code="device_bad_answer"
+            ) from e
         if not isinstance(user, str) or not user:
             raise DeviceError(f"the Hue bridge '{name}' answered pairing without a user name", code="device_bad_answer")
         self._remember(bridge_id, user)
         return user
 
-    async def identify(self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str],
-                       service: str) -> list[Found]:
+    async def identify(
+        self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str], service: str
+    ) -> list[Found]:
         what = f"Hue bridge at {host}"
         base = f"http://{host}:{port}"
         config = await http_json(session, "GET", f"{base}/api/config", what)
@@ -90,11 +98,27 @@ class HueDriver:
             if not isinstance(light, dict) or not isinstance(light.get("name"), str):
                 continue
             kind = str(light.get("type", "")).lower()
-            caps = (ON_OFF, BRIGHTNESS, COLOUR) if "color" in kind else (ON_OFF, BRIGHTNESS) if "dimmable" in kind or "temperature" in kind else (ON_OFF,)
+            caps = (
+                (ON_OFF, BRIGHTNESS, COLOUR)
+                if "color" in kind
+                else (ON_OFF, BRIGHTNESS)
+                if "dimmable" in kind or "temperature" in kind
+                else (ON_OFF,)
+            )
             key = str(light.get("uniqueid") or number)
-            found.append(Found(f"hue:{bridge_id}:{key}", light["name"], self.protocol, "light",
-                               str(light.get("modelid", "Hue light")), caps, host, port,
-                               {"bridge": bridge_id, "light": number, "user": user}))
+            found.append(
+                Found(
+                    f"hue:{bridge_id}:{key}",
+                    light["name"],
+                    self.protocol,
+                    "light",
+                    str(light.get("modelid", "Hue light")),
+                    caps,
+                    host,
+                    port,
+                    {"bridge": bridge_id, "light": number, "user": user},
+                )
+            )
         return found
 
     def _light_url(self, device: Device) -> str:
@@ -109,7 +133,9 @@ class HueDriver:
         await self._set(session, device, {"on": on})
 
     async def set_brightness(self, session: aiohttp.ClientSession, device: Device, percent: int) -> None:
-        await self._set(session, device, {"on": False} if percent == 0 else {"on": True, "bri": percent_to(percent, 254, 1)})
+        await self._set(
+            session, device, {"on": False} if percent == 0 else {"on": True, "bri": percent_to(percent, 254, 1)}
+        )
 
     async def set_colour(self, session: aiohttp.ClientSession, device: Device, rgb: tuple[int, int, int]) -> None:
         await self._set(session, device, {"on": True, "xy": list(rgb_to_xy(rgb))})
@@ -121,6 +147,9 @@ class HueDriver:
             raise DeviceError(f"{device.name}: the bridge said {error.get('description')}", code="device_refused")
         state = need(light, "state", dict, device.name)
         bri = state.get("bri")
-        return DeviceState(on=need(state, "on", bool, device.name),
-                           brightness=round(min(254, max(0, bri)) * 100 / 254)
-                           if isinstance(bri, int) and not isinstance(bri, bool) else None)
+        return DeviceState(
+            on=need(state, "on", bool, device.name),
+            brightness=round(min(254, max(0, bri)) * 100 / 254)
+            if isinstance(bri, int) and not isinstance(bri, bool)
+            else None,
+        )

@@ -16,11 +16,13 @@ class ShellyDriver:
 
     async def _rpc(self, session: aiohttp.ClientSession, device: Device, method: str, **params: Any) -> Any:
         query = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in params.items()}
-        return await http_json(session, "GET", f"http://{device.address}:{device.port}/rpc/{method}", device.name,
-                               params=query)
+        return await http_json(
+            session, "GET", f"http://{device.address}:{device.port}/rpc/{method}", device.name, params=query
+        )
 
-    async def identify(self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str],
-                       service: str) -> list[Found]:
+    async def identify(
+        self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str], service: str
+    ) -> list[Found]:
         what = f"Shelly at {host}"
         if "gen" in txt and not txt["gen"].isdigit():
             raise DeviceError(f"{what} announced a bad generation '{txt['gen'][:20]}'", code="bad_txt")
@@ -36,7 +38,9 @@ class ShellyDriver:
         model = need(info, "model", str, what)
         status = await http_json(session, "GET", f"http://{host}:{port}/rpc/Shelly.GetStatus", what)
         if not isinstance(status, dict):
-            raise DeviceError(f"{what} answered its status with something that is not an object", code="device_bad_answer")
+            raise DeviceError(
+                f"{what} answered its status with something that is not an object", code="device_bad_answer"
+            )
         given = info.get("name")
         name = given if isinstance(given, str) and given else f"Shelly {info.get('app') or model} {mac[-4:]}"
         found = []
@@ -51,8 +55,19 @@ class ShellyDriver:
             else:
                 caps, kind = (ON_OFF, BRIGHTNESS), "dimmer"
             suffix = "" if index == "0" else f" {int(index) + 1}"
-            found.append(Found(f"shelly:{mac}:{key}", f"{name}{suffix}", self.protocol, kind, model, caps, host, port,
-                               {"component": component, "index": int(index), "device_id": device_id}))
+            found.append(
+                Found(
+                    f"shelly:{mac}:{key}",
+                    f"{name}{suffix}",
+                    self.protocol,
+                    kind,
+                    model,
+                    caps,
+                    host,
+                    port,
+                    {"component": component, "index": int(index), "device_id": device_id},
+                )
+            )
         if not found:
             raise DeviceError(f"{what} ({model}) has no switch or light this assistant can control", code="unsupported")
         return found
@@ -83,5 +98,8 @@ class ShellyDriver:
             return DeviceState(on=on, brightness=need(status, "brightness", (int, float), device.name))
         power = status.get("apower")
         energy = status.get("aenergy", {}).get("total") if isinstance(status.get("aenergy"), dict) else None
-        return DeviceState(on=on, power_w=float(power) if isinstance(power, (int, float)) else None,
-                           energy_wh=float(energy) if isinstance(energy, (int, float)) else None)
+        return DeviceState(
+            on=on,
+            power_w=float(power) if isinstance(power, (int, float)) else None,
+            energy_wh=float(energy) if isinstance(energy, (int, float)) else None,
+        )

@@ -31,7 +31,9 @@ def effect_names(answer: Any, what: str) -> list[str]:
     """The effects of a /json/eff answer, by id (a reserved one is ""); DeviceError for anything but
     a list of names."""
     if not isinstance(answer, list) or len(answer) > MAX_EFFECTS:
-        raise DeviceError(f"{what} listed its effects as something that is not a list of names", code="device_bad_answer")
+        raise DeviceError(
+            f"{what} listed its effects as something that is not a list of names", code="device_bad_answer"
+        )
     return ["" if not isinstance(n, str) or n.strip() in RESERVED else n.strip()[:60] for n in answer]
 
 
@@ -44,10 +46,19 @@ def pick_effect(names: list[str], wanted: str, device: str) -> int:
             return effect_id
     from rapidfuzz import fuzz, process
 
-    close = [m[0] for m in process.extract(said, {i: spoken(n) for i, n in enumerate(names) if n},
-                                           scorer=fuzz.WRatio, limit=3, score_cutoff=75)]
-    hint = "" if not close else f". It has {' and '.join(close) if len(close) < 3 else f'{close[0]}, {close[1]} and {close[2]}'}"
+    close = [
+        m[0]
+        for m in process.extract(
+            said, {i: spoken(n) for i, n in enumerate(names) if n}, scorer=fuzz.WRatio, limit=3, score_cutoff=75
+        )
+    ]
+    hint = (
+        ""
+        if not close
+        else f". It has {' and '.join(close) if len(close) < 3 else f'{close[0]}, {close[1]} and {close[2]}'}"
+    )
     raise UnknownEffect(f"{device} has no effect called {said}{hint}")
+
 
 T = TypeVar("T")
 
@@ -55,8 +66,9 @@ T = TypeVar("T")
 class WledDriver:
     protocol = "wled"
 
-    async def _call(self, session: aiohttp.ClientSession, host: str, what: str,
-                    act: Callable[[WLED], Awaitable[T]]) -> T:
+    async def _call(
+        self, session: aiohttp.ClientSession, host: str, what: str, act: Callable[[WLED], Awaitable[T]]
+    ) -> T:
         client = WLED(host, request_timeout=TIMEOUT_S, session=session)
         try:
             return await act(client)
@@ -67,8 +79,9 @@ class WledDriver:
         except (WLEDError, ValueError, KeyError, TypeError, MissingField) as e:  # its parsing of a bad answer
             raise DeviceError(f"{what} answered something WLED does not: {e}", code="device_bad_answer") from e
 
-    async def identify(self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str],
-                       service: str) -> list[Found]:
+    async def identify(
+        self, session: aiohttp.ClientSession, host: str, port: int, txt: dict[str, str], service: str
+    ) -> list[Found]:
         if "mac" in txt:
             try:
                 mac_of(txt["mac"])
@@ -81,8 +94,19 @@ class WledDriver:
             raise DeviceError(f"WLED at {host} reported no valid MAC address", code="device_bad_answer") from e
         model = f"WLED {device.info.version or ''} {device.info.architecture}".replace("  ", " ").strip()
         effects = [e.name for _, e in sorted(device.effects.items()) if e.name.strip() not in RESERVED][:MAX_EFFECTS]
-        return [Found(f"wled:{mac}", device.info.name or f"WLED {mac[-4:]}", self.protocol, "light", model,
-                      (ON_OFF, BRIGHTNESS, COLOUR, EFFECT), host, port, {"effects": effects})]
+        return [
+            Found(
+                f"wled:{mac}",
+                device.info.name or f"WLED {mac[-4:]}",
+                self.protocol,
+                "light",
+                model,
+                (ON_OFF, BRIGHTNESS, COLOUR, EFFECT),
+                host,
+                port,
+                {"effects": effects},
+            )
+        ]
 
     async def _post(self, session: aiohttp.ClientSession, device: Device, state: dict[str, Any]) -> None:
         await http_json(session, "POST", f"http://{device.address}:{device.port}/json/state", device.name, body=state)
@@ -91,22 +115,27 @@ class WledDriver:
         await self._post(session, device, {"on": on})
 
     async def set_brightness(self, session: aiohttp.ClientSession, device: Device, percent: int) -> None:
-        await self._post(session, device, {"on": False} if percent == 0 else {"on": True, "bri": percent_to(percent, 255, 1)})
+        await self._post(
+            session, device, {"on": False} if percent == 0 else {"on": True, "bri": percent_to(percent, 255, 1)}
+        )
 
     async def set_colour(self, session: aiohttp.ClientSession, device: Device, rgb: tuple[int, int, int]) -> None:
         await self._post(session, device, {"on": True, "seg": [{"id": 0, "on": True, "col": [list(rgb)]}]})
 
     async def set_effect(self, session: aiohttp.ClientSession, device: Device, name: str) -> str:
         """Run the effect called `name` on the main segment; its name as the strip spells it."""
-        names = effect_names(await http_json(session, "GET", f"http://{device.address}:{device.port}/json/eff",
-                                             device.name), device.name)
+        names = effect_names(
+            await http_json(session, "GET", f"http://{device.address}:{device.port}/json/eff", device.name), device.name
+        )
         effect_id = pick_effect(names, name, device.name)
         await self._post(session, device, {"on": True, "seg": [{"id": 0, "fx": effect_id}]})
         return names[effect_id]
 
     async def state(self, session: aiohttp.ClientSession, device: Device) -> DeviceState:
-        return state_of(await http_json(session, "GET", f"http://{device.address}:{device.port}/json/state",
-                                        device.name), device.name)
+        return state_of(
+            await http_json(session, "GET", f"http://{device.address}:{device.port}/json/state", device.name),
+            device.name,
+        )
 
 
 def state_of(state: Any, what: str) -> DeviceState:
@@ -119,7 +148,10 @@ def state_of(state: Any, what: str) -> DeviceState:
     first = segments[0] if isinstance(segments, list) and segments else None
     if isinstance(first, dict) and isinstance(first.get("col"), list) and first["col"]:
         primary = first["col"][0]
-        if (isinstance(primary, list) and len(primary) >= 3
-                and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in primary[:3])):
+        if (
+            isinstance(primary, list)
+            and len(primary) >= 3
+            and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 255 for v in primary[:3])
+        ):
             colour = (primary[0], primary[1], primary[2])
     return DeviceState(on=on, brightness=round(max(0, min(255, bri)) * 100 / 255), colour=colour)

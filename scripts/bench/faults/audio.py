@@ -24,8 +24,10 @@ from typing import Any
 from faults.common import ENV, Figures, has_traceback, trace_summary
 
 SINKS = {"mic_feed": (16000, 1), "speaker": (22050, 1)}
-CONFIG = ("web:\n  enabled: false\ndevices:\n  discovery: false\n  announce: false\n"
-          "understanding:\n  planner: false\nknowledge:\n  semantic: false\n")
+CONFIG = (
+    "web:\n  enabled: false\ndevices:\n  discovery: false\n  announce: false\n"
+    "understanding:\n  planner: false\nknowledge:\n  semantic: false\n"
+)
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -35,9 +37,19 @@ class Pulse:
         runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime), "HOME": str(work)}
         self.env.pop("PULSE_SERVER", None)
-        self.server = subprocess.Popen(["pulseaudio", "-n", "--daemonize=no", "--exit-idle-time=-1", "--disallow-exit",
-                                        "--load=module-native-protocol-unix"], env=self.env,
-                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.server = subprocess.Popen(
+            [
+                "pulseaudio",
+                "-n",
+                "--daemonize=no",
+                "--exit-idle-time=-1",
+                "--disallow-exit",
+                "--load=module-native-protocol-unix",
+            ],
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 20
         while self.pactl("info").returncode != 0:
             if self.server.poll() is not None or time.monotonic() > deadline:
@@ -99,9 +111,25 @@ def run(work: Path, trials: int) -> Figures:
     events_file, config, data = work / "events.jsonl", work / "config.yaml", work / "data"
     config.write_text(CONFIG)
     env = {**pulse.env, **ENV}
-    app = subprocess.Popen([sys.executable, "-m", "assistant", "run", "--events", str(events_file), "--data-dir", str(data),
-                            "--config", str(config)], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
-                           stderr=subprocess.PIPE, text=True)
+    app = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "run",
+            "--events",
+            str(events_file),
+            "--data-dir",
+            str(data),
+            "--config",
+            str(config),
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         if _wait(events_file, lambda ev: any(e["type"] == "ready" for e in ev), 240) is None:
             f.tracebacks += 1
@@ -120,14 +148,21 @@ def run(work: Path, trials: int) -> Figures:
         if has_traceback(err):
             f.tracebacks += 1
             f.find(f"a traceback on stderr: {trace_summary(err)}")
-        said = sorted({line.split(": ", 1)[-1].split("; trying again")[0] for line in err.splitlines()
-                       if line.startswith("WARNING assistant.app.supervisor: audio stopped")})
+        said = sorted(
+            {
+                line.split(": ", 1)[-1].split("; trying again")[0]
+                for line in err.splitlines()
+                if line.startswith("WARNING assistant.app.supervisor: audio stopped")
+            }
+        )
         f.info["logged"] = said
         if any("no sound card" in s for s in said):
             f.unclear += 1
-            f.find("while the devices were gone the log said 'no microphone found (this machine has no sound card?): "
-                   "use a file instead: assistant run --audio-in …', advice for a machine without a card, not for a "
-                   "card that went away (assistant/audio/sources.py NO_SOUND_CARD from MicrophoneSource._check)")
+            f.find(
+                "while the devices were gone the log said 'no microphone found (this machine has no sound card?): "
+                "use a file instead: assistant run --audio-in …', advice for a machine without a card, not for a "
+                "card that went away (assistant/audio/sources.py NO_SOUND_CARD from MicrophoneSource._check)"
+            )
     finally:
         if app.poll() is None:
             app.kill()
@@ -171,11 +206,21 @@ def _one(f: Figures, pulse: Pulse, events_file: Path) -> None:
 def _speaks(f: Figures, pulse: Pulse, env: dict[str, str], data: Path, work: Path) -> None:
     """A 2 s timer, set through the running assistant, rings audibly on the speaker opened again."""
     recorded = work / "speaker.wav"
-    recorder = subprocess.Popen(["parecord", "--device=speaker.monitor", "--file-format=wav", str(recorded)],
-                                env=pulse.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    recorder = subprocess.Popen(
+        ["parecord", "--device=speaker.monitor", "--file-format=wav", str(recorded)],
+        env=pulse.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
-        done = subprocess.run([sys.executable, "-m", "assistant", "ask", "set a timer for 2 seconds", "--data-dir", str(data)],
-                              env=env, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-m", "assistant", "ask", "set a timer for 2 seconds", "--data-dir", str(data)],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         f.info["timer set"] = done.stdout.strip() or done.stderr.strip()[-200:]
         time.sleep(8)
     finally:

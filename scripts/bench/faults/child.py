@@ -24,13 +24,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
+from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.plugins.api import Skill, SkillContext, ToolResult, tool
 from assistant.routines.host import routine_folders
-from assistant.app.runtime import Core, build_core
 from assistant.routines.workflows import load_routines
-
 from faults.common import ENV, word
 
 ROUTINE = "faultbench"
@@ -55,7 +54,7 @@ steps:
     say: e
     depends_on: [d]
 """
-SENTENCES = "intents:\n  effect:\n    data:\n      - sentences:\n          - \"leave a fault bench mark\"\n"
+SENTENCES = 'intents:\n  effect:\n    data:\n      - sentences:\n          - "leave a fault bench mark"\n'
 KEEP = 6
 """Items of each kind the schedule work keeps; older ones it cancels, so the file stays small."""
 KEEP_DOCS = 40
@@ -150,7 +149,9 @@ async def routine(core: Core, fixture: Path, ready: Callable[[], None], say: Cal
         return str(run["run_id"])
 
     BenchSkill.effects, BenchSkill.current_run, BenchSkill.sentences_dir = effects, current_run, fixture / "skill"  # type: ignore[attr-defined]
-    core.registry.register(BenchSkill, SkillContext(skill=BenchSkill.name, data_dir=core.data_dir / "skills" / BenchSkill.name))
+    core.registry.register(
+        BenchSkill, SkillContext(skill=BenchSkill.name, data_dir=core.data_dir / "skills" / BenchSkill.name)
+    )
     core.routines.reload(load_routines([*routine_folders(core.data_dir), fixture / "routines"], core.registry.tool))
     found = core.routines.get(ROUTINE)
     assert found is not None, core.routines.errors

@@ -96,8 +96,10 @@ def trial(jump_s: float) -> dict[str, Any]:
 def expected(jump_s: float) -> dict[str, float]:
     """Elapsed seconds at which each should ring: a timer by elapsed time; the others when the wall
     clock reaches them, at once after a jump that skipped them."""
+
     def by_wall(at: float) -> float:
         return max(JUMP_AT, at - jump_s) if at > JUMP_AT else at
+
     return {"timer": TIMER_S, "alarm": by_wall(ALARM_AT), "reminder": by_wall(REMINDER_AT)}
 
 
@@ -125,8 +127,10 @@ def run() -> list[Figures]:
             f.info[f"{what} rang after"] = f"{times[0]:g} s (should: {should[what]:g} s)"
             if abs(off) > TOLERANCE_S:
                 f.mistimed += 1
-                f.find(f"the {what} rang {abs(off):g} s {'early' if off < 0 else 'late'}: after {times[0]:g} s of "
-                       f"elapsed time instead of {should[what]:g} s, with the wall clock jumped {jump_s:+g} s")
+                f.find(
+                    f"the {what} rang {abs(off):g} s {'early' if off < 0 else 'late'}: after {times[0]:g} s of "
+                    f"elapsed time instead of {should[what]:g} s, with the wall clock jumped {jump_s:+g} s"
+                )
         if got["value"]["left"]:
             f.changed += 1
             f.find(f"{got['value']['left']} items still stored after each rang and was stopped")

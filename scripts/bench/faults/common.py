@@ -24,9 +24,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ENV = {"ASSISTANT__UNDERSTANDING__PLANNER": "false", "ASSISTANT__KNOWLEDGE__SEMANTIC": "false",
-       "ASSISTANT__DEVICES__DISCOVERY": "false", "ASSISTANT__DEVICES__ANNOUNCE": "false",
-       "ASSISTANT__WEB__ENABLED": "false"}
+ENV = {
+    "ASSISTANT__UNDERSTANDING__PLANNER": "false",
+    "ASSISTANT__KNOWLEDGE__SEMANTIC": "false",
+    "ASSISTANT__DEVICES__DISCOVERY": "false",
+    "ASSISTANT__DEVICES__ANNOUNCE": "false",
+    "ASSISTANT__WEB__ENABLED": "false",
+}
 """Templates only, no embedding model, nothing on the network: the faults are about state, not models."""
 
 TARGETS = ("lost", "twice", "changed", "mistimed", "tracebacks", "unclear")

@@ -21,12 +21,25 @@ import time
 from pathlib import Path
 from typing import Any
 
-from faults.common import (ENV, Figures, can_mount, clear_message, cli, fill_up, has_traceback, hashes, in_fork,
-                           make_photos, mount_read_only, mount_tmpfs, trace_summary, unmount)
-
 import assistant.cli.main  # noqa: E402,F401  (once here: every command forked from this process has it loaded)
+from faults.common import (
+    ENV,
+    Figures,
+    can_mount,
+    clear_message,
+    cli,
+    fill_up,
+    has_traceback,
+    hashes,
+    in_fork,
+    make_photos,
+    mount_read_only,
+    mount_tmpfs,
+    trace_summary,
+    unmount,
+)
 
-ROUTINE = "name: fault check\nsteps:\n  - id: look\n    tool: timer.status\n  - id: tell\n    say: \"${steps.look.output}\"\n    depends_on: [look]\n"
+ROUTINE = 'name: fault check\nsteps:\n  - id: look\n    tool: timer.status\n  - id: tell\n    say: "${steps.look.output}"\n    depends_on: [look]\n'
 DEVICE = "wled:a0b1c2d3e4f5"
 WRITES: list[tuple[str, list[str]]] = [
     ("timer (ask: scheduler, audit trail, conversation file)", ["ask", "set a timer for 10 minutes"]),
@@ -56,10 +69,14 @@ def _household(root: Path) -> Path:
     make_photos(root / "photos", 8, 7)
     (root / "docs").mkdir(exist_ok=True)
     (root / "docs" / "boiler.md").write_text("# Boiler\n\nThe boiler is serviced every October.\n")
-    for argv in (["ask", "set a timer for 5 minutes"], ["ask", "remind me to call mum tomorrow at 6 pm"],
-                 ["routines", "run", "fault check"], ["knowledge", "add-folder", str(root / "docs")],
-                 ["knowledge", "notes", "add", "the spare key is in the blue box"],
-                 ["media", "add-folder", str(root / "photos")]):
+    for argv in (
+        ["ask", "set a timer for 5 minutes"],
+        ["ask", "remind me to call mum tomorrow at 6 pm"],
+        ["routines", "run", "fault check"],
+        ["knowledge", "add-folder", str(root / "docs")],
+        ["knowledge", "notes", "add", "the spare key is in the blue box"],
+        ["media", "add-folder", str(root / "photos")],
+    ):
         code, _, err = cli([*argv, "--data-dir", str(data)])
         if code != 0:
             raise RuntimeError(f"setting up the household: assistant {' '.join(argv)} failed: {err.strip()}")
@@ -72,8 +89,9 @@ def _add_device(data: Path) -> None:
     from assistant.devices.model import Found
     from assistant.devices.registry import DeviceRegistry
 
-    DeviceRegistry(data).seen(Found(DEVICE, "WLED-Desk", "wled", "light", "WLED", ("on_off", "brightness"),
-                                    "127.0.0.10", 80))
+    DeviceRegistry(data).seen(
+        Found(DEVICE, "WLED-Desk", "wled", "light", "WLED", ("on_off", "brightness"), "127.0.0.10", 80)
+    )
 
 
 def _readout(data: Path) -> dict[str, Any]:
@@ -93,8 +111,10 @@ def _same_state(before: dict[str, Any], after: dict[str, Any], f: Figures, when:
             f.find(f"{when}: reading the {name} back printed a traceback: {trace_summary(now['err'])}")
         elif now["code"] != was["code"] or not _contains(now["out"], was["out"]):
             f.changed += 1
-            f.find(f"{when}: the {name} read back differently (exit {was['code']} → {now['code']}): "
-                   f"{(now['err'] or now['out']).strip()[:300]}")
+            f.find(
+                f"{when}: the {name} read back differently (exit {was['code']} → {now['code']}): "
+                f"{(now['err'] or now['out']).strip()[:300]}"
+            )
 
 
 def _contains(now: str, was: str) -> bool:
@@ -121,8 +141,12 @@ def _listed(value: Any) -> Any:
 
 
 def _keys(items: list[Any]) -> set[str]:
-    return {str(i.get("id") or i.get("path") or i.get("text") or i.get("run_id") or json.dumps(i, sort_keys=True))
-            if isinstance(i, dict) else json.dumps(i) for i in items}
+    return {
+        str(i.get("id") or i.get("path") or i.get("text") or i.get("run_id") or json.dumps(i, sort_keys=True))
+        if isinstance(i, dict)
+        else json.dumps(i)
+        for i in items
+    }
 
 
 def _judge_write(what: str, code: int, err: str, out: str, f: Figures, seconds: float) -> str:
@@ -187,8 +211,11 @@ def _photos_intact(before: dict[str, str], after: dict[str, str], f: Figures) ->
 
 def _kept_what_it_said(outcomes: dict[str, str], before: dict[str, Any], after: dict[str, Any], f: Figures) -> None:
     """A write that exited 0 on the full disk claimed success: its item must be there now."""
-    checks = {"timer (ask: scheduler, audit trail, conversation file)": ("timers", 1),
-              "reminder (ask)": ("reminders", 1), "knowledge note": ("notes", 1)}
+    checks = {
+        "timer (ask: scheduler, audit trail, conversation file)": ("timers", 1),
+        "reminder (ask)": ("reminders", 1),
+        "knowledge note": ("notes", 1),
+    }
     for what, (name, more) in checks.items():
         if outcomes.get(what) != "kept":
             continue
@@ -212,12 +239,20 @@ def read_only(work: Path) -> Figures:
     try:
         # The exact command a person would type, in a fresh interpreter.
         start = time.monotonic()
-        done = subprocess.run([sys.executable, "-m", "assistant", "ask", "set a timer for 5 minutes", "--data-dir",
-                               str(data)], capture_output=True, text=True, timeout=180, cwd=Path(__file__).parents[3],
-                              env={**os.environ, **ENV}, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            [sys.executable, "-m", "assistant", "ask", "set a timer for 5 minutes", "--data-dir", str(data)],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            cwd=Path(__file__).parents[3],
+            env={**os.environ, **ENV},
+            stdin=subprocess.DEVNULL,
+        )
         what = "ask 'set a timer for 5 minutes' (python -m assistant)"
-        f.info[what] = f"{_judge_write(what, done.returncode, done.stderr, done.stdout, f, time.monotonic() - start)}: " \
-                       f"exit {done.returncode}, {_said(done.stderr, done.stdout)}"
+        f.info[what] = (
+            f"{_judge_write(what, done.returncode, done.stderr, done.stdout, f, time.monotonic() - start)}: "
+            f"exit {done.returncode}, {_said(done.stderr, done.stdout)}"
+        )
         if done.returncode == 0:
             f.unclear += 1
             f.find(f"{what}: exit 0 on a read-only folder: {done.stdout.strip()[:200]}")

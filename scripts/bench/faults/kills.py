@@ -39,8 +39,12 @@ def run(kills: int, seed: int, work_dir: Path) -> dict[str, Figures]:
     (fixture / "docs").mkdir(exist_ok=True)
     originals = hashes(fixture / "photos")
     figures = {kind: Figures(f"kill: {kind}") for kind in KINDS}
-    checks = {"schedule": ScheduleCheck(), "routine": RoutineCheck(fixture / "effects.txt"),
-              "media": MediaCheck(originals), "knowledge": KnowledgeCheck()}
+    checks = {
+        "schedule": ScheduleCheck(),
+        "routine": RoutineCheck(fixture / "effects.txt"),
+        "media": MediaCheck(originals),
+        "knowledge": KnowledgeCheck(),
+    }
     rng = random.Random(seed)
     started: list[float] = []
     for i in range(kills):
@@ -50,8 +54,11 @@ def run(kills: int, seed: int, work_dir: Path) -> dict[str, Figures]:
         delay = rng.uniform(0.0, statistics.median(started) if started and early else KILL_WINDOW_S)
         lines, status, log = _kill_one(kind, data_dir, fixture, delay, early, work_dir / "child.log")
         f.trials += 1
-        acks = [line.split()[1:] if line.startswith("ack ") else ["try-" + line.split()[1], *line.split()[2:]]
-                for line in lines if line.startswith(("ack ", "try "))]
+        acks = [
+            line.split()[1:] if line.startswith("ack ") else ["try-" + line.split()[1], *line.split()[2:]]
+            for line in lines
+            if line.startswith(("ack ", "try "))
+        ]
         for line in lines:
             if line.startswith("up "):
                 started.append(float(line.split()[1]))
@@ -61,7 +68,9 @@ def run(kills: int, seed: int, work_dir: Path) -> dict[str, Figures]:
             f.tracebacks += 1
             f.find(f"round {i}: the {kind} child ended by itself or logged a traceback: {log.strip()[-600:]}")
         f.info["acks"] = f.info.get("acks", 0) + sum(not a[0].startswith("try-") for a in acks)
-        f.info["killed before ready"] = f.info.get("killed before ready", 0) + (not any(l.startswith("ready") for l in lines))
+        f.info["killed before ready"] = f.info.get("killed before ready", 0) + (
+            not any(line.startswith("ready") for line in lines)
+        )
         state = in_fork(checks[kind].read, data_dir, fixture)
         if "error" in state:
             f.tracebacks += 1
@@ -79,12 +88,16 @@ def run(kills: int, seed: int, work_dir: Path) -> dict[str, Figures]:
     figures["schedule"].info["temp files left by kills (younger than the sweep's 10 min)"] = len(left) - len(stale)
     if stale:
         figures["schedule"].changed += len(stale)
-        figures["schedule"].find(f"{len(stale)} temporary files of store.atomic_write ({stale[0]} …) outlived the sweep "
-                                 "at open (store.sweep_stale_temps)")
+        figures["schedule"].find(
+            f"{len(stale)} temporary files of store.atomic_write ({stale[0]} …) outlived the sweep "
+            "at open (store.sweep_stale_temps)"
+        )
     return figures
 
 
-def _kill_one(kind: str, data_dir: Path, fixture: Path, delay: float, early: bool, log: Path) -> tuple[list[str], int, str]:
+def _kill_one(
+    kind: str, data_dir: Path, fixture: Path, delay: float, early: bool, log: Path
+) -> tuple[list[str], int, str]:
     log.write_text("")
     began = time.monotonic()
     pid, fd = fork(lambda w: child.work(kind, data_dir, fixture, w), stderr=log)
@@ -93,7 +106,7 @@ def _kill_one(kind: str, data_dir: Path, fixture: Path, delay: float, early: boo
     closed = False
     if not early:  # wait for the core to be built, then the random moment
         deadline = began + 60
-        while not closed and not any(l.startswith("up ") for l in lines) and time.monotonic() < deadline:
+        while not closed and not any(line.startswith("up ") for line in lines) and time.monotonic() < deadline:
             more, closed = read_lines(fd, deadline, buffer, first="up ")
             lines += more
         began = time.monotonic()
@@ -124,9 +137,12 @@ class ScheduleCheck:
         from assistant.scheduling.scheduler import Scheduler
 
         s = Scheduler(data_dir)
-        return {"ids": [t.id for t in s.timers()] + [a.id for a in s.alarms()] + [r.id for r in s.reminders(True)],
-                "names": [f"timer {t.name}" for t in s.timers()] + [f"alarm {a.label}" for a in s.alarms()]
-                + [f"reminder {r.text}" for r in s.reminders(True)]}
+        return {
+            "ids": [t.id for t in s.timers()] + [a.id for a in s.alarms()] + [r.id for r in s.reminders(True)],
+            "names": [f"timer {t.name}" for t in s.timers()]
+            + [f"alarm {a.label}" for a in s.alarms()]
+            + [f"reminder {r.text}" for r in s.reminders(True)],
+        }
 
     def judge(self, acks: list[list[str]], state: dict[str, Any], f: Figures, i: int) -> None:
         for what, item in acks:
@@ -159,9 +175,17 @@ class RoutineCheck:
 
         journal = RoutineRunner(data_dir, lambda name: None).history()  # type: ignore[arg-type,return-value]
         lines = (fixture / "effects.txt").read_text().splitlines() if (fixture / "effects.txt").exists() else []
-        return {"runs": [{"run_id": r["run_id"], "state": r["state"],
-                          "done": [s for s, rec in r["steps"].items() if rec["state"] == "done"]} for r in journal],
-                "effects": [line.split() for line in lines if len(line.split()) == 2]}
+        return {
+            "runs": [
+                {
+                    "run_id": r["run_id"],
+                    "state": r["state"],
+                    "done": [s for s, rec in r["steps"].items() if rec["state"] == "done"],
+                }
+                for r in journal
+            ],
+            "effects": [line.split() for line in lines if len(line.split()) == 2],
+        }
 
     def judge(self, acks: list[list[str]], state: dict[str, Any], f: Figures, i: int) -> None:
         counts = collections.Counter(tuple(e) for e in state["effects"])
@@ -185,8 +209,10 @@ class RoutineCheck:
         f.info["runs in the journal"] = len(runs)
 
     def summary(self) -> dict[str, Any]:
-        return {"runs acknowledged (still journaled)": len(self.acked),
-                "steps run twice, killed before the journal marked them done (allowed: at least once)": self.reruns}
+        return {
+            "runs acknowledged (still journaled)": len(self.acked),
+            "steps run twice, killed before the journal marked them done (allowed: at least once)": self.reruns,
+        }
 
 
 class MediaCheck:
@@ -276,7 +302,9 @@ class KnowledgeCheck:
                 self.tried.add(ack[1])
         docs, notes = set(state["docs"]), dict(state["notes"])
         self.docs &= set(state["on_disk"])  # the household deleted the others: the index may drop them
-        lost = sorted(self.docs - docs) + sorted(n for n in self.notes if n not in notes and n not in self.forgotten | self.tried)
+        lost = sorted(self.docs - docs) + sorted(
+            n for n in self.notes if n not in notes and n not in self.forgotten | self.tried
+        )
         back = sorted(n for n in self.forgotten if n in notes)
         if lost or back:
             f.lost += len(lost) + len(back)

@@ -52,9 +52,11 @@ class Benchmate(Skill):
         time.sleep(3600)
         return ToolResult("Done.")
 '''
-SENTENCES = ('intents:\n  greet:\n    data:\n      - sentences:\n          - "bench greet {name}"\n'
-             '  hang:\n    data:\n      - sentences:\n          - "bench hang now"\n'
-             'lists:\n  name:\n    wildcard: true\n')
+SENTENCES = (
+    'intents:\n  greet:\n    data:\n      - sentences:\n          - "bench greet {name}"\n'
+    '  hang:\n    data:\n      - sentences:\n          - "bench hang now"\n'
+    "lists:\n  name:\n    wildcard: true\n"
+)
 
 
 class Logged(logging.Handler):
@@ -117,9 +119,9 @@ def skill(work: Path, trials: int) -> Figures:
 
 
 def _skill_trials(data: Path, trials: int) -> dict[str, Any]:
+    from assistant.app.runtime import build_core
     from assistant.core.bus import Bus
     from assistant.core.config import load_config
-    from assistant.app.runtime import build_core
 
     logged = Logged()
     logging.getLogger().addHandler(logged)
@@ -194,7 +196,7 @@ def _fill(f: Figures, got: dict[str, Any]) -> Figures:
 
 # --- the LLM server -----------------------------------------------------------------------------------
 
-SERVER = r'''
+SERVER = r"""
 import json, os, sys, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 HANG = sys.argv[2]
@@ -225,7 +227,7 @@ class Chat(BaseHTTPRequestHandler):
         self.wfile.write(out)
 
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Chat).serve_forever()
-'''
+"""
 QUESTION = "could you kindly work out the hour for me"
 
 
@@ -243,16 +245,21 @@ def llm(work: Path, trials: int) -> Figures:
 
 
 def _llm_trials(work: Path, trials: int) -> dict[str, Any]:
+    from assistant.app.runtime import build_core
     from assistant.core.bus import Bus
     from assistant.core.config import load_config
-    from assistant.app.runtime import build_core
 
     logged = Logged()
     logging.getLogger().addHandler(logged)
     port = _free_port()
     hang = work / "hang"
-    env = {**ENV, "ASSISTANT__UNDERSTANDING__PLANNER": "true", "ASSISTANT__PLANNER__SERVER_URL": f"http://127.0.0.1:{port}",
-           "ASSISTANT__PLANNER__FALLBACK": "false", "ASSISTANT__PLANNER__TIMEOUT_S": "30"}
+    env = {
+        **ENV,
+        "ASSISTANT__UNDERSTANDING__PLANNER": "true",
+        "ASSISTANT__PLANNER__SERVER_URL": f"http://127.0.0.1:{port}",
+        "ASSISTANT__PLANNER__FALLBACK": "false",
+        "ASSISTANT__PLANNER__TIMEOUT_S": "30",
+    }
 
     def serve() -> subprocess.Popen[bytes]:
         server = subprocess.Popen([sys.executable, str(work / "server.py"), str(port), str(hang)])
@@ -279,7 +286,9 @@ def _llm_trials(work: Path, trials: int) -> dict[str, Any]:
             await asyncio.sleep(0.05)
         if not busy.exists():
             asked.cancel()
-            return {"error": f"the request never reached the LLM server: {await asyncio.gather(asked, return_exceptions=True)}"}
+            return {
+                "error": f"the request never reached the LLM server: {await asyncio.gather(asked, return_exceptions=True)}"
+            }
         server.send_signal(signal.SIGKILL)
         server.wait()
         killed = time.monotonic()

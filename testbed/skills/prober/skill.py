@@ -70,7 +70,11 @@ class Prober(Skill):
             "vault key by .. from its folder": lambda: read(f"{HERE}/../../{Path(vault_key).name}"),
             "vault key by .. from its data": lambda: read(f"{data}/../../{Path(vault_key).name}"),
             "vault key by symlink": lambda: (link.unlink(missing_ok=True), link.symlink_to(vault_key), read(str(link))),
-            "shadow by symlink": lambda: (link.unlink(missing_ok=True), link.symlink_to("/etc/shadow"), read(str(link))),
+            "shadow by symlink": lambda: (
+                link.unlink(missing_ok=True),
+                link.symlink_to("/etc/shadow"),
+                read(str(link)),
+            ),
             "/etc/shadow": lambda: read("/etc/shadow"),
             "/etc/passwd": lambda: read("/etc/passwd"),
             "/etc/resolv.conf": lambda: read("/etc/resolv.conf"),
@@ -84,11 +88,26 @@ class Prober(Skill):
             "the repository": lambda: read(str(repository / "pyproject.toml")),
             "the tests": lambda: read(str(repository / "tests")),
         }
-        writes = {f"write {where}": (lambda where=where: write(where)) for where in (
-            "/", "/usr", "/etc", str(HERE), str(Path(data).parent), str(Path(assistant.__file__).parent), "/var/tmp",
-            photos, str(Path(photos).parent), data, "/tmp")}
+        writes = {
+            f"write {where}": (lambda where=where: write(where))
+            for where in (
+                "/",
+                "/usr",
+                "/etc",
+                str(HERE),
+                str(Path(data).parent),
+                str(Path(assistant.__file__).parent),
+                "/var/tmp",
+                photos,
+                str(Path(photos).parent),
+                data,
+                "/tmp",
+            )
+        }
         outcome = {what: attempt(action) for what, action in {**reads, **writes}.items()}
-        return ToolResult("Tried.", {"outcome": outcome, "folders": {k: str(v) for k, v in self.context.folders.items()}})
+        return ToolResult(
+            "Tried.", {"outcome": outcome, "folders": {k: str(v) for k, v in self.context.folders.items()}}
+        )
 
     @tool
     def environment(self) -> ToolResult:

@@ -7,9 +7,10 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from testbed.harness import wait_for
 
 
 @dataclass
@@ -23,11 +24,11 @@ class Host:
 
 def _until_apart(pid: int, timeout_s: float = 5.0) -> None:
     """Popen returns before `unshare` has made the namespace: a veth moved into it too early lands here."""
-    deadline = time.monotonic() + timeout_s
-    while os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net"):
-        if time.monotonic() > deadline:
-            raise RuntimeError("the other host's network namespace did not appear")
-        time.sleep(0.005)
+    wait_for(
+        lambda: os.readlink(f"/proc/{pid}/ns/net") != os.readlink("/proc/self/ns/net"),
+        timeout_s,
+        "the other host's network namespace",
+    )
 
 
 def _ip(*args: str) -> None:

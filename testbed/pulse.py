@@ -6,11 +6,12 @@ import contextlib
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from testbed.harness import wait_for
 
 
 class PulseServer:
@@ -48,12 +49,17 @@ class PulseServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        deadline = time.monotonic() + 20
-        while subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode != 0:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"pulseaudio did not start: {server.stderr.read().decode() if server.stderr else ''}")
-            time.sleep(0.1)
+
+        def answering() -> bool:
+            if server.poll() is not None:
+                raise AssertionError(f"pulseaudio exited ({server.returncode})")
+            return subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode == 0
+
+        try:
+            wait_for(answering, 20, "pulseaudio answering `pactl info`")
+        except AssertionError as e:
+            server.kill()
+            pytest.fail(f"pulseaudio did not start ({e}): {server.stderr.read().decode() if server.stderr else ''}")
         if self.source is not None:
             subprocess.run(["pactl", "set-default-source", self.source], env=self.env, check=True)
         subprocess.run(["pactl", "set-default-sink", self.sink], env=self.env, check=True)

@@ -10,7 +10,6 @@ import os
 import shutil
 import subprocess
 import threading
-import time
 import urllib.request
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.web.server import ADMIN_HEADER, WebServer, admin_key
 from assistant.web.talk import PhoneTalk
-from testbed.harness import TEMPLATES_ONLY, Recorder
+from testbed.harness import TEMPLATES_ONLY, Recorder, wait_for
 
 T = TypeVar("T")
 
@@ -78,11 +77,8 @@ class Page:
         return self.http.rstrip("/")
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-        end = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > end:
-                raise AssertionError("timed out waiting")
-            time.sleep(0.05)
+        """Until `predicate()` holds (testbed.harness.wait_for); AssertionError after `timeout`."""
+        wait_for(predicate, timeout, getattr(predicate, "__name__", "the page's condition"))
 
 
 def start_page(

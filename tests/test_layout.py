@@ -61,3 +61,21 @@ def test_every_built_in_skill_loads_through_the_entry_point_group() -> None:
 
     folders = sorted(p.parent.name for p in (ROOT / "skills").glob("*/skill.py"))
     assert sorted(c.__module__.split(".")[1] for c in builtin_skill_classes()) == folders
+
+
+CHECKED = ["assistant", "skills", "tests", "testbed", "scripts", "examples", "docs/hooks"]
+
+
+def test_ruff_lint_and_format() -> None:
+    lint = subprocess.run([str(BIN / "ruff"), "check", *CHECKED], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert lint.returncode == 0, lint.stdout[-4000:]
+    formatted = subprocess.run(
+        [str(BIN / "ruff"), "format", "--check", *CHECKED], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert formatted.returncode == 0, formatted.stdout[-4000:]
+
+
+def test_mypy() -> None:
+    """Types checked over assistant/ and skills/, strict on the foundations ([tool.mypy] in pyproject.toml)."""
+    done = subprocess.run([str(BIN / "mypy")], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-6000:]

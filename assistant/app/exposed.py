@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the skill's sandboxed process binds its calls to these clas
     from assistant.devices.model import Device
     from assistant.knowledge.answerer import Answerer
     from assistant.media.catalogue import FileRow
+    from assistant.media.player import MusicPlayer
     from assistant.media.service import MediaLibrary
     from assistant.routines.host import RoutineHost
     from assistant.trust.system_commands import CommandRunner
@@ -198,7 +199,7 @@ class SkillMedia:
     def now_playing(self) -> dict[str, Any] | None:
         return self._player().now_playing().record()
 
-    def _player(self) -> Any:
+    def _player(self) -> MusicPlayer:
         if self._media.player is None:
             raise SkillError("this assistant has no music player")
         return self._media.player

@@ -276,7 +276,7 @@ def load_installed_skills(
     """Register each enabled third-party skill (sandboxed); returns how to unregister each by name.
     One that cannot load is left out (in `problems`): the assistant still starts. `services`: by skill, the
     core objects it may call across the sandbox, as its grants allow (plugins/remote.py)."""
-    loaded = {}
+    loaded: dict[str, Callable[[], None]] = {}
     for cls in enabled_skill_classes(data_dir, config, refused, problems, services):
         try:
             unregister = registry.register(

@@ -7,7 +7,8 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Protocol, TypeVar
+from types import ModuleType
+from typing import Protocol, TypeVar, cast
 
 import numpy as np
 
@@ -158,9 +159,9 @@ def _put_latest(queue: asyncio.Queue[T], block: T) -> None:
     queue.put_nowait(block)
 
 
-def _sounddevice():  # type: ignore[no-untyped-def]
+def _sounddevice() -> ModuleType:
     try:
         import sounddevice
     except OSError as e:  # PortAudio itself is missing
         raise AudioDeviceError("PortAudio is not installed (apt-get install libportaudio2); " + NO_SOUND_CARD) from e
-    return sounddevice
+    return cast(ModuleType, sounddevice)  # it ships no types

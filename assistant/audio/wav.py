@@ -22,7 +22,8 @@ def resample(pcm: np.ndarray, rate_in: int, rate_out: int) -> np.ndarray:
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    clipped: np.ndarray = np.clip(samples, -1.0, 1.0)
+    return (clipped * 32767.0).astype(np.int16)
 
 
 def _decode(frames: bytes, width: int, channels: int) -> np.ndarray:
@@ -39,7 +40,8 @@ def _decode(frames: bytes, width: int, channels: int) -> np.ndarray:
         data = np.frombuffer(frames, "<i4").astype(np.float32) / 2147483648.0
     else:
         raise AudioInputError(f"unsupported sample width of {width} bytes")
-    return data.reshape(-1, channels).mean(axis=1)
+    mono: np.ndarray = data.reshape(-1, channels).mean(axis=1)
+    return mono
 
 
 def read_wav(path: Path) -> np.ndarray:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
 
 
 def actions_of(
-    sub: Any, command: str, help_: str, common: Callable[[argparse.ArgumentParser], None]
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: str,
+    help_: str,
+    common: Callable[[argparse.ArgumentParser], None],
 ) -> Callable[[str, str], argparse.ArgumentParser]:
     """Adds `command` with required actions; returns how to add one action (with --json and the
     common data options)."""

@@ -14,7 +14,9 @@ from assistant.trust.keys import KEY_FILE
 from assistant.trust.vault import Vault
 
 
-def add_parser(sub: argparse._SubParsersAction, data_options: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], data_options: Callable[[argparse.ArgumentParser], None]
+) -> None:
     p = sub.add_parser("audit", help="show every tool call and refused permission; --verify checks nothing was changed")
     p.add_argument(
         "--verify", action="store_true", help="check the whole chain: exit 1 if a line was changed or removed"

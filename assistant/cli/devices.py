@@ -7,9 +7,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
 from assistant.core.bus import Bus
 from assistant.core.config import Config
@@ -18,7 +18,9 @@ from assistant.devices.model import Device
 from assistant.devices.registry import DeviceRegistry
 
 
-def add_parser(sub: Any, common: Any) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Callable[[argparse.ArgumentParser], None]
+) -> None:
     p = sub.add_parser("devices", help="find, list and name the home's devices")
     actions = p.add_subparsers(dest="action", required=True)
     discover = actions.add_parser("discover", help="browse the network by mDNS and record the devices that answer")

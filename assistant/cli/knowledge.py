@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ from assistant.knowledge.index import KnowledgeIndex, ScanReport, configured_fol
 from assistant.trust.admin import record_admin
 
 
-def add_parser(sub: Any, common: Any) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Callable[[argparse.ArgumentParser], None]
+) -> None:
     action = actions_of(sub, "knowledge", "the household's documents and notes: folders, index, search", common)
     add = action("add-folder", "add a folder of documents (PDF, text, Markdown, HTML) and index it")
     add.add_argument("path", type=Path)

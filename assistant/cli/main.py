@@ -33,6 +33,7 @@ from assistant.core.config import Config, load_config
 from assistant.core.errors import AssistantError
 from assistant.core.events import Transcript, TtsEnd
 from assistant.core.store import DataDirLock, require_room
+from assistant.scheduling.records import KINDS
 
 log = logging.getLogger("assistant")
 
@@ -186,7 +187,7 @@ def _forwarded(args: argparse.Namespace) -> str | None:
         return "knowledge_ask"
     if args.command == "routines" and args.action == "run":
         return "routine_run"
-    if args.command in schedule_cli.KINDS and args.action == "cancel":
+    if args.command in KINDS and args.action == "cancel":
         return "cancel"
     return None
 
@@ -227,10 +228,11 @@ async def _run(args: argparse.Namespace) -> int:
     from assistant.app.runtime import build_core
     from assistant.app.services import serve
     from assistant.audio.sinks import SpeakerSink, WavSink
-    from assistant.audio.sources import MicrophoneSource, WavFileSource
+    from assistant.audio.sources import AudioSource, MicrophoneSource, WavFileSource
 
     config = _config(args)
     # Open the audio first: a bad file or a missing sound card fails before minutes of model loading.
+    source: AudioSource
     if args.audio_in:
         source = WavFileSource(args.audio_in, config.audio.block_s, realtime=args.realtime)
     else:
@@ -306,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             return audit_cli.run(args, _data_dir(args))
         if args.command in ("pair", "phones"):
             return web_cli.run(args, _data_dir(args))
-        if args.command in schedule_cli.KINDS:
+        if args.command in KINDS:
             return schedule_cli.run(args, _config(args), _data_dir(args))
     except AssistantError as e:
         print(f"assistant: {e.message}", file=sys.stderr)
@@ -329,7 +331,7 @@ def _writes(args: argparse.Namespace) -> str:
         return _RUNS
     if args.command == "ask":
         return "a typed request"
-    if args.command in schedule_cli.KINDS and args.action == "cancel":
+    if args.command in KINDS and args.action == "cancel":
         return "cancelling from the shell"
     if args.command == "routines" and args.action == "run":
         return "running a routine from the shell"

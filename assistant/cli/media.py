@@ -29,7 +29,9 @@ if TYPE_CHECKING:  # the library brings the place index (scipy) and the watcher:
 WRITES = {"add-folder", "remove-folder", "scan", "album", "duplicates", "organize", "undo"}
 
 
-def add_parser(sub: Any, common: Any) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Callable[[argparse.ArgumentParser], None]
+) -> None:
     action = actions_of(
         sub, "media", "the photo and music library: index, albums, duplicates, organizing, music", common
     )

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ from assistant.core.errors import AssistantError
 from assistant.routines.workflows import RoutineError, load_routine, routine_row
 
 
-def add_parser(sub: Any, common: Any) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Callable[[argparse.ArgumentParser], None]
+) -> None:
     p = sub.add_parser("routines", help="list, run, validate routines, and show their history")
     actions = p.add_subparsers(dest="action", required=True)
     for name, text in (

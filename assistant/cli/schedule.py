@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,9 @@ from assistant.scheduling.records import KINDS, cancel, items, line, record
 from assistant.scheduling.scheduler import Scheduler
 
 
-def add_parsers(sub: Any, common: Any) -> None:
+def add_parsers(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Callable[[argparse.ArgumentParser], None]
+) -> None:
     for command, kind in KINDS.items():
         p = sub.add_parser(command, help=f"list or cancel {command}")
         actions = p.add_subparsers(dest="action", required=True)

@@ -11,8 +11,8 @@ import argparse
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from assistant.core.errors import AssistantError
 from assistant.core.store import atomic_write
@@ -20,7 +20,9 @@ from assistant.core.store import atomic_write
 UNIT_NAME = "assistant.service"
 
 
-def add_parser(sub: Any, common: Any) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Callable[[argparse.ArgumentParser], None]
+) -> None:
     service = sub.add_parser("service", help="run the assistant as a systemd service (install writes the unit)")
     service.add_argument("action", choices=["install"])
     service.add_argument("--print", action="store_true", help="print the unit instead of writing it")

@@ -29,7 +29,9 @@ from assistant.trust.audit import AuditLog
 from assistant.trust.vault import Vault
 
 
-def add_parser(sub: argparse._SubParsersAction, data_options: Callable[[argparse.ArgumentParser], None]) -> None:  # type: ignore[type-arg]
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], data_options: Callable[[argparse.ArgumentParser], None]
+) -> None:
     p = sub.add_parser(
         "skills", help="list skills, their tools and permissions; install, enable, disable, remove third-party ones"
     )
@@ -304,7 +306,7 @@ def _list(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     for loaded in core.registry.skills:
         skill = loaded.skill
         third = isinstance(skill, SandboxedSkill)
-        if third:
+        if isinstance(skill, SandboxedSkill):
             skill.process.stop()
         perms = sorted(p.value for p in skill.permissions)
         if args.json:

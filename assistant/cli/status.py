@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from assistant.core.store import DataDirLock, StoreError
 NOT_RUNNING = 3
 
 
-def add_parser(sub: Any, common: Any) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Callable[[argparse.ArgumentParser], None]
+) -> None:
     status = sub.add_parser("status", help="whether the assistant is running, and the state of each of its services")
     status.add_argument("--json", action="store_true")
     common(status)

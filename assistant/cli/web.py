@@ -17,6 +17,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ from assistant.core.store import DataDirLock, StoreError
 TIMEOUT_S = 5.0
 
 
-def add_parser(sub: Any, common: Any) -> None:
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], common: Callable[[argparse.ArgumentParser], None]
+) -> None:
     pair = sub.add_parser("pair", help="show a one-time code and QR code that pairs a phone with the companion page")
     pair.add_argument("--json", action="store_true", help="JSON instead of text and a QR code")
     pair.add_argument("--admin", action="store_true", help="the phone this code pairs may unpair other phones")
@@ -103,7 +106,7 @@ def _ask_running(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     if args.command == "pair":
         path, body = "/admin/pair-code", json.dumps({"admin": args.admin}).encode()
     elif args.action == "revoke":
-        path = f"/admin/revoke/{urllib.request.quote(args.phone, safe='')}"
+        path = f"/admin/revoke/{urllib.parse.quote(args.phone, safe='')}"
     else:
         path, body = "/admin/phones", None
     request = urllib.request.Request(
@@ -116,8 +119,8 @@ def _ask_running(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:
             result: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as e:
-        body = json.loads(e.read() or b"{}")
-        raise AssistantError(body.get("error") or f"the assistant answered {e.code}") from None
+        answer: dict[str, Any] = json.loads(e.read() or b"{}")
+        raise AssistantError(answer.get("error") or f"the assistant answered {e.code}") from None
     except (urllib.error.URLError, TimeoutError) as e:
         raise AssistantError(f"the running assistant did not answer on {info['loopback']}: {e}") from None
     result["running"] = True

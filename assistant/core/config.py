@@ -20,31 +20,48 @@ ENV_PREFIX = "ASSISTANT__"
 @dataclass(frozen=True)
 class ModelsConfig:
     allow_network: bool = False
+    """Allow downloading a model from a hub when neither a configured path nor a packaged model exists."""
 
 
 @dataclass(frozen=True)
 class AudioConfig:
     input_device: str | int | None = None
+    """Sounddevice name or index; null = the system default microphone."""
     output_device: str | int | None = None
+    """Null = the system default speaker."""
     block_s: float = 0.08
+    """Microphone block: 80 ms, one wake-word frame."""
 
 
 @dataclass(frozen=True)
 class WakeConfig:
     model: str = "hey_jarvis"
+    """A packaged openWakeWord model name, or a path to your own .onnx model."""
     threshold: float = 0.5
+    """Detector score (0..1) a frame must reach to count as the wake word."""
     flush_s: float = 2.0
+    """After a detection the detector is flushed with this much silence (openWakeWord 0.5.1's reset keeps its
+    feature buffer, which otherwise fires again about half a second later)."""
 
 
 @dataclass(frozen=True)
 class VadConfig:
     threshold: float = 0.5
+    """Silero speech probability that counts as voiced."""
     min_speech_s: float = 0.1
+    """Voiced audio needed before the utterance counts as started."""
     trailing_silence_s: float = 0.5
+    """Silence that confirms the end of the utterance."""
     max_utterance_s: float = 12.0
+    """An utterance is cut here however long the person talks."""
     no_speech_timeout_s: float = 5.0
+    """After the wake word, give up if nobody speaks for this long."""
     preroll_s: float = 0.3
+    """Audio kept before speech start, so no first syllable is lost."""
     early_endpoint_s: float | None = 0.25
+    """When the transcript taken at the first silent frame is already a complete request the sentence templates
+    understand, this much silence confirms the end instead of trailing_silence_s. null: always wait the full
+    trailing_silence_s."""
     transcribe_after_s: float = 0.09
     """Silence after which transcription starts, in parallel with the rest of the silence timeout."""
 
@@ -59,13 +76,21 @@ class VadConfig:
 @dataclass(frozen=True)
 class SttConfig:
     model: str = "tiny.en"
+    """Tiny.en (packaged), base (pip install -e ".[base]"), or a path to a CTranslate2 model."""
     path: str | None = None
+    """Explicit model folder; wins over `model`."""
     device: str = "cpu"
+    """Cpu or cuda."""
     compute_type: str = "int8"
+    """CTranslate2 compute type: int8 (default, smallest and fastest on a CPU), int8_float16 or float16 on a GPU, float32."""
     beam_size: int = 2
+    """2 hears ~2 points more than 1 for ~30 ms; 3 adds nothing."""
     temperature: float = 0.0
+    """No fallback re-decoding: predictable time."""
     language: str = "en"
+    """The language spoken (tiny.en knows only English; base knows others)."""
     cpu_threads: int = 2
+    """CPU threads speech-to-text may use."""
     prompt: str = "auto"
     """"auto": sentences the skills declare as examples; "" for none; or a text of your own."""
     alternatives: int = 5
@@ -92,13 +117,16 @@ class SttConfig:
 @dataclass(frozen=True)
 class TtsConfig:
     voice: str = "en_US-joe-medium"
+    """A packaged Piper voice name, or a path to a voice .onnx (with .onnx.json beside it)"""
     length_scale: float = 1.0
+    """>1 speaks slower."""
     noise_scale: float | None = None
     """How much the voice varies from one saying to the next (None: the voice's own; 0: the same audio
     every time, as the tests render their speech)."""
     noise_w_scale: float | None = None
     """How much the rhythm varies (None: the voice's own)."""
     use_cuda: bool = False
+    """Run Piper on a GPU (needs onnxruntime-gpu)."""
     server: str = ""
     """A Wyoming text-to-speech server on a bigger machine (tcp://HOST:10200); Piper here answers while
     it is down."""
@@ -117,6 +145,7 @@ def _check_server(section: str, uri: str) -> None:
 @dataclass(frozen=True)
 class SkillsConfig:
     language: str = "en"
+    """The language of the skills' sentence files (sentences/<language>.yaml)."""
     call_timeout_s: float = 10.0
     """How long a third-party skill's tool may take before its process is killed and restarted."""
     sandbox: str = "auto"
@@ -127,12 +156,18 @@ class SkillsConfig:
 @dataclass(frozen=True)
 class UnderstandingConfig:
     fuzzy_min_score: float = 0.9
+    """A template match that is not exact (speech-to-text errors: "can't sail the pasta timer") is taken when
+    its similarity to a template sentence is at least this (0..1); below it the LLM planner decides."""
     followup_s: float = 30.0
+    """Within this many seconds a follow-up ("and the eggs too", "make it ten minutes instead") carries the
+    previous request's context, and an answer to a question completes the asked-about call."""
     planner: bool = True
+    """False: templates only, and "I can't help with that yet" for the rest."""
     phrase_replies: bool | str = "auto"
     """true, false, or "auto": on for a planner server or a GGUF of the user's, off for the packaged
     small models (the 1.5B model's wording passes its check too rarely to be worth the wait)."""
     phrase_timeout_s: float = 4.0
+    """How long the LLM may take to word a reply before the skill's own words are said instead."""
     confirm_below: float = 0.75
     """A request understood with less confidence than this (0..1: a tool call's score) is put back to
     the person as a yes-or-no question before a tool that changes something runs; 0: never."""
@@ -159,12 +194,16 @@ class DevicesConfig:
     interfaces: str = ""
     """Comma-separated IPv4 addresses of the interfaces to use for mDNS; empty: all of them."""
     announce: bool = True
+    """Announce the assistant itself by mDNS (_homevoice._tcp), so phones and satellites find it."""
     announce_name: str = "Home assistant"
+    """The name it announces."""
     announce_port: int = 8765
+    """Announced when the phone page is off; with it on, web.port is."""
     home_assistant_url: str = ""
     """Home Assistant's address (http://homeassistant.local:8123): its lights and switches become
     devices; the token is kept in the vault (`assistant devices home-assistant`)."""
     home_assistant_poll_s: float = 30.0
+    """(the token: `assistant devices home-assistant`, kept in the vault)"""
 
     def __post_init__(self) -> None:
         url = self.home_assistant_url
@@ -218,14 +257,24 @@ class MediaConfig:
 @dataclass(frozen=True)
 class PlannerConfig:
     model: str = "qwen2.5-coder-1.5b"
+    """The local LLM: qwen2.5-coder-1.5b (packaged), smollm2-135m (tiny, for tests), or a path to any .gguf."""
     server_url: str | None = None
+    """Or an OpenAI-compatible chat server on a bigger machine (llama.cpp's server, Ollama), e.g.
+    http://192.168.1.20:8080; it wins over `model` when set."""
     server_model: str = "default"
+    """The model name sent to planner.server_url."""
     response_format: str = "json_schema"
+    """Json_object for llama-cpp-python's own server."""
     timeout_s: float = 10.0
+    """How long a request to planner.server_url may take before the local model answers instead."""
     threads: int | None = None
+    """CPU threads for the local model; null = all cores."""
     context: int = 6144
+    """Tokens: the system prompt lists every tool (about 3,400 tokens with every skill)"""
     max_tools: int = 8
+    """With more tools than this, only the most relevant are offered per request."""
     gpu_layers: int = 0
+    """Layers to offload to a GPU (needs a CUDA build of llama-cpp-python)"""
     fallback: bool = True
     """With server_url: the local model is loaded too and plans while the server does not answer."""
 
@@ -235,8 +284,12 @@ class FoldersConfig:
     """The household's named folders that skills with the folders permission may use."""
 
     photos: str | None = None
+    """Named folders the skills may use (paths; ~ is your home). The nightly photo backup copies `photos` into
+    `backup`/photos; leave backup null to keep it off."""
     music: str | None = None
+    """The household's music folder, for skills granted the folders permission."""
     documents: str | None = None
+    """The household's documents folder: the knowledge index reads it too."""
     backup: str | None = None
     """Where `files.backup` copies the others (a second disk, a NAS mount)."""
 
@@ -261,8 +314,11 @@ class SchedulerConfig:
     timezone: str | None = None
     """IANA name (Europe/Berlin); None: the machine's."""
     ring_repeat_s: float = 20.0
+    """A ringing timer or alarm repeats this often …."""
     ring_limit_s: float = 600.0
+    """… until someone says "stop", or for at most this long."""
     snooze_s: float = 540.0
+    """"snooze" without a length: nine minutes."""
     grace_s: float = 3600.0
     """Alarms and reminders missed by less than this while the assistant was off are announced."""
 
@@ -291,6 +347,7 @@ class WyomingConfig:
     """Where the services listen: 127.0.0.1 keeps them on this machine; any other address (0.0.0.0:
     every interface) needs `clients` or `token`, or the config is refused."""
     port: int = 10300
+    """The TCP port of the Wyoming services (0 picks a free one)."""
     clients: tuple[str, ...] = ()
     """Addresses or CIDR networks that may connect ([192.168.1.20] for Home Assistant); any other is
     refused at once. Empty: any host that reaches `bind`."""

@@ -45,6 +45,8 @@ class Ready(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Wake(Event):
+    """The wake word was heard."""
+
     type: ClassVar[str] = "wake"
     word: str
     """Name of the wake word model that fired."""
@@ -64,6 +66,8 @@ class Listen(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class SpeechStart(Event):
+    """The request began: voiced audio after the wake word."""
+
     type: ClassVar[str] = "speech_start"
 
 
@@ -93,6 +97,8 @@ class Endpoint(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class SttStart(Event):
+    """Transcription started: at the first silent frame, while the silence timeout still runs."""
+
     type: ClassVar[str] = "stt_start"
     audio_s: float
     """Seconds of audio handed to speech-to-text."""
@@ -100,6 +106,8 @@ class SttStart(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Transcript(Event):
+    """What was heard, or typed."""
+
     type: ClassVar[str] = "transcript"
     text: str
     """What speech-to-text heard (or what was typed)."""
@@ -111,6 +119,8 @@ class Transcript(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Intent(Event):
+    """The request was understood as one tool call."""
+
     type: ClassVar[str] = "intent"
     tool: str
     """Qualified tool name, "skill.tool"."""
@@ -132,6 +142,7 @@ class Question(Event):
 
     type: ClassVar[str] = "question"
     tool: str
+    """The tool that asks, "skill.tool"."""
     kind: str
     """"missing" (the answer completes the call) or "confirm" (yes runs it, no drops it)."""
     text: str
@@ -144,12 +155,16 @@ class NoIntent(Event):
 
     type: ClassVar[str] = "no_intent"
     text: str
+    """The request nothing understood."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class ToolResultEvent(Event):
+    """What the skill did."""
+
     type: ClassVar[str] = "tool_result"
     tool: str
+    """The tool that ran, "skill.tool"."""
     ok: bool
     """False when the tool refused or failed; the reply then says why."""
     data: dict[str, Any]
@@ -158,8 +173,11 @@ class ToolResultEvent(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Reply(Event):
+    """What the assistant answers."""
+
     type: ClassVar[str] = "reply"
     text: str
+    """What is said."""
     phrased: bool = False
     """Worded by the LLM from the tool's result (an open question), not the tool's own reply."""
 
@@ -175,6 +193,8 @@ class TtsStart(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class TtsEnd(Event):
+    """The reply finished playing, or was cut by the wake word."""
+
     type: ClassVar[str] = "tts_end"
     audio_s: float
     """Seconds of reply audio that were played."""
@@ -191,19 +211,26 @@ class BargeIn(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class TimerDone(Event):
+    """A timer rang (its first ring); routines with `event: timer_done` start on it."""
+
     type: ClassVar[str] = "timer_done"
     timer_id: str
+    """The timer's id (as `assistant timers list` shows it)."""
     name: str | None
     """The name the person gave the timer, if any."""
     duration_s: float
+    """The duration the timer was set for, in seconds."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class Due(Event):
+    """A timer, alarm or reminder rings, or was missed while the assistant was off."""
+
     type: ClassVar[str] = "due"
     kind: str
     """"timer", "alarm" or "reminder"."""
     item_id: str
+    """The item's id (as `assistant timers|alarms|reminders list` shows it)."""
     reason: str
     """"ring" (due now) or "missed" (came due while the assistant was off)."""
     repeat: int = 0
@@ -214,6 +241,8 @@ class Due(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class Error(Event):
+    """Something a person should know went wrong, e.g. `no_speech` after a wake word with no request."""
+
     type: ClassVar[str] = "error"
     code: str
     """Stable code: no_speech, stt, tts, skill, audio_input, …"""
@@ -227,10 +256,15 @@ class DeviceFound(Event):
 
     type: ClassVar[str] = "device_found"
     device_id: str
+    """The assistant's stable id for the device (its MAC or serial where known)."""
     name: str
+    """The device's name."""
     protocol: str
+    """The driver that speaks to it: wled, shelly, hue, cast, esphome or home_assistant."""
     address: str
+    """Where it answered: host and port."""
     change: str
+    """new, moved (a new address), back (was offline) or same."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,8 +273,11 @@ class DeviceLost(Event):
 
     type: ClassVar[str] = "device_lost"
     device_id: str
+    """The assistant's stable id for the device."""
     name: str
+    """The device's name."""
     reason: str
+    """"goodbye" (it said so by mDNS) or why it stopped answering."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -249,8 +286,11 @@ class DeviceRejected(Event):
 
     type: ClassVar[str] = "device_rejected"
     service: str
+    """The mDNS service name of the announcement (or home_assistant for its source)."""
     code: str
+    """Why: unresolved, bad_announcement, bad_txt, device_timeout, or the error code the device's driver gave."""
     message: str
+    """One line saying what was wrong."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,4 +303,6 @@ class ServiceChanged(Event):
     state: str
     """starting, running, restarting (it crashed or lost its device; `error` says why), finished or stopped."""
     restarts: int = 0
+    """How many times the service was started again since the assistant started."""
     error: str | None = None
+    """Why it crashed or is restarting, in one line; None while it runs well."""

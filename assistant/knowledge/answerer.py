@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from assistant.core.errors import AssistantError
 from assistant.knowledge import answering
 from assistant.knowledge.index import Hit, KnowledgeIndex
+from assistant.knowledge.words import content_words
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class Answerer:
             return _extracted(question, hits) or Answer(NOT_FOUND)
         if written.passage is None:
             return Answer(NOT_FOUND, margin=written.margin)
-        unknown = self.index.unknown(answering.content_words(question))
+        unknown = self.index.unknown(content_words(question))
         if unknown and written.margin is not None and written.margin < answering.UNKNOWN_WORD_MARGIN:
             log.info(
                 "knowledge: %r not answered: no document says %s (margin %.2f)",

@@ -14,6 +14,7 @@ import json
 import struct
 import threading
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
@@ -67,7 +68,23 @@ def _gelu(x: np.ndarray) -> None:
 def _layer_norm(x: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> np.ndarray:
     centred = x - x.mean(-1, keepdims=True)
     variance = (centred * centred).mean(-1, keepdims=True)
-    return centred / np.sqrt(variance + _EPS) * gain + bias
+    normed: np.ndarray = centred / np.sqrt(variance + _EPS) * gain + bias
+    return normed
+
+
+class _Layer(TypedDict):
+    """One encoder layer's weights, transposed and float32 as the forward pass uses them."""
+
+    qkv_w: np.ndarray
+    qkv_b: np.ndarray
+    out_w: np.ndarray
+    out_b: np.ndarray
+    norm1: tuple[np.ndarray, np.ndarray]
+    up_w: np.ndarray
+    up_b: np.ndarray
+    down_w: np.ndarray
+    down_b: np.ndarray
+    norm2: tuple[np.ndarray, np.ndarray]
 
 
 class Embedder:
@@ -86,7 +103,7 @@ class Embedder:
         self._positions = f32("embeddings.position_embeddings.weight")
         self._token_type = f32("embeddings.token_type_embeddings.weight")[0]
         self._norm = (f32("embeddings.LayerNorm.weight"), f32("embeddings.LayerNorm.bias"))
-        self._layers = []
+        self._layers: list[_Layer] = []
         for i in range(LAYERS):
             p = f"encoder.layer.{i}."
             qkv = np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")], 0).T
@@ -158,8 +175,9 @@ class Embedder:
                 _gelu(up[r : r + 32])
             x = _layer_norm(up @ layer["down_w"] + layer["down_b"] + h, *layer["norm2"]).reshape(b, n, HIDDEN)
         weights = mask[:, :, None].astype(np.float32)
-        pooled = (x * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
-        return (pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+        pooled: np.ndarray = (x * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
+        unit: np.ndarray = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return unit.astype(np.float32)
 
 
 _SHARED: Embedder | None = None

@@ -156,7 +156,9 @@ def local_time(day: dt.date, hour: int, minute: int, zone: ZoneInfo) -> dt.datet
     aware = naive.replace(tzinfo=zone, fold=0)
     # A wall time inside the spring-forward gap does not survive a round trip through UTC.
     if aware.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None) != naive:
-        gap = aware.replace(fold=1).utcoffset() - aware.utcoffset()  # type: ignore[operator]
+        after, before = aware.replace(fold=1).utcoffset(), aware.utcoffset()
+        assert after is not None and before is not None  # a ZoneInfo always knows its offset
+        gap = after - before
         return (naive.replace(tzinfo=zone, fold=1) + abs(gap)).astimezone(zone)
     return aware
 

@@ -225,7 +225,7 @@ class Catalogue:
             db.executemany("DELETE FROM files WHERE id = ?", batch)
         return len(batch)
 
-    def set_phash(self, values: Iterable[tuple[int, int]]) -> None:
+    def set_phash(self, values: Iterable[tuple[int, int | None]]) -> None:
         with self.transaction() as db:
             db.executemany("UPDATE files SET phash = ? WHERE id = ?", [(h, i) for i, h in values])
 

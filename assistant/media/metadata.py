@@ -21,7 +21,7 @@ import av
 import imagehash
 import mutagen
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from assistant.core.errors import MediaError
 from assistant.media.files import NotAFile, open_regular
@@ -178,7 +178,8 @@ def _exif_time(value: Any) -> str | None:
     if match is None:
         return None  # absent, blank, or the "0000:00:00 00:00:00" of a camera without a clock
     try:
-        moment = datetime(*map(int, match.groups()))
+        year, month, day, hour, minute, second = map(int, match.groups())
+        moment = datetime(year, month, day, hour, minute, second)
     except ValueError:
         return None
     return moment.isoformat() if FIRST_YEAR <= moment.year <= LAST_YEAR else None
@@ -197,7 +198,7 @@ def _gps_degrees(value: Any, ref: Any, negative: str, limit: float) -> float | N
         return None
     if not all(math.isfinite(n) and n >= 0 for n in numbers):
         return None
-    degrees = sum(n / 60**i for i, n in enumerate(numbers))
+    degrees: float = sum(n / 60**i for i, n in enumerate(numbers))
     if degrees > limit:
         return None
     return -degrees if _text(ref).upper().startswith(negative) else degrees
@@ -239,7 +240,7 @@ def _orient(image: Image.Image, orientation: Any) -> Image.Image:
 
 
 def _video_info(f: BinaryIO) -> MediaInfo:
-    with av.open(f) as container:  # reads the container's index, decodes nothing
+    with av.open(f, "r") as container:  # reads the container's index, decodes nothing
         tags = {key.lower(): value for key, value in container.metadata.items()}
         duration = _seconds(container.duration / av.time_base if container.duration else None)
         width = height = None
@@ -297,7 +298,7 @@ def _iso6709(value: str | None) -> tuple[float | None, float | None]:
 
 
 def _music_info(f: BinaryIO, path: Path) -> MediaInfo:
-    audio = mutagen.File(f, easy=True)  # type: ignore[attr-defined]
+    audio = mutagen.File(f, easy=True)
     if audio is None:
         raise MediaError(f"cannot read {shown(path.name)}: not an audio file mutagen knows")
     tags = audio.tags or {}
@@ -356,7 +357,7 @@ def _reason(path: Path, error: Exception) -> str:
         return "permission denied"
     if isinstance(error, IsADirectoryError):
         return "it is a folder"
-    if isinstance(error, Image.UnidentifiedImageError):
+    if isinstance(error, UnidentifiedImageError):
         if path.suffix.lower() in (".heic", ".heif") and not HEIF_SUPPORTED:
             return "HEIC photos need pillow-heif, which is not installed"
         return "not a picture Pillow recognises (damaged, or another format under this name)"

@@ -21,7 +21,8 @@ NEAR_DISTANCE = 6
 def by_year_and_month(catalogue: Catalogue, roots: list[Path]) -> tuple[list[Move], int]:
     """Photos and videos with a capture date into <root>/<year>/<MM Month>/; (moves, files left
     where they are because nobody knows when they were taken)."""
-    moves, taken_names = [], set()
+    moves: list[Move] = []
+    taken_names: set[str] = set()
     undated = 0
     for root in roots:
         for row in catalogue.files("root = ? AND kind IN ('photo', 'video')", (str(root),), order="taken, path"):
@@ -70,7 +71,7 @@ def near_duplicates(catalogue: Catalogue, progress: object = None) -> list[Dupli
         except Exception:  # unreadable now: it simply takes no part
             continue
     if computed:
-        catalogue.set_phash(computed)  # type: ignore[arg-type]
+        catalogue.set_phash(computed)
     rows = [r for r in catalogue.files("kind = 'photo' AND phash IS NOT NULL") if not _in_review(r)]
     first_of_hash: dict[str, FileRow] = {}
     unique = []
@@ -106,16 +107,17 @@ def near_duplicates(catalogue: Catalogue, progress: object = None) -> list[Dupli
     for i, row in enumerate(unique):
         groups[find(i)].append(row)
     out = []
-    for members in groups.values():
-        if len(members) > 1:
-            members.sort(key=lambda r: (-(r.width or 0) * (r.height or 0), -r.size, r.path))
-            out.append(DuplicateGroup(members[0], members[1:], False))
+    for alike in groups.values():
+        if len(alike) > 1:
+            alike.sort(key=lambda r: (-(r.width or 0) * (r.height or 0), -r.size, r.path))
+            out.append(DuplicateGroup(alike[0], alike[1:], False))
     return out
 
 
 def to_review(groups: list[DuplicateGroup], roots: list[Path]) -> list[Move]:
     """Every file but the kept one into <its root>/Duplicates to review/<its folder>/."""
-    moves, taken = [], set()
+    moves: list[Move] = []
+    taken: set[str] = set()
     for group in groups:
         for row in group.others:
             root = Path(row.root)

@@ -26,6 +26,7 @@ import threading
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -97,7 +98,8 @@ class Place:
 
 def radius_for(population: int) -> float:
     """How far from its centre a city of this many people reaches, in km."""
-    return max(1.5, 3.0 * (max(population, 1) / 15_000) ** 0.36)
+    growth: float = (max(population, 1) / 15_000) ** 0.36
+    return max(1.5, 3.0 * growth)
 
 
 def distance_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -135,7 +137,8 @@ def _chord(km: float) -> float:
 
 
 def _arc_km(chord: np.ndarray) -> np.ndarray:
-    return 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord, 2.0) / 2)
+    arc: np.ndarray = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(chord, 2.0) / 2)
+    return arc
 
 
 class _Tier:
@@ -150,7 +153,7 @@ class _Tier:
 class _Data:
     """The loaded list: parallel arrays over the city entries, and the trees."""
 
-    def __init__(self, cities: list[dict], countries: dict[str, str]) -> None:
+    def __init__(self, cities: list[dict[str, Any]], countries: dict[str, str]) -> None:
         self.cities = cities
         self.country_names = countries
         n = len(cities)

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 import wave
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -295,7 +295,7 @@ class Decoder:
     def __next__(self) -> np.ndarray:
         return next(self._chunks)
 
-    def _read(self, channels: int, chunk: int) -> Iterator[np.ndarray]:
+    def _read(self, channels: int, chunk: int) -> Generator[np.ndarray, None, None]:
         try:
             for frame in _with_flush(self._container.decode(audio=0)):
                 for out in self._resampler.resample(frame):
@@ -318,7 +318,8 @@ def _with_flush(frames: Iterator[av.AudioFrame]) -> Iterator[av.AudioFrame | Non
 def _gain_ramp(gain: float, target: float, n: int, rate: int) -> np.ndarray:
     step = (1.0 - DUCK_GAIN) / (RAMP_S * rate)
     ramp = gain + np.sign(target - gain) * step * np.arange(1, n + 1, dtype=np.float32)
-    return np.clip(ramp, min(gain, target), max(gain, target)).astype(np.float32)
+    clipped: np.ndarray = np.clip(ramp, min(gain, target), max(gain, target))
+    return clipped.astype(np.float32)
 
 
 class MusicPlayer:

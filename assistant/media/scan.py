@@ -210,7 +210,7 @@ class Scanner:
             else:
                 to_read.append(seen)
         if vanished and to_read:  # moved across file systems or copied then deleted: same content
-            hashes = {}
+            hashes: dict[tuple[int, str | None], str] = {}
             for path, row in vanished.items():
                 hashes.setdefault((row[1], self._hash_of(row[0])), path)
             still = []

@@ -21,7 +21,7 @@ from assistant.media.catalogue import Catalogue, FileRow
 from assistant.media.library import Library
 from assistant.media.moves import Mover, MoveReport
 from assistant.media.names import shown
-from assistant.media.organize import by_year_and_month, exact_duplicates, near_duplicates, to_review
+from assistant.media.organize import DuplicateGroup, by_year_and_month, exact_duplicates, near_duplicates, to_review
 from assistant.media.places import Places
 from assistant.media.player import MusicPlayer, Track
 from assistant.media.scan import Progress, Scanner, ScanReport
@@ -120,7 +120,7 @@ class MediaLibrary:
             self.mover.run, "organize photos by year and month", moves, dry_run, progress
         ), undated
 
-    def duplicates(self, near: bool = False) -> list:  # list[DuplicateGroup]
+    def duplicates(self, near: bool = False) -> list[DuplicateGroup]:
         groups = exact_duplicates(self.catalogue)
         return groups + near_duplicates(self.catalogue) if near else groups
 

@@ -284,16 +284,21 @@ def _rolling(count: int, unit: str, today: date) -> DateRange | None:
 
 
 def _month(which: str | None, month: int, year: str | None, today: date) -> DateRange | None:
-    if year is not None:
-        if which is not None or not _plausible(int(year)):
-            return None
-        start = date(int(year), month, 1)
-    else:
-        start = date(today.year, month, 1)
-        if start > today:
-            start = date(today.year - 1, month, 1)
-        if which == "last" and _add_months(start, 1) > today:  # the most recent one that has ended
-            start = date(start.year - 1, month, 1)
+    if year is None:
+        return _recent_month(which, month, today)
+    if which is not None or not _plausible(int(year)):
+        return None
+    start = date(int(year), month, 1)
+    return DateRange(start, _add_months(start, 1), _month_name(start))
+
+
+def _recent_month(which: str | None, month: int, today: date) -> DateRange:
+    """The month of that name that has started (or, for "last", that has ended) most recently."""
+    start = date(today.year, month, 1)
+    if start > today:
+        start = date(today.year - 1, month, 1)
+    if which == "last" and _add_months(start, 1) > today:  # the most recent one that has ended
+        start = date(start.year - 1, month, 1)
     return DateRange(start, _add_months(start, 1), _month_name(start))
 
 
@@ -352,7 +357,7 @@ def _months_between(
         start = date(y1, m1, 1)
         last_month = date(y1 if m1 <= m2 else y1 + 1, m2, 1)
     else:
-        start = _month(None, m1, None, today).start  # the most recent that has started
+        start = _recent_month(None, m1, today).start  # the most recent that has started
         last_month = date(start.year if m1 <= m2 else start.year + 1, m2, 1)
     if last_month < start:
         return None

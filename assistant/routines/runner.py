@@ -23,9 +23,9 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from croniter import croniter
 from tinydb import Query
@@ -40,6 +40,8 @@ from assistant.trust.audit import AuditLog
 from assistant.trust.calls import record_call
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 SCHEMA = 1
 KEEP_RUNS = 100
@@ -331,7 +333,7 @@ class RoutineRunner:
     def enabled(self, name: str) -> bool:
         """Whether a routine's time and event triggers start it (they do until it is disabled)."""
         found = self._switches.get(Query().routine == name.lower())
-        return bool(found["enabled"]) if found else True  # type: ignore[index, call-overload]
+        return bool(found["enabled"]) if found else True
 
     def set_enabled(self, name: str, on: bool) -> None:
         """Disabled, a routine still runs when asked by name; its triggers are ignored, and the times
@@ -341,7 +343,7 @@ class RoutineRunner:
 
     def last_fired(self, routine: Routine) -> float | None:
         found = self._fired.get(Query().routine == routine.name)
-        return float(found["at"]) if found else None  # type: ignore[index, call-overload]
+        return float(found["at"]) if found else None
 
     def mark_fired(self, routine: Routine, at: float) -> None:
         with self._lock:
@@ -392,7 +394,7 @@ class RoutineRunner:
             if unsubscribe is not None:
                 unsubscribe()
 
-    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         """Start a run (or a resume) in the background, kept track of until it ends."""
         task = asyncio.get_running_loop().create_task(coro)
         self._started.add(task)

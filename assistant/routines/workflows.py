@@ -31,7 +31,7 @@ import graphlib
 import os
 import re
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,7 +120,7 @@ class _LineLoader(yaml.SafeLoader):
     """Keeps the line of every mapping, as `__line__`, for messages that point at the problem."""
 
 
-def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[Hashable, Any]:
     mapping = loader.construct_mapping(node, deep=True)
     mapping["__line__"] = node.start_mark.line + 1
     return mapping
@@ -213,6 +213,7 @@ def _check_shape(text: str) -> None:
     sizes: dict[str, int] = {}
     open_: list[tuple[str | None, int]] = []  # (anchor, total when it opened) of each open collection
     for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        assert event.start_mark is not None  # the parser marks where every event starts
         line = event.start_mark.line + 1
         if isinstance(event, yaml.AliasEvent):
             total += sizes.get(event.anchor or "", 1)

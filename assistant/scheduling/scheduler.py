@@ -18,10 +18,10 @@ import heapq
 import logging
 import threading
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from tinydb import TinyDB
@@ -117,8 +117,9 @@ class Reminder:
 
 
 Item = Timer | Alarm | Reminder
+ItemT = TypeVar("ItemT", bound=Item)
 Kind = Literal["timer", "alarm", "reminder"]
-_KINDS: dict[str, type[Timer] | type[Alarm] | type[Reminder]] = {"timer": Timer, "alarm": Alarm, "reminder": Reminder}
+_KINDS: dict[Kind, type[Timer] | type[Alarm] | type[Reminder]] = {"timer": Timer, "alarm": Alarm, "reminder": Reminder}
 
 
 @dataclass(frozen=True)
@@ -177,8 +178,8 @@ class Scheduler:
         self._import_old_timers(data_dir / "timers.json")
         for kind, cls in _KINDS.items():
             for doc in self._db.table(kind).all():
-                item = cls(**doc)  # type: ignore[arg-type]
-                self._slots[item.id] = _Slot(kind, item, doc.doc_id)  # type: ignore[arg-type]
+                item = cls(**doc)
+                self._slots[item.id] = _Slot(kind, item, doc.doc_id)
         self._follow_the_clock()  # set while it was off: read in today's wall-clock terms (written when changed)
         for item_id in self._slots:
             self._plan(item_id)
@@ -218,7 +219,7 @@ class Scheduler:
     def add_timer(self, duration_s: float, name: str | None = None, room: str | None = None) -> Timer:
         now = self.now()
         timer = Timer(_new_id(), name, float(duration_s), now, ends_at=now + float(duration_s), room=room)
-        return self._insert("timer", timer)  # type: ignore[return-value]
+        return self._insert("timer", timer)
 
     def set_duration(self, timer_id: str, duration_s: float) -> Timer | None:
         """How long a timer runs in all, counted from its start ("make it ten minutes instead")."""
@@ -264,7 +265,7 @@ class Scheduler:
         slot = self._slots.get(timer_id)
         if slot is None or not isinstance(slot.item, Timer):
             return None
-        return self._update(timer_id, change(slot.item))  # type: ignore[return-value]
+        return self._update(timer_id, change(slot.item))
 
     # --- alarms and reminders ------------------------------------------------------------------
 
@@ -277,17 +278,17 @@ class Scheduler:
             recurrence.minute if recurrence else None,
             sorted(recurrence.weekdays) if recurrence else None,
         )
-        return self._insert("alarm", alarm)  # type: ignore[return-value]
+        return self._insert("alarm", alarm)
 
     def snooze(self, alarm_id: str, seconds: float | None = None) -> Alarm | None:
         slot = self._slots.get(alarm_id)
         if slot is None or not isinstance(slot.item, Alarm):
             return None
         until = self.now() + (seconds if seconds is not None else self.config.snooze_s)
-        return self._update(alarm_id, replace(slot.item, snoozed_until=until, ringing_since=None))  # type: ignore[return-value]
+        return self._update(alarm_id, replace(slot.item, snoozed_until=until, ringing_since=None))
 
     def add_reminder(self, text: str, at: float) -> Reminder:
-        return self._insert("reminder", Reminder(_new_id(), text, float(at)))  # type: ignore[return-value]
+        return self._insert("reminder", Reminder(_new_id(), text, float(at)))
 
     def add_reminders(self, items: list[tuple[str, float]]) -> list[Reminder]:
         """Many at once, in one write (an import, a benchmark)."""
@@ -440,7 +441,7 @@ class Scheduler:
             return
         since = getattr(item, "ringing_since", None)
         if since is None:
-            item = self._set(item.id, replace(item, ringing_since=now))  # type: ignore[arg-type]
+            item = self._set(item.id, replace(item, ringing_since=now))
             slot.repeats = 0
         elif now - since >= self.config.ring_limit_s:
             log.info("%s %s rang for %.0f s with nobody stopping it", slot.kind, item.id, now - since)
@@ -462,7 +463,7 @@ class Scheduler:
     def _frame(self) -> float:
         return self.clock.now() - self.clock.elapsed()
 
-    def _stamped(self, item: Item) -> Item:
+    def _stamped(self, item: ItemT) -> ItemT:
         """A timer's times with the clock frame they are written in (Timer.frame)."""
         return replace(item, boot=self._boot, frame=self._frame()) if isinstance(item, Timer) else item
 
@@ -489,7 +490,7 @@ class Scheduler:
                 moved.append(t.id)
         return moved
 
-    def _insert(self, kind: Kind, item: Item) -> Item:
+    def _insert(self, kind: Kind, item: ItemT) -> ItemT:
         item = self._stamped(item)
         with self._lock:
             doc_id = self._db.table(kind).insert(asdict(item))
@@ -498,14 +499,14 @@ class Scheduler:
         self._changed()
         return item
 
-    def _update(self, item_id: str, item: Item) -> Item:
+    def _update(self, item_id: str, item: ItemT) -> ItemT:
         """Change an item in memory and on disk before returning (what a tool acknowledges is kept)."""
         with self._lock:
             item = self._set(item_id, item)
             self._persist(item_id)
         return item
 
-    def _set(self, item_id: str, item: Item) -> Item:
+    def _set(self, item_id: str, item: ItemT) -> ItemT:
         item = self._stamped(item)
         with self._lock:
             slot = self._slots[item_id]
@@ -542,7 +543,11 @@ class Scheduler:
                     by_kind.setdefault(slot.kind, {})[slot.doc_id] = asdict(slot.item)
             for kind, fields in by_kind.items():
                 new = {f["id"]: f for f in fields.values()}
-                self._db.table(kind).update(lambda doc, new=new: doc.update(new[doc["id"]]), doc_ids=list(fields))
+
+                def merge(doc: MutableMapping[str, Any], new: dict[Any, dict[str, Any]] = new) -> None:
+                    doc.update(new[doc["id"]])
+
+                self._db.table(kind).update(merge, doc_ids=list(fields))
 
     def _written(self, future: concurrent.futures.Future[Any]) -> None:
         self._writes.discard(future)

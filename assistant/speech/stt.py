@@ -206,7 +206,10 @@ class Transcriber:
 
     def _prompt(self, hints: SpeechHints) -> list[int]:
         previous = self._tokenizer.encode(" " + hints.prompt.strip()) if hints.prompt else []
-        return self._model.get_prompt(self._tokenizer, previous, without_timestamps=True, hotwords=hints.hotword_text())
+        prompt: list[int] = self._model.get_prompt(
+            self._tokenizer, previous, without_timestamps=True, hotwords=hints.hotword_text()
+        )
+        return prompt
 
     def _decode(self, encoded: Any, prompt: list[int], beam: int, hypotheses: int) -> Any:
         search: dict[str, Any] = {"beam_size": beam, "num_hypotheses": hypotheses, "patience": 1.0}

@@ -9,6 +9,7 @@ the request grounds it; required ones are left to validation, which names what i
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from rapidfuzz import fuzz, process
@@ -25,7 +26,9 @@ _CLOCK = frozenset("am pm".split())
 _MAX_NAME_WORDS = 4
 
 
-def grounded(spec: ToolSpec, args: dict[str, Any], text: str, tool_words: set[str] = frozenset()) -> dict[str, Any]:
+def grounded(
+    spec: ToolSpec, args: dict[str, Any], text: str, tool_words: AbstractSet[str] = frozenset()
+) -> dict[str, Any]:
     """`args` without the optional ones the request (`text`) does not ground. `tool_words` are the
     words people use to ask for the tool ("timer", "countdown"): a name made of them is no name."""
     words = _WORD.findall(text.lower())
@@ -92,7 +95,7 @@ def _units_as_said(spec: ToolSpec, args: dict[str, Any], heard: list[str]) -> di
     return out
 
 
-def _all_heard(value: str, heard: list[str], tool_words: set[str]) -> bool:
+def _all_heard(value: str, heard: list[str], tool_words: AbstractSet[str]) -> bool:
     """Every telling word of a required text was said (numbers and filler aside)."""
     telling = [w for w in _value_words(value) if w not in _FILLER and w not in _CLOCK and not find_numbers([w])]
     return all(w.removesuffix("s") in tool_words or _heard(w, heard) for w in telling)
@@ -132,7 +135,7 @@ def _said_numbers(words: list[str]) -> set[float]:
     return said
 
 
-def _names_something_said(value: str, heard: list[str], tool_words: set[str], arg_names: set[str]) -> bool:
+def _names_something_said(value: str, heard: list[str], tool_words: AbstractSet[str], arg_names: set[str]) -> bool:
     """True when `value` is a name the request said: every word heard (fuzzily), no number or word of
     another argument in it ("too minutes" is a duration, not a name), and something left once the
     words that ask for the tool itself are taken away ("countdown", "timer 1")."""

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from hassil import Intents, recognize_best
 from hassil.expression import Alternative, Expression, Group, ListReference, RuleReference, Sequence
-from hassil.intents import RangeSlotList, TextSlotList
+from hassil.intents import RangeSlotList, SlotList, TextSlotList
 from hassil.parse_expression import parse_sentence
 from hassil.sample import sample_intents
 from home_assistant_intents import get_intents
@@ -149,7 +149,7 @@ class TemplateMatcher:
 
     def _samples(self, per_intent: int, stand_in: str = EXAMPLE_NAME) -> Iterator[tuple[str, str]]:
         """(tool, sentence) pairs sampled from the templates; live lists get a stand-in name."""
-        lists = {name: TextSlotList.from_strings([stand_in]) for name in self._live_lists}
+        lists: dict[str, SlotList] = {name: TextSlotList.from_strings([stand_in]) for name in self._live_lists}
         for intent, sentence in sample_intents(
             self._intents, slot_lists=lists, language=self._language, max_sentences_per_intent=per_intent
         ):
@@ -314,7 +314,7 @@ class TemplateMatcher:
             and any(e.is_wildcard for e in result.entities_list)
         )
 
-    def _slot_lists(self, live: dict[str, list[str]] | None) -> dict[str, TextSlotList]:
+    def _slot_lists(self, live: dict[str, list[str]] | None) -> dict[str, SlotList]:
         return {
             name: TextSlotList.from_strings(values)
             for name, values in (live or {}).items()
@@ -326,7 +326,9 @@ class TemplateMatcher:
         name, and those with LIVE_MARK + the list's name where a live name goes ("set a
         livelist_timer_name timer for # minutes"). Sampled once (most of a second)."""
         if self._fuzzy_static is None:
-            marked = {name: TextSlotList.from_strings([LIVE_MARK + name]) for name in self._live_lists}
+            marked: dict[str, SlotList] = {
+                name: TextSlotList.from_strings([LIVE_MARK + name]) for name in self._live_lists
+            }
             ranges = {name for name, sl in self._intents.slot_lists.items() if isinstance(sl, RangeSlotList)}
             static: dict[str, None] = {}
             with_live: dict[str, None] = {}

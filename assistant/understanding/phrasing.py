@@ -61,7 +61,7 @@ def _numbers(words: list[str]) -> set[int]:
 
 def _names(text: str) -> set[str]:
     """Capitalized words that do not start a sentence: the names a reply states."""
-    names = set()
+    names: set[str] = set()
     for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
         words = _words(sentence)
         names.update(w.lower() for w in words[1:] if w[:1].isupper() and w not in ("I", "AM", "PM"))

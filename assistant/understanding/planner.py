@@ -24,7 +24,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from assistant.understanding.decoder import Decoding, Vocabulary, decode_argumen
 from assistant.understanding.grounding import grounded, said_integers
 from assistant.understanding.prompt import PlanContext, ToolIndex, ToolPhrases, request_text, system_prompt
 from assistant.understanding.schema import NONE_TOOL, args_gbnf, args_grammar, tool_call_schema
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_grammar import LlamaGrammar
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +222,7 @@ class LocalPlanner:
         self._by_grammar = {name for name, spec in self._with_args.items() if not supports(spec.args_schema())}
         for name in self._by_grammar:
             args_gbnf(self._with_args[name])
-        self._limited: dict[tuple[str, frozenset[int]], Any] = {}
+        self._limited: dict[tuple[str, frozenset[int]], LlamaGrammar] = {}
         self._state: Any = None
         self._phrase_template = _ChatTemplate(self.llm, phrasing.SYSTEM)
         self._phrase_state: Any = None
@@ -227,7 +230,7 @@ class LocalPlanner:
         self._answer_template = _ChatTemplate(self.llm, answering.SYSTEM)
         self._answer_state: Any = None
 
-    def _args_grammar(self, tool: str, text: str) -> Any:
+    def _args_grammar(self, tool: str, text: str) -> LlamaGrammar:
         """The tool's arguments grammar with its whole numbers limited to those `text` says (compiled
         once per tool and set of numbers: a few milliseconds)."""
         said = said_integers(text)
@@ -255,7 +258,7 @@ class LocalPlanner:
 
     def _evaluated(self, prefix: list[int]) -> Any:
         """The model's state after evaluating `prefix` from scratch (the caller holds the lock)."""
-        self.llm.reset()
+        self.llm.reset()  # type: ignore[no-untyped-call]  # llama-cpp-python leaves it unannotated
         self.llm.eval(prefix)
         state = self.llm.save_state()
         # The saved logits (n_batch x vocabulary floats, ~300 MB) are never needed: the next
@@ -325,7 +328,7 @@ class LocalPlanner:
         if self._state is not None and list(self.llm._input_ids[:n]) != self._prefix_tokens:
             self.llm.load_state(self._state)
 
-    def _complete(self, prompt: str, grammar: Any, max_tokens: int) -> str:
+    def _complete(self, prompt: str, grammar: LlamaGrammar, max_tokens: int) -> str:
         tokens = self.llm.tokenize(prompt.encode(), add_bos=True, special=True)
         out = self.llm.create_completion(tokens, max_tokens=max_tokens, temperature=0.0, top_k=1, grammar=grammar)
         return str(out["choices"][0]["text"])  # type: ignore[index]

@@ -17,10 +17,13 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import AssistantError
 from assistant.plugins.api import ToolSpec
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_grammar import LlamaGrammar
 
 NONE_TOOL = "none"
 
@@ -43,7 +46,7 @@ def gbnf_for(schema: dict[str, Any], literals: Sequence[str]) -> str:
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
     try:
-        text = json_schema_to_gbnf(json.dumps(schema))
+        text: str = json_schema_to_gbnf(json.dumps(schema))
     except Exception as e:
         raise AssistantError(f"cannot turn the tool schema into a grammar: {e}", code="planner_schema") from e
     for literal in literals:
@@ -58,10 +61,10 @@ def call_gbnf(specs: Sequence[ToolSpec]) -> str:
     return gbnf_for(tool_call_schema(specs), literals)
 
 
-def args_grammar(spec: ToolSpec, said: frozenset[int] | None = None) -> Any:
+def args_grammar(spec: ToolSpec, said: frozenset[int] | None = None) -> LlamaGrammar:
     """llama.cpp's grammar for a tool's arguments object, which the local planner uses for a schema
     its own decoder does not write (decoder.supports)."""
-    from llama_cpp import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar
 
     return LlamaGrammar.from_string(args_gbnf(spec, said), verbose=False)
 

@@ -135,7 +135,7 @@ class VoiceLoop:
         self._sink: AudioSink | None = None
         self._listen_start = 0  # absolute sample index where listening began
         self._utterance_start = 0
-        self._speculative: asyncio.Task[tuple[str, float]] | None = None
+        self._speculative: asyncio.Task[tuple[Heard, float]] | None = None
         self._stt_lock = threading.Lock()  # two transcriptions at once would only slow both down
         self._announcements: collections.deque[tuple[str, bool]] = collections.deque()
         self._realtime = True

@@ -18,7 +18,7 @@ import hmac
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,10 +99,10 @@ class Phones:
                 "that pairing code is wrong or has expired (wrong guesses void it too): "
                 "run `assistant pair` for a new one"
             )
-        self._codes.remove(doc_ids=[found.doc_id])  # type: ignore[union-attr]
+        self._codes.remove(doc_ids=[found.doc_id])
         token = secrets.token_urlsafe(TOKEN_BYTES)
         name = " ".join(name.split())[:60] or "Phone"
-        admin = bool(found.get("admin", False))  # type: ignore[union-attr]
+        admin = bool(found.get("admin", False))
         phone = Phone(uuid.uuid4().hex[:8], name, now, now, admin)
         self._phones.insert(
             {"id": phone.id, "name": phone.name, "paired_at": now, "token": _digest(token), "admin": admin}
@@ -112,7 +112,7 @@ class Phones:
     def _missed(self) -> None:
         """A wrong guess: one miss more for every open code; a code with MAX_CODE_MISSES is void."""
 
-        def miss(doc: dict[str, Any]) -> None:
+        def miss(doc: MutableMapping[str, Any]) -> None:
             doc["misses"] = int(doc.get("misses", 0)) + 1
 
         self._codes.update(miss)

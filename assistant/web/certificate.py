@@ -142,7 +142,11 @@ def _permitted(ca: x509.Certificate, name: str) -> bool:
     except ValueError:
         allowed = [str(g.value) for g in subtrees if isinstance(g, x509.DNSName)]
         return any(name == a or name.endswith("." + a) for a in allowed)
-    networks = [g.value for g in subtrees if isinstance(g, x509.IPAddress)]
+    networks = [
+        g.value
+        for g in subtrees
+        if isinstance(g, x509.IPAddress) and isinstance(g.value, (ipaddress.IPv4Network, ipaddress.IPv6Network))
+    ]  # cryptography allows only networks in name constraints: this tells the type checker so
     return any(address.version == n.version and address in n for n in networks)
 
 

@@ -21,7 +21,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -439,5 +439,6 @@ def _loopback(request: web.Request) -> bool:
 
 
 def _port(site: web.TCPSite) -> int:
-    server = site._server  # aiohttp keeps the listening sockets here; port 0 means "pick one"
-    return int(server.sockets[0].getsockname()[1]) if server is not None and server.sockets else 0  # type: ignore[union-attr]
+    # aiohttp keeps the listening sockets here (a TCPSite's is what loop.create_server made); port 0 means "pick one"
+    server = cast("asyncio.Server | None", site._server)
+    return int(server.sockets[0].getsockname()[1]) if server is not None and server.sockets else 0

@@ -115,8 +115,8 @@ def thumbnail(core: Any, file_id: int) -> bytes | None:
     if cache.exists():
         return cache.read_bytes()
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
+        with Image.open(path) as opened:
+            image = ImageOps.exif_transpose(opened)
             image.thumbnail((THUMB_PX, THUMB_PX))
             out = io.BytesIO()
             image.convert("RGB").save(out, "JPEG", quality=80)

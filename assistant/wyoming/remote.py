@@ -14,7 +14,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 import numpy as np
 from wyoming.asr import Transcribe, Transcript
@@ -97,7 +97,8 @@ class Remote:
 class Session:
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.file: BinaryIO = sock.makefile("rwb")
+        # A buffered pair is not a BinaryIO by name, but reads and writes as one (wyoming asks for one).
+        self.file = cast(BinaryIO, sock.makefile("rwb"))
 
     def __enter__(self) -> Session:
         return self

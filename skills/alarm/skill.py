@@ -3,6 +3,7 @@ snooze, and stop whatever is ringing."""
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from typing import Annotated, Any
 
@@ -100,7 +101,7 @@ class AlarmSkill(Skill):
         self.scheduler.cancel(alarms[0].id)
         return ToolResult(f"Deleted your alarm for {self.describe(alarms[0])}.", {"deleted": [alarms[0].id]})
 
-    def _chosen_by(self, when: str, alarms: list[Alarm]) -> list[Alarm] | ToolResult:
+    def _chosen_by(self, when: str, alarms: builtins.list[Alarm]) -> builtins.list[Alarm] | ToolResult:
         """The alarms `when` names: by their time ("the 7 o'clock alarm"), or by their day ("tomorrow's").
         A time that cannot be read is said to be so, not taken to mean any alarm."""
         now, zone = self.scheduler.local_now(), self.scheduler.zone

@@ -150,6 +150,7 @@ class DeviceSkill(Skill):
             device = None
         chosen: list[Device]
         if device:
+            asked = device  # as said: `device` is dropped below when it names only a room
             chosen = _named(everything, device)
             if not chosen and _room_of(everything, device) is not None:  # "turn off the bedroom", "the kitchen light"
                 room, device, chosen = _room_of(everything, device), None, []
@@ -161,7 +162,7 @@ class DeviceSkill(Skill):
                     raise NotFound(_unknown_room(room, everything))
                 chosen = [d for d in chosen if d.room == where]
                 if not chosen:
-                    raise NotFound(f"There's no {bare(device)} in the {where}")
+                    raise NotFound(f"There's no {bare(asked)} in the {where}")
         if not device:
             if room:
                 wanted = _room_of(everything, room)

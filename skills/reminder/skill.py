@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from assistant.language.spoken_time import (
     MONTHS,
@@ -132,7 +133,7 @@ class ReminderSkill(Skill):
         return f"Reminder: {reminder.text}."
 
 
-def _only_a_time(text: str, now: dt.datetime, zone: dt.tzinfo) -> bool:
+def _only_a_time(text: str, now: dt.datetime, zone: ZoneInfo) -> bool:
     """Whether a reminder's text says nothing but when ("at 5 pm", "tomorrow", "in 10 minutes") or
     nothing at all."""
     words = _reminder_text(text).lower().split()

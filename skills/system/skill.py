@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypedDict
 
 import psutil
 
@@ -18,6 +18,27 @@ Folder = Literal["photos", "music", "documents", "backup"]
 FIND_LIMIT_ENTRIES = 200_000
 FIND_LIMIT_S = 3.0
 SAY_AT_MOST = 3
+
+
+class _Disk(TypedDict):
+    disk: str
+    path: str
+    free: int
+    total: int
+    percent_used: float
+
+
+class _Program(TypedDict):
+    pid: int
+    name: str
+    cpu_percent: float
+    memory: int
+
+
+class _Found(TypedDict):
+    path: str
+    folder: str
+    modified: float
 
 
 def gigabytes(n: float) -> str:
@@ -45,7 +66,8 @@ class SystemSkill(Skill):
         }
 
     def vocabulary(self) -> list[str]:
-        return self.commands.names()
+        names: list[str] = self.commands.names()
+        return names
 
     # --- how the machine is -------------------------------------------------------------------
 
@@ -60,7 +82,7 @@ class SystemSkill(Skill):
             where = _existing(path)
             if where is not None:
                 places.setdefault(os.stat(where).st_dev, (label, where))
-        disks = []
+        disks: list[_Disk] = []
         for label, where in places.values():
             usage = psutil.disk_usage(str(where))
             disks.append(
@@ -111,7 +133,7 @@ class SystemSkill(Skill):
             except psutil.Error:
                 pass
         time.sleep(0.5)
-        rows = []
+        rows: list[_Program] = []
         for p in processes:
             try:
                 rows.append(
@@ -127,7 +149,7 @@ class SystemSkill(Skill):
         cores = psutil.cpu_count() or 1
         for r in rows:  # psutil counts one busy core as 100 %: say the share of the whole computer
             r["cpu_percent"] = r["cpu_percent"] / cores
-        key = "cpu_percent" if by == "processor" else "memory"
+        key: Literal["cpu_percent", "memory"] = "cpu_percent" if by == "processor" else "memory"
         top = sorted(rows, key=lambda r: r[key], reverse=True)[:SAY_AT_MOST]
         if by == "processor":
             said = [f"{r['name']} at {r['cpu_percent']:.0f} percent" for r in top]
@@ -227,8 +249,8 @@ def _existing(path: Path) -> Path | None:
     return None
 
 
-def _find(roots: dict[str, Path], words: list[str]) -> tuple[list[dict[str, object]], bool]:
-    found: list[dict[str, object]] = []
+def _find(roots: dict[str, Path], words: list[str]) -> tuple[list[_Found], bool]:
+    found: list[_Found] = []
     seen = 0
     deadline = time.monotonic() + FIND_LIMIT_S
     for label, root in roots.items():

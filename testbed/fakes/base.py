@@ -251,7 +251,7 @@ class FakeDevice:
     async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body = await request.text() if request.can_read_body else ""
         self.requests.append(Request(request.method, request.path_qs, _parse_body(body)))
-        if self.slow_s:
+        if self.slow_s:  # not a wait: a device that answers late on purpose, for the timeout tests
             await asyncio.sleep(self.slow_s)
         response = await handler(request)
         if self.malformed == "shape":

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import time
@@ -34,6 +35,8 @@ from assistant.audio.wav import read_wav, write_wav
 
 RATE = 16000
 CHUNK = 1024
+LAST = "last events"
+"""The text of the ping that closes a session: the assistant answers it after all it sent before."""
 
 
 class FakeSatellite:
@@ -48,6 +51,8 @@ class FakeSatellite:
         self.first_reply_audio_s: list[float] = []
         self.started = 0.0
         self.done = asyncio.Event()
+        self.writer: asyncio.StreamWriter | None = None
+        self.caught_up = asyncio.Event()
 
     def at(self) -> float:
         return round(time.monotonic() - self.started, 4) if self.started else 0.0
@@ -55,6 +60,7 @@ class FakeSatellite:
     async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         streaming: asyncio.Task[None] | None = None
         in_reply = False
+        self.writer = writer
         try:
             while (event := await async_read_event(reader)) is not None:
                 self.events.append(
@@ -78,6 +84,8 @@ class FakeSatellite:
                     streaming = asyncio.create_task(self.stream(writer))
                 elif Ping.is_type(event.type):
                     await async_write_event(Pong(text=Ping.from_event(event).text).event(), writer)
+                elif Pong.is_type(event.type) and Pong.from_event(event).text == LAST:
+                    self.caught_up.set()
                 elif AudioStart.is_type(event.type):
                     start = AudioStart.from_event(event)
                     self.reply_rate, in_reply = start.rate, True
@@ -94,6 +102,15 @@ class FakeSatellite:
             if streaming is not None:
                 streaming.cancel()
             writer.close()
+
+    async def last_events(self, timeout_s: float = 10.0) -> None:
+        """Until every event the assistant sent before now has come in: it answers a ping in turn,
+        after all it was sent before it, so its pong comes after anything it said in reply to them."""
+        if self.writer is None or self.writer.is_closing():
+            return  # no connection: nothing more will come
+        with contextlib.suppress(OSError, TimeoutError):  # it hung up meanwhile, or never answers
+            await async_write_event(Ping(text=LAST).event(), self.writer)
+            await asyncio.wait_for(self.caught_up.wait(), timeout_s)
 
     def reply_starts(self) -> list[float]:
         return [e["t"] for e in self.events if e["type"] == "audio-start"]
@@ -120,6 +137,7 @@ class FakeSatellite:
             )
             await async_write_event(chunk.event(), writer)
             sent += len(part)
+            # Not a wait: paces the microphone at real time, as a real satellite streams.
             await asyncio.sleep(max(0.0, self.started + sent / RATE - time.monotonic()))
 
 
@@ -133,7 +151,7 @@ async def main_async(args: argparse.Namespace) -> int:
         ok = True
     except TimeoutError:
         ok = False
-    await asyncio.sleep(0.2)  # the assistant's last events
+    await satellite.last_events()
     server.close()
     out = Path(args.out)
     reply = np.concatenate(satellite.reply) if satellite.reply else np.zeros(0, np.int16)

@@ -38,7 +38,7 @@ def _kill_at_random(data_dir: Path, effects: Path, rng: random.Random) -> list[s
     assert child.stdout is not None
     ready = child.stdout.readline()
     assert ready.strip() == "ready", child.stderr.read() if child.stderr else ready
-    time.sleep(rng.uniform(0.0, 0.4))
+    time.sleep(rng.uniform(0.0, 0.4))  # not a wait: the kill lands at a random moment of the child's work
     child.send_signal(signal.SIGKILL)
     rest, err = child.communicate(timeout=30)
     assert child.returncode == -signal.SIGKILL, err

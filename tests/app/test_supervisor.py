@@ -176,7 +176,7 @@ async def test_a_service_stable_for_a_while_starts_its_pauses_over() -> None:
     assert pauses.chosen == [0.05, 0.2, 0.8]
     # Running stable_s is the behaviour under test, and the supervisor reads time.monotonic (no clock
     # to inject): wait it out. A slow machine only makes the stretch longer, which changes nothing.
-    await asyncio.sleep(stable_s + 0.1)
+    await asyncio.sleep(stable_s + 0.1)  # not a wait: the stable stretch of real time is what is tested
     flaky.crash.set()
     await until(lambda: len(flaky.starts) == 5)
     assert pauses.chosen == [0.05, 0.2, 0.8, 0.05], "back to the first, short pause"

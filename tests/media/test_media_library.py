@@ -254,7 +254,7 @@ def test_sigkill_while_organizing_loses_nothing_and_undo_restores_all(
         )
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready", child.stderr.read() if child.stderr else ""
-        time.sleep(rng.uniform(0.0, 0.25))
+        time.sleep(rng.uniform(0.0, 0.25))  # not a wait: the kill lands at a random moment of the moves
         child.send_signal(signal.SIGKILL)
         child.communicate(timeout=30)
         # Every file is at its old place or its new one: the same contents, nothing lost or doubled.

@@ -20,7 +20,7 @@ from assistant.plugins.api import ToolResult
 from assistant.routines.host import RoutineHost
 from assistant.routines.runner import RoutineRunner
 from assistant.routines.workflows import Loaded, Routine, load_routine
-from testbed.harness import TEMPLATES_ONLY
+from testbed.harness import TEMPLATES_ONLY, wait_for_async
 from tests.routines.test_routines import core, write  # noqa: F401  (the module's core fixture, and a routine file)
 
 UTC = ZoneInfo("UTC")
@@ -132,10 +132,10 @@ def test_a_run_stopped_during_a_tool_journals_its_end_and_resumes_after_it(core:
     r = slow_routine(core, tmp_path)
 
     async def stopped_midway() -> None:
-        runner.spawn(runner.run(r))
+        run = runner.spawn(runner.run(r))
         await asyncio.to_thread(tool.started.wait)
         stopping = asyncio.create_task(runner.cancel())  # the end of `assistant ask`, or of `assistant run`
-        await asyncio.sleep(0)
+        await wait_for_async(lambda: run.cancelling() or run.done(), what="the run told to stop, its tool still held")
         release.set()
         await stopping
 

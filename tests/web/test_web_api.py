@@ -21,6 +21,7 @@ from assistant.core.store import DataDirLock
 from assistant.web.auth import CODE_LENGTH, FailureLimiter, Phones
 from assistant.web.server import ADMIN_HEADER, admin_key
 from testbed import speech as sf
+from testbed.harness import wait_for
 from testbed.web import WEB_ENV, Page, start_page, stop_page
 
 NO_VERIFY = ssl.create_default_context()
@@ -353,13 +354,14 @@ def test_pair_and_phones_cli_while_stopped_and_while_running(tmp_path: Path) -> 
 
 def _wait_for_page(proc: subprocess.Popen[str], info: Path, timeout_s: float = 120) -> None:
     """Until `assistant run` has written its server.json (it failing or timing out fails the test)."""
-    import time
 
-    deadline = time.monotonic() + timeout_s
-    while not info.exists():
+    def written() -> bool:
+        if info.exists():
+            return True
         assert proc.poll() is None, proc.communicate()[1]
-        assert time.monotonic() < deadline, "the page never started"
-        time.sleep(0.1)
+        return False
+
+    wait_for(written, timeout_s, "the page started (server.json written)")
 
 
 def test_run_serves_the_page_while_it_listens(tmp_path: Path) -> None:
@@ -527,8 +529,8 @@ def test_album_thumbnails_are_small_jpegs_of_the_albums_photos(tmp_path: Path) -
         assert len(list((tmp_path / "data" / "web" / "thumbs").glob(f"{first}-*.jpg"))) == 1
         assert page.run(fetch(page.http + f"api/media/thumb/{first}", token))[2] == jpeg  # from the cache
         videos = [r for r in media.catalogue.files() if r.kind == "video"]
-        if videos:
-            assert page.run(fetch(page.http + f"api/media/thumb/{videos[0].id}", token))[0] == 404
+        assert videos, "the library holds phone videos"
+        assert page.run(fetch(page.http + f"api/media/thumb/{videos[0].id}", token))[0] == 404
         row = media.catalogue.file(first)
         assert row is not None
         Path(row.path).unlink()

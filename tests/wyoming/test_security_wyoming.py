@@ -40,7 +40,7 @@ from assistant.wyoming.access import Access
 from assistant.wyoming.limits import Limits
 from assistant.wyoming.server import Stages, WyomingServer
 from assistant.wyoming.wire import MAX_HEADER_BYTES
-from testbed.harness import TEMPLATES_ONLY
+from testbed.harness import TEMPLATES_ONLY, wait_for
 
 TOKEN = "a-long-shared-secret-1234"
 
@@ -387,14 +387,20 @@ CLIENT_GARBAGE = {
 }
 
 
-async def garbage_server(garbage: bytes) -> asyncio.Server:
-    """A peer that answers any connection with `garbage`, then waits to be hung up on."""
+async def garbage_server(garbage: bytes, open_peers: set[object] | None = None) -> asyncio.Server:
+    """A peer that answers any connection with `garbage`, then waits to be hung up on; each connection
+    is in `open_peers` until it was."""
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        writer.write(garbage)
-        await writer.drain()
-        await reader.read()
-        writer.close()
+        peers = open_peers if open_peers is not None else set()
+        peers.add(writer)
+        try:
+            writer.write(garbage)
+            await writer.drain()
+            await reader.read()
+            writer.close()
+        finally:
+            peers.discard(writer)
 
     return await asyncio.start_server(answer, "127.0.0.1", 0)
 
@@ -437,15 +443,16 @@ def test_a_remote_speech_server_that_sends_garbage_is_down_at_once() -> None:
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
+    open_peers: set[object] = set()
     try:
         for name, garbage in CLIENT_GARBAGE.items():
-            server = asyncio.run_coroutine_threadsafe(garbage_server(garbage), loop).result(5)
+            server = asyncio.run_coroutine_threadsafe(garbage_server(garbage, open_peers), loop).result(5)
             remote = Remote("stt", f"tcp://127.0.0.1:{server.sockets[0].getsockname()[1]}", timeout_s=3.0)
             started = time.monotonic()
             assert not remote.probe() and not remote.up, name
             assert time.monotonic() - started < 1.0, f"{name}: found by the timeout, not by the reader"
             loop.call_soon_threadsafe(server.close)
-        asyncio.run_coroutine_threadsafe(asyncio.sleep(0.2), loop).result(5)  # the last peer sees the hang-up
+        wait_for(lambda: not open_peers, what="every garbage peer saw the client hang up")
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
@@ -471,11 +478,8 @@ def told(s: socket.socket) -> list[dict[str, Any]]:
 
 
 def settled(served: Served, connections: int) -> None:
-    """Wait (a few seconds at most) for the server to count `connections` open."""
-    deadline = time.monotonic() + 5
-    while served.server.connections != connections and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert served.server.connections == connections
+    """Wait (WAIT_S at most) for the server to count `connections` open."""
+    wait_for(lambda: served.server.connections == connections, what=f"the server counting {connections} open")
 
 
 def test_connections_beyond_the_caps_are_refused_while_a_good_client_is_served(tmp_path: Path) -> None:
@@ -518,7 +522,7 @@ def test_a_half_header_is_closed_after_the_event_time_and_silence_after_the_idle
         events = told(half)
         assert [e["data"]["code"] for e in events] == ["timeout"] and 0.9 < time.monotonic() - started < 3, events
         for _ in range(4):
-            time.sleep(0.6)
+            time.sleep(0.6)  # not a wait: real time passing is the test, a talker pausing less than idle_s
             talking.sendall(frame(Ping(text="hi").event()))
         assert [e["data"]["code"] for e in told(silent)] == ["idle"]
         assert 1.9 < time.monotonic() - started < 4.5

@@ -30,7 +30,7 @@ from assistant.voice.dialogue import CANNOT_CONFIRM
 from assistant.wyoming.server import Stages, WyomingServer
 from testbed import speech as sf
 from testbed.fakes.devices import FakeHome
-from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated
+from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated, wait_for
 from testbed.netns import other_host
 from tests.devices.test_devices import MDNS, online, until, with_assistant
 
@@ -323,7 +323,6 @@ def test_assistant_run_serves_wyoming_and_reports_it(tmp_path: Path) -> None:
     import signal
     import socket
     import subprocess
-    import time
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -359,21 +358,24 @@ def test_assistant_run_serves_wyoming_and_reports_it(tmp_path: Path) -> None:
         text=True,
     )
 
+    def listening() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"`assistant run` ended ({proc.returncode}) before it listened")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
     async def talk() -> str:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                async with AsyncTcpClient("127.0.0.1", port) as client:
-                    await client.write_event(Describe().event())
-                    await next_of(client, "info")
-                    await client.write_event(Transcript(text="set a timer for 2 minutes").event())
-                    return Handled.from_event(await next_of(client, "handled")).text or ""
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                await asyncio.sleep(0.3)
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            await client.write_event(Describe().event())
+            await next_of(client, "info")
+            await client.write_event(Transcript(text="set a timer for 2 minutes").event())
+            return Handled.from_event(await next_of(client, "handled")).text or ""
 
     try:
+        wait_for(listening, 90, "the Wyoming server listening")  # a wait for it to load, not a bound
         handled = asyncio.run(talk())
         status = json.loads((data / "status.json").read_text())
     finally:

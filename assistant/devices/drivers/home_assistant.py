@@ -65,10 +65,12 @@ class HomeAssistantDriver:
             domain = entity_id.partition(".")[0]
             if domain not in DOMAINS or entity.get("state") in ("unavailable", None):
                 continue
-            attributes = entity.get("attributes") if isinstance(entity.get("attributes"), dict) else {}
+            raw = entity.get("attributes")
+            attributes: dict[str, Any] = raw if isinstance(raw, dict) else {}
             modes = {str(m) for m in attributes.get("supported_color_modes") or [] if isinstance(m, str)}
             caps = (ON_OFF,) + ((BRIGHTNESS,) if modes & _DIMMABLE else ()) + ((COLOUR,) if modes & _COLOUR else ())
-            name = attributes.get("friendly_name") if isinstance(attributes.get("friendly_name"), str) else entity_id
+            friendly = attributes.get("friendly_name")
+            name = friendly if isinstance(friendly, str) else entity_id
             found.append(
                 Found(
                     f"{PROTOCOL}:{entity_id}",
@@ -133,4 +135,4 @@ class HomeAssistantDriver:
             if isinstance(brightness, (int, float)) and state == "on"
             else None,
             colour=tuple(rgb) if isinstance(rgb, list) and len(rgb) == 3 else None,
-        )  # type: ignore[arg-type]
+        )

@@ -24,8 +24,8 @@ def _hue_error(answer: Any) -> dict[str, Any] | None:
     """The first error of a Hue answer ([{"error": {...}}]), or None."""
     if isinstance(answer, list):
         for item in answer:
-            if isinstance(item, dict) and isinstance(item.get("error"), dict):
-                return item["error"]
+            if isinstance(item, dict) and isinstance(error := item.get("error"), dict):
+                return error
     return None
 
 

@@ -67,5 +67,5 @@ class Greeter(Skill):
     @tool
     def hang(self) -> ToolResult:
         """Never answer."""
-        time.sleep(3600)
+        time.sleep(3600)  # not a wait: the tool that never answers, for the sandbox's timeout
         return ToolResult("Done.")

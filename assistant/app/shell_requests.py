@@ -16,7 +16,7 @@ from typing import Any
 from assistant.app.control import Handler, Send
 from assistant.app.runtime import Core
 from assistant.core.bus import Bus
-from assistant.core.errors import AssistantError, KnowledgeError
+from assistant.core.errors import CommandLineError, KnowledgeError
 from assistant.core.events import Event, Transcript
 from assistant.scheduling.records import cancel
 from assistant.voice.conversation_file import ConversationFile
@@ -90,7 +90,7 @@ class ShellRequests:
         name = _text(request, "name", "name the routine: `assistant routines list` shows them")
         routine = self.core.routines.get(name)
         if routine is None:
-            raise AssistantError(f"no routine '{name}'; `assistant routines list` shows them", code="not_found")
+            raise CommandLineError(f"no routine '{name}'; `assistant routines list` shows them", code="not_found")
 
         async def speak(text: str) -> None:
             await send({"say": text})
@@ -109,5 +109,5 @@ class ShellRequests:
 def _text(request: dict[str, Any], key: str, missing: str) -> str:
     value = request.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise AssistantError(missing, code="usage")
+        raise CommandLineError(missing, code="usage")
     return value

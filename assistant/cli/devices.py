@@ -13,6 +13,7 @@ from pathlib import Path
 
 from assistant.core.bus import Bus
 from assistant.core.config import Config
+from assistant.core.errors import CommandLineError
 from assistant.core.events import DeviceRejected, Event
 from assistant.devices.model import Device
 from assistant.devices.registry import DeviceRegistry
@@ -212,7 +213,6 @@ def _checked_devices(data_dir: Path, url: str, token: str) -> list[Device]:
 
 
 async def _sync_home_assistant(registry: DeviceRegistry, url: str, token: str) -> list[Device]:
-    from assistant.core.errors import AssistantError
     from assistant.devices.hub import DeviceHub
     from assistant.devices.model import DeviceError
 
@@ -222,6 +222,6 @@ async def _sync_home_assistant(registry: DeviceRegistry, url: str, token: str) -
         found = await hub.home_assistant.entities(hub.session, url)
         return await hub.record(found)
     except DeviceError as e:
-        raise AssistantError(f"the token was not saved: {e.message}", code=e.code) from None
+        raise CommandLineError(f"the token was not saved: {e.message}", code=e.code) from None
     finally:
         await hub.close()

@@ -30,7 +30,7 @@ from assistant.cli import status as status_cli
 from assistant.cli import web as web_cli
 from assistant.core.bus import Bus, JsonlWriter
 from assistant.core.config import Config, load_config
-from assistant.core.errors import AssistantError
+from assistant.core.errors import AssistantError, CommandLineError
 from assistant.core.events import Transcript, TtsEnd
 from assistant.core.store import DataDirLock, require_room
 from assistant.scheduling.records import KINDS
@@ -116,7 +116,7 @@ def _event_log(target: str | None, bus: Bus) -> Iterator[Callable[[dict[str, Any
         try:
             stream = open(target, "w", encoding="utf-8")
         except OSError as e:
-            raise AssistantError(f"cannot write events to {target}: {e.strerror}") from e
+            raise CommandLineError(f"cannot write events to {target}: {e.strerror}") from e
     unsubscribe = bus.subscribe(JsonlWriter(stream))
 
     def write(event: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from assistant.core.bus import Bus
 from assistant.core.config import Config
-from assistant.core.errors import AssistantError
+from assistant.core.errors import CommandLineError
 from assistant.routines.workflows import RoutineError, load_routine, routine_row
 
 
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
         return 0
     routine = host.get(args.name)
     if routine is None:
-        raise AssistantError(f"no routine '{args.name}'; `assistant routines list` shows them", code="not_found")
+        raise CommandLineError(f"no routine '{args.name}'; `assistant routines list` shows them", code="not_found")
     if args.action == "history":
         runs = host.runner.history(routine.name)
         if args.json:

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant.core.errors import AssistantError
+from assistant.core.errors import CommandLineError
 from assistant.core.store import atomic_write
 
 UNIT_NAME = "assistant.service"
@@ -42,7 +42,7 @@ def assistant_command() -> Path:
         return beside.absolute()
     found = shutil.which("assistant")
     if found is None:
-        raise AssistantError("cannot find the `assistant` command to run: install the project with ./scripts/setup")
+        raise CommandLineError("cannot find the `assistant` command to run: install the project with ./scripts/setup")
     return Path(found).absolute()
 
 
@@ -90,7 +90,7 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         return 0
     path = unit_dir() / UNIT_NAME
     if path.exists() and path.read_text() != text and not args.force:
-        raise AssistantError(
+        raise CommandLineError(
             f"{path} already exists and differs: add --force to replace it (or --print to see the new one)"
         )
     atomic_write(path, text)

@@ -18,7 +18,7 @@ from typing import Any
 
 from assistant.core.bus import Bus
 from assistant.core.config import Config
-from assistant.core.errors import AssistantError, SkillError
+from assistant.core.errors import AssistantError, CommandLineError, SkillError
 from assistant.plugins.api import PERMISSION_MEANING, Permission
 from assistant.plugins.installed import CODE_DIR, InstalledSkills, fingerprint, skill_process
 from assistant.plugins.packages import SITE_DIR, fetch, looks_like_package, unpack
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     if args.action == "list":
         return _list(args, config, data_dir)
     if not args.target:
-        raise AssistantError(
+        raise CommandLineError(
             f"say which skill: assistant skills {args.action} {'PATH' if args.action == 'install' else 'NAME'}",
             code="usage",
         )

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core.addresses import is_loopback
-from assistant.core.errors import AssistantError
+from assistant.core.errors import CommandLineError, WebError
 from assistant.core.store import DataDirLock, StoreError
 
 TIMEOUT_S = 5.0
@@ -45,7 +45,7 @@ def add_parser(
 
 def run(args: argparse.Namespace, data_dir: Path) -> int:
     if args.command == "phones" and args.action == "revoke" and not args.phone:
-        raise AssistantError("say which phone: `assistant phones revoke ID` (`assistant phones` lists them)")
+        raise CommandLineError("say which phone: `assistant phones revoke ID` (`assistant phones` lists them)")
     lock = DataDirLock(data_dir)
     try:
         lock.acquire("")
@@ -98,7 +98,7 @@ def _ask_running(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     try:
         info = json.loads(info_file.read_text())
     except (OSError, ValueError):
-        raise AssistantError(
+        raise WebError(
             "the assistant is running without its phone page (web.enabled is false, or it reads a WAV "
             "file): start it with the page, or stop it and pair then"
         ) from None
@@ -120,9 +120,9 @@ def _ask_running(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
             result: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as e:
         answer: dict[str, Any] = json.loads(e.read() or b"{}")
-        raise AssistantError(answer.get("error") or f"the assistant answered {e.code}") from None
+        raise WebError(answer.get("error") or f"the assistant answered {e.code}") from None
     except (urllib.error.URLError, TimeoutError) as e:
-        raise AssistantError(f"the running assistant did not answer on {info['loopback']}: {e}") from None
+        raise WebError(f"the running assistant did not answer on {info['loopback']}: {e}") from None
     result["running"] = True
     return result
 

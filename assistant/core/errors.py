@@ -61,6 +61,18 @@ class UnderstandError(AssistantError):
     code = "understand"
 
 
+class LLMError(UnderstandError):
+    """The LLM could not be loaded, or answered outside what it was asked for."""
+
+    code = "planner"
+
+
+class LLMUnreachable(LLMError):
+    """An LLM server did not answer at all: the failover moves to the local model."""
+
+    code = "planner_unreachable"
+
+
 class SkillError(AssistantError):
     """A skill failed while acting, or was registered wrongly."""
 
@@ -81,3 +93,27 @@ class MediaError(AssistantError):
     """A media file that cannot be read, a path outside the library, a move that cannot be made."""
 
     code = "media"
+
+
+class ScheduleError(AssistantError):
+    """A timer, alarm or reminder that is not there, or cannot be cancelled."""
+
+    code = "schedule"
+
+
+class WebError(AssistantError):
+    """The phone page cannot be served, or the running one did not answer."""
+
+    code = "web"
+
+
+class CommandLineError(AssistantError):
+    """A command said wrongly, or asking for something that is not there: the message says what to type."""
+
+    code = "usage"
+
+
+class WyomingError(AssistantError):
+    """The Wyoming services cannot be served."""
+
+    code = "wyoming"

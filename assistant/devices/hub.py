@@ -17,7 +17,6 @@ from typing import Any
 import aiohttp
 
 from assistant.core.bus import Bus
-from assistant.core.errors import AssistantError
 from assistant.core.events import DeviceFound, DeviceLost, DeviceRejected
 from assistant.devices.drivers.base import TIMEOUT_S, Driver, Unsupported
 from assistant.devices.drivers.home_assistant import TOKEN as HOME_ASSISTANT_TOKEN
@@ -83,7 +82,7 @@ class DeviceHub:
     @property
     def session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            raise AssistantError("the device hub is not open", code="devices")
+            raise DeviceError("the device hub is not open", code="devices")
         return self._session
 
     # --- discovery
@@ -204,7 +203,7 @@ class DeviceHub:
     def act_from_thread(self, devices: list[Device], action: str, value: Any = None) -> list[Outcome]:
         """`act` for a tool running in a worker thread."""
         if self._loop is None:
-            raise AssistantError("the device hub is not open", code="devices")
+            raise DeviceError("the device hub is not open", code="devices")
         future = asyncio.run_coroutine_threadsafe(self.act(devices, action, value), self._loop)
         try:
             return future.result(timeout=TIMEOUT_S * 3)

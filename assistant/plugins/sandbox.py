@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 
 import assistant
 from assistant.core.backoff import Backoff
-from assistant.core.errors import AssistantError, SkillError
+from assistant.core.errors import AssistantError, ConfigError, SkillError
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, ToolSpec
 from assistant.plugins.wire import permissions_from_wire, tool_from_wire
 
@@ -70,7 +70,7 @@ class SkillBusy(SkillError):
 def sandbox_kind(setting: str) -> str:
     """ "bwrap" or "subprocess", as `skills.sandbox` asks and this machine allows."""
     if setting not in ("auto", "bwrap", "subprocess"):
-        raise AssistantError(f"skills.sandbox must be auto, bwrap or subprocess, not {setting!r}", code="config")
+        raise ConfigError(f"skills.sandbox must be auto, bwrap or subprocess, not {setting!r}", code="config")
     if setting == "subprocess":
         return "subprocess"
     if _bwrap_works():

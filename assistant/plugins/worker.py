@@ -20,7 +20,7 @@ import traceback
 from pathlib import Path
 from typing import IO, Any
 
-from assistant.core.errors import AssistantError
+from assistant.core.errors import AssistantError, SkillError
 from assistant.plugins.api import Skill, SkillContext, ToolResult
 from assistant.plugins.packages import SITE_DIR
 from assistant.plugins.remote import EXPOSED, Remote
@@ -30,7 +30,7 @@ from assistant.plugins.wire import tool_to_wire
 def load_skill_class(skill_dir: Path) -> type[Skill]:
     source = skill_dir / "skill.py"
     if not source.is_file():
-        raise AssistantError(f"{skill_dir} has no skill.py")
+        raise SkillError(f"{skill_dir} has no skill.py")
     sys.path.insert(0, str(skill_dir))
     if (skill_dir / SITE_DIR).is_dir():  # a package's wheels: after the assistant's own packages
         sys.path.append(str(skill_dir / SITE_DIR))
@@ -44,7 +44,7 @@ def load_skill_class(skill_dir: Path) -> type[Skill]:
         if issubclass(obj, Skill) and obj is not Skill and obj.__module__ == module.__name__
     ]
     if len(found) != 1:
-        raise AssistantError(f"{source} must define exactly one Skill class, not {len(found)}")
+        raise SkillError(f"{source} must define exactly one Skill class, not {len(found)}")
     return found[0]
 
 
@@ -72,11 +72,11 @@ class Worker:
         try:
             answer = json.loads(next(self._requests))
         except (StopIteration, json.JSONDecodeError):
-            raise AssistantError(f"the assistant did not answer {service}.{method}") from None
+            raise SkillError(f"the assistant did not answer {service}.{method}") from None
         if not isinstance(answer, dict) or answer.get("answer") != self._asks:
-            raise AssistantError(f"the assistant's answer to {service}.{method} was not one")
+            raise SkillError(f"the assistant's answer to {service}.{method} was not one")
         if not answer.get("ok"):
-            raise AssistantError(str(answer.get("error", "refused")))
+            raise SkillError(str(answer.get("error", "refused")))
         return answer.get("value")
 
     def _refused(self, skill: str, permission: str) -> None:
@@ -96,7 +96,7 @@ class Worker:
             spec = self.tools[str(request["tool"])]
             result = spec.func(**spec.validate(dict(request["args"])))
             if not isinstance(result, ToolResult):
-                raise AssistantError(f"{spec.qualified} returned {type(result).__name__}, not a ToolResult")
+                raise SkillError(f"{spec.qualified} returned {type(result).__name__}, not a ToolResult")
             return {"speech": result.speech, "data": json.loads(json.dumps(result.data, default=str)), "ok": result.ok}
         if op == "slots":
             return s.slot_values()
@@ -106,7 +106,7 @@ class Worker:
         if op in hooks:
             asyncio.run(hooks[op]())
             return None
-        raise AssistantError(f"unknown request {op!r}")
+        raise SkillError(f"unknown request {op!r}")
 
     def serve(self) -> None:
         for line in self._requests:

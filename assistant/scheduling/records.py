@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from assistant.core.errors import AssistantError
+from assistant.core.errors import ScheduleError
 from assistant.language.spoken_time import spoken_clock
 from assistant.scheduling.scheduler import Alarm, Item, Reminder, Scheduler, Timer
 
@@ -19,13 +19,13 @@ def cancel(scheduler: Scheduler, command: str, ident: str) -> dict[str, Any]:
     and its line, as printed."""
     kind = KINDS[command] if command in KINDS else None
     if kind is None:
-        raise AssistantError(f"there is nothing to cancel called {command}", code="usage")
+        raise ScheduleError(f"there is nothing to cancel called {command}", code="usage")
     wanted = [i for i in items(scheduler, kind) if i.id == ident or (isinstance(i, Timer) and i.name == ident)]
     if not wanted:
-        raise AssistantError(f"no {kind} '{ident}'; `assistant {command} list` shows them", code="not_found")
+        raise ScheduleError(f"no {kind} '{ident}'; `assistant {command} list` shows them", code="not_found")
     removed = scheduler.cancel(wanted[0].id)
     if removed is None:  # it rang and went in the moment between
-        raise AssistantError(f"the {kind} '{ident}' is already over", code="not_found")
+        raise ScheduleError(f"the {kind} '{ident}' is already over", code="not_found")
     return {"record": record(scheduler, removed), "line": line(scheduler, removed)}
 
 

@@ -1,11 +1,12 @@
 """The LLM planner: a request the templates did not match becomes one typed tool call, or "none".
 
-Two backends share the prompt and the schema:
-- `LocalPlanner`: llama-cpp-python on a GGUF file (Qwen2.5-Coder-1.5B by default), output constrained
-  by a grammar built from the offered tools' JSON schema. The model is loaded and warmed at start and
-  the KV state of the fixed system prompt is kept, so a request pays only for its own few tokens.
-- `ServerPlanner`: an OpenAI-compatible chat endpoint (llama.cpp's server, Ollama) for a bigger
-  machine, with the same schema as `response_format`.
+Two backends share the prompt and the schema, each serving the three prompts (the plan, a reply
+worded from a tool's result, an answer from the household's passages):
+- `LocalPlanner`: the local model (`llm/local.py`: Qwen2.5-Coder-1.5B by default), its output
+  constrained by the offered tools' JSON schema. It is loaded and warmed at start and each prompt's
+  fixed part is kept as KV state, so a request pays only for its own few tokens.
+- `ServerPlanner`: an OpenAI-compatible chat endpoint (`llm/server.py`) for a bigger machine, with the
+  same schema as `response_format`; `FallbackPlanner` puts the local model behind it (`llm/failover.py`).
 
 Both return a `ToolCall` with source "llm"; the dialogue validates its arguments like any other.
 """
@@ -14,23 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import logging
-import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-
-from assistant.core.errors import AssistantError
-from assistant.core.models import models_cache_dir
+from assistant.core.errors import AssistantError, ConfigError, LLMError
 from assistant.knowledge import answering
+from assistant.llm.failover import Failover
+from assistant.llm.local import LocalLLM
+from assistant.llm.server import ChatServer
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.understanding import phrasing
 from assistant.understanding.decoder import Decoding, Vocabulary, decode_arguments, supports
@@ -51,7 +47,9 @@ class Planner(Protocol):
 
 class _Backend(Protocol):
     def warm_up(self) -> float: ...
+    def plan_sync(self, text: str, context: PlanContext) -> ToolCall | None: ...
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None: ...
+    def phrase_sync(self, question: str, facts: str, timeout_s: float) -> str | None: ...
     async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None: ...
     def answer_sync(self, question: str, passages: list[answering.Passage]) -> answering.Written: ...
 
@@ -106,65 +104,19 @@ def parse_call(raw: str, offered: Sequence[ToolSpec], text: str, index: ToolInde
     try:
         data = json.loads(raw)
     except json.JSONDecodeError as e:
-        raise AssistantError(f"the planner answered something that is not JSON: {raw[:80]!r}", code="planner") from e
+        raise LLMError(f"the planner answered something that is not JSON: {raw[:80]!r}") from e
     if not isinstance(data, dict) or len(data) != 1:
-        raise AssistantError(f"the planner answered without exactly one tool: {raw[:80]!r}", code="planner")
+        raise LLMError(f"the planner answered without exactly one tool: {raw[:80]!r}")
     ((tool, args),) = data.items()
     if tool == NONE_TOOL:
         return None
     if tool not in {s.qualified for s in offered}:
-        raise AssistantError(f"the planner chose '{tool}', which was not offered", code="planner")
+        raise LLMError(f"the planner chose '{tool}', which was not offered")
     if not isinstance(args, dict):
-        raise AssistantError("the planner's arguments are not an object", code="planner")
+        raise LLMError("the planner's arguments are not an object")
     spec = next(s for s in offered if s.qualified == tool)
     words = index.words(tool) if index is not None else set()
     return ToolCall(tool=tool, args=grounded(spec, args, text, words), source="llm", text=text, open_question=True)
-
-
-class _ChatTemplate:
-    """Splits a model's chat template into the fixed part (system prompt) and the request part, so
-    the fixed part's tokens are always the same prefix and its KV state can be reused."""
-
-    MARK = "\x00REQUEST\x00"
-
-    def __init__(self, llm: Any, system: str) -> None:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-        template = llm.metadata.get("tokenizer.chat_template")
-        if template:
-            eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
-            bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
-            formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
-            prompt = formatter(
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": self.MARK}]
-            ).prompt
-        else:  # ChatML, what Qwen and SmolLM2 use
-            prompt = (
-                f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{self.MARK}<|im_end|>\n"
-                f"<|im_start|>assistant\n"
-            )
-        self.prefix, self.suffix = prompt.split(self.MARK)
-
-    def render(self, request: str) -> str:
-        return self.prefix + request + self.suffix
-
-
-def physical_cores() -> int:
-    """The cores this process may run on, counting a core's hyperthreads once.
-
-    llama-cpp-python's own default is half the logical CPUs, which on a two-core machine without
-    hyperthreads is one thread: each generated token then took 118 ms instead of 72 ms."""
-    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))
-    cores: set[tuple[str, str]] = set()
-    for cpu in allowed:
-        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
-        try:
-            cores.add(
-                ((topology / "physical_package_id").read_text().strip(), (topology / "core_id").read_text().strip())
-            )
-        except OSError:
-            cores.add(("cpu", str(cpu)))
-    return max(1, len(cores))
 
 
 ROOM_FOR_REQUEST = 768
@@ -172,7 +124,7 @@ ROOM_FOR_REQUEST = 768
 
 
 class LocalPlanner:
-    """llama-cpp-python, warm, with the system prompt's KV state kept."""
+    """The three prompts on the local model, each with its fixed part's KV state kept (`llm/local.py`)."""
 
     def __init__(
         self,
@@ -188,32 +140,17 @@ class LocalPlanner:
         phrase_replies: bool = False,
     ) -> None:
         """phrase_replies: replies to open questions will be worded, so warm that prompt too at start."""
-        from llama_cpp import Llama
-
-        self._lock = threading.Lock()
-        threads = threads or physical_cores()
-        try:
-            self.llm = Llama(
-                model_path=model_path,
-                n_ctx=n_ctx,
-                n_threads=threads,
-                n_threads_batch=threads,
-                n_gpu_layers=gpu_layers,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError) as e:
-            raise AssistantError(f"cannot load the LLM {model_path}: {e}", code="planner") from e
+        self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers)
+        self.llm = self.engine.llm
         self.model_path = model_path
         self.specs = list(specs)
         self.index = ToolIndex(self.specs, phrases, max_tools)
         self.system = system_prompt(self.specs, examples)
-        self.template = _ChatTemplate(self.llm, self.system)
-        self._prefix_tokens = self.llm.tokenize(self.template.prefix.encode(), add_bos=True, special=True)
-        if len(self._prefix_tokens) > n_ctx - ROOM_FOR_REQUEST:
-            raise AssistantError(
-                f"the planner's system prompt ({len(self._prefix_tokens)} tokens) is too long for "
-                f"a context of {n_ctx}: raise planner.context",
-                code="planner",
+        self.template = self.engine.template(self.system)
+        prefix = len(self.engine.tokens(self.template.prefix))
+        if prefix > n_ctx - ROOM_FOR_REQUEST:
+            raise ConfigError(
+                f"the planner's system prompt ({prefix} tokens) is too long for a context of {n_ctx}: raise planner.context"
             )
         self._vocabulary = Vocabulary(self.llm)
         self._with_args = {s.qualified: s for s in self.specs if s.params}
@@ -223,12 +160,9 @@ class LocalPlanner:
         for name in self._by_grammar:
             args_gbnf(self._with_args[name])
         self._limited: dict[tuple[str, frozenset[int]], LlamaGrammar] = {}
-        self._state: Any = None
-        self._phrase_template = _ChatTemplate(self.llm, phrasing.SYSTEM)
-        self._phrase_state: Any = None
+        self._phrase_template = self.engine.template(phrasing.SYSTEM)
         self._warm_phrasing = phrase_replies
-        self._answer_template = _ChatTemplate(self.llm, answering.SYSTEM)
-        self._answer_state: Any = None
+        self._answer_template = self.engine.template(answering.SYSTEM)
 
     def _args_grammar(self, tool: str, text: str) -> LlamaGrammar:
         """The tool's arguments grammar with its whole numbers limited to those `text` says (compiled
@@ -242,96 +176,13 @@ class LocalPlanner:
         return self._limited[key]
 
     def warm_up(self) -> float:
-        """Get the system prompt's KV state (from the disk cache, else by evaluating it, several
-        seconds on two cores) and run one request; returns the seconds it took."""
+        """Get the system prompt's KV state (from the disk cache, else by evaluating it) and run one
+        request; returns the seconds it took."""
         start = time.perf_counter()
-        with self._lock:
-            self._state = self._cached_state()
-            if self._state is None:
-                self._state = self._evaluated(self._prefix_tokens)
-                self._store_state(self._state)
-            self.llm.load_state(self._state)
         self.plan_sync("what time is it", PlanContext())
         if self._warm_phrasing:
             self.phrase_sync("is it late", "It is 9 PM.", timeout_s=30)
         return time.perf_counter() - start
-
-    def _evaluated(self, prefix: list[int]) -> Any:
-        """The model's state after evaluating `prefix` from scratch (the caller holds the lock)."""
-        self.llm.reset()  # type: ignore[no-untyped-call]  # llama-cpp-python leaves it unannotated
-        self.llm.eval(prefix)
-        state = self.llm.save_state()
-        # The saved logits (n_batch x vocabulary floats, ~300 MB) are never needed: the next
-        # request evaluates its own tokens before sampling.
-        state.scores = np.zeros((1, self.llm.n_vocab()), dtype=np.single)
-        return state
-
-    def _state_file(self) -> Path:
-        import llama_cpp
-
-        stat = Path(self.model_path).stat()
-        key = hashlib.sha256(
-            "|".join(
-                [
-                    str(Path(self.model_path).resolve()),
-                    str(stat.st_size),
-                    str(stat.st_mtime_ns),
-                    str(self.llm.n_ctx()),
-                    llama_cpp.__version__,
-                    self.template.prefix,
-                ]
-            ).encode()
-        )
-        return models_cache_dir() / "planner-state" / f"{key.hexdigest()[:24]}.npz"
-
-    def _cached_state(self) -> Any:
-        from llama_cpp.llama import LlamaState
-
-        path = self._state_file()
-        try:
-            with np.load(path, allow_pickle=False) as data:
-                blob = data["llama_state"].tobytes()
-                return LlamaState(
-                    data["input_ids"],
-                    np.zeros((1, self.llm.n_vocab()), dtype=np.single),
-                    int(data["n_tokens"]),
-                    blob,
-                    len(blob),
-                    int(data["seed"]),
-                )
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError) as e:
-            log.warning("ignoring the unreadable planner state cache %s: %s", path, e)
-            return None
-
-    def _store_state(self, state: Any) -> None:
-        path = self._state_file()
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_suffix(".partial.npz")
-            np.savez(
-                tmp,
-                input_ids=state.input_ids,
-                n_tokens=state.n_tokens,
-                seed=state.seed,
-                llama_state=np.frombuffer(state.llama_state, dtype=np.uint8),
-            )
-            os.replace(tmp, path)
-        except OSError as e:
-            log.warning("cannot cache the planner state in %s: %s", path, e)
-
-    def _restore_prefix(self) -> None:
-        """Reuse the system prompt's KV state: llama-cpp-python keeps the longest common prefix of
-        the last prompt, so this is needed only when something else ran in between."""
-        n = len(self._prefix_tokens)
-        if self._state is not None and list(self.llm._input_ids[:n]) != self._prefix_tokens:
-            self.llm.load_state(self._state)
-
-    def _complete(self, prompt: str, grammar: LlamaGrammar, max_tokens: int) -> str:
-        tokens = self.llm.tokenize(prompt.encode(), add_bos=True, special=True)
-        out = self.llm.create_completion(tokens, max_tokens=max_tokens, temperature=0.0, top_k=1, grammar=grammar)
-        return str(out["choices"][0]["text"])  # type: ignore[index]
 
     def plan_sync(self, text: str, context: PlanContext) -> ToolCall | None:
         """Decode `{"<tool>": {<args>}}` greedily under the offered tools' schema (decoder.py): the
@@ -342,15 +193,13 @@ class LocalPlanner:
             return None
         prompt = self.template.render(request_text(text, context)) + '{"'
         names = [*(s.qualified for s in offered), NONE_TOOL]
-        with self._lock:
-            self._restore_prefix()
-            decoding = Decoding(
-                self.llm, self._vocabulary, self.llm.tokenize(prompt.encode(), add_bos=True, special=True)
-            )
+        with self.engine.lock:
+            self.engine.prepare(self.template)
+            decoding = Decoding(self.llm, self._vocabulary, self.engine.tokens(prompt))
             name = names[decoding.choose([f'{n}"' for n in names])]
             raw_args = "{}"
             if name in self._by_grammar:
-                raw_args = self._complete(f'{prompt}{name}": ', self._args_grammar(name, text), 120)
+                raw_args = self.engine.complete(f'{prompt}{name}": ', self._args_grammar(name, text), 120)
             elif name in self._with_args:
                 decoding.write(": ")
                 start = len(decoding.out)
@@ -364,17 +213,12 @@ class LocalPlanner:
         return await asyncio.to_thread(self.plan_sync, text, context)
 
     def phrase_sync(self, question: str, facts: str, timeout_s: float) -> str | None:
-        """Stream the answer token by token and give up at the deadline. The phrasing prompt's own
-        KV state is kept like the planner's, so only the question and facts are evaluated."""
+        """Stream the answer token by token and give up at the deadline; only the question and the
+        facts are evaluated."""
         deadline = time.monotonic() + timeout_s
-        prompt = self._phrase_template.render(phrasing.request(question, facts))
-        tokens = self.llm.tokenize(prompt.encode(), add_bos=True, special=True)
-        with self._lock:
-            if self._phrase_state is None:
-                prefix = self.llm.tokenize(self._phrase_template.prefix.encode(), add_bos=True, special=True)
-                self._phrase_state = self._evaluated(prefix)
-            else:
-                self.llm.load_state(self._phrase_state)
+        tokens = self.engine.tokens(self._phrase_template.render(phrasing.request(question, facts)))
+        with self.engine.lock:
+            self.engine.prepare(self._phrase_template)
             parts: list[str] = []
             for chunk in self.llm.create_completion(
                 tokens, max_tokens=phrasing.MAX_TOKENS, temperature=0.0, top_k=1, stop=["\n\n"], stream=True
@@ -390,17 +234,12 @@ class LocalPlanner:
 
     def answer_sync(self, question: str, passages: list[answering.Passage]) -> answering.Written:
         """Which passage answers (the margin between the model's scores for "[" and "none" decides
-        whether one does, see answering.py), then the answer from it, greedily, to the end of the line.
-        The answering prompt's KV state is kept like the planner's."""
+        whether one does, see answering.py), then the answer from it, greedily, to the end of the line."""
         if not passages:
             return answering.Written(None, "")
-        prompt = self._answer_template.render(answering.request(question, passages)) + "Answer: "
-        tokens = self.llm.tokenize(prompt.encode(), add_bos=True, special=True)
-        with self._lock:
-            if self._answer_state is None:
-                prefix = self.llm.tokenize(self._answer_template.prefix.encode(), add_bos=True, special=True)
-                self._answer_state = self._evaluated(prefix)
-            self.llm.load_state(self._answer_state)
+        tokens = self.engine.tokens(self._answer_template.render(answering.request(question, passages)) + "Answer: ")
+        with self.engine.lock:
+            self.engine.prepare(self._answer_template)
             decoding = Decoding(self.llm, self._vocabulary, tokens)
             logits = decoding.logits()
             bracket = self.llm.tokenize(b"[", add_bos=False, special=False)[0]
@@ -418,7 +257,7 @@ class LocalPlanner:
 
 
 class ServerPlanner:
-    """An OpenAI-compatible /v1/chat/completions endpoint with a JSON-schema response format."""
+    """The three prompts on an OpenAI-compatible server, the plan with a JSON-schema response format."""
 
     def __init__(
         self,
@@ -432,16 +271,12 @@ class ServerPlanner:
         timeout_s: float = 10.0,
         response_format: str = "json_schema",
     ) -> None:
-        self.url = url.rstrip("/") + ("" if url.rstrip("/").endswith("/chat/completions") else "/v1/chat/completions")
-        self.model = model
+        self.server = ChatServer(url, model, timeout_s)
         self.specs = list(specs)
         self.index = ToolIndex(self.specs, phrases, max_tools)
         self.system = system_prompt(self.specs, examples)
-        self.timeout_s = timeout_s
         if response_format not in ("json_schema", "json_object"):
-            raise AssistantError(
-                f"planner.response_format must be json_schema or json_object, not {response_format!r}", code="config"
-            )
+            raise ConfigError(f"planner.response_format must be json_schema or json_object, not {response_format!r}")
         self.response_format = response_format
 
     def _format(self, schema: dict[str, Any]) -> dict[str, Any]:
@@ -453,34 +288,13 @@ class ServerPlanner:
         offered = self.index.offer(text, context)
         if not offered:
             return None
-        body = {
-            "model": self.model,
-            "temperature": 0,
-            "max_tokens": 160,
-            "messages": [
-                {"role": "system", "content": self.system},
-                {"role": "user", "content": request_text(text, context)},
-            ],
-            "response_format": self._format(tool_call_schema(offered)),
-        }
-        return parse_call(self._post(body, self.timeout_s), offered, text, self.index)
-
-    def _post(self, body: dict[str, Any], timeout_s: float) -> str:
-        """The first choice's message text; raises AssistantError when the server fails."""
-        request = urllib.request.Request(self.url, json.dumps(body).encode(), {"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout_s) as response:
-                data = json.load(response)
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            raise AssistantError(f"the LLM server at {self.url} did not answer: {e}", code="planner_unreachable") from e
-        except json.JSONDecodeError as e:
-            raise AssistantError(
-                f"the LLM server at {self.url} answered something that is not JSON", code="planner"
-            ) from e
-        try:
-            return str(data["choices"][0]["message"]["content"])
-        except (KeyError, IndexError, TypeError) as e:
-            raise AssistantError(f"the LLM server at {self.url} answered without a message", code="planner") from e
+        raw = self.server.chat(
+            self.system,
+            request_text(text, context),
+            max_tokens=160,
+            response_format=self._format(tool_call_schema(offered)),
+        )
+        return parse_call(raw, offered, text, self.index)
 
     def warm_up(self) -> float:
         start = time.perf_counter()
@@ -491,16 +305,10 @@ class ServerPlanner:
         return await asyncio.to_thread(self.plan_sync, text, context)
 
     def phrase_sync(self, question: str, facts: str, timeout_s: float) -> str | None:
-        body = {
-            "model": self.model,
-            "temperature": 0,
-            "max_tokens": phrasing.MAX_TOKENS,
-            "messages": [
-                {"role": "system", "content": phrasing.SYSTEM},
-                {"role": "user", "content": phrasing.request(question, facts)},
-            ],
-        }
-        return phrasing.clean(self._post(body, timeout_s))
+        text = self.server.chat(
+            phrasing.SYSTEM, phrasing.request(question, facts), max_tokens=phrasing.MAX_TOKENS, timeout_s=timeout_s
+        )
+        return phrasing.clean(text)
 
     async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:
         return await asyncio.to_thread(self.phrase_sync, question, facts, timeout_s)
@@ -508,34 +316,29 @@ class ServerPlanner:
     def answer_sync(self, question: str, passages: list[answering.Passage]) -> answering.Written:
         if not passages:
             return answering.Written(None, "")
-        body = {
-            "model": self.model,
-            "temperature": 0,
-            "max_tokens": answering.MAX_TOKENS + 4,
-            "stop": ["\n"],
-            "messages": [
-                {"role": "system", "content": answering.SYSTEM},
-                {"role": "user", "content": answering.request(question, passages)},
-            ],
-        }
-        return answering.parse(self._post(body, self.timeout_s), len(passages))
+        text = self.server.chat(
+            answering.SYSTEM, answering.request(question, passages), max_tokens=answering.MAX_TOKENS + 4, stop=["\n"]
+        )
+        return answering.parse(text, len(passages))
 
 
 class FallbackPlanner:
-    """An LLM server on a bigger machine with the local model behind it (planner.fallback). A server
-    that does not answer is marked down and the local model plans that request at once; the server
-    is tried again `retry_s` after it failed, and kept while it answers."""
+    """An LLM server on a bigger machine with the local model behind it (planner.fallback): every
+    prompt goes through the one failover (`llm/failover.py`)."""
 
     def __init__(self, remote: ServerPlanner, local: Callable[[], _Backend], retry_s: float = 15.0) -> None:
         self.remote = remote
         self._local_factory = local
         self.local: _Backend | None = None
-        self.retry_s = retry_s
-        self._down_since: float | None = None
+        self.failover = Failover(remote.server.url, retry_s)
 
     @property
     def up(self) -> bool:
-        return self._down_since is None or time.monotonic() - self._down_since >= self.retry_s
+        return self.failover.up
+
+    def _local(self) -> _Backend:
+        assert self.local is not None, "warm_up() loads the local model first"
+        return self.local
 
     def warm_up(self) -> float:
         """Load and warm the local model (it must answer at once when the server fails), then the server."""
@@ -543,63 +346,30 @@ class FallbackPlanner:
         self.local = self._local_factory()
         self.local.warm_up()
         try:
-            self.remote.warm_up()
-            self._answered()
-        except AssistantError as e:
-            self._failed(e)
+            self.failover.call(self.remote.warm_up, lambda: 0.0)
+        except AssistantError as e:  # it answered badly at start: the local model plans until it answers well
+            self.failover.failed(e)
         return time.perf_counter() - start
 
-    def _failed(self, e: AssistantError) -> None:
-        if self._down_since is None:
-            log.warning("%s: the local model plans until it answers again", e.message)
-        self._down_since = time.monotonic()
-
-    def _answered(self) -> None:
-        if self._down_since is not None:
-            log.info("the LLM server at %s answers again", self.remote.url)
-        self._down_since = None
+    def plan_sync(self, text: str, context: PlanContext) -> ToolCall | None:
+        local = self._local()
+        return self.failover.call(lambda: self.remote.plan_sync(text, context), lambda: local.plan_sync(text, context))
 
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
-        assert self.local is not None, "warm_up() loads the local model first"
-        if self.up:
-            try:
-                call = await self.remote.plan(text, context)
-            except AssistantError as e:
-                if e.code != "planner_unreachable":
-                    self._answered()  # it answered, badly: that is the answer
-                    raise
-                self._failed(e)
-            else:
-                self._answered()
-                return call
-        return await self.local.plan(text, context)
+        return await asyncio.to_thread(self.plan_sync, text, context)
+
+    def phrase_sync(self, question: str, facts: str, timeout_s: float) -> str | None:
+        local = self._local()
+        return self.failover.call(
+            lambda: self.remote.phrase_sync(question, facts, timeout_s),
+            lambda: local.phrase_sync(question, facts, timeout_s),
+        )
 
     async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:
-        assert self.local is not None, "warm_up() loads the local model first"
-        if self.up:
-            try:
-                phrased = await self.remote.phrase(question, facts, timeout_s)
-            except AssistantError as e:
-                if e.code != "planner_unreachable":
-                    self._answered()
-                    raise
-                self._failed(e)
-            else:
-                self._answered()
-                return phrased
-        return await self.local.phrase(question, facts, timeout_s)
+        return await asyncio.to_thread(self.phrase_sync, question, facts, timeout_s)
 
     def answer_sync(self, question: str, passages: list[answering.Passage]) -> answering.Written:
-        assert self.local is not None, "warm_up() loads the local model first"
-        if self.up:
-            try:
-                written = self.remote.answer_sync(question, passages)
-            except AssistantError as e:
-                if e.code != "planner_unreachable":
-                    self._answered()
-                    raise
-                self._failed(e)
-            else:
-                self._answered()
-                return written
-        return self.local.answer_sync(question, passages)
+        local = self._local()
+        return self.failover.call(
+            lambda: self.remote.answer_sync(question, passages), lambda: local.answer_sync(question, passages)
+        )

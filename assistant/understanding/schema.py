@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from assistant.core.errors import AssistantError
+from assistant.core.errors import LLMError
 from assistant.plugins.api import ToolSpec
 
 if TYPE_CHECKING:
@@ -48,10 +48,10 @@ def gbnf_for(schema: dict[str, Any], literals: Sequence[str]) -> str:
     try:
         text: str = json_schema_to_gbnf(json.dumps(schema))
     except Exception as e:
-        raise AssistantError(f"cannot turn the tool schema into a grammar: {e}", code="planner_schema") from e
+        raise LLMError(f"cannot turn the tool schema into a grammar: {e}", code="planner_schema") from e
     for literal in literals:
         if json.dumps(json.dumps(literal))[1:-1] not in text:
-            raise AssistantError(f"the planner grammar lost '{literal}'", code="planner_schema")
+            raise LLMError(f"the planner grammar lost '{literal}'", code="planner_schema")
     return text
 
 
@@ -92,5 +92,5 @@ def args_gbnf(spec: ToolSpec, said: frozenset[int] | None = None) -> str:
         r"^integer ::= .*$", f"integer ::= ({choices}) space", gbnf_for(schema, names), flags=re.MULTILINE
     )
     if count != 1:
-        raise AssistantError("the planner grammar has no integer rule to limit", code="planner_schema")
+        raise LLMError("the planner grammar has no integer rule to limit", code="planner_schema")
     return limited

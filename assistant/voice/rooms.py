@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from assistant.core.errors import AssistantError
+from assistant.core.errors import SpeakError
 
 Announce = Callable[[str], Awaitable[None]]
 
@@ -44,21 +44,17 @@ class Rooms:
         if room is not None:
             target = self._rooms.get(room) or (self._here if not self._rooms else None)
             if target is None:
-                raise AssistantError(f"there is no speaker in the {room}", code="no_room")
+                raise SpeakError(f"there is no speaker in the {room}", code="no_room")
             targets = [(room, target)]
         else:
             targets = [*(([("here", self._here)]) if self._here else []), *self._rooms.items()]
         if not targets:
-            raise AssistantError(
-                "there is no speaker to announce on while the assistant is not running", code="no_speaker"
-            )
+            raise SpeakError("there is no speaker to announce on while the assistant is not running", code="no_speaker")
         await asyncio.gather(*(say(text) for _, say in targets))
         return [name for name, _ in targets]
 
     def announce_from_thread(self, text: str, room: str | None = None) -> list[str]:
         """`announce` for a tool running in a worker thread."""
         if self._loop is None:
-            raise AssistantError(
-                "there is no speaker to announce on while the assistant is not running", code="no_speaker"
-            )
+            raise SpeakError("there is no speaker to announce on while the assistant is not running", code="no_speaker")
         return asyncio.run_coroutine_threadsafe(self.announce(text, room), self._loop).result(timeout=10)

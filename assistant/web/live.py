@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import asdict
 from typing import Any
 
@@ -94,19 +94,25 @@ class _Session:
         except (ValueError, KeyError, TypeError, RecursionError):  # RecursionError: nested too deep
             await self._error("messages are JSON objects with a type", "bad_request")
             return
-        talk = self.sockets.talk
-        if talk is None and kind in ("text", "ptt_start", "ptt_end"):
-            await self._error("the assistant is not ready to talk", "not_ready")
-        elif kind == "text":
-            await self._typed(data.get("text"))
-        elif kind == "ptt_start":
-            await self._start(data.get("rate"))
-        elif kind == "ptt_end":
-            self._end()
-        elif kind == "ptt_cancel":
-            self.recording = None
-        else:
+        handler = _HANDLERS.get(kind) if isinstance(kind, str) else None
+        if handler is None:
             await self._error(f"unknown message type {kind!r}"[:200], "bad_request")
+        elif self.sockets.talk is None and kind in _NEED_TALK:
+            await self._error("the assistant is not ready to talk", "not_ready")
+        else:
+            await handler(self, data)
+
+    async def _text(self, data: dict[str, Any]) -> None:
+        await self._typed(data.get("text"))
+
+    async def _ptt_start(self, data: dict[str, Any]) -> None:
+        await self._start(data.get("rate"))
+
+    async def _ptt_end(self, data: dict[str, Any]) -> None:
+        self._end()
+
+    async def _ptt_cancel(self, data: dict[str, Any]) -> None:
+        self.recording = None
 
     async def _typed(self, value: Any) -> None:
         text = request_text(value)
@@ -134,6 +140,18 @@ class _Session:
 
     async def _error(self, message: str, code: str) -> None:
         await self.ws.send_json({"type": "error", "code": code, "message": message})
+
+
+_HANDLERS: dict[str, Callable[[_Session, dict[str, Any]], Awaitable[None]]] = {
+    "text": _Session._text,
+    "ptt_start": _Session._ptt_start,
+    "ptt_end": _Session._ptt_end,
+    "ptt_cancel": _Session._ptt_cancel,
+}
+"""What a phone may send on its websocket, by type (audio comes as binary frames between ptt_start and ptt_end)."""
+
+_NEED_TALK = frozenset({"text", "ptt_start", "ptt_end"})
+"""The messages that need the assistant's understanding to be ready."""
 
 
 class Recording:

@@ -26,7 +26,7 @@ from typing import Any, cast
 from aiohttp import web
 
 from assistant.core.config import WebConfig
-from assistant.core.errors import AssistantError
+from assistant.core.errors import AssistantError, WebError
 from assistant.core.health import health_response
 from assistant.core.store import atomic_write
 from assistant.plugins.api import ToolCall
@@ -124,7 +124,7 @@ class WebServer:
             await loopback.start()
         except OSError as e:
             await self.stop()
-            raise AssistantError(
+            raise WebError(
                 f"the phone page cannot listen on port {self.config.port} or {self.config.loopback_port}: "
                 f"{e.strerror or e}; set web.port and web.loopback_port to free ports, or web.enabled: false",
                 code="web",

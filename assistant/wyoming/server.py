@@ -57,7 +57,7 @@ from wyoming.wake import Detect, Detection, NotDetected
 
 from assistant.audio import SAMPLE_RATE
 from assistant.core.config import Config
-from assistant.core.errors import AssistantError
+from assistant.core.errors import AssistantError, SpeakError, TranscribeError, WyomingError
 from assistant.speech.stt import SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
 from assistant.speech.wake import WakeWordDetector
@@ -336,7 +336,7 @@ class Connection:
         self._samples += len(pcm)
         if self._samples > MAX_REQUEST_S * SAMPLE_RATE:
             self._refused, self._audio = True, []
-            raise AssistantError(f"a request longer than {MAX_REQUEST_S:g} s is not transcribed", code="too_long")
+            raise TranscribeError(f"a request longer than {MAX_REQUEST_S:g} s is not transcribed", code="too_long")
         self._audio.append(pcm)
 
     async def _stop(self) -> None:
@@ -353,7 +353,7 @@ class Connection:
 
     async def _synthesize(self, text: str) -> None:
         if not text.strip():
-            raise AssistantError("there is no text to speak", code="empty")
+            raise SpeakError("there is no text to speak", code="empty")
         synthesizer = self.stages.synthesizer
         rate = synthesizer.rate
         await self.send(AudioStart(rate=rate, width=2, channels=1).event())
@@ -428,7 +428,7 @@ class WyomingServer:
         try:
             self._server = await asyncio.start_server(self._connected, self.host, self.port, limit=MAX_HEADER_BYTES)
         except OSError as e:
-            raise AssistantError(
+            raise WyomingError(
                 f"the Wyoming services cannot listen on {self.host}:{self.port}: {e.strerror or e} "
                 "(set wyoming.port to a free port)",
                 code="wyoming",

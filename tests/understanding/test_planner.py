@@ -64,19 +64,19 @@ def test_small_model_output_is_always_a_valid_offered_call(small: LocalPlanner) 
 
 
 def test_system_prompt_state_is_cached_on_disk_and_reused(small: LocalPlanner, tmp_path: Path) -> None:
-    path = small._state_file()
+    path = small.engine.state_file(small.template.prefix)
     assert path.exists() and path.stat().st_size > 0
     core, _ = core_with(tmp_path)
     matcher = core.dialogue.router.matcher
     other = LocalPlanner(small.model_path, small.specs, [], matcher.phrases(), threads=2)
-    assert other._state_file() != path  # no examples: another system prompt, another state
+    assert other.engine.state_file(other.template.prefix) != path  # no examples: another system prompt, another state
     same = LocalPlanner(small.model_path, small.specs, matcher.examples(), matcher.phrases(), threads=2)
-    assert same._state_file() == path and same._cached_state() is not None
+    assert same.engine.state_file(same.template.prefix) == path and same.engine._cached_state(path) is not None
 
     def evaluated(tokens: object) -> object:
         raise AssertionError("the system prompt was evaluated again instead of read from its cached state")
 
-    same._evaluated = evaluated  # type: ignore[method-assign]
+    same.engine._evaluated = evaluated  # type: ignore[method-assign]
     same.warm_up()  # no time bound: a busy machine stretches it; what is checked is that nothing is evaluated
 
 
@@ -179,11 +179,11 @@ def test_the_local_model_plans_while_the_server_is_down_and_the_server_is_used_a
     reply = asyncio.run(core.dialogue.handle("please could you boil the kettle"))
     assert reply != PLANNER_DOWN and time.monotonic() - started < 5
     assert not [e for e in rec.of("error") if e.code == "planner_unreachable"]  # type: ignore[attr-defined]
-    backend.remote.url = llama_server.rstrip("/") + "/v1/chat/completions"  # the server comes back
-    backend.remote.response_format, backend.remote.timeout_s = "json_object", 60
-    backend.retry_s = 0
+    backend.remote.server.url = llama_server.rstrip("/") + "/v1/chat/completions"  # the server comes back
+    backend.remote.response_format, backend.remote.server.timeout_s = "json_object", 60
+    backend.failover.retry_s = 0
     asyncio.run(core.dialogue.handle("please could you boil the kettle"))
-    assert backend.up and backend._down_since is None, "asked again, it answered, and it is used"
+    assert backend.up and backend.failover.down_since is None, "asked again, it answered, and it is used"
 
 
 @pytest.fixture(scope="module")

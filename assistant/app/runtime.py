@@ -33,7 +33,8 @@ from assistant.plugins.sandbox import SkillProcess
 from assistant.routines.host import RoutineHost, routine_folders
 from assistant.routines.runner import RoutineRunner
 from assistant.routines.workflows import Loaded, load_routines
-from assistant.scheduling.scheduler import Due, Scheduler, Timer
+from assistant.scheduling.items import Due, Timer
+from assistant.scheduling.scheduler import Scheduler
 from assistant.speech.stt import SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
 from assistant.speech.vad import SileroVad

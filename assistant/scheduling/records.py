@@ -8,7 +8,8 @@ from typing import Any
 
 from assistant.core.errors import ScheduleError
 from assistant.language.spoken_time import spoken_clock
-from assistant.scheduling.scheduler import Alarm, Item, Reminder, Scheduler, Timer
+from assistant.scheduling.items import Alarm, Item, Reminder, Timer
+from assistant.scheduling.scheduler import Scheduler
 
 KINDS = {"timers": "timer", "alarms": "alarm", "reminders": "reminder"}
 """The commands (`assistant timers …`) and the kind of item each lists."""

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tinydb import TinyDB
@@ -31,6 +31,7 @@ from assistant.core.config import SchedulerConfig
 from assistant.core.errors import ConfigError
 from assistant.core.store import open_db
 from assistant.language.spoken_time import Recurrence, local_zone
+from assistant.scheduling.items import _KINDS, Alarm, Due, Item, ItemT, Kind, Reminder, Timer
 
 log = logging.getLogger(__name__)
 
@@ -40,97 +41,6 @@ MAX_NAP_S = 1.0
 JUMP_S = 2.0
 """The wall clock moved this much more (or less) than elapsed time: it was set, not slewed (NTP
 slews by well under a millisecond a second)."""
-
-
-@dataclass(frozen=True)
-class Timer:
-    id: str
-    name: str | None
-    duration_s: float
-    started_at: float
-    """Wall clock, seconds since the epoch."""
-    ends_at: float | None = None
-    """When it rings; None while paused."""
-    left_s: float | None = None
-    """Time left while paused."""
-    ringing_since: float | None = None
-    room: str | None = None
-    """The room it was set in (a satellite's): it rings there."""
-    boot: str | None = None
-    frame: float | None = None
-    """The wall clock less elapsed time (Clock.elapsed) on this boot when the times above were
-    written. A timer counts elapsed time, so when the wall clock is set the difference moves, and
-    the timer's times move with it; alarms and reminders keep their wall-clock times."""
-
-    @property
-    def due_at(self) -> float:
-        """When it rings; for a paused timer, when it would have rung without the pause (for ordering only:
-        a paused timer is not planned)."""
-        return self.ends_at if self.ends_at is not None else self.started_at + self.duration_s
-
-    @property
-    def paused(self) -> bool:
-        return self.ends_at is None
-
-    def remaining(self, now: float) -> float:
-        if self.ends_at is None:
-            return max(0.0, self.left_s or 0.0)
-        return max(0.0, self.ends_at - now)
-
-
-@dataclass(frozen=True)
-class Alarm:
-    id: str
-    at: float
-    """Next time it rings (epoch)."""
-    label: str | None = None
-    hour: int | None = None
-    minute: int | None = None
-    weekdays: list[int] | None = None
-    """Set for a recurring alarm: every one of these weekdays (0 = Monday) at hour:minute."""
-    snoozed_until: float | None = None
-    ringing_since: float | None = None
-
-    @property
-    def recurrence(self) -> Recurrence | None:
-        if self.weekdays is None or self.hour is None or self.minute is None:
-            return None
-        return Recurrence(self.hour, self.minute, frozenset(self.weekdays))
-
-    @property
-    def due_at(self) -> float:
-        return self.snoozed_until if self.snoozed_until is not None else self.at
-
-
-@dataclass(frozen=True)
-class Reminder:
-    id: str
-    text: str
-    at: float
-    done_at: float | None = None
-    """When it was announced (or missed); done reminders stay for the day's list."""
-    missed: bool = False
-
-    @property
-    def due_at(self) -> float:
-        return self.at
-
-
-Item = Timer | Alarm | Reminder
-ItemT = TypeVar("ItemT", bound=Item)
-Kind = Literal["timer", "alarm", "reminder"]
-_KINDS: dict[Kind, type[Timer] | type[Alarm] | type[Reminder]] = {"timer": Timer, "alarm": Alarm, "reminder": Reminder}
-
-
-@dataclass(frozen=True)
-class Due:
-    """What the ringer is told: the item, and why."""
-
-    kind: Kind
-    item: Item
-    reason: Literal["ring", "missed"] = "ring"
-    repeat: int = 0
-    """0 for the first ring, then 1, 2 … for the repeats."""
 
 
 DueCallback = Callable[[Due], Awaitable[None]]

@@ -34,7 +34,8 @@ from assistant.core.bus import Bus  # noqa: E402
 from assistant.core.config import SchedulerConfig, load_config  # noqa: E402
 from assistant.routines.runner import RoutineRunner  # noqa: E402
 from assistant.routines.workflows import load_routine  # noqa: E402
-from assistant.scheduling.scheduler import Due, Scheduler  # noqa: E402
+from assistant.scheduling.items import Due  # noqa: E402
+from assistant.scheduling.scheduler import Scheduler  # noqa: E402
 
 
 def _stats(values_s: list[float]) -> str:

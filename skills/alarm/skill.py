@@ -16,7 +16,8 @@ from assistant.language.spoken_time import (
     spoken_moment,
 )
 from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, tool
-from assistant.scheduling.scheduler import Alarm, Due, Scheduler
+from assistant.scheduling.items import Alarm, Due
+from assistant.scheduling.scheduler import Scheduler
 
 When = Annotated[
     str, Ask("For what time?"), "when, as the person said it: 'tomorrow at 6:30', 'weekdays at seven', 'in 20 minutes'"

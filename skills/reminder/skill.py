@@ -16,7 +16,8 @@ from assistant.language.spoken_time import (
     spoken_clock,
 )
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
-from assistant.scheduling.scheduler import Due, Reminder, Scheduler
+from assistant.scheduling.items import Due, Reminder
+from assistant.scheduling.scheduler import Scheduler
 
 
 class ReminderSkill(Skill):

@@ -13,7 +13,8 @@ from typing import Annotated, Any
 from assistant.language.numbers import find_numbers
 from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, said, tool
 from assistant.plugins.where import here
-from assistant.scheduling.scheduler import Due, Scheduler, Timer
+from assistant.scheduling.items import Due, Timer
+from assistant.scheduling.scheduler import Scheduler
 
 
 def spoken_duration(seconds: float) -> str:

@@ -219,7 +219,8 @@ def test_a_timer_due_while_off_starts_its_routine_once(tmp_path: Path) -> None:
 def test_a_timer_stopped_during_its_first_ring_is_kept_as_ringing(tmp_path: Path) -> None:
     """Stopping the assistant while it says "your eggs timer is done" (seconds of speech) must not
     make the next start ring it as new, which would start its timer_done routine a second time."""
-    from assistant.scheduling.scheduler import Due, Scheduler
+    from assistant.scheduling.items import Due
+    from assistant.scheduling.scheduler import Scheduler
 
     clock = ManualClock()
 

@@ -12,7 +12,8 @@ from assistant.app.runtime import build_core
 from assistant.core.bus import Bus
 from assistant.core.clock import ManualClock
 from assistant.core.config import SchedulerConfig, load_config
-from assistant.scheduling.scheduler import Due, Scheduler
+from assistant.scheduling.items import Due
+from assistant.scheduling.scheduler import Scheduler
 from testbed.harness import TEMPLATES_ONLY, Recorder
 
 

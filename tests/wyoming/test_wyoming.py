@@ -194,7 +194,7 @@ def test_a_timer_rings_in_the_room_that_set_it(tmp_path: Path) -> None:
     one set at the assistant itself rings there."""
     from assistant.app.runtime import ringer
     from assistant.plugins.where import ROOM
-    from assistant.scheduling.scheduler import Due
+    from assistant.scheduling.items import Due
 
     core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path / "data", Bus())
     heard: dict[str, list[str]] = {"bedroom": [], "here": []}

@@ -65,7 +65,8 @@ class JumpingClock:
 def trial(jump_s: float) -> dict[str, Any]:
     """In a forked child: one jump; when (in elapsed seconds) each item rang, and what is left stored."""
     from assistant.core.config import SchedulerConfig
-    from assistant.scheduling.scheduler import Due, Scheduler
+    from assistant.scheduling.items import Due
+    from assistant.scheduling.scheduler import Scheduler
 
     async def main(data: Path) -> dict[str, Any]:
         clock = JumpingClock()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.app.exposed import SkillCommands, SkillDevices, SkillKnowledge, SkillMedia, SkillRoutines
+from assistant.audio.streams import MusicOutput, SpeakerOutput, WavOutput
 from assistant.core.background import Foreground
 from assistant.core.bus import Bus
 from assistant.core.clock import Clock
@@ -24,7 +25,7 @@ from assistant.devices.hub import DeviceHub
 from assistant.devices.registry import DeviceRegistry
 from assistant.knowledge.answerer import Answerer
 from assistant.knowledge.index import KnowledgeIndex, configured_folders
-from assistant.media.player import MusicOutput, MusicPlayer, SpeakerOutput, WavOutput
+from assistant.media.player import MusicPlayer
 from assistant.media.service import MediaLibrary
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
 from assistant.plugins.installed import InstalledSkills, enabled_skill_classes, not_loaded

@@ -242,7 +242,8 @@ def _undo(args: argparse.Namespace, media: MediaLibrary) -> int:
 
 
 def _play(args: argparse.Namespace, media: MediaLibrary) -> int:
-    from assistant.media.player import MusicPlayer, SpeakerOutput, WavOutput
+    from assistant.audio.streams import SpeakerOutput, WavOutput
+    from assistant.media.player import MusicPlayer
 
     rows = media.music(args.genre, args.artist, args.album, args.title)
     if not rows:

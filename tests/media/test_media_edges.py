@@ -27,8 +27,9 @@ from PIL import Image
 from assistant.core.config import MediaConfig
 from assistant.core.errors import MediaError
 from assistant.media.albums import Selection
+from assistant.media.decoder import Decoder
 from assistant.media.metadata import read_info
-from assistant.media.player import Decoder, Track
+from assistant.media.player import Track
 from assistant.media.scan import ScanReport
 from assistant.media.service import MediaLibrary
 from assistant.media.when import date_range

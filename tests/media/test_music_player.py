@@ -17,9 +17,11 @@ import av
 import numpy as np
 import pytest
 
+from assistant.audio.streams import SpeakerOutput, WavOutput
 from assistant.audio.wav import read_wav
 from assistant.core.errors import AudioDeviceError, MediaError
-from assistant.media.player import Decoder, MusicPlayer, NowPlaying, SpeakerOutput, Track, WavOutput
+from assistant.media.decoder import Decoder
+from assistant.media.player import MusicPlayer, NowPlaying, Track
 from testbed.harness import WAIT_S, wait_for
 from testbed.pulse import private_pulseaudio
 
@@ -315,7 +317,8 @@ def pulse(tmp_path: Path) -> Iterator[dict[str, str]]:
 
 PLAY_ON_SPEAKER = textwrap.dedent("""
     import sys, threading
-    from assistant.media.player import MusicPlayer, SpeakerOutput, Track
+    from assistant.audio.streams import SpeakerOutput
+    from assistant.media.player import MusicPlayer, Track
     from testbed.harness import WAIT_S, wait_for
     idle = threading.Event()
     speakers = []

@@ -8,11 +8,10 @@ of a file is one transaction, so a crash leaves the index as it was before that 
 from __future__ import annotations
 
 import logging
-import re
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,15 +23,13 @@ from assistant.core.errors import KnowledgeError
 from assistant.core.transactions import locked_transaction, store_failure
 from assistant.knowledge.extract import read_document, readable
 from assistant.knowledge.mending import Spellings
+from assistant.knowledge.passages import passages
 from assistant.knowledge.words import content_words, stemmer
 
 log = logging.getLogger(__name__)
 
-PASSAGE_WORDS = 110
-"""About a paragraph: enough around an answer to hold it, short enough to read out a sentence of it."""
 NOTES = "note"
 """The source of the assistant's own notes."""
-_SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS folders (path TEXT PRIMARY KEY);
@@ -104,38 +101,6 @@ class ScanReport:
             "seconds": round(self.seconds, 3),
             "failed": [{"path": p, "why": w} for p, w in self.failed],
         }
-
-
-def passages(text: str, words: int = PASSAGE_WORDS) -> Iterator[str]:
-    """Sentences packed into passages of about `words` words; each passage after the first starts
-    with the last sentence of the one before, so an answer split across the seam is whole in one."""
-    sentences = [s for s in (" ".join(part.split()) for part in _SENTENCE.split(_headings_ended(text))) if s]
-    current: list[str] = []
-    count = 0
-    fresh = False  # whether `current` holds a sentence not yet in a passage
-    for sentence in sentences:
-        size = len(sentence.split())
-        if fresh and count + size > words:
-            yield " ".join(current)
-            current, count = current[-1:], len(current[-1].split())
-        current.append(sentence)
-        count += size
-        fresh = True
-    if fresh:
-        yield " ".join(current)
-
-
-def _headings_ended(text: str) -> str:
-    """One line of text, where a line that ends without punctuation (a heading, a list item) before
-    a capitalised line ends as a sentence: "Bins" + "Recycling is …" is not one sentence."""
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    lines = [line for line in lines if line]
-    out = []
-    for line, following in zip(lines, [*lines[1:], ""], strict=True):
-        if following[:1].isupper() and not line.endswith((".", "!", "?", ":", ";", ",")):
-            line += "."
-        out.append(line)
-    return " ".join(out)
 
 
 def configured_folders(config: Any) -> list[Path]:

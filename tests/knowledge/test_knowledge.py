@@ -16,7 +16,8 @@ import pytest
 
 from assistant.core.errors import KnowledgeError
 from assistant.knowledge.extract import read_document
-from assistant.knowledge.index import KnowledgeIndex, passages
+from assistant.knowledge.index import KnowledgeIndex
+from assistant.knowledge.passages import passages
 from testbed.fakes.household_docs import FACTS, make_household_docs
 
 

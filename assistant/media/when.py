@@ -27,21 +27,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from assistant.language.numbers import find_numbers
+from assistant.language.spoken_time import MONTHS
 
-MONTHS = (
-    "january",
-    "february",
-    "march",
-    "april",
-    "may",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-)
 _MONTH_WORDS = (
     {m: i + 1 for i, m in enumerate(MONTHS)} | {m[:3]: i + 1 for i, m in enumerate(MONTHS) if m != "may"} | {"sept": 9}
 )

@@ -26,7 +26,7 @@ from testbed.harness import WAIT_S
 from testbed.harness import wait_for as until
 from testbed.pulse import private_pulseaudio, running_pulseaudio
 
-pytestmark = pytest.mark.pulseaudio
+pytestmark = [pytest.mark.pulseaudio, pytest.mark.slow_model]
 
 
 @pytest.fixture

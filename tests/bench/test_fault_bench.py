@@ -78,6 +78,7 @@ def test_kills_land_inside_the_work_and_it_recovers(small: dict[str, dict[str, A
         assert figures["median_recovery_s"] is not None and figures["median_recovery_s"] < 10, figures
 
 
+@pytest.mark.slow_model
 @pytest.mark.pulseaudio
 def test_the_sound_card_lost_and_back(tmp_path: Path) -> None:
     figures = bench(tmp_path / "faults.json", "--only", "audio", "--trials", "1")["sound card lost"]

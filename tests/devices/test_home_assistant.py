@@ -28,9 +28,10 @@ from testbed.netns import other_host
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.test-token.for-the-fake"
 
-pytestmark = pytest.mark.skipif(
-    not network_isolated(), reason="runs a host in a network namespace: run through scripts/test"
-)
+pytestmark = [
+    pytest.mark.network,
+    pytest.mark.skipif(not network_isolated(), reason="runs a host in a network namespace: run through scripts/test"),
+]
 
 
 def cli(data_dir: Path, url: str, typed: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -334,6 +334,7 @@ def test_an_answer_is_spoken_only_if_its_passage_holds_its_numbers_and_codes(doc
     ), "a whole sentence answers a yes-or-no question"
 
 
+@pytest.mark.slow_model
 def test_the_real_llm_answers_from_the_documents_names_them_and_refuses_the_rest(docs: Path, tmp_path: Path) -> None:
     """Qwen2.5-Coder-1.5B, as shipped: answers written from the passages, by voice and from the CLI."""
     import asyncio
@@ -379,6 +380,7 @@ def test_the_real_llm_answers_from_the_documents_names_them_and_refuses_the_rest
     assert asked["searched"] == "What is the guest wifi password?" and "sunflower-42" in asked["answer"]
 
 
+@pytest.mark.slow_model
 def test_spoken_questions_are_answered_from_the_documents_end_to_end(docs: Path, tmp_path: Path) -> None:
     """`assistant run` on a recording: "Hey Jarvis", a spoken question (Piper's voice and espeak-ng),
     wake word, end of speech, whisper, the real LLM writing from the passages, and the answer spoken

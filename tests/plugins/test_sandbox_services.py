@@ -22,6 +22,7 @@ from tests.plugins.test_sandbox import install
 HOUSEHOLD = SKILLS / "household"
 
 
+@pytest.mark.network
 def test_a_sandboxed_skill_reaches_devices_media_routines_and_commands_as_granted(tmp_path: Path) -> None:
     made = make_library(tmp_path / "Pictures", photos=8, seed=3)
     artist = next(m.artist for m in made if m.kind == "music" and m.artist)

@@ -129,6 +129,7 @@ def test_music_plays_into_the_configured_output(library: tuple[Path, list[Made]]
     assert len(pcm) / 16000 > 1.0 and float(np.abs(pcm.astype(np.float32)).mean()) > 100  # real sound was played
 
 
+@pytest.mark.slow_model
 def test_spoken_album_and_music(library: tuple[Path, list[Made]], tmp_path: Path, speech_models, config) -> None:  # type: ignore[no-untyped-def]
     root, _ = library
     env = _env(root, tmp_path)

@@ -7,6 +7,8 @@ from assistant.core.models import resolve_wake_model
 from assistant.speech.wake import WakeWordDetector
 from testbed import speech as sf
 
+pytestmark = pytest.mark.slow_model
+
 
 @pytest.fixture(scope="module")
 def clip() -> np.ndarray:

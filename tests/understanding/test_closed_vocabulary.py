@@ -152,6 +152,7 @@ def hear_closed(core, speech_models, pcm):  # type: ignore[no-untyped-def]
     return heard, call
 
 
+@pytest.mark.slow_model
 @pytest.mark.parametrize("voice", ["en-us", "en-gb"])
 def test_dim_to_thirty_percent_is_heard_as_said(speech_models, config, data_dir: Path, voice: str) -> None:  # type: ignore[no-untyped-def]
     """The review's wrong action: "Vim the bedroom light to 30%." switched the bedroom off."""
@@ -162,12 +163,14 @@ def test_dim_to_thirty_percent_is_heard_as_said(speech_models, config, data_dir:
     assert call.args.get("room") == "bedroom" or call.args.get("device") == "bedroom lamp"
 
 
+@pytest.mark.slow_model
 def test_play_some_jazz_is_not_jars(speech_models, config, data_dir: Path) -> None:  # type: ignore[no-untyped-def]
     core, _ = core_with_devices(config, data_dir)
     heard, call = hear_closed(core, speech_models, sf.espeak("play some jazz", "en-us"))
     assert call is not None and (call.tool, call.args) == ("media.play", {"genre": "jazz"}), (heard.text, call)
 
 
+@pytest.mark.slow_model
 @pytest.mark.parametrize(
     "said", ["what's the weather in paris", "play some blues", "remind me to water the plants at six pm"]
 )
@@ -180,6 +183,7 @@ def test_what_the_templates_cannot_say_is_left_to_the_free_transcript(
     assert call is None, (heard.text, call)
 
 
+@pytest.mark.slow_model
 @pytest.mark.parametrize(
     "said, tool, args",
     [
@@ -207,6 +211,7 @@ def test_a_request_nothing_fits_is_asked_again_once_when_it_was_heard_badly(conf
     assert not rec.of("intent")
 
 
+@pytest.mark.slow_model
 def test_a_confirm_question_is_answered_without_the_wake_word(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """ "Hey Jarvis, cancel all timers" → "Cancel all your timers?" → "yes", no wake word → done."""
     import numpy as np

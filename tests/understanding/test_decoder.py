@@ -17,6 +17,8 @@ from assistant.plugins.api import ToolSpec
 from assistant.understanding.decoder import Decoding, Vocabulary, decode_arguments, supports
 from assistant.understanding.grounding import said_integers
 
+pytestmark = pytest.mark.slow_model
+
 
 @pytest.fixture(scope="module")
 def model() -> tuple[Any, Vocabulary]:

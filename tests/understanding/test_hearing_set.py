@@ -135,6 +135,7 @@ def test_the_rooms_do_what_they_claim(dry: np.ndarray) -> None:
     assert np.array_equal(wet, sf.in_condition(dry, "reverb", seed=1))
 
 
+@pytest.mark.slow_model
 def test_rendered_clips_go_through_the_voice_loop(house, speech_models) -> None:  # type: ignore[no-untyped-def]
     core, live, recorder, items = house
     by_text = {i.say: i for i in items}

@@ -44,6 +44,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> LocalPlanner:
     return planner
 
 
+@pytest.mark.slow_model
 def test_small_model_output_is_always_a_valid_offered_call(small: LocalPlanner) -> None:
     offered = {s.qualified for s in small.specs}
     texts = (
@@ -63,6 +64,7 @@ def test_small_model_output_is_always_a_valid_offered_call(small: LocalPlanner) 
         assert set(call.args) <= {p.name for p in spec.params}
 
 
+@pytest.mark.slow_model
 def test_system_prompt_state_is_cached_on_disk_and_reused(small: LocalPlanner, tmp_path: Path) -> None:
     path = small.engine.state_file(small.template.prefix)
     assert path.exists() and path.stat().st_size > 0
@@ -129,6 +131,7 @@ def llama_server() -> Iterator[str]:
         proc.wait(10)
 
 
+@pytest.mark.slow_model
 def test_server_backend_gets_a_schema_valid_call(llama_server: str, tmp_path: Path) -> None:
     core, _ = core_with(tmp_path)
     planner = ServerPlanner(
@@ -161,6 +164,7 @@ def test_an_unreachable_server_is_a_clear_answer_not_a_crash(tmp_path: Path) -> 
     assert error.code == "planner_unreachable" and "did not answer" in error.message  # type: ignore[attr-defined]
 
 
+@pytest.mark.slow_model
 def test_the_local_model_plans_while_the_server_is_down_and_the_server_is_used_again(
     llama_server: str, tmp_path: Path
 ) -> None:
@@ -195,6 +199,7 @@ def qwen_core(tmp_path_factory: pytest.TempPathFactory) -> tuple[Core, Recorder]
     return core, rec
 
 
+@pytest.mark.slow_model
 @pytest.mark.parametrize(
     "text, tool, args",
     [
@@ -219,6 +224,7 @@ def test_the_default_planner_on_requests_templates_miss(qwen_core, text: str, to
     assert took < 10, f"{took:.1f} s"
 
 
+@pytest.mark.slow_model
 def test_a_question_answered_in_other_words_completes_the_call(qwen_core) -> None:  # type: ignore[no-untyped-def]
     core, rec = qwen_core
     core.dialogue.forget()
@@ -227,6 +233,7 @@ def test_a_question_answered_in_other_words_completes_the_call(qwen_core) -> Non
     assert reply == "Timer set for 15 minutes.", reply
 
 
+@pytest.mark.slow_model
 def test_an_open_question_gets_a_reply_worded_from_the_result(qwen_core) -> None:  # type: ignore[no-untyped-def]
     core, rec = qwen_core
     core.dialogue.forget()
@@ -241,6 +248,7 @@ def test_an_open_question_gets_a_reply_worded_from_the_result(qwen_core) -> None
         assert reply == "Tomorrow you have an alarm at 7 AM.", reply
 
 
+@pytest.mark.slow_model
 def test_a_plain_question_gets_the_tools_own_reply_without_the_llm(qwen_core) -> None:  # type: ignore[no-untyped-def]
     core, rec = qwen_core
     reply = asyncio.run(core.dialogue.handle("what's planned for tomorrow"))

@@ -9,6 +9,8 @@ import pytest
 from testbed import speech as sf
 from testbed.voice import run_voice
 
+pytestmark = pytest.mark.slow_model
+
 
 def test_set_a_timer_for_five_minutes(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     run = run_voice(sf.command("Set a timer for five minutes."), speech_models, config, tmp_path)

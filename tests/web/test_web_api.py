@@ -263,6 +263,7 @@ def test_websocket_refuses_without_a_token_and_rejects_bad_messages(page: Page) 
     assert "unknown message type" in got[-1]["message"]
 
 
+@pytest.mark.slow_model
 def test_push_to_talk_with_the_real_models(tmp_path: Path, speech_models: Any) -> None:
     page = start_page(tmp_path / "data", speech_models)
     try:
@@ -364,6 +365,7 @@ def _wait_for_page(proc: subprocess.Popen[str], info: Path, timeout_s: float = 1
     wait_for(written, timeout_s, "the page started (server.json written)")
 
 
+@pytest.mark.slow_model
 def test_run_serves_the_page_while_it_listens(tmp_path: Path) -> None:
     """`assistant run --web` on a real-time WAV: the page answers while the voice loop runs, and its
     address is printed; the data folder keeps no trace of the server once it stops."""
@@ -406,6 +408,7 @@ def test_run_serves_the_page_while_it_listens(tmp_path: Path) -> None:
     assert not info.exists()
 
 
+@pytest.mark.slow_model
 def test_with_reply_on_room_a_phone_request_is_answered_by_the_room_speaker(tmp_path: Path) -> None:
     """`web.reply_on: room`: push-to-talk from a phone, and the reply is spoken by the assistant's own
     speaker (the voice loop's output, here a WAV file) instead of streamed back to the phone."""

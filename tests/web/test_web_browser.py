@@ -20,6 +20,8 @@ from testbed import speech as sf
 from testbed.fakes.wled_api import FakeWled
 from testbed.web import PHONE, Page, launch_chromium, open_phone, pair_in_browser, start_page, stop_page, trust_root
 
+pytestmark = pytest.mark.browser
+
 
 @pytest.fixture
 def page(tmp_path: Path) -> Iterator[Page]:
@@ -130,6 +132,7 @@ def test_unpair_is_offered_for_this_phone_only_unless_it_is_the_admin(page: Page
             browser.close()
 
 
+@pytest.mark.slow_model
 def test_push_to_talk_with_a_fake_microphone(tmp_path: Path, speech_models: Any) -> None:
     from playwright.sync_api import sync_playwright
 

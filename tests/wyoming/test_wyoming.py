@@ -54,6 +54,7 @@ async def next_of(client: AsyncTcpClient, *types: str) -> Event:
             return event
 
 
+@pytest.mark.slow_model
 def test_our_stages_as_wyoming_services(tmp_path: Path, speech_models, config) -> None:  # type: ignore[no-untyped-def]
     core = build_core(config, tmp_path / "data", Bus())
     models = speech_models
@@ -121,6 +122,8 @@ def test_our_stages_as_wyoming_services(tmp_path: Path, speech_models, config) -
     asyncio.run(scenario())
 
 
+@pytest.mark.network
+@pytest.mark.slow_model
 @pytest.mark.skipif(not network_isolated(), reason="runs hosts in network namespaces: run through scripts/test")
 def test_satellites_in_two_rooms_are_answered_in_their_rooms(tmp_path: Path, speech_models) -> None:  # type: ignore[no-untyped-def]
     """Two satellites on hosts of their own: the bedroom's hears the wake word at the assistant, the
@@ -269,6 +272,8 @@ def test_announcements_go_to_one_room_or_every_room(tmp_path: Path) -> None:
     assert len(heard) == 5, "the garage has no speaker: nothing was said anywhere for it"
 
 
+@pytest.mark.network
+@pytest.mark.slow_model
 @pytest.mark.skipif(not network_isolated(), reason="runs hosts in network namespaces: run through scripts/test")
 def test_remote_speech_models_with_the_local_ones_behind_them(speech_models) -> None:  # type: ignore[no-untyped-def]
     """stt.server and tts.server on a bigger machine (a host of its own, our own Wyoming server on the
@@ -316,6 +321,7 @@ def test_remote_speech_models_with_the_local_ones_behind_them(speech_models) -> 
         assert "asr" in host.process.communicate(timeout=10)[0]
 
 
+@pytest.mark.slow_model
 def test_assistant_run_serves_wyoming_and_reports_it(tmp_path: Path) -> None:
     """The contract from a shell: `assistant run` with wyoming.serve answers a Wyoming client on its
     port while it listens, lists the service in status.json, and stops cleanly on SIGTERM."""

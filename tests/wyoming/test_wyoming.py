@@ -307,9 +307,20 @@ def test_remote_speech_models_with_the_local_ones_behind_them(speech_models) -> 
 
     import time
 
-    started = time.monotonic()
+    tried: list[float] = []
+    remote_once = hear._remote
+
+    def timed(pcm: np.ndarray, hints: object) -> str:  # the remote's attempt alone: the local model's own
+        started = time.monotonic()  # time is the machine's load, not what a server that went away costs
+        try:
+            return remote_once(pcm, hints)  # type: ignore[arg-type]
+        finally:
+            tried.append(time.monotonic() - started)
+
+    hear._remote = timed  # type: ignore[method-assign]
     assert "time" in hear.hear(question).text.lower(), "the local model answered the same request"
-    assert not stt_remote.up and time.monotonic() - started < 3.0
+    assert not stt_remote.up and len(tried) == 1 and tried[0] < 3.0, tried
+    hear._remote = remote_once  # type: ignore[method-assign]
     assert len(np.concatenate(list(say.sentences("The local voice speaks.")))) > 0 and not tts_remote.up
     assert not stt_remote.probe()
 

@@ -66,11 +66,8 @@ def test_every_event_and_its_fields_have_a_docstring_for_the_reference() -> None
     for _, cls in inspect.getmembers(events, inspect.isclass):
         if not issubclass(cls, events.Event) or cls is events.Event:
             continue
-        docs: dict[str, str] = {}
-        for klass in reversed(cls.__mro__):
-            if dataclasses.is_dataclass(klass) and klass.__module__ == events.__name__:
-                docs.update(reference.field_docs(klass))
-        if not cls.__doc__ or cls.__doc__.startswith(cls.__name__ + "("):
+        docs = reference.inherited_field_docs(cls)
+        if not reference.class_doc(cls):
             missing.append(cls.type)
         missing += [f"{cls.type}.{f.name}" for f in dataclasses.fields(cls) if f.name not in base | set(docs)]
     assert missing == []

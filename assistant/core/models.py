@@ -239,6 +239,8 @@ def _piper_voices(manifest: Path) -> dict[str, PackagedFile]:
         raise ModelNotFoundError(
             f"the voice manifest {manifest} cannot be read ({e}); restore it from the repository"
         ) from None
+    if not isinstance(data, dict):
+        raise ModelNotFoundError(f"{manifest} must map each voice's name to its entry; restore it from the repository")
     voices = {}
     for name, entry in data.items():
         try:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import inspect
 import json
 from collections.abc import Callable
@@ -39,7 +40,7 @@ class Exposed:
     """The Protocol that declares the methods (plugins/surfaces.py): what crosses, and how positional
     arguments bind."""
 
-    @property
+    @functools.cached_property
     def methods(self) -> frozenset[str]:
         return frozenset(n for n in vars(self.surface) if not n.startswith("_") and callable(vars(self.surface)[n]))
 

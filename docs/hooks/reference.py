@@ -37,6 +37,21 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
+def inherited_field_docs(cls: type) -> dict[str, str]:
+    """`field_docs` of `cls` and of the dataclasses it inherits from in its own module."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass) and klass.__module__ == cls.__module__:
+            docs.update(field_docs(klass))
+    return docs
+
+
+def class_doc(cls: type) -> str:
+    """The class's own docstring; "" where there is none (a dataclass gets its signature as one)."""
+    doc = cls.__doc__ or ""
+    return "" if doc.startswith(cls.__name__ + "(") else inspect.cleandoc(doc)
+
+
 def _one_line(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
 
@@ -71,8 +86,8 @@ def configuration() -> str:
         cls = type(getattr(defaults, section.name))
         docs = field_docs(cls)
         out.append(f"### `{section.name}`\n")
-        if cls.__doc__ and not cls.__doc__.startswith(cls.__name__ + "("):
-            out.append(_one_line(inspect.cleandoc(cls.__doc__)) + "\n")
+        if class_doc(cls):
+            out.append(_one_line(class_doc(cls)) + "\n")
         out.append("| setting | type | default | what it does |\n|---|---|---|---|")
         for f in dataclasses.fields(cls):
             value = getattr(getattr(defaults, section.name), f.name)
@@ -97,14 +112,11 @@ def events() -> str:
     base = {f.name for f in dataclasses.fields(module.Event)}
     for cls in sorted(kinds, key=lambda c: inspect.getsourcelines(c)[1]):
         out.append(f"### `{cls.type}`\n")
-        if cls.__doc__ and not cls.__doc__.startswith(cls.__name__ + "("):
-            out.append(_one_line(inspect.cleandoc(cls.__doc__)) + "\n")
+        if class_doc(cls):
+            out.append(_one_line(class_doc(cls)) + "\n")
         fields = [f for f in dataclasses.fields(cls) if f.name not in base]
         if fields:
-            docs = {}
-            for klass in reversed(cls.__mro__):
-                if dataclasses.is_dataclass(klass) and klass.__module__ == module.__name__:
-                    docs.update(field_docs(klass))
+            docs = inherited_field_docs(cls)
             out.append("| field | type | meaning |\n|---|---|---|")
             for f in fields:
                 out.append(f"| `{f.name}` | {_type_name(f.type)} | {_one_line(docs.get(f.name, ''))} |")

@@ -43,6 +43,9 @@ def test_a_broken_manifest_is_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "voices.yaml").write_text("joe:\n  package: x\n")
     with pytest.raises(ModelNotFoundError, match="needs package, pip, file, sha256 and licence"):
         models._piper_voices(tmp_path / "voices.yaml")
+    (tmp_path / "voices.yaml").write_text("- en_US-joe-medium\n")
+    with pytest.raises(ModelNotFoundError, match="must map each voice's name to its entry"):
+        models._piper_voices(tmp_path / "voices.yaml")
     (tmp_path / "voices.yaml").write_bytes(b"\xff\xfe: [")
     with pytest.raises(ModelNotFoundError, match="cannot be read"):
         models._piper_voices(tmp_path / "voices.yaml")

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from assistant.audio.portaudio import close_stream, sounddevice
 from assistant.audio.wav import resample, write_wav
 from assistant.core.errors import AudioDeviceError
 
@@ -104,9 +105,7 @@ class SpeakerSink:
     device that went away (unplugged, its sound server restarted) is opened again for the next reply."""
 
     def __init__(self, device: str | int | None = None, rate: int = 22050) -> None:
-        from assistant.audio.sources import _sounddevice
-
-        self._sd = _sounddevice()
+        self._sd = sounddevice()
         self.device = device
         self.rate = rate
         self._lock = threading.Lock()
@@ -137,10 +136,7 @@ class SpeakerSink:
         if self._stream.active:
             return
         log.warning("the speaker stopped; opening it again")
-        try:
-            self._stream.close(ignore_errors=True)
-        except Exception:  # a device already gone may fail to close
-            pass
+        close_stream(self._stream, "speaker")
         with self._lock:
             self._queue.clear()
         self._stream = self._open()
@@ -186,8 +182,4 @@ class SpeakerSink:
             self._queue.clear()
 
     def close(self) -> None:
-        try:
-            self._stream.stop()
-            self._stream.close()
-        except Exception as e:  # the device went away: nothing left to close
-            log.info("speaker close: %s", e)
+        close_stream(self._stream, "speaker", drain=True)

@@ -7,21 +7,16 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import ModuleType
-from typing import Protocol, TypeVar, cast
+from typing import Protocol, TypeVar
 
 import numpy as np
 
 from assistant.audio import SAMPLE_RATE
+from assistant.audio.portaudio import NO_SOUND_CARD, close_stream, sounddevice
 from assistant.audio.wav import read_wav
 from assistant.core.errors import AudioDeviceError
 
 T = TypeVar("T")
-
-NO_SOUND_CARD = (
-    "no microphone found (this machine has no sound card?): "
-    "use a file instead: assistant run --audio-in command.wav --audio-out reply.wav"
-)
 
 
 class AudioSource(Protocol):
@@ -63,11 +58,13 @@ class MicrophoneSource:
     realtime = True
     CHECK_S = 0.5
     """How often a quiet stream is checked for being still alive."""
+    STALL_S = 3.0
+    """No audio at all for this long from a stream that says it is running means the device is gone."""
 
     def __init__(self, device: str | int | None = None, block_s: float = 0.08) -> None:
         self.device = device
         self.block = int(SAMPLE_RATE * block_s)
-        self._sd = _sounddevice()
+        self._sd = sounddevice()
         self._worked = False
         """It recorded once in this process: gone now means unplugged, not a machine without one."""
         self._check()
@@ -106,20 +103,21 @@ class MicrophoneSource:
         except Exception as e:
             raise AudioDeviceError(f"the microphone cannot be opened: {e}") from e
         self._worked = True
+        heard = time.monotonic()
         try:
             while True:
                 try:
                     yield await asyncio.wait_for(queue.get(), self.CHECK_S)
+                    heard = time.monotonic()
                 except TimeoutError:
-                    if not stream.active:
+                    # A live microphone delivers silence too: a stream that is still "active" but has
+                    # delivered nothing for STALL_S is a driver spinning on a device that went away.
+                    if not stream.active or time.monotonic() - heard > self.STALL_S:
                         raise AudioDeviceError(
                             "the microphone stopped delivering audio (unplugged, or its sound server stopped)"
                         ) from None
         finally:
-            try:
-                stream.close(ignore_errors=True)
-            except Exception:  # a device already gone may fail to close; it is closed for us then
-                pass
+            await asyncio.to_thread(close_stream, stream, "microphone")  # bounded: never waits forever
 
 
 class AudioFeed:
@@ -157,11 +155,3 @@ def _put_latest(queue: asyncio.Queue[T], block: T) -> None:
     if queue.full():
         queue.get_nowait()
     queue.put_nowait(block)
-
-
-def _sounddevice() -> ModuleType:
-    try:
-        import sounddevice
-    except OSError as e:  # PortAudio itself is missing
-        raise AudioDeviceError("PortAudio is not installed (apt-get install libportaudio2); " + NO_SOUND_CARD) from e
-    return cast(ModuleType, sounddevice)  # it ships no types

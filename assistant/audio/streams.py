@@ -13,6 +13,7 @@ from typing import Protocol
 
 import numpy as np
 
+from assistant.audio.portaudio import close_stream, sounddevice
 from assistant.core.errors import AudioDeviceError
 
 
@@ -93,9 +94,7 @@ class SpeakerOutput:
     def __init__(
         self, device: str | int | None = None, rate: int = 48000, channels: int = 2, buffer_s: float = 0.1
     ) -> None:
-        from assistant.audio.sources import _sounddevice
-
-        sd = _sounddevice()
+        sd = sounddevice()
         self.rate, self.channels = rate, channels
         try:
             sd.check_output_settings(device=device, channels=channels, dtype="float32", samplerate=rate)
@@ -171,5 +170,4 @@ class SpeakerOutput:
             self._queue.clear()
             self._queued = 0
             self._cond.notify_all()
-        self._stream.abort()
-        self._stream.close()
+        close_stream(self._stream, "speaker")

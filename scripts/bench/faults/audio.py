@@ -111,6 +111,7 @@ def run(work: Path, trials: int) -> Figures:
     events_file, config, data = work / "events.jsonl", work / "config.yaml", work / "data"
     config.write_text(CONFIG)
     env = {**pulse.env, **ENV}
+    log = (work / "stderr.log").open("wb")  # a file, not a pipe: a flood of driver messages cannot block it
     app = subprocess.Popen(
         [
             sys.executable,
@@ -127,8 +128,7 @@ def run(work: Path, trials: int) -> Figures:
         env=env,
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
+        stderr=log,
     )
     try:
         if _wait(events_file, lambda ev: any(e["type"] == "ready" for e in ev), 240) is None:
@@ -143,8 +143,16 @@ def run(work: Path, trials: int) -> Figures:
             f.lost += 1
             f.find(f"`assistant run` ended (exit {app.returncode}) instead of recovering")
         app.send_signal(signal.SIGTERM)
-        _, err = app.communicate(timeout=60)
+        stopping = time.monotonic()
+        try:
+            app.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            f.lost += 1
+            f.find("`assistant run` was still there 60 s after SIGTERM")
         f.info["exit after SIGTERM"] = app.returncode
+        f.info["seconds to exit after SIGTERM"] = round(time.monotonic() - stopping, 2)
+        err = _head(work / "stderr.log")
+        f.info["stderr bytes"] = (work / "stderr.log").stat().st_size
         if has_traceback(err):
             f.tracebacks += 1
             f.find(f"a traceback on stderr: {trace_summary(err)}")
@@ -161,14 +169,21 @@ def run(work: Path, trials: int) -> Figures:
             f.find(
                 "while the devices were gone the log said 'no microphone found (this machine has no sound card?): "
                 "use a file instead: assistant run --audio-in …', advice for a machine without a card, not for a "
-                "card that went away (assistant/audio/sources.py NO_SOUND_CARD from MicrophoneSource._check)"
+                "card that went away (assistant/audio/portaudio.py NO_SOUND_CARD from MicrophoneSource._check)"
             )
     finally:
         if app.poll() is None:
             app.kill()
-            app.communicate(timeout=20)
+            app.wait(timeout=20)
+        log.close()
         pulse.stop()
     return f
+
+
+def _head(path: Path, limit: int = 4 << 20) -> str:
+    """The first `limit` bytes of the log: enough for every line of ours, not a driver's flood."""
+    with path.open("rb") as f:
+        return f.read(limit).decode("utf-8", "replace")
 
 
 def _one(f: Figures, pulse: Pulse, events_file: Path) -> None:

@@ -75,7 +75,7 @@ class MicrophoneSource:
         except Exception as e:
             if self._worked:
                 raise AudioDeviceError(
-                    "the microphone is not there any more (unplugged, or its sound server stopped); trying again"
+                    "the microphone is not there any more (unplugged, or its sound server stopped)"
                 ) from e
             raise AudioDeviceError(
                 NO_SOUND_CARD if self.device is None else f"microphone {self.device!r} cannot record 16 kHz mono: {e}"

@@ -1,7 +1,8 @@
 """Durable timers, alarms and reminders, fired on time by one task.
 
-Everything lives in `scheduler.json` in the data directory (TinyDB, written crash-safely before a
-call returns), one table per kind, so a restart loses nothing. Time comes from an injected `Clock`.
+Everything lives in `scheduler.json` in the data directory (item_store.py: written before a
+tool's call returns), so a restart loses nothing. Time comes from an injected `Clock`. This module
+is the firing loop and the items' rules; what is on disk is the store's.
 
 An item that comes due rings (sound, then speech) and keeps ringing every `ring_repeat_s` until
 someone stops it, or until `ring_limit_s` has passed. What came due while the assistant was off is
@@ -12,30 +13,25 @@ announced as missed, older ones are only logged; a recurring alarm moves on to i
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import datetime as dt
 import heapq
 import logging
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
-
-from tinydb import TinyDB
 
 from assistant.core.clock import Clock, SystemClock, boot_id
 from assistant.core.config import SchedulerConfig
 from assistant.core.errors import ConfigError
-from assistant.core.store import open_db
 from assistant.language.spoken_time import Recurrence, local_zone
-from assistant.scheduling.items import _KINDS, Alarm, Due, Item, ItemT, Kind, Reminder, Timer
+from assistant.scheduling.item_store import ItemStore
+from assistant.scheduling.items import Alarm, Due, Item, ItemT, Kind, Reminder, Timer
 
 log = logging.getLogger(__name__)
 
-SCHEMA = 1
 MAX_NAP_S = 1.0
 """The loop never sleeps longer than this, so a wall clock that jumps is noticed within a second."""
 JUMP_S = 2.0
@@ -70,14 +66,10 @@ class Scheduler:
             raise ConfigError(
                 "scheduler: ring_repeat_s and snooze_s must be at least 1 s, ring_limit_s and grace_s not negative"
             )
-        self._db: TinyDB = open_db(data_dir / "scheduler.json", SCHEMA)
         self._slots: dict[str, _Slot] = {}
         self._lock = threading.RLock()
         """Tools change items from worker threads while the loop fires them."""
-        self._writer = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="scheduler-store")
-        self._writes: set[concurrent.futures.Future[Any]] = set()
-        self._dirty: set[str] = set()
-        self._flush_queued = False
+        self._store = ItemStore(data_dir / "scheduler.json", self._lock, self._current)
         self._heap: list[tuple[float, int, str]] = []
         self._wakeup = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -85,11 +77,8 @@ class Scheduler:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._pending_missed: list[Due] = []
         self._boot = boot_id()
-        self._import_old_timers(data_dir / "timers.json")
-        for kind, cls in _KINDS.items():
-            for doc in self._db.table(kind).all():
-                item = cls(**doc)
-                self._slots[item.id] = _Slot(kind, item, doc.doc_id)
+        for kind, item, doc_id in self._store.load():
+            self._slots[item.id] = _Slot(kind, item, doc_id)
         self._follow_the_clock()  # set while it was off: read in today's wall-clock terms (written when changed)
         for item_id in self._slots:
             self._plan(item_id)
@@ -204,7 +193,7 @@ class Scheduler:
         """Many at once, in one write (an import, a benchmark)."""
         reminders = [Reminder(_new_id(), text, float(at)) for text, at in items]
         with self._lock:
-            doc_ids = self._db.table("reminder").insert_multiple(asdict(r) for r in reminders)
+            doc_ids = self._store.insert_many("reminder", list(reminders))
             for reminder, doc_id in zip(reminders, doc_ids, strict=False):
                 self._slots[reminder.id] = _Slot("reminder", reminder, doc_id)
                 self._plan(reminder.id)
@@ -219,7 +208,7 @@ class Scheduler:
             slot = self._slots.pop(item_id, None)
             if slot is None:
                 return None
-            self._db.table(slot.kind).remove(doc_ids=[slot.doc_id])
+            self._store.remove(slot.kind, slot.doc_id)
         self._changed()
         return slot.item
 
@@ -403,7 +392,7 @@ class Scheduler:
     def _insert(self, kind: Kind, item: ItemT) -> ItemT:
         item = self._stamped(item)
         with self._lock:
-            doc_id = self._db.table(kind).insert(asdict(item))
+            doc_id = self._store.insert(kind, item)
             self._slots[item.id] = _Slot(kind, item, doc_id)
             self._plan(item.id)
         self._changed()
@@ -426,54 +415,25 @@ class Scheduler:
         return item
 
     def _persist_soon(self, item_id: str, stop: bool = False) -> None:
-        """Write (or stop ringing) in the store's own thread, in order, without the loop waiting.
-        Changes that pile up while a write is queued go to disk together, in one write."""
+        """Write (or stop ringing) in the store's own thread, in order, without the loop waiting."""
         if stop:
-            self._submit(self.stop_ringing, item_id)
-            return
-        with self._lock:
-            self._dirty.add(item_id)
-            if self._flush_queued:
-                return
-            self._flush_queued = True
-        self._submit(self._write_dirty)
+            self._store.later(self.stop_ringing, item_id)
+        else:
+            self._store.write_soon(item_id)
 
-    def _submit(self, work: Callable[..., Any], *args: Any) -> None:
-        future = self._writer.submit(work, *args)
-        self._writes.add(future)
-        future.add_done_callback(self._written)
-
-    def _write_dirty(self) -> None:
-        with self._lock:
-            dirty, self._dirty, self._flush_queued = self._dirty, set(), False
-            by_kind: dict[str, dict[int, dict[str, Any]]] = {}
-            for item_id in dirty:
-                slot = self._slots.get(item_id)
-                if slot is not None:
-                    by_kind.setdefault(slot.kind, {})[slot.doc_id] = asdict(slot.item)
-            for kind, fields in by_kind.items():
-                new = {f["id"]: f for f in fields.values()}
-
-                def merge(doc: MutableMapping[str, Any], new: dict[Any, dict[str, Any]] = new) -> None:
-                    doc.update(new[doc["id"]])
-
-                self._db.table(kind).update(merge, doc_ids=list(fields))
-
-    def _written(self, future: concurrent.futures.Future[Any]) -> None:
-        self._writes.discard(future)
-        if future.exception() is not None:
-            log.error("could not save the scheduler: %s", future.exception())
+    def _current(self, item_id: str) -> tuple[Kind, int, Item] | None:
+        slot = self._slots.get(item_id)
+        return None if slot is None else (slot.kind, slot.doc_id, slot.item)
 
     async def flush(self) -> None:
         """Wait until every write the loop started is on disk."""
-        while self._writes:
-            await asyncio.gather(*(asyncio.wrap_future(f) for f in list(self._writes)), return_exceptions=True)
+        await self._store.flush()
 
     def _persist(self, item_id: str) -> None:
         with self._lock:
             slot = self._slots.get(item_id)
             if slot is not None:
-                self._db.table(slot.kind).update(asdict(slot.item), doc_ids=[slot.doc_id])
+                self._store.update(slot.kind, slot.doc_id, slot.item)
 
     def _plan(self, item_id: str, rang: bool = False) -> None:
         """(Re)compute when the item next needs the loop: its due time, or its next ring (at once
@@ -498,33 +458,6 @@ class Scheduler:
         """Wake the loop; safe from the worker threads that tools run in."""
         if self._loop is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._wakeup.set)
-
-    def _import_old_timers(self, path: Path) -> None:
-        """Timers kept by the first version (timers.json) move into the database, once."""
-        import json
-
-        if not path.exists():
-            return
-        try:
-            old = json.loads(path.read_text(encoding="utf-8"))
-            timers = old.get("data", []) if isinstance(old, dict) else []
-            table = self._db.table("timer")
-            for t in timers:
-                table.insert(
-                    asdict(
-                        Timer(
-                            t["id"],
-                            t.get("name"),
-                            float(t["duration_s"]),
-                            float(t["started_at"]),
-                            ends_at=float(t["started_at"]) + float(t["duration_s"]),
-                        )
-                    )
-                )
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            log.warning("could not import the old timers in %s (left in place): %s", path, e)
-            return
-        path.rename(path.with_name("timers.json.imported"))
 
 
 def _zone(name: str) -> ZoneInfo:

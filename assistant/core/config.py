@@ -12,8 +12,9 @@ from typing import Any, get_type_hints
 import yaml
 
 from assistant.core.errors import ConfigError, shown
+from assistant.core.paths import DEFAULT_CONFIG
 
-DEFAULT_FILE = Path(__file__).resolve().parents[2] / "config" / "default.yaml"
+DEFAULT_FILE = DEFAULT_CONFIG
 ENV_PREFIX = "ASSISTANT__"
 
 

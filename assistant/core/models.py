@@ -14,6 +14,7 @@ from pathlib import Path
 import platformdirs
 
 from assistant.core.errors import ModelNotFoundError
+from assistant.core.paths import VOICES_DIR
 
 log = logging.getLogger(__name__)
 
@@ -225,9 +226,7 @@ def resolve_whisper(name: str, path: str | None, allow_network: bool) -> Resolve
 
 
 # --- text-to-speech --------------------------------------------------------------------------
-
-VOICES_DIR = Path(__file__).resolve().parents[2] / "voices"
-"""The voices the assistant knows: `voices.yaml` (the packaged ones) and any `NAME.onnx` put here."""
+# The voices the assistant knows: VOICES_DIR/voices.yaml (the packaged ones) and any NAME.onnx put there.
 
 
 def _piper_voices(manifest: Path) -> dict[str, PackagedFile]:

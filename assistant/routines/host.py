@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from assistant.core.bus import Bus
+from assistant.core.paths import SHIPPED_ROUTINES
 from assistant.routines.runner import RoutineRunner, Speak
 from assistant.routines.workflows import Loaded, Routine
 
 log = logging.getLogger(__name__)
 
-SHIPPED = Path(__file__).resolve().parents[2] / "config" / "routines"
+SHIPPED = SHIPPED_ROUTINES
 
 
 def routine_folders(data_dir: Path) -> list[Path]:

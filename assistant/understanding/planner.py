@@ -6,7 +6,7 @@ worded from a tool's result, an answer from the household's passages):
   constrained by the offered tools' JSON schema. It is loaded and warmed at start and each prompt's
   fixed part is kept as KV state, so a request pays only for its own few tokens.
 - `ServerPlanner`: an OpenAI-compatible chat endpoint (`llm/server.py`) for a bigger machine, with the
-  same schema as `response_format`; `FallbackPlanner` puts the local model behind it (`llm/failover.py`).
+  same schema as `response_format`; `FallbackPlanner` puts the local model behind it (`core/failover.py`).
 
 Both return a `ToolCall` with source "llm"; the dialogue validates its arguments like any other.
 """
@@ -22,9 +22,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant.core.errors import AssistantError, ConfigError, LLMError
+from assistant.core.errors import AssistantError, ConfigError, LLMError, LLMUnreachable
+from assistant.core.failover import Failover
 from assistant.knowledge import answering
-from assistant.llm.failover import Failover
 from assistant.llm.local import LocalLLM
 from assistant.llm.server import ChatServer
 from assistant.plugins.api import ToolCall, ToolSpec
@@ -324,13 +324,13 @@ class ServerPlanner:
 
 class FallbackPlanner:
     """An LLM server on a bigger machine with the local model behind it (planner.fallback): every
-    prompt goes through the one failover (`llm/failover.py`)."""
+    prompt goes through the one failover (`core/failover.py`)."""
 
     def __init__(self, remote: ServerPlanner, local: Callable[[], _Backend], retry_s: float = 15.0) -> None:
         self.remote = remote
         self._local_factory = local
         self.local: _Backend | None = None
-        self.failover = Failover(remote.server.url, retry_s)
+        self.failover = Failover(f"the LLM server at {remote.server.url}", LLMUnreachable, retry_s)
 
     @property
     def up(self) -> bool:
@@ -348,7 +348,7 @@ class FallbackPlanner:
         try:
             self.failover.call(self.remote.warm_up, lambda: 0.0)
         except AssistantError as e:  # it answered badly at start: the local model plans until it answers well
-            self.failover.failed(e)
+            self.failover.failed(e.message)
         return time.perf_counter() - start
 
     def plan_sync(self, text: str, context: PlanContext) -> ToolCall | None:

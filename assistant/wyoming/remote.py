@@ -10,9 +10,7 @@ plain blocking socket.
 
 from __future__ import annotations
 
-import logging
 import socket
-import threading
 from collections.abc import Iterator
 from typing import BinaryIO, cast
 
@@ -26,12 +24,11 @@ from wyoming.tts import Synthesize
 
 from assistant.audio import SAMPLE_RATE
 from assistant.core.addresses import tcp_address
+from assistant.core.failover import Failover
 from assistant.speech.stt import Heard, SpeechHints, Transcriber
 from assistant.speech.tts import Synthesizer
 from assistant.wyoming.audio import Incoming
 from assistant.wyoming.wire import BadFrame, read_event_from
-
-log = logging.getLogger(__name__)
 
 TIMEOUT_S = 4.0
 """For connecting and for each answer: a remote slower than this is slower than the local model."""
@@ -44,35 +41,28 @@ class RemoteFailed(Exception):
 
 
 class Remote:
-    """One Wyoming server on another machine, and whether it is up."""
+    """One Wyoming server on another machine. Once it fails it stays down (the local model answers)
+    until a probe finds it answering again (app/services.py watches it)."""
 
     def __init__(self, what: str, uri: str, timeout_s: float = TIMEOUT_S) -> None:
         self.what = what
         self.host, self.port = tcp_address(uri, f"{what}.server", "a Wyoming server")
         self.timeout_s = timeout_s
-        self.up = True
-        self._lock = threading.Lock()
+        self.failover = Failover(f"the {what} server at {self.address}", RemoteFailed)
 
     @property
     def address(self) -> str:
         return f"{self.host}:{self.port}"
 
+    @property
+    def up(self) -> bool:
+        return self.failover.up
+
     def failed(self, why: str) -> None:
-        with self._lock:
-            was, self.up = self.up, False
-        if was:
-            log.warning(
-                "the %s server at %s failed (%s): using the local model until it answers again",
-                self.what,
-                self.address,
-                why,
-            )
+        self.failover.failed(why)
 
     def answered(self) -> None:
-        with self._lock:
-            was, self.up = self.up, True
-        if not was:
-            log.info("the %s server at %s answers again", self.what, self.address)
+        self.failover.answered()
 
     def session(self) -> Session:
         try:
@@ -142,15 +132,7 @@ class RemoteTranscriber:
         self.local = local
 
     def hear(self, pcm: np.ndarray, hints: SpeechHints | None = None) -> Heard:
-        if self.remote.up:
-            try:
-                text = self._remote(pcm, hints)
-            except RemoteFailed as e:
-                self.remote.failed(str(e))
-            else:
-                self.remote.answered()
-                return Heard(text)
-        return self.local.hear(pcm, hints)
+        return self.remote.failover.call(lambda: Heard(self._remote(pcm, hints)), lambda: self.local.hear(pcm, hints))
 
     def transcribe(self, pcm: np.ndarray, hints: SpeechHints | None = None) -> str:
         return self.hear(pcm, hints).text

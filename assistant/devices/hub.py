@@ -114,16 +114,15 @@ class DeviceHub:
             devices.append(device)
             if change != "same":
                 log.info("device %s (%s) %s at %s", device.name, device.id, change, device.address)
-            self.bus.publish(
-                DeviceFound(
-                    device_id=device.id,
-                    name=device.name,
-                    protocol=device.protocol,
-                    address=device.address,
-                    change=change,
-                )
-            )
+            self._found(device, change)
         return devices
+
+    def _found(self, device: Device, change: str) -> None:
+        self.bus.publish(
+            DeviceFound(
+                device_id=device.id, name=device.name, protocol=device.protocol, address=device.address, change=change
+            )
+        )
 
     def reject(self, service: str, code: str, message: str) -> None:
         log.warning("device %s rejected: %s", service, message)
@@ -138,15 +137,7 @@ class DeviceHub:
         """A state the device reported (pushed, polled or answered): kept as its last known state,
         and published when it differs from the one before (the phone page shows it)."""
         if self.registry.note_state(device.id, state):
-            self.bus.publish(
-                DeviceFound(
-                    device_id=device.id,
-                    name=device.name,
-                    protocol=device.protocol,
-                    address=device.address,
-                    change="state",
-                )
-            )
+            self._found(device, "state")
 
     # --- acting
     async def _one(self, device: Device, act: Callable[[Driver, Device], Awaitable[Any]]) -> Outcome:

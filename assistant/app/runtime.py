@@ -352,6 +352,11 @@ def make_planner(
     return local()
 
 
+def needs_local_llm(config: Config) -> bool:
+    """Whether the planner loads a GGUF here: with no server, or with the local model behind one."""
+    return not config.planner.server_url or config.planner.fallback
+
+
 @dataclass
 class SpeechModels:
     wake: WakeWordDetector

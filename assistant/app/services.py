@@ -14,13 +14,21 @@ from pathlib import Path
 from typing import Any
 
 from assistant.app.control import ControlServer
-from assistant.app.runtime import Core, SpeechModels, configured_models, load_speech_models, ringer
+from assistant.app.runtime import (
+    Core,
+    SpeechModels,
+    configured_models,
+    load_speech_models,
+    needs_local_llm,
+    ringer,
+)
 from assistant.app.shell_requests import ShellRequests
 from assistant.app.supervisor import Service, Supervisor, forever
 from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioFeed, AudioSource, read_into
 from assistant.core.addresses import is_loopback
 from assistant.core.health import health_endpoint, heartbeat, status_path, write_status
+from assistant.core.models import resolve_llm
 
 log = logging.getLogger(__name__)
 
@@ -51,15 +59,14 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     from assistant.voice.reply import ReplySpeaker
 
     config, bus = core.config, core.bus
-    # Templates compile and the fuzzy index is sampled now; the LLM loads beside the speech models.
+    # Templates compile and the fuzzy index is sampled now. A missing model fails here, before any
+    # loads in a worker thread: asyncio.run would otherwise wait for that thread before the one-line
+    # error could be printed.
     await asyncio.to_thread(core.dialogue.router.warm_up)
-    # A missing speech model fails here, before the LLM starts loading in a worker thread: asyncio.run
-    # would otherwise wait minutes for that thread before the one-line error could be printed.
     files = await asyncio.to_thread(configured_models, config)
-    planner_ready = asyncio.create_task(core.planner.load()) if core.planner is not None else None
+    if core.planner is not None and needs_local_llm(config):
+        await asyncio.to_thread(resolve_llm, config.planner.model)
     models = await load_speech_models(config, files)
-    if planner_ready is not None:
-        await planner_ready
     speaker = ReplySpeaker(bus, models.synthesizer)
     loop = VoiceLoop(
         bus,
@@ -147,6 +154,15 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
         await loop.run(feed, sink)
 
     supervisor.add(task_service("pipeline", listen, ends_run=True))
+    if core.planner is not None:
+        # Last, so the voice loop already listens and serves the templates while the LLM loads (its
+        # state reads "starting" until then); a request that needs it meanwhile waits for it.
+        planner = core.planner
+
+        async def load_llm() -> None:
+            await planner.load()
+
+        supervisor.add(Service("llm", load_llm))
 
     async with contextlib.AsyncExitStack() as stack:
         if source.realtime and not serve_page:

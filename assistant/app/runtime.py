@@ -334,6 +334,7 @@ def make_planner(
             n_ctx=c.context,
             max_tools=c.max_tools,
             gpu_layers=c.gpu_layers,
+            repack=c.repack,
             phrase_replies=config.understanding.phrasing(c),
         )
 

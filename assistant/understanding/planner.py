@@ -137,10 +137,11 @@ class LocalPlanner:
         n_ctx: int = 6144,
         max_tools: int = 8,
         gpu_layers: int = 0,
+        repack: bool = False,
         phrase_replies: bool = False,
     ) -> None:
         """phrase_replies: replies to open questions will be worded, so warm that prompt too at start."""
-        self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers)
+        self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers, repack=repack)
         self.llm = self.engine.llm
         self.model_path = model_path
         self.specs = list(specs)

@@ -200,6 +200,7 @@ class LocalLLM:
         from llama_cpp.llama import LlamaState
 
         try:
+            os.utime(path)  # used now: the pruning keeps what is used
             with np.load(path, allow_pickle=False) as data:
                 blob = data["llama_state"].tobytes()
                 return LlamaState(
@@ -230,3 +231,25 @@ class LocalLLM:
             os.replace(tmp, path)
         except OSError as e:
             log.warning("cannot cache the LLM state in %s: %s", path, e)
+            return
+        prune_states(path.parent, keep=path)
+
+
+STATES_BYTES = 512 << 20
+"""The most the cached prompt states may take on disk: each prompt (a skill added, an example changed)
+writes one of about 80 MB, and old ones were never read again."""
+
+
+def prune_states(folder: Path, keep: Path, limit: int = STATES_BYTES) -> None:
+    """Remove the least recently used cached states beyond `limit` bytes (never `keep`)."""
+    found = []
+    for path in folder.glob("*.npz"):
+        with contextlib.suppress(OSError):  # removed meanwhile by another process
+            stat = path.stat()
+            found.append((stat.st_mtime, stat.st_size, path))
+    total = 0
+    for _, size, path in sorted(found, reverse=True):
+        total += size
+        if total > limit and path != keep:
+            with contextlib.suppress(OSError):  # removed meanwhile by another process
+                path.unlink()

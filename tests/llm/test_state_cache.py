@@ -1,0 +1,41 @@
+"""The cached prompt states on disk stay within their limit, dropping the least recently used."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from assistant.llm.local import prune_states
+
+
+def _state(folder: Path, name: str, size: int, age_s: float) -> Path:
+    path = folder / f"{name}.npz"
+    path.write_bytes(b"\0" * size)
+    when = 1_800_000_000 - age_s
+    os.utime(path, (when, when))
+    return path
+
+
+def test_the_least_recently_used_go_first_and_the_new_one_stays(tmp_path: Path) -> None:
+    old = _state(tmp_path, "old", 400, age_s=3000)
+    used = _state(tmp_path, "used", 400, age_s=10)
+    middle = _state(tmp_path, "middle", 400, age_s=2000)
+    new = _state(tmp_path, "new", 400, age_s=0)
+    prune_states(tmp_path, keep=new, limit=1000)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.npz", "used.npz"]
+    assert not old.exists() and not middle.exists() and used.exists()
+
+
+def test_the_state_just_written_is_kept_even_when_it_alone_is_over(tmp_path: Path) -> None:
+    other = _state(tmp_path, "other", 50, age_s=100)
+    big = _state(tmp_path, "big", 5000, age_s=0)
+    prune_states(tmp_path, keep=big, limit=1000)
+    assert big.exists() and not other.exists()
+
+
+def test_other_files_are_left_alone(tmp_path: Path) -> None:
+    notes = tmp_path / "README"
+    notes.write_text("not a state")
+    new = _state(tmp_path, "new", 400, age_s=0)
+    prune_states(tmp_path, keep=new, limit=10)
+    assert notes.exists() and new.exists()

@@ -20,7 +20,7 @@ from assistant.core.config import Config
 from assistant.core.errors import SkillError
 from assistant.core.events import Due as DueEvent
 from assistant.core.events import TimerDone
-from assistant.core.models import ResolvedModel, SpeechModelFiles, resolve_llm, resolve_models
+from assistant.core.models import ResolvedModel, SpeechModelFiles, models_cache_dir, resolve_llm, resolve_models
 from assistant.devices.hub import DeviceHub
 from assistant.devices.registry import DeviceRegistry
 from assistant.knowledge.answerer import Answerer
@@ -304,7 +304,7 @@ def template_matcher(
     unloaded (with a warning) rather than keeping the assistant from starting."""
     while True:
         try:
-            return TemplateMatcher(registry.skills, language)
+            return TemplateMatcher(registry.skills, language, models_cache_dir() / "templates")
         except SkillError as e:
             culprit = next((name for name in sandboxed if f"skill '{name}'" in e.message), None)
             if culprit is None:

@@ -13,6 +13,7 @@ import random
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -28,6 +29,7 @@ from assistant.core.errors import SkillError
 from assistant.language.numbers import find_numbers
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.plugins.registry import LoadedSkill
+from assistant.understanding.derived import DerivedCache
 from assistant.understanding.prompt import ToolPhrases
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,8 @@ def _references(expr: Expression, rules: dict[str, str], seen: frozenset[str] = 
 
 
 class TemplateMatcher:
-    def __init__(self, skills: list[LoadedSkill], language: str = "en") -> None:
+    def __init__(self, skills: list[LoadedSkill], language: str = "en", cache_dir: Path | None = None) -> None:
+        """cache_dir: where the planner's examples and phrases are kept between starts (derived.py)."""
         self._phrases: ToolPhrases | None = None
         ha = get_intents(language)
         if ha is None:
@@ -91,6 +94,23 @@ class TemplateMatcher:
                         if r.list_name in self._live_lists
                     )
         self._skip_words = list(ha.get("skip_words", []))
+        self._derived = (
+            DerivedCache(
+                {
+                    "language": language,
+                    "intents": intents,
+                    "lists": lists,
+                    "rules": self._rules,
+                    "examples": self._declared_examples,
+                    "live": sorted(self._live_lists),
+                    "skip": self._skip_words,
+                    "tools": {name: [spec.description, spec.args_schema()] for name, spec in self._specs.items()},
+                },
+                cache_dir,
+            )
+            if cache_dir is not None
+            else None
+        )
 
     def _add_skill(
         self, loaded: LoadedSkill, ha: dict[str, Any], intents: dict[str, Any], lists: dict[str, Any]
@@ -178,6 +198,11 @@ class TemplateMatcher:
         """Worked examples for the planner's prompt, made by the templates themselves so they can never
         disagree with them: each skill's `examples:` sentences, and for a tool without any, a sampled
         sentence that fills the most arguments."""
+        if self._derived is not None and seed == 7:
+            return self._derived.examples(lambda: self._made_examples(seed))
+        return self._made_examples(seed)
+
+    def _made_examples(self, seed: int) -> list[ToolCall]:
         live = {name: [EXAMPLE_NAME] for name in self._live_lists}
         examples = [self._example(tool, text, live) for tool, text in self._declared_examples]
         covered = {call.tool for call in examples}
@@ -212,7 +237,8 @@ class TemplateMatcher:
         sentences name (a mention of a live timer name makes the timer tools worth offering).
         Made once (sampling every template takes over a second); the templates never change after."""
         if self._phrases is None:
-            self._phrases = self._sampled_phrases()
+            derived = self._derived
+            self._phrases = derived.phrases(self._sampled_phrases) if derived is not None else self._sampled_phrases()
         return self._phrases
 
     def _sampled_phrases(self) -> ToolPhrases:

@@ -1,0 +1,129 @@
+"""What the planner derives from the templates, kept on disk between starts.
+
+The worked examples in the planner's prompt and the sampled phrases its tool index reads are made by
+sampling every template and matching the samples back: about 10 s on two cores at every start that
+loads the planner (`assistant run`, `assistant ask` with the LLM), for a result that changes only when
+a template, a tool or the code that makes them changes. So they are kept in the model cache under a
+key made of all three; what does not read back exactly as it was written is made again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from assistant.core.paths import PROJECT
+from assistant.core.store import atomic_write
+from assistant.plugins.api import ToolCall
+from assistant.understanding.prompt import ToolPhrases
+
+log = logging.getLogger(__name__)
+
+CODE = (PROJECT / "assistant", PROJECT / "skills")
+"""The code the examples and phrases come from: the matcher, the tools' validation, the skills."""
+KEPT = 32
+"""Derived files kept, most recently written first (a few kilobytes to a few hundred each)."""
+
+
+@functools.cache
+def code_digest() -> str:
+    """Every file of the assistant's code and built-in skills, with its path (about 20 ms)."""
+    digest = hashlib.sha256()
+    for root in CODE:
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(PROJECT)).encode() + b"\0" + path.read_bytes())
+    for package in ("hassil", "home-assistant-intents"):
+        try:
+            digest.update(f"{package}=={metadata.version(package)}".encode())
+        except metadata.PackageNotFoundError:
+            digest.update(package.encode())
+    return digest.hexdigest()
+
+
+class DerivedCache:
+    def __init__(self, source: object, folder: Path) -> None:
+        """`source`: everything the templates and tools are made of, as JSON-able data."""
+        self.folder = folder
+        text = json.dumps(source, sort_keys=True, default=repr)
+        self.key = hashlib.sha256((code_digest() + "\0" + text).encode()).hexdigest()[:24]
+
+    def examples(self, make: Callable[[], list[ToolCall]]) -> list[ToolCall]:
+        def record(calls: list[ToolCall]) -> Any:
+            return [[c.tool, c.args, c.text] for c in calls]
+
+        kept = self._read("examples")
+        if kept is not None:
+            try:
+                return [ToolCall(tool, args, "template", text) for tool, args, text in kept]
+            except (TypeError, ValueError):
+                log.warning("ignoring the unreadable cached planner examples %s", self._path("examples"))
+        calls = make()
+        self._write("examples", record(calls))
+        return calls
+
+    def phrases(self, make: Callable[[], ToolPhrases]) -> ToolPhrases:
+        def record(phrases: ToolPhrases) -> Any:
+            return {
+                "sentences": phrases.sentences,
+                "live_lists": {tool: sorted(names) for tool, names in phrases.live_lists.items()},
+            }
+
+        kept = self._read("phrases")
+        if kept is not None:
+            try:
+                return ToolPhrases(
+                    sentences={str(k): [str(s) for s in v] for k, v in kept["sentences"].items()},
+                    live_lists={str(k): set(v) for k, v in kept["live_lists"].items()},
+                )
+            except (TypeError, ValueError, KeyError, AttributeError):
+                log.warning("ignoring the unreadable cached planner phrases %s", self._path("phrases"))
+        phrases = make()
+        self._write("phrases", record(phrases))
+        return phrases
+
+    def _path(self, what: str) -> Path:
+        return self.folder / f"{self.key}.{what}.json"
+
+    def _read(self, what: str) -> Any:
+        path = self._path(what)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            os.utime(path)  # used now: the pruning keeps what is used
+            return data
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as e:
+            log.warning("ignoring the unreadable cached %s %s: %s", what, self._path(what), e)
+            return None
+
+    def _write(self, what: str, data: Any) -> None:
+        text = json.dumps(data)  # in order: the prompt shows each call's arguments as they are here
+        if json.loads(text) != data:  # something JSON would change (a tuple, a float key): made each time
+            return
+        try:
+            atomic_write(self._path(what), text)
+        except OSError as e:
+            log.warning("cannot cache the planner's %s in %s: %s", what, self.folder, e)
+            return
+        self._prune()
+
+    def _prune(self) -> None:
+        found = []
+        for path in self.folder.glob("*.json"):
+            try:
+                found.append((path.stat().st_mtime, path))
+            except OSError:
+                continue
+        for _, path in sorted(found, reverse=True)[KEPT:]:
+            try:
+                path.unlink()
+            except OSError:
+                pass

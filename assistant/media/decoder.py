@@ -6,13 +6,16 @@ import errno
 import os
 from collections.abc import Generator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import av
 import numpy as np
 
 from assistant.core.errors import MediaError
 from assistant.media.files import NotAFile, what_it_is
 from assistant.media.names import shown
+
+if TYPE_CHECKING:
+    import av
 
 LAYOUTS = {1: "mono", 2: "stereo"}
 
@@ -35,6 +38,8 @@ class Decoder:
     def __init__(self, path: Path, rate: int, channels: int, chunk: int) -> None:
         if channels not in LAYOUTS:
             raise MediaError(f"cannot play to {channels} channels, only 1 or 2")
+        import av  # PyAV: imported when a track is first played
+
         self.path = path
         try:
             check_regular(path)
@@ -54,6 +59,8 @@ class Decoder:
         return next(self._chunks)
 
     def _read(self, channels: int, chunk: int) -> Generator[np.ndarray, None, None]:
+        import av
+
         try:
             for frame in _with_flush(self._container.decode(audio=0)):
                 for out in self._resampler.resample(frame):

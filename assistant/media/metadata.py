@@ -17,7 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import av
 import imagehash
 import mutagen
 import numpy as np
@@ -240,6 +239,8 @@ def _orient(image: Image.Image, orientation: Any) -> Image.Image:
 
 
 def _video_info(f: BinaryIO) -> MediaInfo:
+    import av  # PyAV: imported when a video is first read, not by every command that imports the library
+
     with av.open(f, "r") as container:  # reads the container's index, decodes nothing
         tags = {key.lower(): value for key, value in container.metadata.items()}
         duration = _seconds(container.duration / av.time_base if container.duration else None)

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 
 from assistant.audio.streams import MusicOutput
@@ -57,6 +56,8 @@ class Track:
     @classmethod
     def from_file(cls, path: Path) -> Track:
         """A track with its title, artist, album and duration read from the file's tags."""
+        import av  # PyAV: imported when a track is first read, not by every command that imports the player
+
         try:
             check_regular(path)
             with av.open(str(path)) as container:

@@ -7,15 +7,15 @@ firmware 0.14+ leaves "RSVD" or "-" for an effect this build lacks."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
-from mashumaro.exceptions import MissingField
-from wled import WLED
-from wled.exceptions import WLEDConnectionError, WLEDConnectionTimeoutError, WLEDError
 
 from assistant.devices.drivers.base import TIMEOUT_S, http_json, mac_of, need, percent_to
 from assistant.devices.model import BRIGHTNESS, COLOUR, EFFECT, ON_OFF, Device, DeviceError, DeviceState, Found, spoken
+
+if TYPE_CHECKING:
+    from wled import WLED
 
 RESERVED = {"RSVD", "-", ""}
 """Names WLED gives the effects a build leaves out: never offered, never set."""
@@ -69,6 +69,12 @@ class WledDriver:
     async def _call(
         self, session: aiohttp.ClientSession, host: str, what: str, act: Callable[[WLED], Awaitable[T]]
     ) -> T:
+        # Imported when a strip is first talked to: building its models takes most of a second, and
+        # every one-shot command (`assistant ask "what time is it"`) would pay for it.
+        from mashumaro.exceptions import MissingField
+        from wled import WLED
+        from wled.exceptions import WLEDConnectionError, WLEDConnectionTimeoutError, WLEDError
+
         client = WLED(host, request_timeout=TIMEOUT_S, session=session)
         try:
             return await act(client)

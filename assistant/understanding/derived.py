@@ -17,7 +17,7 @@ import os
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from assistant.core.paths import PROJECT
 from assistant.core.store import atomic_write
@@ -25,6 +25,8 @@ from assistant.plugins.api import ToolCall
 from assistant.understanding.prompt import ToolPhrases
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 CODE = (PROJECT / "assistant", PROJECT / "skills")
 """The code the examples and phrases come from: the matcher, the tools' validation, the skills."""
@@ -56,38 +58,47 @@ class DerivedCache:
         self.key = hashlib.sha256((code_digest() + "\0" + text).encode()).hexdigest()[:24]
 
     def examples(self, make: Callable[[], list[ToolCall]]) -> list[ToolCall]:
-        def record(calls: list[ToolCall]) -> Any:
-            return [[c.tool, c.args, c.text] for c in calls]
-
-        kept = self._read("examples")
-        if kept is not None:
-            try:
-                return [ToolCall(tool, args, "template", text) for tool, args, text in kept]
-            except (TypeError, ValueError):
-                log.warning("ignoring the unreadable cached planner examples %s", self._path("examples"))
-        calls = make()
-        self._write("examples", record(calls))
-        return calls
+        return self.kept(
+            "examples",
+            make,
+            lambda calls: [[c.tool, c.args, c.text] for c in calls],
+            lambda kept: [ToolCall(tool, args, "template", text) for tool, args, text in kept],
+        )
 
     def phrases(self, make: Callable[[], ToolPhrases]) -> ToolPhrases:
-        def record(phrases: ToolPhrases) -> Any:
-            return {
+        return self.kept(
+            "phrases",
+            make,
+            lambda phrases: {
                 "sentences": phrases.sentences,
                 "live_lists": {tool: sorted(names) for tool, names in phrases.live_lists.items()},
-            }
+            },
+            lambda kept: ToolPhrases(
+                sentences={str(k): [str(s) for s in v] for k, v in kept["sentences"].items()},
+                live_lists={str(k): set(v) for k, v in kept["live_lists"].items()},
+            ),
+        )
 
-        kept = self._read("phrases")
+    def shapes(self, make: Callable[[], tuple[list[str], list[str]]]) -> tuple[list[str], list[str]]:
+        """The templates' sentence shapes for fuzzy matching (matcher.template_shapes)."""
+        return self.kept(
+            "shapes",
+            make,
+            lambda shapes: [shapes[0], shapes[1]],
+            lambda kept: ([str(s) for s in kept[0]], [str(s) for s in kept[1]]),
+        )
+
+    def kept(self, what: str, make: Callable[[], T], dump: Callable[[T], Any], load: Callable[[Any], T]) -> T:
+        """`what` read back from disk, else made (and kept for the next start)."""
+        kept = self._read(what)
         if kept is not None:
             try:
-                return ToolPhrases(
-                    sentences={str(k): [str(s) for s in v] for k, v in kept["sentences"].items()},
-                    live_lists={str(k): set(v) for k, v in kept["live_lists"].items()},
-                )
-            except (TypeError, ValueError, KeyError, AttributeError):
-                log.warning("ignoring the unreadable cached planner phrases %s", self._path("phrases"))
-        phrases = make()
-        self._write("phrases", record(phrases))
-        return phrases
+                return load(kept)
+            except (TypeError, ValueError, KeyError, AttributeError, IndexError):
+                log.warning("ignoring the unreadable cached planner %s %s", what, self._path(what))
+        value = make()
+        self._write(what, dump(value))
+        return value
 
     def _path(self, what: str) -> Path:
         return self.folder / f"{self.key}.{what}.json"

@@ -350,29 +350,31 @@ class TemplateMatcher:
     def template_shapes(self) -> tuple[list[str], list[str]]:
         """Every sentence the templates can say, '#' standing for each number: those without a live
         name, and those with LIVE_MARK + the list's name where a live name goes ("set a
-        livelist_timer_name timer for # minutes"). Sampled once (most of a second)."""
+        livelist_timer_name timer for # minutes"). Sampled once (most of a second), and kept on disk."""
         if self._fuzzy_static is None:
-            marked: dict[str, SlotList] = {
-                name: TextSlotList.from_strings([LIVE_MARK + name]) for name in self._live_lists
-            }
-            ranges = {name for name, sl in self._intents.slot_lists.items() if isinstance(sl, RangeSlotList)}
-            static: dict[str, None] = {}
-            with_live: dict[str, None] = {}
-            # Live lists share names with Home Assistant's wildcard lists (timer_name), so sentences
-            # with wildcards are sampled too, and those still holding a wildcard are dropped here.
-            for _, sentence in sample_intents(
-                self._intents,
-                slot_lists=marked,
-                language=self._language,
-                expand_ranges=False,
-                exclude_sentences_with_wildcards=False,
-            ):
-                if any(name not in ranges for name in _PLACEHOLDER.findall(sentence)):
-                    continue
-                shape = _PLACEHOLDER.sub("#", clean(sentence))
-                (with_live if LIVE_MARK in shape else static)[shape] = None
-            self._fuzzy_static = (list(static), list(with_live))
+            derived = self._derived
+            self._fuzzy_static = derived.shapes(self._sampled_shapes) if derived is not None else self._sampled_shapes()
         return self._fuzzy_static
+
+    def _sampled_shapes(self) -> tuple[list[str], list[str]]:
+        marked: dict[str, SlotList] = {name: TextSlotList.from_strings([LIVE_MARK + name]) for name in self._live_lists}
+        ranges = {name for name, sl in self._intents.slot_lists.items() if isinstance(sl, RangeSlotList)}
+        static: dict[str, None] = {}
+        with_live: dict[str, None] = {}
+        # Live lists share names with Home Assistant's wildcard lists (timer_name), so sentences
+        # with wildcards are sampled too, and those still holding a wildcard are dropped here.
+        for _, sentence in sample_intents(
+            self._intents,
+            slot_lists=marked,
+            language=self._language,
+            expand_ranges=False,
+            exclude_sentences_with_wildcards=False,
+        ):
+            if any(name not in ranges for name in _PLACEHOLDER.findall(sentence)):
+                continue
+            shape = _PLACEHOLDER.sub("#", clean(sentence))
+            (with_live if LIVE_MARK in shape else static)[shape] = None
+        return list(static), list(with_live)
 
     def warm_up(self) -> None:
         """Compile the templates and sample the fuzzy index now rather than on the first request."""

@@ -1,4 +1,4 @@
-"""The planner's examples and phrases are made once and read back from disk, exactly as made, until
+"""The planner's examples and phrases, and the fuzzy index's shapes, are made once and read back from disk, exactly as made, until
 a template, a tool or the code changes."""
 
 from __future__ import annotations
@@ -24,17 +24,21 @@ def skills(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def test_read_back_exactly_as_made_without_sampling_again(skills: Any, tmp_path: Path, monkeypatch: Any) -> None:
     made = TemplateMatcher(skills.skills, "en", tmp_path)
-    examples, phrases = made.examples(), made.phrases()
-    assert sorted(p.name.split(".", 1)[1] for p in tmp_path.iterdir()) == ["examples.json", "phrases.json"]
+    examples, phrases, shapes = made.examples(), made.phrases(), made.template_shapes()
+    kept = sorted(p.name.split(".", 1)[1] for p in tmp_path.iterdir())
+    assert kept == ["examples.json", "phrases.json", "shapes.json"]
 
     def no_sampling(*_: Any) -> Any:
         raise AssertionError("sampled again instead of reading the cache")
 
     monkeypatch.setattr(TemplateMatcher, "_made_examples", no_sampling)
     monkeypatch.setattr(TemplateMatcher, "_sampled_phrases", no_sampling)
+    monkeypatch.setattr(TemplateMatcher, "_sampled_shapes", no_sampling)
     again = TemplateMatcher(skills.skills, "en", tmp_path)
     assert again.examples() == examples
     assert again.phrases() == phrases
+    assert again.template_shapes() == shapes
+    assert again.match_fuzzy("set a timer for ten minuets", {}) is not None
     tools = skills.tools()
     assert system_prompt(tools, again.examples()) == system_prompt(tools, examples), "the prompt's state cache key"
 

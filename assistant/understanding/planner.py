@@ -46,7 +46,7 @@ class Planner(Protocol):
 
 
 class _Backend(Protocol):
-    def warm_up(self) -> float: ...
+    def warm_up(self, request: bool = True) -> float: ...
     def plan_sync(self, text: str, context: PlanContext) -> ToolCall | None: ...
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None: ...
     def phrase_sync(self, question: str, facts: str, timeout_s: float) -> str | None: ...
@@ -67,35 +67,37 @@ class LazyPlanner:
         self._lock = threading.Lock()
         self.warm_s: float | None = None
 
-    def load_sync(self) -> _Backend:
-        """The warm backend, loading it in this thread if nobody has yet (a tool's worker thread)."""
+    def load_sync(self, warm: bool = True) -> _Backend:
+        """The backend, loading it in this thread if nobody has yet (a tool's worker thread). `warm`
+        runs one request too, so that the first real one is fast (at start); loaded for a request
+        that is waiting (a one-shot `ask`), that request warms it."""
         with self._lock:
             if self._backend is None:
                 backend = self._factory()
-                self.warm_s = backend.warm_up()
+                self.warm_s = backend.warm_up(request=warm)
                 self._backend = backend
             return self._backend
 
-    async def load(self) -> _Backend:
+    async def load(self, warm: bool = True) -> _Backend:
         backend = self._backend
-        return backend if backend is not None else await asyncio.to_thread(self.load_sync)
+        return backend if backend is not None else await asyncio.to_thread(self.load_sync, warm)
 
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
         if self._backend is None and self._index is not None:
             index = await asyncio.to_thread(self._index)  # made once, from every template: over a second
             if not index.offer(text, context):
                 return None
-        return await (await self.load()).plan(text, context)
+        return await (await self.load(warm=False)).plan(text, context)
 
     async def phrase(self, question: str, facts: str, timeout_s: float) -> str | None:
         """The LLM's answer to an open question from the facts, unchecked (see phrasing.py); None
         when it did not finish within `timeout_s`."""
-        return await (await self.load()).phrase(question, facts, timeout_s)
+        return await (await self.load(warm=False)).phrase(question, facts, timeout_s)
 
     def answer_sync(self, question: str, passages: list[answering.Passage]) -> answering.Written:
         """The LLM's answer to a question from the household's passages (knowledge/answering.py),
         unchecked; called from a worker thread."""
-        return self.load_sync().answer_sync(question, passages)
+        return self.load_sync(warm=False).answer_sync(question, passages)
 
 
 def parse_call(raw: str, offered: Sequence[ToolSpec], text: str, index: ToolIndex | None = None) -> ToolCall | None:
@@ -176,10 +178,14 @@ class LocalPlanner:
             self._limited[key] = args_grammar(self._with_args[tool], said)
         return self._limited[key]
 
-    def warm_up(self) -> float:
-        """Get the system prompt's KV state (from the disk cache, else by evaluating it) and run one
-        request; returns the seconds it took."""
+    def warm_up(self, request: bool = True) -> float:
+        """Get the system prompt's KV state (from the disk cache, else by evaluating it) and, with
+        `request`, run one request; returns the seconds it took."""
         start = time.perf_counter()
+        if not request:
+            with self.engine.lock:
+                self.engine.prepare(self.template)
+            return time.perf_counter() - start
         self.plan_sync("what time is it", PlanContext())
         if self._warm_phrasing:
             self.phrase_sync("is it late", "It is 9 PM.", timeout_s=30)
@@ -297,9 +303,11 @@ class ServerPlanner:
         )
         return parse_call(raw, offered, text, self.index)
 
-    def warm_up(self) -> float:
+    def warm_up(self, request: bool = True) -> float:
+        """With `request`, one request, which also finds whether the server answers."""
         start = time.perf_counter()
-        self.plan_sync("what time is it", PlanContext())
+        if request:
+            self.plan_sync("what time is it", PlanContext())
         return time.perf_counter() - start
 
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
@@ -341,13 +349,13 @@ class FallbackPlanner:
         assert self.local is not None, "warm_up() loads the local model first"
         return self.local
 
-    def warm_up(self) -> float:
+    def warm_up(self, request: bool = True) -> float:
         """Load and warm the local model (it must answer at once when the server fails), then the server."""
         start = time.perf_counter()
         self.local = self._local_factory()
-        self.local.warm_up()
+        self.local.warm_up(request)
         try:
-            self.failover.call(self.remote.warm_up, lambda: 0.0)
+            self.failover.call(lambda: self.remote.warm_up(request), lambda: 0.0)
         except AssistantError as e:  # it answered badly at start: the local model plans until it answers well
             self.failover.failed(e.message)
         return time.perf_counter() - start

@@ -10,6 +10,7 @@ the assistant runs (a microphone unplugged and plugged back in).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -117,7 +118,8 @@ class Supervisor:
         tasks: list[asyncio.Task[None]] = []
         try:
             for service in self._services:
-                await self._start(service, first=True)
+                if not await self._started_unless_stopped(service):
+                    break
                 tasks.append(asyncio.create_task(self._keep(service), name=f"service:{service.name}"))
             await self._done.wait()
         finally:
@@ -130,6 +132,25 @@ class Supervisor:
                 except Exception as e:
                     log.warning("service %s did not stop cleanly: %s", service.name, describe_error(e))
                 self._set(service.name, STOPPED)
+
+    async def _started_unless_stopped(self, service: Service) -> bool:
+        """Its first start, unless `stop` comes first (SIGTERM while the LLM loads): then the start is
+        abandoned, and the services before it stop at once instead of after it."""
+        starting = asyncio.ensure_future(self._start(service, first=True))
+        stopping = asyncio.ensure_future(self._done.wait())
+        try:
+            await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopping.cancel()
+        if not starting.done():
+            starting.cancel()
+            await asyncio.gather(starting, return_exceptions=True)
+            with contextlib.suppress(Exception):
+                await service.stop()
+            self._set(service.name, STOPPED)
+            return False
+        starting.result()  # a first start that failed ends the run with its error
+        return True
 
     async def _start(self, service: Service, first: bool) -> None:
         self._set(service.name, STARTING)

@@ -60,6 +60,9 @@ class MicrophoneSource:
     """How often a quiet stream is checked for being still alive."""
     STALL_S = 3.0
     """No audio at all for this long from a stream that says it is running means the device is gone."""
+    FIRST_BLOCK_S = 10.0
+    """The same before its first block: some devices take seconds to start (a Bluetooth headset
+    switching profile)."""
 
     def __init__(self, device: str | int | None = None, block_s: float = 0.08) -> None:
         self.device = device
@@ -103,16 +106,16 @@ class MicrophoneSource:
         except Exception as e:
             raise AudioDeviceError(f"the microphone cannot be opened: {e}") from e
         self._worked = True
-        heard = time.monotonic()
+        heard, stall_s = time.monotonic(), self.FIRST_BLOCK_S
         try:
             while True:
                 try:
                     yield await asyncio.wait_for(queue.get(), self.CHECK_S)
-                    heard = time.monotonic()
+                    heard, stall_s = time.monotonic(), self.STALL_S
                 except TimeoutError:
                     # A live microphone delivers silence too: a stream that is still "active" but has
                     # delivered nothing for STALL_S is a driver spinning on a device that went away.
-                    if not stream.active or time.monotonic() - heard > self.STALL_S:
+                    if not stream.active or time.monotonic() - heard > stall_s:
                         raise AudioDeviceError(
                             "the microphone stopped delivering audio (unplugged, or its sound server stopped)"
                         ) from None

@@ -13,6 +13,7 @@ import hashlib
 import logging
 import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -199,8 +200,9 @@ class LocalLLM:
     def _cached_state(self, path: Path) -> Any:
         from llama_cpp.llama import LlamaState
 
-        try:
+        with contextlib.suppress(OSError):  # a read-only cache is read all the same
             os.utime(path)  # used now: the pruning keeps what is used
+        try:
             with np.load(path, allow_pickle=False) as data:
                 blob = data["llama_state"].tobytes()
                 return LlamaState(
@@ -238,18 +240,24 @@ class LocalLLM:
 STATES_BYTES = 512 << 20
 """The most the cached prompt states may take on disk: each prompt (a skill added, an example changed)
 writes one of about 80 MB, and old ones were never read again."""
+IN_USE_S = 24 * 3600
+"""A state read or written this recently is in use (this model's prompts) and is kept whatever its size."""
 
 
-def prune_states(folder: Path, keep: Path, limit: int = STATES_BYTES) -> None:
-    """Remove the least recently used cached states beyond `limit` bytes (never `keep`)."""
+def prune_states(folder: Path, keep: Path, limit: int = STATES_BYTES, now: float | None = None) -> None:
+    """Remove the least recently used cached states beyond `limit` bytes; never `keep`, one in use,
+    or another process's half-written one."""
+    now = time.time() if now is None else now
     found = []
     for path in folder.glob("*.npz"):
+        if path.name.endswith(".partial.npz"):
+            continue
         with contextlib.suppress(OSError):  # removed meanwhile by another process
             stat = path.stat()
             found.append((stat.st_mtime, stat.st_size, path))
     total = 0
-    for _, size, path in sorted(found, reverse=True):
+    for used, size, path in sorted(found, reverse=True):
         total += size
-        if total > limit and path != keep:
+        if total > limit and path != keep and now - used > IN_USE_S:
             with contextlib.suppress(OSError):  # removed meanwhile by another process
                 path.unlink()

@@ -9,11 +9,13 @@ key made of all three; what does not read back exactly as it was written is made
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
 import logging
 import os
+import sys
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
@@ -41,13 +43,27 @@ def code_digest() -> str:
     for root in CODE:
         for path in sorted(root.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
-                digest.update(str(path.relative_to(PROJECT)).encode() + b"\0" + path.read_bytes())
+                digest.update(str(path.relative_to(PROJECT)).encode() + b"\0" + _contents(path))
     for package in ("hassil", "home-assistant-intents"):
         try:
             digest.update(f"{package}=={metadata.version(package)}".encode())
         except metadata.PackageNotFoundError:
             digest.update(package.encode())
     return digest.hexdigest()
+
+
+def _contents(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as e:  # unreadable: it counts by its error, and nothing is served from an old read
+        return f"unreadable: {e}".encode()
+
+
+def module_digest(obj: object) -> str:
+    """The code a skill (built in or from another package) runs in this process, by its module's file."""
+    module = sys.modules.get(type(obj).__module__)
+    source = getattr(module, "__file__", None)
+    return hashlib.sha256(_contents(Path(source))).hexdigest() if source else type(obj).__module__
 
 
 class DerivedCache:
@@ -107,13 +123,14 @@ class DerivedCache:
         path = self._path(what)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
-            os.utime(path)  # used now: the pruning keeps what is used
-            return data
         except FileNotFoundError:
             return None
         except (OSError, ValueError) as e:
             log.warning("ignoring the unreadable cached %s %s: %s", what, self._path(what), e)
             return None
+        with contextlib.suppress(OSError):  # a read-only cache is read all the same
+            os.utime(path)  # used now: the pruning keeps what is used
+        return data
 
     def _write(self, what: str, data: Any) -> None:
         text = json.dumps(data)  # in order: the prompt shows each call's arguments as they are here

@@ -29,7 +29,7 @@ from assistant.core.errors import SkillError
 from assistant.language.numbers import find_numbers
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.plugins.registry import LoadedSkill
-from assistant.understanding.derived import DerivedCache
+from assistant.understanding.derived import DerivedCache, module_digest
 from assistant.understanding.prompt import ToolPhrases
 
 log = logging.getLogger(__name__)
@@ -105,6 +105,8 @@ class TemplateMatcher:
                     "live": sorted(self._live_lists),
                     "skip": self._skip_words,
                     "tools": {name: [spec.description, spec.args_schema()] for name, spec in self._specs.items()},
+                    "borrowed": {key: [b.tool, b.slots] for key, b in self._borrowed.items()},
+                    "code": {loaded.skill.name: module_digest(loaded.skill) for loaded in skills},
                 },
                 cache_dir,
             )

@@ -164,6 +164,36 @@ async def test_the_service_that_ends_the_run_stops_the_others_in_reverse_order()
 
 
 @in_loop
+async def test_a_stop_during_a_slow_start_stops_the_others_at_once() -> None:
+    """SIGTERM while the LLM loads (the last service's start): the services already running stop
+    now, not once the load is done, and the one starting is told to stop too."""
+    order: list[str] = []
+    loading = asyncio.Event()
+
+    def named(name: str, start_forever: bool = False) -> Service:
+        async def start() -> None:
+            order.append(f"start {name}")
+            if start_forever:
+                loading.set()
+                await forever()
+
+        async def stop() -> None:
+            order.append(f"stop {name}")
+
+        return Service(name, start, stop)
+
+    sup = Supervisor(Bus(), FAST)
+    sup.add(named("pipeline"))
+    sup.add(named("llm", start_forever=True))
+    running = asyncio.create_task(sup.run())
+    await asyncio.wait_for(loading.wait(), WAIT_S)
+    sup.stop()
+    await asyncio.wait_for(running, WAIT_S)
+    assert order == ["start pipeline", "start llm", "stop llm", "stop pipeline"]
+    assert {h.name: h.state for h in sup.health()} == {"pipeline": "stopped", "llm": "stopped"}
+
+
+@in_loop
 async def test_a_service_stable_for_a_while_starts_its_pauses_over() -> None:
     flaky = Flaky("discovery")
     flaky.crash_at_start = 3  # the first three starts crash at once: the pauses grow 0.05, 0.2, 0.8

@@ -181,9 +181,13 @@ def run(work: Path, trials: int) -> Figures:
 
 
 def _head(path: Path, limit: int = 4 << 20) -> str:
-    """The first `limit` bytes of the log: enough for every line of ours, not a driver's flood."""
+    """The first and the last `limit` bytes of the log: every line of ours before a driver's flood,
+    and whatever was printed at the end (a traceback at shutdown), not the flood between."""
     with path.open("rb") as f:
-        return f.read(limit).decode("utf-8", "replace")
+        head = f.read(limit)
+        size = f.seek(0, 2)
+        f.seek(max(len(head), size - limit))
+        return (head + b"\n" + f.read()).decode("utf-8", "replace")
 
 
 def _one(f: Figures, pulse: Pulse, events_file: Path) -> None:

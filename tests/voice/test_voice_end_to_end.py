@@ -130,10 +130,18 @@ def test_an_understood_request_ends_sooner(speech_models, config, tmp_path: Path
 
 def test_a_timer_rings_and_speaks(speech_models, config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """Realtime: a two-second timer started by voice rings during the same stream and is spoken."""
-    # 8 s of silence after it: room for the ring after the reply even when a busy machine takes
-    # seconds to hear and answer (4 s was not enough at a load of 5).
-    pcm = np.concatenate([sf.command("Set a timer for two seconds."), sf.silence(8.0)])
-    run = run_voice(pcm, speech_models, config, tmp_path, realtime=True, ring_timers=True)
+    # The stream goes on with silence until the ring has been spoken: a busy machine may take seconds
+    # to hear and answer (a fixed 8 s of silence was outrun at a load of 5).
+    pcm = np.concatenate([sf.command("Set a timer for two seconds."), sf.silence(1.0)])
+    run = run_voice(
+        pcm,
+        speech_models,
+        config,
+        tmp_path,
+        realtime=True,
+        ring_timers=True,
+        until=lambda ev: len(ev.of("tts_end")) >= 2,
+    )
     ev = run.events
     assert ev.of("intent")[0].args == {"seconds": 2}
     done = ev.of("timer_done")

@@ -139,7 +139,7 @@ class LocalPlanner:
         n_ctx: int = 6144,
         max_tools: int = 8,
         gpu_layers: int = 0,
-        repack: bool = False,
+        repack: bool = True,
         phrase_replies: bool = False,
     ) -> None:
         """phrase_replies: replies to open questions will be worded, so warm that prompt too at start."""

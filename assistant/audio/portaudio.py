@@ -36,9 +36,9 @@ def sounddevice() -> ModuleType:
 
 
 def close_stream(stream: Any, what: str, drain: bool = False, wait_s: float | None = None) -> bool:
-    """Close a sounddevice stream, waiting at most `wait_s`; True when it closed. With `drain`, what
-    is still queued plays out first; without, it is dropped. `wait_s` defaults to CLOSE_WAIT_S. Errors from a device that is already
-    gone are expected (it is closed for us then) and only logged."""
+    """Close a sounddevice stream, waiting at most `wait_s` (CLOSE_WAIT_S by default); True when it
+    closed. With `drain`, what is still queued plays out first; without, it is dropped. Errors from a
+    device that is already gone are expected (it is closed for us then) and only logged."""
 
     def close() -> None:
         try:
@@ -53,6 +53,11 @@ def close_stream(stream: Any, what: str, drain: bool = False, wait_s: float | No
     wait_s = CLOSE_WAIT_S if wait_s is None else wait_s
     closer.join(wait_s)
     if closer.is_alive():
-        log.warning("the %s did not close within %.0f s (its sound driver is stuck); leaving it behind", what, wait_s)
+        log.warning(
+            "the %s did not close within %.0f s: its sound driver is stuck and may keep using the CPU; "
+            "restart the assistant to free it (systemctl --user restart assistant)",
+            what,
+            wait_s,
+        )
         return False
     return True

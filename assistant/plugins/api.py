@@ -19,9 +19,18 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from assistant.core.errors import SkillError
+from assistant.plugins.surfaces import (
+    CommandsSurface,
+    DevicesSurface,
+    KnowledgeSurface,
+    MediaSurface,
+    RoomsSurface,
+    RoutinesSurface,
+    SchedulerSurface,
+)
 from assistant.plugins.tools import (
     TOOL_MARK as TOOL_MARK,
 )
@@ -98,6 +107,9 @@ class ToolCall:
 REQUEST: ContextVar[str] = ContextVar("request", default="")
 
 
+T = TypeVar("T")
+
+
 def said() -> str:
     """The words of the request a tool (or its `settle`) is serving, as understood; "" for a call
     nobody spoke (a routine's step, a button on the phone page). A skill reads them to refuse rather
@@ -118,59 +130,94 @@ def saying(text: str) -> Iterator[None]:
 
 @dataclass
 class SkillContext:
-    """What a skill may touch: only what its permissions grant."""
+    """What a skill may touch: only what its permissions grant.
+
+    Each field is given by the app: in the assistant's process (the built-in skills) the core's own
+    object, named in its docstring; in a sandboxed skill's process a stand-in whose calls cross to the
+    core (plugins/remote.py), with the calls its Protocol in plugins/surfaces.py declares. A skill
+    asks with `needs_*()` for the surface, or with `needs(permission, kind)` for the class it works
+    with; both check at load that it was granted and given what it expects."""
 
     skill: str
     data_dir: Path
-    scheduler: Any | None = None
-    """The durable scheduler, with Permission.SCHEDULER."""
-    routines: Any | None = None
-    """The routines (list and start), with Permission.ROUTINES."""
+    scheduler: object | None = None
+    """The durable scheduler (a scheduling.Scheduler), with Permission.SCHEDULER."""
+    routines: object | None = None
+    """The routines, listed and started (a routines.host.RoutineHost), with Permission.ROUTINES."""
     folders: dict[str, Path] = field(default_factory=dict)
     """Named folders (photos, backup …), with Permission.FOLDERS."""
-    devices: Any | None = None
-    """The device hub (registry and drivers), with Permission.DEVICES."""
-    media: Any | None = None
-    """The media library and the music player, with Permission.MEDIA."""
-    commands: Any | None = None
-    """The allowlisted named commands (a system_commands.CommandRunner), with Permission.COMMANDS."""
-    rooms: Any | None = None
-    """Where the assistant can speak (a rooms.Rooms), with Permission.SPEAKERS."""
-    knowledge: Any | None = None
-    """The household's documents and notes (a knowledge.index.KnowledgeIndex), with Permission.KNOWLEDGE."""
+    devices: object | None = None
+    """The device hub, registry and drivers (a devices.hub.DeviceHub), with Permission.DEVICES."""
+    media: object | None = None
+    """The media library and the music player (a media.service.MediaLibrary), with Permission.MEDIA."""
+    commands: object | None = None
+    """The allowlisted named commands (a trust.system_commands.CommandRunner), with Permission.COMMANDS."""
+    rooms: object | None = None
+    """Where the assistant can speak (a voice.rooms.Rooms), with Permission.SPEAKERS."""
+    knowledge: object | None = None
+    """The household's documents and notes (a knowledge.answerer.Answerer), with Permission.KNOWLEDGE."""
     refused: Callable[[str, str], None] | None = None
     """Told (skill, permission) when the skill reaches for something it was not granted: the audit trail."""
 
-    def needs_scheduler(self) -> Any:
+    def needs_scheduler(self) -> SchedulerSurface:
         """The scheduler, or a load error naming the skill that forgot to ask for it."""
-        return self._granted(self.scheduler, Permission.SCHEDULER)
+        return self.needs(Permission.SCHEDULER, SchedulerSurface)
 
-    def needs_devices(self) -> Any:
-        """The device hub, or a load error naming the skill that forgot to ask for it."""
-        return self._granted(self.devices, Permission.DEVICES)
+    def needs_devices(self) -> DevicesSurface:
+        """The devices, or a load error naming the skill that forgot to ask for them."""
+        return self.needs(Permission.DEVICES, DevicesSurface)
 
-    def needs_commands(self) -> Any:
-        """The named commands, or a load error naming the skill that forgot to ask for it."""
-        return self._granted(self.commands, Permission.COMMANDS)
+    def needs_commands(self) -> CommandsSurface:
+        """The named commands, or a load error naming the skill that forgot to ask for them."""
+        return self.needs(Permission.COMMANDS, CommandsSurface)
 
-    def needs_media(self) -> Any:
+    def needs_media(self) -> MediaSurface:
         """The media library, or a load error naming the skill that forgot to ask for it."""
-        return self._granted(self.media, Permission.MEDIA)
+        return self.needs(Permission.MEDIA, MediaSurface)
 
-    def needs_rooms(self) -> Any:
+    def needs_rooms(self) -> RoomsSurface:
         """The rooms' speakers, or a load error naming the skill that forgot to ask for them."""
-        return self._granted(self.rooms, Permission.SPEAKERS)
+        return self.needs(Permission.SPEAKERS, RoomsSurface)
 
-    def needs_knowledge(self) -> Any:
+    def needs_knowledge(self) -> KnowledgeSurface:
         """The documents and notes, or a load error naming the skill that forgot to ask for them."""
-        return self._granted(self.knowledge, Permission.KNOWLEDGE)
+        return self.needs(Permission.KNOWLEDGE, KnowledgeSurface)
 
-    def _granted(self, thing: Any, permission: Permission) -> Any:
+    def needs_routines(self) -> RoutinesSurface:
+        """The routines, or a load error naming the skill that forgot to ask for them."""
+        return self.needs(Permission.ROUTINES, RoutinesSurface)
+
+    def needs(self, permission: Permission, kind: type[T]) -> T:
+        """What `permission` granted, as a `kind`: a surface of plugins/surfaces.py, or for a built-in
+        skill, which runs in the assistant's process, the core's own class
+        (`needs(Permission.DEVICES, DeviceHub)`). A load error names the skill when the permission was
+        not granted, or when what was given is not a `kind` (a skill written for the assistant's
+        process, run in a sandbox)."""
+        thing = self._bound(permission)
         if thing is None:
             if self.refused is not None:
                 self.refused(self.skill, permission.value)
             raise SkillError(f"skill '{self.skill}' needs the {permission.value} permission")
+        if not isinstance(thing, kind):
+            raise SkillError(
+                f"skill '{self.skill}' expects its {permission.value} permission to give a {kind.__name__}, "
+                f"but it runs where it is given a {type(thing).__name__}"
+            )
         return thing
+
+    def _bound(self, permission: Permission) -> object | None:
+        bound: dict[Permission, object | None] = {
+            Permission.SCHEDULER: self.scheduler,
+            Permission.ROUTINES: self.routines,
+            Permission.DEVICES: self.devices,
+            Permission.MEDIA: self.media,
+            Permission.COMMANDS: self.commands,
+            Permission.SPEAKERS: self.rooms,
+            Permission.KNOWLEDGE: self.knowledge,
+        }
+        if permission not in bound:
+            raise SkillError(f"the {permission.value} permission hands over no object: it is enforced by the sandbox")
+        return bound[permission]
 
 
 class Skill:

@@ -10,12 +10,13 @@ signatures, and what comes back is JSON (dataclasses as dicts).
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 Wire = Any
 """A value as it crosses the sandbox: JSON (a dataclass arrives as a dict)."""
 
 
+@runtime_checkable
 class SchedulerSurface(Protocol):
     """Timers, alarms and reminders (Permission.SCHEDULER); times are seconds since the epoch."""
 
@@ -35,6 +36,7 @@ class SchedulerSurface(Protocol):
     def stop_ringing(self, item_id: str) -> Wire: ...
 
 
+@runtime_checkable
 class DevicesSurface(Protocol):
     """The household's devices, listed and acted on (Permission.DEVICES)."""
 
@@ -42,6 +44,7 @@ class DevicesSurface(Protocol):
     def act(self, device_ids: list[str], action: str, value: Any = None) -> list[dict[str, Any]]: ...
 
 
+@runtime_checkable
 class MediaSurface(Protocol):
     """Albums, photos, music and the player (Permission.MEDIA)."""
 
@@ -61,6 +64,7 @@ class MediaSurface(Protocol):
     def now_playing(self) -> dict[str, Any] | None: ...
 
 
+@runtime_checkable
 class RoutinesSurface(Protocol):
     """The household's routines, listed and started (Permission.ROUTINES)."""
 
@@ -68,6 +72,7 @@ class RoutinesSurface(Protocol):
     def start(self, name: str) -> str: ...
 
 
+@runtime_checkable
 class CommandsSurface(Protocol):
     """The allowlisted named commands (Permission.COMMANDS). `confirmed` is set by the core alone:
     whether the tool that asked ran after a spoken yes."""
@@ -76,6 +81,7 @@ class CommandsSurface(Protocol):
     def run(self, name: str, value: str | None = None, *, confirmed: bool = False) -> dict[str, Any]: ...
 
 
+@runtime_checkable
 class RoomsSurface(Protocol):
     """Where the assistant can speak (Permission.SPEAKERS)."""
 
@@ -83,6 +89,7 @@ class RoomsSurface(Protocol):
     def announce_from_thread(self, text: str, room: str | None = None) -> list[str]: ...
 
 
+@runtime_checkable
 class KnowledgeSurface(Protocol):
     """The household's documents and notes (Permission.KNOWLEDGE)."""
 

@@ -17,6 +17,7 @@ from aiohttp import WSMsgType, web
 
 from assistant.core.events import Event
 from assistant.web.auth import Phone
+from assistant.web.page_core import PageCore
 from assistant.web.talk import PhoneTalk
 
 MAX_TEXT_CHARS = 500
@@ -29,7 +30,7 @@ Outbox = asyncio.Queue[dict[str, Any] | bytes | None]
 class PhoneSockets:
     """Every open websocket of the page, each with the phone it belongs to."""
 
-    def __init__(self, core: Any, talk: PhoneTalk | None, max_talk_s: float) -> None:
+    def __init__(self, core: PageCore, talk: PhoneTalk | None, max_talk_s: float) -> None:
         self.core, self.talk, self.max_talk_s = core, talk, max_talk_s
         self._open: dict[web.WebSocketResponse, str] = {}
         self._requests: set[asyncio.Task[Any]] = set()  # phone requests in progress (held, or the loop may drop them)

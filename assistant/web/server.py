@@ -3,11 +3,9 @@
 The page's files and the CA's root (`/ca.crt`) are public (they hold nothing private, and a phone
 must load them to pair); every API call and the websocket need a paired phone's token, as a cookie
 (set at pairing) or a bearer header, and first pass guard.py (Host, Origin, content type). A client
-that keeps presenting bad tokens or codes is refused with 429 for a while; pairing codes are checked
-one at a time, and refused for everyone after PAIR_FAILURES_ALL wrong ones in a minute (until the
-block ends or `assistant pair` makes a new code: the owner is not kept out for long). Pairing and
-unpairing are written to the audit trail with who did them. `assistant pair` reaches a running
-server through the loopback port with the admin key, a file only the owner can read.
+that keeps presenting bad tokens is refused with 429 for a while (pairing.py holds those limits and
+the routes that pair and unpair phones). `assistant pair` reaches a running server through the
+loopback port with the admin key, a file only the owner can read.
 """
 
 from __future__ import annotations
@@ -30,27 +28,23 @@ from assistant.core.errors import AssistantError, WebError
 from assistant.core.health import health_response
 from assistant.core.store import atomic_write
 from assistant.plugins.api import ToolCall
-from assistant.trust.admin import record_admin
 from assistant.trust.vault import Vault
 from assistant.web import views
-from assistant.web.auth import FailureLimiter, PairingError, Phone, Phones
+from assistant.web.auth import Phones
 from assistant.web.certificate import Certificate, ensure_certificate, lan_addresses, served_names
 from assistant.web.guard import COOKIE, bearer, refusal
+from assistant.web.http import MAX_JSON_BYTES, PHONE, error, from_loopback, read_json
 from assistant.web.live import MAX_TEXT_CHARS, PhoneSockets, request_text
+from assistant.web.page_core import PageCore
+from assistant.web.pairing import Pairing
 from assistant.web.talk import PhoneTalk
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
-MAX_JSON_BYTES = 16 * 1024
 ADMIN_HEADER = "X-Assistant-Admin"
-PAIR_FAILURES_ALL = 10
-"""Wrong pairing codes in a minute, from all addresses together, after which pairing is refused for a while
-(until then, or until `assistant pair` makes a new code)."""
-EVERYONE = "*"
 PHOTO_ID = re.compile(r"[0-9]{1,18}")
 CA_PATH = "/ca.crt"
-_PHONE: web.RequestKey[Phone] = web.RequestKey("phone", Phone)
 
 
 @dataclass(frozen=True)
@@ -78,7 +72,7 @@ def admin_key(data_dir: Path) -> str:
 
 class WebServer:
     def __init__(
-        self, core: Any, config: WebConfig, talk: PhoneTalk | None = None, addresses: list[str] | None = None
+        self, core: PageCore, config: WebConfig, talk: PhoneTalk | None = None, addresses: list[str] | None = None
     ) -> None:
         """core: the built assistant (runtime.Core). talk: push-to-talk and typed requests (None:
         the page can look and press buttons but not talk). addresses: LAN addresses for the
@@ -87,11 +81,6 @@ class WebServer:
         self.config = config
         self.talk = talk
         self.phones = Phones(web_dir(core.data_dir))
-        self.limiter = FailureLimiter()
-        """Per address: wrong tokens and wrong pairing codes."""
-        self.everyone = FailureLimiter(limit=PAIR_FAILURES_ALL)
-        """Wrong pairing codes from all addresses together."""
-        self._pairing = asyncio.Lock()
         self.addresses = lan_addresses() if addresses is None else addresses
         bound = [] if config.bind in ("0.0.0.0", "", "::") else [config.bind]
         self.names = frozenset(n.lower() for n in [*served_names(self.addresses), *bound])
@@ -100,6 +89,13 @@ class WebServer:
         self._admin = admin_key(core.data_dir)
         self._runners: list[web.AppRunner] = []
         self.sockets = PhoneSockets(core, talk, config.max_talk_s)
+        self.pairing = Pairing(
+            self.phones,
+            core.data_dir,
+            self._fingerprints,
+            lambda: self.served.https if self.served else [],
+            lambda phone_id: self.sockets.close(phone_id, 4001, b"this phone was unpaired"),
+        )
         self._page: str | None = None
         self.served: Addresses | None = None
         self.report: Callable[[], dict[str, Any]] | None = None
@@ -153,6 +149,7 @@ class WebServer:
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self._errors, self._guard, self._auth], client_max_size=MAX_JSON_BYTES)
+        pairing = self.pairing
         app.router.add_get("/", self._index)
         app.router.add_get(CA_PATH, self._ca)
         app.router.add_get("/health", self._health)
@@ -161,18 +158,18 @@ class WebServer:
         )
         app.router.add_get("/sw.js", self._static_file("sw.js", "text/javascript"))
         app.router.add_static("/static/", STATIC, append_version=False)
-        app.router.add_post("/api/pair", self._pair)
+        app.router.add_post("/api/pair", pairing.pair)
         app.router.add_get("/api/me", self._me)
         app.router.add_get("/api/state", self._state)
-        app.router.add_get("/api/phones", self._list_phones)
-        app.router.add_delete("/api/phones/{id}", self._revoke)
+        app.router.add_get("/api/phones", pairing.list_phones)
+        app.router.add_delete("/api/phones/{id}", pairing.revoke)
         app.router.add_post("/api/say", self._say)
         app.router.add_post("/api/call", self._call)
         app.router.add_get("/api/media/thumb/{id}", self._thumb)
         app.router.add_get("/api/ws", self._websocket)
-        app.router.add_post("/admin/pair-code", self._admin_code)
-        app.router.add_get("/admin/phones", self._list_phones)
-        app.router.add_post("/admin/revoke/{id}", self._revoke)
+        app.router.add_post("/admin/pair-code", pairing.new_code)
+        app.router.add_get("/admin/phones", pairing.list_phones)
+        app.router.add_post("/admin/revoke/{id}", pairing.revoke)
         return app
 
     @web.middleware
@@ -191,9 +188,9 @@ class WebServer:
             message = (
                 e.reason if e.status != 413 else f"the request is too large (at most {MAX_JSON_BYTES // 1024} KiB)"
             )
-            return _error(e.status, message, "bad_request" if e.status < 500 else "server")
+            return error(e.status, message, "bad_request" if e.status < 500 else "server")
         except AssistantError as e:
-            return _error(400, e.message, e.code)
+            return error(400, e.message, e.code)
 
     @web.middleware
     async def _guard(
@@ -201,7 +198,7 @@ class WebServer:
     ) -> web.StreamResponse:
         refused = refusal(request, self.names)
         if refused is not None:
-            return _error(refused.status, refused.message, refused.code)
+            return error(refused.status, refused.message, refused.code)
         return await handler(request)
 
     @web.middleware
@@ -214,42 +211,29 @@ class WebServer:
         client = request.remote or "?"
         if path.startswith("/admin/"):
             # The admin key is 256 random bits in a file only the owner reads: no limiter in its way.
-            if not _loopback(request) or not secrets.compare_digest(request.headers.get(ADMIN_HEADER, ""), self._admin):
-                self.limiter.failed(client)
-                return _error(401, "admin requests come from this machine, with the admin key", "unauthorized")
+            if not from_loopback(request) or not secrets.compare_digest(
+                request.headers.get(ADMIN_HEADER, ""), self._admin
+            ):
+                self.pairing.limiter.failed(client)
+                return error(401, "admin requests come from this machine, with the admin key", "unauthorized")
             return await handler(request)
-        refused = self._refused(client)
+        refused = self.pairing.refused(client)
         if refused is not None:
             return refused
         token = request.cookies.get(COOKIE) or bearer(request)
         phone = self.phones.check(token)  # from memory: the store reads its file once, at opening
         if phone is None:
             if token:  # a wrong token is a guess; none at all is only a page not paired yet
-                self.limiter.failed(client)
-            return _error(401, "this phone is not paired: pair it with the code from `assistant pair`", "unauthorized")
-        request[_PHONE] = phone
+                self.pairing.limiter.failed(client)
+            return error(401, "this phone is not paired: pair it with the code from `assistant pair`", "unauthorized")
+        request[PHONE] = phone
         return await handler(request)
-
-    def _refused(self, client: str, pairing: bool = False) -> web.Response | None:
-        """429 for a client that failed too often lately (pairing: or when everyone together did);
-        None when it may try."""
-        wait = self.limiter.retry_after(client)
-        if pairing:
-            wait = max(wait, self.everyone.retry_after(EVERYONE))
-        if wait <= 0:
-            return None
-        return _error(
-            429,
-            f"too many failed attempts; try again in {wait:.0f} s",
-            "rate_limited",
-            {"Retry-After": str(int(wait) + 1)},
-        )
 
     # --- pages ----------------------------------------------------------------------------------
 
     async def _health(self, request: web.Request) -> web.StreamResponse:
         """Loopback only: a monitor on this machine needs no token, and the LAN learns nothing."""
-        if not _loopback(request) or self.report is None:
+        if not from_loopback(request) or self.report is None:
             raise web.HTTPNotFound()
         return health_response(self.report())
 
@@ -277,52 +261,7 @@ class WebServer:
 
         return serve
 
-    # --- pairing --------------------------------------------------------------------------------
-
-    async def _pair(self, request: web.Request) -> web.StreamResponse:
-        client = request.remote or "?"
-        body = await _json(request)
-        code, name = body.get("code"), body.get("name", "Phone")
-        if not isinstance(code, str) or not isinstance(name, str) or len(code) > 32:
-            return _error(400, 'send {"code": "the code from `assistant pair`", "name": "my phone"}', "bad_request")
-        async with self._pairing:  # one guess at a time: each failure counts before the next is checked
-            refused = self._refused(client, pairing=True)
-            if refused is not None:
-                return refused
-            try:
-                phone, token = await asyncio.to_thread(self.phones.pair, code, name)
-            except PairingError as e:
-                self.limiter.failed(client)
-                self.everyone.failed(EVERYONE)
-                return _error(403, e.message, e.code)
-        try:
-            await self._audit("phone paired", f"phone:{phone.name}", phone=phone.id, admin=phone.admin, address=client)
-        except AssistantError:
-            await asyncio.to_thread(self.phones.revoke, phone.id)  # no pairing the audit trail does not show
-            raise
-        response = web.json_response({"phone": asdict(phone), "token": token, **self._fingerprints()})
-        response.set_cookie(
-            COOKIE, token, max_age=10 * 365 * 86400, httponly=True, samesite="Strict", secure=request.secure, path="/"
-        )
-        return response
-
-    async def _admin_code(self, request: web.Request) -> web.StreamResponse:
-        admin = (await _json(request)).get("admin", False)
-        if not isinstance(admin, bool):
-            return _error(400, 'send {"admin": true or false}', "bad_request")
-        code, expires = await asyncio.to_thread(self.phones.new_code, admin)
-        self.everyone.forget(EVERYONE)  # the owner is pairing now: guessers elsewhere must not keep them out
-        if admin:
-            await self._audit("admin pairing code made", "cli", expires=expires)
-        return web.json_response(
-            {
-                "code": code,
-                "expires": expires,
-                "admin": admin,
-                **self._fingerprints(),
-                "urls": self.served.https if self.served else [],
-            }
-        )
+    # --- phones ---------------------------------------------------------------------------------
 
     def _fingerprints(self) -> dict[str, str | None]:
         """The server's certificate's and the CA root's SHA-256, for the person pairing to check."""
@@ -332,45 +271,16 @@ class WebServer:
             "ca_fingerprint": cert.ca_fingerprint if cert else None,
         }
 
-    async def _audit(self, action: str, who: str, **details: Any) -> None:
-        await asyncio.to_thread(record_admin, self.core.data_dir, action, who, **details)
-
     async def _me(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(
-            {"phone": asdict(request[_PHONE]), "talk": self.talk is not None, "reply_on": self.config.reply_on}
+            {"phone": asdict(request[PHONE]), "talk": self.talk is not None, "reply_on": self.config.reply_on}
         )
-
-    async def _list_phones(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response({"phones": [asdict(p) for p in self.phones.all()]})
-
-    async def _revoke(self, request: web.Request) -> web.StreamResponse:
-        """A phone unpairs itself, or any phone when it is an admin; the admin door (the CLI) any."""
-        asking = request.get(_PHONE)
-        target = await asyncio.to_thread(self.phones.find, request.match_info["id"])
-        if asking is not None and target.id != asking.id and not asking.admin:
-            return _error(
-                403,
-                "a phone may unpair only itself: unpair others from an admin phone "
-                "(paired with `assistant pair --admin`) or with `assistant phones revoke`",
-                "forbidden",
-            )
-        phone = await asyncio.to_thread(self.phones.revoke, target.id)
-        who = "cli" if asking is None else f"phone:{asking.name}"
-        await self._audit(
-            "phone revoked",
-            who,
-            phone=phone.id,
-            name=phone.name,
-            **({} if asking is None else {"by_phone": asking.id, "by_admin": asking.admin}),
-        )
-        await self.sockets.close(phone.id, 4001, b"this phone was unpaired")
-        return web.json_response({"revoked": asdict(phone)})
 
     # --- state and actions ----------------------------------------------------------------------
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
         """Events out; typed text and push-to-talk in (live.py)."""
-        return await self.sockets.serve(request, request[_PHONE])
+        return await self.sockets.serve(request, request[PHONE])
 
     async def _state(self, request: web.Request) -> web.StreamResponse:
         return web.json_response(await views.state(self.core))
@@ -378,31 +288,31 @@ class WebServer:
     async def _thumb(self, request: web.Request) -> web.StreamResponse:
         raw = request.match_info["id"]
         if not PHOTO_ID.fullmatch(raw):
-            return _error(400, "a photo's id is a number of at most 18 digits", "bad_request")
+            return error(400, "a photo's id is a number of at most 18 digits", "bad_request")
         data = await asyncio.to_thread(views.thumbnail, self.core, int(raw))
         if data is None:
-            return _error(404, "no such photo in the library", "not_found")
+            return error(404, "no such photo in the library", "not_found")
         return web.Response(body=data, content_type="image/jpeg", headers={"Cache-Control": "private, max-age=86400"})
 
     async def _say(self, request: web.Request) -> web.StreamResponse:
-        body = await _json(request)
+        body = await read_json(request)
         text = request_text(body.get("text"))
         if text is None:
-            return _error(400, f'send {{"text": "what to ask"}} (1 to {MAX_TEXT_CHARS} characters)', "bad_request")
+            return error(400, f'send {{"text": "what to ask"}} (1 to {MAX_TEXT_CHARS} characters)', "bad_request")
         if self.talk is None:
-            return _error(503, "the assistant is not ready to talk", "not_ready")
-        turn, reply = await self.talk.typed(request[_PHONE].id, text)
+            return error(503, "the assistant is not ready to talk", "not_ready")
+        turn, reply = await self.talk.typed(request[PHONE].id, text)
         return web.json_response({"turn": turn, "reply": reply})
 
     async def _call(self, request: web.Request) -> web.StreamResponse:
-        body = await _json(request)
+        body = await read_json(request)
         tool, args, confirmed = body.get("tool"), body.get("args", {}), body.get("confirmed", False)
         if not isinstance(tool, str) or not isinstance(args, dict) or not isinstance(confirmed, bool):
-            return _error(400, 'send {"tool": "skill.tool", "args": {…}}', "bad_request")
+            return error(400, 'send {"tool": "skill.tool", "args": {…}}', "bad_request")
         try:
             self.core.registry.tool(tool)
         except AssistantError:
-            return _error(404, f"no tool '{tool}'", "not_found")
+            return error(404, f"no tool '{tool}'", "not_found")
         turn = self.core.next_turn()
         call = ToolCall(tool=tool, args=args, source="phone", text="")
         done, said = await self.core.dialogue.another().perform(call, confirmed, turn)
@@ -418,24 +328,6 @@ _PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
 }
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
-        raise web.HTTPBadRequest(reason="the body must be a JSON object") from None
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(reason="the body must be a JSON object")
-    return body
-
-
-def _error(status: int, message: str, code: str, headers: dict[str, str] | None = None) -> web.Response:
-    return web.json_response({"error": message, "code": code}, status=status, headers=headers)
-
-
-def _loopback(request: web.Request) -> bool:
-    return request.remote in ("127.0.0.1", "::1") and not request.secure
 
 
 def _port(site: web.TCPSite) -> int:

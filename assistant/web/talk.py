@@ -19,6 +19,7 @@ from assistant.audio.wav import resample
 from assistant.core.events import SttStart, Transcript, TtsEnd
 from assistant.voice.dialogue import Dialogue
 from assistant.voice.reply import ReplySpeaker
+from assistant.web.page_core import PageCore
 
 Send = Callable[[Any], None]
 """Queues a JSON-able dict or raw bytes for one phone's websocket."""
@@ -62,7 +63,7 @@ class PhoneSink:
 class PhoneTalk:
     def __init__(
         self,
-        core: Any,
+        core: PageCore,
         transcriber: Any | None,
         speaker: ReplySpeaker | None,
         reply_on: str = "phone",

@@ -12,6 +12,7 @@ from typing import Any
 
 from assistant.routines.workflows import routine_row
 from assistant.scheduling.records import record
+from assistant.web.page_core import PageCore
 
 RECENT_RUNS = 5
 STATE_TIMEOUT_S = 1.5
@@ -19,7 +20,7 @@ THUMB_PX = 320
 ALBUM_PREVIEW = 4
 
 
-async def state(core: Any) -> dict[str, Any]:
+async def state(core: PageCore) -> dict[str, Any]:
     scheduler = core.scheduler
     devices, (albums, playing) = await asyncio.gather(_devices(core), asyncio.to_thread(_media, core))
     return {
@@ -34,7 +35,7 @@ async def state(core: Any) -> dict[str, Any]:
     }
 
 
-def _routines(core: Any) -> list[dict[str, Any]]:
+def _routines(core: PageCore) -> list[dict[str, Any]]:
     host = core.routines
     out = []
     for routine in host.routines.values():
@@ -57,7 +58,7 @@ def _routines(core: Any) -> list[dict[str, Any]]:
     return out
 
 
-async def _devices(core: Any) -> list[dict[str, Any]]:
+async def _devices(core: PageCore) -> list[dict[str, Any]]:
     hub = core.devices
     devices = hub.registry.all()
     online = [d for d in devices if d.online]
@@ -76,7 +77,7 @@ async def _devices(core: Any) -> list[dict[str, Any]]:
     return [{**asdict(d), "state": states.get(d.id)} for d in sorted(devices, key=lambda d: (d.room or "~", d.name))]
 
 
-def _media(core: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+def _media(core: PageCore) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     media = core.media
     if media is None:
         return [], None
@@ -96,7 +97,7 @@ def _media(core: Any) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     return albums, media.player.now_playing().record() if media.player is not None else None
 
 
-def thumbnail(core: Any, file_id: int) -> bytes | None:
+def thumbnail(core: PageCore, file_id: int) -> bytes | None:
     """A small JPEG of an indexed photo (made once, kept in the data folder); None when it is not a
     photo in the library any more or cannot be read."""
     from PIL import Image, ImageOps, UnidentifiedImageError

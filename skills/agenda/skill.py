@@ -40,7 +40,7 @@ class AgendaSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        self.scheduler: Scheduler = context.needs_scheduler()
+        self.scheduler: Scheduler = context.needs(Permission.SCHEDULER, Scheduler)
 
     def entries(self, day: dt.date, after: dt.datetime) -> list[Entry]:
         """Everything that comes due on `day` (local), from `after` on, in time order."""

@@ -31,7 +31,7 @@ class AlarmSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        self.scheduler: Scheduler = context.needs_scheduler()
+        self.scheduler: Scheduler = context.needs(Permission.SCHEDULER, Scheduler)
 
     def describe(self, alarm: Alarm) -> str:
         rule = alarm.recurrence

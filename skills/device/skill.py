@@ -72,7 +72,7 @@ class DeviceSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        self.hub: DeviceHub = context.needs_devices()
+        self.hub: DeviceHub = context.needs(Permission.DEVICES, DeviceHub)
 
     async def on_start(self) -> None:
         await self.hub.open()

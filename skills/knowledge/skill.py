@@ -22,7 +22,7 @@ class KnowledgeSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        self.knowledge: Answerer = context.needs_knowledge()
+        self.knowledge: Answerer = context.needs(Permission.KNOWLEDGE, Answerer)
 
     @tool
     def remember(

@@ -33,7 +33,7 @@ class MediaSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        self.media: MediaLibrary = context.needs_media()
+        self.media: MediaLibrary = context.needs(Permission.MEDIA, MediaLibrary)
 
     @property
     def player(self) -> MusicPlayer:

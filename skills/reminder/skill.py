@@ -27,7 +27,7 @@ class ReminderSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        self.scheduler: Scheduler = context.needs_scheduler()
+        self.scheduler: Scheduler = context.needs(Permission.SCHEDULER, Scheduler)
 
     def _settle_add(self, args: dict[str, Any]) -> dict[str, Any]:
         """A text that is only a time ("remind me at 5 pm", planned as text 'at 5 pm') is no text:

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Protocol
+from typing import Annotated
 
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
-
-
-class Routines(Protocol):
-    """What the core lends this skill: the loaded routines and a way to start one."""
-
-    def names(self) -> list[str]: ...
-    def phrases(self) -> dict[str, str]: ...
-    def start_run(self, name: str) -> str: ...
-    def enabled(self, name: str) -> bool: ...
-    def set_enabled(self, name: str, on: bool) -> None: ...
+from assistant.routines.host import RoutineHost
 
 
 class RoutineSkill(Skill):
@@ -24,7 +15,9 @@ class RoutineSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        self.routines: Routines | None = context.routines
+        self.routines: RoutineHost | None = (
+            context.needs(Permission.ROUTINES, RoutineHost) if context.routines is not None else None
+        )
 
     def slot_values(self) -> dict[str, list[str]]:
         if self.routines is None:

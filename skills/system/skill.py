@@ -13,6 +13,7 @@ import psutil
 
 from assistant.core.errors import SkillError
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
+from assistant.trust.system_commands import CommandRunner
 
 Folder = Literal["photos", "music", "documents", "backup"]
 FIND_LIMIT_ENTRIES = 200_000
@@ -56,7 +57,7 @@ class SystemSkill(Skill):
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
         self.folders = context.folders
-        self.commands = context.needs_commands()
+        self.commands = context.needs(Permission.COMMANDS, CommandRunner)
 
     def slot_values(self) -> dict[str, list[str]]:
         return {

@@ -150,7 +150,7 @@ class TimerSkill(Skill):
 
     def __init__(self, context: SkillContext) -> None:
         super().__init__(context)
-        self.scheduler: Scheduler = context.needs_scheduler()
+        self.scheduler: Scheduler = context.needs(Permission.SCHEDULER, Scheduler)
 
     def slot_values(self) -> dict[str, list[str]]:
         return {"timer_name": sorted({t.name for t in self.scheduler.timers() if t.name})}

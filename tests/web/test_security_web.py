@@ -25,7 +25,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from assistant.web.auth import MAX_CODE_MISSES, PairingError, Phones
 from assistant.web.certificate import VALID_DAYS, ensure_certificate
-from assistant.web.server import PAIR_FAILURES_ALL
+from assistant.web.pairing import PAIR_FAILURES_ALL
 from testbed.web import Page, start_page, stop_page
 
 EVIL = "https://evil.example"

@@ -29,8 +29,13 @@ from assistant.audio.sources import AudioFeed, AudioSource, read_into
 from assistant.core.addresses import is_loopback
 from assistant.core.health import health_endpoint, heartbeat, status_path, write_status
 from assistant.core.models import resolve_llm
+from assistant.voice.dialogue import CANNOT
+from assistant.voice.pipeline import DIDNT_CATCH
 
 log = logging.getLogger(__name__)
+
+PREPARED_REPLIES = (CANNOT, DIDNT_CATCH)
+"""Said often and always the same: synthesized once after start, so that they play at once."""
 
 
 def task_service(name: str, work: Callable[[], Coroutine[Any, Any, None]], ends_run: bool = False) -> Service:
@@ -163,6 +168,11 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
             await planner.load()
 
         supervisor.add(Service("llm", load_llm))
+
+    async def prepare_replies() -> None:
+        await asyncio.to_thread(models.synthesizer.prepare, PREPARED_REPLIES)
+
+    supervisor.add(Service("replies", prepare_replies))  # after the LLM: its load matters more
 
     async with contextlib.AsyncExitStack() as stack:
         if source.realtime and not serve_page:

@@ -32,7 +32,6 @@ import os
 import re
 import shutil
 from dataclasses import dataclass
-from typing import Any
 
 from assistant.core.errors import ConfigError, SkillError, shown
 
@@ -231,7 +230,7 @@ class NamedCommand:
         return [checked if _SLOT.match(part) else part for part in self.run]
 
 
-def parse_commands(data: Any, where: str = "system.commands") -> dict[str, NamedCommand]:
+def parse_commands(data: object, where: str = "system.commands") -> dict[str, NamedCommand]:
     """Validate the config's commands; a bad one is a ConfigError naming it and saying what is wrong."""
     if data is None:
         return {}
@@ -490,7 +489,7 @@ def _sed_script_is_slot(args: list[str]) -> bool:
     return not given and first is not None and bool(_SLOT.match(first))
 
 
-def _parse_arg(data: Any, here: str) -> CommandArg | None:
+def _parse_arg(data: object, here: str) -> CommandArg | None:
     if data is None:
         return None
     if not isinstance(data, dict) or not isinstance(data.get("name"), str):

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import imagehash
 import mutagen
@@ -25,6 +25,9 @@ from PIL import Image, UnidentifiedImageError
 from assistant.core.errors import MediaError
 from assistant.media.files import NotAFile, open_regular
 from assistant.media.names import shown
+
+if TYPE_CHECKING:
+    from _typeshed import ConvertibleToFloat
 
 try:  # HEIC/HEIF photos (iPhones): readable only where pillow-heif is installed
     from pillow_heif import register_heif_opener
@@ -171,7 +174,7 @@ def _photo_info(f: BinaryIO) -> MediaInfo:
     return MediaInfo("photo", taken, camera, lat, lon, width, height)
 
 
-def _exif_time(value: Any) -> str | None:
+def _exif_time(value: object) -> str | None:
     text = _text(value)
     match = _DATE_TIME.match(text) if text else None
     if match is None:
@@ -184,7 +187,7 @@ def _exif_time(value: Any) -> str | None:
     return moment.isoformat() if FIRST_YEAR <= moment.year <= LAST_YEAR else None
 
 
-def _gps_degrees(value: Any, ref: Any, negative: str, limit: float) -> float | None:
+def _gps_degrees(value: object, ref: object, negative: str, limit: float) -> float | None:
     """(degrees, minutes, seconds) rationals, or one rational of decimal degrees, and a ref."""
     if value is None:
         return None
@@ -192,7 +195,7 @@ def _gps_degrees(value: Any, ref: Any, negative: str, limit: float) -> float | N
     if not 1 <= len(parts) <= 3:
         return None
     try:
-        numbers = [float(part) for part in parts]  # IFDRational n/0 is nan
+        numbers = [_float(part) for part in parts]  # IFDRational n/0 is nan
     except (TypeError, ValueError, ZeroDivisionError):
         return None
     if not all(math.isfinite(n) and n >= 0 for n in numbers):
@@ -212,7 +215,7 @@ def _camera(make: str, model: str) -> str | None:
     return make or model or None
 
 
-def _text(value: Any) -> str:
+def _text(value: object) -> str:
     """A tag's text, always valid Unicode (bytes are read as UTF-8, a lone surrogate becomes "?"),
     without NULs and outer blanks; "" for a value that is no text at all."""
     if isinstance(value, bytes):
@@ -222,8 +225,8 @@ def _text(value: Any) -> str:
     return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "").strip()
 
 
-def _orient(image: Image.Image, orientation: Any) -> Image.Image:
-    method = {
+def _orient(image: Image.Image, orientation: object) -> Image.Image:
+    methods: dict[object, Image.Transpose] = {
         2: Image.Transpose.FLIP_LEFT_RIGHT,
         3: Image.Transpose.ROTATE_180,
         4: Image.Transpose.FLIP_TOP_BOTTOM,
@@ -231,7 +234,8 @@ def _orient(image: Image.Image, orientation: Any) -> Image.Image:
         6: Image.Transpose.ROTATE_270,
         7: Image.Transpose.TRANSVERSE,
         8: Image.Transpose.ROTATE_90,
-    }.get(orientation)
+    }
+    method = methods.get(orientation)
     return image.transpose(method) if method is not None else image
 
 
@@ -340,13 +344,18 @@ def _year(year: int | None) -> int | None:
     return year if year is not None and FIRST_YEAR <= year <= LAST_YEAR else None
 
 
-def _seconds(value: Any) -> float | None:
+def _seconds(value: object) -> float | None:
     """A length in seconds, or None for none, zero, a negative, an infinite or a NaN one."""
     try:
-        seconds = float(value)
+        seconds = _float(value)
     except (TypeError, ValueError, OverflowError):
         return None
     return seconds if math.isfinite(seconds) and seconds > 0 else None
+
+
+def _float(value: object) -> float:
+    """float(value), which itself refuses (TypeError) what is no number, numeric text or buffer of one."""
+    return float(cast("ConvertibleToFloat", value))
 
 
 def _reason(path: Path, error: Exception) -> str:

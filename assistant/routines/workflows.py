@@ -238,7 +238,7 @@ def _check_shape(text: str) -> None:
             )
 
 
-def parse_routine(doc: Any, path: Path, tool: ToolLookup) -> Routine:
+def parse_routine(doc: object, path: Path, tool: ToolLookup) -> Routine:
     if not isinstance(doc, dict):
         raise RoutineError(path, 1, "a routine is a mapping with name, triggers and steps")
     line = doc.get("__line__", 1)
@@ -258,7 +258,7 @@ def parse_routine(doc: Any, path: Path, tool: ToolLookup) -> Routine:
     return Routine(name.strip(), path, steps, triggers, str(doc.get("description", "")), catch_up)
 
 
-def _list(value: Any, what: str, path: Path, line: int) -> list[Any]:
+def _list(value: object, what: str, path: Path, line: int) -> list[object]:
     if value is None:
         return []
     if not isinstance(value, list):
@@ -274,7 +274,7 @@ def _known(doc: dict[str, Any], allowed: set[str], path: Path) -> None:
         )
 
 
-def _trigger(raw: Any, path: Path) -> Trigger:
+def _trigger(raw: object, path: Path) -> Trigger:
     if not isinstance(raw, dict):
         raise RoutineError(path, 0, f"a trigger is a mapping such as {{phrase: good morning}}, not {raw!r}")
     line = raw.get("__line__", 0)
@@ -328,7 +328,7 @@ def _check_event(name: str, match: list[str], path: Path, line: int) -> None:
         raise RoutineError(path, line, f"event '{name}' has no field '{unknown[0]}' to match (its fields: {fields})")
 
 
-def _step(raw: Any, path: Path, tool: ToolLookup) -> Step:
+def _step(raw: object, path: Path, tool: ToolLookup) -> Step:
     if not isinstance(raw, dict):
         raise RoutineError(path, 0, f"a step is a mapping with an id, not {raw!r}")
     line = raw.get("__line__", 0)
@@ -428,7 +428,7 @@ def _check_graph(steps: tuple[Step, ...], path: Path) -> None:
                     )
 
 
-def _strings(value: Any) -> list[str]:
+def _strings(value: object) -> list[str]:
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict):

@@ -138,7 +138,7 @@ def _lines(f: BinaryIO) -> Iterator[bytes | None]:
             yield line
 
 
-def _seq(value: Any) -> int:
+def _seq(value: object) -> int:
     """An entry's sequence number, which is a whole number (not a bool, a float such as 1e999, a string)."""
     if type(value) is not int:
         raise ValueError(f"its sequence number is {type(value).__name__} {value!r}, not a whole number")

@@ -91,11 +91,11 @@ def _call_record(call: ToolCall) -> dict[str, Any]:
     }
 
 
-def _number(value: Any) -> float:
+def _number(value: object) -> float:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else float("-inf")
 
 
-def _monotonic(wall: Any) -> float | None:
+def _monotonic(wall: object) -> float | None:
     """A wall-clock time from the file as this process's monotonic time; None if it is not a time."""
     at = _number(wall)
     if at == float("-inf") or at > time.time():
@@ -103,7 +103,7 @@ def _monotonic(wall: Any) -> float | None:
     return time.monotonic() - (time.time() - at)
 
 
-def _call(data: Any, dialogue: Dialogue, partial: bool) -> ToolCall | None:
+def _call(data: object, dialogue: Dialogue, partial: bool) -> ToolCall | None:
     """The call as saved, its arguments validated again by its tool; None when it is no longer valid."""
     if not isinstance(data, dict) or not isinstance(data.get("tool"), str) or not isinstance(data.get("args"), dict):
         return None
@@ -124,7 +124,7 @@ def _call(data: Any, dialogue: Dialogue, partial: bool) -> ToolCall | None:
     )
 
 
-def _pending(data: Any, dialogue: Dialogue) -> Pending | None:
+def _pending(data: object, dialogue: Dialogue) -> Pending | None:
     if not isinstance(data, dict) or data.get("kind") not in ("missing", "confirm"):
         return None
     at = _monotonic(data.get("at"))
@@ -134,7 +134,7 @@ def _pending(data: Any, dialogue: Dialogue) -> Pending | None:
     return Pending(data["kind"], call, str(data.get("question", "")), at)
 
 
-def _exchange(data: Any, dialogue: Dialogue) -> Exchange | None:
+def _exchange(data: object, dialogue: Dialogue) -> Exchange | None:
     if not isinstance(data, dict):
         return None
     at = _monotonic(data.get("at"))

@@ -115,7 +115,7 @@ class _Session:
     async def _ptt_cancel(self, data: dict[str, Any]) -> None:
         self.recording = None
 
-    async def _typed(self, value: Any) -> None:
+    async def _typed(self, value: object) -> None:
         text = request_text(value)
         if text is None:
             await self._error(f"text must be 1 to {MAX_TEXT_CHARS} characters", "bad_request")
@@ -123,7 +123,7 @@ class _Session:
         assert self.sockets.talk is not None
         self.sockets.spawn(self.sockets.talk.typed(self.phone.id, text))
 
-    async def _start(self, rate: Any) -> None:
+    async def _start(self, rate: object) -> None:
         if not isinstance(rate, int) or isinstance(rate, bool) or not 8000 <= rate <= 48000:
             await self._error("ptt_start needs the audio's rate, 8000 to 48000", "bad_request")
             return
@@ -180,7 +180,7 @@ class Recording:
         return np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2").astype(np.int16)
 
 
-def request_text(value: Any) -> str | None:
+def request_text(value: object) -> str | None:
     """A typed request as sent, or None when it is not 1 to MAX_TEXT_CHARS characters of text."""
     if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_CHARS:
         return None

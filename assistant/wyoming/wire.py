@@ -268,7 +268,7 @@ def _json(raw: bytes, what: str) -> Any:
     return value
 
 
-def _depth(value: Any) -> int:
+def _depth(value: object) -> int:
     """How deeply arrays and objects nest in a parsed JSON value (without recursion)."""
     deepest, stack = 0, [(value, 1)]
     while stack:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, overload
 
 import aiohttp
 
 from assistant.devices.model import Device, DeviceError, DeviceState, Found
 
 _MAC = re.compile(r"^[0-9a-f]{12}$")
+T = TypeVar("T")
 
 TIMEOUT_S = 2.0
 """A device on the home network answers in milliseconds; one that takes seconds is treated as down."""
@@ -121,7 +122,11 @@ async def http_json(
     return data
 
 
-def need(data: Any, key: str, kind: type | tuple[type, ...], what: str) -> Any:
+@overload
+def need(data: object, key: str, kind: type[T], what: str) -> T: ...
+@overload
+def need(data: object, key: str, kind: tuple[type, ...], what: str) -> Any: ...
+def need(data: object, key: str, kind: type | tuple[type, ...], what: str) -> Any:
     """data[key], checked to be of `kind`; DeviceError naming the device when it is not."""
     value = data.get(key) if isinstance(data, dict) else None
     kinds = kind if isinstance(kind, tuple) else (kind,)

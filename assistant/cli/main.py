@@ -22,6 +22,7 @@ from assistant.cli import audit as audit_cli
 from assistant.cli import devices as devices_cli
 from assistant.cli import knowledge as knowledge_cli
 from assistant.cli import media as media_cli
+from assistant.cli import people as people_cli
 from assistant.cli import routines as routines_cli
 from assistant.cli import schedule as schedule_cli
 from assistant.cli import service as service_cli
@@ -83,6 +84,7 @@ def parser() -> argparse.ArgumentParser:
     devices_cli.add_parser(sub, _data_options)
     media_cli.add_parser(sub, _data_options)
     knowledge_cli.add_parser(sub, _data_options)
+    people_cli.add_parser(sub, _data_options)
     web_cli.add_parser(sub, _data_options)
     audit_cli.add_parser(sub, _data_options)
     skills_cli.add_parser(sub, _data_options)
@@ -300,6 +302,8 @@ def main(argv: list[str] | None = None) -> int:
             return media_cli.run(args, config, _data_dir(args), media_roots(config))
         if args.command == "knowledge":
             return knowledge_cli.run(args, _config(args), _data_dir(args))
+        if args.command == "people":
+            return people_cli.run(args, _data_dir(args))
         if args.command == "status":
             return status_cli.run(args, _data_dir(args))
         if args.command == "service":
@@ -339,6 +343,8 @@ def _writes(args: argparse.Namespace) -> str:
         return "changing devices from the shell (say it to the assistant, or stop it first)"
     if args.command == "media":
         return media_cli.writes(args)
+    if args.command == "people":
+        return people_cli.writes(args)
     if args.command == "skills":
         return skills_cli.writes(args)
     return ""

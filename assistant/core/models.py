@@ -312,6 +312,27 @@ def resolve_embedder() -> ResolvedModel:
     return ResolvedModel(weights.path.parent, weights.source, weights.licence)
 
 
+# --- speaker recognition ---------------------------------------------------------------------
+
+GE2E = PackagedFile(
+    package="resemblyzer",
+    # Its declared dependencies (torch, librosa, webrtcvad) are far too heavy; the encoder is ours
+    # (speech/speaker_encoder.py), so the package is installed without them and never imported.
+    pip="--no-deps resemblyzer==0.1.4",
+    relative="pretrained.pt",
+    sha256="39373b86598fa3da9fcddee6142382efe09777e8d37dc9c0561f41f0070f134e",
+    licence="Apache-2.0 (Resemblyzer's pretrained GE2E speaker encoder)",
+)
+
+
+def resolve_speaker_encoder() -> ResolvedModel:
+    """Resemblyzer's pretrained.pt, its sha256 checked every time (17 MB, a few tens of ms): the file
+    is a pickle, so only the exact bytes recorded here are ever unpickled."""
+    model = _packaged("speaker-recognition", "resemblyzer GE2E", GE2E)
+    verify_packaged(model, GE2E)
+    return model
+
+
 def resolve_llm(name: str) -> ResolvedModel:
     """A GGUF file for the local planner: a packaged name, or a path to any GGUF file."""
     if name.endswith(".gguf") or os.sep in name:

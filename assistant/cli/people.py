@@ -1,0 +1,142 @@
+"""`assistant people enroll|list|identify|forget`: the household's voices.
+
+    assistant people enroll NAME --audio A.wav [--audio B.wav …] [--role ROLE]
+    assistant people list [--json]
+    assistant people identify CLIP.wav [--json]     → {"person": NAME or null, "score": …}
+    assistant people forget NAME
+
+Voiceprints stay on this machine, encrypted under the vault's key (people/voiceprints.py); enrolling
+and forgetting are written to the audit trail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
+from assistant.people.listening import Listener, check_one_voice, identify, read_clip
+from assistant.people.voiceprints import (
+    PURPOSE,
+    PeopleError,
+    Person,
+    Voiceprints,
+    checked_name,
+    checked_role,
+    new_person,
+)
+from assistant.speech.speaker_encoder import SpeakerEncoder
+from assistant.speech.vad import SileroVad
+from assistant.trust.admin import record_admin
+from assistant.trust.vault import Vault
+
+MAX_CLIPS = 10
+
+
+def add_parser(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], data_options: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    p = sub.add_parser("people", help="enrol the household's voices, list them, tell who speaks in a clip, forget one")
+    p.add_argument("action", choices=["enroll", "list", "identify", "forget"])
+    p.add_argument(
+        "target", nargs="?", metavar="NAME|CLIP", help="enroll, forget: the person's name; identify: a WAV file"
+    )
+    p.add_argument(
+        "--audio",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="WAV",
+        help="enroll: a clip of the person reading a sentence aloud (repeat: three is best)",
+    )
+    p.add_argument("--role", default="adult", help="enroll: adult (the default), child, guest, or a role of your own")
+    p.add_argument("--json", action="store_true", help="list, identify: JSON")
+    data_options(p)
+
+
+def writes(args: argparse.Namespace) -> str:
+    return "changing the household's voices" if args.action in ("enroll", "forget") else ""
+
+
+def _listener() -> Listener:
+    return Listener(SpeakerEncoder(resolve_speaker_encoder().path), SileroVad(resolve_vad_model()))
+
+
+def _enrolled(data_dir: Path, vault: Vault) -> tuple[list[Person], list[str]]:
+    """Everyone enrolled; reading never makes a vault key (a folder without one has nobody)."""
+    return Voiceprints(data_dir, vault.derived_key(PURPOSE)).load() if vault.exists() else ([], [])
+
+
+def _needs_target(args: argparse.Namespace, what: str) -> str:
+    if not args.target:
+        raise PeopleError(f"`assistant people {args.action}` needs {what}")
+    return str(args.target)
+
+
+def run(args: argparse.Namespace, data_dir: Path) -> int:
+    vault = Vault(data_dir)
+    if args.action == "list":
+        people, problems = _enrolled(data_dir, vault)
+        if args.json:
+            print(json.dumps({"people": [p.describe() for p in people], "problems": problems}))
+        else:
+            for person in people:
+                print(f"{person.name} ({person.role}), from {person.clips} clips")
+            for problem in problems:
+                print(f"left out: {problem}")
+            if not people and not problems:
+                print(
+                    "No voices enrolled yet: `assistant people enroll NAME --audio A.wav --audio B.wav --audio C.wav`"
+                )
+        return 0
+    if args.action == "identify":
+        clip = Path(_needs_target(args, "a WAV file"))
+        pcm = read_clip(clip)
+        people, _ = _enrolled(data_dir, vault)
+        voice = _listener().voice(pcm)
+        found = identify(voice, people)
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "person": found.person.name if found.person else None,
+                        "score": found.score,
+                        "role": found.person.role if found.person else "guest",
+                        "nearest": found.nearest,
+                        "speech_s": round(voice.speech_s, 2),
+                    }
+                )
+            )
+        elif voice.embedding is None:
+            print(f"Too little speech to tell who it is ({voice.speech_s:.1f} s).")
+        elif found.person is None:
+            print(f"An unknown voice (nearest: {found.nearest or 'nobody'}, {found.score:.2f}).")
+        else:
+            print(f"{found.person.name} ({found.score:.2f}).")
+        return 0
+    name = checked_name(_needs_target(args, "the person's name"))
+    store = Voiceprints(data_dir, vault.derived_key(PURPOSE))
+    if args.action == "forget":
+        if not store.forget(name):
+            raise PeopleError(f"nobody called {name} is enrolled (see `assistant people list`)")
+        record_admin(data_dir, "voice forgotten", "cli", person=name)
+        print(f"Forgot {name}'s voice.")
+        return 0
+    role = checked_role(args.role)
+    if not args.audio:
+        raise PeopleError(
+            "enrolling needs clips of the person reading aloud: --audio A.wav --audio B.wav --audio C.wav"
+        )
+    if len(args.audio) > MAX_CLIPS:
+        raise PeopleError(f"at most {MAX_CLIPS} clips; three sentences are enough")
+    listener = _listener()
+    embeddings = [listener.enrolment(read_clip(path), str(path)) for path in args.audio]
+    check_one_voice(embeddings, [str(p) for p in args.audio])
+    person = new_person(name, role, embeddings)
+    replaced = store.find(name) is not None
+    store.save(person)
+    record_admin(data_dir, "voice enrolled", "cli", person=name, role=role, clips=len(embeddings), replaced=replaced)
+    print(f"{'Relearned' if replaced else 'Learned'} {name}'s voice ({role}, from {len(embeddings)} clips).")
+    return 0

@@ -1,0 +1,1 @@
+"""The household's people: their voiceprints, who is speaking, and what each may do."""

@@ -1,0 +1,150 @@
+#!/usr/bin/env python
+"""Who is speaking: identification of the household's voices (issue 28).
+
+    .venv/bin/python scripts/bench/people.py [--json FILE]
+
+Eight voices are enrolled, each from three short sentences read clean (assistant/people: the same
+checks and voiceprints as `assistant people enroll`); four more voices are never enrolled. Each voice
+then says six other sentences, requests as people make them, clean and with white noise at 20 dB and
+10 dB signal-to-noise, and each clip is identified as `assistant people identify` does.
+
+The voices are Piper's (joe) and espeak-ng's, several of them one synthesizer with another pitch and
+formants: a test of the method, not of a real household. Figures:
+
+  accuracy      the right person named, of the enrolled voices' clips (a clip named nobody is a miss);
+  false accept  an unenrolled voice taken for an enrolled adult (every enrolled person is an adult);
+  EER           the equal error rate of the raw similarity: every clip against every voiceprint;
+  time          the speaker embedding of one request, which runs beside speech-to-text.
+
+Targets: accuracy ≥ 95 % clean; false accepts ≤ 1 %. Baseline in the same run: the same clips
+identified by the nearest voiceprint alone, with no threshold and no margin (what a naive
+implementation does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from assistant.core.models import resolve_speaker_encoder, resolve_vad_model  # noqa: E402
+from assistant.people.listening import Listener, Voice, identify  # noqa: E402
+from assistant.people.voiceprints import Person, new_person  # noqa: E402
+from assistant.speech.speaker_encoder import SpeakerEncoder  # noqa: E402
+from assistant.speech.vad import SileroVad  # noqa: E402
+from testbed import speech as sf  # noqa: E402
+
+ENROLLED = ("piper", "en-us+m3", "en-us+f3", "en-gb+m1", "en-gb+f2", "en-gb-scotland", "en-029", "en-us-nyc")
+STRANGERS = ("en-gb-x-gbclan", "en-gb-x-rp+f4", "en-us+m7", "en-gb-x-gbcwmd+f5")
+NAMES = ("Anna", "Ben", "Chloe", "Dev", "Emma", "Finn", "Greta", "Hugo")
+ENROL = (
+    "The quick brown fox jumps over the lazy dog.",
+    "Please remember to water the plants on the balcony.",
+    "My favourite season is autumn, when the leaves turn gold.",
+)
+TEST = (
+    "Set a timer for twelve minutes for the pasta.",
+    "What's on my calendar tomorrow morning?",
+    "Remind me to call the dentist on Friday at ten.",
+    "Turn the living room lights down to thirty percent.",
+    "Play some jazz in the kitchen, please.",
+    "How long is left on the eggs timer?",
+)
+CONDITIONS = {"clean": None, "noise 20 dB": 20.0, "noise 10 dB": 10.0}
+
+
+def eer(genuine: list[float], impostor: list[float]) -> float:
+    """The rate at which false accepts equal false rejects, over every threshold."""
+    best = 1.0
+    for t in sorted(set(genuine) | set(impostor)):
+        far = sum(s >= t for s in impostor) / len(impostor)
+        frr = sum(s < t for s in genuine) / len(genuine)
+        best = min(best, max(far, frr))
+    return best
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--json", type=Path, help="write the figures here")
+    args = p.parse_args()
+    listener = Listener(SpeakerEncoder(resolve_speaker_encoder().path), SileroVad(resolve_vad_model()))
+    people: list[Person] = []
+    for voice in ENROLLED:
+        clips = [np.concatenate([sf.silence(0.3), sf.speak(s, voice), sf.silence(0.3)]) for s in ENROL]
+        people.append(new_person(NAMES[len(people)], "adult", [listener.enrolment(c, voice) for c in clips]))
+    names = {voice: person.name for voice, person in zip(ENROLLED, people, strict=True)}
+    results: dict[str, dict[str, float]] = {}
+    timings: list[float] = []
+    for condition, snr in CONDITIONS.items():
+        right = naive_right = enrolled_clips = 0
+        false_accepts = naive_false = stranger_clips = 0
+        genuine: list[float] = []
+        impostor: list[float] = []
+        for voice in ENROLLED + STRANGERS:
+            for i, sentence in enumerate(TEST):
+                pcm = np.concatenate([sf.silence(0.3), sf.speak(sentence, voice), sf.silence(0.3)])
+                if snr is not None:
+                    pcm = sf.with_noise(pcm, snr, seed=i)
+                start = time.perf_counter()
+                heard: Voice = listener.voice(pcm)
+                timings.append(time.perf_counter() - start)
+                found = identify(heard, people)
+                if heard.embedding is not None:
+                    scores = {p.name: float(p.voiceprint @ heard.embedding) for p in people}
+                    nearest = max(scores, key=lambda n: scores[n])
+                    for name, score in scores.items():
+                        (genuine if names.get(voice) == name else impostor).append(score)
+                else:
+                    nearest = None
+                if voice in names:
+                    enrolled_clips += 1
+                    right += found.person is not None and found.person.name == names[voice]
+                    naive_right += nearest == names[voice]
+                else:
+                    stranger_clips += 1
+                    false_accepts += found.person is not None
+                    naive_false += nearest is not None
+        results[condition] = {
+            "accuracy": right / enrolled_clips,
+            "false_accepts": false_accepts / stranger_clips,
+            "eer": eer(genuine, impostor),
+            "naive_accuracy": naive_right / enrolled_clips,
+            "naive_false_accepts": naive_false / stranger_clips,
+            "clips": enrolled_clips + stranger_clips,
+        }
+    print(
+        f"{len(ENROLLED)} voices enrolled from {len(ENROL)} sentences each, {len(STRANGERS)} never enrolled, "
+        f"{len(TEST)} test sentences each"
+    )
+    print(
+        f"{'condition':14s} {'accuracy':>9s} {'false accept':>13s} {'EER':>6s}   baseline (nearest, no threshold): accuracy, false accept"
+    )
+    for condition, r in results.items():
+        print(
+            f"{condition:14s} {100 * r['accuracy']:8.1f}% {100 * r['false_accepts']:12.1f}% {100 * r['eer']:5.1f}%"
+            f"   {100 * r['naive_accuracy']:.1f}%, {100 * r['naive_false_accepts']:.1f}%"
+        )
+    print(
+        f"speaker embedding of one request: median {1000 * statistics.median(timings):.0f} ms "
+        f"(p90 {1000 * float(np.percentile(timings, 90)):.0f} ms), beside speech-to-text"
+    )
+    clean = results["clean"]
+    print(
+        f"target accuracy ≥ 95 % clean: {'met' if clean['accuracy'] >= 0.95 else 'not met'}; "
+        f"false accepts ≤ 1 %: {'met' if max(r['false_accepts'] for r in results.values()) <= 0.01 else 'not met'}"
+    )
+    if args.json:
+        args.json.write_text(json.dumps({"results": results, "embed_median_s": statistics.median(timings)}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -118,6 +118,22 @@ class Transcript(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class SpeakerHeard(Event):
+    """Who said the request, told by their voice beside speech-to-text; only while someone's voice is
+    enrolled (`assistant people enroll`)."""
+
+    type: ClassVar[str] = "speaker"
+    person: str | None
+    """The enrolled person; None for a voice nobody enrolled, or too little speech to tell."""
+    role: str
+    """The person's role (adult, child, guest or the household's own); "guest" for nobody."""
+    score: float
+    """Similarity to the nearest voiceprint, -1..1 (0 when there was nothing to compare)."""
+    took_s: float
+    """Seconds the identification took, in parallel with speech-to-text."""
+
+
+@dataclass(frozen=True, kw_only=True)
 class Intent(Event):
     """The request was understood as one tool call."""
 

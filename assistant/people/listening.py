@@ -27,9 +27,12 @@ MIN_ENROL_SPEECH_S = 2.0
 """Each enrolment clip: a whole sentence read aloud."""
 MIN_SNR_DB = 15.0
 """An enrolment clip noisier than this would teach the noise, not the voice."""
-SAME_PERSON = 0.75
-"""Cosine similarity to a voiceprint from which a voice may be that person."""
-MARGIN = 0.05
+SAME_PERSON = 0.88
+"""Cosine similarity to a voiceprint from which a voice may be that person. On the bench's voices the
+same voice scored 0.90-0.93 clean (5th percentile, median), another's up to 0.93: espeak-ng's variants
+of one voice are near twins to the encoder. 0.88 named 92 % of the clean clips right (100 % by the
+nearest voiceprint alone) and no noisy clip wrongly (2026-12-06, scripts/bench/people.py)."""
+MARGIN = 0.03
 """How much nearer to the best voiceprint than to the next a voice must be."""
 ONE_VOICE = 0.6
 """Parts of one enrolment clip (or clips of one enrolment) less alike than this are not one voice."""

@@ -32,6 +32,7 @@ from assistant.core.events import (
     Error,
     Listen,
     Ready,
+    SpeakerHeard,
     SpeechEnd,
     SpeechResumed,
     SpeechStart,
@@ -40,6 +41,7 @@ from assistant.core.events import (
     TtsEnd,
     Wake,
 )
+from assistant.people.listening import Identified
 from assistant.speech.stt import Heard, SpeechHints, Transcriber
 from assistant.speech.vad import FRAME as VAD_FRAME
 from assistant.speech.vad import EndOfSpeech, Signal, SileroVad
@@ -111,8 +113,14 @@ class VoiceLoop:
         speaker: ReplySpeaker,
         hints: Callable[[], SpeechHints],
         next_turn: Callable[[], int] | None = None,
+        who: Callable[[np.ndarray], Identified] | None = None,
     ) -> None:
-        """next_turn: numbers a new request; shared with the phone page so turns never collide."""
+        """next_turn: numbers a new request; shared with the phone page so turns never collide.
+        who: tells who spoke a request's audio (people/listening.py), run beside speech-to-text;
+        None while nobody's voice is enrolled."""
+        self.who = who
+        self._who: dict[int, asyncio.Task[tuple[Identified, float]]] = {}
+        """Per transcription task (its id): the identification of the same audio."""
         self.bus = bus
         self.wake = wake
         self.vad = vad
@@ -352,7 +360,16 @@ class VoiceLoop:
                 heard = self.transcriber.hear(audio, hints)
                 return heard, time.perf_counter() - started
 
-        return asyncio.ensure_future(asyncio.to_thread(run))
+        task = asyncio.ensure_future(asyncio.to_thread(run))
+        if self.who is not None:
+            who = self.who
+
+            def identify() -> tuple[Identified, float]:
+                started = time.perf_counter()
+                return who(audio), time.perf_counter() - started
+
+            self._who = {id(task): asyncio.ensure_future(asyncio.to_thread(identify))}  # only the latest is read
+        return task
 
     # --- responding -------------------------------------------------------------------------
 
@@ -382,6 +399,7 @@ class VoiceLoop:
                             audio_t=round(self.audio_t, 3),
                         )
                     )
+                    await self._tell_who(stt, number)
                     retry = self._listening_for == "again"
                     if not heard.text.strip():
                         say = DIDNT_CATCH if retry else SAY_AGAIN
@@ -402,6 +420,28 @@ class VoiceLoop:
         except Exception as e:  # keep listening whatever one request did
             log.exception("request %s failed", number)
             self.bus.publish(Error(code="internal", message=str(e), turn=number, audio_t=self.audio_t))
+
+    async def _tell_who(self, stt: asyncio.Task[tuple[Heard, float]], number: int) -> None:
+        """Publish who spoke: computed beside the transcription, so it is (nearly) always done by now."""
+        task = self._who.pop(id(stt), None)
+        if task is None:
+            return
+        try:
+            found, took = await task
+        except AssistantError as e:  # the voice is not told, the request still answered
+            log.warning("could not tell who spoke: %s", e.message)
+            return
+        person = found.person
+        self.bus.publish(
+            SpeakerHeard(
+                person=person.name if person else None,
+                role=person.role if person else "guest",
+                score=found.score,
+                took_s=round(took, 3),
+                turn=number,
+                audio_t=round(self.audio_t, 3),
+            )
+        )
 
     def _reply_starts(self) -> float:
         self._reply_start_t = round(self.audio_t, 3)

@@ -1,0 +1,218 @@
+"""`assistant people`: enrol, list, identify and forget voices, through the real command line and the
+real speaker encoder, with clips rendered by Piper and espeak-ng; and every clip or file that must be
+refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.people.voiceprints import PEOPLE_DIR, SUFFIX, Person, Voiceprints
+from assistant.trust.vault import Vault
+from testbed import speech as sf
+
+pytestmark = pytest.mark.slow_model
+
+READ_ALOUD = (
+    "The quick brown fox jumps over the lazy dog.",
+    "Please remember to water the plants on the balcony.",
+    "My favourite season is autumn, when the leaves turn gold.",
+)
+REQUEST = "Set a timer for twelve minutes for the pasta, please."
+
+
+def people(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "assistant", "people", *args, "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ},
+    )
+
+
+def clip(folder: Path, name: str, text: str, voice: str) -> Path:
+    return sf.save(folder / f"{name}.wav", sf.silence(0.3), sf.speak(text, voice), sf.silence(0.3))
+
+
+def enrol(data: Path, tmp: Path, name: str, voice: str, *more: str) -> subprocess.CompletedProcess[str]:
+    clips = [clip(tmp, f"{name}-{i}", text, voice) for i, text in enumerate(READ_ALOUD)]
+    return people(data, "enroll", name, *[a for c in clips for a in ("--audio", str(c))], *more)
+
+
+@pytest.fixture(scope="module")
+def household(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Anna (Piper's joe) an adult, Ben (an espeak-ng voice) a child."""
+    tmp = tmp_path_factory.mktemp("household")
+    data = tmp / "data"
+    assert enrol(data, tmp, "Anna", "piper").returncode == 0
+    done = enrol(data, tmp, "Ben", "en-us+f2", "--role", "child")
+    assert done.returncode == 0, done.stderr
+    assert "Learned Ben's voice (child, from 3 clips)." in done.stdout
+    return data
+
+
+def test_each_voice_is_told_apart_on_a_sentence_it_never_enrolled(household: Path, tmp_path: Path) -> None:
+    for name, voice, role in (("Anna", "piper", "adult"), ("Ben", "en-us+f2", "child")):
+        found = people(household, "identify", str(clip(tmp_path, voice, REQUEST, voice)), "--json")
+        assert found.returncode == 0, found.stderr
+        answer = json.loads(found.stdout)
+        assert answer["person"] == name and answer["role"] == role and answer["score"] >= 0.88
+
+
+def test_a_voice_never_enrolled_is_nobody_and_too_little_speech_is_not_guessed(household: Path, tmp_path: Path) -> None:
+    stranger = json.loads(
+        people(household, "identify", str(clip(tmp_path, "x", REQUEST, "en-us+Linda")), "--json").stdout
+    )
+    assert stranger["person"] is None and stranger["role"] == "guest"
+    short = json.loads(people(household, "identify", str(clip(tmp_path, "hi", "Hi.", "piper")), "--json").stdout)
+    assert short == {"person": None, "score": 0.0, "role": "guest", "nearest": None, "speech_s": short["speech_s"]}
+    assert short["speech_s"] < 1.0
+
+
+def test_list_shows_people_never_their_voiceprints_and_the_files_say_nothing(household: Path) -> None:
+    listed = json.loads(people(household, "list", "--json").stdout)
+    assert [(p["name"], p["role"], p["clips"]) for p in listed["people"]] == [("Anna", "adult", 3), ("Ben", "child", 3)]
+    assert set(listed["people"][0]) == {"name", "role", "enrolled_at", "clips"} and listed["problems"] == []
+    files = list((household / PEOPLE_DIR).iterdir())
+    assert len(files) == 2 and all(f.name.endswith(SUFFIX) for f in files)
+    for f in files:
+        assert b"Anna" not in f.read_bytes() and b"Ben" not in f.read_bytes() and b"voiceprint" not in f.read_bytes()
+
+
+def test_enrolment_refuses_silence_noise_two_voices_and_what_is_not_a_file(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    good = [clip(tmp_path, f"g{i}", text, "piper") for i, text in enumerate(READ_ALOUD)]
+    silent = sf.save(tmp_path / "silent.wav", sf.silence(4.0))
+    noisy = sf.save(tmp_path / "noisy.wav", sf.with_noise(sf.speak(READ_ALOUD[0], "piper"), 0.0))
+    two = sf.save(
+        tmp_path / "two.wav", sf.speak(READ_ALOUD[1], "piper"), sf.silence(0.2), sf.speak(READ_ALOUD[2], "en-us+f2")
+    )
+    other = clip(tmp_path, "other", READ_ALOUD[0], "en-us+m3")
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    sock_path = tmp_path / "sock.wav"
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(sock_path))
+    cases = {
+        silent: "holds 0.0 s of speech; read a whole sentence aloud",
+        noisy: "is too noisy to learn a voice from",
+        two: "sounds like more than one voice",
+        other: "does not sound like the same person as",
+        fifo: "is not a file (a folder, a pipe, a socket or a device)",
+        sock_path: "is not a file",
+        tmp_path / "missing.wav": "no such file",
+    }
+    for bad, message in cases.items():
+        done = people(data, "enroll", "Anna", "--audio", str(good[0]), "--audio", str(good[1]), "--audio", str(bad))
+        assert done.returncode != 0 and message in done.stderr, (bad, done.stderr)
+        assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    sock.close()
+    assert not (data / PEOPLE_DIR).exists() or not list((data / PEOPLE_DIR).iterdir())
+    bad_name = people(data, "enroll", "Robert'); DROP", "--audio", str(good[0]))
+    assert bad_name.returncode != 0 and "is not a name I can use" in bad_name.stderr
+    bad_role = people(data, "enroll", "Anna", "--audio", str(good[0]), "--role", "root user")
+    assert bad_role.returncode != 0 and "is not a role" in bad_role.stderr
+
+
+def test_a_damaged_or_foreign_voiceprint_is_left_out_by_name_and_the_others_still_load(tmp_path: Path) -> None:
+    data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
+    vector = np.zeros(256, np.float32)
+    vector[0] = 1.0
+    Voiceprints(data, Vault(data).derived_key("voiceprints")).save(Person("Anna", "adult", vector, 0.0, 3))
+    Voiceprints(elsewhere, Vault(elsewhere).derived_key("voiceprints")).save(Person("Eve", "adult", vector, 0.0, 3))
+    (foreign,) = (elsewhere / PEOPLE_DIR).iterdir()
+    (data / PEOPLE_DIR / foreign.name).write_bytes(foreign.read_bytes())
+    (data / PEOPLE_DIR / f"broken{SUFFIX}").write_bytes(b"\x00\xff not a voiceprint")
+    listed = json.loads(people(data, "list", "--json").stdout)
+    assert [p["name"] for p in listed["people"]] == ["Anna"]
+    assert len(listed["problems"]) == 2
+    assert all("enrol that person again, or move the file aside" in p for p in listed["problems"])
+    assert any("does not open with this household's key" in p for p in listed["problems"])
+
+
+def test_forgetting_removes_the_voice_and_the_audit_trail_shows_who_was_enrolled_and_forgotten(
+    household: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    assert enrol(data, tmp_path, "Anna", "piper").returncode == 0
+    gone = people(data, "forget", "anna")
+    assert gone.returncode == 0 and "Forgot anna's voice." in gone.stdout
+    assert json.loads(people(data, "list", "--json").stdout)["people"] == []
+    again = people(data, "forget", "Anna")
+    assert again.returncode != 0 and "nobody called Anna is enrolled" in again.stderr
+    trail = subprocess.run(
+        [sys.executable, "-m", "assistant", "audit", "--json", "--data-dir", str(data)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    actions = [json.loads(line).get("action") for line in trail.stdout.splitlines()]
+    assert "voice enrolled" in actions and "voice forgotten" in actions
+
+
+def test_the_voice_loop_tells_who_spoke_each_request_beside_speech_to_text(household: Path, tmp_path: Path) -> None:
+    heard = sf.save(
+        tmp_path / "in.wav", sf.command("Set a timer for twelve minutes for the pasta.", "piper"), sf.silence(1.0)
+    )
+    events = tmp_path / "events.jsonl"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "run",
+            "--audio-in",
+            str(heard),
+            "--audio-out",
+            str(tmp_path / "out.wav"),
+            "--events",
+            str(events),
+            "--data-dir",
+            str(household),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    (speaker,) = [e for e in lines if e["type"] == "speaker"]
+    assert speaker["person"] == "Anna" and speaker["role"] == "adult" and speaker["score"] >= 0.88
+    transcript = next(e for e in lines if e["type"] == "transcript")
+    assert speaker["turn"] == transcript["turn"] and speaker["took_s"] < transcript["stt_s"] + 0.5
+    assert any(e["type"] == "intent" and e["tool"] == "timer.start" for e in lines)
+
+
+def test_without_enrolled_voices_no_speaker_is_told(tmp_path: Path) -> None:
+    heard = sf.save(tmp_path / "in.wav", sf.command("What time is it?", "piper"))
+    events = tmp_path / "events.jsonl"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "assistant",
+            "run",
+            "--audio-in",
+            str(heard),
+            "--audio-out",
+            str(tmp_path / "o.wav"),
+            "--events",
+            str(events),
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr
+    types = [json.loads(line)["type"] for line in events.read_text().splitlines()]
+    assert "transcript" in types and "speaker" not in types

@@ -118,6 +118,33 @@ def said() -> str:
     return REQUEST.get()
 
 
+@dataclass(frozen=True)
+class Speaker:
+    """Who said a request, told by their voice (assistant/people)."""
+
+    name: str
+    role: str
+
+
+SPEAKER: ContextVar[Speaker | None] = ContextVar("speaker", default=None)
+
+
+def speaker() -> Speaker | None:
+    """Who said the request a tool is serving; None when nobody enrolled was heard (a stranger, too
+    little speech, a typed request, a routine's step)."""
+    return SPEAKER.get()
+
+
+@contextmanager
+def spoken_by(person: Speaker | None) -> Iterator[None]:
+    """Serve a request said by `person` (`speaker()` inside, and in the threads started from it)."""
+    token = SPEAKER.set(person)
+    try:
+        yield
+    finally:
+        SPEAKER.reset(token)
+
+
 @contextmanager
 def saying(text: str) -> Iterator[None]:
     """Serve a call whose request was `text` (`said()` inside, and in the threads started from it)."""

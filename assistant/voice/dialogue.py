@@ -32,7 +32,7 @@ from assistant.core.bus import Bus
 from assistant.core.errors import AssistantError, SkillError
 from assistant.core.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
 from assistant.core.store import room_problem
-from assistant.plugins.api import ToolCall, ToolResult, ToolSpec, saying
+from assistant.plugins.api import ToolCall, ToolResult, ToolSpec, saying, speaker
 from assistant.plugins.registry import Registry
 from assistant.trust.audit import AuditError, AuditLog
 from assistant.trust.calls import record_call
@@ -521,7 +521,10 @@ class Dialogue:
         """A call's result on the bus and in the audit trail."""
         self.bus.publish(ToolResultEvent(tool=call.tool, ok=result.ok, data=result.data, turn=turn, audio_t=audio_t))
         if self.audit is not None:
-            more = {"peer": self.peer} if self.peer is not None else {}
+            more: dict[str, str] = {"peer": self.peer} if self.peer is not None else {}
+            heard = speaker()
+            if heard is not None:  # who said it, told by their voice
+                more.update(speaker=heard.name, role=heard.role)
             await asyncio.to_thread(record_call, self.audit, self.origin, call, result, duration, **more)
 
     async def _phrase(self, question: str, facts: str) -> str:

@@ -42,6 +42,7 @@ from assistant.core.events import (
     Wake,
 )
 from assistant.people.listening import Identified
+from assistant.plugins.api import Speaker, spoken_by
 from assistant.speech.stt import Heard, SpeechHints, Transcriber
 from assistant.speech.vad import FRAME as VAD_FRAME
 from assistant.speech.vad import EndOfSpeech, Signal, SileroVad
@@ -399,14 +400,20 @@ class VoiceLoop:
                             audio_t=round(self.audio_t, 3),
                         )
                     )
-                    await self._tell_who(stt, number)
+                    person = await self._tell_who(stt, number)
                     retry = self._listening_for == "again"
                     if not heard.text.strip():
                         say = DIDNT_CATCH if retry else SAY_AGAIN
                     else:
-                        say = await self.dialogue.handle(
-                            heard.text, number, round(self.audio_t, 3), others=heard.others, hearing=heard, retry=retry
-                        )
+                        with spoken_by(person):
+                            say = await self.dialogue.handle(
+                                heard.text,
+                                number,
+                                round(self.audio_t, 3),
+                                others=heard.others,
+                                hearing=heard,
+                                retry=retry,
+                            )
                     if self.dialogue.memory()[0] is not None:
                         self._then_listen = "answer"
                     elif say == SAY_AGAIN:
@@ -421,16 +428,17 @@ class VoiceLoop:
             log.exception("request %s failed", number)
             self.bus.publish(Error(code="internal", message=str(e), turn=number, audio_t=self.audio_t))
 
-    async def _tell_who(self, stt: asyncio.Task[tuple[Heard, float]], number: int) -> None:
-        """Publish who spoke: computed beside the transcription, so it is (nearly) always done by now."""
+    async def _tell_who(self, stt: asyncio.Task[tuple[Heard, float]], number: int) -> Speaker | None:
+        """Publish who spoke, and return them when someone enrolled did: computed beside the
+        transcription, so it is (nearly) always done by now."""
         task = self._who.pop(id(stt), None)
         if task is None:
-            return
+            return None
         try:
             found, took = await task
         except AssistantError as e:  # the voice is not told, the request still answered
             log.warning("could not tell who spoke: %s", e.message)
-            return
+            return None
         person = found.person
         self.bus.publish(
             SpeakerHeard(
@@ -442,6 +450,7 @@ class VoiceLoop:
                 audio_t=round(self.audio_t, 3),
             )
         )
+        return Speaker(person.name, person.role) if person else None
 
     def _reply_starts(self) -> float:
         self._reply_start_t = round(self.audio_t, 3)

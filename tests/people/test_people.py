@@ -189,6 +189,15 @@ def test_the_voice_loop_tells_who_spoke_each_request_beside_speech_to_text(house
     transcript = next(e for e in lines if e["type"] == "transcript")
     assert speaker["turn"] == transcript["turn"] and speaker["took_s"] < transcript["stt_s"] + 0.5
     assert any(e["type"] == "intent" and e["tool"] == "timer.start" for e in lines)
+    trail = subprocess.run(
+        [sys.executable, "-m", "assistant", "audit", "--json", "--data-dir", str(household)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    calls = [e for e in map(json.loads, trail.stdout.splitlines()) if e.get("kind", e.get("type")) == "tool_call"]
+    assert calls and calls[-1]["tool"] == "timer.start"
+    assert (calls[-1]["speaker"], calls[-1]["role"]) == ("Anna", "adult")  # the audit trail records who spoke
 
 
 def test_without_enrolled_voices_no_speaker_is_told(tmp_path: Path) -> None:

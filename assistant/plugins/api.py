@@ -122,7 +122,8 @@ def said() -> str:
 class Speaker:
     """Who said a request, told by their voice (assistant/people)."""
 
-    name: str
+    name: str | None
+    """The enrolled person; None for a voice nobody enrolled (a guest)."""
     role: str
 
 
@@ -130,8 +131,9 @@ SPEAKER: ContextVar[Speaker | None] = ContextVar("speaker", default=None)
 
 
 def speaker() -> Speaker | None:
-    """Who said the request a tool is serving; None when nobody enrolled was heard (a stranger, too
-    little speech, a typed request, a routine's step)."""
+    """Who said the request a tool is serving, while the household's voices are enrolled (a voice
+    nobody enrolled, or too little speech to tell, is a guest with no name); None when it was not told
+    (nobody enrolled, a typed request, a routine's step)."""
     return SPEAKER.get()
 
 

@@ -109,6 +109,9 @@ class ToolSpec:
     reads: bool = False
     """Only looks (says the time, a timer's state, a device's power use) and changes nothing, so a
     request understood with little confidence is run rather than confirmed first."""
+    roles: tuple[str, ...] = ()
+    """Who may have it done by voice while the household's voices are enrolled (adult, child, guest
+    or its own roles); () for anyone. A voice nobody enrolled is a guest."""
 
     @property
     def qualified(self) -> str:
@@ -202,6 +205,7 @@ class ToolOptions:
     settle: str = ""
     unanswered: str = ""
     reads: bool = False
+    roles: tuple[str, ...] = ()
 
 
 @overload
@@ -217,6 +221,7 @@ def tool(
     settle: str = ...,
     unanswered: str = ...,
     reads: bool = ...,
+    roles: tuple[str, ...] = ...,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
 def tool(
     func: Callable[..., Any] | None = None,
@@ -229,6 +234,7 @@ def tool(
     settle: str = "",
     unanswered: str = "",
     reads: bool = False,
+    roles: tuple[str, ...] = (),
 ) -> Any:
     """Mark a skill method as a tool. Its docstring's first line describes it to the planner.
 
@@ -243,8 +249,10 @@ def tool(
     household's documents answer "when does the home insurance renew?"), else nobody could help.
     reads: the tool only looks and changes nothing (the time, a timer's state, a device's power use):
     a request understood with a confidence below `understanding.confirm_below` runs at once, where
-    one to a tool that changes something is first put back to the person as a yes-or-no question."""
-    options = ToolOptions(risky, confirm, tuple(require_any), ask, phrased, settle, unanswered, reads)
+    one to a tool that changes something is first put back to the person as a yes-or-no question.
+    roles: who may have it done by voice once voices are enrolled (`assistant people`), e.g.
+    ("adult",); a voice nobody enrolled is a guest, and is told so instead."""
+    options = ToolOptions(risky, confirm, tuple(require_any), ask, phrased, settle, unanswered, reads, tuple(roles))
 
     def mark(f: Callable[..., Any]) -> Callable[..., Any]:
         setattr(f, TOOL_MARK, options)
@@ -362,4 +370,5 @@ def tool_spec(skill: str, func: Callable[..., Any]) -> ToolSpec:
         settle,
         options.unanswered,
         options.reads,
+        options.roles,
     )

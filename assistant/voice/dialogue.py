@@ -32,7 +32,7 @@ from assistant.core.bus import Bus
 from assistant.core.errors import AssistantError, SkillError
 from assistant.core.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
 from assistant.core.store import room_problem
-from assistant.plugins.api import ToolCall, ToolResult, ToolSpec, saying, speaker
+from assistant.plugins.api import Speaker, ToolCall, ToolResult, ToolSpec, saying, speaker
 from assistant.plugins.registry import Registry
 from assistant.trust.audit import AuditError, AuditLog
 from assistant.trust.calls import record_call
@@ -406,6 +406,9 @@ class Dialogue:
                 return _explain(e)
             args = _given(call.args)
         call = replace(call, args=args)
+        heard = speaker()
+        if spec.roles and heard is not None and heard.role not in spec.roles:  # never asked, never run
+            return await self._not_for(call, spec, heard, turn, audio_t)
         missing = spec.missing(args)
         if missing is not None:
             return self._ask("missing", call, missing[1], turn, audio_t)
@@ -474,6 +477,9 @@ class Dialogue:
                     Error(code="disk_full", message=f"{full}: {call.tool} was not run", turn=turn, audio_t=audio_t)
                 )
                 return DISK_FULL
+        heard = speaker()
+        if spec.roles and heard is not None and heard.role not in spec.roles:  # a yes from another voice
+            return await self._not_for(call, spec, heard, turn, audio_t)
         if not announced:
             self._intent(call, turn, audio_t)
         start = time.monotonic()
@@ -502,6 +508,29 @@ class Dialogue:
         self._last = Exchange(call.text, call, speech, time.monotonic())
         return speech
 
+    async def _not_for(
+        self, call: ToolCall, spec: ToolSpec, heard: Speaker, turn: int | None, audio_t: float | None
+    ) -> str:
+        """A tool the voice's role may not have done: refused before anything runs, told, and kept in
+        the audit trail with who asked."""
+        allowed = " or ".join(f"an {r}" if r[0] in "aeiou" else f"a {r}" for r in spec.roles)
+        self.bus.publish(
+            Error(
+                code="role",
+                message=f"{call.tool} needs {allowed}; the voice was {heard.role}",
+                turn=turn,
+                audio_t=audio_t,
+            )
+        )
+        if self.audit is not None:
+            who = {"speaker": heard.name} if heard.name else {}
+            await asyncio.to_thread(
+                self.audit.append, "refused", tool=call.tool, role=heard.role, needs=list(spec.roles), **who
+            )
+        if heard.name is None:
+            return f"Sorry, only {allowed} can do that, and I don't know your voice."
+        return f"Sorry, only {allowed} can do that."
+
     def _intent(self, call: ToolCall, turn: int | None, audio_t: float | None) -> None:
         self.bus.publish(
             Intent(
@@ -523,8 +552,8 @@ class Dialogue:
         if self.audit is not None:
             more: dict[str, str] = {"peer": self.peer} if self.peer is not None else {}
             heard = speaker()
-            if heard is not None:  # who said it, told by their voice
-                more.update(speaker=heard.name, role=heard.role)
+            if heard is not None:  # who said it, told by their voice (no name: a voice nobody enrolled)
+                more.update(role=heard.role, **({"speaker": heard.name} if heard.name else {}))
             await asyncio.to_thread(record_call, self.audit, self.origin, call, result, duration, **more)
 
     async def _phrase(self, question: str, facts: str) -> str:

@@ -429,8 +429,8 @@ class VoiceLoop:
             self.bus.publish(Error(code="internal", message=str(e), turn=number, audio_t=self.audio_t))
 
     async def _tell_who(self, stt: asyncio.Task[tuple[Heard, float]], number: int) -> Speaker | None:
-        """Publish who spoke, and return them when someone enrolled did: computed beside the
-        transcription, so it is (nearly) always done by now."""
+        """Publish who spoke and return them (a guest: a voice nobody enrolled); None while nobody is
+        enrolled. Computed beside the transcription, so it is (nearly) always done by now."""
         task = self._who.pop(id(stt), None)
         if task is None:
             return None
@@ -450,7 +450,7 @@ class VoiceLoop:
                 audio_t=round(self.audio_t, 3),
             )
         )
-        return Speaker(person.name, person.role) if person else None
+        return Speaker(person.name, person.role) if person else Speaker(None, "guest")
 
     def _reply_starts(self) -> float:
         self._reply_start_t = round(self.audio_t, 3)

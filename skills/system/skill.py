@@ -205,7 +205,7 @@ class SystemSkill(Skill):
         """Run one of the allowlisted commands that only looks (changes nothing), and say what it printed."""
         return self._run(command, value, may_change=False)
 
-    @tool(risky=True, confirm="Should I {command}?")
+    @tool(risky=True, confirm="Should I {command}?", roles=("adult",))
     def run(
         self,
         command: Annotated[str, Ask("Which command?"), "the command's name, as in the config"],

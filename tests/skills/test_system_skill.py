@@ -17,6 +17,8 @@ from assistant.app.runtime import build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.core.errors import ConfigError
+from assistant.plugins.api import Speaker, spoken_by
+from assistant.trust.audit import LOG_FILE, read_entries
 from testbed.harness import TEMPLATES_ONLY, Recorder
 
 COMMANDS = {
@@ -310,3 +312,33 @@ def test_the_program_behind_the_wrappers_is_what_is_judged(tmp_path: Path) -> No
         config_file.write_text(yaml.safe_dump({"system": {"commands": {name: shell}}}))
         with pytest.raises(ConfigError, match=f"{name}.run: 'bash' runs code"):
             load_config(config_file)
+
+
+def test_a_command_that_changes_the_system_is_for_an_adults_voice_once_voices_are_enrolled(tmp_path: Path) -> None:
+    commands = {**COMMANDS, "restart the music": {"run": ["touch", "restarted"], "changes": True}}
+    core, rec = make(tmp_path, commands)
+    done = tmp_path / "data" / "skills" / "system" / "restarted"
+    with spoken_by(Speaker("Ben", "child")):
+        assert ask(core, "restart the music") == "Sorry, only an adult can do that."
+    with spoken_by(Speaker(None, "guest")):
+        assert ask(core, "restart the music") == "Sorry, only an adult can do that, and I don't know your voice."
+    assert not done.exists() and not rec.of("question"), "never asked, never run"
+    with spoken_by(Speaker("Anna", "adult")):
+        assert ask(core, "restart the music") == "Should I restart the music?"
+    with spoken_by(Speaker("Ben", "child")):  # a yes from another voice does not do it either
+        assert ask(core, "yes") == "Sorry, only an adult can do that."
+    assert not done.exists()
+    with spoken_by(Speaker("Anna", "adult")):
+        assert ask(core, "restart the music") == "Should I restart the music?"
+        assert ask(core, "yes") == "Done."
+    assert done.exists()
+    refused = [e for e in read_entries(tmp_path / "data" / LOG_FILE) if e.get("kind") == "refused"]
+    assert [(e["tool"], e["role"], e.get("speaker")) for e in refused] == [
+        ("system.run", "child", "Ben"),
+        ("system.run", "guest", None),
+        ("system.run", "child", "Ben"),
+    ]
+    ran = [e for e in read_entries(tmp_path / "data" / LOG_FILE) if e.get("kind") == "tool_call"]
+    assert (ran[-1]["tool"], ran[-1]["speaker"], ran[-1]["role"]) == ("system.run", "Anna", "adult")
+    # Typed, or with nobody enrolled, the voice is not told and the yes alone decides, as before.
+    assert ask(core, "restart the music") == "Should I restart the music?"

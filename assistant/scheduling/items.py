@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeVar
 
 from assistant.language.spoken_time import Recurrence
+from assistant.plugins.api import Speaker
 
 
 @dataclass(frozen=True)
@@ -77,10 +78,20 @@ class Reminder:
     done_at: float | None = None
     """When it was announced (or missed); done reminders stay for the day's list."""
     missed: bool = False
+    owner: str | None = None
+    """Whose it is: the enrolled person who asked for it by voice; None: the household's."""
 
     @property
     def due_at(self) -> float:
         return self.at
+
+
+def theirs(reminders: list[Reminder], heard: Speaker | None) -> list[Reminder]:
+    """The reminders of whoever asks: their own and the household's (a voice nobody enrolled: the
+    household's only); all of them when the voice is not told (typed, a routine, nobody enrolled)."""
+    if heard is None:
+        return reminders
+    return [r for r in reminders if r.owner is None or r.owner == heard.name]
 
 
 Item = Timer | Alarm | Reminder

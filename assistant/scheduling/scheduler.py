@@ -186,8 +186,9 @@ class Scheduler:
         until = self.now() + (seconds if seconds is not None else self.config.snooze_s)
         return self._update(alarm_id, replace(slot.item, snoozed_until=until, ringing_since=None))
 
-    def add_reminder(self, text: str, at: float) -> Reminder:
-        return self._insert("reminder", Reminder(_new_id(), text, float(at)))
+    def add_reminder(self, text: str, at: float, owner: str | None = None) -> Reminder:
+        """owner: the person it is for (who asked by voice); None: the household's."""
+        return self._insert("reminder", Reminder(_new_id(), text, float(at), owner=owner))
 
     def add_reminders(self, items: list[tuple[str, float]]) -> list[Reminder]:
         """Many at once, in one write (an import, a benchmark)."""

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from assistant.language.spoken_time import spoken_clock
-from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, tool
+from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, speaker, tool
+from assistant.scheduling.items import theirs
 from assistant.scheduling.scheduler import Scheduler
 
 
@@ -53,7 +54,7 @@ class AgendaSkill(Skill):
             if rule is not None and at.date() != day:
                 at = rule.next_after(start - dt.timedelta(seconds=1), s.zone)
             found.append(Entry(at, "alarm", alarm.label or ""))
-        found += [Entry(s.local(r.at), "reminder", r.text) for r in s.reminders()]
+        found += [Entry(s.local(r.at), "reminder", r.text) for r in theirs(s.reminders(), speaker())]
         found += [Entry(s.local(t.ends_at), "timer", t.name or "") for t in s.timers() if t.ends_at is not None]
         return sorted((e for e in found if e.at.date() == day and e.at >= start), key=lambda e: e.at)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -15,8 +16,8 @@ from assistant.language.spoken_time import (
     said_when,
     spoken_clock,
 )
-from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
-from assistant.scheduling.items import Due, Reminder
+from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, speaker, tool
+from assistant.scheduling.items import Due, Reminder, theirs
 from assistant.scheduling.scheduler import Scheduler
 
 
@@ -75,7 +76,7 @@ class ReminderSkill(Skill):
                 "I can only remind you once for now; a routine can repeat it.", {"error": "repeating"}, ok=False
             )
         at = parsed.first(now, self.scheduler.zone)
-        reminder = self.scheduler.add_reminder(text, at.timestamp())
+        reminder = self.scheduler.add_reminder(text, at.timestamp(), owner=_person())
         return ToolResult(
             f"I'll remind you to {text} {said_when(at, now)}.",
             {"reminder_id": reminder.id, "at": at.isoformat(timespec="minutes"), "text": text},
@@ -88,7 +89,7 @@ class ReminderSkill(Skill):
         wanted = None if day is None else now.date() + dt.timedelta(days=1 if day == "tomorrow" else 0)
         reminders = [
             r
-            for r in self.scheduler.reminders(include_done=wanted is not None)
+            for r in theirs(self.scheduler.reminders(include_done=wanted is not None), speaker())
             if wanted is None or self.scheduler.local(r.at).date() == wanted
         ]
         when = f" for {day}" if day else ""
@@ -112,10 +113,11 @@ class ReminderSkill(Skill):
     @tool
     def delete(self, text: Annotated[str | None, "words of the reminder to delete"] = None) -> ToolResult:
         """Delete a coming reminder, chosen by its words when there are several."""
-        reminders = self.scheduler.reminders()
+        reminders = theirs(self.scheduler.reminders(), speaker())
         if text:
-            words = set(text.lower().split())
-            reminders = [r for r in reminders if words & set(r.text.lower().split())]
+            # By the words that say what it is about: "the" in "feed the cat" must not pick "take the bins out".
+            words = _content_words(text)
+            reminders = [r for r in reminders if words & _content_words(r.text)]
         if not reminders:
             return ToolResult("I can't find that reminder.", {"deleted": []}, ok=False)
         if len(reminders) > 1:
@@ -130,8 +132,24 @@ class ReminderSkill(Skill):
             return None
         if due.reason == "missed":
             at = self.scheduler.local(reminder.at)
-            return f"While I was off, you had a reminder at {spoken_clock(at.hour, at.minute)}: {reminder.text}."
-        return f"Reminder: {reminder.text}."
+            who = reminder.owner or "you"
+            return f"While I was off, {who} had a reminder at {spoken_clock(at.hour, at.minute)}: {reminder.text}."
+        return f"{reminder.owner}, reminder: {reminder.text}." if reminder.owner else f"Reminder: {reminder.text}."
+
+
+FUNCTION_WORDS = frozenset(
+    "a an the to my me i you your our of for and or in on at by with about from that this it is be".split()
+)
+
+
+def _content_words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in FUNCTION_WORDS}
+
+
+def _person() -> str | None:
+    """The enrolled person who said the request, told by their voice; None otherwise."""
+    heard = speaker()
+    return heard.name if heard is not None else None
 
 
 def _only_a_time(text: str, now: dt.datetime, zone: ZoneInfo) -> bool:

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -158,11 +159,9 @@ def test_forgetting_removes_the_voice_and_the_audit_trail_shows_who_was_enrolled
     assert "voice enrolled" in actions and "voice forgotten" in actions
 
 
-def test_the_voice_loop_tells_who_spoke_each_request_beside_speech_to_text(household: Path, tmp_path: Path) -> None:
-    heard = sf.save(
-        tmp_path / "in.wav", sf.command("Set a timer for twelve minutes for the pasta.", "piper"), sf.silence(1.0)
-    )
-    events = tmp_path / "events.jsonl"
+def run_file(clip: Path, data: Path) -> list[dict[str, Any]]:
+    """`assistant run` on a WAV file; its events."""
+    events = clip.with_suffix(".jsonl")
     done = subprocess.run(
         [
             sys.executable,
@@ -170,20 +169,27 @@ def test_the_voice_loop_tells_who_spoke_each_request_beside_speech_to_text(house
             "assistant",
             "run",
             "--audio-in",
-            str(heard),
+            str(clip),
             "--audio-out",
-            str(tmp_path / "out.wav"),
+            str(clip.with_suffix(".out.wav")),
             "--events",
             str(events),
             "--data-dir",
-            str(household),
+            str(data),
         ],
         capture_output=True,
         text=True,
         timeout=240,
     )
     assert done.returncode == 0, done.stderr
-    lines = [json.loads(line) for line in events.read_text().splitlines()]
+    return [json.loads(line) for line in events.read_text().splitlines()]
+
+
+def test_the_voice_loop_tells_who_spoke_each_request_beside_speech_to_text(household: Path, tmp_path: Path) -> None:
+    heard = sf.save(
+        tmp_path / "in.wav", sf.command("Set a timer for twelve minutes for the pasta.", "piper"), sf.silence(1.0)
+    )
+    lines = run_file(heard, household)
     (speaker,) = [e for e in lines if e["type"] == "speaker"]
     assert speaker["person"] == "Anna" and speaker["role"] == "adult" and speaker["score"] >= 0.88
     transcript = next(e for e in lines if e["type"] == "transcript")
@@ -202,26 +208,5 @@ def test_the_voice_loop_tells_who_spoke_each_request_beside_speech_to_text(house
 
 def test_without_enrolled_voices_no_speaker_is_told(tmp_path: Path) -> None:
     heard = sf.save(tmp_path / "in.wav", sf.command("What time is it?", "piper"))
-    events = tmp_path / "events.jsonl"
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "assistant",
-            "run",
-            "--audio-in",
-            str(heard),
-            "--audio-out",
-            str(tmp_path / "o.wav"),
-            "--events",
-            str(events),
-            "--data-dir",
-            str(tmp_path / "data"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert done.returncode == 0, done.stderr
-    types = [json.loads(line)["type"] for line in events.read_text().splitlines()]
+    types = [e["type"] for e in run_file(heard, tmp_path / "data")]
     assert "transcript" in types and "speaker" not in types

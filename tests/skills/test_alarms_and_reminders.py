@@ -14,6 +14,7 @@ from assistant.core.bus import Bus
 from assistant.core.clock import ManualClock
 from assistant.core.config import load_config
 from assistant.language.spoken_time import Recurrence, TimeNotUnderstood, local_time, parse_when
+from assistant.plugins.api import Speaker, spoken_by
 from assistant.scheduling.scheduler import Scheduler
 from testbed.harness import TEMPLATES_ONLY, Recorder
 
@@ -184,6 +185,46 @@ def test_reminders_for_today_and_their_announcement(data_dir: Path) -> None:
         == "You have 2 reminders for today: at 3:20 PM, take the bread out (done); at 5 PM, call mum."
     )
     assert ask(core, "delete the reminder to call mum") == "Deleted the reminder to call mum."
+
+
+def test_a_reminder_belongs_to_whoever_asked_for_it_by_voice(data_dir: Path) -> None:
+    clock = ManualClock(TUESDAY_3PM.timestamp())
+    core, _ = make(data_dir, clock)
+    with spoken_by(Speaker("Anna", "adult")):
+        assert ask(core, "remind me to call mum at 5 pm") == "I'll remind you to call mum at 5 PM today."
+    with spoken_by(Speaker("Ben", "child")):
+        assert ask(core, "remind me to feed the cat at 6 pm") == "I'll remind you to feed the cat at 6 PM today."
+    assert ask(core, "remind me to take the bins out at 7 pm").startswith("I'll remind you")  # typed: the household's
+    with spoken_by(Speaker("Anna", "adult")):
+        assert ask(core, "what are my reminders").startswith("You have 2 reminders:")
+        mine = ask(core, "what are my reminders for today")
+        assert "call mum" in mine and "take the bins out" in mine and "feed the cat" not in mine
+        assert ask(core, "delete the reminder to feed the cat") == "I can't find that reminder."
+        day = ask(core, "what does my day look like today")  # the agenda: Anna's and the household's
+        assert "call mum" in day and "take the bins out" in day and "feed the cat" not in day
+    with spoken_by(Speaker(None, "guest")):  # a voice nobody enrolled hears only the household's
+        assert ask(core, "what are my reminders for today") == (
+            "You have one reminder for today: at 7 PM, take the bins out."
+        )
+    assert "3 reminders" in ask(core, "what are my reminders for today")  # typed: everyone's
+    said: list[str] = []
+
+    async def scenario() -> None:
+        async def announce(text: str) -> None:
+            said.append(text)
+
+        core.scheduler.start(ringer(core, announce))
+        await clock.advance(2 * 3600 + 60)
+        await core.scheduler.stop()
+
+    asyncio.run(scenario())
+    assert said == ["Anna, reminder: call mum."], "rung with the name of whoever it is for"
+    restarted, _ = make(data_dir, clock)  # the owner is kept on disk
+    assert sorted((r.text, r.owner) for r in restarted.scheduler.reminders(include_done=True)) == [
+        ("call mum", "Anna"),
+        ("feed the cat", "Ben"),
+        ("take the bins out", None),
+    ]
 
 
 def test_missed_while_off_is_announced_within_the_grace_window(data_dir: Path) -> None:

@@ -174,7 +174,8 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     async def prepare_replies() -> None:
         await asyncio.to_thread(models.synthesizer.prepare, PREPARED_REPLIES)
 
-    supervisor.add(Service("replies", prepare_replies))  # after the LLM: its load matters more
+    # After the LLM (its load matters more), and as a task: making them never holds /health at 503.
+    supervisor.add(task_service("replies", prepare_replies))
 
     async with contextlib.AsyncExitStack() as stack:
         if source.realtime and not serve_page:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
-from assistant.people.listening import Listener, check_one_voice, identify, read_clip
+from assistant.people.listening import SAME_PERSON, Listener, check_one_voice, identify, read_clip
 from assistant.people.voiceprints import (
     PURPOSE,
     PeopleError,
@@ -135,6 +135,13 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     embeddings = [listener.enrolment(read_clip(path), str(path)) for path in args.audio]
     check_one_voice(embeddings, [str(p) for p in args.audio])
     person = new_person(name, role, embeddings)
+    others = [p for p in store.load()[0] if p.name.casefold() != name.casefold()]
+    twin = max(others, key=lambda p: float(p.voiceprint @ person.voiceprint), default=None)
+    if twin is not None and float(twin.voiceprint @ person.voiceprint) >= SAME_PERSON:
+        raise PeopleError(
+            f"this voice sounds like {twin.name}'s, who is enrolled already; if it is {twin.name}, enrol as "
+            f"{twin.name} to learn the voice again, or `assistant people forget {twin.name}` first"
+        )
     replaced = store.find(name) is not None
     store.save(person)
     record_admin(data_dir, "voice enrolled", "cli", person=name, role=role, clips=len(embeddings), replaced=replaced)

@@ -78,6 +78,12 @@ def test_a_voice_never_enrolled_is_nobody_and_too_little_speech_is_not_guessed(h
     assert short["speech_s"] < 1.0
 
 
+def test_a_voice_enrolled_already_under_another_name_is_refused(household: Path, tmp_path: Path) -> None:
+    done = enrol(household, tmp_path, "Zed", "piper")  # Anna's voice
+    assert done.returncode != 0 and "this voice sounds like Anna's, who is enrolled already" in done.stderr
+    assert [p["name"] for p in json.loads(people(household, "list", "--json").stdout)["people"]] == ["Anna", "Ben"]
+
+
 def test_list_shows_people_never_their_voiceprints_and_the_files_say_nothing(household: Path) -> None:
     listed = json.loads(people(household, "list", "--json").stdout)
     assert [(p["name"], p["role"], p["clips"]) for p in listed["people"]] == [("Anna", "adult", 3), ("Ben", "child", 3)]

@@ -142,7 +142,10 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
             f"this voice sounds like {twin.name}'s, who is enrolled already; if it is {twin.name}, enrol as "
             f"{twin.name} to learn the voice again, or `assistant people forget {twin.name}` first"
         )
-    replaced = store.find(name) is not None
+    try:
+        replaced = store.find(name) is not None
+    except PeopleError:  # their file is damaged or foreign: enrolling again is how it is mended
+        replaced = True
     store.save(person)
     record_admin(data_dir, "voice enrolled", "cli", person=name, role=role, clips=len(embeddings), replaced=replaced)
     print(f"{'Relearned' if replaced else 'Learned'} {name}'s voice ({role}, from {len(embeddings)} clips).")

@@ -143,6 +143,13 @@ def test_a_damaged_or_foreign_voiceprint_is_left_out_by_name_and_the_others_stil
     assert len(listed["problems"]) == 2
     assert all("enrol that person again, or move the file aside" in p for p in listed["problems"])
     assert any("does not open with this household's key" in p for p in listed["problems"])
+    # The one left out is mended by enrolling that person again, over the damaged file.
+    (data / PEOPLE_DIR / foreign.name).unlink()
+    (data / PEOPLE_DIR / f"broken{SUFFIX}").unlink()
+    (anna_file,) = (data / PEOPLE_DIR).glob(f"*{SUFFIX}")
+    anna_file.write_bytes(b"damaged")
+    assert enrol(data, tmp_path, "Anna", "piper").returncode == 0
+    assert [p["name"] for p in json.loads(people(data, "list", "--json").stdout)["people"]] == ["Anna"]
 
 
 def test_forgetting_removes_the_voice_and_the_audit_trail_shows_who_was_enrolled_and_forgotten(

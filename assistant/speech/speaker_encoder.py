@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from assistant.audio import SAMPLE_RATE
 from assistant.core.errors import ModelNotFoundError, shown
@@ -426,19 +427,12 @@ class SpeakerEncoder:
         self._linear = np.ascontiguousarray(tensor("linear.weight", (EMBEDDING, HIDDEN)).T, np.float32)
         self._linear_bias = tensor("linear.bias", (EMBEDDING,)).astype(np.float32)
         self._lock = threading.Lock()
-        try:  # installed with openwakeword (through scikit-learn)
-            from threadpoolctl import ThreadpoolController
-
-            self._blas: ThreadpoolController | None = ThreadpoolController()
-        except ImportError:
-            self._blas = None
+        self._blas = ThreadpoolController()
 
     def _one_blas_thread(self) -> contextlib.AbstractContextManager[object]:
         """OpenBLAS spreads even these small products over both cores, and on a busy machine its
         threads wait on one another: with two threads the tests took 47 s, with one 2.3 s. The limit is
         process-wide while it lasts (the lock keeps two embeddings from restoring it out of order)."""
-        if self._blas is None:
-            return contextlib.nullcontext()
         limit: contextlib.AbstractContextManager[object] = self._blas.limit(limits=1, user_api="blas")
         return limit
 

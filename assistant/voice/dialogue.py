@@ -406,9 +406,9 @@ class Dialogue:
                 return _explain(e)
             args = _given(call.args)
         call = replace(call, args=args)
-        heard = speaker()
-        if spec.roles and heard is not None and heard.role not in spec.roles:  # never asked, never run
-            return await self._not_for(call, spec, heard, turn, audio_t)
+        barred = _barred(spec)
+        if barred is not None:  # never asked, never run
+            return await self._not_for(call, spec, barred, turn, audio_t)
         missing = spec.missing(args)
         if missing is not None:
             return self._ask("missing", call, missing[1], turn, audio_t)
@@ -477,9 +477,9 @@ class Dialogue:
                     Error(code="disk_full", message=f"{full}: {call.tool} was not run", turn=turn, audio_t=audio_t)
                 )
                 return DISK_FULL
-        heard = speaker()
-        if spec.roles and heard is not None and heard.role not in spec.roles:  # a yes from another voice
-            return await self._not_for(call, spec, heard, turn, audio_t)
+        barred = _barred(spec)
+        if barred is not None:  # a yes from another voice
+            return await self._not_for(call, spec, barred, turn, audio_t)
         if not announced:
             self._intent(call, turn, audio_t)
         start = time.monotonic()
@@ -605,6 +605,13 @@ def _restated(text: str) -> str | None:
     """The request as understood, put back as a question: "Dim the bedroom light to thirty percent?"."""
     words = " ".join(text.split()).rstrip(".!?,; ")
     return f"{words[:1].upper()}{words[1:]}?" if words else None
+
+
+def _barred(spec: ToolSpec) -> Speaker | None:
+    """The voice that said the request, when the tool is for other roles (`@tool(roles=...)`); None
+    when it may, or when the voice was not told (typed, nobody enrolled)."""
+    heard = speaker()
+    return heard if spec.roles and heard is not None and heard.role not in spec.roles else None
 
 
 def _confirm_question(spec: ToolSpec, args: dict[str, Any]) -> str:

@@ -120,8 +120,8 @@ class VoiceLoop:
         who: tells who spoke a request's audio (people/listening.py), run beside speech-to-text;
         None while nobody's voice is enrolled."""
         self.who = who
-        self._who: dict[int, asyncio.Task[tuple[Identified, float]]] = {}
-        """Per transcription task (its id): the identification of the same audio."""
+        self._who: tuple[asyncio.Task[tuple[Heard, float]], asyncio.Task[tuple[Identified, float]]] | None = None
+        """The latest transcription task, and the identification of the same audio."""
         self.bus = bus
         self.wake = wake
         self.vad = vad
@@ -369,7 +369,7 @@ class VoiceLoop:
                 started = time.perf_counter()
                 return who(audio), time.perf_counter() - started
 
-            self._who = {id(task): asyncio.ensure_future(asyncio.to_thread(identify))}  # only the latest is read
+            self._who = (task, asyncio.ensure_future(asyncio.to_thread(identify)))
         return task
 
     # --- responding -------------------------------------------------------------------------
@@ -431,9 +431,9 @@ class VoiceLoop:
     async def _tell_who(self, stt: asyncio.Task[tuple[Heard, float]], number: int) -> Speaker | None:
         """Publish who spoke and return them (a guest: a voice nobody enrolled); None while nobody is
         enrolled. Computed beside the transcription, so it is (nearly) always done by now."""
-        task = self._who.pop(id(stt), None)
-        if task is None:
+        if self._who is None or self._who[0] is not stt:
             return None
+        task, self._who = self._who[1], None
         try:
             found, took = await task
         except AssistantError as e:  # the voice is not told, the request still answered

@@ -32,6 +32,7 @@ _HTTP_HINTS = (("shelly", "shelly"), ("wled", "wled"))
 RESOLVE_MS = 3000
 PAIRING_RETRY_S = 2.0
 PAIRING_TRIES = 60
+SETTLE_LOOK_S = 0.2
 """A Hue bridge is asked again every 2 s for 2 minutes after it said "press the link button"."""
 MAX_TXT_VALUE = 255
 
@@ -87,9 +88,12 @@ class Discovery:
         self._zc = self._browser = None
 
     async def settle(self) -> None:
-        """Wait until every announcement heard so far is identified, or waits for a link button."""
+        """Wait until every announcement heard so far is identified, or waits for a link button.
+
+        A bridge may start waiting for its button while this waits (its task then runs on for minutes,
+        retrying), so the set is looked at again whenever a task ends and every SETTLE_LOOK_S."""
         while pending := [t for name, t in self._running.items() if name not in self.hub.waiting_for_button]:
-            await asyncio.wait(pending)
+            await asyncio.wait(pending, timeout=SETTLE_LOOK_S, return_when=asyncio.FIRST_COMPLETED)
 
     def _changed(self, zeroconf: Zeroconf, service_type: str, name: str, state_change: ServiceStateChange) -> None:
         """zeroconf's callback, on the event loop."""

@@ -283,6 +283,41 @@ def test_the_devices_cli(tmp_path: Path) -> None:
     assert missing.returncode != 0 and "no device 'garage door'" in missing.stderr and "Traceback" not in missing.stderr
 
 
+def test_discover_ends_when_a_bridge_starts_waiting_for_its_button_after_browsing_ended(tmp_path: Path) -> None:
+    """CI caught this: on a busy machine the bridge was still being asked who it is when the browsing
+    time ran out, and `discover` then waited for the bridge's whole pairing window (two minutes)."""
+
+    async def scenario() -> tuple[subprocess.CompletedProcess[str], float]:
+        async with FakeHome() as home:
+            await home.add("hue", "Hue bridge", lights=["Hallway"], slow_s=1.5)  # each answer late
+            start = time.monotonic()
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [
+                    sys.executable,
+                    "-m",
+                    "assistant",
+                    "devices",
+                    "discover",
+                    "--seconds",
+                    "2",
+                    "--json",
+                    "--data-dir",
+                    str(tmp_path / "data"),
+                ],
+                capture_output=True,
+                text=True,
+                env={**os.environ, **MDNS},
+                timeout=90,
+            )
+            return done, time.monotonic() - start
+
+    done, took = asyncio.run(scenario())
+    assert done.returncode == 0, done.stderr
+    assert [r["code"] for r in json.loads(done.stdout)["rejected"]] == ["link_button"], (done.stdout, done.stderr)
+    assert took < 20, f"discover took {took:.1f} s: it waited out the bridge's pairing window"
+
+
 def test_a_room_or_device_said_but_not_known_is_refused_never_widened(tmp_path: Path) -> None:
     """Issue 23: "switch everything off in the living room", with no living room, was planned as
     everything_off{} and switched the whole house off. What was said and is not known is refused in

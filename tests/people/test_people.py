@@ -4,6 +4,7 @@ refused."""
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import socket
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from cryptography.fernet import Fernet, InvalidToken
 
 from assistant.people.voiceprints import PEOPLE_DIR, SUFFIX, Person, Voiceprints
 from assistant.trust.vault import Vault
@@ -90,8 +92,18 @@ def test_list_shows_people_never_their_voiceprints_and_the_files_say_nothing(hou
     assert set(listed["people"][0]) == {"name", "role", "enrolled_at", "clips"} and listed["problems"] == []
     files = list((household / PEOPLE_DIR).iterdir())
     assert len(files) == 2 and all(f.name.endswith(SUFFIX) for f in files)
+    # Each file is one Fernet token (base64 text: a name may turn up in it by chance, so the check is that the
+    # file opens with this data folder's key only, and holds the name only once opened).
+    own = Fernet(base64.urlsafe_b64encode(Vault(household).derived_key("voiceprints")[:32]))
+    stranger = Fernet(Fernet.generate_key())
+    names = set()
     for f in files:
-        assert b"Anna" not in f.read_bytes() and b"Ben" not in f.read_bytes() and b"voiceprint" not in f.read_bytes()
+        sealed = f.read_bytes()
+        assert set(sealed) <= set(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=")
+        with pytest.raises(InvalidToken):
+            stranger.decrypt(sealed)
+        names.add(json.loads(own.decrypt(sealed))["name"])
+    assert names == {"Anna", "Ben"}
 
 
 def test_enrolment_refuses_silence_noise_two_voices_and_what_is_not_a_file(tmp_path: Path) -> None:

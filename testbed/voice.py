@@ -41,6 +41,7 @@ def voice_loop(core: Core, models: SpeechModels) -> VoiceLoop:
         core.dialogue,
         ReplySpeaker(core.bus, models.synthesizer),
         core.speech_hints,
+        household=core.household,
     )
 
 

@@ -27,6 +27,7 @@ from assistant.knowledge.answerer import Answerer
 from assistant.knowledge.index import KnowledgeIndex, configured_folders
 from assistant.media.player import MusicPlayer
 from assistant.media.service import MediaLibrary
+from assistant.people.household import Household
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolSpec
 from assistant.plugins.installed import InstalledSkills, enabled_skill_classes, not_loaded
 from assistant.plugins.registry import Registry, builtin_skill_classes, entry_point_skill_classes
@@ -81,6 +82,8 @@ class Core:
     """Answers from them, written by the planner's LLM."""
     rooms: Rooms = field(default_factory=Rooms)
     """Where the assistant can speak: its own loop and each satellite's (bound by `assistant run`)."""
+    household: Household | None = None
+    """The household's voices: who spoke, and voices learned and forgotten by voice."""
     _turns: Iterator[int] = field(default_factory=lambda: itertools.count(1))
 
     def next_turn(self) -> int:
@@ -157,6 +160,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     )
 
     vault = Vault(data_dir)
+    household = Household(data_dir, vault)
     devices = DeviceHub(DeviceRegistry(data_dir), bus, vault.get)
     audit = AuditLog(data_dir, vault.derived_key("audit"))
     routines = RoutineHost(
@@ -182,6 +186,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
             commands=commands_for(cls.name) if Permission.COMMANDS in granted else None,
             rooms=rooms if Permission.SPEAKERS in granted else None,
             knowledge=answerer if Permission.KNOWLEDGE in granted else None,
+            people=household if Permission.PEOPLE in granted else None,
             refused=refused,
         )
 
@@ -245,6 +250,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
         knowledge,
         answerer,
         rooms,
+        household,
     )
 
 

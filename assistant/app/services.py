@@ -29,7 +29,6 @@ from assistant.audio.sources import AudioFeed, AudioSource, read_into
 from assistant.core.addresses import is_loopback
 from assistant.core.health import health_endpoint, heartbeat, status_path, write_status
 from assistant.core.models import resolve_llm
-from assistant.people.household import speaker_identifier
 from assistant.voice.dialogue import CANNOT
 from assistant.voice.pipeline import DIDNT_CATCH
 
@@ -84,8 +83,10 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
         speaker,
         core.speech_hints,
         core.next_turn,
-        await asyncio.to_thread(speaker_identifier, core.data_dir, core.vault, models.files.vad),
+        core.household,
     )
+    if core.household is not None:
+        await asyncio.to_thread(core.household.prepare)
     # A change is written at once (a small file, no fsync); the heartbeat refreshes it meanwhile.
     supervisor = Supervisor(bus, on_change=lambda _: write_status(core.data_dir, supervisor.report()))
 

@@ -17,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
-from assistant.people.listening import SAME_PERSON, Listener, check_one_voice, identify, read_clip
+from assistant.people.enrolment import SoundsLikeSomeoneElse, learn
+from assistant.people.listening import Listener, identify, read_clip
 from assistant.people.voiceprints import (
     PURPOSE,
     PeopleError,
@@ -25,7 +26,6 @@ from assistant.people.voiceprints import (
     Voiceprints,
     checked_name,
     checked_role,
-    new_person,
 )
 from assistant.speech.speaker_encoder import SpeakerEncoder
 from assistant.speech.vad import SileroVad
@@ -133,20 +133,15 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         raise PeopleError(f"at most {MAX_CLIPS} clips; three sentences are enough")
     listener = _listener()
     embeddings = [listener.enrolment(read_clip(path), str(path)) for path in args.audio]
-    check_one_voice(embeddings, [str(p) for p in args.audio])
-    person = new_person(name, role, embeddings)
-    others = [p for p in store.load()[0] if p.name.casefold() != name.casefold()]
-    twin = max(others, key=lambda p: float(p.voiceprint @ person.voiceprint), default=None)
-    if twin is not None and float(twin.voiceprint @ person.voiceprint) >= SAME_PERSON:
-        raise PeopleError(
-            f"this voice sounds like {twin.name}'s, who is enrolled already; if it is {twin.name}, enrol as "
-            f"{twin.name} to learn the voice again, or `assistant people forget {twin.name}` first"
-        )
     try:
-        replaced = store.find(name) is not None
-    except PeopleError:  # their file is damaged or foreign: enrolling again is how it is mended
-        replaced = True
-    store.save(person)
-    record_admin(data_dir, "voice enrolled", "cli", person=name, role=role, clips=len(embeddings), replaced=replaced)
-    print(f"{'Relearned' if replaced else 'Learned'} {name}'s voice ({role}, from {len(embeddings)} clips).")
+        person, replaced = learn(store, name, role, embeddings, [str(p) for p in args.audio])
+    except SoundsLikeSomeoneElse as e:
+        raise PeopleError(
+            f"{e.message}; if it is {e.twin}, enrol as {e.twin} to learn the voice again, "
+            f"or `assistant people forget {e.twin}` first"
+        ) from None
+    record_admin(
+        data_dir, "voice enrolled", "cli", person=person.name, role=role, clips=len(embeddings), replaced=replaced
+    )
+    print(f"{'Relearned' if replaced else 'Learned'} {person.name}'s voice ({role}, from {len(embeddings)} clips).")
     return 0

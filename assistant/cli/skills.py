@@ -191,7 +191,7 @@ def _install_folder(
             names = ", ".join(sorted(p.value for p in permissions & IN_THE_CORE))
             raise SkillError(
                 f"'{name}' asks for {names}, which third-party skills cannot be granted: raw microphone "
-                "audio stays inside the assistant"
+                "audio and the household's voiceprints stay inside the assistant"
             )
         searched = _knowledge_folders(name, permissions, knowledge_folders or [])
         print(f"{name}: {described.get('description', '')}")

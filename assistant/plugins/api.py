@@ -19,9 +19,12 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from assistant.core.errors import SkillError
+
+if TYPE_CHECKING:
+    import numpy as np
 from assistant.plugins.surfaces import (
     CommandsSurface,
     DevicesSurface,
@@ -67,6 +70,9 @@ class Permission(enum.Enum):
     """Search the household's documents and notes, and add notes."""
     SPEAKERS = "speakers"
     """Speak announcements in the home's rooms (the assistant's own speaker and its satellites')."""
+    PEOPLE = "people"
+    """The household's voices: learn one read aloud, forget one (built-in skills only: voiceprints
+    never leave the assistant's process)."""
 
 
 PERMISSION_MEANING = {
@@ -81,6 +87,7 @@ PERMISSION_MEANING = {
     Permission.AUDIO: "hear raw audio from the microphone",
     Permission.KNOWLEDGE: "search the household's documents and notes, and add notes",
     Permission.SPEAKERS: "speak announcements in the home's rooms",
+    Permission.PEOPLE: "learn and forget the household's voices",
 }
 """What granting each permission lets a skill do, in the words `assistant skills install` asks with."""
 
@@ -147,6 +154,38 @@ def spoken_by(person: Speaker | None) -> Iterator[None]:
         SPEAKER.reset(token)
 
 
+class TurnTaker(Protocol):
+    """Takes the next spoken turns whole, audio and words, before any skill hears them (learning a
+    voice read aloud)."""
+
+    def take(self, audio: np.ndarray, text: str) -> tuple[str, bool]:
+        """What to say back, and whether to take the turn after it too. Blocking (run off the loop)."""
+        ...
+
+
+NEXT_TURNS: ContextVar[Callable[[TurnTaker], None] | None] = ContextVar("next_turns", default=None)
+
+
+def hand_next_turns(taker: TurnTaker) -> bool:
+    """Have the microphone's next turns go to `taker` (the voice loop listens on without the wake
+    word while it wants more); False when the request being served was not spoken to the microphone."""
+    claim = NEXT_TURNS.get()
+    if claim is None:
+        return False
+    claim(taker)
+    return True
+
+
+@contextmanager
+def turns_go_to(claim: Callable[[TurnTaker], None]) -> Iterator[None]:
+    """Serve a request spoken to the microphone: `claim` is told of a TurnTaker that wants the next turns."""
+    token = NEXT_TURNS.set(claim)
+    try:
+        yield
+    finally:
+        NEXT_TURNS.reset(token)
+
+
 @contextmanager
 def saying(text: str) -> Iterator[None]:
     """Serve a call whose request was `text` (`said()` inside, and in the threads started from it)."""
@@ -185,6 +224,8 @@ class SkillContext:
     """Where the assistant can speak (a voice.rooms.Rooms), with Permission.SPEAKERS."""
     knowledge: object | None = None
     """The household's documents and notes (a knowledge.answerer.Answerer), with Permission.KNOWLEDGE."""
+    people: object | None = None
+    """The household's voices (a people.household.Household), with Permission.PEOPLE."""
     refused: Callable[[str, str], None] | None = None
     """Told (skill, permission) when the skill reaches for something it was not granted: the audit trail."""
 
@@ -243,6 +284,7 @@ class SkillContext:
             Permission.COMMANDS: self.commands,
             Permission.SPEAKERS: self.rooms,
             Permission.KNOWLEDGE: self.knowledge,
+            Permission.PEOPLE: self.people,
         }
         if permission not in bound:
             raise SkillError(f"the {permission.value} permission hands over no object: it is enforced by the sandbox")

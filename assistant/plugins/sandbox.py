@@ -49,8 +49,9 @@ RESTARTS = Backoff()
 """The supervisor's schedule (assistant/core/backoff.py): the wait before the n-th restart in a row; a
 call that answers starts the count over."""
 
-IN_THE_CORE = frozenset({Permission.AUDIO})
-"""Permissions that do not cross the sandbox: raw microphone audio stays in the core process. The
+IN_THE_CORE = frozenset({Permission.AUDIO, Permission.PEOPLE})
+"""Permissions that do not cross the sandbox: raw microphone audio and the household's voiceprints
+stay in the core process. The
 others that hand over a core object cross as calls (plugins/remote.py); the household's documents
 cross only as searches and answers within the folders granted at install, never the notes."""
 

@@ -32,7 +32,7 @@ from assistant.core.bus import Bus
 from assistant.core.errors import AssistantError, SkillError
 from assistant.core.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
 from assistant.core.store import room_problem
-from assistant.plugins.api import Speaker, ToolCall, ToolResult, ToolSpec, saying, speaker
+from assistant.plugins.api import Speaker, ToolCall, ToolResult, ToolSpec, saying, speaker, spoken_by
 from assistant.plugins.registry import Registry
 from assistant.trust.audit import AuditError, AuditLog
 from assistant.trust.calls import record_call
@@ -157,6 +157,12 @@ class Pending:
     question: str
     at: float
     """When it was asked (time.monotonic())."""
+    asker: Speaker | None = None
+    """Who made the request (plugins.api.speaker()); the answer ("yes", "ten minutes") is too short to
+    tell a voice by, so the call runs as theirs unless the answer's voice is told as someone else's."""
+
+    def answered_by(self, now: Speaker | None) -> Speaker | None:
+        return now if now is not None and now.name is not None else self.asker if self.asker is not None else now
 
 
 @dataclass(frozen=True)
@@ -282,28 +288,49 @@ class Dialogue:
         self, text: str, turn: int | None, audio_t: float | None, others: Callable[[], list[str]] | None
     ) -> str:
         pending, self._pending = self._pending, None
-        declined = False
         if pending is not None and self._fresh(pending.at):
-            if pending.kind == "confirm":
-                answer = yes_or_no(text)
-                if answer is True:
-                    return await self._run(pending.call, turn, audio_t, announced=True)
-                if answer is False:
-                    rest = declined_with(text)
-                    if not rest:
-                        return DROPPED
-                    # "No, the kitchen light": the same request with what was misheard put right, else
-                    # what follows the no is a request of its own.
-                    fixed = await asyncio.to_thread(
-                        corrected, pending.call, rest, self.router, self.registry.slot_values()
-                    )
-                    if fixed is not None:
-                        return await self._act(fixed, turn, audio_t)
-                    text, declined, others = rest, True, None
-            elif not await self._a_question_of_its_own(pending, text):
-                completed = await self._complete(pending, text)
-                if completed is not None:
-                    return await self._act(completed, turn, audio_t)
+            with spoken_by(pending.answered_by(speaker())):
+                return await self._answer(pending, text, turn, audio_t, others)
+        return await self._request(text, turn, audio_t, others)
+
+    async def _answer(
+        self,
+        pending: Pending,
+        text: str,
+        turn: int | None,
+        audio_t: float | None,
+        others: Callable[[], list[str]] | None,
+    ) -> str:
+        """The turn after a question: its answer, a no with a correction, or a request of its own."""
+        if pending.kind == "confirm":
+            answer = yes_or_no(text)
+            if answer is True:
+                return await self._run(pending.call, turn, audio_t, announced=True)
+            if answer is False:
+                rest = declined_with(text)
+                if not rest:
+                    return DROPPED
+                # "No, the kitchen light": the same request with what was misheard put right, else
+                # what follows the no is a request of its own.
+                fixed = await asyncio.to_thread(corrected, pending.call, rest, self.router, self.registry.slot_values())
+                if fixed is not None:
+                    return await self._act(fixed, turn, audio_t)
+                return await self._request(rest, turn, audio_t, None, declined=True)
+        elif not await self._a_question_of_its_own(pending, text):
+            completed = await self._complete(pending, text)
+            if completed is not None:
+                return await self._act(completed, turn, audio_t)
+        return await self._request(text, turn, audio_t, others)
+
+    async def _request(
+        self,
+        text: str,
+        turn: int | None,
+        audio_t: float | None,
+        others: Callable[[], list[str]] | None,
+        declined: bool = False,
+    ) -> str:
+        """A request of its own; `declined`: what followed a no to the last question."""
         live = self.registry.slot_values()
         last = self._last if self._last is not None and self._fresh(self._last.at) else None
         try:
@@ -456,7 +483,7 @@ class Dialogue:
         turn: int | None,
         audio_t: float | None,
     ) -> str:
-        self._pending = Pending(kind, call, question, time.monotonic())
+        self._pending = Pending(kind, call, question, time.monotonic(), speaker())
         self.bus.publish(Question(tool=call.tool, kind=kind, text=question, turn=turn, audio_t=audio_t))
         return question
 

@@ -32,6 +32,7 @@ from assistant.core.events import (
     Error,
     Listen,
     Ready,
+    Reply,
     SpeakerHeard,
     SpeechEnd,
     SpeechResumed,
@@ -41,8 +42,9 @@ from assistant.core.events import (
     TtsEnd,
     Wake,
 )
+from assistant.people.household import Household
 from assistant.people.listening import Identified
-from assistant.plugins.api import Speaker, spoken_by
+from assistant.plugins.api import Speaker, TurnTaker, spoken_by, turns_go_to
 from assistant.speech.stt import Heard, SpeechHints, Transcriber
 from assistant.speech.vad import FRAME as VAD_FRAME
 from assistant.speech.vad import EndOfSpeech, Signal, SileroVad
@@ -114,14 +116,18 @@ class VoiceLoop:
         speaker: ReplySpeaker,
         hints: Callable[[], SpeechHints],
         next_turn: Callable[[], int] | None = None,
-        who: Callable[[np.ndarray], Identified] | None = None,
+        household: Household | None = None,
     ) -> None:
         """next_turn: numbers a new request; shared with the phone page so turns never collide.
-        who: tells who spoke a request's audio (people/listening.py), run beside speech-to-text;
-        None while nobody's voice is enrolled."""
-        self.who = who
+        household: tells who spoke a request's audio, beside speech-to-text, while voices are enrolled;
+        and learns voices read aloud (people/by_voice.py)."""
+        self.household = household
         self._who: tuple[asyncio.Task[tuple[Heard, float]], asyncio.Task[tuple[Identified, float]]] | None = None
         """The latest transcription task, and the identification of the same audio."""
+        self._heard_audio: tuple[asyncio.Task[tuple[Heard, float]], np.ndarray] | None = None
+        """The latest transcription task, and its audio (for whoever takes the turns whole)."""
+        self._taker: TurnTaker | None = None
+        """Takes the next turns whole instead of the dialogue (a voice being learned)."""
         self.bus = bus
         self.wake = wake
         self.vad = vad
@@ -362,12 +368,13 @@ class VoiceLoop:
                 return heard, time.perf_counter() - started
 
         task = asyncio.ensure_future(asyncio.to_thread(run))
-        if self.who is not None:
-            who = self.who
+        self._heard_audio = (task, audio)
+        if self.household is not None and self.household.knows_voices() and self._taker is None:
+            household = self.household
 
             def identify() -> tuple[Identified, float]:
                 started = time.perf_counter()
-                return who(audio), time.perf_counter() - started
+                return household.identify(audio), time.perf_counter() - started
 
             self._who = (task, asyncio.ensure_future(asyncio.to_thread(identify)))
         return task
@@ -402,10 +409,12 @@ class VoiceLoop:
                     )
                     person = await self._tell_who(stt, number)
                     retry = self._listening_for == "again"
-                    if not heard.text.strip():
+                    if self._taker is not None:
+                        say = await self._hand_over(self._taker, stt, heard.text, number)
+                    elif not heard.text.strip():
                         say = DIDNT_CATCH if retry else SAY_AGAIN
                     else:
-                        with spoken_by(person):
+                        with spoken_by(person), turns_go_to(self._take_turns):
                             say = await self.dialogue.handle(
                                 heard.text,
                                 number,
@@ -414,7 +423,7 @@ class VoiceLoop:
                                 hearing=heard,
                                 retry=retry,
                             )
-                    if self.dialogue.memory()[0] is not None:
+                    if self._taker is not None or self.dialogue.memory()[0] is not None:
                         self._then_listen = "answer"
                     elif say == SAY_AGAIN:
                         self._then_listen = "again"
@@ -427,6 +436,20 @@ class VoiceLoop:
         except Exception as e:  # keep listening whatever one request did
             log.exception("request %s failed", number)
             self.bus.publish(Error(code="internal", message=str(e), turn=number, audio_t=self.audio_t))
+
+    def _take_turns(self, taker: TurnTaker) -> None:
+        self._taker = taker
+
+    async def _hand_over(self, taker: TurnTaker, stt: asyncio.Task[tuple[Heard, float]], text: str, number: int) -> str:
+        """A turn taken whole (audio and words) by `taker`; its reply is published like the dialogue's."""
+        heard = self._heard_audio
+        if heard is None or heard[0] is not stt:
+            return DIDNT_CATCH
+        say, more = await asyncio.to_thread(taker.take, heard[1], text)
+        if not more:
+            self._taker = None
+        self.bus.publish(Reply(text=say, phrased=False, turn=number, audio_t=round(self.audio_t, 3)))
+        return say
 
     async def _tell_who(self, stt: asyncio.Task[tuple[Heard, float]], number: int) -> Speaker | None:
         """Publish who spoke and return them (a guest: a voice nobody enrolled); None while nobody is
@@ -477,6 +500,9 @@ class VoiceLoop:
             self._back_to_waiting()
 
     def _back_to_waiting(self) -> None:
+        if self._taker is not None:
+            log.info("no answer: %s is dropped", type(self._taker).__name__)
+            self._taker = None
         self._then_listen = None
         self._listening_for = None
         self.state = State.WAITING

@@ -144,6 +144,13 @@ def speaker() -> Speaker | None:
     return SPEAKER.get()
 
 
+def speaker_name() -> str | None:
+    """The enrolled person who said the request, told by their voice; None otherwise (a voice nobody
+    enrolled, a typed request, a routine): whose a reminder, alarm or timer set now is."""
+    heard = SPEAKER.get()
+    return heard.name if heard is not None else None
+
+
 @contextmanager
 def spoken_by(person: Speaker | None) -> Iterator[None]:
     """Serve a request said by `person` (`speaker()` inside, and in the threads started from it)."""

@@ -24,6 +24,9 @@ class Timer:
     ringing_since: float | None = None
     room: str | None = None
     """The room it was set in (a satellite's): it rings there."""
+    owner: str | None = None
+    """Who set it, told by their voice: it rings with their name. Anyone may ask about it or stop it
+    (a timer is the kitchen's: whoever is there asks how long the pasta has)."""
     boot: str | None = None
     frame: float | None = None
     """The wall clock less elapsed time (Clock.elapsed) on this boot when the times above were
@@ -58,6 +61,9 @@ class Alarm:
     """Set for a recurring alarm: every one of these weekdays (0 = Monday) at hour:minute."""
     snoozed_until: float | None = None
     ringing_since: float | None = None
+    owner: str | None = None
+    """Whose it is: the enrolled person who set it by voice (it rings with their name, and only they
+    and typed requests list or delete it); None: the household's."""
 
     @property
     def recurrence(self) -> Recurrence | None:
@@ -86,16 +92,18 @@ class Reminder:
         return self.at
 
 
-def theirs(reminders: list[Reminder], heard: Speaker | None) -> list[Reminder]:
-    """The reminders of whoever asks: their own and the household's (a voice nobody enrolled: the
-    household's only); all of them when the voice is not told (typed, a routine, nobody enrolled)."""
+def theirs(items: list[OwnedT], heard: Speaker | None) -> list[OwnedT]:
+    """The alarms or reminders of whoever asks: their own and the household's (a voice nobody
+    enrolled: the household's only); all of them when the voice is not told (typed, a routine,
+    nobody enrolled)."""
     if heard is None:
-        return reminders
-    return [r for r in reminders if r.owner is None or r.owner == heard.name]
+        return items
+    return [i for i in items if i.owner is None or i.owner == heard.name]
 
 
 Item = Timer | Alarm | Reminder
 ItemT = TypeVar("ItemT", bound=Item)
+OwnedT = TypeVar("OwnedT", Alarm, Reminder)
 Kind = Literal["timer", "alarm", "reminder"]
 _KINDS: dict[Kind, type[Timer] | type[Alarm] | type[Reminder]] = {"timer": Timer, "alarm": Alarm, "reminder": Reminder}
 

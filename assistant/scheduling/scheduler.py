@@ -115,9 +115,12 @@ class Scheduler:
 
     # --- timers -------------------------------------------------------------------------------
 
-    def add_timer(self, duration_s: float, name: str | None = None, room: str | None = None) -> Timer:
+    def add_timer(
+        self, duration_s: float, name: str | None = None, room: str | None = None, owner: str | None = None
+    ) -> Timer:
+        """owner: who set it (told by voice); it rings with their name."""
         now = self.now()
-        timer = Timer(_new_id(), name, float(duration_s), now, ends_at=now + float(duration_s), room=room)
+        timer = Timer(_new_id(), name, float(duration_s), now, ends_at=now + float(duration_s), room=room, owner=owner)
         return self._insert("timer", timer)
 
     def set_duration(self, timer_id: str, duration_s: float) -> Timer | None:
@@ -168,7 +171,10 @@ class Scheduler:
 
     # --- alarms and reminders ------------------------------------------------------------------
 
-    def add_alarm(self, at: float, label: str | None = None, recurrence: Recurrence | None = None) -> Alarm:
+    def add_alarm(
+        self, at: float, label: str | None = None, recurrence: Recurrence | None = None, owner: str | None = None
+    ) -> Alarm:
+        """owner: the person it is for (who set it by voice); None: the household's."""
         alarm = Alarm(
             _new_id(),
             float(at),
@@ -176,6 +182,7 @@ class Scheduler:
             recurrence.hour if recurrence else None,
             recurrence.minute if recurrence else None,
             sorted(recurrence.weekdays) if recurrence else None,
+            owner=owner,
         )
         return self._insert("alarm", alarm)
 

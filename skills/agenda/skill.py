@@ -48,7 +48,7 @@ class AgendaSkill(Skill):
         s = self.scheduler
         start = max(after, dt.datetime.combine(day, dt.time(0), tzinfo=s.zone))
         found: list[Entry] = []
-        for alarm in s.alarms():
+        for alarm in theirs(s.alarms(), speaker()):
             rule = alarm.recurrence
             at = s.local(alarm.due_at)
             if rule is not None and at.date() != day:

@@ -15,8 +15,8 @@ from assistant.language.spoken_time import (
     spoken_clock,
     spoken_moment,
 )
-from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, tool
-from assistant.scheduling.items import Alarm, Due
+from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, speaker, speaker_name, tool
+from assistant.scheduling.items import Alarm, Due, theirs
 from assistant.scheduling.scheduler import Scheduler
 
 When = Annotated[
@@ -53,7 +53,7 @@ class AlarmSkill(Skill):
                 ok=False,
             )
         first = parsed.first(now, self.scheduler.zone)
-        alarm = self.scheduler.add_alarm(first.timestamp(), label, parsed.recurrence)
+        alarm = self.scheduler.add_alarm(first.timestamp(), label, parsed.recurrence, owner=speaker_name())
         if parsed.recurrence:
             speech = f"Alarm set for {parsed.recurrence.describe()}, first {said_when(first, now)}."
         else:
@@ -70,7 +70,7 @@ class AlarmSkill(Skill):
     @tool(reads=True)
     def list(self) -> ToolResult:
         """Say which alarms are set."""
-        alarms = self.scheduler.alarms()
+        alarms = theirs(self.scheduler.alarms(), speaker())
         if not alarms:
             return ToolResult("You have no alarms.", {"alarms": []})
         parts = [self.describe(a) for a in alarms]
@@ -80,7 +80,7 @@ class AlarmSkill(Skill):
     @tool
     def delete(self, when: Annotated[str | None, "the time or day of the alarm to delete"] = None) -> ToolResult:
         """Delete one alarm, chosen by its time or day when there are several."""
-        alarms = self.scheduler.alarms()
+        alarms = theirs(self.scheduler.alarms(), speaker())
         if when:
             chosen = self._chosen_by(when, alarms)
             if isinstance(chosen, ToolResult):
@@ -88,7 +88,7 @@ class AlarmSkill(Skill):
             alarms = chosen
         if not alarms:
             return ToolResult(
-                "I can't find that alarm." if self.scheduler.alarms() else "You have no alarms.",
+                "I can't find that alarm." if theirs(self.scheduler.alarms(), speaker()) else "You have no alarms.",
                 {"deleted": []},
                 ok=False,
             )
@@ -145,10 +145,11 @@ class AlarmSkill(Skill):
             return None
         at = self.scheduler.local(alarm.at)
         label = f" {alarm.label}." if alarm.label else ""
+        whose = f"{alarm.owner}'s" if alarm.owner else "your"
         if due.reason == "missed":
-            return f"While I was off, your alarm for {spoken_clock(at.hour, at.minute)} went unheard.{label}"
+            return f"While I was off, {whose} alarm for {spoken_clock(at.hour, at.minute)} went unheard.{label}"
         now = self.scheduler.local_now()
-        return f"It's {spoken_clock(now.hour, now.minute)}. This is your alarm.{label}"
+        return f"It's {spoken_clock(now.hour, now.minute)}. This is {whose} alarm.{label}"
 
 
 def _same_clock(a: dt.datetime, b: dt.datetime) -> bool:

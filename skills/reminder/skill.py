@@ -16,7 +16,7 @@ from assistant.language.spoken_time import (
     said_when,
     spoken_clock,
 )
-from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, speaker, tool
+from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, speaker, speaker_name, tool
 from assistant.scheduling.items import Due, Reminder, theirs
 from assistant.scheduling.scheduler import Scheduler
 
@@ -76,7 +76,7 @@ class ReminderSkill(Skill):
                 "I can only remind you once for now; a routine can repeat it.", {"error": "repeating"}, ok=False
             )
         at = parsed.first(now, self.scheduler.zone)
-        reminder = self.scheduler.add_reminder(text, at.timestamp(), owner=_person())
+        reminder = self.scheduler.add_reminder(text, at.timestamp(), owner=speaker_name())
         return ToolResult(
             f"I'll remind you to {text} {said_when(at, now)}.",
             {"reminder_id": reminder.id, "at": at.isoformat(timespec="minutes"), "text": text},
@@ -144,12 +144,6 @@ FUNCTION_WORDS = frozenset(
 
 def _content_words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in FUNCTION_WORDS}
-
-
-def _person() -> str | None:
-    """The enrolled person who said the request, told by their voice; None otherwise."""
-    heard = speaker()
-    return heard.name if heard is not None else None
 
 
 def _only_a_time(text: str, now: dt.datetime, zone: ZoneInfo) -> bool:

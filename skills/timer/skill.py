@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from assistant.language.numbers import find_numbers
-from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, said, tool
+from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, said, speaker_name, tool
 from assistant.plugins.where import here
 from assistant.scheduling.items import Due, Timer
 from assistant.scheduling.scheduler import Scheduler
@@ -259,7 +259,7 @@ class TimerSkill(Skill):
                 {"error": "name_taken", "timer_id": running[0].id, "name": called},
                 ok=False,
             )
-        timer = self.scheduler.add_timer(total, called, room=here())
+        timer = self.scheduler.add_timer(total, called, room=here(), owner=speaker_name())
         what = f"{timer.name.capitalize()} timer" if timer.name else "Timer"
         return ToolResult(
             f"{what} set for {spoken_duration(total)}.",
@@ -420,7 +420,8 @@ class TimerSkill(Skill):
     def due_speech(self, due: Due) -> str | None:
         if not isinstance(due.item, Timer):
             return None
-        return f"Your {timer_label(due.item)} is done."
+        owner = f"{due.item.owner}, your" if due.item.owner else "Your"
+        return f"{owner} {timer_label(due.item)} is done."
 
 
 def _seconds(hours: int | None, minutes: int | None, seconds: int | None) -> int:

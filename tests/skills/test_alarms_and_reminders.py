@@ -227,6 +227,40 @@ def test_a_reminder_belongs_to_whoever_asked_for_it_by_voice(data_dir: Path) -> 
     ]
 
 
+def test_alarms_are_whoever_set_them_and_timers_ring_with_the_name_of_who_set_them(data_dir: Path) -> None:
+    """An alarm wakes one person: it is theirs to list and delete. A timer is the kitchen's: anyone asks
+    how long it has, and it rings with the name of who set it."""
+    clock = ManualClock(TUESDAY_3PM.timestamp())
+    core, _ = make(data_dir, clock)
+    with spoken_by(Speaker("Anna", "adult")):
+        assert ask(core, "set an alarm for 4 pm").startswith("Alarm set for 4 PM")
+        assert ask(core, "set a timer for 10 minutes for the pasta").startswith("Pasta timer")
+    with spoken_by(Speaker("Ben", "child")):
+        assert ask(core, "set an alarm for 4:30 pm").startswith("Alarm set for 4:30 PM")
+        assert ask(core, "what alarms do i have") == "You have an alarm: 4:30 PM today."
+        assert ask(core, "delete my 4 pm alarm") == "I can't find that alarm."
+        assert "pasta" in ask(core, "how long is left on the pasta timer")
+    with spoken_by(Speaker(None, "guest")):
+        assert ask(core, "what alarms do i have") == "You have no alarms."
+    assert ask(core, "what alarms do i have").startswith("You have 2 alarms"), "typed: everyone's"
+    restarted, _ = make(data_dir, clock)  # the owners are kept on disk
+    assert sorted((a.owner or "") for a in restarted.scheduler.alarms()) == ["Anna", "Ben"]
+    assert [t.owner for t in restarted.scheduler.timers()] == ["Anna"]
+    said: list[str] = []
+
+    async def scenario() -> None:
+        async def announce(text: str) -> None:
+            said.append(text)
+
+        core.scheduler.start(ringer(core, announce))
+        await clock.advance(5400 + 60)
+        await core.scheduler.stop()
+
+    asyncio.run(scenario())
+    assert said[0] == "Anna, your pasta timer is done."  # and again until stopped
+    assert "It's 4 PM. This is Anna's alarm." in said and "It's 4:30 PM. This is Ben's alarm." in said, set(said)
+
+
 def test_missed_while_off_is_announced_within_the_grace_window(data_dir: Path) -> None:
     clock = ManualClock(TUESDAY_3PM.timestamp())
     core, _ = make(data_dir, clock)

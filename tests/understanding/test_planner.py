@@ -83,6 +83,19 @@ def test_system_prompt_state_is_cached_on_disk_and_reused(small: LocalPlanner, t
     same.warm_up()  # no time bound: a busy machine stretches it; what is checked is that nothing is evaluated
 
 
+@pytest.mark.slow_model
+def test_the_plan_state_is_put_back_from_disk_after_another_prompt_and_not_held(small: LocalPlanner) -> None:
+    """The planner's state (90 MB with the default model) is read again after phrasing used the KV
+    cache, rather than held; the plans before and after are the same."""
+    context = PlanContext(live={"timer_name": ["pasta"]})
+    before = small.plan_sync("could you start a timer for the eggs", context)
+    assert small.engine._states[small.template.prefix][1] is None, "a state on disk is not held in memory"
+    small.phrase_sync("How long is left on the pasta timer?", "pasta timer: 4 minutes left", 60.0)
+    tokens = small.engine._states[small.template.prefix][0]
+    assert list(small.llm._input_ids[: len(tokens)]) != tokens, "phrasing did not use the KV cache"
+    assert small.plan_sync("could you start a timer for the eggs", context) == before
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -160,7 +160,8 @@ class Question(Event):
     tool: str
     """The tool that asks, "skill.tool"."""
     kind: str
-    """"missing" (the answer completes the call) or "confirm" (yes runs it, no drops it)."""
+    """"missing" (the answer completes the call), "confirm" (yes runs it, no drops it) or "who" (the
+    voice was not sure enough for a tool for certain roles: told again from the request and the answer)."""
     text: str
     """What is asked, e.g. "For how long?"."""
 

@@ -32,6 +32,9 @@ SAME_PERSON = 0.88
 same voice scored 0.90-0.93 clean (5th percentile, median), another's up to 0.93: espeak-ng's variants
 of one voice are near twins to the encoder. 0.88 named 92 % of the clean clips right (100 % by the
 nearest voiceprint alone) and no noisy clip wrongly (2026-12-06, scripts/bench/people.py)."""
+MAYBE = 0.75
+"""A voice this near an enrolled one, but not SAME_PERSON, may be them (a cold, a far microphone):
+asked who it is before a tool for certain roles, never taken for them."""
 MARGIN = 0.03
 """How much nearer to the best voiceprint than to the next a voice must be."""
 ONE_VOICE = 0.6
@@ -57,6 +60,13 @@ class Identified:
     """The similarity to the nearest voiceprint (0 when there was nothing to compare)."""
     nearest: str | None = None
     """The nearest person's name, even when not sure enough to say it was them."""
+    heard_enough: bool = True
+    """False when the clip held too little speech to tell a voice by."""
+
+    @property
+    def maybe_someone(self) -> bool:
+        """Nobody for sure, but perhaps an enrolled voice: near one, or too little speech to tell."""
+        return self.person is None and (not self.heard_enough or self.score >= MAYBE)
 
 
 def read_clip(path: Path) -> np.ndarray:
@@ -148,8 +158,10 @@ def check_one_voice(embeddings: list[np.ndarray], names: list[str]) -> None:
 
 def identify(voice: Voice, people: list[Person]) -> Identified:
     """The person `voice` is, when sure; else nobody, with the nearest for the record."""
-    if voice.embedding is None or not people:
+    if not people:
         return Identified(None, 0.0)
+    if voice.embedding is None:
+        return Identified(None, 0.0, heard_enough=False)
     scores = np.stack([p.voiceprint for p in people]) @ voice.embedding
     order = np.argsort(-scores)
     best = people[int(order[0])]

@@ -132,6 +132,9 @@ class Speaker:
     name: str | None
     """The enrolled person; None for a voice nobody enrolled (a guest)."""
     role: str
+    unsure: bool = False
+    """Not told apart, but perhaps an enrolled voice (near one, or too little speech to tell): a tool
+    for other roles asks who is speaking instead of refusing."""
 
 
 SPEAKER: ContextVar[Speaker | None] = ContextVar("speaker", default=None)

@@ -49,6 +49,8 @@ BROKE = "Sorry, the {skill} skill broke while doing that; the details are in the
 they can change by asking differently."""
 PLANNER_DOWN = "Sorry, I can't think that through right now."
 DROPPED = "Okay, I won't."
+WHO_IS_IT = "I can't tell who is speaking. Who is it?"
+"""Asked before a tool for certain roles when the voice may be an enrolled one but is not sure enough."""
 SAY_AGAIN = "Sorry, say that again?"
 CANNOT_CONFIRM = "I can't do that from here; ask me directly."
 DISK_FULL = "My disk is full, so I can't do that and keep a record of it. Please free some space, then ask again."
@@ -151,8 +153,9 @@ def declined_with(text: str) -> str:
 class Pending:
     """A question the assistant asked and the call its answer is for."""
 
-    kind: Literal["missing", "confirm"]
-    """ "missing": an argument is asked for; "confirm": a yes is needed before the call runs."""
+    kind: Literal["missing", "confirm", "who"]
+    """ "missing": an argument is asked for; "confirm": a yes is needed before the call runs; "who": the
+    voice was not sure enough for a tool for certain roles, and is asked who it is."""
     call: ToolCall
     question: str
     at: float
@@ -289,9 +292,19 @@ class Dialogue:
     ) -> str:
         pending, self._pending = self._pending, None
         if pending is not None and self._fresh(pending.at):
+            if pending.kind == "who":  # told from the request's audio and the answer's together
+                return await self._who_it_is(pending, turn, audio_t)
             with spoken_by(pending.answered_by(speaker())):
                 return await self._answer(pending, text, turn, audio_t, others)
         return await self._request(text, turn, audio_t, others)
+
+    async def _who_it_is(self, pending: Pending, turn: int | None, audio_t: float | None) -> str:
+        """The answer to "who is it?": the call goes on as the voice now told, or is refused."""
+        spec = self.registry.tool(pending.call.tool)
+        barred = _barred(spec)
+        if barred is not None:
+            return await self._not_for(pending.call, spec, replace(barred, unsure=False), turn, audio_t)
+        return await self._act(pending.call, turn, audio_t)
 
     async def _answer(
         self,
@@ -434,6 +447,8 @@ class Dialogue:
             args = _given(call.args)
         call = replace(call, args=args)
         barred = _barred(spec)
+        if barred is not None and barred.unsure:  # perhaps an enrolled voice: asked, never guessed
+            return self._ask("who", call, WHO_IS_IT, turn, audio_t)
         if barred is not None:  # never asked, never run
             return await self._not_for(call, spec, barred, turn, audio_t)
         missing = spec.missing(args)
@@ -477,7 +492,7 @@ class Dialogue:
 
     def _ask(
         self,
-        kind: Literal["missing", "confirm"],
+        kind: Literal["missing", "confirm", "who"],
         call: ToolCall,
         question: str,
         turn: int | None,

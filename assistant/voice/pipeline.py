@@ -368,9 +368,15 @@ class VoiceLoop:
                 return heard, time.perf_counter() - started
 
         task = asyncio.ensure_future(asyncio.to_thread(run))
+        asked = self._heard_audio
         self._heard_audio = (task, audio)
         if self.household is not None and self.household.knows_voices() and self._taker is None:
             household = self.household
+            pending = self.dialogue.memory()[0]
+            if pending is not None and pending.kind == "who" and asked is not None:
+                # "Who is it?" is answered in a word or two: the voice is told from the request and
+                # the answer together.
+                audio = np.concatenate([asked[1], audio])
 
             def identify() -> tuple[Identified, float]:
                 started = time.perf_counter()
@@ -473,7 +479,7 @@ class VoiceLoop:
                 audio_t=round(self.audio_t, 3),
             )
         )
-        return Speaker(person.name, person.role) if person else Speaker(None, "guest")
+        return Speaker(person.name, person.role) if person else Speaker(None, "guest", unsure=found.maybe_someone)
 
     def _reply_starts(self) -> float:
         self._reply_start_t = round(self.audio_t, 3)

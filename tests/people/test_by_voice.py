@@ -64,7 +64,11 @@ def test_a_voice_is_learned_by_voice_then_told_apart_then_forgotten(speech_model
         "You sound like Carol.",
         "Forget your voice?",
         "I've forgotten your voice, Carol.",
-    ], "\n".join(f"{e.type}: {getattr(e, 'text', '')} {getattr(e, 'person', '')} {getattr(e, 'audio_t', '')}" for e in run.events.events if e.type in ("transcript", "reply", "listen", "wake", "speaker"))
+    ], "\n".join(
+        f"{e.type}: {getattr(e, 'text', '')} {getattr(e, 'person', '')} {getattr(e, 'audio_t', '')}"
+        for e in run.events.events
+        if e.type in ("transcript", "reply", "listen", "wake", "speaker")
+    )
     speakers = [(e.person, e.role) for e in run.events.of("speaker")]  # type: ignore[attr-defined]
     assert speakers[0] == ("Carol", "adult"), "the first voice of the household is its adult"
     assert len(run.events.of("wake")) == 3, "the readings and the yes need no wake word"
@@ -120,3 +124,54 @@ def test_an_enrolled_name_is_relearned_only_from_its_own_voice_and_never_from_ty
     assert "I learn a voice by listening to it" in said, "a typed request has no voice to learn"
     said = reply(core.dialogue.handle("who am i"))
     assert said == "I can tell voices apart only when you speak to me."
+
+
+def test_a_request_too_short_to_tell_is_asked_who_it_is_and_told_from_both(speech_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Anna (Piper's voice) enrolled; "restart the music", said fast, is under a second of speech: an
+    adult's tool asks "who is it?", and the answer's audio with the request's tells Anna."""
+    import yaml
+
+    from assistant.core.config import load_config
+    from assistant.people.listening import Listener
+    from assistant.people.voiceprints import new_person
+    from testbed.harness import TEMPLATES_ONLY
+
+    config_file = tmp_path / "config.yaml"
+    config_file.write_text(
+        yaml.safe_dump(
+            {"system": {"commands": {"restart the music": {"run": ["touch", "restarted"], "changes": True}}}}
+        )
+    )
+    config = load_config(config_file, environ=TEMPLATES_ONLY)
+    data = tmp_path / "data"
+    core = build_core(config, data, Bus())
+    assert core.household is not None
+    listener: Listener = core.household._heard()
+    embeddings = [listener.enrolment(sf.speak(text, "piper"), text) for text in SENTENCES]
+    Voiceprints(data, core.vault.derived_key("voiceprints")).save(new_person("Anna", "adult", embeddings))
+
+    request = sf.speak("Restart the music.", "piper-fast")
+    answer = sf.speak("It's Anna here.", "piper")
+    for clip in (request, answer):  # each alone too short to tell a voice by; together enough
+        assert len(listener.speech(clip)[0]) / 16000 < 1.0
+    assert len(listener.speech(np.concatenate([request, answer]))[0]) / 16000 >= 1.0
+    pcm = np.concatenate(
+        [
+            sf.silence(0.5),
+            sf.speak("Hey Jarvis.", "piper"),
+            sf.silence(0.5),
+            request,
+            sf.silence(0.3),
+            after("I can't tell who is speaking. Who is it?"),
+            answer,
+            after("Should I restart the music?"),
+            sf.speak("Yes.", "piper"),
+            sf.silence(4.0),
+        ]
+    )
+    run = run_voice(pcm, speech_models, config, tmp_path)
+    replies = [e.text for e in run.events.of("reply")]  # type: ignore[attr-defined]
+    assert replies == ["I can't tell who is speaking. Who is it?", "Should I restart the music?", "Done."], replies
+    speakers = [(e.person, e.role) for e in run.events.of("speaker")]  # type: ignore[attr-defined]
+    assert speakers[:2] == [(None, "guest"), ("Anna", "adult")], speakers
+    assert (data / "skills" / "system" / "restarted").exists()

@@ -314,6 +314,31 @@ def test_the_program_behind_the_wrappers_is_what_is_judged(tmp_path: Path) -> No
             load_config(config_file)
 
 
+def test_a_voice_that_may_be_an_adults_is_asked_who_it_is_never_guessed(tmp_path: Path) -> None:
+    """Too little speech, or a voice near Anna's but not sure enough: "who is it?"; the answer's voice,
+    told from the request and the answer together (the voice loop), decides."""
+    commands = {**COMMANDS, "restart the music": {"run": ["touch", "restarted"], "changes": True}}
+    core, rec = make(tmp_path, commands)
+    done = tmp_path / "data" / "skills" / "system" / "restarted"
+    with spoken_by(Speaker(None, "guest", unsure=True)):
+        assert ask(core, "restart the music") == "I can't tell who is speaking. Who is it?"
+    with spoken_by(Speaker(None, "guest", unsure=True)):  # still not sure: refused, not guessed
+        assert ask(core, "it's Anna") == "Sorry, only an adult can do that, and I don't know your voice."
+    with spoken_by(Speaker(None, "guest", unsure=True)):
+        assert ask(core, "restart the music") == "I can't tell who is speaking. Who is it?"
+    with spoken_by(Speaker("Ben", "child")):
+        assert ask(core, "it's Anna") == "Sorry, only an adult can do that."
+    assert not done.exists()
+    with spoken_by(Speaker(None, "guest", unsure=True)):
+        assert ask(core, "restart the music") == "I can't tell who is speaking. Who is it?"
+    with spoken_by(Speaker("Anna", "adult")):
+        assert ask(core, "it's me, Anna") == "Should I restart the music?"
+    with spoken_by(Speaker(None, "guest", unsure=True)):  # "yes" is too short to tell: the asker's
+        assert ask(core, "yes") == "Done."
+    assert done.exists()
+    assert [q.kind for q in rec.of("question")] == ["who", "who", "who", "confirm"]  # type: ignore[attr-defined]
+
+
 def test_a_command_that_changes_the_system_is_for_an_adults_voice_once_voices_are_enrolled(tmp_path: Path) -> None:
     commands = {**COMMANDS, "restart the music": {"run": ["touch", "restarted"], "changes": True}}
     core, rec = make(tmp_path, commands)

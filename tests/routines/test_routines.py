@@ -387,6 +387,27 @@ def test_routine_by_voice_and_from_the_shell(core: Core, tmp_path: Path) -> None
     assert core.routines.runner.history("good morning")[-1]["trigger"] == "phrase"
 
 
+def test_good_morning_is_for_whoever_said_it(core: Core) -> None:
+    """Said by Anna, the routine's steps are hers: her reminders and the household's, not Ben's. (The
+    speaker reaches the steps as the tool's context does: run_coroutine_threadsafe schedules the run
+    in the context of the thread that asks, and each step's thread copies the run's.)"""
+    from assistant.plugins.api import Speaker, spoken_by
+
+    async def scenario(text: str, who: Speaker | None) -> str:
+        core.routines.bind()
+        with spoken_by(who):
+            return await core.dialogue.handle(text)
+
+    assert asyncio.run(scenario("remind me to call mum in 2 hours", Speaker("Anna", "adult"))).startswith("I'll")
+    assert asyncio.run(scenario("remind me to feed the cat in 3 hours", Speaker("Ben", "child"))).startswith("I'll")
+    annas = asyncio.run(scenario("good morning", Speaker("Anna", "adult")))
+    assert "call mum" in annas and "feed the cat" not in annas, annas
+    bens = asyncio.run(scenario("good morning", Speaker("Ben", "child")))
+    assert "feed the cat" in bens and "call mum" not in bens, bens
+    everyone = asyncio.run(scenario("good morning", None))  # typed, or by its morning trigger: everyone's
+    assert "call mum" in everyone and "feed the cat" in everyone, everyone
+
+
 def test_an_event_starts_a_routine_and_its_own_steps_do_not_restart_it(core: Core, tmp_path: Path) -> None:
     from assistant.core.events import TimerDone
 

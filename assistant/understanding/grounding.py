@@ -63,6 +63,21 @@ def grounded(
     return out
 
 
+def echoes_the_request(spec: ToolSpec, args: dict[str, Any], text: str) -> bool:
+    """Whether a required free-text argument is the whole request (of two words or more): the model had
+    nothing to go on and copied the request into a tool that takes text ("send a message to john"
+    announced, "call mom" made a reminder). A tool asked for is said with words of its own ("remind me
+    to …", "announce that …"), which its argument leaves out."""
+    heard = _WORD.findall(text.lower())
+    return len(heard) >= 2 and any(
+        p.required
+        and p.choices is None
+        and isinstance(args.get(p.name), str)
+        and _WORD.findall(str(args[p.name]).lower()) == heard
+        for p in spec.params
+    )
+
+
 def _without_own_noun(value: str, noun: str) -> str:
     """ "eggs timer" names the timer "eggs": the skill's own noun at the end of a name is how people
     say it, not part of the name (the skills look names up the same way)."""

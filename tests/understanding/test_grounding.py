@@ -1,6 +1,7 @@
 """What keeps a small LLM honest without asking it: which tools a request may mean at all, number
 words speech-to-text spelled as sound-alikes, and arguments the request never gave."""
 
+import json
 from pathlib import Path
 
 import pytest
@@ -176,3 +177,31 @@ def test_one_is_grounded_by_a_unit_not_by_any_article(core: Core) -> None:
 def test_the_previous_tool_is_not_offered_for_words_no_tool_knows(index: ToolIndex) -> None:
     assert _offered(index, "turn on the toaster", previous_tool="device.turn_on") == set()
     assert _offered(index, "and the other one", previous_tool="timer.cancel") == {"timer.cancel"}
+
+
+@pytest.mark.parametrize(
+    "tool, args, text, echoed",
+    [
+        ("announce.announce", {"message": "send a message to john"}, "send a message to john", True),
+        ("reminder.add", {"text": "call mom"}, "call mom", True),
+        ("announce.announce", {"message": "dinner is ready"}, "let everyone know dinner is ready", False),
+        ("reminder.add", {"text": "call mom"}, "remind me to call mom", False),
+        ("people.learn_voice", {"name": "anna"}, "anna", False),  # one word: an answer, not a copied request
+    ],
+)
+def test_a_request_copied_whole_into_a_tool_that_takes_text_is_not_a_call(
+    core: Core,
+    tool: str,
+    args: dict,
+    text: str,
+    echoed: bool,  # type: ignore[type-arg]
+) -> None:
+    """The planner put "send a message to john" whole into an announcement, and "call mom" into a
+    reminder: nothing in either request asks for the tool. parse_call takes such a call for none."""
+    from assistant.understanding.grounding import echoes_the_request
+    from assistant.understanding.planner import parse_call
+
+    spec = core.registry.tool(tool)
+    assert echoes_the_request(spec, args, text) is echoed
+    call = parse_call(json.dumps({tool: args}), [spec], text)
+    assert (call is None) is echoed

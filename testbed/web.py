@@ -51,20 +51,20 @@ class Page:
         """A wait for the work to finish, not a bound on it: a busy machine takes over a minute to scan."""
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
 
-    def new_code(self, admin: bool = False) -> str:
-        """A pairing code from the admin door, as `assistant pair [--admin]` asks for one."""
+    def new_code(self, admin: bool = False, person: str | None = None) -> str:
+        """A pairing code from the admin door, as `assistant pair [--admin] [--person NAME]` asks for one."""
         request = urllib.request.Request(
             self.http + "admin/pair-code",
-            data=json.dumps({"admin": admin}).encode(),
+            data=json.dumps({"admin": admin, "person": person}).encode(),
             method="POST",
             headers={ADMIN_HEADER: admin_key(self.data_dir), "Content-Type": "application/json"},
         )
         with urllib.request.urlopen(request, timeout=5) as r:
             return str(json.loads(r.read())["code"])
 
-    def pair(self, name: str = "Test phone", admin: bool = False) -> str:
+    def pair(self, name: str = "Test phone", admin: bool = False, person: str | None = None) -> str:
         """A paired phone's token (a script pairing: no Origin, no cookie)."""
-        body = json.dumps({"code": self.new_code(admin), "name": name}).encode()
+        body = json.dumps({"code": self.new_code(admin, person), "name": name}).encode()
         request = urllib.request.Request(
             self.http + "api/pair", data=body, method="POST", headers={"Content-Type": "application/json"}
         )

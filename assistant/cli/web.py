@@ -35,6 +35,11 @@ def add_parser(
     pair = sub.add_parser("pair", help="show a one-time code and QR code that pairs a phone with the companion page")
     pair.add_argument("--json", action="store_true", help="JSON instead of text and a QR code")
     pair.add_argument("--admin", action="store_true", help="the phone this code pairs may unpair other phones")
+    pair.add_argument(
+        "--person",
+        metavar="NAME",
+        help="an enrolled person (`assistant people list`): the phone asks as them (their reminders, their role)",
+    )
     common(pair)
     phones = sub.add_parser("phones", help="list paired phones, or revoke one")
     phones.add_argument("action", nargs="?", choices=["list", "revoke"], default="list")
@@ -66,10 +71,11 @@ def _direct(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
     from assistant.web.certificate import ensure_certificate
     from assistant.web.server import web_dir
 
+    person = _enrolled(data_dir, args.person) if args.command == "pair" and args.person is not None else None
     phones = Phones(web_dir(data_dir))
     try:
         if args.command == "pair":
-            code, expires = phones.new_code(args.admin)
+            code, expires = phones.new_code(args.admin, person)
             if args.admin:
                 record_admin(data_dir, "admin pairing code made", "cli", expires=expires)
             cert = ensure_certificate(web_dir(data_dir))  # the CA the phone installs, made now if it is the first run
@@ -77,6 +83,7 @@ def _direct(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
                 "code": code,
                 "expires": expires,
                 "admin": args.admin,
+                "person": person,
                 "urls": [],
                 "fingerprint": None,
                 "ca_fingerprint": cert.ca_fingerprint,
@@ -89,6 +96,18 @@ def _direct(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         return {"phones": [asdict(p) for p in phones.all()]}
     finally:
         phones.close()
+
+
+def _enrolled(data_dir: Path, name: str) -> str:
+    """`name` as enrolled; a clear error when nobody of that name is."""
+    from assistant.people.household import Household
+    from assistant.trust.vault import Vault
+    from assistant.web.phone_person import enrolled_name
+
+    found = enrolled_name(Household(data_dir, Vault(data_dir)), name)
+    if found is None:
+        raise WebError(f"nobody called {name!r} is enrolled (see `assistant people list`)")
+    return found
 
 
 def _ask_running(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
@@ -104,7 +123,7 @@ def _ask_running(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         ) from None
     body: bytes | None = b"{}"
     if args.command == "pair":
-        path, body = "/admin/pair-code", json.dumps({"admin": args.admin}).encode()
+        path, body = "/admin/pair-code", json.dumps({"admin": args.admin, "person": args.person}).encode()
     elif args.action == "revoke":
         path = f"/admin/revoke/{urllib.parse.quote(args.phone, safe='')}"
     else:
@@ -141,6 +160,8 @@ def _print(args: argparse.Namespace, result: dict[str, Any]) -> None:
                 f"and install the assistant's root certificate from {url}ca.crt (the page links it too)."
             )
         admin = "; an admin phone: it may unpair other phones" if result.get("admin") else ""
+        if result.get("person"):
+            admin += f"; the phone asks as {result['person']}"
         print(
             f"Pairing code: {result['code'][:3]}-{result['code'][3:]}  (one use, until {expires}; "
             f"wrong guesses void it{admin})"
@@ -160,7 +181,8 @@ def _print(args: argparse.Namespace, result: dict[str, Any]) -> None:
         return
     for p in result["phones"]:
         paired = dt.datetime.fromtimestamp(p["paired_at"]).isoformat(timespec="minutes")
-        print(f"{p['id']}  {p['name']}  paired {paired}")
+        person = f"  as {p['person']}" if p.get("person") else ""
+        print(f"{p['id']}  {p['name']}  paired {paired}{person}")
     if not result["phones"]:
         print("no phones are paired; `assistant pair` pairs one")
 

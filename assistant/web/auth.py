@@ -53,6 +53,9 @@ class Phone:
     last_seen: float | None
     admin: bool = False
     """Paired with a code from `assistant pair --admin`: may unpair other phones."""
+    person: str | None = None
+    """Paired with a code from `assistant pair --person NAME`: what it asks is that person's (their
+    reminders, their role), as if said in their voice."""
 
 
 def _digest(secret: str) -> str:
@@ -77,14 +80,14 @@ class Phones:
     def close(self) -> None:
         self._db.close()
 
-    def new_code(self, admin: bool = False) -> tuple[str, float]:
-        """A one-time pairing code and when it expires (admin: the phone it pairs is an admin). Older
-        unused codes stay valid until theirs."""
+    def new_code(self, admin: bool = False, person: str | None = None) -> tuple[str, float]:
+        """A one-time pairing code and when it expires (admin: the phone it pairs is an admin; person:
+        the enrolled person it is). Older unused codes stay valid until theirs."""
         now = self.clock()
         self._codes.remove(Query().expires < now)
         code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
         expires = now + CODE_TTL_S
-        self._codes.insert({"hash": _digest(code), "expires": expires, "misses": 0, "admin": admin})
+        self._codes.insert({"hash": _digest(code), "expires": expires, "misses": 0, "admin": admin, "person": person})
         return code, expires
 
     def pair(self, code: str, name: str) -> tuple[Phone, str]:
@@ -103,9 +106,17 @@ class Phones:
         token = secrets.token_urlsafe(TOKEN_BYTES)
         name = " ".join(name.split())[:60] or "Phone"
         admin = bool(found.get("admin", False))
-        phone = Phone(uuid.uuid4().hex[:8], name, now, now, admin)
+        person = found.get("person")
+        phone = Phone(uuid.uuid4().hex[:8], name, now, now, admin, person)
         self._phones.insert(
-            {"id": phone.id, "name": phone.name, "paired_at": now, "token": _digest(token), "admin": admin}
+            {
+                "id": phone.id,
+                "name": phone.name,
+                "paired_at": now,
+                "token": _digest(token),
+                "admin": admin,
+                "person": person,
+            }
         )
         return phone, token
 
@@ -154,7 +165,14 @@ class Phones:
         return matches[0]
 
     def _phone(self, doc: dict[str, Any]) -> Phone:
-        return Phone(doc["id"], doc["name"], doc["paired_at"], self._seen.get(doc["id"]), bool(doc.get("admin", False)))
+        return Phone(
+            doc["id"],
+            doc["name"],
+            doc["paired_at"],
+            self._seen.get(doc["id"]),
+            bool(doc.get("admin", False)),
+            doc.get("person"),
+        )
 
 
 class FailureLimiter:

@@ -121,7 +121,7 @@ class _Session:
             await self._error(f"text must be 1 to {MAX_TEXT_CHARS} characters", "bad_request")
             return
         assert self.sockets.talk is not None
-        self.sockets.spawn(self.sockets.talk.typed(self.phone.id, text))
+        self.sockets.spawn(self.sockets.talk.typed(self.phone, text))
 
     async def _start(self, rate: object) -> None:
         if not isinstance(rate, int) or isinstance(rate, bool) or not 8000 <= rate <= 48000:
@@ -136,7 +136,7 @@ class _Session:
         done, self.recording = self.recording, None
         outbox = self.outbox
         self.sockets.spawn(
-            self.sockets.talk.spoken(self.phone.id, done.pcm(), done.rate, lambda item: offer(outbox, item))
+            self.sockets.talk.spoken(self.phone, done.pcm(), done.rate, lambda item: offer(outbox, item))
         )
 
     async def _error(self, message: str, code: str) -> None:

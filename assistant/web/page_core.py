@@ -10,6 +10,7 @@ from assistant.core.background import Foreground
 from assistant.core.bus import Bus
 from assistant.devices.hub import DeviceHub
 from assistant.media.service import MediaLibrary
+from assistant.people.household import Household
 from assistant.plugins.registry import Registry
 from assistant.routines.host import RoutineHost
 from assistant.scheduling.scheduler import Scheduler
@@ -38,6 +39,8 @@ class PageCore(Protocol):
     def dialogue(self) -> Dialogue: ...
     @property
     def foreground(self) -> Foreground: ...
+    @property
+    def household(self) -> Household | None: ...
 
     def next_turn(self) -> int:
         """The number of a new request, shared with the voice loop."""

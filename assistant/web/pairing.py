@@ -38,14 +38,17 @@ class Pairing:
         fingerprints: Callable[[], dict[str, str | None]],
         urls: Callable[[], list[str]],
         unpaired: Callable[[str], Awaitable[None]],
+        enrolled: Callable[[str], str | None],
     ) -> None:
         """fingerprints: the certificate's and the CA root's, for the person pairing to check. urls:
-        the page's addresses on the LAN. unpaired: closes that phone's live connections."""
+        the page's addresses on the LAN. unpaired: closes that phone's live connections. enrolled: an
+        enrolled person's name as enrolled, or None."""
         self.phones = phones
         self.data_dir = data_dir
         self.fingerprints = fingerprints
         self.urls = urls
         self.unpaired = unpaired
+        self.enrolled = enrolled
         self.limiter = FailureLimiter()
         """Per address: wrong tokens and wrong pairing codes."""
         self.everyone = FailureLimiter(limit=PAIR_FAILURES_ALL)
@@ -84,7 +87,14 @@ class Pairing:
                 self.everyone.failed(EVERYONE)
                 return error(403, e.message, e.code)
         try:
-            await self._audit("phone paired", f"phone:{phone.name}", phone=phone.id, admin=phone.admin, address=client)
+            await self._audit(
+                "phone paired",
+                f"phone:{phone.name}",
+                phone=phone.id,
+                admin=phone.admin,
+                person=phone.person,
+                address=client,
+            )
         except AssistantError:
             await asyncio.to_thread(self.phones.revoke, phone.id)  # no pairing the audit trail does not show
             raise
@@ -96,15 +106,29 @@ class Pairing:
 
     async def new_code(self, request: web.Request) -> web.StreamResponse:
         """The admin door (`assistant pair`): a new code, which also lifts the block on everyone."""
-        admin = (await read_json(request)).get("admin", False)
-        if not isinstance(admin, bool):
-            return error(400, 'send {"admin": true or false}', "bad_request")
-        code, expires = await asyncio.to_thread(self.phones.new_code, admin)
+        body = await read_json(request)
+        admin, person = body.get("admin", False), body.get("person")
+        if not isinstance(admin, bool) or not (person is None or isinstance(person, str)):
+            return error(400, 'send {"admin": true or false, "person": "an enrolled name" or null}', "bad_request")
+        if person is not None:
+            person = self.enrolled(person)
+            if person is None:
+                return error(
+                    404, f"nobody called {body['person']!r} is enrolled (see `assistant people list`)", "people"
+                )
+        code, expires = await asyncio.to_thread(self.phones.new_code, admin, person)
         self.everyone.forget(EVERYONE)  # the owner is pairing now: guessers elsewhere must not keep them out
         if admin:
             await self._audit("admin pairing code made", "cli", expires=expires)
         return web.json_response(
-            {"code": code, "expires": expires, "admin": admin, **self.fingerprints(), "urls": self.urls()}
+            {
+                "code": code,
+                "expires": expires,
+                "admin": admin,
+                "person": person,
+                **self.fingerprints(),
+                "urls": self.urls(),
+            }
         )
 
     async def list_phones(self, request: web.Request) -> web.StreamResponse:

@@ -27,7 +27,7 @@ from assistant.core.config import WebConfig
 from assistant.core.errors import AssistantError, WebError
 from assistant.core.health import health_response
 from assistant.core.store import atomic_write
-from assistant.plugins.api import ToolCall
+from assistant.plugins.api import ToolCall, spoken_by
 from assistant.trust.vault import Vault
 from assistant.web import views
 from assistant.web.auth import Phones
@@ -37,6 +37,7 @@ from assistant.web.http import MAX_JSON_BYTES, PHONE, error, from_loopback, read
 from assistant.web.live import MAX_TEXT_CHARS, PhoneSockets, request_text
 from assistant.web.page_core import PageCore
 from assistant.web.pairing import Pairing
+from assistant.web.phone_person import enrolled_name, speaker_of
 from assistant.web.talk import PhoneTalk
 
 log = logging.getLogger(__name__)
@@ -95,6 +96,7 @@ class WebServer:
             self._fingerprints,
             lambda: self.served.https if self.served else [],
             lambda phone_id: self.sockets.close(phone_id, 4001, b"this phone was unpaired"),
+            lambda name: enrolled_name(core.household, name),
         )
         self._page: str | None = None
         self.served: Addresses | None = None
@@ -301,7 +303,7 @@ class WebServer:
             return error(400, f'send {{"text": "what to ask"}} (1 to {MAX_TEXT_CHARS} characters)', "bad_request")
         if self.talk is None:
             return error(503, "the assistant is not ready to talk", "not_ready")
-        turn, reply = await self.talk.typed(request[PHONE].id, text)
+        turn, reply = await self.talk.typed(request[PHONE], text)
         return web.json_response({"turn": turn, "reply": reply})
 
     async def _call(self, request: web.Request) -> web.StreamResponse:
@@ -315,7 +317,8 @@ class WebServer:
             return error(404, f"no tool '{tool}'", "not_found")
         turn = self.core.next_turn()
         call = ToolCall(tool=tool, args=args, source="phone", text="")
-        done, said = await self.core.dialogue.another().perform(call, confirmed, turn)
+        with spoken_by(speaker_of(request[PHONE], self.core.household)):
+            done, said = await self.core.dialogue.another().perform(call, confirmed, turn)
         if not done:
             return web.json_response({"done": False, "question": said, "turn": turn}, status=409)
         return web.json_response({"done": True, "reply": said, "turn": turn})

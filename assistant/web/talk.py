@@ -17,9 +17,12 @@ import numpy as np
 
 from assistant.audio.wav import resample
 from assistant.core.events import SttStart, Transcript, TtsEnd
+from assistant.plugins.api import spoken_by
 from assistant.voice.dialogue import Dialogue
 from assistant.voice.reply import ReplySpeaker
+from assistant.web.auth import Phone
 from assistant.web.page_core import PageCore
+from assistant.web.phone_person import speaker_of
 
 Send = Callable[[Any], None]
 """Queues a JSON-able dict or raw bytes for one phone's websocket."""
@@ -83,26 +86,27 @@ class PhoneTalk:
             self._dialogues[phone_id] = self.core.dialogue.another()
         return self._dialogues[phone_id]
 
-    async def typed(self, phone_id: str, text: str) -> tuple[int, str]:
+    async def typed(self, phone: Phone, text: str) -> tuple[int, str]:
         """Act on typed text; (turn, reply). The reply comes back as events, not speech."""
         turn = self.core.next_turn()
         text = " ".join(text.split())
         self.core.bus.publish(Transcript(text=text, turn=turn))
-        reply = await self.dialogue(phone_id).handle(text, turn=turn)
+        with spoken_by(speaker_of(phone, self.core.household)):
+            reply = await self.dialogue(phone.id).handle(text, turn=turn)
         return turn, reply
 
-    async def spoken(self, phone_id: str, pcm: np.ndarray, rate: int, send: Send) -> tuple[int, str]:
+    async def spoken(self, phone: Phone, pcm: np.ndarray, rate: int, send: Send) -> tuple[int, str]:
         """Act on a push-to-talk recording (int16 mono at `rate`) and speak the reply; background
         work waits meanwhile, as it does for the room's voice."""
         turn = self.core.next_turn()
         holder = f"phone-{turn}"
         self.core.foreground.hold(holder)
         try:
-            return await self._spoken(phone_id, pcm, rate, send, turn)
+            return await self._spoken(phone, pcm, rate, send, turn)
         finally:
             self.core.foreground.release(holder)
 
-    async def _spoken(self, phone_id: str, pcm: np.ndarray, rate: int, send: Send, turn: int) -> tuple[int, str]:
+    async def _spoken(self, phone: Phone, pcm: np.ndarray, rate: int, send: Send, turn: int) -> tuple[int, str]:
         audio = resample(pcm, rate, STT_RATE) if rate != STT_RATE else pcm
         if self.transcriber is None:
             send({"type": "error", "code": "not_ready", "message": "speech-to-text is not loaded", "turn": turn})
@@ -119,7 +123,8 @@ class PhoneTalk:
         )
         if not text:
             return turn, await self._say(NOT_HEARD, turn, send)
-        reply = await self.dialogue(phone_id).handle(text, turn=turn, others=heard.others, hearing=heard)
+        with spoken_by(speaker_of(phone, self.core.household)):
+            reply = await self.dialogue(phone.id).handle(text, turn=turn, others=heard.others, hearing=heard)
         await self._say(reply, turn, send)
         return turn, reply
 

@@ -9,6 +9,7 @@ import os
 import ssl
 import subprocess
 import sys
+import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,38 @@ async def _ws_exchange(
     return got
 
 
+def test_a_phone_paired_as_a_person_asks_as_them(tmp_path: Path) -> None:
+    """`assistant pair --person Anna`: what the phone asks is Anna's (her reminder, her role); a name
+    nobody enrolled is refused; a phone paired as nobody asks as typed text does."""
+    from assistant.people.voiceprints import Person, Voiceprints
+    from assistant.trust.vault import Vault
+
+    data = tmp_path / "data"
+    vector = np.zeros(256, np.float32)
+    vector[0] = 1.0
+    Voiceprints(data, Vault(data).derived_key("voiceprints")).save(Person("Anna", "adult", vector, 0.0, 3))
+    page = start_page(data)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            page.new_code(person="Zed")
+        assert refused.value.code == 404 and "nobody called 'Zed' is enrolled" in refused.value.read().decode()
+        annas = page.pair("Anna's phone", person="anna")
+        status, me, _ = page.run(_request("GET", page.http + "api/me", annas))
+        assert status == 200 and me["phone"]["person"] == "Anna"
+        said = page.run(
+            _request("POST", page.http + "api/say", annas, json={"text": "remind me to call mum in 2 hours"})
+        )
+        assert said[0] == 200 and said[1]["reply"].startswith("I'll remind you"), said
+        other = page.pair("Kitchen tablet")
+        page.run(_request("POST", page.http + "api/say", other, json={"text": "remind me to buy milk in 3 hours"}))
+        owners = sorted((r.text, r.owner or "") for r in page.core.scheduler.reminders())
+        assert owners == [("buy milk", ""), ("call mum", "Anna")]
+        phones = {p.name: p.person for p in page.server.phones.all()}
+        assert phones == {"Anna's phone": "Anna", "Kitchen tablet": None}
+    finally:
+        stop_page(page)
+
+
 def test_typed_request_streams_the_pipeline_events(page: Page) -> None:
     token = page.pair()
     got = page.run(_ws_exchange(page, token, [{"type": "text", "text": "set a timer for five minutes"}], "reply"))
@@ -323,6 +356,9 @@ def test_pair_and_phones_cli_while_stopped_and_while_running(tmp_path: Path) -> 
     out = _cli("pair", data_dir=data)
     assert out.returncode == 0, out.stderr
     assert "Pairing code: " in out.stdout and "not running" in out.stdout
+    nobody = _cli("pair", "--person", "Zed", data_dir=data)
+    assert nobody.returncode != 0 and "nobody called 'Zed' is enrolled" in nobody.stderr
+    assert "Traceback" not in nobody.stderr
     offline = json.loads(_cli("pair", "--json", data_dir=data).stdout)
     page = start_page(data)
     lock = DataDirLock(data)

@@ -83,10 +83,9 @@ def _repacking(repack: bool) -> Iterator[None]:
     """Models loaded inside ask llama.cpp for its repacked copy of the weights, or not.
 
     llama.cpp repacks most quantized weights into an interleaved copy for its CPU kernels
-    (`CPU_REPACK model buffer size = 596.53 MiB` for the default model) while the file stays mapped,
-    so both count: peak RSS 1,974 MB with it, 1,377 MB without, for the same tokens. Its kernels plan
-    about 30 % faster (understanding bench: LLM path median 1.19 s with it, 1.68 s without), so it is
-    on unless `planner.repack` is false. llama-cpp-python has no argument for `use_extra_bufts`, so its
+    (`CPU_REPACK model buffer size = 596.53 MiB` for the default model). Its kernels plan about 30 %
+    faster (understanding bench: LLM path median 1.19 s with it, 1.68 s without), so it is on unless
+    `planner.repack` is false; the file is then read rather than mapped (see LocalLLM). llama-cpp-python has no argument for `use_extra_bufts`, so its
     default model parameters are wrapped while a model loads (under a lock: loads are rare)."""
     import llama_cpp.llama_cpp as bindings
 

@@ -43,7 +43,11 @@ class PeopleSkill(Skill):
         except PeopleError as e:
             raise SkillError(e.message, code="people") from None
         if not hand_next_turns(enrolment):
-            raise SkillError(f"I learn a voice by listening to it: {LEARN_HOW}", code="people")
+            raise SkillError(
+                'I can learn a voice only through my own microphone: say "learn my voice" to me there, '
+                "or use `assistant people enroll`",
+                code="people",
+            )
         return ToolResult(enrolment.opening(), data={"name": enrolment.name, "role": enrolment.role})
 
     @tool(risky=True, confirm="Forget your voice?")

@@ -39,6 +39,7 @@ from assistant.web.page_core import PageCore
 from assistant.web.pairing import Pairing
 from assistant.web.phone_person import enrolled_name, speaker_of
 from assistant.web.talk import PhoneTalk
+from assistant.web.voices import PageVoices
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class WebServer:
             lambda phone_id: self.sockets.close(phone_id, 4001, b"this phone was unpaired"),
             lambda name: enrolled_name(core.household, name),
         )
+        self.voices = PageVoices(core.household)
         self._page: str | None = None
         self.served: Addresses | None = None
         self.report: Callable[[], dict[str, Any]] | None = None
@@ -168,6 +170,8 @@ class WebServer:
         app.router.add_post("/api/say", self._say)
         app.router.add_post("/api/call", self._call)
         app.router.add_get("/api/media/thumb/{id}", self._thumb)
+        app.router.add_get("/api/people", self.voices.list)
+        app.router.add_delete("/api/people/{name}", self.voices.forget)
         app.router.add_get("/api/ws", self._websocket)
         app.router.add_post("/admin/pair-code", pairing.new_code)
         app.router.add_get("/admin/phones", pairing.list_phones)

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from assistant.audio.wav import resample
-from assistant.core.events import SttStart, Transcript, TtsEnd
-from assistant.plugins.api import spoken_by
+from assistant.core.events import Reply, SttStart, Transcript, TtsEnd
+from assistant.plugins.api import TurnTaker, spoken_by, turns_go_to
 from assistant.voice.dialogue import Dialogue
 from assistant.voice.reply import ReplySpeaker
 from assistant.web.auth import Phone
@@ -30,6 +30,8 @@ Send = Callable[[Any], None]
 STT_RATE = 16000
 MIN_SPEECH_S = 0.2
 NOT_HEARD = "I didn't catch that. Hold the button while you speak."
+TAKER_FRESH_S = 120.0
+"""How long a phone may take to send the next reading of a voice being learned."""
 
 
 class PhoneSink:
@@ -79,6 +81,8 @@ class PhoneTalk:
         self.reply_on = reply_on
         self.announce = announce
         self._dialogues: dict[str, Dialogue] = {}
+        self._takers: dict[str, tuple[TurnTaker, float]] = {}
+        """Per phone: what takes its next recordings whole (a voice being learned), and since when."""
         self._stt = asyncio.Lock()  # one phone transcription at a time: two would only slow both
 
     def dialogue(self, phone_id: str) -> Dialogue:
@@ -121,12 +125,38 @@ class PhoneTalk:
         self.core.bus.publish(
             Transcript(text=text, stt_s=round(time.perf_counter() - start, 3), confidence=heard.confidence, turn=turn)
         )
-        if not text:
+        taker = self._taker(phone.id)
+        if taker is not None:
+            reply, more = await asyncio.to_thread(taker.take, audio, text)
+            if more:
+                self._takers[phone.id] = (taker, time.monotonic())
+            else:
+                self._takers.pop(phone.id, None)
+            self.core.bus.publish(Reply(text=reply, phrased=False, turn=turn))
+        elif not text:
             return turn, await self._say(NOT_HEARD, turn, send)
-        with spoken_by(speaker_of(phone, self.core.household)):
-            reply = await self.dialogue(phone.id).handle(text, turn=turn, others=heard.others, hearing=heard)
+        else:
+            with spoken_by(speaker_of(phone, self.core.household)), turns_go_to(self._hand_to(phone.id)):
+                reply = await self.dialogue(phone.id).handle(text, turn=turn, others=heard.others, hearing=heard)
         await self._say(reply, turn, send)
         return turn, reply
+
+    def _hand_to(self, phone_id: str) -> Callable[[TurnTaker], None]:
+        def claim(taker: TurnTaker) -> None:
+            self._takers[phone_id] = (taker, time.monotonic())
+
+        return claim
+
+    def _taker(self, phone_id: str) -> TurnTaker | None:
+        """The phone's taker while its last answer is fresh (the room's loop stops listening for an
+        answer after a while; a phone's recording days later is a request of its own)."""
+        held = self._takers.get(phone_id)
+        if held is None:
+            return None
+        if time.monotonic() - held[1] > TAKER_FRESH_S:
+            del self._takers[phone_id]
+            return None
+        return held[0]
 
     async def _say(self, text: str, turn: int, send: Send) -> str:
         if not text:

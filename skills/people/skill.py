@@ -44,8 +44,8 @@ class PeopleSkill(Skill):
             raise SkillError(e.message, code="people") from None
         if not hand_next_turns(enrolment):
             raise SkillError(
-                'I can learn a voice only through my own microphone: say "learn my voice" to me there, '
-                "or use `assistant people enroll`",
+                'I learn a voice only from speech: say "learn my voice" to me, or hold to talk on the phone '
+                "page and say it, or use `assistant people enroll`",
                 code="people",
             )
         return ToolResult(enrolment.opening(), data={"name": enrolment.name, "role": enrolment.role})

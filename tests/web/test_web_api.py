@@ -330,6 +330,54 @@ def test_push_to_talk_with_the_real_models(tmp_path: Path, speech_models: Any) -
         stop_page(page)
 
 
+def test_a_voice_is_learned_by_push_to_talk_and_listed_and_forgotten_on_the_page(
+    tmp_path: Path, speech_models: Any
+) -> None:
+    """Issue 28: "learn my voice" held to talk on the phone, then three sentences read into it; an admin
+    phone lists the voice and forgets it; another phone may do neither."""
+    from assistant.people.by_voice import SENTENCES
+
+    voice = "en-us+f2"
+    page = start_page(tmp_path / "data", speech_models)
+    try:
+        token = page.pair("Carol's phone")
+
+        def say(text: str) -> str:
+            pcm = np.concatenate([sf.silence(0.3), sf.speak(text, voice), sf.silence(0.3)])
+            chunks = [pcm[i : i + 4800].astype("<i2").tobytes() for i in range(0, len(pcm), 4800)]
+            got = page.run(
+                _ws_exchange(
+                    page, token, [{"type": "ptt_start", "rate": 16000}, *chunks, {"type": "ptt_end"}], "reply_audio_end"
+                )
+            )
+            return str(next(m["text"] for m in got if isinstance(m, dict) and m["type"] == "reply"))
+
+        assert say("Learn my voice, my name is Carol.").startswith("I'll learn your voice as Carol.")
+        assert say(SENTENCES[0]) == f"Thanks. Next: {SENTENCES[1]}"
+        assert say(SENTENCES[1]) == f"Thanks. Next: {SENTENCES[2]}"
+        assert say(SENTENCES[2]) == "Thank you, Carol. I know your voice now."
+        assert [p.name for p in page.core.household.people()] == ["Carol"]  # type: ignore[union-attr]
+
+        status, listed, _ = page.run(_request("GET", page.http + "api/people", token))
+        assert status == 200 and listed["people"] == [], "a phone paired as nobody sees no voices"
+        status, body, _ = page.run(_request("DELETE", page.http + "api/people/Carol", token))
+        assert status == 403 and "assistant pair --admin" in body["error"]
+        admin = page.pair("Admin phone", admin=True)
+        status, listed, _ = page.run(_request("GET", page.http + "api/people", admin))
+        assert status == 200 and [(p["name"], p["role"], p["clips"]) for p in listed["people"]] == [
+            ("Carol", "adult", 3)
+        ]
+        assert "voiceprint" not in json.dumps(listed)
+        status, body, _ = page.run(_request("DELETE", page.http + "api/people/..%2F..%2Fvault", admin))
+        assert status == 400 and "is not a name I can use" in body["error"]
+        status, body, _ = page.run(_request("DELETE", page.http + "api/people/Carol", admin))
+        assert status == 200 and page.core.household.people() == []  # type: ignore[union-attr]
+        status, body, _ = page.run(_request("DELETE", page.http + "api/people/Carol", admin))
+        assert status == 404
+    finally:
+        stop_page(page)
+
+
 def test_pages_are_public_but_private_things_are_not(page: Page) -> None:
     status, body, headers = page.run(_request("GET", page.https))
     assert status == 200 and "Hold to talk" in body and "default-src 'self'" in headers["Content-Security-Policy"]

@@ -1,7 +1,7 @@
 """The companion page in real headless Chromium (Debian's, driven by Playwright): pairing, a
 screenshot at phone size, push-to-talk with a fake microphone playing a rendered command, a device
 toggle that updates live, a page without a token that sees nothing, "Unpair" offered for this phone
-only unless it is the admin, and, with the assistant's root installed, a trusted page whose service
+only unless it is the admin, the household's voices shown to an admin phone only, and, with the assistant's root installed, a trusted page whose service
 worker runs (the page installs as an app)."""
 
 from __future__ import annotations
@@ -130,6 +130,42 @@ def test_unpair_is_offered_for_this_phone_only_unless_it_is_the_admin(page: Page
             assert [p.name for p in page.server.phones.all()] == ["Boss"]
         finally:
             browser.close()
+
+
+def test_an_admin_phone_sees_the_voices_and_forgets_one_and_other_phones_see_none(tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from assistant.people.voiceprints import Person, Voiceprints
+    from assistant.trust.vault import Vault
+
+    data = tmp_path / "data"
+    for i, name in enumerate(("Anna", "Ben")):
+        vector = np.zeros(256, np.float32)
+        vector[i] = 1.0
+        Voiceprints(data, Vault(data).derived_key("voiceprints")).save(Person(name, "adult", vector, 0.0, 3))
+    page = start_page(data)
+    try:
+        with sync_playwright() as pw:
+            browser = launch_chromium(pw)
+            try:
+                tab = open_phone(browser, page.https)
+                pair_in_browser(tab, page, page.https)
+                tab.get_by_text("Test phone").wait_for()
+                assert not tab.locator("#voices-card").is_visible() and tab.get_by_text("Anna · adult").count() == 0
+                boss = open_phone(browser, page.https)
+                boss.goto(page.https)
+                boss.get_by_label("Pairing code").fill(page.new_code(admin=True))
+                boss.get_by_label("Name for this phone").fill("Boss")
+                boss.get_by_role("button", name="Pair").click()
+                boss.get_by_text("Anna · adult").wait_for()
+                boss.once("dialog", lambda dialog: dialog.accept())
+                boss.get_by_role("button", name="Forget Ben's voice").click()
+                boss.get_by_text("Ben · adult").wait_for(state="detached")
+                assert [p.name for p in page.core.household.people()] == ["Anna"]  # type: ignore[union-attr]
+            finally:
+                browser.close()
+    finally:
+        stop_page(page)
 
 
 @pytest.mark.slow_model

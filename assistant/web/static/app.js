@@ -214,6 +214,8 @@ async function refresh() {
   renderTimers(); renderDevices(); renderRoutines(); renderMedia();
   const phones = await api("/api/phones").catch(() => null);
   if (phones && phones.ok) renderPhones(phones.body.phones);
+  const voices = await api("/api/people").catch(() => null);
+  if (voices && voices.ok) renderVoices(voices.body.people);
 }
 
 function clock(seconds) {
@@ -349,6 +351,25 @@ function renderPhones(phones) {
     }
     list.append(li);
   }
+}
+
+// The household's voices: an admin phone sees and forgets anyone's, a phone paired as a person theirs.
+function renderVoices(people) {
+  $("#voices-card").hidden = !(people.length || (me && me.admin));
+  const list = $("#voices");
+  list.replaceChildren();
+  for (const p of people) {
+    list.append(el("li", {}, el("span", { textContent: `${p.name} · ${p.role}` }),
+      el("button", { type: "button", className: "secondary", textContent: "Forget",
+        ariaLabel: `Forget ${p.name}'s voice`, onclick: () => forgetVoice(p.name) })));
+  }
+}
+
+async function forgetVoice(name) {
+  if (!confirm(`Forget ${name}'s voice?`)) return;
+  const r = await api(`/api/people/${encodeURIComponent(name)}`, { method: "DELETE" });
+  if (!r.ok && r.body.error) logLine("doing", `Problem: ${r.body.error}`);
+  refresh();
 }
 
 async function unpair(ph, self) {

@@ -126,6 +126,8 @@ class VoiceLoop:
         """The latest transcription task, and the identification of the same audio."""
         self._heard_audio: tuple[asyncio.Task[tuple[Heard, float]], np.ndarray] | None = None
         """The latest transcription task, and its audio (for whoever takes the turns whole)."""
+        self._who_asked: np.ndarray | None = None
+        """The audio of a request answered with "who is it?": told again together with the answer."""
         self._taker: TurnTaker | None = None
         """Takes the next turns whole instead of the dialogue (a voice being learned)."""
         self.bus = bus
@@ -368,15 +370,14 @@ class VoiceLoop:
                 return heard, time.perf_counter() - started
 
         task = asyncio.ensure_future(asyncio.to_thread(run))
-        asked = self._heard_audio
         self._heard_audio = (task, audio)
         if self.household is not None and self.household.knows_voices() and self._taker is None:
             household = self.household
             pending = self.dialogue.memory()[0]
-            if pending is not None and pending.kind == "who" and asked is not None:
+            if pending is not None and pending.kind == "who" and self._who_asked is not None:
                 # "Who is it?" is answered in a word or two: the voice is told from the request and
                 # the answer together.
-                audio = np.concatenate([asked[1], audio])
+                audio = np.concatenate([self._who_asked, audio])
 
             def identify() -> tuple[Identified, float]:
                 started = time.perf_counter()
@@ -429,7 +430,14 @@ class VoiceLoop:
                                 hearing=heard,
                                 retry=retry,
                             )
-                    if self._taker is not None or self.dialogue.memory()[0] is not None:
+                    pending = self.dialogue.memory()[0]
+                    asked = self._heard_audio
+                    self._who_asked = (
+                        asked[1]
+                        if pending is not None and pending.kind == "who" and asked and asked[0] is stt
+                        else None
+                    )
+                    if self._taker is not None or pending is not None:
                         self._then_listen = "answer"
                     elif say == SAY_AGAIN:
                         self._then_listen = "again"

@@ -100,6 +100,16 @@ def test_with_its_root_installed_the_page_is_trusted_and_installs_as_an_app(page
             browser.close()
 
 
+def admin_phone(browser: Any, page: Page) -> Any:
+    """A second phone, "Boss", paired in the browser with an admin code."""
+    boss = open_phone(browser, page.https)
+    boss.goto(page.https)
+    boss.get_by_label("Pairing code").fill(page.new_code(admin=True))
+    boss.get_by_label("Name for this phone").fill("Boss")
+    boss.get_by_role("button", name="Pair").click()
+    return boss
+
+
 def test_unpair_is_offered_for_this_phone_only_unless_it_is_the_admin(page: Page) -> None:
     from playwright.sync_api import sync_playwright
 
@@ -112,11 +122,7 @@ def test_unpair_is_offered_for_this_phone_only_unless_it_is_the_admin(page: Page
             tab.get_by_text("Kitchen phone").wait_for()
             assert tab.get_by_role("button", name="Unpair this phone").is_visible()
             assert tab.get_by_role("button", name="Unpair Kitchen phone").count() == 0
-            boss = open_phone(browser, page.https)
-            boss.goto(page.https)
-            boss.get_by_label("Pairing code").fill(page.new_code(admin=True))
-            boss.get_by_label("Name for this phone").fill("Boss")
-            boss.get_by_role("button", name="Pair").click()
+            boss = admin_phone(browser, page)
             unpair_kitchen = boss.get_by_role("button", name="Unpair Kitchen phone")
             unpair_kitchen.wait_for()
             boss.once("dialog", lambda dialog: dialog.accept())
@@ -152,11 +158,7 @@ def test_an_admin_phone_sees_the_voices_and_forgets_one_and_other_phones_see_non
                 pair_in_browser(tab, page, page.https)
                 tab.get_by_text("Test phone").wait_for()
                 assert not tab.locator("#voices-card").is_visible() and tab.get_by_text("Anna · adult").count() == 0
-                boss = open_phone(browser, page.https)
-                boss.goto(page.https)
-                boss.get_by_label("Pairing code").fill(page.new_code(admin=True))
-                boss.get_by_label("Name for this phone").fill("Boss")
-                boss.get_by_role("button", name="Pair").click()
+                boss = admin_phone(browser, page)
                 boss.get_by_text("Anna · adult").wait_for()
                 boss.once("dialog", lambda dialog: dialog.accept())
                 boss.get_by_role("button", name="Forget Ben's voice").click()

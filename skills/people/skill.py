@@ -31,6 +31,8 @@ class PeopleSkill(Skill):
             if self.household.knows_voices():
                 return ToolResult("I can tell voices apart only when you speak to me.")
             return ToolResult(f"I don't know anyone's voice yet. To teach me yours, {LEARN_HOW}.")
+        if who.name is None and who.unsure:
+            return ToolResult("I'm not sure whose voice this is. Ask me again in a whole sentence.")
         if who.name is None:
             return ToolResult("I don't know your voice. Say \"learn my voice\" and I'll learn it.")
         return ToolResult(f"You sound like {who.name}.", data={"person": who.name, "role": who.role})

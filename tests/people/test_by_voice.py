@@ -124,6 +124,10 @@ def test_an_enrolled_name_is_relearned_only_from_its_own_voice_and_never_from_ty
     assert "I learn a voice only from speech" in said, "a typed request has no voice to learn"
     said = reply(core.dialogue.handle("who am i"))
     assert said == "I can tell voices apart only when you speak to me."
+    with spoken_by(Speaker(None, "guest", unsure=True)):  # "who am I?" is often too short to tell
+        assert reply(core.dialogue.handle("who am i")) == (
+            "I'm not sure whose voice this is. Ask me again in a whole sentence."
+        )
 
 
 def test_a_request_too_short_to_tell_is_asked_who_it_is_and_told_from_both(speech_models, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -56,6 +56,7 @@ from assistant.core.clock import ManualClock  # noqa: E402
 from assistant.core.config import Config, load_config  # noqa: E402
 from assistant.core.events import Event  # noqa: E402
 from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, POWER, Found  # noqa: E402
+from assistant.web.auth import Phone  # noqa: E402
 from assistant.web.talk import PhoneTalk  # noqa: E402
 from testbed import acoustics  # noqa: E402
 from testbed import speech as sf  # noqa: E402
@@ -315,9 +316,9 @@ async def hear(
     start = time.perf_counter()
     if clip.push_to_talk:
         talk = PhoneTalk(core, models.transcriber, None)
-        phone = f"bench-{clip.index}"
+        phone = Phone(f"bench-{clip.index}", "bench phone", 0.0, None)
         await talk.spoken(phone, pcm, acoustics.SAMPLE_RATE, lambda message: None)
-        dialogue = talk.dialogue(phone)
+        dialogue = talk.dialogue(phone.id)
     else:
         await play(voice_loop(core, models), pcm, models, core.config, tmp)
         dialogue = core.dialogue

@@ -31,10 +31,12 @@ from assistant.app.runtime import load_speech_models  # noqa: E402
 from assistant.audio.wav import write_wav  # noqa: E402
 from assistant.core.config import load_config  # noqa: E402
 from assistant.core.events import Reply  # noqa: E402
+from assistant.web.auth import Phone  # noqa: E402
 from testbed import speech as sf  # noqa: E402
 from testbed.web import CHROMIUM, WEB_ENV, launch_chromium, open_phone, pair_in_browser, start_page, stop_page  # noqa: E402
 
 COMMAND = "What time is it?"
+BENCH_PHONE = Phone("bench", "bench phone", 0.0, None)
 
 
 def _stats(values: list[float]) -> str:
@@ -73,7 +75,7 @@ def main() -> int:
                         first.append(time.perf_counter())
 
                 start = time.perf_counter()
-                page.run(page.server.talk.spoken("bench", pcm, sf.SAMPLE_RATE, send))  # type: ignore[union-attr]
+                page.run(page.server.talk.spoken(BENCH_PHONE, pcm, sf.SAMPLE_RATE, send))  # type: ignore[union-attr]
                 direct.append((first[0] - start) * 1000)
 
             release, loads, delivery = [], [], []

@@ -37,9 +37,10 @@ sys.path.insert(0, str(ROOT))
 
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model  # noqa: E402
 from assistant.people.listening import Listener, Voice, identify  # noqa: E402
-from assistant.people.voiceprints import Person, new_person  # noqa: E402
+from assistant.people.voiceprints import PURPOSE, Person, Voiceprints, new_person  # noqa: E402
 from assistant.speech.speaker_encoder import SpeakerEncoder  # noqa: E402
 from assistant.speech.vad import SileroVad  # noqa: E402
+from assistant.trust.vault import Vault  # noqa: E402
 from testbed import speech as sf  # noqa: E402
 
 # espeak-ng's accents (en-gb, en-gb-scotland, en-029 …) share one voice: the same timbre with other
@@ -83,7 +84,7 @@ def eer(genuine: list[float], impostor: list[float]) -> float:
     return best
 
 
-def loop_latency(people: list[Person], listener: Listener, n: int) -> tuple[list[float], list[float], list[float]]:
+def loop_latency(people: list[Person], n: int) -> tuple[list[float], list[float], list[float]]:
     """End of speech → first reply audio through the voice loop on the same clips, without and with
     the speaker told beside speech-to-text (alternating, so both see the same machine); and how long
     each identification took."""
@@ -106,16 +107,19 @@ def loop_latency(people: list[Person], listener: Listener, n: int) -> tuple[list
             tmp = Path(tmp_name)
             bus = Bus()
             recorder = Recorder(bus)
-            core = build_core(config, tmp / "data", bus)
+            data = tmp / "data"
+            store = Voiceprints(data, Vault(data).derived_key(PURPOSE))
+            for person in people:
+                store.save(person)
+            core = build_core(config, data, bus)  # its household loads them
             core.dialogue.router.matcher.warm_up()
-            who = lambda audio: identify(listener.voice(audio), people)  # noqa: E731
             for i in range(n + 1):
                 voice = ENROLLED[i % len(ENROLLED)]
                 pcm = sf.command(TEST[i % len(TEST)], voice)
                 for told in (False, True):
                     recorder.events.clear()
                     loop = voice_loop(core, models)
-                    loop.who = who if told else None
+                    loop.household = core.household if told else None
                     await play(loop, pcm, models, config, tmp)
                     ends, tts = recorder.of("speech_end"), recorder.of("tts_start")
                     if i == 0 or not ends or not tts:  # the first clip warms the models
@@ -200,7 +204,7 @@ def main() -> int:
         f"speaker embedding of one request: median {1000 * statistics.median(timings):.0f} ms "
         f"(p90 {1000 * float(np.percentile(timings, 90)):.0f} ms), beside speech-to-text"
     )
-    without, beside, took = loop_latency(people, listener, args.loop) if args.loop else ([0.0], [0.0], [0.0])
+    without, beside, took = loop_latency(people, args.loop) if args.loop else ([0.0], [0.0], [0.0])
     print(
         f"voice loop, end of speech → first reply audio ({len(without)} requests): without telling the speaker "
         f"median {statistics.median(without):.3f} s, telling it beside speech-to-text {statistics.median(beside):.3f} s "

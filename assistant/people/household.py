@@ -45,6 +45,11 @@ class Household:
         with self._lock:
             return list(self._people)
 
+    def find(self, name: str) -> Person | None:
+        """The enrolled person of this name, whatever its case ("anna" is Anna), or None."""
+        wanted = name.strip().casefold()
+        return next((p for p in self.people() if p.name.casefold() == wanted), None)
+
     def knows_voices(self) -> bool:
         return bool(self._people)
 
@@ -63,7 +68,7 @@ class Household:
         name = checked_name(name)
         if name.islower():  # heard words come lower case; a name is written with capitals
             name = name.title()
-        known = next((p for p in self.people() if p.name.casefold() == name.casefold()), None)
+        known = self.find(name)
         if known is not None and (by is None or by.name is None or by.name.casefold() != name.casefold()):
             raise PeopleError(
                 f"I know {known.name}'s voice already, and I can't tell that it is {known.name} speaking: "

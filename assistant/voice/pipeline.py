@@ -16,7 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -104,6 +104,16 @@ class _Turn:
     task: asyncio.Task[None]
 
 
+@dataclass(frozen=True)
+class _Heard:
+    """The latest utterance handed to speech-to-text: its transcription, its audio (for whoever takes
+    the turns whole), and who spoke it, told beside (None while nobody is enrolled)."""
+
+    stt: asyncio.Task[tuple[Heard, float]]
+    audio: np.ndarray
+    who: asyncio.Task[tuple[Identified, float]] | None = None
+
+
 class VoiceLoop:
     def __init__(
         self,
@@ -122,10 +132,7 @@ class VoiceLoop:
         household: tells who spoke a request's audio, beside speech-to-text, while voices are enrolled;
         and learns voices read aloud (people/by_voice.py)."""
         self.household = household
-        self._who: tuple[asyncio.Task[tuple[Heard, float]], asyncio.Task[tuple[Identified, float]]] | None = None
-        """The latest transcription task, and the identification of the same audio."""
-        self._heard_audio: tuple[asyncio.Task[tuple[Heard, float]], np.ndarray] | None = None
-        """The latest transcription task, and its audio (for whoever takes the turns whole)."""
+        self._heard: _Heard | None = None
         self._who_asked: np.ndarray | None = None
         """The audio of a request answered with "who is it?": told again together with the answer."""
         self._taker: TurnTaker | None = None
@@ -370,7 +377,7 @@ class VoiceLoop:
                 return heard, time.perf_counter() - started
 
         task = asyncio.ensure_future(asyncio.to_thread(run))
-        self._heard_audio = (task, audio)
+        self._heard = _Heard(task, audio)
         if self.household is not None and self.household.knows_voices() and self._taker is None:
             household = self.household
             pending = self.dialogue.memory()[0]
@@ -383,7 +390,7 @@ class VoiceLoop:
                 started = time.perf_counter()
                 return household.identify(audio), time.perf_counter() - started
 
-            self._who = (task, asyncio.ensure_future(asyncio.to_thread(identify)))
+            self._heard = replace(self._heard, who=asyncio.ensure_future(asyncio.to_thread(identify)))
         return task
 
     # --- responding -------------------------------------------------------------------------
@@ -431,12 +438,8 @@ class VoiceLoop:
                                 retry=retry,
                             )
                     pending = self.dialogue.memory()[0]
-                    asked = self._heard_audio
-                    self._who_asked = (
-                        asked[1]
-                        if pending is not None and pending.kind == "who" and asked and asked[0] is stt
-                        else None
-                    )
+                    asked = self._heard_of(stt)
+                    self._who_asked = asked.audio if pending is not None and pending.kind == "who" and asked else None
                     if self._taker is not None or pending is not None:
                         self._then_listen = "answer"
                     elif say == SAY_AGAIN:
@@ -451,15 +454,19 @@ class VoiceLoop:
             log.exception("request %s failed", number)
             self.bus.publish(Error(code="internal", message=str(e), turn=number, audio_t=self.audio_t))
 
+    def _heard_of(self, stt: asyncio.Task[tuple[Heard, float]]) -> _Heard | None:
+        """The latest utterance, if `stt` is its transcription (a superseded one has no audio kept)."""
+        return self._heard if self._heard is not None and self._heard.stt is stt else None
+
     def _take_turns(self, taker: TurnTaker) -> None:
         self._taker = taker
 
     async def _hand_over(self, taker: TurnTaker, stt: asyncio.Task[tuple[Heard, float]], text: str, number: int) -> str:
         """A turn taken whole (audio and words) by `taker`; its reply is published like the dialogue's."""
-        heard = self._heard_audio
-        if heard is None or heard[0] is not stt:
+        heard = self._heard_of(stt)
+        if heard is None:
             return DIDNT_CATCH
-        say, more = await asyncio.to_thread(taker.take, heard[1], text)
+        say, more = await asyncio.to_thread(taker.take, heard.audio, text)
         if not more:
             self._taker = None
         self.bus.publish(Reply(text=say, phrased=False, turn=number, audio_t=round(self.audio_t, 3)))
@@ -468,11 +475,11 @@ class VoiceLoop:
     async def _tell_who(self, stt: asyncio.Task[tuple[Heard, float]], number: int) -> Speaker | None:
         """Publish who spoke and return them (a guest: a voice nobody enrolled); None while nobody is
         enrolled. Computed beside the transcription, so it is (nearly) always done by now."""
-        if self._who is None or self._who[0] is not stt:
+        heard = self._heard_of(stt)
+        if heard is None or heard.who is None:
             return None
-        task, self._who = self._who[1], None
         try:
-            found, took = await task
+            found, took = await heard.who
         except AssistantError as e:  # the voice is not told, the request still answered
             log.warning("could not tell who spoke: %s", e.message)
             return None

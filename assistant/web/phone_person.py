@@ -13,12 +13,11 @@ def speaker_of(phone: Phone, household: Household | None) -> Speaker | None:
     as nobody."""
     if phone.person is None:
         return None
-    known = household.people() if household is not None else []
-    person = next((p for p in known if p.name.casefold() == phone.person.casefold()), None)
+    person = household.find(phone.person) if household is not None else None
     return Speaker(person.name, person.role) if person is not None else Speaker(None, "guest")
 
 
 def enrolled_name(household: Household | None, name: str) -> str | None:
     """`name` as it is enrolled ("anna" → "Anna"), or None when nobody of that name is."""
-    known = household.people() if household is not None else []
-    return next((p.name for p in known if p.name.casefold() == name.strip().casefold()), None)
+    person = household.find(name) if household is not None else None
+    return person.name if person is not None else None

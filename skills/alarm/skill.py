@@ -80,7 +80,7 @@ class AlarmSkill(Skill):
     @tool
     def delete(self, when: Annotated[str | None, "the time or day of the alarm to delete"] = None) -> ToolResult:
         """Delete one alarm, chosen by its time or day when there are several."""
-        alarms = theirs(self.scheduler.alarms(), speaker())
+        mine = alarms = theirs(self.scheduler.alarms(), speaker())
         if when:
             chosen = self._chosen_by(when, alarms)
             if isinstance(chosen, ToolResult):
@@ -88,7 +88,7 @@ class AlarmSkill(Skill):
             alarms = chosen
         if not alarms:
             return ToolResult(
-                "I can't find that alarm." if theirs(self.scheduler.alarms(), speaker()) else "You have no alarms.",
+                "I can't find that alarm." if mine else "You have no alarms.",
                 {"deleted": []},
                 ok=False,
             )

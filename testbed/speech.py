@@ -52,7 +52,19 @@ def piper(text: str, length_scale: float = 1.0) -> np.ndarray:
     return resample(pcm, synth.rate, SAMPLE_RATE)
 
 
+@functools.lru_cache(maxsize=1)
+def espeak_variants() -> frozenset[str]:
+    """The names espeak-ng knows after "+" ("m1", "linda", "Andy"): its variant files, case and all."""
+    listing = subprocess.run(["espeak-ng", "--voices=variant"], capture_output=True, text=True, check=True).stdout
+    return frozenset(re.findall(r"!v/(\S+)", listing))
+
+
 def espeak(text: str, voice: str = "en-us", speed: int = 160) -> np.ndarray:
+    """`text` in an espeak-ng voice. A variant espeak-ng does not have is refused: espeak-ng itself
+    falls back to the plain voice without a word ("+Linda" spoke as "en-us"; the variant is "linda")."""
+    _, plus, variant = voice.partition("+")
+    if plus and variant not in espeak_variants():
+        raise ValueError(f"espeak-ng has no voice variant {variant!r}")
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "say.wav"
         subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-w", str(path), text], check=True)

@@ -72,7 +72,7 @@ def test_each_voice_is_told_apart_on_a_sentence_it_never_enrolled(household: Pat
 
 def test_a_voice_never_enrolled_is_nobody_and_too_little_speech_is_not_guessed(household: Path, tmp_path: Path) -> None:
     stranger = json.loads(
-        people(household, "identify", str(clip(tmp_path, "x", REQUEST, "en-us+Linda")), "--json").stdout
+        people(household, "identify", str(clip(tmp_path, "x", REQUEST, "en-us+linda")), "--json").stdout
     )
     assert stranger["person"] is None and stranger["role"] == "guest"
     short = json.loads(people(household, "identify", str(clip(tmp_path, "hi", "Hi.", "piper")), "--json").stdout)

@@ -105,7 +105,9 @@ def random_households(listener: Listener, draws: int, seed: int = 28) -> dict[st
     for voice in POOL:
         clips = [np.concatenate([sf.silence(0.3), sf.speak(s, voice), sf.silence(0.3)]) for s in ENROL]
         prints.append(new_person("Someone", "adult", [listener.enrolment(c, voice) for c in clips]))
-        tests.append([listener.voice(np.concatenate([sf.silence(0.3), sf.speak(s, voice), sf.silence(0.3)])) for s in TEST])
+        tests.append(
+            [listener.voice(np.concatenate([sf.silence(0.3), sf.speak(s, voice), sf.silence(0.3)])) for s in TEST]
+        )
     rng = np.random.default_rng(seed)
     accuracy: list[float] = []
     false_accepts: list[float] = []
@@ -115,7 +117,9 @@ def random_households(listener: Listener, draws: int, seed: int = 28) -> dict[st
         people = [prints[i] for i in home]
         named = [[identify(v, people).person for v in tests[i]] for i in home]
         accuracy.append(float(np.mean([p is people[k] for k, row in enumerate(named) for p in row])))
-        false_accepts.append(float(np.mean([identify(v, people).person is not None for i in strangers for v in tests[i]])))
+        false_accepts.append(
+            float(np.mean([identify(v, people).person is not None for i in strangers for v in tests[i]]))
+        )
     acc, fa = np.array(accuracy), np.array(false_accepts)
     return {
         "households": draws,

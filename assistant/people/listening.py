@@ -106,11 +106,11 @@ class Listener:
 
     def voice(self, pcm: np.ndarray) -> Voice:
         """The speaker embedding of a request, or none when it holds under MIN_SPEECH_S of speech."""
-        speech, _ = self.speech(pcm)
+        speech, rest = self.speech(pcm)
         seconds = len(speech) / RATE
         if seconds < MIN_SPEECH_S:
             return Voice(None, seconds)
-        return Voice(self.encoder.embed(speech, RATE), seconds)
+        return Voice(self.encoder.embed(speech, RATE, noise=rest), seconds)
 
     def enrolment(self, pcm: np.ndarray, what: str) -> np.ndarray:
         """The embedding of one enrolment clip, or a PeopleError saying why the clip will not do."""
@@ -129,10 +129,10 @@ class Listener:
             )
         halves = [speech[: len(speech) // 2], speech[len(speech) // 2 :]]
         if min(len(h) for h in halves) / RATE >= MIN_SPEECH_S:
-            a, b = (self.encoder.embed(h, RATE) for h in halves)
+            a, b = (self.encoder.embed(h, RATE, noise=rest) for h in halves)
             if float(a @ b) < ONE_VOICE:
                 raise PeopleError(f"{what} sounds like more than one voice; record one person alone")
-        return self.encoder.embed(speech, RATE)
+        return self.encoder.embed(speech, RATE, noise=rest)
 
 
 def _snr_db(speech: np.ndarray, rest: np.ndarray) -> float:

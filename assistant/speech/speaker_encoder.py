@@ -53,6 +53,15 @@ HIDDEN = 256
 LAYERS = 3
 EMBEDDING = 256
 TARGET_DBFS = -30.0
+MIN_NOISE_S = 0.1
+"""Less audio than this between and around the words is too little to measure the noise by."""
+OVER_SUBTRACTION = 1.5
+SPECTRAL_FLOOR = 0.02
+"""Spectral subtraction's two settings, the usual ones (Berouti et al. 1979 use 1-6 and 0.005-0.1). On
+scripts/bench/people.py's household, with white noise at 20 dB, the right person was named for 90 %
+of the clips instead of 10 %; with a fan, a kitchen tap or other people talking at 20 dB, 79/77/67 %
+instead of 54/48/50 %. The clean figures stay the same, and no noisy clip was named as the wrong
+person (2026-12-07)."""
 VAD_WINDOW = 480
 """30 ms: the unit of the speech flags `trim_long_silences` takes, as resemblyzer's webrtcvad."""
 VAD_SMOOTHING = 8
@@ -271,6 +280,13 @@ def read_torch_checkpoint(path: Path) -> object:
 def preprocess(pcm: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
     """int16 or float mono at any rate → float32 at 16 kHz, raised to -30 dBFS (never lowered), as
     resemblyzer's preprocess_wav but for the silence trimming (see trim_long_silences)."""
+    wav = as_float_16k(pcm, rate)
+    gain = level_gain(wav)
+    return wav if gain == 1.0 else wav * np.float32(gain)
+
+
+def as_float_16k(pcm: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
+    """int16 or float mono at any rate → float32 at 16 kHz (soxr, as librosa.resample's default)."""
     wav = np.asarray(pcm)
     if wav.ndim != 1 or len(wav) == 0:
         raise ValueError(f"expected non-empty mono audio, got an array of shape {wav.shape}")
@@ -287,14 +303,35 @@ def preprocess(pcm: np.ndarray, rate: int = SAMPLE_RATE) -> np.ndarray:
         size = math.ceil(len(wav) * SAMPLE_RATE / rate)
         wav = soxr.resample(wav, rate, SAMPLE_RATE, quality="HQ")[:size]
         wav = np.pad(wav, (0, size - len(wav)))
+    return wav
+
+
+def level_gain(wav: np.ndarray) -> float:
+    """The factor that raises `wav` to -30 dBFS; 1 when it is louder already, or silent (resemblyzer
+    would divide by zero there and return NaNs)."""
     rms = float(np.sqrt(np.mean(np.square(wav, dtype=np.float64))))
-    if rms == 0.0:  # silence: resemblyzer would divide by zero and return NaNs
-        return wav
+    if rms == 0.0:
+        return 1.0
     change = TARGET_DBFS - 20.0 * math.log10(rms)
-    if change <= 0.0:
-        return wav
-    scaled: np.ndarray = wav * np.float32(10.0 ** (change / 20.0))
-    return scaled
+    return 1.0 if change <= 0.0 else float(10.0 ** (change / 20.0))
+
+
+def noise_floor(noise: np.ndarray) -> np.ndarray | None:
+    """(40,) mean mel power of what is not speech (float 16 kHz audio, at the speech's gain), or None
+    when there is too little of it to tell. The frames at its ends are left out: they straddle the cuts
+    where the pieces between words were joined."""
+    if len(noise) < MIN_NOISE_S * SAMPLE_RATE:
+        return None
+    floor: np.ndarray = mel_spectrogram(noise)[2:-2].mean(axis=0)
+    return floor
+
+
+def subtract_noise(mel: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """Spectral subtraction on the mel power the network reads (Berouti's: OVER_SUBTRACTION times the
+    noise taken away, never below SPECTRAL_FLOOR of what was there). Noise adds to speech in power, and
+    the encoder was trained on clean speech: a fan or a tap otherwise pulls every voice towards the noise."""
+    cleaned: np.ndarray = np.maximum(mel - OVER_SUBTRACTION * floor, SPECTRAL_FLOOR * mel)
+    return cleaned
 
 
 def trim_long_silences(wav: np.ndarray, speech: Sequence[bool] | np.ndarray) -> np.ndarray:
@@ -437,25 +474,34 @@ class SpeakerEncoder:
         return limit
 
     def embed(
-        self, pcm: np.ndarray, rate: int = SAMPLE_RATE, speech: Sequence[bool] | np.ndarray | None = None
+        self,
+        pcm: np.ndarray,
+        rate: int = SAMPLE_RATE,
+        speech: Sequence[bool] | np.ndarray | None = None,
+        noise: np.ndarray | None = None,
     ) -> np.ndarray:
         """int16 or float mono audio → unit (256,) float32. `speech`, one flag per 30 ms of the 16 kHz
         audio, trims long silences as resemblyzer's preprocess_wav does; without it, trim beforehand
-        (the voice loop's Silero VAD already cuts the utterance)."""
-        wav = preprocess(pcm, rate)
+        (the voice loop's Silero VAD already cuts the utterance). `noise`, the same recording's audio
+        between and around the words (same rate and scale), is subtracted from the speech's spectrum
+        when there is at least MIN_NOISE_S of it; without it the embedding is resemblyzer's exactly."""
+        wav = as_float_16k(pcm, rate)
+        gain = level_gain(wav)
+        floor = None if noise is None or len(noise) == 0 else noise_floor(as_float_16k(noise, rate) * np.float32(gain))
+        wav = wav * np.float32(gain)
         if speech is not None:
             wav = trim_long_silences(wav, speech)
             if len(wav) == 0:
                 raise ValueError("the speech flags mark no speech at all")
-        return self.embed_wav(wav)
+        return self.embed_wav(wav, floor)
 
-    def embed_wav(self, wav: np.ndarray) -> np.ndarray:
+    def embed_wav(self, wav: np.ndarray, noise_floor: np.ndarray | None = None) -> np.ndarray:
         """resemblyzer's VoiceEncoder.embed_utterance: float audio already at 16 kHz and preprocessed."""
-        partials = self.embed_partials(wav)
+        partials = self.embed_partials(wav, noise_floor)
         mean = partials.mean(axis=0)
         return _unit(mean)
 
-    def embed_partials(self, wav: np.ndarray) -> np.ndarray:
+    def embed_partials(self, wav: np.ndarray, noise_floor: np.ndarray | None = None) -> np.ndarray:
         """(partials, 256): one unit vector for each 1.6 s stretch, 1.3 stretches a second."""
         starts = partial_starts(len(wav))
         needed = (starts[-1] + PARTIAL_FRAMES) * HOP
@@ -467,6 +513,8 @@ class SpeakerEncoder:
         x = np.zeros((PARTIAL_FRAMES, batch, MELS), np.float32)
         with self._lock, self._one_blas_thread():
             mel = mel_spectrogram(wav)
+            if noise_floor is not None:
+                mel = subtract_noise(mel, noise_floor)
             for n, s in enumerate(starts):
                 x[:, n] = mel[s : s + PARTIAL_FRAMES]
             for w_ih, w_hh, bias in self._layers:

@@ -36,11 +36,12 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model  # noqa: E402
-from assistant.people.listening import Listener, Voice, identify  # noqa: E402
+from assistant.people.listening import MIN_SPEECH_S, Listener, Voice, identify  # noqa: E402
 from assistant.people.voiceprints import PURPOSE, Person, Voiceprints, new_person  # noqa: E402
 from assistant.speech.speaker_encoder import SpeakerEncoder  # noqa: E402
 from assistant.speech.vad import SileroVad  # noqa: E402
 from assistant.trust.vault import Vault  # noqa: E402
+from testbed import acoustics  # noqa: E402
 from testbed import speech as sf  # noqa: E402
 
 # espeak-ng's accents (en-gb, en-gb-scotland, en-029 …) share one voice: the same timbre with other
@@ -84,7 +85,34 @@ TEST = (
     "Play some jazz in the kitchen, please.",
     "How long is left on the eggs timer?",
 )
-CONDITIONS = {"clean": None, "noise 20 dB": 20.0, "noise 10 dB": 10.0}
+CONDITIONS: dict[str, tuple[str, float] | None] = {
+    "clean": None,
+    "white 20 dB": ("white", 20.0),
+    "white 10 dB": ("white", 10.0),
+    "fan 20 dB": ("fan", 20.0),
+    "tap 20 dB": ("kitchen", 20.0),
+    "talk 20 dB": ("babble", 20.0),
+}
+"""Noise added at a signal-to-noise ratio: white; testbed.acoustics' fan, kitchen tap and dishes, and
+five other people talking (the hearing set's noises)."""
+
+
+def in_noise(pcm: np.ndarray, noise: tuple[str, float] | None, seed: int) -> np.ndarray:
+    if noise is None:
+        return pcm
+    kind, snr = noise
+    if kind == "white":
+        return sf.with_noise(pcm, snr, seed=seed)
+    n = len(pcm)
+    made = {"fan": acoustics.fan_noise, "kitchen": acoustics.kitchen_noise}.get(kind)
+    return acoustics.mix(pcm, made(n, seed) if made else acoustics.babble_noise(n, sf.talkers(), seed), snr)
+
+
+def unsubtracted(listener: Listener, pcm: np.ndarray) -> Voice:
+    """`listener.voice` as it was before spectral subtraction: the baseline in the same run."""
+    speech, _ = listener.speech(pcm)
+    seconds = len(speech) / 16000
+    return Voice(listener.encoder.embed(speech) if seconds >= MIN_SPEECH_S else None, seconds)
 
 
 def eer(genuine: list[float], impostor: list[float]) -> float:
@@ -194,20 +222,20 @@ def main() -> int:
     results: dict[str, dict[str, float]] = {}
     timings: list[float] = []
     trials: list[dict[str, object]] = []
-    for condition, snr in CONDITIONS.items():
-        right = naive_right = enrolled_clips = 0
-        false_accepts = naive_false = stranger_clips = 0
+    for condition, noise in CONDITIONS.items():
+        right = naive_right = plain_right = wrong = enrolled_clips = 0
+        false_accepts = naive_false = plain_false = stranger_clips = 0
         genuine: list[float] = []
         impostor: list[float] = []
         for voice in ENROLLED + STRANGERS:
             for i, sentence in enumerate(TEST):
                 pcm = np.concatenate([sf.silence(0.3), sf.speak(sentence, voice), sf.silence(0.3)])
-                if snr is not None:
-                    pcm = sf.with_noise(pcm, snr, seed=i)
+                pcm = in_noise(pcm, noise, seed=i)
                 start = time.perf_counter()
                 heard: Voice = listener.voice(pcm)
                 timings.append(time.perf_counter() - start)
                 found = identify(heard, people)
+                plain = identify(unsubtracted(listener, pcm), people).person
                 if heard.embedding is not None:
                     scores = {p.name: float(p.voiceprint @ heard.embedding) for p in people}
                     trials.append({"condition": condition, "voice": voice, "who": names.get(voice), "scores": scores})
@@ -219,11 +247,14 @@ def main() -> int:
                 if voice in names:
                     enrolled_clips += 1
                     right += found.person is not None and found.person.name == names[voice]
+                    wrong += found.person is not None and found.person.name != names[voice]
                     naive_right += nearest == names[voice]
+                    plain_right += plain is not None and plain.name == names[voice]
                 else:
                     stranger_clips += 1
                     false_accepts += found.person is not None
                     naive_false += nearest is not None
+                    plain_false += plain is not None
         pct = lambda v, q: round(float(np.percentile(v, q)), 3)  # noqa: E731
         print(
             f"  {condition}: same person's similarity p5 {pct(genuine, 5)} median {pct(genuine, 50)}; "
@@ -232,7 +263,10 @@ def main() -> int:
         results[condition] = {
             "accuracy": right / enrolled_clips,
             "false_accepts": false_accepts / stranger_clips,
+            "wrong_person": wrong / enrolled_clips,
             "eer": eer(genuine, impostor),
+            "unsubtracted_accuracy": plain_right / enrolled_clips,
+            "unsubtracted_false_accepts": plain_false / stranger_clips,
             "naive_accuracy": naive_right / enrolled_clips,
             "naive_false_accepts": naive_false / stranger_clips,
             "clips": enrolled_clips + stranger_clips,
@@ -242,12 +276,15 @@ def main() -> int:
         f"{len(TEST)} test sentences each"
     )
     print(
-        f"{'condition':14s} {'accuracy':>9s} {'false accept':>13s} {'EER':>6s}   baseline (nearest, no threshold): accuracy, false accept"
+        f"{'condition':14s} {'accuracy':>9s} {'false accept':>13s} {'wrong':>6s} {'EER':>6s}   "
+        "baselines: without noise subtraction | nearest, no threshold (accuracy, false accept)"
     )
     for condition, r in results.items():
         print(
-            f"{condition:14s} {100 * r['accuracy']:8.1f}% {100 * r['false_accepts']:12.1f}% {100 * r['eer']:5.1f}%"
-            f"   {100 * r['naive_accuracy']:.1f}%, {100 * r['naive_false_accepts']:.1f}%"
+            f"{condition:14s} {100 * r['accuracy']:8.1f}% {100 * r['false_accepts']:12.1f}% "
+            f"{100 * r['wrong_person']:5.1f}% {100 * r['eer']:5.1f}%"
+            f"   {100 * r['unsubtracted_accuracy']:.1f}%, {100 * r['unsubtracted_false_accepts']:.1f}%"
+            f" | {100 * r['naive_accuracy']:.1f}%, {100 * r['naive_false_accepts']:.1f}%"
         )
     print(
         f"speaker embedding of one request: median {1000 * statistics.median(timings):.0f} ms "

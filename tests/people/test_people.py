@@ -70,6 +70,16 @@ def test_each_voice_is_told_apart_on_a_sentence_it_never_enrolled(household: Pat
         assert answer["person"] == name and answer["role"] == role and answer["score"] >= 0.88
 
 
+def test_a_steady_noise_around_the_words_is_taken_out_before_the_voice_is_told(household: Path, tmp_path: Path) -> None:
+    # White noise at 20 dB under the whole request: the spectrum between the words is subtracted from the
+    # speech's, so the voice scores as near its voiceprint as a clean one (without it: 0.82 and 0.85, nobody).
+    for name, voice in (("Anna", "piper"), ("Ben", "en-us+f2")):
+        clean = np.concatenate([sf.silence(0.3), sf.speak(REQUEST, voice), sf.silence(0.3)])
+        noisy = sf.save(tmp_path / f"{name}-noisy.wav", sf.with_noise(clean, 20.0, seed=1))
+        found = json.loads(people(household, "identify", str(noisy), "--json").stdout)
+        assert found["person"] == name and found["score"] >= 0.9, found
+
+
 def test_a_voice_never_enrolled_is_nobody_and_too_little_speech_is_not_guessed(household: Path, tmp_path: Path) -> None:
     stranger = json.loads(
         people(household, "identify", str(clip(tmp_path, "x", REQUEST, "en-us+linda")), "--json").stdout

@@ -77,6 +77,18 @@ def test_float_audio_and_int16_audio_give_the_same_embedding(encoder: SpeakerEnc
     assert float(from_float @ encoder.embed(pcm)) > 0.99999
 
 
+def test_noise_subtraction_leaves_a_clean_clip_alone_and_brings_a_noisy_one_back(encoder: SpeakerEncoder) -> None:
+    pcm, rate = read_clip("voice_a_1")
+    clean = encoder.embed(pcm, rate)
+    silent = np.zeros(rate, np.int16)
+    assert float(encoder.embed(pcm, rate, noise=silent) @ clean) > 0.99999
+    assert float(encoder.embed(pcm, rate, noise=silent[:100]) @ clean) > 0.99999  # too little to measure: unused
+    rng = np.random.default_rng(7)
+    hiss = rng.normal(0.0, float(np.std(pcm)) / 10, len(pcm) + rate)  # 20 dB under the speech
+    noisy, between = (pcm + hiss[: len(pcm)]).astype(np.int16), hiss[len(pcm) :].astype(np.int16)
+    assert float(encoder.embed(noisy, rate, noise=between) @ clean) > float(encoder.embed(noisy, rate) @ clean) + 0.05
+
+
 def test_audio_that_is_not_mono_samples_is_refused(encoder: SpeakerEncoder) -> None:
     with pytest.raises(ValueError, match="non-empty mono"):
         encoder.embed(np.zeros(0, np.int16))

@@ -4,6 +4,7 @@
     assistant people list [--json]
     assistant people identify CLIP.wav [--json]     → {"person": NAME or null, "score": …}
     assistant people forget NAME
+    assistant people role NAME --role ROLE
 
 Voiceprints stay on this machine, encrypted under the vault's key (people/voiceprints.py); enrolling
 and forgetting are written to the audit trail.
@@ -17,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
-from assistant.people.enrolment import SoundsLikeSomeoneElse, learn
+from assistant.people.enrolment import SoundsLikeSomeoneElse, change_role, learn
 from assistant.people.listening import Listener, identify, read_clip
 from assistant.people.voiceprints import (
     PURPOSE,
@@ -39,9 +40,9 @@ def add_parser(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], data_options: Callable[[argparse.ArgumentParser], None]
 ) -> None:
     p = sub.add_parser("people", help="enrol the household's voices, list them, tell who speaks in a clip, forget one")
-    p.add_argument("action", choices=["enroll", "list", "identify", "forget"])
+    p.add_argument("action", choices=["enroll", "list", "identify", "forget", "role"])
     p.add_argument(
-        "target", nargs="?", metavar="NAME|CLIP", help="enroll, forget: the person's name; identify: a WAV file"
+        "target", nargs="?", metavar="NAME|CLIP", help="enroll, forget, role: the person's name; identify: a WAV file"
     )
     p.add_argument(
         "--audio",
@@ -51,13 +52,16 @@ def add_parser(
         metavar="WAV",
         help="enroll: a clip of the person reading a sentence aloud (repeat: three is best)",
     )
-    p.add_argument("--role", default="adult", help="enroll: adult (the default), child, guest, or a role of your own")
+    p.add_argument(
+        "--role",
+        help="enroll: adult (the default), child, guest, or a role of your own; role: the person's new role",
+    )
     p.add_argument("--json", action="store_true", help="list, identify: JSON")
     data_options(p)
 
 
 def writes(args: argparse.Namespace) -> str:
-    return "changing the household's voices" if args.action in ("enroll", "forget") else ""
+    return "changing the household's voices" if args.action in ("enroll", "forget", "role") else ""
 
 
 def _listener() -> Listener:
@@ -124,7 +128,17 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         record_admin(data_dir, "voice forgotten", "cli", person=name)
         print(f"Forgot {name}'s voice.")
         return 0
-    role = checked_role(args.role)
+    if args.action == "role":
+        if not args.role:
+            raise PeopleError(f"say which role: `assistant people role {name} --role adult|child|guest|…`")
+        person, was = change_role(store, name, args.role)
+        if person.role == was:
+            print(f"{person.name} is {person.role} already.")
+            return 0
+        record_admin(data_dir, "voice role changed", "cli", person=person.name, role=person.role, was=was)
+        print(f"{person.name} is {person.role} now (was {was}).")
+        return 0
+    role = checked_role(args.role or "adult")
     if not args.audio:
         raise PeopleError(
             "enrolling needs clips of the person reading aloud: --audio A.wav --audio B.wav --audio C.wav"

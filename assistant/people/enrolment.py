@@ -1,15 +1,17 @@
 """Learning a voice from clips read aloud, the same checks whichever way it comes in (`assistant people
 enroll`, "learn my voice" to the microphone): each clip long and clear enough, all of one voice, not a
-voice enrolled already under another name; then the voiceprint saved over any earlier one of the name."""
+voice enrolled already under another name; then the voiceprint saved over any earlier one of the name.
+And giving an enrolled person another role (`assistant people role`, "make Ben an adult")."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from assistant.people.listening import SAME_PERSON, check_one_voice
-from assistant.people.voiceprints import PeopleError, Person, Voiceprints, new_person
+from assistant.people.voiceprints import PeopleError, Person, Voiceprints, checked_role, new_person
 
 
 class SoundsLikeSomeoneElse(PeopleError):
@@ -48,3 +50,20 @@ def learn(
         replaced = True
     store.save(person)
     return person, replaced
+
+
+def change_role(store: Voiceprints, name: str, role: str) -> tuple[Person, str]:
+    """Give the enrolled `name` another role; returns the person as saved and the role they had. The
+    household's last adult is never made something else: nobody would be left to give roles by voice."""
+    role = checked_role(role)
+    people, _ = store.load()
+    wanted = name.strip().casefold()
+    person = next((p for p in people if p.name.casefold() == wanted), None)
+    if person is None:
+        raise PeopleError(f"I don't know anyone called {name.strip()}: their voice has to be learned first")
+    if person.role == "adult" and role != "adult" and sum(p.role == "adult" for p in people) == 1:
+        raise PeopleError(f"{person.name} is the only adult I know; make someone else an adult first")
+    changed = replace(person, role=role)
+    if role != person.role:
+        store.save(changed)
+    return changed, person.role

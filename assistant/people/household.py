@@ -1,25 +1,31 @@
 """The household's voices while the assistant runs: who spoke each request, and voices learned and
-forgotten by voice ("learn my voice", "forget my voice"). `assistant people` changes the same files;
-what it changes while the assistant runs is seen at the next start."""
+forgotten by voice ("learn my voice", "forget my voice"). `assistant people` changes the same files
+from another process: the household looks at the folder at most once a second and reads it again when
+a file in it changed, so a voice enrolled, given a role or forgotten there counts from the next request."""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
 
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
 from assistant.people.by_voice import VoiceEnrolment
-from assistant.people.enrolment import learn
+from assistant.people.enrolment import change_role, learn
 from assistant.people.listening import Identified, Listener, identify
-from assistant.people.voiceprints import PURPOSE, PeopleError, Person, Voiceprints, checked_name
+from assistant.people.voiceprints import PEOPLE_DIR, PURPOSE, PeopleError, Person, Voiceprints, checked_name
 from assistant.plugins.api import Speaker
 from assistant.trust.admin import record_admin
 from assistant.trust.vault import Vault
 
 log = logging.getLogger(__name__)
+
+LOOK_EVERY_S = 1.0
+"""How often the voiceprints folder is looked at for changes made by another process."""
 
 
 class Household:
@@ -32,18 +38,53 @@ class Household:
         self._store: Voiceprints | None = None
         self._people: list[Person] = []
         self._listener: Listener | None = None
-        self._lock = threading.Lock()  # the VAD keeps state, and the list changes: one at a time
-        if vault.exists():
+        self._listening = threading.Lock()  # the VAD keeps state: one clip at a time
+        self._changing = threading.Lock()  # the list of people and its files
+        self._seen: tuple[tuple[str, int, int, int], ...] | None = None
+        self._looked = 0.0
+        self._refresh(at_start=True)
+
+    def _refresh(self, at_start: bool = False) -> None:
+        """Read the voiceprints again when a file in the folder was added, replaced or removed since
+        they were read (by `assistant people` in another process, or by this one). A scan of a few
+        names, at most once a second; reading happens only on a change, and never waits for a voice
+        being told apart."""
+        now = time.monotonic()
+        if not at_start and now - self._looked < LOOK_EVERY_S:
+            return
+        self._looked = now
+        seen = self._folder_state()
+        if seen == self._seen:
+            return
+        with self._changing:
+            self._seen = seen
+            if not self._vault.exists():
+                return
             people, problems = self._voiceprints().load()
             for problem in problems:
                 log.warning("voices: %s", problem)
+            if [(p.name, p.role, p.enrolled_at) for p in people] != [
+                (p.name, p.role, p.enrolled_at) for p in self._people
+            ]:
+                log.info("voices: %d enrolled (%s)", len(people), ", ".join(f"{p.name}, {p.role}" for p in people))
             self._people = people
-            if people:
-                log.info("voices: %d enrolled (%s)", len(people), ", ".join(p.name for p in people))
+
+    def _folder_state(self) -> tuple[tuple[str, int, int, int], ...]:
+        """Each file's name, inode, modification time and size: a file written again (always by a
+        rename) has a new inode even within one tick of the clock."""
+        try:
+            with os.scandir(self.data_dir / PEOPLE_DIR) as entries:
+                found = []
+                for entry in entries:
+                    info = entry.stat(follow_symlinks=False)
+                    found.append((entry.name, info.st_ino, info.st_mtime_ns, info.st_size))
+                return tuple(sorted(found))
+        except OSError:  # no folder yet (nobody enrolled), or an entry gone while looking: look again next time
+            return ()
 
     def people(self) -> list[Person]:
-        with self._lock:
-            return list(self._people)
+        self._refresh()
+        return list(self._people)
 
     def find(self, name: str) -> Person | None:
         """The enrolled person of this name, whatever its case ("anna" is Anna), or None."""
@@ -51,20 +92,24 @@ class Household:
         return next((p for p in self.people() if p.name.casefold() == wanted), None)
 
     def knows_voices(self) -> bool:
+        self._refresh()
         return bool(self._people)
 
     def identify(self, audio: np.ndarray) -> Identified:
         """Who spoke `audio` (nobody, while nobody is enrolled). Blocking: run it off the event loop."""
-        with self._lock:
-            if not self._people:
-                return Identified(None, 0.0)
-            return identify(self._heard().voice(audio), self._people)
+        self._refresh()
+        people = self._people
+        if not people:
+            return Identified(None, 0.0)
+        with self._listening:
+            voice = self._heard().voice(audio)
+        return identify(voice, people)
 
     def enrolment(self, name: str, by: Speaker | None) -> VoiceEnrolment:
         """Learning `name`'s voice from sentences read to the microphone, asked for by `by` (None while
         nobody is enrolled). Only the voice itself relearns an enrolled name; a new name is a guest
-        until an adult gives them a role (`assistant people enroll … --role`), except the first voice
-        of the household, who is its adult. A PeopleError says why it cannot start."""
+        until an adult gives them a role ("make Anna an adult", `assistant people role`), except the
+        first voice of the household, who is its adult. A PeopleError says why it cannot start."""
         name = checked_name(name)
         if name.islower():  # heard words come lower case; a name is written with capitals
             name = name.title()
@@ -78,12 +123,11 @@ class Household:
         who = f"voice:{by.name}" if by is not None and by.name else "voice"
 
         def finish(embeddings: list[np.ndarray]) -> str:
-            with self._lock:
+            with self._changing:
                 person, replaced = learn(
                     self._voiceprints(), name, role, embeddings, [f"reading {i + 1}" for i in range(len(embeddings))]
                 )
-                self._people = [p for p in self._people if p.name.casefold() != person.name.casefold()] + [person]
-                self._people.sort(key=lambda p: p.name.casefold())
+                self._people = self._with(person)
             record_admin(
                 self.data_dir,
                 "voice enrolled",
@@ -97,16 +141,27 @@ class Household:
             return f"Thank you, {person.name}. I know your voice now."
 
         def embed(audio: np.ndarray, what: str) -> np.ndarray:
-            with self._lock:
+            with self._listening:
                 return self._heard().enrolment(audio, what)
 
         return VoiceEnrolment(name, role, embed, finish)
+
+    def set_role(self, name: str, role: str, who: str) -> tuple[Person, str]:
+        """Give `name` another role (`who` asked, for the audit trail); returns the person and the role
+        they had. A PeopleError says why not (nobody of that name, the last adult)."""
+        with self._changing:
+            person, was = change_role(self._voiceprints(), name, role)
+            self._people = self._with(person)
+        if person.role != was:
+            record_admin(self.data_dir, "voice role changed", who, person=person.name, role=person.role, was=was)
+            log.info("voices: %s is now %s (was %s)", person.name, person.role, was)
+        return person, was
 
     def forget(self, name: str, who: str) -> bool:
         """Forget `name`'s voice (`who` asked, for the audit trail); False when nobody of that name is
         enrolled."""
         name = checked_name(name)
-        with self._lock:
+        with self._changing:
             if not self._voiceprints().forget(name):
                 return False
             self._people = [p for p in self._people if p.name.casefold() != name.casefold()]
@@ -114,10 +169,15 @@ class Household:
         log.info("voices: forgot %s's voice", name)
         return True
 
+    def _with(self, person: Person) -> list[Person]:
+        """Everyone, with `person` in place of any earlier record of the name, by name."""
+        others = [p for p in self._people if p.name.casefold() != person.name.casefold()]
+        return sorted([*others, person], key=lambda p: p.name.casefold())
+
     def prepare(self) -> None:
         """Load the speaker encoder now when voices are enrolled, so the first request does not wait."""
         if self.knows_voices():
-            with self._lock:
+            with self._listening:
                 self._heard()
 
     def _voiceprints(self) -> Voiceprints:

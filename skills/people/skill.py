@@ -1,16 +1,17 @@
 """The household's voices, by voice: "who am I?", "learn my voice" (three sentences read aloud, then
-the voice is told apart), "forget my voice". The voice loop hands the readings to the enrolment
+the voice is told apart), "forget my voice", and an adult's "make Ben an adult". The voice loop hands the readings to the enrolment
 (plugins.api.hand_next_turns); a typed request cannot be learned from and is told so."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from assistant.core.errors import SkillError
 from assistant.people.household import Household
 from assistant.people.voiceprints import PeopleError
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, hand_next_turns, speaker, tool
 
+_ME = {"me", "myself", "i"}
 LEARN_HOW = 'say "learn my voice" to me, or use `assistant people enroll`'
 
 
@@ -52,6 +53,42 @@ class PeopleSkill(Skill):
             )
         return ToolResult(enrolment.opening(), data={"name": enrolment.name, "role": enrolment.role})
 
+    @tool(risky=True, confirm="Give {name} the role {role}?", roles=("adult",), settle="_settle_name")
+    def set_role(
+        self,
+        name: Annotated[str, Ask("Whose role?"), "an enrolled person's name"],
+        role: Annotated[str, Ask("Which role: adult, child or guest?"), "adult, child or guest"],
+    ) -> ToolResult:
+        """Give an enrolled person another role (adult, child or guest): what they may ask for."""
+        who = speaker()
+        by = f"voice:{who.name}" if who is not None and who.name else "typed"
+        try:
+            person, was = self.household.set_role(name, role, by)
+        except PeopleError as e:
+            raise SkillError(e.message, code="people") from None
+        if person.role == was:
+            return ToolResult(f"{person.name} is {_a(person.role)} already.", data={"person": person.name, "role": was})
+        return ToolResult(
+            f"{person.name} is {_a(person.role)} now.", data={"person": person.name, "role": person.role, "was": was}
+        )
+
+    def _settle_name(self, args: dict[str, Any]) -> dict[str, Any]:
+        """The name as enrolled ("ben" heard is Ben; "me" is the speaker), so the question asks about
+        the person by name; a name nobody enrolled is answered before any question (a PeopleError is
+        the skill's own reason, said as it is)."""
+        name = args.get("name")
+        if not isinstance(name, str):
+            return args
+        if name.strip().casefold() in _ME:
+            who = speaker()
+            if who is None or who.name is None:
+                raise PeopleError("I can't tell whose role that is: say the person's name")
+            name = who.name
+        known = self.household.find(name)
+        if known is None:
+            raise PeopleError(f"I don't know anyone called {name.strip().title()}: their voice has to be learned first")
+        return {**args, "name": known.name}
+
     @tool(risky=True, confirm="Forget your voice?")
     def forget_voice(self) -> ToolResult:
         """Forget the speaker's voice."""
@@ -61,3 +98,8 @@ class PeopleSkill(Skill):
         if not self.household.forget(who.name, f"voice:{who.name}"):
             raise SkillError(f"I no longer have {who.name}'s voice.", code="people")
         return ToolResult(f"I've forgotten your voice, {who.name}.", data={"person": who.name})
+
+
+def _a(role: str) -> str:
+    """ "an adult", "a child", "a cook" """
+    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"

@@ -79,6 +79,13 @@ class SkillError(AssistantError):
     code = "skill"
 
 
+class NotForThisRole(AssistantError):
+    """A tool kept for some roles (`@tool(roles=...)`), asked for by someone with another: refused
+    before anything ran (the message says who may)."""
+
+    code = "role"
+
+
 class SpeakError(AssistantError):
     code = "tts"
 

@@ -23,6 +23,14 @@ class SoundsLikeSomeoneElse(PeopleError):
         self.twin = twin
 
 
+class NobodyCalled(PeopleError):
+    """No voice is enrolled under the name."""
+
+
+class LastAdult(PeopleError):
+    """The household's last adult would be left with another role, and nobody could give roles by voice."""
+
+
 def nearest(voiceprint: np.ndarray, people: Sequence[Person]) -> tuple[Person | None, float]:
     """The enrolled person whose voiceprint is nearest, with the similarity (-1 when nobody is)."""
     if not people:
@@ -60,9 +68,9 @@ def change_role(store: Voiceprints, name: str, role: str) -> tuple[Person, str]:
     wanted = name.strip().casefold()
     person = next((p for p in people if p.name.casefold() == wanted), None)
     if person is None:
-        raise PeopleError(f"I don't know anyone called {name.strip()}: their voice has to be learned first")
+        raise NobodyCalled(f"I don't know anyone called {name.strip()}: their voice has to be learned first")
     if person.role == "adult" and role != "adult" and sum(p.role == "adult" for p in people) == 1:
-        raise PeopleError(f"{person.name} is the only adult I know; make someone else an adult first")
+        raise LastAdult(f"{person.name} is the only adult I know; make someone else an adult first")
     changed = replace(person, role=role)
     if role != person.role:
         store.save(changed)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from assistant.core.bus import Bus
-from assistant.core.errors import AssistantError, SkillError
+from assistant.core.errors import AssistantError, NotForThisRole, SkillError
 from assistant.core.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
 from assistant.core.store import room_problem
 from assistant.plugins.api import Speaker, ToolCall, ToolResult, ToolSpec, saying, speaker, spoken_by
@@ -470,6 +470,9 @@ class Dialogue:
         `confirmed` is not set; validation errors raise SkillError with a message for the person."""
         spec = self.registry.tool(call.tool)
         args = spec.validate(_given(call.args))
+        barred = _barred(spec)
+        if barred is not None:  # a button has no voice to ask "who is it?" of: refused, never run
+            raise NotForThisRole(await self._not_for(call, spec, barred, turn, None))
         missing = spec.missing(args)
         if missing is not None:
             return False, missing[1]
@@ -568,6 +571,11 @@ class Dialogue:
             who = {"speaker": heard.name} if heard.name else {}
             await asyncio.to_thread(
                 self.audit.append, "refused", tool=call.tool, role=heard.role, needs=list(spec.roles), **who
+            )
+        if heard.name is None and self.origin == "phone":
+            return (
+                f"Sorry, only {allowed} can do that from this phone: pair it as one with "
+                "`assistant pair --person NAME`."
             )
         if heard.name is None:
             return f"Sorry, only {allowed} can do that, and I don't know your voice."

@@ -1,5 +1,8 @@
 """Whose a phone's requests are: a phone paired with `assistant pair --person NAME` asks as that person,
-as if in their voice (their reminders and alarms, their role); any other phone as typed text does."""
+as if in their voice (their reminders and alarms, their role). An admin phone asks as typed text does.
+Any other phone does too while nobody's voice is enrolled; once voices are, it is a guest, as a voice
+nobody enrolled is: otherwise a child's phone paired as nobody could do by typing what their voice may
+not ("make me an adult", an adult's command)."""
 
 from __future__ import annotations
 
@@ -9,10 +12,12 @@ from assistant.web.auth import Phone
 
 
 def speaker_of(phone: Phone, household: Household | None) -> Speaker | None:
-    """The person with their role now; a guest once their voice is forgotten; None for a phone paired
-    as nobody."""
+    """The person with their role now, and a guest once their voice is forgotten; for a phone paired
+    as nobody, None (as typed) when it is an admin phone or nobody is enrolled, else a guest."""
     if phone.person is None:
-        return None
+        if phone.admin or household is None or not household.knows_voices():
+            return None
+        return Speaker(None, "guest")
     person = household.find(phone.person) if household is not None else None
     return Speaker(person.name, person.role) if person is not None else Speaker(None, "guest")
 

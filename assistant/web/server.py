@@ -24,7 +24,7 @@ from typing import Any, cast
 from aiohttp import web
 
 from assistant.core.config import WebConfig
-from assistant.core.errors import AssistantError, WebError
+from assistant.core.errors import AssistantError, NotForThisRole, WebError
 from assistant.core.health import health_response
 from assistant.core.store import atomic_write
 from assistant.plugins.api import ToolCall, spoken_by
@@ -172,6 +172,7 @@ class WebServer:
         app.router.add_get("/api/media/thumb/{id}", self._thumb)
         app.router.add_get("/api/people", self.voices.list)
         app.router.add_delete("/api/people/{name}", self.voices.forget)
+        app.router.add_put("/api/people/{name}/role", self.voices.set_role)
         app.router.add_get("/api/ws", self._websocket)
         app.router.add_post("/admin/pair-code", pairing.new_code)
         app.router.add_get("/admin/phones", pairing.list_phones)
@@ -321,8 +322,11 @@ class WebServer:
             return error(404, f"no tool '{tool}'", "not_found")
         turn = self.core.next_turn()
         call = ToolCall(tool=tool, args=args, source="phone", text="")
-        with spoken_by(speaker_of(request[PHONE], self.core.household)):
-            done, said = await self.core.dialogue.another().perform(call, confirmed, turn)
+        try:
+            with spoken_by(speaker_of(request[PHONE], self.core.household)):
+                done, said = await self.core.dialogue.another().perform(call, confirmed, turn)
+        except NotForThisRole as e:
+            return error(403, e.message, e.code)
         if not done:
             return web.json_response({"done": False, "question": said, "turn": turn}, status=409)
         return web.json_response({"done": True, "reply": said, "turn": turn})

@@ -222,14 +222,17 @@ async def _ws_exchange(
 
 def test_a_phone_paired_as_a_person_asks_as_them(tmp_path: Path) -> None:
     """`assistant pair --person Anna`: what the phone asks is Anna's (her reminder, her role); a name
-    nobody enrolled is refused; a phone paired as nobody asks as typed text does."""
+    nobody enrolled is refused; a phone paired as nobody is a guest once voices are enrolled, so no
+    phone does by typing or by a button what its person's voice may not."""
     from assistant.people.voiceprints import Person, Voiceprints
     from assistant.trust.vault import Vault
 
     data = tmp_path / "data"
     vector = np.zeros(256, np.float32)
     vector[0] = 1.0
-    Voiceprints(data, Vault(data).derived_key("voiceprints")).save(Person("Anna", "adult", vector, 0.0, 3))
+    store = Voiceprints(data, Vault(data).derived_key("voiceprints"))
+    store.save(Person("Anna", "adult", vector, 0.0, 3))
+    store.save(Person("Ben", "child", np.roll(vector, 1), 0.0, 3))
     page = start_page(data)
     try:
         with pytest.raises(urllib.error.HTTPError) as refused:
@@ -248,6 +251,28 @@ def test_a_phone_paired_as_a_person_asks_as_them(tmp_path: Path) -> None:
         assert owners == [("buy milk", ""), ("call mum", "Anna")]
         phones = {p.name: p.person for p in page.server.phones.all()}
         assert phones == {"Anna's phone": "Anna", "Kitchen tablet": None}
+
+        def say(token: str, text: str) -> str:
+            status, body, _ = page.run(_request("POST", page.http + "api/say", token, json={"text": text}))
+            assert status == 200, body
+            return str(body["reply"])
+
+        promote = {"tool": "people.set_role", "args": {"name": "Ben", "role": "adult"}, "confirmed": True}
+        assert say(other, "make Ben an adult") == (
+            "Sorry, only an adult can do that from this phone: pair it as one with `assistant pair --person NAME`."
+        )
+        bens = page.pair("Ben's phone", person="Ben")
+        assert say(bens, "make me an adult") == "Sorry, only an adult can do that."
+        for token in (bens, other):  # a button is no way round it
+            status, body, _ = page.run(_request("POST", page.http + "api/call", token, json=promote))
+            assert status == 403 and body["code"] == "role" and "only an adult" in body["error"], body
+        assert page.core.household.find("Ben").role == "child"  # type: ignore[union-attr]
+        assert say(annas, "make Ben an adult") == "Give Ben the role adult?"
+        assert say(annas, "yes") == "Ben is an adult now."
+        admin = page.pair("Admin phone", admin=True)
+        demote = {**promote, "args": {"name": "Ben", "role": "child"}}
+        status, body, _ = page.run(_request("POST", page.http + "api/call", admin, json=demote))
+        assert status == 200 and body["reply"] == "Ben is a child now.", body
     finally:
         stop_page(page)
 
@@ -368,6 +393,18 @@ def test_a_voice_is_learned_by_push_to_talk_and_listed_and_forgotten_on_the_page
             ("Carol", "adult", 3)
         ]
         assert "voiceprint" not in json.dumps(listed)
+        role = page.http + "api/people/Carol/role"
+        status, body, _ = page.run(_request("PUT", role, token, json={"role": "adult"}))
+        assert status == 403 and "admin phone" in body["error"], "only an admin phone gives roles"
+        status, body, _ = page.run(_request("PUT", role, admin, json={"role": "child"}))
+        assert status == 409 and "Carol is the only adult I know" in body["error"]
+        for bad in ({"role": 7}, {"role": "../../x"}, {}):
+            status, body, _ = page.run(_request("PUT", role, admin, json=bad))
+            assert status == 400 and "role" in body["error"], bad
+        status, body, _ = page.run(_request("PUT", page.http + "api/people/Zed/role", admin, json={"role": "adult"}))
+        assert status == 404 and "I don't know anyone called Zed" in body["error"]
+        status, body, _ = page.run(_request("PUT", role, admin, json={"role": "adult"}))
+        assert status == 200 and body == {"person": body["person"], "was": "adult"}
         status, body, _ = page.run(_request("DELETE", page.http + "api/people/..%2F..%2Fvault", admin))
         assert status == 400 and "is not a name I can use" in body["error"]
         status, body, _ = page.run(_request("DELETE", page.http + "api/people/Carol", admin))

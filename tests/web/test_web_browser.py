@@ -6,6 +6,7 @@ worker runs (the page installs as an app)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -159,11 +160,21 @@ def test_an_admin_phone_sees_the_voices_and_forgets_one_and_other_phones_see_non
                 tab.get_by_text("Test phone").wait_for()
                 assert not tab.locator("#voices-card").is_visible() and tab.get_by_text("Anna · adult").count() == 0
                 boss = admin_phone(browser, page)
-                boss.get_by_text("Anna · adult").wait_for()
+                bens_role = boss.get_by_role("combobox", name="Ben's role")
+                bens_role.wait_for()
+                assert boss.get_by_role("combobox", name="Anna's role").input_value() == "adult"
+                boss.once("dialog", lambda dialog: dialog.accept())
+                bens_role.select_option("child")
+                household = page.core.household
+                assert household is not None
+                deadline = time.monotonic() + 10
+                while household.find("Ben").role != "child" and time.monotonic() < deadline:  # type: ignore[union-attr]
+                    time.sleep(0.1)
+                assert household.find("Ben").role == "child"  # type: ignore[union-attr]
                 boss.once("dialog", lambda dialog: dialog.accept())
                 boss.get_by_role("button", name="Forget Ben's voice").click()
-                boss.get_by_text("Ben · adult").wait_for(state="detached")
-                assert [p.name for p in page.core.household.people()] == ["Anna"]  # type: ignore[union-attr]
+                boss.get_by_role("combobox", name="Ben's role").wait_for(state="detached")
+                assert [p.name for p in household.people()] == ["Anna"]
             finally:
                 browser.close()
     finally:

@@ -353,16 +353,35 @@ function renderPhones(phones) {
   }
 }
 
-// The household's voices: an admin phone sees and forgets anyone's, a phone paired as a person theirs.
+// The household's voices: an admin phone sees, gives roles to and forgets anyone's; a phone paired as
+// a person sees and forgets theirs.
+const ROLES = ["adult", "child", "guest"];
+
 function renderVoices(people) {
   $("#voices-card").hidden = !(people.length || (me && me.admin));
   const list = $("#voices");
   list.replaceChildren();
   for (const p of people) {
-    list.append(el("li", {}, el("span", { textContent: `${p.name} · ${p.role}` }),
+    const who = [el("span", { textContent: `${p.name} · ${p.role}` })];
+    if (me && me.admin) {
+      const role = el("select", { ariaLabel: `${p.name}'s role`, onchange: (e) => setRole(p.name, p.role, e.target) });
+      for (const r of ROLES.includes(p.role) ? ROLES : [...ROLES, p.role]) {
+        role.append(el("option", { value: r, textContent: r, selected: r === p.role }));
+      }
+      who.splice(0, 1, el("span", { textContent: `${p.name} · ` }), role);
+    }
+    list.append(el("li", {}, ...who,
       el("button", { type: "button", className: "secondary", textContent: "Forget",
         ariaLabel: `Forget ${p.name}'s voice`, onclick: () => forgetVoice(p.name) })));
   }
+}
+
+async function setRole(name, was, select) {
+  if (!confirm(`Give ${name} the role ${select.value}?`)) { select.value = was; return; }
+  const r = await api(`/api/people/${encodeURIComponent(name)}/role`,
+    { method: "PUT", body: JSON.stringify({ role: select.value }) });
+  if (!r.ok && r.body.error) logLine("doing", `Problem: ${r.body.error}`);
+  refresh();
 }
 
 async function forgetVoice(name) {

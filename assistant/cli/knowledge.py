@@ -153,7 +153,8 @@ def _notes(args: argparse.Namespace, index: KnowledgeIndex) -> int:
             raise KnowledgeError(f"there is no note {args.value}")
         return _out(args, {"removed": int(args.value)}, f"forgot note {args.value}")
     notes = index.notes()
-    return _out(args, {"notes": notes}, "\n".join(f"{n['id']:4d}  {n['text']}" for n in notes) or "no notes yet")
+    lines = [f"{n['id']:4d}  {n['text']}" + (f"  ({n['owner']}'s only)" if n["owner"] else "") for n in notes]
+    return _out(args, {"notes": notes}, "\n".join(lines) or "no notes yet")
 
 
 _ACTIONS = {"remove-folder": _remove_folder, "folders": _folders, "scan": _scan, "search": _search, "notes": _notes}

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from assistant.core.errors import AssistantError
 from assistant.knowledge import answering
-from assistant.knowledge.index import Hit, KnowledgeIndex
+from assistant.knowledge.index import EVERYONE, Hit, KnowledgeIndex, Reader
 from assistant.knowledge.words import content_words
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,14 @@ class Answerer:
         self.index = index
         self.writer = writer
 
-    def ask(self, question: str, within: list[Path] | None = None, notes: bool = True, mend: bool = True) -> Answer:
+    def ask(
+        self,
+        question: str,
+        within: list[Path] | None = None,
+        notes: bool = True,
+        mend: bool = True,
+        reader: Reader = EVERYONE,
+    ) -> Answer:
         """Blocking (search, then the LLM): call it from a worker thread. The question is searched and
         answered with its misheard words mended (`KnowledgeIndex.mend`; `mend=False` for the benchmark's
         baseline)."""
@@ -87,7 +94,7 @@ class Answerer:
         mended = self.index.mend(question) if mend else question
         if mended != question:
             log.info("knowledge: %r searched as %r", question, mended)
-        hits = self.index.search(mended, answering.PASSAGES, within=within, notes=notes)
+        hits = self.index.search(mended, answering.PASSAGES, within=within, notes=notes, reader=reader)
         answer = self._answer(mended, hits)
         answer.hits = hits
         answer.searched = mended

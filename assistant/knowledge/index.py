@@ -10,6 +10,7 @@ work is done along the data flow:
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,22 @@ from assistant.knowledge.ingest import ScanReport
 from assistant.knowledge.retrieval import Hit, Retrieval
 from assistant.knowledge.storage import NOTES, IndexFile
 
-__all__ = ["NOTES", "Hit", "KnowledgeIndex", "ScanReport", "configured_folders"]
+__all__ = ["EVERYONE", "NOTES", "Hit", "KnowledgeIndex", "Reader", "ScanReport", "configured_folders"]
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Whose notes a search may use besides the household's: `name`'s own (None: nobody's, as for a
+    voice nobody enrolled), or everyone's (`everyone`: typed on this machine, or nobody enrolled)."""
+
+    name: str | None = None
+    everyone: bool = False
+
+    def may_read(self, owner: str | None) -> bool:
+        return self.everyone or owner is None or (self.name is not None and owner.casefold() == self.name.casefold())
+
+
+EVERYONE = Reader(everyone=True)
 
 
 def configured_folders(config: Config) -> list[Path]:
@@ -88,12 +104,13 @@ class KnowledgeIndex:
 
     # --- notes ------------------------------------------------------------------------------
 
-    def remember(self, text: str) -> int:
+    def remember(self, text: str, owner: str | None = None) -> int:
+        """A note of the household's, or only `owner`'s (told to nobody else)."""
         words = " ".join(text.split())
         if not words:
             raise KnowledgeError("there is nothing to remember")
         vectors = self._embed([f"your notes. {words}"])
-        note_id = self._file.add_note(words, None if vectors is None else vectors[0])
+        note_id = self._file.add_note(words, None if vectors is None else vectors[0], owner)
         self._retrieval.changed()
         return note_id
 
@@ -107,10 +124,13 @@ class KnowledgeIndex:
 
     # --- searching --------------------------------------------------------------------------
 
-    def search(self, query: str, k: int = 5, within: list[Path] | None = None, notes: bool = True) -> list[Hit]:
+    def search(
+        self, query: str, k: int = 5, within: list[Path] | None = None, notes: bool = True, reader: Reader = EVERYONE
+    ) -> list[Hit]:
         """The best passages for `query`, best first (retrieval.py). `within`: only documents under
-        these folders; `notes`: the household's notes too."""
-        return self._retrieval.search(query, k, within, notes)
+        these folders; `notes`: the household's notes too, and those of `reader`'s that are theirs."""
+        hidden = frozenset(i for i, owner in self._file.owners().items() if not reader.may_read(owner))
+        return self._retrieval.search(query, k, within, notes, hidden)
 
     def mend(self, question: str) -> str:
         """`question` with the words speech-to-text misheard spelled as the documents spell them

@@ -78,12 +78,15 @@ class Retrieval:
     def vectors_changed(self) -> None:
         self._vectors = None
 
-    def search(self, query: str, k: int, within: list[Path] | None, notes: bool) -> list[Hit]:
+    def search(
+        self, query: str, k: int, within: list[Path] | None, notes: bool, hidden: frozenset[int] = frozenset()
+    ) -> list[Hit]:
+        """hidden: notes (by id) that are someone else's."""
         roots = [str(p.resolve()) + "/" for p in within] if within is not None else None
 
-        def allowed(source: str) -> bool:
+        def allowed(source: str, page: int | None) -> bool:
             if source == NOTES:
-                return notes
+                return notes and page not in hidden
             return roots is None or any(source.startswith(r) for r in roots)
 
         by_words = self._by_words(query)
@@ -96,7 +99,7 @@ class Retrieval:
         hits: list[Hit] = []
         for passage_id, score in sorted(fused.items(), key=lambda item: -item[1]):
             row = self._file.passage(passage_id)
-            if row is None or not allowed(row[0]):
+            if row is None or not allowed(row[0], row[1]):
                 continue
             source, page, text, title = row
             note = source == NOTES

@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS documents (path TEXT PRIMARY KEY, title TEXT NOT NULL
     mtime_ns INTEGER NOT NULL, size INTEGER NOT NULL, pages INTEGER NOT NULL, error TEXT);
 CREATE TABLE IF NOT EXISTS passages (id INTEGER PRIMARY KEY, source TEXT NOT NULL, page INTEGER, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS passages_source ON passages (source);
-CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, created REAL NOT NULL, owner TEXT);
 CREATE TABLE IF NOT EXISTS vectors (passage INTEGER PRIMARY KEY, vector BLOB NOT NULL);
 """
 
@@ -46,6 +46,8 @@ class IndexFile:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(SCHEMA)
+            if "owner" not in {row[1] for row in self._db.execute("PRAGMA table_info(notes)")}:
+                self._db.execute("ALTER TABLE notes ADD COLUMN owner TEXT")  # an index from before issue 28
         except sqlite3.OperationalError as e:  # its -wal file cannot be made on a full or read-only disk
             self._db.close()
             failure = store_failure(e, path)
@@ -120,10 +122,14 @@ class IndexFile:
 
     # --- notes ------------------------------------------------------------------------------
 
-    def add_note(self, words: str, vector: np.ndarray | None) -> int:
+    def add_note(self, words: str, vector: np.ndarray | None, owner: str | None = None) -> int:
+        """owner: the only person the note is told to (None: the household's)."""
         with self._transaction() as db:
             note_id = int(
-                db.execute("INSERT INTO notes (text, created) VALUES (?, ?)", (words, time.time())).lastrowid or 0
+                db.execute(
+                    "INSERT INTO notes (text, created, owner) VALUES (?, ?, ?)", (words, time.time(), owner)
+                ).lastrowid
+                or 0
             )
             passage = db.execute(
                 "INSERT INTO passages (source, page, text) VALUES (?, ?, ?)", (NOTES, note_id, words)
@@ -133,8 +139,12 @@ class IndexFile:
         return note_id
 
     def notes(self) -> list[dict[str, Any]]:
-        rows = self._rows("SELECT id, text, created FROM notes ORDER BY id")
-        return [{"id": i, "text": t, "created": c} for i, t, c in rows]
+        rows = self._rows("SELECT id, text, created, owner FROM notes ORDER BY id")
+        return [{"id": i, "text": t, "created": c, "owner": o} for i, t, c, o in rows]
+
+    def owners(self) -> dict[int, str]:
+        """The owner of each note that is someone's, by the note's id."""
+        return dict(self._rows("SELECT id, owner FROM notes WHERE owner IS NOT NULL"))
 
     def drop_note(self, note_id: int) -> bool:
         with self._transaction() as db:

@@ -208,6 +208,55 @@ def test_by_voice_notes_and_answers_name_their_source_or_say_they_are_not_there(
         assert ask(question=question).speech == NOT_FOUND, question
 
 
+def test_a_note_about_the_speaker_is_theirs_and_any_other_the_households(docs: Path, tmp_path: Path) -> None:
+    """Issue 28: "remember that my locker code is 4512" said by Anna answers Anna, and nobody else."""
+    import asyncio
+
+    from assistant.knowledge.answerer import NOT_FOUND
+    from assistant.plugins.api import Speaker, spoken_by
+
+    core, _ = _templates_only_core(docs, tmp_path)
+
+    def say(text: str, who: Speaker | None) -> str:
+        with spoken_by(who):
+            return asyncio.run(core.dialogue.handle(text))
+
+    anna, ben, stranger = Speaker("Anna", "adult"), Speaker("Ben", "child"), Speaker(None, "guest")
+    assert say("remember that my locker code is 4512", anna) == (
+        "I'll remember that your locker code is 4512, Anna, and tell only you."
+    )
+    assert (
+        say("remember that the ladder is behind the shed", anna) == "I'll remember that the ladder is behind the shed."
+    )
+    assert say("what is my locker code", anna) == "From your notes. My locker code is 4512."
+    for other in (ben, stranger):
+        # A question no template takes is answered only when the documents hold it: not here, for them.
+        assert say("what is my locker code", other) == "Sorry, I can't help with that yet.", other
+        assert say("look up in my notes my locker code", other) == NOT_FOUND, other
+        assert say("where is the ladder", other) == "From your notes. The ladder is behind the shed.", other
+    assert "4512" in say("what is my locker code", None), "typed on this machine: every note"
+    assert core.knowledge is not None
+    assert [(n["text"], n["owner"]) for n in core.knowledge.notes()] == [
+        ("my locker code is 4512", "Anna"),
+        ("the ladder is behind the shed", None),
+    ]
+
+
+def test_an_index_from_before_notes_had_owners_opens_and_its_notes_are_the_households(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "data" / "knowledge" / "index.db"
+    db.parent.mkdir(parents=True)
+    with sqlite3.connect(db) as old:
+        old.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL, created REAL NOT NULL)")
+        old.execute("INSERT INTO notes (text, created) VALUES ('the fuse box is in the cellar', 0)")
+    old.close()
+    index = KnowledgeIndex(tmp_path / "data", semantic=False)
+    assert [(n["text"], n["owner"]) for n in index.notes()] == [("the fuse box is in the cellar", None)]
+    index.remember("my bike lock is 0000", owner="Ben")
+    assert [n["owner"] for n in index.notes()] == [None, "Ben"]
+
+
 def test_notes_can_be_kept_from_a_skill_that_was_granted_only_folders(docs: Path, tmp_path: Path) -> None:
     index = KnowledgeIndex(tmp_path / "data", [docs])
     index.scan()

@@ -30,6 +30,8 @@ ROLES = ("adult", "child", "guest")
 """The roles every household has; any other word is a custom role."""
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 MAX_NAME = 40
+MAX_FILE_BYTES = 64 * 1024
+"""A voiceprint file is about 1.5 KB; anything much larger is not one."""
 
 
 class PeopleError(AssistantError):
@@ -136,8 +138,10 @@ class Voiceprints:
         try:
             if not path.is_file():
                 raise PeopleError(f"{what} is not a regular file; {fix}")
+            if path.stat().st_size > MAX_FILE_BYTES:  # before reading: a link to a huge file is never read
+                raise PeopleError(f"{what} is too large to be a voiceprint; {fix}")
             sealed = path.read_bytes()
-            if len(sealed) > 64 * 1024:
+            if len(sealed) > MAX_FILE_BYTES:
                 raise PeopleError(f"{what} is too large to be a voiceprint; {fix}")
             record = json.loads(self._box.decrypt(sealed))
         except InvalidToken:

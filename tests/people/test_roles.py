@@ -125,13 +125,23 @@ def test_what_the_command_line_changes_counts_in_a_running_assistant_from_the_ne
     assert roles(store) == {"Anna": "adult", "Ben": "child"}
 
 
-@pytest.mark.parametrize("junk", ["a folder", "a pipe"])
+@pytest.mark.parametrize("junk", ["a folder", "a pipe", "a link to a huge file"])
 def test_something_else_in_the_voiceprints_folder_is_left_out_and_the_rest_still_count(
     config, tmp_path: Path, junk: str
 ) -> None:  # type: ignore[no-untyped-def]
     data = tmp_path / "data"
     core, _ = household(config, data)
-    odd = data / "people" / ("odd.voiceprint" if junk == "a folder" else "pipe.voiceprint")
-    odd.mkdir() if junk == "a folder" else os.mkfifo(odd)
+    odd = data / "people" / "odd.voiceprint"
+    if junk == "a folder":
+        odd.mkdir()
+    elif junk == "a pipe":
+        os.mkfifo(odd)
+    else:
+        huge = tmp_path / "huge"
+        with huge.open("wb") as f:
+            f.truncate(20 * 2**30)  # sparse: 20 GiB that would be read whole
+        odd.symlink_to(huge)
     time.sleep(LOOK_EVERY_S + 0.1)
+    started = time.monotonic()
     assert [p.name for p in core.household.people()] == ["Anna", "Ben"]
+    assert time.monotonic() - started < 2.0

@@ -63,6 +63,20 @@ def grounded(
     return out
 
 
+_ASKS_ABOUT_US = re.compile(
+    r"^(?:(?:do|does|did|am|is|are|was|were|will|should|shall|have|has)\s+(?:i|we|there|my|our)\b"
+    r"|(?:when|what time|how long|how early)\s+(?:do|does|did|will|should|shall|am|is|are)\s+(?:i|we)\b)"
+)
+
+
+def asks_rather_than_tells(spec: ToolSpec, text: str) -> bool:
+    """Whether a question about the speaker's own day or home ("do I need to be up before seven
+    tomorrow?", "is there anything on tonight?", "when do I have to leave?") was planned as a tool that
+    changes something: the model set an alarm for seven. A question asked of the assistant ("can you
+    set an alarm", "will you turn it off") is a request, and does not match."""
+    return not spec.reads and _ASKS_ABOUT_US.match(text.strip().lower()) is not None
+
+
 def echoes_the_request(spec: ToolSpec, args: dict[str, Any], text: str) -> bool:
     """Whether a required free-text argument is the whole request (of two words or more): the model had
     nothing to go on and copied the request into a tool that takes text ("send a message to john"

@@ -30,7 +30,7 @@ from assistant.llm.server import ChatServer
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.understanding import phrasing
 from assistant.understanding.decoder import Decoding, Vocabulary, decode_arguments, supports
-from assistant.understanding.grounding import echoes_the_request, grounded, said_integers
+from assistant.understanding.grounding import asks_rather_than_tells, echoes_the_request, grounded, said_integers
 from assistant.understanding.prompt import PlanContext, ToolIndex, ToolPhrases, request_text, system_prompt
 from assistant.understanding.schema import NONE_TOOL, args_gbnf, args_grammar, tool_call_schema
 
@@ -118,7 +118,7 @@ def parse_call(raw: str, offered: Sequence[ToolSpec], text: str, index: ToolInde
         raise LLMError("the planner's arguments are not an object")
     spec = next(s for s in offered if s.qualified == tool)
     words = index.words(tool) if index is not None else set()
-    if echoes_the_request(spec, args, text):
+    if echoes_the_request(spec, args, text) or asks_rather_than_tells(spec, text):
         return None
     return ToolCall(tool=tool, args=grounded(spec, args, text, words), source="llm", text=text, open_question=True)
 

@@ -205,3 +205,32 @@ def test_a_request_copied_whole_into_a_tool_that_takes_text_is_not_a_call(
     assert echoes_the_request(spec, args, text) is echoed
     call = parse_call(json.dumps({tool: args}), [spec], text)
     assert (call is None) is echoed
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "text", "taken"),
+    [
+        ("alarm.set", {"when": "7 am tomorrow"}, "do i need to be up before seven tomorrow", False),
+        ("alarm.set", {"when": "7 am"}, "when do i have to get up tomorrow", False),
+        ("device.turn_off", {"device": "lights"}, "should i turn off the lights", False),
+        ("alarm.set", {"when": "7 am"}, "can you set an alarm for seven", True),
+        ("device.turn_off", {"device": "lights"}, "will you turn off the lights", True),
+        ("alarm.set", {"when": "7 am"}, "wake me at seven", True),
+        ("alarm.list", {}, "do i have any alarms set", True),  # it only looks: a question may
+    ],
+)
+def test_a_question_about_our_own_day_is_never_planned_as_a_change(
+    core: Core,
+    tool: str,
+    args: dict,
+    text: str,
+    taken: bool,  # type: ignore[type-arg]
+) -> None:
+    """ "do I need to be up before seven tomorrow?" was planned as alarm.set(7 AM) and set the alarm
+    (the understanding bench's open questions): a question about the speaker's day is answered by a
+    tool that looks, or not at all."""
+    from assistant.understanding.planner import parse_call
+
+    spec = core.registry.tool(tool)
+    call = parse_call(json.dumps({tool: args}), [spec], text)
+    assert (call is not None) is taken

@@ -162,8 +162,8 @@ def random_households(listener: Listener, draws: int, seed: int = 28) -> dict[st
 
 def loop_latency(people: list[Person], n: int) -> tuple[list[float], list[float], list[float]]:
     """End of speech → first reply audio through the voice loop on the same clips, without and with
-    the speaker told beside speech-to-text (alternating, so both see the same machine); and how long
-    each identification took."""
+    the speaker told beside speech-to-text (each clip both ways, in turn first, so both see the same
+    machine and the same kept replies); and how long each identification took."""
     import asyncio
     import tempfile
 
@@ -192,7 +192,9 @@ def loop_latency(people: list[Person], n: int) -> tuple[list[float], list[float]
             for i in range(n + 1):
                 voice = ENROLLED[i % len(ENROLLED)]
                 pcm = sf.command(TEST[i % len(TEST)], voice)
-                for told in (False, True):
+                # Each clip is played twice; the second play finds its reply's audio kept already, so
+                # which goes first alternates.
+                for told in (False, True) if i % 2 else (True, False):
                     recorder.events.clear()
                     loop = voice_loop(core, models)
                     loop.household = core.household if told else None

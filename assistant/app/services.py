@@ -246,6 +246,7 @@ async def wyoming_services(
             ReplySpeaker(bus, models.synthesizer),
             core.speech_hints,
             core.next_turn,
+            core.household,  # a satellite's room tells who is speaking as the assistant's own does
         )
         sink = SatelliteSink()
 
@@ -266,9 +267,19 @@ async def wyoming_services(
 def wyoming_conversation(core: Core, peer: str) -> Callable[[str], Awaitable[str]]:
     """A Wyoming client's conversation: its calls audited as "wyoming" with the client's address
     (`peer`), and a tool that needs a yes refused, never asked about: anyone who reaches the port
-    could be saying it."""
+    could be saying it. For the same reason, once the household's voices are enrolled its words are
+    a guest's (no voice comes with a transcript): no tool kept for some roles, nobody's own notes,
+    reminders or alarms."""
+    from assistant.plugins.api import Speaker, spoken_by
+
     dialogue = core.dialogue.another("wyoming", may_confirm=False, peer=peer)
-    return lambda text: dialogue.handle(text, core.next_turn())
+
+    async def handle(text: str) -> str:
+        known = core.household is not None and core.household.knows_voices()
+        with spoken_by(Speaker(None, "guest") if known else None):
+            return await dialogue.handle(text, core.next_turn())
+
+    return handle
 
 
 async def keep_knowledge(core: Core) -> None:

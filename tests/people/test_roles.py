@@ -145,3 +145,23 @@ def test_something_else_in_the_voiceprints_folder_is_left_out_and_the_rest_still
     started = time.monotonic()
     assert [p.name for p in core.household.people()] == ["Anna", "Ben"]
     assert time.monotonic() - started < 2.0
+
+
+def test_a_wyoming_transcript_is_a_guests_once_voices_are_enrolled(config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """No voice comes with a transcript from Home Assistant: once voices are enrolled it is a guest's,
+    so it hears nobody's own notes; before, it is answered as typed text is."""
+    from assistant.app.services import wyoming_conversation
+
+    data = tmp_path / "data"
+    core = build_core(config, data, Bus())
+    assert core.knowledge is not None
+    core.knowledge.remember("my locker code is 4512", owner="Anna")
+
+    def ask(text: str) -> str:
+        return asyncio.run(wyoming_conversation(core, "192.168.1.9")(text))
+
+    assert "4512" in ask("look up in my notes my locker code"), "nobody enrolled: as typed"
+    core, _ = household(config, data)
+    assert "4512" not in ask("look up in my notes my locker code")
+    with spoken_by(Speaker("Anna", "adult")):  # the room's voice loop, told it was Anna
+        assert "4512" in asyncio.run(core.dialogue.handle("look up in my notes my locker code"))

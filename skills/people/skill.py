@@ -9,7 +9,17 @@ from typing import Annotated, Any
 from assistant.core.errors import SkillError
 from assistant.people.household import Household
 from assistant.people.voiceprints import PeopleError
-from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, hand_next_turns, speaker, tool
+from assistant.plugins.api import (
+    Ask,
+    Permission,
+    Skill,
+    SkillContext,
+    ToolResult,
+    hand_next_turns,
+    said,
+    speaker,
+    tool,
+)
 
 _ME = {"me", "myself", "i"}
 LEARN_HOW = 'say "learn my voice" to me, or use `assistant people enroll`'
@@ -74,20 +84,22 @@ class PeopleSkill(Skill):
 
     def _settle_name(self, args: dict[str, Any]) -> dict[str, Any]:
         """The name as enrolled ("ben" heard is Ben; "me" is the speaker), so the question asks about
-        the person by name; a name nobody enrolled is answered before any question (a PeopleError is
-        the skill's own reason, said as it is)."""
+        the person by name. While a request is served, a name nobody enrolled is answered before any
+        question (a PeopleError is the skill's own reason, said as it is); the understanding's own
+        checks of the examples ("make Ben an adult") serve none, and the tool refuses the name itself."""
         name = args.get("name")
         if not isinstance(name, str):
             return args
-        if name.strip().casefold() in _ME:
-            who = speaker()
-            if who is None or who.name is None:
-                raise PeopleError("I can't tell whose role that is: say the person's name")
+        serving = bool(said())
+        who = speaker()
+        if name.strip().casefold() in _ME and who is not None and who.name is not None:
             name = who.name
+        elif name.strip().casefold() in _ME and serving:
+            raise PeopleError("I can't tell whose role that is: say the person's name")
         known = self.household.find(name)
-        if known is None:
+        if known is None and serving:
             raise PeopleError(f"I don't know anyone called {name.strip().title()}: their voice has to be learned first")
-        return {**args, "name": known.name}
+        return {**args, "name": known.name if known is not None else name.strip().title()}
 
     @tool(risky=True, confirm="Forget your voice?")
     def forget_voice(self) -> ToolResult:

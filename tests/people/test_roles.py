@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from assistant.core.bus import Bus
 from assistant.people.household import LOOK_EVERY_S
 from assistant.people.voiceprints import PURPOSE, Person, Voiceprints
 from assistant.plugins.api import Speaker, spoken_by
+from tests.people.test_people import people
 
 
 def voiceprint(axis: int) -> np.ndarray:
@@ -77,16 +76,6 @@ def test_an_adults_voice_gives_roles_after_a_yes_and_nobody_else_can(config, tmp
     assert changed == [("voice:Anna", "Ben", "guest", "adult"), ("voice:Ben", "Anna", "adult", "child")]
 
 
-def run_cli(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "assistant", "people", *args, "--data-dir", str(data)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ},
-    )
-
-
 def test_what_the_command_line_changes_counts_in_a_running_assistant_from_the_next_request(
     config, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
@@ -103,7 +92,7 @@ def test_what_the_command_line_changes_counts_in_a_running_assistant_from_the_ne
             time.sleep(0.1)
         return False
 
-    done = run_cli(data, "role", "ben", "--role", "child")
+    done = people(data, "role", "ben", "--role", "child")
     assert done.returncode == 0 and done.stdout.strip() == "Ben is child now (was guest).", done.stderr
     started = time.monotonic()
     assert seen(lambda: living.find("Ben").role == "child")
@@ -111,16 +100,16 @@ def test_what_the_command_line_changes_counts_in_a_running_assistant_from_the_ne
 
     store.save(Person("Carol", "guest", voiceprint(2), 0.0, 3))  # `people enroll`, as another process writes it
     assert seen(lambda: [p.name for p in living.people()] == ["Anna", "Ben", "Carol"])
-    assert run_cli(data, "forget", "Carol").returncode == 0
+    assert people(data, "forget", "Carol").returncode == 0
     assert seen(lambda: [p.name for p in living.people()] == ["Anna", "Ben"])
 
-    again = run_cli(data, "role", "Anna", "--role", "guest")
+    again = people(data, "role", "Anna", "--role", "guest")
     assert again.returncode != 0 and "Anna is the only adult I know" in again.stderr
-    nobody = run_cli(data, "role", "Zed", "--role", "adult")
+    nobody = people(data, "role", "Zed", "--role", "adult")
     assert nobody.returncode != 0 and "I don't know anyone called Zed" in nobody.stderr
-    missing = run_cli(data, "role", "Ben")
+    missing = people(data, "role", "Ben")
     assert missing.returncode != 0 and "say which role" in missing.stderr
-    bad = run_cli(data, "role", "Ben", "--role", "../../root")
+    bad = people(data, "role", "Ben", "--role", "../../root")
     assert bad.returncode != 0 and "is not a role" in bad.stderr and "Traceback" not in bad.stderr
     assert roles(store) == {"Anna": "adult", "Ben": "child"}
 

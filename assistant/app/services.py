@@ -270,13 +270,13 @@ def wyoming_conversation(core: Core, peer: str) -> Callable[[str], Awaitable[str
     could be saying it. For the same reason, once the household's voices are enrolled its words are
     a guest's (no voice comes with a transcript): no tool kept for some roles, nobody's own notes,
     reminders or alarms."""
-    from assistant.plugins.api import Speaker, spoken_by
+    from assistant.people.household import without_a_voice
+    from assistant.plugins.api import spoken_by
 
     dialogue = core.dialogue.another("wyoming", may_confirm=False, peer=peer)
 
     async def handle(text: str) -> str:
-        known = core.household is not None and core.household.knows_voices()
-        with spoken_by(Speaker(None, "guest") if known else None):
+        with spoken_by(without_a_voice(core.household)):
             return await dialogue.handle(text, core.next_turn())
 
     return handle

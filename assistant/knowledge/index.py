@@ -129,7 +129,8 @@ class KnowledgeIndex:
     ) -> list[Hit]:
         """The best passages for `query`, best first (retrieval.py). `within`: only documents under
         these folders; `notes`: the household's notes too, and those of `reader`'s that are theirs."""
-        hidden = frozenset(i for i, owner in self._file.owners().items() if not reader.may_read(owner))
+        owners = self._file.owners() if notes and not reader.everyone else {}
+        hidden = frozenset(i for i, owner in owners.items() if not reader.may_read(owner))
         return self._retrieval.search(query, k, within, notes, hidden)
 
     def mend(self, question: str) -> str:

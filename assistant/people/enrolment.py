@@ -26,6 +26,9 @@ class SoundsLikeSomeoneElse(PeopleError):
 class NobodyCalled(PeopleError):
     """No voice is enrolled under the name."""
 
+    def __init__(self, name: str) -> None:
+        super().__init__(f"I don't know anyone called {name}: their voice has to be learned first")
+
 
 class LastAdult(PeopleError):
     """The household's last adult would be left with another role, and nobody could give roles by voice."""
@@ -68,7 +71,7 @@ def change_role(store: Voiceprints, name: str, role: str) -> tuple[Person, str]:
     wanted = name.strip().casefold()
     person = next((p for p in people if p.name.casefold() == wanted), None)
     if person is None:
-        raise NobodyCalled(f"I don't know anyone called {name.strip()}: their voice has to be learned first")
+        raise NobodyCalled(name.strip())
     if person.role == "adult" and role != "adult" and sum(p.role == "adult" for p in people) == 1:
         raise LastAdult(f"{person.name} is the only adult I know; make someone else an adult first")
     changed = replace(person, role=role)

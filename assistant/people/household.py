@@ -28,6 +28,13 @@ LOOK_EVERY_S = 1.0
 """How often the voiceprints folder is looked at for changes made by another process."""
 
 
+def without_a_voice(household: Household | None) -> Speaker | None:
+    """Who asks when no voice or person comes with the words (a phone paired as nobody, a Wyoming
+    transcript): a guest once the household's voices are enrolled, else nobody in particular (None,
+    as typed text, every role)."""
+    return Speaker(None, "guest") if household is not None and household.knows_voices() else None
+
+
 class Household:
     """The speaker encoder loads when first needed: with nobody enrolled, nothing loads until someone
     asks to be learned, and no request is told apart."""

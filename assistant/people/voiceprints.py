@@ -29,6 +29,13 @@ DIMENSIONS = 256
 ROLES = ("adult", "child", "guest")
 """The roles every household has; any other word is a custom role."""
 _ROLE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def a_role(role: str) -> str:
+    """The role as said in a sentence: "an adult", "a child", "a cook"."""
+    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"
+
+
 MAX_NAME = 40
 MAX_FILE_BYTES = 64 * 1024
 """A voiceprint file is about 1.5 KB; anything much larger is not one."""

@@ -32,6 +32,7 @@ from assistant.core.bus import Bus
 from assistant.core.errors import AssistantError, NotForThisRole, SkillError
 from assistant.core.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
 from assistant.core.store import room_problem
+from assistant.people.voiceprints import a_role
 from assistant.plugins.api import Speaker, ToolCall, ToolResult, ToolSpec, saying, speaker, spoken_by
 from assistant.plugins.registry import Registry
 from assistant.trust.audit import AuditError, AuditLog
@@ -558,7 +559,7 @@ class Dialogue:
     ) -> str:
         """A tool the voice's role may not have done: refused before anything runs, told, and kept in
         the audit trail with who asked."""
-        allowed = " or ".join(f"an {r}" if r[0] in "aeiou" else f"a {r}" for r in spec.roles)
+        allowed = " or ".join(a_role(r) for r in spec.roles)
         self.bus.publish(
             Error(
                 code="role",

@@ -6,7 +6,7 @@ not ("make me an adult", an adult's command)."""
 
 from __future__ import annotations
 
-from assistant.people.household import Household
+from assistant.people.household import Household, without_a_voice
 from assistant.plugins.api import Speaker
 from assistant.web.auth import Phone
 
@@ -15,9 +15,7 @@ def speaker_of(phone: Phone, household: Household | None) -> Speaker | None:
     """The person with their role now, and a guest once their voice is forgotten; for a phone paired
     as nobody, None (as typed) when it is an admin phone or nobody is enrolled, else a guest."""
     if phone.person is None:
-        if phone.admin or household is None or not household.knows_voices():
-            return None
-        return Speaker(None, "guest")
+        return None if phone.admin else without_a_voice(household)
     person = household.find(phone.person) if household is not None else None
     return Speaker(person.name, person.role) if person is not None else Speaker(None, "guest")
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from assistant.core.errors import SkillError
+from assistant.people.enrolment import NobodyCalled
 from assistant.people.household import Household
-from assistant.people.voiceprints import PeopleError
+from assistant.people.voiceprints import PeopleError, a_role
 from assistant.plugins.api import (
     Ask,
     Permission,
@@ -77,9 +78,12 @@ class PeopleSkill(Skill):
         except PeopleError as e:
             raise SkillError(e.message, code="people") from None
         if person.role == was:
-            return ToolResult(f"{person.name} is {_a(person.role)} already.", data={"person": person.name, "role": was})
+            return ToolResult(
+                f"{person.name} is {a_role(person.role)} already.", data={"person": person.name, "role": was}
+            )
         return ToolResult(
-            f"{person.name} is {_a(person.role)} now.", data={"person": person.name, "role": person.role, "was": was}
+            f"{person.name} is {a_role(person.role)} now.",
+            data={"person": person.name, "role": person.role, "was": was},
         )
 
     def _settle_name(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +102,7 @@ class PeopleSkill(Skill):
             raise PeopleError("I can't tell whose role that is: say the person's name")
         known = self.household.find(name)
         if known is None and serving:
-            raise PeopleError(f"I don't know anyone called {name.strip().title()}: their voice has to be learned first")
+            raise NobodyCalled(name.strip().title())
         return {**args, "name": known.name if known is not None else name.strip().title()}
 
     @tool(risky=True, confirm="Forget your voice?")
@@ -110,8 +114,3 @@ class PeopleSkill(Skill):
         if not self.household.forget(who.name, f"voice:{who.name}"):
             raise SkillError(f"I no longer have {who.name}'s voice.", code="people")
         return ToolResult(f"I've forgotten your voice, {who.name}.", data={"person": who.name})
-
-
-def _a(role: str) -> str:
-    """ "an adult", "a child", "a cook" """
-    return f"an {role}" if role[:1] in "aeiou" else f"a {role}"

@@ -270,8 +270,10 @@ class PlannerConfig:
     """How long a request to planner.server_url may take before the local model answers instead."""
     threads: int | None = None
     """CPU threads for the local model; null = all cores."""
-    context: int = 6144
-    """Tokens: the system prompt lists every tool (about 3,400 tokens with every skill)"""
+    context: int | None = None
+    """Tokens the local model's context holds; null = sized to the system prompt, which lists every tool
+    (about 3,300 tokens with the built-in skills), and room for a request: 4,096 today. Each 1,024
+    tokens of context is about 29 MB of memory with the default model."""
     max_tools: int = 8
     """With more tools than this, only the most relevant are offered per request."""
     gpu_layers: int = 0

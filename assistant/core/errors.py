@@ -67,6 +67,15 @@ class LLMError(UnderstandError):
     code = "planner"
 
 
+class RequestTooLong(UnderstandError):
+    """A request longer than the LLM's context can hold (a page pasted into `ask`)."""
+
+    code = "too_long"
+
+    def __init__(self, characters: int) -> None:
+        super().__init__(f"That's too long for me to follow ({characters:,} characters): say it in a sentence or two.")
+
+
 class LLMUnreachable(LLMError):
     """An LLM server did not answer at all: the failover moves to the local model."""
 

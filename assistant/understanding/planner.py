@@ -22,10 +22,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant.core.errors import AssistantError, ConfigError, LLMError, LLMUnreachable
+from assistant.core.errors import AssistantError, ConfigError, LLMError, LLMUnreachable, RequestTooLong
 from assistant.core.failover import Failover
 from assistant.knowledge import answering
-from assistant.llm.local import LocalLLM
+from assistant.llm.local import LocalLLM, needed_context
 from assistant.llm.server import ChatServer
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.understanding import phrasing
@@ -125,6 +125,9 @@ def parse_call(raw: str, offered: Sequence[ToolSpec], text: str, index: ToolInde
 
 ROOM_FOR_REQUEST = 768
 """Tokens a request needs after the system prompt: live names, the previous exchange, the words, the call."""
+MOST_CALL_TOKENS = 160
+"""The most a tool call's arguments may take (a reminder's words, a note): a request whose prompt
+leaves less room than this in the context is too long to plan."""
 
 
 class LocalPlanner:
@@ -138,19 +141,21 @@ class LocalPlanner:
         phrases: ToolPhrases,
         *,
         threads: int | None = None,
-        n_ctx: int = 6144,
+        n_ctx: int | None = None,
         max_tools: int = 8,
         gpu_layers: int = 0,
         repack: bool = True,
         phrase_replies: bool = False,
     ) -> None:
-        """phrase_replies: replies to open questions will be worded, so warm that prompt too at start."""
+        """n_ctx: the context in tokens; None sizes it to the system prompt and ROOM_FOR_REQUEST.
+        phrase_replies: replies to open questions will be worded, so warm that prompt too at start."""
+        self.specs = list(specs)
+        self.system = system_prompt(self.specs, examples)
+        n_ctx = n_ctx or needed_context(model_path, self.system, ROOM_FOR_REQUEST)
         self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers, repack=repack)
         self.llm = self.engine.llm
         self.model_path = model_path
-        self.specs = list(specs)
         self.index = ToolIndex(self.specs, phrases, max_tools)
-        self.system = system_prompt(self.specs, examples)
         self.template = self.engine.template(self.system)
         prefix = len(self.engine.tokens(self.template.prefix))
         if prefix > n_ctx - ROOM_FOR_REQUEST:
@@ -200,15 +205,21 @@ class LocalPlanner:
         if not offered:
             log.info("planner: %r -> none (no tool shares a word with it)", text)
             return None
-        prompt = self.template.render(request_text(text, context)) + '{"'
+        prompt = self.engine.tokens(self.template.render(request_text(text, context)) + '{"')
+        if not self.engine.fits(prompt, MOST_CALL_TOKENS):
+            raise RequestTooLong(len(text))
         names = [*(s.qualified for s in offered), NONE_TOOL]
         with self.engine.lock:
             self.engine.prepare(self.template)
-            decoding = Decoding(self.llm, self._vocabulary, self.engine.tokens(prompt))
+            decoding = Decoding(self.llm, self._vocabulary, prompt)
             name = names[decoding.choose([f'{n}"' for n in names])]
             raw_args = "{}"
             if name in self._by_grammar:
-                raw_args = self.engine.complete(f'{prompt}{name}": ', self._args_grammar(name, text), 120)
+                raw_args = self.engine.complete(
+                    f'{self.template.render(request_text(text, context))}{{"{name}": ',
+                    self._args_grammar(name, text),
+                    120,
+                )
             elif name in self._with_args:
                 decoding.write(": ")
                 start = len(decoding.out)
@@ -226,6 +237,9 @@ class LocalPlanner:
         facts are evaluated."""
         deadline = time.monotonic() + timeout_s
         tokens = self.engine.tokens(self._phrase_template.render(phrasing.request(question, facts)))
+        if not self.engine.fits(tokens, phrasing.MAX_TOKENS):
+            log.info("phrasing: the question and facts are too long for the context")
+            return None  # the skill's own words stand
         with self.engine.lock:
             self.engine.prepare(self._phrase_template)
             parts: list[str] = []
@@ -247,6 +261,8 @@ class LocalPlanner:
         if not passages:
             return answering.Written(None, "")
         tokens = self.engine.tokens(self._answer_template.render(answering.request(question, passages)) + "Answer: ")
+        if not self.engine.fits(tokens, answering.MAX_TOKENS + 8):
+            raise RequestTooLong(len(question))
         with self.engine.lock:
             self.engine.prepare(self._answer_template)
             decoding = Decoding(self.llm, self._vocabulary, tokens)

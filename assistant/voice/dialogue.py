@@ -29,7 +29,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from assistant.core.bus import Bus
-from assistant.core.errors import AssistantError, NotForThisRole, SkillError
+from assistant.core.errors import AssistantError, NotForThisRole, RequestTooLong, SkillError
 from assistant.core.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
 from assistant.core.store import room_problem
 from assistant.people.voiceprints import a_role
@@ -359,7 +359,7 @@ class Dialogue:
             )
         except AssistantError as e:
             self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
-            return PLANNER_DOWN
+            return e.message if isinstance(e, RequestTooLong) else PLANNER_DOWN
         if call is None:
             answered = await self._unanswered(text, turn, audio_t)
             if answered is not None:

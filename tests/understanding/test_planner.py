@@ -18,9 +18,12 @@ import pytest
 from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
+from assistant.core.errors import RequestTooLong
 from assistant.core.models import resolve_llm
+from assistant.knowledge.answering import Passage
+from assistant.llm.local import needed_context
 from assistant.plugins.api import ToolCall
-from assistant.understanding.planner import LocalPlanner, ServerPlanner
+from assistant.understanding.planner import ROOM_FOR_REQUEST, LocalPlanner, ServerPlanner
 from assistant.understanding.prompt import PlanContext
 from assistant.voice.dialogue import PLANNER_DOWN
 from testbed.harness import Recorder, wait_for
@@ -74,13 +77,43 @@ def test_system_prompt_state_is_cached_on_disk_and_reused(small: LocalPlanner, t
     other = LocalPlanner(small.model_path, small.specs, [], matcher.phrases(), threads=2)
     assert other.engine.state_file(other.template.prefix) != path  # no examples: another system prompt, another state
     same = LocalPlanner(small.model_path, small.specs, matcher.examples(), matcher.phrases(), threads=2)
-    assert same.engine.state_file(same.template.prefix) == path and same.engine._cached_state(path) is not None
+    assert same.engine.state_file(same.template.prefix) == path
 
     def evaluated(tokens: object) -> object:
         raise AssertionError("the system prompt was evaluated again instead of read from its cached state")
 
-    same.engine._evaluated = evaluated  # type: ignore[method-assign]
-    same.warm_up()  # no time bound: a busy machine stretches it; what is checked is that nothing is evaluated
+    same.llm.eval = evaluated  # type: ignore[method-assign]
+    same.warm_up(
+        request=False
+    )  # no time bound: a busy machine stretches it; what is checked is that nothing is evaluated
+    tokens = same.engine.tokens(same.template.prefix)
+    assert same.llm.n_tokens == len(tokens) and list(same.llm.input_ids[: len(tokens)]) == tokens
+    del same.llm.eval
+    assert same.plan_sync("could you start a timer for the eggs", PlanContext()) == small.plan_sync(
+        "could you start a timer for the eggs", PlanContext()
+    )
+
+
+@pytest.mark.slow_model
+@pytest.mark.parametrize("damage", ["truncated", "garbage", "another prompt's"])
+def test_a_damaged_cached_state_is_evaluated_again_and_replaced(small: LocalPlanner, damage: str) -> None:
+    engine = small.engine
+    context = PlanContext(live={"timer_name": ["pasta"]})
+    before = small.plan_sync("could you start a timer for the eggs", context)
+    path = engine.state_file(small.template.prefix)
+    good = path.read_bytes()
+    other = engine.template("You answer in one word.")
+    engine.prepare(other)
+    other_state = engine.state_file(other.prefix).read_bytes()
+    path.write_bytes(
+        {"truncated": good[: len(good) // 2], "garbage": b"\x00" * 4096, "another prompt's": other_state}[damage]
+    )
+    engine._states.clear()
+    engine.prepare(small.template)
+    tokens = engine.tokens(small.template.prefix)
+    assert engine.llm.n_tokens == len(tokens) and list(engine.llm.input_ids[: len(tokens)]) == tokens
+    assert path.read_bytes() == good, "the damaged state was not replaced by the evaluated one"
+    assert small.plan_sync("could you start a timer for the eggs", context) == before
 
 
 @pytest.mark.slow_model
@@ -277,3 +310,58 @@ def test_a_plain_question_gets_the_tools_own_reply_without_the_llm(qwen_core) ->
     core, rec = qwen_core
     reply = asyncio.run(core.dialogue.handle("what's planned for tomorrow"))
     assert reply.startswith("Tomorrow you have an alarm at 7 AM") and not rec.of("reply")[-1].phrased  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow_model
+def test_a_state_that_cannot_be_cached_is_held_and_put_back(
+    small: LocalPlanner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    context = PlanContext(live={"timer_name": ["pasta"]})
+    before = small.plan_sync("could you start a timer for the eggs", context)
+    (tmp_path / "not-a-folder").write_text("")
+    monkeypatch.setattr("assistant.llm.local.models_cache_dir", lambda: tmp_path / "not-a-folder" / "models")
+    small.engine._states.clear()
+    small.engine.prepare(small.template)
+    assert small.engine._states[small.template.prefix][1] is not None, "the state was not held"
+    small.phrase_sync("How long is left on the pasta timer?", "pasta timer: 4 minutes left", 60.0)
+    assert small.plan_sync("could you start a timer for the eggs", context) == before
+    small.engine._states.clear()  # the next test reads it from the real cache again
+
+
+@pytest.mark.slow_model
+def test_the_context_is_sized_to_the_prompt_and_the_count_is_kept(
+    small: LocalPlanner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = len(small.engine.tokens(small.template.prefix))
+    assert (
+        small.llm.n_ctx() % 256 == 0
+        and prefix + ROOM_FOR_REQUEST <= small.llm.n_ctx() < prefix + ROOM_FOR_REQUEST + 256
+    )
+
+    def counted(model_path: str, system: str) -> int:
+        raise AssertionError("the prompt's tokens were counted again instead of read from the cache")
+
+    monkeypatch.setattr("assistant.llm.local._count_prefix_tokens", counted)
+    assert needed_context(small.model_path, small.system, ROOM_FOR_REQUEST) == small.llm.n_ctx()
+
+
+@pytest.mark.slow_model
+def test_a_request_too_long_for_the_context_is_said_so_not_a_crash(small: LocalPlanner, tmp_path: Path) -> None:
+    pasted = "could you switch the kitchen light off for me and then " * 300
+    with pytest.raises(RequestTooLong) as raised:
+        small.plan_sync(pasted, PlanContext())
+    assert "too long" in raised.value.message and "sentence or two" in raised.value.message
+    assert small.phrase_sync(pasted, "It is 9 PM.", 30.0) is None  # the tool's own reply stands
+    with pytest.raises(RequestTooLong):
+        small.answer_sync(pasted * 3, [Passage("manual", "Descale the kettle monthly.")])
+    context = PlanContext(live={"timer_name": ["pasta"]})
+    assert small.plan_sync("could you start a timer for the eggs", context) == small.plan_sync(
+        "could you start a timer for the eggs", context
+    )  # still planning after it
+
+
+@pytest.mark.slow_model
+def test_the_dialogue_says_a_pasted_page_is_too_long(tmp_path: Path) -> None:
+    core, rec = core_with(tmp_path, planner__model="smollm2-135m")
+    reply = asyncio.run(core.dialogue.handle("could you switch the kitchen light off for me and then " * 300))
+    assert reply.startswith("That's too long for me to follow") and rec.of("error")[-1].code == "too_long"  # type: ignore[attr-defined]

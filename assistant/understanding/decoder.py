@@ -184,8 +184,17 @@ class Decoding:
                     self._pending.extend(settled)
                     pos += len(written)
                     continue
-            logits = self._next_logits()
             candidates = {t for rest in rests for t in v.prefixes(rest)}
+            if len(candidates) == 1 and not finished:
+                # One token can follow, whatever the model would say (the space before a number, the
+                # second digit of "10"): asking it would cost a model call (~60 ms) for nothing.
+                (token,) = candidates
+                self._pending.append(token)
+                piece = v.pieces[token]
+                alive = [i for i in alive if texts[i][pos:].startswith(piece)]
+                pos += len(piece)
+                continue
+            logits = self._next_logits()
             token = max(candidates, key=lambda t: logits[t])
             if finished:
                 if ender is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import shutil
@@ -103,52 +104,53 @@ async def measure(voices: list[str]) -> dict[str, Any]:
         by_path: dict[str, dict[str, list[float]]] = {}
         for label, items in sets.items():
             right = tool_right = n = 0
-            for text, tool, args in items:
-                for voice in voices:
-                    for timer in core.scheduler.timers():
-                        core.scheduler.cancel(timer.id)
-                    for name in data["live"]["timer_name"]:
-                        core.scheduler.add_timer(3600, name)
-                    core.dialogue.forget()
-                    recorder.events.clear()
-                    await play(voice_loop(core, models), sf.command(text, voice), models, config, tmp)
-                    ev = recorder
-                    if not ev.of("tts_start") or not ev.of("endpoint") or not ev.of("transcript"):
-                        print(f"  ! no reply for {voice}: {text!r}: {ev.types()}", file=sys.stderr)
-                        continue
-                    endpoint = ev.of("endpoint")[0]
-                    speech_end = [e for e in ev.of("speech_end") if e.audio_t <= endpoint.audio_t][-1]  # type: ignore[attr-defined]
-                    transcript = ev.of("transcript")[0]
-                    decided = (ev.of("intent") + ev.of("no_intent") + ev.of("question"))[0]
-                    tts = ev.of("tts_start")[0]
-                    intents = ev.of("intent")
-                    path = intents[0].source if intents else {"no_intent": "nothing"}.get(decided.type, decided.type)  # type: ignore[attr-defined]
-                    figures = by_path.setdefault(path, {k: [] for k in STAGES})
-                    figures["latency"].append(tts.t - speech_end.t)
-                    figures["stt"].append(transcript.stt_s)  # type: ignore[attr-defined]
-                    figures["understand"].append(decided.t - transcript.t)
-                    if ev.of("tool_result"):
-                        figures["act"].append(ev.of("tool_result")[0].t - decided.t)
-                    figures["tts_first"].append(tts.synth_s)  # type: ignore[attr-defined]
-                    got_tool = intents[0].tool if intents else None  # type: ignore[attr-defined]
-                    got_args = dict(intents[0].args) if intents else {}  # type: ignore[attr-defined]
-                    ok_tool = got_tool == tool if tool else not ev.of("tool_result")
-                    # An argument is right as the intent holds it or as the tool read it (a reminder's
-                    # "call the dentist tomorrow" at "ten" is the text "call the dentist" tomorrow at 10).
-                    done = dict(ev.of("tool_result")[0].data) if ev.of("tool_result") else {}  # type: ignore[attr-defined]
-                    ok = ok_tool and all(
-                        k == "when" and k in got_args or _same(v, got_args.get(k)) or _same(v, done.get(k))
-                        for k, v in args.items()
-                    )
-                    n += 1
-                    tool_right += ok_tool
-                    right += ok
-                    heard = transcript.text  # type: ignore[attr-defined]
-                    print(
-                        f"  {label:8s} {tts.t - speech_end.t:5.2f} s  {path:10s} {'ok ' if ok else 'BAD'} "
-                        f"{voice}: {text!r} heard {heard!r} -> {got_tool} {got_args}",
-                        file=sys.stderr,
-                    )
+            # Each voice says the whole set in turn: the same words twice in a row would find the
+            # request's tokens already in the LLM's KV cache, which a household's next request does not.
+            for voice, (text, tool, args) in itertools.product(voices, items):
+                for timer in core.scheduler.timers():
+                    core.scheduler.cancel(timer.id)
+                for name in data["live"]["timer_name"]:
+                    core.scheduler.add_timer(3600, name)
+                core.dialogue.forget()
+                recorder.events.clear()
+                await play(voice_loop(core, models), sf.command(text, voice), models, config, tmp)
+                ev = recorder
+                if not ev.of("tts_start") or not ev.of("endpoint") or not ev.of("transcript"):
+                    print(f"  ! no reply for {voice}: {text!r}: {ev.types()}", file=sys.stderr)
+                    continue
+                endpoint = ev.of("endpoint")[0]
+                speech_end = [e for e in ev.of("speech_end") if e.audio_t <= endpoint.audio_t][-1]  # type: ignore[attr-defined]
+                transcript = ev.of("transcript")[0]
+                decided = (ev.of("intent") + ev.of("no_intent") + ev.of("question"))[0]
+                tts = ev.of("tts_start")[0]
+                intents = ev.of("intent")
+                path = intents[0].source if intents else {"no_intent": "nothing"}.get(decided.type, decided.type)  # type: ignore[attr-defined]
+                figures = by_path.setdefault(path, {k: [] for k in STAGES})
+                figures["latency"].append(tts.t - speech_end.t)
+                figures["stt"].append(transcript.stt_s)  # type: ignore[attr-defined]
+                figures["understand"].append(decided.t - transcript.t)
+                if ev.of("tool_result"):
+                    figures["act"].append(ev.of("tool_result")[0].t - decided.t)
+                figures["tts_first"].append(tts.synth_s)  # type: ignore[attr-defined]
+                got_tool = intents[0].tool if intents else None  # type: ignore[attr-defined]
+                got_args = dict(intents[0].args) if intents else {}  # type: ignore[attr-defined]
+                ok_tool = got_tool == tool if tool else not ev.of("tool_result")
+                # An argument is right as the intent holds it or as the tool read it (a reminder's
+                # "call the dentist tomorrow" at "ten" is the text "call the dentist" tomorrow at 10).
+                done = dict(ev.of("tool_result")[0].data) if ev.of("tool_result") else {}  # type: ignore[attr-defined]
+                ok = ok_tool and all(
+                    k == "when" and k in got_args or _same(v, got_args.get(k)) or _same(v, done.get(k))
+                    for k, v in args.items()
+                )
+                n += 1
+                tool_right += ok_tool
+                right += ok
+                heard = transcript.text  # type: ignore[attr-defined]
+                print(
+                    f"  {label:8s} {tts.t - speech_end.t:5.2f} s  {path:10s} {'ok ' if ok else 'BAD'} "
+                    f"{voice}: {text!r} heard {heard!r} -> {got_tool} {got_args}",
+                    file=sys.stderr,
+                )
             out[label] = {"n": n, "right": right, "tool_right": tool_right}
         out["paths"] = {
             path: {

@@ -76,6 +76,7 @@ class TemplateMatcher:
         self._declared_examples: list[tuple[str, str]] = []
         self._fuzzy_static: tuple[list[str], list[str]] | None = None
         self._fuzzy_live: tuple[Any, _FuzzyIndex] | None = None
+        self._live_marks: list[frozenset[str]] | None = None
         self._language = language
         for loaded in skills:
             self._add_skill(loaded, ha, intents, lists)
@@ -326,7 +327,16 @@ class TemplateMatcher:
         key = tuple(sorted((k, tuple(v)) for k, v in live.items() if k in self._live_lists))
         if self._fuzzy_live is None or self._fuzzy_live[0] != key:
             static_shapes, live_shapes = self.template_shapes()
-            expanded = [e for shape in live_shapes for e in _expand_live(shape, live)]
+            if self._live_marks is None:  # which lists each shape names: found once, not per change
+                self._live_marks = [
+                    frozenset(name for name in self._live_lists if LIVE_MARK + name in shape) for shape in live_shapes
+                ]
+            shaped = {name: [number_shape(clean(v))[0] for v in values] for name, values in live.items()}
+            expanded = [
+                e
+                for shape, names in zip(live_shapes, self._live_marks, strict=True)
+                for e in _expand_live(shape, [(name, shaped[name]) for name in live if name in names])
+            ]
             self._fuzzy_live = (key, _FuzzyIndex(static_shapes + expanded))
         return self._fuzzy_live[1]
 
@@ -397,14 +407,16 @@ def number_shape(text: str) -> tuple[str, list[int]]:
     return " ".join(shape + words[at:]), values
 
 
-def _expand_live(shape: str, live: dict[str, list[str]]) -> list[str]:
-    """Template shapes with the live names put in, their numbers shaped like the request's, so
-    "turn on bench light one" finds "turn on bench light #" and is filled back to "… light 1"."""
+def _expand_live(shape: str, lists: list[tuple[str, list[str]]]) -> list[str]:
+    """Template shapes with the live names of the `lists` the shape names put in, each already
+    number-shaped like the request ("turn on bench light one" finds "turn on bench light #" and is
+    filled back to "… light 1"). With no lists the shape names a list nobody has a name in."""
+    if not lists:
+        return [] if LIVE_MARK in shape else [shape]
     out = [shape]
-    for name, values in live.items():
+    for name, values in lists:
         mark = LIVE_MARK + name
-        if mark in shape:
-            out = [s.replace(mark, number_shape(clean(v))[0], 1) for s in out for v in values]
+        out = [s.replace(mark, v, 1) for s in out for v in values]
     return list(dict.fromkeys(s for s in out if LIVE_MARK not in s))
 
 

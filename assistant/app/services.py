@@ -28,6 +28,7 @@ from assistant.audio.sinks import AudioSink
 from assistant.audio.sources import AudioFeed, AudioSource, read_into
 from assistant.core.addresses import is_loopback
 from assistant.core.health import health_endpoint, heartbeat, status_path, write_status
+from assistant.core.memory import give_back_freed_memory
 from assistant.core.models import resolve_llm
 from assistant.voice.dialogue import CANNOT
 from assistant.voice.pipeline import DIDNT_CATCH
@@ -72,6 +73,7 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     if core.planner is not None and needs_local_llm(config):
         await asyncio.to_thread(resolve_llm, config.planner.model)
     models = await load_speech_models(config, files)
+    await asyncio.to_thread(give_back_freed_memory)  # before the LLM loads, which is the peak
     speaker = ReplySpeaker(bus, models.synthesizer)
     loop = VoiceLoop(
         bus,
@@ -169,6 +171,7 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
 
         async def load_llm() -> None:
             await planner.load()
+            await asyncio.to_thread(give_back_freed_memory)
 
         supervisor.add(Service("llm", load_llm))
 

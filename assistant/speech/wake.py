@@ -22,8 +22,29 @@ class Detection:
     """Seconds before the end of the block just processed at which the detecting frame ended."""
 
 
+def _without_verifier_training() -> None:
+    """openWakeWord's package imports its custom-verifier trainer, which imports scikit-learn and
+    SciPy (about 920 modules, 58-87 MB resident) for training that a detector never does. A module of
+    that name is put in its place before openWakeWord is imported; training a verifier from here
+    says why it cannot."""
+    import sys
+    import types
+
+    name = "openwakeword.custom_verifier_model"
+    if name in sys.modules or "openwakeword" in sys.modules:
+        return
+
+    def train_custom_verifier(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the assistant does not train openWakeWord verifiers: use openWakeWord itself")
+
+    module = types.ModuleType(name, "Left out by the assistant (see assistant/speech/wake.py).")
+    module.train_custom_verifier = train_custom_verifier  # type: ignore[attr-defined]
+    sys.modules[name] = module
+
+
 class WakeWordDetector:
     def __init__(self, model: ResolvedModel, word: str, threshold: float = 0.5, flush_s: float = 2.0) -> None:
+        _without_verifier_training()
         from openwakeword.model import Model
 
         melspec, embedding = wake_feature_models()

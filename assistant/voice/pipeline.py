@@ -42,6 +42,7 @@ from assistant.core.events import (
     TtsEnd,
     Wake,
 )
+from assistant.core.memory import give_back_freed_memory_soon
 from assistant.people.household import Household
 from assistant.people.listening import Identified
 from assistant.plugins.api import Speaker, TurnTaker, spoken_by, turns_go_to
@@ -528,6 +529,7 @@ class VoiceLoop:
         self._listening_for = None
         self.state = State.WAITING
         self.bus.publish(Ready(audio_t=round(self.audio_t, 3)))
+        give_back_freed_memory_soon()  # what hearing and answering freed
         self._next_announcement()
 
     def _next_announcement(self) -> None:

@@ -1,5 +1,8 @@
 """Wake word detection on real rendered speech, with the real openWakeWord model."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -67,3 +70,19 @@ def test_detects_again_after_reset(clip: np.ndarray) -> None:
     assert first_detection(det, clip, 1280) is not None
     det.reset()
     assert first_detection(det, clip, 1280) is not None
+
+
+def test_the_detector_does_not_import_the_verifier_trainer() -> None:
+    """openWakeWord's package imports scikit-learn and SciPy for training; a detector needs neither
+    (58-87 MB resident)."""
+    program = (
+        "import sys\n"
+        "from assistant.core.config import load_config\n"
+        "from assistant.app.runtime import configured_models\n"
+        "from assistant.speech.wake import WakeWordDetector\n"
+        "config = load_config(environ={})\n"
+        "WakeWordDetector(configured_models(config).wake, config.wake.model)\n"
+        "print(sorted(m for m in ('sklearn', 'scipy', 'joblib') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

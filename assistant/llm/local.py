@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -250,7 +251,7 @@ class LocalLLM:
         """Cache the KV cache's state (`tokens` evaluated) in `path`; False when it cannot be written."""
         import llama_cpp
 
-        tmp = path.with_name(path.name + PARTIAL)
+        tmp = _partial(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             written = llama_cpp.llama_state_save_file(
@@ -287,7 +288,7 @@ def needed_context(model_path: str, system: str, room: int) -> int:
         tokens = _count_prefix_tokens(model_path, system)
         with contextlib.suppress(OSError):  # counted again next time
             kept.parent.mkdir(parents=True, exist_ok=True)
-            tmp = kept.with_name(kept.name + PARTIAL)
+            tmp = _partial(kept)
             tmp.write_text(str(tokens))
             os.replace(tmp, kept)
     return -(-(tokens + room) // 256) * 256
@@ -307,6 +308,14 @@ def _count_prefix_tokens(model_path: str, system: str) -> int:
 STATE_SUFFIX = ".llama-state"
 COUNT_SUFFIX = ".tokens"
 PARTIAL = ".partial"
+
+
+def _partial(path: Path) -> Path:
+    """Where `path` is written before it is renamed into place: one per process and thread, so two
+    starts at once (`assistant run` and an `ask`) never write into the same file."""
+    return path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}{PARTIAL}")
+
+
 STATES_BYTES = 512 << 20
 """The most the cached prompt states may take on disk: each prompt (a skill added, an example changed)
 writes one of about 80 MB, and old ones were never read again."""
@@ -316,15 +325,19 @@ IN_USE_S = 24 * 3600
 
 def prune_states(folder: Path, keep: Path, limit: int = STATES_BYTES, now: float | None = None) -> None:
     """Remove the least recently used cached states beyond `limit` bytes; never `keep`, one in use,
-    or another process's half-written one."""
+    or another process's half-written one (one a killed process left is removed after a day)."""
     now = time.time() if now is None else now
     found = []
     for path in folder.iterdir():  # the .npz states of before too
-        if path.name.endswith((PARTIAL, ".partial.npz")) or not path.is_file():
-            continue
         with contextlib.suppress(OSError):  # removed meanwhile by another process
-            stat = path.stat()
-            found.append((stat.st_mtime, stat.st_size, path))
+            stat = path.lstat()
+            if not S_ISREG(stat.st_mode):
+                continue
+            if path.name.endswith((PARTIAL, ".partial.npz")):
+                if now - stat.st_mtime > IN_USE_S:
+                    path.unlink()
+            elif path.name.endswith((STATE_SUFFIX, COUNT_SUFFIX, ".npz")):
+                found.append((stat.st_mtime, stat.st_size, path))
     total = 0
     for used, size, path in sorted(found, reverse=True):
         total += size

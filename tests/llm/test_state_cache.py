@@ -49,8 +49,29 @@ def test_states_in_use_and_half_written_ones_are_kept(tmp_path: Path) -> None:
     today = tmp_path / "today.npz"
     today.write_bytes(b"\0" * 4000)
     os.utime(today, (NOW - 3600, NOW - 3600))
-    partial = tmp_path / "other.partial.npz"
+    partial = tmp_path / "other.llama-state.1234-5678.partial"
     partial.write_bytes(b"\0" * 4000)
-    os.utime(partial, (NOW - 10 * IN_USE_S, NOW - 10 * IN_USE_S))
+    os.utime(partial, (NOW - 3600, NOW - 3600))
     prune_states(tmp_path, keep=new, limit=1000, now=NOW)
     assert new.exists() and today.exists() and partial.exists()
+
+
+def test_a_half_written_state_a_killed_process_left_goes_after_a_day(tmp_path: Path) -> None:
+    new = _state(tmp_path, "new", 400, age_s=0)
+    left = [tmp_path / "a.llama-state.99-1.partial", tmp_path / "b.partial.npz"]
+    for path in left:
+        path.write_bytes(b"\0" * 4000)
+        os.utime(path, (NOW - 10 * IN_USE_S, NOW - 10 * IN_USE_S))
+    prune_states(tmp_path, keep=new, limit=100_000, now=NOW)
+    assert new.exists() and not any(path.exists() for path in left)
+
+
+def test_states_of_every_kind_are_pruned(tmp_path: Path) -> None:
+    """llama.cpp's session files (this stop), the .npz ones of before and the prompts' token counts."""
+    new = _state(tmp_path, "new", 400, age_s=0)
+    for name in ("old.llama-state", "old.tokens"):
+        path = tmp_path / name
+        path.write_bytes(b"\0" * 400)
+        os.utime(path, (NOW - 10 * IN_USE_S, NOW - 10 * IN_USE_S))
+    prune_states(tmp_path, keep=new, limit=500, now=NOW)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.npz"]

@@ -41,13 +41,14 @@ class ChatTemplate:
 
     MARK = "\x00REQUEST\x00"
 
-    def __init__(self, llm: Any, system: str) -> None:
+    def __init__(self, model: Any, system: str) -> None:
+        """model: llama-cpp-python's LlamaModel (a Llama's `_model`, or one read for its vocabulary only)."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        template = llm.metadata.get("tokenizer.chat_template")
+        template = model.metadata().get("tokenizer.chat_template")
         if template:
-            eos = llm._model.token_get_text(llm.token_eos()) if llm.token_eos() >= 0 else ""
-            bos = llm._model.token_get_text(llm.token_bos()) if llm.token_bos() >= 0 else ""
+            eos = model.token_get_text(model.token_eos()) if model.token_eos() >= 0 else ""
+            bos = model.token_get_text(model.token_bos()) if model.token_bos() >= 0 else ""
             formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
             prompt = formatter(
                 messages=[{"role": "system", "content": system}, {"role": "user", "content": self.MARK}]
@@ -161,7 +162,7 @@ class LocalLLM:
         return len(tokens) + more <= self.llm.n_ctx()
 
     def template(self, system: str) -> ChatTemplate:
-        return ChatTemplate(self.llm, system)
+        return ChatTemplate(self.llm._model, system)
 
     def prepare(self, template: ChatTemplate) -> None:
         """Have the KV cache hold `template`'s fixed part: read from the disk cache, or evaluated once
@@ -295,14 +296,21 @@ def needed_context(model_path: str, system: str, room: int) -> int:
 
 
 def _count_prefix_tokens(model_path: str, system: str) -> int:
-    from llama_cpp import Llama
+    """The tokens of the prompt's fixed part, from the model's vocabulary alone (no weights, no context)."""
+    import llama_cpp
+    from llama_cpp._internals import LlamaModel
 
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
     try:
-        vocabulary = Llama(model_path=model_path, vocab_only=True, verbose=False)
+        vocabulary = LlamaModel(path_model=model_path, params=params, verbose=False)
     except (ValueError, RuntimeError) as e:
         raise LLMError(f"cannot load the LLM {model_path}: {e}") from e
-    prefix = ChatTemplate(vocabulary, system).prefix
-    return len(vocabulary.tokenize(prefix.encode(), add_bos=True, special=True))
+    try:
+        prefix = ChatTemplate(vocabulary, system).prefix
+        return len(vocabulary.tokenize(prefix.encode(), True, True))
+    finally:
+        vocabulary.close()  # type: ignore[no-untyped-call]  # llama-cpp-python leaves it unannotated
 
 
 STATE_SUFFIX = ".llama-state"

@@ -21,7 +21,7 @@ from assistant.core.config import load_config
 from assistant.core.errors import RequestTooLong
 from assistant.core.models import resolve_llm
 from assistant.knowledge.answering import Passage
-from assistant.llm.local import needed_context
+from assistant.llm.local import _count_prefix_tokens, needed_context
 from assistant.plugins.api import ToolCall
 from assistant.understanding.planner import ROOM_FOR_REQUEST, LocalPlanner, ServerPlanner
 from assistant.understanding.prompt import PlanContext
@@ -338,6 +338,8 @@ def test_the_context_is_sized_to_the_prompt_and_the_count_is_kept(
         and prefix + ROOM_FOR_REQUEST <= small.llm.n_ctx() < prefix + ROOM_FOR_REQUEST + 256
     )
 
+    assert _count_prefix_tokens(small.model_path, small.system) == prefix  # from the vocabulary alone
+
     def counted(model_path: str, system: str) -> int:
         raise AssertionError("the prompt's tokens were counted again instead of read from the cache")
 
@@ -351,7 +353,8 @@ def test_a_request_too_long_for_the_context_is_said_so_not_a_crash(small: LocalP
     with pytest.raises(RequestTooLong) as raised:
         small.plan_sync(pasted, PlanContext())
     assert "too long" in raised.value.message and "sentence or two" in raised.value.message
-    assert small.phrase_sync(pasted, "It is 9 PM.", 30.0) is None  # the tool's own reply stands
+    # The phrasing and answer prompts' fixed parts are short: three times as much overflows them too.
+    assert small.phrase_sync(pasted * 3, "It is 9 PM.", 30.0) is None  # the tool's own reply stands
     with pytest.raises(RequestTooLong):
         small.answer_sync(pasted * 3, [Passage("manual", "Descale the kettle monthly.")])
     context = PlanContext(live={"timer_name": ["pasta"]})

@@ -270,29 +270,37 @@ class LocalLLM:
         return True
 
 
-def needed_context(model_path: str, system: str, room: int) -> int:
+def needed_context(model_path: str, system: str, room: int, counted: int | None = None) -> int:
     """The context a prompt with `system` as its fixed part needs: its tokens and `room` for a request,
     rounded up to 256. Counting the tokens reads the model's vocabulary (0.3 s), so the count is kept
     beside the cached states, keyed like them: a start whose prompt is unchanged does not pay it.
+    `counted`: the tokens, counted by the caller (a kept count was found wrong), kept instead.
 
     The KV cache is allocated and cleared for the whole context at load: each 1,024 tokens of it is
     29 MB with the default model, so a context sized to the prompt (4,096) rather than a fixed 6,144
     saves 57 MB."""
-    stat = Path(model_path).stat()
-    key = hashlib.sha256(
-        "|".join([str(Path(model_path).resolve()), str(stat.st_size), str(stat.st_mtime_ns), system]).encode()
-    )
-    kept = models_cache_dir() / "planner-state" / f"{key.hexdigest()[:24]}{COUNT_SUFFIX}"
+    kept = count_file(model_path, system)
     try:
-        tokens = int(kept.read_text())
+        if counted is not None or not kept.is_file():  # a pipe put there would block the read
+            raise FileNotFoundError(kept)
+        tokens = int(kept.read_text(errors="replace")[:32])
     except (OSError, ValueError):
-        tokens = _count_prefix_tokens(model_path, system)
+        tokens = counted if counted is not None else _count_prefix_tokens(model_path, system)
         with contextlib.suppress(OSError):  # counted again next time
             kept.parent.mkdir(parents=True, exist_ok=True)
             tmp = _partial(kept)
             tmp.write_text(str(tokens))
             os.replace(tmp, kept)
     return -(-(tokens + room) // 256) * 256
+
+
+def count_file(model_path: str, system: str) -> Path:
+    """Where the token count of a prompt with `system` as its fixed part is kept for this model."""
+    stat = Path(model_path).stat()
+    key = hashlib.sha256(
+        "|".join([str(Path(model_path).resolve()), str(stat.st_size), str(stat.st_mtime_ns), system]).encode()
+    )
+    return models_cache_dir() / "planner-state" / f"{key.hexdigest()[:24]}{COUNT_SUFFIX}"
 
 
 def _count_prefix_tokens(model_path: str, system: str) -> int:

@@ -151,13 +151,20 @@ class LocalPlanner:
         phrase_replies: replies to open questions will be worded, so warm that prompt too at start."""
         self.specs = list(specs)
         self.system = system_prompt(self.specs, examples)
+        sized = not n_ctx
         n_ctx = n_ctx or needed_context(model_path, self.system, ROOM_FOR_REQUEST)
         self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers, repack=repack)
+        self.template = self.engine.template(self.system)
+        prefix = len(self.engine.tokens(self.template.prefix))
+        if sized and prefix > n_ctx - ROOM_FOR_REQUEST:  # the count kept on disk was wrong (damaged)
+            log.warning("the kept token count of the planner's prompt was wrong: loading the LLM again")
+            self.engine.llm.close()
+            n_ctx = needed_context(model_path, self.system, ROOM_FOR_REQUEST, counted=prefix)
+            self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers, repack=repack)
+            self.template = self.engine.template(self.system)
         self.llm = self.engine.llm
         self.model_path = model_path
         self.index = ToolIndex(self.specs, phrases, max_tools)
-        self.template = self.engine.template(self.system)
-        prefix = len(self.engine.tokens(self.template.prefix))
         if prefix > n_ctx - ROOM_FOR_REQUEST:
             raise ConfigError(
                 f"the planner's system prompt ({prefix} tokens) is too long for a context of {n_ctx}: raise planner.context"

@@ -5,6 +5,7 @@ of requests the templates do not match."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -21,7 +22,7 @@ from assistant.core.config import load_config
 from assistant.core.errors import RequestTooLong
 from assistant.core.models import resolve_llm
 from assistant.knowledge.answering import Passage
-from assistant.llm.local import _count_prefix_tokens, needed_context
+from assistant.llm.local import _count_prefix_tokens, count_file, needed_context
 from assistant.plugins.api import ToolCall
 from assistant.understanding.planner import ROOM_FOR_REQUEST, LocalPlanner, ServerPlanner
 from assistant.understanding.prompt import PlanContext
@@ -368,3 +369,26 @@ def test_the_dialogue_says_a_pasted_page_is_too_long(tmp_path: Path) -> None:
     core, rec = core_with(tmp_path, planner__model="smollm2-135m")
     reply = asyncio.run(core.dialogue.handle("could you switch the kitchen light off for me and then " * 300))
     assert reply.startswith("That's too long for me to follow") and rec.of("error")[-1].code == "too_long"  # type: ignore[attr-defined]
+
+
+@pytest.mark.slow_model
+@pytest.mark.parametrize("kept", ["a wrong count", "a pipe"])
+def test_a_wrong_or_unreadable_kept_count_still_gives_the_context_the_prompt_needs(
+    small: LocalPlanner, kept: str, tmp_path: Path
+) -> None:
+    matcher = core_with(tmp_path)[0].dialogue.router.matcher
+    path = count_file(small.model_path, small.system)
+    right = path.read_text()
+    path.unlink()
+    if kept == "a pipe":
+        os.mkfifo(path)  # read as a file, it would block the start for ever
+    else:
+        path.write_text("10")
+    try:
+        again = LocalPlanner(small.model_path, small.specs, matcher.examples(), matcher.phrases(), threads=2)
+        assert again.system == small.system and again.llm.n_ctx() == small.llm.n_ctx()
+        assert path.is_file() and path.read_text() == right
+    finally:
+        if not path.is_file():
+            path.unlink(missing_ok=True)
+            path.write_text(right)

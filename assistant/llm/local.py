@@ -45,7 +45,10 @@ class ChatTemplate:
         """model: llama-cpp-python's LlamaModel (a Llama's `_model`, or one read for its vocabulary only)."""
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        template = model.metadata().get("tokenizer.chat_template")
+        try:
+            template = model.metadata().get("tokenizer.chat_template")
+        except Exception:  # noqa: BLE001  # metadata that is not text: as llama-cpp-python's Llama, none
+            template = None
         if template:
             eos = model.token_get_text(model.token_eos()) if model.token_eos() >= 0 else ""
             bos = model.token_get_text(model.token_bos()) if model.token_bos() >= 0 else ""
@@ -230,7 +233,10 @@ class LocalLLM:
         unreadable or not `tokens`' (then the cache is left to be evaluated again)."""
         import llama_cpp
 
-        if not path.is_file():  # llama.cpp would log an error of its own for a missing one
+        try:
+            if not path.is_file():  # llama.cpp would log an error of its own for a missing one
+                return False
+        except OSError:  # a folder this user may not search
             return False
         with contextlib.suppress(OSError):  # a read-only cache is read all the same
             os.utime(path)  # used now: the pruning keeps what is used
@@ -246,6 +252,7 @@ class LocalLLM:
             return False
         self.llm.input_ids[: len(tokens)] = tokens
         self.llm.n_tokens = len(tokens)
+        self.llm._requires_eval = True  # as load_state: these logits were not made by a decode here
         return True
 
     def _write_state(self, path: Path, tokens: list[int]) -> bool:
@@ -283,7 +290,12 @@ def needed_context(model_path: str, system: str, room: int, counted: int | None 
     try:
         if counted is not None or not kept.is_file():  # a pipe put there would block the read
             raise FileNotFoundError(kept)
-        tokens = int(kept.read_text(errors="replace")[:32])
+        with kept.open("rb") as f:
+            tokens = int(f.read(32))
+        if not 0 < tokens <= MOST_PROMPT_TOKENS:
+            raise ValueError(tokens)
+        with contextlib.suppress(OSError):
+            os.utime(kept)  # used now: the pruning keeps what is used
     except (OSError, ValueError):
         tokens = counted if counted is not None else _count_prefix_tokens(model_path, system)
         with contextlib.suppress(OSError):  # counted again next time
@@ -321,6 +333,8 @@ def _count_prefix_tokens(model_path: str, system: str) -> int:
         vocabulary.close()  # type: ignore[no-untyped-call]  # llama-cpp-python leaves it unannotated
 
 
+MOST_PROMPT_TOKENS = 1 << 18
+"""More than any model's context: a kept count above it is not a count."""
 STATE_SUFFIX = ".llama-state"
 COUNT_SUFFIX = ".tokens"
 PARTIAL = ".partial"
@@ -344,7 +358,11 @@ def prune_states(folder: Path, keep: Path, limit: int = STATES_BYTES, now: float
     or another process's half-written one (one a killed process left is removed after a day)."""
     now = time.time() if now is None else now
     found = []
-    for path in folder.iterdir():  # the .npz states of before too
+    try:
+        paths = list(folder.iterdir())  # the .npz states of before too
+    except OSError:  # removed meanwhile, or not ours to list: nothing to prune
+        return
+    for path in paths:
         with contextlib.suppress(OSError):  # removed meanwhile by another process
             stat = path.lstat()
             if not S_ISREG(stat.st_mode):

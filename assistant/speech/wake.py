@@ -27,6 +27,7 @@ def _without_verifier_training() -> None:
     SciPy (about 920 modules, 58-87 MB resident) for training that a detector never does. A module of
     that name is put in its place before openWakeWord is imported; training a verifier from here
     says why it cannot."""
+    import importlib.machinery
     import sys
     import types
 
@@ -38,6 +39,7 @@ def _without_verifier_training() -> None:
         raise RuntimeError("the assistant does not train openWakeWord verifiers: use openWakeWord itself")
 
     module = types.ModuleType(name, "Left out by the assistant (see assistant/speech/wake.py).")
+    module.__spec__ = importlib.machinery.ModuleSpec(name, None)
     module.train_custom_verifier = train_custom_verifier  # type: ignore[attr-defined]
     sys.modules[name] = module
 

@@ -125,9 +125,14 @@ def parse_call(raw: str, offered: Sequence[ToolSpec], text: str, index: ToolInde
 
 ROOM_FOR_REQUEST = 768
 """Tokens a request needs after the system prompt: live names, the previous exchange, the words, the call."""
-MOST_CALL_TOKENS = 160
-"""The most a tool call's arguments may take (a reminder's words, a note): a request whose prompt
-leaves less room than this in the context is too long to plan."""
+GRAMMAR_TOKENS = 160
+"""What a call written under llama.cpp's grammar may take: its 120 tokens of arguments and the rest."""
+CALL_TOKENS = 40
+"""A tool call's tokens besides its arguments' values: the name, the braces, the keys."""
+VALUE_TOKENS = 48
+"""The most one argument's value may take: a string's 40 (decoder.MAX_STRING_TOKENS) and its quotes,
+keys and separators. A request whose prompt leaves less room in the context than the call of the
+offered tool with the most arguments could take is too long to plan."""
 
 
 class LocalPlanner:
@@ -156,7 +161,7 @@ class LocalPlanner:
         self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers, repack=repack)
         self.template = self.engine.template(self.system)
         prefix = len(self.engine.tokens(self.template.prefix))
-        if sized and prefix > n_ctx - ROOM_FOR_REQUEST:  # the count kept on disk was wrong (damaged)
+        if sized and -(-(prefix + ROOM_FOR_REQUEST) // 256) * 256 != n_ctx:  # the kept count was wrong (damaged)
             log.warning("the kept token count of the planner's prompt was wrong: loading the LLM again")
             self.engine.llm.close()
             n_ctx = needed_context(model_path, self.system, ROOM_FOR_REQUEST, counted=prefix)
@@ -213,25 +218,29 @@ class LocalPlanner:
             log.info("planner: %r -> none (no tool shares a word with it)", text)
             return None
         prompt = self.engine.tokens(self.template.render(request_text(text, context)) + '{"')
-        if not self.engine.fits(prompt, MOST_CALL_TOKENS):
+        most = max(GRAMMAR_TOKENS, CALL_TOKENS + VALUE_TOKENS * max(len(s.params) for s in offered))
+        if not self.engine.fits(prompt, most):
             raise RequestTooLong(len(text))
         names = [*(s.qualified for s in offered), NONE_TOOL]
         with self.engine.lock:
             self.engine.prepare(self.template)
-            decoding = Decoding(self.llm, self._vocabulary, prompt)
-            name = names[decoding.choose([f'{n}"' for n in names])]
-            raw_args = "{}"
-            if name in self._by_grammar:
-                raw_args = self.engine.complete(
-                    f'{self.template.render(request_text(text, context))}{{"{name}": ',
-                    self._args_grammar(name, text),
-                    120,
-                )
-            elif name in self._with_args:
-                decoding.write(": ")
-                start = len(decoding.out)
-                decode_arguments(decoding, self._with_args[name].args_schema(), said_integers(text))
-                raw_args = decoding.out[start:].decode(errors="replace")
+            try:
+                decoding = Decoding(self.llm, self._vocabulary, prompt)
+                name = names[decoding.choose([f'{n}"' for n in names])]
+                raw_args = "{}"
+                if name in self._by_grammar:
+                    raw_args = self.engine.complete(
+                        f'{self.template.render(request_text(text, context))}{{"{name}": ',
+                        self._args_grammar(name, text),
+                        120,
+                    )
+                elif name in self._with_args:
+                    decoding.write(": ")
+                    start = len(decoding.out)
+                    decode_arguments(decoding, self._with_args[name].args_schema(), said_integers(text))
+                    raw_args = decoding.out[start:].decode(errors="replace")
+            except RuntimeError as e:  # llama.cpp's decode failed (its context full, its memory short)
+                raise LLMError(f"the LLM failed while planning: {e}") from e
         raw = f'{{"{name}": {raw_args}}}'
         log.info("planner: %r -> %s (%d model calls)", text, raw, decoding.evaluations)
         return parse_call(raw, offered, text, self.index)

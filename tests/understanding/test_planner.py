@@ -372,7 +372,7 @@ def test_the_dialogue_says_a_pasted_page_is_too_long(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow_model
-@pytest.mark.parametrize("kept", ["a wrong count", "a pipe"])
+@pytest.mark.parametrize("kept", ["10", "-768", "5000", "not a number", "a pipe"])
 def test_a_wrong_or_unreadable_kept_count_still_gives_the_context_the_prompt_needs(
     small: LocalPlanner, kept: str, tmp_path: Path
 ) -> None:
@@ -383,7 +383,7 @@ def test_a_wrong_or_unreadable_kept_count_still_gives_the_context_the_prompt_nee
     if kept == "a pipe":
         os.mkfifo(path)  # read as a file, it would block the start for ever
     else:
-        path.write_text("10")
+        path.write_text(kept)
     try:
         again = LocalPlanner(small.model_path, small.specs, matcher.examples(), matcher.phrases(), threads=2)
         assert again.system == small.system and again.llm.n_ctx() == small.llm.n_ctx()

@@ -28,6 +28,7 @@ import numpy as np
 
 from assistant.core.errors import LLMError
 from assistant.core.models import models_cache_dir
+from assistant.core.store import atomic_write
 
 if TYPE_CHECKING:
     from llama_cpp.llama_grammar import LlamaGrammar
@@ -299,11 +300,14 @@ def needed_context(model_path: str, system: str, room: int, counted: int | None 
     except (OSError, ValueError):
         tokens = counted if counted is not None else _count_prefix_tokens(model_path, system)
         with contextlib.suppress(OSError):  # counted again next time
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            tmp = _partial(kept)
-            tmp.write_text(str(tokens))
-            os.replace(tmp, kept)
-    return -(-(tokens + room) // 256) * 256
+            atomic_write(kept, str(tokens))
+    return context_for(tokens, room)
+
+
+def context_for(prefix_tokens: int, room: int) -> int:
+    """A context for a prompt whose fixed part is `prefix_tokens` long, with `room` after it: rounded
+    up to 256 tokens."""
+    return -(-(prefix_tokens + room) // 256) * 256
 
 
 def count_file(model_path: str, system: str) -> Path:

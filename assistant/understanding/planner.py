@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from assistant.core.errors import AssistantError, ConfigError, LLMError, LLMUnreachable, RequestTooLong
 from assistant.core.failover import Failover
 from assistant.knowledge import answering
-from assistant.llm.local import LocalLLM, needed_context
+from assistant.llm.local import LocalLLM, context_for, needed_context
 from assistant.llm.server import ChatServer
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.understanding import phrasing
@@ -156,17 +156,21 @@ class LocalPlanner:
         phrase_replies: replies to open questions will be worded, so warm that prompt too at start."""
         self.specs = list(specs)
         self.system = system_prompt(self.specs, examples)
+
+        def load(n_ctx: int) -> int:
+            """Load the model with this context; the system prompt's tokens."""
+            self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers, repack=repack)
+            self.template = self.engine.template(self.system)
+            return len(self.engine.tokens(self.template.prefix))
+
         sized = not n_ctx
         n_ctx = n_ctx or needed_context(model_path, self.system, ROOM_FOR_REQUEST)
-        self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers, repack=repack)
-        self.template = self.engine.template(self.system)
-        prefix = len(self.engine.tokens(self.template.prefix))
-        if sized and -(-(prefix + ROOM_FOR_REQUEST) // 256) * 256 != n_ctx:  # the kept count was wrong (damaged)
+        prefix = load(n_ctx)
+        if sized and context_for(prefix, ROOM_FOR_REQUEST) != n_ctx:  # the kept count was wrong (damaged)
             log.warning("the kept token count of the planner's prompt was wrong: loading the LLM again")
             self.engine.llm.close()
             n_ctx = needed_context(model_path, self.system, ROOM_FOR_REQUEST, counted=prefix)
-            self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers, repack=repack)
-            self.template = self.engine.template(self.system)
+            load(n_ctx)
         self.llm = self.engine.llm
         self.model_path = model_path
         self.index = ToolIndex(self.specs, phrases, max_tools)
@@ -217,7 +221,8 @@ class LocalPlanner:
         if not offered:
             log.info("planner: %r -> none (no tool shares a word with it)", text)
             return None
-        prompt = self.engine.tokens(self.template.render(request_text(text, context)) + '{"')
+        rendered = self.template.render(request_text(text, context))
+        prompt = self.engine.tokens(rendered + '{"')
         most = max(GRAMMAR_TOKENS, CALL_TOKENS + VALUE_TOKENS * max(len(s.params) for s in offered))
         if not self.engine.fits(prompt, most):
             raise RequestTooLong(len(text))
@@ -230,7 +235,7 @@ class LocalPlanner:
                 raw_args = "{}"
                 if name in self._by_grammar:
                     raw_args = self.engine.complete(
-                        f'{self.template.render(request_text(text, context))}{{"{name}": ',
+                        f'{rendered}{{"{name}": ',
                         self._args_grammar(name, text),
                         120,
                     )

@@ -280,9 +280,8 @@ class PlannerConfig:
     """Layers to offload to a GPU (needs a CUDA build of llama-cpp-python)"""
     repack: bool = True
     """Let llama.cpp repack most weights for its faster CPU kernels: planning takes about 30 % less time
-    (median 1.19 s against 1.68 s here). The model file is then read into memory rather than mapped,
-    so it takes no more memory than without (1,331 MB against 1,377 MB for the LLM alone;
-    docs/benchmarks/startup.md)."""
+    (median 1.19 s against 1.68 s here). It takes no more memory than without: the mapped file's pages
+    the repacked copy stands for are let go of (docs/benchmarks/startup.md)."""
     fallback: bool = True
     """With server_url: the local model is loaded too and plans while the server does not answer."""
 

@@ -1,4 +1,4 @@
-"""Giving freed memory back to the system.
+"""Giving freed memory back to the system: freed heap memory, and the pages of a mapped file.
 
 glibc keeps what Python, CTranslate2 and onnxruntime free in its heaps for reuse; after the models
 load (their files read, their temporary buffers freed) and after each answer, tens of MB of it sit
@@ -13,6 +13,7 @@ import ctypes
 import ctypes.util
 import functools
 import logging
+import os
 
 log = logging.getLogger(__name__)
 
@@ -40,3 +41,38 @@ def give_back_freed_memory_soon() -> None:
         asyncio.get_running_loop().run_in_executor(None, give_back_freed_memory)
     except RuntimeError:  # no event loop here: nothing waits on this thread, so do it now
         give_back_freed_memory()
+
+
+MADV_DONTNEED = 4  # Linux
+
+
+def drop_mapped_pages(path: str) -> int:
+    """Let go of this process's resident pages of the file at `path` where it is mapped shared and
+    read-only; the bytes let go of.
+
+    Such a page holds the file's own bytes and nothing written since, so nothing is lost: one read
+    again is faulted back in from the page cache (or the disk). The mappings are found by the
+    file's device and inode in /proc/self/maps, read at each call: only what is mapped now is
+    touched. Nowhere but Linux (no /proc/self/maps), nothing is done."""
+    libc = _libc()
+    try:
+        stat = os.stat(path)
+        with open("/proc/self/maps", "rb") as maps:
+            lines = maps.read().splitlines()
+    except OSError:
+        return 0
+    if libc is None:
+        return 0
+    device = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}".encode()
+    dropped = 0
+    for line in lines:
+        fields = line.split(maxsplit=5)
+        if len(fields) < 5 or fields[3] != device or fields[4] != str(stat.st_ino).encode():
+            continue
+        perms = fields[1]
+        if perms[1:2] != b"-" or perms[3:4] != b"s":  # writable, or private: not only the file's bytes
+            continue
+        low, high = (int(end, 16) for end in fields[0].split(b"-"))
+        if libc.madvise(ctypes.c_void_p(low), ctypes.c_size_t(high - low), MADV_DONTNEED) == 0:
+            dropped += high - low
+    return dropped

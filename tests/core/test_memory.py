@@ -3,8 +3,12 @@ allocation pins, as the models' temporary buffers leave it."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+from assistant.core.memory import drop_mapped_pages
 
 PROGRAM = """
 import gc
@@ -31,3 +35,57 @@ def test_freed_heap_memory_is_given_back() -> None:
     out = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True, check=True).stdout
     freed, trimmed = map(int, out.split())
     assert freed - trimmed > 120, f"{freed} MB resident after freeing, {trimmed} MB after giving it back"
+
+
+MAPPED = """
+import mmap, os, sys
+from assistant.core.memory import drop_mapped_pages
+
+path = sys.argv[1]
+inode = str(os.stat(path).st_ino)
+
+def resident_mb():
+    \"\"\"The file's mappings here, by their permissions: MB resident.\"\"\"
+    found, perms = {}, None
+    for line in open("/proc/self/smaps"):
+        fields = line.split()
+        if not fields[0].endswith(":"):
+            perms = fields[1] if len(fields) > 4 and fields[4] == inode else None
+        elif perms and fields[0] == "Rss:":
+            found[perms] = int(fields[1]) // 1024
+    return found
+
+with open(path, "rb") as f:
+    shared = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
+with open(path, "r+b") as f:
+    private = mmap.mmap(f.fileno(), 0, flags=mmap.MAP_PRIVATE, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+private[0:5] = b"mine!"  # written only here: letting go of it would lose it
+total = sum(shared[i] + private[i] for i in range(0, len(shared), 4096))  # every page read
+before = resident_mb()
+dropped = drop_mapped_pages(path)
+after = resident_mb()
+print(before["r--s"], before["rw-p"], after["r--s"], after["rw-p"], dropped // 2**20)
+print(shared[0:5].decode(), private[0:5].decode(), sum(shared[i] + private[i] for i in range(0, len(shared), 4096)) == total)
+"""
+
+
+def test_a_mapped_files_pages_are_let_go_of_and_read_back_unchanged(tmp_path: Path) -> None:
+    """The LLM's file is mapped shared and read-only (llama.cpp): its pages can go and come back from the
+    page cache. A private mapping that was written to is left alone."""
+    model = tmp_path / "weights.bin"
+    model.write_bytes(b"model" + os.urandom(64 * 2**20))
+    out = subprocess.run(
+        [sys.executable, "-c", MAPPED, str(model)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    shared_before, private_before, shared_after, private_after, dropped = map(int, out[0].split())
+    assert shared_before >= 60 and private_before >= 60, out
+    assert shared_after <= 1, f"{shared_after} MB of the shared mapping still resident"
+    assert private_after >= 60, "the written private mapping was let go of"
+    assert dropped >= 64
+    assert out[1] == "model mine! True", "the bytes read back are not the file's"
+
+
+def test_nothing_is_done_for_a_file_that_is_not_there_or_not_mapped(tmp_path: Path) -> None:
+    assert drop_mapped_pages(str(tmp_path / "missing.gguf")) == 0
+    (tmp_path / "unmapped").write_bytes(b"x" * 8192)
+    assert drop_mapped_pages(str(tmp_path / "unmapped")) == 0

@@ -8,8 +8,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import json
 import logging
+import signal
 import socket
 import sys
 from collections.abc import Callable, Iterator
@@ -254,8 +256,17 @@ async def _run(args: argparse.Namespace) -> int:
             sink.close()
 
 
+def _stacks_on_request() -> None:
+    """`kill -USR1 <pid>` writes every thread's stack to stderr: where a process that seems stuck is
+    (it works while the event loop is blocked, and the process goes on)."""
+    if hasattr(signal, "SIGUSR1"):
+        with contextlib.suppress(ValueError, OSError, AttributeError):  # a stderr without a file (tests)
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _stacks_on_request()
     logging.basicConfig(
         level=logging.INFO if getattr(args, "verbose", False) else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",

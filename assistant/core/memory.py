@@ -19,13 +19,18 @@ log = logging.getLogger(__name__)
 
 
 @functools.cache
-def _libc() -> ctypes.CDLL | None:
+def _c_library() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name) if name else None
+        return ctypes.CDLL(name) if name else None
     except OSError:
         return None
-    return libc if libc is not None and hasattr(libc, "malloc_trim") else None  # glibc only (not musl)
+
+
+def _libc() -> ctypes.CDLL | None:
+    """The C library where it has malloc_trim (glibc; not musl)."""
+    libc = _c_library()
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
 
 
 def give_back_freed_memory() -> None:
@@ -51,23 +56,29 @@ def drop_mapped_pages(path: str) -> int:
     read-only; the bytes let go of.
 
     Such a page holds the file's own bytes and nothing written since, so nothing is lost: one read
-    again is faulted back in from the page cache (or the disk). The mappings are found by the
-    file's device and inode in /proc/self/maps, read at each call: only what is mapped now is
-    touched. Nowhere but Linux (no /proc/self/maps), nothing is done."""
-    libc = _libc()
+    again is faulted back in from the page cache (or the disk). The mappings are found in
+    /proc/self/maps, read at each call, by the file's inode and device or by its path (btrfs and
+    older overlayfs show another device or inode there than stat does). The caller makes sure no
+    other thread unmaps a mapping of this file meanwhile: another mapping could take its place.
+    Nowhere but Linux (no /proc/self/maps), nothing is done."""
+    libc = _c_library()
     try:
         stat = os.stat(path)
+        real = os.fsencode(os.path.realpath(path))
         with open("/proc/self/maps", "rb") as maps:
             lines = maps.read().splitlines()
     except OSError:
         return 0
-    if libc is None:
+    if libc is None or not hasattr(libc, "madvise"):
         return 0
     device = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}".encode()
+    inode = str(stat.st_ino).encode()
     dropped = 0
     for line in lines:
         fields = line.split(maxsplit=5)
-        if len(fields) < 5 or fields[3] != device or fields[4] != str(stat.st_ino).encode():
+        if len(fields) < 6 or fields[4] == b"0":  # anonymous memory
+            continue
+        if not ((fields[3] == device and fields[4] == inode) or fields[5] == real):
             continue
         perms = fields[1]
         if perms[1:2] != b"-" or perms[3:4] != b"s":  # writable, or private: not only the file's bytes

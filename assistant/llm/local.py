@@ -123,6 +123,7 @@ def _model_params(repack: bool, model_path: str) -> Iterator[None]:
     import llama_cpp.llama_cpp as bindings
 
     last = [-1.0]
+    stopped: list[BaseException] = []
 
     def let_go(progress: float, data: Any) -> bool:
         # Every 5 % of the load: it calls back for each of the model's ~340 tensors, and reading the
@@ -134,6 +135,9 @@ def _model_params(repack: bool, model_path: str) -> Iterator[None]:
             drop_mapped_pages(model_path)
         except Exception:  # noqa: BLE001  # an exception here would end the load: this is only memory
             log.debug("could not let go of the LLM file's pages", exc_info=True)
+        except BaseException as e:  # Ctrl-C: ctypes would swallow it; the load stops, and it is raised after
+            stopped.append(e)
+            return False
         return True
 
     progress = bindings.llama_progress_callback(let_go)
@@ -149,9 +153,15 @@ def _model_params(repack: bool, model_path: str) -> Iterator[None]:
         bindings.llama_model_default_params = params
         try:
             yield
+            # After llama.cpp's last call (the pages it read at the end), still under the lock: no
+            # other load maps or unmaps this file meanwhile.
+            drop_mapped_pages(model_path)
+        except Exception:
+            if stopped:
+                raise stopped[0] from None
+            raise
         finally:
             bindings.llama_model_default_params = default
-    drop_mapped_pages(model_path)  # after llama.cpp's last call: the pages it read at the end
 
 
 class LocalLLM:

@@ -7,8 +7,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from assistant.core.models import resolve_llm
+from assistant.llm import local
 from assistant.llm.local import LocalLLM
 
 
@@ -37,3 +39,19 @@ def test_the_loaded_models_file_is_not_left_resident_and_still_answers() -> None
         assert engine.llm.detokenize([int(logits.argmax())]).strip() == b"Paris"
     finally:
         engine.llm.close()
+
+
+def test_ctrl_c_during_the_load_stops_it_and_is_not_swallowed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """llama.cpp calls back into Python while it loads; ctypes would print and drop an exception there."""
+    calls = []
+
+    def interrupted(path: str) -> int:
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return 0
+
+    monkeypatch.setattr(local, "drop_mapped_pages", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        LocalLLM(str(resolve_llm("smollm2-135m").path), n_ctx=512, threads=2)
+    assert len(calls) == 2, "the load went on after Ctrl-C"

@@ -118,8 +118,8 @@ def _model_params(repack: bool, model_path: str) -> Iterator[None]:
       of it: without this, 597 MB of the file stay resident for nothing next to their copy, and so
       do all 125 MB of the token embeddings, of which a request reads a few rows. The weights used
       as they are in the file (the output matrix, the Q6_K layers) come back from the page cache
-      at the first request. The LLM alone: 1,158 MB instead of 1,280 MB read into memory, and the
-      load took 1.4 s instead of 4.0 s (the file is in the page cache instead of copied)."""
+      at the first request. The LLM alone: 1,158 MB instead of 1,280 MB read into memory; the load
+      takes as long (about 1.5 s with the file in the page cache, either way)."""
     import llama_cpp.llama_cpp as bindings
 
     last = [-1.0]

@@ -50,9 +50,10 @@ class Pieces:
     took 18 MB; this and the lookup below take about 5 MB."""
 
     def __init__(self, pieces: list[bytes]) -> None:
+        lengths = [len(p) for p in pieces]
         self._blob = b"".join(pieces)
         self._starts = np.zeros(len(pieces) + 1, dtype=np.int64)
-        np.cumsum([len(p) for p in pieces], out=self._starts[1:])
+        np.cumsum(lengths, out=self._starts[1:])
         # A piece's token by its text: hashes sorted, each with the lowest token of its text first
         # (the tokenizer's own choice where two tokens have one text).
         hashes = np.array([hash(p) for p in pieces], dtype=np.int64)
@@ -60,10 +61,7 @@ class Pieces:
         order = tokens[np.lexsort((tokens, hashes[tokens]))]
         self._sorted_hashes = hashes[order]
         self._sorted_tokens = order
-        self.longest = max((len(p) for p in pieces), default=0)
-
-    def __len__(self) -> int:
-        return len(self._starts) - 1
+        self.longest = max(lengths, default=0)
 
     def __getitem__(self, token: int) -> bytes:
         return self._blob[self._starts[token] : self._starts[token + 1]]

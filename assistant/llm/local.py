@@ -111,15 +111,17 @@ def _model_params(repack: bool, model_path: str) -> Iterator[None]:
     are rare).
 
     - `use_extra_bufts` = `repack`. llama.cpp repacks most quantized weights into an interleaved copy
-      for its CPU kernels (`CPU_REPACK model buffer size = 596.53 MiB` for the default model). They
-      plan about 30 % faster (understanding bench: LLM path median 1.19 s with it, 1.68 s without).
+      for its CPU kernels (`CPU_REPACK model buffer size = 805.04 MiB` for the default model, 596.53 MiB
+      for the packaged Q4_K_M). They plan about 30 % faster (understanding bench: LLM path median 1.19 s
+      with it, 1.68 s without, measured with the Q4_K_M file).
     - A progress callback that lets go of the mapped file's pages as the load goes. llama.cpp maps
       the whole file with MAP_POPULATE and keeps it mapped, and the repacked weights are copied out
-      of it: without this, 597 MB of the file stay resident for nothing next to their copy, and so
-      do all 125 MB of the token embeddings, of which a request reads a few rows. The weights used
-      as they are in the file (the output matrix, the Q6_K layers) come back from the page cache
-      at the first request. The LLM alone: 1,158 MB instead of 1,280 MB read into memory; the load
-      takes as long (about 1.5 s with the file in the page cache, either way)."""
+      of it: without this, the file's pages they were copied from stay resident for nothing next to
+      their copy, and so do all 125 MB of the token embeddings, of which a request reads a few rows.
+      The weights used as they are in the file (the Q5_K ones in the default model; the output
+      matrix and the Q6_K layers in the Q4_K_M file) come back from the page cache at the first
+      request. Measured with the Q4_K_M file, the LLM alone took 1,158 MB instead of 1,280 MB read
+      into memory; the load takes as long (about 1.5 s with the file in the page cache, either way)."""
     import llama_cpp.llama_cpp as bindings
 
     last = [-1.0]

@@ -48,7 +48,7 @@ def _without_verifier_training() -> None:
 def _without_arenas(model: Any, melspec: str, embedding: str, word: str) -> None:
     """openWakeWord's onnxruntime sessions keep a memory arena, which its start-up warm-up (4 s of
     random audio through the embedding model) grows by 25 MB and never gives back. A frame takes as
-    long without one (2.11 ms either way, measured), so the sessions are made again without it.
+    long without one (2.2-2.7 ms either way, measured), so the sessions are made again without it.
     This reaches into openWakeWord 0.5.1 (pinned): its features' two sessions, called through its
     attributes, and each word's session, bound into its prediction function."""
     import functools
@@ -83,10 +83,10 @@ class WakeWordDetector:
                 melspec_model_path=str(melspec),
                 embedding_model_path=str(embedding),
             )
+            _without_arenas(self._model, str(melspec), str(embedding), str(model.path))
         except Exception as e:
             raise WakeWordError(f"wake word model {model.path} could not be loaded: {e}") from e
         self._key = next(iter(self._model.models))
-        _without_arenas(self._model, str(melspec), str(embedding), str(model.path))
         self.word = word
         self.threshold = threshold
         self.flush_s = flush_s

@@ -4,6 +4,8 @@ packaged file is used with the reason said."""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import subprocess
 import sys
@@ -15,8 +17,9 @@ import numpy as np
 import pytest
 
 from assistant.core import models, requantize
-from assistant.core.models import QWEN_15B_COMPACT_FILE, QWEN_15B_COMPACT_SHA256, ResolvedModel, resolve_llm, sha256_of
-from assistant.core.requantize import RequantizeError, derive
+from assistant.core.errors import ModelNotFoundError
+from assistant.core.models import QWEN_15B_COMPACT_FILE, QWEN_15B_COMPACT_SHA256, resolve_llm, sha256_of
+from assistant.core.requantize import RequantizeError, derive, locked
 from assistant.llm.local import LocalLLM
 
 
@@ -29,17 +32,11 @@ def test_the_default_llm_is_the_compact_copy_the_benchmarks_measured() -> None:
 
 def test_a_real_model_is_requantized_and_still_answers(tmp_path: Path) -> None:
     small = resolve_llm("smollm2-135m").path
-    printed = subprocess.run(
-        [sys.executable, "-m", "assistant.core.requantize", str(small), str(tmp_path / "probe.gguf")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
     target = tmp_path / "small.gguf"
-    derive(small, target, printed)
-    assert sha256_of(target) == printed, "the copy is byte for byte what the conversion printed"
+    with locked(tmp_path / "lock") as fd:
+        derive(small, target, fd)
     assert target.stat().st_size < small.stat().st_size
-    assert [p.name for p in tmp_path.iterdir()] and not list(tmp_path.glob("*.partial"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lock", "small.gguf"], "a partial copy was left"
     engine = LocalLLM(str(target), n_ctx=512, threads=2)
     try:
         engine.llm.eval(engine.tokens("The capital of France is"))
@@ -49,27 +46,49 @@ def test_a_real_model_is_requantized_and_still_answers(tmp_path: Path) -> None:
         engine.llm.close()
 
 
-def test_a_copy_that_is_not_the_measured_file_is_not_kept(tmp_path: Path) -> None:
-    with pytest.raises(RequantizeError, match="not the file the benchmarks measured") as caught:
-        derive(resolve_llm("smollm2-135m").path, tmp_path / "small.gguf", "0" * 64)
-    assert caught.value.lasting
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_a_source_that_is_not_a_model_is_refused_with_llama_cpps_reason(tmp_path: Path) -> None:
     source = tmp_path / "broken.gguf"
     source.write_bytes(b"GGUF" + b"\xff" * 4096)
-    with pytest.raises(RequantizeError, match="llama.cpp could not requantize broken.gguf: ") as caught:
-        derive(source, tmp_path / "out.gguf", QWEN_15B_COMPACT_SHA256)
+    with (
+        locked(tmp_path / "lock") as fd,
+        pytest.raises(RequantizeError, match="llama.cpp could not requantize broken.gguf: ") as caught,
+    ):
+        derive(source, tmp_path / "out.gguf", fd)
     assert caught.value.lasting
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.gguf"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.gguf", "lock"]
+
+
+@pytest.mark.parametrize(("status", "lasting"), [(requantize.LLAMA_FAILED, True), (-2, False), (-9, False), (1, False)])
+def test_only_llama_cpps_own_refusal_is_lasting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: int, lasting: bool
+) -> None:
+    """Ctrl-C (-2), the OOM killer (-9) or a missing llama-cpp-python (1) are tried again next time."""
+    monkeypatch.setattr(
+        requantize.subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, status, b"", b"stopped\n")
+    )
+    with locked(tmp_path / "lock") as fd, pytest.raises(RequantizeError, match="stopped") as caught:
+        derive(resolve_llm("smollm2-135m").path, tmp_path / "out.gguf", fd)
+    assert caught.value.lasting is lasting
 
 
 def test_a_pipe_where_the_model_should_be_is_refused_not_waited_on(tmp_path: Path) -> None:
     source = tmp_path / "pipe.gguf"
     os.mkfifo(source)
-    with pytest.raises(RequantizeError, match="is not a regular file"):
-        derive(source, tmp_path / "out.gguf", QWEN_15B_COMPACT_SHA256)
+    with locked(tmp_path / "lock") as fd, pytest.raises(RequantizeError, match="is not a regular file"):
+        derive(source, tmp_path / "out.gguf", fd)
+    os.mkfifo(tmp_path / "fifo.lock")
+    with (
+        pytest.raises(ModelNotFoundError, match="fifo.lock is not a regular file: remove it"),
+        locked(tmp_path / "fifo.lock"),
+    ):
+        pass
+
+
+def test_a_cache_that_cannot_be_written_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setattr(models, "models_cache_dir", lambda: tmp_path / "file" / "models")
+    with pytest.raises(ModelNotFoundError, match=r"cannot make model files in .*/file/models: Not a directory"):
+        resolve_llm("qwen2.5-coder-1.5b")
 
 
 def test_a_full_disk_is_said_before_anything_is_written_and_a_dead_ones_partial_goes(
@@ -78,11 +97,46 @@ def test_a_full_disk_is_said_before_anything_is_written_and_a_dead_ones_partial_
     target = tmp_path / "out.gguf"
     stale = tmp_path / "out.gguf.4242.1.partial"  # a process killed with -9 while converting
     stale.write_bytes(b"half")
-    monkeypatch.setattr(requantize, "_free_bytes", lambda folder: 10 << 20)
-    with pytest.raises(RequantizeError, match=r"not enough free disk .* MB needed, 10 MB free") as caught:
-        derive(resolve_llm("smollm2-135m").path, target, QWEN_15B_COMPACT_SHA256)
+    monkeypatch.setattr(requantize, "free_bytes", lambda folder: 10 << 20)
+    with (
+        locked(tmp_path / "lock") as fd,
+        pytest.raises(RequantizeError, match=r"not enough free disk .* MB needed, 10 MB free") as caught,
+    ):
+        derive(resolve_llm("smollm2-135m").path, target, fd)
     assert not caught.value.lasting, "freeing the disk is enough: the next start tries again"
-    assert list(tmp_path.iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lock"]
+
+
+KILLED_WHILE_CONVERTING = """
+import sys
+from pathlib import Path
+from assistant.core.requantize import derive, locked
+with locked(Path(sys.argv[1])) as fd:
+    derive(Path(sys.argv[2]), Path(sys.argv[3]), fd)
+"""
+
+
+def test_a_process_killed_while_converting_leaves_the_lock_to_its_conversion(tmp_path: Path) -> None:
+    """kill -9 of the assistant does not kill its conversion: the next start must wait for it, not
+    start a second one beside it (and then delete the partial copy it is writing)."""
+    lock, target = tmp_path / "lock", tmp_path / "small.gguf"
+    parent = subprocess.Popen(
+        [sys.executable, "-c", KILLED_WHILE_CONVERTING, str(lock), str(resolve_llm("smollm2-135m").path), str(target)]
+    )
+    deadline = time.monotonic() + 30
+    while not list(tmp_path.glob("*.partial")):
+        assert time.monotonic() < deadline and parent.poll() is None, "the conversion never began"
+        time.sleep(0.01)
+    parent.kill()
+    parent.wait()
+    with open(lock, "a") as held:
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(held, fcntl.LOCK_EX)  # the orphaned conversion ends, and lets go
+    assert not target.exists(), "nobody renamed the orphan's copy into place"
+    with locked(lock) as fd:
+        derive(resolve_llm("smollm2-135m").path, target, fd)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lock", "small.gguf"], "the orphan's partial stayed"
 
 
 class FakeQwen:
@@ -93,15 +147,17 @@ class FakeQwen:
         self.original = folder / models.QWEN_15B_FILE
         self.failure: RequantizeError | None = None
         monkeypatch.setattr(models, "models_cache_dir", lambda: folder)
-        monkeypatch.setattr(models, "_joined_qwen", self.joined)
-        monkeypatch.setattr(models, "derive", self.derive)
+        monkeypatch.setattr(models, "_part_paths", self.parts)
+        monkeypatch.setattr(models, "QWEN_15B_SHA256", hashlib.sha256(b"packaged").hexdigest())
+        monkeypatch.setattr(requantize, "derive", self.derive)
 
-    def joined(self) -> ResolvedModel:
-        if not self.original.exists():
-            self.original.write_bytes(b"packaged")
-        return ResolvedModel(self.original, "packages", "licence")
+    def parts(self, *args: object) -> list[Path]:
+        """The packaged parts, joined by the real code."""
+        part = self.folder / "part"
+        part.write_bytes(b"packaged")
+        return [part]
 
-    def derive(self, source: Path, target: Path, sha256: str) -> None:
+    def derive(self, source: Path, target: Path, lock_fd: int) -> None:
         self.calls += 1
         time.sleep(0.2)  # long enough for a second process to come while it works
         if self.failure:
@@ -119,10 +175,10 @@ def test_the_copy_is_made_once_even_when_two_start_together(tmp_path: Path, monk
         t.join()
     assert fake.calls == 1
     assert found == [tmp_path / QWEN_15B_COMPACT_FILE] * 3
-    assert not fake.original.exists(), "the joined original is deleted once the copy is made"
+    assert resolve_llm("qwen2.5-coder-1.5b-q4_k_m").path == fake.original, "the joined file stays until the check"
 
 
-def test_where_llama_cpp_fails_the_packaged_file_is_used_and_not_tried_at_every_start(
+def test_the_check_makes_the_copy_again_after_a_refusal_and_deletes_the_original(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake = FakeQwen(tmp_path, monkeypatch)
@@ -130,11 +186,13 @@ def test_where_llama_cpp_fails_the_packaged_file_is_used_and_not_tried_at_every_
     assert resolve_llm("qwen2.5-coder-1.5b").path == fake.original
     assert "bad tensor: using qwen2.5-coder-1.5b-instruct-q4_k_m.gguf as packaged" in caplog.text
     assert resolve_llm("qwen2.5-coder-1.5b").path == fake.original
-    assert fake.calls == 1, "a failure of llama.cpp's own is not retried at the next start"
+    assert fake.calls == 1, "llama.cpp's own refusal is not tried again at the next start"
     assert "run `assistant models --check` to try again" in caplog.text
     fake.failure = None
-    (tmp_path / (QWEN_15B_COMPACT_FILE + ".failed")).unlink()  # what `models --check` does first
-    assert resolve_llm("qwen2.5-coder-1.5b").path.name == QWEN_15B_COMPACT_FILE
+    checked = models._check_default_llm()
+    assert checked.path.name == QWEN_15B_COMPACT_FILE and fake.calls == 2
+    assert not fake.original.exists(), "the check deletes the joined original once the copy is made"
+    assert "not byte for byte the file the benchmarks measured" in checked.source
 
 
 def test_a_full_disk_is_tried_again_at_the_next_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

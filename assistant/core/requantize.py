@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
-import hashlib
 import logging
 import os
 import stat
@@ -166,7 +165,7 @@ def _sync_folder(folder: Path) -> None:
 
 
 def _convert(source: str, target: str) -> int:
-    """The child: convert, flush the copy to disk, print its sha256."""
+    """The child: convert, and flush the copy to disk."""
     import llama_cpp
 
     params = llama_cpp.llama_model_quantize_default_params()
@@ -178,11 +177,10 @@ def _convert(source: str, target: str) -> int:
         return LLAMA_FAILED
     with open(target, "rb") as written:
         os.fsync(written.fileno())
-        print(hashlib.file_digest(written, "sha256").hexdigest())
     return 0
 
 
 if __name__ == "__main__":
     if len(sys.argv) != 3:
-        sys.exit("usage: python -m assistant.core.requantize SOURCE.gguf TARGET.gguf (prints its sha256)")
+        sys.exit("usage: python -m assistant.core.requantize SOURCE.gguf TARGET.gguf")
     sys.exit(_convert(sys.argv[1], sys.argv[2]))

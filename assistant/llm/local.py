@@ -43,8 +43,10 @@ class ChatTemplate:
 
     MARK = "\x00REQUEST\x00"
 
-    def __init__(self, model: Any, system: str) -> None:
-        """model: llama-cpp-python's LlamaModel (a Llama's `_model`, or one read for its vocabulary only)."""
+    def __init__(self, model: Any, system: str, lead: str = "") -> None:
+        """model: llama-cpp-python's LlamaModel (a Llama's `_model`, or one read for its vocabulary only).
+        lead: how every request part begins; it belongs to the fixed part, so it is cached with it."""
+        self.lead = lead
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
         try:
@@ -56,17 +58,20 @@ class ChatTemplate:
             bos = model.token_get_text(model.token_bos()) if model.token_bos() >= 0 else ""
             formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
             prompt = formatter(
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": self.MARK}]
+                messages=[{"role": "system", "content": system}, {"role": "user", "content": lead + self.MARK}]
             ).prompt
         else:  # ChatML, what Qwen and SmolLM2 use
             prompt = (
-                f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{self.MARK}<|im_end|>\n"
+                f"<|im_start|>system\n{system}<|im_end|>\n<|im_start|>user\n{lead}{self.MARK}<|im_end|>\n"
                 f"<|im_start|>assistant\n"
             )
         self.prefix, self.suffix = prompt.split(self.MARK)
 
     def render(self, request: str) -> str:
-        return self.prefix + request + self.suffix
+        """The whole prompt for `request`, which begins with the lead."""
+        if not request.startswith(self.lead):
+            raise ValueError(f"a request part must begin with {self.lead!r}")
+        return self.prefix + request[len(self.lead) :] + self.suffix
 
 
 def physical_cores() -> int:
@@ -214,8 +219,8 @@ class LocalLLM:
         fails a decode past its end)."""
         return len(tokens) + more <= self.llm.n_ctx()
 
-    def template(self, system: str) -> ChatTemplate:
-        return ChatTemplate(self.llm._model, system)
+    def template(self, system: str, lead: str = "") -> ChatTemplate:
+        return ChatTemplate(self.llm._model, system, lead)
 
     def prepare(self, template: ChatTemplate) -> None:
         """Have the KV cache hold `template`'s fixed part: read from the disk cache, or evaluated once
@@ -329,7 +334,7 @@ class LocalLLM:
         return True
 
 
-def needed_context(model_path: str, system: str, room: int, counted: int | None = None) -> int:
+def needed_context(model_path: str, system: str, room: int, counted: int | None = None, lead: str = "") -> int:
     """The context a prompt with `system` as its fixed part needs: its tokens and `room` for a request,
     rounded up to 256. Counting the tokens reads the model's vocabulary (0.3 s), so the count is kept
     beside the cached states, keyed like them: a start whose prompt is unchanged does not pay it.
@@ -338,7 +343,7 @@ def needed_context(model_path: str, system: str, room: int, counted: int | None 
     The KV cache is allocated and cleared for the whole context at load: each 1,024 tokens of it is
     29 MB with the default model, so a context sized to the prompt (4,096) rather than a fixed 6,144
     saves 57 MB."""
-    kept = count_file(model_path, system)
+    kept = count_file(model_path, system, lead)
     try:
         if counted is not None or not kept.is_file():  # a pipe put there would block the read
             raise FileNotFoundError(kept)
@@ -349,7 +354,7 @@ def needed_context(model_path: str, system: str, room: int, counted: int | None 
         with contextlib.suppress(OSError):
             os.utime(kept)  # used now: the pruning keeps what is used
     except (OSError, ValueError):
-        tokens = counted if counted is not None else _count_prefix_tokens(model_path, system)
+        tokens = counted if counted is not None else _count_prefix_tokens(model_path, system, lead)
         with contextlib.suppress(OSError):  # counted again next time
             atomic_write(kept, str(tokens))
     return context_for(tokens, room)
@@ -361,16 +366,16 @@ def context_for(prefix_tokens: int, room: int) -> int:
     return -(-(prefix_tokens + room) // 256) * 256
 
 
-def count_file(model_path: str, system: str) -> Path:
-    """Where the token count of a prompt with `system` as its fixed part is kept for this model."""
+def count_file(model_path: str, system: str, lead: str = "") -> Path:
+    """Where the token count of a prompt with `system` (and `lead`) as its fixed part is kept for this model."""
     stat = Path(model_path).stat()
     key = hashlib.sha256(
-        "|".join([str(Path(model_path).resolve()), str(stat.st_size), str(stat.st_mtime_ns), system]).encode()
+        "|".join([str(Path(model_path).resolve()), str(stat.st_size), str(stat.st_mtime_ns), system + lead]).encode()
     )
     return models_cache_dir() / "planner-state" / f"{key.hexdigest()[:24]}{COUNT_SUFFIX}"
 
 
-def _count_prefix_tokens(model_path: str, system: str) -> int:
+def _count_prefix_tokens(model_path: str, system: str, lead: str = "") -> int:
     """The tokens of the prompt's fixed part, from the model's vocabulary alone (no weights, no context)."""
     import llama_cpp
     from llama_cpp._internals import LlamaModel
@@ -382,7 +387,7 @@ def _count_prefix_tokens(model_path: str, system: str) -> int:
     except (ValueError, RuntimeError) as e:
         raise LLMError(f"cannot load the LLM {model_path}: {e}") from e
     try:
-        prefix = ChatTemplate(vocabulary, system).prefix
+        prefix = ChatTemplate(vocabulary, system, lead).prefix
         return len(vocabulary.tokenize(prefix.encode(), True, True))
     finally:
         vocabulary.close()  # type: ignore[no-untyped-call]  # llama-cpp-python leaves it unannotated

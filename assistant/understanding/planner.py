@@ -31,7 +31,14 @@ from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.understanding import phrasing
 from assistant.understanding.decoder import Decoding, Vocabulary, decode_arguments, supports
 from assistant.understanding.grounding import asks_rather_than_tells, echoes_the_request, grounded, said_integers
-from assistant.understanding.prompt import PlanContext, ToolIndex, ToolPhrases, request_text, system_prompt
+from assistant.understanding.prompt import (
+    REQUEST_LEAD,
+    PlanContext,
+    ToolIndex,
+    ToolPhrases,
+    request_text,
+    system_prompt,
+)
 from assistant.understanding.schema import NONE_TOOL, args_gbnf, args_grammar, tool_call_schema
 
 if TYPE_CHECKING:
@@ -160,16 +167,16 @@ class LocalPlanner:
         def load(n_ctx: int) -> int:
             """Load the model with this context; the system prompt's tokens."""
             self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers, repack=repack)
-            self.template = self.engine.template(self.system)
+            self.template = self.engine.template(self.system, REQUEST_LEAD)
             return len(self.engine.tokens(self.template.prefix))
 
         sized = not n_ctx
-        n_ctx = n_ctx or needed_context(model_path, self.system, ROOM_FOR_REQUEST)
+        n_ctx = n_ctx or needed_context(model_path, self.system, ROOM_FOR_REQUEST, lead=REQUEST_LEAD)
         prefix = load(n_ctx)
         if sized and context_for(prefix, ROOM_FOR_REQUEST) != n_ctx:  # the kept count was wrong (damaged)
             log.warning("the kept token count of the planner's prompt was wrong: loading the LLM again")
             self.engine.llm.close()
-            n_ctx = needed_context(model_path, self.system, ROOM_FOR_REQUEST, counted=prefix)
+            n_ctx = needed_context(model_path, self.system, ROOM_FOR_REQUEST, counted=prefix, lead=REQUEST_LEAD)
             load(n_ctx)
         self.llm = self.engine.llm
         self.model_path = model_path

@@ -75,11 +75,17 @@ def system_prompt(specs: Sequence[ToolSpec], examples: Sequence[ToolCall]) -> st
     return "\n".join(lines)
 
 
+REQUEST_LEAD = 'Request: "'
+"""How the request part begins, whatever follows: the local planner keeps it in the cached system
+prompt, so a request evaluates three tokens fewer (~60 ms on two cores)."""
+
+
 def request_text(text: str, context: PlanContext) -> str:
-    lines = []
+    """The request part: the request first (after REQUEST_LEAD), then what goes with it."""
+    lines = [f'{REQUEST_LEAD}{text.strip()}"']
     # Only names the request seems to mention: listing every live name makes a small model put one
     # into calls that named nothing ("set a timer" became the pasta timer).
-    names = {k.replace("_", " "): mentioned for k, v in context.live.items() if (mentioned := _mentioned(v, text))}
+    names = {k.replace("_", " "): said for k, said in said_names(context.live, text).items()}
     if names:
         # The instruction that goes with it is in the system prompt: here each token costs ~20 ms.
         lines.append("Names: " + "; ".join(f"{k}s: {', '.join(v)}" for k, v in sorted(names.items())))
@@ -87,7 +93,6 @@ def request_text(text: str, context: PlanContext) -> str:
         lines.append(f"Previous exchange: {context.previous}")
     if context.question:
         lines.append(f'The assistant asked: "{context.question}"')
-    lines.append(f'Request: "{text.strip()}"')
     return "\n".join(lines)
 
 
@@ -95,6 +100,36 @@ _NAME_WORD = re.compile(r"[a-z0-9']+")
 _SAID_NAME = 85
 """rapidfuzz ratio at which a name counts as said: against runs of the request's words of about its
 length, so "stereo" is not said in "turn on the toaster" (a partial match of any 6 letters was)."""
+
+
+def said_names(live: dict[str, list[str]], text: str) -> dict[str, list[str]]:
+    """The live names `text` seems to say, by list, less those said only inside a longer one.
+
+    "the kitchen light" says the device, not the room "kitchen" too: listed, the room made the model
+    write `"room": "kitchen"` after the device (three model calls, ~0.15 s, for an argument the device
+    already settles), and the request part was four tokens longer."""
+    found = {key: said for key, names in live.items() if (said := _mentioned(names, text))}
+    every = [name for said in found.values() for name in said]
+    kept: dict[str, list[str]] = {}
+    for key, said in found.items():
+        alone = [name for name in said if _said_alone(name, [n for n in every if n != name], text)]
+        if alone:
+            kept[key] = alone
+    return kept
+
+
+def _said_alone(name: str, others: list[str], text: str) -> bool:
+    """Whether `name` is still said once each longer name that holds its words, said word for word,
+    is taken out of `text`."""
+    words = _NAME_WORD.findall(name.lower())
+    rest = " ".join(_NAME_WORD.findall(text.lower()))
+    for other in others:
+        holder = _NAME_WORD.findall(other.lower())
+        if len(holder) > len(words) and any(
+            holder[i : i + len(words)] == words for i in range(len(holder) - len(words) + 1)
+        ):
+            rest = re.sub(rf"\b{re.escape(' '.join(holder))}\b", " | ", rest)
+    return bool(_mentioned([name], rest))
 
 
 def _mentioned(names: list[str], text: str) -> list[str]:

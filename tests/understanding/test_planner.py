@@ -25,7 +25,7 @@ from assistant.knowledge.answering import Passage
 from assistant.llm.local import _count_prefix_tokens, count_file, needed_context
 from assistant.plugins.api import ToolCall
 from assistant.understanding.planner import ROOM_FOR_REQUEST, LocalPlanner, ServerPlanner
-from assistant.understanding.prompt import PlanContext
+from assistant.understanding.prompt import REQUEST_LEAD, PlanContext
 from assistant.voice.dialogue import PLANNER_DOWN
 from testbed.harness import Recorder, wait_for
 
@@ -339,13 +339,27 @@ def test_the_context_is_sized_to_the_prompt_and_the_count_is_kept(
         and prefix + ROOM_FOR_REQUEST <= small.llm.n_ctx() < prefix + ROOM_FOR_REQUEST + 256
     )
 
-    assert _count_prefix_tokens(small.model_path, small.system) == prefix  # from the vocabulary alone
+    assert _count_prefix_tokens(small.model_path, small.system, REQUEST_LEAD) == prefix  # from the vocabulary alone
 
-    def counted(model_path: str, system: str) -> int:
+    def counted(model_path: str, system: str, lead: str) -> int:
         raise AssertionError("the prompt's tokens were counted again instead of read from the cache")
 
     monkeypatch.setattr("assistant.llm.local._count_prefix_tokens", counted)
-    assert needed_context(small.model_path, small.system, ROOM_FOR_REQUEST) == small.llm.n_ctx()
+    assert needed_context(small.model_path, small.system, ROOM_FOR_REQUEST, lead=REQUEST_LEAD) == small.llm.n_ctx()
+
+
+@pytest.mark.slow_model
+def test_the_request_parts_lead_is_in_the_cached_prompt(small: LocalPlanner) -> None:
+    """The request's own tokens are the first evaluated: "Request: \"" is cached with the system prompt."""
+    assert small.template.prefix.endswith(REQUEST_LEAD) and small.template.lead == REQUEST_LEAD
+    rendered = small.template.render(f'{REQUEST_LEAD}order me a pizza"')
+    assert rendered.count(REQUEST_LEAD) == 1 and rendered.startswith(small.template.prefix)
+    fixed = small.engine.tokens(small.template.prefix)
+    assert small.engine.tokens(rendered)[: len(fixed)] == fixed
+    with pytest.raises(ValueError):
+        small.template.render("order me a pizza")
+    other = small.engine.template("You answer in one word.")
+    assert other.lead == "" and other.render("hi") == other.prefix + "hi" + other.suffix
 
 
 @pytest.mark.slow_model
@@ -377,7 +391,7 @@ def test_a_wrong_or_unreadable_kept_count_still_gives_the_context_the_prompt_nee
     small: LocalPlanner, kept: str, tmp_path: Path
 ) -> None:
     matcher = core_with(tmp_path)[0].dialogue.router.matcher
-    path = count_file(small.model_path, small.system)
+    path = count_file(small.model_path, small.system, REQUEST_LEAD)
     right = path.read_text()
     path.unlink()
     if kept == "a pipe":

@@ -45,7 +45,7 @@ from assistant.trust.audit import AuditLog
 from assistant.trust.system_commands import CommandRunner
 from assistant.trust.vault import Vault
 from assistant.understanding.closed import ClosedVocabulary
-from assistant.understanding.matcher import EXAMPLE_NAME, TemplateMatcher
+from assistant.understanding.matcher import TemplateMatcher, without_example_names
 from assistant.understanding.planner import FallbackPlanner, LazyPlanner, LocalPlanner, ServerPlanner
 from assistant.understanding.prompt import ToolIndex
 from assistant.understanding.router import Router
@@ -100,7 +100,7 @@ class Core:
             [
                 t
                 for t in self.dialogue.router.matcher.declared_examples(free_text=False)
-                if EXAMPLE_NAME not in t.split()
+                if without_example_names(t) == " ".join(t.split())
             ]
         )
 

@@ -66,6 +66,8 @@ class ChatTemplate:
                 f"<|im_start|>assistant\n"
             )
         self.prefix, self.suffix = prompt.split(self.MARK)
+        if not self.prefix.endswith(lead):
+            raise ValueError(f"the model's chat template does not keep the request's lead {lead!r} as written")
 
     def render(self, request: str) -> str:
         """The whole prompt for `request`, which begins with the lead."""
@@ -370,7 +372,7 @@ def count_file(model_path: str, system: str, lead: str = "") -> Path:
     """Where the token count of a prompt with `system` (and `lead`) as its fixed part is kept for this model."""
     stat = Path(model_path).stat()
     key = hashlib.sha256(
-        "|".join([str(Path(model_path).resolve()), str(stat.st_size), str(stat.st_mtime_ns), system + lead]).encode()
+        "|".join([str(Path(model_path).resolve()), str(stat.st_size), str(stat.st_mtime_ns), system, lead]).encode()
     )
     return models_cache_dir() / "planner-state" / f"{key.hexdigest()[:24]}{COUNT_SUFFIX}"
 

@@ -168,7 +168,8 @@ class LocalPlanner:
             """Load the model with this context; the system prompt's tokens."""
             self.engine = LocalLLM(model_path, threads=threads, n_ctx=n_ctx, gpu_layers=gpu_layers, repack=repack)
             self.template = self.engine.template(self.system, REQUEST_LEAD)
-            return len(self.engine.tokens(self.template.prefix))
+            self._fixed = self.engine.tokens(self.template.prefix)
+            return len(self._fixed)
 
         sized = not n_ctx
         n_ctx = n_ctx or needed_context(model_path, self.system, ROOM_FOR_REQUEST, lead=REQUEST_LEAD)
@@ -229,7 +230,10 @@ class LocalPlanner:
             log.info("planner: %r -> none (no tool shares a word with it)", text)
             return None
         rendered = self.template.render(request_text(text, context))
-        prompt = self.engine.tokens(rendered + '{"')
+        # The fixed part's tokens as cached, then the rest's: tokenized whole, a request beginning
+        # with punctuation would join the lead's closing quote ( ` "(` ) and miss the cached state.
+        rest = rendered[len(self.template.prefix) :] + '{"'
+        prompt = self._fixed + self.llm.tokenize(rest.encode(), add_bos=False, special=True)
         most = max(GRAMMAR_TOKENS, CALL_TOKENS + VALUE_TOKENS * max(len(s.params) for s in offered))
         if not self.engine.fits(prompt, most):
             raise RequestTooLong(len(text))

@@ -119,17 +119,25 @@ def said_names(live: dict[str, list[str]], text: str) -> dict[str, list[str]]:
 
 
 def _said_alone(name: str, others: list[str], text: str) -> bool:
-    """Whether `name` is still said once each longer name that holds its words, said word for word,
-    is taken out of `text`."""
+    """Whether `name` is said in `text` outside every longer name that holds its words and is said
+    word for word: the words between those names are looked at piece by piece."""
     words = _NAME_WORD.findall(name.lower())
-    rest = " ".join(_NAME_WORD.findall(text.lower()))
+    pieces = [_NAME_WORD.findall(text.lower())]
     for other in others:
         holder = _NAME_WORD.findall(other.lower())
-        if len(holder) > len(words) and any(
-            holder[i : i + len(words)] == words for i in range(len(holder) - len(words) + 1)
-        ):
-            rest = re.sub(rf"\b{re.escape(' '.join(holder))}\b", " | ", rest)
-    return bool(_mentioned([name], rest))
+        n = len(holder)
+        if n <= len(words) or not any(holder[i : i + len(words)] == words for i in range(n - len(words) + 1)):
+            continue
+        split = []
+        for piece in pieces:
+            start = 0
+            for i in range(len(piece) - n + 1):
+                if i >= start and piece[i : i + n] == holder:
+                    split.append(piece[start:i])
+                    start = i + n
+            split.append(piece[start:])
+        pieces = split
+    return any(_mentioned([name], " ".join(piece)) for piece in pieces if piece)
 
 
 def _mentioned(names: list[str], text: str) -> list[str]:

@@ -87,6 +87,15 @@ _WHICH = re.compile(r"\b(?:the|my|your|that) (?P<which>[a-z0-9' ]+?) timer\b")
 """A timer a request names: "the eggs timer", "my 5 minute timer"."""
 
 
+_ADDING = re.compile(r"\b(more|extra|another|longer|add|plus)\b")
+"""Words that ask for time added to a timer, not for a new length: only the extend templates use them."""
+
+
+def says_adding(request: str) -> bool:
+    """Whether `request` asks for time added ("five more minutes", "another ten")."""
+    return _ADDING.search(request.lower()) is not None
+
+
 def said_timer(request: str) -> tuple[str | None, dict[str, int]]:
     """The timer a request names by name or by size: ("eggs", {}) or (None, {"minutes": 5})."""
     found = _WHICH.search(re.sub(r"[^a-z0-9' ]+", " ", request.lower()))
@@ -279,6 +288,15 @@ class TimerSkill(Skill):
         if missing:
             return missing
         total = (hours or 0) * 3600 + (minutes or 0) * 60 + (seconds or 0)
+        if says_adding(said()):
+            # "And 5 more minutes to the pasta" (misheard "add") was planned as a change: setting the
+            # pasta timer to 5 minutes would undo what it had left. Asked, never guessed.
+            span, label = spoken_duration(total), timer_label(timers[0])
+            return ToolResult(
+                f"Should I add {span} to the {label}, or make it {span} long? Say 'add {span}' or 'make it {span}'.",
+                {"changed": [], "ambiguous": "add_or_set"},
+                ok=False,
+            )
         if total > self.MAX_SECONDS:
             return ToolResult("I can only set timers up to 24 hours.", {"error": "too_long"}, ok=False)
         timer = self.scheduler.set_duration(timers[0].id, total)

@@ -115,3 +115,19 @@ def test_music_named_but_not_in_the_library_is_not_found_never_other_music(music
         assert say(core, "stop the music", "play some music")[1].startswith("Playing ")
     finally:
         core.media.close()
+
+
+def test_more_time_planned_as_a_new_length_is_asked_not_done(data_dir: Path) -> None:
+    """Seen in scripts/bench/llm_path.py: "add five more minutes to the pasta", heard "And 5 more
+    minutes to the pasta.", was planned as timer.change: the pasta timer would have become 5 minutes."""
+    core = build_core(load_config(environ=TEMPLATES_ONLY), data_dir, Bus())
+    heard = "And 5 more minutes to the pasta."
+    with_planner(core, (heard, "timer.change", {"minutes": 5, "name": "pasta"}))
+    assert say(core, "set a pasta timer for 10 minutes") == ["Pasta timer set for 10 minutes."]
+    assert say(core, heard) == [
+        "Should I add 5 minutes to the pasta timer, or make it 5 minutes long? Say 'add 5 minutes' or 'make it 5 minutes'."
+    ]
+    (timer,) = core.scheduler.timers()
+    assert timer.duration_s == 600
+    assert say(core, "make it 20 minutes instead")[0].startswith("Pasta timer changed to 20 minutes")
+    assert say(core, "add 5 minutes to the pasta timer")[0].startswith("Added 5 minutes")

@@ -350,7 +350,8 @@ def test_the_context_is_sized_to_the_prompt_and_the_count_is_kept(
 
 @pytest.mark.slow_model
 def test_the_request_parts_lead_is_in_the_cached_prompt(small: LocalPlanner) -> None:
-    """The request's own tokens are the first evaluated: "Request: \"" is cached with the system prompt."""
+    """ "Request: \"" is cached with the system prompt, and a request is evaluated after it as cached,
+    even one whose first character the tokenizer would join to the lead's quote ( ` "(` )."""
     assert small.template.prefix.endswith(REQUEST_LEAD) and small.template.lead == REQUEST_LEAD
     rendered = small.template.render(f'{REQUEST_LEAD}order me a pizza"')
     assert rendered.count(REQUEST_LEAD) == 1 and rendered.startswith(small.template.prefix)
@@ -358,6 +359,9 @@ def test_the_request_parts_lead_is_in_the_cached_prompt(small: LocalPlanner) -> 
     assert small.engine.tokens(rendered)[: len(fixed)] == fixed
     with pytest.raises(ValueError):
         small.template.render("order me a pizza")
+    for text in ("(order me a pizza)", "...order me a pizza", "'order me a pizza'"):
+        small.plan_sync(text, PlanContext())
+        assert list(small.llm.input_ids[: len(fixed)]) == fixed, text
     other = small.engine.template("You answer in one word.")
     assert other.lead == "" and other.render("hi") == other.prefix + "hi" + other.suffix
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from assistant.core.bus import Bus
 from assistant.core.paths import SHIPPED_ROUTINES
+from assistant.plugins.api import speaker
 from assistant.routines.runner import RoutineRunner, Speak
 from assistant.routines.workflows import Loaded, Routine
 
@@ -113,8 +114,10 @@ class RoutineHost:
             else:
                 said.append(text)
 
+        heard = speaker()  # this tool's thread serves the voice that asked: its steps are held to it
+
         async def go() -> dict[str, Any]:
-            return await self.runner.spawn(self.runner.run(routine, "phrase", collect))
+            return await self.runner.spawn(self.runner.run(routine, "phrase", collect, who=heard))
 
         future = asyncio.run_coroutine_threadsafe(go(), self._loop)
         try:

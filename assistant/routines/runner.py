@@ -34,7 +34,7 @@ from assistant.core.bus import Bus
 from assistant.core.clock import Clock, SystemClock
 from assistant.core.errors import AssistantError
 from assistant.core.store import open_db
-from assistant.plugins.api import ToolCall, ToolResult, ToolSpec
+from assistant.plugins.api import Speaker, ToolCall, ToolResult, ToolSpec, speaker
 from assistant.routines.workflows import REFERENCE, Routine, Step
 from assistant.trust.audit import AuditLog
 from assistant.trust.calls import record_call
@@ -103,8 +103,13 @@ class RoutineRunner:
 
     # --- running ------------------------------------------------------------------------------------
 
-    async def run(self, routine: Routine, trigger: str = "manual", speak: Speak | None = None) -> dict[str, Any]:
-        """Run `routine` to its end; `speak` (else the runner's) says its `say:` steps."""
+    async def run(
+        self, routine: Routine, trigger: str = "manual", speak: Speak | None = None, who: Speaker | None = None
+    ) -> dict[str, Any]:
+        """Run `routine` to its end; `speak` (else the runner's) says its `say:` steps. `who`: the voice
+        that started it (else the one serving now, plugins.api.speaker()): a step whose tool is for
+        other roles is refused, as the tool would be if that voice asked for it."""
+        who = who if who is not None else speaker()
         run = {
             "run_id": uuid.uuid4().hex[:12],
             "routine": routine.name,
@@ -114,6 +119,8 @@ class RoutineRunner:
             "ended_at": None,
             "steps": {s.id: {"state": "pending", "attempts": 0} for s in routine.steps},
         }
+        if who is not None:  # kept with the run, so a run resumed after a crash is held to it too
+            run["started_by"] = {"name": who.name, "role": who.role}
         await self._checkpoint(run)
         self._active.add(routine.name)
         try:
@@ -179,6 +186,11 @@ class RoutineRunner:
             record.update(state="skipped", reason="its condition was false")
             await self._checkpoint(run)
             return
+        barred = self._barred(step, run)
+        if barred is not None:
+            record.update(state="failed", ended_at=self.clock.now(), error=barred)
+            await self._checkpoint(run)
+            return
         for attempt in range(step.retries + 1):
             record.update(state="running", attempts=record.get("attempts", 0) + 1, started_at=self.clock.now())
             await self._checkpoint(run)
@@ -208,6 +220,20 @@ class RoutineRunner:
             log.warning("step %s, attempt %d: %s", step.id, attempt + 1, record["error"])
         record.update(state="failed", ended_at=self.clock.now())
         await self._checkpoint(run)
+
+    def _barred(self, step: Step, run: dict[str, Any]) -> str | None:
+        """Why the voice that started the run may not have this step's tool used, or None. A run no
+        voice started (a time, an event, typed, nobody enrolled) runs as the household's."""
+        started_by = run.get("started_by")
+        if step.tool is None or not isinstance(started_by, dict):
+            return None
+        roles = self._tool(step.tool).roles
+        role = started_by.get("role")
+        if not roles or role in roles:
+            return None
+        needed = " or ".join(f"an {r}" if r[:1] in "aeiou" else f"a {r}" for r in roles)
+        who = started_by.get("name") or "a voice I don't know"
+        return f"only {needed} can use {step.tool}, and this run was started by {who} ({role})"
 
     def _record_done(self, record: dict[str, Any], result: ToolResult) -> None:
         record.update(state="done", output=result.speech, ok=result.ok, data=result.data, ended_at=self.clock.now())

@@ -163,10 +163,13 @@ class Pending:
     """When it was asked (time.monotonic())."""
     asker: Speaker | None = None
     """Who made the request (plugins.api.speaker()); the answer ("yes", "ten minutes") is too short to
-    tell a voice by, so the call runs as theirs unless the answer's voice is told as someone else's."""
+    tell a voice by, so the call runs as theirs unless the answer's voice is told as someone else's, or
+    as a voice nobody enrolled (enough speech, near nobody)."""
 
     def answered_by(self, now: Speaker | None) -> Speaker | None:
-        return now if now is not None and now.name is not None else self.asker if self.asker is not None else now
+        if now is None or (now.name is None and now.unsure):
+            return self.asker if self.asker is not None else now
+        return now
 
 
 @dataclass(frozen=True)

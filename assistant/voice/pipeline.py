@@ -481,9 +481,10 @@ class VoiceLoop:
             return None
         try:
             found, took = await heard.who
-        except AssistantError as e:  # the voice is not told, the request still answered
+        except AssistantError as e:  # the voice is not told, the request still answered, as a guest's
             log.warning("could not tell who spoke: %s", e.message)
-            return None
+            # None would mean "nobody is enrolled": every role's tools and everyone's reminders.
+            return Speaker(None, "guest", unsure=True)
         person = found.person
         self.bus.publish(
             SpeakerHeard(

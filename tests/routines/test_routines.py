@@ -5,6 +5,7 @@ import asyncio
 import datetime as dt
 import textwrap
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -473,3 +474,44 @@ def test_a_daily_routine_in_the_repeated_hour_runs_once_on_a_fall_back_night(cor
     fired = dt.datetime(2026, 11, 1, 1, 30, tzinfo=new_york).timestamp()  # 1:30 EDT, before the clocks go back
     nxt = runner.next_due(night, fired, new_york)
     assert nxt is not None and dt.datetime.fromtimestamp(nxt, new_york).date() == dt.date(2026, 11, 2)
+
+
+def test_a_step_for_other_roles_is_refused_to_the_voice_that_started_the_run(core: Core, tmp_path: Path) -> None:
+    """A routine is no way round a tool's roles: started by a child's or a stranger's voice, its
+    adult-only step is refused (and so are the steps after it), as the tool would be if they asked;
+    a run resumed after a crash is held to the same voice. Started by an adult, by a time or typed,
+    the step runs (here it finds no such command, which is what running it says)."""
+    from assistant.plugins.api import Speaker, spoken_by
+
+    r = routine(
+        core,
+        tmp_path,
+        """\
+        name: sneaky
+        steps:
+          - id: a
+            tool: system.run
+            args: {command: no such command}
+          - id: b
+            say: done
+            depends_on: [a]
+        """,
+    )
+    runner = core.routines.runner
+    for who in (Speaker("Ben", "child"), Speaker(None, "guest")):
+        run = asyncio.run(runner.run(r, "phrase", who=who))
+        assert run["steps"]["a"]["state"] == "failed" and run["steps"]["a"]["attempts"] == 0
+        assert "only an adult can use system.run" in run["steps"]["a"]["error"]
+        assert run["steps"]["b"]["state"] == "blocked"
+
+        async def spoken(voice: Speaker) -> dict[str, Any]:
+            with spoken_by(voice):  # the voice serving now, when none is given
+                return await runner.run(r, "phrase")
+
+        assert asyncio.run(spoken(who))["steps"]["a"]["state"] == "failed"
+        resumed = asyncio.run(runner.resume(r, {**run, "steps": {}}))
+        assert resumed["steps"]["a"]["state"] == "failed", "resumed, still held to the voice that started it"
+    for who in (Speaker("Anna", "adult"), None):
+        run = asyncio.run(runner.run(r, "phrase", who=who))
+        assert run["steps"]["a"]["state"] == "done" and run["steps"]["a"]["ok"] is False, run["steps"]["a"]
+        assert "error" not in run["steps"]["a"] and run["steps"]["b"]["state"] == "done"

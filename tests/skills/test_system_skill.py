@@ -333,10 +333,15 @@ def test_a_voice_that_may_be_an_adults_is_asked_who_it_is_never_guessed(tmp_path
         assert ask(core, "restart the music") == "I can't tell who is speaking. Who is it?"
     with spoken_by(Speaker("Anna", "adult")):
         assert ask(core, "it's me, Anna") == "Should I restart the music?"
+    with spoken_by(Speaker(None, "guest")):  # a voice told as nobody enrolled does not answer for her
+        assert ask(core, "yes") == "Sorry, only an adult can do that, and I don't know your voice."
+    assert not done.exists()
+    with spoken_by(Speaker("Anna", "adult")):
+        assert ask(core, "restart the music") == "Should I restart the music?"
     with spoken_by(Speaker(None, "guest", unsure=True)):  # "yes" is too short to tell: the asker's
         assert ask(core, "yes") == "Done."
     assert done.exists()
-    assert [q.kind for q in rec.of("question")] == ["who", "who", "who", "confirm"]  # type: ignore[attr-defined]
+    assert [q.kind for q in rec.of("question")] == ["who", "who", "who", "confirm", "confirm"]  # type: ignore[attr-defined]
 
 
 def test_a_command_that_changes_the_system_is_for_an_adults_voice_once_voices_are_enrolled(tmp_path: Path) -> None:

@@ -44,11 +44,15 @@ def _decode(frames: bytes, width: int, channels: int) -> np.ndarray:
     return mono
 
 
-def read_wav(path: Path) -> np.ndarray:
-    """The whole file as 16 kHz mono int16. Anything unreadable raises AudioInputError (one line)."""
+def read_wav(path: Path, max_s: float | None = None) -> np.ndarray:
+    """The whole file as 16 kHz mono int16. Anything unreadable raises AudioInputError (one line).
+    `max_s`: longer audio is refused before it is read (a small file at a low rate or in 8 bits is
+    many times larger once resampled to 16 kHz floats)."""
     try:
         with wave.open(str(path), "rb") as w:
             channels, width, rate, count = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+            if max_s is not None and rate > 0 and count / rate > max_s:
+                raise AudioInputError(f"{path} is {count / rate:.0f} s long; at most {max_s:g} s is read here")
             frames = w.readframes(count)
     except FileNotFoundError as e:
         raise AudioInputError(f"{path}: no such file") from e

@@ -27,6 +27,7 @@ from assistant.people.voiceprints import (
     Voiceprints,
     checked_name,
     checked_role,
+    key_missing,
 )
 from assistant.speech.speaker_encoder import SpeakerEncoder
 from assistant.speech.vad import SileroVad
@@ -81,6 +82,9 @@ def _needs_target(args: argparse.Namespace, what: str) -> str:
 
 def run(args: argparse.Namespace, data_dir: Path) -> int:
     vault = Vault(data_dir)
+    missing = key_missing(data_dir, vault.key_path)
+    if missing is not None:  # enrolling now would make a new key, and the voices there would stay unreadable
+        raise PeopleError(missing)
     if args.action == "list":
         people, problems = _enrolled(data_dir, vault)
         if args.json:

@@ -17,7 +17,15 @@ from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
 from assistant.people.by_voice import VoiceEnrolment
 from assistant.people.enrolment import change_role, learn
 from assistant.people.listening import Identified, Listener, identify
-from assistant.people.voiceprints import PEOPLE_DIR, PURPOSE, PeopleError, Person, Voiceprints, checked_name
+from assistant.people.voiceprints import (
+    PEOPLE_DIR,
+    PURPOSE,
+    PeopleError,
+    Person,
+    Voiceprints,
+    checked_name,
+    key_missing,
+)
 from assistant.plugins.api import Speaker
 from assistant.trust.admin import record_admin
 from assistant.trust.vault import Vault
@@ -48,6 +56,9 @@ class Household:
         self._listening = threading.Lock()  # the VAD keeps state: one clip at a time
         self._changing = threading.Lock()  # the list of people and its files
         self._seen: tuple[tuple[str, int, int, int], ...] | None = None
+        self._locked = False
+        """Voiceprints are there but cannot be read (the vault key is missing, the folder unreadable):
+        voices are enrolled, and nobody can be told, so every voice is a guest."""
         self._looked = 0.0
         self._refresh(at_start=True)
 
@@ -65,9 +76,20 @@ class Household:
             return
         with self._changing:
             self._seen = seen
+            missing = key_missing(self.data_dir, self._vault.key_path)
+            self._locked = missing is not None
+            if missing is not None:
+                log.error("voices: %s; until then every voice is a guest", missing)
+                self._people = []
+                return
             if not self._vault.exists():
                 return
-            people, problems = self._voiceprints().load()
+            try:
+                people, problems = self._voiceprints().load()
+            except PeopleError as e:
+                log.error("voices: %s; until then every voice is a guest", e.message)
+                self._locked, self._people = True, []
+                return
             for problem in problems:
                 log.warning("voices: %s", problem)
             if [(p.name, p.role, p.enrolled_at) for p in people] != [
@@ -100,7 +122,7 @@ class Household:
 
     def knows_voices(self) -> bool:
         self._refresh()
-        return bool(self._people)
+        return bool(self._people) or self._locked
 
     def identify(self, audio: np.ndarray) -> Identified:
         """Who spoke `audio` (nobody, while nobody is enrolled). Blocking: run it off the event loop."""

@@ -40,6 +40,8 @@ MARGIN = 0.03
 ONE_VOICE = 0.6
 """Parts of one enrolment clip (or clips of one enrolment) less alike than this are not one voice."""
 MAX_CLIP_BYTES = 50 * 1024 * 1024
+MAX_CLIP_S = 120.0
+"""A voice clip is a sentence or a request; a longer one is refused before it is decoded."""
 PAD_FRAMES = 3
 """Frames of silence kept around speech, so words are not clipped (about 0.1 s)."""
 
@@ -81,7 +83,7 @@ def read_clip(path: Path) -> np.ndarray:
         raise PeopleError(f"{path} is not a file (a folder, a pipe, a socket or a device): give a WAV file")
     if info.st_size > MAX_CLIP_BYTES:
         raise PeopleError(f"{path} is too large for a voice clip ({info.st_size // 2**20} MB); a few seconds will do")
-    return read_wav(path)
+    return read_wav(path, max_s=MAX_CLIP_S)
 
 
 class Listener:

@@ -86,6 +86,30 @@ def _file_name(name: str) -> str:
     return hashlib.sha256(name.casefold().encode()).hexdigest()[:24] + SUFFIX
 
 
+_FOLDER_FIX = "it should be the folder of voiceprints; move it aside"
+
+
+def sealed_files(data_dir: Path) -> int:
+    """How many voiceprint files the data folder holds, read or not (0 if the folder cannot be read)."""
+    try:
+        return sum(1 for p in (data_dir / PEOPLE_DIR).iterdir() if p.name.endswith(SUFFIX))
+    except OSError:
+        return 0
+
+
+def key_missing(data_dir: Path, vault_key: Path) -> str | None:
+    """Why the voiceprints cannot be read when they are there but the vault key is not; else None.
+    Without the message, a lost key looked like nobody enrolled: every voice allowed every role."""
+    count = sealed_files(data_dir)
+    if not count or vault_key.exists():
+        return None
+    return (
+        f"{count} voiceprint file{'s are' if count != 1 else ' is'} in {data_dir / PEOPLE_DIR} but the vault key "
+        f"{vault_key} is missing, so no voice can be told: restore the key from a backup, or move the folder "
+        f"aside and enrol everyone again"
+    )
+
+
 class Voiceprints:
     """The people enrolled in one data folder."""
 
@@ -103,6 +127,8 @@ class Voiceprints:
             files = sorted(p for p in self.folder.iterdir() if p.name.endswith(SUFFIX))
         except FileNotFoundError:
             return [], []
+        except OSError as e:
+            raise PeopleError(f"{self.folder} cannot be read ({e.strerror or e}): {_FOLDER_FIX}") from None
         for path in files:
             try:
                 people.append(self._read(path))
@@ -127,8 +153,11 @@ class Voiceprints:
         }
         sealed = self._box.encrypt(json.dumps(record).encode())
         with self._lock:
-            self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-            atomic_write(self.folder / _file_name(person.name), sealed.decode())
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+                atomic_write(self.folder / _file_name(person.name), sealed.decode())
+            except (FileExistsError, NotADirectoryError) as e:
+                raise PeopleError(f"{self.folder} is not a folder ({e.strerror or e}): {_FOLDER_FIX}") from None
 
     def forget(self, name: str) -> bool:
         with self._lock:
@@ -137,6 +166,8 @@ class Voiceprints:
                 path.unlink()
             except FileNotFoundError:
                 return False
+            except NotADirectoryError:
+                raise PeopleError(f"{self.folder} is not a folder: {_FOLDER_FIX}") from None
             return True
 
     def _read(self, path: Path) -> Person:

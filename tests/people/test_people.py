@@ -245,3 +245,49 @@ def test_without_enrolled_voices_no_speaker_is_told(tmp_path: Path) -> None:
     heard = sf.save(tmp_path / "in.wav", sf.command("What time is it?", "piper"))
     types = [e["type"] for e in run_file(heard, tmp_path / "data")]
     assert "transcript" in types and "speaker" not in types
+
+
+def test_voiceprints_without_the_vault_key_are_said_so_and_every_voice_is_a_guest(
+    household: Path, tmp_path: Path
+) -> None:
+    """A lost vault key used to look like nobody enrolled: `list` said "No voices enrolled yet", a
+    new enrolment made a new key, and the assistant let every voice do what any role may."""
+    import shutil
+
+    from assistant.people.household import Household
+
+    data = tmp_path / "data"
+    shutil.copytree(household, data)
+    Vault(data).key_path.unlink()
+    for args in (("list",), ("list", "--json"), ("forget", "Anna"), ("enroll", "Cara", "--audio", "x.wav")):
+        done = people(data, *args)
+        assert done.returncode != 0 and "Traceback" not in done.stderr, done.stderr
+        assert "2 voiceprint files are in" in done.stderr and "vault key" in done.stderr, done.stderr
+    assert not Vault(data).exists(), "no new key was made"
+    voices = Household(data, Vault(data))
+    assert voices.knows_voices() and voices.people() == []
+    found = voices.identify(np.zeros(16000 * 3, np.int16))
+    assert found.person is None and not found.maybe_someone  # a guest, refused what a role needs
+
+
+def test_a_people_folder_that_is_a_file_or_a_clip_too_long_is_said_so(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    Vault(data).derived_key("make the key")
+    (data / PEOPLE_DIR).write_text("not a folder")
+    long_clip = tmp_path / "long.wav"
+    import wave
+
+    with wave.open(str(long_clip), "wb") as w:  # 5 MB of 8-bit audio at 1 kHz: 80 million samples at 16 kHz
+        w.setnchannels(1)
+        w.setsampwidth(1)
+        w.setframerate(1000)
+        w.writeframes(bytes([128]) * 5_000_000)
+    for args, said in (
+        (("list",), "cannot be read"),
+        (("forget", "Anna"), "not a folder"),
+        (("identify", str(long_clip)), "at most 120 s"),
+        (("enroll", "Anna", "--audio", str(long_clip)), "at most 120 s"),
+    ):
+        done = people(data, *args)
+        assert done.returncode != 0 and "Traceback" not in done.stderr and said in done.stderr, (args, done.stderr)

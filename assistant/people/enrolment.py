@@ -48,10 +48,19 @@ def learn(
 ) -> tuple[Person, bool]:
     """Enrol `name` from the embeddings of clips read aloud (`Listener.enrolment`; `names` says how to
     call each clip in a message); returns the person and whether an earlier voiceprint of the name was
-    replaced. Clips that will not do together are a PeopleError saying why."""
+    replaced. Clips that will not do together are a PeopleError saying why. A name enrolled already
+    ("anna" for Anna) keeps its spelling, which their reminders and notes are kept under, and the
+    household's last adult is not relearned as something else."""
     check_one_voice(list(embeddings), list(names))
+    people = store.load()[0]
+    earlier = next((p for p in people if p.name.casefold() == name.strip().casefold()), None)
+    if earlier is not None:
+        name = earlier.name
+        adults = sum(p.role == "adult" for p in people)
+        if earlier.role == "adult" and checked_role(role) != "adult" and adults == 1:
+            raise LastAdult(f"{earlier.name} is the only adult I know; make someone else an adult first")
     person = new_person(name, role, list(embeddings))
-    others = [p for p in store.load()[0] if p.name.casefold() != person.name.casefold()]
+    others = [p for p in people if p.name.casefold() != person.name.casefold()]
     twin, score = nearest(person.voiceprint, others)
     if twin is not None and score >= SAME_PERSON:
         raise SoundsLikeSomeoneElse(twin.name)

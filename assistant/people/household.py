@@ -16,7 +16,7 @@ import numpy as np
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
 from assistant.people.by_voice import VoiceEnrolment
 from assistant.people.enrolment import change_role, learn
-from assistant.people.listening import Identified, Listener, identify
+from assistant.people.listening import MAYBE, Identified, Listener, identify
 from assistant.people.voiceprints import (
     PEOPLE_DIR,
     PURPOSE,
@@ -171,7 +171,12 @@ class Household:
 
         def embed(audio: np.ndarray, what: str) -> np.ndarray:
             with self._listening:
-                return self._heard().enrolment(audio, what)
+                embedding = self._heard().enrolment(audio, what)
+            # Relearning is asked for by the voice itself; the readings must be that voice too, or
+            # anyone reading after "learn my voice" would become the person (and their role).
+            if known is not None and float(known.voiceprint @ embedding) < MAYBE:
+                raise PeopleError(f"that reading didn't sound like {known.name}'s voice")
+            return embedding
 
         return VoiceEnrolment(name, role, embed, finish)
 

@@ -179,3 +179,21 @@ def test_a_request_too_short_to_tell_is_asked_who_it_is_and_told_from_both(speec
     speakers = [(e.person, e.role) for e in run.events.of("speaker")]  # type: ignore[attr-defined]
     assert speakers[:2] == [(None, "guest"), ("Anna", "adult")], speakers
     assert (data / "skills" / "system" / "restarted").exists()
+
+
+def test_relearning_takes_only_readings_in_the_voice_being_relearned(config, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Anna asks for her voice to be learned again; a reading by someone else is refused, or whoever
+    read after her "learn my voice" would become Anna, with her role."""
+    data = tmp_path / "data"
+    core = build_core(config, data, Bus())
+    assert core.household is not None
+    heard = core.household._heard()
+    annas = heard.enrolment(sf.speak("I would like a cup of tea before the news starts.", CAROL), "a clip")
+    Voiceprints(data, core.vault.derived_key("voiceprints")).save(Person("Anna", "adult", annas, 0.0, 3))
+    core = build_core(config, data, Bus())
+    assert core.household is not None
+    learning = core.household.enrolment("Anna", Speaker("Anna", "adult"))
+    said, more = learning.take(sf.speak(SENTENCES[0], STRANGER), SENTENCES[0])
+    assert more and said.startswith("Sorry, that reading didn't sound like Anna's voice."), said
+    said, more = learning.take(sf.speak(SENTENCES[0], CAROL), SENTENCES[0])
+    assert more and said == f"Thanks. Next: {SENTENCES[1]}", said

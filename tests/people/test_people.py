@@ -291,3 +291,17 @@ def test_a_people_folder_that_is_a_file_or_a_clip_too_long_is_said_so(tmp_path: 
     ):
         done = people(data, *args)
         assert done.returncode != 0 and "Traceback" not in done.stderr and said in done.stderr, (args, done.stderr)
+
+
+def test_enrolling_a_name_again_keeps_its_spelling_and_the_last_adult(household: Path, tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(household, data)
+    clips = [a for i, text in enumerate(READ_ALOUD) for a in ("--audio", str(clip(tmp_path, f"a{i}", text, "piper")))]
+    done = people(data, "enroll", "anna", "--role", "child", *clips)
+    assert done.returncode != 0 and "Anna is the only adult I know" in done.stderr, done.stderr
+    done = people(data, "enroll", "anna", *clips)
+    assert done.returncode == 0 and "Relearned Anna's voice (adult" in done.stdout, done.stdout + done.stderr
+    listed = json.loads(people(data, "list", "--json").stdout)["people"]
+    assert sorted((p["name"], p["role"]) for p in listed) == [("Anna", "adult"), ("Ben", "child")]

@@ -127,6 +127,8 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     name = checked_name(_needs_target(args, "the person's name"))
     store = Voiceprints(data_dir, vault.derived_key(PURPOSE))
     if args.action == "forget":
+        enrolled = next((p for p in store.load()[0] if p.name.casefold() == name.casefold()), None)
+        name = enrolled.name if enrolled is not None else name  # "forget ANNA" forgets and says Anna
         if not store.forget(name):
             raise PeopleError(f"nobody called {name} is enrolled (see `assistant people list`)")
         record_admin(data_dir, "voice forgotten", "cli", person=name)

@@ -13,6 +13,7 @@ import json
 import re
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -64,8 +65,13 @@ class Person:
 
 def checked_name(name: str) -> str:
     """A person's name as given, or a PeopleError that says what a name may be."""
-    cleaned = " ".join(name.split())
-    if not cleaned or len(cleaned) > MAX_NAME or not all(c.isalpha() or c in " '-." for c in cleaned):
+    # One spelling for one name: "Annä" typed with a combining mark is "Annä"; a curly apostrophe is "'".
+    cleaned = " ".join(unicodedata.normalize("NFC", name).replace("\u2019", "'").split())
+    if (
+        not any(c.isalpha() for c in cleaned)
+        or len(cleaned) > MAX_NAME
+        or not all(c.isalpha() or c in " '-." for c in cleaned)
+    ):
         raise PeopleError(
             f"{name!r} is not a name I can use: letters, spaces, apostrophes and hyphens, at most {MAX_NAME}"
         )

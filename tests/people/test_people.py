@@ -180,7 +180,7 @@ def test_forgetting_removes_the_voice_and_the_audit_trail_shows_who_was_enrolled
     data = tmp_path / "data"
     assert enrol(data, tmp_path, "Anna", "piper").returncode == 0
     gone = people(data, "forget", "anna")
-    assert gone.returncode == 0 and "Forgot anna's voice." in gone.stdout
+    assert gone.returncode == 0 and "Forgot Anna's voice." in gone.stdout  # as enrolled
     assert json.loads(people(data, "list", "--json").stdout)["people"] == []
     again = people(data, "forget", "Anna")
     assert again.returncode != 0 and "nobody called Anna is enrolled" in again.stderr

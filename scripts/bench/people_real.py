@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import random
 import statistics
 import subprocess
 import sys
@@ -133,6 +134,43 @@ def households(
     }
 
 
+def one_voice_or_two(listener: Listener, clips: dict[str, dict[str, list[np.ndarray]]]) -> dict[str, object]:
+    """How alike the halves of an enrolment clip sound when one person speaks (each request) and when
+    two do (the first half of one person's request, then the first half of another's), as the
+    enrolment's two-voices check measures them."""
+    rng = random.Random(7)
+    one = [
+        alike
+        for sessions in clips.values()
+        for requests in sessions.values()
+        for request in requests
+        if (alike := listener.halves_alike(request)) is not None
+    ]
+    flat = {speaker: [r for rs in sessions.values() for r in rs] for speaker, sessions in clips.items()}
+    two = []
+    for a, b in itertools.permutations(sorted(flat), 2):
+        for _ in range(2):
+            first, second = rng.choice(flat[a]), rng.choice(flat[b])
+            joined = np.concatenate([first[: len(first) // 2], second[: len(second) // 2]])
+            if (alike := listener.halves_alike(joined)) is not None:
+                two.append(alike)
+    figures: dict[str, object] = {"one": len(one), "two": len(two)}
+    print(
+        f"one voice or two (the halves of an enrolment clip): one person's {len(one)} requests, median "
+        f"{np.median(one):.2f}, p1 {np.percentile(one, 1):.2f}; two people's {len(two)} joined, median "
+        f"{np.median(two):.2f}, p99 {np.percentile(two, 99):.2f}"
+    )
+    for threshold in sorted({listening.ONE_VOICE, listening.HALVES_ONE_VOICE, 0.65, 0.75}):
+        refused = float(np.mean(np.array(one) < threshold))
+        passed = float(np.mean(np.array(two) >= threshold))
+        mark = " (the assistant's)" if threshold == listening.HALVES_ONE_VOICE else ""
+        print(
+            f"  at {threshold:.2f}{mark}: one voice refused {100 * refused:.1f}%, two voices taken {100 * passed:.1f}%"
+        )
+        figures[f"at {threshold:.2f}"] = {"one_refused": refused, "two_taken": passed}
+    return figures
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--recordings", type=Path, help="SESSION/SPEAKER/*.wav (default: speakerbox's, from PyPI)")
@@ -197,6 +235,7 @@ def main() -> int:
                 f"{measured['impostor_p95']:.2f}/{measured['impostor_p99']:.2f}"
             )
         listening.SAME_PERSON = SAME_PERSON_SET
+    figures["one voice or two"] = one_voice_or_two(listener, clips)
     if args.json:
         args.json.write_text(json.dumps(figures))
     return 0

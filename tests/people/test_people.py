@@ -285,7 +285,7 @@ def test_a_people_folder_that_is_a_file_or_a_clip_too_long_is_said_so(tmp_path: 
         w.writeframes(bytes([128]) * 5_000_000)
     for args, said in (
         (("list",), "cannot be read"),
-        (("forget", "Anna"), "not a folder"),
+        (("forget", "Anna"), "cannot be read"),
         (("identify", str(long_clip)), "at most 120 s"),
         (("enroll", "Anna", "--audio", str(long_clip)), "at most 120 s"),
     ):

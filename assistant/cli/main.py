@@ -35,7 +35,7 @@ from assistant.core.bus import Bus, JsonlWriter
 from assistant.core.config import Config, load_config
 from assistant.core.errors import AssistantError, CommandLineError
 from assistant.core.events import Transcript, TtsEnd
-from assistant.core.store import DataDirLock, require_room
+from assistant.core.store import RUNS, DataDirLock, require_room
 from assistant.scheduling.records import KINDS
 
 log = logging.getLogger("assistant")
@@ -336,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-_RUNS = "a second assistant"
+_RUNS = RUNS
 """What `assistant run` writes in the folder's lock: what a second one would be."""
 
 

@@ -174,6 +174,10 @@ def require_room(folder: Path) -> None:
         raise StoreError(f"{problem}, so nothing was changed: free some space and try again", code="disk_full")
 
 
+RUNS = "a second assistant"
+"""What `assistant run` writes in the lock it holds (what a second one would be)."""
+
+
 class DataDirLock:
     """One writer per data folder. `assistant run` holds it while it runs; a command that would
     change the folder (ask, cancel, routines run) must get it too, so two processes never overwrite
@@ -185,6 +189,12 @@ class DataDirLock:
 
     def acquire(self, what: str) -> None:
         if not self.try_acquire(what):
+            doing = self.holder()
+            if doing and doing != RUNS:  # another command, not the assistant: it ends by itself
+                raise StoreError(
+                    f"another command ({doing}) is using {self.path.parent}, so {what} would race it: "
+                    "try again when it has finished"
+                )
             raise StoreError(
                 f"the assistant is running on {self.path.parent}, so {what} would race it: say it to the "
                 "assistant instead, or stop it first"

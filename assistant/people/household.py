@@ -153,8 +153,11 @@ class Household:
 
         def finish(embeddings: list[np.ndarray]) -> str:
             with self._changing:
+                # The household's first voice is its adult, decided as it is saved: two learned at once
+                # (the microphone and the phone page) would both have been adults, decided at the start.
+                saved = role if known is not None or self._voiceprints().load()[0] == [] else "guest"
                 person, replaced = learn(
-                    self._voiceprints(), name, role, embeddings, [f"reading {i + 1}" for i in range(len(embeddings))]
+                    self._voiceprints(), name, saved, embeddings, [f"reading {i + 1}" for i in range(len(embeddings))]
                 )
                 self._people = self._with(person)
             record_admin(
@@ -162,11 +165,11 @@ class Household:
                 "voice enrolled",
                 who,
                 person=person.name,
-                role=role,
+                role=person.role,
                 clips=len(embeddings),
                 replaced=replaced,
             )
-            log.info("voices: %s %s's voice (%s)", "relearned" if replaced else "learned", person.name, role)
+            log.info("voices: %s %s's voice (%s)", "relearned" if replaced else "learned", person.name, person.role)
             return f"Thank you, {person.name}. I know your voice now."
 
         def embed(audio: np.ndarray, what: str) -> np.ndarray:

@@ -197,3 +197,18 @@ def test_relearning_takes_only_readings_in_the_voice_being_relearned(config, tmp
     assert more and said.startswith("Sorry, that reading didn't sound like Anna's voice."), said
     said, more = learning.take(sf.speak(SENTENCES[0], CAROL), SENTENCES[0])
     assert more and said == f"Thanks. Next: {SENTENCES[1]}", said
+
+
+def test_of_two_voices_learned_at_once_in_an_empty_household_only_the_first_saved_is_its_adult(  # type: ignore[no-untyped-def]
+    config, tmp_path: Path
+) -> None:
+    core = build_core(config, tmp_path / "data", Bus())
+    assert core.household is not None
+    carol, dan = core.household.enrolment("Carol", None), core.household.enrolment("Dan", None)
+    for learning, voice in ((carol, CAROL), (dan, STRANGER)):
+        for sentence in SENTENCES[:-1]:
+            assert learning.take(sf.speak(sentence, voice), sentence)[1]
+    for learning, voice in ((dan, STRANGER), (carol, CAROL)):
+        said, more = learning.take(sf.speak(SENTENCES[-1], voice), SENTENCES[-1])
+        assert not more and said.endswith("I know your voice now."), said
+    assert {p.name: p.role for p in core.household.people()} == {"Dan": "adult", "Carol": "guest"}

@@ -56,8 +56,8 @@ class Household:
         self._listening = threading.Lock()  # the VAD keeps state: one clip at a time
         self._changing = threading.Lock()  # the list of people and its files
         self._seen: tuple[tuple[str, int, int, int], ...] | None = None
-        self._locked = False
-        """Voiceprints are there but cannot be read (the vault key is missing, the folder unreadable):
+        self._locked: str | None = None
+        """Why the voiceprints there cannot be read (the vault key is missing, the folder unreadable):
         voices are enrolled, and nobody can be told, so every voice is a guest."""
         self._looked = 0.0
         self._refresh(at_start=True)
@@ -77,7 +77,7 @@ class Household:
         with self._changing:
             self._seen = seen
             missing = key_missing(self.data_dir, self._vault.key_path)
-            self._locked = missing is not None
+            self._locked = missing
             if missing is not None:
                 log.error("voices: %s; until then every voice is a guest", missing)
                 self._people = []
@@ -88,8 +88,9 @@ class Household:
                 people, problems = self._voiceprints().load()
             except PeopleError as e:
                 log.error("voices: %s; until then every voice is a guest", e.message)
-                self._locked, self._people = True, []
+                self._locked, self._people = e.message, []
                 return
+            self._locked = None
             for problem in problems:
                 log.warning("voices: %s", problem)
             if [(p.name, p.role, p.enrolled_at) for p in people] != [
@@ -122,7 +123,7 @@ class Household:
 
     def knows_voices(self) -> bool:
         self._refresh()
-        return bool(self._people) or self._locked
+        return bool(self._people) or self._locked is not None
 
     def identify(self, audio: np.ndarray) -> Identified:
         """Who spoke `audio` (nobody, while nobody is enrolled). Blocking: run it off the event loop."""
@@ -140,6 +141,9 @@ class Household:
         until an adult gives them a role ("make Anna an adult", `assistant people role`), except the
         first voice of the household, who is its adult. A PeopleError says why it cannot start."""
         name = checked_name(name)
+        self._refresh()
+        if self._locked is not None:  # learning would make a new vault key: the voiceprints there lost for good
+            raise PeopleError(f"I can't learn voices now: {self._locked}")
         if name.islower():  # heard words come lower case; a name is written with capitals
             name = name.title()
         known = self.find(name)
@@ -153,8 +157,8 @@ class Household:
 
         def finish(embeddings: list[np.ndarray]) -> str:
             with self._changing:
-                # The household's first voice is its adult, decided as it is saved: two learned at once
-                # (the microphone and the phone page) would both have been adults, decided at the start.
+                # The household's first voice is its adult, decided as it is saved: of two learned at
+                # once, both would have been adults, decided at the start.
                 saved = role if known is not None or self._voiceprints().load()[0] == [] else "guest"
                 person, replaced = learn(
                     self._voiceprints(), name, saved, embeddings, [f"reading {i + 1}" for i in range(len(embeddings))]
@@ -218,6 +222,8 @@ class Household:
                 self._heard()
 
     def _voiceprints(self) -> Voiceprints:
+        if self._locked is not None:  # the vault's key would be made anew: the voiceprints there lost for good
+            raise PeopleError(f"I can't change the voices now: {self._locked}")
         if self._store is None:
             self._store = Voiceprints(self.data_dir, self._vault.derived_key(PURPOSE))
         return self._store

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
-from assistant.people.voiceprints import PEOPLE_DIR, SUFFIX, Person, Voiceprints
+from assistant.people.voiceprints import PEOPLE_DIR, SUFFIX, PeopleError, Person, Voiceprints
 from assistant.trust.vault import Vault
 from testbed import speech as sf
 
@@ -268,6 +268,14 @@ def test_voiceprints_without_the_vault_key_are_said_so_and_every_voice_is_a_gues
     assert voices.knows_voices() and voices.people() == []
     found = voices.identify(np.zeros(16000 * 3, np.int16))
     assert found.person is None and not found.maybe_someone  # a guest, refused what a role needs
+    for change in (
+        lambda: voices.enrolment("Cara", None),
+        lambda: voices.forget("Anna", "voice"),
+        lambda: voices.set_role("Anna", "child", "voice"),
+    ):
+        with pytest.raises(PeopleError, match="vault key"):
+            change()
+    assert not Vault(data).exists(), "by voice neither: a new key would leave the voiceprints unreadable"
 
 
 def test_a_people_folder_that_is_a_file_or_a_clip_too_long_is_said_so(tmp_path: Path) -> None:

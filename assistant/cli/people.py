@@ -144,7 +144,9 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         record_admin(data_dir, "voice role changed", "cli", person=person.name, role=person.role, was=was)
         print(f"{person.name} is {person.role} now (was {was}).")
         return 0
-    role = checked_role(args.role or "adult")
+    earlier = next((p for p in store.load()[0] if p.name.casefold() == name.casefold()), None)
+    # Enrolled again without --role, a person keeps theirs: a child relearned is not made an adult.
+    role = checked_role(args.role or (earlier.role if earlier is not None else "adult"))
     if not args.audio:
         raise PeopleError(
             "enrolling needs clips of the person reading aloud: --audio A.wav --audio B.wav --audio C.wav"

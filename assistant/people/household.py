@@ -5,6 +5,7 @@ a file in it changed, so a voice enrolled, given a role or forgotten there count
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -76,28 +77,46 @@ class Household:
             return
         with self._changing:
             self._seen = seen
-            missing = key_missing(self.data_dir, self._vault.key_path)
-            self._locked = missing
-            if missing is not None:
-                log.error("voices: %s; until then every voice is a guest", missing)
-                self._people = []
-                return
-            if not self._vault.exists():
-                return
-            try:
-                people, problems = self._voiceprints().load()
-            except PeopleError as e:
-                log.error("voices: %s; until then every voice is a guest", e.message)
-                self._locked, self._people = e.message, []
-                return
-            self._locked = None
+            people, problems, locked = self._read()
             for problem in problems:
                 log.warning("voices: %s", problem)
+            if locked is not None:
+                log.error("voices: %s; until then every voice is a guest", locked)
+                # In this order, a request told meanwhile (knows_voices, unlocked) never finds nobody enrolled.
+                self._locked, self._people = locked, []
+                return
             if [(p.name, p.role, p.enrolled_at) for p in people] != [
                 (p.name, p.role, p.enrolled_at) for p in self._people
             ]:
                 log.info("voices: %d enrolled (%s)", len(people), ", ".join(f"{p.name}, {p.role}" for p in people))
-            self._people = people
+            self._people, self._locked = people, None
+
+    def _read(self) -> tuple[list[Person], list[str], str | None]:
+        """Everyone enrolled, the files left out, and why none can be read when voiceprints are there
+        but cannot be (the vault key missing or replaced, the folder unreadable)."""
+        missing = key_missing(self.data_dir, self._vault.key_path)
+        if missing is not None:
+            return [], [], missing
+        if not self._vault.exists():
+            return [], [], None
+        self._store = None  # opened again with the key as it is now (one put back, say)
+        try:
+            people, problems = self._open().load()
+        except PeopleError as e:
+            return [], [], e.message
+        if not people and problems:
+            # Not one opens: a vault key made anew (which a start does for the audit trail once the
+            # old one is lost) must not make the household look empty, where any voice may do anything.
+            return (
+                [],
+                problems,
+                (
+                    f"none of the {len(problems)} voiceprint files in {self.data_dir / PEOPLE_DIR} opens: if the "
+                    "vault key was replaced, put the old one back from a backup; else move the files aside and "
+                    "enrol everyone again"
+                ),
+            )
+        return people, problems, None
 
     def _folder_state(self) -> tuple[tuple[str, int, int, int], ...]:
         """Each file's name, inode, modification time and size: a file written again (always by a
@@ -108,6 +127,9 @@ class Household:
                 for entry in entries:
                     info = entry.stat(follow_symlinks=False)
                     found.append((entry.name, info.st_ino, info.st_mtime_ns, info.st_size))
+                with contextlib.suppress(OSError):  # a key put back (or lost) is noticed too
+                    key = self._vault.key_path.stat()
+                    found.append(("", key.st_ino, key.st_mtime_ns, key.st_size))
                 return tuple(sorted(found))
         except OSError:  # no folder yet (nobody enrolled), or an entry gone while looking: look again next time
             return ()
@@ -224,6 +246,9 @@ class Household:
     def _voiceprints(self) -> Voiceprints:
         if self._locked is not None:  # the vault's key would be made anew: the voiceprints there lost for good
             raise PeopleError(f"I can't change the voices now: {self._locked}")
+        return self._open()
+
+    def _open(self) -> Voiceprints:
         if self._store is None:
             self._store = Voiceprints(self.data_dir, self._vault.derived_key(PURPOSE))
         return self._store

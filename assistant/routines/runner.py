@@ -34,7 +34,7 @@ from assistant.core.bus import Bus
 from assistant.core.clock import Clock, SystemClock
 from assistant.core.errors import AssistantError
 from assistant.core.store import open_db
-from assistant.plugins.api import Speaker, ToolCall, ToolResult, ToolSpec, speaker
+from assistant.plugins.api import SPEAKER, Speaker, ToolCall, ToolResult, ToolSpec
 from assistant.routines.workflows import REFERENCE, Routine, Step
 from assistant.trust.audit import AuditLog
 from assistant.trust.calls import record_call
@@ -107,9 +107,10 @@ class RoutineRunner:
         self, routine: Routine, trigger: str = "manual", speak: Speak | None = None, who: Speaker | None = None
     ) -> dict[str, Any]:
         """Run `routine` to its end; `speak` (else the runner's) says its `say:` steps. `who`: the voice
-        that started it (else the one serving now, plugins.api.speaker()): a step whose tool is for
-        other roles is refused, as the tool would be if that voice asked for it."""
-        who = who if who is not None else speaker()
+        that said it (routines/host.py start_run). Its steps serve that voice, and a step whose tool
+        is for other roles is refused, as the tool would be if that voice asked for it. Without one
+        (a time, an event, typed, the shell) the run is the household's, whoever's request published
+        the event that started it."""
         run = {
             "run_id": uuid.uuid4().hex[:12],
             "routine": routine.name,
@@ -120,7 +121,7 @@ class RoutineRunner:
             "steps": {s.id: {"state": "pending", "attempts": 0} for s in routine.steps},
         }
         if who is not None:  # kept with the run, so a run resumed after a crash is held to it too
-            run["started_by"] = {"name": who.name, "role": who.role}
+            run["started_by"] = {"name": who.name, "role": who.role, "unsure": who.unsure}
         await self._checkpoint(run)
         self._active.add(routine.name)
         try:
@@ -232,6 +233,11 @@ class RoutineRunner:
         if not roles or role in roles:
             return None
         needed = " or ".join(f"an {r}" if r[:1] in "aeiou" else f"a {r}" for r in roles)
+        if started_by.get("unsure"):
+            return (
+                f"only {needed} can use {step.tool}, and I couldn't tell whose voice started this run: "
+                "say the routine's name in a whole sentence"
+            )
         who = started_by.get("name") or "a voice I don't know"
         return f"only {needed} can use {step.tool}, and this run was started by {who} ({role})"
 
@@ -319,6 +325,7 @@ class RoutineRunner:
         spec = self._tool(step.tool)
         args = spec.validate({k: fill(v, run) if isinstance(v, str) else v for k, v in step.args.items()})
         context = contextvars.copy_context()  # as asyncio.to_thread does
+        context.run(SPEAKER.set, _started_by(run))  # the step serves the voice that said the routine, or nobody's
         return asyncio.get_running_loop().run_in_executor(None, context.run, self._call, spec, args, run)
 
     async def _say(self, say: str, run: dict[str, Any], speak: Speak | None) -> ToolResult:
@@ -482,3 +489,12 @@ def fill(text: str, run: dict[str, Any]) -> str:
 
 def _truthy(text: str) -> bool:
     return text.strip().lower() not in ("", "false", "0", "none", "no", "[]", "{}")
+
+
+def _started_by(run: dict[str, Any]) -> Speaker | None:
+    """The voice a run serves, as journaled with it (None: the household's)."""
+    who = run.get("started_by")
+    if not isinstance(who, dict) or not isinstance(who.get("role"), str):
+        return None
+    name = who.get("name")
+    return Speaker(name if isinstance(name, str) else None, who["role"], unsure=bool(who.get("unsure")))

@@ -298,8 +298,9 @@ class Dialogue:
         if pending is not None and self._fresh(pending.at):
             if pending.kind == "who":  # told from the request's audio and the answer's together
                 return await self._who_it_is(pending, turn, audio_t)
-            with spoken_by(pending.answered_by(speaker())):
-                return await self._answer(pending, text, turn, audio_t, others)
+            heard = speaker()
+            with spoken_by(pending.answered_by(heard)):
+                return await self._answer(pending, text, turn, audio_t, others, heard)
         return await self._request(text, turn, audio_t, others)
 
     async def _who_it_is(self, pending: Pending, turn: int | None, audio_t: float | None) -> str:
@@ -317,8 +318,11 @@ class Dialogue:
         turn: int | None,
         audio_t: float | None,
         others: Callable[[], list[str]] | None,
+        heard: Speaker | None,
     ) -> str:
-        """The turn after a question: its answer, a no with a correction, or a request of its own."""
+        """The turn after a question: its answer, a no with a correction, or a request of its own.
+        The answer is the asker's (Pending.answered_by); a request of its own is `heard`'s, the voice
+        that said it, never the asker's."""
         if pending.kind == "confirm":
             answer = yes_or_no(text)
             if answer is True:
@@ -332,12 +336,14 @@ class Dialogue:
                 fixed = await asyncio.to_thread(corrected, pending.call, rest, self.router, self.registry.slot_values())
                 if fixed is not None:
                     return await self._act(fixed, turn, audio_t)
-                return await self._request(rest, turn, audio_t, None, declined=True)
+                with spoken_by(heard):
+                    return await self._request(rest, turn, audio_t, None, declined=True)
         elif not await self._a_question_of_its_own(pending, text):
             completed = await self._complete(pending, text)
             if completed is not None:
                 return await self._act(completed, turn, audio_t)
-        return await self._request(text, turn, audio_t, others)
+        with spoken_by(heard):
+            return await self._request(text, turn, audio_t, others)
 
     async def _request(
         self,

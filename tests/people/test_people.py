@@ -276,6 +276,14 @@ def test_voiceprints_without_the_vault_key_are_said_so_and_every_voice_is_a_gues
         with pytest.raises(PeopleError, match="vault key"):
             change()
     assert not Vault(data).exists(), "by voice neither: a new key would leave the voiceprints unreadable"
+    # A start makes a new key all the same, for its audit trail: the voiceprints still do not open,
+    # and the household must not look empty then either.
+    Vault(data).derived_key("audit")
+    voices = Household(data, Vault(data))
+    assert voices.knows_voices() and voices.people() == []
+    assert voices.identify(np.zeros(16000 * 3, np.int16)).person is None
+    with pytest.raises(PeopleError, match="none of the 2 voiceprint files"):
+        voices.enrolment("Cara", None)
 
 
 def test_a_people_folder_that_is_a_file_or_a_clip_too_long_is_said_so(tmp_path: Path) -> None:
@@ -311,5 +319,8 @@ def test_enrolling_a_name_again_keeps_its_spelling_and_the_last_adult(household:
     assert done.returncode != 0 and "Anna is the only adult I know" in done.stderr, done.stderr
     done = people(data, "enroll", "anna", *clips)
     assert done.returncode == 0 and "Relearned Anna's voice (adult" in done.stdout, done.stdout + done.stderr
+    ben = [a for i, text in enumerate(READ_ALOUD) for a in ("--audio", str(clip(tmp_path, f"b{i}", text, "en-us+f2")))]
+    done = people(data, "enroll", "Ben", *ben)  # no --role: Ben stays a child
+    assert done.returncode == 0 and "Relearned Ben's voice (child" in done.stdout, done.stdout + done.stderr
     listed = json.loads(people(data, "list", "--json").stdout)["people"]
     assert sorted((p["name"], p["role"]) for p in listed) == [("Anna", "adult"), ("Ben", "child")]

@@ -477,10 +477,10 @@ def test_a_daily_routine_in_the_repeated_hour_runs_once_on_a_fall_back_night(cor
 
 
 def test_a_step_for_other_roles_is_refused_to_the_voice_that_started_the_run(core: Core, tmp_path: Path) -> None:
-    """A routine is no way round a tool's roles: started by a child's or a stranger's voice, its
+    """A routine is no way round a tool's roles: said by a child's or a stranger's voice, its
     adult-only step is refused (and so are the steps after it), as the tool would be if they asked;
-    a run resumed after a crash is held to the same voice. Started by an adult, by a time or typed,
-    the step runs (here it finds no such command, which is what running it says)."""
+    a run resumed after a crash is held to the same voice. Said by an adult, started by a time or an
+    event, or typed, the step runs (here it finds no such command, which is what running it says)."""
     from assistant.plugins.api import Speaker, spoken_by
 
     r = routine(
@@ -504,13 +504,15 @@ def test_a_step_for_other_roles_is_refused_to_the_voice_that_started_the_run(cor
         assert "only an adult can use system.run" in run["steps"]["a"]["error"]
         assert run["steps"]["b"]["state"] == "blocked"
 
-        async def spoken(voice: Speaker) -> dict[str, Any]:
-            with spoken_by(voice):  # the voice serving now, when none is given
-                return await runner.run(r, "phrase")
+        async def published(voice: Speaker) -> dict[str, Any]:
+            with spoken_by(voice):  # started by an event their request published: the household's
+                return await runner.run(r, "event:intent")
 
-        assert asyncio.run(spoken(who))["steps"]["a"]["state"] == "failed"
+        assert asyncio.run(published(who))["steps"]["a"]["state"] == "done"
         resumed = asyncio.run(runner.resume(r, {**run, "steps": {}}))
         assert resumed["steps"]["a"]["state"] == "failed", "resumed, still held to the voice that started it"
+    unsure = asyncio.run(runner.run(r, "phrase", who=Speaker(None, "guest", unsure=True)))["steps"]["a"]
+    assert unsure["state"] == "failed" and "couldn't tell whose voice started this run" in unsure["error"]
     for who in (Speaker("Anna", "adult"), None):
         run = asyncio.run(runner.run(r, "phrase", who=who))
         assert run["steps"]["a"]["state"] == "done" and run["steps"]["a"]["ok"] is False, run["steps"]["a"]

@@ -192,7 +192,7 @@ class DataDirLock:
             doing = self.holder()
             if doing and doing != RUNS:  # another command, not the assistant: it ends by itself
                 raise StoreError(
-                    f"another command ({doing}) is using {self.path.parent}, so {what} would race it: "
+                    f"another command ({doing}) is running on {self.path.parent}, so {what} would race it: "
                     "try again when it has finished"
                 )
             raise StoreError(

@@ -25,7 +25,7 @@ time.sleep(60)
     "holder, said",
     [
         (RUNS, "the assistant is running on"),
-        ("changing the household's voices", "another command (changing the household's voices) is using"),
+        ("changing the household's voices", "another command (changing the household's voices) is running on"),
     ],
 )
 def test_the_message_says_who_holds_the_folder(tmp_path: Path, holder: str, said: str) -> None:

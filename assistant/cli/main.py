@@ -35,6 +35,7 @@ from assistant.core.bus import Bus, JsonlWriter
 from assistant.core.config import Config, load_config
 from assistant.core.errors import AssistantError, CommandLineError
 from assistant.core.events import Transcript, TtsEnd
+from assistant.core.memory import limit_malloc_arenas
 from assistant.core.store import RUNS, DataDirLock, require_room
 from assistant.scheduling.records import KINDS
 
@@ -265,6 +266,7 @@ def _stacks_on_request() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    limit_malloc_arenas()
     args = parser().parse_args(argv)
     _stacks_on_request()
     logging.basicConfig(

@@ -48,6 +48,23 @@ def give_back_freed_memory_soon() -> None:
         give_back_freed_memory()
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+MALLOC_ARENAS = 2
+
+
+def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> None:
+    """Let at most `count` malloc heaps serve all the threads (glibc makes up to 8 per core).
+
+    Each worker thread that loads a model or runs one (Whisper, Piper, the embedder, the LLM's
+    planning) otherwise gets a heap of its own, and what one frees is kept for that heap alone:
+    `assistant run` with a documents folder peaked 22-43 MB higher with glibc's default. Speech-to-
+    text, synthesis and embedding took the same time either way (measured, stop 41). Call before
+    threads start; MALLOC_ARENA_MAX in the environment wins."""
+    libc = _libc()
+    if libc is not None and "MALLOC_ARENA_MAX" not in os.environ and hasattr(libc, "mallopt"):
+        libc.mallopt(M_ARENA_MAX, count)
+
+
 MADV_DONTNEED = 4  # Linux
 
 

@@ -75,11 +75,21 @@ def _layer_norm(x: np.ndarray, gain: np.ndarray, bias: np.ndarray) -> np.ndarray
     return normed
 
 
-class _Layer(TypedDict):
-    """One encoder layer's weights, transposed and float32 as the forward pass uses them."""
+def _heads(x: np.ndarray, batch: int, length: int) -> np.ndarray:
+    """(batch * length, 384) → (batch, length, heads, head size)."""
+    return x.reshape(batch, length, HEADS, HEAD_SIZE)
 
-    qkv_w: np.ndarray
-    qkv_b: np.ndarray
+
+class _Layer(TypedDict):
+    """One encoder layer's weights. The matrices are as the file has them, (out, in), used
+    transposed; the biases and norms are small float32 copies."""
+
+    q_w: np.ndarray
+    k_w: np.ndarray
+    v_w: np.ndarray
+    q_b: np.ndarray
+    k_b: np.ndarray
+    v_b: np.ndarray
     out_w: np.ndarray
     out_b: np.ndarray
     norm1: tuple[np.ndarray, np.ndarray]
@@ -91,47 +101,54 @@ class _Layer(TypedDict):
 
 
 class Embedder:
-    """all-MiniLM-L6-v2: texts to unit vectors of 384 floats, whose dot product says how alike they mean."""
+    """all-MiniLM-L6-v2: texts to unit vectors of 384 floats, whose dot product says how alike they mean.
+
+    The weights stay in the file, mapped: the matrices (43 MB) and the word embeddings (47 MB, of
+    which a text reads a row per word piece) are read from it as a call uses them, and the pages read
+    are let go of when the call is done. The assistant holds them only while it embeds (indexing a
+    document, a question): the LLM's reply, the memory's peak, finds them gone. Reading them back
+    from the page cache costs a call a few milliseconds."""
 
     def __init__(self, folder: Path) -> None:
         from tokenizers import Tokenizer
 
-        weights = folder / "model.safetensors"
-        w = read_safetensors(weights)
+        self._path = str(folder / "model.safetensors")
+        w = read_safetensors(Path(self._path))
 
-        def f32(name: str, transpose: bool = False) -> np.ndarray:
-            tensor = w[name].T if transpose else w[name]
-            return np.array(tensor, dtype=np.float32, order="C", copy=True)
+        def copy(name: str) -> np.ndarray:
+            return np.array(w[name], dtype=np.float32, order="C", copy=True)
 
-        # The word embeddings (30,522 x 384, 47 MB) stay in the mapped file: a text reads a row per word
-        # piece, so only the rows of pieces ever seen are resident. The rest is copied as the forward
-        # pass wants it (transposed, contiguous), and the file's pages that copying read are let go of.
-        words = w["embeddings.word_embeddings.weight"]
-        self._words = words if words.dtype == np.float32 else f32("embeddings.word_embeddings.weight")
-        self._positions = f32("embeddings.position_embeddings.weight")
-        self._token_type = f32("embeddings.token_type_embeddings.weight")[0]
-        self._norm = (f32("embeddings.LayerNorm.weight"), f32("embeddings.LayerNorm.bias"))
+        def mapped(name: str) -> np.ndarray:
+            """The file's own float32 bytes; a file of another type is copied as float32."""
+            return w[name] if w[name].dtype == np.float32 else copy(name)
+
+        self._words = mapped("embeddings.word_embeddings.weight")
+        self._positions = copy("embeddings.position_embeddings.weight")
+        self._token_type = copy("embeddings.token_type_embeddings.weight")[0]
+        self._norm = (copy("embeddings.LayerNorm.weight"), copy("embeddings.LayerNorm.bias"))
         self._layers: list[_Layer] = []
         for i in range(LAYERS):
             p = f"encoder.layer.{i}."
-            qkv = np.concatenate([w[p + f"attention.self.{n}.weight"] for n in ("query", "key", "value")], 0).T
+            a = p + "attention."
             self._layers.append(
                 {
-                    "qkv_w": np.ascontiguousarray(qkv, dtype=np.float32),
-                    "qkv_b": np.concatenate(
-                        [w[p + f"attention.self.{n}.bias"] for n in ("query", "key", "value")]
-                    ).astype(np.float32),
-                    "out_w": f32(p + "attention.output.dense.weight", True),
-                    "out_b": f32(p + "attention.output.dense.bias"),
-                    "norm1": (f32(p + "attention.output.LayerNorm.weight"), f32(p + "attention.output.LayerNorm.bias")),
-                    "up_w": f32(p + "intermediate.dense.weight", True),
-                    "up_b": f32(p + "intermediate.dense.bias"),
-                    "down_w": f32(p + "output.dense.weight", True),
-                    "down_b": f32(p + "output.dense.bias"),
-                    "norm2": (f32(p + "output.LayerNorm.weight"), f32(p + "output.LayerNorm.bias")),
+                    "q_w": mapped(a + "self.query.weight"),
+                    "k_w": mapped(a + "self.key.weight"),
+                    "v_w": mapped(a + "self.value.weight"),
+                    "q_b": copy(a + "self.query.bias"),
+                    "k_b": copy(a + "self.key.bias"),
+                    "v_b": copy(a + "self.value.bias"),
+                    "out_w": mapped(a + "output.dense.weight"),
+                    "out_b": copy(a + "output.dense.bias"),
+                    "norm1": (copy(a + "output.LayerNorm.weight"), copy(a + "output.LayerNorm.bias")),
+                    "up_w": mapped(p + "intermediate.dense.weight"),
+                    "up_b": copy(p + "intermediate.dense.bias"),
+                    "down_w": mapped(p + "output.dense.weight"),
+                    "down_b": copy(p + "output.dense.bias"),
+                    "norm2": (copy(p + "output.LayerNorm.weight"), copy(p + "output.LayerNorm.bias")),
                 }
             )
-        drop_mapped_pages(str(weights))
+        drop_mapped_pages(self._path)
         tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         # tokenizer.json ships truncation at 128 and padding to 128: sentence-transformers cuts at 256
         # and pads each batch to its longest text.
@@ -158,6 +175,8 @@ class Embedder:
                 mask[r, : len(pieces[j])] = 1
             with self._lock:  # per batch: a question waits for one batch of indexing, not a whole document
                 out[rows] = self._forward(ids, mask)
+        with self._lock:
+            drop_mapped_pages(self._path)
         return out
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -167,22 +186,21 @@ class Embedder:
         scale = np.float32(1.0 / np.sqrt(HEAD_SIZE))
         for layer in self._layers:
             h = x.reshape(b * n, HIDDEN)
-            qkv = (h @ layer["qkv_w"] + layer["qkv_b"]).reshape(b, n, 3, HEADS, HEAD_SIZE)
-            # numpy's stacked matmul reaches BLAS only for contiguous operands: a transposed view
-            # fell back to a loop 50 to 1,000 times slower.
-            q = np.ascontiguousarray(qkv[:, :, 0].transpose(0, 2, 1, 3)) * scale
-            k_t = np.ascontiguousarray(qkv[:, :, 1].transpose(0, 2, 3, 1))
-            v = np.ascontiguousarray(qkv[:, :, 2].transpose(0, 2, 1, 3))
+            # A matrix used transposed reaches BLAS as it is (2-D); numpy's stacked matmul does only
+            # for contiguous operands: a transposed view fell back to a loop 50 to 1,000 times slower.
+            q = np.ascontiguousarray(_heads(h @ layer["q_w"].T + layer["q_b"], b, n).transpose(0, 2, 1, 3)) * scale
+            k_t = np.ascontiguousarray(_heads(h @ layer["k_w"].T + layer["k_b"], b, n).transpose(0, 2, 3, 1))
+            v = np.ascontiguousarray(_heads(h @ layer["v_w"].T + layer["v_b"], b, n).transpose(0, 2, 1, 3))
             scores = q @ k_t + hidden_mask
             scores -= scores.max(-1, keepdims=True)
             np.exp(scores, out=scores)
             scores /= scores.sum(-1, keepdims=True)
             attended = (scores @ v).transpose(0, 2, 1, 3).reshape(b * n, HIDDEN)
-            h = _layer_norm(attended @ layer["out_w"] + layer["out_b"] + h, *layer["norm1"])
-            up = h @ layer["up_w"] + layer["up_b"]
+            h = _layer_norm(attended @ layer["out_w"].T + layer["out_b"] + h, *layer["norm1"])
+            up = h @ layer["up_w"].T + layer["up_b"]
             for r in range(0, up.shape[0], 32):  # in cache-sized rows: twice as fast as one pass
                 _gelu(up[r : r + 32])
-            x = _layer_norm(up @ layer["down_w"] + layer["down_b"] + h, *layer["norm2"]).reshape(b, n, HIDDEN)
+            x = _layer_norm(up @ layer["down_w"].T + layer["down_b"] + h, *layer["norm2"]).reshape(b, n, HIDDEN)
         weights = mask[:, :, None].astype(np.float32)
         pooled: np.ndarray = (x * weights).sum(1) / np.maximum(weights.sum(1), 1e-9)
         unit: np.ndarray = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
@@ -194,8 +212,8 @@ _SHARED_LOCK = threading.Lock()
 
 
 def shared_embedder() -> Embedder:
-    """One embedder per process (43 MB of weights, and the rows of the word embeddings read so far),
-    loaded on first use (about 0.2 s)."""
+    """One embedder per process (its weights mapped from the file, read while it embeds), loaded on
+    first use."""
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Start-up and cold one-shot commands: time to `ready`, to the LLM loaded, and peak memory.
 
-    .venv/bin/python scripts/bench/startup.py [--baseline REV] [--runs 3] [--json FILE]
+    .venv/bin/python scripts/bench/startup.py [--baseline REV] [--runs 3] [--household] [--json FILE]
 
 Each figure is a fresh process, as a user starts it:
 - `assistant run --audio-in` on a clip (the wake word, "what time is it", then "please get rid of
@@ -10,6 +10,10 @@ Each figure is a fresh process, as a user starts it:
   audio, the whole run's wall time, and its peak RSS;
 - `assistant ask` cold on the template path ("what time is it") and on the LLM path ("please get rid
   of every single timer"): wall time and peak RSS.
+
+With `--household`, `assistant run` has every model loaded: a documents folder (one document, which
+loads the knowledge embedder) and a voice enrolled (which loads the speaker encoder), as a household's
+assistant has them; the asks run as without.
 
 With `--baseline REV`, that revision runs first, from a git worktree, with the same virtual
 environment, models and clips, in the same run: the figures are compared side by side (medians).
@@ -61,8 +65,28 @@ def launch(tree: Path, args: list[str], data: Path) -> tuple[float, float, int, 
     return started_wall, seconds, usage.ru_maxrss // 1024, stderr
 
 
-def run_once(tree: Path, clip: Path, work: Path) -> dict[str, float]:
+DOCUMENT = (
+    "The boiler is serviced every October by Smith Heating. Its filter is in the cupboard under the stairs, "
+    "and the stopcock is under the kitchen sink.\n"
+)
+ENROLMENT = (
+    "The quick brown fox jumps over the lazy dog near the river bank.",
+    "Please remember to water the tomato plants before the weekend.",
+    "My favourite breakfast is porridge with honey and a cup of tea.",
+)
+
+
+def make_household(tree: Path, work: Path, shared: Path) -> None:
+    """A documents folder with one document, and one voice enrolled, in the data folder `work`."""
+    (work / "config.yaml").write_text(f"folders:\n  documents: {shared / 'documents'}\n")
+    clips = [f"--audio={path}" for path in sorted(shared.glob("enrol-*.wav"))]
+    launch(tree, ["people", "enroll", "Anna", *clips], work)
+
+
+def run_once(tree: Path, clip: Path, work: Path, household: Path | None) -> dict[str, float]:
     events_file = work / "events.jsonl"
+    if household is not None:
+        make_household(tree, work, household)
     started, wall, rss, _ = launch(
         tree, ["run", "--audio-in", str(clip), "--audio-out", str(work / "out.wav"), "--events", str(events_file)], work
     )
@@ -90,11 +114,13 @@ def ask_once(tree: Path, text: str, work: Path) -> dict[str, float]:
     return {"wall_s": wall, "peak_rss_mb": rss}
 
 
-def measure(tree: Path, clip: Path, runs: int, work: Path) -> dict[str, dict[str, list[float]]]:
+def measure(
+    tree: Path, clip: Path, runs: int, work: Path, household: Path | None
+) -> dict[str, dict[str, list[float]]]:
     figures: dict[str, dict[str, list[float]]] = {"run": {}, "ask template": {}, "ask llm": {}}
     for i in range(runs):
         for name, one in (
-            ("run", lambda w: run_once(tree, clip, w)),
+            ("run", lambda w: run_once(tree, clip, w, household)),
             ("ask template", lambda w: ask_once(tree, TEMPLATE, w)),
             ("ask llm", lambda w: ask_once(tree, NEEDS_LLM, w)),
         ):
@@ -114,6 +140,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--baseline", metavar="REV", help="a revision to measure first, in the same run")
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--household", action="store_true", help="run with a documents folder and an enrolled voice")
     p.add_argument("--json", type=Path, metavar="FILE")
     args = p.parse_args()
     with tempfile.TemporaryDirectory(prefix="startup-") as tmp_name:
@@ -124,6 +151,13 @@ def main() -> int:
             sf.command(NEEDS_LLM.capitalize() + "."),
             sf.silence(2),
         )
+        household = None
+        if args.household:
+            household = tmp / "household"
+            (household / "documents").mkdir(parents=True)
+            (household / "documents" / "boiler.txt").write_text(DOCUMENT)
+            for i, sentence in enumerate(ENROLMENT):
+                sf.save(household / f"enrol-{i}.wav", sf.silence(0.3), sf.speak(sentence), sf.silence(0.3))
         trees: list[tuple[str, Path]] = []
         if args.baseline:
             base = tmp / "baseline"
@@ -134,7 +168,7 @@ def main() -> int:
         try:
             for label, tree in trees:
                 print(f"measuring {label} ({args.runs} runs)", flush=True)
-                results[label] = measure(tree, clip, args.runs, tmp / label.replace(" ", "-"))
+                results[label] = measure(tree, clip, args.runs, tmp / label.replace(" ", "-"), household)
         finally:
             if args.baseline:
                 subprocess.run(["git", "worktree", "remove", "--force", str(tmp / "baseline")], cwd=ROOT, check=False)

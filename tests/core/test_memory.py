@@ -33,6 +33,51 @@ print(freed, resident_mb())
 """
 
 
+HEAPS = """
+import ctypes, os, sys, tempfile, threading
+from assistant.cli.main import main
+
+if sys.argv[1] == "limited":
+    try:
+        main(["--help"])  # the command line sets the limit first, whatever the command
+    except SystemExit:
+        pass
+libc = ctypes.CDLL("libc.so.6")
+libc.fopen.restype = ctypes.c_void_p
+started, hold = threading.Barrier(7), threading.Event()
+
+def work():
+    block = libc.malloc(100_000)  # under the mmap threshold: from this thread's heap
+    started.wait()
+    hold.wait()
+    libc.free(ctypes.c_void_p(block))
+
+libc.malloc.restype = ctypes.c_void_p
+threads = [threading.Thread(target=work) for _ in range(6)]
+for t in threads:
+    t.start()
+started.wait()  # all six hold a block at once, so none could share a heap freed by another
+path = tempfile.mktemp()
+f = libc.fopen(path.encode(), b"w")
+libc.malloc_info(0, ctypes.c_void_p(f))
+libc.fclose(ctypes.c_void_p(f))
+hold.set()
+print(open(path).read().count("<heap nr="))
+os.unlink(path)
+"""
+
+
+def test_the_command_line_keeps_threads_to_two_malloc_heaps() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "MALLOC_ARENA_MAX"}
+
+    def heaps(how: str) -> int:
+        run = subprocess.run([sys.executable, "-c", HEAPS, how], capture_output=True, text=True, env=env, check=True)
+        return int(run.stdout.split()[-1])
+
+    assert heaps("default") > 2, "glibc's default gave these six threads no heaps of their own: nothing to measure"
+    assert heaps("limited") <= 2
+
+
 def test_freed_heap_memory_is_given_back() -> None:
     out = subprocess.run([sys.executable, "-c", PROGRAM], capture_output=True, text=True, check=True).stdout
     freed, trimmed = map(int, out.split())

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.app.exposed import SkillCommands, SkillDevices, SkillKnowledge, SkillMedia, SkillRoutines
+from assistant.app.kept import kept_in
 from assistant.audio.streams import MusicOutput, SpeakerOutput, WavOutput
 from assistant.core.background import Foreground
 from assistant.core.bus import Bus
@@ -160,7 +161,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     )
 
     vault = Vault(data_dir)
-    household = Household(data_dir, vault)
+    household = Household(data_dir, vault, kept_in(data_dir, scheduler, knowledge.note_owners))
     devices = DeviceHub(DeviceRegistry(data_dir), bus, vault.get)
     audit = AuditLog(data_dir, vault.derived_key("audit"))
     routines = RoutineHost(

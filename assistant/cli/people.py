@@ -1,6 +1,6 @@
 """`assistant people enroll|list|identify|forget`: the household's voices.
 
-    assistant people enroll NAME --audio A.wav [--audio B.wav …] [--role ROLE]
+    assistant people enroll NAME --audio A.wav [--audio B.wav …] [--role ROLE] [--take-over]
     assistant people list [--json]
     assistant people identify CLIP.wav [--json]     → {"person": NAME or null, "score": …}
     assistant people forget NAME
@@ -17,7 +17,10 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from assistant.app.kept import Kept, kept_in
+from assistant.core.config import Config
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
+from assistant.language.lists import and_list
 from assistant.people.enrolment import SoundsLikeSomeoneElse, change_role, learn
 from assistant.people.listening import Listener, identify, read_clip
 from assistant.people.voiceprints import (
@@ -29,6 +32,7 @@ from assistant.people.voiceprints import (
     checked_role,
     key_missing,
 )
+from assistant.scheduling.scheduler import Scheduler
 from assistant.speech.speaker_encoder import SpeakerEncoder
 from assistant.speech.vad import SileroVad
 from assistant.trust.admin import record_admin
@@ -57,12 +61,23 @@ def add_parser(
         "--role",
         help="enroll: adult (the default), child, guest, or a role of your own; role: the person's new role",
     )
+    p.add_argument(
+        "--take-over",
+        action="store_true",
+        help="enroll: give this new voice the reminders, notes and phones still kept under the name from a voice forgotten earlier",
+    )
     p.add_argument("--json", action="store_true", help="list, identify: JSON")
     data_options(p)
 
 
 def writes(args: argparse.Namespace) -> str:
     return "changing the household's voices" if args.action in ("enroll", "forget", "role") else ""
+
+
+def _kept(config: Config, data_dir: Path) -> Kept:
+    """What is kept under a name in the data folder (the assistant is not running: the command holds
+    the folder)."""
+    return kept_in(data_dir, Scheduler(data_dir, config.scheduler))
 
 
 def _listener() -> Listener:
@@ -80,7 +95,7 @@ def _needs_target(args: argparse.Namespace, what: str) -> str:
     return str(args.target)
 
 
-def run(args: argparse.Namespace, data_dir: Path) -> int:
+def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     vault = Vault(data_dir)
     missing = key_missing(data_dir, vault.key_path)
     if missing is not None:  # enrolling now would make a new key, and the voices there would stay unreadable
@@ -132,7 +147,13 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         if not store.forget(name):
             raise PeopleError(f"nobody called {name} is enrolled (see `assistant people list`)")
         record_admin(data_dir, "voice forgotten", "cli", person=name)
+        kept = _kept(config, data_dir)(name)
         print(f"Forgot {name}'s voice.")
+        if kept:
+            print(
+                f"Kept under the name {name}: {and_list(kept)}. A new voice enrolled as {name} is given them "
+                f"only with --take-over."
+            )
         return 0
     if args.action == "role":
         if not args.role:
@@ -145,6 +166,12 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
         print(f"{person.name} is {person.role} now (was {was}).")
         return 0
     earlier = next((p for p in store.load()[0] if p.name.casefold() == name.casefold()), None)
+    kept = _kept(config, data_dir)(name) if earlier is None else []
+    if kept and not args.take_over:  # a voice forgotten left them: a new voice would be given them
+        raise PeopleError(
+            f"nobody called {name} is enrolled, but the name still holds {and_list(kept)} from a voice forgotten "
+            f"earlier: add --take-over to give them to this voice, or enrol under another name"
+        )
     # Enrolled again without --role, a person keeps theirs: a child relearned is not made an adult.
     role = checked_role(args.role or (earlier.role if earlier is not None else "adult"))
     if not args.audio:
@@ -163,7 +190,14 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
             f"or `assistant people forget {e.twin}` first"
         ) from None
     record_admin(
-        data_dir, "voice enrolled", "cli", person=person.name, role=role, clips=len(embeddings), replaced=replaced
+        data_dir,
+        "voice enrolled",
+        "cli",
+        person=person.name,
+        role=role,
+        clips=len(embeddings),
+        replaced=replaced,
+        **({"took_over": kept} if kept else {}),
     )
     print(f"{'Relearned' if replaced else 'Learned'} {person.name}'s voice ({role}, from {len(embeddings)} clips).")
     return 0

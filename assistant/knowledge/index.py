@@ -104,6 +104,10 @@ class KnowledgeIndex:
 
     # --- notes ------------------------------------------------------------------------------
 
+    def note_owners(self) -> list[str]:
+        """The person each "only mine" note is told to."""
+        return list(self._file.owners().values())
+
     def remember(self, text: str, owner: str | None = None) -> int:
         """A note of the household's, or only `owner`'s (told to nobody else)."""
         words = " ".join(text.split())

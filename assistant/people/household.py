@@ -10,11 +10,13 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
+from assistant.language.lists import and_list
 from assistant.people.by_voice import VoiceEnrolment
 from assistant.people.enrolment import change_role, learn
 from assistant.people.listening import MAYBE, Identified, Listener, identify
@@ -48,9 +50,11 @@ class Household:
     """The speaker encoder loads when first needed: with nobody enrolled, nothing loads until someone
     asks to be learned, and no request is told apart."""
 
-    def __init__(self, data_dir: Path, vault: Vault) -> None:
+    def __init__(self, data_dir: Path, vault: Vault, kept: Callable[[str], list[str]] | None = None) -> None:
+        """kept: what the household keeps under a name ("2 reminders", "a paired phone"; app/kept.py)."""
         self.data_dir = data_dir
         self._vault = vault
+        self._kept = kept
         self._store: Voiceprints | None = None
         self._people: list[Person] = []
         self._listener: Listener | None = None
@@ -174,6 +178,13 @@ class Household:
                 f"I know {known.name}'s voice already, and I can't tell that it is {known.name} speaking: "
                 f'{known.name} can say "learn my voice" to have it learned again'
             )
+        kept = self.kept(name) if known is None else []
+        if kept:  # a voice forgotten left them: a new voice under the name would be given them
+            raise PeopleError(
+                f"I can't learn a new voice as {name}: the {name} whose voice was forgotten still has "
+                f"{and_list(kept)}. Choose another name, or an adult can enrol you as {name} with "
+                f"`assistant people enroll {name} --take-over`"
+            )
         role = known.role if known is not None else ("adult" if not self.knows_voices() else "guest")
         who = f"voice:{by.name}" if by is not None and by.name else "voice"
 
@@ -219,6 +230,10 @@ class Household:
             record_admin(self.data_dir, "voice role changed", who, person=person.name, role=person.role, was=was)
             log.info("voices: %s is now %s (was %s)", person.name, person.role, was)
         return person, was
+
+    def kept(self, name: str) -> list[str]:
+        """What is kept under `name`: their reminders, alarms, timers, notes and phones, as said."""
+        return self._kept(name) if self._kept is not None else []
 
     def forget(self, name: str, who: str) -> bool:
         """Forget `name`'s voice (`who` asked, for the audit trail); False when nobody of that name is

@@ -114,9 +114,7 @@ def ask_once(tree: Path, text: str, work: Path) -> dict[str, float]:
     return {"wall_s": wall, "peak_rss_mb": rss}
 
 
-def measure(
-    tree: Path, clip: Path, runs: int, work: Path, household: Path | None
-) -> dict[str, dict[str, list[float]]]:
+def measure(tree: Path, clip: Path, runs: int, work: Path, household: Path | None) -> dict[str, dict[str, list[float]]]:
     figures: dict[str, dict[str, list[float]]] = {"run": {}, "ask template": {}, "ask llm": {}}
     for i in range(runs):
         for name, one in (

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from assistant.core.errors import SkillError
+from assistant.language.lists import and_list
 from assistant.people.enrolment import NobodyCalled
 from assistant.people.household import Household
 from assistant.people.voiceprints import PeopleError, a_role
@@ -113,4 +114,7 @@ class PeopleSkill(Skill):
             raise SkillError("I don't know your voice, so there is nothing to forget.", code="people")
         if not self.household.forget(who.name, f"voice:{who.name}"):
             raise SkillError(f"I no longer have {who.name}'s voice.", code="people")
-        return ToolResult(f"I've forgotten your voice, {who.name}.", data={"person": who.name})
+        kept = self.household.kept(who.name)
+        # They stay theirs: a new voice is not learned under the name while they do (people/household.py).
+        stays = f" These stay under your name: {and_list(kept)}." if kept else ""
+        return ToolResult(f"I've forgotten your voice, {who.name}.{stays}", data={"person": who.name, "kept": kept})

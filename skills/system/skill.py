@@ -12,6 +12,7 @@ from typing import Annotated, Literal, TypedDict
 import psutil
 
 from assistant.core.errors import SkillError
+from assistant.language.lists import and_list
 from assistant.plugins.api import Ask, Permission, Skill, SkillContext, ToolResult, tool
 from assistant.trust.system_commands import CommandRunner
 
@@ -156,7 +157,7 @@ class SystemSkill(Skill):
             said = [f"{r['name']} at {r['cpu_percent']:.0f} percent" for r in top]
         else:
             said = [f"{r['name']} with {gigabytes(r['memory'])}" for r in top]
-        return ToolResult(f"The busiest programs are {_and(said)}.", {"by": by, "top": top})
+        return ToolResult(f"The busiest programs are {and_list(said)}.", {"by": by, "top": top})
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -186,12 +187,12 @@ class SystemSkill(Skill):
         found.sort(key=lambda f: f["modified"], reverse=True)
         data = {"words": words, "count": len(found), "files": found[:20], "complete": complete}
         if not found:
-            return ToolResult(f"I found no file named like {name} in {_and([f'the {k}' for k in roots])}.", data)
+            return ToolResult(f"I found no file named like {name} in {and_list([f'the {k}' for k in roots])}.", data)
         said = [f"{Path(f['path']).name} in {f['folder']}" for f in found[:SAY_AT_MOST]]
         count = f"{len(found)} files" if len(found) != 1 else "one file"
         more = "" if complete else " (I stopped looking after a while)"
         return ToolResult(
-            f"I found {count}{more}: {_and(said)}{', and more' if len(found) > SAY_AT_MOST else ''}.", data
+            f"I found {count}{more}: {and_list(said)}{', and more' if len(found) > SAY_AT_MOST else ''}.", data
         )
 
     # --- named commands -------------------------------------------------------------------------
@@ -274,7 +275,3 @@ def _find(roots: dict[str, Path], words: list[str]) -> tuple[list[_Found], bool]
             except OSError:  # a folder we may not read, or one that went away: the rest still counts
                 continue
     return found, True
-
-
-def _and(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]

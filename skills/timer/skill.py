@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
+from assistant.language.lists import and_list
 from assistant.language.numbers import find_numbers
 from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, said, speaker_name, tool
 from assistant.plugins.where import here
@@ -27,7 +28,7 @@ def spoken_duration(seconds: float) -> str:
             parts.append(f"{value} {unit}{'' if value == 1 else 's'}")
     if not parts:
         return "0 seconds"
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return and_list(parts)
 
 
 def _which(timers: list[Timer], verb: str, data: dict[str, Any], now: float) -> ToolResult:
@@ -47,17 +48,13 @@ def _which(timers: list[Timer], verb: str, data: dict[str, Any], now: float) -> 
             ok=False,
         )
     return ToolResult(
-        f"You have {_listed([_a(label) for label in labels])}. Which one should I {verb}?", data, ok=False
+        f"You have {and_list([_a(label) for label in labels])}. Which one should I {verb}?", data, ok=False
     )
 
 
 def _a(label: str) -> str:
     """ "a pasta timer", "an eggs timer", "an 8 minute timer"."""
     return f"{'an' if re.match(r'[aeio]|8|11 |18 |hour', label) else 'a'} {label}"
-
-
-def _listed(parts: list[str]) -> str:
-    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 def timer_label(timer: Timer) -> str:

@@ -1,0 +1,10 @@
+"""Saying several things in one sentence."""
+
+from __future__ import annotations
+
+
+def and_list(items: list[str]) -> str:
+    """["a", "b", "c"] → "a, b and c"; one item alone; nothing → ""."""
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]

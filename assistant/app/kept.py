@@ -1,67 +1,97 @@
 """What is still kept under a person's name: their reminders, alarms and timers, the notes told only
-to them, and the phones paired as them.
+to them, the phones paired as them (and pairing codes that would pair one), and routine runs they
+started that are not finished.
 
 These name their person, and forgetting a voice leaves them under the name. A new voice enrolled
 under that name later would be given them: the reminders told to it, the notes read to it, a phone
-paired as the person asking as it. So a new voice is not learned under a name that still holds
-things, unless an adult on the command line hands them over (`assistant people enroll NAME
---take-over`)."""
+paired as the person asking as it, a resumed run serving it. So a new voice is not learned under a
+name that still holds things, unless an adult on the command line hands them over (`assistant
+people enroll NAME --take-over`)."""
 
 from __future__ import annotations
 
+import sqlite3
+import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from assistant.knowledge.storage import IndexFile
+from assistant.core.errors import AssistantError
+from assistant.people.voiceprints import PeopleError, name_key
 from assistant.scheduling.scheduler import Scheduler
-from assistant.web.auth import Phones
-from assistant.web.server import web_dir
 
 Kept = Callable[[str], list[str]]
-"""A name → what is kept under it, each as said ("2 reminders"); empty when nothing is."""
+"""A name → what is kept under it, each as said ("2 reminders"); empty when nothing is. A PeopleError
+says why it cannot be told (a file that cannot be read): nothing is assumed."""
+
+Owners = dict[str, list[str | None]]
+"""The person each thing of a kind is kept for, by kind (None: the household's)."""
+
+KINDS = {
+    "reminders": ("a reminder", "reminders"),
+    "alarms": ("an alarm", "alarms"),
+    "timers": ("a timer", "timers"),
+    "notes": ("a private note", "private notes"),
+    "phones": ("a paired phone", "paired phones"),
+    "codes": ("a pairing code", "pairing codes"),
+    "runs": ("an unfinished routine run", "unfinished routine runs"),
+}
 
 
-def _counted(count: int, one: str, many: str) -> str:
-    """(1, "an alarm", "alarms") → "an alarm"; (2, …) → "2 alarms"."""
-    return one if count == 1 else f"{count} {many}"
+def kept_under(name: str, owners: Owners) -> list[str]:
+    """What `owners` keeps for `name` (any case or spelling), as said, in KINDS' order."""
+    key = name_key(name)
+    said = []
+    for kind, (one, many) in KINDS.items():
+        count = sum(owner is not None and name_key(owner) == key for owner in owners.get(kind, ()))
+        if count:
+            said.append(one if count == 1 else f"{count} {many}")
+    return said
 
 
-def kept_under(
-    name: str, scheduler: Scheduler, note_owners: Iterable[str], phone_people: Iterable[str | None]
-) -> list[str]:
-    """What the household keeps under `name` (any case), as said."""
-    key = name.casefold()
-
-    def mine(owner: str | None) -> bool:
-        return owner is not None and owner.casefold() == key
-
-    kinds = (
-        (sum(mine(r.owner) for r in scheduler.reminders(include_done=True)), "a reminder", "reminders"),
-        (sum(mine(a.owner) for a in scheduler.alarms()), "an alarm", "alarms"),
-        (sum(mine(t.owner) for t in scheduler.timers()), "a timer", "timers"),
-        (sum(mine(o) for o in note_owners), "a note told only to them", "notes told only to them"),
-        (sum(mine(p) for p in phone_people), "a paired phone", "paired phones"),
-    )
-    return [_counted(count, one, many) for count, one, many in kinds if count]
+def scheduler_owners(scheduler: Scheduler) -> Owners:
+    return {
+        "reminders": [r.owner for r in scheduler.reminders(include_done=True)],
+        "alarms": [a.owner for a in scheduler.alarms()],
+        "timers": [t.owner for t in scheduler.timers()],
+    }
 
 
-def phone_people(data_dir: Path) -> list[str | None]:
-    """The person each paired phone asks as (None for a phone paired as nobody)."""
-    if not (web_dir(data_dir) / "web.json").exists():
-        return []
-    phones = Phones(web_dir(data_dir))
+def there(path: Path) -> bool:
+    """Whether a data file is there to read; a pipe, a socket or a folder in its place is an error
+    (opening a pipe would wait for a writer that never comes)."""
     try:
-        return [p.person for p in phones.all()]
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return False
+    if not stat.S_ISREG(mode):
+        raise PeopleError(f"{path} is not a file; move it aside")
+    return True
+
+
+def phone_owners(data_dir: Path) -> Owners:
+    """The person each paired phone asks as, and each unexpired pairing code would pair one as."""
+    path = (
+        data_dir / "web" / "web.json"
+    )  # web/server.py's web_dir: imported here, the web server would load with every command
+    if not there(path):
+        return {}
+    from assistant.web.auth import Phones
+
+    phones = Phones(path.parent)
+    try:
+        return {"phones": [p.person for p in phones.all()], "codes": phones.waiting()}
     finally:
         phones.close()
 
 
-def note_owners(data_dir: Path) -> list[str]:
-    """The person each "only mine" note is told to, read from the knowledge index without opening
-    the rest of it (nothing when there is no index)."""
+def note_owners(data_dir: Path) -> list[str | None]:
+    """The person each private note is told to, read from the knowledge index file (nothing when
+    there is none)."""
     path = data_dir / "knowledge" / "index.db"
-    if not path.exists():
+    if not there(path):
         return []
+    from assistant.knowledge.storage import IndexFile
+
     index = IndexFile(path)
     try:
         return list(index.owners().values())
@@ -69,9 +99,23 @@ def note_owners(data_dir: Path) -> list[str]:
         index.close()
 
 
-def kept_in(data_dir: Path, scheduler: Scheduler, notes: Callable[[], Iterable[str]] | None = None) -> Kept:
-    """What is kept under a name in this data folder, read at each call. notes: the owners of the
-    "only mine" notes from the index already open (else the index file is read)."""
-    return lambda name: kept_under(
-        name, scheduler, notes() if notes is not None else note_owners(data_dir), phone_people(data_dir)
-    )
+def kept_in(
+    data_dir: Path,
+    scheduler: Callable[[], Owners],
+    notes: Callable[[], Iterable[str | None]],
+    runs: Callable[[], Iterable[str | None]],
+) -> Kept:
+    """What is kept under a name in this data folder, read at each call (the phones may change from
+    another process). scheduler, notes, runs: the owners of each, from what is open already."""
+
+    def kept(name: str) -> list[str]:
+        try:
+            owners = {**scheduler(), "notes": list(notes()), "runs": list(runs()), **phone_owners(data_dir)}
+        except PeopleError:
+            raise
+        except (AssistantError, OSError, sqlite3.Error) as e:
+            reason = e.message if isinstance(e, AssistantError) else str(e)
+            raise PeopleError(f"I can't tell what is kept under the name {name}: {reason}") from None
+        return kept_under(name, owners)
+
+    return kept

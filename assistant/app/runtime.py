@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.app.exposed import SkillCommands, SkillDevices, SkillKnowledge, SkillMedia, SkillRoutines
-from assistant.app.kept import kept_in
+from assistant.app.kept import kept_in, scheduler_owners
 from assistant.audio.streams import MusicOutput, SpeakerOutput, WavOutput
 from assistant.core.background import Foreground
 from assistant.core.bus import Bus
@@ -46,7 +46,7 @@ from assistant.trust.audit import AuditLog
 from assistant.trust.system_commands import CommandRunner
 from assistant.trust.vault import Vault
 from assistant.understanding.closed import ClosedVocabulary
-from assistant.understanding.matcher import TemplateMatcher, without_example_names
+from assistant.understanding.matcher import TemplateMatcher, has_example_name
 from assistant.understanding.planner import FallbackPlanner, LazyPlanner, LocalPlanner, ServerPlanner
 from assistant.understanding.prompt import ToolIndex
 from assistant.understanding.router import Router
@@ -98,11 +98,7 @@ class Core:
             return self.config.stt.prompt
         # An example's stand-in name ("the kitchen timer") would only teach Whisper a wrong name.
         return speech_prompt(
-            [
-                t
-                for t in self.dialogue.router.matcher.declared_examples(free_text=False)
-                if without_example_names(t) == " ".join(t.split())
-            ]
+            [t for t in self.dialogue.router.matcher.declared_examples(free_text=False) if not has_example_name(t)]
         )
 
     def speech_hints(self) -> SpeechHints:
@@ -161,11 +157,14 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     )
 
     vault = Vault(data_dir)
-    household = Household(data_dir, vault, kept_in(data_dir, scheduler, knowledge.note_owners))
     devices = DeviceHub(DeviceRegistry(data_dir), bus, vault.get)
     audit = AuditLog(data_dir, vault.derived_key("audit"))
-    routines = RoutineHost(
-        RoutineRunner(data_dir, lambda name: registry.tool(name), clock, audit=audit), Loaded({}, [])
+    runner = RoutineRunner(data_dir, lambda name: registry.tool(name), clock, audit=audit)
+    routines = RoutineHost(runner, Loaded({}, []))
+    household = Household(
+        data_dir,
+        vault,
+        kept_in(data_dir, lambda: scheduler_owners(scheduler), knowledge.note_owners, runner.unfinished_by),
     )
 
     def refused(skill: str, permission: str) -> None:

@@ -316,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "knowledge":
             return knowledge_cli.run(args, _config(args), _data_dir(args))
         if args.command == "people":
-            return people_cli.run(args, _config(args), _data_dir(args))
+            return people_cli.run(args, lambda: _config(args), _data_dir(args))
         if args.command == "status":
             return status_cli.run(args, _data_dir(args))
         if args.command == "service":

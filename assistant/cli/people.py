@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant.app.kept import Kept, kept_in
+from assistant.app.kept import Kept, Owners, kept_in, note_owners, scheduler_owners, there
 from assistant.core.config import Config
+from assistant.core.errors import ConfigError
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
 from assistant.language.lists import and_list
 from assistant.people.enrolment import SoundsLikeSomeoneElse, change_role, learn
@@ -31,7 +33,10 @@ from assistant.people.voiceprints import (
     checked_name,
     checked_role,
     key_missing,
+    named,
 )
+from assistant.plugins.api import ToolSpec
+from assistant.routines.runner import RoutineRunner
 from assistant.scheduling.scheduler import Scheduler
 from assistant.speech.speaker_encoder import SpeakerEncoder
 from assistant.speech.vad import SileroVad
@@ -74,10 +79,25 @@ def writes(args: argparse.Namespace) -> str:
     return "changing the household's voices" if args.action in ("enroll", "forget", "role") else ""
 
 
-def _kept(config: Config, data_dir: Path) -> Kept:
-    """What is kept under a name in the data folder (the assistant is not running: the command holds
-    the folder)."""
-    return kept_in(data_dir, Scheduler(data_dir, config.scheduler))
+def _kept(config: Callable[[], Config], data_dir: Path) -> Kept:
+    """What is kept under a name in the data folder, read from its files (the assistant is not
+    running: the command holds the folder). A file not there holds nothing, and is not made."""
+
+    def scheduler() -> Owners:
+        if not there(data_dir / "scheduler.json"):
+            return {}
+        return scheduler_owners(Scheduler(data_dir, config().scheduler))
+
+    def runs() -> list[str | None]:
+        if not there(data_dir / "workflows.json"):
+            return []
+        return RoutineRunner(data_dir, _no_tool).unfinished_by()
+
+    return kept_in(data_dir, scheduler, lambda: note_owners(data_dir), runs)
+
+
+def _no_tool(name: str) -> ToolSpec:
+    raise PeopleError(f"no tool runs here ({name})")
 
 
 def _listener() -> Listener:
@@ -95,7 +115,9 @@ def _needs_target(args: argparse.Namespace, what: str) -> str:
     return str(args.target)
 
 
-def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
+def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) -> int:
+    """config: read only where it is needed (what is kept under a name), so a bad config file does
+    not stop `people list`."""
     vault = Vault(data_dir)
     missing = key_missing(data_dir, vault.key_path)
     if missing is not None:  # enrolling now would make a new key, and the voices there would stay unreadable
@@ -142,12 +164,16 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
     name = checked_name(_needs_target(args, "the person's name"))
     store = Voiceprints(data_dir, vault.derived_key(PURPOSE))
     if args.action == "forget":
-        enrolled = next((p for p in store.load()[0] if p.name.casefold() == name.casefold()), None)
+        enrolled = named(store.load()[0], name)
         name = enrolled.name if enrolled is not None else name  # "forget ANNA" forgets and says Anna
+        try:
+            kept = _kept(config, data_dir)(name)
+        except (PeopleError, ConfigError) as e:  # only what would be said about it is lost
+            print(f"assistant: {e.message}", file=sys.stderr)
+            kept = []
         if not store.forget(name):
             raise PeopleError(f"nobody called {name} is enrolled (see `assistant people list`)")
         record_admin(data_dir, "voice forgotten", "cli", person=name)
-        kept = _kept(config, data_dir)(name)
         print(f"Forgot {name}'s voice.")
         if kept:
             print(
@@ -165,12 +191,13 @@ def run(args: argparse.Namespace, config: Config, data_dir: Path) -> int:
         record_admin(data_dir, "voice role changed", "cli", person=person.name, role=person.role, was=was)
         print(f"{person.name} is {person.role} now (was {was}).")
         return 0
-    earlier = next((p for p in store.load()[0] if p.name.casefold() == name.casefold()), None)
+    earlier = named(store.load()[0], name)
     kept = _kept(config, data_dir)(name) if earlier is None else []
     if kept and not args.take_over:  # a voice forgotten left them: a new voice would be given them
         raise PeopleError(
-            f"nobody called {name} is enrolled, but the name still holds {and_list(kept)} from a voice forgotten "
-            f"earlier: add --take-over to give them to this voice, or enrol under another name"
+            f"nobody called {name} is enrolled, but the name still holds {and_list(kept)} from an earlier voice "
+            f"(forgotten, or its voiceprint unreadable): add --take-over to give them to this voice, or enrol "
+            f"under another name"
         )
     # Enrolled again without --role, a person keeps theirs: a child relearned is not made an adult.
     role = checked_role(args.role or (earlier.role if earlier is not None else "adult"))

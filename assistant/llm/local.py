@@ -71,9 +71,14 @@ class ChatTemplate:
 
     def render(self, request: str) -> str:
         """The whole prompt for `request`, which begins with the lead."""
+        return self.prefix + self.after_prefix(request)
+
+    def after_prefix(self, request: str) -> str:
+        """What follows the fixed part in the prompt for `request` (which begins with the lead, part
+        of the fixed part)."""
         if not request.startswith(self.lead):
             raise ValueError(f"a request part must begin with {self.lead!r}")
-        return self.prefix + request[len(self.lead) :] + self.suffix
+        return request[len(self.lead) :] + self.suffix
 
 
 def physical_cores() -> int:

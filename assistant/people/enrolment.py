@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 
 from assistant.people.listening import SAME_PERSON, check_one_voice
-from assistant.people.voiceprints import PeopleError, Person, Voiceprints, checked_role, new_person
+from assistant.people.voiceprints import PeopleError, Person, Voiceprints, checked_role, name_key, named, new_person
 
 
 class SoundsLikeSomeoneElse(PeopleError):
@@ -44,23 +44,32 @@ def nearest(voiceprint: np.ndarray, people: Sequence[Person]) -> tuple[Person | 
 
 
 def learn(
-    store: Voiceprints, name: str, role: str, embeddings: Sequence[np.ndarray], names: Sequence[str]
+    store: Voiceprints,
+    name: str,
+    role: str,
+    embeddings: Sequence[np.ndarray],
+    names: Sequence[str],
+    first_is_adult: bool = False,
 ) -> tuple[Person, bool]:
     """Enrol `name` from the embeddings of clips read aloud (`Listener.enrolment`; `names` says how to
     call each clip in a message); returns the person and whether an earlier voiceprint of the name was
     replaced. Clips that will not do together are a PeopleError saying why. A name enrolled already
     ("anna" for Anna) keeps its spelling, which their reminders and notes are kept under, and the
-    household's last adult is not relearned as something else."""
+    household's last adult is not relearned as something else. first_is_adult: the household's first
+    voice is its adult, whatever `role` says (decided as it is saved: of two learned at once, both
+    would have been adults if decided when they started)."""
     check_one_voice(list(embeddings), list(names))
     people = store.load()[0]
-    earlier = next((p for p in people if p.name.casefold() == name.strip().casefold()), None)
+    if first_is_adult and not people:
+        role = "adult"
+    earlier = named(people, name)
     if earlier is not None:
         name = earlier.name
         adults = sum(p.role == "adult" for p in people)
         if earlier.role == "adult" and checked_role(role) != "adult" and adults == 1:
             raise LastAdult(f"{earlier.name} is the only adult I know; make someone else an adult first")
     person = new_person(name, role, list(embeddings))
-    others = [p for p in people if p.name.casefold() != person.name.casefold()]
+    others = [p for p in people if name_key(p.name) != name_key(person.name)]
     twin, score = nearest(person.voiceprint, others)
     if twin is not None and score >= SAME_PERSON:
         raise SoundsLikeSomeoneElse(twin.name)
@@ -77,8 +86,7 @@ def change_role(store: Voiceprints, name: str, role: str) -> tuple[Person, str]:
     household's last adult is never made something else: nobody would be left to give roles by voice."""
     role = checked_role(role)
     people, _ = store.load()
-    wanted = name.strip().casefold()
-    person = next((p for p in people if p.name.casefold() == wanted), None)
+    person = named(people, name)
     if person is None:
         raise NobodyCalled(name.strip())
     if person.role == "adult" and role != "adult" and sum(p.role == "adult" for p in people) == 1:

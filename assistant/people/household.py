@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
-from assistant.language.lists import and_list
 from assistant.people.by_voice import VoiceEnrolment
 from assistant.people.enrolment import change_role, learn
 from assistant.people.listening import MAYBE, Identified, Listener, identify
@@ -28,6 +27,8 @@ from assistant.people.voiceprints import (
     Voiceprints,
     checked_name,
     key_missing,
+    name_key,
+    named,
 )
 from assistant.plugins.api import Speaker
 from assistant.trust.admin import record_admin
@@ -144,8 +145,7 @@ class Household:
 
     def find(self, name: str) -> Person | None:
         """The enrolled person of this name, whatever its case ("anna" is Anna), or None."""
-        wanted = name.strip().casefold()
-        return next((p for p in self.people() if p.name.casefold() == wanted), None)
+        return named(self.people(), name)
 
     def knows_voices(self) -> bool:
         self._refresh()
@@ -173,28 +173,30 @@ class Household:
         if name.islower():  # heard words come lower case; a name is written with capitals
             name = name.title()
         known = self.find(name)
-        if known is not None and (by is None or by.name is None or by.name.casefold() != name.casefold()):
+        if known is not None and (by is None or by.name is None or name_key(by.name) != name_key(name)):
             raise PeopleError(
                 f"I know {known.name}'s voice already, and I can't tell that it is {known.name} speaking: "
                 f'{known.name} can say "learn my voice" to have it learned again'
             )
-        kept = self.kept(name) if known is None else []
-        if kept:  # a voice forgotten left them: a new voice under the name would be given them
+        # Things an earlier voice of the name left (forgotten, or its voiceprint unreadable): a new voice
+        # under the name would be given them. Not listed here: any voice could ask to hear them.
+        if known is None and self.kept(name):
             raise PeopleError(
-                f"I can't learn a new voice as {name}: the {name} whose voice was forgotten still has "
-                f"{and_list(kept)}. Choose another name, or an adult can enrol you as {name} with "
-                f"`assistant people enroll {name} --take-over`"
+                f"I can't learn a new voice as {name}: things are still kept for an earlier {name}. Choose "
+                f"another name, or ask an adult to enrol you as {name} on the assistant's computer"
             )
         role = known.role if known is not None else ("adult" if not self.knows_voices() else "guest")
         who = f"voice:{by.name}" if by is not None and by.name else "voice"
 
         def finish(embeddings: list[np.ndarray]) -> str:
             with self._changing:
-                # The household's first voice is its adult, decided as it is saved: of two learned at
-                # once, both would have been adults, decided at the start.
-                saved = role if known is not None or self._voiceprints().load()[0] == [] else "guest"
                 person, replaced = learn(
-                    self._voiceprints(), name, saved, embeddings, [f"reading {i + 1}" for i in range(len(embeddings))]
+                    self._voiceprints(),
+                    name,
+                    role if known is not None else "guest",
+                    embeddings,
+                    [f"reading {i + 1}" for i in range(len(embeddings))],
+                    first_is_adult=known is None,
                 )
                 self._people = self._with(person)
             record_admin(
@@ -232,7 +234,7 @@ class Household:
         return person, was
 
     def kept(self, name: str) -> list[str]:
-        """What is kept under `name`: their reminders, alarms, timers, notes and phones, as said."""
+        """What is kept under `name` (app/kept.py), as said; a PeopleError when it cannot be told."""
         return self._kept(name) if self._kept is not None else []
 
     def forget(self, name: str, who: str) -> bool:
@@ -242,14 +244,14 @@ class Household:
         with self._changing:
             if not self._voiceprints().forget(name):
                 return False
-            self._people = [p for p in self._people if p.name.casefold() != name.casefold()]
+            self._people = [p for p in self._people if name_key(p.name) != name_key(name)]
         record_admin(self.data_dir, "voice forgotten", who, person=name)
         log.info("voices: forgot %s's voice", name)
         return True
 
     def _with(self, person: Person) -> list[Person]:
         """Everyone, with `person` in place of any earlier record of the name, by name."""
-        others = [p for p in self._people if p.name.casefold() != person.name.casefold()]
+        others = [p for p in self._people if name_key(p.name) != name_key(person.name)]
         return sorted([*others, person], key=lambda p: p.name.casefold())
 
     def prepare(self) -> None:

@@ -14,6 +14,7 @@ import re
 import threading
 import time
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,10 +64,25 @@ class Person:
         return {"name": self.name, "role": self.role, "enrolled_at": self.enrolled_at, "clips": self.clips}
 
 
+def _one_spelling(name: str) -> str:
+    """ "Annä" typed with a combining mark is "Annä"; a curly apostrophe is "'"; spaces are single."""
+    return " ".join(unicodedata.normalize("NFC", name).replace("\u2019", "'").split())
+
+
+def name_key(name: str) -> str:
+    """What two spellings of one name share: "anna", "ANNA " and "Anna" are one person."""
+    return _one_spelling(name).casefold()
+
+
+def named(people: Iterable[Person], name: str) -> Person | None:
+    """The person of this name among `people`, whatever its case or spelling, or None."""
+    key = name_key(name)
+    return next((p for p in people if name_key(p.name) == key), None)
+
+
 def checked_name(name: str) -> str:
     """A person's name as given, or a PeopleError that says what a name may be."""
-    # One spelling for one name: "Annä" typed with a combining mark is "Annä"; a curly apostrophe is "'".
-    cleaned = " ".join(unicodedata.normalize("NFC", name).replace("\u2019", "'").split())
+    cleaned = _one_spelling(name)
     if (
         not any(c.isalpha() for c in cleaned)
         or len(cleaned) > MAX_NAME

@@ -91,6 +91,11 @@ class RoutineRunner:
     def interrupted(self) -> list[dict[str, Any]]:
         return [r for r in self.history() if r["state"] == "running"]
 
+    def unfinished_by(self) -> list[str | None]:
+        """Who said each run not finished, which a start resumes as theirs (None: the household's)."""
+        said = (r.get("started_by") for r in self.interrupted())
+        return [who.get("name") if isinstance(who, dict) else None for who in said]
+
     def _save(self, run: dict[str, Any]) -> None:
         with self._lock:
             self._runs.upsert(run, Query().run_id == run["run_id"])

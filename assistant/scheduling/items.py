@@ -98,7 +98,8 @@ def theirs(items: list[OwnedT], heard: Speaker | None) -> list[OwnedT]:
     nobody enrolled)."""
     if heard is None:
         return items
-    return [i for i in items if i.owner is None or i.owner == heard.name]
+    name = heard.name.casefold() if heard.name is not None else None
+    return [i for i in items if i.owner is None or i.owner.casefold() == name]
 
 
 Item = Timer | Alarm | Reminder

@@ -51,6 +51,11 @@ def example_names(live_lists: Iterable[str]) -> dict[str, list[str]]:
     }
 
 
+def has_example_name(sentence: str) -> bool:
+    """Whether `sentence` says one of the stand-in names the examples use for a live list."""
+    return without_example_names(sentence) != " ".join(sentence.split())
+
+
 def without_example_names(sentence: str) -> str:
     """`sentence` with its stand-in names taken out (their words say nothing of the tool)."""
     for name in [*EXAMPLE_NAMES.values(), EXAMPLE_NAME]:

@@ -229,10 +229,9 @@ class LocalPlanner:
         if not offered:
             log.info("planner: %r -> none (no tool shares a word with it)", text)
             return None
-        rendered = self.template.render(request_text(text, context))
         # The fixed part's tokens as cached, then the rest's: tokenized whole, a request beginning
         # with punctuation would join the lead's closing quote ( ` "(` ) and miss the cached state.
-        rest = rendered[len(self.template.prefix) :] + '{"'
+        rest = self.template.after_prefix(request_text(text, context)) + '{"'
         prompt = self._fixed + self.llm.tokenize(rest.encode(), add_bos=False, special=True)
         most = max(GRAMMAR_TOKENS, CALL_TOKENS + VALUE_TOKENS * max(len(s.params) for s in offered))
         if not self.engine.fits(prompt, most):
@@ -246,7 +245,7 @@ class LocalPlanner:
                 raw_args = "{}"
                 if name in self._by_grammar:
                     raw_args = self.engine.complete(
-                        f'{rendered}{{"{name}": ',
+                        f'{self.template.prefix}{rest}{name}": ',
                         self._args_grammar(name, text),
                         120,
                     )

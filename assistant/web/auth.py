@@ -143,6 +143,11 @@ class Phones:
     def all(self) -> list[Phone]:
         return sorted((self._phone(d) for d in self._phones.all()), key=lambda p: p.paired_at)
 
+    def waiting(self) -> list[str | None]:
+        """The person each pairing code not yet used or expired would pair a phone as."""
+        now = self.clock()
+        return [c.get("person") for c in self._codes.all() if c.get("expires", 0) >= now]
+
     def find(self, phone_id: str) -> Phone:
         """The phone with this id (or else this name). PairingError for an unknown or ambiguous one."""
         return self._phone(self._doc(phone_id))

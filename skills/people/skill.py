@@ -112,9 +112,12 @@ class PeopleSkill(Skill):
         who = speaker()
         if who is None or who.name is None:
             raise SkillError("I don't know your voice, so there is nothing to forget.", code="people")
+        try:
+            kept = self.household.kept(who.name)
+        except PeopleError:  # only what the reply would add is lost: the voice is still forgotten
+            kept = []
         if not self.household.forget(who.name, f"voice:{who.name}"):
             raise SkillError(f"I no longer have {who.name}'s voice.", code="people")
-        kept = self.household.kept(who.name)
         # They stay theirs: a new voice is not learned under the name while they do (people/household.py).
-        stays = f" These stay under your name: {and_list(kept)}." if kept else ""
+        stays = f" Kept under your name: {and_list(kept)}." if kept else ""
         return ToolResult(f"I've forgotten your voice, {who.name}.{stays}", data={"person": who.name, "kept": kept})

@@ -124,13 +124,19 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
         raise PeopleError(missing)
     if args.action == "list":
         people, problems = _enrolled(data_dir, vault)
+        left = Voiceprints(data_dir, vault.derived_key(PURPOSE)).left_things() if vault.exists() else False
         if args.json:
-            print(json.dumps({"people": [p.describe() for p in people], "problems": problems}))
+            print(json.dumps({"people": [p.describe() for p in people], "problems": problems, "left_things": left}))
         else:
             for person in people:
                 print(f"{person.name} ({person.role}), from {person.clips} clips")
             for problem in problems:
                 print(f"left out: {problem}")
+            if left:
+                print(
+                    "A forgotten voice left things under its name: a voice nobody enrolled is a guest, "
+                    "even with nobody enrolled."
+                )
             if not people and not problems:
                 print(
                     "No voices enrolled yet: `assistant people enroll NAME --audio A.wav --audio B.wav --audio C.wav`"
@@ -168,10 +174,11 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
         name = enrolled.name if enrolled is not None else name  # "forget ANNA" forgets and says Anna
         try:
             kept = _kept(config, data_dir)(name)
-        except (PeopleError, ConfigError) as e:  # only what would be said about it is lost
+            leaves = bool(kept)
+        except (PeopleError, ConfigError) as e:  # cannot tell: as if things stay, so no voice is read them
             print(f"assistant: {e.message}", file=sys.stderr)
-            kept = []
-        if not store.forget(name):
+            kept, leaves = [], True
+        if not store.forget(name, leaves):
             raise PeopleError(f"nobody called {name} is enrolled (see `assistant people list`)")
         record_admin(data_dir, "voice forgotten", "cli", person=name)
         print(f"Forgot {name}'s voice.")

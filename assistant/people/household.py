@@ -20,6 +20,7 @@ from assistant.people.by_voice import VoiceEnrolment
 from assistant.people.enrolment import change_role, learn
 from assistant.people.listening import MAYBE, Identified, Listener, identify
 from assistant.people.voiceprints import (
+    LEFT_SUFFIX,
     PEOPLE_DIR,
     PURPOSE,
     PeopleError,
@@ -63,6 +64,8 @@ class Household:
         self._changing = threading.Lock()  # the list of people and its files
         self._seen: tuple[tuple[str, int, int, int], ...] | None = None
         self._locked: str | None = None
+        self._left = False
+        """A voice forgotten left things under its name (voiceprints.LEFT_SUFFIX)."""
         """Why the voiceprints there cannot be read (the vault key is missing, the folder unreadable):
         voices are enrolled, and nobody can be told, so every voice is a guest."""
         self._looked = 0.0
@@ -82,6 +85,7 @@ class Household:
             return
         with self._changing:
             self._seen = seen
+            self._left = any(entry[0].endswith(LEFT_SUFFIX) for entry in seen)
             people, problems, locked = self._read()
             for problem in problems:
                 log.warning("voices: %s", problem)
@@ -148,8 +152,10 @@ class Household:
         return named(self.people(), name)
 
     def knows_voices(self) -> bool:
+        """Whether voices are told apart: someone is enrolled, the voiceprints cannot be read, or a
+        voice forgotten left things under its name (a voice nobody enrolled is then a guest)."""
         self._refresh()
-        return bool(self._people) or self._locked is not None
+        return bool(self._people) or self._locked is not None or self._left
 
     def identify(self, audio: np.ndarray) -> Identified:
         """Who spoke `audio` (nobody, while nobody is enrolled). Blocking: run it off the event loop."""
@@ -241,9 +247,15 @@ class Household:
         """Forget `name`'s voice (`who` asked, for the audit trail); False when nobody of that name is
         enrolled."""
         name = checked_name(name)
+        try:
+            leaves = bool(self.kept(name))
+        except PeopleError as e:  # cannot tell: as if they stay, so no voice is read them
+            log.warning("voices: %s", e.message)
+            leaves = True
         with self._changing:
-            if not self._voiceprints().forget(name):
+            if not self._voiceprints().forget(name, leaves):
                 return False
+            self._left = self._left or leaves
             self._people = [p for p in self._people if name_key(p.name) != name_key(name)]
         record_admin(self.data_dir, "voice forgotten", who, person=name)
         log.info("voices: forgot %s's voice", name)

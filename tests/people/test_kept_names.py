@@ -21,7 +21,7 @@ from assistant.app.runtime import build_core
 from assistant.core.bus import Bus
 from assistant.core.config import SchedulerConfig, load_config
 from assistant.knowledge.index import KnowledgeIndex
-from assistant.people.household import Household
+from assistant.people.household import Household, without_a_voice
 from assistant.people.voiceprints import PURPOSE, PeopleError, Person, Voiceprints
 from assistant.plugins.api import Speaker, spoken_by
 from assistant.routines.runner import RoutineRunner
@@ -176,3 +176,24 @@ def test_an_unfinished_run_started_by_a_voice_is_kept_under_its_name(tmp_path: P
     runner._runs.insert({"run_id": "r2", "routine": "good night", "state": "done", "started_at": 2.0,
                          "started_by": {"name": "Anna", "role": "adult", "unsure": False}})  # fmt: skip
     assert read_from_files(tmp_path).kept("Anna") == ["an unfinished routine run"]
+
+
+def test_with_the_last_voice_forgotten_and_its_private_note_kept_a_voice_is_still_a_guest(tmp_path: Path) -> None:
+    """Nobody enrolled used to mean nobody told apart: any voice was read everyone's notes, the
+    forgotten person's private ones too."""
+    core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path, Bus())
+    household = core.household
+    assert household is not None and core.knowledge is not None
+    store = Voiceprints(tmp_path, Vault(tmp_path).derived_key(PURPOSE))
+    store.save(Person("Anna", "adult", np.ones(256, np.float32) / 16.0, time.time(), 3))
+    store.save(Person("Ben", "adult", -np.ones(256, np.float32) / 16.0, time.time(), 3))
+    core.knowledge.remember("the safe's code is 4711", owner="Anna")
+    assert household.forget("Ben", "cli") and not store.left_things(), "Ben left nothing"
+    assert household.forget("Anna", "cli") and store.left_things()
+    assert household.people() == [] and household.knows_voices()
+    assert without_a_voice(household) == Speaker(None, "guest")
+    listed = people(tmp_path, "list", "--json")
+    assert json.loads(listed.stdout)["left_things"] is True
+    # Enrolled again (handed over), the name is hers again and the marker goes.
+    store.save(Person("Anna", "adult", np.ones(256, np.float32) / 16.0, time.time(), 3))
+    assert not store.left_things()

@@ -388,11 +388,20 @@ def test_routine_by_voice_and_from_the_shell(core: Core, tmp_path: Path) -> None
     assert core.routines.runner.history("good morning")[-1]["trigger"] == "phrase"
 
 
-def test_good_morning_is_for_whoever_said_it(core: Core) -> None:
+def test_good_morning_is_for_whoever_said_it(tmp_path: Path) -> None:
     """Said by Anna, the routine's steps are hers: her reminders and the household's, not Ben's. (The
     speaker reaches the steps as the tool's context does: run_coroutine_threadsafe schedules the run
-    in the context of the thread that asks, and each step's thread copies the run's.)"""
+    in the context of the thread that asks, and each step's thread copies the run's.) At 9 in the
+    morning: said after 9 PM, a reminder in 3 hours is tomorrow's, and not in today's agenda."""
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from assistant.core.clock import ManualClock
     from assistant.plugins.api import Speaker, spoken_by
+
+    nine_am = dt.datetime(2026, 11, 24, 9, 0, tzinfo=ZoneInfo("Europe/Berlin")).timestamp()
+    config = load_config(environ={**TEMPLATES_ONLY, "ASSISTANT__SCHEDULER__TIMEZONE": "Europe/Berlin"})
+    core = build_core(config, tmp_path, Bus(), ManualClock(nine_am))
 
     async def scenario(text: str, who: Speaker | None) -> str:
         core.routines.bind()

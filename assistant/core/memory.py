@@ -59,9 +59,10 @@ def limit_malloc_arenas(count: int = MALLOC_ARENAS) -> None:
     planning) otherwise gets a heap of its own, and what one frees is kept for that heap alone:
     `assistant run` with a documents folder peaked 22-43 MB higher with glibc's default. Speech-to-
     text, synthesis and embedding took the same time either way (measured, stop 41). Call before
-    threads start; MALLOC_ARENA_MAX in the environment wins."""
+    threads start; MALLOC_ARENA_MAX or glibc.malloc.arena_max in GLIBC_TUNABLES wins."""
     libc = _libc()
-    if libc is not None and "MALLOC_ARENA_MAX" not in os.environ and hasattr(libc, "mallopt"):
+    chosen = "MALLOC_ARENA_MAX" in os.environ or "arena_max" in os.environ.get("GLIBC_TUNABLES", "")
+    if libc is not None and not chosen and hasattr(libc, "mallopt"):
         libc.mallopt(M_ARENA_MAX, count)
 
 

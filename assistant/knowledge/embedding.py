@@ -165,18 +165,20 @@ class Embedder:
         pieces = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
         order = np.argsort([-len(p) for p in pieces], kind="stable")
         out = np.empty((len(texts), HIDDEN), np.float32)
-        for start in range(0, len(texts), batch):
-            rows = order[start : start + batch]
-            length = len(pieces[rows[0]])
-            ids = np.zeros((len(rows), length), np.int64)
-            mask = np.zeros((len(rows), length), np.int64)
-            for r, j in enumerate(rows):
-                ids[r, : len(pieces[j])] = pieces[j]
-                mask[r, : len(pieces[j])] = 1
-            with self._lock:  # per batch: a question waits for one batch of indexing, not a whole document
-                out[rows] = self._forward(ids, mask)
-        with self._lock:
-            drop_mapped_pages(self._path)
+        try:
+            for start in range(0, len(texts), batch):
+                rows = order[start : start + batch]
+                length = len(pieces[rows[0]])
+                ids = np.zeros((len(rows), length), np.int64)
+                mask = np.zeros((len(rows), length), np.int64)
+                for r, j in enumerate(rows):
+                    ids[r, : len(pieces[j])] = pieces[j]
+                    mask[r, : len(pieces[j])] = 1
+                with self._lock:  # per batch: a question waits for one batch of indexing, not a whole document
+                    out[rows] = self._forward(ids, mask)
+        finally:
+            with self._lock:
+                drop_mapped_pages(self._path)
         return out
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:

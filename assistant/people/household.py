@@ -243,23 +243,25 @@ class Household:
         """What is kept under `name` (app/kept.py), as said; a PeopleError when it cannot be told."""
         return self._kept(name) if self._kept is not None else []
 
-    def forget(self, name: str, who: str) -> bool:
-        """Forget `name`'s voice (`who` asked, for the audit trail); False when nobody of that name is
+    def forget(self, name: str, who: str) -> list[str] | None:
+        """Forget `name`'s voice (`who` asked, for the audit trail); what stays under the name, as
+        said (app/kept.py; empty when that cannot be read), or None when nobody of that name is
         enrolled."""
         name = checked_name(name)
         try:
-            leaves = bool(self.kept(name))
-        except PeopleError as e:  # cannot tell: as if they stay, so no voice is read them
+            kept = self.kept(name)
+            leaves = bool(kept)
+        except PeopleError as e:  # cannot tell: as if things stay, so no voice is read them
             log.warning("voices: %s", e.message)
-            leaves = True
+            kept, leaves = [], True
         with self._changing:
             if not self._voiceprints().forget(name, leaves):
-                return False
+                return None
             self._left = self._left or leaves
             self._people = [p for p in self._people if name_key(p.name) != name_key(name)]
         record_admin(self.data_dir, "voice forgotten", who, person=name)
         log.info("voices: forgot %s's voice", name)
-        return True
+        return kept
 
     def _with(self, person: Person) -> list[Person]:
         """Everyone, with `person` in place of any earlier record of the name, by name."""

@@ -40,9 +40,14 @@ class PageVoices:
                 "(paired with `assistant pair --admin`) or with `assistant people forget`",
                 "forbidden",
             )
-        if self.household is None or not await asyncio.to_thread(self.household.forget, name, f"phone:{phone.name}"):
+        kept = (
+            None
+            if self.household is None
+            else await asyncio.to_thread(self.household.forget, name, f"phone:{phone.name}")
+        )
+        if kept is None:
             return error(404, f"nobody called {name!r} is enrolled", "not_found")
-        return web.json_response({"forgotten": name})
+        return web.json_response({"forgotten": name, "kept": kept})  # what stays under the name (app/kept.py)
 
     async def set_role(self, request: web.Request) -> web.StreamResponse:
         phone: Phone = request[PHONE]

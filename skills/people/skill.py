@@ -112,11 +112,8 @@ class PeopleSkill(Skill):
         who = speaker()
         if who is None or who.name is None:
             raise SkillError("I don't know your voice, so there is nothing to forget.", code="people")
-        try:
-            kept = self.household.kept(who.name)
-        except PeopleError:  # only what the reply would add is lost: the voice is still forgotten
-            kept = []
-        if not self.household.forget(who.name, f"voice:{who.name}"):
+        kept = self.household.forget(who.name, f"voice:{who.name}")
+        if kept is None:
             raise SkillError(f"I no longer have {who.name}'s voice.", code="people")
         # They stay theirs: a new voice is not learned under the name while they do (people/household.py).
         stays = f" Kept under your name: {and_list(kept)}." if kept else ""

@@ -188,8 +188,9 @@ def test_with_the_last_voice_forgotten_and_its_private_note_kept_a_voice_is_stil
     store.save(Person("Anna", "adult", np.ones(256, np.float32) / 16.0, time.time(), 3))
     store.save(Person("Ben", "adult", -np.ones(256, np.float32) / 16.0, time.time(), 3))
     core.knowledge.remember("the safe's code is 4711", owner="Anna")
-    assert household.forget("Ben", "cli") and not store.left_things(), "Ben left nothing"
-    assert household.forget("Anna", "cli") and store.left_things()
+    assert household.forget("Ben", "cli") == [] and not store.left_things(), "Ben left nothing"
+    assert household.forget("Anna", "cli") == ["a private note"] and store.left_things()
+    assert household.forget("Anna", "cli") is None
     assert household.people() == [] and household.knows_voices()
     assert without_a_voice(household) == Speaker(None, "guest")
     listed = people(tmp_path, "list", "--json")

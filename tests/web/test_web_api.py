@@ -409,6 +409,7 @@ def test_a_voice_is_learned_by_push_to_talk_and_listed_and_forgotten_on_the_page
         assert status == 400 and "is not a name I can use" in body["error"]
         status, body, _ = page.run(_request("DELETE", page.http + "api/people/Carol", admin))
         assert status == 200 and page.core.household.people() == []  # type: ignore[union-attr]
+        assert body == {"forgotten": "Carol", "kept": []}, "Carol set nothing: nothing stays under her name"
         status, body, _ = page.run(_request("DELETE", page.http + "api/people/Carol", admin))
         assert status == 404
     finally:

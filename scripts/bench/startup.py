@@ -165,6 +165,9 @@ def main() -> int:
         results: dict[str, Any] = {}
         try:
             for label, tree in trees:
+                # As setup leaves a tree: its modules compiled (where Python may not write them, each
+                # command would compile them again, and a baseline worktree would pay what this tree does not).
+                subprocess.run([sys.executable, "-m", "compileall", "-q", "assistant", "skills"], cwd=tree, check=True)
                 print(f"measuring {label} ({args.runs} runs)", flush=True)
                 results[label] = measure(tree, clip, args.runs, tmp / label.replace(" ", "-"), household)
         finally:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from typing import Any, Protocol, TypeVar, overload
-
-import aiohttp
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from assistant.devices.model import Device, DeviceError, DeviceState, Found
+
+if TYPE_CHECKING:
+    import aiohttp
 
 _MAC = re.compile(r"^[0-9a-f]{12}$")
 T = TypeVar("T")
@@ -84,6 +85,8 @@ async def http_json(
 ) -> Any:
     """The JSON a device answers; DeviceError naming `what` when it is slow, unreachable, fails or
     answers something that is not JSON."""
+    import aiohttp  # here: the assistant's commands that reach no device need not load it (0.18 s)
+
     sent = {**(headers or {}), **({"Content-Type": "application/json"} if body is not None else {})}
     try:
         async with asyncio.timeout(timeout_s):

@@ -6,13 +6,14 @@ long-lived access token lives in the vault, never in the config, a device record
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
-
-import aiohttp
 
 from assistant.devices.drivers.base import http_json, need
 from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, Device, DeviceError, DeviceState, Found
+
+if TYPE_CHECKING:
+    import aiohttp
 
 PROTOCOL = "home_assistant"
 TOKEN = "home_assistant_token"

@@ -5,12 +5,13 @@ PUT /api/<user>/lights/<n>/state sets one."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from assistant.devices.drivers.base import http_json, need, percent_to
 from assistant.devices.model import BRIGHTNESS, COLOUR, ON_OFF, Device, DeviceError, DeviceState, Found
+
+if TYPE_CHECKING:
+    import aiohttp
 
 APP_NAME = "assistant#home"
 """How the bridge lists this assistant among the apps it has let in."""

@@ -4,11 +4,13 @@ can see and name them, though the assistant cannot control them yet."""
 from __future__ import annotations
 
 import re
-
-import aiohttp
+from typing import TYPE_CHECKING
 
 from assistant.devices.drivers.base import ListedOnly, mac_of
 from assistant.devices.model import DeviceError, Found
+
+if TYPE_CHECKING:
+    import aiohttp
 
 _CAST_ID = re.compile(r"^[0-9a-f]{32}$")
 

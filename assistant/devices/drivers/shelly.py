@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from assistant.devices.drivers.base import Unsupported, http_json, mac_of, need
 from assistant.devices.model import BRIGHTNESS, ON_OFF, POWER, Device, DeviceError, DeviceState, Found
+
+if TYPE_CHECKING:
+    import aiohttp
 
 
 class ShellyDriver:

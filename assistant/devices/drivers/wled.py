@@ -9,12 +9,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import aiohttp
-
 from assistant.devices.drivers.base import TIMEOUT_S, http_json, mac_of, need, percent_to
 from assistant.devices.model import BRIGHTNESS, COLOUR, EFFECT, ON_OFF, Device, DeviceError, DeviceState, Found, spoken
 
 if TYPE_CHECKING:
+    import aiohttp
     from wled import WLED
 
 RESERVED = {"RSVD", "-", ""}

@@ -10,7 +10,6 @@ people enroll NAME --take-over`)."""
 
 from __future__ import annotations
 
-import sqlite3
 import stat
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -18,10 +17,6 @@ from pathlib import Path
 from assistant.core.errors import AssistantError
 from assistant.people.voiceprints import PeopleError, name_key
 from assistant.scheduling.scheduler import Scheduler
-
-Kept = Callable[[str], list[str]]
-"""A name → what is kept under it, each as said ("2 reminders"); empty when nothing is. A PeopleError
-says why it cannot be told (a file that cannot be read): nothing is assumed."""
 
 Owners = dict[str, list[str | None]]
 """The person each thing of a kind is kept for, by kind (None: the household's)."""
@@ -99,23 +94,40 @@ def note_owners(data_dir: Path) -> list[str | None]:
         index.close()
 
 
-def kept_in(
-    data_dir: Path,
-    scheduler: Callable[[], Owners],
-    notes: Callable[[], Iterable[str | None]],
-    runs: Callable[[], Iterable[str | None]],
-) -> Kept:
-    """What is kept under a name in this data folder, read at each call (the phones may change from
-    another process). scheduler, notes, runs: the owners of each, from what is open already."""
+class KeptIn:
+    """What is kept under the names in one data folder, read at each call (the phones may change
+    from another process). scheduler, notes, runs: the owners of each, from what is open already.
+    Anything that cannot be read is a PeopleError that says so: nothing is assumed."""
 
-    def kept(name: str) -> list[str]:
+    def __init__(
+        self,
+        data_dir: Path,
+        scheduler: Callable[[], Owners],
+        notes: Callable[[], Iterable[str | None]],
+        runs: Callable[[], Iterable[str | None]],
+    ) -> None:
+        self.data_dir = data_dir
+        self._scheduler, self._notes, self._runs = scheduler, notes, runs
+
+    def owners(self, name: str | None = None) -> Owners:
         try:
-            owners = {**scheduler(), "notes": list(notes()), "runs": list(runs()), **phone_owners(data_dir)}
+            return {
+                **self._scheduler(),
+                "notes": list(self._notes()),
+                "runs": list(self._runs()),
+                **phone_owners(self.data_dir),
+            }
         except PeopleError:
             raise
-        except (AssistantError, OSError, sqlite3.Error) as e:
-            reason = e.message if isinstance(e, AssistantError) else str(e)
-            raise PeopleError(f"I can't tell what is kept under the name {name}: {reason}") from None
-        return kept_under(name, owners)
+        except Exception as e:  # noqa: BLE001  # a damaged record too: what cannot be read is not "nothing"
+            reason = e.message if isinstance(e, AssistantError) else f"{e.__class__.__name__}: {e}"
+            under = f" under the name {name}" if name else ""
+            raise PeopleError(f"I can't tell what is kept{under}: {reason}") from None
 
-    return kept
+    def under(self, name: str) -> list[str]:
+        """What is kept under `name`, as said."""
+        return kept_under(name, self.owners(name))
+
+    def anyone(self) -> bool:
+        """Whether anything is kept under anyone's name."""
+        return any(owner is not None for owners in self.owners().values() for owner in owners)

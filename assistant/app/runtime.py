@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from assistant.app.exposed import SkillCommands, SkillDevices, SkillKnowledge, SkillMedia, SkillRoutines
-from assistant.app.kept import kept_in, scheduler_owners
+from assistant.app.kept import KeptIn, scheduler_owners
 from assistant.audio.streams import MusicOutput, SpeakerOutput, WavOutput
 from assistant.core.background import Foreground
 from assistant.core.bus import Bus
@@ -164,7 +164,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
     household = Household(
         data_dir,
         vault,
-        kept_in(data_dir, lambda: scheduler_owners(scheduler), knowledge.note_owners, runner.unfinished_by),
+        KeptIn(data_dir, lambda: scheduler_owners(scheduler), knowledge.note_owners, runner.unfinished_by),
     )
 
     def refused(skill: str, permission: str) -> None:

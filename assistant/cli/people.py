@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from assistant.app.kept import Kept, Owners, kept_in, note_owners, scheduler_owners, there
+from assistant.app.kept import KeptIn, Owners, note_owners, scheduler_owners, there
 from assistant.core.config import Config
 from assistant.core.errors import ConfigError
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
@@ -79,7 +79,7 @@ def writes(args: argparse.Namespace) -> str:
     return "changing the household's voices" if args.action in ("enroll", "forget", "role") else ""
 
 
-def _kept(config: Callable[[], Config], data_dir: Path) -> Kept:
+def _kept(config: Callable[[], Config], data_dir: Path) -> KeptIn:
     """What is kept under a name in the data folder, read from its files (the assistant is not
     running: the command holds the folder). A file not there holds nothing, and is not made."""
 
@@ -93,7 +93,16 @@ def _kept(config: Callable[[], Config], data_dir: Path) -> Kept:
             return []
         return RoutineRunner(data_dir, _no_tool).unfinished_by()
 
-    return kept_in(data_dir, scheduler, lambda: note_owners(data_dir), runs)
+    return KeptIn(data_dir, scheduler, lambda: note_owners(data_dir), runs)
+
+
+def _anyone_kept(config: Callable[[], Config], data_dir: Path) -> bool:
+    """Whether things are kept under names (as the running assistant decides it; when that cannot be
+    told, as if they were)."""
+    try:
+        return _kept(config, data_dir).anyone()
+    except (PeopleError, ConfigError):
+        return True
 
 
 def _no_tool(name: str) -> ToolSpec:
@@ -124,7 +133,7 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
         raise PeopleError(missing)
     if args.action == "list":
         people, problems = _enrolled(data_dir, vault)
-        left = Voiceprints(data_dir, vault.derived_key(PURPOSE)).left_things() if vault.exists() else False
+        left = not people and _anyone_kept(config, data_dir)
         if args.json:
             print(json.dumps({"people": [p.describe() for p in people], "problems": problems, "left_things": left}))
         else:
@@ -134,8 +143,8 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
                 print(f"left out: {problem}")
             if left:
                 print(
-                    "A forgotten voice left things under its name: a voice nobody enrolled is a guest, "
-                    "even with nobody enrolled."
+                    "Things are kept under the names of voices forgotten: a voice nobody enrolled is a guest "
+                    "until they are cancelled (a running assistant notices at its next start)."
                 )
             if not people and not problems:
                 print(
@@ -173,12 +182,11 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
         enrolled = named(store.load()[0], name)
         name = enrolled.name if enrolled is not None else name  # "forget ANNA" forgets and says Anna
         try:
-            kept = _kept(config, data_dir)(name)
-            leaves = bool(kept)
-        except (PeopleError, ConfigError) as e:  # cannot tell: as if things stay, so no voice is read them
+            kept = _kept(config, data_dir).under(name)
+        except (PeopleError, ConfigError) as e:  # only what would be said of them is lost
             print(f"assistant: {e.message}", file=sys.stderr)
-            kept, leaves = [], True
-        if not store.forget(name, leaves):
+            kept = []
+        if not store.forget(name):
             raise PeopleError(f"nobody called {name} is enrolled (see `assistant people list`)")
         record_admin(data_dir, "voice forgotten", "cli", person=name)
         print(f"Forgot {name}'s voice.")
@@ -199,7 +207,7 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
         print(f"{person.name} is {person.role} now (was {was}).")
         return 0
     earlier = named(store.load()[0], name)
-    kept = _kept(config, data_dir)(name) if earlier is None else []
+    kept = _kept(config, data_dir).under(name) if earlier is None else []
     if kept and not args.take_over:  # a voice forgotten left them: a new voice would be given them
         raise PeopleError(
             f"nobody called {name} is enrolled, but the name still holds {and_list(kept)} from an earlier voice "

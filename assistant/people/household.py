@@ -10,8 +10,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 
@@ -20,7 +20,6 @@ from assistant.people.by_voice import VoiceEnrolment
 from assistant.people.enrolment import change_role, learn
 from assistant.people.listening import MAYBE, Identified, Listener, identify
 from assistant.people.voiceprints import (
-    LEFT_SUFFIX,
     PEOPLE_DIR,
     PURPOSE,
     PeopleError,
@@ -48,12 +47,25 @@ def without_a_voice(household: Household | None) -> Speaker | None:
     return Speaker(None, "guest") if household is not None and household.knows_voices() else None
 
 
+class KeptThings(Protocol):
+    """What is kept under people's names: reminders, notes, phones… (app/kept.py). Each raises a
+    PeopleError when it cannot be told."""
+
+    def under(self, name: str) -> list[str]:
+        """What is kept under `name`, as said ("2 reminders")."""
+        ...
+
+    def anyone(self) -> bool:
+        """Whether anything is kept under anyone's name."""
+        ...
+
+
 class Household:
     """The speaker encoder loads when first needed: with nobody enrolled, nothing loads until someone
     asks to be learned, and no request is told apart."""
 
-    def __init__(self, data_dir: Path, vault: Vault, kept: Callable[[str], list[str]] | None = None) -> None:
-        """kept: what the household keeps under a name ("2 reminders", "a paired phone"; app/kept.py)."""
+    def __init__(self, data_dir: Path, vault: Vault, kept: KeptThings | None = None) -> None:
+        """kept: what the household keeps under people's names (app/kept.py)."""
         self.data_dir = data_dir
         self._vault = vault
         self._kept = kept
@@ -65,7 +77,8 @@ class Household:
         self._seen: tuple[tuple[str, int, int, int], ...] | None = None
         self._locked: str | None = None
         self._left = False
-        """A voice forgotten left things under its name (voiceprints.LEFT_SUFFIX)."""
+        """Nobody is enrolled, but things are kept under names (voices forgotten left them): voices
+        are still told apart, and a voice nobody enrolled is a guest, who is read none of them."""
         """Why the voiceprints there cannot be read (the vault key is missing, the folder unreadable):
         voices are enrolled, and nobody can be told, so every voice is a guest."""
         self._looked = 0.0
@@ -85,7 +98,6 @@ class Household:
             return
         with self._changing:
             self._seen = seen
-            self._left = any(entry[0].endswith(LEFT_SUFFIX) for entry in seen)
             people, problems, locked = self._read()
             for problem in problems:
                 log.warning("voices: %s", problem)
@@ -99,6 +111,9 @@ class Household:
             ]:
                 log.info("voices: %d enrolled (%s)", len(people), ", ".join(f"{p.name}, {p.role}" for p in people))
             self._people, self._locked = people, None
+            # Things are kept under names only from voices told (and phones paired as them), so with
+            # nobody enrolled they can only go: looking again when the folder changes is enough.
+            self._left = not people and self._someone_kept()
 
     def _read(self) -> tuple[list[Person], list[str], str | None]:
         """Everyone enrolled, the files left out, and why none can be read when voiceprints are there
@@ -152,10 +167,21 @@ class Household:
         return named(self.people(), name)
 
     def knows_voices(self) -> bool:
-        """Whether voices are told apart: someone is enrolled, the voiceprints cannot be read, or a
-        voice forgotten left things under its name (a voice nobody enrolled is then a guest)."""
+        """Whether voices are told apart: someone is enrolled, the voiceprints cannot be read, or
+        things are kept under the names of voices forgotten (a voice nobody enrolled is then a guest:
+        else, with nobody enrolled, any voice would be read a forgotten person's private notes)."""
         self._refresh()
         return bool(self._people) or self._locked is not None or self._left
+
+    def _someone_kept(self) -> bool:
+        """Whether anything is kept under anyone's name; when that cannot be told, as if it were."""
+        if self._kept is None:
+            return False
+        try:
+            return self._kept.anyone()
+        except PeopleError as e:
+            log.warning("voices: %s; until it can, every voice nobody enrolled is a guest", e.message)
+            return True
 
     def identify(self, audio: np.ndarray) -> Identified:
         """Who spoke `audio` (nobody, while nobody is enrolled). Blocking: run it off the event loop."""
@@ -191,11 +217,16 @@ class Household:
                 f"I can't learn a new voice as {name}: things are still kept for an earlier {name}. Choose "
                 f"another name, or ask an adult to enrol you as {name} on the assistant's computer"
             )
-        role = known.role if known is not None else ("adult" if not self.knows_voices() else "guest")
+        # The household's first voice is its adult (decided again as it is saved, in finish).
+        role = known.role if known is not None else ("adult" if not self.people() else "guest")
         who = f"voice:{by.name}" if by is not None and by.name else "voice"
 
         def finish(embeddings: list[np.ndarray]) -> str:
             with self._changing:
+                # A new name, checked again as it is saved: meanwhile the name may have been enrolled
+                # by its own voice (which this reading must not replace) or been given things.
+                if known is None and (named(self._voiceprints().load()[0], name) is not None or self.kept(name)):
+                    raise PeopleError(f"I can't learn this voice as {name}: the name was taken while you read")
                 person, replaced = learn(
                     self._voiceprints(),
                     name,
@@ -241,7 +272,7 @@ class Household:
 
     def kept(self, name: str) -> list[str]:
         """What is kept under `name` (app/kept.py), as said; a PeopleError when it cannot be told."""
-        return self._kept(name) if self._kept is not None else []
+        return self._kept.under(name) if self._kept is not None else []
 
     def forget(self, name: str, who: str) -> list[str] | None:
         """Forget `name`'s voice (`who` asked, for the audit trail); what stays under the name, as
@@ -250,15 +281,14 @@ class Household:
         name = checked_name(name)
         try:
             kept = self.kept(name)
-            leaves = bool(kept)
-        except PeopleError as e:  # cannot tell: as if things stay, so no voice is read them
+        except PeopleError as e:
             log.warning("voices: %s", e.message)
-            kept, leaves = [], True
+            kept = []
         with self._changing:
-            if not self._voiceprints().forget(name, leaves):
+            if not self._voiceprints().forget(name):
                 return None
-            self._left = self._left or leaves
             self._people = [p for p in self._people if name_key(p.name) != name_key(name)]
+            self._left = not self._people and self._someone_kept()
         record_admin(self.data_dir, "voice forgotten", who, person=name)
         log.info("voices: forgot %s's voice", name)
         return kept

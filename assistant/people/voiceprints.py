@@ -27,10 +27,7 @@ from assistant.core.store import atomic_write
 PEOPLE_DIR = "people"
 PURPOSE = "voiceprints"
 SUFFIX = ".voiceprint"
-LEFT_SUFFIX = ".left"
-"""Beside where a forgotten voice's voiceprint was, when things stay under its name (app/kept.py):
-the household keeps telling voices apart, and a voice nobody enrolled stays a guest, even with no
-voice left (else any voice would be read the forgotten person's private notes)."""
+
 DIMENSIONS = 256
 ROLES = ("adult", "child", "guest")
 """The roles every household has; any other word is a custom role."""
@@ -107,9 +104,9 @@ def checked_role(role: str) -> str:
     return cleaned
 
 
-def _file_name(name: str, suffix: str = SUFFIX) -> str:
+def _file_name(name: str) -> str:
     """A file name that is the same for "Anna" and "anna", and safe whatever the name's letters."""
-    return hashlib.sha256(name.casefold().encode()).hexdigest()[:24] + suffix
+    return hashlib.sha256(name.casefold().encode()).hexdigest()[:24] + SUFFIX
 
 
 _FOLDER_FIX = "it should be the folder of voiceprints; move it aside"
@@ -182,34 +179,19 @@ class Voiceprints:
             try:
                 self.folder.mkdir(parents=True, exist_ok=True, mode=0o700)
                 atomic_write(self.folder / _file_name(person.name), sealed.decode())
-                (self.folder / _file_name(person.name, LEFT_SUFFIX)).unlink(missing_ok=True)  # theirs again
             except (FileExistsError, NotADirectoryError) as e:
                 raise PeopleError(f"{self.folder} is not a folder ({e.strerror or e}): {_FOLDER_FIX}") from None
 
-    def forget(self, name: str, leaves_things: bool = False) -> bool:
-        """Remove `name`'s voiceprint; False when there is none. leaves_things: things stay under the
-        name, so a marker says so (LEFT_SUFFIX), written before the voiceprint goes."""
+    def forget(self, name: str) -> bool:
         with self._lock:
             path = self.folder / _file_name(checked_name(name))
             try:
-                if leaves_things and path.exists():
-                    atomic_write(self.folder / _file_name(checked_name(name), LEFT_SUFFIX), "")
                 path.unlink()
             except FileNotFoundError:
                 return False
             except NotADirectoryError:
                 raise PeopleError(f"{self.folder} is not a folder: {_FOLDER_FIX}") from None
             return True
-
-    def left_things(self) -> bool:
-        """Whether a voice forgotten here left things under its name (and nobody enrolled as that
-        name since)."""
-        try:
-            return any(p.name.endswith(LEFT_SUFFIX) for p in self.folder.iterdir())
-        except FileNotFoundError:
-            return False
-        except OSError as e:
-            raise PeopleError(f"{self.folder} cannot be read ({e.strerror or e}): {_FOLDER_FIX}") from None
 
     def _read(self, path: Path) -> Person:
         what = f"the voiceprint file {path}"

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.app.kept import kept_in, kept_under, note_owners, phone_owners, scheduler_owners
+from assistant.app.kept import KeptIn, kept_under, note_owners, phone_owners, scheduler_owners
 from assistant.app.runtime import build_core
 from assistant.core.bus import Bus
 from assistant.core.config import SchedulerConfig, load_config
@@ -59,7 +59,7 @@ def read_from_files(data: Path) -> Household:
     def runs() -> list[str | None]:
         return RoutineRunner(data, lambda name: None).unfinished_by()  # type: ignore[arg-type, return-value]
 
-    kept = kept_in(data, lambda: scheduler_owners(Scheduler(data, SchedulerConfig())), lambda: note_owners(data), runs)
+    kept = KeptIn(data, lambda: scheduler_owners(Scheduler(data, SchedulerConfig())), lambda: note_owners(data), runs)
     return Household(data, Vault(data), kept)
 
 
@@ -180,21 +180,30 @@ def test_an_unfinished_run_started_by_a_voice_is_kept_under_its_name(tmp_path: P
 
 def test_with_the_last_voice_forgotten_and_its_private_note_kept_a_voice_is_still_a_guest(tmp_path: Path) -> None:
     """Nobody enrolled used to mean nobody told apart: any voice was read everyone's notes, the
-    forgotten person's private ones too."""
+    forgotten person's private ones too. Now that holds only while nothing is kept under a name,
+    whatever became of the people folder."""
     core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path, Bus())
     household = core.household
     assert household is not None and core.knowledge is not None
     store = Voiceprints(tmp_path, Vault(tmp_path).derived_key(PURPOSE))
     store.save(Person("Anna", "adult", np.ones(256, np.float32) / 16.0, time.time(), 3))
     store.save(Person("Ben", "adult", -np.ones(256, np.float32) / 16.0, time.time(), 3))
-    core.knowledge.remember("the safe's code is 4711", owner="Anna")
-    assert household.forget("Ben", "cli") == [] and not store.left_things(), "Ben left nothing"
-    assert household.forget("Anna", "cli") == ["a private note"] and store.left_things()
+    note = core.knowledge.remember("the safe's code is 4711", owner="Anna")
+    assert household.forget("Ben", "cli") == []
+    assert household.forget("Anna", "cli") == ["a private note"]
     assert household.forget("Anna", "cli") is None
     assert household.people() == [] and household.knows_voices()
     assert without_a_voice(household) == Speaker(None, "guest")
+    with spoken_by(Speaker(None, "guest")):
+        heard = asyncio.run(core.dialogue.handle("what is the safe's code", turn=1))
+    assert "4711" not in heard
+    (tmp_path / "people").rename(tmp_path / "people-aside")  # as the vault messages say to, say
+    time.sleep(1.1)  # the folder is looked at once a second
+    assert household.knows_voices(), "the folder moved aside made every voice nobody in particular again"
     listed = people(tmp_path, "list", "--json")
     assert json.loads(listed.stdout)["left_things"] is True
-    # Enrolled again (handed over), the name is hers again and the marker goes.
-    store.save(Person("Anna", "adult", np.ones(256, np.float32) / 16.0, time.time(), 3))
-    assert not store.left_things()
+    # The note cancelled, the next start finds nothing kept: nobody enrolled is nobody told apart again.
+    assert core.knowledge.forget(note)
+    again = Household(tmp_path, Vault(tmp_path), read_from_files(tmp_path)._kept)
+    assert not again.knows_voices()
+    assert json.loads(people(tmp_path, "list", "--json").stdout)["left_things"] is False

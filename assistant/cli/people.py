@@ -96,13 +96,14 @@ def _kept(config: Callable[[], Config], data_dir: Path) -> KeptIn:
     return KeptIn(data_dir, scheduler, lambda: note_owners(data_dir), runs)
 
 
-def _anyone_kept(config: Callable[[], Config], data_dir: Path) -> bool:
-    """Whether things are kept under names (as the running assistant decides it; when that cannot be
-    told, as if they were)."""
+def _anyone_kept(config: Callable[[], Config], data_dir: Path) -> bool | None:
+    """Whether things are kept under names, as the running assistant decides it; None (and why, on
+    standard error) when that cannot be told, which the assistant takes as kept."""
     try:
         return _kept(config, data_dir).anyone()
-    except (PeopleError, ConfigError):
-        return True
+    except (PeopleError, ConfigError) as e:
+        print(f"assistant: {e.message}", file=sys.stderr)
+        return None
 
 
 def _no_tool(name: str) -> ToolSpec:
@@ -141,7 +142,9 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
                 print(f"{person.name} ({person.role}), from {person.clips} clips")
             for problem in problems:
                 print(f"left out: {problem}")
-            if left:
+            if left is None:
+                print("I can't tell whether things are kept under forgotten names: a voice nobody enrolled is a guest.")
+            elif left:
                 print(
                     "Things are kept under the names of voices forgotten: a voice nobody enrolled is a guest "
                     "until they are cancelled (a running assistant notices at its next start)."

@@ -207,3 +207,12 @@ def test_with_the_last_voice_forgotten_and_its_private_note_kept_a_voice_is_stil
     again = Household(tmp_path, Vault(tmp_path), read_from_files(tmp_path)._kept)
     assert not again.knows_voices()
     assert json.loads(people(tmp_path, "list", "--json").stdout)["left_things"] is False
+
+
+def test_people_list_says_when_it_cannot_tell_whether_things_are_kept(tmp_path: Path) -> None:
+    (tmp_path / "scheduler.json").write_text("{ not json")
+    listed = people(tmp_path, "list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)["left_things"] is None
+    assert "scheduler.json" in listed.stderr and "Traceback" not in listed.stderr
+    said = people(tmp_path, "list")
+    assert "I can't tell whether things are kept under forgotten names" in said.stdout

@@ -76,11 +76,11 @@ class Household:
         self._changing = threading.Lock()  # the list of people and its files
         self._seen: tuple[tuple[str, int, int, int], ...] | None = None
         self._locked: str | None = None
+        """Why the voiceprints there cannot be read (the vault key is missing, the folder unreadable):
+        voices are enrolled, and nobody can be told, so every voice is a guest."""
         self._left = False
         """Nobody is enrolled, but things are kept under names (voices forgotten left them): voices
         are still told apart, and a voice nobody enrolled is a guest, who is read none of them."""
-        """Why the voiceprints there cannot be read (the vault key is missing, the folder unreadable):
-        voices are enrolled, and nobody can be told, so every voice is a guest."""
         self._looked = 0.0
         self._refresh(at_start=True)
 

@@ -65,9 +65,8 @@ def there(path: Path) -> bool:
 
 def phone_owners(data_dir: Path) -> Owners:
     """The person each paired phone asks as, and each unexpired pairing code would pair one as."""
-    path = (
-        data_dir / "web" / "web.json"
-    )  # web/server.py's web_dir: imported here, the web server would load with every command
+    # web/server.py's web_dir: imported here, the web server would load with every command.
+    path = data_dir / "web" / "web.json"
     if not there(path):
         return {}
     from assistant.web.auth import Phones

@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             from assistant.app.control import running_or_alone
 
             connection = running_or_alone(
-                _data_dir(args), lambda: lock.try_acquire(_writes(args) or "a question"), lambda: lock.holder() == _RUNS
+                _data_dir(args), lambda: lock.try_acquire(_writes(args) or "a question"), lambda: lock.holder() == RUNS
             )
             if connection is not None:
                 return _forward(args, op, connection)
@@ -289,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                 lock.release()  # it only reads: no need to keep a second command out meanwhile
         elif lock is not None:
             lock.acquire(_writes(args))
-        if lock is not None and _writes(args) not in ("", _RUNS):  # a running assistant checks before each action
+        if lock is not None and _writes(args) not in ("", RUNS):  # a running assistant checks before each action
             require_room(_data_dir(args))
         if args.command == "ask":
             return asyncio.run(_ask(args))
@@ -338,14 +338,10 @@ def main(argv: list[str] | None = None) -> int:
     return 2
 
 
-_RUNS = RUNS
-"""What `assistant run` writes in the folder's lock: what a second one would be."""
-
-
 def _writes(args: argparse.Namespace) -> str:
     """What the command would change in the data folder ("" for a command that only reads)."""
     if args.command == "run":
-        return _RUNS
+        return RUNS
     if args.command == "ask":
         return "a typed request"
     if args.command in KINDS and args.action == "cancel":

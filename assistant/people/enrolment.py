@@ -50,6 +50,7 @@ def learn(
     embeddings: Sequence[np.ndarray],
     names: Sequence[str],
     first_is_adult: bool = False,
+    only_new: bool = False,
 ) -> tuple[Person, bool]:
     """Enrol `name` from the embeddings of clips read aloud (`Listener.enrolment`; `names` says how to
     call each clip in a message); returns the person and whether an earlier voiceprint of the name was
@@ -57,12 +58,15 @@ def learn(
     ("anna" for Anna) keeps its spelling, which their reminders and notes are kept under, and the
     household's last adult is not relearned as something else. first_is_adult: the household's first
     voice is its adult, whatever `role` says (decided as it is saved: of two learned at once, both
-    would have been adults if decided when they started)."""
+    would have been adults if decided when they started). only_new: a new name, refused when it was
+    enrolled meanwhile (by its own voice, which this one must not replace)."""
     check_one_voice(list(embeddings), list(names))
     people = store.load()[0]
     if first_is_adult and not people:
         role = "adult"
     earlier = named(people, name)
+    if earlier is not None and only_new:
+        raise PeopleError(f"I can't learn this voice as {name}: the name was taken while you read")
     if earlier is not None:
         name = earlier.name
         adults = sum(p.role == "adult" for p in people)

@@ -223,9 +223,9 @@ class Household:
 
         def finish(embeddings: list[np.ndarray]) -> str:
             with self._changing:
-                # A new name, checked again as it is saved: meanwhile the name may have been enrolled
-                # by its own voice (which this reading must not replace) or been given things.
-                if known is None and (named(self._voiceprints().load()[0], name) is not None or self.kept(name)):
+                # A new name, checked again as it is saved: meanwhile the name may have been given
+                # things, or enrolled by its own voice (learn refuses that: only_new).
+                if known is None and self.kept(name):
                     raise PeopleError(f"I can't learn this voice as {name}: the name was taken while you read")
                 person, replaced = learn(
                     self._voiceprints(),
@@ -234,6 +234,7 @@ class Household:
                     embeddings,
                     [f"reading {i + 1}" for i in range(len(embeddings))],
                     first_is_adult=known is None,
+                    only_new=known is None,
                 )
                 self._people = self._with(person)
             record_admin(

@@ -27,7 +27,6 @@ from assistant.core.store import atomic_write
 PEOPLE_DIR = "people"
 PURPOSE = "voiceprints"
 SUFFIX = ".voiceprint"
-
 DIMENSIONS = 256
 ROLES = ("adult", "child", "guest")
 """The roles every household has; any other word is a custom role."""

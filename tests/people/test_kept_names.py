@@ -216,3 +216,16 @@ def test_people_list_says_when_it_cannot_tell_whether_things_are_kept(tmp_path: 
     assert "scheduler.json" in listed.stderr and "Traceback" not in listed.stderr
     said = people(tmp_path, "list")
     assert "I can't tell whether things are kept under forgotten names" in said.stdout
+
+
+def test_a_new_name_enrolled_by_another_voice_while_this_one_read_is_not_replaced(tmp_path: Path) -> None:
+    household = read_from_files(tmp_path)
+    reading = household.enrolment("Anna", None)  # a guest on the phone page, say
+    store = Voiceprints(tmp_path, Vault(tmp_path).derived_key(PURPOSE))
+    annas = Person("Anna", "adult", np.ones(256, np.float32) / 16.0, time.time(), 3)
+    store.save(annas)  # meanwhile the real Anna, at the microphone
+    other = np.zeros(256, np.float32)
+    other[0] = 1.0
+    with pytest.raises(PeopleError, match="the name was taken while you read"):
+        reading._finish([other, other, other])
+    assert np.allclose(store.find("Anna").voiceprint, annas.voiceprint)  # type: ignore[union-attr]

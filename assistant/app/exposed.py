@@ -4,8 +4,7 @@ Built-in skills get the core's own objects (the device hub, the media library â€
 take and return rich Python objects. Across the sandbox each call must be a few named JSON values,
 and what it may reach must be narrow enough to check, so each permission that hands over a core
 object crosses as one of these classes instead: arguments are names and ids, results are dicts with
-nothing secret in them (no device credentials, no tokens). The scheduler needs no such class: its
-methods already take and return plain values (plugins/remote.py).
+nothing secret in them (no device credentials, no tokens). The scheduler's is app/skill_scheduler.py.
 
 The core fills `confirmed` itself, never the skill: true only while the skill's tool that asked is a
 risky one, which ran after a spoken yes.

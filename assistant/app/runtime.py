@@ -13,6 +13,7 @@ from pathlib import Path
 
 from assistant.app.exposed import SkillCommands, SkillDevices, SkillKnowledge, SkillMedia, SkillRoutines
 from assistant.app.kept import KeptIn, scheduler_owners
+from assistant.app.skill_scheduler import SkillScheduler
 from assistant.audio.streams import MusicOutput, SpeakerOutput, WavOutput
 from assistant.core.background import Foreground
 from assistant.core.bus import Bus
@@ -198,7 +199,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
         """What a sandboxed skill may call, before its grants are checked (plugins/remote.py)."""
         record = InstalledSkills(data_dir).get(skill) or {}
         return {
-            "scheduler": scheduler,
+            "scheduler": SkillScheduler(scheduler),
             "rooms": rooms,
             "devices": SkillDevices(devices),
             "media": SkillMedia(media),

@@ -5,9 +5,9 @@ media library, the routines, the named commands) gives the skill's process a `Re
 `{"ask", "service", "method", "args"}` in the middle of the tool call that makes it, runs there on
 the real object, and comes back as `{"answer", "ok", "value" | "error"}`, the result as JSON
 (dataclasses become dicts). Only the methods listed here cross, and the core checks the grant again
-on every ask: what runs in the sandbox is not trusted. Except for the scheduler, what crosses is a
-surface made for it (app/exposed.py), not the core object itself; each is declared as a Protocol in
-plugins/surfaces.py.
+on every ask: what runs in the sandbox is not trusted. What crosses is a surface made for it
+(app/exposed.py, app/skill_scheduler.py; the rooms' speakers as they are), not the core object
+itself; each is declared as a Protocol in plugins/surfaces.py.
 """
 
 from __future__ import annotations
@@ -59,6 +59,10 @@ EXPOSED: dict[Permission, Exposed] = {
 FILLED_BY_THE_CORE = "confirmed"
 """An argument only the core sets: whether the skill's tool that asked ran after a spoken yes."""
 
+CORE_SAYS = frozenset({FILLED_BY_THE_CORE, "owner"})
+"""Arguments a skill may never send: whether a yes was said, and whose a timer, alarm or reminder is
+(the person whose request it serves: app/skill_scheduler.py)."""
+
 CROSSES = frozenset(EXPOSED)
 
 
@@ -104,8 +108,9 @@ class CoreServices:
             raise SkillError(f"{service}.{method} is not open to skills")
         if not isinstance(args, dict) or not all(isinstance(k, str) for k in args):
             raise SkillError(f"{service}.{method}: arguments must be named")
-        if FILLED_BY_THE_CORE in args:
-            raise SkillError(f"{service}.{method}: {FILLED_BY_THE_CORE} is for the assistant to say")
+        said = sorted(CORE_SAYS & set(args))
+        if said:
+            raise SkillError(f"{service}.{method}: {said[0]} is for the assistant to say")
         target = getattr(self.objects[service], method)
         if FILLED_BY_THE_CORE in inspect.signature(target).parameters:
             args = {**args, FILLED_BY_THE_CORE: tool is not None and tool in self.risky}

@@ -327,10 +327,82 @@ def test_a_sandboxed_skill_uses_the_cores_scheduler_across_the_rpc(tmp_path: Pat
         assert len(core.scheduler.timers()) == 2
         sneaked = core.registry.tool("kitchen.sneak").func()
         assert "scheduler.start is not open to skills" in sneaked.data["start"]
-        assert "scheduler.add_timer" in sneaked.data["bad"]
+        assert "duration_s must be a number of seconds" in sneaked.data["bad"]
         assert len(core.scheduler.timers()) == 2, "a refused call changed nothing"
     finally:
         core.registry.skill("kitchen").process.stop()  # type: ignore[attr-defined]
+
+
+def test_what_a_sandboxed_skill_sets_is_whoever_asked_and_it_touches_only_theirs(tmp_path: Path) -> None:
+    """The skill cannot name an owner: a reminder it sets is the asker's (a skill that could name one
+    could say a reminder to Anna as hers, and keep her name from being learned by a new voice). It
+    sees and cancels the asker's and the household's alarms and reminders, never another person's,
+    and NaN, or a time long past, does not reach the scheduler."""
+    from assistant.plugins.api import Speaker, spoken_by
+
+    done = install(tmp_path, KITCHEN)
+    assert done.returncode == 0, done.stderr
+    core = core_of(tmp_path)
+    tool = core.registry.tool
+    try:
+        later = core.scheduler.now() + 7200
+        bens = core.scheduler.add_reminder("Ben's surprise", later, owner="Ben")
+        core.scheduler.add_reminder("bins out", later)
+        with spoken_by(Speaker("Anna", "adult")):
+            set_by_anna = tool("kitchen.remind").func(words="call the vet")
+            refused = tool("kitchen.drop").func(item_id=bens.id)
+        assert set_by_anna.data["owner"] == "Anna"
+        assert sorted(set_by_anna.data["seen"]) == ["bins out", "call the vet"], "never Ben's"
+        assert not refused.ok and f"there is no reminder with the id {bens.id!r}" in refused.data["error"]
+        assert bens.id in {r.id for r in core.scheduler.reminders()}
+        typed = tool("kitchen.remind").func(words="water the plants")
+        assert typed.data["owner"] is None, "a typed request's reminder is the household's"
+        with spoken_by(Speaker(None, "guest")):
+            guest = tool("kitchen.remind").func(words="leave the key")
+        assert guest.data["owner"] is None and "call the vet" not in guest.data["seen"]
+        with spoken_by(Speaker("Ben", "adult")):
+            assert tool("kitchen.drop").func(item_id=bens.id).data == {"gone": True}
+
+        sneaked = tool("kitchen.sneak").func().data
+        assert "unexpected keyword argument 'owner'" in sneaked["owner"]
+        assert "duration_s must be a number of seconds" in sneaked["nan"]
+        assert "at must be between yesterday and five years from now" in sneaked["past"]
+        assert not any(r.text in ("pay Mallory", "then") for r in core.scheduler.reminders())
+        assert [t.name for t in core.scheduler.timers()] == [], "no timer at NaN"
+    finally:
+        core.registry.skill("kitchen").process.stop()  # type: ignore[attr-defined]
+
+
+def test_a_skill_bypassing_its_stand_in_still_cannot_name_an_owner(tmp_path: Path) -> None:
+    """The stand-in refuses `owner` in the skill's own process; the core refuses it again, for a skill
+    that writes its asks by hand."""
+    from assistant.app.skill_scheduler import SkillScheduler
+    from assistant.core.errors import SkillError
+    from assistant.plugins.api import Permission
+    from assistant.plugins.remote import CoreServices
+    from assistant.scheduling.scheduler import Scheduler
+
+    scheduler = Scheduler(tmp_path)
+    core_side = CoreServices("kitchen", {"scheduler": SkillScheduler(scheduler)}, frozenset({Permission.SCHEDULER}))
+    at = scheduler.now() + 60
+    for method, args in (
+        ("add_reminder", {"text": "pay Mallory", "at": at, "owner": "Anna"}),
+        ("add_alarm", {"at": at, "owner": "Anna"}),
+        ("add_timer", {"duration_s": 60, "owner": "Anna"}),
+    ):
+        with pytest.raises(SkillError, match=f"scheduler.{method}: owner is for the assistant to say"):
+            core_side.answer("scheduler", method, args, "remind")
+    for args, message in (
+        ({"at": at, "recurrence": {"hour": 25, "minute": 0}}, "hour 0-23"),
+        ({"at": at, "recurrence": {"hour": 7, "weekdays": "mon"}}, "weekdays is a list"),
+        ({"at": at, "label": "x" * 501}, "at most 500 characters"),
+        ({"at": float("inf")}, "at must be a time"),
+    ):
+        with pytest.raises(SkillError, match=message):
+            core_side.answer("scheduler", "add_alarm", args, "remind")
+    weekly = core_side.answer("scheduler", "add_alarm", {"at": at, "recurrence": {"hour": 7, "weekdays": [0, 4]}})
+    assert (weekly["hour"], weekly["minute"], weekly["weekdays"], weekly["owner"]) == (7, 0, [0, 4], None)
+    assert [a.id for a in scheduler.alarms()] == [weekly["id"]] and scheduler.reminders() == []
 
 
 def test_the_core_checks_every_ask_against_the_grant() -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from assistant.app.exposed import SkillCommands, SkillDevices, SkillKnowledge, SkillMedia, SkillRoutines
+from assistant.app.skill_scheduler import SkillScheduler
 from assistant.core.errors import SkillError
 from assistant.plugins.api import Permission, SkillContext
 from assistant.plugins.remote import EXPOSED, Remote
@@ -16,7 +17,7 @@ from assistant.scheduling.scheduler import Scheduler
 from assistant.voice.rooms import Rooms
 
 REAL = {
-    Permission.SCHEDULER: Scheduler,
+    Permission.SCHEDULER: SkillScheduler,
     Permission.DEVICES: SkillDevices,
     Permission.MEDIA: SkillMedia,
     Permission.ROUTINES: SkillRoutines,

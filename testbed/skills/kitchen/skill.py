@@ -21,6 +21,23 @@ class Kitchen(Skill):
         return ToolResult(f"Tea in {minutes} minutes.", {"id": timer["id"], "names": names})
 
     @tool
+    def remind(self, words: str) -> ToolResult:
+        """Set a reminder in an hour, and list the reminders the skill may see."""
+        scheduler = self.context.needs_scheduler()
+        reminder = scheduler.add_reminder(words, scheduler.now() + 3600)
+        seen = [r["text"] for r in scheduler.reminders()]
+        return ToolResult("Noted.", {"id": reminder["id"], "owner": reminder["owner"], "seen": seen})
+
+    @tool
+    def drop(self, item_id: str) -> ToolResult:
+        """Cancel a timer, alarm or reminder by its id."""
+        try:
+            gone = self.context.needs_scheduler().cancel(item_id)
+        except Exception as e:
+            return ToolResult("Not dropped.", {"error": str(e)}, ok=False)
+        return ToolResult("Dropped.", {"gone": gone is not None})
+
+    @tool
     def sneak(self) -> ToolResult:
         """Reach for what is not open to skills."""
         scheduler = self.context.needs_scheduler()
@@ -33,4 +50,13 @@ class Kitchen(Skill):
             scheduler.add_timer("soon")
         except Exception as e:
             outcome["bad"] = str(e)
+        for what, call in {
+            "owner": lambda: scheduler.add_reminder("pay Mallory", scheduler.now() + 60, owner="Anna"),
+            "nan": lambda: scheduler.add_timer(float("nan")),
+            "past": lambda: scheduler.add_reminder("then", 0),
+        }.items():
+            try:
+                call()
+            except Exception as e:
+                outcome[what] = str(e)
         return ToolResult("Done.", outcome)

@@ -1,13 +1,17 @@
 """The scheduler permission as a sandboxed skill gets it: the core's own timers, alarms and reminders,
 used for whoever asked.
 
-What a sandboxed skill sets belongs to the person whose request it is serving (`speaker_name()`, told
-by their voice), never to a name the skill chooses: a skill that could name the owner could put a
-reminder under anyone's name, say it to them as their own, and keep that name from being learned by
-a new voice (app/kept.py). For the same reason it sees and touches the alarms and reminders of that
-person and the household's only, as the built-in skills do (`scheduling.items.theirs`); timers are
-the kitchen's, everyone's. Each value crossing from the skill is checked here: JSON allows NaN and
-Infinity, and a timer that ends at NaN would never ring.
+What a sandboxed skill sets belongs to the person whose request its tool is serving (`speaker_name()`,
+told by their voice or their phone), never to a name the skill chooses: a skill that could name the
+owner could put a reminder under anyone's name, say it to them as their own, and keep that name from
+being learned by a new voice (app/kept.py). For the same reason it sees and touches that person's
+alarms and reminders and the household's, never another person's, and outside a tool call (while it
+starts, or lists its names as someone speaks) or for a request nobody was told for (typed, a routine
+on a schedule), the household's only. Timers are the kitchen's: it sees them all, but not who set
+them. What comes back names nobody (`mine` instead of `owner`) and no machine (no boot id).
+
+Each value crossing from the skill is checked here: JSON allows NaN and Infinity, a timer that ends at
+NaN never rings, and one pushed past the year 9999 breaks every list of timers.
 """
 
 from __future__ import annotations
@@ -16,16 +20,20 @@ import math
 from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import SkillError
-from assistant.plugins.api import speaker, speaker_name
+from assistant.people.voiceprints import name_key
+from assistant.plugins.api import speaker_name
+from assistant.plugins.remote import SERVING
 
 if TYPE_CHECKING:
-    from assistant.scheduling.items import Alarm, Item, Reminder, Timer
+    from assistant.scheduling.items import Alarm, Item, Reminder
     from assistant.scheduling.scheduler import Scheduler
 
 MAX_TEXT = 500
 """Characters in a reminder's words or a timer's or alarm's name."""
 MAX_AHEAD_S = 5 * 366 * 86400.0
-"""How far ahead anything may be set: five years."""
+"""How far ahead anything may be set, and how long a timer may run in all: five years."""
+HIDDEN = ("owner", "boot", "frame")
+"""What an item's record holds that a skill is not told: who set it, and this machine's boot id."""
 
 
 def _seconds(value: Any, what: str, lowest: float = 1.0) -> float:
@@ -39,9 +47,19 @@ def _seconds(value: Any, what: str, lowest: float = 1.0) -> float:
 def _text(value: Any, what: str, required: bool = False) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise SkillError(f"{what} must be words, at most {MAX_TEXT} characters")
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT or not value.isprintable():
+        raise SkillError(f"{what} must be words on one line, at most {MAX_TEXT} characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: JSON carries it, nothing after can say it
+        raise SkillError(f"{what} must be words on one line, at most {MAX_TEXT} characters") from None
     return value
+
+
+def _id(item_id: Any) -> str:
+    if not isinstance(item_id, str) or not item_id or len(item_id) > 100:
+        raise SkillError("an item's id is the string the scheduler gave it")
+    return item_id
 
 
 class SkillScheduler:
@@ -55,99 +73,105 @@ class SkillScheduler:
     def now(self) -> float:
         return self._scheduler.now()
 
-    def timers(self) -> list[Timer]:
-        return self._scheduler.timers()
+    def timers(self) -> list[dict[str, Any]]:
+        return [self._record(t) for t in self._scheduler.timers()]
 
-    def alarms(self) -> list[Alarm]:
+    def alarms(self) -> list[dict[str, Any]]:
         """The alarms of whoever asked, and the household's."""
-        from assistant.scheduling.items import theirs
+        return [self._record(a) for a in self._scheduler.alarms() if self._visible(a)]
 
-        return theirs(self._scheduler.alarms(), speaker())
-
-    def reminders(self, include_done: bool = False) -> list[Reminder]:
+    def reminders(self, include_done: bool = False) -> list[dict[str, Any]]:
         """The reminders of whoever asked, and the household's."""
-        from assistant.scheduling.items import theirs
-
-        return theirs(self._scheduler.reminders(include_done=include_done is True), speaker())
+        return [
+            self._record(r) for r in self._scheduler.reminders(include_done=include_done is True) if self._visible(r)
+        ]
 
     # --- setting ------------------------------------------------------------------------------
 
-    def add_timer(self, duration_s: float, name: str | None = None, room: str | None = None) -> Timer:
+    def add_timer(self, duration_s: float, name: str | None = None, room: str | None = None) -> dict[str, Any]:
         """A timer of whoever asked: it rings with their name."""
-        return self._scheduler.add_timer(
-            _seconds(duration_s, "duration_s"),
-            _text(name, "name"),
-            _text(room, "room"),
-            owner=speaker_name(),
+        timer = self._scheduler.add_timer(
+            _seconds(duration_s, "duration_s"), _text(name, "name"), _text(room, "room"), owner=self._asker()
         )
+        return self._record(timer)
 
-    def set_duration(self, timer_id: str, duration_s: float) -> Timer | None:
-        return self._scheduler.set_duration(self._id(timer_id), _seconds(duration_s, "duration_s"))
+    def set_duration(self, timer_id: str, duration_s: float) -> dict[str, Any] | None:
+        return self._wire(self._scheduler.set_duration(_id(timer_id), _seconds(duration_s, "duration_s")))
 
-    def extend(self, timer_id: str, seconds: float) -> Timer | None:
-        return self._scheduler.extend(self._id(timer_id), _seconds(seconds, "seconds"))
+    def extend(self, timer_id: str, seconds: float) -> dict[str, Any] | None:
+        seconds = _seconds(seconds, "seconds")
+        timer = next((t for t in self._scheduler.timers() if t.id == _id(timer_id)), None)
+        if timer is not None and timer.duration_s + seconds > MAX_AHEAD_S:
+            raise SkillError("a timer may run five years in all")
+        return self._wire(self._scheduler.extend(timer_id, seconds))
 
-    def pause(self, timer_id: str) -> Timer | None:
-        return self._scheduler.pause(self._id(timer_id))
+    def pause(self, timer_id: str) -> dict[str, Any] | None:
+        return self._wire(self._scheduler.pause(_id(timer_id)))
 
-    def resume(self, timer_id: str) -> Timer | None:
-        return self._scheduler.resume(self._id(timer_id))
+    def resume(self, timer_id: str) -> dict[str, Any] | None:
+        return self._wire(self._scheduler.resume(_id(timer_id)))
 
-    def add_alarm(self, at: float, label: str | None = None, recurrence: Any = None) -> Alarm:
+    def add_alarm(self, at: float, label: str | None = None, recurrence: Any = None) -> dict[str, Any]:
         """An alarm of whoever asked. recurrence: None, or {"hour", "minute", "weekdays": [0 = Monday …]}."""
-        return self._scheduler.add_alarm(
-            self._when(at), _text(label, "label"), _recurrence(recurrence), owner=speaker_name()
-        )
+        alarm = self._scheduler.add_alarm(self._when(at), _text(label, "label"), _recurrence(recurrence), self._asker())
+        return self._record(alarm)
 
-    def snooze(self, alarm_id: str, seconds: float | None = None) -> Alarm | None:
-        self._theirs(alarm_id)
-        return self._scheduler.snooze(alarm_id, None if seconds is None else _seconds(seconds, "seconds"))
+    def snooze(self, alarm_id: str, seconds: float | None = None) -> dict[str, Any] | None:
+        if not self._theirs(alarm_id):
+            return None
+        return self._wire(self._scheduler.snooze(alarm_id, None if seconds is None else _seconds(seconds, "seconds")))
 
-    def add_reminder(self, text: str, at: float) -> Reminder:
+    def add_reminder(self, text: str, at: float) -> dict[str, Any]:
         """A reminder of whoever asked: it is said to them, by name."""
-        return self._scheduler.add_reminder(
-            _text(text, "text", required=True) or "", self._when(at), owner=speaker_name()
-        )
+        words = _text(text, "text", required=True) or ""
+        return self._record(self._scheduler.add_reminder(words, self._when(at), owner=self._asker()))
 
     # --- stopping ------------------------------------------------------------------------------
 
-    def cancel(self, item_id: str) -> Item | None:
-        self._theirs(item_id)
-        return self._scheduler.cancel(item_id)
+    def cancel(self, item_id: str) -> dict[str, Any] | None:
+        return self._wire(self._scheduler.cancel(item_id)) if self._theirs(item_id) else None
 
-    def stop_ringing(self, item_id: str) -> Item | None:
-        self._theirs(item_id)
-        return self._scheduler.stop_ringing(item_id)
+    def stop_ringing(self, item_id: str) -> dict[str, Any] | None:
+        return self._wire(self._scheduler.stop_ringing(item_id)) if self._theirs(item_id) else None
 
-    # --- checks --------------------------------------------------------------------------------
+    # --- whose --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _asker() -> str | None:
+        """The person whose request the skill's tool is serving; None outside a tool call, and for a
+        request nobody was told for."""
+        return speaker_name() if SERVING.get() else None
+
+    def _visible(self, item: Alarm | Reminder) -> bool:
+        asker = self._asker()
+        return item.owner is None or (asker is not None and name_key(item.owner) == name_key(asker))
+
+    def _theirs(self, item_id: Any) -> bool:
+        """Whether the skill may stop or snooze this item: a timer, or an alarm or reminder it may see.
+        Another person's is answered as a missing one is (None), so a skill cannot probe for them."""
+        _id(item_id)
+        owned: list[Alarm | Reminder] = [*self._scheduler.alarms(), *self._scheduler.reminders(include_done=True)]
+        return all(self._visible(i) for i in owned if i.id == item_id)
+
+    def _wire(self, item: Item | None) -> dict[str, Any] | None:
+        return None if item is None else self._record(item)
+
+    def _record(self, item: Item) -> dict[str, Any]:
+        """An item as the skill is told it: `mine` (set by whoever asked) instead of whose it is."""
+        from dataclasses import fields
+
+        record = {f.name: getattr(item, f.name) for f in fields(item) if f.name not in HIDDEN}
+        asker = self._asker()
+        record["mine"] = item.owner is not None and asker is not None and name_key(item.owner) == name_key(asker)
+        return record
 
     def _when(self, at: Any) -> float:
         if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
             raise SkillError("at must be a time in seconds since the epoch")
         now = self._scheduler.now()
-        if not now - 86400 <= at <= now + MAX_AHEAD_S:
-            raise SkillError("at must be between yesterday and five years from now")
+        if not now <= at <= now + MAX_AHEAD_S:
+            raise SkillError("at must be between now and five years from now")
         return float(at)
-
-    @staticmethod
-    def _id(item_id: Any) -> str:
-        if not isinstance(item_id, str) or not item_id or len(item_id) > 100:
-            raise SkillError("an item's id is the string the scheduler gave it")
-        return item_id
-
-    def _theirs(self, item_id: Any) -> None:
-        """Refuse an alarm or reminder of someone else's as if it did not exist (a skill cannot probe
-        for them): the skill acts for whoever asked."""
-        from assistant.scheduling.items import theirs
-
-        self._id(item_id)
-        who = speaker()
-        alarms = [a for a in self._scheduler.alarms() if a.id == item_id and not theirs([a], who)]
-        reminders = [
-            r for r in self._scheduler.reminders(include_done=True) if r.id == item_id and not theirs([r], who)
-        ]
-        if alarms or reminders:
-            raise SkillError(f"there is no {'alarm' if alarms else 'reminder'} with the id {item_id!r}")
 
 
 def _recurrence(value: Any) -> Any:

@@ -34,6 +34,11 @@ class LastAdult(PeopleError):
     """The household's last adult would be left with another role, and nobody could give roles by voice."""
 
 
+class LastVoice(PeopleError):
+    """The household's last voice, forgotten by someone who is not an adult: with none enrolled, every
+    voice may do what an adult may."""
+
+
 def nearest(voiceprint: np.ndarray, people: Sequence[Person]) -> tuple[Person | None, float]:
     """The enrolled person whose voiceprint is nearest, with the similarity (-1 when nobody is)."""
     if not people:

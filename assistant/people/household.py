@@ -17,7 +17,7 @@ import numpy as np
 
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
 from assistant.people.by_voice import VoiceEnrolment
-from assistant.people.enrolment import change_role, learn
+from assistant.people.enrolment import LastVoice, change_role, learn
 from assistant.people.listening import MAYBE, Identified, Listener, identify
 from assistant.people.voiceprints import (
     PEOPLE_DIR,
@@ -197,7 +197,9 @@ class Household:
         """Learning `name`'s voice from sentences read to the microphone, asked for by `by` (None while
         nobody is enrolled). Only the voice itself relearns an enrolled name; a new name is a guest
         until an adult gives them a role ("make Anna an adult", `assistant people role`), except the
-        first voice of the household, who is its adult. A PeopleError says why it cannot start."""
+        first voice of a new household, who is its adult (not after voices were forgotten that left
+        things under their names: then an adult is made on the command line). A PeopleError says why
+        it cannot start."""
         name = checked_name(name)
         self._refresh()
         if self._locked is not None:  # learning would make a new vault key: the voiceprints there lost for good
@@ -218,7 +220,7 @@ class Household:
                 f"another name, or ask an adult to enrol you as {name} on the assistant's computer"
             )
         # The household's first voice is its adult (decided again as it is saved, in finish).
-        role = known.role if known is not None else ("adult" if not self.people() else "guest")
+        role = known.role if known is not None else ("adult" if not self.knows_voices() else "guest")
         who = f"voice:{by.name}" if by is not None and by.name else "voice"
 
         def finish(embeddings: list[np.ndarray]) -> str:
@@ -233,7 +235,9 @@ class Household:
                     role if known is not None else "guest",
                     embeddings,
                     [f"reading {i + 1}" for i in range(len(embeddings))],
-                    first_is_adult=known is None,
+                    # Not while forgotten voices left things: the household is not new, and any voice
+                    # is its guest (knows_voices), not its adult.
+                    first_is_adult=known is None and not self._someone_kept(),
                     only_new=known is None,
                 )
                 self._people = self._with(person)
@@ -275,10 +279,12 @@ class Household:
         """What is kept under `name` (app/kept.py), as said; a PeopleError when it cannot be told."""
         return self._kept.under(name) if self._kept is not None else []
 
-    def forget(self, name: str, who: str) -> list[str] | None:
+    def forget(self, name: str, who: str, by_adult: bool = True) -> list[str] | None:
         """Forget `name`'s voice (`who` asked, for the audit trail); what stays under the name, as
         said (app/kept.py; empty when that cannot be read), or None when nobody of that name is
-        enrolled."""
+        enrolled. by_adult: asked by an adult (their voice, an admin phone). Otherwise the last voice
+        enrolled is not forgotten: with nobody enrolled every voice may do what an adult may, so a
+        child forgetting their own voice, the last, would make every voice an adult's."""
         name = checked_name(name)
         try:
             kept = self.kept(name)
@@ -286,6 +292,13 @@ class Household:
             log.warning("voices: %s", e.message)
             kept = []
         with self._changing:
+            people = self._voiceprints().load()[0]
+            if not by_adult and len(people) == 1 and named(people, name) is not None:
+                raise LastVoice(
+                    f"{people[0].name}'s is the only voice I know, and with none any voice could do what an "
+                    f"adult can: an adult can forget it on the assistant's computer "
+                    f"(`assistant people forget {people[0].name}`)"
+                )
             if not self._voiceprints().forget(name):
                 return None
             self._people = [p for p in self._people if name_key(p.name) != name_key(name)]

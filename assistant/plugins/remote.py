@@ -18,6 +18,7 @@ import functools
 import inspect
 import json
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from assistant.core.errors import AssistantError, SkillError
@@ -58,6 +59,11 @@ EXPOSED: dict[Permission, Exposed] = {
 
 FILLED_BY_THE_CORE = "confirmed"
 """An argument only the core sets: whether the skill's tool that asked ran after a spoken yes."""
+
+SERVING: ContextVar[bool] = ContextVar("serving", default=False)
+"""True while the core answers a skill's ask made inside one of its tool calls; False for one made
+while it starts, lists its names or does anything else of its own (app/skill_scheduler.py: whoever
+is speaking then did not ask the skill for anything)."""
 
 CORE_SAYS = frozenset({FILLED_BY_THE_CORE, "owner"})
 """Arguments a skill may never send: whether a yes was said, and whose a timer, alarm or reminder is
@@ -114,6 +120,7 @@ class CoreServices:
         target = getattr(self.objects[service], method)
         if FILLED_BY_THE_CORE in inspect.signature(target).parameters:
             args = {**args, FILLED_BY_THE_CORE: tool is not None and tool in self.risky}
+        token = SERVING.set(tool is not None)
         try:
             result = target(**args)
         except TypeError as e:
@@ -122,6 +129,8 @@ class CoreServices:
             raise
         except (ValueError, KeyError) as e:
             raise SkillError(f"{service}.{method}: {e}") from None
+        finally:
+            SERVING.reset(token)
         return to_wire(result)
 
 

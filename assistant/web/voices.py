@@ -9,7 +9,7 @@ import asyncio
 
 from aiohttp import web
 
-from assistant.people.enrolment import LastAdult, NobodyCalled
+from assistant.people.enrolment import LastAdult, LastVoice, NobodyCalled
 from assistant.people.household import Household
 from assistant.people.voiceprints import PeopleError
 from assistant.web.auth import Phone
@@ -40,11 +40,19 @@ class PageVoices:
                 "(paired with `assistant pair --admin`) or with `assistant people forget`",
                 "forbidden",
             )
-        kept = (
-            None
-            if self.household is None
-            else await asyncio.to_thread(self.household.forget, name, f"phone:{phone.name}")
-        )
+        household = self.household
+
+        def forget() -> list[str] | None:
+            if household is None:
+                return None
+            asker = household.find(phone.person) if phone.person else None
+            by_adult = phone.admin or (asker is not None and asker.role == "adult")
+            return household.forget(name, f"phone:{phone.name}", by_adult=by_adult)
+
+        try:
+            kept = await asyncio.to_thread(forget)
+        except LastVoice as e:
+            return error(409, e.message, "last_voice")
         if kept is None:
             return error(404, f"nobody called {name!r} is enrolled", "not_found")
         return web.json_response({"forgotten": name, "kept": kept})  # what stays under the name (app/kept.py)

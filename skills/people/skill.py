@@ -112,7 +112,7 @@ class PeopleSkill(Skill):
         who = speaker()
         if who is None or who.name is None:
             raise SkillError("I don't know your voice, so there is nothing to forget.", code="people")
-        kept = self.household.forget(who.name, f"voice:{who.name}")
+        kept = self.household.forget(who.name, f"voice:{who.name}", by_adult=who.role == "adult")
         if kept is None:
             raise SkillError(f"I no longer have {who.name}'s voice.", code="people")
         # They stay theirs: a new voice is not learned under the name while they do (people/household.py).

@@ -229,3 +229,50 @@ def test_a_new_name_enrolled_by_another_voice_while_this_one_read_is_not_replace
     with pytest.raises(PeopleError, match="the name was taken while you read"):
         reading._finish([other, other, other])
     assert np.allclose(store.find("Anna").voiceprint, annas.voiceprint)  # type: ignore[union-attr]
+
+
+def test_after_the_last_voice_is_forgotten_with_things_kept_a_new_voice_is_a_guest_not_the_adult(
+    tmp_path: Path,
+) -> None:
+    """The household is not new while a forgotten voice's things stay: a voice learned then is its
+    guest (an adult is made on the command line), else any stranger would say "learn my voice" and
+    be the adult of a house where every voice is a guest."""
+    annas_things(tmp_path)
+    household = read_from_files(tmp_path)
+    assert household.people() == [] and household.knows_voices()
+    reading = household.enrolment("Zed", Speaker(None, "guest"))
+    assert reading.role == "guest"
+    other = np.zeros(256, np.float32)
+    other[0] = 1.0
+    reading._finish([other, other, other])
+    assert [(p.name, p.role) for p in household.people()] == [("Zed", "guest")]
+
+    empty = tmp_path / "new"
+    first = read_from_files(empty).enrolment("Cara", None)
+    assert first.role == "adult", "the first voice of a new household is still its adult"
+    first._finish([other, other, other])
+    assert [(p.name, p.role) for p in read_from_files(empty).people()] == [("Cara", "adult")]
+
+
+def test_a_child_cannot_forget_the_last_voice_and_leave_every_voice_an_adults(tmp_path: Path) -> None:
+    """With nobody enrolled every voice may do what an adult may: the last voice, a child's, is
+    forgotten by an adult (an admin phone, the command line), not by the child."""
+    core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path, Bus())
+    assert core.household is not None
+    Voiceprints(tmp_path, Vault(tmp_path).derived_key(PURPOSE)).save(
+        Person("Ben", "child", np.ones(256, np.float32) / 16.0, time.time(), 3)
+    )
+    ben = Speaker("Ben", "child")
+    time.sleep(1.1)  # the household looks at its folder once a second
+
+    def ask(text: str) -> str:
+        with spoken_by(ben):
+            return asyncio.run(core.dialogue.handle(text, turn=1))
+
+    assert ask("forget my voice") == "Forget your voice?"
+    said = ask("yes")
+    assert "Ben's is the only voice I know" in said and "assistant people forget Ben" in said, said
+    store = Voiceprints(tmp_path, Vault(tmp_path).derived_key(PURPOSE))
+    assert [p.name for p in store.load()[0]] == ["Ben"]
+    assert core.household.forget("Ben", "phone:admin", by_adult=True) == []
+    assert store.load()[0] == []

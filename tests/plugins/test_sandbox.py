@@ -336,8 +336,9 @@ def test_a_sandboxed_skill_uses_the_cores_scheduler_across_the_rpc(tmp_path: Pat
 def test_what_a_sandboxed_skill_sets_is_whoever_asked_and_it_touches_only_theirs(tmp_path: Path) -> None:
     """The skill cannot name an owner: a reminder it sets is the asker's (a skill that could name one
     could say a reminder to Anna as hers, and keep her name from being learned by a new voice). It
-    sees and cancels the asker's and the household's alarms and reminders, never another person's,
-    and NaN, or a time long past, does not reach the scheduler."""
+    sees and cancels the asker's and the household's alarms and reminders, never another person's (as
+    if they were not there), is never told whose anything is, and NaN, or a time past, does not reach
+    the scheduler."""
     from assistant.plugins.api import Speaker, spoken_by
 
     done = install(tmp_path, KITCHEN)
@@ -351,22 +352,25 @@ def test_what_a_sandboxed_skill_sets_is_whoever_asked_and_it_touches_only_theirs
         with spoken_by(Speaker("Anna", "adult")):
             set_by_anna = tool("kitchen.remind").func(words="call the vet")
             refused = tool("kitchen.drop").func(item_id=bens.id)
-        assert set_by_anna.data["owner"] == "Anna"
+            missing = tool("kitchen.drop").func(item_id="0badc0de")
+        assert set_by_anna.data["mine"] is True
+        assert [r.owner for r in core.scheduler.reminders() if r.text == "call the vet"] == ["Anna"]
         assert sorted(set_by_anna.data["seen"]) == ["bins out", "call the vet"], "never Ben's"
-        assert not refused.ok and f"there is no reminder with the id {bens.id!r}" in refused.data["error"]
+        assert refused.data == missing.data == {"gone": False}, "another's answered as a missing one"
         assert bens.id in {r.id for r in core.scheduler.reminders()}
         typed = tool("kitchen.remind").func(words="water the plants")
-        assert typed.data["owner"] is None, "a typed request's reminder is the household's"
+        assert typed.data["mine"] is False, "a typed request's reminder is the household's"
+        assert sorted(typed.data["seen"]) == ["bins out", "water the plants"], "nobody's own when nobody was told"
         with spoken_by(Speaker(None, "guest")):
             guest = tool("kitchen.remind").func(words="leave the key")
-        assert guest.data["owner"] is None and "call the vet" not in guest.data["seen"]
+        assert guest.data["mine"] is False and "call the vet" not in guest.data["seen"]
         with spoken_by(Speaker("Ben", "adult")):
             assert tool("kitchen.drop").func(item_id=bens.id).data == {"gone": True}
 
         sneaked = tool("kitchen.sneak").func().data
         assert "unexpected keyword argument 'owner'" in sneaked["owner"]
         assert "duration_s must be a number of seconds" in sneaked["nan"]
-        assert "at must be between yesterday and five years from now" in sneaked["past"]
+        assert "at must be between now and five years from now" in sneaked["past"]
         assert not any(r.text in ("pay Mallory", "then") for r in core.scheduler.reminders())
         assert [t.name for t in core.scheduler.timers()] == [], "no timer at NaN"
     finally:
@@ -375,10 +379,12 @@ def test_what_a_sandboxed_skill_sets_is_whoever_asked_and_it_touches_only_theirs
 
 def test_a_skill_bypassing_its_stand_in_still_cannot_name_an_owner(tmp_path: Path) -> None:
     """The stand-in refuses `owner` in the skill's own process; the core refuses it again, for a skill
-    that writes its asks by hand."""
+    that writes its asks by hand. Outside a tool call (starting, listing its names while Anna speaks)
+    the skill sees the household's items only; no timer runs past five years in all; no text holds a
+    NUL or a lone surrogate; nothing names its owner or the machine's boot."""
     from assistant.app.skill_scheduler import SkillScheduler
     from assistant.core.errors import SkillError
-    from assistant.plugins.api import Permission
+    from assistant.plugins.api import Permission, Speaker, spoken_by
     from assistant.plugins.remote import CoreServices
     from assistant.scheduling.scheduler import Scheduler
 
@@ -396,13 +402,30 @@ def test_a_skill_bypassing_its_stand_in_still_cannot_name_an_owner(tmp_path: Pat
         ({"at": at, "recurrence": {"hour": 25, "minute": 0}}, "hour 0-23"),
         ({"at": at, "recurrence": {"hour": 7, "weekdays": "mon"}}, "weekdays is a list"),
         ({"at": at, "label": "x" * 501}, "at most 500 characters"),
+        ({"at": at, "label": "wake\x00up"}, "words on one line"),
+        ({"at": at, "label": "x\ud800"}, "words on one line"),
         ({"at": float("inf")}, "at must be a time"),
+        ({"at": at - 120}, "between now and five years"),
     ):
         with pytest.raises(SkillError, match=message):
             core_side.answer("scheduler", "add_alarm", args, "remind")
     weekly = core_side.answer("scheduler", "add_alarm", {"at": at, "recurrence": {"hour": 7, "weekdays": [0, 4]}})
-    assert (weekly["hour"], weekly["minute"], weekly["weekdays"], weekly["owner"]) == (7, 0, [0, 4], None)
+    assert (weekly["hour"], weekly["minute"], weekly["weekdays"], weekly["mine"]) == (7, 0, [0, 4], False)
     assert [a.id for a in scheduler.alarms()] == [weekly["id"]] and scheduler.reminders() == []
+
+    annas = scheduler.add_reminder("Anna's", at, owner="Anna")
+    with spoken_by(Speaker("Anna", "adult")):
+        assert [r["text"] for r in core_side.answer("scheduler", "reminders", {}, "remind")] == ["Anna's"]
+        assert core_side.answer("scheduler", "reminders", {}, None) == [], "not asked for anything: not hers"
+        assert core_side.answer("scheduler", "cancel", {"item_id": annas.id}, None) is None
+        timer = core_side.answer("scheduler", "add_timer", {"duration_s": 60}, "remind")
+    assert timer["mine"] is True and not {"owner", "boot", "frame"} & set(timer)
+    assert [t.owner for t in scheduler.timers()] == ["Anna"]
+    year = 366 * 86400
+    core_side.answer("scheduler", "set_duration", {"timer_id": timer["id"], "duration_s": 4 * year}, "remind")
+    with pytest.raises(SkillError, match="five years in all"):
+        core_side.answer("scheduler", "extend", {"timer_id": timer["id"], "seconds": 2 * year}, "remind")
+    assert scheduler.timers()[0].duration_s == 4 * year
 
 
 def test_the_core_checks_every_ask_against_the_grant() -> None:

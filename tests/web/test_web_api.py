@@ -9,6 +9,7 @@ import os
 import ssl
 import subprocess
 import sys
+import time
 import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
@@ -412,6 +413,21 @@ def test_a_voice_is_learned_by_push_to_talk_and_listed_and_forgotten_on_the_page
         assert body == {"forgotten": "Carol", "kept": []}, "Carol set nothing: nothing stays under her name"
         status, body, _ = page.run(_request("DELETE", page.http + "api/people/Carol", admin))
         assert status == 404
+
+        # A child's phone does not forget the last voice: with none, every voice may do what an adult may.
+        from assistant.people.voiceprints import PURPOSE, Person, Voiceprints
+        from assistant.trust.vault import Vault
+
+        data = tmp_path / "data"
+        Voiceprints(data, Vault(data).derived_key(PURPOSE)).save(
+            Person("Dora", "child", np.ones(256, np.float32) / 16.0, time.time(), 3)
+        )
+        time.sleep(1.1)  # the household looks at its folder once a second
+        doras = page.pair("Dora's phone", person="Dora")
+        status, body, _ = page.run(_request("DELETE", page.http + "api/people/Dora", doras))
+        assert status == 409 and "Dora's is the only voice I know" in body["error"]
+        status, body, _ = page.run(_request("DELETE", page.http + "api/people/Dora", admin))
+        assert status == 200 and body["forgotten"] == "Dora"
     finally:
         stop_page(page)
 

@@ -26,7 +26,7 @@ class Kitchen(Skill):
         scheduler = self.context.needs_scheduler()
         reminder = scheduler.add_reminder(words, scheduler.now() + 3600)
         seen = [r["text"] for r in scheduler.reminders()]
-        return ToolResult("Noted.", {"id": reminder["id"], "owner": reminder["owner"], "seen": seen})
+        return ToolResult("Noted.", {"id": reminder["id"], "mine": reminder["mine"], "seen": seen})
 
     @tool
     def drop(self, item_id: str) -> ToolResult:

@@ -139,7 +139,7 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
             print(json.dumps({"people": [p.describe() for p in people], "problems": problems, "left_things": left}))
         else:
             for person in people:
-                print(f"{person.name} ({person.role}), from {person.clips} clips")
+                print(f"{person.name} ({person.role}), from {person.clips} clip{'s' if person.clips != 1 else ''}")
             for problem in problems:
                 print(f"left out: {problem}")
             if left is None:
@@ -157,7 +157,9 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
     if args.action == "identify":
         clip = Path(_needs_target(args, "a WAV file"))
         pcm = read_clip(clip)
-        people, _ = _enrolled(data_dir, vault)
+        people, problems = _enrolled(data_dir, vault)
+        for problem in problems:  # a voiceprint left out is a voice this answer cannot name
+            print(f"left out: {problem}", file=sys.stderr)
         voice = _listener().voice(pcm)
         found = identify(voice, people)
         if args.json:
@@ -244,5 +246,7 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
         replaced=replaced,
         **({"took_over": kept} if kept else {}),
     )
-    print(f"{'Relearned' if replaced else 'Learned'} {person.name}'s voice ({role}, from {len(embeddings)} clips).")
+    print(
+        f"{'Relearned' if replaced else 'Learned'} {person.name}'s voice ({role}, from {len(embeddings)} clip{'s' if len(embeddings) != 1 else ''})."
+    )
     return 0

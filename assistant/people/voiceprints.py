@@ -89,7 +89,7 @@ def checked_name(name: str) -> str:
         or not all(c.isalpha() or c in " '-." for c in cleaned)
     ):
         raise PeopleError(
-            f"{name!r} is not a name I can use: letters, spaces, apostrophes and hyphens, at most {MAX_NAME}"
+            f"{name!r} is not a name I can use: letters, spaces, apostrophes, hyphens and full stops, at most {MAX_NAME}"
         )
     return cleaned
 

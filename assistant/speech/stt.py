@@ -259,6 +259,8 @@ class Transcriber:
         if self.config.closed_vocabulary:
             features = self._model.feature_extractor(silence.astype(np.float32))
             frames = features.shape[-1] - 1
-            score = self._scorer(self._model.encode(self._pad(features[:, :frames], self._window(frames))), len(silence))
+            score = self._scorer(
+                self._model.encode(self._pad(features[:, :frames], self._window(frames))), len(silence)
+            )
             score(["What time is it?"], False)
             score(["What time is it?"], True)

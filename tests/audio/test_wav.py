@@ -96,3 +96,18 @@ def test_cli_exits_2_with_one_line(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "not a PCM WAV" in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_wav_written_as_a_stream_is_read_for_what_it_holds(tmp_path: Path) -> None:
+    """A WAV piped out of a program says its data is 4 GB long (or 0): the first is read for the audio
+    the file holds, not refused as hours long; the second is refused saying how to convert it."""
+    import struct
+
+    pcm = (np.sin(np.arange(32000) / 10) * 8000).astype("<i2").tobytes()
+    for size, name in ((0xFFFFFFFF, "ff.wav"), (0, "zero.wav")):
+        header = b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE" + b"fmt "
+        header += struct.pack("<IHHIIHH", 16, 1, 1, 16000, 32000, 2, 16) + b"data" + struct.pack("<I", size)
+        (tmp_path / name).write_bytes(header + pcm)
+    assert len(read_wav(tmp_path / "ff.wav", max_s=120)) == 32000
+    with pytest.raises(AudioInputError, match="may not say its length: convert it with sox"):
+        read_wav(tmp_path / "zero.wav", max_s=120)

@@ -235,6 +235,11 @@ def test_a_note_about_the_speaker_is_theirs_and_any_other_the_households(docs: P
         assert say("look up in my notes my locker code", other) == NOT_FOUND, other
         assert say("where is the ladder", other) == "From your notes. The ladder is behind the shed.", other
     assert "4512" in say("what is my locker code", None), "typed on this machine: every note"
+    # A voice not told apart (a guest, or Anna with a cold) is not given a note about "my" anything:
+    # kept as the household's, any voice would be read it.
+    for unknown in (stranger, Speaker(None, "guest", unsure=True)):
+        said = say("remember that my bank pin is 1234", unknown)
+        assert said.startswith("I can't tell whose voice this is, so I won't keep a note about you"), said
     assert core.knowledge is not None
     assert [(n["text"], n["owner"]) for n in core.knowledge.notes()] == [
         ("my locker code is 4512", "Anna"),

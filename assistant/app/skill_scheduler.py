@@ -17,9 +17,12 @@ NaN never rings, and one pushed past the year 9999 breaks every list of timers.
 from __future__ import annotations
 
 import math
+import unicodedata
+from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import SkillError
+from assistant.language.spoken_time import EVERY_DAY, Recurrence
 from assistant.people.voiceprints import name_key
 from assistant.plugins.api import speaker_name
 from assistant.plugins.remote import SERVING
@@ -44,15 +47,21 @@ def _seconds(value: Any, what: str, lowest: float = 1.0) -> float:
     return float(value)
 
 
+_NOT_IN_A_LINE = frozenset({"Cc", "Cs", "Zl", "Zp"})
+"""Control characters (NUL, a newline), lone surrogates (JSON carries them; nothing after can say
+them) and line or paragraph separators."""
+
+
 def _text(value: Any, what: str, required: bool = False) -> str | None:
     if value is None and not required:
         return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT or not value.isprintable():
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > MAX_TEXT
+        or any(unicodedata.category(c) in _NOT_IN_A_LINE for c in value)
+    ):
         raise SkillError(f"{what} must be words on one line, at most {MAX_TEXT} characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:  # a lone surrogate: JSON carries it, nothing after can say it
-        raise SkillError(f"{what} must be words on one line, at most {MAX_TEXT} characters") from None
     return value
 
 
@@ -99,8 +108,8 @@ class SkillScheduler:
         return self._wire(self._scheduler.set_duration(_id(timer_id), _seconds(duration_s, "duration_s")))
 
     def extend(self, timer_id: str, seconds: float) -> dict[str, Any] | None:
-        seconds = _seconds(seconds, "seconds")
-        timer = next((t for t in self._scheduler.timers() if t.id == _id(timer_id)), None)
+        timer_id, seconds = _id(timer_id), _seconds(seconds, "seconds")
+        timer = next((t for t in self._scheduler.timers() if t.id == timer_id), None)
         if timer is not None and timer.duration_s + seconds > MAX_AHEAD_S:
             raise SkillError("a timer may run five years in all")
         return self._wire(self._scheduler.extend(timer_id, seconds))
@@ -158,8 +167,6 @@ class SkillScheduler:
 
     def _record(self, item: Item) -> dict[str, Any]:
         """An item as the skill is told it: `mine` (set by whoever asked) instead of whose it is."""
-        from dataclasses import fields
-
         record = {f.name: getattr(item, f.name) for f in fields(item) if f.name not in HIDDEN}
         asker = self._asker()
         record["mine"] = item.owner is not None and asker is not None and name_key(item.owner) == name_key(asker)
@@ -174,12 +181,10 @@ class SkillScheduler:
         return float(at)
 
 
-def _recurrence(value: Any) -> Any:
+def _recurrence(value: Any) -> Recurrence | None:
     """A recurrence from its JSON: {"hour": 7, "minute": 30, "weekdays": [0, 1, 2, 3, 4]} (None: once)."""
     if value is None:
         return None
-    from assistant.language.spoken_time import EVERY_DAY, Recurrence
-
     if not isinstance(value, dict) or not set(value) <= {"hour", "minute", "weekdays"}:
         raise SkillError('recurrence must be {"hour", "minute", "weekdays"}')
     hour: Any = value.get("hour")

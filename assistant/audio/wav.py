@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import struct
 import wave
 from pathlib import Path
@@ -51,9 +52,11 @@ def read_wav(path: Path, max_s: float | None = None) -> np.ndarray:
     try:
         with wave.open(str(path), "rb") as w:
             channels, width, rate, count = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
-            if width * channels > 0:
-                # A WAV written as a stream says its length is 4 GB: what the file holds is all there is.
-                count = min(count, path.stat().st_size // (width * channels))
+            size = path.stat()
+            if width * channels > 0 and stat.S_ISREG(size.st_mode):
+                # A WAV written as a stream says its length is 4 GB: what the file holds is all there is
+                # (a pipe's size says nothing: it is read to its end).
+                count = min(count, size.st_size // (width * channels))
             if max_s is not None and rate > 0 and count / rate > max_s:
                 raise AudioInputError(f"{path} is {count / rate:.0f} s long; at most {max_s:g} s is read here")
             frames = w.readframes(count)
@@ -80,7 +83,7 @@ def read_wav(path: Path, max_s: float | None = None) -> np.ndarray:
         raise AudioInputError(
             f"{path} holds no audio (a WAV written as a stream may not say its length: convert it with "
             f"sox '{path}' -r 16000 -c 1 -b 16 out.wav)"
-            if path.stat().st_size > 1024
+            if path.is_file() and path.stat().st_size > 1024
             else f"{path} holds no audio"
         )
     mono = _decode(frames[:usable], width, channels)

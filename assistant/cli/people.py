@@ -22,7 +22,7 @@ from assistant.app.kept import KeptIn, Owners, note_owners, scheduler_owners, th
 from assistant.core.config import Config
 from assistant.core.errors import ConfigError
 from assistant.core.models import resolve_speaker_encoder, resolve_vad_model
-from assistant.language.lists import and_list
+from assistant.language.lists import and_list, counted
 from assistant.people.enrolment import SoundsLikeSomeoneElse, change_role, learn
 from assistant.people.listening import Listener, identify, read_clip
 from assistant.people.voiceprints import (
@@ -139,7 +139,7 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
             print(json.dumps({"people": [p.describe() for p in people], "problems": problems, "left_things": left}))
         else:
             for person in people:
-                print(f"{person.name} ({person.role}), from {person.clips} clip{'s' if person.clips != 1 else ''}")
+                print(f"{person.name} ({person.role}), from {counted(person.clips, 'clip')}")
             for problem in problems:
                 print(f"left out: {problem}")
             if left is None:
@@ -247,6 +247,6 @@ def run(args: argparse.Namespace, config: Callable[[], Config], data_dir: Path) 
         **({"took_over": kept} if kept else {}),
     )
     print(
-        f"{'Relearned' if replaced else 'Learned'} {person.name}'s voice ({role}, from {len(embeddings)} clip{'s' if len(embeddings) != 1 else ''})."
+        f"{'Relearned' if replaced else 'Learned'} {person.name}'s voice ({role}, from {counted(len(embeddings), 'clip')})."
     )
     return 0

@@ -217,7 +217,8 @@ class Household:
         if known is None and self.kept(name):
             raise PeopleError(
                 f"I can't learn a new voice as {name}: things are still kept for an earlier {name}. Choose "
-                f"another name, or ask an adult to enrol you as {name} on the assistant's computer"
+                f"another name, or ask an adult to enrol you as {name} on the assistant's computer "
+                f"(`assistant people enroll {name} --take-over`, while the assistant is stopped)"
             )
         # The household's first voice is its adult (decided again as it is saved, in finish).
         role = known.role if known is not None else ("adult" if not self.knows_voices() else "guest")
@@ -279,7 +280,7 @@ class Household:
         """What is kept under `name` (app/kept.py), as said; a PeopleError when it cannot be told."""
         return self._kept.under(name) if self._kept is not None else []
 
-    def forget(self, name: str, who: str, by_adult: bool = True) -> list[str] | None:
+    def forget(self, name: str, who: str, *, by_adult: bool) -> list[str] | None:
         """Forget `name`'s voice (`who` asked, for the audit trail); what stays under the name, as
         said (app/kept.py; empty when that cannot be read), or None when nobody of that name is
         enrolled. by_adult: asked by an adult (their voice, an admin phone). Otherwise the last voice
@@ -292,12 +293,12 @@ class Household:
             log.warning("voices: %s", e.message)
             kept = []
         with self._changing:
-            people = self._voiceprints().load()[0]
-            if not by_adult and len(people) == 1 and named(people, name) is not None:
+            people = [] if by_adult else self._voiceprints().load()[0]
+            if len(people) == 1 and named(people, name) is not None:
                 raise LastVoice(
                     f"{people[0].name}'s is the only voice I know, and with none any voice could do what an "
-                    f"adult can: an adult can forget it on the assistant's computer "
-                    f"(`assistant people forget {people[0].name}`)"
+                    f"adult can: an adult can forget it from an admin phone, or with `assistant people forget "
+                    f"{people[0].name}` while the assistant is stopped"
                 )
             if not self._voiceprints().forget(name):
                 return None

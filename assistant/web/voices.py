@@ -14,6 +14,7 @@ from assistant.people.household import Household
 from assistant.people.voiceprints import PeopleError
 from assistant.web.auth import Phone
 from assistant.web.http import PHONE, error, read_json
+from assistant.web.phone_person import speaker_of
 
 
 def _may_see(phone: Phone, name: str) -> bool:
@@ -45,7 +46,7 @@ class PageVoices:
         def forget() -> list[str] | None:
             if household is None:
                 return None
-            asker = household.find(phone.person) if phone.person else None
+            asker = speaker_of(phone, household)
             by_adult = phone.admin or (asker is not None and asker.role == "adult")
             return household.forget(name, f"phone:{phone.name}", by_adult=by_adult)
 

@@ -36,14 +36,14 @@ class KnowledgeSkill(Skill):
     ) -> ToolResult:
         """Keep a note of a fact for later questions ("remember that the spare key is in the blue box")."""
         words = " ".join(fact.split()).rstrip(".")
-        owner = speaker_name() if _about_the_speaker(words) else None
-        if _about_the_speaker(words) and owner is None and speaker() is not None:
+        personal = _about_the_speaker(words)
+        owner = speaker_name() if personal else None
+        if personal and owner is None and speaker() is not None:
             # Voices are told apart but not this one: a note about "my" bank pin kept as the
             # household's would be read to any voice that asks.
             return ToolResult(
-                "I can't tell whose voice this is, so I won't keep a note about you where anyone could "
-                'hear it. Say it again closer to me once I know your voice, or say it without "my" '
-                "to keep it for everyone.",
+                "I can't tell who you are, so I won't keep a note about you where anyone could hear it. "
+                'Say it again once I know your voice, or say it without "my" to keep it for everyone.',
                 {"error": "unknown_voice", "note": words},
                 ok=False,
             )

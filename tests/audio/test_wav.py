@@ -111,3 +111,19 @@ def test_a_wav_written_as_a_stream_is_read_for_what_it_holds(tmp_path: Path) -> 
     assert len(read_wav(tmp_path / "ff.wav", max_s=120)) == 32000
     with pytest.raises(AudioInputError, match="may not say its length: convert it with sox"):
         read_wav(tmp_path / "zero.wav", max_s=120)
+
+
+def test_a_wav_from_a_pipe_is_read_to_its_end(tmp_path: Path) -> None:
+    """`--audio-in <(sox …)`: a pipe's size says nothing, so the header's length stands."""
+    import os
+    import threading
+
+    wav = write(tmp_path / "a.wav", (tone(16000) * 32767).astype("<i2").tobytes(), 16000, 2, 1)
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    writer = threading.Thread(target=lambda: fifo.write_bytes(wav.read_bytes()))
+    writer.start()
+    try:
+        assert len(read_wav(fifo)) == 8000
+    finally:
+        writer.join(timeout=10)

@@ -239,7 +239,7 @@ def test_a_note_about_the_speaker_is_theirs_and_any_other_the_households(docs: P
     # kept as the household's, any voice would be read it.
     for unknown in (stranger, Speaker(None, "guest", unsure=True)):
         said = say("remember that my bank pin is 1234", unknown)
-        assert said.startswith("I can't tell whose voice this is, so I won't keep a note about you"), said
+        assert said.startswith("I can't tell who you are, so I won't keep a note about you"), said
     assert core.knowledge is not None
     assert [(n["text"], n["owner"]) for n in core.knowledge.notes()] == [
         ("my locker code is 4512", "Anna"),

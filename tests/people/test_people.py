@@ -270,7 +270,7 @@ def test_voiceprints_without_the_vault_key_are_said_so_and_every_voice_is_a_gues
     assert found.person is None and not found.maybe_someone  # a guest, refused what a role needs
     for change in (
         lambda: voices.enrolment("Cara", None),
-        lambda: voices.forget("Anna", "voice"),
+        lambda: voices.forget("Anna", "voice", by_adult=True),
         lambda: voices.set_role("Anna", "child", "voice"),
     ):
         with pytest.raises(PeopleError, match="vault key"):

@@ -422,7 +422,7 @@ def test_a_voice_is_learned_by_push_to_talk_and_listed_and_forgotten_on_the_page
         Voiceprints(data, Vault(data).derived_key(PURPOSE)).save(
             Person("Dora", "child", np.ones(256, np.float32) / 16.0, time.time(), 3)
         )
-        time.sleep(1.1)  # the household looks at its folder once a second
+        page.wait_for(lambda: page.core.household.find("Dora") is not None)  # type: ignore[union-attr]
         doras = page.pair("Dora's phone", person="Dora")
         status, body, _ = page.run(_request("DELETE", page.http + "api/people/Dora", doras))
         assert status == 409 and "Dora's is the only voice I know" in body["error"]

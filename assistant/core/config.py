@@ -92,10 +92,6 @@ class SttConfig:
     """The language spoken (tiny.en knows only English; base knows others)."""
     cpu_threads: int = 2
     """CPU threads speech-to-text may use."""
-    window_s: float = 30.0
-    """How much audio Whisper's encoder reads for a request: the request padded with silence to this
-    many seconds (30: the window Whisper was trained on), or the request and 1 s more when longer. The
-    encoder's time grows with it (scripts/bench/hearing.py measures what it costs in hearing)."""
     prompt: str = "auto"
     """"auto": sentences the skills declare as examples; "" for none; or a text of your own."""
     alternatives: int = 5
@@ -114,8 +110,6 @@ class SttConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.alternatives <= 16:
             raise ConfigError("stt.alternatives must be between 0 and 16")
-        if not 1.0 <= self.window_s <= 30.0:
-            raise ConfigError(f"stt.window_s must be between 1 and 30 seconds, not {self.window_s:g}")
         if not 0.0 < self.reject_deficit <= 5.0:
             raise ConfigError(f"stt.reject_deficit must be between 0 and 5, not {self.reject_deficit:g}")
         _check_server("stt", self.server)

@@ -62,7 +62,7 @@ class Heard:
     about 0.15 s, paid only by a request the templates did not take)."""
     score: Callable[[list[str], bool], list[list[float]]] | None = None
     """The log-probability of each token of each given sentence on this audio, teacher-forced on the
-    kept encoder output (closed-vocabulary hearing). The flag: on the whole window read (slower,
+    kept encoder output (closed-vocabulary hearing). The flag: on the whole 30 s window (slower,
     a few points surer) rather than on the audio alone."""
     confidence: float = 1.0
     """exp of the best reading's mean log-probability per token: how sure speech-to-text is of it."""
@@ -77,8 +77,6 @@ class Heard:
 
 WINDOW_FRAMES = 3000
 """Whisper's 30 s window, in feature frames."""
-WINDOW_MARGIN_FRAMES = 100
-"""Silence after a request longer than stt.window_s, in feature frames (1 s)."""
 ENCODER_FRAMES = 1500
 """The encoder's output for one window: one frame per 20 ms."""
 SAMPLES_PER_ENCODER_FRAME = 320
@@ -135,7 +133,7 @@ class Transcriber:
             frames = features.shape[-1] - 1  # the extractor's padding frame, as faster-whisper drops it
             if frames > WINDOW_FRAMES:
                 return Heard(self._long(audio, hints))
-            encoded = self._model.encode(self._pad(features[:, :frames], self._window(frames)))
+            encoded = self._model.encode(self._pad(features[:, :frames], WINDOW_FRAMES))
             prompt = self._prompt(hints)
             # Closed-vocabulary hearing always wants the next likeliest readings: one beam search
             # gives them with the best for less than two searches.
@@ -169,12 +167,6 @@ class Transcriber:
 
         return Heard(best, others, score, sure)
 
-    def _window(self, frames: int) -> int:
-        """Feature frames the encoder reads for `frames` of audio: stt.window_s, or the audio and
-        WINDOW_MARGIN_FRAMES more when longer; even (the encoder halves it), at most the 30 s window."""
-        wanted = max(int(round(self.config.window_s * 100)), frames + WINDOW_MARGIN_FRAMES)
-        return min(WINDOW_FRAMES, wanted + wanted % 2)
-
     def _readings(self, result: Any, best: str) -> list[str]:
         """The n-best readings other than `best`, within `within` of the top one's score."""
         top = result.scores[0] if result.scores else 0.0
@@ -190,8 +182,7 @@ class Transcriber:
         import ctranslate2
 
         start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
-        whole = int(encoded.shape[1])  # the encoder's output for the window it read (ENCODER_FRAMES for 30 s)
-        frames = min(whole, int(samples / SAMPLES_PER_ENCODER_FRAME) + TRUNCATE_MARGIN_FRAMES)
+        frames = min(ENCODER_FRAMES, int(samples / SAMPLES_PER_ENCODER_FRAME) + TRUNCATE_MARGIN_FRAMES)
         memory: dict[bool, Any] = {}
 
         def window(full: bool) -> Any:
@@ -206,7 +197,7 @@ class Transcriber:
             tokens = [self._tokenizer.encode(" " + t.strip()) for t in texts]
             batch = ctranslate2.StorageView.from_array(np.repeat(window(full), len(texts), axis=0))
             try:
-                results = self._model.model.align(batch, start, tokens, (whole if full else frames) * 2)
+                results = self._model.model.align(batch, start, tokens, (ENCODER_FRAMES if full else frames) * 2)
             except Exception as e:
                 raise TranscribeError(f"speech-to-text could not score sentences: {e}") from e
             return [[math.log(max(p, 1e-12)) for p in r.text_token_probs] for r in results]
@@ -258,9 +249,6 @@ class Transcriber:
         self.hear(silence)
         if self.config.closed_vocabulary:
             features = self._model.feature_extractor(silence.astype(np.float32))
-            frames = features.shape[-1] - 1
-            score = self._scorer(
-                self._model.encode(self._pad(features[:, :frames], self._window(frames))), len(silence)
-            )
+            score = self._scorer(self._model.encode(self._pad(features[:, :-1], WINDOW_FRAMES)), len(silence))
             score(["What time is it?"], False)
             score(["What time is it?"], True)

@@ -199,7 +199,7 @@ def build_core(config: Config, data_dir: Path, bus: Bus, clock: Clock | None = N
         """What a sandboxed skill may call, before its grants are checked (plugins/remote.py)."""
         record = InstalledSkills(data_dir).get(skill) or {}
         return {
-            "scheduler": SkillScheduler(scheduler),
+            "scheduler": SkillScheduler(scheduler, skill),
             "rooms": rooms,
             "devices": SkillDevices(devices),
             "media": SkillMedia(media),

@@ -28,23 +28,38 @@ from assistant.plugins.api import speaker_name
 from assistant.plugins.remote import SERVING
 
 if TYPE_CHECKING:
-    from assistant.scheduling.items import Alarm, Item, Reminder
+    from assistant.scheduling.items import Alarm, Item, ItemT, Reminder
     from assistant.scheduling.scheduler import Scheduler
 
 MAX_TEXT = 500
 """Characters in a reminder's words or a timer's or alarm's name."""
 MAX_AHEAD_S = 5 * 366 * 86400.0
 """How far ahead anything may be set, and how long a timer may run in all: five years."""
+MAX_SET = 50
+"""Timers, alarms and reminders one skill may have set at once: each rings, and a skill setting
+thousands would bury the household's own under its announcements."""
 HIDDEN = ("owner", "boot", "frame")
 """What an item's record holds that a skill is not told: who set it, and this machine's boot id."""
 
 
+def _number(value: Any) -> float | None:
+    """A finite number from JSON, or None (a bool, NaN, Infinity, an int of 400 digits)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _seconds(value: Any, what: str, lowest: float = 1.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    seconds = _number(value)
+    if seconds is None:
         raise SkillError(f"{what} must be a number of seconds")
-    if not lowest <= value <= MAX_AHEAD_S:
+    if not lowest <= seconds <= MAX_AHEAD_S:
         raise SkillError(f"{what} must be between {lowest:g} s and five years")
-    return float(value)
+    return seconds
 
 
 _NOT_IN_A_LINE = frozenset({"Cc", "Cs", "Zl", "Zp"})
@@ -74,8 +89,11 @@ def _id(item_id: Any) -> str:
 class SkillScheduler:
     """The scheduler permission: timers for anyone, alarms and reminders of whoever asked."""
 
-    def __init__(self, scheduler: Scheduler) -> None:
+    def __init__(self, scheduler: Scheduler, skill: str = "") -> None:
         self._scheduler = scheduler
+        self._skill = skill
+        self._set: set[str] = set()
+        """The ids of what this skill set (while the assistant runs)."""
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -99,10 +117,9 @@ class SkillScheduler:
 
     def add_timer(self, duration_s: float, name: str | None = None, room: str | None = None) -> dict[str, Any]:
         """A timer of whoever asked: it rings with their name."""
-        timer = self._scheduler.add_timer(
-            _seconds(duration_s, "duration_s"), _text(name, "name"), _text(room, "room"), owner=self._asker()
-        )
-        return self._record(timer)
+        duration, called, room = _seconds(duration_s, "duration_s"), _text(name, "name"), _text(room, "room")
+        self._room_for_one_more()
+        return self._record(self._added(self._scheduler.add_timer(duration, called, room, owner=self._asker())))
 
     def set_duration(self, timer_id: str, duration_s: float) -> dict[str, Any] | None:
         return self._wire(self._scheduler.set_duration(_id(timer_id), _seconds(duration_s, "duration_s")))
@@ -122,8 +139,9 @@ class SkillScheduler:
 
     def add_alarm(self, at: float, label: str | None = None, recurrence: Any = None) -> dict[str, Any]:
         """An alarm of whoever asked. recurrence: None, or {"hour", "minute", "weekdays": [0 = Monday …]}."""
-        alarm = self._scheduler.add_alarm(self._when(at), _text(label, "label"), _recurrence(recurrence), self._asker())
-        return self._record(alarm)
+        when, called, repeats = self._when(at), _text(label, "label"), _recurrence(recurrence)
+        self._room_for_one_more()
+        return self._record(self._added(self._scheduler.add_alarm(when, called, repeats, self._asker())))
 
     def snooze(self, alarm_id: str, seconds: float | None = None) -> dict[str, Any] | None:
         if not self._theirs(alarm_id):
@@ -132,8 +150,9 @@ class SkillScheduler:
 
     def add_reminder(self, text: str, at: float) -> dict[str, Any]:
         """A reminder of whoever asked: it is said to them, by name."""
-        words = _text(text, "text", required=True) or ""
-        return self._record(self._scheduler.add_reminder(words, self._when(at), owner=self._asker()))
+        words, when = _text(text, "text", required=True) or "", self._when(at)
+        self._room_for_one_more()
+        return self._record(self._added(self._scheduler.add_reminder(words, when, owner=self._asker())))
 
     # --- stopping ------------------------------------------------------------------------------
 
@@ -142,6 +161,22 @@ class SkillScheduler:
 
     def stop_ringing(self, item_id: str) -> dict[str, Any] | None:
         return self._wire(self._scheduler.stop_ringing(item_id)) if self._theirs(item_id) else None
+
+    # --- how many -----------------------------------------------------------------------------
+
+    def _room_for_one_more(self) -> None:
+        items: list[Item] = [*self._scheduler.timers(), *self._scheduler.alarms(), *self._scheduler.reminders()]
+        live = {i.id for i in items}
+        self._set &= live
+        if len(self._set) >= MAX_SET:
+            raise SkillError(
+                f"{f'the {self._skill} skill' if self._skill else 'this skill'} has {MAX_SET} timers, alarms and reminders set already: "
+                "cancel some before setting more"
+            )
+
+    def _added(self, item: ItemT) -> ItemT:
+        self._set.add(item.id)
+        return item
 
     # --- whose --------------------------------------------------------------------------------
 
@@ -173,12 +208,13 @@ class SkillScheduler:
         return record
 
     def _when(self, at: Any) -> float:
-        if isinstance(at, bool) or not isinstance(at, int | float) or not math.isfinite(at):
+        when = _number(at)
+        if when is None:
             raise SkillError("at must be a time in seconds since the epoch")
         now = self._scheduler.now()
-        if not now <= at <= now + MAX_AHEAD_S:
+        if not now <= when <= now + MAX_AHEAD_S:
             raise SkillError("at must be between now and five years from now")
-        return float(at)
+        return when
 
 
 def _recurrence(value: Any) -> Recurrence | None:

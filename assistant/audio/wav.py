@@ -45,6 +45,10 @@ def _decode(frames: bytes, width: int, channels: int) -> np.ndarray:
     return mono
 
 
+MAX_PIPED_S = 3600.0
+"""The most of a piped WAV read when no limit is given: an hour."""
+
+
 def read_wav(path: Path, max_s: float | None = None) -> np.ndarray:
     """The whole file as 16 kHz mono int16. Anything unreadable raises AudioInputError (one line).
     `max_s`: longer audio is refused before it is read (a small file at a low rate or in 8 bits is
@@ -52,14 +56,20 @@ def read_wav(path: Path, max_s: float | None = None) -> np.ndarray:
     try:
         with wave.open(str(path), "rb") as w:
             channels, width, rate, count = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
-            size = path.stat()
-            if width * channels > 0 and stat.S_ISREG(size.st_mode):
-                # A WAV written as a stream says its length is 4 GB: what the file holds is all there is
-                # (a pipe's size says nothing: it is read to its end).
-                count = min(count, size.st_size // (width * channels))
-            if max_s is not None and rate > 0 and count / rate > max_s:
+            frame = width * channels
+            regular = stat.S_ISREG(path.stat().st_mode)
+            if regular and frame > 0:
+                # A WAV written as a stream says its length is 4 GB: what the file holds is all there is.
+                count = min(count, path.stat().st_size // frame)
+            elif rate > 0:
+                # A pipe's size says nothing and its header may say 4 GB: read no more than may be kept
+                # (and a frame more, to tell one that is too long), not what the header claims.
+                count = min(count, int((max_s if max_s is not None else MAX_PIPED_S) * rate) + 1)
+            if regular and max_s is not None and rate > 0 and count / rate > max_s:
                 raise AudioInputError(f"{path} is {count / rate:.0f} s long; at most {max_s:g} s is read here")
             frames = w.readframes(count)
+            if not regular and max_s is not None and rate > 0 and frame > 0 and len(frames) / frame / rate > max_s:
+                raise AudioInputError(f"{path} is longer than {max_s:g} s; at most {max_s:g} s is read here")
     except FileNotFoundError as e:
         raise AudioInputError(f"{path}: no such file") from e
     except IsADirectoryError as e:

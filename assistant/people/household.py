@@ -296,8 +296,8 @@ class Household:
             people = [] if by_adult else self._voiceprints().load()[0]
             if len(people) == 1 and named(people, name) is not None:
                 raise LastVoice(
-                    f"{people[0].name}'s is the only voice I know, and with none any voice could do what an "
-                    f"adult can: an adult can forget it from an admin phone, or with `assistant people forget "
+                    f"{people[0].name}'s is the only voice I know, and with none any voice could come to do what "
+                    f"an adult can: an adult can forget it from an admin phone, or with `assistant people forget "
                     f"{people[0].name}` while the assistant is stopped"
                 )
             if not self._voiceprints().forget(name):

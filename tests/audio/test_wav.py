@@ -114,16 +114,36 @@ def test_a_wav_written_as_a_stream_is_read_for_what_it_holds(tmp_path: Path) -> 
 
 
 def test_a_wav_from_a_pipe_is_read_to_its_end(tmp_path: Path) -> None:
-    """`--audio-in <(sox …)`: a pipe's size says nothing, so the header's length stands."""
+    """`--audio-in <(sox …)`: a pipe's size says nothing, so it is read to its end, up to the most
+    that may be kept (its header, when written as a stream, says 4 GB: never set aside)."""
     import os
     import threading
 
     wav = write(tmp_path / "a.wav", (tone(16000) * 32767).astype("<i2").tobytes(), 16000, 2, 1)
     fifo = tmp_path / "pipe.wav"
     os.mkfifo(fifo)
-    writer = threading.Thread(target=lambda: fifo.write_bytes(wav.read_bytes()))
-    writer.start()
-    try:
-        assert len(read_wav(fifo)) == 8000
-    finally:
-        writer.join(timeout=10)
+    streamed = bytearray(wav.read_bytes())
+    streamed[40:44] = (0xFFFFFFFF).to_bytes(4, "little")  # the data chunk's size, as a stream writes it
+
+    def send(data: bytes) -> None:
+        try:
+            fifo.write_bytes(data)
+        except BrokenPipeError:  # the reader stopped at its limit
+            pass
+
+    for data, limit, works in (
+        (wav.read_bytes(), None, True),
+        (bytes(streamed), None, True),
+        (bytes(streamed), 1.0, True),
+        (wav.read_bytes(), 0.25, False),
+    ):
+        writer = threading.Thread(target=send, args=(data,), daemon=True)
+        writer.start()
+        try:
+            if works:
+                assert len(read_wav(fifo, max_s=limit)) == 8000
+            else:
+                with pytest.raises(AudioInputError, match="longer than 0.25 s"):
+                    read_wav(fifo, max_s=limit)
+        finally:
+            writer.join(timeout=10)

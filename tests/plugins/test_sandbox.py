@@ -426,6 +426,14 @@ def test_a_skill_bypassing_its_stand_in_still_cannot_name_an_owner(tmp_path: Pat
     with pytest.raises(SkillError, match="five years in all"):
         core_side.answer("scheduler", "extend", {"timer_id": timer["id"], "seconds": 2 * year}, "remind")
     assert scheduler.timers()[0].duration_s == 4 * year
+    with pytest.raises(SkillError, match="duration_s must be a number of seconds"):
+        core_side.answer("scheduler", "add_timer", {"duration_s": 10**400}, "remind")  # JSON's ints have no end
+    for n in range(48):  # with the weekly alarm and the timer above: 50
+        core_side.answer("scheduler", "add_timer", {"duration_s": 600, "name": f"tea {n}"}, "remind")
+    with pytest.raises(SkillError, match="has 50 timers, alarms and reminders set already"):
+        core_side.answer("scheduler", "add_reminder", {"text": "one more", "at": at}, "remind")
+    core_side.answer("scheduler", "cancel", {"item_id": timer["id"]}, "remind")
+    assert core_side.answer("scheduler", "add_reminder", {"text": "one more", "at": at}, "remind")["text"] == "one more"
 
 
 def test_the_core_checks_every_ask_against_the_grant() -> None:

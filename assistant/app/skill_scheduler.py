@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import SkillError
 from assistant.language.spoken_time import EVERY_DAY, Recurrence
-from assistant.people.voiceprints import name_key
-from assistant.plugins.api import speaker_name
+from assistant.plugins.api import Speaker, speaker_name
 from assistant.plugins.remote import SERVING
+from assistant.scheduling.items import theirs
 
 if TYPE_CHECKING:
     from assistant.scheduling.items import Alarm, Item, ItemT, Reminder
@@ -105,13 +105,12 @@ class SkillScheduler:
 
     def alarms(self) -> list[dict[str, Any]]:
         """The alarms of whoever asked, and the household's."""
-        return [self._record(a) for a in self._scheduler.alarms() if self._visible(a)]
+        return [self._record(a) for a in theirs(self._scheduler.alarms(), self._asking())]
 
     def reminders(self, include_done: bool = False) -> list[dict[str, Any]]:
         """The reminders of whoever asked, and the household's."""
-        return [
-            self._record(r) for r in self._scheduler.reminders(include_done=include_done is True) if self._visible(r)
-        ]
+        reminders = self._scheduler.reminders(include_done=include_done is True)
+        return [self._record(r) for r in theirs(reminders, self._asking())]
 
     # --- setting ------------------------------------------------------------------------------
 
@@ -186,16 +185,18 @@ class SkillScheduler:
         request nobody was told for."""
         return speaker_name() if SERVING.get() else None
 
-    def _visible(self, item: Alarm | Reminder) -> bool:
-        asker = self._asker()
-        return item.owner is None or (asker is not None and name_key(item.owner) == name_key(asker))
+    def _asking(self) -> Speaker:
+        """The asker as `theirs` takes them: nobody named outside a tool call, or when nobody was
+        told (typed, a routine on a schedule), which is the household's items only."""
+        return Speaker(self._asker(), "")
 
     def _theirs(self, item_id: Any) -> bool:
         """Whether the skill may stop or snooze this item: a timer, or an alarm or reminder it may see.
         Another person's is answered as a missing one is (None), so a skill cannot probe for them."""
         _id(item_id)
         owned: list[Alarm | Reminder] = [*self._scheduler.alarms(), *self._scheduler.reminders(include_done=True)]
-        return all(self._visible(i) for i in owned if i.id == item_id)
+        same = [i for i in owned if i.id == item_id]
+        return theirs(same, self._asking()) == same
 
     def _wire(self, item: Item | None) -> dict[str, Any] | None:
         return None if item is None else self._record(item)
@@ -203,8 +204,7 @@ class SkillScheduler:
     def _record(self, item: Item) -> dict[str, Any]:
         """An item as the skill is told it: `mine` (set by whoever asked) instead of whose it is."""
         record = {f.name: getattr(item, f.name) for f in fields(item) if f.name not in HIDDEN}
-        asker = self._asker()
-        record["mine"] = item.owner is not None and asker is not None and name_key(item.owner) == name_key(asker)
+        record["mine"] = item.owner is not None and bool(theirs([item], self._asking()))
         return record
 
     def _when(self, at: Any) -> float:

@@ -57,10 +57,11 @@ def read_wav(path: Path, max_s: float | None = None) -> np.ndarray:
         with wave.open(str(path), "rb") as w:
             channels, width, rate, count = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
             frame = width * channels
-            regular = stat.S_ISREG(path.stat().st_mode)
+            info = path.stat()
+            regular = stat.S_ISREG(info.st_mode)
             if regular and frame > 0:
                 # A WAV written as a stream says its length is 4 GB: what the file holds is all there is.
-                count = min(count, path.stat().st_size // frame)
+                count = min(count, info.st_size // frame)
             elif rate > 0:
                 # A pipe's size says nothing and its header may say 4 GB: read no more than may be kept
                 # (and a frame more, to tell one that is too long), not what the header claims.

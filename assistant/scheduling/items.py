@@ -92,8 +92,8 @@ class Reminder:
         return self.at
 
 
-def theirs(items: list[OwnedT], heard: Speaker | None) -> list[OwnedT]:
-    """The alarms or reminders of whoever asks: their own and the household's (a voice nobody
+def theirs(items: list[ItemT], heard: Speaker | None) -> list[ItemT]:
+    """The alarms or reminders (or timers) of whoever asks: their own and the household's (a voice nobody
     enrolled: the household's only); all of them when the voice is not told (typed, a routine,
     nobody enrolled)."""
     if heard is None:
@@ -104,7 +104,6 @@ def theirs(items: list[OwnedT], heard: Speaker | None) -> list[OwnedT]:
 
 Item = Timer | Alarm | Reminder
 ItemT = TypeVar("ItemT", bound=Item)
-OwnedT = TypeVar("OwnedT", Alarm, Reminder)
 Kind = Literal["timer", "alarm", "reminder"]
 _KINDS: dict[Kind, type[Timer] | type[Alarm] | type[Reminder]] = {"timer": Timer, "alarm": Alarm, "reminder": Reminder}
 

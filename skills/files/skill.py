@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 from typing import Literal
 
+from assistant.language.lists import counted
 from assistant.plugins.api import Permission, Skill, SkillContext, ToolResult, tool
 
 Folder = Literal["photos", "music", "documents"]
@@ -63,7 +64,7 @@ class FilesSkill(Skill):
             return ToolResult(f"Backed up {copied} {folder} files; {len(failed)} could not be copied.", data, ok=False)
         noun = {"photos": "photo", "music": "music", "documents": "document"}[folder]
         return ToolResult(
-            f"Backed up {copied} new or changed {noun} file{'s' if copied != 1 else ''}"
+            f"Backed up {counted(copied, f'new or changed {noun} file')}"
             f"{f', {unchanged} already there' if unchanged else ''}.",
             data,
         )

@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from assistant.language.lists import and_list
+from assistant.language.lists import and_list, counted
 from assistant.language.numbers import find_numbers
 from assistant.plugins.api import Permission, Range, Skill, SkillContext, ToolResult, said, speaker_name, tool
 from assistant.plugins.where import here
@@ -428,9 +428,7 @@ class TimerSkill(Skill):
             self.scheduler.cancel(t.id)
         if not timers:
             return ToolResult("There's no timer running.", {"cancelled": []})
-        return ToolResult(
-            f"Cancelled {len(timers)} timer{'s' if len(timers) > 1 else ''}.", {"cancelled": [t.id for t in timers]}
-        )
+        return ToolResult(f"Cancelled {counted(len(timers), 'timer')}.", {"cancelled": [t.id for t in timers]})
 
     def due_speech(self, due: Due) -> str | None:
         if not isinstance(due.item, Timer):

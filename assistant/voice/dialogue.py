@@ -32,7 +32,7 @@ from assistant.core.bus import Bus
 from assistant.core.errors import AssistantError, NotForThisRole, RequestTooLong, SkillError
 from assistant.core.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
 from assistant.core.store import room_problem
-from assistant.people.voiceprints import a_role
+from assistant.people.voiceprints import a_role, name_key
 from assistant.plugins.api import Speaker, ToolCall, ToolResult, ToolSpec, saying, speaker, spoken_by
 from assistant.plugins.registry import Registry
 from assistant.trust.audit import AuditError, AuditLog
@@ -51,6 +51,7 @@ they can change by asking differently."""
 PLANNER_DOWN = "Sorry, I can't think that through right now."
 DROPPED = "Okay, I won't."
 WHO_IS_IT = "I can't tell who is speaking. Who is it?"
+NOT_TOLD = "I didn't do that: I need your name when I ask who it is. Ask again if you like."
 """Asked before a tool for certain roles when the voice may be an enrolled one but is not sure enough."""
 SAY_AGAIN = "Sorry, say that again?"
 CANNOT_CONFIRM = "I can't do that from here; ask me directly."
@@ -297,18 +298,34 @@ class Dialogue:
         pending, self._pending = self._pending, None
         if pending is not None and self._fresh(pending.at):
             if pending.kind == "who":  # told from the request's audio and the answer's together
-                return await self._who_it_is(pending, turn, audio_t)
+                return await self._who_it_is(pending, text, turn, audio_t)
             heard = speaker()
             with spoken_by(pending.answered_by(heard)):
                 return await self._answer(pending, text, turn, audio_t, others, heard)
         return await self._request(text, turn, audio_t, others)
 
-    async def _who_it_is(self, pending: Pending, turn: int | None, audio_t: float | None) -> str:
-        """The answer to "who is it?": the call goes on as the voice now told, or is refused."""
+    async def _who_it_is(self, pending: Pending, text: str, turn: int | None, audio_t: float | None) -> str:
+        """The answer to "who is it?": the call goes on as the voice now told, or is refused.
+
+        The answer must say the name of the person its voice is told as. The voice is told from the
+        request's audio and the answer's together, so without that an adult saying anything at all
+        next (a request of her own) would lend her voice to a child's request."""
         spec = self.registry.tool(pending.call.tool)
         barred = _barred(spec)
         if barred is not None:
             return await self._not_for(pending.call, spec, replace(barred, unsure=False), turn, audio_t)
+        heard = speaker()
+        if heard is not None and (heard.name is None or not _names(text, heard.name)):
+            self.bus.publish(
+                Error(
+                    code="role",
+                    message=f"{pending.call.tool} not done: the answer to who is speaking did not say "
+                    f"{heard.name or 'a known name'}",
+                    turn=turn,
+                    audio_t=audio_t,
+                )
+            )
+            return NOT_TOLD
         return await self._act(pending.call, turn, audio_t)
 
     async def _answer(
@@ -665,6 +682,14 @@ def _restated(text: str) -> str | None:
     """The request as understood, put back as a question: "Dim the bedroom light to thirty percent?"."""
     words = " ".join(text.split()).rstrip(".!?,; ")
     return f"{words[:1].upper()}{words[1:]}?" if words else None
+
+
+def _names(text: str, name: str) -> bool:
+    """Whether `text` says `name` ("it's me, Anna"), whatever its case; a name of several words is
+    said when all its words are, in order."""
+    said = [name_key(w) for w in re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", text)]
+    wanted = [name_key(w) for w in re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", name)]
+    return bool(wanted) and any(said[i : i + len(wanted)] == wanted for i in range(len(said) - len(wanted) + 1))
 
 
 def _barred(spec: ToolSpec) -> Speaker | None:

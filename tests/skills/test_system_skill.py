@@ -19,6 +19,7 @@ from assistant.core.config import load_config
 from assistant.core.errors import ConfigError
 from assistant.plugins.api import Speaker, spoken_by
 from assistant.trust.audit import LOG_FILE, read_entries
+from assistant.voice.dialogue import NOT_TOLD
 from testbed.harness import TEMPLATES_ONLY, Recorder
 
 COMMANDS = {
@@ -312,6 +313,30 @@ def test_the_program_behind_the_wrappers_is_what_is_judged(tmp_path: Path) -> No
         config_file.write_text(yaml.safe_dump({"system": {"commands": {name: shell}}}))
         with pytest.raises(ConfigError, match=f"{name}.run: 'bash' runs code"):
             load_config(config_file)
+
+
+def test_the_answer_to_who_is_it_must_say_the_name_its_voice_is_told_as(tmp_path: Path) -> None:
+    """The answer's voice is told from the request's audio and the answer's together: an adult who
+    says anything else next (a request of her own) must not lend her voice to a child's request."""
+    commands = {**COMMANDS, "restart the music": {"run": ["touch", "restarted"], "changes": True}}
+    core, rec = make(tmp_path, commands)
+    done = tmp_path / "data" / "skills" / "system" / "restarted"
+    for answer in ("turn on the kitchen light please", "it's me", "it's Annabel"):
+        with spoken_by(Speaker(None, "guest", unsure=True)):
+            assert ask(core, "restart the music") == "I can't tell who is speaking. Who is it?"
+        with spoken_by(Speaker("Anna", "adult")):
+            assert ask(core, answer) == NOT_TOLD, answer
+        with spoken_by(Speaker("Anna", "adult")):  # the question is gone: a yes now confirms nothing
+            assert ask(core, "yes") != "Done."
+    assert not done.exists()
+    with spoken_by(Speaker(None, "guest", unsure=True)):
+        assert ask(core, "restart the music") == "I can't tell who is speaking. Who is it?"
+    with spoken_by(Speaker("Anna", "adult")):
+        assert ask(core, "anna here") == "Should I restart the music?"
+    with spoken_by(Speaker("Anna", "adult")):
+        assert ask(core, "yes") == "Done."
+    assert done.exists()
+    assert [e.code for e in rec.of("error")].count("role") == 3  # type: ignore[attr-defined]
 
 
 def test_a_voice_that_may_be_an_adults_is_asked_who_it_is_never_guessed(tmp_path: Path) -> None:

@@ -18,11 +18,14 @@ from aiohttp import WSMsgType, web
 from assistant.core.events import Event
 from assistant.web.auth import Phone
 from assistant.web.page_core import PageCore
+from assistant.web.phone_person import speaker_of
 from assistant.web.talk import PhoneTalk
 
 MAX_TEXT_CHARS = 500
 MAX_MESSAGE_BYTES = 256 * 1024
 OUTBOX_SIZE = 1000
+NOBODYS_EVENTS = frozenset({"ready", "timer_done", "due", "device_found", "device_lost", "service"})
+"""Events outside any request that tell nothing of what anyone said or keeps: every phone sees them."""
 
 Outbox = asyncio.Queue[dict[str, Any] | bytes | None]
 
@@ -43,7 +46,8 @@ class PhoneSockets:
         loop = asyncio.get_running_loop()
 
         def on_event(event: Event) -> None:  # published on the loop, or from a worker thread
-            loop.call_soon_threadsafe(offer, outbox, event.to_dict())
+            if self.sees(phone, event):
+                loop.call_soon_threadsafe(offer, outbox, event.to_dict())
 
         unsubscribe = self.core.bus.subscribe(on_event)
         sender = asyncio.create_task(_send_all(ws, outbox))
@@ -60,6 +64,17 @@ class PhoneSockets:
             self._open.pop(ws, None)
             sender.cancel()
         return ws
+
+    def sees(self, phone: Phone, event: Event) -> bool:
+        """Whether `phone` is sent `event`. An admin phone, and every phone while nobody's voice is
+        enrolled, sees the whole household's; any other sees its own requests' events and those that
+        say nothing of anyone's (a timer rang, a device was found): not what the room's voice or
+        another phone asked and was answered ("what's my locker code"), nor a routine's readings."""
+        if speaker_of(phone, self.core.household) is None:
+            return True
+        if event.turn is not None:
+            return self.talk is not None and self.talk.made(phone.id, event.turn)
+        return event.type in NOBODYS_EVENTS
 
     async def close(self, phone_id: str | None, code: int, message: bytes) -> None:
         """Close the sockets of one phone (None: of every phone)."""

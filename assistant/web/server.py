@@ -290,7 +290,7 @@ class WebServer:
         return await self.sockets.serve(request, request[PHONE])
 
     async def _state(self, request: web.Request) -> web.StreamResponse:
-        return web.json_response(await views.state(self.core))
+        return web.json_response(await views.state(self.core, speaker_of(request[PHONE], self.core.household)))
 
     async def _thumb(self, request: web.Request) -> web.StreamResponse:
         raw = request.match_info["id"]

@@ -9,6 +9,7 @@ reply is spoken on the phone (int16 frames over the websocket) or in the room (`
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,6 +32,7 @@ STT_RATE = 16000
 MIN_SPEECH_S = 0.2
 NOT_HEARD = "I didn't catch that. Hold the button while you speak."
 TAKER_FRESH_S = 120.0
+MADE_TURNS = 100
 """How long a phone may take to send the next reading of a voice being learned."""
 
 
@@ -84,15 +86,26 @@ class PhoneTalk:
         self._takers: dict[str, tuple[TurnTaker, float]] = {}
         """Per phone: what takes its next recordings whole (a voice being learned), and since when."""
         self._stt = asyncio.Lock()  # one phone transcription at a time: two would only slow both
+        self._turns: dict[str, collections.deque[int]] = {}
+        """Per phone: the turns its own requests were (the latest MADE_TURNS), whose events it sees."""
 
     def dialogue(self, phone_id: str) -> Dialogue:
         if phone_id not in self._dialogues:
             self._dialogues[phone_id] = self.core.dialogue.another()
         return self._dialogues[phone_id]
 
+    def made(self, phone_id: str, turn: int) -> bool:
+        """Whether `turn` is one of this phone's own requests."""
+        return turn in self._turns.get(phone_id, ())
+
+    def _next_turn(self, phone_id: str) -> int:
+        turn = self.core.next_turn()
+        self._turns.setdefault(phone_id, collections.deque(maxlen=MADE_TURNS)).append(turn)
+        return turn
+
     async def typed(self, phone: Phone, text: str) -> tuple[int, str]:
         """Act on typed text; (turn, reply). The reply comes back as events, not speech."""
-        turn = self.core.next_turn()
+        turn = self._next_turn(phone.id)
         text = " ".join(text.split())
         self.core.bus.publish(Transcript(text=text, turn=turn))
         with spoken_by(speaker_of(phone, self.core.household)):
@@ -102,7 +115,7 @@ class PhoneTalk:
     async def spoken(self, phone: Phone, pcm: np.ndarray, rate: int, send: Send) -> tuple[int, str]:
         """Act on a push-to-talk recording (int16 mono at `rate`) and speak the reply; background
         work waits meanwhile, as it does for the room's voice."""
-        turn = self.core.next_turn()
+        turn = self._next_turn(phone.id)
         holder = f"phone-{turn}"
         self.core.foreground.hold(holder)
         try:

@@ -10,7 +10,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from assistant.plugins.api import Speaker
 from assistant.routines.workflows import routine_row
+from assistant.scheduling.items import theirs
 from assistant.scheduling.records import record
 from assistant.web.page_core import PageCore
 
@@ -20,14 +22,16 @@ THUMB_PX = 320
 ALBUM_PREVIEW = 4
 
 
-async def state(core: PageCore) -> dict[str, Any]:
+async def state(core: PageCore, asker: Speaker | None) -> dict[str, Any]:
+    """`asker`: whom the phone asks as (phone_person.speaker_of): a phone paired as Anna is shown her
+    alarms and reminders and the household's, a guest's the household's only, as by voice."""
     scheduler = core.scheduler
     devices, (albums, playing) = await asyncio.gather(_devices(core), asyncio.to_thread(_media, core))
     return {
         "now": scheduler.now(),
         "timers": [record(scheduler, t) for t in scheduler.timers()],
-        "alarms": [record(scheduler, a) for a in scheduler.alarms()],
-        "reminders": [record(scheduler, r) for r in scheduler.reminders()],
+        "alarms": [record(scheduler, a) for a in theirs(scheduler.alarms(), asker)],
+        "reminders": [record(scheduler, r) for r in theirs(scheduler.reminders(), asker)],
         "routines": _routines(core),
         "devices": devices,
         "albums": albums,

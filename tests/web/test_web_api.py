@@ -278,6 +278,64 @@ def test_a_phone_paired_as_a_person_asks_as_them(tmp_path: Path) -> None:
         stop_page(page)
 
 
+def test_a_phone_sees_only_its_persons_things_and_its_own_requests(tmp_path: Path) -> None:
+    """Ben's phone is not shown Anna's reminders, nor what Anna's phone (or the room) asked and was
+    answered; an admin phone sees the household's all, as the CLI does."""
+    import asyncio
+
+    from assistant.people.voiceprints import Person, Voiceprints
+    from assistant.trust.vault import Vault
+
+    data = tmp_path / "data"
+    vector = np.zeros(256, np.float32)
+    vector[0] = 1.0
+    store = Voiceprints(data, Vault(data).derived_key("voiceprints"))
+    store.save(Person("Anna", "adult", vector, 0.0, 3))
+    store.save(Person("Ben", "child", np.roll(vector, 1), 0.0, 3))
+    page = start_page(data)
+    try:
+        annas, bens = page.pair("Anna's phone", person="Anna"), page.pair("Ben's phone", person="Ben")
+        guest, admin = page.pair("Kitchen tablet"), page.pair("Admin phone", admin=True)
+        for token, text in (
+            (annas, "remind me to say the locker code is 4711 in 2 hours"),
+            (guest, "remind me to buy milk in 3 hours"),
+        ):
+            status, body, _ = page.run(_request("POST", page.http + "api/say", token, json={"text": text}))
+            assert status == 200 and body["reply"].startswith("I'll remind you"), body
+
+        def reminders(token: str) -> list[str]:
+            status, state, _ = page.run(_request("GET", page.http + "api/state", token))
+            assert status == 200, state
+            return sorted(r["text"] for r in state["reminders"])
+
+        everything = ["buy milk", "say the locker code is 4711"]
+        assert reminders(annas) == reminders(admin) == everything
+        assert reminders(bens) == reminders(guest) == ["buy milk"]
+
+        async def bens_socket_while_anna_asks() -> list[Any]:
+            headers = {"Cookie": f"assistant_token={bens}", "Origin": page.origin}
+            got: list[Any] = []
+            async with aiohttp.ClientSession() as session:
+                async with session.ws_connect(page.http + "api/ws", headers=headers) as ws:
+                    assert json.loads((await ws.receive()).data)["type"] == "hello"
+                    said = await _request("POST", page.http + "api/say", annas, json={"text": "what are my reminders"})
+                    assert "locker code" in said[1]["reply"], said
+                    await ws.send_str(json.dumps({"type": "text", "text": "what are my reminders"}))
+                    async with asyncio.timeout(30):
+                        async for msg in ws:
+                            got.append(json.loads(msg.data))
+                            if got[-1]["type"] == "reply":
+                                break
+            return got
+
+        got = page.run(bens_socket_while_anna_asks())
+        assert "locker" not in json.dumps(got), got
+        assert {m.get("turn") for m in got if m.get("turn") is not None} == {got[-1]["turn"]}
+        assert "buy milk" in got[-1]["text"], got
+    finally:
+        stop_page(page)
+
+
 def test_typed_request_streams_the_pipeline_events(page: Page) -> None:
     token = page.pair()
     got = page.run(_ws_exchange(page, token, [{"type": "text", "text": "set a timer for five minutes"}], "reply"))

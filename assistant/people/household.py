@@ -230,10 +230,15 @@ class Household:
                 # things, or enrolled by its own voice (learn refuses that: only_new).
                 if known is None and self.kept(name):
                     raise PeopleError(f"I can't learn this voice as {name}: the name was taken while you read")
+                # Relearning keeps the voice's role as it is now, not as it was when the reading began:
+                # a role taken away meanwhile stays away, and a voice forgotten meanwhile stays forgotten.
+                now = self._voiceprints().find(name) if known is not None else None
+                if known is not None and now is None:
+                    raise PeopleError(f"{name}'s voice was forgotten while you read, so I didn't learn it again")
                 person, replaced = learn(
                     self._voiceprints(),
                     name,
-                    role if known is not None else "guest",
+                    now.role if now is not None else "guest",
                     embeddings,
                     [f"reading {i + 1}" for i in range(len(embeddings))],
                     # Not while forgotten voices left things: the household is not new, and any voice

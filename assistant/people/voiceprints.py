@@ -180,6 +180,15 @@ class Voiceprints:
                 atomic_write(self.folder / _file_name(person.name), sealed.decode())
             except (FileExistsError, NotADirectoryError) as e:
                 raise PeopleError(f"{self.folder} is not a folder ({e.strerror or e}): {_FOLDER_FIX}") from None
+            except IsADirectoryError:
+                raise PeopleError(
+                    f"{self.folder / _file_name(person.name)} is a folder where {person.name}'s voiceprint "
+                    "belongs: move it aside"
+                ) from None
+            except OSError as e:
+                raise PeopleError(
+                    f"{person.name}'s voiceprint could not be saved in {self.folder}: {e.strerror or e}"
+                ) from None
 
     def forget(self, name: str) -> bool:
         with self._lock:
@@ -190,6 +199,10 @@ class Voiceprints:
                 return False
             except NotADirectoryError:
                 raise PeopleError(f"{self.folder} is not a folder: {_FOLDER_FIX}") from None
+            except IsADirectoryError:
+                raise PeopleError(f"{path} is a folder, not a voiceprint: move it aside") from None
+            except OSError as e:
+                raise PeopleError(f"{path} could not be removed: {e.strerror or e}") from None
             return True
 
     def _read(self, path: Path) -> Person:

@@ -276,3 +276,39 @@ def test_a_child_cannot_forget_the_last_voice_and_leave_every_voice_an_adults(tm
     assert [p.name for p in store.load()[0]] == ["Ben"]
     assert core.household.forget("Ben", "phone:admin", by_adult=True) == []
     assert store.load()[0] == []
+
+
+def test_relearning_keeps_the_role_as_it_is_now_and_a_voice_forgotten_meanwhile_stays_forgotten(
+    tmp_path: Path,
+) -> None:
+    """Ben says "learn my voice" as an adult; while he reads, Anna makes him a child, or an admin
+    phone forgets him: the readings neither bring back the adult nor enrol him again."""
+    store = Voiceprints(tmp_path, Vault(tmp_path).derived_key(PURPOSE))
+    voice = np.zeros(256, np.float32)
+    voice[0] = 1.0
+    store.save(Person("Anna", "adult", np.roll(voice, 7), time.time(), 3))
+    store.save(Person("Ben", "adult", voice, time.time(), 3))
+    household = read_from_files(tmp_path)
+    reading = household.enrolment("Ben", Speaker("Ben", "adult"))
+    household.set_role("Ben", "child", "voice:Anna")
+    reading._finish([voice, voice, voice])
+    assert store.find("Ben").role == "child"  # type: ignore[union-attr]
+    assert [(p.name, p.role) for p in household.people()] == [("Anna", "adult"), ("Ben", "child")]
+
+    reading = household.enrolment("Ben", Speaker("Ben", "child"))
+    assert household.forget("Ben", "phone:Admin phone", by_adult=True) == []
+    with pytest.raises(PeopleError, match="forgotten while you read"):
+        reading._finish([voice, voice, voice])
+    assert store.find("Ben") is None and [p.name for p in read_from_files(tmp_path).people()] == ["Anna"]
+
+
+def test_a_folder_where_a_voiceprint_belongs_is_a_clear_error(tmp_path: Path) -> None:
+    store = Voiceprints(tmp_path, Vault(tmp_path).derived_key(PURPOSE))
+    store.save(Person("Anna", "adult", np.ones(256, np.float32) / 16.0, time.time(), 3))
+    path = next(p for p in store.folder.iterdir() if p.is_file())
+    path.unlink()
+    path.mkdir()  # Anna's file is a folder now
+    with pytest.raises(PeopleError, match="is a folder"):
+        store.save(Person("Anna", "adult", np.ones(256, np.float32) / 16.0, time.time(), 3))
+    with pytest.raises(PeopleError, match="is a folder, not a voiceprint"):
+        store.forget("Anna")

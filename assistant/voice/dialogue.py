@@ -342,6 +342,15 @@ class Dialogue:
         that said it, never the asker's."""
         if pending.kind == "confirm":
             answer = yes_or_no(text)
+            if (
+                answer is True
+                and _someone_else(pending.asker, heard)
+                and _barred(self.registry.tool(pending.call.tool)) is None
+            ):
+                # Anna's "forget my voice?" answered by Ben's "yes, go ahead" would forget Ben's. (A
+                # tool Ben's role may not use is refused to him as it runs, and that is audited.)
+                assert pending.asker is not None and heard is not None
+                return f"I didn't: that yes wasn't {pending.asker.name}'s voice. {pending.asker.name} can ask again."
             if answer is True:
                 return await self._run(pending.call, turn, audio_t, announced=True)
             if answer is False:
@@ -682,6 +691,17 @@ def _restated(text: str) -> str | None:
     """The request as understood, put back as a question: "Dim the bedroom light to thirty percent?"."""
     words = " ".join(text.split()).rstrip(".!?,; ")
     return f"{words[:1].upper()}{words[1:]}?" if words else None
+
+
+def _someone_else(asker: Speaker | None, heard: Speaker | None) -> bool:
+    """Whether the answer's voice is told as an enrolled person other than the enrolled asker."""
+    return (
+        asker is not None
+        and asker.name is not None
+        and heard is not None
+        and heard.name is not None
+        and name_key(heard.name) != name_key(asker.name)
+    )
 
 
 def _names(text: str, name: str) -> bool:

@@ -312,3 +312,27 @@ def test_a_folder_where_a_voiceprint_belongs_is_a_clear_error(tmp_path: Path) ->
         store.save(Person("Anna", "adult", np.ones(256, np.float32) / 16.0, time.time(), 3))
     with pytest.raises(PeopleError, match="is a folder, not a voiceprint"):
         store.forget("Anna")
+
+
+def test_a_yes_in_another_enrolled_voice_confirms_nothing(tmp_path: Path) -> None:
+    """Anna's "forget my voice" answered by Ben's "yes, go ahead" forgot Ben's voice (the call ran as
+    whoever said yes): now nothing is done, and a short yes, too short to tell, is still Anna's."""
+    store = Voiceprints(tmp_path, Vault(tmp_path).derived_key(PURPOSE))
+    voice = np.zeros(256, np.float32)
+    voice[0] = 1.0
+    store.save(Person("Anna", "adult", voice, time.time(), 3))
+    store.save(Person("Ben", "adult", np.roll(voice, 3), time.time(), 3))
+    core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path, Bus())
+    assert core.household is not None
+
+    def ask(text: str, who: Speaker) -> str:
+        with spoken_by(who):
+            return asyncio.run(core.dialogue.handle(text, turn=1))
+
+    anna, ben = Speaker("Anna", "adult"), Speaker("Ben", "adult")
+    assert ask("forget my voice", anna) == "Forget your voice?"
+    assert ask("yes go ahead", ben) == "I didn't: that yes wasn't Anna's voice. Anna can ask again."
+    assert sorted(p.name for p in core.household.people()) == ["Anna", "Ben"]
+    assert ask("forget my voice", anna) == "Forget your voice?"
+    assert ask("yes", Speaker(None, "guest", unsure=True)).startswith("I've forgotten your voice, Anna.")
+    assert [p.name for p in core.household.people()] == ["Ben"]

@@ -115,7 +115,8 @@ class RoutineRunner:
         that said it (routines/host.py start_run). Its steps serve that voice, and a step whose tool
         is for other roles is refused, as the tool would be if that voice asked for it. Without one
         (a time, an event, typed, the shell) the run is the household's, whoever's request published
-        the event that started it."""
+        the event that started it: started by a time or an event, it sees the household's things only
+        (HOUSEHOLD); typed or from the shell, everyone's, as a typed request does."""
         run = {
             "run_id": uuid.uuid4().hex[:12],
             "routine": routine.name,
@@ -330,7 +331,7 @@ class RoutineRunner:
         spec = self._tool(step.tool)
         args = spec.validate({k: fill(v, run) if isinstance(v, str) else v for k, v in step.args.items()})
         context = contextvars.copy_context()  # as asyncio.to_thread does
-        context.run(SPEAKER.set, _started_by(run))  # the step serves the voice that said the routine, or nobody's
+        context.run(SPEAKER.set, _serves(run))
         return asyncio.get_running_loop().run_in_executor(None, context.run, self._call, spec, args, run)
 
     async def _say(self, say: str, run: dict[str, Any], speak: Speak | None) -> ToolResult:
@@ -494,6 +495,19 @@ def fill(text: str, run: dict[str, Any]) -> str:
 
 def _truthy(text: str) -> bool:
     return text.strip().lower() not in ("", "false", "0", "none", "no", "[]", "{}")
+
+
+HOUSEHOLD = Speaker(None, "guest")
+"""Whom a step of a run started by a time or an event serves: the household. Such a run speaks to
+whoever is in the room, and anyone can cause an event (a guest's timer rings), so it reads the
+household's alarms, reminders and notes, never one person's. Roles are the runner's own check
+(`_barred`), not this."""
+
+
+def _serves(run: dict[str, Any]) -> Speaker | None:
+    """The voice a run's steps serve: the one that said it; the household for a time or an event;
+    nobody told (None: as a typed request, everyone's) for a run typed or started from the shell."""
+    return _started_by(run) or (HOUSEHOLD if run.get("trigger") in ("cron", "event") else None)
 
 
 def _started_by(run: dict[str, Any]) -> Speaker | None:

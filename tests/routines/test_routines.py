@@ -414,8 +414,18 @@ def test_good_morning_is_for_whoever_said_it(tmp_path: Path) -> None:
     assert "call mum" in annas and "feed the cat" not in annas, annas
     bens = asyncio.run(scenario("good morning", Speaker("Ben", "child")))
     assert "feed the cat" in bens and "call mum" not in bens, bens
-    everyone = asyncio.run(scenario("good morning", None))  # typed, or by its morning trigger: everyone's
+    everyone = asyncio.run(scenario("good morning", None))  # typed: everyone's, as a typed request is
     assert "call mum" in everyone and "feed the cat" in everyone, everyone
+    asyncio.run(scenario("remind me to water the plants in 2 hours", None))
+
+    async def by(trigger: str) -> str:  # a time or an event (a guest's timer rang): the household's only
+        run = await core.routines.runner.run(core.routines.routines["good morning"], trigger, speak=None)
+        return " ".join(str(step.get("output", "")) for step in run["steps"].values())
+
+    for trigger in ("cron", "event"):
+        households = asyncio.run(by(trigger))
+        assert "water the plants" in households and "call mum" not in households, households
+        assert "feed the cat" not in households, households
 
 
 def test_an_event_starts_a_routine_and_its_own_steps_do_not_restart_it(core: Core, tmp_path: Path) -> None:

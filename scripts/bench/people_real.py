@@ -136,6 +136,35 @@ def households(
     }
 
 
+def clips_of_one_voice(listener: Listener, clips: dict[str, dict[str, list[np.ndarray]]]) -> dict[str, object]:
+    """How alike two enrolment clips sound when one person reads both (two requests of one meeting) and
+    when two people do, as the enrolment's check of its clips against each other measures them."""
+    said = {
+        speaker: [
+            v
+            for r in sessions[max(sessions, key=lambda s: len(sessions[s]))]
+            if (v := listener.voice(r).embedding) is not None
+        ]
+        for speaker, sessions in clips.items()
+    }
+    one = np.array([float(a @ b) for v in said.values() for a, b in itertools.combinations(v, 2)])
+    two = np.array([float(a @ b) for x, y in itertools.combinations(sorted(said), 2) for a in said[x] for b in said[y]])
+    print(
+        f"one voice or two (two enrolment clips): one person's {len(one)} pairs, median {np.median(one):.2f}, p1 "
+        f"{np.percentile(one, 1):.2f}; two people's {len(two)} pairs, median {np.median(two):.2f}, p99 "
+        f"{np.percentile(two, 99):.2f}"
+    )
+    figures: dict[str, object] = {"one": len(one), "two": len(two)}
+    for threshold in sorted({listening.ONE_VOICE, 0.6, 0.65, 0.75}):
+        refused, passed = float(np.mean(one < threshold)), float(np.mean(two >= threshold))
+        mark = " (the assistant's)" if threshold == listening.ONE_VOICE else ""
+        print(
+            f"  at {threshold:.2f}{mark}: one voice's pair refused {100 * refused:.1f}%, two voices' taken {100 * passed:.1f}%"
+        )
+        figures[f"at {threshold:.2f}"] = {"one_refused": refused, "two_taken": passed}
+    return figures
+
+
 def one_voice_or_two(listener: Listener, clips: dict[str, dict[str, list[np.ndarray]]]) -> dict[str, object]:
     """How alike the halves of an enrolment clip sound when one person speaks (each request) and when
     two do (the first half of one person's request, then the first half of another's), as the
@@ -238,6 +267,7 @@ def main() -> int:
             )
         listening.SAME_PERSON = SAME_PERSON_SET
     figures["one voice or two"] = one_voice_or_two(listener, clips)
+    figures["clips of one voice"] = clips_of_one_voice(listener, clips)
     if args.json:
         args.json.write_text(json.dumps(figures))
     return 0

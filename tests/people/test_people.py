@@ -151,6 +151,17 @@ def test_enrolment_refuses_silence_noise_two_voices_and_what_is_not_a_file(tmp_p
     assert bad_role.returncode != 0 and "is not a role" in bad_role.stderr
 
 
+def test_an_enrolment_read_by_two_people_is_refused(tmp_path: Path) -> None:
+    """One clip by a man's voice, two by a woman's: espeak-ng's +m3 and +f4 score about 0.64 against each
+    other, which the enrolment's old check (0.6) took for one voice."""
+    data = tmp_path / "data"
+    his = clip(tmp_path, "his", READ_ALOUD[0], "en-us+m3")
+    hers = [clip(tmp_path, f"hers{i}", text, "en-us+f4") for i, text in enumerate(READ_ALOUD[1:])]
+    done = people(data, "enroll", "Cara", "--audio", str(his), *(a for h in hers for a in ("--audio", str(h))))
+    assert done.returncode != 0 and "does not sound like the same person as" in done.stderr, done.stderr
+    assert not (data / PEOPLE_DIR).exists() or not list((data / PEOPLE_DIR).iterdir())
+
+
 def test_a_damaged_or_foreign_voiceprint_is_left_out_by_name_and_the_others_still_load(tmp_path: Path) -> None:
     data, elsewhere = tmp_path / "data", tmp_path / "elsewhere"
     vector = np.zeros(256, np.float32)

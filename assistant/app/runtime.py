@@ -19,10 +19,16 @@ from assistant.core.background import Foreground
 from assistant.core.bus import Bus
 from assistant.core.clock import Clock
 from assistant.core.config import Config
-from assistant.core.errors import SkillError
+from assistant.core.errors import LLMError, LLMUnavailable, ModelNotFoundError, SkillError
 from assistant.core.events import Due as DueEvent
 from assistant.core.events import TimerDone
-from assistant.core.models import ResolvedModel, SpeechModelFiles, models_cache_dir, resolve_llm, resolve_models
+from assistant.core.models import (
+    ResolvedModel,
+    SpeechModelFiles,
+    models_cache_dir,
+    resolve_llm,
+    resolve_models,
+)
 from assistant.devices.hub import DeviceHub
 from assistant.devices.registry import DeviceRegistry
 from assistant.knowledge.answerer import Answerer
@@ -329,8 +335,7 @@ def make_planner(
     examples = matcher.examples()
     phrases = matcher.phrases()
 
-    def local() -> LocalPlanner:
-        model = resolve_llm(c.model)
+    def load(model: ResolvedModel) -> LocalPlanner:
         log.info("%s", model.describe("LLM planner"))
         return LocalPlanner(
             str(model.path),
@@ -344,6 +349,22 @@ def make_planner(
             repack=c.repack,
             phrase_replies=config.understanding.phrasing(c),
         )
+
+    def local() -> LocalPlanner:
+        """The local GGUF, loaded. Raises LLMUnavailable, which LazyPlanner remembers."""
+        model: ResolvedModel | None = None
+        try:
+            model = resolve_llm(c.model)
+            return load(model)
+        except ModelNotFoundError as e:
+            raise LLMUnavailable(f"the language model could not be loaded: {e.message}") from e
+        except LLMError as e:
+            remedy = (
+                "check the file planner.model names in the config"
+                if model is not None and model.source == "configured path"
+                else "run `assistant models --check`"
+            )
+            raise LLMUnavailable(f"the language model could not be loaded ({e.message}): {remedy}") from e
 
     if c.server_url:
         server = ServerPlanner(

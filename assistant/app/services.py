@@ -166,14 +166,16 @@ async def serve(core: Core, source: AudioSource, sink: AudioSink, serve_page: bo
     supervisor.add(task_service("pipeline", listen, ends_run=True))
     if core.planner is not None:
         # Last, so the voice loop already listens and serves the templates while the LLM loads (its
-        # state reads "starting" until then); a request that needs it meanwhile waits for it.
+        # state reads "starting" until then); a request that needs it meanwhile waits for it. A model
+        # that does not load leaves `llm` failed, with the reason, and the templates serving: a
+        # request that needs it is told at once that it cannot be thought through (LazyPlanner).
         planner = core.planner
 
         async def load_llm() -> None:
             await planner.load()
             await asyncio.to_thread(give_back_freed_memory)
 
-        supervisor.add(Service("llm", load_llm))
+        supervisor.add(Service("llm", load_llm, optional=True))
 
     async def prepare_replies() -> None:
         await asyncio.to_thread(models.synthesizer.prepare, PREPARED_REPLIES)

@@ -3,8 +3,9 @@ scheduler, routines, discovery, the web server, the media index) is started, wat
 crashes, stopped and started again after a growing pause. One service's crash never stops another.
 
 A service that fails its very first start stops the whole assistant with its message (a wrong port
-or a missing model is for the person to fix, now); one that fails later is retried for as long as
-the assistant runs (a microphone unplugged and plugged back in).
+or a missing model is for the person to fix, now), unless it is `optional` (the LLM: the templates
+serve requests without it): then it reads "failed", with its error, and the others run on. One that
+fails later is retried for as long as the assistant runs (a microphone unplugged and plugged back in).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from assistant.core.events import ServiceChanged
 log = logging.getLogger(__name__)
 
 STARTING, RUNNING, RESTARTING, FINISHED, STOPPED = "starting", "running", "restarting", "finished", "stopped"
+FAILED = "failed"
+"""An optional service whose first start failed: not tried again while the assistant runs."""
 
 
 async def forever() -> None:
@@ -48,6 +51,10 @@ class Service:
     watch: Callable[[], Awaitable[None]] = forever
     ends_run: bool = False
     """When it finishes, the assistant stops (the voice loop at the end of its input file)."""
+    optional: bool = False
+    """When its first start fails, the assistant runs on without it: its state reads "failed" with the
+    error (in `assistant status` and /health, which answers 503), and it is not started again (the
+    LLM: a file that does not load will not load on the next try; the templates serve meanwhile)."""
 
 
 @dataclass
@@ -113,20 +120,24 @@ class Supervisor:
         self._done.set()
 
     async def run(self) -> None:
-        """Start every service in order (each first start must succeed), then keep them running until
-        one that ends the run finishes or `stop` is called; stops them all in reverse order."""
+        """Start every service in order (each first start must succeed, but an optional one's), then keep
+        them running until one that ends the run finishes or `stop` is called; stops the started ones in
+        reverse order."""
+        started: list[Service] = []
         tasks: list[asyncio.Task[None]] = []
         try:
             for service in self._services:
-                if not await self._started_unless_stopped(service):
+                if await self._started_unless_stopped(service):
+                    started.append(service)
+                    tasks.append(asyncio.create_task(self._keep(service), name=f"service:{service.name}"))
+                elif self._done.is_set():
                     break
-                tasks.append(asyncio.create_task(self._keep(service), name=f"service:{service.name}"))
             await self._done.wait()
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-            for service in reversed(self._services[: len(tasks)]):
+            for service in reversed(started):
                 try:
                     await service.stop()
                 except Exception as e:
@@ -135,7 +146,8 @@ class Supervisor:
 
     async def _started_unless_stopped(self, service: Service) -> bool:
         """Its first start, unless `stop` comes first (SIGTERM while the LLM loads): then the start is
-        abandoned, and the services before it stop at once instead of after it."""
+        abandoned, and the services before it stop at once instead of after it. False when it did not
+        start: stopped, or an optional service that failed (the run goes on without it)."""
         starting = asyncio.ensure_future(self._start(service, first=True))
         stopping = asyncio.ensure_future(self._done.wait())
         try:
@@ -149,7 +161,13 @@ class Supervisor:
                 await service.stop()
             self._set(service.name, STOPPED)
             return False
-        starting.result()  # a first start that failed ends the run with its error
+        try:
+            starting.result()
+        except Exception as e:
+            if not service.optional:
+                raise  # a first start that failed ends the run with its error
+            self._failed(service, e)
+            return False
         return True
 
     async def _start(self, service: Service, first: bool) -> None:
@@ -218,6 +236,16 @@ class Supervisor:
             log.error("%s crashed; trying again in %.1f s", service.name, retry_in_s, exc_info=error)
         self._set(service.name, RESTARTING, retry_in_s)
 
+    def _failed(self, service: Service, error: Exception) -> None:
+        health = self._health[service.name]
+        health.last_error = describe_error(error)
+        health.last_error_at = time.time()
+        if isinstance(error, AssistantError):
+            log.error("%s could not start: %s; going on without it", service.name, health.last_error)
+        else:
+            log.error("%s could not start; going on without it", service.name, exc_info=error)
+        self._set(service.name, FAILED)
+
     def _set(self, name: str, state: str, retry_in_s: float | None = None) -> None:
         health = self._health[name]
         if health.state == state and state != RESTARTING:
@@ -230,7 +258,7 @@ class Supervisor:
                 service=name,
                 state=state,
                 restarts=health.restarts,
-                error=health.last_error if state == RESTARTING else None,
+                error=health.last_error if state in (RESTARTING, FAILED) else None,
             )
         )
         if self.on_change is not None:

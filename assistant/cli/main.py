@@ -33,8 +33,8 @@ from assistant.cli import status as status_cli
 from assistant.cli import web as web_cli
 from assistant.core.bus import Bus, JsonlWriter
 from assistant.core.config import Config, load_config
-from assistant.core.errors import AssistantError, CommandLineError
-from assistant.core.events import Transcript, TtsEnd
+from assistant.core.errors import AssistantError, CommandLineError, LLMUnavailable
+from assistant.core.events import Error, Event, Transcript, TtsEnd
 from assistant.core.memory import limit_malloc_arenas
 from assistant.core.store import RUNS, DataDirLock, require_room
 from assistant.scheduling.records import KINDS
@@ -142,11 +142,20 @@ def _say(args: argparse.Namespace, line: str) -> None:
 
 
 async def _ask(args: argparse.Namespace) -> int:
-    """A typed request with no assistant running: this process is the assistant for one turn."""
+    """A typed request with no assistant running: this process is the assistant for one turn. Exit 1,
+    with the reason on stderr besides the reply, when the request needed the LLM and it could not be
+    loaded: a setup for the person to fix, not an answer."""
     from assistant.app.runtime import build_core
     from assistant.voice.conversation_file import ConversationFile
 
     bus = Bus()
+    unavailable: list[str] = []
+
+    def heard(event: Event) -> None:
+        if isinstance(event, Error) and event.code == LLMUnavailable.code:
+            unavailable.append(event.message)
+
+    bus.subscribe(heard)
     with _event_log(args.events, bus):
         # No music player: this process exits when it has answered, and the song would end with it.
         core = build_core(_config(args), _data_dir(args), bus, plays=False)
@@ -166,7 +175,9 @@ async def _ask(args: argparse.Namespace) -> int:
         _say(args, reply)
         if args.audio_out:
             await _speak_reply(args, core.config, bus, reply, turn=1)
-    return 0
+    for message in unavailable[:1]:
+        print(f"assistant: {message}", file=sys.stderr, flush=True)
+    return 1 if unavailable else 0
 
 
 async def _speak_reply(args: argparse.Namespace, config: Config, bus: Bus, reply: str, turn: int) -> None:

@@ -82,6 +82,14 @@ class LLMUnreachable(LLMError):
     code = "planner_unreachable"
 
 
+class LLMUnavailable(LLMError):
+    """The local model could not be loaded (a damaged or missing file, too little memory): a request
+    that needs it is refused at once with the same message for as long as the process runs, not
+    loaded again for each."""
+
+    code = "planner_unavailable"
+
+
 class SkillError(AssistantError):
     """A skill failed while acting, or was registered wrongly."""
 

@@ -22,7 +22,14 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
-from assistant.core.errors import AssistantError, ConfigError, LLMError, LLMUnreachable, RequestTooLong
+from assistant.core.errors import (
+    AssistantError,
+    ConfigError,
+    LLMError,
+    LLMUnavailable,
+    LLMUnreachable,
+    RequestTooLong,
+)
 from assistant.core.failover import Failover
 from assistant.knowledge import answering
 from assistant.llm.local import LocalLLM, context_for, needed_context
@@ -63,7 +70,9 @@ class _Backend(Protocol):
 
 class LazyPlanner:
     """Loads and warms the real planner once, on first use or when `load()` is awaited at start,
-    in a worker thread so the event loop keeps running."""
+    in a worker thread so the event loop keeps running. A model that could not be loaded
+    (LLMUnavailable, from `make_planner`) is not tried again: every later request that needs it is
+    refused at once with the same message."""
 
     def __init__(self, factory: Callable[[], _Backend], index: Callable[[], ToolIndex] | None = None) -> None:
         """index: the tools worth offering, made without the model, so a request no tool fits is
@@ -73,6 +82,8 @@ class LazyPlanner:
         self._backend: _Backend | None = None
         self._lock = threading.Lock()
         self.warm_s: float | None = None
+        self.unavailable: str | None = None
+        """Why the model could not be loaded, once it could not (LLMUnavailable's message)."""
 
     def load_sync(self, warm: bool = True) -> _Backend:
         """The backend, loading it in this thread if nobody has yet (a tool's worker thread). `warm`
@@ -80,14 +91,26 @@ class LazyPlanner:
         that is waiting (a one-shot `ask`), that request warms it."""
         with self._lock:
             if self._backend is None:
-                backend = self._factory()
-                self.warm_s = backend.warm_up(request=warm)
+                self._refuse_if_unavailable()
+                try:
+                    backend = self._factory()
+                    self.warm_s = backend.warm_up(request=warm)
+                except LLMUnavailable as e:
+                    self.unavailable = e.message
+                    raise
                 self._backend = backend
             return self._backend
 
     async def load(self, warm: bool = True) -> _Backend:
         backend = self._backend
-        return backend if backend is not None else await asyncio.to_thread(self.load_sync, warm)
+        if backend is not None:
+            return backend
+        self._refuse_if_unavailable()
+        return await asyncio.to_thread(self.load_sync, warm)
+
+    def _refuse_if_unavailable(self) -> None:
+        if self.unavailable is not None:
+            raise LLMUnavailable(self.unavailable)
 
     async def plan(self, text: str, context: PlanContext) -> ToolCall | None:
         if self._backend is None and self._index is not None:

@@ -25,6 +25,7 @@ from assistant.core.events import TimerDone
 from assistant.core.models import (
     ResolvedModel,
     SpeechModelFiles,
+    drop_if_damaged,
     models_cache_dir,
     resolve_llm,
     resolve_models,
@@ -351,10 +352,18 @@ def make_planner(
         )
 
     def local() -> LocalPlanner:
-        """The local GGUF, loaded. Raises LLMUnavailable, which LazyPlanner remembers."""
+        """The local GGUF, loaded. A file made here from the packages that does not load because it
+        is damaged (cut short) is deleted, made again and loaded once more; any other failure (too
+        little memory) deletes nothing. Raises LLMUnavailable, which LazyPlanner remembers."""
         model: ResolvedModel | None = None
         try:
             model = resolve_llm(c.model)
+            try:
+                return load(model)
+            except LLMError:
+                if not drop_if_damaged(model.path):
+                    raise
+            model = resolve_llm(c.model)  # made again from the packages (half a minute), or the original
             return load(model)
         except ModelNotFoundError as e:
             raise LLMUnavailable(f"the language model could not be loaded: {e.message}") from e

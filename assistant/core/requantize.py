@@ -10,7 +10,8 @@ benchmarks, the copy plans and answers as the original does (docs/benchmarks/sta
 It is made once, in a child process (`python -m assistant.core.requantize SOURCE TARGET`): the
 assistant's own memory never holds the conversion's buffers, and llama.cpp aborting on a bad file
 cannot take the assistant with it. The copy is written beside its target under a name of its own,
-flushed to disk, and renamed into place only when whole.
+flushed to disk, and renamed into place only when whole. A copy that fails to load later is checked
+with `gguf_damage` (its header and size, not its bytes) before it is deleted and made again.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ import contextlib
 import ctypes
 import fcntl
 import logging
+import math
+import mmap
 import os
 import stat
+import struct
 import subprocess
 import sys
 import threading
@@ -178,6 +182,133 @@ def _convert(source: str, target: str) -> int:
     with open(target, "rb") as written:
         os.fsync(written.fileno())
     return 0
+
+
+# --- is a GGUF file whole? ------------------------------------------------------------------------
+
+GGUF_MAGIC = b"GGUF"
+GGML_BLOCKS = {
+    0: (1, 4),  # F32
+    1: (1, 2),  # F16
+    2: (32, 18),  # Q4_0
+    3: (32, 20),  # Q4_1
+    6: (32, 22),  # Q5_0
+    7: (32, 24),  # Q5_1
+    8: (32, 34),  # Q8_0
+    9: (32, 36),  # Q8_1
+    10: (256, 84),  # Q2_K
+    11: (256, 110),  # Q3_K
+    12: (256, 144),  # Q4_K
+    13: (256, 176),  # Q5_K
+    14: (256, 210),  # Q6_K
+    15: (256, 292),  # Q8_K
+    24: (1, 1),  # I8
+    25: (1, 2),  # I16
+    26: (1, 4),  # I32
+    27: (1, 8),  # I64
+    28: (1, 8),  # F64
+    30: (1, 2),  # BF16
+}
+"""ggml's tensor types: (values per block, bytes per block), as ggml.c's type traits say. The ones
+llama.cpp's K-quant recipes write, and the plain ones; a file with another is not judged."""
+_SCALAR_BYTES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+"""A metadata value's bytes by its GGUF type (8 is a string, 9 an array)."""
+_STRING, _ARRAY = 8, 9
+
+
+class _CutShort(Exception):
+    pass
+
+
+def gguf_damage(path: Path) -> str | None:
+    """Why `path` is not a whole GGUF file (not one by its first bytes, its header cut short, fewer
+    bytes than its tensors take), or None when it is whole as far as its header tells. Reads the
+    header alone (a few MB: the tokenizer's vocabulary), never the weights: a file cut short is found
+    at once, a bit flipped among the weights only by its sha256 (`assistant models --check`)."""
+    try:
+        with path.open("rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if f.read(len(GGUF_MAGIC)) != GGUF_MAGIC:
+                return "it does not begin as a GGUF file does"
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                try:
+                    need = gguf_extent(data)
+                except _CutShort:
+                    return f"its header is cut short ({size:,} bytes in all)"
+    except OSError as e:
+        return f"it cannot be read: {e.strerror or e}"
+    if need is not None and size < need:
+        return f"it is {size:,} bytes and its tensors take {need:,}: cut short"
+    return None
+
+
+def gguf_extent(data: bytes | mmap.mmap) -> int | None:
+    """The bytes a GGUF file (v2 or v3) takes by its header: where its last tensor ends. None for a
+    version or a tensor type this does not know. Raises _CutShort where the header runs past the end."""
+    pos = len(GGUF_MAGIC)
+
+    def take(fmt: str) -> int:
+        nonlocal pos
+        try:
+            (value,) = struct.unpack_from("<" + fmt, data, pos)
+        except struct.error:
+            raise _CutShort from None
+        pos += struct.calcsize("<" + fmt)
+        return int(value)
+
+    def skip(n: int) -> None:
+        nonlocal pos
+        if pos + n > len(data):
+            raise _CutShort
+        pos += n
+
+    def string() -> bytes:
+        n = take("Q")
+        skip(n)
+        return bytes(data[pos - n : pos])
+
+    def value(kind: int) -> int | None:
+        """Skip one metadata value; returns an integer's value (general.alignment)."""
+        if kind == _STRING:
+            skip(take("Q"))
+        elif kind == _ARRAY:
+            items, count = take("I"), take("Q")
+            if items in _SCALAR_BYTES:
+                skip(_SCALAR_BYTES[items] * count)
+            elif items == _STRING:  # a tokenizer's vocabulary: 150,000 of them
+                for _ in range(count):
+                    skip(take("Q"))
+            else:
+                for _ in range(count):
+                    value(items)
+        elif kind in (4, 5):  # u32, i32: the alignment's type
+            return take("i" if kind == 5 else "I")
+        elif kind in _SCALAR_BYTES:
+            skip(_SCALAR_BYTES[kind])
+        else:
+            raise _CutShort  # a type GGUF has not: the header is garbage from here on
+        return None
+
+    if take("I") not in (2, 3):
+        return None
+    tensors, keys = take("Q"), take("Q")
+    alignment = 32
+    for _ in range(keys):
+        key = string()
+        found = value(take("I"))
+        if key == b"general.alignment" and found:
+            alignment = found
+    extents = []
+    for _ in range(tensors):
+        string()
+        shape = [take("Q") for _ in range(take("I"))]
+        kind, offset = take("I"), take("Q")
+        if kind not in GGML_BLOCKS:
+            return None
+        per_block, block_bytes = GGML_BLOCKS[kind]
+        extents.append(offset + math.prod(shape) // per_block * block_bytes)
+    start = -(-pos // alignment) * alignment
+    return start + max(extents, default=0)
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@ download only where the user allows network. Every model it returns is named wit
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import logging
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +18,7 @@ import platformdirs
 from assistant.core.errors import ModelNotFoundError
 from assistant.core.paths import VOICES_DIR
 from assistant.core.requantize import RECIPE, compact_copy, gguf_damage, locked, try_again
+from assistant.core.store import free_bytes
 
 log = logging.getLogger(__name__)
 
@@ -161,23 +164,56 @@ def models_cache_dir() -> Path:
 
 def _join_parts(parts: list[Path], target: Path, sha256: str, pip: str) -> None:
     """Concatenate packaged chunks into one file, check the whole sha256, then rename into place:
-    a crash or a bad part never leaves a half-joined model where a good one is expected."""
+    a crash, a bad part or a full disk never leaves a half-joined model where a good one is expected."""
     tmp = target.with_name(target.name + ".partial")
     digest = hashlib.sha256()
-    with tmp.open("wb") as out:
-        for part in parts:
-            with part.open("rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
+    try:
+        with tmp.open("wb") as out:
+            for part in parts:
+                for block in _blocks(part, pip):
                     digest.update(block)
                     out.write(block)
-        out.flush()
-        os.fsync(out.fileno())
-    if digest.hexdigest() != sha256:
-        tmp.unlink(missing_ok=True)
-        raise ModelNotFoundError(
-            f"the packaged parts of {target.name} do not join to the recorded sha256: reinstall {pip}"
-        )
-    os.replace(tmp, target)
+            out.flush()
+            os.fsync(out.fileno())
+        if digest.hexdigest() != sha256:
+            raise ModelNotFoundError(
+                f"the packaged parts of {target.name} do not join to the recorded sha256: reinstall {pip}"
+            )
+        os.replace(tmp, target)
+    except OSError as e:
+        _remove(tmp)  # first: the room it took is free again when the message says what is
+        raise _cannot_write(target, sum(p.stat().st_size for p in parts), e) from e
+    finally:
+        _remove(tmp)
+
+
+def _blocks(part: Path, pip: str) -> Iterator[bytes]:
+    """A packaged part's bytes, a MiB at a time; one that cannot be read is its package's fault."""
+    try:
+        with part.open("rb") as f:
+            while block := f.read(1 << 20):
+                yield block
+    except OSError as e:
+        raise ModelNotFoundError(f"cannot read {part}: {e.strerror or e}: reinstall {pip}") from e
+
+
+def _cannot_write(target: Path, need: int, e: OSError) -> ModelNotFoundError:
+    """A model that could not be written (a full disk, a read-only cache): which file, where, why,
+    and the room it needs."""
+    free = free_bytes(target.parent)
+    room = f", {free / 2**20:,.1f} MiB free there" if free is not None else ""
+    return ModelNotFoundError(
+        f"cannot write {target.name} in {target.parent}: {e.strerror or e} "
+        f"(it needs {need / 2**20:,.1f} MiB{room}): free some space and try again"
+    )
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 def _part_paths(parts: tuple[tuple[str, str], ...], what: str, pip: str) -> list[Path]:
@@ -195,14 +231,21 @@ def _part_paths(parts: tuple[tuple[str, str], ...], what: str, pip: str) -> list
 def _join_whisper_base(target: Path) -> None:
     """Join the two packaged halves of whisper base into one CTranslate2 folder, atomically."""
     parts = _part_paths(WHISPER_BASE_PARTS, "speech-to-text model 'base'", WHISPER_BASE_PIP)
+    extras = [parts[0].parent / name for name in ("config.json", "tokenizer.json", "vocabulary.txt")]
     tmp = target.with_name(target.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    for extra in ("config.json", "tokenizer.json", "vocabulary.txt"):
-        shutil.copyfile(parts[0].parent / extra, tmp / extra)
-    _join_parts(parts, tmp / "model.bin", WHISPER_BASE_SHA256, WHISPER_BASE_PIP)
-    shutil.rmtree(target, ignore_errors=True)
-    os.replace(tmp, target)
+    try:
+        _remove(tmp)
+        tmp.mkdir(parents=True)
+        for extra in extras:
+            shutil.copyfile(extra, tmp / extra.name)
+        _join_parts(parts, tmp / "model.bin", WHISPER_BASE_SHA256, WHISPER_BASE_PIP)
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+    except OSError as e:
+        _remove(tmp)
+        raise _cannot_write(target, sum(p.stat().st_size for p in [*parts, *extras]), e) from e
+    finally:
+        _remove(tmp)
 
 
 def resolve_whisper(name: str, path: str | None, allow_network: bool) -> ResolvedModel:

@@ -265,18 +265,24 @@ def _exchange(
     raise ControlError("the running assistant stopped before it answered; see its log or `assistant status`")
 
 
+BUSY_S = 60.0
+"""How long a one-shot command waits for another that holds the data folder (`ask` and `ask` at
+once): a cold `ask` that needs the LLM takes 4-7 s (docs/benchmarks/startup.md; more on a slower
+machine), and about a minute after a prompt change, which evaluates the system prompt once."""
+
+
 def running_or_alone(
     data_dir: Path,
     try_lock: Callable[[], bool],
     starting: Callable[[], bool],
     wait_s: float = 60.0,
-    busy_s: float = 5.0,
+    busy_s: float = BUSY_S,
     poll_s: float = 0.2,
 ) -> socket.socket | None:
     """A connection to the assistant that holds `data_dir`, or None once `try_lock()` got the folder
     for this process alone. An assistant still loading its models (`starting()`) holds the folder
-    with no socket yet: waited for up to `wait_s`. Another one-shot command holding it for a moment is
-    waited for up to `busy_s`."""
+    with no socket yet: waited for up to `wait_s`. Another one-shot command holding it is waited for
+    up to `busy_s`."""
     begun = time.monotonic()
     while True:
         if try_lock():
@@ -292,6 +298,7 @@ def running_or_alone(
             )
         if not starting() and waited >= busy_s:
             raise ControlError(
-                f"another command is running on {data_dir} and would race this one: try again when it has finished"
+                f"another command is running on {data_dir} and would race this one (waited {busy_s:g} s): "
+                "try again when it has finished"
             )
         time.sleep(poll_s)

@@ -109,6 +109,9 @@ class ToolCall:
     """Worded freely, so the tool's fixed reply may not answer it: true for the planner's calls and for
     template sentences marked `metadata: {open_question: true}`. A `phrased` tool's reply to it is
     worded by the LLM from the result."""
+    ask_first: bool = False
+    """From a template sentence marked `metadata: {ask_first: true}`, whose words may well mean something
+    else ("this is {name}" also catches "this is so annoying"): a yes is asked for before it runs."""
 
 
 REQUEST: ContextVar[str] = ContextVar("request", default="")

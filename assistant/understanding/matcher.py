@@ -318,7 +318,10 @@ class TemplateMatcher:
         if whole in params:  # the words around the slot carry the meaning: "which day is {the recycling} collected"
             args[whole] = text.strip()
         open_question = bool((result.intent_metadata or {}).get("open_question"))
-        return ToolCall(tool=tool, args=args, source="template", text=text, open_question=open_question)
+        ask_first = bool((result.intent_metadata or {}).get("ask_first"))
+        return ToolCall(
+            tool=tool, args=args, source="template", text=text, open_question=open_question, ask_first=ask_first
+        )
 
     def match_fuzzy(
         self, text: str, live: dict[str, list[str]] | None = None, min_score: float = 0.86

@@ -493,10 +493,11 @@ class Dialogue:
         unsure = call.score < self.confirm_below and not spec.reads
         if spec.risky and not self.may_confirm:
             return self._refuse(call, CANNOT_CONFIRM, turn, audio_t)
-        if spec.risky or unsure:
+        if spec.risky or unsure or call.ask_first:
             self._intent(call, turn, audio_t)
-            # A risky tool's own question says what it will do; else the request is put back as understood.
-            question = None if spec.risky else _restated(call.text)
+            # A risky tool's own question says what it will do, as does one asked first for its words;
+            # else the request is put back as understood.
+            question = None if spec.risky or call.ask_first else _restated(call.text)
             return self._ask("confirm", call, question or _confirm_question(spec, args), turn, audio_t)
         return await self._run(call, turn, audio_t, spec=spec)
 

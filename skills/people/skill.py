@@ -50,7 +50,7 @@ class PeopleSkill(Skill):
             return ToolResult("I don't know your voice. Say \"learn my voice\" and I'll learn it.")
         return ToolResult(f"You sound like {who.name}.", data={"person": who.name, "role": who.role})
 
-    @tool
+    @tool(confirm="Should I learn your voice as {name}?", settle="_settle_new_name")
     def learn_voice(self, name: Annotated[str, Ask("What's your name?"), "the speaker's name"]) -> ToolResult:
         """Learn the speaker's voice: they read three sentences aloud."""
         try:
@@ -86,6 +86,11 @@ class PeopleSkill(Skill):
             f"{person.name} is {a_role(person.role)} now.",
             data={"person": person.name, "role": person.role, "was": was},
         )
+
+    def _settle_new_name(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A name heard in lower case is written with capitals, as it will be learned ("anna": Anna)."""
+        name = args.get("name")
+        return {**args, "name": name.strip().title()} if isinstance(name, str) and name.islower() else args
 
     def _settle_name(self, args: dict[str, Any]) -> dict[str, Any]:
         """The name as enrolled ("ben" heard is Ben; "me" is the speaker), so the question asks about

@@ -336,3 +336,21 @@ def test_a_yes_in_another_enrolled_voice_confirms_nothing(tmp_path: Path) -> Non
     assert ask("forget my voice", anna) == "Forget your voice?"
     assert ask("yes", Speaker(None, "guest", unsure=True)).startswith("I've forgotten your voice, Anna.")
     assert [p.name for p in core.household.people()] == ["Ben"]
+
+
+def test_this_is_or_my_name_is_alone_asks_before_learning_a_voice(tmp_path: Path) -> None:
+    """ "this is {name}" said alone also catches "this is so annoying": a yes comes first; "learn my
+    voice, I'm Anna" says what it wants and is not asked again."""
+    core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path, Bus())
+
+    def ask(text: str) -> str:
+        with spoken_by(Speaker(None, "guest")):
+            return asyncio.run(core.dialogue.handle(text, turn=1))
+
+    assert ask("this is so annoying") == "Should I learn your voice as So Annoying?"
+    assert ask("no") == "Okay, I won't."
+    assert ask("my name is not important") == "Should I learn your voice as Not Important?"
+    assert ask("no") == "Okay, I won't."
+    assert ask("this is Anna") == "Should I learn your voice as Anna?"
+    assert "I learn a voice only from speech" in ask("yes")  # a typed yes: nothing to learn from
+    assert "I learn a voice only from speech" in ask("learn my voice, I'm Anna")

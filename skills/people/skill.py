@@ -87,6 +87,19 @@ class PeopleSkill(Skill):
             data={"person": person.name, "role": person.role, "was": was},
         )
 
+    def _settle_forget(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Before "Forget your voice?" is asked: a voice too briefly heard to tell ("forget my voice" is
+        about a second) is asked for a whole sentence, and one nobody enrolled is told so."""
+        who = speaker()
+        if who is not None and who.name is None and who.unsure:
+            raise PeopleError(
+                "I'm not sure whose voice this is. Say it again in a whole sentence, such as "
+                '"please forget my voice now".'
+            )
+        if who is not None and who.name is None and said():
+            raise PeopleError("I don't know your voice, so there is nothing to forget.")
+        return args
+
     def _settle_new_name(self, args: dict[str, Any]) -> dict[str, Any]:
         """A name heard in lower case is written with capitals, as it will be learned ("anna": Anna)."""
         name = args.get("name")
@@ -111,11 +124,12 @@ class PeopleSkill(Skill):
             raise NobodyCalled(name.strip().title())
         return {**args, "name": known.name if known is not None else name.strip().title()}
 
-    @tool(risky=True, confirm="Forget your voice?")
+    @tool(risky=True, confirm="Forget your voice?", settle="_settle_forget")
     def forget_voice(self) -> ToolResult:
         """Forget the speaker's voice."""
         who = speaker()
         if who is None or who.name is None:
+            self._settle_forget({})
             raise SkillError("I don't know your voice, so there is nothing to forget.", code="people")
         kept = self.household.forget(who.name, f"voice:{who.name}", by_adult=who.role == "adult")
         if kept is None:

@@ -354,3 +354,22 @@ def test_this_is_or_my_name_is_alone_asks_before_learning_a_voice(tmp_path: Path
     assert ask("this is Anna") == "Should I learn your voice as Anna?"
     assert "I learn a voice only from speech" in ask("yes")  # a typed yes: nothing to learn from
     assert "I learn a voice only from speech" in ask("learn my voice, I'm Anna")
+
+
+def test_forget_my_voice_too_short_to_tell_asks_for_a_whole_sentence_before_any_yes(tmp_path: Path) -> None:
+    store = Voiceprints(tmp_path, Vault(tmp_path).derived_key(PURPOSE))
+    store.save(Person("Anna", "adult", np.ones(256, np.float32) / 16.0, time.time(), 3))
+    core = build_core(load_config(environ=TEMPLATES_ONLY), tmp_path, Bus())
+
+    def ask(text: str, who: Speaker) -> str:
+        with spoken_by(who):
+            return asyncio.run(core.dialogue.handle(text, turn=1))
+
+    assert ask("forget my voice", Speaker(None, "guest", unsure=True)) == (
+        "Sorry, I'm not sure whose voice this is. Say it again in a whole sentence, such as "
+        '"please forget my voice now".'
+    )
+    assert ask("forget my voice", Speaker(None, "guest")) == (
+        "Sorry, I don't know your voice, so there is nothing to forget."
+    )
+    assert ask("please forget my voice now", Speaker("Anna", "adult")) == "Forget your voice?"

@@ -141,6 +141,13 @@ class Speaker:
 
 
 SPEAKER: ContextVar[Speaker | None] = ContextVar("speaker", default=None)
+ORIGIN: ContextVar[str] = ContextVar("origin", default="")
+
+
+def asked_from() -> str:
+    """Where the request a tool is serving came from (trust.calls.ORIGINS: "voice", "phone", "text",
+    "routine", "wyoming"); "" outside a conversation. For a skill's own records of who did what."""
+    return ORIGIN.get()
 
 
 def speaker() -> Speaker | None:

@@ -33,7 +33,7 @@ from assistant.core.errors import AssistantError, NotForThisRole, RequestTooLong
 from assistant.core.events import Error, Intent, NoIntent, Question, Reply, ToolResultEvent
 from assistant.core.store import room_problem
 from assistant.people.voiceprints import a_role, name_key
-from assistant.plugins.api import Speaker, ToolCall, ToolResult, ToolSpec, saying, speaker, spoken_by
+from assistant.plugins.api import ORIGIN, Speaker, ToolCall, ToolResult, ToolSpec, saying, speaker, spoken_by
 from assistant.plugins.registry import Registry
 from assistant.trust.audit import AuditError, AuditLog
 from assistant.trust.calls import record_call
@@ -282,9 +282,11 @@ class Dialogue:
         say it again (SAY_AGAIN), once: `retry` says this request is the second try."""
         self._phrased = False
         self._hearing, self._retry = hearing, retry
+        origin = ORIGIN.set(self.origin)
         try:
             reply = await self._respond(text, turn, audio_t, others)
         finally:
+            ORIGIN.reset(origin)
             self._hearing, self._retry = None, False
         self.bus.publish(Reply(text=reply, phrased=self._phrased, turn=turn, audio_t=audio_t))
         return reply
@@ -505,6 +507,13 @@ class Dialogue:
         """A call nobody spoke (a button on the phone page): (done, what to say). Not done, with the
         question to put to the person, when an argument is missing or the tool is risky and
         `confirmed` is not set; validation errors raise SkillError with a message for the person."""
+        origin = ORIGIN.set(self.origin)
+        try:
+            return await self._perform(call, confirmed, turn)
+        finally:
+            ORIGIN.reset(origin)
+
+    async def _perform(self, call: ToolCall, confirmed: bool, turn: int | None) -> tuple[bool, str]:
         spec = self.registry.tool(call.tool)
         args = spec.validate(_given(call.args))
         barred = _barred(spec)

@@ -16,7 +16,9 @@ from assistant.plugins.api import (
     Permission,
     Skill,
     SkillContext,
+    Speaker,
     ToolResult,
+    asked_from,
     hand_next_turns,
     said,
     speaker,
@@ -73,7 +75,7 @@ class PeopleSkill(Skill):
     ) -> ToolResult:
         """Give an enrolled person another role (adult, child or guest): what they may ask for."""
         who = speaker()
-        by = f"voice:{who.name}" if who is not None and who.name else "typed"
+        by = _by(who)
         try:
             person, was = self.household.set_role(name, role, by)
         except PeopleError as e:
@@ -131,9 +133,16 @@ class PeopleSkill(Skill):
         if who is None or who.name is None:
             self._settle_forget({})
             raise SkillError("I don't know your voice, so there is nothing to forget.", code="people")
-        kept = self.household.forget(who.name, f"voice:{who.name}", by_adult=who.role == "adult")
+        kept = self.household.forget(who.name, _by(who), by_adult=who.role == "adult")
         if kept is None:
             raise SkillError(f"I no longer have {who.name}'s voice.", code="people")
         # They stay theirs: a new voice is not learned under the name while they do (people/household.py).
         stays = f" Kept under your name: {and_list(kept)}." if kept else ""
         return ToolResult(f"I've forgotten your voice, {who.name}.{stays}", data={"person": who.name, "kept": kept})
+
+
+def _by(who: Speaker | None) -> str:
+    """Who asked, for the audit trail: where from ("voice", "phone", "text") and, when told, the name
+    ("phone:Anna" for a phone paired as Anna, "phone" for an admin phone)."""
+    origin = asked_from() or "text"
+    return f"{origin}:{who.name}" if who is not None and who.name else origin

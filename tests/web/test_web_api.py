@@ -274,6 +274,10 @@ def test_a_phone_paired_as_a_person_asks_as_them(tmp_path: Path) -> None:
         demote = {**promote, "args": {"name": "Ben", "role": "child"}}
         status, body, _ = page.run(_request("POST", page.http + "api/call", admin, json=demote))
         assert status == 200 and body["reply"] == "Ben is a child now.", body
+        changed = [(e["who"], e["role"]) for e in page.core.audit.entries() if e.get("action") == "voice role changed"]
+        assert changed == [("phone:Anna", "adult"), ("phone", "child")], (
+            "where it was asked from, not 'voice' or 'typed'"
+        )
     finally:
         stop_page(page)
 

@@ -478,6 +478,10 @@ class VoiceLoop:
         enrolled. Computed beside the transcription, so it is (nearly) always done by now."""
         heard = self._heard_of(stt)
         if heard is None or heard.who is None:
+            if self.household is not None and self.household.knows_voices():
+                # Voices are enrolled but this one was not told (its audio superseded): a guest who
+                # may be someone, never "nobody enrolled", which would allow every role's tools.
+                return Speaker(None, "guest", unsure=True)
             return None
         try:
             found, took = await heard.who

@@ -372,7 +372,7 @@ def make_planner(
                 "check the file planner.model names in the config"
                 if model is not None and model.source == "configured path"
                 else "run `assistant models --check`"
-            )
+            ) + ", then start the assistant again"
             raise LLMUnavailable(f"the language model could not be loaded ({e.message}): {remedy}") from e
 
     if c.server_url:

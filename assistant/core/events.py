@@ -318,7 +318,9 @@ class ServiceChanged(Event):
     service: str
     """audio, pipeline, scheduler, routines, discovery, web or media."""
     state: str
-    """starting, running, restarting (it crashed or lost its device; `error` says why), finished or stopped."""
+    """starting, running, restarting (it crashed or lost its device; `error` says why), failed (an optional
+    service, the LLM, whose first start failed; `error` says why, and it is not tried again), finished
+    or stopped."""
     restarts: int = 0
     """How many times the service was started again since the assistant started."""
     error: str | None = None

@@ -49,6 +49,8 @@ BROKE = "Sorry, the {skill} skill broke while doing that; the details are in the
 """A fault in a skill (an exception that is no AssistantError): not the person's doing, and nothing
 they can change by asking differently."""
 PLANNER_DOWN = "Sorry, I can't think that through right now."
+PLANNER_BROKEN = "Sorry, I can't work that out: my language model didn't load."
+"""The LLM could not be loaded at all (`assistant status` says why); the templates still serve."""
 DROPPED = "Okay, I won't."
 WHO_IS_IT = "I can't tell who is speaking. Who is it?"
 NOT_TOLD = "I didn't do that: I need your name when I ask who it is. Ask again if you like."
@@ -396,7 +398,9 @@ class Dialogue:
             )
         except AssistantError as e:
             self.bus.publish(Error(code=e.code, message=e.message, turn=turn, audio_t=audio_t))
-            return e.message if isinstance(e, RequestTooLong) else PLANNER_DOWN
+            if isinstance(e, RequestTooLong):
+                return e.message
+            return PLANNER_BROKEN if e.code == "planner_unavailable" else PLANNER_DOWN
         if call is None:
             answered = await self._unanswered(text, turn, audio_t)
             if answered is not None:

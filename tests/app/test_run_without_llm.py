@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.core.models import resolve_llm
-from assistant.voice.dialogue import PLANNER_DOWN
+from assistant.voice.dialogue import PLANNER_BROKEN
 from testbed import speech as sf
 
 
@@ -52,7 +52,7 @@ def test_the_voice_loop_serves_the_templates_when_the_llm_does_not_load(tmp_path
     assert failed["error"].startswith("the language model could not be loaded (cannot load the LLM ")
     assert [(e["tool"], e["source"]) for e in events if e["type"] == "intent"] == [("clock.get_time", "template")]
     replies = [e["text"] for e in events if e["type"] == "reply"]
-    assert len(replies) == 2 and replies[1] == PLANNER_DOWN, replies
+    assert len(replies) == 2 and replies[1] == PLANNER_BROKEN, replies
     assert [e["code"] for e in events if e["type"] == "error"] == ["planner_unavailable"]
     llm = [e["state"] for e in events if e["type"] == "service" and e["service"] == "llm"]
     assert llm == ["failed"], "tried once, not again"

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from assistant.core.models import resolve_llm
-from assistant.voice.dialogue import PLANNER_DOWN
+from assistant.voice.dialogue import PLANNER_BROKEN
 
 
 def ask(text: str, data: Path, model: Path) -> subprocess.CompletedProcess[str]:
@@ -29,10 +29,10 @@ def test_ask_says_the_model_could_not_be_loaded_and_exits_1(tmp_path: Path) -> N
         model.write_bytes(whole.read(8 << 20))  # the header and a little: the weights cut short
     needs = ask("could you possibly keep an eye on the pasta for me", tmp_path / "data", model)
     assert needs.returncode == 1
-    assert needs.stdout.strip() == PLANNER_DOWN
+    assert needs.stdout.strip() == PLANNER_BROKEN
     (said,) = needs.stderr.splitlines()
     assert said.startswith(f"assistant: the language model could not be loaded (cannot load the LLM {model}: ")
-    assert said.endswith("): check the file planner.model names in the config")
+    assert said.endswith("): check the file planner.model names in the config, then start the assistant again")
 
     templates = ask("set a timer for 5 minutes", tmp_path / "data", model)
     assert templates.returncode == 0 and templates.stderr == ""

@@ -124,7 +124,7 @@ def test_a_whole_copy_that_fails_to_load_for_want_of_memory_is_kept(
     assert refused.value.code == "planner_unavailable"
     assert refused.value.message == (
         f"the language model could not be loaded (cannot load the LLM {packaged.compact}: Failed to create "
-        "llama_context): run `assistant models --check`"
+        "llama_context): run `assistant models --check`, then start the assistant again"
     )
     after = packaged.compact.stat()
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns) and packaged.calls == 0

@@ -13,7 +13,7 @@ from assistant.core.bus import Bus
 from assistant.core.config import load_config
 from assistant.core.errors import LLMUnavailable
 from assistant.core.models import resolve_llm
-from assistant.voice.dialogue import PLANNER_DOWN
+from assistant.voice.dialogue import PLANNER_BROKEN
 from testbed.harness import Recorder
 
 NEEDS_THE_LLM = "could you possibly keep an eye on the pasta for me"
@@ -36,17 +36,19 @@ def core_with(data: Path, model: Path) -> tuple[Core, Recorder]:
 def test_a_model_that_does_not_load_is_said_once_and_not_loaded_again(tmp_path: Path) -> None:
     model = cut_short(tmp_path / "model.gguf")
     core, rec = core_with(tmp_path / "data", model)
-    assert asyncio.run(core.dialogue.handle(NEEDS_THE_LLM)) == PLANNER_DOWN
+    assert asyncio.run(core.dialogue.handle(NEEDS_THE_LLM)) == PLANNER_BROKEN
     (error,) = rec.of("error")
     assert error.code == LLMUnavailable.code == "planner_unavailable"  # type: ignore[attr-defined]
     message: str = error.message  # type: ignore[attr-defined]
     assert message.startswith(f"the language model could not be loaded (cannot load the LLM {model}: ")
-    assert message.endswith("): check the file planner.model names in the config"), message
+    assert message.endswith("): check the file planner.model names in the config, then start the assistant again"), (
+        message
+    )
 
     # The file is whole now, but this process does not try again: the next request is refused at
     # once with the same message (a whole file would have loaded and planned).
     shutil.copyfile(resolve_llm("smollm2-135m").path, model)
-    assert asyncio.run(core.dialogue.handle(NEEDS_THE_LLM)) == PLANNER_DOWN
+    assert asyncio.run(core.dialogue.handle(NEEDS_THE_LLM)) == PLANNER_BROKEN
     assert [e.message for e in rec.of("error")] == [message, message]  # type: ignore[attr-defined]
     assert core.planner is not None and core.planner.unavailable == message
 
@@ -67,5 +69,5 @@ def test_a_start_that_loads_it_and_fails_refuses_the_requests_after(tmp_path: Pa
         failed = e.message
     else:
         raise AssertionError("a model cut short loaded")
-    assert asyncio.run(core.dialogue.handle(NEEDS_THE_LLM)) == PLANNER_DOWN
+    assert asyncio.run(core.dialogue.handle(NEEDS_THE_LLM)) == PLANNER_BROKEN
     assert [e.message for e in rec.of("error")] == [failed]  # type: ignore[attr-defined]

@@ -88,10 +88,12 @@ class DerivedCache:
             lambda phrases: {
                 "sentences": phrases.sentences,
                 "live_lists": {tool: sorted(names) for tool, names in phrases.live_lists.items()},
+                "words": phrases.words,
             },
             lambda kept: ToolPhrases(
                 sentences={str(k): [str(s) for s in v] for k, v in kept["sentences"].items()},
                 live_lists={str(k): set(v) for k, v in kept["live_lists"].items()},
+                words={str(k): [str(w) for w in v] for k, v in kept["words"].items()},
             ),
         )
 

@@ -30,7 +30,7 @@ from assistant.language.numbers import find_numbers
 from assistant.plugins.api import ToolCall, ToolSpec
 from assistant.plugins.registry import LoadedSkill
 from assistant.understanding.derived import DerivedCache, module_digest
-from assistant.understanding.prompt import ToolPhrases
+from assistant.understanding.prompt import MAX_DECLARED, ToolPhrases, declared_fault
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +98,7 @@ class TemplateMatcher:
         self._borrowed: dict[str, Borrowed] = {}
         self._live_lists: set[str] = set()
         self._declared_examples: list[tuple[str, str]] = []
+        self._declared_words: dict[str, list[str]] = {}
         self._fuzzy_static: tuple[list[str], list[str]] | None = None
         self._fuzzy_live: tuple[Any, _FuzzyIndex] | None = None
         self._live_marks: list[frozenset[str]] | None = None
@@ -127,6 +128,7 @@ class TemplateMatcher:
                     "lists": lists,
                     "rules": self._rules,
                     "examples": self._declared_examples,
+                    "words": self._declared_words,
                     "live": sorted(self._live_lists),
                     "skip": self._skip_words,
                     "tools": {name: [spec.description, spec.args_schema()] for name, spec in self._specs.items()},
@@ -157,6 +159,7 @@ class TemplateMatcher:
             if tool_name not in tools:
                 raise SkillError(f"skill '{name}': examples for '{tool_name}', which is not one of its tools")
             self._declared_examples.extend((f"{name}.{tool_name}", text) for text in sentences)
+        self._declared_words.update(_checked_words(name, doc.get("words"), tools))
         for list_name in doc.get("live_lists", []) or []:
             lists.setdefault(list_name, {"values": []})
         for intent_name, body in (doc.get("intents") or {}).items():
@@ -271,7 +274,10 @@ class TemplateMatcher:
         return self._phrases
 
     def _sampled_phrases(self) -> ToolPhrases:
-        out = ToolPhrases(live_lists={tool: set(names) for tool, names in self._tool_lists.items()})
+        out = ToolPhrases(
+            live_lists={tool: set(names) for tool, names in self._tool_lists.items()},
+            words={tool: list(said) for tool, said in self._declared_words.items()},
+        )
         # Live names are left out (the stand-in is dropped): a sample's "kitchen" timer must not make
         # the timer tools look relevant to "turn on the kitchen light". Sentences with wildcards are
         # not sampled, so the skills' declared examples count too.
@@ -421,6 +427,29 @@ class TemplateMatcher:
         """Compile the templates and sample the fuzzy index now rather than on the first request."""
         self.match("what time is it")
         self._fuzzy_index({})
+
+
+def _checked_words(skill: str, declared: object, tools: dict[str, ToolSpec]) -> dict[str, list[str]]:
+    """A skill's `words:`, checked: the words and short phrases people use for each of its tools that
+    its templates do not say ("rouse", "get me up"). They only decide which tools the planner is
+    offered (prompt.ToolIndex); no template matches them."""
+    if declared is None:
+        return {}
+    if not isinstance(declared, dict):
+        raise SkillError(f"skill '{skill}': words must map each tool to a list of words and phrases")
+    out: dict[str, list[str]] = {}
+    for tool, said in declared.items():
+        if tool not in tools:
+            raise SkillError(f"skill '{skill}': words for '{tool}', which is not one of its tools")
+        if not isinstance(said, list):
+            raise SkillError(f"skill '{skill}': words for '{tool}' must be a list of words and phrases")
+        if len(said) > MAX_DECLARED:
+            raise SkillError(f"skill '{skill}': {len(said)} words for '{tool}', more than {MAX_DECLARED}")
+        for entry in said:
+            if (fault := declared_fault(entry)) is not None:
+                raise SkillError(f"skill '{skill}': words for '{tool}': {entry!r}: {fault}")
+        out[f"{skill}.{tool}"] = list(said)
+    return out
 
 
 def number_shape(text: str) -> tuple[str, list[int]]:

@@ -165,9 +165,13 @@ can could would will shall should may might must please hey jarvis you your me m
 those what whats which who how when where why there here now just so then than too also very really ok okay
 set make give get put let tell show say start stop check change turn go know want need like have has had
 up down out off over some any one other each not no yes
+many last new read whether
 """.split()
 )
-"""Words that say nothing about which tool is meant ("set", "what", "please")."""
+"""Words that say nothing about which tool is meant ("set", "what", "please"). The last line's were
+telling words of no tool that out-of-domain requests shared with one: "how many calories are in an
+apple" (how many photos), "who won the game last night" (undo the last move), "read me the news"
+(new files; learning a voice reads sentences), "what's the weather like" (whether a light is on)."""
 _VERBS = frozenset("set make give get put tell show start stop check change turn".split())
 """Generic verbs: never enough to make a tool relevant, but among tools that are, the one whose
 sentences use the request's verb goes first ("start the kettle timer": timer.start, not timer.pause)."""
@@ -180,6 +184,33 @@ def _content_words(text: str) -> set[str]:
     return {w.removesuffix("s") for w in words if len(w) > 2 and w not in _GENERIC and w not in numbers}
 
 
+def _said_words(text: str) -> tuple[str, ...]:
+    """Every word of `text` in order, singular as `_content_words` has them: what a declared phrase is
+    looked for in ("don't" is "don", "t" in both)."""
+    return tuple(w.removesuffix("s") for w in _WORD.findall(text.lower()))
+
+
+MAX_DECLARED = 24
+"""Words and phrases a skill may declare for one tool: enough for the ways a household asks for it,
+too few for a skill to make itself relevant to every request."""
+MAX_PHRASE_WORDS = 5
+MAX_PHRASE_CHARS = 40
+_DECLARED = re.compile(r"[a-z]+(?:(?:'|-| )[a-z]+)*")
+
+
+def declared_fault(entry: object) -> str | None:
+    """Why `entry` cannot be one of the words a skill declares for a tool (its sentence file's
+    `words:`), or None: lower-case letters, a space, an apostrophe or a hyphen between words, at most
+    MAX_PHRASE_WORDS words, and a word alone must tell tools apart ("get" or "seven" never could)."""
+    if not isinstance(entry, str) or not _DECLARED.fullmatch(entry):
+        return "only lower-case letters, with a space, an apostrophe or a hyphen between words"
+    if len(entry) > MAX_PHRASE_CHARS or len(re.split("[ -]", entry)) > MAX_PHRASE_WORDS:
+        return f"at most {MAX_PHRASE_WORDS} words and {MAX_PHRASE_CHARS} characters"
+    if len(_said_words(entry)) == 1 and not _content_words(entry):
+        return "a generic or short word alone says nothing of a tool (use it in a phrase)"
+    return None
+
+
 @dataclass
 class ToolPhrases:
     """What the templates say about each tool, for picking the tools a request may mean."""
@@ -188,22 +219,33 @@ class ToolPhrases:
     """Sampled template sentences by tool, live names left out."""
     live_lists: dict[str, set[str]] = field(default_factory=dict)
     """The live lists (timer_name) each tool's sentences use."""
+    words: dict[str, list[str]] = field(default_factory=dict)
+    """The words and short phrases people use for each tool that its templates do not say, as its
+    skill declares them (`words:` in the sentence file): "rouse", "get me up" for alarm.set."""
 
 
 class ToolIndex:
     """The tools worth offering for a request.
 
     A tool is relevant when the request shares a telling word (fuzzily, for speech-to-text's
-    spelling) with the tool's name, description, argument names or template sentences, or names a
-    live item (a timer called pasta) its sentences take. A request relevant to no tool gets an
-    honest "none" without asking the LLM: a small model otherwise guesses a tool for it ("book a
-    table for two" became a timer). When more tools are relevant than `limit`, those sharing the
-    most words are offered."""
+    spelling) with the tool's name, description, argument names, template sentences or the words its
+    skill declares for it, says one of the phrases its skill declares ("get me up"), or names a live
+    item (a timer called pasta) its sentences take. A request relevant to no tool gets an honest
+    "none" without asking the LLM: a small model otherwise guesses a tool for it ("book a table for
+    two" became a timer). When more tools are relevant than `limit`, those sharing the most words
+    are offered."""
 
     def __init__(self, specs: Sequence[ToolSpec], phrases: ToolPhrases, limit: int) -> None:
         self.specs = list(specs)
         self.limit = limit
         self._lists = phrases.live_lists
+        # A declared word goes into the bag like a template's; a phrase counts only whole and in
+        # order: "write down" makes no tool relevant to "write an email", nor "get me up" to "get me a drink".
+        declared = {s.qualified: phrases.words.get(s.qualified, []) for s in self.specs}
+        alone = {tool: [w for w in said if len(_said_words(w)) == 1] for tool, said in declared.items()}
+        self._phrases = {
+            tool: [_said_words(w) for w in said if len(_said_words(w)) > 1] for tool, said in declared.items()
+        }
         self._bags = {
             s.qualified: _content_words(
                 " ".join(
@@ -212,14 +254,22 @@ class ToolIndex:
                         s.description,
                         *(p.name.replace("_", " ") for p in s.params),
                         *phrases.sentences.get(s.qualified, []),
+                        *alone[s.qualified],
                     ]
                 )
             )
             for s in self.specs
         }
+        self._own = {tool: bag | _content_words(" ".join(declared[tool])) for tool, bag in self._bags.items()}
         self._verbs = {
             s.qualified: self._verbs_of(
-                " ".join([s.qualified.replace("_", " ").replace(".", " "), *phrases.sentences.get(s.qualified, [])])
+                " ".join(
+                    [
+                        s.qualified.replace("_", " ").replace(".", " "),
+                        *phrases.sentences.get(s.qualified, []),
+                        *declared[s.qualified],
+                    ]
+                )
             )
             for s in self.specs
         }
@@ -228,8 +278,17 @@ class ToolIndex:
         return set(_WORD.findall(text.lower())) & _VERBS
 
     def words(self, tool: str) -> set[str]:
-        """The telling words people use for `tool` (singular: "timer", "minute")."""
-        return self._bags.get(tool, set())
+        """The telling words people use for `tool` (singular: "timer", "minute"), those of its
+        declared phrases included ("jot" of "jot down")."""
+        return self._own.get(tool, set())
+
+    def _phrase_said(self, said: tuple[str, ...], tool: str) -> bool:
+        """Whether the request's words (`said`) hold one of the tool's declared phrases, in order."""
+        return any(
+            said[i : i + len(phrase)] == phrase
+            for phrase in self._phrases[tool]
+            for i in range(len(said) - len(phrase) + 1)
+        )
 
     def _overlap(self, words: set[str], tool: str) -> int:
         """Two points for each word the tool's bag holds as it is, one for a near spelling: "timer"
@@ -250,9 +309,12 @@ class ToolIndex:
         if context.only:
             return [s for s in self.specs if s.qualified in context.only]
         words = _content_words(text)
+        said = _said_words(text)
         named = {name for name, values in context.live.items() if _mentioned(values, text)}
         scores = {
-            s.qualified: self._overlap(words, s.qualified) + (4 if self._lists.get(s.qualified, set()) & named else 0)
+            s.qualified: self._overlap(words, s.qualified)
+            + (_LIVE_POINTS if self._lists.get(s.qualified, set()) & named else 0)
+            + (_PHRASE_POINTS if self._phrase_said(said, s.qualified) else 0)
             for s in self.specs
         }
         # The tool just used is offered again for a follow-up that names nothing ("and the other
@@ -267,6 +329,12 @@ class ToolIndex:
         return sorted(relevant, key=lambda s: s.qualified)
 
 
+_LIVE_POINTS = 4
+"""For a live name the tool's sentences take (a timer called pasta): two telling words' worth."""
+_PHRASE_POINTS = 6
+"""For a phrase the tool's skill declares ("jot down"): three telling words' worth, more than a live
+name, so that among more relevant tools than the limit, the one the request asked for in so many
+words is offered ("jot down buy eggs" names the eggs timer too)."""
 _FUZZY_MIN_LEN = 5
 """Shorter words must match exactly: "call" is not "all"."""
 _NEAR_WORD = 85

@@ -34,7 +34,7 @@ from assistant.core.bus import Bus
 from assistant.core.clock import Clock, SystemClock
 from assistant.core.errors import AssistantError
 from assistant.core.store import open_db
-from assistant.plugins.api import SPEAKER, Speaker, ToolCall, ToolResult, ToolSpec
+from assistant.plugins.api import ORIGIN, SPEAKER, Speaker, ToolCall, ToolResult, ToolSpec
 from assistant.routines.workflows import REFERENCE, Routine, Step
 from assistant.trust.audit import AuditLog
 from assistant.trust.calls import record_call
@@ -126,7 +126,9 @@ class RoutineRunner:
             "ended_at": None,
             "steps": {s.id: {"state": "pending", "attempts": 0} for s in routine.steps},
         }
-        if who is not None:  # kept with the run, so a run resumed after a crash is held to it too
+        if who is HOUSEHOLD or trigger in ("time", "catch-up") or trigger.startswith("event:"):
+            run["household"] = True  # its steps read the household's things only; a routine it runs too
+        elif who is not None:  # kept with the run, so a run resumed after a crash is held to it too
             run["started_by"] = {"name": who.name, "role": who.role, "unsure": who.unsure}
         await self._checkpoint(run)
         self._active.add(routine.name)
@@ -332,6 +334,7 @@ class RoutineRunner:
         args = spec.validate({k: fill(v, run) if isinstance(v, str) else v for k, v in step.args.items()})
         context = contextvars.copy_context()  # as asyncio.to_thread does
         context.run(SPEAKER.set, _serves(run))
+        context.run(ORIGIN.set, "routine")  # for a skill's own records of who did what (asked_from)
         return asyncio.get_running_loop().run_in_executor(None, context.run, self._call, spec, args, run)
 
     async def _say(self, say: str, run: dict[str, Any], speak: Speak | None) -> ToolResult:
@@ -500,14 +503,16 @@ def _truthy(text: str) -> bool:
 HOUSEHOLD = Speaker(None, "guest")
 """Whom a step of a run started by a time or an event serves: the household. Such a run speaks to
 whoever is in the room, and anyone can cause an event (a guest's timer rings), so it reads the
-household's alarms, reminders and notes, never one person's. Roles are the runner's own check
-(`_barred`), not this."""
+household's alarms, reminders and notes, never one person's; so does a routine one of its steps
+runs. Roles are the runner's own check (`_barred`, by `started_by`), not this: such a run is held
+to none, as before."""
 
 
 def _serves(run: dict[str, Any]) -> Speaker | None:
-    """The voice a run's steps serve: the one that said it; the household for a time or an event;
-    nobody told (None: as a typed request, everyone's) for a run typed or started from the shell."""
-    return _started_by(run) or (HOUSEHOLD if run.get("trigger") in ("cron", "event") else None)
+    """The voice a run's steps serve: the one that said it; the household for a time or an event (or
+    a routine such a run started); nobody told (None: as a typed request, everyone's) for a run typed
+    or started from the shell."""
+    return _started_by(run) or (HOUSEHOLD if run.get("household") else None)
 
 
 def _started_by(run: dict[str, Any]) -> Speaker | None:

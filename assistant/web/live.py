@@ -25,7 +25,10 @@ MAX_TEXT_CHARS = 500
 MAX_MESSAGE_BYTES = 256 * 1024
 OUTBOX_SIZE = 1000
 NOBODYS_EVENTS = frozenset({"ready", "timer_done", "due", "device_found", "device_lost", "service"})
-"""Events outside any request that tell nothing of what anyone said or keeps: every phone sees them."""
+"""Events outside any request that every phone is sent; their `text` (what a ring says: "Anna,
+reminder: …") is left out for a phone that does not see the whole household's."""
+LISTED = frozenset({"timer", "alarm", "reminder", "routine", "device", "media"})
+"""The skills whose things the page lists: another's request that used one is sent as `changed`."""
 
 Outbox = asyncio.Queue[dict[str, Any] | bytes | None]
 
@@ -46,8 +49,9 @@ class PhoneSockets:
         loop = asyncio.get_running_loop()
 
         def on_event(event: Event) -> None:  # published on the loop, or from a worker thread
-            if self.sees(phone, event):
-                loop.call_soon_threadsafe(offer, outbox, event.to_dict())
+            shown = self.shown(phone, event)
+            if shown is not None:
+                loop.call_soon_threadsafe(offer, outbox, shown)
 
         unsubscribe = self.core.bus.subscribe(on_event)
         sender = asyncio.create_task(_send_all(ws, outbox))
@@ -65,16 +69,27 @@ class PhoneSockets:
             sender.cancel()
         return ws
 
-    def sees(self, phone: Phone, event: Event) -> bool:
-        """Whether `phone` is sent `event`. An admin phone, and every phone while nobody's voice is
-        enrolled, sees the whole household's; any other sees its own requests' events and those that
-        say nothing of anyone's (a timer rang, a device was found): not what the room's voice or
-        another phone asked and was answered ("what's my locker code"), nor a routine's readings."""
+    def shown(self, phone: Phone, event: Event) -> dict[str, Any] | None:
+        """What of `event` `phone` is sent, or None. An admin phone, and every phone while nobody's
+        voice is enrolled, sees the whole household's. Any other sees its own requests' events whole;
+        of the room's and other phones' requests only that something of a kind changed (`changed`:
+        the page lists it again, as its own /api/state allows); and the events outside requests that
+        say nothing of anyone (a timer rang, a device was found), a ring without its spoken words
+        ("Anna, reminder: …"). Never what another asked and was answered ("what's my locker code"),
+        nor a routine's readings."""
+        whole = event.to_dict()
         if speaker_of(phone, self.core.household) is None:
-            return True
+            return whole
         if event.turn is not None:
-            return self.talk is not None and self.talk.made(phone.id, event.turn)
-        return event.type in NOBODYS_EVENTS
+            if self.talk is not None and self.talk.made(phone.id, event.turn):
+                return whole
+            tool = whole.get("tool")
+            if event.type == "tool_result" and isinstance(tool, str) and tool.split(".")[0] in LISTED:
+                return {"type": "changed", "what": tool.split(".")[0]}
+            return None
+        if event.type not in NOBODYS_EVENTS:
+            return None
+        return {k: v for k, v in whole.items() if k != "text"}
 
     async def close(self, phone_id: str | None, code: int, message: bytes) -> None:
         """Close the sockets of one phone (None: of every phone)."""

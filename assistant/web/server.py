@@ -320,7 +320,7 @@ class WebServer:
             self.core.registry.tool(tool)
         except AssistantError:
             return error(404, f"no tool '{tool}'", "not_found")
-        turn = self.core.next_turn()
+        turn = self.talk.next_turn(request[PHONE].id) if self.talk is not None else self.core.next_turn()
         call = ToolCall(tool=tool, args=args, source="phone", text="")
         try:
             with spoken_by(speaker_of(request[PHONE], self.core.household)):

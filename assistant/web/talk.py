@@ -32,8 +32,9 @@ STT_RATE = 16000
 MIN_SPEECH_S = 0.2
 NOT_HEARD = "I didn't catch that. Hold the button while you speak."
 TAKER_FRESH_S = 120.0
-MADE_TURNS = 100
 """How long a phone may take to send the next reading of a voice being learned."""
+MADE_TURNS = 100
+"""How many of a phone's latest turns are remembered as its own (their events are sent to it)."""
 
 
 class PhoneSink:
@@ -98,14 +99,15 @@ class PhoneTalk:
         """Whether `turn` is one of this phone's own requests."""
         return turn in self._turns.get(phone_id, ())
 
-    def _next_turn(self, phone_id: str) -> int:
+    def next_turn(self, phone_id: str) -> int:
+        """A turn number for a request of this phone's (typed, spoken or a button), kept as its own."""
         turn = self.core.next_turn()
         self._turns.setdefault(phone_id, collections.deque(maxlen=MADE_TURNS)).append(turn)
         return turn
 
     async def typed(self, phone: Phone, text: str) -> tuple[int, str]:
         """Act on typed text; (turn, reply). The reply comes back as events, not speech."""
-        turn = self._next_turn(phone.id)
+        turn = self.next_turn(phone.id)
         text = " ".join(text.split())
         self.core.bus.publish(Transcript(text=text, turn=turn))
         with spoken_by(speaker_of(phone, self.core.household)):
@@ -115,7 +117,7 @@ class PhoneTalk:
     async def spoken(self, phone: Phone, pcm: np.ndarray, rate: int, send: Send) -> tuple[int, str]:
         """Act on a push-to-talk recording (int16 mono at `rate`) and speak the reply; background
         work waits meanwhile, as it does for the room's voice."""
-        turn = self._next_turn(phone.id)
+        turn = self.next_turn(phone.id)
         holder = f"phone-{turn}"
         self.core.foreground.hold(holder)
         try:

@@ -142,7 +142,10 @@ class PeopleSkill(Skill):
 
 
 def _by(who: Speaker | None) -> str:
-    """Who asked, for the audit trail: where from ("voice", "phone", "text") and, when told, the name
-    ("phone:Anna" for a phone paired as Anna, "phone" for an admin phone)."""
+    """Who asked, for the audit trail: where from ("voice", "phone", "text", "routine") and, when told,
+    the name ("voice:Anna"; "phone paired as Anna"; "phone" for an admin phone)."""
     origin = asked_from() or "text"
-    return f"{origin}:{who.name}" if who is not None and who.name else origin
+    if who is None or not who.name:
+        return origin
+    # "phone:NAME" is a phone's own name in the pairing records (web/pairing.py)
+    return f"phone paired as {who.name}" if origin == "phone" else f"{origin}:{who.name}"

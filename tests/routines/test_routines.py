@@ -14,7 +14,7 @@ from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.clock import ManualClock
 from assistant.core.config import load_config
-from assistant.routines.runner import RoutineRunner
+from assistant.routines.runner import HOUSEHOLD, RoutineRunner
 from assistant.routines.workflows import Routine, RoutineError, load_routine, load_routines
 from testbed.harness import TEMPLATES_ONLY, WAIT_S
 
@@ -418,14 +418,16 @@ def test_good_morning_is_for_whoever_said_it(tmp_path: Path) -> None:
     assert "call mum" in everyone and "feed the cat" in everyone, everyone
     asyncio.run(scenario("remind me to water the plants in 2 hours", None))
 
-    async def by(trigger: str) -> str:  # a time or an event (a guest's timer rang): the household's only
-        run = await core.routines.runner.run(core.routines.routines["good morning"], trigger, speak=None)
-        return " ".join(str(step.get("output", "")) for step in run["steps"].values())
+    async def by(trigger: str, who: Speaker | None = None) -> dict[str, Any]:
+        return await core.routines.runner.run(core.routines.routines["good morning"], trigger, speak=None, who=who)
 
-    for trigger in ("cron", "event"):
-        households = asyncio.run(by(trigger))
-        assert "water the plants" in households and "call mum" not in households, households
-        assert "feed the cat" not in households, households
+    # A time or an event (a guest's timer rang), as the runner's triggers start it, or a routine such a
+    # run's step runs (it passes the step's HOUSEHOLD on): the household's only, and no role held to.
+    for trigger, who in (("time", None), ("catch-up", None), ("event:timer_done", None), ("phrase", HOUSEHOLD)):
+        run = asyncio.run(by(trigger, who))
+        households = " ".join(str(step.get("output", "")) for step in run["steps"].values())
+        assert "water the plants" in households and "call mum" not in households, (trigger, households)
+        assert "feed the cat" not in households and "started_by" not in run, (trigger, households)
 
 
 def test_an_event_starts_a_routine_and_its_own_steps_do_not_restart_it(core: Core, tmp_path: Path) -> None:

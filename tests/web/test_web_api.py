@@ -19,6 +19,7 @@ import aiohttp
 import numpy as np
 import pytest
 
+from assistant.core.events import Due
 from assistant.core.store import DataDirLock
 from assistant.web.auth import CODE_LENGTH, FailureLimiter, Phones
 from assistant.web.server import ADMIN_HEADER, admin_key
@@ -275,7 +276,7 @@ def test_a_phone_paired_as_a_person_asks_as_them(tmp_path: Path) -> None:
         status, body, _ = page.run(_request("POST", page.http + "api/call", admin, json=demote))
         assert status == 200 and body["reply"] == "Ben is a child now.", body
         changed = [(e["who"], e["role"]) for e in page.core.audit.entries() if e.get("action") == "voice role changed"]
-        assert changed == [("phone:Anna", "adult"), ("phone", "child")], (
+        assert changed == [("phone paired as Anna", "adult"), ("phone", "child")], (
             "where it was asked from, not 'voice' or 'typed'"
         )
     finally:
@@ -324,18 +325,36 @@ def test_a_phone_sees_only_its_persons_things_and_its_own_requests(tmp_path: Pat
                     assert json.loads((await ws.receive()).data)["type"] == "hello"
                     said = await _request("POST", page.http + "api/say", annas, json={"text": "what are my reminders"})
                     assert "locker code" in said[1]["reply"], said
+                    # Anna's reminder rings: Ben's phone hears that something rang, not what
+                    page.core.bus.publish(
+                        Due(kind="reminder", item_id="r1", reason="ring", text="Anna, reminder: 4711")
+                    )
                     await ws.send_str(json.dumps({"type": "text", "text": "what are my reminders"}))
                     async with asyncio.timeout(30):
                         async for msg in ws:
                             got.append(json.loads(msg.data))
                             if got[-1]["type"] == "reply":
                                 break
+                    # Ben's own button: its result reaches his page (which lists its timers again)
+                    button = {"tool": "timer.start", "args": {"minutes": 5}}
+                    status, body, _ = await _request("POST", page.http + "api/call", bens, json=button)
+                    assert status == 200, body
+                    async with asyncio.timeout(30):
+                        async for msg in ws:
+                            got.append(json.loads(msg.data))
+                            if got[-1]["type"] == "tool_result":
+                                break
             return got
 
         got = page.run(bens_socket_while_anna_asks())
-        assert "locker" not in json.dumps(got), got
-        assert {m.get("turn") for m in got if m.get("turn") is not None} == {got[-1]["turn"]}
-        assert "buy milk" in got[-1]["text"], got
+        assert "locker" not in json.dumps(got) and "4711" not in json.dumps(got), got
+        reply = next(m for m in got if m["type"] == "reply")
+        assert "buy milk" in reply["text"], got
+        mine = {reply["turn"], got[-1]["turn"]}
+        assert {m.get("turn") for m in got if m.get("turn") is not None} == mine, got
+        assert {"type": "changed", "what": "reminder"} in got, "Anna's request changed nothing Ben may not list"
+        assert any(m["type"] == "due" and m["item_id"] == "r1" and "text" not in m for m in got), got
+        assert got[-1]["tool"] == "timer.start", got
     finally:
         stop_page(page)
 

@@ -103,7 +103,7 @@ function onEvent(ev) {
     case "ready": setStatus("Ready"); break;
     case "tool_result": if (ev.tool === "knowledge.ask" && ev.data && ev.data.passage) showPassage(ev.data); break;
   }
-  if ((ev.type === "tool_result" && REFRESH_ON.test(ev.tool)) || ["timer_done", "due", "device_found", "device_lost"].includes(ev.type)) {
+  if ((ev.type === "tool_result" && REFRESH_ON.test(ev.tool)) || ["changed", "timer_done", "due", "device_found", "device_lost"].includes(ev.type)) {
     clearTimeout(refreshTimer);
     refreshTimer = setTimeout(refresh, 150);
   }

@@ -70,9 +70,11 @@ class _Backend(Protocol):
 
 class LazyPlanner:
     """Loads and warms the real planner once, on first use or when `load()` is awaited at start,
-    in a worker thread so the event loop keeps running. A model that could not be loaded
-    (LLMUnavailable, from `make_planner`) is not tried again: every later request that needs it is
-    refused at once with the same message."""
+    in a worker thread so the event loop keeps running. A model that could not be loaded is not
+    tried again: whatever failed (LLMUnavailable from `make_planner`, a ConfigError such as a
+    context too small for the system prompt, a bug) is kept as one LLMUnavailable saying why and
+    what to do, and every later request that needs it is refused at once with the same message. A
+    server's warm-up request that fails is not a failed load: the next request asks it again."""
 
     def __init__(self, factory: Callable[[], _Backend], index: Callable[[], ToolIndex] | None = None) -> None:
         """index: the tools worth offering, made without the model, so a request no tool fits is
@@ -94,12 +96,37 @@ class LazyPlanner:
                 self._refuse_if_unavailable()
                 try:
                     backend = self._factory()
+                except LLMUnavailable as e:
+                    self.unavailable = e.message
+                    raise
+                except Exception as e:
+                    raise self._failed_load(e) from e
+                try:
                     self.warm_s = backend.warm_up(request=warm)
                 except LLMUnavailable as e:
                     self.unavailable = e.message
                     raise
+                except Exception as e:
+                    if isinstance(backend, ServerPlanner):
+                        raise  # a request the server did not answer well: asked again next time
+                    raise self._failed_load(e) from e
                 self._backend = backend
             return self._backend
+
+    def _failed_load(self, e: Exception) -> LLMUnavailable:
+        """What loading or warming the model raised, as the LLMUnavailable kept for every later
+        request: the reason, then what to do."""
+        remedy = "fix the config" if isinstance(e, ConfigError) else "run `assistant models --check`"
+        if isinstance(e, AssistantError):
+            reason = e.message
+        else:  # a bug, or a library's own error: its traceback is for whoever reads the log
+            log.exception("the language model could not be loaded")
+            reason = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        unavailable = LLMUnavailable(
+            f"the language model could not be loaded ({reason}): {remedy}, then start the assistant again"
+        )
+        self.unavailable = unavailable.message
+        return unavailable
 
     async def load(self, warm: bool = True) -> _Backend:
         backend = self._backend

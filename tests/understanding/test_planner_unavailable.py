@@ -5,14 +5,21 @@ once with the same message, the model not loaded again for each; the templates s
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from assistant.app.runtime import Core, build_core
 from assistant.core.bus import Bus
 from assistant.core.config import load_config
-from assistant.core.errors import LLMUnavailable
+from assistant.core.errors import LLMUnavailable, LLMUnreachable, ModelNotFoundError
 from assistant.core.models import resolve_llm
+from assistant.llm.local import LocalLLM
+from assistant.understanding import planner as planner_module
+from assistant.understanding.planner import LazyPlanner, ServerPlanner
 from assistant.voice.dialogue import PLANNER_BROKEN
 from testbed.harness import Recorder
 
@@ -27,9 +34,10 @@ def cut_short(target: Path, keep: int = 8 << 20) -> Path:
     return target
 
 
-def core_with(data: Path, model: Path) -> tuple[Core, Recorder]:
+def core_with(data: Path, model: Path, **planner: str) -> tuple[Core, Recorder]:
     bus = Bus()
-    config = load_config(environ={"ASSISTANT__PLANNER__THREADS": "2", "ASSISTANT__PLANNER__MODEL": str(model)})
+    environ = {"ASSISTANT__PLANNER__THREADS": "2", "ASSISTANT__PLANNER__MODEL": str(model)}
+    config = load_config(environ=environ | {f"ASSISTANT__PLANNER__{k}": v for k, v in planner.items()})
     return build_core(config, data, bus), Recorder(bus)
 
 
@@ -71,3 +79,93 @@ def test_a_start_that_loads_it_and_fails_refuses_the_requests_after(tmp_path: Pa
         raise AssertionError("a model cut short loaded")
     assert asyncio.run(core.dialogue.handle(NEEDS_THE_LLM)) == PLANNER_BROKEN
     assert [e.message for e in rec.of("error")] == [failed]  # type: ignore[attr-defined]
+
+
+def test_a_context_too_small_for_the_prompt_is_said_once_and_not_loaded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model loads, then LocalPlanner finds its system prompt longer than planner.context (a
+    ConfigError): the request is refused as one that needs the LLM, saying to fix the config, and
+    the next one at once, the model not loaded again."""
+    loads: list[str] = []
+
+    class Counted(LocalLLM):
+        def __init__(self, model_path: str, **kwargs: Any) -> None:
+            loads.append(model_path)
+            super().__init__(model_path, **kwargs)
+
+    monkeypatch.setattr(planner_module, "LocalLLM", Counted)
+    core, rec = core_with(tmp_path / "data", resolve_llm("smollm2-135m").path, CONTEXT="512")
+    assert core.planner is not None
+    with pytest.raises(LLMUnavailable) as refused:
+        core.planner.load_sync()
+    message = refused.value.message
+    assert re.fullmatch(
+        r"the language model could not be loaded \(the planner's system prompt \(\d+ tokens\) is too long for a "
+        r"context of 512: raise planner.context\): fix the config, then start the assistant again",
+        message,
+    ), message
+    assert len(loads) == 1
+    with pytest.raises(LLMUnavailable, match=re.escape(message)):
+        core.planner.load_sync()
+    assert asyncio.run(core.dialogue.handle(NEEDS_THE_LLM)) == PLANNER_BROKEN
+    assert [e.message for e in rec.of("error")] == [message]  # type: ignore[attr-defined]
+    assert len(loads) == 1, "the model was loaded again"
+
+
+class Broken:
+    """A backend whose warm-up fails as a bug would."""
+
+    def warm_up(self, request: bool = True) -> float:
+        raise RuntimeError("the KV state is garbage")
+
+
+def test_any_other_failure_to_load_is_kept_with_its_traceback_logged(caplog: pytest.LogCaptureFixture) -> None:
+    made: list[object] = []
+
+    def factory() -> Any:
+        made.append(Broken())
+        return made[-1]
+
+    lazy = LazyPlanner(factory)
+    with pytest.raises(LLMUnavailable) as refused:
+        lazy.load_sync()
+    assert refused.value.message == (
+        "the language model could not be loaded (RuntimeError: the KV state is garbage): "
+        "run `assistant models --check`, then start the assistant again"
+    )
+    assert "Traceback" in caplog.text and "the KV state is garbage" in caplog.text
+    with pytest.raises(LLMUnavailable, match="KV state"):
+        asyncio.run(lazy.load())
+    assert len(made) == 1 and lazy.unavailable == refused.value.message
+
+    def no_package() -> Any:
+        raise ModelNotFoundError("no such package")
+
+    lazy = LazyPlanner(no_package)
+    with pytest.raises(LLMUnavailable, match=r"\(no such package\): run `assistant models --check`"):
+        lazy.load_sync()
+    assert lazy.unavailable is not None
+
+
+class Unanswering(ServerPlanner):
+    """A server that does not answer the warm-up request the first time, then does."""
+
+    def __init__(self) -> None:
+        self.tries = 0
+
+    def warm_up(self, request: bool = True) -> float:
+        self.tries += 1
+        if self.tries == 1:
+            raise LLMUnreachable("the LLM server did not answer")
+        return 0.0
+
+
+def test_a_server_that_did_not_answer_the_warm_up_is_asked_again() -> None:
+    """Only a failed load is kept: a server's failed request is tried again with the next one."""
+    server = Unanswering()
+    lazy = LazyPlanner(lambda: server)
+    with pytest.raises(LLMUnreachable):
+        lazy.load_sync()
+    assert lazy.unavailable is None
+    assert lazy.load_sync() is server and server.tries == 2

@@ -19,9 +19,9 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import fcntl
+import io
 import logging
 import math
-import mmap
 import os
 import stat
 import struct
@@ -30,6 +30,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from assistant.core.errors import ModelNotFoundError
 from assistant.core.store import free_bytes
@@ -220,52 +221,99 @@ class _CutShort(Exception):
     pass
 
 
+class _TooLong(Exception):
+    pass
+
+
+HEADER_LIMIT = 64 << 20
+"""The most header `gguf_damage` reads: a tokenizer's vocabulary takes a few MB. A file whose header
+runs on past it is not judged."""
+
+_CHUNK = 1 << 20
+
+
+class _Header:
+    """A GGUF file's header, read front to back a MiB at a time: `size` is where the file ends (from
+    stat), so a length that runs past it is found without reading that far."""
+
+    def __init__(self, f: BinaryIO, size: int) -> None:
+        self._f, self._size = f, size
+        self._buf, self._base = b"", 0
+        self.pos = len(GGUF_MAGIC)
+
+    def read(self, n: int) -> bytes:
+        end = self.pos + n
+        if end > self._size:
+            raise _CutShort
+        if end > HEADER_LIMIT:
+            raise _TooLong
+        if end > self._base + len(self._buf):
+            self._f.seek(self.pos)
+            self._base, self._buf = self.pos, self._f.read(max(n, _CHUNK))
+            if len(self._buf) < n:  # shorter than it was when stat was asked
+                raise _CutShort
+        at = self.pos - self._base
+        self.pos = end
+        return self._buf[at : end - self._base]
+
+    def skip(self, n: int) -> None:
+        if self.pos + n > self._size:
+            raise _CutShort
+        if self.pos + n > HEADER_LIMIT:
+            raise _TooLong
+        self.pos += n
+
+
 def gguf_damage(path: Path) -> str | None:
     """Why `path` is not a whole GGUF file (not one by its first bytes, its header cut short, fewer
     bytes than its tensors take), or None when it is whole as far as its header tells. Reads the
-    header alone (a few MB: the tokenizer's vocabulary), never the weights: a file cut short is found
-    at once, a bit flipped among the weights only by its sha256 (`assistant models --check`)."""
+    header alone (a few MB: the tokenizer's vocabulary, at most HEADER_LIMIT), with ordinary reads,
+    never the weights and never the whole file mapped: a file cut short is found at once, a bit
+    flipped among the weights only by its sha256 (`assistant models --check`). A file that cannot be
+    read now (too little memory, as when llama.cpp failed for want of it; a disk error; permissions),
+    or whose header runs on past HEADER_LIMIT, is not judged: None, the reason logged."""
     try:
+        size = path.stat().st_size
         with path.open("rb") as f:
-            size = os.fstat(f.fileno()).st_size
             if f.read(len(GGUF_MAGIC)) != GGUF_MAGIC:
                 return "it does not begin as a GGUF file does"
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                try:
-                    need = gguf_extent(data)
-                except _CutShort:
-                    return f"its header is cut short ({size:,} bytes in all)"
+            try:
+                need = _extent(_Header(f, size))
+            except _CutShort:
+                return f"its header is cut short ({size:,} bytes in all)"
+            except _TooLong:
+                log.warning("cannot tell whether %s is whole: its header runs past %d MiB", path, HEADER_LIMIT >> 20)
+                return None
     except OSError as e:
-        return f"it cannot be read: {e.strerror or e}"
+        log.warning("cannot tell whether %s is whole: %s", path, e.strerror or e)
+        return None
+    except MemoryError:
+        log.warning("cannot tell whether %s is whole: too little memory to read its header", path)
+        return None
     if need is not None and size < need:
         return f"it is {size:,} bytes and its tensors take {need:,}: cut short"
     return None
 
 
-def gguf_extent(data: bytes | mmap.mmap) -> int | None:
-    """The bytes a GGUF file (v2 or v3) takes by its header: where its last tensor ends. None for a
-    version or a tensor type this does not know. Raises _CutShort where the header runs past the end."""
-    pos = len(GGUF_MAGIC)
+def gguf_extent(data: bytes) -> int | None:
+    """The bytes a GGUF file (v2 or v3) takes by its header (`data`: its first bytes, the magic
+    included): where its last tensor ends. None for a version or a tensor type this does not know.
+    Raises _CutShort where the header runs past the end of `data`."""
+    return _extent(_Header(io.BytesIO(data), len(data)))
+
+
+def _extent(header: _Header) -> int | None:
+    """gguf_extent, the header read from just after the magic."""
 
     def take(fmt: str) -> int:
-        nonlocal pos
-        try:
-            (value,) = struct.unpack_from("<" + fmt, data, pos)
-        except struct.error:
-            raise _CutShort from None
-        pos += struct.calcsize("<" + fmt)
+        (value,) = struct.unpack("<" + fmt, header.read(struct.calcsize("<" + fmt)))
         return int(value)
 
     def skip(n: int) -> None:
-        nonlocal pos
-        if pos + n > len(data):
-            raise _CutShort
-        pos += n
+        header.skip(n)
 
     def string() -> bytes:
-        n = take("Q")
-        skip(n)
-        return bytes(data[pos - n : pos])
+        return header.read(take("Q"))
 
     def value(kind: int) -> int | None:
         """Skip one metadata value; returns an integer's value (general.alignment)."""
@@ -307,7 +355,7 @@ def gguf_extent(data: bytes | mmap.mmap) -> int | None:
             return None
         per_block, block_bytes = GGML_BLOCKS[kind]
         extents.append(offset + math.prod(shape) // per_block * block_bytes)
-    start = -(-pos // alignment) * alignment
+    start = -(-header.pos // alignment) * alignment
     return start + max(extents, default=0)
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -174,3 +176,50 @@ def test_the_check_blames_llama_cpps_rounding_only_when_a_fresh_copy_differs_too
     )
     packaged.calls = 0
     assert models._check_default_llm().source.endswith("rounds differently") and packaged.calls == 1
+
+
+JUDGED_WITH_LITTLE_MEMORY = """
+import resource, sys
+from pathlib import Path
+from assistant.core.requantize import gguf_damage
+with open("/proc/self/status") as status:
+    (used,) = [int(line.split()[1]) << 10 for line in status if line.startswith("VmSize:")]
+room = used + (24 << 20)  # the address space this process has, and 24 MB: not the whole file's
+assert room < used + Path(sys.argv[1]).stat().st_size
+resource.setrlimit(resource.RLIMIT_AS, (room, room))
+for path in sys.argv[1:]:
+    print(gguf_damage(Path(path)))
+"""
+
+
+def test_a_whole_file_is_whole_with_too_little_memory_to_map_it(tmp_path: Path) -> None:
+    """Under an address-space limit (ulimit -v: when llama.cpp fails for want of memory) the file is
+    judged by its header, read in bounded pieces; not mapping it whole, which would fail and make a
+    good copy look damaged, to be deleted and made again."""
+    half = cut_short(tmp_path / "half.gguf", 8 << 20)
+    judged = subprocess.run(
+        [sys.executable, "-c", JUDGED_WITH_LITTLE_MEMORY, str(SMALL), str(half)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert judged.stdout.splitlines() == [
+        "None",
+        f"it is {8 << 20:,} bytes and its tensors take {SMALL.stat().st_size:,}: cut short",
+    ], judged.stderr
+
+
+def test_a_file_that_cannot_be_read_is_not_judged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Cannot read (EIO, ENOMEM, permissions): cannot tell, so not damaged, and said in the log."""
+    folder = tmp_path / "folder.gguf"
+    folder.mkdir()
+    assert gguf_damage(folder) is None
+    assert f"cannot tell whether {folder} is whole: Is a directory" in caplog.text
+
+
+def test_a_header_past_the_limit_is_not_judged(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(requantize, "HEADER_LIMIT", 1 << 20)
+    assert gguf_damage(SMALL) is None
+    with SMALL.open("rb") as f:
+        with pytest.raises(requantize._TooLong):
+            requantize.gguf_extent(f.read(2 << 20))

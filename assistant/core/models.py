@@ -182,7 +182,7 @@ def _join_parts(parts: list[Path], target: Path, sha256: str, pip: str) -> None:
         os.replace(tmp, target)
     except OSError as e:
         _remove(tmp)  # first: the room it took is free again when the message says what is
-        raise _cannot_write(target, sum(p.stat().st_size for p in parts), e) from e
+        raise _cannot_write(target, _sizes(parts), e) from e
     finally:
         _remove(tmp)
 
@@ -195,6 +195,25 @@ def _blocks(part: Path, pip: str) -> Iterator[bytes]:
                 yield block
     except OSError as e:
         raise ModelNotFoundError(f"cannot read {part}: {e.strerror or e}: reinstall {pip}") from e
+
+
+def _readable(parts: list[Path], pip: str) -> None:
+    """Each packaged file there and readable; one that is not is its package's fault."""
+    for part in parts:
+        try:
+            with part.open("rb"):
+                pass
+        except OSError as e:
+            raise ModelNotFoundError(f"cannot read {part}: {e.strerror or e}: reinstall {pip}") from e
+
+
+def _sizes(parts: list[Path]) -> int:
+    """The bytes the packaged files take, those that can be told."""
+    total = 0
+    for part in parts:
+        with contextlib.suppress(OSError):
+            total += part.stat().st_size
+    return total
 
 
 def _cannot_write(target: Path, need: int, e: OSError) -> ModelNotFoundError:
@@ -232,6 +251,7 @@ def _join_whisper_base(target: Path) -> None:
     """Join the two packaged halves of whisper base into one CTranslate2 folder, atomically."""
     parts = _part_paths(WHISPER_BASE_PARTS, "speech-to-text model 'base'", WHISPER_BASE_PIP)
     extras = [parts[0].parent / name for name in ("config.json", "tokenizer.json", "vocabulary.txt")]
+    _readable(extras, WHISPER_BASE_PIP)  # first: copying one that is missing is not a write that failed
     tmp = target.with_name(target.name + ".partial")
     try:
         _remove(tmp)
@@ -243,7 +263,7 @@ def _join_whisper_base(target: Path) -> None:
         os.replace(tmp, target)
     except OSError as e:
         _remove(tmp)
-        raise _cannot_write(target, sum(p.stat().st_size for p in [*parts, *extras]), e) from e
+        raise _cannot_write(target, _sizes([*parts, *extras]), e) from e
     finally:
         _remove(tmp)
 

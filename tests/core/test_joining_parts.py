@@ -101,3 +101,27 @@ def test_whisper_base_joined_on_a_full_disk_leaves_no_partial_folder(
     # The partial folder is made afresh, so a link left in it is gone: the join is whole.
     assert (models.resolve_whisper("base", None, False).path / "model.bin").stat().st_size == 3.5 * MIB
     assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == ["whisper-base"]
+
+
+def test_whisper_base_missing_a_file_of_its_package_says_to_reinstall_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """config.json missing from the package: its fault, said as such, not a write that failed (nor a
+    FileNotFoundError from sizing it for that message); nothing is left in the cache."""
+    package = tmp_path / "package"
+    parts = parts_in(package)
+    for extra in ("tokenizer.json", "vocabulary.txt"):
+        (package / extra).write_text("{}")
+    monkeypatch.setattr(models, "models_cache_dir", lambda: tmp_path / "cache")
+    monkeypatch.setattr(models, "_part_paths", lambda *args: parts)
+    monkeypatch.setattr(models, "WHISPER_BASE_SHA256", joined_sha(parts))
+    with pytest.raises(ModelNotFoundError) as refused:
+        models.resolve_whisper("base", None, False)
+    assert refused.value.message == (
+        f"cannot read {package / 'config.json'}: No such file or directory: reinstall {models.WHISPER_BASE_PIP}"
+    )
+    assert not (tmp_path / "cache").exists() or list((tmp_path / "cache").iterdir()) == []
+
+    (package / "config.json").mkdir()  # there, but not a file that can be read
+    with pytest.raises(ModelNotFoundError, match=r"cannot read .*/config\.json: Is a directory: reinstall "):
+        models.resolve_whisper("base", None, False)

@@ -222,20 +222,24 @@ async def _ws_exchange(
     return got
 
 
-def test_a_phone_paired_as_a_person_asks_as_them(tmp_path: Path) -> None:
-    """`assistant pair --person Anna`: what the phone asks is Anna's (her reminder, her role); a name
-    nobody enrolled is refused; a phone paired as nobody is a guest once voices are enrolled, so no
-    phone does by typing or by a button what its person's voice may not."""
+def _anna_an_adult_and_ben_a_child(data: Path) -> Path:
+    """A data folder with two voices enrolled (stand-in voiceprints): Anna an adult, Ben a child."""
     from assistant.people.voiceprints import Person, Voiceprints
     from assistant.trust.vault import Vault
 
-    data = tmp_path / "data"
     vector = np.zeros(256, np.float32)
     vector[0] = 1.0
     store = Voiceprints(data, Vault(data).derived_key("voiceprints"))
     store.save(Person("Anna", "adult", vector, 0.0, 3))
     store.save(Person("Ben", "child", np.roll(vector, 1), 0.0, 3))
-    page = start_page(data)
+    return data
+
+
+def test_a_phone_paired_as_a_person_asks_as_them(tmp_path: Path) -> None:
+    """`assistant pair --person Anna`: what the phone asks is Anna's (her reminder, her role); a name
+    nobody enrolled is refused; a phone paired as nobody is a guest once voices are enrolled, so no
+    phone does by typing or by a button what its person's voice may not."""
+    page = start_page(_anna_an_adult_and_ben_a_child(tmp_path / "data"))
     try:
         with pytest.raises(urllib.error.HTTPError) as refused:
             page.new_code(person="Zed")
@@ -288,16 +292,7 @@ def test_a_phone_sees_only_its_persons_things_and_its_own_requests(tmp_path: Pat
     answered; an admin phone sees the household's all, as the CLI does."""
     import asyncio
 
-    from assistant.people.voiceprints import Person, Voiceprints
-    from assistant.trust.vault import Vault
-
-    data = tmp_path / "data"
-    vector = np.zeros(256, np.float32)
-    vector[0] = 1.0
-    store = Voiceprints(data, Vault(data).derived_key("voiceprints"))
-    store.save(Person("Anna", "adult", vector, 0.0, 3))
-    store.save(Person("Ben", "child", np.roll(vector, 1), 0.0, 3))
-    page = start_page(data)
+    page = start_page(_anna_an_adult_and_ben_a_child(tmp_path / "data"))
     try:
         annas, bens = page.pair("Anna's phone", person="Anna"), page.pair("Ben's phone", person="Ben")
         guest, admin = page.pair("Kitchen tablet"), page.pair("Admin phone", admin=True)

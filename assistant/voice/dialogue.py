@@ -718,11 +718,15 @@ def _someone_else(asker: Speaker | None, heard: Speaker | None) -> bool:
     )
 
 
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
+"""A word of a name or of what was said: letters, joined by an apostrophe or a hyphen ("O'Neill")."""
+
+
 def _names(text: str, name: str) -> bool:
     """Whether `text` says `name` ("it's me, Anna"), whatever its case; a name of several words is
     said when all its words are, in order."""
-    said = [name_key(w) for w in re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", text)]
-    wanted = [name_key(w) for w in re.findall(r"[^\W\d_]+(?:['’-][^\W\d_]+)*", name)]
+    said = [name_key(w) for w in _NAME_WORD.findall(text)]
+    wanted = [name_key(w) for w in _NAME_WORD.findall(name)]
     return bool(wanted) and any(said[i : i + len(wanted)] == wanted for i in range(len(said) - len(wanted) + 1))
 
 

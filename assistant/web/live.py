@@ -77,19 +77,16 @@ class PhoneSockets:
         say nothing of anyone (a timer rang, a device was found), a ring without its spoken words
         ("Anna, reminder: …"). Never what another asked and was answered ("what's my locker code"),
         nor a routine's readings."""
-        whole = event.to_dict()
         if speaker_of(phone, self.core.household) is None:
-            return whole
+            return event.to_dict()
         if event.turn is not None:
             if self.talk is not None and self.talk.made(phone.id, event.turn):
-                return whole
-            tool = whole.get("tool")
-            if event.type == "tool_result" and isinstance(tool, str) and tool.split(".")[0] in LISTED:
-                return {"type": "changed", "what": tool.split(".")[0]}
-            return None
+                return event.to_dict()
+            skill = str(getattr(event, "tool", "")).split(".")[0]
+            return {"type": "changed", "what": skill} if event.type == "tool_result" and skill in LISTED else None
         if event.type not in NOBODYS_EVENTS:
             return None
-        return {k: v for k, v in whole.items() if k != "text"}
+        return {k: v for k, v in event.to_dict().items() if k != "text"}
 
     async def close(self, phone_id: str | None, code: int, message: bytes) -> None:
         """Close the sockets of one phone (None: of every phone)."""
